@@ -1,0 +1,15 @@
+//! Database migrations, written once for SQLite and PostgreSQL alike.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261129_000001_foundation;
+
+/// Applies the project's migrations in order.
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261129_000001_foundation::Migration)]
+    }
+}

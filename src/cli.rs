@@ -1,0 +1,173 @@
+//! The command line: `serve` (default), `migrate`, `user create`, `token create`, `schema`.
+
+use std::io::BufRead;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Settings, SettingsArgs};
+use crate::domain::access::{ApiScope, Channel, Role};
+use crate::service::{Caller, tokens, users};
+use crate::{StartError, graphql};
+
+/// Municipal control centre back end (МЦУ).
+#[derive(Debug, Parser)]
+#[command(name = "mcu", version, about)]
+pub struct Cli {
+    #[command(flatten)]
+    pub settings: SettingsArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What to do; `serve` when absent.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply migrations and serve the API.
+    Serve,
+    /// Apply migrations and exit.
+    Migrate,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage integration tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Print the GraphQL schema (SDL), as committed in schema.graphql.
+    Schema,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user. The password is read from standard input with --password-stdin,
+    /// otherwise a random one is generated and printed once.
+    Create {
+        #[arg(long)]
+        email: String,
+        #[arg(long)]
+        name: String,
+        /// Role(s): ADMIN, CURATOR, COORDINATOR, EXECUTOR, HEAD.
+        #[arg(long = "role", required = true, value_parser = parse_enum::<Role>)]
+        roles: Vec<Role>,
+        /// Channel(s) a COORDINATOR coordinates: POS, INCIDENT, GOSPABLIKI, ...
+        #[arg(long = "channel", value_parser = parse_enum::<Channel>)]
+        channels: Vec<Channel>,
+        /// Recipient id an EXECUTOR answers for.
+        #[arg(long)]
+        recipient_id: Option<i64>,
+        /// Territory id the user is limited to.
+        #[arg(long)]
+        territory_id: Option<i64>,
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token and print its secret once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Scope(s): ANALYTICS_READ, APPEALS_INGEST, APPEALS_READ.
+        #[arg(long = "scope", required = true, value_parser = parse_enum::<ApiScope>)]
+        scopes: Vec<ApiScope>,
+        /// Days until the token expires (never when absent).
+        #[arg(long)]
+        expires_in_days: Option<i64>,
+    },
+}
+
+fn parse_enum<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> {
+    s.trim().to_uppercase().replace('-', "_").parse()
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> Result<(), StartError> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if matches!(command, Command::Schema) {
+        print!("{}", graphql::sdl());
+        return Ok(());
+    }
+    let settings = Settings::from_args(cli.settings)?;
+    crate::telemetry::init(settings.json_logs);
+    match command {
+        Command::Serve => crate::build(settings).await?.run_until_stopped().await,
+        Command::Migrate => {
+            let state = crate::init_state(settings).await?;
+            state.db.close().await?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::User(UserCommand::Create {
+            email,
+            name,
+            roles,
+            channels,
+            recipient_id,
+            territory_id,
+            password_stdin,
+        }) => {
+            let state = crate::init_state(settings).await?;
+            let (password, generated) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().lock().read_line(&mut line)?;
+                (line.trim_end_matches(['\r', '\n']).to_string(), false)
+            } else {
+                (crate::service::auth::random_hex(12), true)
+            };
+            let caller = Caller {
+                request_id: Some("cli".into()),
+                ..Caller::default()
+            };
+            let new = users::NewUser {
+                email,
+                full_name: name,
+                password: password.clone(),
+                roles,
+                channels,
+                recipient_id,
+                territory_id,
+            };
+            let u = users::create(&state, &caller, new)
+                .await
+                .map_err(cli_error)?;
+            println!("created user {} <{}>", u.id, u.email);
+            if generated {
+                println!("password (shown once): {password}");
+            }
+            Ok(())
+        }
+        Command::Token(TokenCommand::Create {
+            name,
+            scopes,
+            expires_in_days,
+        }) => {
+            let state = crate::init_state(settings).await?;
+            let expires_at = expires_in_days.map(|d| state.clock.now() + chrono::Duration::days(d));
+            let caller = Caller {
+                request_id: Some("cli".into()),
+                ..Caller::default()
+            };
+            let (t, secret) = tokens::create(&state, &caller, &name, &scopes, expires_at)
+                .await
+                .map_err(cli_error)?;
+            println!("created token {} ({})", t.id, t.name);
+            println!("secret (shown once): {secret}");
+            Ok(())
+        }
+        Command::Schema => Ok(()),
+    }
+}
+
+fn cli_error(e: crate::error::AppError) -> StartError {
+    match e {
+        crate::error::AppError::BadInput(fields) => StartError::Io(std::io::Error::other(
+            fields
+                .iter()
+                .map(|f| format!("{}: {}", f.path, f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        )),
+        other => StartError::App(other),
+    }
+}

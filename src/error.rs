@@ -1,0 +1,142 @@
+//! One error type for the whole application and its mapping to client-visible codes.
+//!
+//! Clients see `extensions.code` from the contract's list; `BAD_USER_INPUT` also carries
+//! `extensions.fields: [{path, message}]`. Internal errors are logged with the request id
+//! (the tracing span carries it) and reach the client only as `INTERNAL_SERVER_ERROR`.
+
+use async_graphql::{ErrorExtensions, Value};
+use sea_orm::{DbErr, SqlErr};
+
+/// An invalid configuration value: which setting and why.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration: {setting} {why}")]
+pub struct ConfigError {
+    pub setting: &'static str,
+    pub why: String,
+}
+
+/// A problem with one input field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldError {
+    /// Dotted path of the field in the operation's input, e.g. `input.email`.
+    pub path: String,
+    pub message: String,
+}
+
+/// Every error a use case can end with.
+///
+/// It deliberately does not implement `Display`: async-graphql converts any `Display` type
+/// into an error without a code, so the only way in is the conversion below.
+#[derive(Debug, Clone)]
+pub enum AppError {
+    Unauthenticated(String),
+    Forbidden(String),
+    /// What was not found (e.g. "appeal").
+    NotFound(String),
+    BadInput(Vec<FieldError>),
+    Conflict(String),
+    RateLimited(String),
+    /// The detail is for the log only.
+    Internal(String),
+}
+
+fn summary(fields: &[FieldError]) -> String {
+    match fields {
+        [one] => format!("{}: {}", one.path, one.message),
+        many => format!("{} input fields are invalid", many.len()),
+    }
+}
+
+/// Result of a use case.
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    /// One invalid field.
+    pub fn bad(path: impl Into<String>, message: impl Into<String>) -> Self {
+        Self::BadInput(vec![FieldError {
+            path: path.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// An internal failure; the detail is logged here and never shown to the client.
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        let detail = detail.to_string();
+        tracing::error!(error = %detail, "internal error");
+        Self::Internal(detail)
+    }
+
+    /// The standard "this object changed meanwhile" conflict.
+    pub fn stale(what: &str) -> Self {
+        Self::Conflict(format!(
+            "{what} was changed by someone else; reload it and try again"
+        ))
+    }
+
+    /// The message shown to the client (never an internal detail).
+    pub fn message(&self) -> String {
+        match self {
+            Self::Unauthenticated(m)
+            | Self::Forbidden(m)
+            | Self::Conflict(m)
+            | Self::RateLimited(m) => m.clone(),
+            Self::NotFound(what) => format!("{what} not found"),
+            Self::BadInput(fields) => summary(fields),
+            Self::Internal(_) => "internal server error".into(),
+        }
+    }
+
+    /// The contract's code for this error.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthenticated(_) => "UNAUTHENTICATED",
+            Self::Forbidden(_) => "FORBIDDEN",
+            Self::NotFound(_) => "NOT_FOUND",
+            Self::BadInput(_) => "BAD_USER_INPUT",
+            Self::Conflict(_) => "CONFLICT",
+            Self::RateLimited(_) => "RATE_LIMITED",
+            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+        }
+    }
+}
+
+impl From<DbErr> for AppError {
+    fn from(e: DbErr) -> Self {
+        match e.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => {
+                Self::Conflict("an object with the same unique value already exists".into())
+            }
+            Some(SqlErr::ForeignKeyConstraintViolation(_)) => {
+                Self::bad("input", "refers to an object that does not exist")
+            }
+            _ => Self::internal(e),
+        }
+    }
+}
+
+impl From<AppError> for async_graphql::Error {
+    fn from(e: AppError) -> Self {
+        let code = e.code();
+        async_graphql::Error::new(e.message()).extend_with(|_, ext| {
+            ext.set("code", code);
+            if let AppError::BadInput(fields) = &e {
+                let list: Vec<Value> = fields
+                    .iter()
+                    .map(|f| {
+                        let mut m = async_graphql::indexmap::IndexMap::new();
+                        m.insert(
+                            async_graphql::Name::new("path"),
+                            Value::String(f.path.clone()),
+                        );
+                        m.insert(
+                            async_graphql::Name::new("message"),
+                            Value::String(f.message.clone()),
+                        );
+                        Value::Object(m)
+                    })
+                    .collect();
+                ext.set("fields", Value::List(list));
+            }
+        })
+    }
+}

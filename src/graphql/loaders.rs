@@ -1,0 +1,83 @@
+//! One DataLoader per relation, created per request, so a page costs a constant number of
+//! statements whatever its size.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use async_graphql::dataloader::{DataLoader, Loader};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::entity::{category, recipient, territory, user};
+use crate::error::AppError;
+
+macro_rules! by_id_loader {
+    ($name:ident, $entity:ident) => {
+        /// Loads rows by primary key in one statement per batch.
+        pub struct $name(pub DatabaseConnection);
+
+        impl Loader<i64> for $name {
+            type Value = $entity::Model;
+            type Error = Arc<AppError>;
+
+            async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+                let rows = $entity::Entity::find()
+                    .filter($entity::Column::Id.is_in(keys.iter().copied()))
+                    .all(&self.0)
+                    .await
+                    .map_err(|e| Arc::new(AppError::from(e)))?;
+                Ok(rows.into_iter().map(|r| (r.id, r)).collect())
+            }
+        }
+    };
+}
+
+by_id_loader!(RecipientLoader, recipient);
+by_id_loader!(TerritoryLoader, territory);
+by_id_loader!(CategoryLoader, category);
+by_id_loader!(UserLoader, user);
+
+/// Loads the subcategories of many categories in one statement.
+pub struct CategoryChildrenLoader(pub DatabaseConnection);
+
+impl Loader<i64> for CategoryChildrenLoader {
+    type Value = Vec<category::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = category::Entity::find()
+            .filter(category::Column::ParentId.is_in(keys.iter().copied()))
+            .order_by_asc(category::Column::Name)
+            .all(&self.0)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut out: HashMap<i64, Self::Value> = HashMap::new();
+        for r in rows {
+            if let Some(p) = r.parent_id {
+                out.entry(p).or_default().push(r);
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// The loaders of one request.
+pub struct Loaders {
+    pub recipients: DataLoader<RecipientLoader>,
+    pub territories: DataLoader<TerritoryLoader>,
+    pub categories: DataLoader<CategoryLoader>,
+    pub users: DataLoader<UserLoader>,
+    pub category_children: DataLoader<CategoryChildrenLoader>,
+}
+
+impl Loaders {
+    /// Fresh loaders (no cache shared between requests or callers).
+    pub fn new(db: &DatabaseConnection) -> Self {
+        Self {
+            recipients: DataLoader::new(RecipientLoader(db.clone()), tokio::spawn),
+            territories: DataLoader::new(TerritoryLoader(db.clone()), tokio::spawn),
+            categories: DataLoader::new(CategoryLoader(db.clone()), tokio::spawn),
+            users: DataLoader::new(UserLoader(db.clone()), tokio::spawn),
+            category_children: DataLoader::new(CategoryChildrenLoader(db.clone()), tokio::spawn),
+        }
+    }
+}

@@ -1,0 +1,32 @@
+//! Who may call each root field. A field missing here is refused for everyone, and a test
+//! walks the schema to make sure every root field has a rule.
+
+use crate::domain::access::{Access, ApiScope, Role};
+
+const ADMIN: &[Role] = &[Role::Admin];
+const ADMIN_CURATOR: &[Role] = &[Role::Admin, Role::Curator];
+const STAFF: &[Role] = Role::ALL;
+const ANY_SCOPE: &[ApiScope] = ApiScope::ALL;
+
+/// The rule for `Query.field` or `Mutation.field`.
+pub fn rule_for(field: &str) -> Option<Access> {
+    use Access::{AnyUser, Public, Roles, RolesOrScopes};
+    Some(match field {
+        "Query.me" => AnyUser,
+        "Query.users" | "Query.apiTokens" => Roles(ADMIN),
+        "Query.auditLog" => Roles(ADMIN_CURATOR),
+        "Mutation.login" | "Mutation.refreshToken" => Public,
+        "Mutation.logout" | "Mutation.changePassword" => AnyUser,
+        "Mutation.createUser"
+        | "Mutation.updateUser"
+        | "Mutation.createApiToken"
+        | "Mutation.revokeApiToken" => Roles(ADMIN),
+        "Query.recipients" | "Query.categories" | "Query.territories" => {
+            RolesOrScopes(STAFF, ANY_SCOPE)
+        }
+        "Mutation.createRecipient" | "Mutation.createCategory" | "Mutation.createTerritory" => {
+            Roles(ADMIN_CURATOR)
+        }
+        _ => return None,
+    })
+}

@@ -1,0 +1,249 @@
+//! The HTTP surface: `POST /graphql`, GraphiQL on `GET /graphql`, `/healthz`, `/readyz`.
+
+use std::net::SocketAddr;
+
+use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse, ServerError};
+use async_graphql_axum::GraphQLResponse;
+use axum::body::Body;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::request_id::{
+    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::domain::access::Principal;
+use crate::error::AppError;
+use crate::graphql::AppSchema;
+use crate::graphql::loaders::Loaders;
+use crate::service::{Caller, auth};
+use crate::state::AppState;
+
+/// State of the HTTP layer.
+#[derive(Clone)]
+pub struct Http {
+    pub app: AppState,
+    pub schema: AppSchema,
+}
+
+/// The router with every middleware.
+pub fn router(http: Http) -> Router {
+    let timeout = http.app.settings.request_timeout;
+    Router::new()
+        .route("/graphql", get(graphiql).post(graphql))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
+        .with_state(http)
+        .layer(CatchPanicLayer::custom(|_| {
+            tracing::error!("a request handler panicked");
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "internal server error")
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<Body>| {
+            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+        }))
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+async fn readyz(State(http): State<Http>) -> Response {
+    if crate::db::ping(&http.app.db).await {
+        "ready".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+    }
+}
+
+async fn graphiql(State(http): State<Http>) -> Response {
+    if http.app.settings.graphiql {
+        Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
+    } else {
+        (StatusCode::NOT_FOUND, "GraphiQL is disabled").into_response()
+    }
+}
+
+fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+    let body =
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    (status, Json(body)).into_response()
+}
+
+/// Ensures every error carries a contract code and internal ones carry the request id.
+fn finish_errors(errors: &mut [ServerError], request_id: &str) {
+    for e in errors {
+        let ext = e.extensions.get_or_insert_with(Default::default);
+        let code = if let Some(async_graphql::Value::String(c)) = ext.get("code") {
+            c.clone()
+        } else {
+            // Errors without a code come from the library's input coercion.
+            let path = e
+                .path
+                .iter()
+                .map(|p| match p {
+                    async_graphql::PathSegment::Field(f) => f.clone(),
+                    async_graphql::PathSegment::Index(i) => i.to_string(),
+                })
+                .collect::<Vec<_>>()
+                .join(".");
+            let field = async_graphql::Value::from_json(
+                serde_json::json!([{ "path": path, "message": e.message }]),
+            )
+            .unwrap_or(async_graphql::Value::Null);
+            ext.set("code", "BAD_USER_INPUT");
+            ext.set("fields", field);
+            "BAD_USER_INPUT".into()
+        };
+        if code == "INTERNAL_SERVER_ERROR" {
+            ext.set("requestId", request_id);
+            e.message = format!("internal server error (request id {request_id})");
+        }
+    }
+}
+
+async fn graphql(
+    State(http): State<Http>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    request_id: Option<axum::Extension<RequestId>>,
+    body: Body,
+) -> Response {
+    let request_id = request_id
+        .and_then(|r| r.0.header_value().to_str().ok().map(str::to_owned))
+        .unwrap_or_else(|| "-".into());
+    let settings = &http.app.settings;
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let multipart = content_type
+        .as_deref()
+        .is_some_and(|c| c.starts_with("multipart/"));
+    let limit = if multipart {
+        settings.max_upload_bytes
+    } else {
+        settings.max_body_bytes
+    };
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    let too_large = || {
+        error_response(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "BAD_USER_INPUT",
+            &format!("the request body is larger than the limit of {limit} bytes"),
+        )
+    };
+    if declared.is_some_and(|n| n > limit) {
+        return too_large();
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+        return too_large();
+    };
+
+    let mut caller = Caller {
+        principal: Principal::Anonymous,
+        ip: Some(peer.ip().to_string()),
+        request_id: Some(request_id.clone()),
+        credential_error: None,
+    };
+    if let Some(value) = headers.get(header::AUTHORIZATION) {
+        let bearer = value
+            .to_str()
+            .ok()
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        match bearer {
+            Some(token) if !token.is_empty() => match auth::authenticate(&http.app, token).await {
+                Ok(p) => caller.principal = p,
+                Err(AppError::Unauthenticated(why)) => caller.credential_error = Some(why),
+                Err(e) => {
+                    let code = e.code();
+                    return error_response(
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        code,
+                        "internal server error",
+                    );
+                }
+            },
+            _ => {
+                caller.credential_error =
+                    Some("the Authorization header must be 'Bearer <token>'".into());
+            }
+        }
+    }
+
+    let options = MultipartOptions::default()
+        .max_file_size(settings.max_upload_bytes)
+        .max_num_files(1);
+    let batch = match async_graphql::http::receive_batch_body(
+        content_type,
+        futures_util::io::Cursor::new(bytes.to_vec()),
+        options,
+    )
+    .await
+    {
+        Ok(b) => b,
+        Err(e) => {
+            let message = match e {
+                async_graphql::ParseRequestError::PayloadTooLarge => return too_large(),
+                async_graphql::ParseRequestError::InvalidRequest(_) => {
+                    "the body is not a GraphQL request (JSON)"
+                }
+                async_graphql::ParseRequestError::InvalidFilesMap(_)
+                | async_graphql::ParseRequestError::InvalidMultipart(_) => {
+                    "the multipart body does not follow the GraphQL multipart request spec"
+                }
+                _ => "the request could not be read",
+            };
+            return error_response(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", message);
+        }
+    };
+    let batch = match batch {
+        BatchRequest::Batch(v) if v.len() > settings.max_batch => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                &format!(
+                    "a batch may hold at most {} operations, this one has {}",
+                    settings.max_batch,
+                    v.len()
+                ),
+            );
+        }
+        BatchRequest::Batch(v) if v.is_empty() => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                "BAD_USER_INPUT",
+                "the batch is empty",
+            );
+        }
+        BatchRequest::Single(r) => {
+            BatchRequest::Single(r.data(caller.clone()).data(Loaders::new(&http.app.db)))
+        }
+        BatchRequest::Batch(v) => BatchRequest::Batch(
+            v.into_iter()
+                .map(|r| r.data(caller.clone()).data(Loaders::new(&http.app.db)))
+                .collect(),
+        ),
+    };
+    let mut response = http.schema.execute_batch(batch).await;
+    match &mut response {
+        BatchResponse::Single(r) => finish_errors(&mut r.errors, &request_id),
+        BatchResponse::Batch(v) => v
+            .iter_mut()
+            .for_each(|r: &mut GqlResponse| finish_errors(&mut r.errors, &request_id)),
+    }
+    let mut out = GraphQLResponse::from(response).into_response();
+    if let Ok(v) = HeaderValue::from_str(&request_id) {
+        out.headers_mut().insert("x-request-id", v);
+    }
+    out
+}

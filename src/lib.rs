@@ -1,0 +1,176 @@
+//! `mcu`: the back end of a municipal control centre (Муниципальный центр управления).
+//!
+//! [`build`] wires settings, database, schema and router into an [`App`] that `main` runs
+//! and the integration tests spawn on port 0.
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod entity;
+pub mod error;
+pub mod graphql;
+pub mod http;
+pub mod service;
+pub mod state;
+pub mod telemetry;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use secrecy::SecretString;
+use tokio::net::TcpListener;
+
+use crate::config::Settings;
+use crate::state::{AppState, Clock};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Config(#[from] error::ConfigError),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+    #[error("{}", .0.message())]
+    App(error::AppError),
+}
+
+impl From<error::AppError> for StartError {
+    fn from(e: error::AppError) -> Self {
+        Self::App(e)
+    }
+}
+
+/// A built server, bound to its port but not yet serving.
+pub struct App {
+    listener: TcpListener,
+    router: axum::Router,
+    state: AppState,
+}
+
+impl App {
+    /// The port it is bound to (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.listener
+            .local_addr()
+            .map(|a| a.port())
+            .unwrap_or_default()
+    }
+
+    /// The shared state (tests use it to move the clock).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT/SIGTERM, lets in-flight requests finish, then closes the pool.
+    pub async fn run_until_stopped(self) -> Result<(), StartError> {
+        let service = self
+            .router
+            .into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service)
+            .with_graceful_shutdown(shutdown_signal())
+            .await?;
+        tracing::info!("stopped accepting requests; closing the database pool");
+        self.state.db.close().await?;
+        Ok(())
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutdown signal received");
+}
+
+/// The JWT secret: configured, or (embedded database only) generated once and kept beside
+/// the database file so that restarts keep sessions valid.
+fn jwt_secret(settings: &Settings) -> Result<SecretString, StartError> {
+    if let Some(s) = &settings.jwt_secret {
+        return Ok(s.clone());
+    }
+    let Some(path) = settings.jwt_secret_file() else {
+        return Ok(SecretString::from(service::auth::random_hex(48)));
+    };
+    if let Ok(existing) = std::fs::read_to_string(&path) {
+        let existing = existing.trim().to_string();
+        if existing.len() >= 32 {
+            return Ok(SecretString::from(existing));
+        }
+    }
+    let secret = service::auth::random_hex(48);
+    write_private(&path, &secret)?;
+    tracing::info!(path = %path.display(), "generated a JWT secret for the embedded database");
+    Ok(SecretString::from(secret))
+}
+
+fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)?.write_all(content.as_bytes())
+}
+
+/// Connects, migrates and prepares the shared state (no HTTP).
+pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
+    let secret = jwt_secret(&settings)?;
+    let db = db::connect(&settings).await?;
+    db::migrate(&db).await?;
+    service::auth::prepare();
+    Ok(AppState {
+        db,
+        jwt: Arc::new(service::auth::JwtKeys::new(&secret)?),
+        hash_permits: Arc::new(tokio::sync::Semaphore::new(settings.hash_concurrency)),
+        settings: Arc::new(settings),
+        clock: Clock::default(),
+    })
+}
+
+/// Builds the whole server: state, first administrator, schema, router, listener.
+pub async fn build(settings: Settings) -> Result<App, StartError> {
+    let state = init_state(settings).await?;
+    if let Some((email, generated)) = service::users::ensure_first_admin(&state).await? {
+        if let Some(password) = generated {
+            tracing::warn!(
+                %email, %password,
+                "created the first administrator with a random password; it is shown only this once"
+            );
+        } else {
+            tracing::info!(%email, "created the first administrator")
+        }
+    }
+    let schema = graphql::build_schema(state.clone());
+    let router = http::router(http::Http {
+        app: state.clone(),
+        schema,
+    });
+    let listener = TcpListener::bind(state.settings.bind).await?;
+    tracing::info!(addr = %listener.local_addr()?, "listening");
+    Ok(App {
+        listener,
+        router,
+        state,
+    })
+}

@@ -1,0 +1,57 @@
+//! The audit trail: one entry per mutation, written in the mutation's transaction.
+
+use sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Set,
+};
+
+use super::Caller;
+use crate::domain::access::Principal;
+use crate::entity::audit_log;
+use crate::error::AppResult;
+
+/// Writes one audit entry. `data` must never contain secrets or passwords.
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    at: chrono::DateTime<chrono::Utc>,
+    action: &str,
+    target: Option<String>,
+    data: Option<serde_json::Value>,
+) -> AppResult<()> {
+    let (user_id, token_id) = match &caller.principal {
+        Principal::User(u) => (Some(u.id), None),
+        Principal::Token(t) => (None, Some(t.id)),
+        Principal::Anonymous => (None, None),
+    };
+    audit_log::ActiveModel {
+        at: Set(at),
+        actor: Set(caller.principal.label()),
+        actor_user_id: Set(user_id),
+        actor_token_id: Set(token_id),
+        action: Set(action.to_string()),
+        target: Set(target),
+        ip: Set(caller.ip.clone()),
+        request_id: Set(caller.request_id.clone()),
+        data: Set(data.map(|d| d.to_string())),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// A page of the audit trail, newest first, and the total count.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    offset: u64,
+    limit: u64,
+) -> AppResult<(Vec<audit_log::Model>, u64)> {
+    let total = audit_log::Entity::find().count(conn).await?;
+    let rows = audit_log::Entity::find()
+        .order_by_desc(audit_log::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    Ok((rows, total))
+}

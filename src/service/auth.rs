@@ -1,0 +1,549 @@
+//! Passwords (Argon2id), access tokens (HS256 JWT), refresh tokens (opaque, rotated, in
+//! families), per-account login lockout, and resolving a bearer credential to a principal.
+
+use std::sync::OnceLock;
+
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use chrono::{DateTime, Duration, Utc};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use rand::RngCore;
+use sea_orm::sea_query::Expr;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, Set, TransactionTrait,
+};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::{Caller, audit};
+use crate::domain::access::{ApiScope, Principal, TokenPrincipal, UserPrincipal, parse_list};
+use crate::entity::{api_token, login_failure, refresh_token, user};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 12;
+/// Prefix of every integration token secret.
+pub const API_TOKEN_PREFIX: &str = "mcu_";
+const ISSUER: &str = "mcu";
+const AUDIENCE: &str = "mcu-api";
+const GENERIC_LOGIN_ERROR: &str = "invalid email or password";
+
+/// Signing and verification keys for access tokens, with the validation rules pinned.
+pub struct JwtKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl JwtKeys {
+    /// Keys from a shared secret; HS256 only, `iss`, `aud`, `sub`, `exp` required.
+    ///
+    /// # Errors
+    /// When the key cannot be made from the secret.
+    pub fn new(secret: &SecretString) -> AppResult<Self> {
+        let bytes = secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Ok(Self {
+            encoding: EncodingKey::from_secret(bytes).map_err(AppError::internal)?,
+            decoding: DecodingKey::from_secret(bytes).map_err(AppError::internal)?,
+            validation,
+        })
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    iss: String,
+    aud: String,
+    exp: i64,
+    iat: i64,
+    /// `access` for access tokens; anything else is refused.
+    typ: String,
+    /// The user's session epoch when the token was issued.
+    ver: i32,
+}
+
+/// A successful sign-in or refresh.
+pub struct Session {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub expires_at: DateTime<Utc>,
+    pub user: user::Model,
+}
+
+/// Lower-case hex SHA-256, for storing high-entropy secrets.
+pub fn sha256_hex(s: &str) -> String {
+    hex(&Sha256::digest(s.as_bytes()))
+}
+
+/// `n` random bytes as lower-case hex.
+pub fn random_hex(n: usize) -> String {
+    let mut buf = vec![0u8; n];
+    rand::rng().fill_bytes(&mut buf);
+    hex(&buf)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        out.push(char::from(DIGITS[usize::from(b >> 4)]));
+        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    }
+    out
+}
+
+/// Checks the password policy.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `path` when the password is too short.
+pub fn check_password_policy(path: &str, password: &str) -> AppResult<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AppError::bad(
+            path,
+            format!("must be at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Hashes a password with Argon2id (m=19 MiB, t=2, p=1) on a blocking thread.
+pub async fn hash_password(state: &AppState, password: &str) -> AppResult<String> {
+    let _permit = state
+        .hash_permits
+        .acquire()
+        .await
+        .map_err(AppError::internal)?;
+    let password = password.to_owned();
+    tokio::task::spawn_blocking(move || {
+        Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(AppError::internal)
+    })
+    .await
+    .map_err(AppError::internal)?
+}
+
+fn dummy_hash() -> &'static str {
+    static DUMMY: OnceLock<String> = OnceLock::new();
+    DUMMY.get_or_init(|| {
+        Argon2::default()
+            .hash_password(random_hex(16).as_bytes())
+            .map(|h| h.to_string())
+            .unwrap_or_default()
+    })
+}
+
+/// Verifies a password; with no stored hash it verifies against a dummy one so that an
+/// unknown account takes as long as a wrong password.
+pub async fn verify_password(
+    state: &AppState,
+    password: &str,
+    stored: Option<String>,
+) -> AppResult<bool> {
+    let _permit = state
+        .hash_permits
+        .acquire()
+        .await
+        .map_err(AppError::internal)?;
+    let password = password.to_owned();
+    let known = stored.is_some();
+    tokio::task::spawn_blocking(move || {
+        let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
+        let ok = Argon2::default()
+            .verify_password(password.as_bytes(), hash.as_str())
+            .is_ok();
+        ok && known
+    })
+    .await
+    .map_err(AppError::internal)
+}
+
+/// Warms up the dummy hash so the first unknown-account login is not faster than the rest.
+pub fn prepare() {
+    let _ = dummy_hash();
+}
+
+fn access_token(
+    state: &AppState,
+    u: &user::Model,
+    now: DateTime<Utc>,
+) -> AppResult<(String, DateTime<Utc>)> {
+    let ttl = Duration::from_std(state.settings.access_ttl).map_err(AppError::internal)?;
+    let expires_at = now + ttl;
+    let claims = Claims {
+        sub: u.id.to_string(),
+        iss: ISSUER.into(),
+        aud: AUDIENCE.into(),
+        exp: expires_at.timestamp(),
+        iat: now.timestamp(),
+        typ: "access".into(),
+        ver: u.session_epoch,
+    };
+    let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &state.jwt.encoding)
+        .map_err(AppError::internal)?;
+    Ok((token, expires_at))
+}
+
+async fn issue_session(
+    state: &AppState,
+    conn: &impl ConnectionTrait,
+    u: user::Model,
+    family_id: String,
+    now: DateTime<Utc>,
+) -> AppResult<Session> {
+    let (access, expires_at) = access_token(state, &u, now)?;
+    let refresh = random_hex(32);
+    let ttl = Duration::from_std(state.settings.refresh_ttl).map_err(AppError::internal)?;
+    refresh_token::ActiveModel {
+        user_id: Set(u.id),
+        family_id: Set(family_id),
+        token_hash: Set(sha256_hex(&refresh)),
+        created_at: Set(now),
+        expires_at: Set(now + ttl),
+        used_at: Set(None),
+        revoked_at: Set(None),
+        ..Default::default()
+    }
+    .insert(conn)
+    .await?;
+    Ok(Session {
+        access_token: access,
+        refresh_token: refresh,
+        expires_at,
+        user: u,
+    })
+}
+
+fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Signs a person in.
+///
+/// # Errors
+/// `RATE_LIMITED` while the account is locked (even with the right password),
+/// `UNAUTHENTICATED` with one generic message for an unknown account, a wrong password or a
+/// deactivated account.
+pub async fn login(
+    state: &AppState,
+    caller: &Caller,
+    email: &str,
+    password: &str,
+) -> AppResult<Session> {
+    let email = normalize_email(email);
+    let now = state.clock.now();
+    let window = Duration::from_std(state.settings.login_window).map_err(AppError::internal)?;
+    let failures = login_failure::Entity::find()
+        .filter(login_failure::Column::Email.eq(email.as_str()))
+        .filter(login_failure::Column::At.gt(now - window))
+        .count(&state.db)
+        .await?;
+    if failures >= u64::from(state.settings.login_max_failures) {
+        return Err(AppError::RateLimited(
+            "too many failed sign-in attempts; try again later".into(),
+        ));
+    }
+    let found = user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .one(&state.db)
+        .await?;
+    let ok = verify_password(
+        state,
+        password,
+        found.as_ref().map(|u| u.password_hash.clone()),
+    )
+    .await?;
+    let txn = state.db.begin().await?;
+    match found {
+        Some(u) if ok && u.active => {
+            login_failure::Entity::delete_many()
+                .filter(login_failure::Column::Email.eq(email.as_str()))
+                .exec(&txn)
+                .await?;
+            let mut who = caller.clone();
+            who.principal = principal_of(&u);
+            audit::record(
+                &txn,
+                &who,
+                now,
+                "login",
+                Some(format!("user:{}", u.id)),
+                None,
+            )
+            .await?;
+            let session =
+                issue_session(state, &txn, u, uuid::Uuid::new_v4().to_string(), now).await?;
+            txn.commit().await?;
+            Ok(session)
+        }
+        _ => {
+            login_failure::ActiveModel {
+                email: Set(email.clone()),
+                at: Set(now),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+            audit::record(&txn, caller, now, "login.failed", Some(email), None).await?;
+            txn.commit().await?;
+            Err(AppError::Unauthenticated(GENERIC_LOGIN_ERROR.into()))
+        }
+    }
+}
+
+async fn revoke_family(
+    conn: &impl ConnectionTrait,
+    family_id: &str,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_token::Column::FamilyId.eq(family_id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
+/// Exchanges a refresh token for a new pair. Each refresh token works once: presenting a
+/// rotated one again revokes its whole family (it was probably stolen).
+///
+/// # Errors
+/// `UNAUTHENTICATED` for an unknown, expired, revoked or reused token, or a deactivated user.
+pub async fn refresh(state: &AppState, caller: &Caller, token: &str) -> AppResult<Session> {
+    let refused = || AppError::Unauthenticated("invalid or expired refresh token".into());
+    let now = state.clock.now();
+    let Some(row) = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(sha256_hex(token)))
+        .one(&state.db)
+        .await?
+    else {
+        return Err(refused());
+    };
+    let txn = state.db.begin().await?;
+    let claimed = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
+        .filter(refresh_token::Column::Id.eq(row.id))
+        .filter(refresh_token::Column::UsedAt.is_null())
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(&txn)
+        .await?
+        .rows_affected;
+    if claimed != 1 {
+        revoke_family(&txn, &row.family_id, now).await?;
+        audit::record(
+            &txn,
+            caller,
+            now,
+            "refresh.reuse",
+            Some(format!("user:{}", row.user_id)),
+            None,
+        )
+        .await?;
+        txn.commit().await?;
+        return Err(refused());
+    }
+    if row.expires_at <= now {
+        return Err(refused());
+    }
+    let Some(u) = user::Entity::find_by_id(row.user_id)
+        .one(&txn)
+        .await?
+        .filter(|u| u.active)
+    else {
+        return Err(refused());
+    };
+    let mut who = caller.clone();
+    who.principal = principal_of(&u);
+    audit::record(
+        &txn,
+        &who,
+        now,
+        "refresh",
+        Some(format!("user:{}", u.id)),
+        None,
+    )
+    .await?;
+    let session = issue_session(state, &txn, u, row.family_id, now).await?;
+    txn.commit().await?;
+    Ok(session)
+}
+
+/// Ends the session the refresh token belongs to, if it is the caller's.
+pub async fn logout(state: &AppState, caller: &Caller, token: &str) -> AppResult<bool> {
+    let Some(me) = caller.principal.user() else {
+        return Ok(false);
+    };
+    let now = state.clock.now();
+    let row = refresh_token::Entity::find()
+        .filter(refresh_token::Column::TokenHash.eq(sha256_hex(token)))
+        .filter(refresh_token::Column::UserId.eq(me.id))
+        .one(&state.db)
+        .await?;
+    let txn = state.db.begin().await?;
+    let done = if let Some(row) = row {
+        revoke_family(&txn, &row.family_id, now).await?;
+        true
+    } else {
+        false
+    };
+    audit::record(
+        &txn,
+        caller,
+        now,
+        "logout",
+        Some(format!("user:{}", me.id)),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(done)
+}
+
+/// Ends every session of a user: refresh tokens revoked, access tokens refused from now on.
+pub async fn end_all_sessions(
+    conn: &impl ConnectionTrait,
+    u: &user::Model,
+    now: DateTime<Utc>,
+) -> AppResult<user::Model> {
+    refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
+        .filter(refresh_token::Column::UserId.eq(u.id))
+        .filter(refresh_token::Column::RevokedAt.is_null())
+        .exec(conn)
+        .await?;
+    let mut am = u.clone().into_active_model();
+    am.session_epoch = Set(u.session_epoch + 1);
+    am.updated_at = Set(now);
+    Ok(am.update(conn).await?)
+}
+
+/// Changes the caller's password and ends all of its sessions.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `oldPassword` when it is wrong, on `newPassword` when it is too short.
+pub async fn change_password(
+    state: &AppState,
+    caller: &Caller,
+    old: &str,
+    new: &str,
+) -> AppResult<bool> {
+    let Some(me) = caller.principal.user() else {
+        return Err(AppError::Forbidden("only people have passwords".into()));
+    };
+    check_password_policy("newPassword", new)?;
+    let u = user::Entity::find_by_id(me.id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::NotFound("user".into()))?;
+    if !verify_password(state, old, Some(u.password_hash.clone())).await? {
+        return Err(AppError::bad("oldPassword", "is not the current password"));
+    }
+    let hash = hash_password(state, new).await?;
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let mut am = u.clone().into_active_model();
+    am.password_hash = Set(hash);
+    am.version = Set(u.version + 1);
+    let u = am.update(&txn).await?;
+    end_all_sessions(&txn, &u, now).await?;
+    audit::record(
+        &txn,
+        caller,
+        now,
+        "changePassword",
+        Some(format!("user:{}", u.id)),
+        None,
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// The principal of a user row.
+pub fn principal_of(u: &user::Model) -> Principal {
+    Principal::User(UserPrincipal {
+        id: u.id,
+        email: u.email.clone(),
+        roles: parse_list(&u.roles),
+        channels: parse_list(&u.channels),
+        recipient_id: u.recipient_id,
+        territory_id: u.territory_id,
+    })
+}
+
+/// Resolves `Authorization: Bearer …` to a principal.
+///
+/// # Errors
+/// `UNAUTHENTICATED` with a reason for any credential that is not valid now.
+pub async fn authenticate(state: &AppState, bearer: &str) -> AppResult<Principal> {
+    let now = state.clock.now();
+    if bearer.starts_with(API_TOKEN_PREFIX) {
+        let Some(t) = api_token::Entity::find()
+            .filter(api_token::Column::TokenHash.eq(sha256_hex(bearer)))
+            .one(&state.db)
+            .await?
+        else {
+            return Err(AppError::Unauthenticated("unknown API token".into()));
+        };
+        if t.revoked_at.is_some() {
+            return Err(AppError::Unauthenticated(
+                "the API token has been revoked".into(),
+            ));
+        }
+        if t.expires_at.is_some_and(|e| e <= now) {
+            return Err(AppError::Unauthenticated(
+                "the API token has expired".into(),
+            ));
+        }
+        // Recording every use would turn each read into a write; a minute's precision is enough.
+        if t.last_used_at
+            .is_none_or(|at| now - at > Duration::seconds(60))
+        {
+            api_token::Entity::update_many()
+                .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
+                .filter(api_token::Column::Id.eq(t.id))
+                .exec(&state.db)
+                .await?;
+        }
+        return Ok(Principal::Token(TokenPrincipal {
+            id: t.id,
+            name: t.name,
+            scopes: parse_list::<ApiScope>(&t.scopes),
+        }));
+    }
+    let data = jsonwebtoken::decode::<Claims>(bearer, &state.jwt.decoding, &state.jwt.validation)
+        .map_err(|_| AppError::Unauthenticated("invalid or expired access token".into()))?;
+    let claims = data.claims;
+    if claims.typ != "access" {
+        return Err(AppError::Unauthenticated("not an access token".into()));
+    }
+    if claims.exp <= now.timestamp() {
+        return Err(AppError::Unauthenticated(
+            "invalid or expired access token".into(),
+        ));
+    }
+    let id: i64 = claims
+        .sub
+        .parse()
+        .map_err(|_| AppError::Unauthenticated("invalid access token".into()))?;
+    let Some(u) = user::Entity::find_by_id(id).one(&state.db).await? else {
+        return Err(AppError::Unauthenticated("invalid access token".into()));
+    };
+    if !u.active || u.session_epoch != claims.ver {
+        return Err(AppError::Unauthenticated(
+            "the session has ended; sign in again".into(),
+        ));
+    }
+    Ok(principal_of(&u))
+}

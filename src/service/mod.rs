@@ -1,0 +1,20 @@
+//! Use cases over the database, one module per area. Each mutation runs in one transaction
+//! together with its audit entry.
+
+pub mod audit;
+pub mod auth;
+pub mod reference;
+pub mod tokens;
+pub mod users;
+
+use crate::domain::access::Principal;
+
+/// Who is calling and from where: the principal plus what the audit trail records.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub principal: Principal,
+    pub ip: Option<String>,
+    pub request_id: Option<String>,
+    /// Set when a bearer credential was sent but refused (expired, revoked, malformed).
+    pub credential_error: Option<String>,
+}

@@ -1,0 +1,353 @@
+//! Staff accounts: creation, changes, deactivation, the first-start administrator.
+
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+};
+use secrecy::ExposeSecret;
+
+use super::{Caller, audit, auth};
+use crate::domain::access::{Channel, Role, format_list};
+use crate::entity::{recipient, territory, user};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::state::AppState;
+
+/// Fields of a new user.
+pub struct NewUser {
+    pub email: String,
+    pub full_name: String,
+    pub password: String,
+    pub roles: Vec<Role>,
+    pub channels: Vec<Channel>,
+    pub recipient_id: Option<i64>,
+    pub territory_id: Option<i64>,
+}
+
+/// Changes to a user; `None` leaves a field as it is.
+pub struct UserChanges {
+    pub id: i64,
+    pub version: i32,
+    pub full_name: Option<String>,
+    pub roles: Option<Vec<Role>>,
+    pub channels: Option<Vec<Channel>>,
+    pub recipient_id: Option<i64>,
+    pub territory_id: Option<i64>,
+    pub active: Option<bool>,
+}
+
+fn valid_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.is_empty()
+        && !domain.starts_with('.')
+        && !email.contains(char::is_whitespace)
+        && email.len() <= 254
+}
+
+fn check_role_bindings(
+    errors: &mut Vec<FieldError>,
+    prefix: &str,
+    roles: &[Role],
+    channels: &[Channel],
+    recipient_id: Option<i64>,
+) {
+    if roles.is_empty() {
+        errors.push(FieldError {
+            path: format!("{prefix}.roles"),
+            message: "at least one role is required".into(),
+        });
+    }
+    if roles.contains(&Role::Executor) && recipient_id.is_none() {
+        errors.push(FieldError {
+            path: format!("{prefix}.recipientId"),
+            message: "an EXECUTOR must be bound to a recipient".into(),
+        });
+    }
+    if roles.contains(&Role::Coordinator) && channels.is_empty() {
+        errors.push(FieldError {
+            path: format!("{prefix}.channels"),
+            message: "a COORDINATOR must coordinate at least one channel".into(),
+        });
+    }
+}
+
+async fn check_refs(
+    conn: &impl ConnectionTrait,
+    errors: &mut Vec<FieldError>,
+    recipient_id: Option<i64>,
+    territory_id: Option<i64>,
+) -> AppResult<()> {
+    if let Some(id) = recipient_id
+        && recipient::Entity::find_by_id(id).one(conn).await?.is_none()
+    {
+        errors.push(FieldError {
+            path: "input.recipientId".into(),
+            message: "no such recipient".into(),
+        });
+    }
+    if let Some(id) = territory_id
+        && territory::Entity::find_by_id(id).one(conn).await?.is_none()
+    {
+        errors.push(FieldError {
+            path: "input.territoryId".into(),
+            message: "no such territory".into(),
+        });
+    }
+    Ok(())
+}
+
+/// Creates a user.
+///
+/// # Errors
+/// `BAD_USER_INPUT` listing every invalid field; `CONFLICT` when the e-mail is taken.
+pub async fn create(state: &AppState, caller: &Caller, new: NewUser) -> AppResult<user::Model> {
+    let email = new.email.trim().to_lowercase();
+    let mut errors = Vec::new();
+    if !valid_email(&email) {
+        errors.push(FieldError {
+            path: "input.email".into(),
+            message: "is not an e-mail address".into(),
+        });
+    }
+    if new.full_name.trim().is_empty() {
+        errors.push(FieldError {
+            path: "input.fullName".into(),
+            message: "must not be empty".into(),
+        });
+    }
+    if let Err(AppError::BadInput(mut e)) =
+        auth::check_password_policy("input.password", &new.password)
+    {
+        errors.append(&mut e);
+    }
+    check_role_bindings(
+        &mut errors,
+        "input",
+        &new.roles,
+        &new.channels,
+        new.recipient_id,
+    );
+    check_refs(&state.db, &mut errors, new.recipient_id, new.territory_id).await?;
+    if !errors.is_empty() {
+        return Err(AppError::BadInput(errors));
+    }
+    if user::Entity::find()
+        .filter(user::Column::Email.eq(email.as_str()))
+        .one(&state.db)
+        .await?
+        .is_some()
+    {
+        return Err(AppError::Conflict(
+            "a user with this e-mail already exists".into(),
+        ));
+    }
+    let hash = auth::hash_password(state, &new.password).await?;
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let u = user::ActiveModel {
+        email: Set(email),
+        full_name: Set(new.full_name.trim().to_string()),
+        password_hash: Set(hash),
+        roles: Set(format_list(&dedup(new.roles))),
+        channels: Set(format_list(&dedup(new.channels))),
+        recipient_id: Set(new.recipient_id),
+        territory_id: Set(new.territory_id),
+        active: Set(true),
+        session_epoch: Set(0),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        caller,
+        now,
+        "createUser",
+        Some(format!("user:{}", u.id)),
+        Some(serde_json::json!({ "email": u.email, "roles": u.roles })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(u)
+}
+
+fn dedup<T: Ord + Copy>(mut v: Vec<T>) -> Vec<T> {
+    v.sort();
+    v.dedup();
+    v
+}
+
+/// Changes a user. Deactivation ends all of the user's sessions at once.
+///
+/// # Errors
+/// `NOT_FOUND`, `CONFLICT` on a stale version, `BAD_USER_INPUT` on invalid fields.
+pub async fn update(state: &AppState, caller: &Caller, ch: UserChanges) -> AppResult<user::Model> {
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let u = user::Entity::find_by_id(ch.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("user".into()))?;
+    if u.version != ch.version {
+        return Err(AppError::stale("the user"));
+    }
+    let roles = ch
+        .roles
+        .clone()
+        .map_or_else(|| crate::domain::access::parse_list(&u.roles), dedup);
+    let channels = ch
+        .channels
+        .clone()
+        .map_or_else(|| crate::domain::access::parse_list(&u.channels), dedup);
+    let recipient_id = ch.recipient_id.or(u.recipient_id);
+    let mut errors = Vec::new();
+    if ch.full_name.as_ref().is_some_and(|n| n.trim().is_empty()) {
+        errors.push(FieldError {
+            path: "input.fullName".into(),
+            message: "must not be empty".into(),
+        });
+    }
+    check_role_bindings(&mut errors, "input", &roles, &channels, recipient_id);
+    check_refs(&txn, &mut errors, ch.recipient_id, ch.territory_id).await?;
+    if caller.principal.user().is_some_and(|me| me.id == u.id) && ch.active == Some(false) {
+        errors.push(FieldError {
+            path: "input.active".into(),
+            message: "you cannot deactivate yourself".into(),
+        });
+    }
+    if !errors.is_empty() {
+        return Err(AppError::BadInput(errors));
+    }
+    let deactivating = ch.active == Some(false) && u.active;
+    let mut am = u.clone().into_active_model();
+    if let Some(n) = &ch.full_name {
+        am.full_name = Set(n.trim().to_string());
+    }
+    am.roles = Set(format_list(&roles));
+    am.channels = Set(format_list(&channels));
+    am.recipient_id = Set(recipient_id);
+    if ch.territory_id.is_some() {
+        am.territory_id = Set(ch.territory_id);
+    }
+    if let Some(a) = ch.active {
+        am.active = Set(a);
+    }
+    am.version = Set(u.version + 1);
+    am.updated_at = Set(now);
+    // The version check and the write are one statement so two concurrent updates cannot both win.
+    let res = user::Entity::update_many()
+        .set(am)
+        .filter(user::Column::Id.eq(u.id))
+        .filter(user::Column::Version.eq(ch.version))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(AppError::stale("the user"));
+    }
+    let mut updated = user::Entity::find_by_id(u.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("user".into()))?;
+    if deactivating {
+        updated = auth::end_all_sessions(&txn, &updated, now).await?;
+    }
+    audit::record(
+        &txn,
+        caller,
+        now,
+        "updateUser",
+        Some(format!("user:{}", u.id)),
+        Some(serde_json::json!({ "roles": updated.roles, "active": updated.active })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// A page of users ordered by id, and the total.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    offset: u64,
+    limit: u64,
+) -> AppResult<(Vec<user::Model>, u64)> {
+    let total = user::Entity::find().count(conn).await?;
+    let rows = user::Entity::find()
+        .order_by_asc(user::Column::Id)
+        .offset(offset)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    Ok((rows, total))
+}
+
+/// Creates the first administrator when the database has no users.
+///
+/// Returns the generated password when none was configured, so the caller can show it once.
+pub async fn ensure_first_admin(state: &AppState) -> AppResult<Option<(String, Option<String>)>> {
+    if user::Entity::find().count(&state.db).await? > 0 {
+        return Ok(None);
+    }
+    let email = state
+        .settings
+        .admin_email
+        .clone()
+        .unwrap_or_else(|| "admin@localhost".into());
+    let (password, generated) = match &state.settings.admin_password {
+        Some(p) => (p.expose_secret().to_string(), false),
+        None => (auth::random_hex(12), true),
+    };
+    let caller = Caller {
+        request_id: Some("startup".into()),
+        ..Caller::default()
+    };
+    let u = create(
+        state,
+        &caller,
+        NewUser {
+            email: email.clone(),
+            full_name: "Administrator".into(),
+            password: password.clone(),
+            roles: vec![Role::Admin],
+            channels: vec![],
+            recipient_id: None,
+            territory_id: None,
+        },
+    )
+    .await?;
+    Ok(Some((u.email, generated.then_some(password))))
+}
+
+/// Loads a user by id.
+pub async fn get(conn: &impl ConnectionTrait, id: i64) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find_by_id(id).one(conn).await?)
+}
+
+/// Makes sure the e-mail is not used (for the CLI).
+pub async fn find_by_email(
+    conn: &impl ConnectionTrait,
+    email: &str,
+) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find()
+        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+        .one(conn)
+        .await?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::valid_email;
+
+    #[test]
+    fn emails() {
+        assert!(valid_email("a@b.ru"));
+        assert!(valid_email("admin@localhost"));
+        assert!(!valid_email("a b@c.ru"));
+        assert!(!valid_email("@c.ru"));
+        assert!(!valid_email("abc"));
+    }
+}

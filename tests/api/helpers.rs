@@ -1,0 +1,274 @@
+//! `spawn_app()` and a small typed GraphQL client.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mcu::config::{Settings, SettingsArgs};
+use mcu::state::AppState;
+use sea_orm::{ConnectionTrait, Database};
+use serde_json::{Value, json};
+
+pub const ADMIN_EMAIL: &str = "admin@mcu.test";
+pub const ADMIN_PASSWORD: &str = "admin-password-123";
+pub const PASSWORD: &str = "correct horse battery";
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// Settings for a test server: fast, explicit, independent of the environment.
+pub fn test_args(database_url: String) -> SettingsArgs {
+    SettingsArgs {
+        database_url,
+        bind: "127.0.0.1:0".into(),
+        jwt_secret: Some("test-secret-that-is-long-enough-0123456789".into()),
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(ADMIN_PASSWORD.into()),
+        timezone: "Asia/Krasnoyarsk".into(),
+        log_format: "text".into(),
+        graphiql: true,
+        introspection: true,
+        access_ttl_secs: 900,
+        refresh_ttl_secs: 2_592_000,
+        db_max_connections: 8,
+        db_min_connections: 1,
+        db_statement_timeout_ms: 10_000,
+        request_timeout_ms: 30_000,
+        max_body_bytes: 1_048_576,
+        max_upload_bytes: 16 * 1_048_576,
+        max_depth: 12,
+        max_complexity: 5000,
+        max_batch: 10,
+        login_max_failures: 10,
+        login_window_secs: 900,
+        hash_concurrency: 2,
+    }
+}
+
+/// A running test server.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub state: AppState,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    File(std::path::PathBuf),
+    Postgres { admin_url: String, name: String },
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::File(path) => {
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+                }
+            }
+            Cleanup::Postgres { admin_url, name } => {
+                let (admin_url, name) = (admin_url.clone(), name.clone());
+                // Drop runs inside the test's runtime: use a thread with its own runtime.
+                let _ = std::thread::spawn(move || {
+                    let rt = tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .unwrap();
+                    rt.block_on(async {
+                        if let Ok(db) = Database::connect(&admin_url).await {
+                            let _ = db
+                                .execute_unprepared(&format!(
+                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                                ))
+                                .await;
+                        }
+                    });
+                })
+                .join();
+            }
+        }
+    }
+}
+
+/// Starts the real server on port 0 with a fresh database.
+pub async fn spawn_app() -> TestApp {
+    spawn_app_with(|_| {}).await
+}
+
+/// Like [`spawn_app`], with changed settings.
+pub async fn spawn_app_with(change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
+    let id = format!(
+        "{}_{}",
+        uuid::Uuid::new_v4().simple(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    );
+    let (url, cleanup) = match std::env::var("TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            let name = format!("test_{id}");
+            let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
+                panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
+            });
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            admin.close().await.ok();
+            let base = admin_url
+                .rsplit_once('/')
+                .map_or(admin_url.as_str(), |(b, _)| b)
+                .to_string();
+            (
+                format!("{base}/{name}"),
+                Cleanup::Postgres { admin_url, name },
+            )
+        }
+        _ => {
+            let path = std::env::temp_dir().join(format!("mcu-test-{id}.db"));
+            (
+                format!("sqlite://{}?mode=rwc", path.display()),
+                Cleanup::File(path),
+            )
+        }
+    };
+    let mut args = test_args(url);
+    change(&mut args);
+    let settings = Settings::from_args(args).expect("valid test settings");
+    let app = mcu::build(settings).await.expect("server builds");
+    let port = app.port();
+    let state = app.state().clone();
+    tokio::spawn(app.run_until_stopped());
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        client: reqwest::Client::new(),
+        state,
+        cleanup,
+    }
+}
+
+/// A GraphQL response.
+#[derive(Debug)]
+pub struct Gql {
+    #[allow(dead_code)]
+    pub status: u16,
+    pub body: Value,
+}
+
+impl Gql {
+    /// `data`, asserting there were no errors.
+    pub fn data(&self) -> &Value {
+        assert!(
+            self.body.get("errors").is_none_or(Value::is_null),
+            "unexpected errors: {}",
+            self.body
+        );
+        &self.body["data"]
+    }
+
+    /// The code of the first error, asserting there is one.
+    pub fn code(&self) -> String {
+        self.body["errors"][0]["extensions"]["code"]
+            .as_str()
+            .unwrap_or_else(|| panic!("expected an error with a code, got {}", self.body))
+            .to_string()
+    }
+
+    /// The first error's message.
+    pub fn message(&self) -> String {
+        self.body["errors"][0]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    /// The field paths of the first error's `extensions.fields`.
+    pub fn field_paths(&self) -> Vec<String> {
+        self.body["errors"][0]["extensions"]["fields"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|f| f["path"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl TestApp {
+    /// Posts a GraphQL operation, with a bearer token when given.
+    pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Gql {
+        let mut req = self
+            .client
+            .post(format!("{}/graphql", self.base))
+            .json(&json!({ "query": query, "variables": variables }));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status().as_u16();
+        let body = resp.json::<Value>().await.unwrap_or(Value::Null);
+        Gql { status, body }
+    }
+
+    /// Signs in and returns (access token, refresh token).
+    pub async fn login(&self, email: &str, password: &str) -> (String, String) {
+        let r = self
+            .gql(
+                None,
+                "mutation($e:String!,$p:String!){login(email:$e,password:$p){accessToken refreshToken}}",
+                json!({ "e": email, "p": password }),
+            )
+            .await;
+        let d = r.data();
+        (
+            d["login"]["accessToken"].as_str().unwrap().to_string(),
+            d["login"]["refreshToken"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// The first administrator's access token.
+    pub async fn admin(&self) -> String {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await.0
+    }
+
+    /// Creates a user with these roles (and what the roles need) and returns its id and access token.
+    pub async fn user_with(&self, admin: &str, roles: &[&str], extra: Value) -> (String, String) {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let email = format!("user{n}@mcu.test");
+        let mut input = json!({ "email": email, "fullName": format!("User {n}"), "password": PASSWORD, "roles": roles });
+        if roles.contains(&"COORDINATOR") {
+            input["channels"] = json!(["POS"]);
+        }
+        if roles.contains(&"EXECUTOR") && extra.get("recipientId").is_none() {
+            let r = self
+                .gql(
+                    Some(admin),
+                    "mutation($n:String!){createRecipient(input:{name:$n}){id}}",
+                    json!({ "n": format!("Отдел {n}") }),
+                )
+                .await;
+            input["recipientId"] = r.data()["createRecipient"]["id"].clone();
+        }
+        if let (Some(obj), Some(extra)) = (input.as_object_mut(), extra.as_object()) {
+            for (k, v) in extra {
+                obj.insert(k.clone(), v.clone());
+            }
+        }
+        let r = self
+            .gql(
+                Some(admin),
+                "mutation($i:CreateUserInput!){createUser(input:$i){id}}",
+                json!({ "i": input }),
+            )
+            .await;
+        let id = r.data()["createUser"]["id"].as_str().unwrap().to_string();
+        let (token, _) = self.login(&email, PASSWORD).await;
+        (id, token)
+    }
+
+    /// Counts audit entries with this action (read directly from the database).
+    pub async fn audit_count(&self, action: &str) -> u64 {
+        use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};
+        mcu::entity::audit_log::Entity::find()
+            .filter(mcu::entity::audit_log::Column::Action.eq(action))
+            .count(&self.state.db)
+            .await
+            .unwrap()
+    }
+}

@@ -1,0 +1,18 @@
+//! Integration tests: the real server on port 0 over real HTTP, a fresh database per test
+//! (SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::missing_panics_doc,
+    clippy::format_collect
+)]
+
+mod helpers;
+mod sdl;
+
+mod auth;
+mod limits;
+mod policy;
+mod schema;
+mod users;
