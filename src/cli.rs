@@ -115,10 +115,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             } else {
                 (crate::service::auth::random_hex(12), true)
             };
-            let caller = Caller {
-                request_id: Some("cli".into()),
-                ..Caller::default()
-            };
+            let caller = Caller { request_id: Some("cli".into()), ..Caller::default() };
             let new = users::NewUser {
                 email,
                 full_name: name,
@@ -128,29 +125,18 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 recipient_id,
                 territory_id,
             };
-            let u = users::create(&state, &caller, new)
-                .await
-                .map_err(cli_error)?;
+            let u = users::create(&state, &caller, new).await.map_err(cli_error)?;
             println!("created user {} <{}>", u.id, u.email);
             if generated {
                 println!("password (shown once): {password}");
             }
             Ok(())
         }
-        Command::Token(TokenCommand::Create {
-            name,
-            scopes,
-            expires_in_days,
-        }) => {
+        Command::Token(TokenCommand::Create { name, scopes, expires_in_days }) => {
             let state = crate::init_state(settings).await?;
             let expires_at = expires_in_days.map(|d| state.clock.now() + chrono::Duration::days(d));
-            let caller = Caller {
-                request_id: Some("cli".into()),
-                ..Caller::default()
-            };
-            let (t, secret) = tokens::create(&state, &caller, &name, &scopes, expires_at)
-                .await
-                .map_err(cli_error)?;
+            let caller = Caller { request_id: Some("cli".into()), ..Caller::default() };
+            let (t, secret) = tokens::create(&state, &caller, &name, &scopes, expires_at).await.map_err(cli_error)?;
             println!("created token {} ({})", t.id, t.name);
             println!("secret (shown once): {secret}");
             Ok(())
@@ -162,11 +148,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
 fn cli_error(e: crate::error::AppError) -> StartError {
     match e {
         crate::error::AppError::BadInput(fields) => StartError::Io(std::io::Error::other(
-            fields
-                .iter()
-                .map(|f| format!("{}: {}", f.path, f.message))
-                .collect::<Vec<_>>()
-                .join("; "),
+            fields.iter().map(|f| format!("{}: {}", f.path, f.message)).collect::<Vec<_>>().join("; "),
         )),
         other => StartError::App(other),
     }

@@ -17,20 +17,10 @@ use crate::error::ConfigError;
 #[derive(Debug, Clone, Args)]
 pub struct SettingsArgs {
     /// Database URL: `sqlite://FILE?mode=rwc` (embedded) or `postgres://USER@HOST/DB`.
-    #[arg(
-        long,
-        env = "DATABASE_URL",
-        default_value = "sqlite://mcu.db?mode=rwc",
-        global = true
-    )]
+    #[arg(long, env = "DATABASE_URL", default_value = "sqlite://mcu.db?mode=rwc", global = true)]
     pub database_url: String,
     /// Address the HTTP server listens on.
-    #[arg(
-        long,
-        env = "MCU_BIND",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
+    #[arg(long, env = "MCU_BIND", default_value = "127.0.0.1:8080", global = true)]
     pub bind: String,
     /// HS256 secret for access tokens (at least 32 bytes). Required on PostgreSQL; with the
     /// embedded SQLite database it is generated once and kept beside the database file.
@@ -40,20 +30,10 @@ pub struct SettingsArgs {
     #[arg(long, env = "MCU_ADMIN_EMAIL", global = true)]
     pub admin_email: Option<String>,
     /// Password of the administrator created on the first start (random and logged once if absent).
-    #[arg(
-        long,
-        env = "MCU_ADMIN_PASSWORD",
-        hide_env_values = true,
-        global = true
-    )]
+    #[arg(long, env = "MCU_ADMIN_PASSWORD", hide_env_values = true, global = true)]
     pub admin_password: Option<String>,
     /// The municipality's time zone (IANA name).
-    #[arg(
-        long,
-        env = "MCU_TIMEZONE",
-        default_value = "Asia/Krasnoyarsk",
-        global = true
-    )]
+    #[arg(long, env = "MCU_TIMEZONE", default_value = "Asia/Krasnoyarsk", global = true)]
     pub timezone: String,
     /// Log format: `text` or `json`.
     #[arg(long, env = "MCU_LOG_FORMAT", default_value = "text", global = true)]
@@ -65,98 +45,43 @@ pub struct SettingsArgs {
     #[arg(long, env = "MCU_INTROSPECTION", default_value = "true", global = true, action = clap::ArgAction::Set)]
     pub introspection: bool,
     /// Access token lifetime in seconds.
-    #[arg(
-        long,
-        env = "MCU_ACCESS_TTL_SECS",
-        default_value = "900",
-        global = true
-    )]
+    #[arg(long, env = "MCU_ACCESS_TTL_SECS", default_value = "900", global = true)]
     pub access_ttl_secs: u64,
     /// Refresh token lifetime in seconds.
-    #[arg(
-        long,
-        env = "MCU_REFRESH_TTL_SECS",
-        default_value = "2592000",
-        global = true
-    )]
+    #[arg(long, env = "MCU_REFRESH_TTL_SECS", default_value = "2592000", global = true)]
     pub refresh_ttl_secs: u64,
     /// Maximum database connections.
-    #[arg(
-        long,
-        env = "MCU_DB_MAX_CONNECTIONS",
-        default_value = "16",
-        global = true
-    )]
+    #[arg(long, env = "MCU_DB_MAX_CONNECTIONS", default_value = "16", global = true)]
     pub db_max_connections: u32,
     /// Minimum idle database connections.
-    #[arg(
-        long,
-        env = "MCU_DB_MIN_CONNECTIONS",
-        default_value = "1",
-        global = true
-    )]
+    #[arg(long, env = "MCU_DB_MIN_CONNECTIONS", default_value = "1", global = true)]
     pub db_min_connections: u32,
     /// Statement timeout in milliseconds (PostgreSQL `statement_timeout`, SQLite busy timeout).
-    #[arg(
-        long,
-        env = "MCU_DB_STATEMENT_TIMEOUT_MS",
-        default_value = "10000",
-        global = true
-    )]
+    #[arg(long, env = "MCU_DB_STATEMENT_TIMEOUT_MS", default_value = "10000", global = true)]
     pub db_statement_timeout_ms: u64,
     /// Request timeout in milliseconds.
-    #[arg(
-        long,
-        env = "MCU_REQUEST_TIMEOUT_MS",
-        default_value = "30000",
-        global = true
-    )]
+    #[arg(long, env = "MCU_REQUEST_TIMEOUT_MS", default_value = "30000", global = true)]
     pub request_timeout_ms: u64,
     /// Largest accepted JSON request body in bytes.
-    #[arg(
-        long,
-        env = "MCU_MAX_BODY_BYTES",
-        default_value = "1048576",
-        global = true
-    )]
+    #[arg(long, env = "MCU_MAX_BODY_BYTES", default_value = "1048576", global = true)]
     pub max_body_bytes: usize,
     /// Largest accepted multipart (file upload) request body in bytes.
-    #[arg(
-        long,
-        env = "MCU_MAX_UPLOAD_BYTES",
-        default_value = "67108864",
-        global = true
-    )]
+    #[arg(long, env = "MCU_MAX_UPLOAD_BYTES", default_value = "67108864", global = true)]
     pub max_upload_bytes: usize,
     /// Maximum query depth.
     #[arg(long, env = "MCU_MAX_DEPTH", default_value = "12", global = true)]
     pub max_depth: usize,
     /// Maximum query complexity (each field counts 1, lists multiply by their page size).
-    #[arg(
-        long,
-        env = "MCU_MAX_COMPLEXITY",
-        default_value = "5000",
-        global = true
-    )]
+    #[arg(long, env = "MCU_MAX_COMPLEXITY", default_value = "5000", global = true)]
     pub max_complexity: usize,
     /// Maximum number of operations in one batched request.
     #[arg(long, env = "MCU_MAX_BATCH", default_value = "10", global = true)]
     pub max_batch: usize,
     /// Failed logins per account within the lockout window that lock the account.
-    #[arg(
-        long,
-        env = "MCU_LOGIN_MAX_FAILURES",
-        default_value = "10",
-        global = true
-    )]
+    #[arg(long, env = "MCU_LOGIN_MAX_FAILURES", default_value = "10", global = true)]
     pub login_max_failures: u32,
     /// Lockout window in seconds.
-    #[arg(
-        long,
-        env = "MCU_LOGIN_WINDOW_SECS",
-        default_value = "900",
-        global = true
-    )]
+    #[arg(long, env = "MCU_LOGIN_WINDOW_SECS", default_value = "900", global = true)]
     pub login_window_secs: u64,
     /// Password hashes computed at once (each Argon2id hash takes 19 MiB and a core).
     #[arg(long, env = "MCU_HASH_CONCURRENCY", default_value = "2", global = true)]
@@ -199,43 +124,27 @@ impl Settings {
     pub fn from_args(a: SettingsArgs) -> Result<Self, ConfigError> {
         let bad = |setting: &'static str, why: String| ConfigError { setting, why };
         let is_sqlite = a.database_url.starts_with("sqlite:");
-        if !is_sqlite
-            && !a.database_url.starts_with("postgres://")
-            && !a.database_url.starts_with("postgresql://")
-        {
-            return Err(bad(
-                "DATABASE_URL",
-                "must start with sqlite:, postgres:// or postgresql://".into(),
-            ));
+        if !is_sqlite && !a.database_url.starts_with("postgres://") && !a.database_url.starts_with("postgresql://") {
+            return Err(bad("DATABASE_URL", "must start with sqlite:, postgres:// or postgresql://".into()));
         }
-        let bind = a.bind.parse::<SocketAddr>().map_err(|e| {
-            bad(
-                "MCU_BIND",
-                format!("'{}' is not a socket address ({e})", a.bind),
-            )
-        })?;
-        let timezone = a.timezone.parse::<Tz>().map_err(|_| {
-            bad(
-                "MCU_TIMEZONE",
-                format!("'{}' is not an IANA time zone", a.timezone),
-            )
-        })?;
+        let bind = a
+            .bind
+            .parse::<SocketAddr>()
+            .map_err(|e| bad("MCU_BIND", format!("'{}' is not a socket address ({e})", a.bind)))?;
+        let timezone = a
+            .timezone
+            .parse::<Tz>()
+            .map_err(|_| bad("MCU_TIMEZONE", format!("'{}' is not an IANA time zone", a.timezone)))?;
         let json_logs = match a.log_format.as_str() {
             "json" => true,
             "text" => false,
             other => {
-                return Err(bad(
-                    "MCU_LOG_FORMAT",
-                    format!("'{other}' is neither text nor json"),
-                ));
+                return Err(bad("MCU_LOG_FORMAT", format!("'{other}' is neither text nor json")));
             }
         };
         if let Some(s) = &a.jwt_secret {
             if s.len() < 32 {
-                return Err(bad(
-                    "MCU_JWT_SECRET",
-                    "must be at least 32 bytes long".into(),
-                ));
+                return Err(bad("MCU_JWT_SECRET", "must be at least 32 bytes long".into()));
             }
         } else if !is_sqlite {
             return Err(bad(
@@ -246,17 +155,10 @@ impl Settings {
         if let Some(p) = &a.admin_password
             && p.chars().count() < crate::service::auth::MIN_PASSWORD_LEN
         {
-            return Err(bad(
-                "MCU_ADMIN_PASSWORD",
-                "must be at least 12 characters".into(),
-            ));
+            return Err(bad("MCU_ADMIN_PASSWORD", "must be at least 12 characters".into()));
         }
         let positive = |setting: &'static str, v: u64| {
-            if v == 0 {
-                Err(bad(setting, "must be greater than zero".into()))
-            } else {
-                Ok(v)
-            }
+            if v == 0 { Err(bad(setting, "must be greater than zero".into())) } else { Ok(v) }
         };
         positive("MCU_ACCESS_TTL_SECS", a.access_ttl_secs)?;
         positive("MCU_REFRESH_TTL_SECS", a.refresh_ttl_secs)?;
@@ -271,10 +173,7 @@ impl Settings {
         positive("MCU_LOGIN_MAX_FAILURES", u64::from(a.login_max_failures))?;
         positive("MCU_HASH_CONCURRENCY", a.hash_concurrency as u64)?;
         if a.db_min_connections > a.db_max_connections {
-            return Err(bad(
-                "MCU_DB_MIN_CONNECTIONS",
-                "must not exceed MCU_DB_MAX_CONNECTIONS".into(),
-            ));
+            return Err(bad("MCU_DB_MIN_CONNECTIONS", "must not exceed MCU_DB_MAX_CONNECTIONS".into()));
         }
         Ok(Self {
             database_url: a.database_url,

@@ -3,7 +3,10 @@
 use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection};
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
+    TransactionOptions, TransactionTrait,
+};
 
 use crate::config::Settings;
 
@@ -28,9 +31,7 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
                 .busy_timeout(Duration::from_millis(timeout_ms as u64))
         });
     } else {
-        opts.map_sqlx_postgres_opts(move |o| {
-            o.options([("statement_timeout", format!("{timeout_ms}"))])
-        });
+        opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", format!("{timeout_ms}"))]));
     }
     Database::connect(opts).await
 }
@@ -46,4 +47,19 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
 /// Whether the database answers (for `/readyz`).
 pub async fn ping(db: &DatabaseConnection) -> bool {
     db.execute_unprepared("SELECT 1").await.is_ok()
+}
+
+/// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
+/// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of one failing when
+/// it upgrades a read snapshot; on PostgreSQL it is an ordinary transaction.
+///
+/// # Errors
+/// When the database refuses to start a transaction.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction, sea_orm::DbErr> {
+    db.begin_with_options(TransactionOptions {
+        isolation_level: None,
+        access_mode: None,
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+    })
+    .await
 }

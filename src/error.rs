@@ -53,10 +53,7 @@ pub type AppResult<T> = Result<T, AppError>;
 impl AppError {
     /// One invalid field.
     pub fn bad(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Self::BadInput(vec![FieldError {
-            path: path.into(),
-            message: message.into(),
-        }])
+        Self::BadInput(vec![FieldError { path: path.into(), message: message.into() }])
     }
 
     /// An internal failure; the detail is logged here and never shown to the client.
@@ -68,18 +65,13 @@ impl AppError {
 
     /// The standard "this object changed meanwhile" conflict.
     pub fn stale(what: &str) -> Self {
-        Self::Conflict(format!(
-            "{what} was changed by someone else; reload it and try again"
-        ))
+        Self::Conflict(format!("{what} was changed by someone else; reload it and try again"))
     }
 
     /// The message shown to the client (never an internal detail).
     pub fn message(&self) -> String {
         match self {
-            Self::Unauthenticated(m)
-            | Self::Forbidden(m)
-            | Self::Conflict(m)
-            | Self::RateLimited(m) => m.clone(),
+            Self::Unauthenticated(m) | Self::Forbidden(m) | Self::Conflict(m) | Self::RateLimited(m) => m.clone(),
             Self::NotFound(what) => format!("{what} not found"),
             Self::BadInput(fields) => summary(fields),
             Self::Internal(_) => "internal server error".into(),
@@ -124,14 +116,8 @@ impl From<AppError> for async_graphql::Error {
                     .iter()
                     .map(|f| {
                         let mut m = async_graphql::indexmap::IndexMap::new();
-                        m.insert(
-                            async_graphql::Name::new("path"),
-                            Value::String(f.path.clone()),
-                        );
-                        m.insert(
-                            async_graphql::Name::new("message"),
-                            Value::String(f.message.clone()),
-                        );
+                        m.insert(async_graphql::Name::new("path"), Value::String(f.path.clone()));
+                        m.insert(async_graphql::Name::new("message"), Value::String(f.message.clone()));
                         Value::Object(m)
                     })
                     .collect();

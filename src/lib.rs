@@ -53,10 +53,7 @@ pub struct App {
 impl App {
     /// The port it is bound to (useful with port 0).
     pub fn port(&self) -> u16 {
-        self.listener
-            .local_addr()
-            .map(|a| a.port())
-            .unwrap_or_default()
+        self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
     }
 
     /// The shared state (tests use it to move the clock).
@@ -66,12 +63,8 @@ impl App {
 
     /// Serves until SIGINT/SIGTERM, lets in-flight requests finish, then closes the pool.
     pub async fn run_until_stopped(self) -> Result<(), StartError> {
-        let service = self
-            .router
-            .into_make_service_with_connect_info::<SocketAddr>();
-        axum::serve(self.listener, service)
-            .with_graceful_shutdown(shutdown_signal())
-            .await?;
+        let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
         tracing::info!("stopped accepting requests; closing the database pool");
         self.state.db.close().await?;
         Ok(())
@@ -162,15 +155,8 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
         }
     }
     let schema = graphql::build_schema(state.clone());
-    let router = http::router(http::Http {
-        app: state.clone(),
-        schema,
-    });
+    let router = http::router(http::Http { app: state.clone(), schema });
     let listener = TcpListener::bind(state.settings.bind).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    Ok(App {
-        listener,
-        router,
-        state,
-    })
+    Ok(App { listener, router, state })
 }

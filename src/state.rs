@@ -25,8 +25,7 @@ impl Clock {
 
     /// Moves this clock (and every clone of it) forward; for tests of time-based rules.
     pub fn advance(&self, by: chrono::Duration) {
-        self.offset_ms
-            .fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+        self.offset_ms.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
     }
 }
 

@@ -11,12 +11,7 @@ fn fk(
     to: &'static str,
     on_delete: ForeignKeyAction,
 ) -> ForeignKeyCreateStatement {
-    ForeignKey::create()
-        .name(name)
-        .from(from.0, from.1)
-        .to(to, "id")
-        .on_delete(on_delete)
-        .take()
+    ForeignKey::create().name(name).from(from.0, from.1).to(to, "id").on_delete(on_delete).take()
 }
 
 #[async_trait::async_trait]
@@ -138,22 +133,9 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("ix_refresh_family")
-                .table("refresh_tokens")
-                .col("family_id")
-                .take(),
-        )
-        .await?;
-        m.create_index(
-            Index::create()
-                .name("ix_refresh_user")
-                .table("refresh_tokens")
-                .col("user_id")
-                .take(),
-        )
-        .await?;
+        m.create_index(Index::create().name("ix_refresh_family").table("refresh_tokens").col("family_id").take())
+            .await?;
+        m.create_index(Index::create().name("ix_refresh_user").table("refresh_tokens").col("user_id").take()).await?;
         m.create_table(
             Table::create()
                 .table("api_tokens")
@@ -191,14 +173,7 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(
-            Index::create()
-                .name("ix_audit_at")
-                .table("audit_log")
-                .col("at")
-                .take(),
-        )
-        .await?;
+        m.create_index(Index::create().name("ix_audit_at").table("audit_log").col("at").take()).await?;
         m.create_table(
             Table::create()
                 .table("login_failures")
@@ -209,12 +184,7 @@ impl MigrationTrait for Migration {
         )
         .await?;
         m.create_index(
-            Index::create()
-                .name("ix_login_failures_email_at")
-                .table("login_failures")
-                .col("email")
-                .col("at")
-                .take(),
+            Index::create().name("ix_login_failures_email_at").table("login_failures").col("email").col("at").take(),
         )
         .await?;
         Ok(())
@@ -231,8 +201,7 @@ impl MigrationTrait for Migration {
             "territories",
             "recipients",
         ] {
-            m.drop_table(Table::drop().table(t).if_exists().take())
-                .await?;
+            m.drop_table(Table::drop().table(t).if_exists().take()).await?;
         }
         Ok(())
     }

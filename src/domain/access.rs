@@ -82,19 +82,12 @@ string_enum!(
 
 /// Parses a comma-separated list of enum names as stored in the database.
 pub fn parse_list<T: FromStr>(s: &str) -> Vec<T> {
-    s.split(',')
-        .filter(|p| !p.is_empty())
-        .filter_map(|p| p.trim().parse().ok())
-        .collect()
+    s.split(',').filter(|p| !p.is_empty()).filter_map(|p| p.trim().parse().ok()).collect()
 }
 
 /// Formats a list of enum values for storage.
 pub fn format_list<T: fmt::Display>(items: &[T]) -> String {
-    items
-        .iter()
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(",")
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join(",")
 }
 
 /// A signed-in person.
@@ -135,6 +128,8 @@ pub enum Principal {
     Anonymous,
     User(UserPrincipal),
     Token(TokenPrincipal),
+    /// The server itself or an operator at the command line (never an HTTP caller).
+    System,
 }
 
 impl Principal {
@@ -152,6 +147,7 @@ impl Principal {
             Self::Anonymous => "anonymous".into(),
             Self::User(u) => format!("user:{} <{}>", u.id, u.email),
             Self::Token(t) => format!("token:{} ({})", t.id, t.name),
+            Self::System => "system".into(),
         }
     }
 }
@@ -187,14 +183,8 @@ impl Access {
             (Self::Public, _) => Ok(()),
             (_, Principal::Anonymous) => Err(Denied::Unauthenticated),
             (Self::AnyUser, Principal::User(_)) => Ok(()),
-            (Self::Roles(roles) | Self::RolesOrScopes(roles, _), Principal::User(u))
-                if u.has_any(roles) =>
-            {
-                Ok(())
-            }
-            (Self::RolesOrScopes(_, scopes), Principal::Token(t))
-                if scopes.iter().any(|s| t.scopes.contains(s)) =>
-            {
+            (Self::Roles(roles) | Self::RolesOrScopes(roles, _), Principal::User(u)) if u.has_any(roles) => Ok(()),
+            (Self::RolesOrScopes(_, scopes), Principal::Token(t)) if scopes.iter().any(|s| t.scopes.contains(s)) => {
                 Ok(())
             }
             _ => Err(Denied::Forbidden),
@@ -218,40 +208,24 @@ mod tests {
     }
 
     fn token(scopes: &[ApiScope]) -> Principal {
-        Principal::Token(TokenPrincipal {
-            id: 1,
-            name: "t".into(),
-            scopes: scopes.to_vec(),
-        })
+        Principal::Token(TokenPrincipal { id: 1, name: "t".into(), scopes: scopes.to_vec() })
     }
 
     #[test]
     fn anonymous_is_unauthenticated_everywhere_but_public() {
         assert_eq!(Access::Public.check(&Principal::Anonymous), Ok(()));
-        assert_eq!(
-            Access::AnyUser.check(&Principal::Anonymous),
-            Err(Denied::Unauthenticated)
-        );
-        assert_eq!(
-            Access::Roles(&[Role::Admin]).check(&Principal::Anonymous),
-            Err(Denied::Unauthenticated)
-        );
+        assert_eq!(Access::AnyUser.check(&Principal::Anonymous), Err(Denied::Unauthenticated));
+        assert_eq!(Access::Roles(&[Role::Admin]).check(&Principal::Anonymous), Err(Denied::Unauthenticated));
     }
 
     #[test]
     fn tokens_never_pass_role_rules_and_people_never_pass_scope_rules() {
         let all_scopes = token(ApiScope::ALL);
-        assert_eq!(
-            Access::Roles(Role::ALL).check(&all_scopes),
-            Err(Denied::Forbidden)
-        );
+        assert_eq!(Access::Roles(Role::ALL).check(&all_scopes), Err(Denied::Forbidden));
         assert_eq!(Access::AnyUser.check(&all_scopes), Err(Denied::Forbidden));
         let rule = Access::RolesOrScopes(&[Role::Curator], &[ApiScope::AnalyticsRead]);
         assert_eq!(rule.check(&token(&[ApiScope::AnalyticsRead])), Ok(()));
-        assert_eq!(
-            rule.check(&token(&[ApiScope::AppealsIngest])),
-            Err(Denied::Forbidden)
-        );
+        assert_eq!(rule.check(&token(&[ApiScope::AppealsIngest])), Err(Denied::Forbidden));
         assert_eq!(rule.check(&user(&[Role::Curator])), Ok(()));
         assert_eq!(rule.check(&user(&[Role::Executor])), Err(Denied::Forbidden));
     }

@@ -124,14 +124,7 @@ pub struct AuditEntry {
 
 impl From<audit_log::Model> for AuditEntry {
     fn from(a: audit_log::Model) -> Self {
-        Self {
-            id: ID(a.id.to_string()),
-            at: a.at,
-            actor: a.actor,
-            action: a.action,
-            target: a.target,
-            ip: a.ip,
-        }
+        Self { id: ID(a.id.to_string()), at: a.at, actor: a.actor, action: a.action, target: a.target, ip: a.ip }
     }
 }
 
@@ -198,20 +191,12 @@ impl AuthQuery {
     ) -> async_graphql::Result<UserConnection> {
         let (offset, limit) = forward_window(first, after.as_deref())?;
         let (rows, total) = users::list(&state(ctx).db, offset, limit).await?;
-        Ok(UserConnection::from_offset(
-            rows.into_iter().map(User::from).collect(),
-            offset,
-            total,
-        ))
+        Ok(UserConnection::from_offset(rows.into_iter().map(User::from).collect(), offset, total))
     }
 
     /// All integration tokens (ADMIN).
     async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
-        Ok(tokens::list(state(ctx))
-            .await?
-            .into_iter()
-            .map(ApiToken::from)
-            .collect())
+        Ok(tokens::list(state(ctx)).await?.into_iter().map(ApiToken::from).collect())
     }
 
     /// The audit trail, newest first (ADMIN, CURATOR).
@@ -223,11 +208,7 @@ impl AuthQuery {
     ) -> async_graphql::Result<AuditEntryConnection> {
         let (offset, limit) = forward_window(first, after.as_deref())?;
         let (rows, total) = audit::list(&state(ctx).db, offset, limit).await?;
-        Ok(AuditEntryConnection::from_offset(
-            rows.into_iter().map(AuditEntry::from).collect(),
-            offset,
-            total,
-        ))
+        Ok(AuditEntryConnection::from_offset(rows.into_iter().map(AuditEntry::from).collect(), offset, total))
     }
 }
 
@@ -238,34 +219,17 @@ pub struct AuthMutation;
 #[Object]
 impl AuthMutation {
     /// Public.
-    async fn login(
-        &self,
-        ctx: &Context<'_>,
-        email: String,
-        password: String,
-    ) -> async_graphql::Result<AuthPayload> {
-        Ok(auth::login(state(ctx), caller(ctx), &email, &password)
-            .await?
-            .into())
+    async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> async_graphql::Result<AuthPayload> {
+        Ok(auth::login(state(ctx), caller(ctx), &email, &password).await?.into())
     }
 
     /// Public; rotates the refresh token: reusing an old one revokes the whole family.
-    async fn refresh_token(
-        &self,
-        ctx: &Context<'_>,
-        refresh_token: String,
-    ) -> async_graphql::Result<AuthPayload> {
-        Ok(auth::refresh(state(ctx), caller(ctx), &refresh_token)
-            .await?
-            .into())
+    async fn refresh_token(&self, ctx: &Context<'_>, refresh_token: String) -> async_graphql::Result<AuthPayload> {
+        Ok(auth::refresh(state(ctx), caller(ctx), &refresh_token).await?.into())
     }
 
     /// Ends the session of this refresh token (the caller's own).
-    async fn logout(
-        &self,
-        ctx: &Context<'_>,
-        refresh_token: String,
-    ) -> async_graphql::Result<bool> {
+    async fn logout(&self, ctx: &Context<'_>, refresh_token: String) -> async_graphql::Result<bool> {
         Ok(auth::logout(state(ctx), caller(ctx), &refresh_token).await?)
     }
 
@@ -280,11 +244,7 @@ impl AuthMutation {
     }
 
     /// ADMIN.
-    async fn create_user(
-        &self,
-        ctx: &Context<'_>,
-        input: CreateUserInput,
-    ) -> async_graphql::Result<User> {
+    async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> async_graphql::Result<User> {
         let new = users::NewUser {
             email: input.email,
             full_name: input.full_name,
@@ -298,11 +258,7 @@ impl AuthMutation {
     }
 
     /// ADMIN.
-    async fn update_user(
-        &self,
-        ctx: &Context<'_>,
-        input: UpdateUserInput,
-    ) -> async_graphql::Result<User> {
+    async fn update_user(&self, ctx: &Context<'_>, input: UpdateUserInput) -> async_graphql::Result<User> {
         let ch = users::UserChanges {
             id: parse_id("input.id", &input.id)?,
             version: input.version,
@@ -322,18 +278,8 @@ impl AuthMutation {
         ctx: &Context<'_>,
         input: CreateApiTokenInput,
     ) -> async_graphql::Result<CreatedApiToken> {
-        let (t, secret) = tokens::create(
-            state(ctx),
-            caller(ctx),
-            &input.name,
-            &input.scopes,
-            input.expires_at,
-        )
-        .await?;
-        Ok(CreatedApiToken {
-            token: t.into(),
-            secret,
-        })
+        let (t, secret) = tokens::create(state(ctx), caller(ctx), &input.name, &input.scopes, input.expires_at).await?;
+        Ok(CreatedApiToken { token: t.into(), secret })
     }
 
     /// ADMIN.

@@ -54,11 +54,7 @@ macro_rules! connection {
                     start_cursor: edges.first().map(|e| e.cursor.clone()),
                     end_cursor: edges.last().map(|e| e.cursor.clone()),
                 };
-                Self {
-                    edges,
-                    page_info,
-                    total_count: i32::try_from(total).unwrap_or(i32::MAX),
-                }
+                Self { edges, page_info, total_count: i32::try_from(total).unwrap_or(i32::MAX) }
             }
         }
     };
@@ -78,10 +74,7 @@ pub fn page_size(first: Option<i32>, path: &str) -> AppResult<u64> {
     match first {
         None => Ok(DEFAULT_PAGE as u64),
         Some(n) if (0..=MAX_PAGE).contains(&n) => Ok(n as u64),
-        Some(_) => Err(AppError::bad(
-            path,
-            format!("must be between 0 and {MAX_PAGE}"),
-        )),
+        Some(_) => Err(AppError::bad(path, format!("must be between 0 and {MAX_PAGE}"))),
     }
 }
 

@@ -10,13 +10,12 @@ pub mod scalars;
 use std::sync::Arc;
 
 use async_graphql::extensions::{
-    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, NextValidation,
-    ResolveInfo,
+    Extension, ExtensionContext, ExtensionFactory, NextParseQuery, NextResolve, NextValidation, ResolveInfo,
 };
 use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{
-    Context, EmptySubscription, MergedObject, Schema, SchemaBuilder, ServerError, ServerResult,
-    ValidationResult, Value, Variables,
+    Context, EmptySubscription, MergedObject, Schema, SchemaBuilder, ServerError, ServerResult, ValidationResult,
+    Value, Variables,
 };
 
 use crate::domain::access::{Denied, Principal, Role, UserPrincipal};
@@ -70,14 +69,9 @@ impl ExtensionFactory for Guard {
 }
 
 fn with_code(mut e: ServerError, code: &str) -> ServerError {
-    let has_code = e
-        .extensions
-        .as_ref()
-        .is_some_and(|x| x.get("code").is_some());
+    let has_code = e.extensions.as_ref().is_some_and(|x| x.get("code").is_some());
     if !has_code {
-        e.extensions
-            .get_or_insert_with(Default::default)
-            .set("code", code);
+        e.extensions.get_or_insert_with(Default::default).set("code", code);
     }
     e
 }
@@ -91,9 +85,7 @@ impl Extension for Guard {
         variables: &Variables,
         next: NextParseQuery<'_>,
     ) -> ServerResult<ExecutableDocument> {
-        next.run(ctx, query, variables)
-            .await
-            .map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
+        next.run(ctx, query, variables).await.map_err(|e| with_code(e, "GRAPHQL_PARSE_FAILED"))
     }
 
     async fn validation(
@@ -101,11 +93,9 @@ impl Extension for Guard {
         ctx: &ExtensionContext<'_>,
         next: NextValidation<'_>,
     ) -> Result<ValidationResult, Vec<ServerError>> {
-        next.run(ctx).await.map_err(|errs| {
-            errs.into_iter()
-                .map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED"))
-                .collect()
-        })
+        next.run(ctx)
+            .await
+            .map_err(|errs| errs.into_iter().map(|e| with_code(e, "GRAPHQL_VALIDATION_FAILED")).collect())
     }
 
     async fn resolve(
@@ -114,34 +104,26 @@ impl Extension for Guard {
         info: ResolveInfo<'_>,
         next: NextResolve<'_>,
     ) -> ServerResult<Option<Value>> {
-        if info.path_node.parent.is_none()
-            && !info.is_for_introspection
-            && !info.name.starts_with("__")
-        {
+        if info.path_node.parent.is_none() && !info.is_for_introspection && !info.name.starts_with("__") {
             let field = format!("{}.{}", info.parent_type, info.name);
             let caller = ctx.data_opt::<Caller>().cloned().unwrap_or_default();
             let denial = match policy::rule_for(&field) {
                 None => {
                     tracing::error!(%field, "root field without an access rule refused");
-                    Some(AppError::Forbidden(
-                        "this operation has no access rule".into(),
-                    ))
+                    Some(AppError::Forbidden("this operation has no access rule".into()))
                 }
                 Some(rule) => match rule.check(&caller.principal) {
                     Ok(()) => None,
                     Err(Denied::Unauthenticated) => Some(AppError::Unauthenticated(
-                        caller
-                            .credential_error
-                            .unwrap_or_else(|| "sign in to use this operation".into()),
+                        caller.credential_error.unwrap_or_else(|| "sign in to use this operation".into()),
                     )),
-                    Err(Denied::Forbidden) => Some(AppError::Forbidden(
-                        "you are not allowed to use this operation".into(),
-                    )),
+                    Err(Denied::Forbidden) => {
+                        Some(AppError::Forbidden("you are not allowed to use this operation".into()))
+                    }
                 },
             };
             if let Some(e) = denial {
-                let mut err =
-                    async_graphql::Error::from(e).into_server_error(async_graphql::Pos::default());
+                let mut err = async_graphql::Error::from(e).into_server_error(async_graphql::Pos::default());
                 err.locations.clear();
                 err.path = vec![async_graphql::PathSegment::Field(info.name.to_string())];
                 return Err(err);
@@ -159,29 +141,23 @@ pub fn state<'a>(ctx: &Context<'a>) -> &'a AppState {
 /// The caller from a resolver context (anonymous when absent).
 pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
     static ANON: std::sync::OnceLock<Caller> = std::sync::OnceLock::new();
-    ctx.data_opt::<Caller>()
-        .unwrap_or_else(|| ANON.get_or_init(Caller::default))
+    ctx.data_opt::<Caller>().unwrap_or_else(|| ANON.get_or_init(Caller::default))
 }
 
 /// The signed-in person, or `UNAUTHENTICATED`.
 pub fn me<'a>(ctx: &Context<'a>) -> AppResult<&'a UserPrincipal> {
     match &caller(ctx).principal {
         Principal::User(u) => Ok(u),
-        Principal::Token(_) => Err(AppError::Forbidden(
-            "this operation is for people, not tokens".into(),
-        )),
-        Principal::Anonymous => Err(AppError::Unauthenticated(
-            "sign in to use this operation".into(),
-        )),
+        Principal::Token(_) => Err(AppError::Forbidden("this operation is for people, not tokens".into())),
+        Principal::Anonymous | Principal::System => {
+            Err(AppError::Unauthenticated("sign in to use this operation".into()))
+        }
     }
 }
 
 /// Whether the caller is a person with one of these roles.
 pub fn has_role(ctx: &Context<'_>, roles: &[Role]) -> bool {
-    caller(ctx)
-        .principal
-        .user()
-        .is_some_and(|u| u.has_any(roles))
+    caller(ctx).principal.user().is_some_and(|u| u.has_any(roles))
 }
 
 /// Parses a GraphQL `ID` that must be one of ours.
@@ -189,8 +165,5 @@ pub fn has_role(ctx: &Context<'_>, roles: &[Role]) -> bool {
 /// # Errors
 /// `BAD_USER_INPUT` on `path` when it is not a positive integer id.
 pub fn parse_id(path: &str, id: &async_graphql::ID) -> AppResult<i64> {
-    id.parse::<i64>()
-        .ok()
-        .filter(|v| *v > 0)
-        .ok_or_else(|| AppError::bad(path, "is not a valid id"))
+    id.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| AppError::bad(path, "is not a valid id"))
 }

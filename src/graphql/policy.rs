@@ -17,16 +17,11 @@ pub fn rule_for(field: &str) -> Option<Access> {
         "Query.auditLog" => Roles(ADMIN_CURATOR),
         "Mutation.login" | "Mutation.refreshToken" => Public,
         "Mutation.logout" | "Mutation.changePassword" => AnyUser,
-        "Mutation.createUser"
-        | "Mutation.updateUser"
-        | "Mutation.createApiToken"
-        | "Mutation.revokeApiToken" => Roles(ADMIN),
-        "Query.recipients" | "Query.categories" | "Query.territories" => {
-            RolesOrScopes(STAFF, ANY_SCOPE)
+        "Mutation.createUser" | "Mutation.updateUser" | "Mutation.createApiToken" | "Mutation.revokeApiToken" => {
+            Roles(ADMIN)
         }
-        "Mutation.createRecipient" | "Mutation.createCategory" | "Mutation.createTerritory" => {
-            Roles(ADMIN_CURATOR)
-        }
+        "Query.recipients" | "Query.categories" | "Query.territories" => RolesOrScopes(STAFF, ANY_SCOPE),
+        "Mutation.createRecipient" | "Mutation.createCategory" | "Mutation.createTerritory" => Roles(ADMIN_CURATOR),
         _ => return None,
     })
 }

@@ -115,20 +115,13 @@ impl Category {
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
         let loaders = ctx.data_unchecked::<Loaders>();
         let id: i64 = self.id.parse().unwrap_or_default();
-        let rows = loaders
-            .category_children
-            .load_one(id)
-            .await
-            .map_err(std::sync::Arc::unwrap_or_clone)?
-            .unwrap_or_default();
+        let rows =
+            loaders.category_children.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.unwrap_or_default();
         Ok(rows.into_iter().map(Category::from).collect())
     }
 
     /// The recipient appeals on this topic go to unless routed otherwise.
-    async fn default_recipient(
-        &self,
-        ctx: &Context<'_>,
-    ) -> async_graphql::Result<Option<Recipient>> {
+    async fn default_recipient(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Recipient>> {
         Ok(load_recipient(ctx, self.default_recipient_id).await?)
     }
 }
@@ -137,36 +130,21 @@ impl Category {
 pub async fn load_recipient(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Recipient>> {
     let Some(id) = id else { return Ok(None) };
     let loaders = ctx.data_unchecked::<Loaders>();
-    Ok(loaders
-        .recipients
-        .load_one(id)
-        .await
-        .map_err(std::sync::Arc::unwrap_or_clone)?
-        .map(Recipient::from))
+    Ok(loaders.recipients.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(Recipient::from))
 }
 
 /// Loads a territory through the request's loader.
 pub async fn load_territory(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Territory>> {
     let Some(id) = id else { return Ok(None) };
     let loaders = ctx.data_unchecked::<Loaders>();
-    Ok(loaders
-        .territories
-        .load_one(id)
-        .await
-        .map_err(std::sync::Arc::unwrap_or_clone)?
-        .map(Territory::from))
+    Ok(loaders.territories.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(Territory::from))
 }
 
 /// Loads a category through the request's loader.
 pub async fn load_category(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Category>> {
     let Some(id) = id else { return Ok(None) };
     let loaders = ctx.data_unchecked::<Loaders>();
-    Ok(loaders
-        .categories
-        .load_one(id)
-        .await
-        .map_err(std::sync::Arc::unwrap_or_clone)?
-        .map(Category::from))
+    Ok(loaders.categories.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(Category::from))
 }
 
 #[derive(async_graphql::InputObject)]
@@ -208,29 +186,17 @@ pub struct ReferenceQuery;
 impl ReferenceQuery {
     /// All recipients (departments, organisations, external bodies).
     async fn recipients(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Recipient>> {
-        Ok(reference::recipients(&super::state(ctx).db)
-            .await?
-            .into_iter()
-            .map(Recipient::from)
-            .collect())
+        Ok(reference::recipients(&super::state(ctx).db).await?.into_iter().map(Recipient::from).collect())
     }
 
     /// All categories of both levels (top-level ones have no parent).
     async fn categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
-        Ok(reference::categories(&super::state(ctx).db)
-            .await?
-            .into_iter()
-            .map(Category::from)
-            .collect())
+        Ok(reference::categories(&super::state(ctx).db).await?.into_iter().map(Category::from).collect())
     }
 
     /// All territories.
     async fn territories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Territory>> {
-        Ok(reference::territories(&super::state(ctx).db)
-            .await?
-            .into_iter()
-            .map(Territory::from)
-            .collect())
+        Ok(reference::territories(&super::state(ctx).db).await?.into_iter().map(Territory::from).collect())
     }
 }
 
@@ -240,49 +206,26 @@ pub struct ReferenceMutation;
 
 #[async_graphql::Object]
 impl ReferenceMutation {
-    async fn create_recipient(
-        &self,
-        ctx: &Context<'_>,
-        input: RecipientInput,
-    ) -> async_graphql::Result<Recipient> {
+    async fn create_recipient(&self, ctx: &Context<'_>, input: RecipientInput) -> async_graphql::Result<Recipient> {
         let new = reference::NewRecipient {
             name: input.name,
             short_name: input.short_name,
             parent_id: opt_id("input.parentId", input.parent_id.as_ref())?,
             external: input.external.unwrap_or(false),
         };
-        Ok(
-            reference::create_recipient(super::state(ctx), super::caller(ctx), new)
-                .await?
-                .into(),
-        )
+        Ok(reference::create_recipient(super::state(ctx), super::caller(ctx), new).await?.into())
     }
 
-    async fn create_category(
-        &self,
-        ctx: &Context<'_>,
-        input: CategoryInput,
-    ) -> async_graphql::Result<Category> {
+    async fn create_category(&self, ctx: &Context<'_>, input: CategoryInput) -> async_graphql::Result<Category> {
         let new = reference::NewCategory {
             name: input.name,
             parent_id: opt_id("input.parentId", input.parent_id.as_ref())?,
-            default_recipient_id: opt_id(
-                "input.defaultRecipientId",
-                input.default_recipient_id.as_ref(),
-            )?,
+            default_recipient_id: opt_id("input.defaultRecipientId", input.default_recipient_id.as_ref())?,
         };
-        Ok(
-            reference::create_category(super::state(ctx), super::caller(ctx), new)
-                .await?
-                .into(),
-        )
+        Ok(reference::create_category(super::state(ctx), super::caller(ctx), new).await?.into())
     }
 
-    async fn create_territory(
-        &self,
-        ctx: &Context<'_>,
-        input: TerritoryInput,
-    ) -> async_graphql::Result<Territory> {
+    async fn create_territory(&self, ctx: &Context<'_>, input: TerritoryInput) -> async_graphql::Result<Territory> {
         let new = reference::NewTerritory {
             name: input.name,
             code: input.code,
@@ -291,10 +234,6 @@ impl ReferenceMutation {
             latitude: input.latitude,
             longitude: input.longitude,
         };
-        Ok(
-            reference::create_territory(super::state(ctx), super::caller(ctx), new)
-                .await?
-                .into(),
-        )
+        Ok(reference::create_territory(super::state(ctx), super::caller(ctx), new).await?.into())
     }
 }

@@ -12,9 +12,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{
-    MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
-};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
@@ -70,8 +68,7 @@ async fn graphiql(State(http): State<Http>) -> Response {
 }
 
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body =
-        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     (status, Json(body)).into_response()
 }
 
@@ -92,10 +89,8 @@ fn finish_errors(errors: &mut [ServerError], request_id: &str) {
                 })
                 .collect::<Vec<_>>()
                 .join(".");
-            let field = async_graphql::Value::from_json(
-                serde_json::json!([{ "path": path, "message": e.message }]),
-            )
-            .unwrap_or(async_graphql::Value::Null);
+            let field = async_graphql::Value::from_json(serde_json::json!([{ "path": path, "message": e.message }]))
+                .unwrap_or(async_graphql::Value::Null);
             ext.set("code", "BAD_USER_INPUT");
             ext.set("fields", field);
             "BAD_USER_INPUT".into()
@@ -114,26 +109,14 @@ async fn graphql(
     request_id: Option<axum::Extension<RequestId>>,
     body: Body,
 ) -> Response {
-    let request_id = request_id
-        .and_then(|r| r.0.header_value().to_str().ok().map(str::to_owned))
-        .unwrap_or_else(|| "-".into());
+    let request_id =
+        request_id.and_then(|r| r.0.header_value().to_str().ok().map(str::to_owned)).unwrap_or_else(|| "-".into());
     let settings = &http.app.settings;
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let multipart = content_type
-        .as_deref()
-        .is_some_and(|c| c.starts_with("multipart/"));
-    let limit = if multipart {
-        settings.max_upload_bytes
-    } else {
-        settings.max_body_bytes
-    };
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<usize>().ok());
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let multipart = content_type.as_deref().is_some_and(|c| c.starts_with("multipart/"));
+    let limit = if multipart { settings.max_upload_bytes } else { settings.max_body_bytes };
+    let declared =
+        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
     let too_large = || {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -155,34 +138,23 @@ async fn graphql(
         credential_error: None,
     };
     if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let bearer = value
-            .to_str()
-            .ok()
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::trim);
+        let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
         match bearer {
             Some(token) if !token.is_empty() => match auth::authenticate(&http.app, token).await {
                 Ok(p) => caller.principal = p,
                 Err(AppError::Unauthenticated(why)) => caller.credential_error = Some(why),
                 Err(e) => {
                     let code = e.code();
-                    return error_response(
-                        StatusCode::INTERNAL_SERVER_ERROR,
-                        code,
-                        "internal server error",
-                    );
+                    return error_response(StatusCode::INTERNAL_SERVER_ERROR, code, "internal server error");
                 }
             },
             _ => {
-                caller.credential_error =
-                    Some("the Authorization header must be 'Bearer <token>'".into());
+                caller.credential_error = Some("the Authorization header must be 'Bearer <token>'".into());
             }
         }
     }
 
-    let options = MultipartOptions::default()
-        .max_file_size(settings.max_upload_bytes)
-        .max_num_files(1);
+    let options = MultipartOptions::default().max_file_size(settings.max_upload_bytes).max_num_files(1);
     let batch = match async_graphql::http::receive_batch_body(
         content_type,
         futures_util::io::Cursor::new(bytes.to_vec()),
@@ -194,9 +166,7 @@ async fn graphql(
         Err(e) => {
             let message = match e {
                 async_graphql::ParseRequestError::PayloadTooLarge => return too_large(),
-                async_graphql::ParseRequestError::InvalidRequest(_) => {
-                    "the body is not a GraphQL request (JSON)"
-                }
+                async_graphql::ParseRequestError::InvalidRequest(_) => "the body is not a GraphQL request (JSON)",
                 async_graphql::ParseRequestError::InvalidFilesMap(_)
                 | async_graphql::ParseRequestError::InvalidMultipart(_) => {
                     "the multipart body does not follow the GraphQL multipart request spec"
@@ -211,35 +181,23 @@ async fn graphql(
             return error_response(
                 StatusCode::BAD_REQUEST,
                 "BAD_USER_INPUT",
-                &format!(
-                    "a batch may hold at most {} operations, this one has {}",
-                    settings.max_batch,
-                    v.len()
-                ),
+                &format!("a batch may hold at most {} operations, this one has {}", settings.max_batch, v.len()),
             );
         }
         BatchRequest::Batch(v) if v.is_empty() => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
-                "the batch is empty",
-            );
+            return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "the batch is empty");
         }
-        BatchRequest::Single(r) => {
-            BatchRequest::Single(r.data(caller.clone()).data(Loaders::new(&http.app.db)))
-        }
+        BatchRequest::Single(r) => BatchRequest::Single(r.data(caller.clone()).data(Loaders::new(&http.app.db))),
         BatchRequest::Batch(v) => BatchRequest::Batch(
-            v.into_iter()
-                .map(|r| r.data(caller.clone()).data(Loaders::new(&http.app.db)))
-                .collect(),
+            v.into_iter().map(|r| r.data(caller.clone()).data(Loaders::new(&http.app.db))).collect(),
         ),
     };
     let mut response = http.schema.execute_batch(batch).await;
     match &mut response {
         BatchResponse::Single(r) => finish_errors(&mut r.errors, &request_id),
-        BatchResponse::Batch(v) => v
-            .iter_mut()
-            .for_each(|r: &mut GqlResponse| finish_errors(&mut r.errors, &request_id)),
+        BatchResponse::Batch(v) => {
+            v.iter_mut().for_each(|r: &mut GqlResponse| finish_errors(&mut r.errors, &request_id))
+        }
     }
     let mut out = GraphQLResponse::from(response).into_response();
     if let Ok(v) = HeaderValue::from_str(&request_id) {

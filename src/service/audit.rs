@@ -1,8 +1,6 @@
 //! The audit trail: one entry per mutation, written in the mutation's transaction.
 
-use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Set};
 
 use super::Caller;
 use crate::domain::access::Principal;
@@ -21,7 +19,7 @@ pub async fn record(
     let (user_id, token_id) = match &caller.principal {
         Principal::User(u) => (Some(u.id), None),
         Principal::Token(t) => (None, Some(t.id)),
-        Principal::Anonymous => (None, None),
+        Principal::Anonymous | Principal::System => (None, None),
     };
     audit_log::ActiveModel {
         at: Set(at),
@@ -41,17 +39,9 @@ pub async fn record(
 }
 
 /// A page of the audit trail, newest first, and the total count.
-pub async fn list(
-    conn: &impl ConnectionTrait,
-    offset: u64,
-    limit: u64,
-) -> AppResult<(Vec<audit_log::Model>, u64)> {
+pub async fn list(conn: &impl ConnectionTrait, offset: u64, limit: u64) -> AppResult<(Vec<audit_log::Model>, u64)> {
     let total = audit_log::Entity::find().count(conn).await?;
-    let rows = audit_log::Entity::find()
-        .order_by_desc(audit_log::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(conn)
-        .await?;
+    let rows =
+        audit_log::Entity::find().order_by_desc(audit_log::Column::Id).offset(offset).limit(limit).all(conn).await?;
     Ok((rows, total))
 }

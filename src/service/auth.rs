@@ -10,8 +10,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -107,27 +106,17 @@ fn hex(bytes: &[u8]) -> String {
 /// `BAD_USER_INPUT` on `path` when the password is too short.
 pub fn check_password_policy(path: &str, password: &str) -> AppResult<()> {
     if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(AppError::bad(
-            path,
-            format!("must be at least {MIN_PASSWORD_LEN} characters"),
-        ));
+        return Err(AppError::bad(path, format!("must be at least {MIN_PASSWORD_LEN} characters")));
     }
     Ok(())
 }
 
 /// Hashes a password with Argon2id (m=19 MiB, t=2, p=1) on a blocking thread.
 pub async fn hash_password(state: &AppState, password: &str) -> AppResult<String> {
-    let _permit = state
-        .hash_permits
-        .acquire()
-        .await
-        .map_err(AppError::internal)?;
+    let _permit = state.hash_permits.acquire().await.map_err(AppError::internal)?;
     let password = password.to_owned();
     tokio::task::spawn_blocking(move || {
-        Argon2::default()
-            .hash_password(password.as_bytes())
-            .map(|h| h.to_string())
-            .map_err(AppError::internal)
+        Argon2::default().hash_password(password.as_bytes()).map(|h| h.to_string()).map_err(AppError::internal)
     })
     .await
     .map_err(AppError::internal)?
@@ -136,32 +125,19 @@ pub async fn hash_password(state: &AppState, password: &str) -> AppResult<String
 fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
     DUMMY.get_or_init(|| {
-        Argon2::default()
-            .hash_password(random_hex(16).as_bytes())
-            .map(|h| h.to_string())
-            .unwrap_or_default()
+        Argon2::default().hash_password(random_hex(16).as_bytes()).map(|h| h.to_string()).unwrap_or_default()
     })
 }
 
 /// Verifies a password; with no stored hash it verifies against a dummy one so that an
 /// unknown account takes as long as a wrong password.
-pub async fn verify_password(
-    state: &AppState,
-    password: &str,
-    stored: Option<String>,
-) -> AppResult<bool> {
-    let _permit = state
-        .hash_permits
-        .acquire()
-        .await
-        .map_err(AppError::internal)?;
+pub async fn verify_password(state: &AppState, password: &str, stored: Option<String>) -> AppResult<bool> {
+    let _permit = state.hash_permits.acquire().await.map_err(AppError::internal)?;
     let password = password.to_owned();
     let known = stored.is_some();
     tokio::task::spawn_blocking(move || {
         let hash = stored.unwrap_or_else(|| dummy_hash().to_owned());
-        let ok = Argon2::default()
-            .verify_password(password.as_bytes(), hash.as_str())
-            .is_ok();
+        let ok = Argon2::default().verify_password(password.as_bytes(), hash.as_str()).is_ok();
         ok && known
     })
     .await
@@ -173,11 +149,7 @@ pub fn prepare() {
     let _ = dummy_hash();
 }
 
-fn access_token(
-    state: &AppState,
-    u: &user::Model,
-    now: DateTime<Utc>,
-) -> AppResult<(String, DateTime<Utc>)> {
+fn access_token(state: &AppState, u: &user::Model, now: DateTime<Utc>) -> AppResult<(String, DateTime<Utc>)> {
     let ttl = Duration::from_std(state.settings.access_ttl).map_err(AppError::internal)?;
     let expires_at = now + ttl;
     let claims = Claims {
@@ -216,12 +188,7 @@ async fn issue_session(
     }
     .insert(conn)
     .await?;
-    Ok(Session {
-        access_token: access,
-        refresh_token: refresh,
-        expires_at,
-        user: u,
-    })
+    Ok(Session { access_token: access, refresh_token: refresh, expires_at, user: u })
 }
 
 fn normalize_email(email: &str) -> String {
@@ -234,12 +201,7 @@ fn normalize_email(email: &str) -> String {
 /// `RATE_LIMITED` while the account is locked (even with the right password),
 /// `UNAUTHENTICATED` with one generic message for an unknown account, a wrong password or a
 /// deactivated account.
-pub async fn login(
-    state: &AppState,
-    caller: &Caller,
-    email: &str,
-    password: &str,
-) -> AppResult<Session> {
+pub async fn login(state: &AppState, caller: &Caller, email: &str, password: &str) -> AppResult<Session> {
     let email = normalize_email(email);
     let now = state.clock.now();
     let window = Duration::from_std(state.settings.login_window).map_err(AppError::internal)?;
@@ -249,21 +211,11 @@ pub async fn login(
         .count(&state.db)
         .await?;
     if failures >= u64::from(state.settings.login_max_failures) {
-        return Err(AppError::RateLimited(
-            "too many failed sign-in attempts; try again later".into(),
-        ));
+        return Err(AppError::RateLimited("too many failed sign-in attempts; try again later".into()));
     }
-    let found = user::Entity::find()
-        .filter(user::Column::Email.eq(email.as_str()))
-        .one(&state.db)
-        .await?;
-    let ok = verify_password(
-        state,
-        password,
-        found.as_ref().map(|u| u.password_hash.clone()),
-    )
-    .await?;
-    let txn = state.db.begin().await?;
+    let found = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?;
+    let ok = verify_password(state, password, found.as_ref().map(|u| u.password_hash.clone())).await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     match found {
         Some(u) if ok && u.active => {
             login_failure::Entity::delete_many()
@@ -272,28 +224,15 @@ pub async fn login(
                 .await?;
             let mut who = caller.clone();
             who.principal = principal_of(&u);
-            audit::record(
-                &txn,
-                &who,
-                now,
-                "login",
-                Some(format!("user:{}", u.id)),
-                None,
-            )
-            .await?;
-            let session =
-                issue_session(state, &txn, u, uuid::Uuid::new_v4().to_string(), now).await?;
+            audit::record(&txn, &who, now, "login", Some(format!("user:{}", u.id)), None).await?;
+            let session = issue_session(state, &txn, u, uuid::Uuid::new_v4().to_string(), now).await?;
             txn.commit().await?;
             Ok(session)
         }
         _ => {
-            login_failure::ActiveModel {
-                email: Set(email.clone()),
-                at: Set(now),
-                ..Default::default()
-            }
-            .insert(&txn)
-            .await?;
+            login_failure::ActiveModel { email: Set(email.clone()), at: Set(now), ..Default::default() }
+                .insert(&txn)
+                .await?;
             audit::record(&txn, caller, now, "login.failed", Some(email), None).await?;
             txn.commit().await?;
             Err(AppError::Unauthenticated(GENERIC_LOGIN_ERROR.into()))
@@ -301,11 +240,7 @@ pub async fn login(
     }
 }
 
-async fn revoke_family(
-    conn: &impl ConnectionTrait,
-    family_id: &str,
-    now: DateTime<Utc>,
-) -> AppResult<()> {
+async fn revoke_family(conn: &impl ConnectionTrait, family_id: &str, now: DateTime<Utc>) -> AppResult<()> {
     refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::RevokedAt, Expr::value(now))
         .filter(refresh_token::Column::FamilyId.eq(family_id))
@@ -330,7 +265,7 @@ pub async fn refresh(state: &AppState, caller: &Caller, token: &str) -> AppResul
     else {
         return Err(refused());
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
         .filter(refresh_token::Column::Id.eq(row.id))
@@ -341,39 +276,19 @@ pub async fn refresh(state: &AppState, caller: &Caller, token: &str) -> AppResul
         .rows_affected;
     if claimed != 1 {
         revoke_family(&txn, &row.family_id, now).await?;
-        audit::record(
-            &txn,
-            caller,
-            now,
-            "refresh.reuse",
-            Some(format!("user:{}", row.user_id)),
-            None,
-        )
-        .await?;
+        audit::record(&txn, caller, now, "refresh.reuse", Some(format!("user:{}", row.user_id)), None).await?;
         txn.commit().await?;
         return Err(refused());
     }
     if row.expires_at <= now {
         return Err(refused());
     }
-    let Some(u) = user::Entity::find_by_id(row.user_id)
-        .one(&txn)
-        .await?
-        .filter(|u| u.active)
-    else {
+    let Some(u) = user::Entity::find_by_id(row.user_id).one(&txn).await?.filter(|u| u.active) else {
         return Err(refused());
     };
     let mut who = caller.clone();
     who.principal = principal_of(&u);
-    audit::record(
-        &txn,
-        &who,
-        now,
-        "refresh",
-        Some(format!("user:{}", u.id)),
-        None,
-    )
-    .await?;
+    audit::record(&txn, &who, now, "refresh", Some(format!("user:{}", u.id)), None).await?;
     let session = issue_session(state, &txn, u, row.family_id, now).await?;
     txn.commit().await?;
     Ok(session)
@@ -390,22 +305,14 @@ pub async fn logout(state: &AppState, caller: &Caller, token: &str) -> AppResult
         .filter(refresh_token::Column::UserId.eq(me.id))
         .one(&state.db)
         .await?;
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let done = if let Some(row) = row {
         revoke_family(&txn, &row.family_id, now).await?;
         true
     } else {
         false
     };
-    audit::record(
-        &txn,
-        caller,
-        now,
-        "logout",
-        Some(format!("user:{}", me.id)),
-        None,
-    )
-    .await?;
+    audit::record(&txn, caller, now, "logout", Some(format!("user:{}", me.id)), None).await?;
     txn.commit().await?;
     Ok(done)
 }
@@ -432,40 +339,24 @@ pub async fn end_all_sessions(
 ///
 /// # Errors
 /// `BAD_USER_INPUT` on `oldPassword` when it is wrong, on `newPassword` when it is too short.
-pub async fn change_password(
-    state: &AppState,
-    caller: &Caller,
-    old: &str,
-    new: &str,
-) -> AppResult<bool> {
+pub async fn change_password(state: &AppState, caller: &Caller, old: &str, new: &str) -> AppResult<bool> {
     let Some(me) = caller.principal.user() else {
         return Err(AppError::Forbidden("only people have passwords".into()));
     };
     check_password_policy("newPassword", new)?;
-    let u = user::Entity::find_by_id(me.id)
-        .one(&state.db)
-        .await?
-        .ok_or_else(|| AppError::NotFound("user".into()))?;
+    let u = user::Entity::find_by_id(me.id).one(&state.db).await?.ok_or_else(|| AppError::NotFound("user".into()))?;
     if !verify_password(state, old, Some(u.password_hash.clone())).await? {
         return Err(AppError::bad("oldPassword", "is not the current password"));
     }
     let hash = hash_password(state, new).await?;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let mut am = u.clone().into_active_model();
     am.password_hash = Set(hash);
     am.version = Set(u.version + 1);
     let u = am.update(&txn).await?;
     end_all_sessions(&txn, &u, now).await?;
-    audit::record(
-        &txn,
-        caller,
-        now,
-        "changePassword",
-        Some(format!("user:{}", u.id)),
-        None,
-    )
-    .await?;
+    audit::record(&txn, caller, now, "changePassword", Some(format!("user:{}", u.id)), None).await?;
     txn.commit().await?;
     Ok(true)
 }
@@ -497,19 +388,13 @@ pub async fn authenticate(state: &AppState, bearer: &str) -> AppResult<Principal
             return Err(AppError::Unauthenticated("unknown API token".into()));
         };
         if t.revoked_at.is_some() {
-            return Err(AppError::Unauthenticated(
-                "the API token has been revoked".into(),
-            ));
+            return Err(AppError::Unauthenticated("the API token has been revoked".into()));
         }
         if t.expires_at.is_some_and(|e| e <= now) {
-            return Err(AppError::Unauthenticated(
-                "the API token has expired".into(),
-            ));
+            return Err(AppError::Unauthenticated("the API token has expired".into()));
         }
         // Recording every use would turn each read into a write; a minute's precision is enough.
-        if t.last_used_at
-            .is_none_or(|at| now - at > Duration::seconds(60))
-        {
+        if t.last_used_at.is_none_or(|at| now - at > Duration::seconds(60)) {
             api_token::Entity::update_many()
                 .col_expr(api_token::Column::LastUsedAt, Expr::value(now))
                 .filter(api_token::Column::Id.eq(t.id))
@@ -529,21 +414,14 @@ pub async fn authenticate(state: &AppState, bearer: &str) -> AppResult<Principal
         return Err(AppError::Unauthenticated("not an access token".into()));
     }
     if claims.exp <= now.timestamp() {
-        return Err(AppError::Unauthenticated(
-            "invalid or expired access token".into(),
-        ));
+        return Err(AppError::Unauthenticated("invalid or expired access token".into()));
     }
-    let id: i64 = claims
-        .sub
-        .parse()
-        .map_err(|_| AppError::Unauthenticated("invalid access token".into()))?;
+    let id: i64 = claims.sub.parse().map_err(|_| AppError::Unauthenticated("invalid access token".into()))?;
     let Some(u) = user::Entity::find_by_id(id).one(&state.db).await? else {
         return Err(AppError::Unauthenticated("invalid access token".into()));
     };
     if !u.active || u.session_epoch != claims.ver {
-        return Err(AppError::Unauthenticated(
-            "the session has ended; sign in again".into(),
-        ));
+        return Err(AppError::Unauthenticated("the session has ended; sign in again".into()));
     }
     Ok(principal_of(&u))
 }

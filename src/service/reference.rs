@@ -1,9 +1,6 @@
 //! Reference data: recipients, the two-level category rubricator, the territory tree.
 
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 use super::{Caller, audit};
 use crate::entity::{category, recipient, territory};
@@ -37,51 +34,31 @@ pub struct NewTerritory {
 
 fn required(errors: &mut Vec<FieldError>, path: &str, value: &str) {
     if value.trim().is_empty() {
-        errors.push(FieldError {
-            path: path.into(),
-            message: "must not be empty".into(),
-        });
+        errors.push(FieldError { path: path.into(), message: "must not be empty".into() });
     } else if value.chars().count() > 500 {
-        errors.push(FieldError {
-            path: path.into(),
-            message: "must be at most 500 characters".into(),
-        });
+        errors.push(FieldError { path: path.into(), message: "must be at most 500 characters".into() });
     }
 }
 
 fn finish(errors: Vec<FieldError>) -> AppResult<()> {
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(AppError::BadInput(errors))
-    }
+    if errors.is_empty() { Ok(()) } else { Err(AppError::BadInput(errors)) }
 }
 
 /// Creates a recipient.
-pub async fn create_recipient(
-    state: &AppState,
-    caller: &Caller,
-    new: NewRecipient,
-) -> AppResult<recipient::Model> {
+pub async fn create_recipient(state: &AppState, caller: &Caller, new: NewRecipient) -> AppResult<recipient::Model> {
     let mut errors = Vec::new();
     required(&mut errors, "input.name", &new.name);
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if let Some(p) = new.parent_id
         && recipient::Entity::find_by_id(p).one(&txn).await?.is_none()
     {
-        errors.push(FieldError {
-            path: "input.parentId".into(),
-            message: "no such recipient".into(),
-        });
+        errors.push(FieldError { path: "input.parentId".into(), message: "no such recipient".into() });
     }
     finish(errors)?;
     let now = state.clock.now();
     let m = recipient::ActiveModel {
         name: Set(new.name.trim().to_string()),
-        short_name: Set(new
-            .short_name
-            .map(|s| s.trim().to_string())
-            .filter(|s| !s.is_empty())),
+        short_name: Set(new.short_name.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())),
         parent_id: Set(new.parent_id),
         external: Set(new.external),
         active: Set(true),
@@ -91,34 +68,19 @@ pub async fn create_recipient(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
-        caller,
-        now,
-        "createRecipient",
-        Some(format!("recipient:{}", m.id)),
-        None,
-    )
-    .await?;
+    audit::record(&txn, caller, now, "createRecipient", Some(format!("recipient:{}", m.id)), None).await?;
     txn.commit().await?;
     Ok(m)
 }
 
 /// Creates a category; a subcategory's parent must be a top-level category (two levels).
-pub async fn create_category(
-    state: &AppState,
-    caller: &Caller,
-    new: NewCategory,
-) -> AppResult<category::Model> {
+pub async fn create_category(state: &AppState, caller: &Caller, new: NewCategory) -> AppResult<category::Model> {
     let mut errors = Vec::new();
     required(&mut errors, "input.name", &new.name);
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if let Some(p) = new.parent_id {
         match category::Entity::find_by_id(p).one(&txn).await? {
-            None => errors.push(FieldError {
-                path: "input.parentId".into(),
-                message: "no such category".into(),
-            }),
+            None => errors.push(FieldError { path: "input.parentId".into(), message: "no such category".into() }),
             Some(parent) if parent.parent_id.is_some() => errors.push(FieldError {
                 path: "input.parentId".into(),
                 message: "the rubricator has two levels: a subcategory cannot have children".into(),
@@ -129,10 +91,7 @@ pub async fn create_category(
     if let Some(r) = new.default_recipient_id
         && recipient::Entity::find_by_id(r).one(&txn).await?.is_none()
     {
-        errors.push(FieldError {
-            path: "input.defaultRecipientId".into(),
-            message: "no such recipient".into(),
-        });
+        errors.push(FieldError { path: "input.defaultRecipientId".into(), message: "no such recipient".into() });
     }
     finish(errors)?;
     let name = new.name.trim().to_string();
@@ -145,9 +104,7 @@ pub async fn create_category(
         .one(&txn)
         .await?;
     if sibling.is_some() {
-        return Err(AppError::Conflict(
-            "a category with this name already exists at this level".into(),
-        ));
+        return Err(AppError::Conflict("a category with this name already exists at this level".into()));
     }
     let now = state.clock.now();
     let m = category::ActiveModel {
@@ -160,77 +117,38 @@ pub async fn create_category(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
-        caller,
-        now,
-        "createCategory",
-        Some(format!("category:{}", m.id)),
-        None,
-    )
-    .await?;
+    audit::record(&txn, caller, now, "createCategory", Some(format!("category:{}", m.id)), None).await?;
     txn.commit().await?;
     Ok(m)
 }
 
 /// Creates a territory.
-pub async fn create_territory(
-    state: &AppState,
-    caller: &Caller,
-    new: NewTerritory,
-) -> AppResult<territory::Model> {
+pub async fn create_territory(state: &AppState, caller: &Caller, new: NewTerritory) -> AppResult<territory::Model> {
     let mut errors = Vec::new();
     required(&mut errors, "input.name", &new.name);
     if new.population.is_some_and(|p| p < 0) {
-        errors.push(FieldError {
-            path: "input.population".into(),
-            message: "must not be negative".into(),
-        });
+        errors.push(FieldError { path: "input.population".into(), message: "must not be negative".into() });
     }
     if new.latitude.is_some_and(|v| !(-90.0..=90.0).contains(&v)) {
-        errors.push(FieldError {
-            path: "input.latitude".into(),
-            message: "must be between -90 and 90".into(),
-        });
+        errors.push(FieldError { path: "input.latitude".into(), message: "must be between -90 and 90".into() });
     }
-    if new
-        .longitude
-        .is_some_and(|v| !(-180.0..=180.0).contains(&v))
-    {
-        errors.push(FieldError {
-            path: "input.longitude".into(),
-            message: "must be between -180 and 180".into(),
-        });
+    if new.longitude.is_some_and(|v| !(-180.0..=180.0).contains(&v)) {
+        errors.push(FieldError { path: "input.longitude".into(), message: "must be between -180 and 180".into() });
     }
     if new.latitude.is_some() != new.longitude.is_some() {
-        errors.push(FieldError {
-            path: "input.longitude".into(),
-            message: "give both latitude and longitude".into(),
-        });
+        errors.push(FieldError { path: "input.longitude".into(), message: "give both latitude and longitude".into() });
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     if let Some(p) = new.parent_id
         && territory::Entity::find_by_id(p).one(&txn).await?.is_none()
     {
-        errors.push(FieldError {
-            path: "input.parentId".into(),
-            message: "no such territory".into(),
-        });
+        errors.push(FieldError { path: "input.parentId".into(), message: "no such territory".into() });
     }
-    let code = new
-        .code
-        .map(|c| c.trim().to_string())
-        .filter(|c| !c.is_empty());
+    let code = new.code.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
     if let Some(c) = &code
-        && territory::Entity::find()
-            .filter(territory::Column::Code.eq(c.as_str()))
-            .one(&txn)
-            .await?
-            .is_some()
+        && territory::Entity::find().filter(territory::Column::Code.eq(c.as_str())).one(&txn).await?.is_some()
     {
-        return Err(AppError::Conflict(
-            "a territory with this code already exists".into(),
-        ));
+        return Err(AppError::Conflict("a territory with this code already exists".into()));
     }
     finish(errors)?;
     let now = state.clock.now();
@@ -247,39 +165,22 @@ pub async fn create_territory(
     }
     .insert(&txn)
     .await?;
-    audit::record(
-        &txn,
-        caller,
-        now,
-        "createTerritory",
-        Some(format!("territory:{}", m.id)),
-        None,
-    )
-    .await?;
+    audit::record(&txn, caller, now, "createTerritory", Some(format!("territory:{}", m.id)), None).await?;
     txn.commit().await?;
     Ok(m)
 }
 
 /// All recipients by name.
 pub async fn recipients(conn: &impl ConnectionTrait) -> AppResult<Vec<recipient::Model>> {
-    Ok(recipient::Entity::find()
-        .order_by_asc(recipient::Column::Name)
-        .all(conn)
-        .await?)
+    Ok(recipient::Entity::find().order_by_asc(recipient::Column::Name).all(conn).await?)
 }
 
 /// All categories, top level first, by name.
 pub async fn categories(conn: &impl ConnectionTrait) -> AppResult<Vec<category::Model>> {
-    Ok(category::Entity::find()
-        .order_by_asc(category::Column::Name)
-        .all(conn)
-        .await?)
+    Ok(category::Entity::find().order_by_asc(category::Column::Name).all(conn).await?)
 }
 
 /// All territories by name.
 pub async fn territories(conn: &impl ConnectionTrait) -> AppResult<Vec<territory::Model>> {
-    Ok(territory::Entity::find()
-        .order_by_asc(territory::Column::Name)
-        .all(conn)
-        .await?)
+    Ok(territory::Entity::find().order_by_asc(territory::Column::Name).all(conn).await?)
 }

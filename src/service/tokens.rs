@@ -1,7 +1,7 @@
 //! Integration tokens: created with scopes, shown once, stored as a hash, revocable.
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set, TransactionTrait};
+use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryOrder, Set};
 
 use super::{Caller, audit, auth};
 use crate::domain::access::{ApiScope, Principal, format_list};
@@ -23,22 +23,13 @@ pub async fn create(
     let now = state.clock.now();
     let mut errors = Vec::new();
     if name.trim().is_empty() {
-        errors.push(FieldError {
-            path: "input.name".into(),
-            message: "must not be empty".into(),
-        });
+        errors.push(FieldError { path: "input.name".into(), message: "must not be empty".into() });
     }
     if scopes.is_empty() {
-        errors.push(FieldError {
-            path: "input.scopes".into(),
-            message: "at least one scope is required".into(),
-        });
+        errors.push(FieldError { path: "input.scopes".into(), message: "at least one scope is required".into() });
     }
     if expires_at.is_some_and(|e| e <= now) {
-        errors.push(FieldError {
-            path: "input.expiresAt".into(),
-            message: "must be in the future".into(),
-        });
+        errors.push(FieldError { path: "input.expiresAt".into(), message: "must be in the future".into() });
     }
     if !errors.is_empty() {
         return Err(AppError::BadInput(errors));
@@ -51,7 +42,7 @@ pub async fn create(
         Principal::User(u) => Some(u.id),
         _ => None,
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let t = api_token::ActiveModel {
         name: Set(name.trim().to_string()),
         token_hash: Set(auth::sha256_hex(&secret)),
@@ -81,11 +72,8 @@ pub async fn create(
 /// Revokes a token; it is refused from the next request on.
 pub async fn revoke(state: &AppState, caller: &Caller, id: i64) -> AppResult<api_token::Model> {
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
-    let t = api_token::Entity::find_by_id(id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("API token".into()))?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let t = api_token::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::NotFound("API token".into()))?;
     let t = if t.revoked_at.is_none() {
         let mut am = t.into_active_model();
         am.revoked_at = Set(Some(now));
@@ -93,23 +81,12 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: i64) -> AppResult<api
     } else {
         t
     };
-    audit::record(
-        &txn,
-        caller,
-        now,
-        "revokeApiToken",
-        Some(format!("token:{}", t.id)),
-        None,
-    )
-    .await?;
+    audit::record(&txn, caller, now, "revokeApiToken", Some(format!("token:{}", t.id)), None).await?;
     txn.commit().await?;
     Ok(t)
 }
 
 /// All tokens, newest first.
 pub async fn list(state: &AppState) -> AppResult<Vec<api_token::Model>> {
-    Ok(api_token::Entity::find()
-        .order_by_desc(api_token::Column::Id)
-        .all(&state.db)
-        .await?)
+    Ok(api_token::Entity::find().order_by_desc(api_token::Column::Id).all(&state.db).await?)
 }

@@ -1,8 +1,8 @@
 //! Staff accounts: creation, changes, deactivation, the first-start administrator.
 
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
-    QueryFilter, QueryOrder, QuerySelect, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 use secrecy::ExposeSecret;
 
@@ -54,10 +54,7 @@ fn check_role_bindings(
     recipient_id: Option<i64>,
 ) {
     if roles.is_empty() {
-        errors.push(FieldError {
-            path: format!("{prefix}.roles"),
-            message: "at least one role is required".into(),
-        });
+        errors.push(FieldError { path: format!("{prefix}.roles"), message: "at least one role is required".into() });
     }
     if roles.contains(&Role::Executor) && recipient_id.is_none() {
         errors.push(FieldError {
@@ -82,18 +79,12 @@ async fn check_refs(
     if let Some(id) = recipient_id
         && recipient::Entity::find_by_id(id).one(conn).await?.is_none()
     {
-        errors.push(FieldError {
-            path: "input.recipientId".into(),
-            message: "no such recipient".into(),
-        });
+        errors.push(FieldError { path: "input.recipientId".into(), message: "no such recipient".into() });
     }
     if let Some(id) = territory_id
         && territory::Entity::find_by_id(id).one(conn).await?.is_none()
     {
-        errors.push(FieldError {
-            path: "input.territoryId".into(),
-            message: "no such territory".into(),
-        });
+        errors.push(FieldError { path: "input.territoryId".into(), message: "no such territory".into() });
     }
     Ok(())
 }
@@ -106,46 +97,25 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewUser) -> AppResul
     let email = new.email.trim().to_lowercase();
     let mut errors = Vec::new();
     if !valid_email(&email) {
-        errors.push(FieldError {
-            path: "input.email".into(),
-            message: "is not an e-mail address".into(),
-        });
+        errors.push(FieldError { path: "input.email".into(), message: "is not an e-mail address".into() });
     }
     if new.full_name.trim().is_empty() {
-        errors.push(FieldError {
-            path: "input.fullName".into(),
-            message: "must not be empty".into(),
-        });
+        errors.push(FieldError { path: "input.fullName".into(), message: "must not be empty".into() });
     }
-    if let Err(AppError::BadInput(mut e)) =
-        auth::check_password_policy("input.password", &new.password)
-    {
+    if let Err(AppError::BadInput(mut e)) = auth::check_password_policy("input.password", &new.password) {
         errors.append(&mut e);
     }
-    check_role_bindings(
-        &mut errors,
-        "input",
-        &new.roles,
-        &new.channels,
-        new.recipient_id,
-    );
+    check_role_bindings(&mut errors, "input", &new.roles, &new.channels, new.recipient_id);
     check_refs(&state.db, &mut errors, new.recipient_id, new.territory_id).await?;
     if !errors.is_empty() {
         return Err(AppError::BadInput(errors));
     }
-    if user::Entity::find()
-        .filter(user::Column::Email.eq(email.as_str()))
-        .one(&state.db)
-        .await?
-        .is_some()
-    {
-        return Err(AppError::Conflict(
-            "a user with this e-mail already exists".into(),
-        ));
+    if user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?.is_some() {
+        return Err(AppError::Conflict("a user with this e-mail already exists".into()));
     }
     let hash = auth::hash_password(state, &new.password).await?;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::db::begin_write(&state.db).await?;
     let u = user::ActiveModel {
         email: Set(email),
         full_name: Set(new.full_name.trim().to_string()),
@@ -188,37 +158,22 @@ fn dedup<T: Ord + Copy>(mut v: Vec<T>) -> Vec<T> {
 /// `NOT_FOUND`, `CONFLICT` on a stale version, `BAD_USER_INPUT` on invalid fields.
 pub async fn update(state: &AppState, caller: &Caller, ch: UserChanges) -> AppResult<user::Model> {
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
-    let u = user::Entity::find_by_id(ch.id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("user".into()))?;
+    let txn = crate::db::begin_write(&state.db).await?;
+    let u = user::Entity::find_by_id(ch.id).one(&txn).await?.ok_or_else(|| AppError::NotFound("user".into()))?;
     if u.version != ch.version {
         return Err(AppError::stale("the user"));
     }
-    let roles = ch
-        .roles
-        .clone()
-        .map_or_else(|| crate::domain::access::parse_list(&u.roles), dedup);
-    let channels = ch
-        .channels
-        .clone()
-        .map_or_else(|| crate::domain::access::parse_list(&u.channels), dedup);
+    let roles = ch.roles.clone().map_or_else(|| crate::domain::access::parse_list(&u.roles), dedup);
+    let channels = ch.channels.clone().map_or_else(|| crate::domain::access::parse_list(&u.channels), dedup);
     let recipient_id = ch.recipient_id.or(u.recipient_id);
     let mut errors = Vec::new();
     if ch.full_name.as_ref().is_some_and(|n| n.trim().is_empty()) {
-        errors.push(FieldError {
-            path: "input.fullName".into(),
-            message: "must not be empty".into(),
-        });
+        errors.push(FieldError { path: "input.fullName".into(), message: "must not be empty".into() });
     }
     check_role_bindings(&mut errors, "input", &roles, &channels, recipient_id);
     check_refs(&txn, &mut errors, ch.recipient_id, ch.territory_id).await?;
     if caller.principal.user().is_some_and(|me| me.id == u.id) && ch.active == Some(false) {
-        errors.push(FieldError {
-            path: "input.active".into(),
-            message: "you cannot deactivate yourself".into(),
-        });
+        errors.push(FieldError { path: "input.active".into(), message: "you cannot deactivate yourself".into() });
     }
     if !errors.is_empty() {
         return Err(AppError::BadInput(errors));
@@ -249,10 +204,8 @@ pub async fn update(state: &AppState, caller: &Caller, ch: UserChanges) -> AppRe
     if res.rows_affected != 1 {
         return Err(AppError::stale("the user"));
     }
-    let mut updated = user::Entity::find_by_id(u.id)
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("user".into()))?;
+    let mut updated =
+        user::Entity::find_by_id(u.id).one(&txn).await?.ok_or_else(|| AppError::NotFound("user".into()))?;
     if deactivating {
         updated = auth::end_all_sessions(&txn, &updated, now).await?;
     }
@@ -270,18 +223,9 @@ pub async fn update(state: &AppState, caller: &Caller, ch: UserChanges) -> AppRe
 }
 
 /// A page of users ordered by id, and the total.
-pub async fn list(
-    conn: &impl ConnectionTrait,
-    offset: u64,
-    limit: u64,
-) -> AppResult<(Vec<user::Model>, u64)> {
+pub async fn list(conn: &impl ConnectionTrait, offset: u64, limit: u64) -> AppResult<(Vec<user::Model>, u64)> {
     let total = user::Entity::find().count(conn).await?;
-    let rows = user::Entity::find()
-        .order_by_asc(user::Column::Id)
-        .offset(offset)
-        .limit(limit)
-        .all(conn)
-        .await?;
+    let rows = user::Entity::find().order_by_asc(user::Column::Id).offset(offset).limit(limit).all(conn).await?;
     Ok((rows, total))
 }
 
@@ -292,19 +236,12 @@ pub async fn ensure_first_admin(state: &AppState) -> AppResult<Option<(String, O
     if user::Entity::find().count(&state.db).await? > 0 {
         return Ok(None);
     }
-    let email = state
-        .settings
-        .admin_email
-        .clone()
-        .unwrap_or_else(|| "admin@localhost".into());
+    let email = state.settings.admin_email.clone().unwrap_or_else(|| "admin@localhost".into());
     let (password, generated) = match &state.settings.admin_password {
         Some(p) => (p.expose_secret().to_string(), false),
         None => (auth::random_hex(12), true),
     };
-    let caller = Caller {
-        request_id: Some("startup".into()),
-        ..Caller::default()
-    };
+    let caller = Caller { request_id: Some("startup".into()), ..Caller::default() };
     let u = create(
         state,
         &caller,
@@ -328,14 +265,8 @@ pub async fn get(conn: &impl ConnectionTrait, id: i64) -> AppResult<Option<user:
 }
 
 /// Makes sure the e-mail is not used (for the CLI).
-pub async fn find_by_email(
-    conn: &impl ConnectionTrait,
-    email: &str,
-) -> AppResult<Option<user::Model>> {
-    Ok(user::Entity::find()
-        .filter(user::Column::Email.eq(email.trim().to_lowercase()))
-        .one(conn)
-        .await?)
+pub async fn find_by_email(conn: &impl ConnectionTrait, email: &str) -> AppResult<Option<user::Model>> {
+    Ok(user::Entity::find().filter(user::Column::Email.eq(email.trim().to_lowercase())).one(conn).await?)
 }
 
 #[cfg(test)]

@@ -20,20 +20,8 @@ async fn first_admin_logs_in_and_reads_me() {
 #[tokio::test]
 async fn unknown_user_and_wrong_password_get_the_same_answer() {
     let app = spawn_app().await;
-    let unknown = app
-        .gql(
-            None,
-            LOGIN,
-            json!({"e": "nobody@mcu.test", "p": "whatever-password"}),
-        )
-        .await;
-    let wrong = app
-        .gql(
-            None,
-            LOGIN,
-            json!({"e": ADMIN_EMAIL, "p": "wrong-password-1"}),
-        )
-        .await;
+    let unknown = app.gql(None, LOGIN, json!({"e": "nobody@mcu.test", "p": "whatever-password"})).await;
+    let wrong = app.gql(None, LOGIN, json!({"e": ADMIN_EMAIL, "p": "wrong-password-1"})).await;
     assert_eq!(unknown.code(), "UNAUTHENTICATED");
     assert_eq!(wrong.code(), "UNAUTHENTICATED");
     assert_eq!(unknown.message(), wrong.message());
@@ -43,39 +31,15 @@ async fn unknown_user_and_wrong_password_get_the_same_answer() {
 async fn eleventh_wrong_password_is_rate_limited_and_the_right_one_refused_until_the_window_ends() {
     let app = spawn_app().await;
     for _ in 0..10 {
-        let r = app
-            .gql(
-                None,
-                LOGIN,
-                json!({"e": ADMIN_EMAIL, "p": "wrong-password-1"}),
-            )
-            .await;
+        let r = app.gql(None, LOGIN, json!({"e": ADMIN_EMAIL, "p": "wrong-password-1"})).await;
         assert_eq!(r.code(), "UNAUTHENTICATED");
     }
-    let r = app
-        .gql(
-            None,
-            LOGIN,
-            json!({"e": ADMIN_EMAIL, "p": "wrong-password-1"}),
-        )
-        .await;
+    let r = app.gql(None, LOGIN, json!({"e": ADMIN_EMAIL, "p": "wrong-password-1"})).await;
     assert_eq!(r.code(), "RATE_LIMITED");
-    let r = app
-        .gql(
-            None,
-            LOGIN,
-            json!({"e": ADMIN_EMAIL.to_uppercase(), "p": ADMIN_PASSWORD}),
-        )
-        .await;
-    assert_eq!(
-        r.code(),
-        "RATE_LIMITED",
-        "the right password is refused during the lockout"
-    );
+    let r = app.gql(None, LOGIN, json!({"e": ADMIN_EMAIL.to_uppercase(), "p": ADMIN_PASSWORD})).await;
+    assert_eq!(r.code(), "RATE_LIMITED", "the right password is refused during the lockout");
     app.state.clock.advance(chrono::Duration::minutes(16));
-    let r = app
-        .gql(None, LOGIN, json!({"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD}))
-        .await;
+    let r = app.gql(None, LOGIN, json!({"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD})).await;
     assert!(r.data()["login"]["accessToken"].is_string());
 }
 
@@ -88,19 +52,13 @@ async fn expired_tampered_and_unsigned_access_tokens_are_refused() {
     let last = parts[2].pop().unwrap();
     parts[2].push(if last == 'A' { 'B' } else { 'A' });
     let tampered = parts.join(".");
-    assert_eq!(
-        app.gql(Some(&tampered), ME, json!({})).await.code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(Some(&tampered), ME, json!({})).await.code(), "UNAUTHENTICATED");
 
     // alg: none with the same claims and no signature.
     use base64_like::encode;
     let header = encode(br#"{"alg":"none","typ":"JWT"}"#);
     let none = format!("{header}.{}.", token.split('.').nth(1).unwrap());
-    assert_eq!(
-        app.gql(Some(&none), ME, json!({})).await.code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(Some(&none), ME, json!({})).await.code(), "UNAUTHENTICATED");
 
     // A token signed with another secret.
     let forged = format!(
@@ -109,22 +67,13 @@ async fn expired_tampered_and_unsigned_access_tokens_are_refused() {
         token.split('.').nth(1).unwrap(),
         encode(b"not-the-signature-at-all-0123456789")
     );
-    assert_eq!(
-        app.gql(Some(&forged), ME, json!({})).await.code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(Some(&forged), ME, json!({})).await.code(), "UNAUTHENTICATED");
 
-    assert_eq!(
-        app.gql(Some("garbage"), ME, json!({})).await.code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(Some("garbage"), ME, json!({})).await.code(), "UNAUTHENTICATED");
 
     assert!(app.gql(Some(&token), ME, json!({})).await.data()["me"].is_object());
     app.state.clock.advance(chrono::Duration::minutes(16));
-    assert_eq!(
-        app.gql(Some(&token), ME, json!({})).await.code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(Some(&token), ME, json!({})).await.code(), "UNAUTHENTICATED");
 }
 
 /// Minimal base64url without padding, enough to forge test tokens.
@@ -133,11 +82,7 @@ mod base64_like {
         const T: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in bytes.chunks(3) {
-            let b = [
-                chunk[0],
-                *chunk.get(1).unwrap_or(&0),
-                *chunk.get(2).unwrap_or(&0),
-            ];
+            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
             let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
             for i in 0..=chunk.len() {
                 out.push(T[((n >> (18 - 6 * i)) & 63) as usize] as char);
@@ -147,39 +92,22 @@ mod base64_like {
     }
 }
 
-const REFRESH: &str =
-    "mutation($t:String!){refreshToken(refreshToken:$t){accessToken refreshToken}}";
+const REFRESH: &str = "mutation($t:String!){refreshToken(refreshToken:$t){accessToken refreshToken}}";
 
 #[tokio::test]
 async fn refresh_rotates_and_reuse_revokes_the_family() {
     let app = spawn_app().await;
     let (_, r1) = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
     let first = app.gql(None, REFRESH, json!({"t": r1})).await;
-    let r2 = first.data()["refreshToken"]["refreshToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let access2 = first.data()["refreshToken"]["accessToken"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let r2 = first.data()["refreshToken"]["refreshToken"].as_str().unwrap().to_string();
+    let access2 = first.data()["refreshToken"]["accessToken"].as_str().unwrap().to_string();
     assert_ne!(r1, r2);
     assert!(app.gql(Some(&access2), ME, json!({})).await.data()["me"].is_object());
 
     // The old token again: refused, and the whole family with it.
-    assert_eq!(
-        app.gql(None, REFRESH, json!({"t": r1})).await.code(),
-        "UNAUTHENTICATED"
-    );
-    assert_eq!(
-        app.gql(None, REFRESH, json!({"t": r2})).await.code(),
-        "UNAUTHENTICATED"
-    );
-    assert_eq!(
-        app.audit_count("refresh.reuse").await,
-        2,
-        "both attempts are recorded"
-    );
+    assert_eq!(app.gql(None, REFRESH, json!({"t": r1})).await.code(), "UNAUTHENTICATED");
+    assert_eq!(app.gql(None, REFRESH, json!({"t": r2})).await.code(), "UNAUTHENTICATED");
+    assert_eq!(app.audit_count("refresh.reuse").await, 2, "both attempts are recorded");
 
     // Another session is not affected.
     let (_, other) = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
@@ -190,32 +118,17 @@ async fn refresh_rotates_and_reuse_revokes_the_family() {
 async fn an_access_token_is_not_a_refresh_token_and_vice_versa() {
     let app = spawn_app().await;
     let (access, refresh) = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    assert_eq!(
-        app.gql(None, REFRESH, json!({"t": access})).await.code(),
-        "UNAUTHENTICATED"
-    );
-    assert_eq!(
-        app.gql(Some(&refresh), ME, json!({})).await.code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(None, REFRESH, json!({"t": access})).await.code(), "UNAUTHENTICATED");
+    assert_eq!(app.gql(Some(&refresh), ME, json!({})).await.code(), "UNAUTHENTICATED");
 }
 
 #[tokio::test]
 async fn logout_ends_the_session() {
     let app = spawn_app().await;
     let (access, refresh) = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
-    let r = app
-        .gql(
-            Some(&access),
-            "mutation($t:String!){logout(refreshToken:$t)}",
-            json!({"t": refresh}),
-        )
-        .await;
+    let r = app.gql(Some(&access), "mutation($t:String!){logout(refreshToken:$t)}", json!({"t": refresh})).await;
     assert_eq!(r.data()["logout"], true);
-    assert_eq!(
-        app.gql(None, REFRESH, json!({"t": refresh})).await.code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(None, REFRESH, json!({"t": refresh})).await.code(), "UNAUTHENTICATED");
 }
 
 #[tokio::test]
@@ -223,54 +136,22 @@ async fn change_password_ends_every_session() {
     let app = spawn_app().await;
     let admin = app.admin().await;
     let (_, token) = app.user_with(&admin, &["HEAD"], json!({})).await;
-    let email = app.gql(Some(&token), ME, json!({})).await.data()["me"]["email"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let email = app.gql(Some(&token), ME, json!({})).await.data()["me"]["email"].as_str().unwrap().to_string();
     let (access2, refresh2) = app.login(&email, PASSWORD).await;
 
-    const CHANGE: &str =
-        "mutation($o:String!,$n:String!){changePassword(oldPassword:$o,newPassword:$n)}";
-    let short = app
-        .gql(Some(&token), CHANGE, json!({"o": PASSWORD, "n": "short"}))
-        .await;
+    const CHANGE: &str = "mutation($o:String!,$n:String!){changePassword(oldPassword:$o,newPassword:$n)}";
+    let short = app.gql(Some(&token), CHANGE, json!({"o": PASSWORD, "n": "short"})).await;
     assert_eq!(short.code(), "BAD_USER_INPUT");
     assert_eq!(short.field_paths(), vec!["newPassword"]);
-    let wrong = app
-        .gql(
-            Some(&token),
-            CHANGE,
-            json!({"o": "not-my-password", "n": "a-new-long-password"}),
-        )
-        .await;
+    let wrong = app.gql(Some(&token), CHANGE, json!({"o": "not-my-password", "n": "a-new-long-password"})).await;
     assert_eq!(wrong.field_paths(), vec!["oldPassword"]);
 
-    let ok = app
-        .gql(
-            Some(&token),
-            CHANGE,
-            json!({"o": PASSWORD, "n": "a-new-long-password"}),
-        )
-        .await;
+    let ok = app.gql(Some(&token), CHANGE, json!({"o": PASSWORD, "n": "a-new-long-password"})).await;
     assert_eq!(ok.data()["changePassword"], true);
-    assert_eq!(
-        app.gql(Some(&token), ME, json!({})).await.code(),
-        "UNAUTHENTICATED"
-    );
-    assert_eq!(
-        app.gql(Some(&access2), ME, json!({})).await.code(),
-        "UNAUTHENTICATED"
-    );
-    assert_eq!(
-        app.gql(None, REFRESH, json!({"t": refresh2})).await.code(),
-        "UNAUTHENTICATED"
-    );
-    assert_eq!(
-        app.gql(None, LOGIN, json!({"e": email, "p": PASSWORD}))
-            .await
-            .code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(Some(&token), ME, json!({})).await.code(), "UNAUTHENTICATED");
+    assert_eq!(app.gql(Some(&access2), ME, json!({})).await.code(), "UNAUTHENTICATED");
+    assert_eq!(app.gql(None, REFRESH, json!({"t": refresh2})).await.code(), "UNAUTHENTICATED");
+    assert_eq!(app.gql(None, LOGIN, json!({"e": email, "p": PASSWORD})).await.code(), "UNAUTHENTICATED");
     app.login(&email, "a-new-long-password").await;
 }
 
@@ -287,33 +168,19 @@ async fn a_deactivated_user_cannot_sign_in_and_its_tokens_stop_working() {
         )
         .await;
     assert_eq!(r.data()["updateUser"]["active"], false);
-    assert_eq!(
-        app.gql(Some(&token), ME, json!({})).await.code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(Some(&token), ME, json!({})).await.code(), "UNAUTHENTICATED");
 }
 
-const CREATE_TOKEN: &str = "mutation($i:CreateApiTokenInput!){createApiToken(input:$i){secret token{id name scopes revoked lastUsedAt}}}";
+const CREATE_TOKEN: &str =
+    "mutation($i:CreateApiTokenInput!){createApiToken(input:$i){secret token{id name scopes revoked lastUsedAt}}}";
 
 #[tokio::test]
 async fn api_tokens_are_shown_once_limited_to_their_scopes_and_revocable() {
     let app = spawn_app().await;
     let admin = app.admin().await;
-    let r = app
-        .gql(
-            Some(&admin),
-            CREATE_TOKEN,
-            json!({"i": {"name": "ЦУР", "scopes": ["ANALYTICS_READ"]}}),
-        )
-        .await;
-    let secret = r.data()["createApiToken"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let id = r.data()["createApiToken"]["token"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let r = app.gql(Some(&admin), CREATE_TOKEN, json!({"i": {"name": "ЦУР", "scopes": ["ANALYTICS_READ"]}})).await;
+    let secret = r.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    let id = r.data()["createApiToken"]["token"]["id"].as_str().unwrap().to_string();
     assert!(secret.starts_with("mcu_"));
 
     // The secret is not stored: the listing has no such field and the database holds a hash.
@@ -324,42 +191,20 @@ async fn api_tokens_are_shown_once_limited_to_their_scopes_and_revocable() {
     assert!(!row.token_hash.contains(&secret[4..]));
 
     // Reference data is readable with any scope; creating users needs a person's role.
-    let read = app
-        .gql(Some(&secret), "{ recipients { id } }", json!({}))
-        .await;
+    let read = app.gql(Some(&secret), "{ recipients { id } }", json!({})).await;
     assert!(read.data()["recipients"].is_array());
     let create = app
         .gql(Some(&secret), "mutation{createUser(input:{email:\"x@y.z\",fullName:\"X\",password:\"long-enough-password\",roles:[HEAD]}){id}}", json!({}))
         .await;
     assert_eq!(create.code(), "FORBIDDEN");
-    assert_eq!(
-        app.gql(Some(&secret), ME, json!({})).await.code(),
-        "FORBIDDEN"
-    );
+    assert_eq!(app.gql(Some(&secret), ME, json!({})).await.code(), "FORBIDDEN");
 
-    let listed = app
-        .gql(
-            Some(&admin),
-            "{ apiTokens { id lastUsedAt revoked } }",
-            json!({}),
-        )
-        .await;
+    let listed = app.gql(Some(&admin), "{ apiTokens { id lastUsedAt revoked } }", json!({})).await;
     assert!(listed.data()["apiTokens"][0]["lastUsedAt"].is_string());
 
-    let revoked = app
-        .gql(
-            Some(&admin),
-            "mutation($id:ID!){revokeApiToken(id:$id){revoked}}",
-            json!({"id": id}),
-        )
-        .await;
+    let revoked = app.gql(Some(&admin), "mutation($id:ID!){revokeApiToken(id:$id){revoked}}", json!({"id": id})).await;
     assert_eq!(revoked.data()["revokeApiToken"]["revoked"], true);
-    assert_eq!(
-        app.gql(Some(&secret), "{ recipients { id } }", json!({}))
-            .await
-            .code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(Some(&secret), "{ recipients { id } }", json!({})).await.code(), "UNAUTHENTICATED");
 }
 
 #[tokio::test]
@@ -374,25 +219,18 @@ async fn an_expired_api_token_is_refused() {
             json!({"i": {"name": "short", "scopes": ["APPEALS_READ"], "expiresAt": expires}}),
         )
         .await;
-    let secret = r.data()["createApiToken"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert!(
-        app.gql(Some(&secret), "{ territories { id } }", json!({}))
-            .await
-            .data()["territories"]
-            .is_array()
-    );
+    let secret = r.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    assert!(app.gql(Some(&secret), "{ territories { id } }", json!({})).await.data()["territories"].is_array());
     app.state.clock.advance(chrono::Duration::hours(2));
-    assert_eq!(
-        app.gql(Some(&secret), "{ territories { id } }", json!({}))
-            .await
-            .code(),
-        "UNAUTHENTICATED"
-    );
+    assert_eq!(app.gql(Some(&secret), "{ territories { id } }", json!({})).await.code(), "UNAUTHENTICATED");
     let admin = app.admin().await;
-    let past = app.gql(Some(&admin), CREATE_TOKEN, json!({"i": {"name": "old", "scopes": ["APPEALS_READ"], "expiresAt": "2020-01-01T00:00:00Z"}})).await;
+    let past = app
+        .gql(
+            Some(&admin),
+            CREATE_TOKEN,
+            json!({"i": {"name": "old", "scopes": ["APPEALS_READ"], "expiresAt": "2020-01-01T00:00:00Z"}}),
+        )
+        .await;
     assert_eq!(past.field_paths(), vec!["input.expiresAt"]);
 }
 
@@ -401,28 +239,13 @@ async fn secrets_never_reach_the_audit_log() {
     let app = spawn_app().await;
     let admin = app.admin().await;
     app.user_with(&admin, &["HEAD"], json!({})).await;
-    let r = app
-        .gql(
-            Some(&admin),
-            CREATE_TOKEN,
-            json!({"i": {"name": "t", "scopes": ["APPEALS_READ"]}}),
-        )
-        .await;
-    let secret = r.data()["createApiToken"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let r = app.gql(Some(&admin), CREATE_TOKEN, json!({"i": {"name": "t", "scopes": ["APPEALS_READ"]}})).await;
+    let secret = r.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
     use sea_orm::EntityTrait;
-    let rows = mcu::entity::audit_log::Entity::find()
-        .all(&app.state.db)
-        .await
-        .unwrap();
+    let rows = mcu::entity::audit_log::Entity::find().all(&app.state.db).await.unwrap();
     assert!(rows.len() >= 3);
     for row in rows {
         let text = format!("{row:?}");
-        assert!(
-            !text.contains(PASSWORD) && !text.contains(ADMIN_PASSWORD) && !text.contains(&secret),
-            "{text}"
-        );
+        assert!(!text.contains(PASSWORD) && !text.contains(ADMIN_PASSWORD) && !text.contains(&secret), "{text}");
     }
 }

@@ -67,16 +67,11 @@ impl Drop for TestApp {
                 let (admin_url, name) = (admin_url.clone(), name.clone());
                 // Drop runs inside the test's runtime: use a thread with its own runtime.
                 let _ = std::thread::spawn(move || {
-                    let rt = tokio::runtime::Builder::new_current_thread()
-                        .enable_all()
-                        .build()
-                        .unwrap();
+                    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
                     rt.block_on(async {
                         if let Ok(db) = Database::connect(&admin_url).await {
                             let _ = db
-                                .execute_unprepared(&format!(
-                                    "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
-                                ))
+                                .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
                                 .await;
                         }
                     });
@@ -94,37 +89,21 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with changed settings.
 pub async fn spawn_app_with(change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
-    let id = format!(
-        "{}_{}",
-        uuid::Uuid::new_v4().simple(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    );
+    let id = format!("{}_{}", uuid::Uuid::new_v4().simple(), COUNTER.fetch_add(1, Ordering::Relaxed));
     let (url, cleanup) = match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             let name = format!("test_{id}");
-            let admin = Database::connect(&admin_url).await.unwrap_or_else(|e| {
-                panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
-            });
-            admin
-                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+            let admin = Database::connect(&admin_url)
                 .await
-                .expect("create test database");
+                .unwrap_or_else(|e| panic!("TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}"));
+            admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.expect("create test database");
             admin.close().await.ok();
-            let base = admin_url
-                .rsplit_once('/')
-                .map_or(admin_url.as_str(), |(b, _)| b)
-                .to_string();
-            (
-                format!("{base}/{name}"),
-                Cleanup::Postgres { admin_url, name },
-            )
+            let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b).to_string();
+            (format!("{base}/{name}"), Cleanup::Postgres { admin_url, name })
         }
         _ => {
             let path = std::env::temp_dir().join(format!("mcu-test-{id}.db"));
-            (
-                format!("sqlite://{}?mode=rwc", path.display()),
-                Cleanup::File(path),
-            )
+            (format!("sqlite://{}?mode=rwc", path.display()), Cleanup::File(path))
         }
     };
     let mut args = test_args(url);
@@ -134,12 +113,7 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
     let port = app.port();
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp {
-        base: format!("http://127.0.0.1:{port}"),
-        client: reqwest::Client::new(),
-        state,
-        cleanup,
-    }
+    TestApp { base: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new(), state, cleanup }
 }
 
 /// A GraphQL response.
@@ -153,11 +127,7 @@ pub struct Gql {
 impl Gql {
     /// `data`, asserting there were no errors.
     pub fn data(&self) -> &Value {
-        assert!(
-            self.body.get("errors").is_none_or(Value::is_null),
-            "unexpected errors: {}",
-            self.body
-        );
+        assert!(self.body.get("errors").is_none_or(Value::is_null), "unexpected errors: {}", self.body);
         &self.body["data"]
     }
 
@@ -171,21 +141,14 @@ impl Gql {
 
     /// The first error's message.
     pub fn message(&self) -> String {
-        self.body["errors"][0]["message"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string()
+        self.body["errors"][0]["message"].as_str().unwrap_or_default().to_string()
     }
 
     /// The field paths of the first error's `extensions.fields`.
     pub fn field_paths(&self) -> Vec<String> {
         self.body["errors"][0]["extensions"]["fields"]
             .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|f| f["path"].as_str().map(str::to_string))
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(|f| f["path"].as_str().map(str::to_string)).collect())
             .unwrap_or_default()
     }
 }
@@ -193,10 +156,8 @@ impl Gql {
 impl TestApp {
     /// Posts a GraphQL operation, with a bearer token when given.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Gql {
-        let mut req = self
-            .client
-            .post(format!("{}/graphql", self.base))
-            .json(&json!({ "query": query, "variables": variables }));
+        let mut req =
+            self.client.post(format!("{}/graphql", self.base)).json(&json!({ "query": query, "variables": variables }));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
@@ -231,7 +192,8 @@ impl TestApp {
     pub async fn user_with(&self, admin: &str, roles: &[&str], extra: Value) -> (String, String) {
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let email = format!("user{n}@mcu.test");
-        let mut input = json!({ "email": email, "fullName": format!("User {n}"), "password": PASSWORD, "roles": roles });
+        let mut input =
+            json!({ "email": email, "fullName": format!("User {n}"), "password": PASSWORD, "roles": roles });
         if roles.contains(&"COORDINATOR") {
             input["channels"] = json!(["POS"]);
         }
@@ -251,11 +213,7 @@ impl TestApp {
             }
         }
         let r = self
-            .gql(
-                Some(admin),
-                "mutation($i:CreateUserInput!){createUser(input:$i){id}}",
-                json!({ "i": input }),
-            )
+            .gql(Some(admin), "mutation($i:CreateUserInput!){createUser(input:$i){id}}", json!({ "i": input }))
             .await;
         let id = r.data()["createUser"]["id"].as_str().unwrap().to_string();
         let (token, _) = self.login(&email, PASSWORD).await;

@@ -13,47 +13,21 @@ async fn depth_complexity_batch_body_and_page_limits() {
     for _ in 0..20 {
         deep = format!("parent {{ {deep} }}");
     }
-    let r = app
-        .gql(
-            Some(&admin),
-            &format!("{{ territories {{ {deep} }} }}"),
-            json!({}),
-        )
-        .await;
+    let r = app.gql(Some(&admin), &format!("{{ territories {{ {deep} }} }}"), json!({})).await;
     assert_eq!(r.code(), "GRAPHQL_VALIDATION_FAILED");
 
-    let aliases: String = (0..3000)
-        .map(|i| format!("a{i}: users(first: 100) {{ totalCount }} "))
-        .collect();
-    let r = app
-        .gql(Some(&admin), &format!("{{ {aliases} }}"), json!({}))
-        .await;
+    let aliases: String = (0..3000).map(|i| format!("a{i}: users(first: 100) {{ totalCount }} ")).collect();
+    let r = app.gql(Some(&admin), &format!("{{ {aliases} }}"), json!({})).await;
     assert_eq!(r.code(), "GRAPHQL_VALIDATION_FAILED");
 
-    let batch: Vec<Value> = (0..1000)
-        .map(|_| json!({"query": "{ me { id } }"}))
-        .collect();
-    let resp = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .bearer_auth(&admin)
-        .json(&batch)
-        .send()
-        .await
-        .unwrap();
+    let batch: Vec<Value> = (0..1000).map(|_| json!({"query": "{ me { id } }"})).collect();
+    let resp = app.client.post(format!("{}/graphql", app.base)).bearer_auth(&admin).json(&batch).send().await.unwrap();
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
 
     let small: Vec<Value> = (0..3).map(|_| json!({"query": "{ me { id } }"})).collect();
-    let resp = app
-        .client
-        .post(format!("{}/graphql", app.base))
-        .bearer_auth(&admin)
-        .json(&small)
-        .send()
-        .await
-        .unwrap();
+    let resp = app.client.post(format!("{}/graphql", app.base)).bearer_auth(&admin).json(&small).send().await.unwrap();
     let body: Value = resp.json().await.unwrap();
     assert_eq!(body.as_array().unwrap().len(), 3);
 
@@ -68,13 +42,7 @@ async fn depth_complexity_batch_body_and_page_limits() {
         .unwrap();
     assert_eq!(resp.status(), 413);
 
-    let r = app
-        .gql(
-            Some(&admin),
-            "{ users(first: 100000) { totalCount } }",
-            json!({}),
-        )
-        .await;
+    let r = app.gql(Some(&admin), "{ users(first: 100000) { totalCount } }", json!({})).await;
     assert_eq!(r.code(), "BAD_USER_INPUT");
     assert_eq!(r.field_paths(), vec!["first"]);
 
@@ -88,62 +56,27 @@ async fn depth_complexity_batch_body_and_page_limits() {
         .unwrap();
     assert_eq!(resp.status(), 400);
     let body: Value = resp.json().await.unwrap();
-    assert_eq!(
-        body["errors"][0]["extensions"]["code"],
-        "GRAPHQL_PARSE_FAILED"
-    );
+    assert_eq!(body["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED");
 
     let r = app.gql(Some(&admin), "{ me { id ", json!({})).await;
     assert_eq!(r.code(), "GRAPHQL_PARSE_FAILED");
-    let r = app
-        .gql(Some(&admin), "{ me { nosuchfield } }", json!({}))
-        .await;
+    let r = app.gql(Some(&admin), "{ me { nosuchfield } }", json!({})).await;
     assert_eq!(r.code(), "GRAPHQL_VALIDATION_FAILED");
-    let r = app
-        .gql(
-            Some(&admin),
-            "query($f:Int){ users(first: $f) { totalCount } }",
-            json!({"f": "many"}),
-        )
-        .await;
-    assert!(
-        r.body["errors"][0]["extensions"]["code"].is_string(),
-        "{}",
-        r.body
-    );
+    let r = app.gql(Some(&admin), "query($f:Int){ users(first: $f) { totalCount } }", json!({"f": "many"})).await;
+    assert!(r.body["errors"][0]["extensions"]["code"].is_string(), "{}", r.body);
 
     // Still serving.
-    assert!(
-        app.gql(Some(&admin), "{ me { id } }", json!({}))
-            .await
-            .data()["me"]
-            .is_object()
-    );
-    let health = app
-        .client
-        .get(format!("{}/readyz", app.base))
-        .send()
-        .await
-        .unwrap();
+    assert!(app.gql(Some(&admin), "{ me { id } }", json!({})).await.data()["me"].is_object());
+    let health = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap();
     assert_eq!(health.status(), 200);
 }
 
 #[tokio::test]
 async fn health_graphiql_and_request_ids() {
     let app = spawn_app().await;
-    let r = app
-        .client
-        .get(format!("{}/healthz", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(format!("{}/healthz", app.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
-    let r = app
-        .client
-        .get(format!("{}/graphql", app.base))
-        .send()
-        .await
-        .unwrap();
+    let r = app.client.get(format!("{}/graphql", app.base)).send().await.unwrap();
     assert_eq!(r.status(), 200);
     assert!(r.text().await.unwrap().to_lowercase().contains("graphiql"));
     let r = app
@@ -160,24 +93,11 @@ async fn health_graphiql_and_request_ids() {
         a.introspection = false;
     })
     .await;
-    let r = closed
-        .client
-        .get(format!("{}/graphql", closed.base))
-        .send()
-        .await
-        .unwrap();
+    let r = closed.client.get(format!("{}/graphql", closed.base)).send().await.unwrap();
     assert_eq!(r.status(), 404);
-    let r = closed
-        .gql(None, "{ __schema { types { name } } }", json!({}))
-        .await;
-    assert!(
-        r.body["data"]["__schema"].is_null(),
-        "introspection is off: {}",
-        r.body
-    );
-    let r = app
-        .gql(None, "{ __schema { types { name } } }", json!({}))
-        .await;
+    let r = closed.gql(None, "{ __schema { types { name } } }", json!({})).await;
+    assert!(r.body["data"]["__schema"].is_null(), "introspection is off: {}", r.body);
+    let r = app.gql(None, "{ __schema { types { name } } }", json!({})).await;
     assert!(r.body["data"]["__schema"]["types"].is_array());
 }
 
@@ -189,20 +109,11 @@ async fn invalid_configuration_names_the_setting() {
     assert_eq!(e.setting, "MCU_JWT_SECRET");
     let mut args = crate::helpers::test_args("sqlite://x.db".into());
     args.timezone = "Mars/Olympus".into();
-    assert_eq!(
-        mcu::config::Settings::from_args(args).unwrap_err().setting,
-        "MCU_TIMEZONE"
-    );
+    assert_eq!(mcu::config::Settings::from_args(args).unwrap_err().setting, "MCU_TIMEZONE");
     let mut args = crate::helpers::test_args("mysql://x".into());
     args.bind = "nope".into();
-    assert_eq!(
-        mcu::config::Settings::from_args(args).unwrap_err().setting,
-        "DATABASE_URL"
-    );
+    assert_eq!(mcu::config::Settings::from_args(args).unwrap_err().setting, "DATABASE_URL");
     let mut args = crate::helpers::test_args("sqlite://x.db".into());
     args.admin_password = Some("short".into());
-    assert_eq!(
-        mcu::config::Settings::from_args(args).unwrap_err().setting,
-        "MCU_ADMIN_PASSWORD"
-    );
+    assert_eq!(mcu::config::Settings::from_args(args).unwrap_err().setting, "MCU_ADMIN_PASSWORD");
 }

@@ -1,12 +1,7 @@
 //! Integration tests: the real server on port 0 over real HTTP, a fresh database per test
 //! (SQLite by default; PostgreSQL when `TEST_DATABASE_URL` is set).
 
-#![allow(
-    clippy::unwrap_used,
-    clippy::expect_used,
-    clippy::missing_panics_doc,
-    clippy::format_collect
-)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc, clippy::format_collect)]
 
 mod helpers;
 mod sdl;

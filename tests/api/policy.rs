@@ -25,10 +25,7 @@ fn every_root_field_has_an_access_rule() {
         .map(|(r, f)| format!("{r}.{f}"))
         .filter(|f| mcu::graphql::policy::rule_for(f).is_none())
         .collect();
-    assert!(
-        missing.is_empty(),
-        "root fields without an access rule in graphql/policy.rs: {missing:?}"
-    );
+    assert!(missing.is_empty(), "root fields without an access rule in graphql/policy.rs: {missing:?}");
 }
 
 /// A literal value of the given input type, good enough to pass validation.
@@ -44,9 +41,7 @@ fn dummy(sdl: &Sdl, t: &Type) -> String {
             "DateTime" => "\"2026-01-01T00:00:00+07:00\"".into(),
             "Date" => "\"2026-01-01\"".into(),
             "JSON" => "\"{}\"".into(),
-            other if sdl.enums.contains_key(other) => {
-                sdl.enums[other].iter().next().cloned().unwrap_or_default()
-            }
+            other if sdl.enums.contains_key(other) => sdl.enums[other].iter().next().cloned().unwrap_or_default(),
             other if sdl.inputs.contains_key(other) => {
                 let fields: Vec<String> = sdl.inputs[other]
                     .iter()
@@ -61,11 +56,7 @@ fn dummy(sdl: &Sdl, t: &Type) -> String {
 }
 
 fn selection(sdl: &Sdl, t: &Type) -> &'static str {
-    if sdl.objects.contains_key(&base_name(t)) {
-        " { __typename }"
-    } else {
-        ""
-    }
+    if sdl.objects.contains_key(&base_name(t)) { " { __typename }" } else { "" }
 }
 
 #[tokio::test]
@@ -82,22 +73,10 @@ async fn anonymous_callers_are_refused_on_every_non_public_root_field() {
         if def.args.values().any(|t| base_name(t) == "Upload") {
             continue; // covered by the import tests, which need a multipart body
         }
-        let args: Vec<String> = def
-            .args
-            .iter()
-            .filter(|(_, t)| !t.nullable)
-            .map(|(n, t)| format!("{n}: {}", dummy(&sdl, t)))
-            .collect();
-        let args = if args.is_empty() {
-            String::new()
-        } else {
-            format!("({})", args.join(", "))
-        };
-        let op = if root == "Mutation" {
-            "mutation"
-        } else {
-            "query"
-        };
+        let args: Vec<String> =
+            def.args.iter().filter(|(_, t)| !t.nullable).map(|(n, t)| format!("{n}: {}", dummy(&sdl, t))).collect();
+        let args = if args.is_empty() { String::new() } else { format!("({})", args.join(", ")) };
+        let op = if root == "Mutation" { "mutation" } else { "query" };
         let query = format!("{op} {{ {field}{args}{} }}", selection(&sdl, &def.ty));
         let r = app.gql(None, &query, json!({})).await;
         assert_eq!(

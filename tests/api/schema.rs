@@ -6,8 +6,7 @@ use crate::sdl::{Sdl, base_name, output_compatible};
 
 #[test]
 fn committed_schema_graphql_is_up_to_date() {
-    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql"))
-        .unwrap_or_default();
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schema.graphql")).unwrap_or_default();
     assert!(
         committed == mcu::graphql::sdl(),
         "schema.graphql differs from the code; regenerate it with: cargo run -- schema > schema.graphql"
@@ -17,29 +16,15 @@ fn committed_schema_graphql_is_up_to_date() {
 #[test]
 fn the_contract_copy_matches_the_design_when_present() {
     let ours = include_str!("api-contract.graphql");
-    let design = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/design/api-contract.graphql"
-    );
+    let design = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/design/api-contract.graphql");
     if let Ok(text) = std::fs::read_to_string(design) {
-        assert_eq!(
-            text, ours,
-            "tests/api/api-contract.graphql is out of date: copy {design}"
-        );
+        assert_eq!(text, ours, "tests/api/api-contract.graphql is out of date: copy {design}");
     }
 }
 
 /// Root fields of the contract that are built so far; later work adds to these lists until
 /// they hold the whole contract.
-const QUERY: &[&str] = &[
-    "me",
-    "users",
-    "apiTokens",
-    "auditLog",
-    "recipients",
-    "categories",
-    "territories",
-];
+const QUERY: &[&str] = &["me", "users", "apiTokens", "auditLog", "recipients", "categories", "territories"];
 const MUTATION: &[&str] = &[
     "login",
     "refreshToken",
@@ -116,29 +101,19 @@ fn the_schema_contains_the_built_part_of_the_contract_with_compatible_types() {
         } else if let Some(values) = contract.enums.get(&t) {
             match ours.enums.get(&t) {
                 None => problems.push(format!("enum {t} is missing")),
-                Some(v) if !values.is_subset(v) => problems.push(format!(
-                    "enum {t} lacks {:?}",
-                    values.difference(v).collect::<Vec<_>>()
-                )),
+                Some(v) if !values.is_subset(v) => {
+                    problems.push(format!("enum {t} lacks {:?}", values.difference(v).collect::<Vec<_>>()))
+                }
                 Some(_) => {}
             }
         } else if contract.scalars.contains(&t) && !ours.scalars.contains(&t) {
             problems.push(format!("scalar {t} is missing"));
         }
     }
-    assert!(
-        problems.is_empty(),
-        "contract problems:\n{}",
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "contract problems:\n{}", problems.join("\n"));
 }
 
-fn check_field(
-    problems: &mut Vec<String>,
-    at: &str,
-    c: &crate::sdl::FieldDef,
-    o: &crate::sdl::FieldDef,
-) {
+fn check_field(problems: &mut Vec<String>, at: &str, c: &crate::sdl::FieldDef, o: &crate::sdl::FieldDef) {
     if !output_compatible(&c.ty, &o.ty) {
         problems.push(format!("{at}: returns {} instead of {}", o.ty, c.ty));
     }

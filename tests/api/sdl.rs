@@ -45,33 +45,17 @@ impl Sdl {
                                 .into_iter()
                                 .map(|a| (a.node.name.node.to_string(), a.node.ty.node))
                                 .collect();
-                            (
-                                f.name.node.to_string(),
-                                FieldDef {
-                                    ty: f.ty.node,
-                                    args,
-                                },
-                            )
+                            (f.name.node.to_string(), FieldDef { ty: f.ty.node, args })
                         })
                         .collect();
                     sdl.objects.insert(name, fields);
                 }
                 TypeKind::InputObject(i) => {
-                    let fields = i
-                        .fields
-                        .into_iter()
-                        .map(|f| (f.node.name.node.to_string(), f.node.ty.node))
-                        .collect();
+                    let fields = i.fields.into_iter().map(|f| (f.node.name.node.to_string(), f.node.ty.node)).collect();
                     sdl.inputs.insert(name, fields);
                 }
                 TypeKind::Enum(e) => {
-                    sdl.enums.insert(
-                        name,
-                        e.values
-                            .into_iter()
-                            .map(|v| v.node.value.node.to_string())
-                            .collect(),
-                    );
+                    sdl.enums.insert(name, e.values.into_iter().map(|v| v.node.value.node.to_string()).collect());
                 }
                 _ => {}
             }
