@@ -83,6 +83,19 @@ pub struct SettingsArgs {
     /// Lockout window in seconds.
     #[arg(long, env = "MCU_LOGIN_WINDOW_SECS", default_value = "900", global = true)]
     pub login_window_secs: u64,
+    /// Deadline rules as JSON overriding the defaults, e.g. `{"message_answer_working_days": 5}`
+    /// (keys: register_days, redirect_days, appeal_answer_days, max_extension_days,
+    /// max_extensions, message_answer_working_days, message_reopen_working_days,
+    /// incident_reaction_hours, incident_reaction_hours_high, incident_final_working_days,
+    /// move_off_non_working, due_soon_share, working_hours {start, end}).
+    #[arg(long, env = "MCU_DEADLINES", default_value = "{}", global = true)]
+    pub deadlines: String,
+    /// Days an author's feedback code stays valid after the answer.
+    #[arg(long, env = "MCU_FEEDBACK_CODE_DAYS", default_value = "30", global = true)]
+    pub feedback_code_days: u32,
+    /// Feedback submissions per client address within 10 minutes.
+    #[arg(long, env = "MCU_FEEDBACK_RATE_LIMIT", default_value = "20", global = true)]
+    pub feedback_rate_limit: u64,
     /// Password hashes computed at once (each Argon2id hash takes 19 MiB and a core).
     #[arg(long, env = "MCU_HASH_CONCURRENCY", default_value = "2", global = true)]
     pub hash_concurrency: usize,
@@ -114,6 +127,9 @@ pub struct Settings {
     pub login_max_failures: u32,
     pub login_window: Duration,
     pub hash_concurrency: usize,
+    pub deadlines: crate::domain::deadlines::DeadlinePolicy,
+    pub feedback_code_days: u32,
+    pub feedback_rate_limit: u64,
 }
 
 impl Settings {
@@ -175,7 +191,20 @@ impl Settings {
         if a.db_min_connections > a.db_max_connections {
             return Err(bad("MCU_DB_MIN_CONNECTIONS", "must not exceed MCU_DB_MAX_CONNECTIONS".into()));
         }
+        let deadlines: crate::domain::deadlines::DeadlinePolicy = serde_json::from_str(&a.deadlines)
+            .map_err(|e| bad("MCU_DEADLINES", format!("is not valid deadline JSON ({e})")))?;
+        if !(0.0..=1.0).contains(&deadlines.due_soon_share) {
+            return Err(bad("MCU_DEADLINES", "due_soon_share must be between 0 and 1".into()));
+        }
+        if deadlines.working_hours.start >= deadlines.working_hours.end {
+            return Err(bad("MCU_DEADLINES", "working_hours.start must be before working_hours.end".into()));
+        }
+        positive("MCU_FEEDBACK_CODE_DAYS", u64::from(a.feedback_code_days))?;
+        positive("MCU_FEEDBACK_RATE_LIMIT", a.feedback_rate_limit)?;
         Ok(Self {
+            deadlines,
+            feedback_code_days: a.feedback_code_days,
+            feedback_rate_limit: a.feedback_rate_limit,
             database_url: a.database_url,
             bind,
             jwt_secret: a.jwt_secret.map(SecretString::from),

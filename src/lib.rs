@@ -129,7 +129,17 @@ fn write_private(path: &std::path::Path, content: &str) -> std::io::Result<()> {
 /// Connects, migrates and prepares the shared state (no HTTP).
 pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     let secret = jwt_secret(&settings)?;
-    let db = db::connect(&settings).await?;
+    let mut db = db::connect(&settings).await?;
+    let metrics = Arc::new(state::Metrics::default());
+    let counters = Arc::clone(&metrics);
+    db.set_metric_callback(move |info| {
+        use std::sync::atomic::Ordering::Relaxed;
+        counters.sql_statements.fetch_add(1, Relaxed);
+        counters.sql_micros.fetch_add(info.elapsed.as_micros() as u64, Relaxed);
+        if info.failed {
+            counters.sql_errors.fetch_add(1, Relaxed);
+        }
+    });
     db::migrate(&db).await?;
     service::auth::prepare();
     Ok(AppState {
@@ -138,6 +148,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
         hash_permits: Arc::new(tokio::sync::Semaphore::new(settings.hash_concurrency)),
         settings: Arc::new(settings),
         clock: Clock::default(),
+        metrics,
     })
 }
 
@@ -151,7 +162,7 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
                 "created the first administrator with a random password; it is shown only this once"
             );
         } else {
-            tracing::info!(%email, "created the first administrator")
+            tracing::info!(%email, "created the first administrator");
         }
     }
     let schema = graphql::build_schema(state.clone());

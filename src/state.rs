@@ -10,23 +10,51 @@ use tokio::sync::Semaphore;
 use crate::config::Settings;
 use crate::service::auth::JwtKeys;
 
-/// The source of "now". Real time in production; tests may pin or shift it.
-#[derive(Clone, Default)]
+/// The source of "now". Real time in production; tests may freeze or shift it.
+#[derive(Clone)]
 pub struct Clock {
     /// Offset from the system clock in milliseconds (0 in production).
     offset_ms: Arc<AtomicI64>,
+    /// A frozen instant in milliseconds since the epoch, or `i64::MIN` when running.
+    frozen_ms: Arc<AtomicI64>,
+}
+
+impl Default for Clock {
+    fn default() -> Self {
+        Self { offset_ms: Arc::default(), frozen_ms: Arc::new(AtomicI64::new(i64::MIN)) }
+    }
 }
 
 impl Clock {
     /// The current instant.
     pub fn now(&self) -> DateTime<Utc> {
+        let frozen = self.frozen_ms.load(Ordering::Relaxed);
+        if frozen != i64::MIN {
+            return DateTime::from_timestamp_millis(frozen).unwrap_or_default();
+        }
         Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
     }
 
-    /// Moves this clock (and every clone of it) forward; for tests of time-based rules.
+    /// Moves this clock (and every clone of it); for tests of time-based rules.
     pub fn advance(&self, by: chrono::Duration) {
-        self.offset_ms.fetch_add(by.num_milliseconds(), Ordering::Relaxed);
+        let ms = by.num_milliseconds();
+        self.offset_ms.fetch_add(ms, Ordering::Relaxed);
+        let _ = self.frozen_ms.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |f| (f != i64::MIN).then(|| f + ms));
     }
+
+    /// Stops this clock at `at` (for tests that compare exact instants).
+    pub fn freeze_at(&self, at: DateTime<Utc>) {
+        self.frozen_ms.store(at.timestamp_millis(), Ordering::Relaxed);
+    }
+}
+
+/// Counters served at `/metrics` (Prometheus text format).
+#[derive(Debug, Default)]
+pub struct Metrics {
+    pub sql_statements: std::sync::atomic::AtomicU64,
+    pub sql_errors: std::sync::atomic::AtomicU64,
+    pub sql_micros: std::sync::atomic::AtomicU64,
+    pub graphql_requests: std::sync::atomic::AtomicU64,
 }
 
 /// Everything a request needs.
@@ -38,4 +66,5 @@ pub struct AppState {
     /// Limits concurrent Argon2id computations (memory- and CPU-hard).
     pub hash_permits: Arc<Semaphore>,
     pub clock: Clock,
+    pub metrics: Arc<Metrics>,
 }

@@ -1,3 +1,12 @@
 //! Pure rules: no database, no clock, no I/O. Time is passed in.
 
 pub mod access;
+pub mod calendar;
+pub mod classifier;
+pub mod deadlines;
+pub mod lifecycle;
+pub mod masking;
+pub mod quality;
+pub mod similarity;
+pub mod stats;
+pub mod text;

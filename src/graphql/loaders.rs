@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::entity::{category, recipient, territory, user};
+use crate::entity::{appeal, appeal_event, category, recipient, territory, user};
 use crate::error::AppError;
 
 macro_rules! by_id_loader {
@@ -35,6 +35,7 @@ by_id_loader!(RecipientLoader, recipient);
 by_id_loader!(TerritoryLoader, territory);
 by_id_loader!(CategoryLoader, category);
 by_id_loader!(UserLoader, user);
+by_id_loader!(AppealLoader, appeal);
 
 /// Loads the subcategories of many categories in one statement.
 pub struct CategoryChildrenLoader(pub DatabaseConnection);
@@ -60,6 +61,28 @@ impl Loader<i64> for CategoryChildrenLoader {
     }
 }
 
+/// Loads the history of many appeals in one statement.
+pub struct AppealEventsLoader(pub DatabaseConnection);
+
+impl Loader<i64> for AppealEventsLoader {
+    type Value = Vec<appeal_event::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = appeal_event::Entity::find()
+            .filter(appeal_event::Column::AppealId.is_in(keys.iter().copied()))
+            .order_by_asc(appeal_event::Column::Id)
+            .all(&self.0)
+            .await
+            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let mut out: HashMap<i64, Self::Value> = HashMap::new();
+        for r in rows {
+            out.entry(r.appeal_id).or_default().push(r);
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request.
 pub struct Loaders {
     pub recipients: DataLoader<RecipientLoader>,
@@ -67,6 +90,8 @@ pub struct Loaders {
     pub categories: DataLoader<CategoryLoader>,
     pub users: DataLoader<UserLoader>,
     pub category_children: DataLoader<CategoryChildrenLoader>,
+    pub appeals: DataLoader<AppealLoader>,
+    pub appeal_events: DataLoader<AppealEventsLoader>,
 }
 
 impl Loaders {
@@ -78,6 +103,8 @@ impl Loaders {
             categories: DataLoader::new(CategoryLoader(db.clone()), tokio::spawn),
             users: DataLoader::new(UserLoader(db.clone()), tokio::spawn),
             category_children: DataLoader::new(CategoryChildrenLoader(db.clone()), tokio::spawn),
+            appeals: DataLoader::new(AppealLoader(db.clone()), tokio::spawn),
+            appeal_events: DataLoader::new(AppealEventsLoader(db.clone()), tokio::spawn),
         }
     }
 }

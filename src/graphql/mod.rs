@@ -1,5 +1,6 @@
 //! The GraphQL schema: root objects merged per area, the access policy, limits and error codes.
 
+pub mod appeals;
 pub mod auth;
 pub mod connection;
 pub mod loaders;
@@ -25,11 +26,11 @@ use crate::state::AppState;
 
 /// The root query: one part per area.
 #[derive(MergedObject, Default)]
-pub struct Query(auth::AuthQuery, reference::ReferenceQuery);
+pub struct Query(auth::AuthQuery, reference::ReferenceQuery, appeals::AppealQuery);
 
 /// The root mutation: one part per area.
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation, reference::ReferenceMutation);
+pub struct Mutation(auth::AuthMutation, reference::ReferenceMutation, appeals::AppealMutation);
 
 /// The executable schema type.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -6,6 +6,9 @@ use crate::domain::access::{Access, ApiScope, Role};
 const ADMIN: &[Role] = &[Role::Admin];
 const ADMIN_CURATOR: &[Role] = &[Role::Admin, Role::Curator];
 const STAFF: &[Role] = Role::ALL;
+const APPEAL_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor, Role::Head];
+const ROUTERS: &[Role] = &[Role::Curator, Role::Coordinator];
+const ANSWERERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor];
 const ANY_SCOPE: &[ApiScope] = ApiScope::ALL;
 
 /// The rule for `Query.field` or `Mutation.field`.
@@ -22,6 +25,23 @@ pub fn rule_for(field: &str) -> Option<Access> {
         }
         "Query.recipients" | "Query.categories" | "Query.territories" => RolesOrScopes(STAFF, ANY_SCOPE),
         "Mutation.createRecipient" | "Mutation.createCategory" | "Mutation.createTerritory" => Roles(ADMIN_CURATOR),
+        "Query.appeals" | "Query.appeal" | "Query.appealByNumber" => {
+            RolesOrScopes(APPEAL_READERS, &[ApiScope::AppealsRead])
+        }
+        "Mutation.createAppeal"
+        | "Mutation.updateAppeal"
+        | "Mutation.registerAppeal"
+        | "Mutation.assignAppeal"
+        | "Mutation.redirectAppeal"
+        | "Mutation.extendDeadline"
+        | "Mutation.assessAnswer"
+        | "Mutation.leaveWithoutAnswer"
+        | "Mutation.recordFeedback"
+        | "Mutation.reopenAppeal"
+        | "Mutation.markDuplicate"
+        | "Mutation.closeAppeal" => Roles(ROUTERS),
+        "Mutation.startWork" | "Mutation.answerAppeal" => Roles(ANSWERERS),
+        "Mutation.submitFeedback" => Public,
         _ => return None,
     })
 }

@@ -1,9 +1,10 @@
 //! The HTTP surface: `POST /graphql`, GraphiQL on `GET /graphql`, `/healthz`, `/readyz`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
-use async_graphql::{BatchRequest, BatchResponse, Response as GqlResponse, ServerError};
+use async_graphql::{BatchRequest, BatchResponse, ServerError};
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
@@ -19,6 +20,7 @@ use tower_http::trace::TraceLayer;
 use crate::domain::access::Principal;
 use crate::error::AppError;
 use crate::graphql::AppSchema;
+use crate::graphql::appeals::{PersonalDataReads, ScopeCache};
 use crate::graphql::loaders::Loaders;
 use crate::service::{Caller, auth};
 use crate::state::AppState;
@@ -37,6 +39,7 @@ pub fn router(http: Http) -> Router {
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
         .with_state(http)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
@@ -57,6 +60,21 @@ async fn readyz(State(http): State<Http>) -> Response {
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
     }
+}
+
+async fn metrics(State(http): State<Http>) -> String {
+    use std::sync::atomic::Ordering::Relaxed;
+    let m = &http.app.metrics;
+    format!(
+        "# TYPE mcu_graphql_requests_total counter\nmcu_graphql_requests_total {}\n\
+         # TYPE mcu_sql_statements_total counter\nmcu_sql_statements_total {}\n\
+         # TYPE mcu_sql_errors_total counter\nmcu_sql_errors_total {}\n\
+         # TYPE mcu_sql_seconds_total counter\nmcu_sql_seconds_total {:.6}\n",
+        m.graphql_requests.load(Relaxed),
+        m.sql_statements.load(Relaxed),
+        m.sql_errors.load(Relaxed),
+        m.sql_micros.load(Relaxed) as f64 / 1e6,
+    )
 }
 
 async fn graphiql(State(http): State<Http>) -> Response {
@@ -100,6 +118,33 @@ fn finish_errors(errors: &mut [ServerError], request_id: &str) {
             e.message = format!("internal server error (request id {request_id})");
         }
     }
+}
+
+fn with_request_data(
+    r: async_graphql::Request,
+    app: &AppState,
+    caller: &Caller,
+    reads: &Arc<PersonalDataReads>,
+) -> async_graphql::Request {
+    r.data(caller.clone()).data(Loaders::new(&app.db)).data(ScopeCache::default()).data(Arc::clone(reads))
+}
+
+/// One audit entry per request listing the appeals whose personal data it showed unmasked.
+async fn audit_personal_data_reads(app: &AppState, caller: &Caller, reads: &PersonalDataReads) -> Result<(), AppError> {
+    let ids: Vec<i64> = reads.0.lock().map(|v| v.clone()).unwrap_or_default();
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let target = if ids.len() == 1 { format!("appeal:{}", ids[0]) } else { format!("appeals:{}", ids.len()) };
+    crate::service::audit::record(
+        &app.db,
+        caller,
+        app.clock.now(),
+        "read.personalData",
+        Some(target),
+        Some(serde_json::json!({ "appealIds": ids })),
+    )
+    .await
 }
 
 async fn graphql(
@@ -176,6 +221,7 @@ async fn graphql(
             return error_response(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", message);
         }
     };
+    let reads = Arc::new(PersonalDataReads::default());
     let batch = match batch {
         BatchRequest::Batch(v) if v.len() > settings.max_batch => {
             return error_response(
@@ -187,16 +233,21 @@ async fn graphql(
         BatchRequest::Batch(v) if v.is_empty() => {
             return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "the batch is empty");
         }
-        BatchRequest::Single(r) => BatchRequest::Single(r.data(caller.clone()).data(Loaders::new(&http.app.db))),
-        BatchRequest::Batch(v) => BatchRequest::Batch(
-            v.into_iter().map(|r| r.data(caller.clone()).data(Loaders::new(&http.app.db))).collect(),
-        ),
+        BatchRequest::Single(r) => BatchRequest::Single(with_request_data(r, &http.app, &caller, &reads)),
+        BatchRequest::Batch(v) => {
+            BatchRequest::Batch(v.into_iter().map(|r| with_request_data(r, &http.app, &caller, &reads)).collect())
+        }
     };
     let mut response = http.schema.execute_batch(batch).await;
+    if let Err(e) = audit_personal_data_reads(&http.app, &caller, &reads).await {
+        tracing::error!(error = ?e.code(), "could not audit personal data reads");
+    }
     match &mut response {
         BatchResponse::Single(r) => finish_errors(&mut r.errors, &request_id),
         BatchResponse::Batch(v) => {
-            v.iter_mut().for_each(|r: &mut GqlResponse| finish_errors(&mut r.errors, &request_id))
+            for r in v.iter_mut() {
+                finish_errors(&mut r.errors, &request_id);
+            }
         }
     }
     let mut out = GraphQLResponse::from(response).into_response();

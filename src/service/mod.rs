@@ -1,9 +1,13 @@
 //! Use cases over the database, one module per area. Each mutation runs in one transaction
 //! together with its audit entry.
 
+pub mod appeal_query;
+pub mod appeals;
 pub mod audit;
 pub mod auth;
+pub mod deadlines;
 pub mod reference;
+pub mod scope;
 pub mod tokens;
 pub mod users;
 

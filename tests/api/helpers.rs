@@ -39,6 +39,9 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         login_max_failures: 10,
         login_window_secs: 900,
         hash_concurrency: 2,
+        deadlines: "{}".into(),
+        feedback_code_days: 30,
+        feedback_rate_limit: 20,
     }
 }
 
@@ -228,5 +231,77 @@ impl TestApp {
             .count(&self.state.db)
             .await
             .unwrap()
+    }
+}
+
+impl TestApp {
+    /// Freezes the server's clock at `rfc3339`.
+    pub fn set_now(&self, rfc3339: &str) {
+        let target = chrono::DateTime::parse_from_rfc3339(rfc3339).unwrap().with_timezone(&chrono::Utc);
+        self.state.clock.freeze_at(target);
+    }
+
+    /// SQL statements executed so far by the server.
+    pub fn sql_statements(&self) -> u64 {
+        self.state.metrics.sql_statements.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Creates a recipient and returns its id.
+    pub async fn recipient(&self, admin: &str, name: &str) -> String {
+        let r = self
+            .gql(Some(admin), "mutation($n:String!){createRecipient(input:{name:$n}){id}}", json!({ "n": name }))
+            .await;
+        r.data()["createRecipient"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// Creates a territory (optionally under a parent) and returns its id.
+    pub async fn territory(&self, admin: &str, name: &str, parent: Option<&str>) -> String {
+        let r = self
+            .gql(
+                Some(admin),
+                "mutation($n:String!,$p:ID){createTerritory(input:{name:$n,parentId:$p,population:10000}){id}}",
+                json!({ "n": name, "p": parent }),
+            )
+            .await;
+        r.data()["createTerritory"]["id"].as_str().unwrap().to_string()
+    }
+
+    /// The id of a seeded category by name.
+    pub async fn category(&self, token: &str, name: &str) -> String {
+        let r = self.gql(Some(token), "{ categories { id name } }", json!({})).await;
+        r.data()["categories"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no category {name}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+
+    /// Creates an appeal and returns (id, version, dueAt).
+    pub async fn appeal(&self, token: &str, input: Value) -> (String, i64, String) {
+        let r = self
+            .gql(
+                Some(token),
+                "mutation($i:CreateAppealInput!){createAppeal(input:$i){id version dueAt}}",
+                json!({ "i": input }),
+            )
+            .await;
+        let a = &r.data()["createAppeal"];
+        (
+            a["id"].as_str().unwrap().to_string(),
+            a["version"].as_i64().unwrap(),
+            a["dueAt"].as_str().unwrap().to_string(),
+        )
+    }
+
+    /// Runs an appeal mutation taking `input` and returns the appeal's selected fields.
+    pub async fn act(&self, token: &str, mutation: &str, input_type: &str, input: Value) -> Gql {
+        let q = format!(
+            "mutation($i:{input_type}!){{ r: {mutation}(input:$i) {{ id status version dueAt slaState extended feedbackCode reopenCount completeness satisfied }} }}"
+        );
+        self.gql(Some(token), &q, json!({ "i": input })).await
     }
 }

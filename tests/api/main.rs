@@ -6,6 +6,8 @@
 mod helpers;
 mod sdl;
 
+mod appeal_list;
+mod appeals;
 mod auth;
 mod limits;
 mod policy;

@@ -1,0 +1,643 @@
+//! Appeals as clients see them: the list with filters and pages, one appeal, the lifecycle
+//! mutations and the author's public feedback.
+
+use std::sync::Mutex;
+
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+use sea_orm::Select;
+
+use super::connection::{DEFAULT_PAGE, MAX_PAGE, PageInfo};
+use super::loaders::Loaders;
+use super::reference::{Category, Recipient, Territory, load_category, load_recipient, load_territory};
+use super::scalars::Date;
+use super::{caller, parse_id, state};
+use crate::domain::access::Channel;
+use crate::domain::deadlines::{AppealKind, SlaState};
+use crate::domain::lifecycle::AppealStatus;
+use crate::domain::masking::{mask_contact, mask_name};
+use crate::domain::quality::{Completeness, NoAnswerReason};
+use crate::entity::{appeal, appeal_event};
+use crate::error::{AppError, AppResult};
+use crate::service::appeal_query::{self, AppealFilter as Filter, OrderField, PageRequest};
+use crate::service::appeals::{self, AppealChanges, NewAppeal, Step};
+use crate::service::scope::AppealScope;
+
+/// The caller's appeal scope, computed once per request.
+#[derive(Default)]
+pub struct ScopeCache(tokio::sync::OnceCell<AppealScope>);
+
+/// Appeals whose personal data this request showed unmasked; written to the audit log once
+/// per request by the HTTP layer.
+#[derive(Default)]
+pub struct PersonalDataReads(pub Mutex<Vec<i64>>);
+
+/// The caller's scope (cached for the request).
+pub async fn scope<'a>(ctx: &Context<'a>) -> AppResult<&'a AppealScope> {
+    let cache = ctx.data_unchecked::<ScopeCache>();
+    cache.0.get_or_try_init(|| AppealScope::of(&state(ctx).db, &caller(ctx).principal)).await
+}
+
+/// The SLA state of an appeal at `now`; the same rule as the list filter's SQL.
+pub fn sla_at(a: &appeal::Model, now: DateTime<Utc>) -> SlaState {
+    match a.resolved_at {
+        Some(r) if r <= a.due_at => SlaState::Met,
+        Some(_) => SlaState::Missed,
+        None if now > a.due_at => SlaState::Overdue,
+        None if now >= a.due_soon_at => SlaState::DueSoon,
+        None => SlaState::OnTime,
+    }
+}
+
+/// An appeal, message or incident.
+pub struct Appeal {
+    pub model: appeal::Model,
+    pub handles: bool,
+}
+
+impl Appeal {
+    async fn new(ctx: &Context<'_>, model: appeal::Model) -> AppResult<Self> {
+        let handles = scope(ctx).await?.handles(&model);
+        Ok(Self { model, handles })
+    }
+
+    fn note_read(&self, ctx: &Context<'_>) {
+        if let Some(reads) = ctx.data_opt::<std::sync::Arc<PersonalDataReads>>()
+            && let Ok(mut v) = reads.0.lock()
+            && !v.contains(&self.model.id)
+        {
+            v.push(self.model.id);
+        }
+    }
+}
+
+#[Object]
+impl Appeal {
+    async fn id(&self) -> ID {
+        ID(self.model.id.to_string())
+    }
+    /// Registration number, unique and gap-free per year: `2026-000123`.
+    async fn number(&self) -> &str {
+        &self.model.number
+    }
+    async fn kind(&self) -> AppResult<AppealKind> {
+        self.model.kind.parse().map_err(AppError::internal)
+    }
+    async fn channel(&self) -> AppResult<Channel> {
+        self.model.channel.parse().map_err(AppError::internal)
+    }
+    async fn external_id(&self) -> Option<&str> {
+        self.model.external_id.as_deref()
+    }
+    async fn status(&self) -> AppResult<AppealStatus> {
+        self.model.status.parse().map_err(AppError::internal)
+    }
+    async fn received_at(&self) -> DateTime<Utc> {
+        self.model.received_at
+    }
+    async fn registered_at(&self) -> Option<DateTime<Utc>> {
+        self.model.registered_at
+    }
+    /// Masked (e.g. 'И*** П***') unless the viewer handles this appeal; every unmasked read is audited.
+    async fn author_name(&self, ctx: &Context<'_>) -> Option<String> {
+        let name = self.model.author_name.as_deref()?;
+        if self.handles {
+            self.note_read(ctx);
+            Some(name.to_string())
+        } else {
+            Some(mask_name(name))
+        }
+    }
+    /// Masked unless the viewer handles this appeal; every unmasked read is audited.
+    async fn author_contact(&self, ctx: &Context<'_>) -> Option<String> {
+        let contact = self.model.author_contact.as_deref()?;
+        if self.handles {
+            self.note_read(ctx);
+            Some(contact.to_string())
+        } else {
+            Some(mask_contact(contact))
+        }
+    }
+    /// No surname or no address to answer to.
+    async fn anonymous(&self) -> bool {
+        self.model.anonymous
+    }
+    async fn text(&self) -> &str {
+        &self.model.text
+    }
+    async fn summary(&self) -> Option<&str> {
+        self.model.summary.as_deref()
+    }
+    async fn category(&self, ctx: &Context<'_>) -> AppResult<Option<Category>> {
+        load_category(ctx, self.model.category_id).await
+    }
+    async fn territory(&self, ctx: &Context<'_>) -> AppResult<Option<Territory>> {
+        load_territory(ctx, self.model.territory_id).await
+    }
+    async fn address(&self) -> Option<&str> {
+        self.model.address.as_deref()
+    }
+    async fn latitude(&self) -> Option<f64> {
+        self.model.latitude
+    }
+    async fn longitude(&self) -> Option<f64> {
+        self.model.longitude
+    }
+    async fn recipient(&self, ctx: &Context<'_>) -> AppResult<Option<Recipient>> {
+        load_recipient(ctx, self.model.recipient_id).await
+    }
+    /// The external body the appeal was forwarded to (переадресация).
+    async fn redirected_to(&self) -> Option<&str> {
+        self.model.redirected_to.as_deref()
+    }
+    /// The deadline now running: registration (an APPEAL not yet registered), first reaction
+    /// (an INCIDENT not yet reacted to), otherwise the answer.
+    async fn due_at(&self) -> Option<DateTime<Utc>> {
+        Some(self.model.due_at)
+    }
+    /// Whether the 59-ФЗ deadline was extended (at most once).
+    async fn extended(&self) -> bool {
+        self.model.extension_count > 0
+    }
+    async fn sla_state(&self, ctx: &Context<'_>) -> SlaState {
+        sla_at(&self.model, state(ctx).clock.now())
+    }
+    async fn answered_at(&self) -> Option<DateTime<Utc>> {
+        self.model.answered_at
+    }
+    async fn answer_text(&self) -> Option<&str> {
+        self.model.answer_text.as_deref()
+    }
+    async fn completeness(&self) -> Option<Completeness> {
+        self.model.completeness.as_deref().and_then(|c| c.parse().ok())
+    }
+    async fn no_answer_reason(&self) -> Option<NoAnswerReason> {
+        self.model.no_answer_reason.as_deref().and_then(|c| c.parse().ok())
+    }
+    async fn satisfaction_score(&self) -> Option<i32> {
+        self.model.satisfaction_score
+    }
+    async fn satisfied(&self) -> Option<bool> {
+        self.model.satisfied
+    }
+    /// The one-time code for submitFeedback, visible only to those who handle the appeal, once answered and until used.
+    async fn feedback_code(&self, ctx: &Context<'_>) -> Option<&str> {
+        let valid = self.model.feedback_expires_at.is_some_and(|e| e > state(ctx).clock.now());
+        if self.handles && valid { self.model.feedback_code.as_deref() } else { None }
+    }
+    async fn reopen_count(&self) -> i32 {
+        self.model.reopen_count
+    }
+    /// The appeal this one repeats (the root of its duplicate cluster), if the viewer may see it.
+    async fn duplicate_of(&self, ctx: &Context<'_>) -> AppResult<Option<Appeal>> {
+        let Some(id) = self.model.duplicate_of_id else { return Ok(None) };
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let Some(m) = loaders.appeals.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)? else {
+            return Ok(None);
+        };
+        if !scope(ctx).await?.sees(&m) {
+            return Ok(None);
+        }
+        Ok(Some(Appeal::new(ctx, m).await?))
+    }
+    /// The full history, oldest first.
+    async fn events(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealEvent>> {
+        let loaders = ctx.data_unchecked::<Loaders>();
+        let rows = loaders.appeal_events.load_one(self.model.id).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+        Ok(rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect())
+    }
+    async fn version(&self) -> i32 {
+        self.model.version
+    }
+}
+
+/// One entry of an appeal's history.
+#[derive(SimpleObject)]
+pub struct AppealEvent {
+    pub id: ID,
+    pub at: DateTime<Utc>,
+    pub actor: String,
+    pub action: String,
+    pub from_status: Option<AppealStatus>,
+    pub to_status: Option<AppealStatus>,
+    pub comment: Option<String>,
+    pub data: Option<Json<serde_json::Value>>,
+}
+
+impl From<appeal_event::Model> for AppealEvent {
+    fn from(e: appeal_event::Model) -> Self {
+        Self {
+            id: ID(e.id.to_string()),
+            at: e.at,
+            actor: e.actor,
+            action: e.action,
+            from_status: e.from_status.and_then(|s| s.parse().ok()),
+            to_status: e.to_status.and_then(|s| s.parse().ok()),
+            comment: e.comment,
+            data: e.data.and_then(|d| serde_json::from_str(&d).ok()).map(Json),
+        }
+    }
+}
+
+/// An edge of the appeal list.
+#[derive(SimpleObject)]
+pub struct AppealEdge {
+    pub cursor: String,
+    pub node: Appeal,
+}
+
+/// A page of appeals. `totalCount` is computed only when asked for.
+#[derive(SimpleObject)]
+#[graphql(complex)]
+pub struct AppealConnection {
+    pub edges: Vec<AppealEdge>,
+    pub page_info: PageInfo,
+    #[graphql(skip)]
+    pub query: Select<appeal::Entity>,
+}
+
+#[ComplexObject]
+impl AppealConnection {
+    /// All appeals matching the filter within the caller's scope.
+    async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i32> {
+        let n = appeal_query::count(&state(ctx).db, self.query.clone()).await?;
+        Ok(i32::try_from(n).unwrap_or(i32::MAX))
+    }
+}
+
+#[derive(InputObject, Default)]
+pub struct AppealFilter {
+    pub status: Option<Vec<AppealStatus>>,
+    pub kind: Option<Vec<AppealKind>>,
+    pub channel: Option<Vec<Channel>>,
+    /// A top-level category includes its subcategories.
+    pub category_id: Option<Vec<ID>>,
+    /// A territory includes its whole subtree.
+    pub territory_id: Option<Vec<ID>>,
+    pub recipient_id: Option<Vec<ID>>,
+    pub sla_state: Option<Vec<SlaState>>,
+    /// First local date of receipt (inclusive).
+    pub received_from: Option<Date>,
+    /// Last local date of receipt (inclusive).
+    pub received_to: Option<Date>,
+    pub due_before: Option<DateTime<Utc>>,
+    /// Words to find in the text, summary and address (Russian word forms match).
+    pub search: Option<String>,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum AppealOrderField {
+    ReceivedAt,
+    DueAt,
+    Number,
+    UpdatedAt,
+}
+
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum OrderDirection {
+    Asc,
+    Desc,
+}
+
+#[derive(InputObject)]
+pub struct AppealOrder {
+    pub field: AppealOrderField,
+    pub direction: OrderDirection,
+}
+
+fn ids(path: &str, v: Option<Vec<ID>>) -> AppResult<Vec<i64>> {
+    v.unwrap_or_default().iter().map(|i| parse_id(path, i)).collect()
+}
+
+fn opt_id(path: &str, id: Option<&ID>) -> AppResult<Option<i64>> {
+    id.map(|i| parse_id(path, i)).transpose()
+}
+
+impl AppealFilter {
+    fn into_filter(self) -> AppResult<Filter> {
+        if let (Some(from), Some(to)) = (self.received_from, self.received_to)
+            && from > to
+        {
+            return Err(AppError::bad("filter.receivedTo", "must not be before receivedFrom"));
+        }
+        Ok(Filter {
+            status: self.status.unwrap_or_default(),
+            kind: self.kind.unwrap_or_default(),
+            channel: self.channel.unwrap_or_default(),
+            category_id: ids("filter.categoryId", self.category_id)?,
+            territory_id: ids("filter.territoryId", self.territory_id)?,
+            recipient_id: ids("filter.recipientId", self.recipient_id)?,
+            sla_state: self.sla_state.unwrap_or_default(),
+            received_from: self.received_from.map(|d| d.0),
+            received_to: self.received_to.map(|d| d.0),
+            due_before: self.due_before,
+            search: self.search.map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+        })
+    }
+}
+
+#[derive(InputObject)]
+pub struct CreateAppealInput {
+    pub kind: AppealKind,
+    pub channel: Channel,
+    pub external_id: Option<String>,
+    /// Defaults to now.
+    pub received_at: Option<DateTime<Utc>>,
+    pub author_name: Option<String>,
+    pub author_contact: Option<String>,
+    pub text: String,
+    pub category_id: Option<ID>,
+    pub territory_id: Option<ID>,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub summary: Option<String>,
+    /// High-priority incidents get the short first-reaction term (4 working hours).
+    pub high_priority: Option<bool>,
+}
+
+#[derive(InputObject)]
+pub struct UpdateAppealInput {
+    pub id: ID,
+    pub version: i32,
+    pub text: Option<String>,
+    pub summary: Option<String>,
+    pub category_id: Option<ID>,
+    pub territory_id: Option<ID>,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+}
+
+#[derive(InputObject)]
+pub struct AppealActionInput {
+    pub id: ID,
+    pub version: i32,
+    pub comment: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct AssignAppealInput {
+    pub id: ID,
+    pub version: i32,
+    pub recipient_id: ID,
+    pub comment: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct RedirectAppealInput {
+    pub id: ID,
+    pub version: i32,
+    pub external_body: String,
+    pub comment: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ExtendDeadlineInput {
+    pub id: ID,
+    pub version: i32,
+    /// At most 30; only once, only for APPEAL (59-ФЗ ст. 12 ч. 2).
+    pub days: i32,
+    pub reason: String,
+}
+
+#[derive(InputObject)]
+pub struct AnswerAppealInput {
+    pub id: ID,
+    pub version: i32,
+    pub text: String,
+}
+
+#[derive(InputObject)]
+pub struct AssessAnswerInput {
+    pub id: ID,
+    pub version: i32,
+    pub completeness: Completeness,
+    pub comment: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct LeaveWithoutAnswerInput {
+    pub id: ID,
+    pub version: i32,
+    pub reason: NoAnswerReason,
+    pub comment: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct FeedbackInput {
+    pub id: ID,
+    /// 1–5.
+    pub score: i32,
+    pub satisfied: bool,
+    pub comment: Option<String>,
+}
+
+#[derive(InputObject)]
+pub struct ReopenAppealInput {
+    pub id: ID,
+    pub version: i32,
+    pub reason: String,
+}
+
+#[derive(InputObject)]
+pub struct MarkDuplicateInput {
+    pub id: ID,
+    pub version: i32,
+    pub original_id: ID,
+}
+
+/// Appeal queries.
+#[derive(Default)]
+pub struct AppealQuery;
+
+#[Object]
+impl AppealQuery {
+    /// Appeals the caller may see, filtered, ordered (default: newest received first) and paged.
+    #[allow(clippy::too_many_arguments)]
+    async fn appeals(
+        &self,
+        ctx: &Context<'_>,
+        filter: Option<AppealFilter>,
+        order_by: Option<AppealOrder>,
+        first: Option<i32>,
+        after: Option<String>,
+        last: Option<i32>,
+        before: Option<String>,
+    ) -> AppResult<AppealConnection> {
+        let backward = last.is_some() || (before.is_some() && first.is_none());
+        let size = if backward { last } else { first };
+        let path = if backward { "last" } else { "first" };
+        let limit = match size {
+            None => DEFAULT_PAGE as u64,
+            Some(n) if (0..=MAX_PAGE).contains(&n) => n as u64,
+            Some(_) => return Err(AppError::bad(path, format!("must be between 0 and {MAX_PAGE}"))),
+        };
+        if first.is_some() && last.is_some() {
+            return Err(AppError::bad("last", "give either first or last, not both"));
+        }
+        let filter = filter.unwrap_or_default().into_filter()?;
+        let (order, descending) = match order_by {
+            None => (OrderField::ReceivedAt, true),
+            Some(o) => (
+                match o.field {
+                    AppealOrderField::ReceivedAt => OrderField::ReceivedAt,
+                    AppealOrderField::DueAt => OrderField::DueAt,
+                    AppealOrderField::Number => OrderField::Number,
+                    AppealOrderField::UpdatedAt => OrderField::UpdatedAt,
+                },
+                o.direction == OrderDirection::Desc,
+            ),
+        };
+        let st = state(ctx);
+        let scope = scope(ctx).await?;
+        let query = appeal_query::filtered(&st.db, scope, &filter, st.settings.timezone, st.clock.now()).await?;
+        let request = PageRequest { order, descending, limit, after, before, backward };
+        let page = appeal_query::page(&st.db, query.clone(), &request).await?;
+        let edges: Vec<AppealEdge> = page
+            .rows
+            .into_iter()
+            .map(|(cursor, model)| AppealEdge { cursor, node: Appeal { handles: scope.handles(&model), model } })
+            .collect();
+        let page_info = PageInfo {
+            has_next_page: page.has_next,
+            has_previous_page: page.has_previous,
+            start_cursor: edges.first().map(|e| e.cursor.clone()),
+            end_cursor: edges.last().map(|e| e.cursor.clone()),
+        };
+        Ok(AppealConnection { edges, page_info, query })
+    }
+
+    /// One appeal; `NOT_FOUND` when it does not exist or the caller may not see it.
+    async fn appeal(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Appeal>> {
+        let id = parse_id("id", &id)?;
+        let m = appeals::load_visible(&state(ctx).db, scope(ctx).await?, id).await?;
+        Ok(Some(Appeal::new(ctx, m).await?))
+    }
+
+    /// One appeal by its registration number.
+    async fn appeal_by_number(&self, ctx: &Context<'_>, number: String) -> AppResult<Option<Appeal>> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let found = appeal::Entity::find().filter(appeal::Column::Number.eq(number.trim())).one(&state(ctx).db).await?;
+        let scope = scope(ctx).await?;
+        let m = found.filter(|a| scope.sees(a)).ok_or_else(|| AppError::NotFound("appeal".into()))?;
+        Ok(Some(Appeal::new(ctx, m).await?))
+    }
+}
+
+async fn step(ctx: &Context<'_>, id: &ID, version: i32, step: Step) -> AppResult<Appeal> {
+    let id = parse_id("input.id", id)?;
+    let m = appeals::apply(state(ctx), caller(ctx), id, version, step).await?;
+    Appeal::new(ctx, m).await
+}
+
+/// Appeal mutations.
+#[derive(Default)]
+pub struct AppealMutation;
+
+#[Object]
+impl AppealMutation {
+    /// CURATOR, or COORDINATOR in its channels.
+    async fn create_appeal(&self, ctx: &Context<'_>, input: CreateAppealInput) -> AppResult<Appeal> {
+        let new = NewAppeal {
+            kind: Some(input.kind),
+            channel: Some(input.channel),
+            external_id: input.external_id,
+            received_at: input.received_at,
+            author_name: input.author_name,
+            author_contact: input.author_contact,
+            text: input.text,
+            category_id: opt_id("input.categoryId", input.category_id.as_ref())?,
+            territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
+            address: input.address,
+            latitude: input.latitude,
+            longitude: input.longitude,
+            summary: input.summary,
+            high_priority: input.high_priority.unwrap_or(false),
+        };
+        let m = appeals::create(state(ctx), caller(ctx), new).await?;
+        Appeal::new(ctx, m).await
+    }
+
+    async fn update_appeal(&self, ctx: &Context<'_>, input: UpdateAppealInput) -> AppResult<Appeal> {
+        let ch = AppealChanges {
+            text: input.text,
+            summary: input.summary,
+            category_id: opt_id("input.categoryId", input.category_id.as_ref())?,
+            territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
+            address: input.address,
+            latitude: input.latitude,
+            longitude: input.longitude,
+        };
+        step(ctx, &input.id, input.version, Step::Update(ch)).await
+    }
+
+    async fn register_appeal(&self, ctx: &Context<'_>, input: AppealActionInput) -> AppResult<Appeal> {
+        step(ctx, &input.id, input.version, Step::Register { comment: input.comment }).await
+    }
+
+    async fn assign_appeal(&self, ctx: &Context<'_>, input: AssignAppealInput) -> AppResult<Appeal> {
+        let recipient_id = parse_id("input.recipientId", &input.recipient_id)?;
+        step(ctx, &input.id, input.version, Step::Assign { recipient_id, comment: input.comment }).await
+    }
+
+    async fn redirect_appeal(&self, ctx: &Context<'_>, input: RedirectAppealInput) -> AppResult<Appeal> {
+        let s = Step::Redirect { external_body: input.external_body, comment: input.comment };
+        step(ctx, &input.id, input.version, s).await
+    }
+
+    /// For an INCIDENT this is the first reaction: the 7-working-day term starts.
+    async fn start_work(&self, ctx: &Context<'_>, input: AppealActionInput) -> AppResult<Appeal> {
+        step(ctx, &input.id, input.version, Step::StartWork { comment: input.comment }).await
+    }
+
+    async fn extend_deadline(&self, ctx: &Context<'_>, input: ExtendDeadlineInput) -> AppResult<Appeal> {
+        step(ctx, &input.id, input.version, Step::Extend { days: input.days, reason: input.reason }).await
+    }
+
+    async fn answer_appeal(&self, ctx: &Context<'_>, input: AnswerAppealInput) -> AppResult<Appeal> {
+        step(ctx, &input.id, input.version, Step::Answer { text: input.text }).await
+    }
+
+    async fn assess_answer(&self, ctx: &Context<'_>, input: AssessAnswerInput) -> AppResult<Appeal> {
+        let s = Step::Assess { completeness: input.completeness, comment: input.comment };
+        step(ctx, &input.id, input.version, s).await
+    }
+
+    async fn leave_without_answer(&self, ctx: &Context<'_>, input: LeaveWithoutAnswerInput) -> AppResult<Appeal> {
+        let s = Step::LeaveWithoutAnswer { reason: input.reason, comment: input.comment };
+        step(ctx, &input.id, input.version, s).await
+    }
+
+    /// Staff record the author's rating; a dissatisfied MESSAGE is reopened with a new term.
+    async fn record_feedback(&self, ctx: &Context<'_>, input: FeedbackInput) -> AppResult<Appeal> {
+        let id = parse_id("input.id", &input.id)?;
+        let m =
+            appeals::record_feedback(state(ctx), caller(ctx), id, input.score, input.satisfied, input.comment).await?;
+        Appeal::new(ctx, m).await
+    }
+
+    /// Public: the author rates the answer with the one-time code given with the answer.
+    async fn submit_feedback(
+        &self,
+        ctx: &Context<'_>,
+        code: String,
+        score: i32,
+        comment: Option<String>,
+    ) -> AppResult<bool> {
+        appeals::submit_feedback(state(ctx), caller(ctx), &code, score, comment).await
+    }
+
+    async fn reopen_appeal(&self, ctx: &Context<'_>, input: ReopenAppealInput) -> AppResult<Appeal> {
+        step(ctx, &input.id, input.version, Step::Reopen { reason: input.reason }).await
+    }
+
+    async fn mark_duplicate(&self, ctx: &Context<'_>, input: MarkDuplicateInput) -> AppResult<Appeal> {
+        let original_id = parse_id("input.originalId", &input.original_id)?;
+        step(ctx, &input.id, input.version, Step::MarkDuplicate { original_id }).await
+    }
+
+    async fn close_appeal(&self, ctx: &Context<'_>, input: AppealActionInput) -> AppResult<Appeal> {
+        step(ctx, &input.id, input.version, Step::Close { comment: input.comment }).await
+    }
+}

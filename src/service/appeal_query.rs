@@ -1,0 +1,240 @@
+//! Reading appeals: filters, ordering and keyset pagination, within the caller's scope.
+
+use std::collections::HashSet;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Select,
+};
+use serde::{Deserialize, Serialize};
+
+use super::scope::{AppealScope, territory_subtree};
+use crate::domain::access::Channel;
+use crate::domain::deadlines::{AppealKind, SlaState};
+use crate::domain::lifecycle::AppealStatus;
+use crate::entity::{appeal, category};
+use crate::error::{AppError, AppResult};
+
+/// Filters of the appeal list; every present filter narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct AppealFilter {
+    pub status: Vec<AppealStatus>,
+    pub kind: Vec<AppealKind>,
+    pub channel: Vec<Channel>,
+    /// A top-level category includes its subcategories.
+    pub category_id: Vec<i64>,
+    /// A territory includes its whole subtree.
+    pub territory_id: Vec<i64>,
+    pub recipient_id: Vec<i64>,
+    pub sla_state: Vec<SlaState>,
+    pub received_from: Option<NaiveDate>,
+    pub received_to: Option<NaiveDate>,
+    pub due_before: Option<DateTime<Utc>>,
+    pub search: Option<String>,
+}
+
+/// What the list is ordered by (always with the id as the tie-breaker).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OrderField {
+    #[default]
+    ReceivedAt,
+    DueAt,
+    Number,
+    UpdatedAt,
+}
+
+/// A page request: forward (`first`/`after`) or backward (`last`/`before`).
+#[derive(Debug, Clone)]
+pub struct PageRequest {
+    pub order: OrderField,
+    pub descending: bool,
+    pub limit: u64,
+    pub after: Option<String>,
+    pub before: Option<String>,
+    pub backward: bool,
+}
+
+/// Position of a row in the order: the order key and the id.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct CursorKey {
+    k: String,
+    id: i64,
+}
+
+/// A page of appeals with cursors and whether more exist on either side.
+pub struct AppealPage {
+    pub rows: Vec<(String, appeal::Model)>,
+    pub has_next: bool,
+    pub has_previous: bool,
+}
+
+fn key_of(order: OrderField, a: &appeal::Model) -> String {
+    match order {
+        OrderField::ReceivedAt => a.received_at.to_rfc3339(),
+        OrderField::DueAt => a.due_at.to_rfc3339(),
+        OrderField::Number => a.number.clone(),
+        OrderField::UpdatedAt => a.updated_at.to_rfc3339(),
+    }
+}
+
+/// The opaque cursor of a row.
+fn encode_cursor(order: OrderField, a: &appeal::Model) -> String {
+    let key = CursorKey { k: key_of(order, a), id: a.id };
+    let json = serde_json::to_string(&key).unwrap_or_default();
+    super::auth::hex(json.as_bytes())
+}
+
+fn decode_cursor(path: &str, c: &str) -> AppResult<CursorKey> {
+    let bad = || AppError::bad(path, "is not a valid cursor");
+    if !c.len().is_multiple_of(2) || c.len() > 512 {
+        return Err(bad());
+    }
+    let bytes: Option<Vec<u8>> = (0..c.len()).step_by(2).map(|i| u8::from_str_radix(&c[i..i + 2], 16).ok()).collect();
+    serde_json::from_slice(&bytes.ok_or_else(bad)?).map_err(|_| bad())
+}
+
+fn order_column(order: OrderField) -> appeal::Column {
+    match order {
+        OrderField::ReceivedAt => appeal::Column::ReceivedAt,
+        OrderField::DueAt => appeal::Column::DueAt,
+        OrderField::Number => appeal::Column::Number,
+        OrderField::UpdatedAt => appeal::Column::UpdatedAt,
+    }
+}
+
+/// Rows strictly after (`forward`) or before the cursor in the given direction.
+fn keyset(order: OrderField, cursor: &CursorKey, ascending: bool) -> AppResult<Condition> {
+    let col = order_column(order);
+    let value: sea_orm::Value = match order {
+        OrderField::Number => cursor.k.clone().into(),
+        _ => DateTime::parse_from_rfc3339(&cursor.k)
+            .map_err(|_| AppError::bad("after", "is not a valid cursor"))?
+            .with_timezone(&Utc)
+            .into(),
+    };
+    let (gt, id_gt): (SimpleExpr, SimpleExpr) = if ascending {
+        (col.gt(value.clone()), appeal::Column::Id.gt(cursor.id))
+    } else {
+        (col.lt(value.clone()), appeal::Column::Id.lt(cursor.id))
+    };
+    Ok(Condition::any().add(gt).add(Condition::all().add(col.eq(value)).add(id_gt)))
+}
+
+/// Start of a local date as an instant.
+pub fn local_midnight(tz: chrono_tz::Tz, d: NaiveDate) -> DateTime<Utc> {
+    let naive = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+    tz.from_local_datetime(&naive).earliest().map_or_else(|| Utc.from_utc_datetime(&naive), |t| t.with_timezone(&Utc))
+}
+
+/// The SQL condition of an SLA state at `now`.
+pub fn sla_condition(state: SlaState, now: DateTime<Utc>) -> Condition {
+    use appeal::Column as C;
+    let open = Condition::all().add(C::ResolvedAt.is_null());
+    match state {
+        SlaState::Overdue => open.add(C::DueAt.lt(now)),
+        SlaState::DueSoon => open.add(C::DueAt.gte(now)).add(C::DueSoonAt.lte(now)),
+        SlaState::OnTime => open.add(C::DueSoonAt.gt(now)),
+        SlaState::Met => {
+            Condition::all().add(C::ResolvedAt.is_not_null()).add(Expr::col(C::ResolvedAt).lte(Expr::col(C::DueAt)))
+        }
+        SlaState::Missed => {
+            Condition::all().add(C::ResolvedAt.is_not_null()).add(Expr::col(C::ResolvedAt).gt(Expr::col(C::DueAt)))
+        }
+    }
+}
+
+/// Builds the filtered query within the scope. May read the category and territory trees.
+pub async fn filtered(
+    conn: &impl ConnectionTrait,
+    scope: &AppealScope,
+    f: &AppealFilter,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+) -> AppResult<Select<appeal::Entity>> {
+    use appeal::Column as C;
+    let mut q = appeal::Entity::find().filter(scope.condition());
+    if !f.status.is_empty() {
+        q = q.filter(C::Status.is_in(f.status.iter().map(|s| s.as_str().to_string())));
+    }
+    if !f.kind.is_empty() {
+        q = q.filter(C::Kind.is_in(f.kind.iter().map(|s| s.as_str().to_string())));
+    }
+    if !f.channel.is_empty() {
+        q = q.filter(C::Channel.is_in(f.channel.iter().map(|s| s.as_str().to_string())));
+    }
+    if !f.category_id.is_empty() {
+        let children = category::Entity::find()
+            .filter(category::Column::ParentId.is_in(f.category_id.iter().copied()))
+            .all(conn)
+            .await?;
+        let ids: HashSet<i64> = f.category_id.iter().copied().chain(children.into_iter().map(|c| c.id)).collect();
+        q = q.filter(C::CategoryId.is_in(ids));
+    }
+    if !f.territory_id.is_empty() {
+        let mut ids = HashSet::new();
+        for root in &f.territory_id {
+            ids.extend(territory_subtree(conn, *root).await?);
+        }
+        q = q.filter(C::TerritoryId.is_in(ids));
+    }
+    if !f.recipient_id.is_empty() {
+        q = q.filter(C::RecipientId.is_in(f.recipient_id.iter().copied()));
+    }
+    if !f.sla_state.is_empty() {
+        let mut any = Condition::any();
+        for s in &f.sla_state {
+            any = any.add(sla_condition(*s, now));
+        }
+        q = q.filter(any);
+    }
+    if let Some(d) = f.received_from {
+        q = q.filter(C::ReceivedAt.gte(local_midnight(tz, d)));
+    }
+    if let Some(d) = f.received_to {
+        let next = d.succ_opt().unwrap_or(d);
+        q = q.filter(C::ReceivedAt.lt(local_midnight(tz, next)));
+    }
+    if let Some(t) = f.due_before {
+        q = q.filter(C::DueAt.lt(t));
+    }
+    if let Some(s) = &f.search {
+        let stems = crate::domain::text::normalize_for_search(s);
+        for stem in stems.split_whitespace().take(8) {
+            let escaped = stem.replace(['%', '_', '\\'], "");
+            if !escaped.is_empty() {
+                q = q.filter(C::SearchText.like(format!("%{escaped}%")));
+            }
+        }
+    }
+    Ok(q)
+}
+
+/// One page of the list, ordered and keyset-paginated.
+pub async fn page(conn: &impl ConnectionTrait, q: Select<appeal::Entity>, p: &PageRequest) -> AppResult<AppealPage> {
+    let col = order_column(p.order);
+    // Walking backward means reading in the opposite direction and reversing the rows.
+    let ascending = p.descending == p.backward;
+    let mut q = q;
+    if let Some(c) = &p.after {
+        q = q.filter(keyset(p.order, &decode_cursor("after", c)?, !p.descending)?);
+    }
+    if let Some(c) = &p.before {
+        q = q.filter(keyset(p.order, &decode_cursor("before", c)?, p.descending)?);
+    }
+    let dir = if ascending { Order::Asc } else { Order::Desc };
+    let mut rows = q.order_by(col, dir.clone()).order_by(appeal::Column::Id, dir).limit(p.limit + 1).all(conn).await?;
+    let more = rows.len() as u64 > p.limit;
+    rows.truncate(p.limit as usize);
+    if p.backward {
+        rows.reverse();
+    }
+    let (has_next, has_previous) = if p.backward { (p.before.is_some(), more) } else { (more, p.after.is_some()) };
+    Ok(AppealPage { rows: rows.into_iter().map(|a| (encode_cursor(p.order, &a), a)).collect(), has_next, has_previous })
+}
+
+/// The number of appeals matching the query.
+pub async fn count(conn: &impl ConnectionTrait, q: Select<appeal::Entity>) -> AppResult<u64> {
+    Ok(q.count(conn).await?)
+}

@@ -1,0 +1,145 @@
+//! Row scope for appeals: who sees which appeals, who handles them (sees personal data) and
+//! who may act on them. The same rules exist as a SQL condition (lists) and as checks on one
+//! loaded appeal (single reads and mutations), so they cannot disagree.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait};
+
+use crate::domain::access::{ApiScope, Channel, Principal, Role, UserPrincipal};
+use crate::entity::{appeal, territory};
+use crate::error::AppResult;
+
+/// What one caller may see and do with appeals.
+#[derive(Debug, Clone, Default)]
+pub struct AppealScope {
+    /// Sees every appeal (a token with APPEALS_READ).
+    all: bool,
+    /// Territories the user is limited to (the subtree of its territory), if limited.
+    territories: Option<HashSet<i64>>,
+    /// CURATOR: every appeal of its territory.
+    curator: bool,
+    /// HEAD: reads every appeal of its territory, with personal data masked.
+    head: bool,
+    /// COORDINATOR: appeals of these channels.
+    channels: Vec<Channel>,
+    /// EXECUTOR: appeals assigned to this recipient.
+    recipient: Option<i64>,
+}
+
+/// All ids of the subtree rooted at `root` (including it).
+pub async fn territory_subtree(conn: &impl ConnectionTrait, root: i64) -> AppResult<HashSet<i64>> {
+    let all = territory::Entity::find().all(conn).await?;
+    let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
+    for t in &all {
+        if let Some(p) = t.parent_id {
+            children.entry(p).or_default().push(t.id);
+        }
+    }
+    let mut out = HashSet::new();
+    let mut stack = vec![root];
+    while let Some(id) = stack.pop() {
+        if out.insert(id) {
+            stack.extend(children.get(&id).into_iter().flatten().copied());
+        }
+    }
+    Ok(out)
+}
+
+impl AppealScope {
+    /// The scope of a caller; loads the territory subtree when the user is limited to one.
+    pub async fn of(conn: &impl ConnectionTrait, who: &Principal) -> AppResult<Self> {
+        match who {
+            Principal::Token(t) => Ok(Self { all: t.scopes.contains(&ApiScope::AppealsRead), ..Self::default() }),
+            Principal::User(u) => {
+                let territories = match u.territory_id {
+                    Some(root) => Some(territory_subtree(conn, root).await?),
+                    None => None,
+                };
+                Ok(Self::for_user(u, territories))
+            }
+            Principal::Anonymous | Principal::System => Ok(Self::default()),
+        }
+    }
+
+    /// The scope of a person whose territory subtree is already known.
+    pub fn for_user(u: &UserPrincipal, territories: Option<HashSet<i64>>) -> Self {
+        Self {
+            all: false,
+            territories,
+            curator: u.has(Role::Curator),
+            head: u.has(Role::Head),
+            channels: if u.has(Role::Coordinator) { u.channels.clone() } else { Vec::new() },
+            recipient: if u.has(Role::Executor) { u.recipient_id } else { None },
+        }
+    }
+
+    fn in_territory(&self, a: &appeal::Model) -> bool {
+        match &self.territories {
+            None => true,
+            Some(set) => a.territory_id.is_some_and(|t| set.contains(&t)),
+        }
+    }
+
+    fn coordinates(&self, a: &appeal::Model) -> bool {
+        self.in_territory(a) && a.channel.parse::<Channel>().is_ok_and(|c| self.channels.contains(&c))
+    }
+
+    fn executes(&self, a: &appeal::Model) -> bool {
+        self.recipient.is_some() && a.recipient_id == self.recipient
+    }
+
+    /// Whether the caller may read the appeal at all (others get NOT_FOUND).
+    pub fn sees(&self, a: &appeal::Model) -> bool {
+        self.all || ((self.curator || self.head) && self.in_territory(a)) || self.coordinates(a) || self.executes(a)
+    }
+
+    /// Whether the caller handles the appeal and so sees the author's personal data.
+    pub fn handles(&self, a: &appeal::Model) -> bool {
+        (self.curator && self.in_territory(a)) || self.coordinates(a) || self.executes(a)
+    }
+
+    /// Whether the caller may route it: register, assign, redirect, extend, assess, close…
+    pub fn routes(&self, a: &appeal::Model) -> bool {
+        (self.curator && self.in_territory(a)) || self.coordinates(a)
+    }
+
+    /// Whether the caller may work on it and answer it.
+    pub fn answers(&self, a: &appeal::Model) -> bool {
+        self.routes(a) || self.executes(a)
+    }
+
+    /// Whether the caller may create an appeal in this channel (curators any, coordinators theirs).
+    pub fn creates_in(&self, channel: Channel) -> bool {
+        self.curator || self.channels.contains(&channel)
+    }
+
+    /// The same visibility as [`Self::sees`], as a SQL condition.
+    pub fn condition(&self) -> Condition {
+        if self.all {
+            return Condition::all();
+        }
+        let territory = || match &self.territories {
+            None => Condition::all(),
+            Some(set) => Condition::all().add(appeal::Column::TerritoryId.is_in(set.iter().copied())),
+        };
+        let mut any = Condition::any();
+        let mut empty = true;
+        if self.curator || self.head {
+            any = any.add(territory());
+            empty = false;
+        }
+        if !self.channels.is_empty() {
+            any = any.add(
+                territory().add(appeal::Column::Channel.is_in(self.channels.iter().map(|c| c.as_str().to_string()))),
+            );
+            empty = false;
+        }
+        if let Some(r) = self.recipient {
+            any = any.add(appeal::Column::RecipientId.eq(r));
+            empty = false;
+        }
+        if empty { Condition::all().add(Expr::cust("1 = 0")) } else { any }
+    }
+}

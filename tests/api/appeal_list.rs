@@ -1,0 +1,122 @@
+//! The appeal list: filters, ordering, pages in both directions, and a constant number of
+//! SQL statements whatever the page size.
+
+use serde_json::json;
+
+use crate::helpers::spawn_app_with;
+
+#[tokio::test]
+async fn filters_order_and_pages() {
+    let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
+    app.set_now("2026-11-20T12:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let city = app.territory(&admin, "Сорск", None).await;
+    let district = app.territory(&admin, "Микрорайон Северный", Some(&city)).await;
+    let elsewhere = app.territory(&admin, "Другой район", None).await;
+    let heating = app.category(&curator, "Отопление").await;
+    let housing = app.category(&curator, "ЖКХ").await;
+    let roads = app.category(&curator, "Ямы и ремонт дорог").await;
+    let texts = [
+        ("Холодные батареи в квартире", &heating, &district, "POS", "2026-11-18T09:00:00+07:00"),
+        ("Батарея не греет", &heating, &city, "EMAIL", "2026-11-19T23:30:00+07:00"),
+        ("Яма на дороге у школы", &roads, &district, "POS", "2026-11-19T00:30:00+07:00"),
+        ("Огромные ямы на улице Ленина", &roads, &elsewhere, "PHONE", "2026-11-10T10:00:00+07:00"),
+    ];
+    for (text, cat, ter, channel, at) in texts {
+        app.appeal(&curator, json!({"kind": "MESSAGE", "channel": channel, "text": text, "categoryId": cat, "territoryId": ter, "receivedAt": at})).await;
+    }
+    const LIST: &str = "query($f:AppealFilter,$o:AppealOrder,$first:Int,$after:String,$last:Int,$before:String){ appeals(filter:$f, orderBy:$o, first:$first, after:$after, last:$last, before:$before) { totalCount edges { cursor node { text } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    let count = |f: serde_json::Value| {
+        let app = &app;
+        let curator = curator.clone();
+        async move {
+            let r = app.gql(Some(&curator), LIST, json!({"f": f})).await;
+            r.data()["appeals"]["totalCount"].as_i64().unwrap()
+        }
+    };
+    assert_eq!(count(json!({})).await, 4);
+    assert_eq!(count(json!({"categoryId": [housing]})).await, 2, "a top-level category includes its subcategories");
+    assert_eq!(count(json!({"territoryId": [city]})).await, 3, "a territory includes its subtree");
+    assert_eq!(count(json!({"channel": ["POS"]})).await, 2);
+    assert_eq!(count(json!({"search": "батареи"})).await, 2, "word forms match: батареи ~ батарея");
+    assert_eq!(count(json!({"search": "ямы дорога"})).await, 1);
+    assert_eq!(count(json!({"receivedFrom": "2026-11-19", "receivedTo": "2026-11-19"})).await, 2, "local dates, UTC+7");
+    assert_eq!(count(json!({"status": ["RECEIVED"], "kind": ["MESSAGE"]})).await, 4);
+    assert_eq!(count(json!({"kind": ["APPEAL"]})).await, 0);
+    // 10 November + 10 working days = 24 November, due soon from the last quarter of the
+    // term (21 November); the others are due in December.
+    app.set_now("2026-11-22T12:00:00+07:00");
+    assert_eq!(count(json!({"slaState": ["ON_TIME"]})).await, 3);
+    assert_eq!(count(json!({"slaState": ["DUE_SOON"]})).await, 1);
+    app.set_now("2026-11-25T00:00:00+07:00");
+    assert_eq!(count(json!({"slaState": ["OVERDUE"]})).await, 1);
+    assert_eq!(count(json!({"dueBefore": "2026-11-25T00:00:00+07:00"})).await, 1);
+
+    // Pages forward by receipt, oldest first, then back.
+    let order = json!({"field": "RECEIVED_AT", "direction": "ASC"});
+    let p1 = app.gql(Some(&curator), LIST, json!({"o": order, "first": 3})).await;
+    let p1 = &p1.data()["appeals"];
+    let texts: Vec<&str> =
+        p1["edges"].as_array().unwrap().iter().map(|e| e["node"]["text"].as_str().unwrap()).collect();
+    assert_eq!(texts, ["Огромные ямы на улице Ленина", "Холодные батареи в квартире", "Яма на дороге у школы"]);
+    assert_eq!(p1["pageInfo"]["hasNextPage"], true);
+    let p2 = app.gql(Some(&curator), LIST, json!({"o": order, "first": 3, "after": p1["pageInfo"]["endCursor"]})).await;
+    let p2 = &p2.data()["appeals"];
+    assert_eq!(p2["edges"].as_array().unwrap().len(), 1);
+    assert_eq!(p2["pageInfo"]["hasNextPage"], false);
+    assert_eq!(p2["pageInfo"]["hasPreviousPage"], true);
+    let back =
+        app.gql(Some(&curator), LIST, json!({"o": order, "last": 2, "before": p2["pageInfo"]["startCursor"]})).await;
+    let back: Vec<&str> = back.data()["appeals"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(back, ["Холодные батареи в квартире", "Яма на дороге у школы"]);
+
+    assert_eq!(app.gql(Some(&curator), LIST, json!({"first": 101})).await.field_paths(), vec!["first"]);
+    assert_eq!(app.gql(Some(&curator), LIST, json!({"after": "zz"})).await.field_paths(), vec!["after"]);
+    assert_eq!(
+        app.gql(Some(&curator), LIST, json!({"f": {"receivedFrom": "2026-13-01"}})).await.code(),
+        "BAD_USER_INPUT"
+    );
+}
+
+#[tokio::test]
+async fn a_page_costs_the_same_number_of_statements_whatever_its_size() {
+    let app = spawn_app_with(|_| {}).await;
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let mut recipients = Vec::new();
+    for i in 0..5 {
+        recipients.push(app.recipient(&admin, &format!("Отдел {i}")).await);
+    }
+    let territory = app.territory(&admin, "Сорск", None).await;
+    let category = app.category(&curator, "Отопление").await;
+    for i in 0..30 {
+        let (id, _, _) = app
+            .appeal(&curator, json!({"kind": "MESSAGE", "channel": "POS", "text": format!("Обращение {i}"), "categoryId": category, "territoryId": territory}))
+            .await;
+        app.act(&curator, "registerAppeal", "AppealActionInput", json!({"id": id, "version": 1})).await.data();
+        app.act(
+            &curator,
+            "assignAppeal",
+            "AssignAppealInput",
+            json!({"id": id, "version": 2, "recipientId": recipients[i % 5]}),
+        )
+        .await
+        .data();
+    }
+    let query = "query($n:Int){ appeals(first:$n, filter:{status:[ASSIGNED]}, orderBy:{field:DUE_AT,direction:ASC}) { edges { node { number status slaState dueAt recipient { name } category { name parent { name } } territory { name } events { action } } } } }";
+    let mut costs = Vec::new();
+    for n in [2, 30] {
+        let before = app.sql_statements();
+        let r = app.gql(Some(&curator), query, json!({"n": n})).await;
+        assert_eq!(r.data()["appeals"]["edges"].as_array().unwrap().len(), n as usize);
+        costs.push(app.sql_statements() - before);
+    }
+    assert_eq!(costs[0], costs[1], "statements for 2 rows vs 30 rows: {costs:?}");
+    assert!(costs[1] <= 8, "{costs:?}");
+}
