@@ -2,6 +2,7 @@
 
 pub mod appeals;
 pub mod auth;
+pub mod calendar;
 pub mod connection;
 pub mod loaders;
 pub mod policy;
@@ -26,11 +27,16 @@ use crate::state::AppState;
 
 /// The root query: one part per area.
 #[derive(MergedObject, Default)]
-pub struct Query(auth::AuthQuery, reference::ReferenceQuery, appeals::AppealQuery);
+pub struct Query(auth::AuthQuery, reference::ReferenceQuery, appeals::AppealQuery, calendar::CalendarQuery);
 
 /// The root mutation: one part per area.
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation, reference::ReferenceMutation, appeals::AppealMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    reference::ReferenceMutation,
+    appeals::AppealMutation,
+    calendar::CalendarMutation,
+);
 
 /// The executable schema type.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

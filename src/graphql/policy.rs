@@ -42,6 +42,8 @@ pub fn rule_for(field: &str) -> Option<Access> {
         | "Mutation.closeAppeal" => Roles(ROUTERS),
         "Mutation.startWork" | "Mutation.answerAppeal" => Roles(ANSWERERS),
         "Mutation.submitFeedback" => Public,
+        "Query.calendarOverrides" | "Query.lastOfficialCalendarYear" => Roles(STAFF),
+        "Mutation.setCalendarDay" | "Mutation.removeCalendarDay" => Roles(ADMIN),
         _ => return None,
     })
 }

@@ -5,6 +5,7 @@ pub mod appeal_query;
 pub mod appeals;
 pub mod audit;
 pub mod auth;
+pub mod calendar;
 pub mod deadlines;
 pub mod reference;
 pub mod scope;

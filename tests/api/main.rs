@@ -11,5 +11,6 @@ mod appeals;
 mod auth;
 mod limits;
 mod policy;
+mod reference;
 mod schema;
 mod users;
