@@ -34,6 +34,15 @@ pub enum Command {
     Token(TokenCommand),
     /// Print the GraphQL schema (SDL), as committed in schema.graphql.
     Schema,
+    /// Fill the database with realistic synthetic data of a small city (demo and benchmarks).
+    SeedDemo {
+        /// Number of appeals spread over the last year.
+        #[arg(long, default_value = "5000")]
+        appeals: u64,
+        /// Random seed (the same seed gives the same data).
+        #[arg(long, default_value = "2026")]
+        seed: u64,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -139,6 +148,21 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             let (t, secret) = tokens::create(&state, &caller, &name, &scopes, expires_at).await.map_err(cli_error)?;
             println!("created token {} ({})", t.id, t.name);
             println!("secret (shown once): {secret}");
+            Ok(())
+        }
+        Command::SeedDemo { appeals, seed } => {
+            let state = crate::init_state(settings).await?;
+            let started = std::time::Instant::now();
+            let report = crate::service::seed::seed_demo(&state, appeals, seed).await.map_err(cli_error)?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "seeded {} appeals in {secs:.1} s ({:.0} rows/s)",
+                report.appeals,
+                report.appeals as f64 / secs.max(0.001)
+            );
+            for email in report.users_created {
+                println!("demo user {email} / {}", crate::service::seed::DEMO_PASSWORD);
+            }
             Ok(())
         }
         Command::Schema => Ok(()),

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod deadlines;
 pub mod reference;
 pub mod scope;
+pub mod seed;
 pub mod tokens;
 pub mod users;
 

@@ -13,4 +13,5 @@ mod limits;
 mod policy;
 mod reference;
 mod schema;
+mod seed;
 mod users;

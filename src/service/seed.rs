@@ -1,0 +1,629 @@
+//! Realistic synthetic data for demos and benchmarks (`mcu seed-demo`): the town of Sorsk
+//! with its districts, the administration's departments, staff, and a year of appeals over
+//! every channel with answers, ratings and overdue cases. Rows go in as multi-row inserts.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set};
+
+use super::deadlines::Terms;
+use super::{Caller, appeals, users};
+use crate::domain::access::{Channel, Principal, Role};
+use crate::domain::deadlines::AppealKind;
+use crate::domain::lifecycle::AppealStatus;
+use crate::entity::{appeal, appeal_event, category, recipient, territory};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// The demo staff's password (printed by the command).
+pub const DEMO_PASSWORD: &str = "demo-password-2026";
+
+/// What was created.
+#[derive(Debug, Default)]
+pub struct SeedReport {
+    pub appeals: u64,
+    pub users_created: Vec<String>,
+}
+
+const DISTRICTS: &[(&str, i32, f64, f64)] = &[
+    ("Центральный микрорайон", 4200, 53.9995, 90.2470),
+    ("Северный микрорайон", 2600, 54.0080, 90.2520),
+    ("Южный микрорайон", 2100, 53.9920, 90.2400),
+    ("Заречный микрорайон", 1300, 54.0010, 90.2650),
+    ("Посёлок Сосновый", 800, 54.0150, 90.2300),
+];
+
+/// Departments and which top-level topics go to them; `true` marks bodies outside the administration.
+const RECIPIENTS: &[(&str, bool, &[&str])] = &[
+    ("Управление ЖКХ", false, &["ЖКХ"]),
+    ("Управление дорожного хозяйства", false, &["Дороги", "Транспорт"]),
+    ("Отдел благоустройства", false, &["Благоустройство"]),
+    ("Управление образования", false, &["Образование"]),
+    ("Отдел экологии", false, &["Экология и мусор"]),
+    ("Отдел ГО и ЧС", false, &["Безопасность"]),
+    ("Отдел архитектуры и градостроительства", false, &["Строительство и архитектура"]),
+    ("Отдел культуры и спорта", false, &["Культура и спорт"]),
+    ("Общий отдел", false, &["Прочее"]),
+    ("Министерство здравоохранения Республики Хакасия", true, &["Здравоохранение"]),
+    ("Управление социальной поддержки населения", true, &["Социальная защита"]),
+];
+
+/// Share of appeals per top-level topic, in per mille.
+const TOPIC_WEIGHTS: &[(&str, u32)] = &[
+    ("ЖКХ", 300),
+    ("Дороги", 190),
+    ("Благоустройство", 140),
+    ("Экология и мусор", 100),
+    ("Транспорт", 60),
+    ("Образование", 50),
+    ("Здравоохранение", 50),
+    ("Социальная защита", 35),
+    ("Безопасность", 30),
+    ("Строительство и архитектура", 20),
+    ("Культура и спорт", 15),
+    ("Прочее", 10),
+];
+
+/// Complaint phrases per subcategory; `{a}` is replaced by an address.
+fn phrases(sub: &str) -> &'static [&'static str] {
+    match sub {
+        "Отопление" => &[
+            "В квартире холодно, батареи еле тёплые, {a}",
+            "Нет отопления в подъезде дома {a}, дети мёрзнут",
+            "Батарея в детской холодная уже неделю, {a}",
+        ],
+        "Горячее водоснабжение" => {
+            &["Нет горячей воды третий день, {a}", "Из крана течёт ржавая горячая вода, {a}"]
+        }
+        "Холодное водоснабжение" => {
+            &["Низкое давление холодной воды, {a}", "Отключили воду без предупреждения, {a}"]
+        }
+        "Водоотведение и канализация" => {
+            &["Засор канализации, подвал затоплен, {a}", "Из люка течёт канализация на дорогу, {a}"]
+        }
+        "Электроснабжение" => &["Постоянно отключают свет, {a}", "Мигает свет в подъезде, {a}"],
+        "Газоснабжение" => &["Запах газа в подъезде, {a}"],
+        "Управляющие компании" => {
+            &["Управляющая компания не убирает подъезд, {a}", "УК не отвечает на заявки о протечке крыши, {a}"]
+        }
+        "Капитальный ремонт" => {
+            &["Протекает крыша после капремонта, {a}", "Капитальный ремонт дома затянули на год, {a}"]
+        }
+        "Ямы и ремонт дорог" => &[
+            "Огромная яма на дороге, {a}, машины бьют колёса",
+            "Разбитый асфальт на проезжей части, {a}",
+            "Ямы во дворе после зимы, {a}",
+        ],
+        "Уборка снега и наледи" => {
+            &["Не чистят снег во дворе, {a}", "Гололёд на тротуаре, люди падают, {a}"]
+        }
+        "Тротуары" => &["Нет тротуара, дети идут в школу по дороге, {a}", "Разрушен тротуар, {a}"],
+        "Уличное освещение" => {
+            &["Не горят фонари на улице, {a}, очень темно", "Нет освещения у остановки, {a}"]
+        }
+        "Светофоры и дорожные знаки" => {
+            &["Не работает светофор на перекрёстке, {a}", "Нужен пешеходный переход у школы, {a}"]
+        }
+        "Дворы и детские площадки" => {
+            &["Сломаны качели на детской площадке, {a}", "Просим благоустроить двор, {a}"]
+        }
+        "Парки и скверы" => &["В сквере сломаны скамейки, {a}", "Мусор и разбитые урны в парке, {a}"],
+        "Озеленение" => &["Аварийное дерево может упасть на машины, {a}", "Просим покосить траву, {a}"],
+        "Бродячие животные" => {
+            &["Стая бродячих собак у школы, {a}", "Собаки нападают на прохожих, {a}"]
+        }
+        "Уборка территорий" => &["Не убирают территорию у дома, {a}"],
+        "Расписание и маршруты" => {
+            &["Автобус не пришёл по расписанию, остановка {a}", "Просим добавить рейсы автобуса до {a}"]
+        }
+        "Состояние автобусов" => &["В автобусе холодно и грязно, маршрут через {a}"],
+        "Остановки" => &["Разрушен павильон остановки, {a}"],
+        "Детские сады" => &["Нет мест в детском саду, {a}", "В детском саду холодно, {a}"],
+        "Школы" => &["В школе протекает крыша, {a}", "Нет горячего питания в школе, {a}"],
+        "Дополнительное образование" => &["Закрыли кружок для детей, {a}"],
+        "Поликлиники" => &["Огромные очереди в поликлинике, {a}", "Нет терапевта в поликлинике"],
+        "Запись к врачу" => &["Невозможно записаться к врачу через Госуслуги"],
+        "Лекарственное обеспечение" => &["Нет льготных лекарств в аптеке, {a}"],
+        "Скорая помощь" => &["Скорая ехала больше часа, {a}"],
+        "Пособия и выплаты" => &["Не пришло пособие на ребёнка"],
+        "Помощь пенсионерам и инвалидам" => &["Нет пандуса в подъезде, {a}"],
+        "Многодетные семьи" => &["Многодетной семье не выделили участок"],
+        "Вывоз мусора (ТКО)" => {
+            &["Не вывозят мусор неделю, контейнеры переполнены, {a}", "Мусоровоз не приезжает, {a}"]
+        }
+        "Контейнерные площадки" => {
+            &["Нужна контейнерная площадка, {a}", "Сломаны мусорные контейнеры, {a}"]
+        }
+        "Несанкционированные свалки" => {
+            &["Стихийная свалка за гаражами, {a}", "Выбрасывают строительный мусор в лесу у {a}"]
+        }
+        "Загрязнение воздуха и воды" => &["Дым от котельной, нечем дышать, {a}"],
+        "Общественный порядок" => &["Шумят по ночам во дворе, {a}"],
+        "Пожарная безопасность" => &["Сухая трава горит у домов, {a}"],
+        "Чрезвычайные ситуации" => &["Подтопление улицы талой водой, {a}"],
+        "Самовольные постройки" => &["Сосед построил гараж на общей земле, {a}"],
+        "Разрешения на строительство" => &["Долго не выдают разрешение на строительство"],
+        "Учреждения культуры" => &["Дом культуры закрыт на ремонт второй год"],
+        "Спортивные объекты" => &["Нужна спортивная площадка, {a}"],
+        _ => &["Прошу разобраться с проблемой, {a}"],
+    }
+}
+
+const STREETS: &[&str] = &[
+    "ул. Ленина",
+    "ул. Кирова",
+    "ул. Геологов",
+    "ул. Пионерская",
+    "ул. Советская",
+    "ул. Дружбы",
+    "ул. Октябрьская",
+    "ул. Молодёжная",
+    "ул. Школьная",
+    "ул. Садовая",
+];
+const FIRST: &[&str] = &[
+    "Иван",
+    "Анна",
+    "Сергей",
+    "Ольга",
+    "Николай",
+    "Татьяна",
+    "Алексей",
+    "Елена",
+    "Дмитрий",
+    "Наталья",
+    "Михаил",
+    "Светлана",
+];
+const LAST: &[&str] = &[
+    "Иванов",
+    "Петров",
+    "Сидоров",
+    "Кузнецов",
+    "Смирнов",
+    "Попов",
+    "Васильев",
+    "Соколов",
+    "Михайлов",
+    "Новиков",
+    "Фёдоров",
+    "Морозов",
+];
+const ANSWERS: &[&str] = &[
+    "Проблема устранена, работы выполнены.",
+    "Работы включены в план на текущий сезон.",
+    "Направлена бригада, неисправность устранена.",
+    "Обращение рассмотрено, даны разъяснения.",
+    "Вопрос передан в управляющую компанию для устранения.",
+];
+
+fn pick<'a, T>(rng: &mut StdRng, items: &'a [T]) -> &'a T {
+    &items[rng.random_range(0..items.len())]
+}
+
+async fn ensure_territories(state: &AppState) -> AppResult<Vec<territory::Model>> {
+    let db = &state.db;
+    let now = state.clock.now();
+    let city = match territory::Entity::find().filter(territory::Column::Code.eq("sorsk")).one(db).await? {
+        Some(c) => c,
+        None => {
+            territory::ActiveModel {
+                name: Set("г. Сорск".into()),
+                code: Set(Some("sorsk".into())),
+                parent_id: Set(None),
+                population: Set(Some(11_000)),
+                latitude: Set(Some(54.0003)),
+                longitude: Set(Some(90.2550)),
+                version: Set(1),
+                created_at: Set(now),
+                ..Default::default()
+            }
+            .insert(db)
+            .await?
+        }
+    };
+    let mut out = Vec::new();
+    for (i, (name, population, lat, lon)) in DISTRICTS.iter().enumerate() {
+        let code = format!("sorsk-{i}");
+        let t = match territory::Entity::find().filter(territory::Column::Code.eq(code.as_str())).one(db).await? {
+            Some(t) => t,
+            None => {
+                territory::ActiveModel {
+                    name: Set((*name).into()),
+                    code: Set(Some(code)),
+                    parent_id: Set(Some(city.id)),
+                    population: Set(Some(*population)),
+                    latitude: Set(Some(*lat)),
+                    longitude: Set(Some(*lon)),
+                    version: Set(1),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(db)
+                .await?
+            }
+        };
+        out.push(t);
+    }
+    Ok(out)
+}
+
+async fn ensure_recipients(state: &AppState) -> AppResult<HashMap<String, recipient::Model>> {
+    let db = &state.db;
+    let now = state.clock.now();
+    let cats = category::Entity::find().all(db).await?;
+    let mut by_topic = HashMap::new();
+    for (name, external, topics) in RECIPIENTS {
+        let r = match recipient::Entity::find().filter(recipient::Column::Name.eq(*name)).one(db).await? {
+            Some(r) => r,
+            None => {
+                recipient::ActiveModel {
+                    name: Set((*name).into()),
+                    short_name: Set(None),
+                    parent_id: Set(None),
+                    external: Set(*external),
+                    active: Set(true),
+                    version: Set(1),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(db)
+                .await?
+            }
+        };
+        for topic in *topics {
+            if let Some(c) = cats.iter().find(|c| c.name == *topic && c.parent_id.is_none())
+                && c.default_recipient_id.is_none()
+            {
+                let mut am = c.clone().into_active_model();
+                am.default_recipient_id = Set(Some(r.id));
+                am.update(db).await?;
+            }
+            by_topic.insert((*topic).to_string(), r.clone());
+        }
+    }
+    Ok(by_topic)
+}
+
+async fn ensure_staff(state: &AppState, zhkh: i64) -> AppResult<Vec<String>> {
+    let caller = Caller { principal: Principal::System, request_id: Some("seed-demo".into()), ..Caller::default() };
+    type Person = (&'static str, &'static str, Vec<Role>, Vec<Channel>, Option<i64>);
+    let people: Vec<Person> = vec![
+        ("curator@demo.mcu", "Куратор МЦУ", vec![Role::Curator], vec![], None),
+        (
+            "pos@demo.mcu",
+            "Ответственный за ПОС",
+            vec![Role::Coordinator],
+            vec![Channel::Pos, Channel::Gospabliki],
+            None,
+        ),
+        ("im@demo.mcu", "Ответственный за ИМ", vec![Role::Coordinator], vec![Channel::Incident], None),
+        ("zhkh@demo.mcu", "Исполнитель ЖКХ", vec![Role::Executor], vec![], Some(zhkh)),
+        ("head@demo.mcu", "Глава города", vec![Role::Head], vec![], None),
+    ];
+    let mut created = Vec::new();
+    for (email, name, roles, channels, recipient_id) in people {
+        if users::find_by_email(&state.db, email).await?.is_none() {
+            let new = users::NewUser {
+                email: email.into(),
+                full_name: name.into(),
+                password: DEMO_PASSWORD.into(),
+                roles,
+                channels,
+                recipient_id,
+                territory_id: None,
+            };
+            users::create(state, &caller, new).await?;
+            created.push(email.to_string());
+        }
+    }
+    Ok(created)
+}
+
+/// Fills the database with demo data and `n` appeals received during the last year.
+pub async fn seed_demo(state: &AppState, n: u64, seed: u64) -> AppResult<SeedReport> {
+    let districts = ensure_territories(state).await?;
+    let recipients = ensure_recipients(state).await?;
+    let zhkh = recipients.get("ЖКХ").map(|r| r.id).ok_or_else(|| AppError::internal("no ЖКХ recipient"))?;
+    let users_created = ensure_staff(state, zhkh).await?;
+    let cats = category::Entity::find().all(&state.db).await?;
+    let tops: Vec<(category::Model, Vec<category::Model>, u32)> = TOPIC_WEIGHTS
+        .iter()
+        .filter_map(|(name, w)| {
+            let top = cats.iter().find(|c| c.name == *name && c.parent_id.is_none())?.clone();
+            let subs = cats.iter().filter(|c| c.parent_id == Some(top.id)).cloned().collect();
+            Some((top, subs, *w))
+        })
+        .collect();
+    let total_weight: u32 = tops.iter().map(|t| t.2).sum();
+    let terms = Terms::load(state, &state.db).await?;
+    let now = state.clock.now();
+    let mut rng = StdRng::seed_from_u64(seed);
+
+    // Generate receipt instants first, so numbers can be reserved per year in one go.
+    let mut received: Vec<DateTime<Utc>> =
+        (0..n).map(|_| now - Duration::seconds(rng.random_range(0..365 * 86_400))).collect();
+    received.sort();
+    let mut per_year: HashMap<i32, i64> = HashMap::new();
+    for r in &received {
+        *per_year.entry(terms.local_year(*r)).or_default() += 1;
+    }
+    let mut next_number: HashMap<i32, i64> = HashMap::new();
+    let txn = crate::db::begin_write(&state.db).await?;
+    for (year, count) in &per_year {
+        next_number.insert(*year, appeals::reserve_numbers(&txn, *year, *count).await?);
+    }
+    txn.commit().await?;
+
+    // Some places gather many complaints on one topic: problem points.
+    let hotspots: Vec<(usize, usize, f64, f64)> = (0..12)
+        .map(|_| {
+            let d = rng.random_range(0..districts.len());
+            let t = rng.random_range(0..tops.len().min(4));
+            let (lat, lon) = (districts[d].latitude.unwrap_or(54.0), districts[d].longitude.unwrap_or(90.25));
+            (d, t, lat + rng.random_range(-0.004..0.004), lon + rng.random_range(-0.006..0.006))
+        })
+        .collect();
+
+    let chunk = if state.settings.is_sqlite() { 400 } else { 1000 };
+    let mut batch: Vec<(String, appeal::ActiveModel)> = Vec::with_capacity(chunk);
+    let mut inserted = 0u64;
+    for received_at in received.iter().copied() {
+        let ctx = GenContext {
+            tops: &tops,
+            total_weight,
+            districts: &districts,
+            recipients: &recipients,
+            hotspots: &hotspots,
+            terms: &terms,
+            now,
+        };
+        batch.push(generate(&mut rng, &ctx, received_at, &mut next_number));
+        if batch.len() == chunk {
+            inserted += flush(state, &mut batch).await?;
+        }
+    }
+    inserted += flush(state, &mut batch).await?;
+    Ok(SeedReport { appeals: inserted, users_created })
+}
+
+struct GenContext<'a> {
+    tops: &'a [(category::Model, Vec<category::Model>, u32)],
+    total_weight: u32,
+    districts: &'a [territory::Model],
+    recipients: &'a HashMap<String, recipient::Model>,
+    hotspots: &'a [(usize, usize, f64, f64)],
+    terms: &'a Terms,
+    now: DateTime<Utc>,
+}
+
+fn generate(
+    rng: &mut StdRng,
+    g: &GenContext<'_>,
+    received_at: DateTime<Utc>,
+    next_number: &mut HashMap<i32, i64>,
+) -> (String, appeal::ActiveModel) {
+    let channel = match rng.random_range(0..100) {
+        0..45 => Channel::Pos,
+        45..65 => Channel::Incident,
+        65..75 => Channel::Gospabliki,
+        75..85 => Channel::Email,
+        85..90 => Channel::Post,
+        90..95 => Channel::Personal,
+        _ => Channel::Phone,
+    };
+    let kind = match channel {
+        Channel::Pos if rng.random_bool(0.15) => AppealKind::Appeal,
+        Channel::Pos => AppealKind::Message,
+        Channel::Incident | Channel::Gospabliki => AppealKind::Incident,
+        _ => AppealKind::Appeal,
+    };
+    let hotspot = (rng.random_bool(0.08)).then(|| *pick(rng, g.hotspots));
+    let (top_idx, district_idx) = if let Some((d, t, _, _)) = hotspot {
+        (t, d)
+    } else {
+        let mut w = rng.random_range(0..g.total_weight);
+        let mut idx = 0;
+        for (k, t) in g.tops.iter().enumerate() {
+            if w < t.2 {
+                idx = k;
+                break;
+            }
+            w -= t.2;
+        }
+        (idx, rng.random_range(0..g.districts.len()))
+    };
+    let (top, subs, _) = &g.tops[top_idx];
+    let sub = if subs.is_empty() { top } else { pick(rng, subs) };
+    let district = &g.districts[district_idx];
+    let address = format!("{}, д. {}", pick(rng, STREETS), rng.random_range(1..60));
+    let text = pick(rng, phrases(&sub.name)).replace("{a}", &address);
+    let (lat, lon) = match hotspot {
+        Some((_, _, lat, lon)) => (lat + rng.random_range(-0.0004..0.0004), lon + rng.random_range(-0.0006..0.0006)),
+        None => (
+            district.latitude.unwrap_or(54.0) + rng.random_range(-0.006..0.006),
+            district.longitude.unwrap_or(90.25) + rng.random_range(-0.009..0.009),
+        ),
+    };
+    let anonymous = rng.random_bool(0.08);
+    let (author_name, author_contact) = if anonymous {
+        (None, None)
+    } else {
+        let first = pick(rng, FIRST);
+        let mut last = (*pick(rng, LAST)).to_string();
+        if matches!(*first, "Анна" | "Ольга" | "Татьяна" | "Елена" | "Наталья" | "Светлана")
+        {
+            last.push('а');
+        }
+        let contact = if rng.random_bool(0.5) {
+            format!("user{}@mail.ru", rng.random_range(1000..99_999))
+        } else {
+            format!(
+                "+7 913 {:03}-{:02}-{:02}",
+                rng.random_range(0..1000),
+                rng.random_range(0..100),
+                rng.random_range(0..100)
+            )
+        };
+        (Some(format!("{first} {last}")), Some(contact))
+    };
+    let recipient = g.recipients.get(&top.name);
+    let age_days = (g.now - received_at).num_days();
+    let high_priority = kind == AppealKind::Incident && rng.random_bool(0.1);
+    let year = g.terms.local_year(received_at);
+    let seq = next_number.entry(year).or_insert(1);
+    let number = appeals::format_number(year, *seq);
+    *seq += 1;
+
+    // Timeline: registration within a day or two, then routing, then the answer.
+    let registered_at = received_at + Duration::hours(rng.random_range(1..60));
+    let mut due = g.terms.initial(kind, received_at, high_priority);
+    let mut started = received_at;
+    if kind == AppealKind::Appeal && age_days >= 2 {
+        due = g.terms.answer_after_registration(registered_at);
+        started = registered_at;
+    }
+    let roll = rng.random_range(0..100);
+    let external = recipient.is_some_and(|r| r.external);
+    let status = if age_days < 1 {
+        AppealStatus::Received
+    } else if age_days < 3 {
+        if rng.random_bool(0.5) { AppealStatus::Registered } else { AppealStatus::Assigned }
+    } else if external && roll < 70 {
+        AppealStatus::Redirected
+    } else if age_days < 12 {
+        match roll {
+            0..40 => AppealStatus::InProgress,
+            40..55 => AppealStatus::Assigned,
+            _ => AppealStatus::Answered,
+        }
+    } else {
+        match roll {
+            0..4 => AppealStatus::InProgress,
+            4..8 => AppealStatus::WithoutAnswer,
+            8..11 => AppealStatus::Duplicate,
+            11..60 => AppealStatus::Closed,
+            _ => AppealStatus::Answered,
+        }
+    };
+    let answered = matches!(status, AppealStatus::Answered | AppealStatus::Closed);
+    let term_days = ((due - started).num_hours() as f64 / 24.0).max(1.0);
+    let answered_at = answered.then(|| {
+        // Most answers come in time; about one in six is late.
+        let share: f64 = if rng.random_bool(0.17) { rng.random_range(1.0..1.6) } else { rng.random_range(0.2..1.0) };
+        (started + Duration::hours((term_days * 24.0 * share) as i64)).min(g.now - Duration::hours(1))
+    });
+    let resolved_at = match status {
+        AppealStatus::WithoutAnswer | AppealStatus::Duplicate | AppealStatus::Redirected => {
+            Some(registered_at + Duration::hours(rng.random_range(2..100)))
+        }
+        _ => answered_at,
+    };
+    let rated = answered && rng.random_bool(0.6);
+    let score = rated.then(|| match rng.random_range(0..100) {
+        0..10 => 1,
+        10..18 => 2,
+        18..30 => 3,
+        30..55 => 4,
+        _ => 5,
+    });
+    let completeness = (answered && rng.random_bool(0.7)).then(|| {
+        match rng.random_range(0..100) {
+            0..65 => "FULL",
+            65..85 => "PARTIAL",
+            85..95 => "FORMAL",
+            _ => "NONE",
+        }
+        .to_string()
+    });
+    let reopen_count = i32::from(answered && score.is_some_and(|s| s <= 2) && rng.random_bool(0.5));
+    let routed = !matches!(status, AppealStatus::Received | AppealStatus::Registered | AppealStatus::Redirected);
+    let model = appeal::ActiveModel {
+        number: Set(number.clone()),
+        kind: Set(kind.as_str().into()),
+        channel: Set(channel.as_str().into()),
+        external_id: Set(matches!(channel, Channel::Pos | Channel::Incident | Channel::Gospabliki)
+            .then(|| format!("{}-{number}", channel.as_str().to_lowercase()))),
+        status: Set(status.as_str().into()),
+        received_at: Set(received_at),
+        registered_at: Set((status != AppealStatus::Received).then_some(registered_at)),
+        anonymous: Set(anonymous),
+        author_name: Set(author_name),
+        author_contact: Set(author_contact),
+        search_text: Set(appeals::search_text(&text, None, Some(&address))),
+        text: Set(text),
+        summary: Set(None),
+        category_id: Set(Some(sub.id)),
+        suggested_category_id: Set(None),
+        territory_id: Set(Some(district.id)),
+        address: Set(Some(address)),
+        latitude: Set(Some(lat)),
+        longitude: Set(Some(lon)),
+        recipient_id: Set(if routed && !external { recipient.map(|r| r.id) } else { None }),
+        redirected_to: Set(
+            (status == AppealStatus::Redirected).then(|| recipient.map(|r| r.name.clone()).unwrap_or_default())
+        ),
+        high_priority: Set(high_priority),
+        sla_started_at: Set(started),
+        due_soon_at: Set(g.terms.policy.due_soon_from(started, due)),
+        due_at: Set(due),
+        extension_count: Set(0),
+        reacted_at: Set(None),
+        resolved_at: Set(resolved_at),
+        answered_at: Set(answered_at),
+        answer_text: Set(answered.then(|| (*pick(rng, ANSWERS)).to_string())),
+        completeness: Set(completeness),
+        no_answer_reason: Set((status == AppealStatus::WithoutAnswer).then(|| "ESSENCE_UNCLEAR".to_string())),
+        satisfaction_score: Set(score),
+        satisfied: Set(score.map(|s| s >= 4)),
+        feedback_code: Set(None),
+        feedback_expires_at: Set(None),
+        reopen_count: Set(reopen_count),
+        duplicate_of_id: Set(None),
+        version: Set(1),
+        created_at: Set(received_at),
+        updated_at: Set(resolved_at.unwrap_or(received_at)),
+        ..Default::default()
+    };
+    (number, model)
+}
+
+/// Inserts the batch and one history entry per appeal, in one transaction.
+async fn flush(state: &AppState, batch: &mut Vec<(String, appeal::ActiveModel)>) -> AppResult<u64> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let (numbers, rows): (Vec<String>, Vec<appeal::ActiveModel>) = std::mem::take(batch).into_iter().unzip();
+    let count = rows.len() as u64;
+    let txn = crate::db::begin_write(&state.db).await?;
+    appeal::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+    let inserted: Vec<(i64, String, DateTime<Utc>)> = appeal::Entity::find()
+        .select_only()
+        .columns([appeal::Column::Id, appeal::Column::Status, appeal::Column::ReceivedAt])
+        .filter(appeal::Column::Number.is_in(numbers))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let events: Vec<appeal_event::ActiveModel> = inserted
+        .into_iter()
+        .map(|(id, status, at)| appeal_event::ActiveModel {
+            appeal_id: Set(id),
+            at: Set(at),
+            actor: Set("system".into()),
+            action: Set("seedDemo".into()),
+            from_status: Set(None),
+            to_status: Set(Some(status)),
+            comment: Set(Some("synthetic demo data".into())),
+            data: Set(None),
+            ..Default::default()
+        })
+        .collect();
+    if !events.is_empty() {
+        appeal_event::Entity::insert_many(events).exec_without_returning(&txn).await?;
+    }
+    txn.commit().await?;
+    Ok(count)
+}
