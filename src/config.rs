@@ -96,6 +96,12 @@ pub struct SettingsArgs {
     /// Feedback submissions per client address within 10 minutes.
     #[arg(long, env = "MCU_FEEDBACK_RATE_LIMIT", default_value = "20", global = true)]
     pub feedback_rate_limit: u64,
+    /// Confidence from which a topic suggestion is stored on an appeal that arrives without one.
+    #[arg(long, env = "MCU_SUGGESTION_THRESHOLD", default_value = "0.6", global = true)]
+    pub suggestion_threshold: f64,
+    /// Largest number of data rows in one imported file.
+    #[arg(long, env = "MCU_IMPORT_MAX_ROWS", default_value = "200000", global = true)]
+    pub import_max_rows: usize,
     /// Password hashes computed at once (each Argon2id hash takes 19 MiB and a core).
     #[arg(long, env = "MCU_HASH_CONCURRENCY", default_value = "2", global = true)]
     pub hash_concurrency: usize,
@@ -130,6 +136,8 @@ pub struct Settings {
     pub deadlines: crate::domain::deadlines::DeadlinePolicy,
     pub feedback_code_days: u32,
     pub feedback_rate_limit: u64,
+    pub suggestion_threshold: f64,
+    pub import_max_rows: usize,
 }
 
 impl Settings {
@@ -201,7 +209,13 @@ impl Settings {
         }
         positive("MCU_FEEDBACK_CODE_DAYS", u64::from(a.feedback_code_days))?;
         positive("MCU_FEEDBACK_RATE_LIMIT", a.feedback_rate_limit)?;
+        if !(0.0..=1.0).contains(&a.suggestion_threshold) {
+            return Err(bad("MCU_SUGGESTION_THRESHOLD", "must be between 0 and 1".into()));
+        }
+        positive("MCU_IMPORT_MAX_ROWS", a.import_max_rows as u64)?;
         Ok(Self {
+            suggestion_threshold: a.suggestion_threshold,
+            import_max_rows: a.import_max_rows,
             deadlines,
             feedback_code_days: a.feedback_code_days,
             feedback_rate_limit: a.feedback_rate_limit,

@@ -149,6 +149,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
         settings: Arc::new(settings),
         clock: Clock::default(),
         metrics,
+        classifier: Arc::default(),
     })
 }
 
@@ -165,6 +166,14 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
             tracing::info!(%email, "created the first administrator");
         }
     }
+    // Load or retrain the topic classifier in the background; suggestions wait for it only
+    // when asked for explicitly.
+    let warm = state.clone();
+    tokio::spawn(async move {
+        if let Err(e) = service::classifier::current(&warm).await {
+            tracing::warn!(error = %e.message(), "could not prepare the topic classifier");
+        }
+    });
     let schema = graphql::build_schema(state.clone());
     let router = http::router(http::Http { app: state.clone(), schema });
     let listener = TcpListener::bind(state.settings.bind).await?;

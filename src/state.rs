@@ -67,4 +67,6 @@ pub struct AppState {
     pub hash_permits: Arc<Semaphore>,
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
+    /// The topic classifier in memory (derived from the database; any replica may rebuild it).
+    pub classifier: Arc<crate::service::classifier::ClassifierCache>,
 }

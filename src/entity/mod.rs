@@ -7,6 +7,8 @@ pub mod appeal_event;
 pub mod audit_log;
 pub mod calendar_override;
 pub mod category;
+pub mod classifier_model;
+pub mod import_report;
 pub mod login_failure;
 pub mod rate_event;
 pub mod recipient;

@@ -4,6 +4,7 @@ pub mod appeals;
 pub mod auth;
 pub mod calendar;
 pub mod connection;
+pub mod intake;
 pub mod loaders;
 pub mod policy;
 pub mod reference;
@@ -27,7 +28,13 @@ use crate::state::AppState;
 
 /// The root query: one part per area.
 #[derive(MergedObject, Default)]
-pub struct Query(auth::AuthQuery, reference::ReferenceQuery, appeals::AppealQuery, calendar::CalendarQuery);
+pub struct Query(
+    auth::AuthQuery,
+    reference::ReferenceQuery,
+    appeals::AppealQuery,
+    calendar::CalendarQuery,
+    intake::IntakeQuery,
+);
 
 /// The root mutation: one part per area.
 #[derive(MergedObject, Default)]
@@ -36,6 +43,7 @@ pub struct Mutation(
     reference::ReferenceMutation,
     appeals::AppealMutation,
     calendar::CalendarMutation,
+    intake::IntakeMutation,
 );
 
 /// The executable schema type.

@@ -44,6 +44,12 @@ pub fn rule_for(field: &str) -> Option<Access> {
         "Mutation.submitFeedback" => Public,
         "Query.calendarOverrides" | "Query.lastOfficialCalendarYear" => Roles(STAFF),
         "Mutation.setCalendarDay" | "Mutation.removeCalendarDay" => Roles(ADMIN),
+        "Mutation.ingestAppeals" => RolesOrScopes(ROUTERS, &[ApiScope::AppealsIngest]),
+        "Query.suggestCategory" | "Query.possibleDuplicates" => Roles(APPEAL_READERS),
+        "Query.imports" | "Mutation.importAppeals" => Roles(ROUTERS),
+        "Query.classifierInfo" | "Mutation.retrainClassifier" => {
+            Roles(&[Role::Admin, Role::Curator, Role::Coordinator])
+        }
         _ => return None,
     })
 }

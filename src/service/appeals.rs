@@ -271,6 +271,16 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewAppeal) -> AppRes
     {
         return Err(AppError::Conflict(format!("an appeal with external id {ext} already exists in {channel}")));
     }
+    let suggested = match (new.category_id, super::classifier::cached(state).await) {
+        (None, Some(model)) => model
+            .model
+            .predict(&new.text, 1)
+            .into_iter()
+            .next()
+            .filter(|(_, p)| *p >= state.settings.suggestion_threshold)
+            .map(|(id, _)| id),
+        _ => None,
+    };
     let year = terms.local_year(now);
     let seq = reserve_numbers(&txn, year, 1).await?;
     let model = appeal::ActiveModel {
@@ -288,7 +298,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewAppeal) -> AppRes
         text: Set(new.text.trim().to_string()),
         summary: Set(summary),
         category_id: Set(new.category_id),
-        suggested_category_id: Set(None),
+        suggested_category_id: Set(suggested),
         territory_id: Set(new.territory_id),
         address: Set(address),
         latitude: Set(new.latitude),
@@ -320,6 +330,10 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewAppeal) -> AppRes
     .insert(&txn)
     .await?;
     let actor = caller.principal.label();
+    let everything = AppealScope::for_token_reading_all();
+    let likely =
+        super::duplicates::find(&txn, &everything, &model, super::duplicates::DuplicateRules::default()).await?;
+    let likely: Vec<i64> = likely.iter().take(5).map(|m| m.appeal.id).collect();
     let event = NewEvent {
         appeal_id: model.id,
         at: now,
@@ -327,8 +341,8 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewAppeal) -> AppRes
         action: "createAppeal",
         from: None,
         to: Some(AppealStatus::Received),
-        comment: None,
-        data: Some(serde_json::json!({ "dueAt": due })),
+        comment: (!likely.is_empty()).then(|| "possible duplicates found".to_string()),
+        data: Some(serde_json::json!({ "dueAt": due, "possibleDuplicates": likely, "suggestedCategoryId": suggested })),
     };
     add_event(&txn, event).await?;
     audit::record(&txn, caller, now, "createAppeal", Some(format!("appeal:{}", model.id)), None).await?;

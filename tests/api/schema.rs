@@ -35,6 +35,8 @@ const QUERY: &[&str] = &[
     "appeals",
     "appeal",
     "appealByNumber",
+    "suggestCategory",
+    "possibleDuplicates",
 ];
 const MUTATION: &[&str] = &[
     "login",
@@ -63,6 +65,7 @@ const MUTATION: &[&str] = &[
     "reopenAppeal",
     "markDuplicate",
     "closeAppeal",
+    "ingestAppeals",
 ];
 
 #[test]

@@ -1,0 +1,121 @@
+#!/usr/bin/env bash
+# The project's own benchmark: seeds PostgreSQL with 1,000,000 appeals and SQLite with
+# 200,000, serves each with the release build and loads it over real HTTP with wrk:
+# a filtered, sorted page of 50 appeals with recipient/category/territory names and SLA
+# fields, 16 concurrent connections. Prints requests/s, p50/p99 latency, SQL statements
+# per request (from /metrics), the server's peak RSS, and the same page as raw SQL.
+#
+#   bash bench/run.sh                 # both backends
+#   BACKENDS=sqlite APPEALS_SQLITE=50000 DURATION=10s bash bench/run.sh
+#
+# Needs wrk (apt-get install wrk; installed here when missing and apt is available) and,
+# for PostgreSQL, a server at 127.0.0.1:5432 where user postgres may create databases.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+BACKENDS=${BACKENDS:-"postgres sqlite"}
+APPEALS_PG=${APPEALS_PG:-1000000}
+APPEALS_SQLITE=${APPEALS_SQLITE:-200000}
+DURATION=${DURATION:-30s}
+CONNECTIONS=${CONNECTIONS:-16}
+PORT=${PORT:-18090}
+PG_ADMIN=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
+OUT=${OUT:-bench/out}
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+mkdir -p "$OUT"
+
+if ! command -v wrk >/dev/null; then
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+cargo build --release --quiet
+BIN="$CARGO_TARGET_DIR/release/mcu"
+export MCU_JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
+export MCU_ADMIN_PASSWORD=bench-admin-password
+export MCU_BIND=127.0.0.1:$PORT
+export MCU_LOG_FORMAT=json RUST_LOG=warn
+export MCU_DB_MAX_CONNECTIONS=16
+
+QUERY='query { appeals(first: 50, filter: {status: [ASSIGNED, IN_PROGRESS], channel: [POS, INCIDENT]}, orderBy: {field: DUE_AT, direction: ASC}) { edges { node { number status kind dueAt slaState recipient { name } category { name } territory { name } } } } }'
+RAW_SQL="SELECT a.number, a.status, a.kind, a.due_at, a.due_soon_at, a.resolved_at, r.name, c.name, t.name FROM appeals a LEFT JOIN recipients r ON r.id = a.recipient_id LEFT JOIN categories c ON c.id = a.category_id LEFT JOIN territories t ON t.id = a.territory_id WHERE a.status IN ('ASSIGNED','IN_PROGRESS') AND a.channel IN ('POS','INCIDENT') ORDER BY a.due_at, a.id LIMIT 50"
+
+metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+
+run_case() {
+  local name=$1 url=$2 n=$3
+  echo "== $name: $n appeals"
+  export DATABASE_URL=$url
+  local t0=$(date +%s.%N)
+  "$BIN" seed-demo --appeals "$n" | head -n 1
+  echo "seeding took $(echo "$(date +%s.%N) - $t0" | bc) s"
+  "$BIN" serve > "$OUT/$name-server.log" 2>&1 &
+  local pid=$!
+  for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.5; done
+  local token
+  token=$(curl -s "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' \
+    -d '{"query":"mutation { login(email: \"curator@demo.mcu\", password: \"demo-password-2026\") { accessToken } }"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')
+  python3 - "$token" "$QUERY" > "$OUT/$name.lua" <<'PY'
+import json, sys
+token, query = sys.argv[1], sys.argv[2]
+print('wrk.method = "POST"')
+print('wrk.headers["Content-Type"] = "application/json"')
+print(f'wrk.headers["Authorization"] = "Bearer {token}"')
+print(f'wrk.body = {json.dumps(json.dumps({"query": query}))}')
+PY
+  # Warm up, then measure.
+  wrk -t2 -c"$CONNECTIONS" -d5s -s "$OUT/$name.lua" "http://127.0.0.1:$PORT/graphql" >/dev/null
+  local s0 r0
+  s0=$(metric mcu_sql_statements_total); r0=$(metric mcu_graphql_requests_total)
+  wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$OUT/$name.lua" "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$name-wrk.txt"
+  local s1 r1
+  s1=$(metric mcu_sql_statements_total); r1=$(metric mcu_graphql_requests_total)
+  echo "SQL statements per request: $(echo "scale=2; ($s1 - $s0) / ($r1 - $r0)" | bc)"
+  echo "server peak RSS: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' /proc/$pid/status)"
+  local check
+  check=$(curl -s "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" \
+    -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$QUERY")" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["data"]["appeals"]["edges"]), "rows")')
+  echo "page: $check"
+  kill -TERM "$pid"; wait "$pid" || true
+}
+
+raw_pg() {
+  local url=$1
+  echo "raw SQL (PostgreSQL, 50 runs, median):"
+  python3 - "$url" "$RAW_SQL" <<'PY'
+import statistics, subprocess, sys, re
+url, sql = sys.argv[1], sys.argv[2]
+script = "\\timing on\n" + (sql + ";\n") * 50
+out = subprocess.run(["psql", "-q", "-X", url], input=script, capture_output=True, text=True).stdout
+times = [float(m) for m in re.findall(r"Time: ([0-9.]+) ms", out)]
+print(f"  median {statistics.median(times[5:]):.2f} ms over {len(times) - 5} runs")
+PY
+}
+
+raw_sqlite() {
+  local file=$1
+  echo "raw SQL (SQLite, 50 runs, median):"
+  python3 - "$file" "$RAW_SQL" <<'PY'
+import sqlite3, statistics, sys, time
+db = sqlite3.connect(sys.argv[1])
+times = []
+for _ in range(55):
+    t = time.perf_counter(); rows = db.execute(sys.argv[2]).fetchall(); times.append((time.perf_counter() - t) * 1000)
+print(f"  median {statistics.median(times[5:]):.2f} ms, {len(rows)} rows")
+PY
+}
+
+for backend in $BACKENDS; do
+  case $backend in
+    postgres)
+      psql -q -X "$PG_ADMIN" -c "DROP DATABASE IF EXISTS mcu_bench WITH (FORCE)" -c "CREATE DATABASE mcu_bench"
+      url=${PG_ADMIN%/*}/mcu_bench
+      run_case postgres "$url" "$APPEALS_PG"
+      raw_pg "$url"
+      ;;
+    sqlite)
+      rm -f "$OUT"/bench.db*
+      run_case sqlite "sqlite://$OUT/bench.db?mode=rwc" "$APPEALS_SQLITE"
+      raw_sqlite "$OUT/bench.db"
+      ;;
+  esac
+done

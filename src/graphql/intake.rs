@@ -1,0 +1,231 @@
+//! Intake over GraphQL: the ingestion API, file imports and their reports, topic
+//! suggestions and likely duplicates.
+
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use chrono::{DateTime, Utc};
+
+use super::appeals::{Appeal, scope};
+use super::reference::{Category, Recipient, load_category, load_recipient};
+use super::{caller, parse_id, state};
+use crate::domain::access::{Channel, Principal};
+use crate::domain::deadlines::AppealKind;
+use crate::error::{AppError, AppResult};
+use crate::service::intake::{self, IngestItem, IngestOptions, RowError as ServiceRowError};
+use crate::service::{appeals, classifier, duplicates};
+
+/// An item of `ingestAppeals`.
+#[derive(InputObject)]
+pub struct IngestAppealInput {
+    pub channel: Channel,
+    /// Unique within the channel; the same item sent again changes nothing.
+    pub external_id: String,
+    pub kind: AppealKind,
+    pub received_at: DateTime<Utc>,
+    pub text: String,
+    pub author_name: Option<String>,
+    pub author_contact: Option<String>,
+    /// A category or subcategory name of the rubricator (case and ё/е do not matter).
+    pub category_name: Option<String>,
+    pub territory_name: Option<String>,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub url: Option<String>,
+    /// Our status name or the source's words («Отправлен ответ заявителю», «В работе», …).
+    pub status: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub answer_text: Option<String>,
+}
+
+/// A rejected item or row: its position (1-based), the field and why.
+#[derive(SimpleObject, Clone)]
+pub struct RowError {
+    pub row: i32,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+impl From<ServiceRowError> for RowError {
+    fn from(e: ServiceRowError) -> Self {
+        Self { row: i32::try_from(e.row).unwrap_or(i32::MAX), field: e.field, message: e.message }
+    }
+}
+
+/// What an ingestion did.
+#[derive(SimpleObject)]
+pub struct IngestResult {
+    pub created: i32,
+    pub updated: i32,
+    pub unchanged: i32,
+    pub rejected: Vec<RowError>,
+}
+
+/// A suggested topic with its calibrated probability.
+pub struct CategorySuggestion {
+    category_id: i64,
+    confidence: f64,
+}
+
+#[Object]
+impl CategorySuggestion {
+    async fn category(&self, ctx: &Context<'_>) -> AppResult<Category> {
+        load_category(ctx, Some(self.category_id)).await?.ok_or_else(|| AppError::NotFound("category".into()))
+    }
+    /// The category's default recipient, or its parent's.
+    async fn recipient(&self, ctx: &Context<'_>) -> AppResult<Option<Recipient>> {
+        let Some(c) = load_category(ctx, Some(self.category_id)).await? else { return Ok(None) };
+        if c.default_recipient_id.is_some() {
+            return load_recipient(ctx, c.default_recipient_id).await;
+        }
+        let parent = load_category(ctx, c.parent_id).await?;
+        load_recipient(ctx, parent.and_then(|p| p.default_recipient_id)).await
+    }
+    /// Probability from 0 to 1 (naive Bayes posterior over all categories).
+    async fn confidence(&self) -> f64 {
+        self.confidence
+    }
+}
+
+/// A likely duplicate of an appeal.
+#[derive(SimpleObject)]
+pub struct AppealMatch {
+    pub appeal: Appeal,
+    /// Estimated Jaccard similarity of the texts' word shingles (0–1).
+    pub similarity: f64,
+    /// Distance between the two places, when both have coordinates.
+    pub distance_meters: Option<f64>,
+}
+
+/// The classifier's state.
+#[derive(SimpleObject)]
+pub struct ClassifierInfo {
+    pub documents: i32,
+    pub vocabulary: i32,
+    pub categories: i32,
+    /// Share of held-out appeals (every fifth) whose category came first.
+    pub top1_accuracy: Option<f64>,
+    /// Share of held-out appeals whose category was among the first three.
+    pub top3_accuracy: Option<f64>,
+}
+
+impl From<&classifier::TrainedModel> for ClassifierInfo {
+    fn from(m: &classifier::TrainedModel) -> Self {
+        Self {
+            documents: m.documents as i32,
+            vocabulary: m.model.vocabulary_size() as i32,
+            categories: m.model.labels().len() as i32,
+            top1_accuracy: m.top1,
+            top3_accuracy: m.top3,
+        }
+    }
+}
+
+/// Intake queries.
+#[derive(Default)]
+pub struct IntakeQuery;
+
+#[Object]
+impl IntakeQuery {
+    /// The most likely topics of a text, trained on the database's own categorised appeals.
+    async fn suggest_category(&self, ctx: &Context<'_>, text: String) -> AppResult<Vec<CategorySuggestion>> {
+        if text.chars().count() > appeals::MAX_TEXT {
+            return Err(AppError::bad("text", "is too long"));
+        }
+        let top = classifier::suggest(state(ctx), &text, 3).await?;
+        Ok(top.into_iter().map(|(category_id, confidence)| CategorySuggestion { category_id, confidence }).collect())
+    }
+
+    /// Appeals that probably report the same problem: similar text, or the same topic within
+    /// 150 m, received within 30 days of it.
+    async fn possible_duplicates(&self, ctx: &Context<'_>, appeal_id: ID) -> AppResult<Vec<AppealMatch>> {
+        let id = parse_id("appealId", &appeal_id)?;
+        let st = state(ctx);
+        let scope = scope(ctx).await?;
+        let a = appeals::load_visible(&st.db, scope, id).await?;
+        let found = duplicates::find(&st.db, scope, &a, duplicates::DuplicateRules::default()).await?;
+        Ok(found
+            .into_iter()
+            .map(|m| AppealMatch {
+                appeal: Appeal { handles: scope.handles(&m.appeal), model: m.appeal },
+                similarity: m.similarity,
+                distance_meters: m.distance_m,
+            })
+            .collect())
+    }
+
+    /// The topic classifier: how much it learned from and how accurate it is.
+    async fn classifier_info(&self, ctx: &Context<'_>) -> AppResult<ClassifierInfo> {
+        Ok(ClassifierInfo::from(classifier::current(state(ctx)).await?.as_ref()))
+    }
+}
+
+/// Intake mutations.
+#[derive(Default)]
+pub struct IntakeMutation;
+
+#[Object]
+impl IntakeMutation {
+    /// Integration (scope APPEALS_INGEST) or COORDINATOR: idempotent by (channel, externalId).
+    /// At most 1000 items; each is accepted or rejected on its own.
+    async fn ingest_appeals(&self, ctx: &Context<'_>, input: Vec<IngestAppealInput>) -> AppResult<IngestResult> {
+        if input.len() > intake::MAX_ITEMS {
+            return Err(AppError::bad("input", format!("at most {} items per call", intake::MAX_ITEMS)));
+        }
+        let who = caller(ctx);
+        let mut rejected = Vec::new();
+        let mut items = Vec::with_capacity(input.len());
+        for (i, it) in input.into_iter().enumerate() {
+            let row = i + 1;
+            if let Principal::User(u) = &who.principal
+                && !u.channels.contains(&it.channel)
+                && !u.has(crate::domain::access::Role::Curator)
+            {
+                rejected.push(RowError {
+                    row: row as i32,
+                    field: Some("channel".into()),
+                    message: format!("you do not coordinate the channel {}", it.channel),
+                });
+                continue;
+            }
+            items.push((
+                row,
+                IngestItem {
+                    channel: Some(it.channel),
+                    external_id: it.external_id,
+                    kind: Some(it.kind),
+                    received_at: Some(it.received_at),
+                    text: it.text,
+                    author_name: it.author_name,
+                    author_contact: it.author_contact,
+                    category_name: it.category_name,
+                    subcategory_name: None,
+                    territory_name: it.territory_name,
+                    recipient_name: None,
+                    address: it.address,
+                    latitude: it.latitude,
+                    longitude: it.longitude,
+                    url: it.url,
+                    status: it.status,
+                    answered_at: it.answered_at,
+                    answer_text: it.answer_text,
+                    satisfaction: None,
+                    reopened: None,
+                },
+            ));
+        }
+        let out = intake::ingest(state(ctx), who, items, IngestOptions::default()).await?;
+        rejected.extend(out.rejected.into_iter().map(RowError::from));
+        rejected.sort_by_key(|e| e.row);
+        Ok(IngestResult {
+            created: out.created as i32,
+            updated: out.updated as i32,
+            unchanged: out.unchanged as i32,
+            rejected,
+        })
+    }
+
+    /// Retrains the topic classifier on the current data now.
+    async fn retrain_classifier(&self, ctx: &Context<'_>) -> AppResult<ClassifierInfo> {
+        Ok(ClassifierInfo::from(classifier::train(state(ctx)).await?.as_ref()))
+    }
+}

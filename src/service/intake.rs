@@ -1,0 +1,672 @@
+//! Intake from every channel: items pushed by integrations (`ingestAppeals`) and rows of
+//! imported files take the same path. Idempotent by (channel, external id): a known item
+//! that did not change is counted unchanged, a changed one updates the appeal and leaves
+//! an event saying what changed. A bad item is rejected with its row and field and costs
+//! nothing else; no item is ever half-written.
+//!
+//! New items go in as one multi-row insert per batch (numbers reserved at once); if that
+//! transaction fails, the batch falls back to one transaction per item, so one conflicting
+//! item cannot take the others with it.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseTransaction, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+};
+
+use super::deadlines::Terms;
+use super::{Caller, appeals, audit};
+use crate::domain::access::Channel;
+use crate::domain::deadlines::AppealKind;
+use crate::domain::lifecycle::AppealStatus;
+use crate::entity::{appeal, appeal_event, category, recipient, territory};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Items accepted in one `ingestAppeals` call.
+pub const MAX_ITEMS: usize = 1000;
+
+/// One appeal as an integration or a file row gives it.
+#[derive(Debug, Clone, Default)]
+pub struct IngestItem {
+    pub channel: Option<Channel>,
+    pub external_id: String,
+    pub kind: Option<AppealKind>,
+    pub received_at: Option<DateTime<Utc>>,
+    pub text: String,
+    pub author_name: Option<String>,
+    pub author_contact: Option<String>,
+    pub category_name: Option<String>,
+    pub subcategory_name: Option<String>,
+    pub territory_name: Option<String>,
+    pub recipient_name: Option<String>,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub url: Option<String>,
+    /// A status as the source names it (our enum names or the source's Russian words).
+    pub status: Option<String>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub answer_text: Option<String>,
+    pub satisfaction: Option<i32>,
+    pub reopened: Option<i32>,
+}
+
+/// A rejected item: its row (1-based position or file row), the field and why.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RowError {
+    pub row: usize,
+    pub field: Option<String>,
+    pub message: String,
+}
+
+/// Counts of one intake.
+#[derive(Debug, Clone, Default)]
+pub struct IngestOutcome {
+    pub created: u32,
+    pub updated: u32,
+    pub unchanged: u32,
+    pub rejected: Vec<RowError>,
+}
+
+/// Options of an intake.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IngestOptions {
+    /// Create categories and recipients the rubricator does not know yet (else reject the row).
+    pub create_missing: bool,
+}
+
+/// Folds case, `ё` and spacing so names from exports match the rubricator.
+pub fn normalize_name(s: &str) -> String {
+    s.to_lowercase().replace('ё', "е").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Maps a source status to ours: our enum names, or the usual Russian words of ПОС and
+/// «Инцидент менеджмент»; unknown words give RECEIVED (ANSWERED when an answer is given).
+pub fn map_status(status: Option<&str>, answered: bool) -> AppealStatus {
+    let Some(raw) = status.map(normalize_name).filter(|s| !s.is_empty()) else {
+        return if answered { AppealStatus::Answered } else { AppealStatus::Received };
+    };
+    if let Ok(s) = raw.to_uppercase().replace(' ', "_").parse::<AppealStatus>() {
+        return s;
+    }
+    let has = |w: &str| raw.contains(w);
+    if has("заверш") || has("закрыт") {
+        AppealStatus::Closed
+    } else if has("ответ") && (has("отправлен") || has("дан") || has("направлен")) {
+        AppealStatus::Answered
+    } else if has("перенаправ") || has("по компетенции") || has("переадрес") {
+        AppealStatus::Redirected
+    } else if has("без ответа") || has("без рассмотрения") {
+        AppealStatus::WithoutAnswer
+    } else if has("в работе") || has("исполнени") || has("рассмотрени") {
+        AppealStatus::InProgress
+    } else if has("назначен") {
+        AppealStatus::Assigned
+    } else if has("зарегистр") {
+        AppealStatus::Registered
+    } else if answered {
+        AppealStatus::Answered
+    } else {
+        AppealStatus::Received
+    }
+}
+
+struct Reference {
+    categories: HashMap<(Option<i64>, String), i64>,
+    territories: HashMap<String, i64>,
+    recipients: HashMap<String, i64>,
+}
+
+async fn load_reference(state: &AppState) -> AppResult<Reference> {
+    let cats = category::Entity::find().all(&state.db).await?;
+    let ters = territory::Entity::find().all(&state.db).await?;
+    let recs = recipient::Entity::find().all(&state.db).await?;
+    Ok(Reference {
+        categories: cats.into_iter().map(|c| ((c.parent_id, normalize_name(&c.name)), c.id)).collect(),
+        territories: ters.into_iter().map(|t| (normalize_name(&t.name), t.id)).collect(),
+        recipients: recs.into_iter().map(|r| (normalize_name(&r.name), r.id)).collect(),
+    })
+}
+
+/// An item checked and resolved against the reference data.
+struct Prepared {
+    row: usize,
+    channel: Channel,
+    external_id: String,
+    kind: AppealKind,
+    received_at: DateTime<Utc>,
+    text: String,
+    item: IngestItem,
+    category_id: Option<i64>,
+    territory_id: Option<i64>,
+    recipient_id: Option<i64>,
+    status: AppealStatus,
+}
+
+fn clean(v: Option<&String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+async fn resolve_category(
+    state: &AppState,
+    refs: &mut Reference,
+    top: Option<&str>,
+    sub: Option<&str>,
+    create: bool,
+) -> AppResult<Result<Option<i64>, String>> {
+    let Some(top) = top.map(normalize_name).filter(|s| !s.is_empty()) else {
+        return Ok(Ok(None));
+    };
+    let parent = if let Some(id) = refs.categories.get(&(None, top.clone())) {
+        *id
+    } else if let Some((_, id)) = refs.categories.iter().find(|((p, n), _)| p.is_some() && *n == top) {
+        // A subcategory named in the category column.
+        return Ok(Ok(Some(*id)));
+    } else if create {
+        let m = category::ActiveModel {
+            name: Set(top_display(&top)),
+            parent_id: Set(None),
+            default_recipient_id: Set(None),
+            version: Set(1),
+            created_at: Set(state.clock.now()),
+            ..Default::default()
+        }
+        .insert(&state.db)
+        .await?;
+        refs.categories.insert((None, top.clone()), m.id);
+        m.id
+    } else {
+        return Ok(Err(format!("unknown category «{top}»")));
+    };
+    let Some(sub) = sub.map(normalize_name).filter(|s| !s.is_empty()) else {
+        return Ok(Ok(Some(parent)));
+    };
+    if let Some(id) = refs.categories.get(&(Some(parent), sub.clone())) {
+        return Ok(Ok(Some(*id)));
+    }
+    if !create {
+        return Ok(Err(format!("unknown subcategory «{sub}» of «{top}»")));
+    }
+    let m = category::ActiveModel {
+        name: Set(top_display(&sub)),
+        parent_id: Set(Some(parent)),
+        default_recipient_id: Set(None),
+        version: Set(1),
+        created_at: Set(state.clock.now()),
+        ..Default::default()
+    }
+    .insert(&state.db)
+    .await?;
+    refs.categories.insert((Some(parent), sub), m.id);
+    Ok(Ok(Some(m.id)))
+}
+
+/// A normalised (lower-case) name with its first letter capitalised, for created entries.
+fn top_display(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
+
+async fn prepare(
+    state: &AppState,
+    refs: &mut Reference,
+    row: usize,
+    item: IngestItem,
+    opts: IngestOptions,
+    now: DateTime<Utc>,
+) -> AppResult<Result<Prepared, RowError>> {
+    let reject = |field: &str, message: String| Ok(Err(RowError { row, field: Some(field.to_string()), message }));
+    let external_id = item.external_id.trim().to_string();
+    if external_id.is_empty() {
+        return reject("externalId", "is required".into());
+    }
+    if external_id.chars().count() > 200 {
+        return reject("externalId", "must be at most 200 characters".into());
+    }
+    let text = item.text.trim().to_string();
+    if text.is_empty() {
+        return reject("text", "must not be empty".into());
+    }
+    if text.chars().count() > appeals::MAX_TEXT {
+        return reject("text", format!("must be at most {} characters", appeals::MAX_TEXT));
+    }
+    let Some(received_at) = item.received_at else {
+        return reject("receivedAt", "is required".into());
+    };
+    if received_at > now + Duration::minutes(5) {
+        return reject("receivedAt", "must not be in the future".into());
+    }
+    if item.latitude.is_some_and(|v| !(-90.0..=90.0).contains(&v)) {
+        return reject("latitude", "must be between -90 and 90".into());
+    }
+    if item.longitude.is_some_and(|v| !(-180.0..=180.0).contains(&v)) {
+        return reject("longitude", "must be between -180 and 180".into());
+    }
+    if item.satisfaction.is_some_and(|s| !(1..=5).contains(&s)) {
+        return reject("satisfaction", "must be between 1 and 5".into());
+    }
+    if item.answered_at.is_some_and(|a| a < received_at) {
+        return reject("answeredAt", "is before receivedAt".into());
+    }
+    let category_id = match resolve_category(
+        state,
+        refs,
+        item.category_name.as_deref(),
+        item.subcategory_name.as_deref(),
+        opts.create_missing,
+    )
+    .await?
+    {
+        Ok(c) => c,
+        Err(message) => return reject("categoryName", message),
+    };
+    let territory_id = match clean(item.territory_name.as_ref()) {
+        None => None,
+        Some(name) => match refs.territories.get(&normalize_name(&name)) {
+            Some(id) => Some(*id),
+            None => return reject("territoryName", format!("unknown territory «{name}»")),
+        },
+    };
+    let recipient_id = match clean(item.recipient_name.as_ref()) {
+        None => None,
+        Some(name) => match refs.recipients.get(&normalize_name(&name)) {
+            Some(id) => Some(*id),
+            None if opts.create_missing => {
+                let m = recipient::ActiveModel {
+                    name: Set(name.clone()),
+                    short_name: Set(None),
+                    parent_id: Set(None),
+                    external: Set(false),
+                    active: Set(true),
+                    version: Set(1),
+                    created_at: Set(now),
+                    ..Default::default()
+                }
+                .insert(&state.db)
+                .await?;
+                refs.recipients.insert(normalize_name(&name), m.id);
+                Some(m.id)
+            }
+            None => return reject("recipientName", format!("unknown recipient «{name}»")),
+        },
+    };
+    let channel = item.channel.unwrap_or(Channel::Other);
+    let kind = item.kind.unwrap_or(match channel {
+        Channel::Pos => AppealKind::Message,
+        Channel::Incident | Channel::Gospabliki => AppealKind::Incident,
+        _ => AppealKind::Appeal,
+    });
+    let status = map_status(item.status.as_deref(), item.answered_at.is_some());
+    Ok(Ok(Prepared {
+        row,
+        channel,
+        external_id,
+        kind,
+        received_at,
+        text,
+        item,
+        category_id,
+        territory_id,
+        recipient_id,
+        status,
+    }))
+}
+
+fn new_model(
+    p: &Prepared,
+    terms: &Terms,
+    number: String,
+    now: DateTime<Utc>,
+    suggested: Option<i64>,
+) -> appeal::ActiveModel {
+    let item = &p.item;
+    let registered = !matches!(p.status, AppealStatus::Received);
+    let (start, due) = if p.kind == AppealKind::Appeal && registered {
+        (p.received_at, terms.answer_after_registration(p.received_at))
+    } else {
+        (p.received_at, terms.initial(p.kind, p.received_at, false))
+    };
+    let answered = item.answered_at.filter(|_| matches!(p.status, AppealStatus::Answered | AppealStatus::Closed));
+    let resolved = answered.or_else(|| {
+        matches!(p.status, AppealStatus::Redirected | AppealStatus::WithoutAnswer | AppealStatus::Closed)
+            .then(|| item.answered_at.unwrap_or(now))
+    });
+    let author_name = clean(item.author_name.as_ref());
+    let author_contact = clean(item.author_contact.as_ref());
+    let address = clean(item.address.as_ref());
+    appeal::ActiveModel {
+        number: Set(number),
+        kind: Set(p.kind.as_str().into()),
+        channel: Set(p.channel.as_str().into()),
+        external_id: Set(Some(p.external_id.clone())),
+        status: Set(p.status.as_str().into()),
+        received_at: Set(p.received_at),
+        registered_at: Set(registered.then_some(p.received_at)),
+        anonymous: Set(author_name.is_none() || author_contact.is_none()),
+        author_name: Set(author_name),
+        author_contact: Set(author_contact),
+        search_text: Set(appeals::search_text(&p.text, None, address.as_deref())),
+        text: Set(p.text.clone()),
+        summary: Set(None),
+        category_id: Set(p.category_id),
+        suggested_category_id: Set(suggested),
+        territory_id: Set(p.territory_id),
+        address: Set(address),
+        latitude: Set(item.latitude),
+        longitude: Set(item.longitude),
+        recipient_id: Set(p.recipient_id),
+        redirected_to: Set(None),
+        high_priority: Set(false),
+        sla_started_at: Set(start),
+        due_soon_at: Set(terms.policy.due_soon_from(start, due)),
+        due_at: Set(due),
+        extension_count: Set(0),
+        reacted_at: Set(None),
+        resolved_at: Set(resolved),
+        answered_at: Set(answered),
+        answer_text: Set(clean(item.answer_text.as_ref())),
+        completeness: Set(None),
+        no_answer_reason: Set(None),
+        satisfaction_score: Set(item.satisfaction),
+        satisfied: Set(item.satisfaction.map(|s| s >= 4)),
+        feedback_code: Set(None),
+        feedback_expires_at: Set(None),
+        reopen_count: Set(item.reopened.unwrap_or(0).max(0)),
+        duplicate_of_id: Set(None),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+}
+
+/// The fields an update from the source may change, with their new values.
+fn changes(a: &appeal::Model, p: &Prepared) -> Vec<(&'static str, serde_json::Value)> {
+    let item = &p.item;
+    let mut out = Vec::new();
+    let mut check = |name: &'static str, differs: bool, value: serde_json::Value| {
+        if differs {
+            out.push((name, value));
+        }
+    };
+    check("text", a.text != p.text, serde_json::json!(p.text));
+    check("status", a.status != p.status.as_str(), serde_json::json!(p.status.as_str()));
+    check("categoryId", p.category_id.is_some() && a.category_id != p.category_id, serde_json::json!(p.category_id));
+    check(
+        "territoryId",
+        p.territory_id.is_some() && a.territory_id != p.territory_id,
+        serde_json::json!(p.territory_id),
+    );
+    check(
+        "recipientId",
+        p.recipient_id.is_some() && a.recipient_id != p.recipient_id,
+        serde_json::json!(p.recipient_id),
+    );
+    check(
+        "answeredAt",
+        item.answered_at.is_some() && a.answered_at != item.answered_at,
+        serde_json::json!(item.answered_at),
+    );
+    let answer = clean(item.answer_text.as_ref());
+    check("answerText", answer.is_some() && a.answer_text != answer, serde_json::json!(answer));
+    check(
+        "satisfaction",
+        item.satisfaction.is_some() && a.satisfaction_score != item.satisfaction,
+        serde_json::json!(item.satisfaction),
+    );
+    check("reopenCount", item.reopened.is_some_and(|r| r != a.reopen_count), serde_json::json!(item.reopened));
+    out
+}
+
+async fn update_one(
+    txn: &DatabaseTransaction,
+    caller: &Caller,
+    a: &appeal::Model,
+    p: &Prepared,
+    changed: &[(&'static str, serde_json::Value)],
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    let item = &p.item;
+    let mut am = a.clone().into_active_model();
+    for (name, _) in changed {
+        match *name {
+            "text" => {
+                am.text = Set(p.text.clone());
+                am.search_text = Set(appeals::search_text(&p.text, a.summary.as_deref(), a.address.as_deref()));
+            }
+            "status" => am.status = Set(p.status.as_str().into()),
+            "categoryId" => am.category_id = Set(p.category_id),
+            "territoryId" => am.territory_id = Set(p.territory_id),
+            "recipientId" => am.recipient_id = Set(p.recipient_id),
+            "answeredAt" => {
+                am.answered_at = Set(item.answered_at);
+                am.resolved_at = Set(item.answered_at);
+            }
+            "answerText" => am.answer_text = Set(clean(item.answer_text.as_ref())),
+            "satisfaction" => {
+                am.satisfaction_score = Set(item.satisfaction);
+                am.satisfied = Set(item.satisfaction.map(|s| s >= 4));
+            }
+            "reopenCount" => am.reopen_count = Set(item.reopened.unwrap_or(0).max(0)),
+            _ => {}
+        }
+    }
+    am.version = Set(a.version + 1);
+    am.updated_at = Set(now);
+    let res = appeal::Entity::update_many()
+        .set(am)
+        .filter(appeal::Column::Id.eq(a.id))
+        .filter(appeal::Column::Version.eq(a.version))
+        .exec(txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(AppError::stale("the appeal"));
+    }
+    let data: serde_json::Map<String, serde_json::Value> =
+        changed.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+    let event = appeals::NewEvent {
+        appeal_id: a.id,
+        at: now,
+        actor: &caller.principal.label(),
+        action: "ingestUpdate",
+        from: a.status.parse().ok(),
+        to: Some(p.status),
+        comment: Some(format!(
+            "changed in the source: {}",
+            changed.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+        )),
+        data: Some(serde_json::Value::Object(data)),
+    };
+    appeals::add_event(txn, event).await?;
+    audit::record(txn, caller, now, "ingestUpdate", Some(format!("appeal:{}", a.id)), None).await
+}
+
+async fn suggestion(state: &AppState, p: &Prepared) -> Option<i64> {
+    if p.category_id.is_some() {
+        return None;
+    }
+    let model = super::classifier::cached(state).await?;
+    let (id, confidence) = model.model.predict(&p.text, 1).into_iter().next()?;
+    (confidence >= state.settings.suggestion_threshold).then_some(id)
+}
+
+/// Inserts new appeals in one transaction; returns how many.
+async fn insert_batch(
+    state: &AppState,
+    caller: &Caller,
+    batch: &[&Prepared],
+    terms: &Terms,
+    now: DateTime<Utc>,
+) -> AppResult<u32> {
+    if batch.is_empty() {
+        return Ok(0);
+    }
+    let year = terms.local_year(now);
+    let mut suggestions = Vec::with_capacity(batch.len());
+    for p in batch {
+        suggestions.push(suggestion(state, p).await);
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let first = appeals::reserve_numbers(&txn, year, batch.len() as i64).await?;
+    let mut numbers = Vec::with_capacity(batch.len());
+    let models: Vec<appeal::ActiveModel> = batch
+        .iter()
+        .zip(suggestions)
+        .enumerate()
+        .map(|(i, (p, s))| {
+            let number = appeals::format_number(year, first + i as i64);
+            numbers.push(number.clone());
+            new_model(p, terms, number, now, s)
+        })
+        .collect();
+    appeal::Entity::insert_many(models).exec_without_returning(&txn).await?;
+    let ids: Vec<(i64, String, String)> = appeal::Entity::find()
+        .select_only()
+        .columns([appeal::Column::Id, appeal::Column::Status, appeal::Column::Number])
+        .filter(appeal::Column::Number.is_in(numbers))
+        .into_tuple()
+        .all(&txn)
+        .await?;
+    let actor = caller.principal.label();
+    let urls: HashMap<String, Option<String>> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (appeals::format_number(year, first + i as i64), p.item.url.clone()))
+        .collect();
+    let events: Vec<appeal_event::ActiveModel> = ids
+        .iter()
+        .map(|(id, status, number)| appeal_event::ActiveModel {
+            appeal_id: Set(*id),
+            at: Set(now),
+            actor: Set(actor.clone()),
+            action: Set("ingestAppeal".into()),
+            from_status: Set(None),
+            to_status: Set(Some(status.clone())),
+            comment: Set(None),
+            data: Set(urls.get(number).cloned().flatten().map(|u| serde_json::json!({ "url": u }).to_string())),
+            ..Default::default()
+        })
+        .collect();
+    appeal_event::Entity::insert_many(events).exec_without_returning(&txn).await?;
+    audit::record(
+        &txn,
+        caller,
+        now,
+        "ingestAppeals",
+        Some(format!("appeals:{}", ids.len())),
+        Some(serde_json::json!({ "created": ids.len() })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(ids.len() as u32)
+}
+
+/// Takes in a list of items; `rows` are their positions for error reports.
+pub async fn ingest(
+    state: &AppState,
+    caller: &Caller,
+    items: Vec<(usize, IngestItem)>,
+    opts: IngestOptions,
+) -> AppResult<IngestOutcome> {
+    let now = state.clock.now();
+    let terms = Terms::load(state, &state.db).await?;
+    let mut refs = load_reference(state).await?;
+    let mut out = IngestOutcome::default();
+    let mut prepared = Vec::with_capacity(items.len());
+    for (row, item) in items {
+        match prepare(state, &mut refs, row, item, opts, now).await? {
+            Ok(p) => prepared.push(p),
+            Err(e) => out.rejected.push(e),
+        }
+    }
+    // Which of them exist already, in one query per channel and chunk.
+    let mut existing: HashMap<(String, String), appeal::Model> = HashMap::new();
+    let mut by_channel: HashMap<Channel, Vec<String>> = HashMap::new();
+    for p in &prepared {
+        by_channel.entry(p.channel).or_default().push(p.external_id.clone());
+    }
+    for (channel, ids) in by_channel {
+        for chunk in ids.chunks(500) {
+            let rows = appeal::Entity::find()
+                .filter(appeal::Column::Channel.eq(channel.as_str()))
+                .filter(appeal::Column::ExternalId.is_in(chunk.iter().cloned()))
+                .all(&state.db)
+                .await?;
+            for r in rows {
+                existing.insert((r.channel.clone(), r.external_id.clone().unwrap_or_default()), r);
+            }
+        }
+    }
+    let mut fresh: Vec<&Prepared> = Vec::new();
+    let mut later: Vec<&Prepared> = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    for p in &prepared {
+        let key = (p.channel.as_str().to_string(), p.external_id.clone());
+        if existing.contains_key(&key) || !seen.insert(key) {
+            later.push(p);
+        } else {
+            fresh.push(p);
+        }
+    }
+    let chunk = if state.settings.is_sqlite() { 300 } else { 1000 };
+    for part in fresh.chunks(chunk) {
+        match insert_batch(state, caller, part, &terms, now).await {
+            Ok(n) => out.created += n,
+            Err(AppError::Internal(_) | AppError::Conflict(_)) => {
+                // Someone else inserted one of these meanwhile: go item by item.
+                for p in part {
+                    later.push(p);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    for p in later {
+        match ingest_one(state, caller, p, &terms, now).await {
+            Ok(Applied::Created) => out.created += 1,
+            Ok(Applied::Updated) => out.updated += 1,
+            Ok(Applied::Unchanged) => out.unchanged += 1,
+            Err(e) => out.rejected.push(RowError { row: p.row, field: None, message: e.message() }),
+        }
+    }
+    out.rejected.sort_by_key(|e| e.row);
+    Ok(out)
+}
+
+enum Applied {
+    Created,
+    Updated,
+    Unchanged,
+}
+
+async fn ingest_one(
+    state: &AppState,
+    caller: &Caller,
+    p: &Prepared,
+    terms: &Terms,
+    now: DateTime<Utc>,
+) -> AppResult<Applied> {
+    let found = appeal::Entity::find()
+        .filter(appeal::Column::Channel.eq(p.channel.as_str()))
+        .filter(appeal::Column::ExternalId.eq(p.external_id.as_str()))
+        .one(&state.db)
+        .await?;
+    match found {
+        None => {
+            insert_batch(state, caller, &[p], terms, now).await?;
+            Ok(Applied::Created)
+        }
+        Some(a) => {
+            let changed = changes(&a, p);
+            if changed.is_empty() {
+                return Ok(Applied::Unchanged);
+            }
+            let txn = crate::db::begin_write(&state.db).await?;
+            update_one(&txn, caller, &a, p, &changed, now).await?;
+            txn.commit().await?;
+            Ok(Applied::Updated)
+        }
+    }
+}
