@@ -3,7 +3,8 @@
 # 200,000, serves each with the release build and loads it over real HTTP with wrk:
 # a filtered, sorted page of 50 appeals with recipient/category/territory names and SLA
 # fields, 16 concurrent connections. Prints requests/s, p50/p99 latency, SQL statements
-# per request (from /metrics), the server's peak RSS, and the same page as raw SQL.
+# per request (from /metrics), the server's peak RSS, the same page as raw SQL, and the
+# ingestion throughput (INGEST_BATCHES batches of 1,000 items through ingestAppeals).
 #
 #   bash bench/run.sh                 # both backends
 #   BACKENDS=sqlite APPEALS_SQLITE=50000 DURATION=10s bash bench/run.sh
@@ -75,6 +76,12 @@ PY
   check=$(curl -s "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" \
     -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$QUERY")" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["data"]["appeals"]["edges"]), "rows")')
   echo "page: $check"
+  if [ "${INGEST_BATCHES:-100}" -gt 0 ]; then
+    local ingest_token
+    ingest_token=$("$BIN" token create --name bench --scope APPEALS_INGEST | awk '/secret/ { print $NF }')
+    python3 bench/ingest.py "http://127.0.0.1:$PORT" "$ingest_token" "${INGEST_BATCHES:-100}"
+    echo "server peak RSS after ingestion: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' /proc/$pid/status)"
+  fi
   kill -TERM "$pid"; wait "$pid" || true
 }
 

@@ -1,0 +1,58 @@
+#!/usr/bin/env python3
+"""Ingestion throughput: sends BATCHES batches of 1,000 new items through ingestAppeals
+and reports items per second (standard library only).
+
+    python3 bench/ingest.py http://127.0.0.1:18090 mcu_... [BATCHES] [RUN_ID]
+"""
+import json
+import sys
+import time
+import urllib.request
+
+MUTATION = "mutation($i:[IngestAppealInput!]!){ingestAppeals(input:$i){created updated unchanged rejected{row message}}}"
+TEXTS = [
+    "Яма на дороге у дома, машины бьют колёса",
+    "Не вывозят мусор, контейнеры переполнены",
+    "Холодные батареи в квартире, нет отопления",
+    "Не горят фонари на улице, очень темно",
+    "Сломаны качели на детской площадке",
+]
+
+
+def main() -> None:
+    base, token = sys.argv[1], sys.argv[2]
+    batches = int(sys.argv[3]) if len(sys.argv) > 3 else 100
+    run = sys.argv[4] if len(sys.argv) > 4 else str(int(time.time()))
+    created = 0
+    started = time.perf_counter()
+    for b in range(batches):
+        items = [
+            {
+                "channel": "INCIDENT",
+                "externalId": f"bench-{run}-{b}-{i}",
+                "kind": "INCIDENT",
+                "receivedAt": "2026-11-20T10:00:00+07:00",
+                "text": TEXTS[i % len(TEXTS)] + f", сообщение {b}-{i}",
+                "categoryName": "Ямы и ремонт дорог" if i % 5 == 0 else None,
+                "url": f"https://vk.com/wall-1_{b}_{i}",
+            }
+            for i in range(1000)
+        ]
+        body = json.dumps({"query": MUTATION, "variables": {"i": items}}).encode()
+        req = urllib.request.Request(
+            base + "/graphql",
+            data=body,
+            headers={"content-type": "application/json", "authorization": "Bearer " + token},
+        )
+        with urllib.request.urlopen(req, timeout=300) as resp:
+            data = json.load(resp)
+        result = data["data"]["ingestAppeals"]
+        if result["rejected"]:
+            raise SystemExit(f"rejected items: {result['rejected'][:3]}")
+        created += result["created"]
+    elapsed = time.perf_counter() - started
+    print(f"ingested {created} items in {elapsed:.1f} s: {created / elapsed:.0f} items/s")
+
+
+if __name__ == "__main__":
+    main()
