@@ -482,3 +482,44 @@ async fn duplicates_link_to_the_root_of_their_cluster() {
     assert_eq!(r.data()["appeal"]["status"], "DUPLICATE");
     assert_eq!(r.data()["appeal"]["duplicateOf"]["id"], first.as_str());
 }
+
+#[tokio::test]
+async fn redirecting_to_an_external_body_resolves_the_appeal() {
+    let app = spawn_app().await;
+    let s = staff(&app).await;
+    let external = app
+        .gql(Some(&s.admin), "mutation{createRecipient(input:{name:\"Прокуратура\",external:true}){id}}", json!({}))
+        .await
+        .data()["createRecipient"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (id, _, _) =
+        app.appeal(&s.curator, json!({"kind": "APPEAL", "channel": "POST", "text": "Жалоба на решение суда"})).await;
+    app.act(&s.curator, "registerAppeal", "AppealActionInput", json!({"id": id, "version": 1})).await.data();
+    let r = app
+        .act(&s.curator, "assignAppeal", "AssignAppealInput", json!({"id": id, "version": 2, "recipientId": external}))
+        .await;
+    assert_eq!(r.field_paths(), vec!["input.recipientId"], "external bodies are redirected to, not assigned");
+    let r = app
+        .act(&s.curator, "redirectAppeal", "RedirectAppealInput", json!({"id": id, "version": 2, "externalBody": " "}))
+        .await;
+    assert_eq!(r.field_paths(), vec!["input.externalBody"]);
+    let r = app
+        .act(
+            &s.curator,
+            "redirectAppeal",
+            "RedirectAppealInput",
+            json!({"id": id, "version": 2, "externalBody": "Прокуратура г. Сорска"}),
+        )
+        .await;
+    assert_eq!(field(&r, "status"), "REDIRECTED");
+    assert_eq!(field(&r, "slaState"), "MET");
+    let a = app
+        .gql(Some(&s.curator), "query($id:ID!){appeal(id:$id){redirectedTo events{action data}}}", json!({"id": id}))
+        .await;
+    assert_eq!(a.data()["appeal"]["redirectedTo"], "Прокуратура г. Сорска");
+    assert_eq!(a.data()["appeal"]["events"][2]["data"]["redirectedLate"], false);
+    let r = app.act(&s.curator, "closeAppeal", "AppealActionInput", json!({"id": id, "version": 3})).await;
+    assert_eq!(field(&r, "status"), "CLOSED");
+}

@@ -169,6 +169,17 @@ async fn a_deactivated_user_cannot_sign_in_and_its_tokens_stop_working() {
         .await;
     assert_eq!(r.data()["updateUser"]["active"], false);
     assert_eq!(app.gql(Some(&token), ME, json!({})).await.code(), "UNAUTHENTICATED");
+    let users = app.gql(Some(&admin), "{ users(first: 100) { edges { node { id email } } } }", json!({})).await;
+    let email = users.data()["users"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["node"]["id"] == id.as_str())
+        .unwrap()["node"]["email"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(app.gql(None, LOGIN, json!({"e": email, "p": PASSWORD})).await.code(), "UNAUTHENTICATED");
 }
 
 const CREATE_TOKEN: &str =

@@ -9,6 +9,7 @@ mod sdl;
 mod appeal_list;
 mod appeals;
 mod auth;
+mod cli;
 mod intake;
 mod limits;
 mod policy;
