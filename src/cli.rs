@@ -5,7 +5,7 @@ use std::io::BufRead;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Settings, SettingsArgs};
-use crate::domain::access::{ApiScope, Channel, Role};
+use crate::domain::access::{ApiScope, Channel, Principal, Role};
 use crate::service::{Caller, tokens, users};
 use crate::{StartError, graphql};
 
@@ -34,6 +34,16 @@ pub enum Command {
     Token(TokenCommand),
     /// Print the GraphQL schema (SDL), as committed in schema.graphql.
     Schema,
+    /// Import a ПОС or «Инцидент менеджмент» export (same code path as `importAppeals`).
+    Import {
+        /// pos-xlsx, incident-xlsx or csv.
+        #[arg(long)]
+        format: String,
+        /// Create unknown categories and organisations instead of reporting them.
+        #[arg(long)]
+        create_missing: bool,
+        file: std::path::PathBuf,
+    },
     /// Fill the database with realistic synthetic data of a small city (demo and benchmarks).
     SeedDemo {
         /// Number of appeals spread over the last year.
@@ -163,6 +173,35 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             for email in report.users_created {
                 println!("demo user {email} / {}", crate::service::seed::DEMO_PASSWORD);
             }
+            Ok(())
+        }
+        Command::Import { format, create_missing, file } => {
+            use crate::domain::import_format::FileFormat;
+            let format = match format.to_lowercase().replace('_', "-").as_str() {
+                "pos-xlsx" => FileFormat::PosXlsx,
+                "incident-xlsx" => FileFormat::IncidentXlsx,
+                "csv" => FileFormat::Csv,
+                other => return Err(StartError::Io(std::io::Error::other(format!("unknown format {other}")))),
+            };
+            let bytes = std::fs::read(&file)?;
+            let state = crate::init_state(settings).await?;
+            let caller = Caller { principal: Principal::System, request_id: Some("cli".into()), ..Caller::default() };
+            let started = std::time::Instant::now();
+            let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+            let report = crate::service::imports::run(&state, &caller, format, &name, bytes, create_missing)
+                .await
+                .map_err(cli_error)?;
+            let secs = started.elapsed().as_secs_f64();
+            println!(
+                "import {}: {} rows, {} created, {} updated, {} unchanged, {} errors in {secs:.1} s ({:.0} rows/s)",
+                report.id,
+                report.rows,
+                report.created,
+                report.updated,
+                report.unchanged,
+                serde_json::from_str::<Vec<serde_json::Value>>(&report.errors).map_or(0, |e| e.len()),
+                f64::from(report.rows) / secs.max(0.001)
+            );
             Ok(())
         }
         Command::Schema => Ok(()),

@@ -5,13 +5,16 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
 use super::appeals::{Appeal, scope};
+use super::connection::{connection, forward_window};
 use super::reference::{Category, Recipient, load_category, load_recipient};
 use super::{caller, parse_id, state};
 use crate::domain::access::{Channel, Principal};
 use crate::domain::deadlines::AppealKind;
+use crate::domain::import_format::FileFormat;
+use crate::entity::import_report;
 use crate::error::{AppError, AppResult};
 use crate::service::intake::{self, IngestItem, IngestOptions, RowError as ServiceRowError};
-use crate::service::{appeals, classifier, duplicates};
+use crate::service::{appeals, classifier, duplicates, imports};
 
 /// An item of `ingestAppeals`.
 #[derive(InputObject)]
@@ -59,6 +62,70 @@ pub struct IngestResult {
     pub unchanged: i32,
     pub rejected: Vec<RowError>,
 }
+
+/// The format of an imported file.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ImportFormat {
+    /// The ПОС register export (XLSX).
+    PosXlsx,
+    /// The «Инцидент менеджмент» export (XLSX).
+    IncidentXlsx,
+    /// CSV in UTF-8 or Windows-1251, `;` or `,` separated, with ПОС or incident headers.
+    Csv,
+}
+
+impl ImportFormat {
+    fn file_format(self) -> FileFormat {
+        match self {
+            Self::PosXlsx => FileFormat::PosXlsx,
+            Self::IncidentXlsx => FileFormat::IncidentXlsx,
+            Self::Csv => FileFormat::Csv,
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        [Self::PosXlsx, Self::IncidentXlsx, Self::Csv]
+            .into_iter()
+            .find(|f| imports::format_name(f.file_format()) == name)
+    }
+}
+
+/// The report of one imported file.
+#[derive(SimpleObject)]
+pub struct ImportReport {
+    pub id: ID,
+    pub format: ImportFormat,
+    pub file_name: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub rows: i32,
+    pub created: i32,
+    pub updated: i32,
+    pub unchanged: i32,
+    pub errors: Vec<RowError>,
+}
+
+impl TryFrom<import_report::Model> for ImportReport {
+    type Error = AppError;
+
+    fn try_from(m: import_report::Model) -> AppResult<Self> {
+        let errors: Vec<ServiceRowError> = serde_json::from_str(&m.errors).map_err(AppError::internal)?;
+        Ok(Self {
+            id: ID(m.id.to_string()),
+            format: ImportFormat::from_name(&m.format).ok_or_else(|| AppError::internal("unknown import format"))?,
+            file_name: m.file_name,
+            started_at: m.started_at,
+            finished_at: m.finished_at,
+            rows: m.rows,
+            created: m.created,
+            updated: m.updated,
+            unchanged: m.unchanged,
+            errors: errors.into_iter().map(RowError::from).collect(),
+        })
+    }
+}
+
+connection!(ImportReportConnection, ImportReportEdge, ImportReport);
 
 /// A suggested topic with its calibrated probability.
 pub struct CategorySuggestion {
@@ -153,6 +220,19 @@ impl IntakeQuery {
             .collect())
     }
 
+    /// Import reports, newest first.
+    async fn imports(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<ImportReportConnection> {
+        let (offset, limit) = forward_window(first, after.as_deref())?;
+        let (rows, total) = imports::list(&state(ctx).db, offset, limit).await?;
+        let nodes = rows.into_iter().map(ImportReport::try_from).collect::<AppResult<Vec<_>>>()?;
+        Ok(ImportReportConnection::from_offset(nodes, offset, total))
+    }
+
     /// The topic classifier: how much it learned from and how accurate it is.
     async fn classifier_info(&self, ctx: &Context<'_>) -> AppResult<ClassifierInfo> {
         Ok(ClassifierInfo::from(classifier::current(state(ctx)).await?.as_ref()))
@@ -222,6 +302,32 @@ impl IntakeMutation {
             unchanged: out.unchanged as i32,
             rejected,
         })
+    }
+
+    /// Multipart upload (GraphQL multipart request spec). Idempotent by (channel, externalId):
+    /// importing the same file twice changes nothing. A file that is not what its format says
+    /// is refused and changes nothing; a bad row is reported and skipped. With `createMissing`,
+    /// categories and organisations the rubricator does not know are created instead of
+    /// reported.
+    async fn import_appeals(
+        &self,
+        ctx: &Context<'_>,
+        file: async_graphql::Upload,
+        format: ImportFormat,
+        create_missing: Option<bool>,
+    ) -> AppResult<ImportReport> {
+        use std::io::Read;
+        let upload = file.value(ctx).map_err(|_| AppError::bad("file", "the upload could not be read"))?;
+        let name = upload.filename.clone();
+        let mut bytes = Vec::new();
+        upload
+            .into_read()
+            .read_to_end(&mut bytes)
+            .map_err(|_| AppError::bad("file", "the upload could not be read"))?;
+        let report =
+            imports::run(state(ctx), caller(ctx), format.file_format(), &name, bytes, create_missing.unwrap_or(false))
+                .await?;
+        report.try_into()
     }
 
     /// Retrains the topic classifier on the current data now.

@@ -9,6 +9,7 @@ pub mod calendar;
 pub mod classifier;
 pub mod deadlines;
 pub mod duplicates;
+pub mod imports;
 pub mod intake;
 pub mod reference;
 pub mod scope;

@@ -10,6 +10,7 @@ mod appeal_list;
 mod appeals;
 mod auth;
 mod cli;
+mod imports;
 mod intake;
 mod limits;
 mod policy;

@@ -37,6 +37,7 @@ const QUERY: &[&str] = &[
     "appealByNumber",
     "suggestCategory",
     "possibleDuplicates",
+    "imports",
 ];
 const MUTATION: &[&str] = &[
     "login",
@@ -66,6 +67,7 @@ const MUTATION: &[&str] = &[
     "markDuplicate",
     "closeAppeal",
     "ingestAppeals",
+    "importAppeals",
 ];
 
 #[test]

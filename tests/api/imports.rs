@@ -1,0 +1,155 @@
+//! File imports over the GraphQL multipart request spec: ПОС XLSX, CSV, refusals.
+
+use rust_xlsxwriter::Workbook;
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app};
+
+const IMPORT: &str = "mutation($f:Upload!,$fmt:ImportFormat!,$c:Boolean){ importAppeals(file:$f, format:$fmt, createMissing:$c) { id format fileName rows created updated unchanged errors { row field message } } }";
+
+async fn upload(app: &TestApp, token: Option<&str>, name: &str, bytes: Vec<u8>, format: &str, create: bool) -> Value {
+    let operations = json!({"query": IMPORT, "variables": {"f": null, "fmt": format, "c": create}});
+    let form = reqwest::multipart::Form::new()
+        .text("operations", operations.to_string())
+        .text("map", json!({"0": ["variables.f"]}).to_string())
+        .part("0", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()));
+    let mut req = app.client.post(format!("{}/graphql", app.base)).multipart(form);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    req.send().await.unwrap().json::<Value>().await.unwrap()
+}
+
+/// A ПОС export with a title row, its own column order, an extra column and a bad row.
+fn pos_xlsx(rows: &[[&str; 9]]) -> Vec<u8> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    ws.write_string(0, 0, "Реестр сообщений ПОС за ноябрь").unwrap();
+    let headers = [
+        "Факт",
+        "Номер",
+        "Лишняя колонка",
+        "Дата поступления",
+        "Категория",
+        "Подкатегория",
+        "Организация (текущая)",
+        "Стадия",
+        "Оценка ответа заявителем",
+    ];
+    for (c, h) in headers.iter().enumerate() {
+        ws.write_string(1, c as u16, *h).unwrap();
+    }
+    for (r, row) in rows.iter().enumerate() {
+        for (c, v) in row.iter().enumerate() {
+            if c == 3 && v.parse::<f64>().is_ok() {
+                ws.write_number(r as u32 + 2, c as u16, v.parse::<f64>().unwrap()).unwrap();
+            } else {
+                ws.write_string(r as u32 + 2, c as u16, *v).unwrap();
+            }
+        }
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+fn sample() -> Vec<u8> {
+    pos_xlsx(&[
+        ["Холодные батареи", "P-1", "x", "20.11.2026 14:05", "ЖКХ", "Отопление", "Управление ЖКХ", "Завершено", "5"],
+        ["Яма у дома", "P-2", "x", "not a date", "Дороги", "Ямы и ремонт дорог", "", "В работе", ""],
+        ["Не вывозят мусор", "P-3", "x", "46345.5", "Экология и мусор", "Вывоз мусора (ТКО)", "", "На исполнении", ""],
+        ["Сломаны качели", "P-4", "x", "21.11.2026", "Благоустройство", "Нет такой", "", "", ""],
+    ])
+}
+
+#[tokio::test]
+async fn a_pos_export_imported_twice_creates_once_and_reports_bad_rows() {
+    let app = spawn_app().await;
+    app.set_now("2026-11-29T12:00:00+07:00");
+    let admin = app.admin().await;
+    app.recipient(&admin, "Управление ЖКХ").await;
+    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({"channels": ["POS"]})).await;
+    let r = upload(&app, Some(&coordinator), "pos.xlsx", sample(), "POS_XLSX", false).await;
+    let report = &r["data"]["importAppeals"];
+    assert_eq!(report["rows"], 4, "{r}");
+    assert_eq!(report["created"], 2);
+    let errors: Vec<(i64, &str)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(errors, [(4, "Дата поступления"), (6, "categoryName")], "{report}");
+
+    let again = upload(&app, Some(&coordinator), "pos.xlsx", sample(), "POS_XLSX", false).await;
+    assert_eq!(again["data"]["importAppeals"]["unchanged"], 2, "{again}");
+    assert_eq!(again["data"]["importAppeals"]["created"], 0);
+
+    let list = app.gql(Some(&coordinator), "{ appeals(orderBy:{field:RECEIVED_AT,direction:ASC}) { totalCount edges { node { externalId kind status receivedAt satisfactionScore recipient { name } category { name } } } } }", json!({})).await;
+    let edges = list.data()["appeals"]["edges"].as_array().unwrap();
+    assert_eq!(list.data()["appeals"]["totalCount"], 2);
+    let by_id = |id: &str| edges.iter().map(|e| &e["node"]).find(|n| n["externalId"] == id).unwrap().clone();
+    let p1 = by_id("P-1");
+    assert_eq!(
+        (p1["externalId"].as_str(), p1["kind"].as_str(), p1["status"].as_str()),
+        (Some("P-1"), Some("MESSAGE"), Some("CLOSED"))
+    );
+    assert_eq!(p1["receivedAt"], "2026-11-20T07:05:00+00:00", "local time of the municipality");
+    assert_eq!(p1["satisfactionScore"], 5);
+    assert_eq!(p1["recipient"]["name"], "Управление ЖКХ");
+    let p3 = by_id("P-3");
+    assert_eq!(p3["receivedAt"], "2026-11-19T05:00:00+00:00", "Excel serial 46345.5 is 19.11.2026 12:00");
+    assert_eq!(p3["status"], "IN_PROGRESS");
+
+    // With createMissing the unknown subcategory is created and the row goes in.
+    let created = upload(&app, Some(&coordinator), "pos.xlsx", sample(), "POS_XLSX", true).await;
+    assert_eq!(created["data"]["importAppeals"]["created"], 1, "{created}");
+    let reports = app
+        .gql(Some(&coordinator), "{ imports { totalCount edges { node { fileName format created } } } }", json!({}))
+        .await;
+    assert_eq!(reports.data()["imports"]["totalCount"], 3);
+    assert_eq!(reports.data()["imports"]["edges"][0]["node"]["format"], "POS_XLSX");
+}
+
+#[tokio::test]
+async fn files_that_are_not_what_they_claim_are_refused_and_change_nothing() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({"channels": ["POS"]})).await;
+    let png = [0x89u8, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 13].to_vec();
+    let full = sample();
+    let truncated = full[..full.len() / 2].to_vec();
+    for (name, bytes) in [("empty.xlsx", Vec::new()), ("picture.xlsx", png), ("broken.xlsx", truncated)] {
+        let r = upload(&app, Some(&coordinator), name, bytes, "POS_XLSX", false).await;
+        assert_eq!(r["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{name}: {r}");
+        assert_eq!(r["errors"][0]["extensions"]["fields"][0]["path"], "file");
+    }
+    let counts = app.gql(Some(&coordinator), "{ imports { totalCount } appeals { totalCount } }", json!({})).await;
+    assert_eq!(counts.data()["imports"]["totalCount"], 0);
+    assert_eq!(counts.data()["appeals"]["totalCount"], 0);
+
+    let r = upload(&app, None, "pos.xlsx", sample(), "POS_XLSX", false).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let (_, head) = app.user_with(&admin, &["HEAD"], json!({})).await;
+    let r = upload(&app, Some(&head), "pos.xlsx", sample(), "POS_XLSX", false).await;
+    assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn a_windows_1251_csv_is_imported() {
+    let app = spawn_app().await;
+    app.set_now("2026-11-29T12:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({"channels": ["POS"]})).await;
+    let text = "Номер;Дата поступления;Категория;Подкатегория;Факт;Статус\r\nC-1;25.11.2026 09:30;ЖКХ;Отопление;\"Холодно; батареи ледяные\";Отправлен ответ заявителю\r\nC-2;26.11.2026;Дороги;Тротуары;Нет тротуара;Новое\r\n";
+    let (bytes, _, _) = encoding_rs::WINDOWS_1251.encode(text);
+    let r = upload(&app, Some(&coordinator), "export.csv", bytes.to_vec(), "CSV", false).await;
+    assert_eq!(r["data"]["importAppeals"]["created"], 2, "{r}");
+    let list = app
+        .gql(
+            Some(&coordinator),
+            "{ appeals(orderBy:{field:RECEIVED_AT,direction:ASC}) { edges { node { text status } } } }",
+            json!({}),
+        )
+        .await;
+    assert_eq!(list.data()["appeals"]["edges"][0]["node"]["text"], "Холодно; батареи ледяные");
+    assert_eq!(list.data()["appeals"]["edges"][0]["node"]["status"], "ANSWERED");
+}
