@@ -4,7 +4,8 @@
 # a filtered, sorted page of 50 appeals with recipient/category/territory names and SLA
 # fields, 16 concurrent connections. Prints requests/s, p50/p99 latency, SQL statements
 # per request (from /metrics), the server's peak RSS, the same page as raw SQL, and the
-# ingestion throughput (INGEST_BATCHES batches of 1,000 items through ingestAppeals).
+# ingestion throughput (INGEST_BATCHES batches of 1,000 items through ingestAppeals) and
+# the import of a generated ПОС XLSX of IMPORT_ROWS rows with `mcu import`.
 #
 #   bash bench/run.sh                 # both backends
 #   BACKENDS=sqlite APPEALS_SQLITE=50000 DURATION=10s bash bench/run.sh
@@ -83,6 +84,14 @@ PY
     echo "server peak RSS after ingestion: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' /proc/$pid/status)"
   fi
   kill -TERM "$pid"; wait "$pid" || true
+  if [ "${IMPORT_ROWS:-100000}" -gt 0 ]; then
+    [ -f "$OUT/pos-$IMPORT_ROWS.xlsx" ] || {
+      python3 -c "import openpyxl" 2>/dev/null || pip install -q openpyxl
+      python3 bench/gen_pos_xlsx.py "$OUT/pos-$IMPORT_ROWS.xlsx" "$IMPORT_ROWS"
+    }
+    echo "import of a ПОС XLSX with $IMPORT_ROWS rows ($(du -h "$OUT/pos-$IMPORT_ROWS.xlsx" | cut -f1)):"
+    /usr/bin/time -f "  peak RSS %M KB" "$BIN" import --create-missing --format pos-xlsx "$OUT/pos-$IMPORT_ROWS.xlsx"
+  fi
 }
 
 raw_pg() {
