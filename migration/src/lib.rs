@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261129_000001_foundation;
 mod m20261129_000002_appeals;
 pub mod m20261129_000003_default_rubricator;
+mod m20261129_000010_roadmaps_polls;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000001_foundation::Migration),
             Box::new(m20261129_000002_appeals::Migration),
             Box::new(m20261129_000003_default_rubricator::Migration),
+            Box::new(m20261129_000010_roadmaps_polls::Migration),
         ]
     }
 }

@@ -5,7 +5,9 @@ pub mod auth;
 pub mod connection;
 pub mod loaders;
 pub mod policy;
+pub mod polls;
 pub mod reference;
+pub mod roadmaps;
 pub mod scalars;
 
 use std::sync::Arc;
@@ -26,11 +28,23 @@ use crate::state::AppState;
 
 /// The root query: one part per area.
 #[derive(MergedObject, Default)]
-pub struct Query(auth::AuthQuery, reference::ReferenceQuery, appeals::AppealQuery);
+pub struct Query(
+    auth::AuthQuery,
+    reference::ReferenceQuery,
+    appeals::AppealQuery,
+    roadmaps::RoadmapQuery,
+    polls::PollQuery,
+);
 
 /// The root mutation: one part per area.
 #[derive(MergedObject, Default)]
-pub struct Mutation(auth::AuthMutation, reference::ReferenceMutation, appeals::AppealMutation);
+pub struct Mutation(
+    auth::AuthMutation,
+    reference::ReferenceMutation,
+    appeals::AppealMutation,
+    roadmaps::RoadmapMutation,
+    polls::PollMutation,
+);
 
 /// The executable schema type.
 pub type AppSchema = Schema<Query, Mutation, EmptySubscription>;

@@ -42,6 +42,9 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         deadlines: "{}".into(),
         feedback_code_days: 30,
         feedback_rate_limit: 20,
+        roadmap_self_approval: false,
+        roadmap_baseline_months: 6,
+        poll_rate_limit: 30,
     }
 }
 

@@ -11,5 +11,7 @@ mod appeals;
 mod auth;
 mod limits;
 mod policy;
+mod polls;
+mod roadmaps;
 mod schema;
 mod users;

@@ -35,6 +35,11 @@ const QUERY: &[&str] = &[
     "appeals",
     "appeal",
     "appealByNumber",
+    "roadmaps",
+    "roadmap",
+    "polls",
+    "poll",
+    "publicPoll",
 ];
 const MUTATION: &[&str] = &[
     "login",
@@ -63,6 +68,22 @@ const MUTATION: &[&str] = &[
     "reopenAppeal",
     "markDuplicate",
     "closeAppeal",
+    "createRoadmap",
+    "updateRoadmap",
+    "addMeasure",
+    "updateMeasure",
+    "submitRoadmap",
+    "approveRoadmap",
+    "returnRoadmap",
+    "startRoadmap",
+    "completeRoadmap",
+    "createPoll",
+    "publishPoll",
+    "closePoll",
+    "generatePollInvites",
+    "castVote",
+    "addPollComment",
+    "moderatePollComment",
 ];
 
 #[test]

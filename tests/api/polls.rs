@@ -1,0 +1,1 @@
+//! Polls over HTTP.
