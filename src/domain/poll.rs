@@ -207,6 +207,7 @@ pub fn check_ballot(questions: &[QuestionSpec], answers: &[AnswerIn]) -> Result<
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
@@ -241,7 +242,8 @@ mod tests {
 
     #[test]
     fn each_mistake_names_its_field() {
-        let cases: Vec<(Box<dyn Fn(&mut Vec<AnswerIn>)>, &str)> = vec![
+        type Change = Box<dyn Fn(&mut Vec<AnswerIn>)>;
+        let cases: Vec<(Change, &str)> = vec![
             (Box::new(|a| a[0].option_ids = Some(vec![Some(10), Some(11)])), "input.answers.0.optionIds"),
             (Box::new(|a| a[0].option_ids = Some(vec![Some(20)])), "input.answers.0.optionIds"),
             (Box::new(|a| a[1].option_ids = Some(vec![])), "input.answers.1.optionIds"),

@@ -151,6 +151,7 @@ pub fn effect(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use MeasureStatus as M;
