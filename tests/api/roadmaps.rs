@@ -384,3 +384,20 @@ async fn the_effect_compares_appeals_per_month_before_and_after_approval() {
     assert!((e["currentPerMonth"].as_f64().unwrap() - current).abs() < 1e-9, "{e}");
     assert!((e["change"].as_f64().unwrap() - (current / 1.5 - 1.0)).abs() < 1e-9, "{e}");
 }
+
+#[tokio::test]
+async fn the_roadmaps_and_polls_migration_rolls_back_and_reapplies() {
+    use migration::MigratorTrait;
+    use sea_orm::{ConnectionTrait, Statement};
+    let app = spawn_app().await;
+    let db = &app.state.db;
+    let count = || async {
+        let sql = "SELECT COUNT(*) AS n FROM roadmaps";
+        db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await
+    };
+    assert!(count().await.is_ok());
+    migration::Migrator::down(db, Some(1)).await.unwrap();
+    assert!(count().await.is_err(), "the tables are gone after down");
+    migration::Migrator::up(db, None).await.unwrap();
+    assert!(count().await.is_ok());
+}
