@@ -17,6 +17,14 @@ pub struct Poll {
     pub model: poll::Model,
     /// Seen by staff: results always, hidden comments and text answers included.
     pub staff: bool,
+    /// Questions loaded with the page, when the poll came in a list.
+    pub questions: Option<Vec<polls::QuestionWithOptions>>,
+}
+
+impl Poll {
+    fn new(model: poll::Model, staff: bool) -> Self {
+        Self { model, staff, questions: None }
+    }
 }
 
 #[Object]
@@ -56,7 +64,10 @@ impl Poll {
         self.model.public_results
     }
     async fn questions(&self, ctx: &Context<'_>) -> AppResult<Vec<Question>> {
-        let qs = polls::questions(&state(ctx).db, self.model.id).await?;
+        let qs = match &self.questions {
+            Some(q) => q.clone(),
+            None => polls::questions(&state(ctx).db, self.model.id).await?,
+        };
         qs.into_iter()
             .map(|(q, o)| {
                 Ok(Question {
@@ -258,21 +269,30 @@ impl PollQuery {
         let (offset, limit) = forward_window(first, after.as_deref())?;
         let f = filter.unwrap_or_default();
         let filter = Filter { status: f.status.unwrap_or_default(), kind: f.kind.unwrap_or_default() };
-        let (rows, total) = polls::list(&state(ctx).db, &filter, offset, limit).await?;
-        let nodes = rows.into_iter().map(|model| Poll { model, staff: true }).collect();
+        let db = &state(ctx).db;
+        let (rows, total) = polls::list(db, &filter, offset, limit).await?;
+        let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+        let mut questions = polls::questions_of(db, &ids).await?;
+        let nodes = rows
+            .into_iter()
+            .map(|model| {
+                let q = Some(questions.remove(&model.id).unwrap_or_default());
+                Poll { model, staff: true, questions: q }
+            })
+            .collect();
         Ok(PollConnection::from_offset(nodes, offset, total))
     }
 
     /// One poll with its results (staff).
     async fn poll(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Poll>> {
         let id = parse_id("id", &id)?;
-        Ok(Some(Poll { model: polls::get(&state(ctx).db, id).await?, staff: true }))
+        Ok(Some(Poll::new(polls::get(&state(ctx).db, id).await?, true)))
     }
 
     /// Public: a published or closed poll as citizens see it; `NOT_FOUND` otherwise.
     async fn public_poll(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Poll>> {
         let id = id_opt(&id).ok_or_else(|| AppError::NotFound("poll".into()))?;
-        Ok(Some(Poll { model: polls::get_public(&state(ctx).db, id).await?, staff: false }))
+        Ok(Some(Poll::new(polls::get_public(&state(ctx).db, id).await?, false)))
     }
 
     /// Candidate poll topics: categories with the most appeals in the last 30 days and their
@@ -321,19 +341,19 @@ impl PollMutation {
                 .map(|q| QuestionDraft { text: q.text, kind: q.r#type, options: q.options.unwrap_or_default() })
                 .collect(),
         };
-        Ok(Poll { model: polls::create(state(ctx), caller(ctx), new).await?, staff: true })
+        Ok(Poll::new(polls::create(state(ctx), caller(ctx), new).await?, true))
     }
 
     /// DRAFT → PUBLISHED; the questions are frozen from now on.
     async fn publish_poll(&self, ctx: &Context<'_>, id: ID, version: i32) -> AppResult<Poll> {
         let id = parse_id("id", &id)?;
-        Ok(Poll { model: polls::act(state(ctx), caller(ctx), id, version, PollAction::Publish).await?, staff: true })
+        Ok(Poll::new(polls::act(state(ctx), caller(ctx), id, version, PollAction::Publish).await?, true))
     }
 
     /// PUBLISHED → CLOSED.
     async fn close_poll(&self, ctx: &Context<'_>, id: ID, version: i32) -> AppResult<Poll> {
         let id = parse_id("id", &id)?;
-        Ok(Poll { model: polls::act(state(ctx), caller(ctx), id, version, PollAction::Close).await?, staff: true })
+        Ok(Poll::new(polls::act(state(ctx), caller(ctx), id, version, PollAction::Close).await?, true))
     }
 
     /// Returns the one-time invitation codes of an INVITE poll; shown once.

@@ -23,11 +23,13 @@ pub struct Roadmap {
     pub model: roadmap::Model,
     /// Measures loaded with the page, when the roadmap came in a list.
     pub measures: Option<Vec<roadmap_measure::Model>>,
+    /// Comments loaded with the page, when the roadmap came in a list.
+    pub comments: Option<Vec<roadmap_comment::Model>>,
 }
 
 impl Roadmap {
     fn new(model: roadmap::Model) -> Self {
-        Self { model, measures: None }
+        Self { model, measures: None, comments: None }
     }
 
     async fn measure_rows(&self, ctx: &Context<'_>) -> AppResult<Vec<roadmap_measure::Model>> {
@@ -92,7 +94,10 @@ impl Roadmap {
     }
     /// Approval, return and cancellation comments, oldest first.
     async fn comments(&self, ctx: &Context<'_>) -> AppResult<Vec<RoadmapComment>> {
-        let rows = roadmaps::comments(&state(ctx).db, self.model.id).await?;
+        let rows = match &self.comments {
+            Some(c) => c.clone(),
+            None => roadmaps::comments(&state(ctx).db, self.model.id).await?,
+        };
         Ok(rows.into_iter().map(RoadmapComment::from).collect())
     }
     /// The appeals the roadmap answers to.
@@ -297,11 +302,21 @@ impl RoadmapQuery {
         for m in all {
             by_roadmap.entry(m.roadmap_id).or_default().push(m);
         }
+        let mut comments: HashMap<i64, Vec<roadmap_comment::Model>> = HashMap::new();
+        for c in roadmap_comment::Entity::find()
+            .filter(roadmap_comment::Column::RoadmapId.is_in(rows.iter().map(|r| r.id)))
+            .order_by_asc(roadmap_comment::Column::Id)
+            .all(db)
+            .await?
+        {
+            comments.entry(c.roadmap_id).or_default().push(c);
+        }
         let nodes = rows
             .into_iter()
             .map(|r| {
                 let measures = Some(by_roadmap.remove(&r.id).unwrap_or_default());
-                Roadmap { model: r, measures }
+                let comments = Some(comments.remove(&r.id).unwrap_or_default());
+                Roadmap { model: r, measures, comments }
             })
             .collect();
         Ok(RoadmapConnection::from_offset(nodes, offset, total))

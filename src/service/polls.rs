@@ -157,27 +157,34 @@ pub async fn list(
 
 /// The questions of a poll with their options, in order.
 pub async fn questions(conn: &impl ConnectionTrait, poll_id: i64) -> AppResult<Vec<QuestionWithOptions>> {
+    Ok(questions_of(conn, &[poll_id]).await?.remove(&poll_id).unwrap_or_default())
+}
+
+/// The questions of many polls with their options, in two statements whatever their number.
+pub async fn questions_of(
+    conn: &impl ConnectionTrait,
+    poll_ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<QuestionWithOptions>>> {
     let qs = poll_question::Entity::find()
-        .filter(poll_question::Column::PollId.eq(poll_id))
+        .filter(poll_question::Column::PollId.is_in(poll_ids.iter().copied()))
         .order_by_asc(poll_question::Column::Position)
         .all(conn)
         .await?;
     let mut options: HashMap<i64, Vec<poll_option::Model>> = HashMap::new();
     for o in poll_option::Entity::find()
-        .filter(poll_option::Column::PollId.eq(poll_id))
+        .filter(poll_option::Column::PollId.is_in(poll_ids.iter().copied()))
         .order_by_asc(poll_option::Column::Position)
         .all(conn)
         .await?
     {
         options.entry(o.question_id).or_default().push(o);
     }
-    Ok(qs
-        .into_iter()
-        .map(|q| {
-            let o = options.remove(&q.id).unwrap_or_default();
-            (q, o)
-        })
-        .collect())
+    let mut out: HashMap<i64, Vec<QuestionWithOptions>> = HashMap::new();
+    for q in qs {
+        let o = options.remove(&q.id).unwrap_or_default();
+        out.entry(q.poll_id).or_default().push((q, o));
+    }
+    Ok(out)
 }
 
 /// The comments of a poll, oldest first; hidden ones only when `include_hidden`.

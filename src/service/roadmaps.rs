@@ -415,6 +415,9 @@ pub async fn update_measure(
     ch: MeasureChanges,
 ) -> AppResult<roadmap::Model> {
     let me = person(caller)?;
+    if ch.title.is_none() && ch.due_date.is_none() && ch.status.is_none() {
+        return Err(AppError::bad("input", "give a title, a due date or a status"));
+    }
     let now = state.clock.now();
     let txn = crate::db::begin_write(&state.db).await?;
     let r = get(&txn, roadmap_id).await?;

@@ -205,6 +205,14 @@ async fn an_open_survey_counts_each_respondent_once_and_shows_exact_results() {
     poll_step(&app, &st.coordinator, "closePoll", &pid, 2).await.data();
     assert!(public_view(&app, &pid).await.data()["r"]["results"].is_null());
     assert_eq!(staff_view(&app, &st.head, &pid).await.data()["r"]["results"]["ballots"], 0);
+
+    // The staff list filters by status and kind.
+    let list = "query($s:[PollStatus!]){ polls(filter:{status:$s, kind:[SURVEY]}) { totalCount edges { node { id questions { id } } } } }";
+    let r = app.gql(Some(&st.head), list, json!({"s": ["CLOSED"]})).await;
+    assert_eq!(r.data()["polls"]["totalCount"], 2);
+    assert_eq!(r.data()["polls"]["edges"][1]["node"]["questions"].as_array().unwrap().len(), 4);
+    assert_eq!(app.gql(Some(&st.head), list, json!({"s": ["DRAFT"]})).await.data()["polls"]["totalCount"], 0);
+    assert_eq!(app.gql(Some(&st.executor), list, json!({"s": ["DRAFT"]})).await.code(), "FORBIDDEN");
 }
 
 #[tokio::test]

@@ -189,6 +189,15 @@ async fn the_roadmap_workflow_by_every_role() {
     assert_eq!(mark(&st.head, &own, version, json!({})).await.code(), "FORBIDDEN");
     let r = mark(&st.executor, &own, version, json!({})).await;
     assert_eq!(r.data()["r"]["measures"][0]["status"], "IN_PROGRESS");
+    let nothing = mutate(
+        &app,
+        &st.coordinator,
+        "updateMeasure",
+        "UpdateMeasureInput",
+        json!({"roadmapId": id, "version": v(&r), "measureId": own}),
+    )
+    .await;
+    assert_eq!(nothing.field_paths(), vec!["input"]);
     let r = step(&app, &st.coordinator, "startRoadmap", &id, v(&r), "").await;
     assert_eq!(s(&r, "status"), "IN_PROGRESS");
     let r = mark(&st.executor, &own, v(&r), json!({"status": "DONE"})).await;
