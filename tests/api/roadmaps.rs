@@ -122,8 +122,16 @@ async fn the_roadmap_workflow_by_every_role() {
     .await;
     assert_eq!(stale.code(), "CONFLICT");
 
+    for t in [&st.executor, &st.head] {
+        assert_eq!(step(&app, t, "submitRoadmap", &id, 3, "").await.code(), "FORBIDDEN");
+        for m in ["startRoadmap", "completeRoadmap"] {
+            assert_eq!(step(&app, t, m, &id, 3, "").await.code(), "FORBIDDEN");
+        }
+        assert_eq!(step(&app, t, "cancelRoadmap", &id, 3, ", reason: \"x\"").await.code(), "FORBIDDEN");
+    }
     let r = step(&app, &st.coordinator, "submitRoadmap", &id, 3, "").await;
     assert_eq!(s(&r, "status"), "SUBMITTED");
+    assert_eq!(step(&app, &st.curator, "approveRoadmap", &id, 3, "").await.code(), "CONFLICT");
     // Only the curator decides, and a return needs a comment.
     for t in [&st.coordinator, &st.executor, &st.head] {
         assert_eq!(step(&app, t, "approveRoadmap", &id, 4, "").await.code(), "FORBIDDEN");
