@@ -5,7 +5,7 @@
 //! | edit (roadmap and measures) | DRAFT, RETURNED | unchanged |
 //! | submit | DRAFT, RETURNED | SUBMITTED |
 //! | approve | SUBMITTED | APPROVED |
-//! | return | SUBMITTED | RETURNED |
+//! | return (a new round: the plan may change again) | SUBMITTED, APPROVED, IN_PROGRESS | RETURNED |
 //! | start | APPROVED | IN_PROGRESS |
 //! | complete | IN_PROGRESS | COMPLETED |
 //! | cancel | DRAFT, SUBMITTED, RETURNED, APPROVED, IN_PROGRESS | CANCELLED |
@@ -91,7 +91,7 @@ pub fn transition(from: RoadmapStatus, action: RoadmapAction) -> Option<RoadmapS
         (A::Edit, S::Draft | S::Returned) | (A::ProgressMeasure, S::Approved | S::InProgress) => from,
         (A::Submit, S::Draft | S::Returned) => S::Submitted,
         (A::Approve, S::Submitted) => S::Approved,
-        (A::Return, S::Submitted) => S::Returned,
+        (A::Return, S::Submitted | S::Approved | S::InProgress) => S::Returned,
         (A::Start, S::Approved) => S::InProgress,
         (A::Complete, S::InProgress) => S::Completed,
         (A::Cancel, S::Draft | S::Submitted | S::Returned | S::Approved | S::InProgress) => S::Cancelled,
@@ -162,7 +162,8 @@ mod tests {
     fn expected(action: RoadmapAction) -> &'static [RoadmapStatus] {
         match action {
             A::Edit | A::Submit => &[S::Draft, S::Returned],
-            A::Approve | A::Return => &[S::Submitted],
+            A::Approve => &[S::Submitted],
+            A::Return => &[S::Submitted, S::Approved, S::InProgress],
             A::Start => &[S::Approved],
             A::Complete => &[S::InProgress],
             A::Cancel => &[S::Draft, S::Submitted, S::Returned, S::Approved, S::InProgress],
@@ -185,6 +186,7 @@ mod tests {
         assert_eq!(transition(S::Draft, A::Submit), Some(S::Submitted));
         assert_eq!(transition(S::Submitted, A::Approve), Some(S::Approved));
         assert_eq!(transition(S::Submitted, A::Return), Some(S::Returned));
+        assert_eq!(transition(S::InProgress, A::Return), Some(S::Returned));
         assert_eq!(transition(S::Returned, A::Submit), Some(S::Submitted));
         assert_eq!(transition(S::Approved, A::Start), Some(S::InProgress));
         assert_eq!(transition(S::InProgress, A::Complete), Some(S::Completed));

@@ -78,6 +78,7 @@ impl Roadmap {
     async fn approved_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         load_user(ctx, self.model.approved_by_id).await
     }
+    /// The first approval (the effect counts from it); `approvedBy` is the latest approver.
     async fn approved_at(&self) -> Option<DateTime<Utc>> {
         self.model.approved_at
     }
@@ -407,7 +408,8 @@ impl RoadmapMutation {
         act(ctx, &id, version, RoadmapAction::Approve, comment).await
     }
 
-    /// CURATOR only; the comment is required.
+    /// CURATOR only; the comment is required. Also returns an APPROVED or IN_PROGRESS roadmap
+    /// for a new round, when its plan must change.
     async fn return_roadmap(&self, ctx: &Context<'_>, id: ID, version: i32, comment: String) -> AppResult<Roadmap> {
         act(ctx, &id, version, RoadmapAction::Return, Some(comment)).await
     }

@@ -550,7 +550,8 @@ pub async fn act(
     match action {
         RoadmapAction::Approve => {
             am.approved_by_id = Set(Some(me.id));
-            am.approved_at = Set(Some(now));
+            // The effect counts from the first approval; a later round does not restart it.
+            am.approved_at = Set(Some(r.approved_at.unwrap_or(now)));
         }
         RoadmapAction::Cancel => am.cancel_reason = Set(comment.clone()),
         _ => {}

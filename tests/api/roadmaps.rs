@@ -215,6 +215,19 @@ async fn the_roadmap_workflow_by_every_role() {
     assert_eq!(back.field_paths(), vec!["input.status"]);
     let r = mark(&st.coordinator, &named, v(&r), json!({"status": "CANCELLED"})).await;
     assert!((r.data()["r"]["progress"].as_f64().unwrap() - 1.0).abs() < 1e-9);
+    // A new round: the curator returns the running roadmap, the plan changes, it is approved again.
+    let approved_at = r.data()["r"]["approvedAt"].clone();
+    let r = step(&app, &st.curator, "returnRoadmap", &id, v(&r), ", comment: \"Добавьте мероприятие\"").await;
+    assert_eq!(s(&r, "status"), "RETURNED");
+    let r = mutate(&app, &st.coordinator, "addMeasure", "MeasureInput",
+        json!({"roadmapId": id, "version": v(&r), "title": "Утеплить подвал", "responsibleName": "Петров", "dueDate": "2030-12-01"})).await;
+    assert!((r.data()["r"]["progress"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+    let r = step(&app, &st.coordinator, "submitRoadmap", &id, v(&r), "").await;
+    let r = step(&app, &st.curator, "approveRoadmap", &id, v(&r), "").await;
+    assert_eq!(r.data()["r"]["approvedAt"], approved_at);
+    let r = step(&app, &st.coordinator, "startRoadmap", &id, v(&r), "").await;
+    let third = r.data()["r"]["measures"][2]["id"].as_str().unwrap().to_string();
+    let r = mark(&st.coordinator, &third, v(&r), json!({"status": "DONE"})).await;
     let r = step(&app, &st.coordinator, "completeRoadmap", &id, v(&r), "").await;
     assert_eq!(s(&r, "status"), "COMPLETED");
     let cancel = step(&app, &st.coordinator, "cancelRoadmap", &id, v(&r), ", reason: \"поздно\"").await;
@@ -239,7 +252,7 @@ async fn the_roadmap_workflow_by_every_role() {
     ] {
         assert!(actions.contains(&a.to_string()), "{a} missing from {actions:?}");
     }
-    assert_eq!(app.audit_count("approveRoadmap").await, 1);
+    assert_eq!(app.audit_count("approveRoadmap").await, 2);
 
     // The list filters by status.
     let list = app
