@@ -105,6 +105,15 @@ pub struct SettingsArgs {
     /// Password hashes computed at once (each Argon2id hash takes 19 MiB and a core).
     #[arg(long, env = "MCU_HASH_CONCURRENCY", default_value = "2", global = true)]
     pub hash_concurrency: usize,
+    /// Let a curator approve or return its own roadmap even when another active curator exists.
+    #[arg(long, env = "MCU_ROADMAP_SELF_APPROVAL", default_value = "false", global = true, action = clap::ArgAction::Set)]
+    pub roadmap_self_approval: bool,
+    /// Months before a roadmap's approval that make the baseline of its effect.
+    #[arg(long, env = "MCU_ROADMAP_BASELINE_MONTHS", default_value = "6", global = true)]
+    pub roadmap_baseline_months: u32,
+    /// Public poll actions (votes, comments) per client address within 10 minutes.
+    #[arg(long, env = "MCU_POLL_RATE_LIMIT", default_value = "30", global = true)]
+    pub poll_rate_limit: u64,
 }
 
 /// Validated settings the application runs with.
@@ -138,6 +147,9 @@ pub struct Settings {
     pub feedback_rate_limit: u64,
     pub suggestion_threshold: f64,
     pub import_max_rows: usize,
+    pub roadmap_self_approval: bool,
+    pub roadmap_baseline_months: u32,
+    pub poll_rate_limit: u64,
 }
 
 impl Settings {
@@ -213,6 +225,8 @@ impl Settings {
             return Err(bad("MCU_SUGGESTION_THRESHOLD", "must be between 0 and 1".into()));
         }
         positive("MCU_IMPORT_MAX_ROWS", a.import_max_rows as u64)?;
+        positive("MCU_ROADMAP_BASELINE_MONTHS", u64::from(a.roadmap_baseline_months))?;
+        positive("MCU_POLL_RATE_LIMIT", a.poll_rate_limit)?;
         Ok(Self {
             suggestion_threshold: a.suggestion_threshold,
             import_max_rows: a.import_max_rows,
@@ -242,6 +256,9 @@ impl Settings {
             login_max_failures: a.login_max_failures,
             login_window: Duration::from_secs(a.login_window_secs),
             hash_concurrency: a.hash_concurrency,
+            roadmap_self_approval: a.roadmap_self_approval,
+            roadmap_baseline_months: a.roadmap_baseline_months,
+            poll_rate_limit: a.poll_rate_limit,
         })
     }
 

@@ -6,6 +6,7 @@ mod m20261129_000001_foundation;
 mod m20261129_000002_appeals;
 pub mod m20261129_000003_default_rubricator;
 mod m20261129_000004_intake;
+mod m20261129_000010_roadmaps_polls;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000002_appeals::Migration),
             Box::new(m20261129_000003_default_rubricator::Migration),
             Box::new(m20261129_000004_intake::Migration),
+            Box::new(m20261129_000010_roadmaps_polls::Migration),
         ]
     }
 }

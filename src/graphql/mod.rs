@@ -7,7 +7,9 @@ pub mod connection;
 pub mod intake;
 pub mod loaders;
 pub mod policy;
+pub mod polls;
 pub mod reference;
+pub mod roadmaps;
 pub mod scalars;
 
 use std::sync::Arc;
@@ -34,6 +36,8 @@ pub struct Query(
     appeals::AppealQuery,
     calendar::CalendarQuery,
     intake::IntakeQuery,
+    roadmaps::RoadmapQuery,
+    polls::PollQuery,
 );
 
 /// The root mutation: one part per area.
@@ -44,6 +48,8 @@ pub struct Mutation(
     appeals::AppealMutation,
     calendar::CalendarMutation,
     intake::IntakeMutation,
+    roadmaps::RoadmapMutation,
+    polls::PollMutation,
 );
 
 /// The executable schema type.

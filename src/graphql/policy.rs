@@ -9,6 +9,7 @@ const STAFF: &[Role] = Role::ALL;
 const APPEAL_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor, Role::Head];
 const ROUTERS: &[Role] = &[Role::Curator, Role::Coordinator];
 const ANSWERERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor];
+const POLL_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Head];
 const ANY_SCOPE: &[ApiScope] = ApiScope::ALL;
 
 /// The rule for `Query.field` or `Mutation.field`.
@@ -50,6 +51,23 @@ pub fn rule_for(field: &str) -> Option<Access> {
         "Query.classifierInfo" | "Mutation.retrainClassifier" => {
             Roles(&[Role::Admin, Role::Curator, Role::Coordinator])
         }
+        "Query.roadmaps" | "Query.roadmap" => Roles(APPEAL_READERS),
+        "Mutation.createRoadmap"
+        | "Mutation.updateRoadmap"
+        | "Mutation.addMeasure"
+        | "Mutation.submitRoadmap"
+        | "Mutation.startRoadmap"
+        | "Mutation.completeRoadmap"
+        | "Mutation.cancelRoadmap" => Roles(ROUTERS),
+        "Mutation.approveRoadmap" | "Mutation.returnRoadmap" => Roles(&[Role::Curator]),
+        "Mutation.updateMeasure" => Roles(ANSWERERS),
+        "Query.polls" | "Query.poll" | "Query.pollSuggestions" => Roles(POLL_READERS),
+        "Mutation.createPoll"
+        | "Mutation.publishPoll"
+        | "Mutation.closePoll"
+        | "Mutation.generatePollInvites"
+        | "Mutation.moderatePollComment" => Roles(ROUTERS),
+        "Query.publicPoll" | "Mutation.castVote" | "Mutation.addPollComment" => Public,
         _ => return None,
     })
 }

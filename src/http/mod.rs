@@ -1,4 +1,5 @@
-//! The HTTP surface: `POST /graphql`, GraphiQL on `GET /graphql`, `/healthz`, `/readyz`.
+//! The HTTP surface: `POST /graphql`, GraphiQL on `GET /graphql`, `/healthz`, `/readyz`,
+//! `/metrics`, `/exports/roadmaps/{id}.docx`.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub fn router(http: Http) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/exports/roadmaps/{file}", get(export_roadmap))
         .with_state(http)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
@@ -75,6 +77,52 @@ async fn metrics(State(http): State<Http>) -> String {
         m.sql_errors.load(Relaxed),
         m.sql_micros.load(Relaxed) as f64 / 1e6,
     )
+}
+
+/// `GET /exports/roadmaps/{id}.docx`: the roadmap as a Word document, for those who may read it.
+async fn export_roadmap(
+    State(http): State<Http>,
+    axum::extract::Path(file): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty());
+    let Some(token) = bearer else {
+        return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "sign in to export a roadmap");
+    };
+    let principal = match auth::authenticate(&http.app, token).await {
+        Ok(p) => p,
+        Err(e @ AppError::Unauthenticated(_)) => {
+            return error_response(StatusCode::UNAUTHORIZED, e.code(), &e.message());
+        }
+        Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "internal server error"),
+    };
+    let allowed = crate::graphql::policy::rule_for("Query.roadmap").is_some_and(|r| r.check(&principal).is_ok());
+    if !allowed {
+        return error_response(StatusCode::FORBIDDEN, "FORBIDDEN", "you are not allowed to read roadmaps");
+    }
+    let Some(id) = file.strip_suffix(".docx").and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0) else {
+        return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "roadmap not found");
+    };
+    match crate::service::roadmaps::export_docx(&http.app, id).await {
+        Ok(bytes) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document".to_string(),
+                ),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"roadmap-{id}.docx\"")),
+            ],
+            bytes,
+        )
+            .into_response(),
+        Err(e @ AppError::NotFound(_)) => error_response(StatusCode::NOT_FOUND, e.code(), &e.message()),
+        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "internal server error"),
+    }
 }
 
 async fn graphiql(State(http): State<Http>) -> Response {

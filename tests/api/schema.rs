@@ -38,6 +38,11 @@ const QUERY: &[&str] = &[
     "suggestCategory",
     "possibleDuplicates",
     "imports",
+    "roadmaps",
+    "roadmap",
+    "polls",
+    "poll",
+    "publicPoll",
 ];
 const MUTATION: &[&str] = &[
     "login",
@@ -68,6 +73,22 @@ const MUTATION: &[&str] = &[
     "closeAppeal",
     "ingestAppeals",
     "importAppeals",
+    "createRoadmap",
+    "updateRoadmap",
+    "addMeasure",
+    "updateMeasure",
+    "submitRoadmap",
+    "approveRoadmap",
+    "returnRoadmap",
+    "startRoadmap",
+    "completeRoadmap",
+    "createPoll",
+    "publishPoll",
+    "closePoll",
+    "generatePollInvites",
+    "castVote",
+    "addPollComment",
+    "moderatePollComment",
 ];
 
 #[test]

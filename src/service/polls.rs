@@ -1,0 +1,674 @@
+//! Polls: surveys, votes and public discussions; one-time invitations; public voting that
+//! counts each respondent exactly once; results; moderated comments; suggested topics.
+//!
+//! A ballot is counted once because two guards sit in one write transaction with its insert:
+//! the UNIQUE index on `(poll_id, respondent_hash)` and, for invitations, an
+//! `UPDATE poll_invites SET used_at = … WHERE code_hash = … AND used_at IS NULL` whose
+//! affected row count decides. Keys and codes are stored only as SHA-256 hashes.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rand::Rng;
+use sea_orm::sea_query::{Expr, ExprTrait};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait,
+    QueryFilter, QueryOrder, QuerySelect, Set,
+};
+
+use super::appeals::rate_limit;
+use super::auth::sha256_hex;
+use super::{Caller, audit};
+use crate::domain::access::Principal;
+use crate::domain::lifecycle::AppealStatus;
+use crate::domain::poll::{
+    AnswerIn, Chosen, MAX_TEXT, PollAccess, PollAction, PollKind, PollStatus, QuestionDraft, QuestionSpec,
+    QuestionType, check_ballot, check_questions, transition,
+};
+use crate::entity::{
+    appeal, category, poll, poll_answer, poll_ballot, poll_comment, poll_invite, poll_option, poll_question, territory,
+};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::state::AppState;
+
+/// Most invitation codes generated at once.
+pub const MAX_INVITES: i32 = 1000;
+const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+
+/// A new poll with its questions.
+#[derive(Debug, Clone)]
+pub struct NewPoll {
+    pub title: String,
+    pub description: Option<String>,
+    pub kind: PollKind,
+    pub access: PollAccess,
+    pub opens_at: Option<DateTime<Utc>>,
+    pub closes_at: Option<DateTime<Utc>>,
+    pub territory_id: Option<i64>,
+    pub category_id: Option<i64>,
+    pub public_results: bool,
+    pub questions: Vec<QuestionDraft>,
+}
+
+/// A list filter; empty lists do not filter.
+#[derive(Debug, Clone, Default)]
+pub struct PollFilter {
+    pub status: Vec<PollStatus>,
+    pub kind: Vec<PollKind>,
+}
+
+/// A question with its options, in order.
+pub type QuestionWithOptions = (poll_question::Model, Vec<poll_option::Model>);
+
+/// Counts of one option.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OptionCount {
+    pub option_id: i64,
+    pub count: u64,
+    /// Share of ballots that chose it (0 when there are no ballots).
+    pub share: f64,
+}
+
+/// Results of one question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct QuestionResults {
+    pub question_id: i64,
+    pub options: Vec<OptionCount>,
+    /// Mean of a SCALE question's answers.
+    pub average: Option<f64>,
+    pub text_answers: u64,
+    /// The text answers (shown to staff only).
+    pub texts: Vec<String>,
+}
+
+/// Results of a poll.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollResults {
+    pub ballots: u64,
+    pub questions: Vec<QuestionResults>,
+}
+
+/// A candidate topic for a poll: a category with many or growing appeals.
+#[derive(Debug, Clone)]
+pub struct Suggestion {
+    pub category: category::Model,
+    pub appeals: u64,
+    pub previous: u64,
+    /// `appeals / previous − 1`; `None` when there were none before.
+    pub growth: Option<f64>,
+}
+
+fn status_of(p: &poll::Model) -> AppResult<PollStatus> {
+    p.status.parse().map_err(AppError::internal)
+}
+
+/// The question type of a stored question.
+pub fn question_type(q: &poll_question::Model) -> AppResult<QuestionType> {
+    q.question_type.parse().map_err(AppError::internal)
+}
+
+fn finish(errors: Vec<FieldError>) -> AppResult<()> {
+    if errors.is_empty() { Ok(()) } else { Err(AppError::BadInput(errors)) }
+}
+
+fn respondent_hash(poll_id: i64, key: &str) -> String {
+    sha256_hex(&format!("poll:{poll_id}:{}", key.trim()))
+}
+
+fn code_hash(code: &str) -> String {
+    sha256_hex(&format!("invite:{}", code.trim().to_uppercase()))
+}
+
+fn invite_code() -> String {
+    let mut rng = rand::rng();
+    (0..12).map(|_| char::from(CODE_ALPHABET[rng.random_range(0..CODE_ALPHABET.len())])).collect()
+}
+
+/// One poll, or `NOT_FOUND`.
+pub async fn get(conn: &impl ConnectionTrait, id: i64) -> AppResult<poll::Model> {
+    poll::Entity::find_by_id(id).one(conn).await?.ok_or_else(|| AppError::NotFound("poll".into()))
+}
+
+/// A poll as the public may see it: published or closed, otherwise `NOT_FOUND`.
+pub async fn get_public(conn: &impl ConnectionTrait, id: i64) -> AppResult<poll::Model> {
+    let p = get(conn, id).await?;
+    if status_of(&p)? == PollStatus::Draft { Err(AppError::NotFound("poll".into())) } else { Ok(p) }
+}
+
+/// A page of polls, newest first, and the total count.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &PollFilter,
+    offset: u64,
+    limit: u64,
+) -> AppResult<(Vec<poll::Model>, u64)> {
+    let mut cond = Condition::all();
+    if !filter.status.is_empty() {
+        cond = cond.add(poll::Column::Status.is_in(filter.status.iter().map(|s| s.as_str())));
+    }
+    if !filter.kind.is_empty() {
+        cond = cond.add(poll::Column::Kind.is_in(filter.kind.iter().map(|s| s.as_str())));
+    }
+    let query = poll::Entity::find().filter(cond);
+    let total = query.clone().count(conn).await?;
+    let rows = query.order_by_desc(poll::Column::Id).offset(offset).limit(limit).all(conn).await?;
+    Ok((rows, total))
+}
+
+/// The questions of a poll with their options, in order.
+pub async fn questions(conn: &impl ConnectionTrait, poll_id: i64) -> AppResult<Vec<QuestionWithOptions>> {
+    Ok(questions_of(conn, &[poll_id]).await?.remove(&poll_id).unwrap_or_default())
+}
+
+/// The questions of many polls with their options, in two statements whatever their number.
+pub async fn questions_of(
+    conn: &impl ConnectionTrait,
+    poll_ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<QuestionWithOptions>>> {
+    let qs = poll_question::Entity::find()
+        .filter(poll_question::Column::PollId.is_in(poll_ids.iter().copied()))
+        .order_by_asc(poll_question::Column::Position)
+        .all(conn)
+        .await?;
+    let mut options: HashMap<i64, Vec<poll_option::Model>> = HashMap::new();
+    for o in poll_option::Entity::find()
+        .filter(poll_option::Column::PollId.is_in(poll_ids.iter().copied()))
+        .order_by_asc(poll_option::Column::Position)
+        .all(conn)
+        .await?
+    {
+        options.entry(o.question_id).or_default().push(o);
+    }
+    let mut out: HashMap<i64, Vec<QuestionWithOptions>> = HashMap::new();
+    for q in qs {
+        let o = options.remove(&q.id).unwrap_or_default();
+        out.entry(q.poll_id).or_default().push((q, o));
+    }
+    Ok(out)
+}
+
+/// The comments of a poll, oldest first; hidden ones only when `include_hidden`.
+pub async fn comments(
+    conn: &impl ConnectionTrait,
+    poll_id: i64,
+    include_hidden: bool,
+) -> AppResult<Vec<poll_comment::Model>> {
+    let mut q = poll_comment::Entity::find().filter(poll_comment::Column::PollId.eq(poll_id));
+    if !include_hidden {
+        q = q.filter(poll_comment::Column::Hidden.eq(false));
+    }
+    Ok(q.order_by_asc(poll_comment::Column::Id).all(conn).await?)
+}
+
+/// Creates a DRAFT poll with its questions.
+///
+/// # Errors
+/// `BAD_USER_INPUT` naming every invalid field.
+pub async fn create(state: &AppState, caller: &Caller, new: NewPoll) -> AppResult<poll::Model> {
+    let now = state.clock.now();
+    let mut errors = Vec::new();
+    let title = new.title.trim().to_string();
+    if title.is_empty() || title.chars().count() > 500 {
+        errors.push(FieldError { path: "input.title".into(), message: "must be 1 to 500 characters".into() });
+    }
+    if let (Some(o), Some(c)) = (new.opens_at, new.closes_at)
+        && o >= c
+    {
+        errors.push(FieldError { path: "input.closesAt".into(), message: "must be after opensAt".into() });
+    }
+    errors.extend(check_questions(new.kind, &new.questions));
+    let txn = crate::db::begin_write(&state.db).await?;
+    if let Some(id) = new.category_id
+        && category::Entity::find_by_id(id).one(&txn).await?.is_none()
+    {
+        errors.push(FieldError { path: "input.categoryId".into(), message: "no such category".into() });
+    }
+    if let Some(id) = new.territory_id
+        && territory::Entity::find_by_id(id).one(&txn).await?.is_none()
+    {
+        errors.push(FieldError { path: "input.territoryId".into(), message: "no such territory".into() });
+    }
+    finish(errors)?;
+    let created_by = match &caller.principal {
+        Principal::User(u) => Some(u.id),
+        _ => None,
+    };
+    let p = poll::ActiveModel {
+        title: Set(title),
+        description: Set(new.description.map(|d| d.trim().to_string()).filter(|d| !d.is_empty())),
+        kind: Set(new.kind.as_str().to_string()),
+        status: Set(PollStatus::Draft.as_str().to_string()),
+        access: Set(new.access.as_str().to_string()),
+        opens_at: Set(new.opens_at),
+        closes_at: Set(new.closes_at),
+        territory_id: Set(new.territory_id),
+        category_id: Set(new.category_id),
+        public_results: Set(new.public_results),
+        created_by_id: Set(created_by),
+        version: Set(1),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    for (i, q) in new.questions.iter().enumerate() {
+        let question = poll_question::ActiveModel {
+            poll_id: Set(p.id),
+            position: Set(i as i32),
+            text: Set(q.text.trim().to_string()),
+            question_type: Set(q.kind.as_str().to_string()),
+            ..Default::default()
+        }
+        .insert(&txn)
+        .await?;
+        for (j, o) in q.options.iter().enumerate() {
+            poll_option::ActiveModel {
+                poll_id: Set(p.id),
+                question_id: Set(question.id),
+                position: Set(j as i32),
+                text: Set(o.trim().to_string()),
+                ..Default::default()
+            }
+            .insert(&txn)
+            .await?;
+        }
+    }
+    audit::record(&txn, caller, now, "createPoll", Some(format!("poll:{}", p.id)), None).await?;
+    txn.commit().await?;
+    Ok(p)
+}
+
+/// Publishes or closes a poll of the given version.
+///
+/// # Errors
+/// `CONFLICT` on a stale version; `BAD_USER_INPUT` for a step not allowed from the status.
+pub async fn act(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    version: i32,
+    action: PollAction,
+) -> AppResult<poll::Model> {
+    let now = state.clock.now();
+    let name = match action {
+        PollAction::Publish => "publishPoll",
+        PollAction::Close => "closePoll",
+    };
+    let txn = crate::db::begin_write(&state.db).await?;
+    let p = get(&txn, id).await?;
+    if p.version != version {
+        return Err(AppError::stale("the poll"));
+    }
+    let from = status_of(&p)?;
+    let to = transition(from, action)
+        .ok_or_else(|| AppError::bad("id", format!("{name} is not allowed for a poll in status {}", from.as_str())))?;
+    let mut am = p.clone().into_active_model();
+    am.status = Set(to.as_str().to_string());
+    am.version = Set(p.version + 1);
+    am.updated_at = Set(now);
+    let res = poll::Entity::update_many()
+        .set(am)
+        .filter(poll::Column::Id.eq(id))
+        .filter(poll::Column::Version.eq(version))
+        .exec(&txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(AppError::stale("the poll"));
+    }
+    let data = serde_json::json!({ "from": from.as_str(), "to": to.as_str() });
+    audit::record(&txn, caller, now, name, Some(format!("poll:{id}")), Some(data)).await?;
+    let updated = get(&txn, id).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+/// Generates `count` one-time invitation codes for an INVITE poll that is not closed. The codes
+/// are returned once and stored only as hashes.
+///
+/// # Errors
+/// `BAD_USER_INPUT` for a count outside 1–1000, an OPEN or a closed poll.
+pub async fn generate_invites(state: &AppState, caller: &Caller, poll_id: i64, count: i32) -> AppResult<Vec<String>> {
+    if !(1..=MAX_INVITES).contains(&count) {
+        return Err(AppError::bad("count", format!("must be between 1 and {MAX_INVITES}")));
+    }
+    let now = state.clock.now();
+    let txn = crate::db::begin_write(&state.db).await?;
+    let p = get(&txn, poll_id).await?;
+    if p.access != PollAccess::Invite.as_str() {
+        return Err(AppError::bad("pollId", "the poll is open to everyone; invitations are for INVITE polls"));
+    }
+    if status_of(&p)? == PollStatus::Closed {
+        return Err(AppError::bad("pollId", "the poll is closed"));
+    }
+    let codes: Vec<String> = (0..count).map(|_| invite_code()).collect();
+    let rows = codes.iter().map(|c| poll_invite::ActiveModel {
+        poll_id: Set(poll_id),
+        code_hash: Set(code_hash(c)),
+        used_at: Set(None),
+        created_at: Set(now),
+        ..Default::default()
+    });
+    poll_invite::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+    let data = serde_json::json!({ "count": count });
+    audit::record(&txn, caller, now, "generatePollInvites", Some(format!("poll:{poll_id}")), Some(data)).await?;
+    txn.commit().await?;
+    Ok(codes)
+}
+
+fn check_window(p: &poll::Model, now: DateTime<Utc>) -> AppResult<()> {
+    match status_of(p)? {
+        PollStatus::Draft => return Err(AppError::NotFound("poll".into())),
+        PollStatus::Closed => return Err(AppError::bad("input.pollId", "the poll is closed")),
+        PollStatus::Published => {}
+    }
+    if p.opens_at.is_some_and(|o| now < o) {
+        return Err(AppError::bad("input.pollId", "the poll is not open yet"));
+    }
+    if p.closes_at.is_some_and(|c| now >= c) {
+        return Err(AppError::bad("input.pollId", "the poll has ended"));
+    }
+    Ok(())
+}
+
+fn client_key(caller: &Caller) -> String {
+    caller.ip.clone().unwrap_or_else(|| "unknown".into())
+}
+
+/// Public: casts one ballot. OPEN polls take one ballot per respondent key, INVITE polls one
+/// per invitation code.
+///
+/// # Errors
+/// `RATE_LIMITED` past the per-client limit; `NOT_FOUND` for an unknown or unpublished poll;
+/// `BAD_USER_INPUT` outside the voting window, for an invalid ballot (with paths like
+/// `input.answers.0.optionIds`) or an unknown or used invitation code; `CONFLICT` when the
+/// respondent has already voted.
+pub async fn cast_vote(
+    state: &AppState,
+    caller: &Caller,
+    poll_id: i64,
+    respondent_key: &str,
+    answers: &[AnswerIn],
+) -> AppResult<bool> {
+    let window = Duration::minutes(10);
+    rate_limit(state, "poll-vote", &client_key(caller), state.settings.poll_rate_limit, window).await?;
+    let now = state.clock.now();
+    let p = get_public(&state.db, poll_id).await?;
+    check_window(&p, now)?;
+    let key = respondent_key.trim();
+    if key.is_empty() || key.chars().count() > 200 {
+        return Err(AppError::bad("input.respondentKey", "must be 1 to 200 characters"));
+    }
+    let qs = questions(&state.db, poll_id).await?;
+    let specs: Vec<QuestionSpec> = qs
+        .iter()
+        .map(|(q, o)| {
+            Ok(QuestionSpec { id: q.id, kind: question_type(q)?, option_ids: o.iter().map(|o| o.id).collect() })
+        })
+        .collect::<AppResult<_>>()?;
+    let chosen = check_ballot(&specs, answers).map_err(AppError::BadInput)?;
+    let invite = p.access == PollAccess::Invite.as_str();
+    let respondent = if invite { code_hash(key) } else { respondent_hash(poll_id, key) };
+    let txn = crate::db::begin_write(&state.db).await?;
+    if invite {
+        let used = poll_invite::Entity::update_many()
+            .col_expr(poll_invite::Column::UsedAt, Expr::value(now))
+            .filter(poll_invite::Column::PollId.eq(poll_id))
+            .filter(poll_invite::Column::CodeHash.eq(respondent.as_str()))
+            .filter(poll_invite::Column::UsedAt.is_null())
+            .exec(&txn)
+            .await?;
+        if used.rows_affected != 1 {
+            return Err(AppError::bad("input.respondentKey", "unknown or already used invitation code"));
+        }
+    }
+    let ballot = poll_ballot::ActiveModel {
+        poll_id: Set(poll_id),
+        respondent_hash: Set(respondent),
+        at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await
+    .map_err(|e| match AppError::from(e) {
+        AppError::Conflict(_) => AppError::Conflict("this respondent has already voted".into()),
+        other => other,
+    })?;
+    let mut rows = Vec::new();
+    for (question_id, c) in chosen {
+        let base = poll_answer::ActiveModel {
+            ballot_id: Set(ballot.id),
+            poll_id: Set(poll_id),
+            question_id: Set(question_id),
+            option_id: Set(None),
+            scale: Set(None),
+            text: Set(None),
+            ..Default::default()
+        };
+        match c {
+            Chosen::Options(ids) => {
+                for id in ids {
+                    let mut a = base.clone();
+                    a.option_id = Set(Some(id));
+                    rows.push(a);
+                }
+            }
+            Chosen::Scale(v) => {
+                let mut a = base;
+                a.scale = Set(Some(v));
+                rows.push(a);
+            }
+            Chosen::Text(t) => {
+                let mut a = base;
+                a.text = Set(Some(t));
+                rows.push(a);
+            }
+        }
+    }
+    if !rows.is_empty() {
+        poll_answer::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+    }
+    audit::record(&txn, caller, now, "castVote", Some(format!("poll:{poll_id}")), None).await?;
+    txn.commit().await?;
+    Ok(true)
+}
+
+/// The results of a poll: ballots, per-option counts and shares, scale averages, text answers.
+pub async fn results(conn: &impl ConnectionTrait, poll_id: i64) -> AppResult<PollResults> {
+    let ballots = poll_ballot::Entity::find().filter(poll_ballot::Column::PollId.eq(poll_id)).count(conn).await?;
+    let qs = questions(conn, poll_id).await?;
+    let grouped: Vec<(i64, Option<i64>, Option<i32>, i64)> = poll_answer::Entity::find()
+        .select_only()
+        .column(poll_answer::Column::QuestionId)
+        .column(poll_answer::Column::OptionId)
+        .column(poll_answer::Column::Scale)
+        .column_as(Expr::col(poll_answer::Column::Id).count(), "n")
+        .filter(poll_answer::Column::PollId.eq(poll_id))
+        .filter(poll_answer::Column::Text.is_null())
+        .group_by(poll_answer::Column::QuestionId)
+        .group_by(poll_answer::Column::OptionId)
+        .group_by(poll_answer::Column::Scale)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let texts: Vec<(i64, Option<String>)> = poll_answer::Entity::find()
+        .select_only()
+        .column(poll_answer::Column::QuestionId)
+        .column(poll_answer::Column::Text)
+        .filter(poll_answer::Column::PollId.eq(poll_id))
+        .filter(poll_answer::Column::Text.is_not_null())
+        .order_by_asc(poll_answer::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let share = |n: u64| if ballots == 0 { 0.0 } else { n as f64 / ballots as f64 };
+    let mut out = Vec::new();
+    for (q, options) in qs {
+        let count_of = |o: i64| {
+            grouped
+                .iter()
+                .filter(|g| g.0 == q.id && g.1 == Some(o))
+                .map(|g| u64::try_from(g.3).unwrap_or(0))
+                .sum::<u64>()
+        };
+        let (mut sum, mut n) = (0i64, 0i64);
+        for g in grouped.iter().filter(|g| g.0 == q.id) {
+            if let Some(v) = g.2 {
+                sum += i64::from(v) * g.3;
+                n += g.3;
+            }
+        }
+        let q_texts: Vec<String> = texts.iter().filter(|t| t.0 == q.id).filter_map(|t| t.1.clone()).collect();
+        out.push(QuestionResults {
+            question_id: q.id,
+            options: options
+                .iter()
+                .map(|o| {
+                    let c = count_of(o.id);
+                    OptionCount { option_id: o.id, count: c, share: share(c) }
+                })
+                .collect(),
+            average: (n > 0).then(|| sum as f64 / n as f64),
+            text_answers: q_texts.len() as u64,
+            texts: q_texts,
+        });
+    }
+    Ok(PollResults { ballots, questions: out })
+}
+
+fn check_comment(text: &str) -> AppResult<String> {
+    let t = text.trim();
+    if t.is_empty() || t.chars().count() > MAX_TEXT {
+        return Err(AppError::bad("text", format!("must be 1 to {MAX_TEXT} characters")));
+    }
+    Ok(t.to_string())
+}
+
+/// Public: adds a comment to a published DISCUSSION poll.
+///
+/// # Errors
+/// `RATE_LIMITED` past the per-client limit; `NOT_FOUND` for an unknown or unpublished poll;
+/// `BAD_USER_INPUT` for a poll that is not a discussion, is closed, or a text outside 1–2000.
+pub async fn add_comment(
+    state: &AppState,
+    caller: &Caller,
+    poll_id: i64,
+    respondent_key: &str,
+    text: &str,
+) -> AppResult<poll_comment::Model> {
+    rate_limit(state, "poll-comment", &client_key(caller), state.settings.poll_rate_limit, Duration::minutes(10))
+        .await?;
+    let text = check_comment(text)?;
+    let key = respondent_key.trim();
+    if key.is_empty() || key.chars().count() > 200 {
+        return Err(AppError::bad("respondentKey", "must be 1 to 200 characters"));
+    }
+    let now = state.clock.now();
+    let p = get_public(&state.db, poll_id).await?;
+    if p.kind != PollKind::Discussion.as_str() {
+        return Err(AppError::bad("pollId", "comments are open on discussions only"));
+    }
+    if status_of(&p)? != PollStatus::Published || p.closes_at.is_some_and(|c| now >= c) {
+        return Err(AppError::bad("pollId", "the discussion is closed"));
+    }
+    let txn = crate::db::begin_write(&state.db).await?;
+    let c = poll_comment::ActiveModel {
+        poll_id: Set(poll_id),
+        respondent_hash: Set(respondent_hash(poll_id, key)),
+        at: Set(now),
+        text: Set(text),
+        hidden: Set(false),
+        moderation_reason: Set(None),
+        version: Set(1),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    audit::record(
+        &txn,
+        caller,
+        now,
+        "addPollComment",
+        Some(format!("poll:{poll_id}")),
+        Some(serde_json::json!({ "commentId": c.id })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(c)
+}
+
+/// Hides or shows a comment; the decision and its reason go to the audit log.
+///
+/// # Errors
+/// `NOT_FOUND` for an unknown comment.
+pub async fn moderate(
+    state: &AppState,
+    caller: &Caller,
+    id: i64,
+    hidden: bool,
+    reason: Option<String>,
+) -> AppResult<poll_comment::Model> {
+    let now = state.clock.now();
+    let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
+    let txn = crate::db::begin_write(&state.db).await?;
+    let c =
+        poll_comment::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::NotFound("comment".into()))?;
+    let mut am = c.clone().into_active_model();
+    am.hidden = Set(hidden);
+    am.moderation_reason = Set(reason.clone());
+    am.version = Set(c.version + 1);
+    let updated = am.update(&txn).await?;
+    let data = serde_json::json!({ "hidden": hidden, "reason": reason, "pollId": c.poll_id });
+    audit::record(&txn, caller, now, "moderatePollComment", Some(format!("pollComment:{id}")), Some(data)).await?;
+    txn.commit().await?;
+    Ok(updated)
+}
+
+async fn counts_by_category(
+    conn: &impl ConnectionTrait,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> AppResult<HashMap<i64, u64>> {
+    let rows: Vec<(Option<i64>, i64)> = appeal::Entity::find()
+        .select_only()
+        .column(appeal::Column::CategoryId)
+        .column_as(Expr::col(appeal::Column::Id).count(), "n")
+        .filter(appeal::Column::ReceivedAt.gte(from))
+        .filter(appeal::Column::ReceivedAt.lt(to))
+        .filter(appeal::Column::CategoryId.is_not_null())
+        .filter(appeal::Column::DuplicateOfId.is_null())
+        .filter(appeal::Column::Status.ne(AppealStatus::Duplicate.as_str()))
+        .group_by(appeal::Column::CategoryId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().filter_map(|(c, n)| c.map(|c| (c, u64::try_from(n).unwrap_or(0)))).collect())
+}
+
+/// Candidate poll topics: the categories with the most appeals in the last 30 days, with their
+/// growth against the 30 days before (ties broken by growth, then by name).
+pub async fn suggestions(state: &AppState, limit: usize) -> AppResult<Vec<Suggestion>> {
+    let now = state.clock.now();
+    let month = Duration::days(30);
+    let current = counts_by_category(&state.db, now - month, now).await?;
+    let previous = counts_by_category(&state.db, now - month - month, now - month).await?;
+    let cats =
+        category::Entity::find().filter(category::Column::Id.is_in(current.keys().copied())).all(&state.db).await?;
+    let mut out: Vec<Suggestion> = cats
+        .into_iter()
+        .map(|c| {
+            let appeals = current.get(&c.id).copied().unwrap_or(0);
+            let prev = previous.get(&c.id).copied().unwrap_or(0);
+            let growth = (prev > 0).then(|| appeals as f64 / prev as f64 - 1.0);
+            Suggestion { category: c, appeals, previous: prev, growth }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.appeals
+            .cmp(&a.appeals)
+            .then_with(|| b.growth.unwrap_or(f64::MAX).total_cmp(&a.growth.unwrap_or(f64::MAX)))
+            .then_with(|| a.category.name.cmp(&b.category.name))
+    });
+    out.truncate(limit);
+    Ok(out)
+}
