@@ -99,6 +99,13 @@ pub struct SettingsArgs {
     /// Password hashes computed at once (each Argon2id hash takes 19 MiB and a core).
     #[arg(long, env = "MCU_HASH_CONCURRENCY", default_value = "2", global = true)]
     pub hash_concurrency: usize,
+    /// Weights of the recipient rating as JSON, e.g. `{"timeliness": 0.5, "completeness": 0.25,
+    /// "satisfaction": 0.25}` (defaults 0.4 / 0.3 / 0.3; missing keys keep their default).
+    #[arg(long, env = "MCU_RATING_WEIGHTS", default_value = "{}", global = true)]
+    pub rating_weights: String,
+    /// Appeals a recipient needs in a period to be ranked in the rating.
+    #[arg(long, env = "MCU_RATING_MIN_VOLUME", default_value = "5", global = true)]
+    pub rating_min_volume: u32,
 }
 
 /// Validated settings the application runs with.
@@ -130,6 +137,8 @@ pub struct Settings {
     pub deadlines: crate::domain::deadlines::DeadlinePolicy,
     pub feedback_code_days: u32,
     pub feedback_rate_limit: u64,
+    pub rating_weights: crate::domain::rating::RatingWeights,
+    pub rating_min_volume: u32,
 }
 
 impl Settings {
@@ -201,7 +210,14 @@ impl Settings {
         }
         positive("MCU_FEEDBACK_CODE_DAYS", u64::from(a.feedback_code_days))?;
         positive("MCU_FEEDBACK_RATE_LIMIT", a.feedback_rate_limit)?;
+        let rating_weights: crate::domain::rating::RatingWeights = serde_json::from_str(&a.rating_weights)
+            .map_err(|e| bad("MCU_RATING_WEIGHTS", format!("is not valid rating weights JSON ({e})")))?;
+        if !rating_weights.is_valid() {
+            return Err(bad("MCU_RATING_WEIGHTS", "weights must be non-negative and not all zero".into()));
+        }
         Ok(Self {
+            rating_weights,
+            rating_min_volume: a.rating_min_volume,
             deadlines,
             feedback_code_days: a.feedback_code_days,
             feedback_rate_limit: a.feedback_rate_limit,

@@ -7,6 +7,7 @@ pub mod deadlines;
 pub mod lifecycle;
 pub mod masking;
 pub mod quality;
+pub mod rating;
 pub mod similarity;
 pub mod stats;
 pub mod text;

@@ -1,5 +1,6 @@
 //! The GraphQL schema: root objects merged per area, the access policy, limits and error codes.
 
+pub mod analytics;
 pub mod appeals;
 pub mod auth;
 pub mod connection;
@@ -26,7 +27,7 @@ use crate::state::AppState;
 
 /// The root query: one part per area.
 #[derive(MergedObject, Default)]
-pub struct Query(auth::AuthQuery, reference::ReferenceQuery, appeals::AppealQuery);
+pub struct Query(auth::AuthQuery, reference::ReferenceQuery, appeals::AppealQuery, analytics::AnalyticsQuery);
 
 /// The root mutation: one part per area.
 #[derive(MergedObject, Default)]

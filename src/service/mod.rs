@@ -1,6 +1,7 @@
 //! Use cases over the database, one module per area. Each mutation runs in one transaction
 //! together with its audit entry.
 
+pub mod analytics;
 pub mod appeal_query;
 pub mod appeals;
 pub mod audit;

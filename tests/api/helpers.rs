@@ -42,6 +42,8 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         deadlines: "{}".into(),
         feedback_code_days: 30,
         feedback_rate_limit: 20,
+        rating_weights: "{}".into(),
+        rating_min_volume: 5,
     }
 }
 

@@ -35,6 +35,7 @@ const QUERY: &[&str] = &[
     "appeals",
     "appeal",
     "appealByNumber",
+    "analytics",
 ];
 const MUTATION: &[&str] = &[
     "login",
