@@ -63,7 +63,7 @@ fn ids(path: &str, v: Option<Vec<ID>>) -> AppResult<Vec<i64>> {
 /// The service filter with the caller's restrictions applied.
 fn restrict(ctx: &Context<'_>, f: Option<AnalyticsFilter>) -> AppResult<Filter> {
     let f = f.unwrap_or_default();
-    let mut filter = Filter {
+    let filter = Filter {
         channel: f.channel.unwrap_or_default(),
         kind: f.kind.unwrap_or_default(),
         category_id: ids("filter.categoryId", f.category_id)?,
@@ -71,9 +71,18 @@ fn restrict(ctx: &Context<'_>, f: Option<AnalyticsFilter>) -> AppResult<Filter> 
         recipient_id: ids("filter.recipientId", f.recipient_id)?,
         within_territory: None,
     };
-    if let Principal::User(u) = &caller(ctx).principal {
+    restricted(&caller(ctx).principal, filter)
+}
+
+/// Applies the caller's restrictions to an analytics filter: a user limited to a territory
+/// sees its subtree; an executor-only user sees its own recipient.
+///
+/// # Errors
+/// `FORBIDDEN` when an executor asks for another recipient (or has none).
+pub fn restricted(who: &Principal, mut filter: Filter) -> AppResult<Filter> {
+    if let Principal::User(u) = who {
         filter.within_territory = u.territory_id;
-        if let Some(own) = own_recipient(ctx)? {
+        if let Some(own) = own_recipient(who)? {
             if filter.recipient_id.iter().any(|r| *r != own) {
                 return Err(AppError::Forbidden("an executor sees analytics of its own recipient only".into()));
             }
@@ -84,8 +93,8 @@ fn restrict(ctx: &Context<'_>, f: Option<AnalyticsFilter>) -> AppResult<Filter> 
 }
 
 /// The recipient an executor-only caller is limited to (`None`: not limited).
-fn own_recipient(ctx: &Context<'_>) -> AppResult<Option<i64>> {
-    match &caller(ctx).principal {
+fn own_recipient(who: &Principal) -> AppResult<Option<i64>> {
+    match who {
         Principal::User(u) if u.has(Role::Executor) && !u.has_any(&[Role::Curator, Role::Coordinator, Role::Head]) => {
             u.recipient_id.map(Some).ok_or_else(|| AppError::Forbidden("this executor has no recipient".into()))
         }
@@ -539,7 +548,7 @@ impl Analytics {
         channel: Option<Channel>,
     ) -> AppResult<Vec<RecipientRatingRow>> {
         let period = period.period()?;
-        let own = own_recipient(ctx)?;
+        let own = own_recipient(&caller(ctx).principal)?;
         let mut rows = svc::recipient_rating(state(ctx), period, channel).await?;
         if let Some(own) = own {
             rows.retain(|r| r.recipient.id == own);

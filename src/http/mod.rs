@@ -1,4 +1,7 @@
-//! The HTTP surface: `POST /graphql`, GraphiQL on `GET /graphql`, `/healthz`, `/readyz`.
+//! The HTTP surface: `POST /graphql`, GraphiQL on `GET /graphql`, `/healthz`, `/readyz`,
+//! `/exports/*`.
+
+mod exports;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,6 +43,7 @@ pub fn router(http: Http) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
+        .route("/exports/memo/{file}", get(exports::memo))
         .with_state(http)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");

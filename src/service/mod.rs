@@ -7,6 +7,7 @@ pub mod appeals;
 pub mod audit;
 pub mod auth;
 pub mod deadlines;
+pub mod exports;
 pub mod reference;
 pub mod scope;
 pub mod tokens;

@@ -284,19 +284,19 @@ async fn growth_rating_and_the_weekly_memo() {
     assign(&app, &curator, &c2, &r1).await;
     // Six snow appeals in the week of 16 November: five for R1, one for R2.
     app.set_now("2026-11-21T08:00:00+07:00");
-    let mut b = Vec::new();
+    let mut week_appeals = Vec::new();
     for day in 16..=20 {
-        b.push(message(&app, &curator, snow_at(&format!("2026-11-{day}T10:00:00+07:00"))).await);
+        week_appeals.push(message(&app, &curator, snow_at(&format!("2026-11-{day}T10:00:00+07:00"))).await);
     }
     let d1 = message(&app, &curator, snow_at("2026-11-16T12:00:00+07:00")).await;
     // R1 answers three on 20 November at 10:00 (96, 72 and 48 hours): FULL, FULL, FORMAL.
-    for (id, completeness) in b.iter().take(3).zip(["FULL", "FULL", "FORMAL"]) {
+    for (id, completeness) in week_appeals.iter().take(3).zip(["FULL", "FULL", "FORMAL"]) {
         answer(&app, &curator, id, &r1, "2026-11-20T10:00:00+07:00").await;
         assess(&app, &curator, id, 4, completeness).await;
     }
-    let fb = json!({"id": b[0], "score": 5, "satisfied": true});
+    let fb = json!({"id": week_appeals[0], "score": 5, "satisfied": true});
     app.gql(Some(&curator), "mutation($i:FeedbackInput!){recordFeedback(input:$i){id}}", json!({"i": fb})).await.data();
-    for id in &b[3..] {
+    for id in &week_appeals[3..] {
         assign(&app, &curator, id, &r1).await;
     }
     answer(&app, &curator, &d1, &r2, "2026-11-17T12:00:00+07:00").await;
@@ -375,6 +375,36 @@ async fn growth_rating_and_the_weekly_memo() {
     assert_eq!(m["xlsxUrl"], "/exports/memo/2026-11-16.xlsx");
     let r = app.gql(Some(&curator), MEMO, json!({"w": "2026-11-17"})).await;
     assert_eq!(r.field_paths(), ["weekStart"]);
+
+    // The memo as office files, with the same authorization as analytics.
+    let get = |path: &str, token: Option<String>| {
+        let mut req = app.client.get(format!("{}{path}", app.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    for (ext, mime) in [
+        ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ] {
+        let resp = get(&format!("/exports/memo/2026-11-16.{ext}"), Some(curator.clone())).await.unwrap();
+        assert_eq!(resp.status(), 200, "{ext}");
+        assert_eq!(resp.headers()["content-type"], mime);
+        let bytes = resp.bytes().await.unwrap();
+        assert!(bytes.len() > 1000 && bytes.starts_with(b"PK"), "{ext} is a zip package");
+    }
+    let resp = get("/exports/memo/2026-11-16.docx", None).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.json::<Value>().await.unwrap()["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let q = "mutation{createApiToken(input:{name:\"push\",scopes:[APPEALS_INGEST]}){secret}}";
+    let ingest =
+        app.gql(Some(&admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    let resp = get("/exports/memo/2026-11-16.xlsx", Some(ingest)).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.json::<Value>().await.unwrap()["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let resp = get("/exports/memo/2026-11-17.xlsx", Some(curator.clone())).await.unwrap();
+    assert_eq!(resp.status(), 400, "not a Monday");
 }
 
 fn counts_keys(list: &Value) -> Vec<String> {
