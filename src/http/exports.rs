@@ -1,8 +1,12 @@
-//! File exports: `GET /exports/memo/{weekStart}.docx|.xlsx`, the weekly memo as office files.
-//! The same Bearer authorization and access rule as `Query.analytics`; errors are JSON with
-//! the contract's codes (401 UNAUTHENTICATED, 403 FORBIDDEN, 400 BAD_USER_INPUT, 404 NOT_FOUND).
+//! File exports: `GET /exports/memo/{weekStart}.docx|.xlsx` (the weekly memo, under the rule
+//! of `Query.analytics`) and `GET /exports/appeals.xlsx` (the appeal list, under the rule of
+//! `Query.appeals`). Bearer authorization as for GraphQL; errors are JSON with the contract's
+//! codes (401 UNAUTHENTICATED, 403 FORBIDDEN, 400 BAD_USER_INPUT, 404 NOT_FOUND).
 
-use axum::extract::{Path, State};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
@@ -13,7 +17,9 @@ use crate::error::AppError;
 use crate::graphql::analytics::restricted;
 use crate::graphql::policy;
 use crate::service::analytics::{self, Filter};
-use crate::service::{auth, exports};
+use crate::service::appeal_query::{self, AppealFilter};
+use crate::service::scope::AppealScope;
+use crate::service::{Caller, audit, auth, exports};
 
 fn app_error(e: &AppError) -> Response {
     let status = match e {
@@ -28,8 +34,8 @@ fn app_error(e: &AppError) -> Response {
     error_response(status, e.code(), &e.message())
 }
 
-/// The caller of an export request, held to the rule of `Query.analytics`.
-async fn authorize(http: &Http, headers: &HeaderMap) -> Result<Principal, AppError> {
+/// The caller of an export request, held to the access rule of a root field.
+async fn authorize(http: &Http, headers: &HeaderMap, field: &str) -> Result<Principal, AppError> {
     let principal = match headers.get(header::AUTHORIZATION) {
         None => Principal::Anonymous,
         Some(v) => {
@@ -40,7 +46,7 @@ async fn authorize(http: &Http, headers: &HeaderMap) -> Result<Principal, AppErr
             auth::authenticate(&http.app, token).await?
         }
     };
-    let rule = policy::rule_for("Query.analytics").ok_or_else(|| AppError::Forbidden("no access rule".into()))?;
+    let rule = policy::rule_for(field).ok_or_else(|| AppError::Forbidden("no access rule".into()))?;
     match rule.check(&principal) {
         Ok(()) => Ok(principal),
         Err(Denied::Unauthenticated) => Err(AppError::Unauthenticated("sign in to use this operation".into())),
@@ -56,7 +62,7 @@ pub async fn memo(State(http): State<Http>, Path(file): Path<String>, headers: H
     if ext != "docx" && ext != "xlsx" {
         return app_error(&AppError::NotFound("export".into()));
     }
-    let principal = match authorize(&http, &headers).await {
+    let principal = match authorize(&http, &headers, "Query.analytics").await {
         Ok(p) => p,
         Err(e) => return app_error(&e),
     };
@@ -81,6 +87,99 @@ pub async fn memo(State(http): State<Http>, Path(file): Path<String>, headers: H
             if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"memo-{day}.{ext}\"")) {
                 h.insert(header::CONTENT_DISPOSITION, v);
             }
+            response
+        }
+        Err(e) => app_error(&e),
+    }
+}
+
+fn list<T: std::str::FromStr>(q: &HashMap<String, String>, key: &str) -> Result<Vec<T>, AppError> {
+    let Some(v) = q.get(key) else { return Ok(Vec::new()) };
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<T>().map_err(|_| AppError::bad(format!("filter.{key}"), format!("'{s}' is not valid"))))
+        .collect()
+}
+
+fn date(q: &HashMap<String, String>, key: &str) -> Result<Option<NaiveDate>, AppError> {
+    q.get(key)
+        .map(|v| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| AppError::bad(format!("filter.{key}"), "is not a date in the form YYYY-MM-DD"))
+        })
+        .transpose()
+}
+
+/// The appeal list filter from the query string: the names of `AppealFilter`, lists
+/// comma-separated (`?status=ASSIGNED,IN_PROGRESS&receivedFrom=2026-11-01`).
+fn appeal_filter(q: &HashMap<String, String>) -> Result<AppealFilter, AppError> {
+    let ids = |key: &str| -> Result<Vec<i64>, AppError> {
+        let v: Vec<i64> = list(q, key)?;
+        if v.iter().any(|i| *i <= 0) {
+            return Err(AppError::bad(format!("filter.{key}"), "is not a valid id"));
+        }
+        Ok(v)
+    };
+    let due_before = q
+        .get("dueBefore")
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| AppError::bad("filter.dueBefore", "is not an RFC 3339 instant"))
+        })
+        .transpose()?;
+    Ok(AppealFilter {
+        status: list(q, "status")?,
+        kind: list(q, "kind")?,
+        channel: list(q, "channel")?,
+        category_id: ids("categoryId")?,
+        territory_id: ids("territoryId")?,
+        recipient_id: ids("recipientId")?,
+        sla_state: list(q, "slaState")?,
+        received_from: date(q, "receivedFrom")?,
+        received_to: date(q, "receivedTo")?,
+        due_before,
+        search: q.get("search").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+    })
+}
+
+/// `GET /exports/appeals.xlsx?…`: the appeal list with its filters as a workbook, under the
+/// rule of `Query.appeals` and the caller's row scope; personal data unmasked only for those
+/// who handle the appeal, and such reads are audited.
+pub async fn appeals(
+    State(http): State<Http>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let principal = match authorize(&http, &headers, "Query.appeals").await {
+        Ok(p) => p,
+        Err(e) => return app_error(&e),
+    };
+    let result: Result<Vec<u8>, AppError> = async {
+        let filter = appeal_filter(&q)?;
+        let app = &http.app;
+        let scope = AppealScope::of(&app.db, &principal).await?;
+        let now = app.clock.now();
+        let query = appeal_query::filtered(&app.db, &scope, &filter, app.settings.timezone, now).await?;
+        let export = exports::appeals_xlsx(&app.db, query, &scope, app.settings.timezone).await?;
+        if !export.unmasked.is_empty() {
+            let caller =
+                Caller { principal, ip: Some(peer.ip().to_string()), request_id: None, credential_error: None };
+            let target = format!("appeals:{}", export.unmasked.len());
+            let data = serde_json::json!({ "appealIds": export.unmasked, "export": "appeals.xlsx" });
+            audit::record(&app.db, &caller, now, "read.personalData", Some(target), Some(data)).await?;
+        }
+        Ok(export.bytes)
+    }
+    .await;
+    match result {
+        Ok(bytes) => {
+            let mut response = bytes.into_response();
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(exports::XLSX_TYPE));
+            h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"appeals.xlsx\""));
             response
         }
         Err(e) => app_error(&e),

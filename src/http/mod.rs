@@ -44,6 +44,7 @@ pub fn router(http: Http) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/exports/memo/{file}", get(exports::memo))
+        .route("/exports/appeals.xlsx", get(exports::appeals))
         .with_state(http)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");

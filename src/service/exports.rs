@@ -147,3 +147,116 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
 pub fn memo_xlsx(memo: &Memo) -> AppResult<Vec<u8>> {
     write_xlsx(memo).map_err(AppError::internal)
 }
+
+/// Rows read from the database per batch of the appeal export.
+const EXPORT_BATCH: u64 = 1000;
+/// Most appeals in one export file.
+pub const EXPORT_MAX_ROWS: usize = 100_000;
+
+/// An appeal export: the workbook and the appeals whose personal data it shows unmasked.
+pub struct AppealExport {
+    pub bytes: Vec<u8>,
+    pub unmasked: Vec<i64>,
+}
+
+fn fmt_time(t: Option<chrono::DateTime<chrono::Utc>>, tz: chrono_tz::Tz) -> String {
+    t.map(|t| t.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()).unwrap_or_default()
+}
+
+/// The appeals matching `query` (already limited to the caller's scope) as a workbook, read
+/// in keyset batches by id. Personal data is unmasked only where the caller handles the appeal.
+pub async fn appeals_xlsx(
+    conn: &impl sea_orm::ConnectionTrait,
+    query: sea_orm::Select<crate::entity::appeal::Entity>,
+    scope: &super::scope::AppealScope,
+    tz: chrono_tz::Tz,
+) -> AppResult<AppealExport> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+    use crate::domain::masking::{mask_contact, mask_name};
+    use crate::entity::{appeal, category, recipient, territory};
+
+    let categories: std::collections::HashMap<i64, String> =
+        category::Entity::find().all(conn).await?.into_iter().map(|c| (c.id, c.name)).collect();
+    let territories: std::collections::HashMap<i64, String> =
+        territory::Entity::find().all(conn).await?.into_iter().map(|t| (t.id, t.name)).collect();
+    let recipients: std::collections::HashMap<i64, String> =
+        recipient::Entity::find().all(conn).await?.into_iter().map(|r| (r.id, r.name)).collect();
+    let name = |m: &std::collections::HashMap<i64, String>, id: Option<i64>| {
+        id.and_then(|i| m.get(&i)).cloned().unwrap_or_default()
+    };
+    let bold = Format::new().set_bold();
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    let xl = |e: XlsxError| AppError::internal(e);
+    ws.set_name("Обращения").map_err(xl)?;
+    let head = [
+        "Номер",
+        "Вид",
+        "Канал",
+        "Статус",
+        "Поступило",
+        "Срок",
+        "Решено",
+        "Категория",
+        "Территория",
+        "Получатель",
+        "Адрес",
+        "Автор",
+        "Контакт",
+        "Текст",
+    ];
+    for (col, h) in head.iter().enumerate() {
+        ws.write_string_with_format(0, col as u16, *h, &bold).map_err(xl)?;
+    }
+    let mut unmasked = Vec::new();
+    let mut row: u32 = 0;
+    let mut last_id = 0_i64;
+    'batches: loop {
+        let batch = query
+            .clone()
+            .filter(appeal::Column::Id.gt(last_id))
+            .order_by_asc(appeal::Column::Id)
+            .limit(EXPORT_BATCH)
+            .all(conn)
+            .await?;
+        let Some(last) = batch.last() else { break };
+        last_id = last.id;
+        for a in batch {
+            if row as usize >= EXPORT_MAX_ROWS {
+                break 'batches;
+            }
+            row += 1;
+            let handles = scope.handles(&a);
+            let shown = |v: Option<&str>, mask: fn(&str) -> String| {
+                v.map(|v| if handles { v.to_string() } else { mask(v) }).unwrap_or_default()
+            };
+            if handles && (a.author_name.is_some() || a.author_contact.is_some()) {
+                unmasked.push(a.id);
+            }
+            let label =
+                |s: &str, f: fn(&str) -> Option<&'static str>| f(s).map_or_else(|| s.to_string(), str::to_string);
+            let cells = [
+                a.number.clone(),
+                label(&a.kind, |s| s.parse().ok().map(super::analytics::kind_label)),
+                label(&a.channel, |s| s.parse().ok().map(super::analytics::channel_label)),
+                label(&a.status, |s| s.parse().ok().map(super::analytics::status_label)),
+                fmt_time(Some(a.received_at), tz),
+                fmt_time(Some(a.due_at), tz),
+                fmt_time(a.resolved_at, tz),
+                name(&categories, a.category_id),
+                name(&territories, a.territory_id),
+                name(&recipients, a.recipient_id),
+                a.address.clone().unwrap_or_default(),
+                shown(a.author_name.as_deref(), mask_name),
+                shown(a.author_contact.as_deref(), mask_contact),
+                a.text.clone(),
+            ];
+            for (col, v) in cells.iter().enumerate() {
+                ws.write_string(row, col as u16, v).map_err(xl)?;
+            }
+        }
+    }
+    let bytes = wb.save_to_buffer().map_err(xl)?;
+    Ok(AppealExport { bytes, unmasked })
+}

@@ -481,3 +481,38 @@ async fn map_cells_problem_points_and_who_may_read_analytics() {
     let (_, admin_only) = app.user_with(&admin, &["ADMIN"], json!({})).await;
     assert_eq!(app.gql(Some(&admin_only), SUMMARY, json!({"p": week})).await.code(), "FORBIDDEN");
 }
+
+#[tokio::test]
+async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
+    let app = spawn_long().await;
+    app.set_now("2026-11-20T12:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let (_, head) = app.user_with(&admin, &["HEAD"], json!({})).await;
+    for n in 0..3 {
+        message(&app, &curator, json!({"authorName": format!("Иван Петров {n}"), "authorContact": "ivan@mail.ru"}))
+            .await;
+    }
+    let get = |query: &str, token: Option<String>| {
+        let mut req = app.client.get(format!("{}/exports/appeals.xlsx{query}", app.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let before = app.audit_count("read.personalData").await;
+    let resp = get("?status=RECEIVED&receivedFrom=2026-11-01", Some(head)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.bytes().await.unwrap().starts_with(b"PK"));
+    assert_eq!(app.audit_count("read.personalData").await, before, "the head sees personal data masked");
+    let resp = get("?channel=POS,EMAIL", Some(curator.clone())).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(app.audit_count("read.personalData").await, before + 1, "the curator's unmasked read is audited");
+    let resp = get("?status=SOMETIMES", Some(curator)).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.json::<Value>().await.unwrap()["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(get("", None).await.unwrap().status(), 401);
+    let q = "mutation{createApiToken(input:{name:\"bi\",scopes:[ANALYTICS_READ]}){secret}}";
+    let bi = app.gql(Some(&admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    assert_eq!(get("", Some(bi)).await.unwrap().status(), 403);
+}
