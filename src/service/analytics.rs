@@ -424,6 +424,52 @@ fn response_hours(backend: DatabaseBackend) -> Expr {
     }
 }
 
+/// PostgreSQL's exact median of the response hours, computed in the database.
+const PG_MEDIAN_HOURS: &str = "percentile_cont(0.5) WITHIN GROUP (ORDER BY \
+     CAST(EXTRACT(EPOCH FROM (answered_at - received_at)) AS DOUBLE PRECISION) / 3600.0)";
+
+/// Median response hours of `n` answered appeals: `percentile_cont` on PostgreSQL; elsewhere
+/// the middle one or two values of the ordered response times.
+async fn median_hours(conn: &impl ConnectionTrait, answered: Condition, n: i64) -> AppResult<Option<f64>> {
+    let q = appeal::Entity::find().filter(answered).select_only();
+    let backend = conn.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        let m = q.expr_as(Expr::cust(PG_MEDIAN_HOURS), "m").into_tuple::<Option<f64>>().one(conn).await?;
+        return Ok(m.flatten());
+    }
+    let hours = response_hours(backend);
+    let middle: Vec<f64> = q
+        .expr_as(hours.clone(), "hours")
+        .order_by(hours, Order::Asc)
+        .offset(((n - 1) / 2) as u64)
+        .limit(if n % 2 == 0 { 2 } else { 1 })
+        .into_tuple::<f64>()
+        .all(conn)
+        .await?;
+    Ok((!middle.is_empty()).then(|| middle.iter().sum::<f64>() / middle.len() as f64))
+}
+
+/// Median response hours per recipient of the answered appeals matching `answered`.
+async fn median_hours_by_recipient(conn: &impl ConnectionTrait, answered: Condition) -> AppResult<HashMap<i64, f64>> {
+    let q = appeal::Entity::find().filter(answered).select_only().column(appeal::Column::RecipientId);
+    let backend = conn.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        let rows = q
+            .expr_as(Expr::cust(PG_MEDIAN_HOURS), "m")
+            .group_by(appeal::Column::RecipientId)
+            .into_tuple::<(i64, Option<f64>)>()
+            .all(conn)
+            .await?;
+        return Ok(rows.into_iter().filter_map(|(r, m)| m.map(|m| (r, m))).collect());
+    }
+    let rows = q.expr_as(response_hours(backend), "hours").into_tuple::<(i64, f64)>().all(conn).await?;
+    let mut by_recipient: HashMap<i64, Vec<f64>> = HashMap::new();
+    for (r, h) in rows {
+        by_recipient.entry(r).or_default().push(h);
+    }
+    Ok(by_recipient.into_iter().filter_map(|(r, mut v)| stats::median(&mut v).map(|m| (r, m))).collect())
+}
+
 async fn count_by_column(
     conn: &impl ConnectionTrait,
     cond: &Condition,
@@ -508,21 +554,7 @@ async fn summary_with(state: &AppState, names: &Names, period: Period, filter: &
         .ok_or_else(|| AppError::internal("an aggregate returned no row"))?;
     let answered = t.answered.unwrap_or(0);
     let median_response_hours = if answered > 0 {
-        // The middle one or two values of the ordered response times.
-        let offset = ((answered - 1) / 2) as u64;
-        let take = if answered % 2 == 0 { 2 } else { 1 };
-        let hours = response_hours(conn.get_database_backend());
-        let middle: Vec<f64> = appeal::Entity::find()
-            .filter(cond.clone().add(C::AnsweredAt.is_not_null()))
-            .select_only()
-            .expr_as(hours.clone(), "hours")
-            .order_by(hours, Order::Asc)
-            .offset(offset)
-            .limit(take)
-            .into_tuple::<f64>()
-            .all(conn)
-            .await?;
-        (!middle.is_empty()).then(|| middle.iter().sum::<f64>() / middle.len() as f64)
+        median_hours(conn, cond.clone().add(C::AnsweredAt.is_not_null()), answered).await?
     } else {
         None
     };
@@ -1010,18 +1042,7 @@ pub async fn recipient_rating(state: &AppState, period: Period, channel: Option<
         .into_tuple::<(i64, i64, Option<i64>)>()
         .all(conn)
         .await?;
-    let hours = appeal::Entity::find()
-        .filter(received.add(C::AnsweredAt.is_not_null()))
-        .select_only()
-        .column(C::RecipientId)
-        .expr_as(response_hours(conn.get_database_backend()), "hours")
-        .into_tuple::<(i64, f64)>()
-        .all(conn)
-        .await?;
-    let mut by_recipient: HashMap<i64, Vec<f64>> = HashMap::new();
-    for (r, h) in hours {
-        by_recipient.entry(r).or_default().push(h);
-    }
+    let medians = median_hours_by_recipient(conn, received.add(C::AnsweredAt.is_not_null())).await?;
     let due: HashMap<i64, (i64, i64)> = due.into_iter().map(|(r, n, met)| (r, (n, met.unwrap_or(0)))).collect();
     let totals: HashMap<i64, RecipientTotals> = totals.into_iter().map(|t| (t.recipient_id, t)).collect();
     let ids: HashSet<i64> = totals.keys().chain(due.keys()).copied().collect();
@@ -1037,7 +1058,7 @@ pub async fn recipient_rating(state: &AppState, period: Period, channel: Option<
             let on_time_rate = rate(met, due_n);
             let full_answer_rate = t.and_then(|t| rate(t.full.unwrap_or(0), t.assessed.unwrap_or(0)));
             let satisfied_rate = t.and_then(|t| rate(t.satisfied.unwrap_or(0), t.rated.unwrap_or(0)));
-            let median_response_hours = by_recipient.get_mut(&id).and_then(|v| stats::median(v));
+            let median_response_hours = medians.get(&id).copied();
             Some(RatingRow {
                 recipient,
                 rank: None,
