@@ -470,22 +470,6 @@ async fn median_hours_by_recipient(conn: &impl ConnectionTrait, answered: Condit
     Ok(by_recipient.into_iter().filter_map(|(r, mut v)| stats::median(&mut v).map(|m| (r, m))).collect())
 }
 
-async fn count_by_column(
-    conn: &impl ConnectionTrait,
-    cond: &Condition,
-    col: appeal::Column,
-) -> AppResult<Vec<(String, i64)>> {
-    Ok(appeal::Entity::find()
-        .filter(cond.clone())
-        .select_only()
-        .column(col)
-        .expr_as(count_all(), "n")
-        .group_by(col)
-        .into_tuple::<(String, i64)>()
-        .all(conn)
-        .await?)
-}
-
 fn count_by<T: std::str::FromStr + Copy>(rows: Vec<(String, i64)>, label: fn(T) -> &'static str) -> Vec<CountBy> {
     let mut out: Vec<CountBy> = rows
         .into_iter()
@@ -500,6 +484,9 @@ fn count_by<T: std::str::FromStr + Copy>(rows: Vec<(String, i64)>, label: fn(T) 
 
 #[derive(Debug, FromQueryResult)]
 struct Totals {
+    channel: String,
+    kind: String,
+    status: String,
     total: i64,
     answered: Option<i64>,
     answered_on_time: Option<i64>,
@@ -515,6 +502,12 @@ struct Totals {
 fn totals_query(q: Select<appeal::Entity>, now: DateTime<Utc>) -> Select<appeal::Entity> {
     use appeal::Column as C;
     q.select_only()
+        .column(C::Channel)
+        .column(C::Kind)
+        .column(C::Status)
+        .group_by(C::Channel)
+        .group_by(C::Kind)
+        .group_by(C::Status)
         .expr_as(count_all(), "total")
         .expr_as(count_if(Condition::all().add(C::AnsweredAt.is_not_null())), "answered")
         .expr_as(
@@ -547,33 +540,33 @@ async fn summary_with(state: &AppState, names: &Names, period: Period, filter: &
     let (start, end) = period.instants(state.settings.timezone);
     let cond = filter_condition(conn, names, filter).await?.add(received_in(start, end));
     let now = state.clock.now();
-    let t = totals_query(appeal::Entity::find().filter(cond.clone()), now)
-        .into_model::<Totals>()
-        .one(conn)
-        .await?
-        .ok_or_else(|| AppError::internal("an aggregate returned no row"))?;
-    let answered = t.answered.unwrap_or(0);
-    let median_response_hours = if answered > 0 {
-        median_hours(conn, cond.clone().add(C::AnsweredAt.is_not_null()), answered).await?
-    } else {
-        None
-    };
-    Ok(Summary {
-        total: t.total,
-        by_channel: count_by(count_by_column(conn, &cond, C::Channel).await?, channel_label),
-        by_kind: count_by(count_by_column(conn, &cond, C::Kind).await?, kind_label),
-        by_status: count_by(count_by_column(conn, &cond, C::Status).await?, status_label),
-        answered,
-        answered_on_time: t.answered_on_time.unwrap_or(0),
-        overdue_now: t.overdue.unwrap_or(0),
-        due_soon_now: t.due_soon.unwrap_or(0),
-        median_response_hours,
-        satisfied: t.satisfied.unwrap_or(0),
-        rated: t.rated.unwrap_or(0),
-        full: t.full.unwrap_or(0),
-        assessed: t.assessed.unwrap_or(0),
-        reopened: t.reopened.unwrap_or(0),
-    })
+    // One scan grouped by channel × kind × status gives the totals and the three breakdowns.
+    let groups =
+        totals_query(appeal::Entity::find().filter(cond.clone()), now).into_model::<Totals>().all(conn).await?;
+    let mut s = Summary::default();
+    let (mut channels, mut kinds, mut statuses) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for g in groups {
+        s.total += g.total;
+        s.answered += g.answered.unwrap_or(0);
+        s.answered_on_time += g.answered_on_time.unwrap_or(0);
+        s.overdue_now += g.overdue.unwrap_or(0);
+        s.due_soon_now += g.due_soon.unwrap_or(0);
+        s.satisfied += g.satisfied.unwrap_or(0);
+        s.rated += g.rated.unwrap_or(0);
+        s.full += g.full.unwrap_or(0);
+        s.assessed += g.assessed.unwrap_or(0);
+        s.reopened += g.reopened.unwrap_or(0);
+        *channels.entry(g.channel).or_default() += g.total;
+        *kinds.entry(g.kind).or_default() += g.total;
+        *statuses.entry(g.status).or_default() += g.total;
+    }
+    s.by_channel = count_by(channels.into_iter().collect(), channel_label);
+    s.by_kind = count_by(kinds.into_iter().collect(), kind_label);
+    s.by_status = count_by(statuses.into_iter().collect(), status_label);
+    if s.answered > 0 {
+        s.median_response_hours = median_hours(conn, cond.add(C::AnsweredAt.is_not_null()), s.answered).await?;
+    }
+    Ok(s)
 }
 
 async fn cell_counts(
