@@ -540,7 +540,7 @@ impl Analytics {
     }
 
     /// Recipients ranked by score over the period, optionally within one channel. An
-    /// EXECUTOR gets its own row only.
+    /// EXECUTOR gets its own row only; a user limited to a territory, its subtree's appeals.
     async fn recipient_rating(
         &self,
         ctx: &Context<'_>,
@@ -548,8 +548,9 @@ impl Analytics {
         channel: Option<Channel>,
     ) -> AppResult<Vec<RecipientRatingRow>> {
         let period = period.period()?;
+        let restriction = restricted(&caller(ctx).principal, Filter::default())?;
         let own = own_recipient(&caller(ctx).principal)?;
-        let mut rows = svc::recipient_rating(state(ctx), period, channel).await?;
+        let mut rows = svc::recipient_rating(state(ctx), period, channel, restriction.within_territory).await?;
         if let Some(own) = own {
             rows.retain(|r| r.recipient.id == own);
         }

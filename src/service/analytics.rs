@@ -995,8 +995,13 @@ struct RecipientTotals {
 /// or already overdue; `fullAnswerRate` = FULL ÷ assessed and `satisfiedRate` = satisfied ÷
 /// rated among the appeals received in the period; the score weights the three rates
 /// (settings, default 40/30/30) re-weighting missing ones; only recipients with at least the
-/// minimum volume are ranked, by score.
-pub async fn recipient_rating(state: &AppState, period: Period, channel: Option<Channel>) -> AppResult<Vec<RatingRow>> {
+/// minimum volume are ranked, by score. `within_territory` limits it to a territory's subtree.
+pub async fn recipient_rating(
+    state: &AppState,
+    period: Period,
+    channel: Option<Channel>,
+    within_territory: Option<i64>,
+) -> AppResult<Vec<RatingRow>> {
     use appeal::Column as C;
     let conn = &state.db;
     let names = Names::load(conn).await?;
@@ -1005,6 +1010,9 @@ pub async fn recipient_rating(state: &AppState, period: Period, channel: Option<
     let mut base = Condition::all().add(C::RecipientId.is_not_null());
     if let Some(c) = channel {
         base = base.add(C::Channel.eq(c.as_str()));
+    }
+    if let Some(root) = within_territory {
+        base = base.add(C::TerritoryId.is_in(territory_subtree(conn, root).await?));
     }
     let received = base.clone().add(received_in(start, end));
     let totals = appeal::Entity::find()
@@ -1218,7 +1226,7 @@ pub async fn weekly_memo(state: &AppState, week_start: NaiveDate, filter: &Filte
         .into_iter()
         .filter(|g| g.count > 0 && g.growth > 1.0)
         .collect();
-    let mut rating = recipient_rating(state, week, None).await?;
+    let mut rating = recipient_rating(state, week, None, filter.within_territory).await?;
     if !filter.recipient_id.is_empty() {
         rating.retain(|r| filter.recipient_id.contains(&r.recipient.id));
     }

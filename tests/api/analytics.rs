@@ -352,6 +352,19 @@ async fn growth_rating_and_the_weekly_memo() {
     assert!(second["onTimeRate"].is_null());
     assert!(close(&second["score"], 1.0), "only completeness is known: {second}");
 
+    // A curator limited to another territory sees none of these appeals.
+    let elsewhere = app.territory(&admin, "Другой район", None).await;
+    let (_, local) = app.user_with(&admin, &["CURATOR"], json!({"territoryId": elsewhere})).await;
+    let r = app
+        .gql(
+            Some(&local),
+            "query($p:PeriodInput!){ analytics { recipientRating(period:$p) { total } } }",
+            json!({"p": week}),
+        )
+        .await;
+    assert_eq!(r.data()["analytics"]["recipientRating"], json!([]));
+    assert_eq!(app.gql(Some(&local), SUMMARY, json!({"p": week})).await.data()["analytics"]["summary"]["total"], 0);
+
     const MEMO: &str = "query($w:Date!){ analytics { weeklyMemo(weekStart:$w) { weekStart weekEnd markdown summary { total } previous { total } topGrowth { key } overdue { id } rating { rank } recommendations docxUrl xlsxUrl } } }";
     let r = app.gql(Some(&curator), MEMO, json!({"w": "2026-11-16"})).await;
     let m = &r.data()["analytics"]["weeklyMemo"];
