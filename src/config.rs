@@ -114,6 +114,13 @@ pub struct SettingsArgs {
     /// Public poll actions (votes, comments) per client address within 10 minutes.
     #[arg(long, env = "MCU_POLL_RATE_LIMIT", default_value = "30", global = true)]
     pub poll_rate_limit: u64,
+    /// Weights of the recipient rating as JSON, e.g. `{"timeliness": 0.5, "completeness": 0.25,
+    /// "satisfaction": 0.25}` (defaults 0.4 / 0.3 / 0.3; missing keys keep their default).
+    #[arg(long, env = "MCU_RATING_WEIGHTS", default_value = "{}", global = true)]
+    pub rating_weights: String,
+    /// Appeals a recipient needs in a period to be ranked in the rating.
+    #[arg(long, env = "MCU_RATING_MIN_VOLUME", default_value = "5", global = true)]
+    pub rating_min_volume: u32,
 }
 
 /// Validated settings the application runs with.
@@ -150,6 +157,8 @@ pub struct Settings {
     pub roadmap_self_approval: bool,
     pub roadmap_baseline_months: u32,
     pub poll_rate_limit: u64,
+    pub rating_weights: crate::domain::rating::RatingWeights,
+    pub rating_min_volume: u32,
 }
 
 impl Settings {
@@ -227,9 +236,16 @@ impl Settings {
         positive("MCU_IMPORT_MAX_ROWS", a.import_max_rows as u64)?;
         positive("MCU_ROADMAP_BASELINE_MONTHS", u64::from(a.roadmap_baseline_months))?;
         positive("MCU_POLL_RATE_LIMIT", a.poll_rate_limit)?;
+        let rating_weights: crate::domain::rating::RatingWeights = serde_json::from_str(&a.rating_weights)
+            .map_err(|e| bad("MCU_RATING_WEIGHTS", format!("is not valid rating weights JSON ({e})")))?;
+        if !rating_weights.is_valid() {
+            return Err(bad("MCU_RATING_WEIGHTS", "weights must be non-negative and not all zero".into()));
+        }
         Ok(Self {
             suggestion_threshold: a.suggestion_threshold,
             import_max_rows: a.import_max_rows,
+            rating_weights,
+            rating_min_volume: a.rating_min_volume,
             deadlines,
             feedback_code_days: a.feedback_code_days,
             feedback_rate_limit: a.feedback_rate_limit,

@@ -9,6 +9,7 @@ pub mod lifecycle;
 pub mod masking;
 pub mod poll;
 pub mod quality;
+pub mod rating;
 pub mod roadmap;
 pub mod similarity;
 pub mod stats;

@@ -1,5 +1,6 @@
 //! The GraphQL schema: root objects merged per area, the access policy, limits and error codes.
 
+pub mod analytics;
 pub mod appeals;
 pub mod auth;
 pub mod calendar;
@@ -38,6 +39,7 @@ pub struct Query(
     intake::IntakeQuery,
     roadmaps::RoadmapQuery,
     polls::PollQuery,
+    analytics::AnalyticsQuery,
 );
 
 /// The root mutation: one part per area.

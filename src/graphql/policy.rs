@@ -10,6 +10,7 @@ const APPEAL_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Execut
 const ROUTERS: &[Role] = &[Role::Curator, Role::Coordinator];
 const ANSWERERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor];
 const POLL_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Head];
+const ANALYTICS_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Head, Role::Executor];
 const ANY_SCOPE: &[ApiScope] = ApiScope::ALL;
 
 /// The rule for `Query.field` or `Mutation.field`.
@@ -29,6 +30,7 @@ pub fn rule_for(field: &str) -> Option<Access> {
         "Query.appeals" | "Query.appeal" | "Query.appealByNumber" => {
             RolesOrScopes(APPEAL_READERS, &[ApiScope::AppealsRead])
         }
+        "Query.analytics" => RolesOrScopes(ANALYTICS_READERS, &[ApiScope::AnalyticsRead]),
         "Mutation.createAppeal"
         | "Mutation.updateAppeal"
         | "Mutation.registerAppeal"

@@ -1,5 +1,8 @@
 //! The HTTP surface: `POST /graphql`, GraphiQL on `GET /graphql`, `/healthz`, `/readyz`,
 //! `/metrics`, `/exports/roadmaps/{id}.docx`.
+//! `/exports/*`.
+
+mod exports;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -42,6 +45,8 @@ pub fn router(http: Http) -> Router {
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .route("/exports/roadmaps/{file}", get(export_roadmap))
+        .route("/exports/memo/{file}", get(exports::memo))
+        .route("/exports/appeals.xlsx", get(exports::appeals))
         .with_state(http)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");

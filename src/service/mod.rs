@@ -1,6 +1,7 @@
 //! Use cases over the database, one module per area. Each mutation runs in one transaction
 //! together with its audit entry.
 
+pub mod analytics;
 pub mod appeal_query;
 pub mod appeals;
 pub mod audit;
@@ -9,6 +10,7 @@ pub mod calendar;
 pub mod classifier;
 pub mod deadlines;
 pub mod duplicates;
+pub mod exports;
 pub mod imports;
 pub mod intake;
 pub mod polls;

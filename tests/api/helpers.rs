@@ -47,6 +47,8 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         roadmap_self_approval: false,
         roadmap_baseline_months: 6,
         poll_rate_limit: 30,
+        rating_weights: "{}".into(),
+        rating_min_volume: 5,
     }
 }
 

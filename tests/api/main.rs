@@ -6,6 +6,7 @@
 mod helpers;
 mod sdl;
 
+mod analytics;
 mod appeal_list;
 mod appeals;
 mod auth;

@@ -43,6 +43,7 @@ const QUERY: &[&str] = &[
     "polls",
     "poll",
     "publicPoll",
+    "analytics",
 ];
 const MUTATION: &[&str] = &[
     "login",

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# Analytics benchmark on PostgreSQL: seeds N appeals spread over 2026 (default 1 000 000)
+# into a fresh database with one INSERT … SELECT, starts the server, and times the year-long
+# summary, heat map and recipient rating over real HTTP (median of RUNS requests each).
+# Target: each ≤ 300 ms on 1M appeals with a release build.
+#
+#   bench/analytics.sh                 # 1M appeals, release build
+#   N=50000 MCU_BIN=target/debug/mcu bench/analytics.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+N="${N:-1000000}"
+RUNS="${RUNS:-5}"
+PG_ADMIN="${PG_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+DB="${BENCH_DB:-mcu_bench}"
+PORT="${BENCH_PORT:-18787}"
+BASE_URL="${PG_ADMIN%/*}"
+export DATABASE_URL="$BASE_URL/$DB"
+export MCU_JWT_SECRET="${MCU_JWT_SECRET:-bench-secret-that-is-long-enough-0123456789}"
+export MCU_BIND="127.0.0.1:$PORT"
+export MCU_LOG_FORMAT=text RUST_LOG="${RUST_LOG:-warn}"
+
+if [ -z "${MCU_BIN:-}" ]; then
+  cargo build --release --quiet
+  MCU_BIN="${CARGO_TARGET_DIR:-target}/release/mcu"
+fi
+
+echo "== fresh database $DB with $N appeals"
+psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" -c "CREATE DATABASE \"$DB\""
+"$MCU_BIN" migrate >/dev/null
+psql -q -v ON_ERROR_STOP=1 -v n="$N" "$DATABASE_URL" <<'SQL'
+INSERT INTO territories (name, population, version, created_at)
+  SELECT 'Район ' || g, 10000 + g * 1000, 1, now() FROM generate_series(1, 12) g;
+INSERT INTO recipients (name, external, active, version, created_at)
+  SELECT 'Отдел ' || g, false, true, 1, now() FROM generate_series(1, 25) g;
+WITH c AS (SELECT array_agg(id ORDER BY id) AS ids FROM categories WHERE parent_id IS NOT NULL),
+     t AS (SELECT array_agg(id ORDER BY id) AS ids FROM territories),
+     r AS (SELECT array_agg(id ORDER BY id) AS ids FROM recipients)
+INSERT INTO appeals (number, kind, channel, status, received_at, anonymous, text, search_text,
+                     category_id, territory_id, recipient_id, latitude, longitude, high_priority,
+                     sla_started_at, due_soon_at, due_at, extension_count, resolved_at, answered_at,
+                     completeness, satisfied, reopen_count, duplicate_of_id, version, created_at, updated_at)
+SELECT 'B-' || g, 'MESSAGE', (ARRAY['POS', 'INCIDENT', 'GOSPABLIKI', 'EMAIL', 'PHONE'])[1 + g % 5],
+       CASE WHEN g % 4 = 0 THEN 'ASSIGNED' ELSE 'ANSWERED' END,
+       x.at, false, 'Бенчмарк', 'бенчмарк',
+       c.ids[1 + g % array_length(c.ids, 1)], t.ids[1 + g % array_length(t.ids, 1)],
+       r.ids[1 + g % array_length(r.ids, 1)], 53.7 + (g % 100) * 0.001, 91.7 + (g % 97) * 0.001, false,
+       x.at, x.at + interval '10 days', x.at + interval '14 days', 0,
+       CASE WHEN g % 4 <> 0 THEN x.at + (g % 20) * interval '1 day' + interval '3 hours' END,
+       CASE WHEN g % 4 <> 0 THEN x.at + (g % 20) * interval '1 day' + interval '3 hours' END,
+       CASE WHEN g % 4 = 0 THEN NULL WHEN g % 3 = 0 THEN 'PARTIAL' ELSE 'FULL' END,
+       CASE WHEN g % 5 = 0 THEN g % 2 = 0 END, (g % 50 = 0)::int, NULL, 1, x.at, x.at
+FROM generate_series(1, :n) g CROSS JOIN c CROSS JOIN t CROSS JOIN r
+CROSS JOIN LATERAL (SELECT timestamptz '2025-12-31 17:00:00+00' + (g % 365) * interval '1 day'
+                           + (g % 86000) * interval '1 second' AS at) x;
+ANALYZE appeals;
+SQL
+
+if curl -s -o /dev/null "http://$MCU_BIND/healthz"; then
+  echo "port $PORT is taken: set BENCH_PORT" >&2
+  exit 1
+fi
+TOKEN=$("$MCU_BIN" token create --name bench --scope ANALYTICS_READ | sed -n 's/^secret (shown once): //p')
+"$MCU_BIN" serve &
+SERVER=$!
+trap 'kill "$SERVER" 2>/dev/null || true' EXIT
+for _ in $(seq 1 50); do curl -sf "http://$MCU_BIND/readyz" >/dev/null && break; sleep 0.2; done
+
+PERIOD='{"from":"2026-01-01","to":"2026-12-31"}'
+time_query() {
+  local name="$1" query="$2" times=()
+  local body
+  body=$(printf '{"query":"%s","variables":{"p":%s}}' "$query" "$PERIOD")
+  if curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$body" \
+    "http://$MCU_BIND/graphql" | grep -q '"errors"'; then
+    echo "$name: the query failed" >&2
+    return 1
+  fi
+  for _ in $(seq 1 "$RUNS"); do
+    times+=("$(curl -s -o /dev/null -w '%{time_total}' -H "Authorization: Bearer $TOKEN" \
+      -H 'Content-Type: application/json' -d "$body" "http://$MCU_BIND/graphql")")
+  done
+  printf '%-16s median %s s over %s runs\n' "$name" \
+    "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")" "$RUNS"
+}
+echo "== a year of $N appeals"
+time_query summary 'query($p:PeriodInput!){analytics{summary(period:$p){total byChannel{key count} byStatus{key count} answered onTimeRate overdueNow medianResponseHours satisfiedRate fullAnswerRate}}}'
+time_query heatmap 'query($p:PeriodInput!){analytics{heatmap(period:$p){cells{categoryId territoryId count previousCount per1000}}}}'
+time_query recipientRating 'query($p:PeriodInput!){analytics{recipientRating(period:$p){recipient{id} rank total onTimeRate score}}}'

@@ -1,0 +1,608 @@
+//! Analytics as clients see them: thin views over `service::analytics`, with the caller's
+//! restrictions applied (an executor sees its own recipient only; a user limited to a
+//! territory sees its subtree only) and appeal samples filtered by the caller's scope.
+
+use std::collections::HashMap;
+
+use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::appeals::{Appeal, scope};
+use super::reference::{Category, Recipient, Territory};
+use super::scalars::Date;
+use super::{caller, parse_id, state};
+use crate::domain::access::{Channel, Principal, Role};
+use crate::domain::deadlines::{AppealKind, SlaState};
+use crate::entity::{appeal, category};
+use crate::error::{AppError, AppResult};
+use crate::service::analytics::{self as svc, Filter, NONE_KEY, Period};
+use crate::service::appeal_query::sla_condition;
+use crate::service::reference;
+
+/// Overdue appeals listed in the weekly memo, at most.
+const MEMO_OVERDUE_LIMIT: u64 = 50;
+
+fn int(n: i64) -> i32 {
+    i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+fn opt_id(id: Option<i64>) -> ID {
+    ID(id.map_or_else(|| NONE_KEY.to_string(), |i| i.to_string()))
+}
+
+/// An inclusive range of local dates in the municipality's time zone.
+#[derive(InputObject, Clone, Copy)]
+pub struct PeriodInput {
+    pub from: Date,
+    pub to: Date,
+}
+
+impl PeriodInput {
+    fn period(self) -> AppResult<Period> {
+        Period::new("period", self.from.0, self.to.0)
+    }
+}
+
+/// Which appeals to count; every present filter narrows the set.
+#[derive(InputObject, Default)]
+pub struct AnalyticsFilter {
+    pub channel: Option<Vec<Channel>>,
+    pub kind: Option<Vec<AppealKind>>,
+    /// A top-level category includes its subcategories.
+    pub category_id: Option<Vec<ID>>,
+    /// A territory includes its whole subtree.
+    pub territory_id: Option<Vec<ID>>,
+    /// An EXECUTOR may ask only for its own recipient (and gets it when it asks for none).
+    pub recipient_id: Option<Vec<ID>>,
+}
+
+fn ids(path: &str, v: Option<Vec<ID>>) -> AppResult<Vec<i64>> {
+    v.unwrap_or_default().iter().map(|i| parse_id(path, i)).collect()
+}
+
+/// The service filter with the caller's restrictions applied.
+fn restrict(ctx: &Context<'_>, f: Option<AnalyticsFilter>) -> AppResult<Filter> {
+    let f = f.unwrap_or_default();
+    let filter = Filter {
+        channel: f.channel.unwrap_or_default(),
+        kind: f.kind.unwrap_or_default(),
+        category_id: ids("filter.categoryId", f.category_id)?,
+        territory_id: ids("filter.territoryId", f.territory_id)?,
+        recipient_id: ids("filter.recipientId", f.recipient_id)?,
+        within_territory: None,
+    };
+    restricted(&caller(ctx).principal, filter)
+}
+
+/// Applies the caller's restrictions to an analytics filter: a user limited to a territory
+/// sees its subtree; an executor-only user sees its own recipient.
+///
+/// # Errors
+/// `FORBIDDEN` when an executor asks for another recipient (or has none).
+pub fn restricted(who: &Principal, mut filter: Filter) -> AppResult<Filter> {
+    if let Principal::User(u) = who {
+        filter.within_territory = u.territory_id;
+        if let Some(own) = own_recipient(who)? {
+            if filter.recipient_id.iter().any(|r| *r != own) {
+                return Err(AppError::Forbidden("an executor sees analytics of its own recipient only".into()));
+            }
+            filter.recipient_id = vec![own];
+        }
+    }
+    Ok(filter)
+}
+
+/// The recipient an executor-only caller is limited to (`None`: not limited).
+fn own_recipient(who: &Principal) -> AppResult<Option<i64>> {
+    match who {
+        Principal::User(u) if u.has(Role::Executor) && !u.has_any(&[Role::Curator, Role::Coordinator, Role::Head]) => {
+            u.recipient_id.map(Some).ok_or_else(|| AppError::Forbidden("this executor has no recipient".into()))
+        }
+        _ => Ok(None),
+    }
+}
+
+/// Trend bucket length.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Day,
+    /// ISO week, Monday first.
+    Week,
+    Month,
+}
+
+/// How results are grouped.
+#[derive(Enum, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// By top-level category: a subcategory counts for its parent.
+    Category,
+    Territory,
+    Channel,
+    Recipient,
+}
+
+impl From<GroupBy> for svc::GroupBy {
+    fn from(g: GroupBy) -> Self {
+        match g {
+            GroupBy::Category => Self::Category,
+            GroupBy::Territory => Self::Territory,
+            GroupBy::Channel => Self::Channel,
+            GroupBy::Recipient => Self::Recipient,
+        }
+    }
+}
+
+/// A count under a key (an enum name or an id; `none` for a missing one) with a Russian label.
+#[derive(SimpleObject, Clone)]
+pub struct CountBy {
+    pub key: String,
+    pub label: String,
+    pub count: i32,
+}
+
+impl From<svc::CountBy> for CountBy {
+    fn from(c: svc::CountBy) -> Self {
+        Self { key: c.key, label: c.label, count: int(c.count) }
+    }
+}
+
+/// KPIs of the appeals received in the period (duplicates included: they were work too).
+#[derive(SimpleObject)]
+pub struct Summary {
+    /// Appeals received in the period.
+    pub total: i32,
+    /// Appeals received in the period per channel.
+    pub by_channel: Vec<CountBy>,
+    /// Appeals received in the period per kind.
+    pub by_kind: Vec<CountBy>,
+    /// Appeals received in the period per current status.
+    pub by_status: Vec<CountBy>,
+    /// Of `total`: those answered (answeredAt set).
+    pub answered: i32,
+    /// Of `answered`: answered no later than the deadline (answeredAt ≤ dueAt).
+    pub answered_on_time: i32,
+    /// answeredOnTime ÷ answered; null when nothing was answered.
+    pub on_time_rate: Option<f64>,
+    /// Of `total`: unresolved with the deadline already passed, at the moment of the request.
+    pub overdue_now: i32,
+    /// Of `total`: unresolved and in the last share of the term (DUE_SOON), at the moment of the request.
+    pub due_soon_now: i32,
+    /// Median of (answeredAt − receivedAt) in hours over `answered`; null when nothing was answered.
+    pub median_response_hours: Option<f64>,
+    /// Satisfied authors ÷ authors who rated the answer; null when nobody rated.
+    pub satisfied_rate: Option<f64>,
+    /// Answers assessed FULL (on the merits) ÷ assessed answers; null when none was assessed.
+    pub full_answer_rate: Option<f64>,
+    /// Appeals reopened at least once ÷ total; null when total is 0.
+    pub reopened_rate: Option<f64>,
+}
+
+impl From<svc::Summary> for Summary {
+    fn from(s: svc::Summary) -> Self {
+        Self {
+            total: int(s.total),
+            on_time_rate: s.on_time_rate(),
+            satisfied_rate: s.satisfied_rate(),
+            full_answer_rate: s.full_answer_rate(),
+            reopened_rate: s.reopened_rate(),
+            by_channel: s.by_channel.into_iter().map(CountBy::from).collect(),
+            by_kind: s.by_kind.into_iter().map(CountBy::from).collect(),
+            by_status: s.by_status.into_iter().map(CountBy::from).collect(),
+            answered: int(s.answered),
+            answered_on_time: int(s.answered_on_time),
+            overdue_now: int(s.overdue_now),
+            due_soon_now: int(s.due_soon_now),
+            median_response_hours: s.median_response_hours,
+        }
+    }
+}
+
+/// Non-duplicate appeals of one category in one territory (`none` for a missing one).
+#[derive(SimpleObject)]
+pub struct HeatCell {
+    pub category_id: ID,
+    pub territory_id: ID,
+    /// Non-duplicate appeals received in the period.
+    pub count: i32,
+    /// count × 1000 ÷ the territory's population; null when the population is unknown.
+    pub per1000: Option<f64>,
+    /// The same count for the period of the same length just before.
+    pub previous_count: i32,
+}
+
+/// The topic × territory heat map; duplicates are left out so that a cluster counts once.
+#[derive(SimpleObject)]
+pub struct Heatmap {
+    /// Categories occurring in the cells.
+    pub categories: Vec<Category>,
+    /// Territories occurring in the cells.
+    pub territories: Vec<Territory>,
+    pub cells: Vec<HeatCell>,
+}
+
+/// Non-duplicate appeals with coordinates in one H3 cell.
+#[derive(SimpleObject)]
+pub struct GeoCell {
+    /// The H3 index (hexadecimal).
+    pub cell: String,
+    /// Latitude of the cell's centre.
+    pub latitude: f64,
+    /// Longitude of the cell's centre.
+    pub longitude: f64,
+    pub count: i32,
+    /// The most frequent category in the cell.
+    pub top_category: Option<Category>,
+}
+
+/// A bucket of a trend.
+#[derive(SimpleObject)]
+pub struct TrendPoint {
+    /// First local date of the bucket (a Monday for weeks, the 1st for months).
+    pub start: Date,
+    /// Non-duplicate appeals received in the bucket.
+    pub count: i32,
+}
+
+/// One series of a trend: `all`, or a group key (`none` for a missing one).
+#[derive(SimpleObject)]
+pub struct TrendSeries {
+    pub key: String,
+    pub label: String,
+    pub points: Vec<TrendPoint>,
+}
+
+/// Growth of one group over its baseline (non-duplicate appeals).
+#[derive(SimpleObject)]
+pub struct GrowthItem {
+    pub key: String,
+    pub label: String,
+    /// Appeals in the period.
+    pub count: i32,
+    /// Mean count of the three previous periods of the same length.
+    pub baseline: f64,
+    /// count ÷ baseline (count ÷ 1 when the baseline is 0).
+    pub growth: f64,
+    /// P(X ≥ count) < 0.05 for X ~ Poisson(baseline), and count ≥ 5.
+    pub significant: bool,
+    /// Subcategories, territories and channels whose count rose most over their own baseline;
+    /// `count` is the rise (rounded).
+    pub drivers: Vec<CountBy>,
+}
+
+impl From<svc::GrowthItem> for GrowthItem {
+    fn from(g: svc::GrowthItem) -> Self {
+        Self {
+            key: g.key,
+            label: g.label,
+            count: int(g.count),
+            baseline: g.baseline,
+            growth: g.growth,
+            significant: g.significant,
+            drivers: g.drivers.into_iter().map(CountBy::from).collect(),
+        }
+    }
+}
+
+/// Many non-duplicate appeals of one category in one H3 cell of resolution 9.
+#[derive(SimpleObject)]
+pub struct ProblemPoint {
+    pub cell: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub category: Category,
+    pub count: i32,
+    /// Up to three of its appeals, newest first, only those the caller may see (none for tokens).
+    pub sample: Vec<Appeal>,
+}
+
+/// One recipient in the rating.
+#[derive(SimpleObject)]
+pub struct RecipientRatingRow {
+    pub recipient: Recipient,
+    /// 1 for the best score; null when there is too little data or no score.
+    pub rank: Option<i32>,
+    /// Appeals assigned to the recipient received in the period.
+    pub total: i32,
+    /// Resolved by the deadline ÷ appeals whose deadline fell in the period and that are
+    /// resolved or already overdue; null when there are none.
+    pub on_time_rate: Option<f64>,
+    /// FULL ÷ assessed answers, of appeals received in the period.
+    pub full_answer_rate: Option<f64>,
+    /// Satisfied ÷ rated answers, of appeals received in the period.
+    pub satisfied_rate: Option<f64>,
+    /// Median hours from receipt to answer, of appeals received in the period.
+    pub median_response_hours: Option<f64>,
+    /// 0..1: weighted mean of onTimeRate, fullAnswerRate and satisfiedRate (weights from the
+    /// settings, default 0.4 / 0.3 / 0.3), missing rates left out and the rest re-weighted.
+    pub score: Option<f64>,
+    /// Whether `total` reaches the minimum volume for ranking (setting, default 5).
+    pub enough_data: bool,
+}
+
+impl From<svc::RatingRow> for RecipientRatingRow {
+    fn from(r: svc::RatingRow) -> Self {
+        Self {
+            recipient: r.recipient.into(),
+            rank: r.rank,
+            total: int(r.total),
+            on_time_rate: r.on_time_rate,
+            full_answer_rate: r.full_answer_rate,
+            satisfied_rate: r.satisfied_rate,
+            median_response_hours: r.median_response_hours,
+            score: r.score,
+            enough_data: r.enough_data,
+        }
+    }
+}
+
+/// The weekly analytical note to the Head of the city (аналитическая записка).
+#[derive(SimpleObject)]
+pub struct WeeklyMemo {
+    pub week_start: Date,
+    pub week_end: Date,
+    /// The note in Russian, as Markdown.
+    pub markdown: String,
+    pub summary: Summary,
+    /// The week before.
+    pub previous: Summary,
+    /// Categories that grew over their baseline, significant first.
+    pub top_growth: Vec<GrowthItem>,
+    /// Open overdue appeals the caller may see (none for tokens), earliest deadline first.
+    pub overdue: Vec<Appeal>,
+    pub rating: Vec<RecipientRatingRow>,
+    /// What to do, from stated rules: a significant rise on a topic, on-time rate below 80%,
+    /// the lowest-scored recipient, overdue appeals, few answers on the merits.
+    pub recommendations: Vec<String>,
+    /// `GET` with the same Bearer authorization.
+    pub docx_url: String,
+    /// `GET` with the same Bearer authorization.
+    pub xlsx_url: String,
+}
+
+/// Aggregates only: no personal data. Readable by CURATOR, COORDINATOR, HEAD, EXECUTOR (its
+/// own recipient only) and tokens with ANALYTICS_READ. Periods are inclusive local dates.
+/// Duplicates are left out of problem counts (heatmap, geoCells, trend, growth, problemPoints)
+/// so that a cluster of repeated appeals counts once.
+#[derive(Default)]
+pub struct Analytics;
+
+fn categories_by_id(rows: Vec<category::Model>) -> HashMap<i64, category::Model> {
+    rows.into_iter().map(|c| (c.id, c)).collect()
+}
+
+#[Object]
+impl Analytics {
+    /// KPIs of the appeals received in the period.
+    async fn summary(
+        &self,
+        ctx: &Context<'_>,
+        period: PeriodInput,
+        filter: Option<AnalyticsFilter>,
+    ) -> AppResult<Summary> {
+        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
+        Ok(svc::summary(state(ctx), period, &filter).await?.into())
+    }
+
+    /// Topic × territory counts with the previous period and per 1000 inhabitants.
+    async fn heatmap(
+        &self,
+        ctx: &Context<'_>,
+        period: PeriodInput,
+        filter: Option<AnalyticsFilter>,
+    ) -> AppResult<Heatmap> {
+        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
+        let h = svc::heatmap(state(ctx), period, &filter).await?;
+        Ok(Heatmap {
+            categories: h.categories.into_iter().map(Category::from).collect(),
+            territories: h.territories.into_iter().map(Territory::from).collect(),
+            cells: h
+                .cells
+                .into_iter()
+                .map(|c| HeatCell {
+                    category_id: opt_id(c.category_id),
+                    territory_id: opt_id(c.territory_id),
+                    count: int(c.count),
+                    per1000: c.per1000,
+                    previous_count: int(c.previous_count),
+                })
+                .collect(),
+        })
+    }
+
+    /// Non-duplicate appeals with coordinates per H3 cell; `resolution` 5..=10, default 8.
+    async fn geo_cells(
+        &self,
+        ctx: &Context<'_>,
+        period: PeriodInput,
+        resolution: Option<i32>,
+        filter: Option<AnalyticsFilter>,
+    ) -> AppResult<Vec<GeoCell>> {
+        let resolution = resolution.unwrap_or(8);
+        let res = u8::try_from(resolution)
+            .ok()
+            .filter(|r| (5..=10).contains(r))
+            .ok_or_else(|| AppError::bad("resolution", "must be between 5 and 10"))?;
+        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
+        let st = state(ctx);
+        let cells = svc::geo_cells(st, period, res, &filter).await?;
+        let categories = categories_by_id(reference::categories(&st.db).await?);
+        Ok(cells
+            .into_iter()
+            .map(|c| GeoCell {
+                cell: c.cell,
+                latitude: c.latitude,
+                longitude: c.longitude,
+                count: int(c.count),
+                top_category: c.top_category_id.and_then(|id| categories.get(&id)).cloned().map(Category::from),
+            })
+            .collect())
+    }
+
+    /// Non-duplicate appeals per day, ISO week or month (empty buckets included), as one
+    /// series or one per group.
+    async fn trend(
+        &self,
+        ctx: &Context<'_>,
+        period: PeriodInput,
+        granularity: Granularity,
+        group_by: Option<GroupBy>,
+        filter: Option<AnalyticsFilter>,
+    ) -> AppResult<Vec<TrendSeries>> {
+        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
+        let g = match granularity {
+            Granularity::Day => svc::Granularity::Day,
+            Granularity::Week => svc::Granularity::Week,
+            Granularity::Month => svc::Granularity::Month,
+        };
+        let series = svc::trend(state(ctx), period, g, group_by.map(Into::into), &filter).await?;
+        Ok(series
+            .into_iter()
+            .map(|s| TrendSeries {
+                key: s.key,
+                label: s.label,
+                points: s
+                    .points
+                    .into_iter()
+                    .map(|p| TrendPoint { start: Date(p.start), count: int(p.count) })
+                    .collect(),
+            })
+            .collect())
+    }
+
+    /// Groups whose count of non-duplicate appeals rose over the baseline (the mean of the
+    /// three previous periods of the same length), significant first, then by growth;
+    /// `limit` 1..=100, default 10. Significance: one-sided Poisson test at 5% with at least
+    /// 5 appeals. Drivers: the subcategories (for CATEGORY; otherwise categories), territories
+    /// and channels with the largest rise over their own baseline.
+    async fn growth(
+        &self,
+        ctx: &Context<'_>,
+        period: PeriodInput,
+        group_by: GroupBy,
+        limit: Option<i32>,
+        filter: Option<AnalyticsFilter>,
+    ) -> AppResult<Vec<GrowthItem>> {
+        let limit = limit.unwrap_or(10);
+        if !(1..=100).contains(&limit) {
+            return Err(AppError::bad("limit", "must be between 1 and 100"));
+        }
+        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
+        let items = svc::growth(state(ctx), period, group_by.into(), limit as usize, &filter).await?;
+        Ok(items.into_iter().map(GrowthItem::from).collect())
+    }
+
+    /// Places (H3 cells of resolution 9) with at least `minCount` (default 3, at least 2)
+    /// non-duplicate appeals of one category in the period.
+    async fn problem_points(
+        &self,
+        ctx: &Context<'_>,
+        period: PeriodInput,
+        min_count: Option<i32>,
+        filter: Option<AnalyticsFilter>,
+    ) -> AppResult<Vec<ProblemPoint>> {
+        let min_count = min_count.unwrap_or(3);
+        if min_count < 2 {
+            return Err(AppError::bad("minCount", "must be at least 2"));
+        }
+        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
+        let st = state(ctx);
+        let points = svc::problem_points(st, period, i64::from(min_count), &filter).await?;
+        let categories = categories_by_id(reference::categories(&st.db).await?);
+        let mut samples: HashMap<i64, appeal::Model> = HashMap::new();
+        let person = matches!(caller(ctx).principal, Principal::User(_));
+        let wanted: Vec<i64> = points.iter().flat_map(|p| p.sample_ids.iter().copied()).collect();
+        if person && !wanted.is_empty() {
+            let scope = scope(ctx).await?;
+            let rows = appeal::Entity::find().filter(appeal::Column::Id.is_in(wanted)).all(&st.db).await?;
+            samples = rows.into_iter().filter(|a| scope.sees(a)).map(|a| (a.id, a)).collect();
+        }
+        let scope = if person { Some(scope(ctx).await?) } else { None };
+        Ok(points
+            .into_iter()
+            .filter_map(|p| {
+                let category = categories.get(&p.category_id).cloned().map(Category::from)?;
+                let sample = p
+                    .sample_ids
+                    .iter()
+                    .filter_map(|id| samples.get(id).cloned())
+                    .map(|m| Appeal { handles: scope.is_some_and(|s| s.handles(&m)), model: m })
+                    .collect();
+                Some(ProblemPoint {
+                    cell: p.cell,
+                    latitude: p.latitude,
+                    longitude: p.longitude,
+                    category,
+                    count: int(p.count),
+                    sample,
+                })
+            })
+            .collect())
+    }
+
+    /// Recipients ranked by score over the period, optionally within one channel. An
+    /// EXECUTOR gets its own row only; a user limited to a territory, its subtree's appeals.
+    async fn recipient_rating(
+        &self,
+        ctx: &Context<'_>,
+        period: PeriodInput,
+        channel: Option<Channel>,
+    ) -> AppResult<Vec<RecipientRatingRow>> {
+        let period = period.period()?;
+        let restriction = restricted(&caller(ctx).principal, Filter::default())?;
+        let own = own_recipient(&caller(ctx).principal)?;
+        let mut rows = svc::recipient_rating(state(ctx), period, channel, restriction.within_territory).await?;
+        if let Some(own) = own {
+            rows.retain(|r| r.recipient.id == own);
+        }
+        Ok(rows.into_iter().map(RecipientRatingRow::from).collect())
+    }
+
+    /// The weekly memo for the week starting on `weekStart` (must be a Monday).
+    async fn weekly_memo(&self, ctx: &Context<'_>, week_start: Date) -> AppResult<WeeklyMemo> {
+        let filter = restrict(ctx, None)?;
+        let st = state(ctx);
+        let memo = svc::weekly_memo(st, week_start.0, &filter).await?;
+        let overdue = if matches!(caller(ctx).principal, Principal::User(_)) {
+            let scope = scope(ctx).await?;
+            appeal::Entity::find()
+                .filter(scope.condition())
+                .filter(sla_condition(SlaState::Overdue, st.clock.now()))
+                .order_by_asc(appeal::Column::DueAt)
+                .order_by_asc(appeal::Column::Id)
+                .limit(MEMO_OVERDUE_LIMIT)
+                .all(&st.db)
+                .await?
+                .into_iter()
+                .map(|m| Appeal { handles: scope.handles(&m), model: m })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let day = memo.week_start.format("%Y-%m-%d").to_string();
+        Ok(WeeklyMemo {
+            week_start: Date(memo.week_start),
+            week_end: Date(memo.week_end),
+            markdown: memo.markdown,
+            summary: memo.summary.into(),
+            previous: memo.previous.into(),
+            top_growth: memo.top_growth.into_iter().map(GrowthItem::from).collect(),
+            overdue,
+            rating: memo.rating.into_iter().map(RecipientRatingRow::from).collect(),
+            recommendations: memo.recommendations,
+            docx_url: format!("/exports/memo/{day}.docx"),
+            xlsx_url: format!("/exports/memo/{day}.xlsx"),
+        })
+    }
+}
+
+/// Analytics queries.
+#[derive(Default)]
+pub struct AnalyticsQuery;
+
+#[Object]
+impl AnalyticsQuery {
+    /// Aggregated analytics (no personal data).
+    async fn analytics(&self) -> Analytics {
+        Analytics
+    }
+}

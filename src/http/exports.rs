@@ -1,0 +1,187 @@
+//! File exports: `GET /exports/memo/{weekStart}.docx|.xlsx` (the weekly memo, under the rule
+//! of `Query.analytics`) and `GET /exports/appeals.xlsx` (the appeal list, under the rule of
+//! `Query.appeals`). Bearer authorization as for GraphQL; errors are JSON with the contract's
+//! codes (401 UNAUTHENTICATED, 403 FORBIDDEN, 400 BAD_USER_INPUT, 404 NOT_FOUND).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, Path, Query, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::NaiveDate;
+
+use super::{Http, error_response};
+use crate::domain::access::{Denied, Principal};
+use crate::error::AppError;
+use crate::graphql::analytics::restricted;
+use crate::graphql::policy;
+use crate::service::analytics::{self, Filter};
+use crate::service::appeal_query::{self, AppealFilter};
+use crate::service::scope::AppealScope;
+use crate::service::{Caller, audit, auth, exports};
+
+fn app_error(e: &AppError) -> Response {
+    let status = match e {
+        AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+        AppError::NotFound(_) => StatusCode::NOT_FOUND,
+        AppError::BadInput(_) => StatusCode::BAD_REQUEST,
+        AppError::Conflict(_) => StatusCode::CONFLICT,
+        AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+        AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    };
+    error_response(status, e.code(), &e.message())
+}
+
+/// The caller of an export request, held to the access rule of a root field.
+async fn authorize(http: &Http, headers: &HeaderMap, field: &str) -> Result<Principal, AppError> {
+    let principal = match headers.get(header::AUTHORIZATION) {
+        None => Principal::Anonymous,
+        Some(v) => {
+            let token = v.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default();
+            if token.is_empty() {
+                return Err(AppError::Unauthenticated("the Authorization header must be 'Bearer <token>'".into()));
+            }
+            auth::authenticate(&http.app, token).await?
+        }
+    };
+    let rule = policy::rule_for(field).ok_or_else(|| AppError::Forbidden("no access rule".into()))?;
+    match rule.check(&principal) {
+        Ok(()) => Ok(principal),
+        Err(Denied::Unauthenticated) => Err(AppError::Unauthenticated("sign in to use this operation".into())),
+        Err(Denied::Forbidden) => Err(AppError::Forbidden("you are not allowed to use this operation".into())),
+    }
+}
+
+/// `GET /exports/memo/{weekStart}.docx` or `.xlsx`.
+pub async fn memo(State(http): State<Http>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let Some((day, ext)) = file.rsplit_once('.') else {
+        return app_error(&AppError::NotFound("export".into()));
+    };
+    if ext != "docx" && ext != "xlsx" {
+        return app_error(&AppError::NotFound("export".into()));
+    }
+    let principal = match authorize(&http, &headers, "Query.analytics").await {
+        Ok(p) => p,
+        Err(e) => return app_error(&e),
+    };
+    let Ok(week_start) = NaiveDate::parse_from_str(day, "%Y-%m-%d") else {
+        return app_error(&AppError::bad("weekStart", "is not a date in the form YYYY-MM-DD"));
+    };
+    let result: Result<(&'static str, Vec<u8>), AppError> = async {
+        let filter = restricted(&principal, Filter::default())?;
+        let memo = analytics::weekly_memo(&http.app, week_start, &filter).await?;
+        if ext == "docx" {
+            Ok((exports::DOCX_TYPE, exports::memo_docx(&memo)?))
+        } else {
+            Ok((exports::XLSX_TYPE, exports::memo_xlsx(&memo)?))
+        }
+    }
+    .await;
+    match result {
+        Ok((content_type, bytes)) => {
+            let mut response = bytes.into_response();
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"memo-{day}.{ext}\"")) {
+                h.insert(header::CONTENT_DISPOSITION, v);
+            }
+            response
+        }
+        Err(e) => app_error(&e),
+    }
+}
+
+fn list<T: std::str::FromStr>(q: &HashMap<String, String>, key: &str) -> Result<Vec<T>, AppError> {
+    let Some(v) = q.get(key) else { return Ok(Vec::new()) };
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse::<T>().map_err(|_| AppError::bad(format!("filter.{key}"), format!("'{s}' is not valid"))))
+        .collect()
+}
+
+fn date(q: &HashMap<String, String>, key: &str) -> Result<Option<NaiveDate>, AppError> {
+    q.get(key)
+        .map(|v| {
+            NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                .map_err(|_| AppError::bad(format!("filter.{key}"), "is not a date in the form YYYY-MM-DD"))
+        })
+        .transpose()
+}
+
+/// The appeal list filter from the query string: the names of `AppealFilter`, lists
+/// comma-separated (`?status=ASSIGNED,IN_PROGRESS&receivedFrom=2026-11-01`).
+fn appeal_filter(q: &HashMap<String, String>) -> Result<AppealFilter, AppError> {
+    let ids = |key: &str| -> Result<Vec<i64>, AppError> {
+        let v: Vec<i64> = list(q, key)?;
+        if v.iter().any(|i| *i <= 0) {
+            return Err(AppError::bad(format!("filter.{key}"), "is not a valid id"));
+        }
+        Ok(v)
+    };
+    let due_before = q
+        .get("dueBefore")
+        .map(|v| {
+            chrono::DateTime::parse_from_rfc3339(v)
+                .map(|t| t.with_timezone(&chrono::Utc))
+                .map_err(|_| AppError::bad("filter.dueBefore", "is not an RFC 3339 instant"))
+        })
+        .transpose()?;
+    Ok(AppealFilter {
+        status: list(q, "status")?,
+        kind: list(q, "kind")?,
+        channel: list(q, "channel")?,
+        category_id: ids("categoryId")?,
+        territory_id: ids("territoryId")?,
+        recipient_id: ids("recipientId")?,
+        sla_state: list(q, "slaState")?,
+        received_from: date(q, "receivedFrom")?,
+        received_to: date(q, "receivedTo")?,
+        due_before,
+        search: q.get("search").map(|s| s.trim().to_string()).filter(|s| !s.is_empty()),
+    })
+}
+
+/// `GET /exports/appeals.xlsx?…`: the appeal list with its filters as a workbook, under the
+/// rule of `Query.appeals` and the caller's row scope; personal data unmasked only for those
+/// who handle the appeal, and such reads are audited.
+pub async fn appeals(
+    State(http): State<Http>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let principal = match authorize(&http, &headers, "Query.appeals").await {
+        Ok(p) => p,
+        Err(e) => return app_error(&e),
+    };
+    let result: Result<Vec<u8>, AppError> = async {
+        let filter = appeal_filter(&q)?;
+        let app = &http.app;
+        let scope = AppealScope::of(&app.db, &principal).await?;
+        let now = app.clock.now();
+        let query = appeal_query::filtered(&app.db, &scope, &filter, app.settings.timezone, now).await?;
+        let export = exports::appeals_xlsx(&app.db, query, &scope, app.settings.timezone).await?;
+        if !export.unmasked.is_empty() {
+            let caller =
+                Caller { principal, ip: Some(peer.ip().to_string()), request_id: None, credential_error: None };
+            let target = format!("appeals:{}", export.unmasked.len());
+            let data = serde_json::json!({ "appealIds": export.unmasked, "export": "appeals.xlsx" });
+            audit::record(&app.db, &caller, now, "read.personalData", Some(target), Some(data)).await?;
+        }
+        Ok(export.bytes)
+    }
+    .await;
+    match result {
+        Ok(bytes) => {
+            let mut response = bytes.into_response();
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(exports::XLSX_TYPE));
+            h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"appeals.xlsx\""));
+            response
+        }
+        Err(e) => app_error(&e),
+    }
+}

@@ -1,0 +1,1269 @@
+//! Analytics over appeals: summary KPIs, the topic × territory heat map, map cells, trends,
+//! growth detection, problem points, the recipient rating and the weekly memo.
+//!
+//! Aggregates only, never personal data. Periods are inclusive ranges of local dates in the
+//! municipality's time zone; an appeal belongs to a period by its `received_at`. Duplicates
+//! (`duplicate_of_id` set) are left out of problem counts (heat map, map cells, trend, growth,
+//! problem points) so that a cluster of repeated appeals counts once; the summary and the
+//! rating count them, as they are work the administration did.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, Func};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, Order, QueryFilter,
+    QueryOrder, QuerySelect, Select,
+};
+
+use super::appeal_query::{local_midnight, sla_condition};
+use super::scope::territory_subtree;
+use crate::domain::access::Channel;
+use crate::domain::deadlines::{AppealKind, SlaState};
+use crate::domain::lifecycle::AppealStatus;
+use crate::domain::rating::rate;
+use crate::domain::stats;
+use crate::entity::{appeal, category, recipient, territory};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// Key of appeals without a category, territory or recipient where results are grouped.
+pub const NONE_KEY: &str = "none";
+/// One-sided significance level of the growth test.
+const GROWTH_ALPHA: f64 = 0.05;
+/// A group needs at least this many appeals in the period to be a significant rise.
+const GROWTH_MIN_COUNT: u64 = 5;
+/// Drivers listed per growth item.
+const DRIVERS: usize = 5;
+/// Longest period accepted, in days (ten years).
+const MAX_PERIOD_DAYS: i64 = 3660;
+/// H3 resolution of problem points (cells of about 0.1 km²).
+pub const PROBLEM_POINT_RESOLUTION: u8 = 9;
+
+/// An inclusive range of local dates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Period {
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+}
+
+impl Period {
+    /// Checks the range: `from ≤ to` and at most ten years long.
+    ///
+    /// # Errors
+    /// `BAD_USER_INPUT` on `{path}.to`.
+    pub fn new(path: &str, from: NaiveDate, to: NaiveDate) -> AppResult<Self> {
+        if from > to {
+            return Err(AppError::bad(format!("{path}.to"), "must not be before from"));
+        }
+        if (to - from).num_days() >= MAX_PERIOD_DAYS {
+            return Err(AppError::bad(format!("{path}.to"), "the period may be at most ten years long"));
+        }
+        Ok(Self { from, to })
+    }
+
+    /// Number of days in the period.
+    pub fn days(self) -> i64 {
+        (self.to - self.from).num_days() + 1
+    }
+
+    /// The period of the same length `n` lengths earlier (`n = 1`: just before this one).
+    #[must_use]
+    pub fn back(self, n: i64) -> Self {
+        let shift = Duration::days(self.days() * n);
+        Self { from: self.from - shift, to: self.to - shift }
+    }
+
+    /// `[start, end)` as instants.
+    pub fn instants(self, tz: chrono_tz::Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+        let next = self.to.succ_opt().unwrap_or(self.to);
+        (local_midnight(tz, self.from), local_midnight(tz, next))
+    }
+}
+
+/// Which appeals an analytic counts; every present filter narrows it.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub channel: Vec<Channel>,
+    pub kind: Vec<AppealKind>,
+    /// A top-level category includes its subcategories.
+    pub category_id: Vec<i64>,
+    /// A territory includes its whole subtree.
+    pub territory_id: Vec<i64>,
+    pub recipient_id: Vec<i64>,
+    /// The caller's own territory (a user limited to a territory sees its subtree only).
+    pub within_territory: Option<i64>,
+}
+
+/// How results are grouped.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GroupBy {
+    /// By top-level category (a subcategory counts for its parent).
+    Category,
+    Territory,
+    Channel,
+    Recipient,
+}
+
+/// Trend bucket length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Granularity {
+    Day,
+    /// ISO weeks, Monday first.
+    Week,
+    Month,
+}
+
+/// A count under a key with a Russian label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CountBy {
+    pub key: String,
+    pub label: String,
+    pub count: i64,
+}
+
+/// Summary KPIs of a period.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub total: i64,
+    pub by_channel: Vec<CountBy>,
+    pub by_kind: Vec<CountBy>,
+    pub by_status: Vec<CountBy>,
+    pub answered: i64,
+    pub answered_on_time: i64,
+    pub overdue_now: i64,
+    pub due_soon_now: i64,
+    pub median_response_hours: Option<f64>,
+    pub satisfied: i64,
+    pub rated: i64,
+    pub full: i64,
+    pub assessed: i64,
+    pub reopened: i64,
+}
+
+impl Summary {
+    /// answeredOnTime / answered.
+    pub fn on_time_rate(&self) -> Option<f64> {
+        rate(self.answered_on_time, self.answered)
+    }
+    /// satisfied / rated.
+    pub fn satisfied_rate(&self) -> Option<f64> {
+        rate(self.satisfied, self.rated)
+    }
+    /// FULL / assessed.
+    pub fn full_answer_rate(&self) -> Option<f64> {
+        rate(self.full, self.assessed)
+    }
+    /// reopened at least once / total.
+    pub fn reopened_rate(&self) -> Option<f64> {
+        rate(self.reopened, self.total)
+    }
+}
+
+/// One cell of the heat map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatCell {
+    pub category_id: Option<i64>,
+    pub territory_id: Option<i64>,
+    pub count: i64,
+    pub previous_count: i64,
+    pub per1000: Option<f64>,
+}
+
+/// The heat map: cells and the categories and territories that occur in them.
+#[derive(Debug, Clone, Default)]
+pub struct Heatmap {
+    pub categories: Vec<category::Model>,
+    pub territories: Vec<territory::Model>,
+    pub cells: Vec<HeatCell>,
+}
+
+/// One H3 cell of the map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeoCell {
+    pub cell: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub count: i64,
+    pub top_category_id: Option<i64>,
+}
+
+/// One bucket of a trend series.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrendPoint {
+    pub start: NaiveDate,
+    pub count: i64,
+}
+
+/// A trend series: all appeals, or one group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrendSeries {
+    pub key: String,
+    pub label: String,
+    pub points: Vec<TrendPoint>,
+}
+
+/// Growth of one group over its baseline.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GrowthItem {
+    pub key: String,
+    pub label: String,
+    pub count: i64,
+    pub baseline: f64,
+    pub growth: f64,
+    pub significant: bool,
+    pub drivers: Vec<CountBy>,
+}
+
+/// Many appeals on one topic in one small place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProblemPoint {
+    pub cell: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub category_id: i64,
+    pub count: i64,
+    /// Up to three appeals of the point, newest first (callers filter them by their scope).
+    pub sample_ids: Vec<i64>,
+}
+
+/// One recipient's line of the rating.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RatingRow {
+    pub recipient: recipient::Model,
+    pub rank: Option<i32>,
+    pub total: i64,
+    pub on_time_rate: Option<f64>,
+    pub full_answer_rate: Option<f64>,
+    pub satisfied_rate: Option<f64>,
+    pub median_response_hours: Option<f64>,
+    pub score: Option<f64>,
+    pub enough_data: bool,
+}
+
+/// The weekly analytical note to the Head of the city.
+#[derive(Debug, Clone)]
+pub struct Memo {
+    pub week_start: NaiveDate,
+    pub week_end: NaiveDate,
+    pub summary: Summary,
+    pub previous: Summary,
+    pub top_growth: Vec<GrowthItem>,
+    pub rating: Vec<RatingRow>,
+    pub recommendations: Vec<String>,
+    pub markdown: String,
+}
+
+/// Russian label of a channel.
+pub fn channel_label(c: Channel) -> &'static str {
+    match c {
+        Channel::Pos => "ПОС",
+        Channel::Incident => "Инцидент менеджмент",
+        Channel::Gospabliki => "Госпаблики",
+        Channel::Email => "Электронная почта",
+        Channel::Post => "Почта",
+        Channel::Personal => "Личный приём",
+        Channel::Phone => "Телефон",
+        Channel::Website => "Сайт",
+        Channel::Other => "Другое",
+    }
+}
+
+/// Russian label of a kind.
+pub fn kind_label(k: AppealKind) -> &'static str {
+    match k {
+        AppealKind::Appeal => "Обращение (59-ФЗ)",
+        AppealKind::Message => "Сообщение",
+        AppealKind::Incident => "Инцидент",
+    }
+}
+
+/// Russian label of a status.
+pub fn status_label(s: AppealStatus) -> &'static str {
+    match s {
+        AppealStatus::Received => "Поступило",
+        AppealStatus::Registered => "Зарегистрировано",
+        AppealStatus::Assigned => "Передано исполнителю",
+        AppealStatus::InProgress => "В работе",
+        AppealStatus::Answered => "Дан ответ",
+        AppealStatus::Closed => "Закрыто",
+        AppealStatus::Redirected => "Переадресовано",
+        AppealStatus::WithoutAnswer => "Оставлено без ответа",
+        AppealStatus::Reopened => "Повторное рассмотрение",
+        AppealStatus::Duplicate => "Дубликат",
+    }
+}
+
+/// Reference data for labels: categories, territories and recipients by id.
+struct Names {
+    categories: HashMap<i64, category::Model>,
+    territories: HashMap<i64, territory::Model>,
+    recipients: HashMap<i64, recipient::Model>,
+}
+
+impl Names {
+    async fn load(conn: &impl ConnectionTrait) -> AppResult<Self> {
+        let categories = category::Entity::find().all(conn).await?.into_iter().map(|c| (c.id, c)).collect();
+        let territories = territory::Entity::find().all(conn).await?.into_iter().map(|t| (t.id, t)).collect();
+        let recipients = recipient::Entity::find().all(conn).await?.into_iter().map(|r| (r.id, r)).collect();
+        Ok(Self { categories, territories, recipients })
+    }
+
+    /// The top-level category of a category.
+    fn top(&self, id: i64) -> i64 {
+        self.categories.get(&id).and_then(|c| c.parent_id).unwrap_or(id)
+    }
+
+    fn category(&self, id: Option<i64>) -> String {
+        id.and_then(|i| self.categories.get(&i)).map_or_else(|| "Без категории".into(), |c| c.name.clone())
+    }
+
+    fn territory(&self, id: Option<i64>) -> String {
+        id.and_then(|i| self.territories.get(&i)).map_or_else(|| "Без территории".into(), |t| t.name.clone())
+    }
+
+    fn recipient(&self, id: Option<i64>) -> String {
+        id.and_then(|i| self.recipients.get(&i)).map_or_else(|| "Без получателя".into(), |r| r.name.clone())
+    }
+}
+
+fn id_key(id: Option<i64>) -> String {
+    id.map_or_else(|| NONE_KEY.to_string(), |i| i.to_string())
+}
+
+/// The dimensions an appeal is grouped by.
+#[derive(Debug, Clone, FromQueryResult)]
+struct Dims {
+    category_id: Option<i64>,
+    territory_id: Option<i64>,
+    channel: String,
+    recipient_id: Option<i64>,
+}
+
+impl Dims {
+    fn key(&self, by: GroupBy, names: &Names) -> String {
+        match by {
+            GroupBy::Category => id_key(self.category_id.map(|c| names.top(c))),
+            GroupBy::Territory => id_key(self.territory_id),
+            GroupBy::Channel => self.channel.clone(),
+            GroupBy::Recipient => id_key(self.recipient_id),
+        }
+    }
+}
+
+fn group_label(by: GroupBy, key: &str, names: &Names) -> String {
+    let id = key.parse::<i64>().ok();
+    match by {
+        GroupBy::Category => names.category(id),
+        GroupBy::Territory => names.territory(id),
+        GroupBy::Channel => key.parse::<Channel>().map_or_else(|_| key.to_string(), |c| channel_label(c).to_string()),
+        GroupBy::Recipient => names.recipient(id),
+    }
+}
+
+/// The SQL condition of a filter (category and territory trees expanded).
+async fn filter_condition(conn: &impl ConnectionTrait, names: &Names, f: &Filter) -> AppResult<Condition> {
+    use appeal::Column as C;
+    let mut c = Condition::all();
+    if !f.channel.is_empty() {
+        c = c.add(C::Channel.is_in(f.channel.iter().map(|s| s.as_str().to_string())));
+    }
+    if !f.kind.is_empty() {
+        c = c.add(C::Kind.is_in(f.kind.iter().map(|s| s.as_str().to_string())));
+    }
+    if !f.category_id.is_empty() {
+        let wanted: HashSet<i64> = f.category_id.iter().copied().collect();
+        let ids: HashSet<i64> = wanted
+            .iter()
+            .copied()
+            .chain(names.categories.values().filter(|c| c.parent_id.is_some_and(|p| wanted.contains(&p))).map(|c| c.id))
+            .collect();
+        c = c.add(C::CategoryId.is_in(ids));
+    }
+    if !f.territory_id.is_empty() {
+        let mut ids = HashSet::new();
+        for root in &f.territory_id {
+            ids.extend(territory_subtree(conn, *root).await?);
+        }
+        c = c.add(C::TerritoryId.is_in(ids));
+    }
+    if let Some(root) = f.within_territory {
+        c = c.add(C::TerritoryId.is_in(territory_subtree(conn, root).await?));
+    }
+    if !f.recipient_id.is_empty() {
+        c = c.add(C::RecipientId.is_in(f.recipient_id.iter().copied()));
+    }
+    Ok(c)
+}
+
+fn received_in(start: DateTime<Utc>, end: DateTime<Utc>) -> Condition {
+    Condition::all().add(appeal::Column::ReceivedAt.gte(start)).add(appeal::Column::ReceivedAt.lt(end))
+}
+
+fn not_duplicate() -> Condition {
+    Condition::all().add(appeal::Column::DuplicateOfId.is_null())
+}
+
+/// `SUM(CASE WHEN cond THEN 1 ELSE 0 END)`: how many rows meet `cond`.
+fn count_if(cond: Condition) -> Expr {
+    Func::sum(Expr::case(cond, Expr::cust("1")).finally(Expr::cust("0"))).into()
+}
+
+fn count_all() -> Expr {
+    Func::count(Expr::col(appeal::Column::Id)).into()
+}
+
+/// Hours from receipt to answer. Date arithmetic differs per backend; this is its one place.
+fn response_hours(backend: DatabaseBackend) -> Expr {
+    match backend {
+        DatabaseBackend::Postgres => {
+            Expr::cust("CAST(EXTRACT(EPOCH FROM (answered_at - received_at)) AS DOUBLE PRECISION) / 3600.0")
+        }
+        _ => Expr::cust("(julianday(answered_at) - julianday(received_at)) * 24.0"),
+    }
+}
+
+/// PostgreSQL's exact median of the response hours, computed in the database.
+const PG_MEDIAN_HOURS: &str = "percentile_cont(0.5) WITHIN GROUP (ORDER BY \
+     CAST(EXTRACT(EPOCH FROM (answered_at - received_at)) AS DOUBLE PRECISION) / 3600.0)";
+
+/// Median response hours of `n` answered appeals: `percentile_cont` on PostgreSQL; elsewhere
+/// the middle one or two values of the ordered response times.
+async fn median_hours(conn: &impl ConnectionTrait, answered: Condition, n: i64) -> AppResult<Option<f64>> {
+    let q = appeal::Entity::find().filter(answered).select_only();
+    let backend = conn.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        let m = q.expr_as(Expr::cust(PG_MEDIAN_HOURS), "m").into_tuple::<Option<f64>>().one(conn).await?;
+        return Ok(m.flatten());
+    }
+    let hours = response_hours(backend);
+    let middle: Vec<f64> = q
+        .expr_as(hours.clone(), "hours")
+        .order_by(hours, Order::Asc)
+        .offset(((n - 1) / 2) as u64)
+        .limit(if n % 2 == 0 { 2 } else { 1 })
+        .into_tuple::<f64>()
+        .all(conn)
+        .await?;
+    Ok((!middle.is_empty()).then(|| middle.iter().sum::<f64>() / middle.len() as f64))
+}
+
+/// Median response hours per recipient of the answered appeals matching `answered`.
+async fn median_hours_by_recipient(conn: &impl ConnectionTrait, answered: Condition) -> AppResult<HashMap<i64, f64>> {
+    let q = appeal::Entity::find().filter(answered).select_only().column(appeal::Column::RecipientId);
+    let backend = conn.get_database_backend();
+    if backend == DatabaseBackend::Postgres {
+        let rows = q
+            .expr_as(Expr::cust(PG_MEDIAN_HOURS), "m")
+            .group_by(appeal::Column::RecipientId)
+            .into_tuple::<(i64, Option<f64>)>()
+            .all(conn)
+            .await?;
+        return Ok(rows.into_iter().filter_map(|(r, m)| m.map(|m| (r, m))).collect());
+    }
+    let rows = q.expr_as(response_hours(backend), "hours").into_tuple::<(i64, f64)>().all(conn).await?;
+    let mut by_recipient: HashMap<i64, Vec<f64>> = HashMap::new();
+    for (r, h) in rows {
+        by_recipient.entry(r).or_default().push(h);
+    }
+    Ok(by_recipient.into_iter().filter_map(|(r, mut v)| stats::median(&mut v).map(|m| (r, m))).collect())
+}
+
+fn count_by<T: std::str::FromStr + Copy>(rows: Vec<(String, i64)>, label: fn(T) -> &'static str) -> Vec<CountBy> {
+    let mut out: Vec<CountBy> = rows
+        .into_iter()
+        .map(|(key, count)| {
+            let label = key.parse::<T>().map_or_else(|_| key.clone(), |v| label(v).to_string());
+            CountBy { key, label, count }
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    out
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Totals {
+    channel: String,
+    kind: String,
+    status: String,
+    total: i64,
+    answered: Option<i64>,
+    answered_on_time: Option<i64>,
+    overdue: Option<i64>,
+    due_soon: Option<i64>,
+    satisfied: Option<i64>,
+    rated: Option<i64>,
+    full: Option<i64>,
+    assessed: Option<i64>,
+    reopened: Option<i64>,
+}
+
+fn totals_query(q: Select<appeal::Entity>, now: DateTime<Utc>) -> Select<appeal::Entity> {
+    use appeal::Column as C;
+    q.select_only()
+        .column(C::Channel)
+        .column(C::Kind)
+        .column(C::Status)
+        .group_by(C::Channel)
+        .group_by(C::Kind)
+        .group_by(C::Status)
+        .expr_as(count_all(), "total")
+        .expr_as(count_if(Condition::all().add(C::AnsweredAt.is_not_null())), "answered")
+        .expr_as(
+            count_if(
+                Condition::all()
+                    .add(C::AnsweredAt.is_not_null())
+                    .add(Expr::col(C::AnsweredAt).lte(Expr::col(C::DueAt))),
+            ),
+            "answered_on_time",
+        )
+        .expr_as(count_if(sla_condition(SlaState::Overdue, now)), "overdue")
+        .expr_as(count_if(sla_condition(SlaState::DueSoon, now)), "due_soon")
+        .expr_as(count_if(Condition::all().add(C::Satisfied.eq(true))), "satisfied")
+        .expr_as(count_if(Condition::all().add(C::Satisfied.is_not_null())), "rated")
+        .expr_as(count_if(Condition::all().add(C::Completeness.eq("FULL"))), "full")
+        .expr_as(count_if(Condition::all().add(C::Completeness.is_not_null())), "assessed")
+        .expr_as(count_if(Condition::all().add(C::ReopenCount.gt(0))), "reopened")
+}
+
+/// Summary KPIs of the appeals received in the period (duplicates included).
+pub async fn summary(state: &AppState, period: Period, filter: &Filter) -> AppResult<Summary> {
+    let conn = &state.db;
+    let names = Names::load(conn).await?;
+    summary_with(state, &names, period, filter).await
+}
+
+async fn summary_with(state: &AppState, names: &Names, period: Period, filter: &Filter) -> AppResult<Summary> {
+    use appeal::Column as C;
+    let conn = &state.db;
+    let (start, end) = period.instants(state.settings.timezone);
+    let cond = filter_condition(conn, names, filter).await?.add(received_in(start, end));
+    let now = state.clock.now();
+    // One scan grouped by channel × kind × status gives the totals and the three breakdowns.
+    let groups =
+        totals_query(appeal::Entity::find().filter(cond.clone()), now).into_model::<Totals>().all(conn).await?;
+    let mut s = Summary::default();
+    let (mut channels, mut kinds, mut statuses) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for g in groups {
+        s.total += g.total;
+        s.answered += g.answered.unwrap_or(0);
+        s.answered_on_time += g.answered_on_time.unwrap_or(0);
+        s.overdue_now += g.overdue.unwrap_or(0);
+        s.due_soon_now += g.due_soon.unwrap_or(0);
+        s.satisfied += g.satisfied.unwrap_or(0);
+        s.rated += g.rated.unwrap_or(0);
+        s.full += g.full.unwrap_or(0);
+        s.assessed += g.assessed.unwrap_or(0);
+        s.reopened += g.reopened.unwrap_or(0);
+        *channels.entry(g.channel).or_default() += g.total;
+        *kinds.entry(g.kind).or_default() += g.total;
+        *statuses.entry(g.status).or_default() += g.total;
+    }
+    s.by_channel = count_by(channels.into_iter().collect(), channel_label);
+    s.by_kind = count_by(kinds.into_iter().collect(), kind_label);
+    s.by_status = count_by(statuses.into_iter().collect(), status_label);
+    if s.answered > 0 {
+        s.median_response_hours = median_hours(conn, cond.add(C::AnsweredAt.is_not_null()), s.answered).await?;
+    }
+    Ok(s)
+}
+
+async fn cell_counts(
+    conn: &impl ConnectionTrait,
+    cond: Condition,
+) -> AppResult<HashMap<(Option<i64>, Option<i64>), i64>> {
+    use appeal::Column as C;
+    let rows = appeal::Entity::find()
+        .filter(cond)
+        .select_only()
+        .column(C::CategoryId)
+        .column(C::TerritoryId)
+        .expr_as(count_all(), "n")
+        .group_by(C::CategoryId)
+        .group_by(C::TerritoryId)
+        .into_tuple::<(Option<i64>, Option<i64>, i64)>()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(|(c, t, n)| ((c, t), n)).collect())
+}
+
+/// Category × territory counts of non-duplicate appeals in the period, with the count of
+/// the same-length period just before and the count per 1000 inhabitants.
+pub async fn heatmap(state: &AppState, period: Period, filter: &Filter) -> AppResult<Heatmap> {
+    let conn = &state.db;
+    let tz = state.settings.timezone;
+    let names = Names::load(conn).await?;
+    let base = filter_condition(conn, &names, filter).await?.add(not_duplicate());
+    let (start, end) = period.instants(tz);
+    let (pstart, pend) = period.back(1).instants(tz);
+    let current = cell_counts(conn, base.clone().add(received_in(start, end))).await?;
+    let previous = cell_counts(conn, base.add(received_in(pstart, pend))).await?;
+    let keys: HashSet<(Option<i64>, Option<i64>)> = current.keys().chain(previous.keys()).copied().collect();
+    let mut cells: Vec<HeatCell> = keys
+        .into_iter()
+        .map(|(c, t)| {
+            let count = current.get(&(c, t)).copied().unwrap_or(0);
+            let population = t.and_then(|t| names.territories.get(&t)).and_then(|t| t.population).filter(|p| *p > 0);
+            HeatCell {
+                category_id: c,
+                territory_id: t,
+                count,
+                previous_count: previous.get(&(c, t)).copied().unwrap_or(0),
+                per1000: population.map(|p| count as f64 * 1000.0 / f64::from(p)),
+            }
+        })
+        .collect();
+    cells.sort_by(|a, b| {
+        b.count.cmp(&a.count).then_with(|| (a.category_id, a.territory_id).cmp(&(b.category_id, b.territory_id)))
+    });
+    let used_c: HashSet<i64> = cells.iter().filter_map(|c| c.category_id).collect();
+    let used_t: HashSet<i64> = cells.iter().filter_map(|c| c.territory_id).collect();
+    let mut categories: Vec<category::Model> =
+        names.categories.values().filter(|c| used_c.contains(&c.id)).cloned().collect();
+    categories.sort_by_key(|c| c.id);
+    let mut territories: Vec<territory::Model> =
+        names.territories.values().filter(|t| used_t.contains(&t.id)).cloned().collect();
+    territories.sort_by_key(|t| t.id);
+    Ok(Heatmap { categories, territories, cells })
+}
+
+fn h3_resolution(path: &str, resolution: u8) -> AppResult<h3o::Resolution> {
+    h3o::Resolution::try_from(resolution).map_err(|_| AppError::bad(path, "is not an H3 resolution"))
+}
+
+fn cell_of(lat: f64, lon: f64, res: h3o::Resolution) -> Option<h3o::CellIndex> {
+    h3o::LatLng::new(lat, lon).ok().map(|p| p.to_cell(res))
+}
+
+fn centre(cell: h3o::CellIndex) -> (f64, f64) {
+    let p = h3o::LatLng::from(cell);
+    (p.lat(), p.lng())
+}
+
+/// Non-duplicate appeals with coordinates in the period, counted per H3 cell at `resolution`
+/// (5..=10), with the cell's centre and its most frequent category.
+pub async fn geo_cells(state: &AppState, period: Period, resolution: u8, filter: &Filter) -> AppResult<Vec<GeoCell>> {
+    use appeal::Column as C;
+    if !(5..=10).contains(&resolution) {
+        return Err(AppError::bad("resolution", "must be between 5 and 10"));
+    }
+    let res = h3_resolution("resolution", resolution)?;
+    let conn = &state.db;
+    let names = Names::load(conn).await?;
+    let (start, end) = period.instants(state.settings.timezone);
+    let cond = filter_condition(conn, &names, filter)
+        .await?
+        .add(not_duplicate())
+        .add(received_in(start, end))
+        .add(C::Latitude.is_not_null())
+        .add(C::Longitude.is_not_null());
+    let rows = appeal::Entity::find()
+        .filter(cond)
+        .select_only()
+        .column(C::Latitude)
+        .column(C::Longitude)
+        .column(C::CategoryId)
+        .into_tuple::<(f64, f64, Option<i64>)>()
+        .all(conn)
+        .await?;
+    let mut cells: HashMap<h3o::CellIndex, (i64, BTreeMap<i64, i64>)> = HashMap::new();
+    for (lat, lon, category) in rows {
+        let Some(cell) = cell_of(lat, lon, res) else { continue };
+        let entry = cells.entry(cell).or_default();
+        entry.0 += 1;
+        if let Some(c) = category {
+            *entry.1.entry(c).or_default() += 1;
+        }
+    }
+    let mut out: Vec<GeoCell> = cells
+        .into_iter()
+        .map(|(cell, (count, cats))| {
+            let (latitude, longitude) = centre(cell);
+            // The most frequent category; the smallest id on a tie (the map is ordered by id).
+            let top = cats.iter().fold(None::<(i64, i64)>, |best, (id, n)| match best {
+                Some((_, bn)) if bn >= *n => best,
+                _ => Some((*id, *n)),
+            });
+            GeoCell { cell: cell.to_string(), latitude, longitude, count, top_category_id: top.map(|t| t.0) }
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cell.cmp(&b.cell)));
+    Ok(out)
+}
+
+/// The start of the bucket a date falls in.
+pub fn bucket_start(g: Granularity, d: NaiveDate) -> NaiveDate {
+    match g {
+        Granularity::Day => d,
+        Granularity::Week => d - Duration::days(i64::from(d.weekday().num_days_from_monday())),
+        Granularity::Month => d.with_day(1).unwrap_or(d),
+    }
+}
+
+fn next_bucket(g: Granularity, d: NaiveDate) -> NaiveDate {
+    match g {
+        Granularity::Day => d + Duration::days(1),
+        Granularity::Week => d + Duration::days(7),
+        Granularity::Month => d.checked_add_months(chrono::Months::new(1)).unwrap_or(d + Duration::days(31)),
+    }
+}
+
+/// Bucket starts from the one holding `from` to the one holding `to`.
+pub fn buckets(g: Granularity, period: Period) -> Vec<NaiveDate> {
+    let mut out = Vec::new();
+    let mut b = bucket_start(g, period.from);
+    while b <= period.to {
+        out.push(b);
+        b = next_bucket(g, b);
+    }
+    out
+}
+
+async fn dims_rows(conn: &impl ConnectionTrait, cond: Condition) -> AppResult<Vec<(DateTime<Utc>, Dims)>> {
+    use appeal::Column as C;
+    let rows = appeal::Entity::find()
+        .filter(cond)
+        .select_only()
+        .column(C::ReceivedAt)
+        .column(C::CategoryId)
+        .column(C::TerritoryId)
+        .column(C::Channel)
+        .column(C::RecipientId)
+        .into_tuple::<(DateTime<Utc>, Option<i64>, Option<i64>, String, Option<i64>)>()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(at, category_id, territory_id, channel, recipient_id)| {
+            (at, Dims { category_id, territory_id, channel, recipient_id })
+        })
+        .collect())
+}
+
+/// Non-duplicate appeals per bucket of local dates (empty buckets present as zeros): one
+/// series `all`, or one per group that has appeals in the period.
+pub async fn trend(
+    state: &AppState,
+    period: Period,
+    granularity: Granularity,
+    group_by: Option<GroupBy>,
+    filter: &Filter,
+) -> AppResult<Vec<TrendSeries>> {
+    let conn = &state.db;
+    let tz = state.settings.timezone;
+    let names = Names::load(conn).await?;
+    let (start, end) = period.instants(tz);
+    let cond = filter_condition(conn, &names, filter).await?.add(not_duplicate()).add(received_in(start, end));
+    let starts = buckets(granularity, period);
+    let index: HashMap<NaiveDate, usize> = starts.iter().enumerate().map(|(i, d)| (*d, i)).collect();
+    let mut series: BTreeMap<String, Vec<i64>> = BTreeMap::new();
+    if group_by.is_none() {
+        series.insert("all".into(), vec![0; starts.len()]);
+    }
+    for (at, dims) in dims_rows(conn, cond).await? {
+        let local = at.with_timezone(&tz).date_naive();
+        let Some(i) = index.get(&bucket_start(granularity, local)).copied() else { continue };
+        let key = group_by.map_or_else(|| "all".to_string(), |g| dims.key(g, &names));
+        series.entry(key).or_insert_with(|| vec![0; starts.len()])[i] += 1;
+    }
+    let mut out: Vec<TrendSeries> = series
+        .into_iter()
+        .map(|(key, counts)| TrendSeries {
+            label: group_by.map_or_else(|| "Все обращения".to_string(), |g| group_label(g, &key, &names)),
+            points: starts.iter().zip(counts).map(|(d, count)| TrendPoint { start: *d, count }).collect(),
+            key,
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        let total = |s: &TrendSeries| s.points.iter().map(|p| p.count).sum::<i64>();
+        total(b).cmp(&total(a)).then_with(|| a.key.cmp(&b.key))
+    });
+    Ok(out)
+}
+
+async fn grouped(conn: &impl ConnectionTrait, cond: Condition) -> AppResult<Vec<(Dims, i64)>> {
+    use appeal::Column as C;
+    let rows = appeal::Entity::find()
+        .filter(cond)
+        .select_only()
+        .column(C::CategoryId)
+        .column(C::TerritoryId)
+        .column(C::Channel)
+        .column(C::RecipientId)
+        .expr_as(count_all(), "n")
+        .group_by(C::CategoryId)
+        .group_by(C::TerritoryId)
+        .group_by(C::Channel)
+        .group_by(C::RecipientId)
+        .into_tuple::<(Option<i64>, Option<i64>, String, Option<i64>, i64)>()
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(category_id, territory_id, channel, recipient_id, n)| {
+            (Dims { category_id, territory_id, channel, recipient_id }, n)
+        })
+        .collect())
+}
+
+/// The driver dimensions of a grouping: (key prefix, key of a row, label).
+fn driver_keys(by: GroupBy, d: &Dims, names: &Names) -> Vec<(String, String)> {
+    let category = (format!("category:{}", id_key(d.category_id)), format!("Тема: {}", names.category(d.category_id)));
+    let territory =
+        (format!("territory:{}", id_key(d.territory_id)), format!("Территория: {}", names.territory(d.territory_id)));
+    let channel = (
+        format!("channel:{}", d.channel),
+        format!(
+            "Канал: {}",
+            d.channel.parse::<Channel>().map_or_else(|_| d.channel.clone(), |c| channel_label(c).to_string())
+        ),
+    );
+    match by {
+        GroupBy::Category | GroupBy::Recipient => vec![category, territory, channel],
+        GroupBy::Territory => vec![category, channel],
+        GroupBy::Channel => vec![category, territory],
+    }
+}
+
+/// Growth of each group: the count of non-duplicate appeals in the period against the
+/// baseline, the mean count of the three previous periods of the same length. `growth` is
+/// count ÷ baseline (count ÷ 1 when the baseline is 0); a rise is significant when
+/// `P(X ≥ count) < 0.05` for `X ~ Poisson(baseline)` and count ≥ 5. Drivers are the
+/// subcategories, territories and channels whose count rose most over their own baseline.
+pub async fn growth(
+    state: &AppState,
+    period: Period,
+    group_by: GroupBy,
+    limit: usize,
+    filter: &Filter,
+) -> AppResult<Vec<GrowthItem>> {
+    let conn = &state.db;
+    let names = Names::load(conn).await?;
+    growth_with(state, &names, period, group_by, limit, filter).await
+}
+
+async fn growth_with(
+    state: &AppState,
+    names: &Names,
+    period: Period,
+    group_by: GroupBy,
+    limit: usize,
+    filter: &Filter,
+) -> AppResult<Vec<GrowthItem>> {
+    let conn = &state.db;
+    let tz = state.settings.timezone;
+    let base = filter_condition(conn, names, filter).await?.add(not_duplicate());
+    // Per group: count now, summed baseline count; per group and driver: the same.
+    let mut now: HashMap<String, i64> = HashMap::new();
+    let mut before: HashMap<String, i64> = HashMap::new();
+    let mut drivers_now: HashMap<String, Vec<(String, i64)>> = HashMap::new();
+    let mut drivers_before: HashMap<String, Vec<(String, f64)>> = HashMap::new();
+    let mut driver_labels: HashMap<String, String> = HashMap::new();
+    for n in 0..=3 {
+        let (start, end) = period.back(n).instants(tz);
+        for (dims, count) in grouped(conn, base.clone().add(received_in(start, end))).await? {
+            let key = dims.key(group_by, names);
+            let drivers = driver_keys(group_by, &dims, names);
+            if n == 0 {
+                *now.entry(key.clone()).or_default() += count;
+                let list = drivers_now.entry(key).or_default();
+                for (k, label) in drivers {
+                    list.push((k.clone(), count));
+                    driver_labels.insert(k, label);
+                }
+            } else {
+                *before.entry(key.clone()).or_default() += count;
+                let list = drivers_before.entry(key).or_default();
+                for (k, label) in drivers {
+                    list.push((k.clone(), count as f64 / 3.0));
+                    driver_labels.insert(k, label);
+                }
+            }
+        }
+    }
+    let keys: HashSet<&String> = now.keys().chain(before.keys()).collect();
+    let mut out: Vec<GrowthItem> = keys
+        .into_iter()
+        .map(|key| {
+            let count = now.get(key).copied().unwrap_or(0);
+            let baseline = before.get(key).copied().unwrap_or(0) as f64 / 3.0;
+            let growth = if baseline > 0.0 { count as f64 / baseline } else { count as f64 };
+            let empty_now = Vec::new();
+            let empty_before = Vec::new();
+            let drivers = stats::drivers(
+                drivers_now.get(key).unwrap_or(&empty_now),
+                drivers_before.get(key).unwrap_or(&empty_before),
+                DRIVERS,
+            )
+            .into_iter()
+            .map(|(k, delta)| CountBy {
+                label: driver_labels.get(&k).cloned().unwrap_or_else(|| k.clone()),
+                key: k,
+                count: delta,
+            })
+            .collect();
+            GrowthItem {
+                key: key.clone(),
+                label: group_label(group_by, key, names),
+                count,
+                baseline,
+                growth,
+                significant: stats::growth_significant(count as u64, baseline, GROWTH_ALPHA, GROWTH_MIN_COUNT),
+                drivers,
+            }
+        })
+        .collect();
+    out.sort_by(|a, b| {
+        b.significant
+            .cmp(&a.significant)
+            .then_with(|| b.growth.total_cmp(&a.growth))
+            .then_with(|| b.count.cmp(&a.count))
+            .then_with(|| a.key.cmp(&b.key))
+    });
+    out.truncate(limit);
+    Ok(out)
+}
+
+/// Places where at least `min_count` non-duplicate appeals of one category were received in
+/// the period within one H3 cell of resolution 9, most appeals first.
+pub async fn problem_points(
+    state: &AppState,
+    period: Period,
+    min_count: i64,
+    filter: &Filter,
+) -> AppResult<Vec<ProblemPoint>> {
+    use appeal::Column as C;
+    let conn = &state.db;
+    let names = Names::load(conn).await?;
+    let res = h3_resolution("resolution", PROBLEM_POINT_RESOLUTION)?;
+    let (start, end) = period.instants(state.settings.timezone);
+    let cond = filter_condition(conn, &names, filter)
+        .await?
+        .add(not_duplicate())
+        .add(received_in(start, end))
+        .add(C::Latitude.is_not_null())
+        .add(C::Longitude.is_not_null())
+        .add(C::CategoryId.is_not_null());
+    let rows = appeal::Entity::find()
+        .filter(cond)
+        .select_only()
+        .column(C::Id)
+        .column(C::Latitude)
+        .column(C::Longitude)
+        .column(C::CategoryId)
+        .order_by(C::ReceivedAt, Order::Desc)
+        .order_by(C::Id, Order::Desc)
+        .into_tuple::<(i64, f64, f64, i64)>()
+        .all(conn)
+        .await?;
+    let mut points: HashMap<(h3o::CellIndex, i64), (i64, Vec<i64>)> = HashMap::new();
+    for (id, lat, lon, category) in rows {
+        let Some(cell) = cell_of(lat, lon, res) else { continue };
+        let entry = points.entry((cell, category)).or_default();
+        entry.0 += 1;
+        if entry.1.len() < 3 {
+            entry.1.push(id);
+        }
+    }
+    let mut out: Vec<ProblemPoint> = points
+        .into_iter()
+        .filter(|(_, (n, _))| *n >= min_count)
+        .map(|((cell, category_id), (count, sample_ids))| {
+            let (latitude, longitude) = centre(cell);
+            ProblemPoint { cell: cell.to_string(), latitude, longitude, category_id, count, sample_ids }
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| (&a.cell, a.category_id).cmp(&(&b.cell, b.category_id))));
+    Ok(out)
+}
+
+#[derive(Debug, FromQueryResult)]
+struct RecipientTotals {
+    recipient_id: i64,
+    total: i64,
+    satisfied: Option<i64>,
+    rated: Option<i64>,
+    full: Option<i64>,
+    assessed: Option<i64>,
+}
+
+/// The recipient rating for the period, optionally within one channel.
+///
+/// Per recipient: `total` = appeals assigned to it received in the period; `onTimeRate` =
+/// resolved by the deadline ÷ appeals whose deadline fell in the period and that are resolved
+/// or already overdue; `fullAnswerRate` = FULL ÷ assessed and `satisfiedRate` = satisfied ÷
+/// rated among the appeals received in the period; the score weights the three rates
+/// (settings, default 40/30/30) re-weighting missing ones; only recipients with at least the
+/// minimum volume are ranked, by score. `within_territory` limits it to a territory's subtree.
+pub async fn recipient_rating(
+    state: &AppState,
+    period: Period,
+    channel: Option<Channel>,
+    within_territory: Option<i64>,
+) -> AppResult<Vec<RatingRow>> {
+    use appeal::Column as C;
+    let conn = &state.db;
+    let names = Names::load(conn).await?;
+    let (start, end) = period.instants(state.settings.timezone);
+    let now = state.clock.now();
+    let mut base = Condition::all().add(C::RecipientId.is_not_null());
+    if let Some(c) = channel {
+        base = base.add(C::Channel.eq(c.as_str()));
+    }
+    if let Some(root) = within_territory {
+        base = base.add(C::TerritoryId.is_in(territory_subtree(conn, root).await?));
+    }
+    let received = base.clone().add(received_in(start, end));
+    let totals = appeal::Entity::find()
+        .filter(received.clone())
+        .select_only()
+        .column(C::RecipientId)
+        .expr_as(count_all(), "total")
+        .expr_as(count_if(Condition::all().add(C::Satisfied.eq(true))), "satisfied")
+        .expr_as(count_if(Condition::all().add(C::Satisfied.is_not_null())), "rated")
+        .expr_as(count_if(Condition::all().add(C::Completeness.eq("FULL"))), "full")
+        .expr_as(count_if(Condition::all().add(C::Completeness.is_not_null())), "assessed")
+        .group_by(C::RecipientId)
+        .into_model::<RecipientTotals>()
+        .all(conn)
+        .await?;
+    let due = appeal::Entity::find()
+        .filter(
+            base.clone()
+                .add(C::DueAt.gte(start))
+                .add(C::DueAt.lt(end))
+                .add(Condition::any().add(C::ResolvedAt.is_not_null()).add(C::DueAt.lt(now))),
+        )
+        .select_only()
+        .column(C::RecipientId)
+        .expr_as(count_all(), "n")
+        .expr_as(count_if(sla_condition(SlaState::Met, now)), "met")
+        .group_by(C::RecipientId)
+        .into_tuple::<(i64, i64, Option<i64>)>()
+        .all(conn)
+        .await?;
+    let medians = median_hours_by_recipient(conn, received.add(C::AnsweredAt.is_not_null())).await?;
+    let due: HashMap<i64, (i64, i64)> = due.into_iter().map(|(r, n, met)| (r, (n, met.unwrap_or(0)))).collect();
+    let totals: HashMap<i64, RecipientTotals> = totals.into_iter().map(|t| (t.recipient_id, t)).collect();
+    let ids: HashSet<i64> = totals.keys().chain(due.keys()).copied().collect();
+    let weights = state.settings.rating_weights;
+    let min_volume = i64::from(state.settings.rating_min_volume);
+    let mut rows: Vec<RatingRow> = ids
+        .into_iter()
+        .filter_map(|id| {
+            let recipient = names.recipients.get(&id)?.clone();
+            let t = totals.get(&id);
+            let total = t.map_or(0, |t| t.total);
+            let (due_n, met) = due.get(&id).copied().unwrap_or((0, 0));
+            let on_time_rate = rate(met, due_n);
+            let full_answer_rate = t.and_then(|t| rate(t.full.unwrap_or(0), t.assessed.unwrap_or(0)));
+            let satisfied_rate = t.and_then(|t| rate(t.satisfied.unwrap_or(0), t.rated.unwrap_or(0)));
+            let median_response_hours = medians.get(&id).copied();
+            Some(RatingRow {
+                recipient,
+                rank: None,
+                total,
+                on_time_rate,
+                full_answer_rate,
+                satisfied_rate,
+                median_response_hours,
+                score: weights.score(on_time_rate, full_answer_rate, satisfied_rate),
+                enough_data: total >= min_volume,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let ranked = |r: &RatingRow| r.enough_data && r.score.is_some();
+        ranked(b)
+            .cmp(&ranked(a))
+            .then_with(|| b.score.unwrap_or(-1.0).total_cmp(&a.score.unwrap_or(-1.0)))
+            .then_with(|| b.total.cmp(&a.total))
+            .then_with(|| a.recipient.name.cmp(&b.recipient.name))
+    });
+    let mut rank = 0;
+    for r in &mut rows {
+        if r.enough_data && r.score.is_some() {
+            rank += 1;
+            r.rank = Some(rank);
+        }
+    }
+    Ok(rows)
+}
+
+fn percent(x: Option<f64>) -> String {
+    x.map_or_else(|| "—".into(), |v| format!("{:.0}%", v * 100.0))
+}
+
+/// Recommendations from the memo's rules: a significant rise on a topic, on-time rate below
+/// 80%, the lowest-scored ranked recipient, open overdue appeals, a low share of full answers.
+pub fn recommendations(summary: &Summary, growth: &[GrowthItem], rating: &[RatingRow]) -> Vec<String> {
+    let mut out = Vec::new();
+    for g in growth.iter().filter(|g| g.significant) {
+        out.push(format!(
+            "Подготовить дорожную карту по теме «{}»: {} обращений за неделю при среднем {:.1}.",
+            g.label, g.count, g.baseline
+        ));
+    }
+    if let Some(r) = summary.on_time_rate().filter(|r| *r < 0.8) {
+        out.push(format!(
+            "Своевременность ответов {} (ниже 80%): провести разбор просрочек с ответственными получателями.",
+            percent(Some(r))
+        ));
+    }
+    let ranked: Vec<&RatingRow> = rating.iter().filter(|r| r.rank.is_some()).collect();
+    if ranked.len() >= 2
+        && let Some(last) = ranked.last()
+    {
+        out.push(format!(
+            "Заслушать руководителя «{}» на планёрке: наименьший рейтинг ({:.0} из 100).",
+            last.recipient.name,
+            last.score.unwrap_or(0.0) * 100.0
+        ));
+    }
+    if summary.overdue_now > 0 {
+        out.push(format!("Обеспечить ответ по {} просроченным обращениям.", summary.overdue_now));
+    }
+    if let Some(r) = summary.full_answer_rate().filter(|r| *r < 0.7) {
+        out.push(format!("Усилить контроль качества ответов: ответов по существу {}.", percent(Some(r))));
+    }
+    if out.is_empty() {
+        out.push("Существенных отклонений не выявлено.".into());
+    }
+    out
+}
+
+fn change(now: i64, before: i64) -> String {
+    if before == 0 {
+        return String::new();
+    }
+    let pct = (now - before) as f64 * 100.0 / before as f64;
+    format!(" ({pct:+.0}% к прошлой неделе)")
+}
+
+/// The memo as Markdown in Russian.
+pub fn memo_markdown(m: &Memo) -> String {
+    let d = |x: NaiveDate| x.format("%d.%m.%Y").to_string();
+    let s = &m.summary;
+    let mut md = String::new();
+    let _ = writeln!(md, "# Аналитическая записка за неделю {} — {}\n", d(m.week_start), d(m.week_end));
+    let _ = writeln!(md, "## Итоги недели\n");
+    let _ = writeln!(md, "- Поступило обращений: **{}**{}", s.total, change(s.total, m.previous.total));
+    let _ = writeln!(
+        md,
+        "- Дан ответ: {}, из них в срок: {} ({})",
+        s.answered,
+        s.answered_on_time,
+        percent(s.on_time_rate())
+    );
+    let _ = writeln!(md, "- Просрочено сейчас: {}; срок истекает: {}", s.overdue_now, s.due_soon_now);
+    let _ = writeln!(
+        md,
+        "- Медианное время ответа: {}",
+        s.median_response_hours.map_or_else(|| "—".into(), |h| format!("{h:.1} ч"))
+    );
+    let _ = writeln!(
+        md,
+        "- Ответы по существу: {}; удовлетворённость: {}",
+        percent(s.full_answer_rate()),
+        percent(s.satisfied_rate())
+    );
+    if !s.by_channel.is_empty() {
+        let channels: Vec<String> = s.by_channel.iter().map(|c| format!("{} — {}", c.label, c.count)).collect();
+        let _ = writeln!(md, "- По каналам: {}", channels.join(", "));
+    }
+    let _ = writeln!(md, "\n## Рост по темам\n");
+    if m.top_growth.is_empty() {
+        let _ = writeln!(md, "Роста не выявлено.");
+    }
+    for g in &m.top_growth {
+        let mark = if g.significant { " — **значимый рост**" } else { "" };
+        let drivers: Vec<String> = g.drivers.iter().map(|x| format!("{} (+{})", x.label, x.count)).collect();
+        let _ = write!(md, "- {}: {} при среднем {:.1}{}", g.label, g.count, g.baseline, mark);
+        if drivers.is_empty() {
+            let _ = writeln!(md);
+        } else {
+            let _ = writeln!(md, "; за счёт: {}", drivers.join(", "));
+        }
+    }
+    let _ = writeln!(md, "\n## Рейтинг ответственных получателей\n");
+    let _ = writeln!(md, "| Место | Получатель | Обращений | В срок | По существу | Удовлетворены | Балл |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|");
+    for r in &m.rating {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | {} |",
+            r.rank.map_or_else(|| "—".into(), |x| x.to_string()),
+            r.recipient.name,
+            r.total,
+            percent(r.on_time_rate),
+            percent(r.full_answer_rate),
+            percent(r.satisfied_rate),
+            r.score.map_or_else(|| "—".into(), |x| format!("{:.0}", x * 100.0)),
+        );
+    }
+    let _ = writeln!(md, "\n## Рекомендации\n");
+    for (i, r) in m.recommendations.iter().enumerate() {
+        let _ = writeln!(md, "{}. {}", i + 1, r);
+    }
+    md
+}
+
+/// The weekly memo for the week starting on `week_start` (a Monday).
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `weekStart` when it is not a Monday.
+pub async fn weekly_memo(state: &AppState, week_start: NaiveDate, filter: &Filter) -> AppResult<Memo> {
+    if week_start.weekday() != chrono::Weekday::Mon {
+        return Err(AppError::bad("weekStart", "must be a Monday"));
+    }
+    let week = Period { from: week_start, to: week_start + Duration::days(6) };
+    let names = Names::load(&state.db).await?;
+    let summary = summary_with(state, &names, week, filter).await?;
+    let previous = summary_with(state, &names, week.back(1), filter).await?;
+    let top_growth: Vec<GrowthItem> = growth_with(state, &names, week, GroupBy::Category, 5, filter)
+        .await?
+        .into_iter()
+        .filter(|g| g.count > 0 && g.growth > 1.0)
+        .collect();
+    let mut rating = recipient_rating(state, week, None, filter.within_territory).await?;
+    if !filter.recipient_id.is_empty() {
+        rating.retain(|r| filter.recipient_id.contains(&r.recipient.id));
+    }
+    let recommendations = recommendations(&summary, &top_growth, &rating);
+    let mut memo = Memo {
+        week_start,
+        week_end: week.to,
+        summary,
+        previous,
+        top_growth,
+        rating,
+        recommendations,
+        markdown: String::new(),
+    };
+    memo.markdown = memo_markdown(&memo);
+    Ok(memo)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn d(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap_or_default()
+    }
+
+    #[test]
+    fn periods_and_buckets() {
+        let p = Period { from: d("2026-11-09"), to: d("2026-11-15") };
+        assert_eq!(p.days(), 7);
+        assert_eq!(p.back(1), Period { from: d("2026-11-02"), to: d("2026-11-08") });
+        assert_eq!(bucket_start(Granularity::Week, d("2026-11-15")), d("2026-11-09"));
+        assert_eq!(bucket_start(Granularity::Month, d("2026-11-15")), d("2026-11-01"));
+        let m = Period { from: d("2026-11-20"), to: d("2027-01-05") };
+        assert_eq!(buckets(Granularity::Month, m), vec![d("2026-11-01"), d("2026-12-01"), d("2027-01-01")]);
+        assert_eq!(buckets(Granularity::Week, p), vec![d("2026-11-09")]);
+        assert_eq!(buckets(Granularity::Day, p).len(), 7);
+        assert!(Period::new("period", d("2026-11-02"), d("2026-11-01")).is_err());
+    }
+}

@@ -1,0 +1,531 @@
+//! Analytics over HTTP: every expected number is counted by hand from a small fixture of
+//! appeals created through the API with explicit receipt times and a frozen clock (UTC+7).
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+async fn spawn_long() -> TestApp {
+    spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await
+}
+
+const SUMMARY: &str = "query($p:PeriodInput!,$f:AnalyticsFilter){ analytics { summary(period:$p, filter:$f) { total byChannel { key label count } byKind { key count } byStatus { key count } answered answeredOnTime onTimeRate overdueNow dueSoonNow medianResponseHours satisfiedRate fullAnswerRate reopenedRate } } }";
+
+/// Creates a MESSAGE and returns its id.
+async fn message(app: &TestApp, token: &str, input: Value) -> String {
+    let mut i = json!({"kind": "MESSAGE", "channel": "POS", "text": "Обращение для аналитики"});
+    if let (Some(obj), Some(extra)) = (i.as_object_mut(), input.as_object()) {
+        for (k, v) in extra {
+            obj.insert(k.clone(), v.clone());
+        }
+    }
+    app.appeal(token, i).await.0
+}
+
+/// Registers and assigns an appeal (versions 1 → 3).
+async fn assign(app: &TestApp, token: &str, id: &str, recipient: &str) {
+    app.act(token, "registerAppeal", "AppealActionInput", json!({"id": id, "version": 1})).await.data();
+    app.act(token, "assignAppeal", "AssignAppealInput", json!({"id": id, "version": 2, "recipientId": recipient}))
+        .await
+        .data();
+}
+
+/// Assigns and answers at `at` (versions 1 → 4).
+async fn answer(app: &TestApp, token: &str, id: &str, recipient: &str, at: &str) {
+    assign(app, token, id, recipient).await;
+    app.set_now(at);
+    app.act(token, "answerAppeal", "AnswerAppealInput", json!({"id": id, "version": 3, "text": "Ответ"})).await.data();
+}
+
+async fn assess(app: &TestApp, token: &str, id: &str, version: i64, completeness: &str) {
+    let input = json!({"id": id, "version": version, "completeness": completeness});
+    app.act(token, "assessAnswer", "AssessAnswerInput", input).await.data();
+}
+
+fn close(v: &Value, expected: f64) -> bool {
+    v.as_f64().is_some_and(|x| (x - expected).abs() < 1e-9)
+}
+
+fn counts(list: &Value) -> Vec<(String, i64)> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["key"].as_str().unwrap().to_string(), c["count"].as_i64().unwrap()))
+        .collect()
+}
+
+#[tokio::test]
+async fn summary_heatmap_and_trend_count_by_hand() {
+    let app = spawn_long().await;
+    app.set_now("2026-11-16T08:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let r1 = app.recipient(&admin, "Управление ЖКХ").await;
+    let r2 = app.recipient(&admin, "Управление дорожного хозяйства").await;
+    let (_, executor) = app.user_with(&admin, &["EXECUTOR"], json!({"recipientId": r1})).await;
+    let city = app.territory(&admin, "Сорск", None).await;
+    let district = app.territory(&admin, "Микрорайон Северный", Some(&city)).await;
+    let heating = app.category(&curator, "Отопление").await;
+    let housing = app.category(&curator, "ЖКХ").await;
+    let roads = app.category(&curator, "Ямы и ремонт дорог").await;
+    let roads_top = app.category(&curator, "Дороги").await;
+
+    // The week of 9–15 November 2026 (local dates, UTC+7).
+    let heat = |at: &str| json!({"categoryId": heating, "territoryId": district, "receivedAt": at});
+    let a1 = message(&app, &curator, heat("2026-11-09T10:00:00+07:00")).await;
+    let a2 = message(&app, &curator, heat("2026-11-10T10:00:00+07:00")).await;
+    let a3 = message(
+        &app,
+        &curator,
+        json!({"channel": "EMAIL", "categoryId": roads, "territoryId": city, "receivedAt": "2026-11-11T09:00:00+07:00"}),
+    )
+    .await;
+    // Sunday 23:30 local is still in the week although it is 16:30 UTC.
+    let a4 = message(
+        &app,
+        &curator,
+        json!({"channel": "PHONE", "categoryId": roads, "receivedAt": "2026-11-15T23:30:00+07:00"}),
+    )
+    .await;
+    message(&app, &curator, json!({"territoryId": district, "receivedAt": "2026-11-12T10:00:00+07:00"})).await;
+    let a6 = message(&app, &curator, heat("2026-11-13T10:00:00+07:00")).await;
+    message(&app, &curator, heat("2026-11-09T12:00:00+07:00")).await;
+    // The week before: Sunday 23:30 local, and a Tuesday.
+    message(&app, &curator, heat("2026-11-08T23:30:00+07:00")).await;
+    message(
+        &app,
+        &curator,
+        json!({"categoryId": roads, "territoryId": city, "receivedAt": "2026-11-03T10:00:00+07:00"}),
+    )
+    .await;
+    // Monday 00:30 local of the next week is Sunday 17:30 UTC: not in the week.
+    message(&app, &curator, heat("2026-11-15T17:30:00Z")).await;
+
+    // a1: answered in 24 h, FULL, satisfied; a2: in 60 h, FULL; a3: late (due 25 Nov), PARTIAL.
+    answer(&app, &curator, &a1, &r1, "2026-11-10T10:00:00+07:00").await;
+    assess(&app, &curator, &a1, 4, "FULL").await;
+    let fb = json!({"id": a1, "score": 5, "satisfied": true});
+    app.gql(Some(&curator), "mutation($i:FeedbackInput!){recordFeedback(input:$i){id}}", json!({"i": fb})).await.data();
+    answer(&app, &curator, &a2, &r1, "2026-11-12T22:00:00+07:00").await;
+    assess(&app, &curator, &a2, 4, "FULL").await;
+    answer(&app, &curator, &a3, &r2, "2026-11-26T10:00:00+07:00").await;
+    assess(&app, &curator, &a3, 4, "PARTIAL").await;
+    assign(&app, &curator, &a4, &r2).await;
+    let dup = json!({"id": a6, "version": 1, "originalId": a1});
+    app.act(&curator, "markDuplicate", "MarkDuplicateInput", dup).await.data();
+
+    app.set_now("2026-11-26T12:00:00+07:00");
+    let week = json!({"from": "2026-11-09", "to": "2026-11-15"});
+    let r = app.gql(Some(&curator), SUMMARY, json!({"p": week})).await;
+    let s = &r.data()["analytics"]["summary"];
+    assert_eq!(s["total"], 7, "duplicates count in the summary; the boundaries are local midnights");
+    assert_eq!(counts(&s["byChannel"]), [("POS".into(), 5), ("EMAIL".into(), 1), ("PHONE".into(), 1)]);
+    assert_eq!(s["byChannel"][0]["label"], "ПОС");
+    assert_eq!(counts(&s["byKind"]), [("MESSAGE".into(), 7)]);
+    assert_eq!(
+        counts(&s["byStatus"]),
+        [("ANSWERED".into(), 3), ("RECEIVED".into(), 2), ("ASSIGNED".into(), 1), ("DUPLICATE".into(), 1)]
+    );
+    assert_eq!((s["answered"].as_i64(), s["answeredOnTime"].as_i64()), (Some(3), Some(2)));
+    assert!(close(&s["onTimeRate"], 2.0 / 3.0));
+    assert!(close(&s["medianResponseHours"], 60.0), "median of 24, 60 and 361 hours: {s}");
+    assert!(close(&s["satisfiedRate"], 1.0));
+    assert!(close(&s["fullAnswerRate"], 2.0 / 3.0));
+    assert!(close(&s["reopenedRate"], 0.0));
+    // Open appeals of the week by their SLA state, as the appeal list reports it.
+    let list = app
+        .gql(
+            Some(&curator),
+            "query($f:AppealFilter){ appeals(filter:$f, first:100) { edges { node { slaState } } } }",
+            json!({"f": {"receivedFrom": "2026-11-09", "receivedTo": "2026-11-15"}}),
+        )
+        .await;
+    let states: Vec<String> = list.data()["appeals"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["slaState"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(states.len(), 7);
+    let n = |st: &str| states.iter().filter(|s| *s == st).count() as i64;
+    assert_eq!(n("OVERDUE"), 1, "the unanswered appeal of 9 November was due on 23 November");
+    assert_eq!(s["overdueNow"].as_i64(), Some(n("OVERDUE")));
+    assert_eq!(s["dueSoonNow"].as_i64(), Some(n("DUE_SOON")));
+
+    // Filters: a top-level category includes its children, a territory its subtree.
+    let total = |f: Value, token: String| {
+        let app = &app;
+        let week = week.clone();
+        async move { app.gql(Some(&token), SUMMARY, json!({"p": week, "f": f})).await }
+    };
+    assert_eq!(
+        total(json!({"categoryId": [housing]}), curator.clone()).await.data()["analytics"]["summary"]["total"],
+        4
+    );
+    assert_eq!(total(json!({"territoryId": [city]}), curator.clone()).await.data()["analytics"]["summary"]["total"], 6);
+    assert_eq!(
+        total(json!({"channel": ["EMAIL", "PHONE"]}), curator.clone()).await.data()["analytics"]["summary"]["total"],
+        2
+    );
+    // An executor sees its own recipient only, and may not ask for another one.
+    assert_eq!(total(json!({}), executor.clone()).await.data()["analytics"]["summary"]["total"], 2);
+    assert_eq!(total(json!({"recipientId": [r2]}), executor.clone()).await.code(), "FORBIDDEN");
+
+    // Heat map without duplicates, with the week before and per 1000 of 10 000 inhabitants.
+    let r = app
+        .gql(
+            Some(&curator),
+            "query($p:PeriodInput!,$f:AnalyticsFilter){ analytics { heatmap(period:$p, filter:$f) { categories { id } territories { id } cells { categoryId territoryId count previousCount per1000 } } } }",
+            json!({"p": week}),
+        )
+        .await;
+    let h = &r.data()["analytics"]["heatmap"];
+    let cells: Vec<(String, String, i64, i64, Option<f64>)> = h["cells"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["categoryId"].as_str().unwrap().to_string(),
+                c["territoryId"].as_str().unwrap().to_string(),
+                c["count"].as_i64().unwrap(),
+                c["previousCount"].as_i64().unwrap(),
+                c["per1000"].as_f64(),
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        (heating.clone(), district.clone(), 3, 1, Some(0.3)),
+        (roads.clone(), city.clone(), 1, 1, Some(0.1)),
+        (roads.clone(), "none".to_string(), 1, 0, None),
+        ("none".to_string(), district.clone(), 1, 0, Some(0.1)),
+    ];
+    let mut got = cells.clone();
+    got.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    expected.sort_by(|a, b| (&a.0, &a.1).cmp(&(&b.0, &b.1)));
+    assert_eq!(got.len(), expected.len(), "{cells:?}");
+    for (g, e) in got.iter().zip(&expected) {
+        assert_eq!((&g.0, &g.1, g.2, g.3), (&e.0, &e.1, e.2, e.3));
+        assert_eq!(g.4.map(|x| (x * 1000.0).round()), e.4.map(|x: f64| (x * 1000.0).round()));
+    }
+    assert_eq!(cells[0].2, 3, "cells are ordered by count");
+    assert_eq!(h["categories"].as_array().unwrap().len(), 2);
+    assert_eq!(h["territories"].as_array().unwrap().len(), 2);
+
+    // Trend by day (empty days present), by week and month, and by top-level category.
+    const TREND: &str = "query($p:PeriodInput!,$g:Granularity!,$b:GroupBy){ analytics { trend(period:$p, granularity:$g, groupBy:$b) { key label points { start count } } } }";
+    let points = |r: &crate::helpers::Gql, i: usize| -> Vec<(String, i64)> {
+        r.data()["analytics"]["trend"][i]["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p["start"].as_str().unwrap().to_string(), p["count"].as_i64().unwrap()))
+            .collect()
+    };
+    let r = app.gql(Some(&curator), TREND, json!({"p": week, "g": "DAY"})).await;
+    let days: Vec<i64> = points(&r, 0).into_iter().map(|p| p.1).collect();
+    assert_eq!(days, [2, 1, 1, 1, 0, 0, 1]);
+    assert_eq!(points(&r, 0)[6].0, "2026-11-15");
+    let r = app.gql(Some(&curator), TREND, json!({"p": {"from": "2026-11-02", "to": "2026-11-15"}, "g": "WEEK"})).await;
+    assert_eq!(points(&r, 0), [("2026-11-02".into(), 2), ("2026-11-09".into(), 6)]);
+    let r =
+        app.gql(Some(&curator), TREND, json!({"p": {"from": "2026-11-01", "to": "2026-11-30"}, "g": "MONTH"})).await;
+    assert_eq!(points(&r, 0), [("2026-11-01".into(), 9)]);
+    let r = app.gql(Some(&curator), TREND, json!({"p": week, "g": "WEEK", "b": "CATEGORY"})).await;
+    let series: Vec<(String, String, i64)> = r.data()["analytics"]["trend"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["key"].as_str().unwrap().to_string(),
+                s["label"].as_str().unwrap().to_string(),
+                s["points"][0]["count"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        series,
+        [
+            (housing.clone(), "ЖКХ".into(), 3),
+            (roads_top.clone(), "Дороги".into(), 2),
+            ("none".into(), "Без категории".into(), 1)
+        ]
+    );
+
+    let bad = app.gql(Some(&curator), SUMMARY, json!({"p": {"from": "2026-11-15", "to": "2026-11-09"}})).await;
+    assert_eq!(bad.field_paths(), ["period.to"]);
+}
+
+#[tokio::test]
+async fn growth_rating_and_the_weekly_memo() {
+    let app = spawn_long().await;
+    app.set_now("2026-11-21T08:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let r1 = app.recipient(&admin, "Управление ЖКХ").await;
+    let r2 = app.recipient(&admin, "Управление дорожного хозяйства").await;
+    let district = app.territory(&admin, "Микрорайон Северный", None).await;
+    let snow = app.category(&curator, "Уборка снега и наледи").await;
+    let heating = app.category(&curator, "Отопление").await;
+    let roads_top = app.category(&curator, "Дороги").await;
+    let housing = app.category(&curator, "ЖКХ").await;
+
+    let snow_at = |at: &str| json!({"categoryId": snow, "territoryId": district, "receivedAt": at});
+    // One snow appeal in each of the three weeks before 16 November: baseline 1.
+    for at in ["2026-10-28T10:00:00+07:00", "2026-11-04T10:00:00+07:00", "2026-11-11T10:00:00+07:00"] {
+        message(&app, &curator, snow_at(at)).await;
+    }
+    // Two heating appeals of 5 November assigned to R1, due 18 November: one met, one overdue.
+    let heat = json!({"categoryId": heating, "territoryId": district, "receivedAt": "2026-11-05T10:00:00+07:00"});
+    let c1 = message(&app, &curator, heat.clone()).await;
+    let c2 = message(&app, &curator, heat).await;
+    answer(&app, &curator, &c1, &r1, "2026-11-17T10:00:00+07:00").await;
+    assign(&app, &curator, &c2, &r1).await;
+    // Six snow appeals in the week of 16 November: five for R1, one for R2.
+    app.set_now("2026-11-21T08:00:00+07:00");
+    let mut week_appeals = Vec::new();
+    for day in 16..=20 {
+        week_appeals.push(message(&app, &curator, snow_at(&format!("2026-11-{day}T10:00:00+07:00"))).await);
+    }
+    let d1 = message(&app, &curator, snow_at("2026-11-16T12:00:00+07:00")).await;
+    // R1 answers three on 20 November at 10:00 (96, 72 and 48 hours): FULL, FULL, FORMAL.
+    for (id, completeness) in week_appeals.iter().take(3).zip(["FULL", "FULL", "FORMAL"]) {
+        answer(&app, &curator, id, &r1, "2026-11-20T10:00:00+07:00").await;
+        assess(&app, &curator, id, 4, completeness).await;
+    }
+    let fb = json!({"id": week_appeals[0], "score": 5, "satisfied": true});
+    app.gql(Some(&curator), "mutation($i:FeedbackInput!){recordFeedback(input:$i){id}}", json!({"i": fb})).await.data();
+    for id in &week_appeals[3..] {
+        assign(&app, &curator, id, &r1).await;
+    }
+    answer(&app, &curator, &d1, &r2, "2026-11-17T12:00:00+07:00").await;
+    assess(&app, &curator, &d1, 4, "FULL").await;
+
+    app.set_now("2026-11-27T12:00:00+07:00");
+    let week = json!({"from": "2026-11-16", "to": "2026-11-22"});
+    let r = app
+        .gql(
+            Some(&curator),
+            "query($p:PeriodInput!){ analytics { growth(period:$p, groupBy:CATEGORY) { key label count baseline growth significant drivers { key label count } } } }",
+            json!({"p": week}),
+        )
+        .await;
+    let g = &r.data()["analytics"]["growth"];
+    assert_eq!(g[0]["key"], roads_top.as_str());
+    assert_eq!(g[0]["count"], 6);
+    assert!(close(&g[0]["baseline"], 1.0));
+    assert!(close(&g[0]["growth"], 6.0));
+    assert_eq!(g[0]["significant"], true, "P(X ≥ 6 | Poisson 1) ≈ 0.0006");
+    assert_eq!(
+        counts(&g[0]["drivers"]),
+        [(format!("category:{snow}"), 5), ("channel:POS".into(), 5), (format!("territory:{district}"), 5)]
+    );
+    assert_eq!(g[1]["key"], housing.as_str());
+    assert_eq!(g[1]["count"], 0);
+    assert!(close(&g[1]["baseline"], 2.0 / 3.0));
+    assert_eq!(g[1]["significant"], false);
+
+    let r = app
+        .gql(
+            Some(&curator),
+            "query($p:PeriodInput!){ analytics { recipientRating(period:$p) { recipient { id } rank total onTimeRate fullAnswerRate satisfiedRate medianResponseHours score enoughData } } }",
+            json!({"p": week}),
+        )
+        .await;
+    let rows = r.data()["analytics"]["recipientRating"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 2);
+    let first = &rows[0];
+    assert_eq!(
+        (first["recipient"]["id"].as_str(), first["rank"].as_i64(), first["total"].as_i64()),
+        (Some(r1.as_str()), Some(1), Some(5))
+    );
+    assert!(close(&first["onTimeRate"], 0.5), "of the two due on 18 November one was met: {first}");
+    assert!(close(&first["fullAnswerRate"], 2.0 / 3.0));
+    assert!(close(&first["satisfiedRate"], 1.0));
+    assert!(close(&first["medianResponseHours"], 72.0));
+    assert!(close(&first["score"], 0.4 * 0.5 + 0.3 * 2.0 / 3.0 + 0.3));
+    assert_eq!(first["enoughData"], true);
+    let second = &rows[1];
+    assert_eq!(second["recipient"]["id"], r2.as_str());
+    assert_eq!((second["rank"].is_null(), second["enoughData"].as_bool()), (true, Some(false)));
+    assert!(second["onTimeRate"].is_null());
+    assert!(close(&second["score"], 1.0), "only completeness is known: {second}");
+
+    // A curator limited to another territory sees none of these appeals.
+    let elsewhere = app.territory(&admin, "Другой район", None).await;
+    let (_, local) = app.user_with(&admin, &["CURATOR"], json!({"territoryId": elsewhere})).await;
+    let r = app
+        .gql(
+            Some(&local),
+            "query($p:PeriodInput!){ analytics { recipientRating(period:$p) { total } } }",
+            json!({"p": week}),
+        )
+        .await;
+    assert_eq!(r.data()["analytics"]["recipientRating"], json!([]));
+    assert_eq!(app.gql(Some(&local), SUMMARY, json!({"p": week})).await.data()["analytics"]["summary"]["total"], 0);
+
+    const MEMO: &str = "query($w:Date!){ analytics { weeklyMemo(weekStart:$w) { weekStart weekEnd markdown summary { total } previous { total } topGrowth { key } overdue { id } rating { rank } recommendations docxUrl xlsxUrl } } }";
+    let r = app.gql(Some(&curator), MEMO, json!({"w": "2026-11-16"})).await;
+    let m = &r.data()["analytics"]["weeklyMemo"];
+    assert_eq!((m["weekStart"].as_str(), m["weekEnd"].as_str()), (Some("2026-11-16"), Some("2026-11-22")));
+    assert_eq!((m["summary"]["total"].as_i64(), m["previous"]["total"].as_i64()), (Some(6), Some(1)));
+    assert_eq!(counts_keys(&m["topGrowth"]), vec![roads_top.clone()]);
+    assert_eq!(
+        m["recommendations"],
+        json!(["Подготовить дорожную карту по теме «Дороги»: 6 обращений за неделю при среднем 1.0."])
+    );
+    let overdue =
+        app.gql(Some(&curator), "{ appeals(filter:{slaState:[OVERDUE]}, first:100) { totalCount } }", json!({})).await;
+    let ids: Vec<&str> = m["overdue"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+    assert_eq!(ids.len() as i64, overdue.data()["appeals"]["totalCount"].as_i64().unwrap());
+    assert!(ids.contains(&c2.as_str()));
+    let md = m["markdown"].as_str().unwrap();
+    assert!(md.starts_with("# Аналитическая записка за неделю 16.11.2026 — 22.11.2026"), "{md}");
+    assert!(md.contains("Поступило обращений: **6**"), "{md}");
+    assert!(md.contains("Подготовить дорожную карту по теме «Дороги»"));
+    assert_eq!(m["docxUrl"], "/exports/memo/2026-11-16.docx");
+    assert_eq!(m["xlsxUrl"], "/exports/memo/2026-11-16.xlsx");
+    let r = app.gql(Some(&curator), MEMO, json!({"w": "2026-11-17"})).await;
+    assert_eq!(r.field_paths(), ["weekStart"]);
+
+    // The memo as office files, with the same authorization as analytics.
+    let get = |path: &str, token: Option<String>| {
+        let mut req = app.client.get(format!("{}{path}", app.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    for (ext, mime) in [
+        ("docx", "application/vnd.openxmlformats-officedocument.wordprocessingml.document"),
+        ("xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
+    ] {
+        let resp = get(&format!("/exports/memo/2026-11-16.{ext}"), Some(curator.clone())).await.unwrap();
+        assert_eq!(resp.status(), 200, "{ext}");
+        assert_eq!(resp.headers()["content-type"], mime);
+        let bytes = resp.bytes().await.unwrap();
+        assert!(bytes.len() > 1000 && bytes.starts_with(b"PK"), "{ext} is a zip package");
+    }
+    let resp = get("/exports/memo/2026-11-16.docx", None).await.unwrap();
+    assert_eq!(resp.status(), 401);
+    assert_eq!(resp.json::<Value>().await.unwrap()["errors"][0]["extensions"]["code"], "UNAUTHENTICATED");
+    let q = "mutation{createApiToken(input:{name:\"push\",scopes:[APPEALS_INGEST]}){secret}}";
+    let ingest =
+        app.gql(Some(&admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    let resp = get("/exports/memo/2026-11-16.xlsx", Some(ingest)).await.unwrap();
+    assert_eq!(resp.status(), 403);
+    assert_eq!(resp.json::<Value>().await.unwrap()["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    let resp = get("/exports/memo/2026-11-17.xlsx", Some(curator.clone())).await.unwrap();
+    assert_eq!(resp.status(), 400, "not a Monday");
+}
+
+fn counts_keys(list: &Value) -> Vec<String> {
+    list.as_array().unwrap().iter().map(|c| c["key"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn map_cells_problem_points_and_who_may_read_analytics() {
+    let app = spawn_long().await;
+    app.set_now("2026-11-20T12:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let roads = app.category(&curator, "Ямы и ремонт дорог").await;
+    let heating = app.category(&curator, "Отопление").await;
+    let at = "2026-11-18T10:00:00+07:00";
+    let pit = |lat: f64, lon: f64| json!({"categoryId": roads, "latitude": lat, "longitude": lon, "receivedAt": at});
+    for _ in 0..3 {
+        message(&app, &curator, pit(53.7001, 91.7001)).await;
+    }
+    message(
+        &app,
+        &curator,
+        json!({"categoryId": heating, "latitude": 53.7001, "longitude": 91.7001, "receivedAt": at}),
+    )
+    .await;
+    message(&app, &curator, pit(53.80, 91.90)).await;
+    message(&app, &curator, json!({"categoryId": roads, "receivedAt": at})).await;
+
+    let week = json!({"from": "2026-11-16", "to": "2026-11-22"});
+    const GEO: &str = "query($p:PeriodInput!,$r:Int){ analytics { geoCells(period:$p, resolution:$r) { cell latitude longitude count topCategory { id } } } }";
+    let r = app.gql(Some(&curator), GEO, json!({"p": week})).await;
+    let cells = r.data()["analytics"]["geoCells"].as_array().unwrap().clone();
+    let cell8 = |lat: f64, lon: f64| h3o::LatLng::new(lat, lon).unwrap().to_cell(h3o::Resolution::Eight).to_string();
+    assert_eq!(cells.len(), 2);
+    assert_eq!(
+        (cells[0]["cell"].as_str().unwrap(), cells[0]["count"].as_i64()),
+        (cell8(53.7001, 91.7001).as_str(), Some(4))
+    );
+    assert_eq!(cells[0]["topCategory"]["id"], roads.as_str());
+    assert!((cells[0]["latitude"].as_f64().unwrap() - 53.7001).abs() < 0.01, "the centre is near the point");
+    assert_eq!(
+        (cells[1]["cell"].as_str().unwrap(), cells[1]["count"].as_i64()),
+        (cell8(53.80, 91.90).as_str(), Some(1))
+    );
+    assert_eq!(app.gql(Some(&curator), GEO, json!({"p": week, "r": 4})).await.field_paths(), ["resolution"]);
+
+    const POINTS: &str =
+        "query($p:PeriodInput!){ analytics { problemPoints(period:$p) { cell category { id } count sample { id } } } }";
+    let r = app.gql(Some(&curator), POINTS, json!({"p": week})).await;
+    let points = r.data()["analytics"]["problemPoints"].as_array().unwrap().clone();
+    assert_eq!(points.len(), 1, "only the three pits share a cell and a category");
+    let cell9 = h3o::LatLng::new(53.7001, 91.7001).unwrap().to_cell(h3o::Resolution::Nine).to_string();
+    assert_eq!((points[0]["cell"].as_str().unwrap(), points[0]["count"].as_i64()), (cell9.as_str(), Some(3)));
+    assert_eq!(points[0]["category"]["id"], roads.as_str());
+    assert_eq!(points[0]["sample"].as_array().unwrap().len(), 3);
+
+    // Tokens: ANALYTICS_READ gets numbers and no appeal samples; APPEALS_INGEST is refused.
+    let token = |scope: &'static str| {
+        let app = &app;
+        let admin = admin.clone();
+        async move {
+            let q = format!("mutation{{createApiToken(input:{{name:\"{scope}\",scopes:[{scope}]}}){{secret}}}}");
+            app.gql(Some(&admin), &q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string()
+        }
+    };
+    let bi = token("ANALYTICS_READ").await;
+    let r = app.gql(Some(&bi), POINTS, json!({"p": week})).await;
+    assert_eq!(r.data()["analytics"]["problemPoints"][0]["count"], 3);
+    assert_eq!(r.data()["analytics"]["problemPoints"][0]["sample"], json!([]));
+    assert_eq!(app.gql(Some(&bi), SUMMARY, json!({"p": week})).await.data()["analytics"]["summary"]["total"], 6);
+    let ingest = token("APPEALS_INGEST").await;
+    assert_eq!(app.gql(Some(&ingest), SUMMARY, json!({"p": week})).await.code(), "FORBIDDEN");
+    assert_eq!(app.gql(None, SUMMARY, json!({"p": week})).await.code(), "UNAUTHENTICATED");
+    let (_, admin_only) = app.user_with(&admin, &["ADMIN"], json!({})).await;
+    assert_eq!(app.gql(Some(&admin_only), SUMMARY, json!({"p": week})).await.code(), "FORBIDDEN");
+}
+
+#[tokio::test]
+async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
+    let app = spawn_long().await;
+    app.set_now("2026-11-20T12:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let (_, head) = app.user_with(&admin, &["HEAD"], json!({})).await;
+    for n in 0..3 {
+        message(&app, &curator, json!({"authorName": format!("Иван Петров {n}"), "authorContact": "ivan@mail.ru"}))
+            .await;
+    }
+    let get = |query: &str, token: Option<String>| {
+        let mut req = app.client.get(format!("{}/exports/appeals.xlsx{query}", app.base));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+    let before = app.audit_count("read.personalData").await;
+    let resp = get("?status=RECEIVED&receivedFrom=2026-11-01", Some(head)).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert!(resp.bytes().await.unwrap().starts_with(b"PK"));
+    assert_eq!(app.audit_count("read.personalData").await, before, "the head sees personal data masked");
+    let resp = get("?channel=POS,EMAIL", Some(curator.clone())).await.unwrap();
+    assert_eq!(resp.status(), 200);
+    assert_eq!(app.audit_count("read.personalData").await, before + 1, "the curator's unmasked read is audited");
+    let resp = get("?status=SOMETIMES", Some(curator)).await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert_eq!(resp.json::<Value>().await.unwrap()["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+    assert_eq!(get("", None).await.unwrap().status(), 401);
+    let q = "mutation{createApiToken(input:{name:\"bi\",scopes:[ANALYTICS_READ]}){secret}}";
+    let bi = app.gql(Some(&admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    assert_eq!(get("", Some(bi)).await.unwrap().status(), 403);
+}
