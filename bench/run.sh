@@ -9,6 +9,7 @@
 #
 #   bash bench/run.sh                 # both backends
 #   BACKENDS=sqlite APPEALS_SQLITE=50000 DURATION=10s bash bench/run.sh
+#   SKIP_SEED=1 BACKENDS=postgres bash bench/run.sh   # reuse the database of the last run
 #
 # Needs wrk (apt-get install wrk; installed here when missing and apt is available) and,
 # for PostgreSQL, a server at 127.0.0.1:5432 where user postgres may create databases.
@@ -23,6 +24,9 @@ CONNECTIONS=${CONNECTIONS:-16}
 PORT=${PORT:-18090}
 PG_ADMIN=${PG_ADMIN:-postgres://postgres@127.0.0.1:5432/postgres}
 OUT=${OUT:-bench/out}
+IMPORT_ROWS=${IMPORT_ROWS:-100000}
+INGEST_BATCHES=${INGEST_BATCHES:-100}
+SKIP_SEED=${SKIP_SEED:-0}
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
 mkdir -p "$OUT"
 
@@ -46,9 +50,9 @@ run_case() {
   local name=$1 url=$2 n=$3
   echo "== $name: $n appeals"
   export DATABASE_URL=$url
-  local t0=$(date +%s.%N)
-  "$BIN" seed-demo --appeals "$n" | head -n 1
-  echo "seeding took $(echo "$(date +%s.%N) - $t0" | bc) s"
+  if [ "$SKIP_SEED" != 1 ]; then
+    "$BIN" seed-demo --appeals "$n" | head -n 1
+  fi
   "$BIN" serve > "$OUT/$name-server.log" 2>&1 &
   local pid=$!
   for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.5; done
@@ -77,14 +81,14 @@ PY
   check=$(curl -s "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" \
     -d "$(python3 -c 'import json,sys; print(json.dumps({"query": sys.argv[1]}))' "$QUERY")" | python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["data"]["appeals"]["edges"]), "rows")')
   echo "page: $check"
-  if [ "${INGEST_BATCHES:-100}" -gt 0 ]; then
+  if [ "$INGEST_BATCHES" -gt 0 ]; then
     local ingest_token
     ingest_token=$("$BIN" token create --name bench --scope APPEALS_INGEST | awk '/secret/ { print $NF }')
-    python3 bench/ingest.py "http://127.0.0.1:$PORT" "$ingest_token" "${INGEST_BATCHES:-100}"
+    python3 bench/ingest.py "http://127.0.0.1:$PORT" "$ingest_token" "$INGEST_BATCHES"
     echo "server peak RSS after ingestion: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' /proc/$pid/status)"
   fi
   kill -TERM "$pid"; wait "$pid" || true
-  if [ "${IMPORT_ROWS:-100000}" -gt 0 ]; then
+  if [ "$IMPORT_ROWS" -gt 0 ]; then
     [ -f "$OUT/pos-$IMPORT_ROWS.xlsx" ] || {
       python3 -c "import openpyxl" 2>/dev/null || pip install -q openpyxl
       python3 bench/gen_pos_xlsx.py "$OUT/pos-$IMPORT_ROWS.xlsx" "$IMPORT_ROWS"
@@ -123,13 +127,15 @@ PY
 for backend in $BACKENDS; do
   case $backend in
     postgres)
-      psql -q -X "$PG_ADMIN" -c "DROP DATABASE IF EXISTS mcu_bench WITH (FORCE)" -c "CREATE DATABASE mcu_bench"
+      if [ "$SKIP_SEED" != 1 ]; then
+        psql -q -X "$PG_ADMIN" -c "DROP DATABASE IF EXISTS mcu_bench WITH (FORCE)" -c "CREATE DATABASE mcu_bench"
+      fi
       url=${PG_ADMIN%/*}/mcu_bench
       run_case postgres "$url" "$APPEALS_PG"
       raw_pg "$url"
       ;;
     sqlite)
-      rm -f "$OUT"/bench.db*
+      [ "$SKIP_SEED" = 1 ] || rm -f "$OUT"/bench.db*
       run_case sqlite "sqlite://$OUT/bench.db?mode=rwc" "$APPEALS_SQLITE"
       raw_sqlite "$OUT/bench.db"
       ;;

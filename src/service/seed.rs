@@ -7,7 +7,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
+};
 
 use super::deadlines::Terms;
 use super::{Caller, appeals, users};
@@ -387,6 +389,8 @@ pub async fn seed_demo(state: &AppState, n: u64, seed: u64) -> AppResult<SeedRep
         }
     }
     inserted += flush(state, &mut batch).await?;
+    // Fresh statistics, or the planner keeps estimating from an empty table after a bulk load.
+    state.db.execute_unprepared("ANALYZE").await?;
     Ok(SeedReport { appeals: inserted, users_created })
 }
 
