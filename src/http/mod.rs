@@ -207,6 +207,7 @@ async fn graphql(
     request_id: Option<axum::Extension<RequestId>>,
     body: Body,
 ) -> Response {
+    http.app.metrics.graphql_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let request_id =
         request_id.and_then(|r| r.0.header_value().to_str().ok().map(str::to_owned)).unwrap_or_else(|| "-".into());
     let settings = &http.app.settings;

@@ -19,7 +19,7 @@ use crate::domain::access::{Channel, Principal};
 use crate::domain::deadlines::AppealKind;
 use crate::domain::lifecycle::{AppealAction, AppealStatus, transition};
 use crate::domain::quality::{Completeness, NoAnswerReason, no_answer_allowed};
-use crate::entity::{appeal, appeal_counter, appeal_event, category, rate_event, recipient, territory};
+use crate::entity::{appeal, appeal_counter, appeal_event, rate_event, recipient};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
 
@@ -155,25 +155,6 @@ fn check_text(errors: &mut Vec<FieldError>, path: &str, text: &str) {
     }
 }
 
-async fn check_refs(
-    conn: &impl ConnectionTrait,
-    errors: &mut Vec<FieldError>,
-    category_id: Option<i64>,
-    territory_id: Option<i64>,
-) -> AppResult<()> {
-    if let Some(id) = category_id
-        && category::Entity::find_by_id(id).one(conn).await?.is_none()
-    {
-        errors.push(FieldError { path: "input.categoryId".into(), message: "no such category".into() });
-    }
-    if let Some(id) = territory_id
-        && territory::Entity::find_by_id(id).one(conn).await?.is_none()
-    {
-        errors.push(FieldError { path: "input.territoryId".into(), message: "no such territory".into() });
-    }
-    Ok(())
-}
-
 /// Reserves `n` consecutive registration numbers of `year` and returns the first.
 /// Runs inside the caller's transaction, so a rollback gives the numbers back (no gaps).
 pub async fn reserve_numbers(txn: &DatabaseTransaction, year: i32, n: i64) -> AppResult<i64> {
@@ -245,7 +226,12 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewAppeal) -> AppRes
     if received_at > now + Duration::minutes(5) {
         errors.push(FieldError { path: "input.receivedAt".into(), message: "must not be in the future".into() });
     }
-    check_refs(&state.db, &mut errors, new.category_id, new.territory_id).await?;
+    super::reference::check_refs(
+        &state.db,
+        &mut errors,
+        super::reference::Refs { category_id: new.category_id, territory_id: new.territory_id, ..Default::default() },
+    )
+    .await?;
     if !errors.is_empty() {
         return Err(AppError::BadInput(errors));
     }
@@ -404,7 +390,16 @@ pub async fn apply(state: &AppState, caller: &Caller, id: i64, version: i32, ste
                 check_text(&mut errors, "input.text", t);
             }
             check_coords(&mut errors, ch.latitude.or(a.latitude), ch.longitude.or(a.longitude));
-            check_refs(&txn, &mut errors, ch.category_id, ch.territory_id).await?;
+            super::reference::check_refs(
+                &txn,
+                &mut errors,
+                super::reference::Refs {
+                    category_id: ch.category_id,
+                    territory_id: ch.territory_id,
+                    ..Default::default()
+                },
+            )
+            .await?;
             if !errors.is_empty() {
                 return Err(AppError::BadInput(errors));
             }

@@ -184,3 +184,31 @@ pub async fn categories(conn: &impl ConnectionTrait) -> AppResult<Vec<category::
 pub async fn territories(conn: &impl ConnectionTrait) -> AppResult<Vec<territory::Model>> {
     Ok(territory::Entity::find().order_by_asc(territory::Column::Name).all(conn).await?)
 }
+
+/// Ids an input refers to in the reference data.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Refs {
+    pub category_id: Option<i64>,
+    pub territory_id: Option<i64>,
+    pub recipient_id: Option<i64>,
+}
+
+/// Adds an `input.<field>` error for every referenced row that does not exist.
+pub async fn check_refs(conn: &impl ConnectionTrait, errors: &mut Vec<FieldError>, refs: Refs) -> AppResult<()> {
+    if let Some(id) = refs.category_id
+        && category::Entity::find_by_id(id).one(conn).await?.is_none()
+    {
+        errors.push(FieldError { path: "input.categoryId".into(), message: "no such category".into() });
+    }
+    if let Some(id) = refs.territory_id
+        && territory::Entity::find_by_id(id).one(conn).await?.is_none()
+    {
+        errors.push(FieldError { path: "input.territoryId".into(), message: "no such territory".into() });
+    }
+    if let Some(id) = refs.recipient_id
+        && recipient::Entity::find_by_id(id).one(conn).await?.is_none()
+    {
+        errors.push(FieldError { path: "input.recipientId".into(), message: "no such recipient".into() });
+    }
+    Ok(())
+}

@@ -21,7 +21,7 @@ use crate::domain::roadmap::{
     Effect, MeasureStatus, RoadmapAction, RoadmapStatus, effect, measure_step_allowed, transition,
 };
 use crate::entity::{
-    appeal, audit_log, category, recipient, roadmap, roadmap_appeal, roadmap_comment, roadmap_measure, territory, user,
+    appeal, audit_log, category, recipient, roadmap, roadmap_appeal, roadmap_comment, roadmap_measure, user,
 };
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
@@ -98,25 +98,6 @@ fn finish(errors: Vec<FieldError>) -> AppResult<()> {
 
 fn person(caller: &Caller) -> AppResult<&UserPrincipal> {
     caller.principal.user().ok_or_else(|| AppError::Forbidden("roadmaps are handled by people".into()))
-}
-
-async fn check_refs(
-    conn: &impl ConnectionTrait,
-    errors: &mut Vec<FieldError>,
-    category_id: Option<i64>,
-    territory_id: Option<i64>,
-) -> AppResult<()> {
-    if let Some(id) = category_id
-        && category::Entity::find_by_id(id).one(conn).await?.is_none()
-    {
-        errors.push(FieldError { path: "input.categoryId".into(), message: "no such category".into() });
-    }
-    if let Some(id) = territory_id
-        && territory::Entity::find_by_id(id).one(conn).await?.is_none()
-    {
-        errors.push(FieldError { path: "input.territoryId".into(), message: "no such territory".into() });
-    }
-    Ok(())
 }
 
 /// One roadmap, or `NOT_FOUND`.
@@ -267,7 +248,12 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRoadmap) -> AppRe
     check_text(&mut errors, "input.title", &new.title, MAX_TITLE);
     check_text(&mut errors, "input.problem", &new.problem, MAX_TEXT);
     let txn = crate::db::begin_write(&state.db).await?;
-    check_refs(&txn, &mut errors, new.category_id, new.territory_id).await?;
+    super::reference::check_refs(
+        &txn,
+        &mut errors,
+        super::reference::Refs { category_id: new.category_id, territory_id: new.territory_id, ..Default::default() },
+    )
+    .await?;
     let mut linked = Vec::new();
     for (i, id) in new.appeal_ids.iter().enumerate() {
         if appeal::Entity::find_by_id(*id).one(&txn).await?.is_none() {
@@ -327,7 +313,12 @@ pub async fn update(
     }
     let txn = crate::db::begin_write(&state.db).await?;
     let (r, _, _) = load_for(&txn, id, version, RoadmapAction::Edit).await?;
-    check_refs(&txn, &mut errors, ch.category_id, ch.territory_id).await?;
+    super::reference::check_refs(
+        &txn,
+        &mut errors,
+        super::reference::Refs { category_id: ch.category_id, territory_id: ch.territory_id, ..Default::default() },
+    )
+    .await?;
     finish(errors)?;
     let mut am = r.clone().into_active_model();
     if let Some(t) = &ch.title {

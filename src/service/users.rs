@@ -8,7 +8,7 @@ use secrecy::ExposeSecret;
 
 use super::{Caller, audit, auth};
 use crate::domain::access::{Channel, Role, format_list};
-use crate::entity::{recipient, territory, user};
+use crate::entity::user;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
 
@@ -70,25 +70,6 @@ fn check_role_bindings(
     }
 }
 
-async fn check_refs(
-    conn: &impl ConnectionTrait,
-    errors: &mut Vec<FieldError>,
-    recipient_id: Option<i64>,
-    territory_id: Option<i64>,
-) -> AppResult<()> {
-    if let Some(id) = recipient_id
-        && recipient::Entity::find_by_id(id).one(conn).await?.is_none()
-    {
-        errors.push(FieldError { path: "input.recipientId".into(), message: "no such recipient".into() });
-    }
-    if let Some(id) = territory_id
-        && territory::Entity::find_by_id(id).one(conn).await?.is_none()
-    {
-        errors.push(FieldError { path: "input.territoryId".into(), message: "no such territory".into() });
-    }
-    Ok(())
-}
-
 /// Creates a user.
 ///
 /// # Errors
@@ -106,7 +87,12 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewUser) -> AppResul
         errors.append(&mut e);
     }
     check_role_bindings(&mut errors, "input", &new.roles, &new.channels, new.recipient_id);
-    check_refs(&state.db, &mut errors, new.recipient_id, new.territory_id).await?;
+    super::reference::check_refs(
+        &state.db,
+        &mut errors,
+        super::reference::Refs { recipient_id: new.recipient_id, territory_id: new.territory_id, ..Default::default() },
+    )
+    .await?;
     if !errors.is_empty() {
         return Err(AppError::BadInput(errors));
     }
@@ -171,7 +157,12 @@ pub async fn update(state: &AppState, caller: &Caller, ch: UserChanges) -> AppRe
         errors.push(FieldError { path: "input.fullName".into(), message: "must not be empty".into() });
     }
     check_role_bindings(&mut errors, "input", &roles, &channels, recipient_id);
-    check_refs(&txn, &mut errors, ch.recipient_id, ch.territory_id).await?;
+    super::reference::check_refs(
+        &txn,
+        &mut errors,
+        super::reference::Refs { recipient_id: ch.recipient_id, territory_id: ch.territory_id, ..Default::default() },
+    )
+    .await?;
     if caller.principal.user().is_some_and(|me| me.id == u.id) && ch.active == Some(false) {
         errors.push(FieldError { path: "input.active".into(), message: "you cannot deactivate yourself".into() });
     }

@@ -118,5 +118,13 @@ async fn a_page_costs_the_same_number_of_statements_whatever_its_size() {
         costs.push(app.sql_statements() - before);
     }
     assert_eq!(costs[0], costs[1], "statements for 2 rows vs 30 rows: {costs:?}");
+    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let requests: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("mcu_graphql_requests_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap();
+    assert!(requests >= 2, "{metrics}");
+    assert!(metrics.contains(&format!("mcu_sql_statements_total {}", app.sql_statements())), "{metrics}");
     assert!(costs[1] <= 8, "{costs:?}");
 }
