@@ -135,6 +135,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     db.set_metric_callback(move |info| {
         use std::sync::atomic::Ordering::Relaxed;
         counters.sql_statements.fetch_add(1, Relaxed);
+        tracing::trace!(target: "mcu::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
         counters.sql_micros.fetch_add(info.elapsed.as_micros() as u64, Relaxed);
         if info.failed {
             counters.sql_errors.fetch_add(1, Relaxed);
