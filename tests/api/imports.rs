@@ -153,3 +153,62 @@ async fn a_windows_1251_csv_is_imported() {
     assert_eq!(list.data()["appeals"]["edges"][0]["node"]["text"], "Холодно; батареи ледяные");
     assert_eq!(list.data()["appeals"]["edges"][0]["node"]["status"], "ANSWERED");
 }
+
+/// A ПОС export of `n` rows, all valid.
+fn big_pos_xlsx(n: u32) -> Vec<u8> {
+    let mut wb = Workbook::new();
+    let ws = wb.add_worksheet();
+    for (c, h) in ["Номер", "Дата поступления", "Категория", "Подкатегория", "Факт", "Стадия"].iter().enumerate()
+    {
+        ws.write_string(0, c as u16, *h).unwrap();
+    }
+    for r in 1..=n {
+        ws.write_string(r, 0, format!("K-{r}")).unwrap();
+        ws.write_string(r, 1, "20.11.2026 10:00").unwrap();
+        ws.write_string(r, 2, "ЖКХ").unwrap();
+        ws.write_string(r, 3, "Отопление").unwrap();
+        ws.write_string(r, 4, format!("Холодные батареи, сообщение {r}")).unwrap();
+        ws.write_string(r, 5, "В работе").unwrap();
+    }
+    wb.save_to_buffer().unwrap()
+}
+
+#[tokio::test]
+async fn an_import_killed_half_way_and_run_again_ends_with_exactly_the_right_appeals() {
+    use sea_orm::{EntityTrait, PaginatorTrait};
+    let app = spawn_app().await;
+    let rows = 30_000;
+    let path = std::env::temp_dir().join(format!("mcu-kill-{}.xlsx", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, big_pos_xlsx(rows)).unwrap();
+    let import = || {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_mcu"));
+        c.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATABASE_URL", &app.state.settings.database_url)
+            .env("MCU_JWT_SECRET", "test-secret-that-is-long-enough-0123456789")
+            .env("RUST_LOG", "warn")
+            .args(["import", "--format", "pos-xlsx"])
+            .arg(&path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        c
+    };
+    let count = || async { mcu::entity::appeal::Entity::find().count(&app.state.db).await.unwrap() };
+    let mut child = import().spawn().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(2);
+    while count().await == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let partial = count().await;
+    assert!(partial > 0 && partial < u64::from(rows), "the kill landed half-way: {partial} of {rows}");
+
+    let status = import().status().unwrap();
+    assert!(status.success());
+    assert_eq!(count().await, u64::from(rows), "exactly the rows of the file, no duplicates");
+    let again = import().status().unwrap();
+    assert!(again.success());
+    assert_eq!(count().await, u64::from(rows));
+    let _ = std::fs::remove_file(&path);
+}
