@@ -40,13 +40,7 @@ pub async fn scope<'a>(ctx: &Context<'a>) -> AppResult<&'a AppealScope> {
 
 /// The SLA state of an appeal at `now`; the same rule as the list filter's SQL.
 pub fn sla_at(a: &appeal::Model, now: DateTime<Utc>) -> SlaState {
-    match a.resolved_at {
-        Some(r) if r <= a.due_at => SlaState::Met,
-        Some(_) => SlaState::Missed,
-        None if now > a.due_at => SlaState::Overdue,
-        None if now >= a.due_soon_at => SlaState::DueSoon,
-        None => SlaState::OnTime,
-    }
+    crate::domain::deadlines::sla_state(now, a.due_soon_at, a.due_at, a.resolved_at)
 }
 
 /// An appeal, message or incident.
