@@ -62,6 +62,10 @@ pub struct SettingsArgs {
     /// Request timeout in milliseconds.
     #[arg(long, env = "MCU_REQUEST_TIMEOUT_MS", default_value = "30000", global = true)]
     pub request_timeout_ms: u64,
+    /// Timeout of a file export (`/exports/…`) in milliseconds: a million-row appeal list
+    /// takes minutes to write.
+    #[arg(long, env = "MCU_EXPORT_TIMEOUT_MS", default_value = "900000", global = true)]
+    pub export_timeout_ms: u64,
     /// Largest accepted JSON request body in bytes.
     #[arg(long, env = "MCU_MAX_BODY_BYTES", default_value = "1048576", global = true)]
     pub max_body_bytes: usize,
@@ -141,6 +145,7 @@ pub struct Settings {
     pub db_min_connections: u32,
     pub db_statement_timeout: Duration,
     pub request_timeout: Duration,
+    pub export_timeout: Duration,
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
     pub max_depth: usize,
@@ -209,6 +214,7 @@ impl Settings {
         positive("MCU_REFRESH_TTL_SECS", a.refresh_ttl_secs)?;
         positive("MCU_DB_MAX_CONNECTIONS", u64::from(a.db_max_connections))?;
         positive("MCU_REQUEST_TIMEOUT_MS", a.request_timeout_ms)?;
+        positive("MCU_EXPORT_TIMEOUT_MS", a.export_timeout_ms)?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
         positive("MCU_MAX_BODY_BYTES", a.max_body_bytes as u64)?;
         positive("MCU_MAX_UPLOAD_BYTES", a.max_upload_bytes as u64)?;
@@ -264,6 +270,7 @@ impl Settings {
             db_min_connections: a.db_min_connections,
             db_statement_timeout: Duration::from_millis(a.db_statement_timeout_ms),
             request_timeout: Duration::from_millis(a.request_timeout_ms),
+            export_timeout: Duration::from_millis(a.export_timeout_ms),
             max_body_bytes: a.max_body_bytes,
             max_upload_bytes: a.max_upload_bytes,
             max_depth: a.max_depth,

@@ -157,7 +157,7 @@ pub async fn appeals(
         Ok(p) => p,
         Err(e) => return app_error(&e),
     };
-    let result: Result<Vec<u8>, AppError> = async {
+    let result: Result<exports::AppealExport, AppError> = async {
         let filter = appeal_filter(&q)?;
         let app = &http.app;
         let scope = AppealScope::of(&app.db, &principal).await?;
@@ -167,19 +167,33 @@ pub async fn appeals(
         if !export.unmasked.is_empty() {
             let caller =
                 Caller { principal, ip: Some(peer.ip().to_string()), request_id: None, credential_error: None };
-            let target = format!("appeals:{}", export.unmasked.len());
-            let data = serde_json::json!({ "appealIds": export.unmasked, "export": "appeals.xlsx" });
+            let target = format!("appeals:{}", export.unmasked.count());
+            let data = serde_json::json!({
+                "export": "appeals.xlsx",
+                "filter": q,
+                "count": export.unmasked.count(),
+                "appealIdRanges": export.unmasked.0,
+            });
             audit::record(&app.db, &caller, now, "read.personalData", Some(target), Some(data)).await?;
         }
-        Ok(export.bytes)
+        Ok(export)
     }
     .await;
     match result {
-        Ok(bytes) => {
-            let mut response = bytes.into_response();
+        Ok(export) => {
+            let len = export.file.metadata().map(|m| m.len()).ok();
+            // The workbook is streamed from its temporary file, never held in memory whole.
+            let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(export.file));
+            let mut response = axum::body::Body::from_stream(stream).into_response();
             let h = response.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(exports::XLSX_TYPE));
             h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"appeals.xlsx\""));
+            if let Some(len) = len {
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+            if let Ok(v) = HeaderValue::from_str(&export.rows.to_string()) {
+                h.insert("x-total-count", v);
+            }
             response
         }
         Err(e) => app_error(&e),

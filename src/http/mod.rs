@@ -39,20 +39,25 @@ pub struct Http {
 /// The router with every middleware.
 pub fn router(http: Http) -> Router {
     let timeout = http.app.settings.request_timeout;
+    // File exports write up to a million rows: they get their own, longer timeout.
+    let files = Router::new()
+        .route("/exports/roadmaps/{file}", get(export_roadmap))
+        .route("/exports/memo/{file}", get(exports::memo))
+        .route("/exports/appeals.xlsx", get(exports::appeals))
+        .with_state(http.clone())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.app.settings.export_timeout));
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
-        .route("/exports/roadmaps/{file}", get(export_roadmap))
-        .route("/exports/memo/{file}", get(exports::memo))
-        .route("/exports/appeals.xlsx", get(exports::appeals))
         .with_state(http)
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .merge(files)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "internal server error")
         }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<Body>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");

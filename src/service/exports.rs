@@ -78,6 +78,11 @@ fn summary_rows(s: &Summary) -> Vec<(&'static str, Option<f64>)> {
     ]
 }
 
+fn excel_date(d: chrono::NaiveDate) -> Result<rust_xlsxwriter::ExcelDateTime, XlsxError> {
+    use chrono::Datelike;
+    rust_xlsxwriter::ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)
+}
+
 fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
     let bold = Format::new().set_bold();
     let mut wb = Workbook::new();
@@ -135,6 +140,59 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
     }
 
     let ws = wb.add_worksheet();
+    ws.set_name("Проблемные точки")?;
+    ws.set_column_width(0, 40)?;
+    for (col, h) in ["Тема", "Обращений", "Широта", "Долгота"].iter().enumerate() {
+        ws.write_string_with_format(0, col as u16, *h, &bold)?;
+    }
+    for (i, p) in memo.problem_points.iter().enumerate() {
+        let row = i as u32 + 1;
+        ws.write_string(row, 0, &p.category)?;
+        ws.write_number(row, 1, p.count as f64)?;
+        ws.write_number(row, 2, p.latitude)?;
+        ws.write_number(row, 3, p.longitude)?;
+    }
+
+    let date = Format::new().set_num_format("dd.mm.yyyy");
+    let ws = wb.add_worksheet();
+    ws.set_name("Просрочено")?;
+    ws.set_column_width(0, 40)?;
+    ws.set_column_width(2, 16)?;
+    for (col, h) in ["Ответственный", "Просрочено", "Самый ранний срок"].iter().enumerate()
+    {
+        ws.write_string_with_format(0, col as u16, *h, &bold)?;
+    }
+    for (i, g) in memo.overdue_by_recipient.iter().enumerate() {
+        let row = i as u32 + 1;
+        ws.write_string(row, 0, &g.recipient)?;
+        ws.write_number(row, 1, g.count as f64)?;
+        ws.write_datetime_with_format(
+            row,
+            2,
+            excel_date(g.oldest_due.with_timezone(&memo.timezone).date_naive())?,
+            &date,
+        )?;
+    }
+
+    let ws = wb.add_worksheet();
+    ws.set_name("Мероприятия")?;
+    ws.set_column_width(0, 40)?;
+    ws.set_column_width(1, 50)?;
+    ws.set_column_width(2, 30)?;
+    ws.set_column_width(3, 12)?;
+    for (col, h) in ["Дорожная карта", "Просроченное мероприятие", "Ответственный", "Срок"].iter().enumerate()
+    {
+        ws.write_string_with_format(0, col as u16, *h, &bold)?;
+    }
+    for (i, m) in memo.overdue_measures.iter().enumerate() {
+        let row = i as u32 + 1;
+        ws.write_string(row, 0, &m.roadmap)?;
+        ws.write_string(row, 1, &m.measure)?;
+        ws.write_string(row, 2, &m.responsible)?;
+        ws.write_datetime_with_format(row, 3, excel_date(m.due)?, &date)?;
+    }
+
+    let ws = wb.add_worksheet();
     ws.set_name("Рекомендации")?;
     ws.set_column_width(0, 120)?;
     for (i, r) in memo.recommendations.iter().enumerate() {
@@ -150,27 +208,110 @@ pub fn memo_xlsx(memo: &Memo) -> AppResult<Vec<u8>> {
 
 /// Rows read from the database per batch of the appeal export.
 const EXPORT_BATCH: u64 = 1000;
-/// Most appeals in one export file.
-pub const EXPORT_MAX_ROWS: usize = 100_000;
+/// Data rows per worksheet: Excel's 1,048,576 rows less the header. Longer exports continue
+/// on further sheets.
+const SHEET_ROWS: u32 = 1_048_575;
 
-/// An appeal export: the workbook and the appeals whose personal data it shows unmasked.
+/// An appeal export: the finished workbook in an anonymous temporary file (removed when it is
+/// dropped), how many appeals it holds, and the ids of the appeals whose personal data it
+/// shows unmasked, as ascending inclusive ranges.
 pub struct AppealExport {
-    pub bytes: Vec<u8>,
-    pub unmasked: Vec<i64>,
+    pub file: std::fs::File,
+    pub rows: u64,
+    pub unmasked: IdRanges,
+}
+
+/// Ascending ids kept as inclusive ranges, so that an export of a million appeals audits
+/// which ones it showed without a million-element list.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct IdRanges(pub Vec<(i64, i64)>);
+
+impl IdRanges {
+    /// Adds an id greater than every id added before.
+    pub fn push(&mut self, id: i64) {
+        match self.0.last_mut() {
+            Some((_, end)) if *end + 1 == id => *end = id,
+            _ => self.0.push((id, id)),
+        }
+    }
+
+    /// How many ids the ranges hold.
+    pub fn count(&self) -> i64 {
+        self.0.iter().map(|(a, b)| b - a + 1).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
 }
 
 fn fmt_time(t: Option<chrono::DateTime<chrono::Utc>>, tz: chrono_tz::Tz) -> String {
     t.map(|t| t.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()).unwrap_or_default()
 }
 
+const APPEAL_HEAD: [&str; 14] = [
+    "Номер",
+    "Вид",
+    "Канал",
+    "Статус",
+    "Поступило",
+    "Срок",
+    "Решено",
+    "Категория",
+    "Территория",
+    "Получатель",
+    "Адрес",
+    "Автор",
+    "Контакт",
+    "Текст",
+];
+
+/// Starts a constant-memory worksheet (rows go to a temporary file as they are written) with
+/// its header; returns its index.
+fn appeal_sheet(wb: &mut Workbook, n: usize) -> Result<usize, XlsxError> {
+    let bold = Format::new().set_bold();
+    let ws = wb.add_worksheet_with_constant_memory()?;
+    ws.set_name(if n == 0 { "Обращения".to_string() } else { format!("Обращения {}", n + 1) })?;
+    for (col, width) in
+        [12.0, 16.0, 18.0, 20.0, 16.0, 16.0, 16.0, 28.0, 20.0, 28.0, 30.0, 20.0, 20.0, 60.0].iter().enumerate()
+    {
+        ws.set_column_width(col as u16, *width)?;
+    }
+    for (col, h) in APPEAL_HEAD.iter().enumerate() {
+        ws.write_string_with_format(0, col as u16, *h, &bold)?;
+    }
+    Ok(n)
+}
+
 /// The appeals matching `query` (already limited to the caller's scope) as a workbook, read
-/// in keyset batches by id. Personal data is unmasked only where the caller handles the appeal.
+/// in keyset batches by id and written row by row to temporary files, so that memory does not
+/// grow with the number of rows. Personal data is unmasked only where the caller handles the
+/// appeal.
+///
+/// # Errors
+/// Database errors, and `INTERNAL` when the temporary files cannot be written.
 pub async fn appeals_xlsx(
     conn: &impl sea_orm::ConnectionTrait,
     query: sea_orm::Select<crate::entity::appeal::Entity>,
     scope: &super::scope::AppealScope,
     tz: chrono_tz::Tz,
 ) -> AppResult<AppealExport> {
+    appeals_xlsx_in_sheets(conn, query, scope, tz, SHEET_ROWS).await
+}
+
+/// [`appeals_xlsx`] with at most `sheet_rows` appeals a sheet (Excel's limit in production;
+/// tests pass a small number to see the list go on in the next sheet).
+///
+/// # Errors
+/// As [`appeals_xlsx`].
+pub async fn appeals_xlsx_in_sheets(
+    conn: &impl sea_orm::ConnectionTrait,
+    query: sea_orm::Select<crate::entity::appeal::Entity>,
+    scope: &super::scope::AppealScope,
+    tz: chrono_tz::Tz,
+    sheet_rows: u32,
+) -> AppResult<AppealExport> {
+    let sheet_rows = sheet_rows.clamp(1, SHEET_ROWS);
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
     use crate::domain::masking::{mask_contact, mask_name};
@@ -185,34 +326,14 @@ pub async fn appeals_xlsx(
     let name = |m: &std::collections::HashMap<i64, String>, id: Option<i64>| {
         id.and_then(|i| m.get(&i)).cloned().unwrap_or_default()
     };
-    let bold = Format::new().set_bold();
-    let mut wb = Workbook::new();
-    let ws = wb.add_worksheet();
     let xl = |e: XlsxError| AppError::internal(e);
-    ws.set_name("Обращения").map_err(xl)?;
-    let head = [
-        "Номер",
-        "Вид",
-        "Канал",
-        "Статус",
-        "Поступило",
-        "Срок",
-        "Решено",
-        "Категория",
-        "Территория",
-        "Получатель",
-        "Адрес",
-        "Автор",
-        "Контакт",
-        "Текст",
-    ];
-    for (col, h) in head.iter().enumerate() {
-        ws.write_string_with_format(0, col as u16, *h, &bold).map_err(xl)?;
-    }
-    let mut unmasked = Vec::new();
+    let mut wb = Workbook::new();
+    let mut sheet = appeal_sheet(&mut wb, 0).map_err(xl)?;
+    let mut unmasked = IdRanges::default();
+    let mut rows: u64 = 0;
     let mut row: u32 = 0;
     let mut last_id = 0_i64;
-    'batches: loop {
+    loop {
         let batch = query
             .clone()
             .filter(appeal::Column::Id.gt(last_id))
@@ -223,10 +344,12 @@ pub async fn appeals_xlsx(
         let Some(last) = batch.last() else { break };
         last_id = last.id;
         for a in batch {
-            if row as usize >= EXPORT_MAX_ROWS {
-                break 'batches;
+            if row == sheet_rows {
+                sheet = appeal_sheet(&mut wb, sheet + 1).map_err(xl)?;
+                row = 0;
             }
             row += 1;
+            rows += 1;
             let handles = scope.handles(&a);
             let shown = |v: Option<&str>, mask: fn(&str) -> String| {
                 v.map(|v| if handles { v.to_string() } else { mask(v) }).unwrap_or_default()
@@ -252,11 +375,37 @@ pub async fn appeals_xlsx(
                 shown(a.author_contact.as_deref(), mask_contact),
                 a.text.clone(),
             ];
+            let ws = wb.worksheet_from_index(sheet).map_err(xl)?;
             for (col, v) in cells.iter().enumerate() {
                 ws.write_string(row, col as u16, v).map_err(xl)?;
             }
         }
     }
-    let bytes = wb.save_to_buffer().map_err(xl)?;
-    Ok(AppealExport { bytes, unmasked })
+    // Zipping the sheets is CPU and file work: off the async workers.
+    let file = tokio::task::spawn_blocking(move || -> AppResult<std::fs::File> {
+        use std::io::Seek;
+        let mut file = tempfile::tempfile().map_err(AppError::internal)?;
+        wb.save_to_writer(&mut file).map_err(xl)?;
+        file.rewind().map_err(AppError::internal)?;
+        Ok(file)
+    })
+    .await
+    .map_err(AppError::internal)??;
+    Ok(AppealExport { file, rows, unmasked })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::IdRanges;
+
+    #[test]
+    fn id_ranges_merge_consecutive_ids() {
+        let mut r = IdRanges::default();
+        for id in [1, 2, 3, 7, 9, 10] {
+            r.push(id);
+        }
+        assert_eq!(r.0, vec![(1, 3), (7, 7), (9, 10)]);
+        assert_eq!(r.count(), 6);
+        assert!(!r.is_empty());
+    }
 }

@@ -371,10 +371,14 @@ async fn growth_rating_and_the_weekly_memo() {
     assert_eq!((m["weekStart"].as_str(), m["weekEnd"].as_str()), (Some("2026-11-16"), Some("2026-11-22")));
     assert_eq!((m["summary"]["total"].as_i64(), m["previous"]["total"].as_i64()), (Some(6), Some(1)));
     assert_eq!(counts_keys(&m["topGrowth"]), vec![roads_top.clone()]);
+    let advice: Vec<&str> = m["recommendations"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
     assert_eq!(
-        m["recommendations"],
-        json!(["Подготовить дорожную карту по теме «Дороги»: 6 обращений за неделю при среднем 1.0."])
+        advice[0],
+        "Взять на контроль тему «Дороги»: значимый рост за неделю (6 обращений при среднем 1.0); если рост сохранится, подготовить дорожную карту.",
+        "a first significant week: control, not yet a roadmap"
     );
+    assert!(advice[1].starts_with("Обеспечить ответ по ") && advice[1].contains("Управление ЖКХ — 1"), "{advice:?}");
+    assert_eq!(advice.len(), 2, "{advice:?}");
     let overdue =
         app.gql(Some(&curator), "{ appeals(filter:{slaState:[OVERDUE]}, first:100) { totalCount } }", json!({})).await;
     let ids: Vec<&str> = m["overdue"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
@@ -383,7 +387,13 @@ async fn growth_rating_and_the_weekly_memo() {
     let md = m["markdown"].as_str().unwrap();
     assert!(md.starts_with("# Аналитическая записка за неделю 16.11.2026 — 22.11.2026"), "{md}");
     assert!(md.contains("Поступило обращений: **6**"), "{md}");
-    assert!(md.contains("Подготовить дорожную карту по теме «Дороги»"));
+    assert!(md.contains("Взять на контроль тему «Дороги»"));
+    assert!(md.contains("| Управление ЖКХ | 1 | 19.11.2026 |"), "R1's overdue appeal, due 19 November: {md}");
+    assert!(md.contains("| 2026-000005 | Отопление | Управление ЖКХ | 19.11.2026 |"), "{md}");
+    assert!(md.contains("## Проблемные точки") && md.contains("Просроченных мероприятий нет."), "{md}");
+    let overdue_total: i64 =
+        advice[1].trim_start_matches("Обеспечить ответ по ").split(' ').next().and_then(|n| n.parse().ok()).unwrap();
+    assert_eq!(overdue_total, ids.len() as i64, "the curator sees every overdue appeal");
     assert_eq!(m["docxUrl"], "/exports/memo/2026-11-16.docx");
     assert_eq!(m["xlsxUrl"], "/exports/memo/2026-11-16.xlsx");
     let r = app.gql(Some(&curator), MEMO, json!({"w": "2026-11-17"})).await;
@@ -520,7 +530,42 @@ async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
     assert_eq!(app.audit_count("read.personalData").await, before, "the head sees personal data masked");
     let resp = get("?channel=POS,EMAIL", Some(curator.clone())).await.unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["x-total-count"], "3");
+    let rows = xlsx_rows(&resp.bytes().await.unwrap(), "Обращения");
+    assert_eq!(rows.len(), 4, "the header and three appeals");
+    assert!(rows[1..].iter().all(|r| r[11].starts_with("Иван Петров")), "the curator handles them: {rows:?}");
     assert_eq!(app.audit_count("read.personalData").await, before + 1, "the curator's unmasked read is audited");
+    let audit = last_audit(&app, "read.personalData").await;
+    assert_eq!(audit["count"], 3);
+    assert_eq!(audit["filter"]["channel"], "POS,EMAIL");
+    let ranges = audit["appealIdRanges"].as_array().unwrap();
+    let listed: i64 = ranges.iter().map(|r| r[1].as_i64().unwrap() - r[0].as_i64().unwrap() + 1).sum();
+    assert_eq!(listed, 3, "every unmasked appeal is in the audited ranges: {ranges:?}");
+    // Past a sheet's row limit the list goes on in the next sheet, and nobody handling the
+    // appeals sees personal data masked.
+    let export = {
+        use mcu::service::{appeal_query, exports, scope::AppealScope};
+        let scope = AppealScope::for_token_reading_all();
+        let st = &app.state;
+        let q = appeal_query::filtered(&st.db, &scope, &Default::default(), st.settings.timezone, st.clock.now())
+            .await
+            .unwrap();
+        exports::appeals_xlsx_in_sheets(&st.db, q, &scope, st.settings.timezone, 2).await.unwrap()
+    };
+    assert_eq!(export.rows, 3);
+    assert!(export.unmasked.is_empty());
+    let bytes = {
+        use std::io::Read;
+        let mut b = Vec::new();
+        let mut f = export.file;
+        f.read_to_end(&mut b).unwrap();
+        b
+    };
+    let first = xlsx_rows(&bytes, "Обращения");
+    let second = xlsx_rows(&bytes, "Обращения 2");
+    assert_eq!((first.len(), second.len()), (3, 2), "2 + 1 appeals, each sheet with its header");
+    assert_eq!(second[0][0], "Номер");
+    assert!(second[1][11].contains('*') && !second[1][11].contains("Петров"), "masked: {:?}", second[1]);
     let resp = get("?status=SOMETIMES", Some(curator)).await.unwrap();
     assert_eq!(resp.status(), 400);
     assert_eq!(resp.json::<Value>().await.unwrap()["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
@@ -528,4 +573,93 @@ async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
     let q = "mutation{createApiToken(input:{name:\"bi\",scopes:[ANALYTICS_READ]}){secret}}";
     let bi = app.gql(Some(&admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
     assert_eq!(get("", Some(bi)).await.unwrap().status(), 403);
+}
+
+/// The cells of one sheet of a workbook as strings.
+fn xlsx_rows(bytes: &[u8], sheet: &str) -> Vec<Vec<String>> {
+    use calamine::{Reader, Xlsx};
+    let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
+    let range = wb.worksheet_range(sheet).unwrap();
+    range.rows().map(|r| r.iter().map(ToString::to_string).collect()).collect()
+}
+
+/// The data of the newest audit entry of an action.
+async fn last_audit(app: &TestApp, action: &str) -> Value {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let row = mcu::entity::audit_log::Entity::find()
+        .filter(mcu::entity::audit_log::Column::Action.eq(action))
+        .order_by_desc(mcu::entity::audit_log::Column::Id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    row.data.map(|d| serde_json::from_str(&d).unwrap()).unwrap_or(Value::Null)
+}
+
+#[tokio::test]
+async fn the_memo_asks_for_a_roadmap_after_two_significant_weeks_and_then_follows_it() {
+    let app = spawn_long().await;
+    app.set_now("2026-11-21T08:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({})).await;
+    let roads = app.recipient(&admin, "Управление дорожного хозяйства").await;
+    let pits = app.category(&curator, "Ямы и ремонт дорог").await;
+    // Nothing before 9 November; six pothole appeals that week, seven the next.
+    for day in ["09", "10", "11", "12", "13", "13", "16", "17", "18", "19", "20", "20", "20"] {
+        message(&app, &curator, json!({"categoryId": pits, "receivedAt": format!("2026-11-{day}T10:00:00+07:00")}))
+            .await;
+    }
+    const MEMO: &str = "query($w:Date!){ analytics { weeklyMemo(weekStart:$w) { markdown recommendations topGrowth { key count } } } }";
+    let memo = |token: String| {
+        let app = &app;
+        async move {
+            app.gql(Some(&token), MEMO, json!({"w": "2026-11-16"})).await.data()["analytics"]["weeklyMemo"].clone()
+        }
+    };
+    let m = memo(curator.clone()).await;
+    assert_eq!(
+        m["recommendations"][0],
+        "Подготовить дорожную карту по теме «Дороги»: значимый рост вторую неделю подряд (7 обращений за неделю при среднем 2.0).",
+        "{m}"
+    );
+
+    // A roadmap on the topic (its subcategory counts for it), approved, with a measure due on
+    // 25 November that is not done by the 27th.
+    let q = "mutation($i:CreateRoadmapInput!){ createRoadmap(input:$i) { id version } }";
+    let r = app
+        .gql(Some(&coordinator), q, json!({"i": {"title": "Ремонт дорог", "problem": "Ямы", "categoryId": pits}}))
+        .await;
+    let id = r.data()["createRoadmap"]["id"].as_str().unwrap().to_string();
+    let q = "mutation($i:MeasureInput!){ addMeasure(input:$i) { version } }";
+    let input = json!({"roadmapId": id, "version": 1, "title": "Ямочный ремонт ул. Ленина", "responsibleId": roads, "dueDate": "2026-11-25"});
+    let v = app.gql(Some(&coordinator), q, json!({"i": input})).await.data()["addMeasure"]["version"].as_i64().unwrap();
+    let q = "mutation($id:ID!,$v:Int!){ submitRoadmap(id:$id, version:$v) { version } }";
+    let v = app.gql(Some(&coordinator), q, json!({"id": id, "v": v})).await.data()["submitRoadmap"]["version"].clone();
+    let q = "mutation($id:ID!,$v:Int!){ approveRoadmap(id:$id, version:$v) { status } }";
+    assert_eq!(
+        app.gql(Some(&curator), q, json!({"id": id, "v": v})).await.data()["approveRoadmap"]["status"],
+        "APPROVED"
+    );
+    app.set_now("2026-11-27T09:00:00+07:00");
+    let m = memo(curator.clone()).await;
+    let advice: Vec<&str> = m["recommendations"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(
+        advice[0],
+        "Проверить исполнение дорожной карты «Ремонт дорог»: рост по теме «Дороги» продолжается вторую неделю (7 обращений при среднем 2.0)."
+    );
+    assert!(!advice.iter().any(|a| a.starts_with("Подготовить дорожную карту")), "{advice:?}");
+    assert_eq!(
+        advice[1],
+        "Заслушать ответственных за просроченные мероприятия дорожных карт (1): Управление дорожного хозяйства."
+    );
+    let md = m["markdown"].as_str().unwrap();
+    assert!(
+        md.contains("| Ремонт дорог | Ямочный ремонт ул. Ленина | Управление дорожного хозяйства | 25.11.2026 |"),
+        "{md}"
+    );
+    // The same in the workbook.
+    let resp = app.client.get(format!("{}/exports/memo/2026-11-16.xlsx", app.base)).bearer_auth(&curator).send().await;
+    let rows = xlsx_rows(&resp.unwrap().bytes().await.unwrap(), "Мероприятия");
+    assert_eq!(rows[1][..3], ["Ремонт дорог", "Ямочный ремонт ул. Ленина", "Управление дорожного хозяйства"]);
 }

@@ -31,6 +31,7 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         db_min_connections: 1,
         db_statement_timeout_ms: 10_000,
         request_timeout_ms: 30_000,
+        export_timeout_ms: 600_000,
         max_body_bytes: 1_048_576,
         max_upload_bytes: 16 * 1_048_576,
         max_depth: 12,
