@@ -7,6 +7,7 @@ mod m20261129_000002_appeals;
 pub mod m20261129_000003_default_rubricator;
 mod m20261129_000004_intake;
 mod m20261129_000010_roadmaps_polls;
+pub mod m20261129_000011_open_queue_index;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000003_default_rubricator::Migration),
             Box::new(m20261129_000004_intake::Migration),
             Box::new(m20261129_000010_roadmaps_polls::Migration),
+            Box::new(m20261129_000011_open_queue_index::Migration),
         ]
     }
 }

@@ -487,7 +487,22 @@ impl AppealQuery {
         let scope = scope(ctx).await?;
         let query = appeal_query::filtered(&st.db, scope, &filter, st.settings.timezone, st.clock.now()).await?;
         let request = PageRequest { order, descending, limit, after, before, backward };
-        let page = appeal_query::page(&st.db, query.clone(), &request).await?;
+        let node = ctx.look_ahead().field("edges").field("node");
+        let names =
+            node.field("recipient").exists() || node.field("category").exists() || node.field("territory").exists();
+        // On PostgreSQL every statement is a round trip: join the names into the page. The
+        // embedded SQLite has no round trips, and its planner reads the joined page slowly.
+        let page = if names && !st.settings.is_sqlite() {
+            // One statement for the page and the names it shows; the loaders serve them.
+            let (page, refs) = appeal_query::page_with_refs(&st.db, query.clone(), &request).await?;
+            let loaders = ctx.data_unchecked::<Loaders>();
+            loaders.recipients.feed_many(refs.recipients.into_iter().map(|r| (r.id, r))).await;
+            loaders.categories.feed_many(refs.categories.into_iter().map(|c| (c.id, c))).await;
+            loaders.territories.feed_many(refs.territories.into_iter().map(|t| (t.id, t))).await;
+            page
+        } else {
+            appeal_query::page(&st.db, query.clone(), &request).await?
+        };
         let edges: Vec<AppealEdge> = page
             .rows
             .into_iter()

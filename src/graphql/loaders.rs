@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, Loader};
+use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
 use crate::entity::{appeal, appeal_event, category, recipient, territory, user};
@@ -85,9 +85,11 @@ impl Loader<i64> for AppealEventsLoader {
 
 /// The loaders of one request.
 pub struct Loaders {
-    pub recipients: DataLoader<RecipientLoader>,
-    pub territories: DataLoader<TerritoryLoader>,
-    pub categories: DataLoader<CategoryLoader>,
+    /// Reference rows are cached for the request, so that a page read with its references
+    /// joined ([`crate::service::appeal_query::page_with_refs`]) can feed them in.
+    pub recipients: DataLoader<RecipientLoader, HashMapCache>,
+    pub territories: DataLoader<TerritoryLoader, HashMapCache>,
+    pub categories: DataLoader<CategoryLoader, HashMapCache>,
     pub users: DataLoader<UserLoader>,
     pub category_children: DataLoader<CategoryChildrenLoader>,
     pub appeals: DataLoader<AppealLoader>,
@@ -98,9 +100,9 @@ impl Loaders {
     /// Fresh loaders (no cache shared between requests or callers).
     pub fn new(db: &DatabaseConnection) -> Self {
         Self {
-            recipients: DataLoader::new(RecipientLoader(db.clone()), tokio::spawn),
-            territories: DataLoader::new(TerritoryLoader(db.clone()), tokio::spawn),
-            categories: DataLoader::new(CategoryLoader(db.clone()), tokio::spawn),
+            recipients: DataLoader::with_cache(RecipientLoader(db.clone()), tokio::spawn, HashMapCache::default()),
+            territories: DataLoader::with_cache(TerritoryLoader(db.clone()), tokio::spawn, HashMapCache::default()),
+            categories: DataLoader::with_cache(CategoryLoader(db.clone()), tokio::spawn, HashMapCache::default()),
             users: DataLoader::new(UserLoader(db.clone()), tokio::spawn),
             category_children: DataLoader::new(CategoryChildrenLoader(db.clone()), tokio::spawn),
             appeals: DataLoader::new(AppealLoader(db.clone()), tokio::spawn),

@@ -547,9 +547,15 @@ async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
         use mcu::service::{appeal_query, exports, scope::AppealScope};
         let scope = AppealScope::for_token_reading_all();
         let st = &app.state;
-        let q = appeal_query::filtered(&st.db, &scope, &Default::default(), st.settings.timezone, st.clock.now())
-            .await
-            .unwrap();
+        let q = appeal_query::filtered(
+            &st.db,
+            &scope,
+            &appeal_query::AppealFilter::default(),
+            st.settings.timezone,
+            st.clock.now(),
+        )
+        .await
+        .unwrap();
         exports::appeals_xlsx_in_sheets(&st.db, q, &scope, st.settings.timezone, 2).await.unwrap()
     };
     assert_eq!(export.rows, 3);
@@ -593,7 +599,7 @@ async fn last_audit(app: &TestApp, action: &str) -> Value {
         .await
         .unwrap()
         .unwrap();
-    row.data.map(|d| serde_json::from_str(&d).unwrap()).unwrap_or(Value::Null)
+    row.data.map_or(Value::Null, |d| serde_json::from_str(&d).unwrap())
 }
 
 #[tokio::test]

@@ -127,4 +127,26 @@ async fn a_page_costs_the_same_number_of_statements_whatever_its_size() {
     assert!(requests >= 2, "{metrics}");
     assert!(metrics.contains(&format!("mcu_sql_statements_total {}", app.sql_statements())), "{metrics}");
     assert!(costs[1] <= 8, "{costs:?}");
+
+    // The benchmark's page: the names come joined with the page, so two statements in all
+    // (the caller's account and the page), and they are the right names.
+    let bench = "{ appeals(first:50, filter:{status:[ASSIGNED, IN_PROGRESS]}, orderBy:{field:DUE_AT,direction:ASC}) { edges { node { number status kind dueAt slaState recipient { name } category { name } territory { name } } } } }";
+    let before = app.sql_statements();
+    let r = app.gql(Some(&curator), bench, json!({})).await;
+    let cost = app.sql_statements() - before;
+    if app.state.settings.is_sqlite() {
+        assert!(cost <= 5, "the caller's account, the page and one statement per relation: {cost}");
+    } else {
+        assert_eq!(cost, 2, "the caller's account and the page with its names");
+    }
+    let edges = r.data()["appeals"]["edges"].as_array().unwrap().clone();
+    assert_eq!(edges.len(), 30);
+    let mut names: Vec<String> =
+        edges.iter().map(|e| e["node"]["recipient"]["name"].as_str().unwrap().to_string()).collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names, ["Отдел 0", "Отдел 1", "Отдел 2", "Отдел 3", "Отдел 4"]);
+    assert!(
+        edges.iter().all(|e| e["node"]["category"]["name"] == "Отопление" && e["node"]["territory"]["name"] == "Сорск")
+    );
 }
