@@ -1508,15 +1508,14 @@ async fn memo_roadmaps(
             if !filter.recipient_id.is_empty() && !m.responsible_id.is_some_and(|r| filter.recipient_id.contains(&r)) {
                 continue;
             }
-            let responsible = m
-                .responsible_id
-                .map(|r| names.recipient(Some(r)))
-                .or(m.responsible_name.clone())
-                .unwrap_or_else(|| "не назначен".into());
+            let who = match (m.responsible_id, &m.responsible_name) {
+                (None, Some(name)) => name.clone(),
+                (id, _) => responsible(names, id),
+            };
             measures.push(MeasureLine {
                 roadmap: running.get(&m.roadmap_id).map(|r| r.title.clone()).unwrap_or_default(),
                 measure: m.title,
-                responsible,
+                responsible: who,
                 due: m.due_date,
             });
         }

@@ -223,16 +223,8 @@ pub async fn filtered(
 
 /// One page of the list, ordered and keyset-paginated.
 pub async fn page(conn: &impl ConnectionTrait, q: Select<appeal::Entity>, p: &PageRequest) -> AppResult<AppealPage> {
-    let col = order_column(p.order);
-    let (q, ascending) = keyset_query(q, p)?;
-    let dir = if ascending { Order::Asc } else { Order::Desc };
-    let mut rows = q.order_by(col, dir.clone()).order_by(appeal::Column::Id, dir).limit(p.limit + 1).all(conn).await?;
-    let more = rows.len() as u64 > p.limit;
-    rows.truncate(p.limit as usize);
-    if p.backward {
-        rows.reverse();
-    }
-    let (has_next, has_previous) = if p.backward { (p.before.is_some(), more) } else { (more, p.after.is_some()) };
+    let mut rows = page_query(q, p)?.all(conn).await?;
+    let (has_next, has_previous) = trim(&mut rows, p);
     Ok(AppealPage { rows: rows.into_iter().map(|a| (encode_cursor(p.order, &a), a)).collect(), has_next, has_previous })
 }
 
@@ -300,22 +292,8 @@ pub async fn page_with_refs(
     q = select_prefixed::<recipient::Entity>(q, "r");
     q = select_prefixed::<category::Entity>(q, "c");
     q = select_prefixed::<territory::Entity>(q, "t");
-    let (q, ascending) = keyset_query(q, p)?;
-    let dir = if ascending { Order::Asc } else { Order::Desc };
-    let col = order_column(p.order);
-    let mut rows: Vec<JoinedRow> = q
-        .order_by(col, dir.clone())
-        .order_by(appeal::Column::Id, dir)
-        .limit(p.limit + 1)
-        .into_model::<JoinedRow>()
-        .all(conn)
-        .await?;
-    let more = rows.len() as u64 > p.limit;
-    rows.truncate(p.limit as usize);
-    if p.backward {
-        rows.reverse();
-    }
-    let (has_next, has_previous) = if p.backward { (p.before.is_some(), more) } else { (more, p.after.is_some()) };
+    let mut rows: Vec<JoinedRow> = page_query(q, p)?.into_model::<JoinedRow>().all(conn).await?;
+    let (has_next, has_previous) = trim(&mut rows, p);
     let mut refs = PageRefs::default();
     let mut page = Vec::with_capacity(rows.len());
     for r in rows {
@@ -327,17 +305,29 @@ pub async fn page_with_refs(
     Ok((AppealPage { rows: page, has_next, has_previous }, refs))
 }
 
-/// The query narrowed to the rows after/before the cursors, and whether it reads ascending.
-fn keyset_query(mut q: Select<appeal::Entity>, p: &PageRequest) -> AppResult<(Select<appeal::Entity>, bool)> {
-    // Walking backward means reading in the opposite direction and reversing the rows.
-    let ascending = p.descending == p.backward;
+/// The query narrowed to the rows after/before the cursors, in reading order, one row longer
+/// than the page (to tell whether more follow).
+fn page_query(mut q: Select<appeal::Entity>, p: &PageRequest) -> AppResult<Select<appeal::Entity>> {
     if let Some(c) = &p.after {
         q = q.filter(keyset(p.order, &decode_cursor("after", c)?, !p.descending)?);
     }
     if let Some(c) = &p.before {
         q = q.filter(keyset(p.order, &decode_cursor("before", c)?, p.descending)?);
     }
-    Ok((q, ascending))
+    // Walking backward means reading in the opposite direction and reversing the rows.
+    let dir = if p.descending == p.backward { Order::Asc } else { Order::Desc };
+    Ok(q.order_by(order_column(p.order), dir.clone()).order_by(appeal::Column::Id, dir).limit(p.limit + 1))
+}
+
+/// Drops the extra row read by [`page_query`], puts a backward read back in order, and says
+/// whether more rows exist after and before the page.
+fn trim<T>(rows: &mut Vec<T>, p: &PageRequest) -> (bool, bool) {
+    let more = rows.len() as u64 > p.limit;
+    rows.truncate(p.limit as usize);
+    if p.backward {
+        rows.reverse();
+    }
+    if p.backward { (p.before.is_some(), more) } else { (more, p.after.is_some()) }
 }
 
 /// The number of appeals matching the query.
