@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # Analytics benchmark on PostgreSQL: seeds N appeals spread over 2026 (default 1 000 000)
-# into a fresh database with one INSERT … SELECT, starts the server, and times the year-long
-# summary, heat map and recipient rating over real HTTP (median of RUNS requests each).
-# Target: each ≤ 300 ms on 1M appeals with a release build.
+# into a fresh database with one INSERT … SELECT (then `mcu rollup rebuild`, as rows written
+# behind the server's back need), starts the server, and times the year-long summary, heat
+# map, recipient rating and weekly trend over real HTTP (median of RUNS requests each), and
+# the raw SQL aggregates over `appeals` that compute the same numbers (median of RUNS, psql).
+# Targets: summary, heat map and rating ≤ 300 ms, weekly trend ≤ 200 ms, ≤ 2× raw SQL.
 #
 #   bench/analytics.sh                 # 1M appeals, release build
 #   N=50000 MCU_BIN=target/debug/mcu bench/analytics.sh
@@ -53,8 +55,10 @@ SELECT 'B-' || g, 'MESSAGE', (ARRAY['POS', 'INCIDENT', 'GOSPABLIKI', 'EMAIL', 'P
 FROM generate_series(1, :n) g CROSS JOIN c CROSS JOIN t CROSS JOIN r
 CROSS JOIN LATERAL (SELECT timestamptz '2025-12-31 17:00:00+00' + (g % 365) * interval '1 day'
                            + (g % 86000) * interval '1 second' AS at) x;
-ANALYZE appeals;
 SQL
+# Autovacuum would do this soon after a bulk load; index-only scans need the visibility map.
+psql -q "$DATABASE_URL" -c "VACUUM ANALYZE appeals"
+"$MCU_BIN" rollup rebuild
 
 if curl -s -o /dev/null "http://$MCU_BIND/healthz"; then
   echo "port $PORT is taken: set BENCH_PORT" >&2
@@ -87,3 +91,32 @@ echo "== a year of $N appeals"
 time_query summary 'query($p:PeriodInput!){analytics{summary(period:$p){total byChannel{key count} byStatus{key count} answered onTimeRate overdueNow medianResponseHours satisfiedRate fullAnswerRate}}}'
 time_query heatmap 'query($p:PeriodInput!){analytics{heatmap(period:$p){cells{categoryId territoryId count previousCount per1000}}}}'
 time_query recipientRating 'query($p:PeriodInput!){analytics{recipientRating(period:$p){recipient{id} rank total onTimeRate score}}}'
+time_query trend 'query($p:PeriodInput!){analytics{trend(period:$p, granularity:WEEK){key points{start count}}}}'
+
+# The same numbers computed from `appeals` directly, as the server did before the rollups.
+Y="received_at >= '2025-12-31 17:00+00' AND received_at < '2026-12-31 17:00+00'"
+P="received_at >= '2024-12-31 17:00+00' AND received_at < '2025-12-31 17:00+00'"
+HOURS="CAST(EXTRACT(EPOCH FROM (answered_at - received_at)) AS DOUBLE PRECISION) / 3600.0"
+raw_query() {
+  local name="$1" sql="$2" times=()
+  for _ in $(seq 1 "$RUNS"); do
+    times+=("$(printf '\\timing on\n%s\n' "$sql" | psql -q "$DATABASE_URL" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' \
+      | awk '{ s += $1 } END { printf "%.0f", s }')")
+  done
+  printf 'raw SQL %-16s median %s ms over %s runs\n' "$name" \
+    "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")" "$RUNS"
+}
+raw_query summary "SELECT channel, kind, status, count(*), count(answered_at), count(*) FILTER (WHERE answered_at <= due_at),
+  count(*) FILTER (WHERE satisfied), count(satisfied), count(*) FILTER (WHERE completeness = 'FULL'), count(completeness),
+  count(*) FILTER (WHERE reopen_count > 0) FROM appeals WHERE $Y GROUP BY 1, 2, 3;
+  SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY $HOURS) FROM appeals WHERE $Y AND answered_at IS NOT NULL;"
+raw_query heatmap "SELECT category_id, territory_id, count(*) FROM appeals WHERE duplicate_of_id IS NULL AND $Y GROUP BY 1, 2;
+  SELECT category_id, territory_id, count(*) FROM appeals WHERE duplicate_of_id IS NULL AND $P GROUP BY 1, 2;"
+raw_query recipientRating "SELECT recipient_id, count(*), count(*) FILTER (WHERE satisfied), count(satisfied),
+  count(*) FILTER (WHERE completeness = 'FULL'), count(completeness) FROM appeals WHERE recipient_id IS NOT NULL AND $Y GROUP BY 1;
+  SELECT recipient_id, count(*), count(*) FILTER (WHERE resolved_at <= due_at) FROM appeals WHERE recipient_id IS NOT NULL
+  AND due_at >= '2025-12-31 17:00+00' AND due_at < '2026-12-31 17:00+00' AND (resolved_at IS NOT NULL OR due_at < now()) GROUP BY 1;
+  SELECT recipient_id, percentile_cont(0.5) WITHIN GROUP (ORDER BY $HOURS) FROM appeals
+  WHERE recipient_id IS NOT NULL AND answered_at IS NOT NULL AND $Y GROUP BY 1;"
+raw_query trend "SELECT date_trunc('week', received_at AT TIME ZONE 'Asia/Krasnoyarsk'), count(*) FROM appeals
+  WHERE duplicate_of_id IS NULL AND $Y GROUP BY 1;"

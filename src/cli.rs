@@ -44,6 +44,9 @@ pub enum Command {
         create_missing: bool,
         file: std::path::PathBuf,
     },
+    /// Maintain the analytics rollups.
+    #[command(subcommand)]
+    Rollup(RollupCommand),
     /// Fill the database with realistic synthetic data of a small city (demo and benchmarks).
     SeedDemo {
         /// Number of appeals spread over the last year.
@@ -53,6 +56,16 @@ pub enum Command {
         #[arg(long, default_value = "2026")]
         seed: u64,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RollupCommand {
+    /// Recompute the rollups from the appeals (after rows were written outside the server).
+    Rebuild,
+    /// Compare the rollups with the appeals; exits with an error when they differ.
+    Verify,
+    /// Fold the rollups' rows to one per key.
+    Compact,
 }
 
 #[derive(Debug, Subcommand)]
@@ -202,6 +215,36 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 serde_json::from_str::<Vec<serde_json::Value>>(&report.errors).map_or(0, |e| e.len()),
                 f64::from(report.rows) / secs.max(0.001)
             );
+            Ok(())
+        }
+        Command::Rollup(cmd) => {
+            use crate::service::rollup;
+            let state = crate::init_state(settings).await?;
+            let tz = state.settings.timezone;
+            let started = std::time::Instant::now();
+            match cmd {
+                RollupCommand::Rebuild => {
+                    let rows = rollup::rebuild(&state.db, tz).await.map_err(cli_error)?;
+                    println!("rebuilt the rollups: {rows} rows in {:.1} s", started.elapsed().as_secs_f64());
+                }
+                RollupCommand::Compact => {
+                    let rows = rollup::compact(&state.db, true).await.map_err(cli_error)?;
+                    println!("compacted the rollups: {} rows", rows.unwrap_or(0));
+                }
+                RollupCommand::Verify => {
+                    let diffs = rollup::verify(&state.db, tz).await.map_err(cli_error)?;
+                    for d in diffs.iter().take(50) {
+                        println!("{d}");
+                    }
+                    if !diffs.is_empty() {
+                        return Err(StartError::Io(std::io::Error::other(format!(
+                            "{} rollup keys differ from the appeals; run `mcu rollup rebuild`",
+                            diffs.len()
+                        ))));
+                    }
+                    println!("the rollups agree with the appeals");
+                }
+            }
             Ok(())
         }
         Command::Schema => Ok(()),

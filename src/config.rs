@@ -66,6 +66,9 @@ pub struct SettingsArgs {
     /// takes minutes to write.
     #[arg(long, env = "MCU_EXPORT_TIMEOUT_MS", default_value = "900000", global = true)]
     pub export_timeout_ms: u64,
+    /// Seconds between compactions of the analytics rollups (rows of one key folded into one).
+    #[arg(long, env = "MCU_ROLLUP_COMPACT_SECS", default_value = "300", global = true)]
+    pub rollup_compact_secs: u64,
     /// Largest accepted JSON request body in bytes.
     #[arg(long, env = "MCU_MAX_BODY_BYTES", default_value = "1048576", global = true)]
     pub max_body_bytes: usize,
@@ -146,6 +149,7 @@ pub struct Settings {
     pub db_statement_timeout: Duration,
     pub request_timeout: Duration,
     pub export_timeout: Duration,
+    pub rollup_compact_interval: Duration,
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
     pub max_depth: usize,
@@ -215,6 +219,7 @@ impl Settings {
         positive("MCU_DB_MAX_CONNECTIONS", u64::from(a.db_max_connections))?;
         positive("MCU_REQUEST_TIMEOUT_MS", a.request_timeout_ms)?;
         positive("MCU_EXPORT_TIMEOUT_MS", a.export_timeout_ms)?;
+        positive("MCU_ROLLUP_COMPACT_SECS", a.rollup_compact_secs)?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
         positive("MCU_MAX_BODY_BYTES", a.max_body_bytes as u64)?;
         positive("MCU_MAX_UPLOAD_BYTES", a.max_upload_bytes as u64)?;
@@ -271,6 +276,7 @@ impl Settings {
             db_statement_timeout: Duration::from_millis(a.db_statement_timeout_ms),
             request_timeout: Duration::from_millis(a.request_timeout_ms),
             export_timeout: Duration::from_millis(a.export_timeout_ms),
+            rollup_compact_interval: Duration::from_secs(a.rollup_compact_secs),
             max_body_bytes: a.max_body_bytes,
             max_upload_bytes: a.max_upload_bytes,
             max_depth: a.max_depth,

@@ -142,6 +142,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
         }
     });
     db::migrate(&db).await?;
+    service::rollup::ensure(&db, settings.timezone).await?;
     service::auth::prepare();
     Ok(AppState {
         db,
@@ -173,6 +174,21 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
     tokio::spawn(async move {
         if let Err(e) = service::classifier::current(&warm).await {
             tracing::warn!(error = %e.message(), "could not prepare the topic classifier");
+        }
+    });
+    // Fold the analytics rollups' ledger rows now and then.
+    let compacting = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(compacting.settings.rollup_compact_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.tick().await;
+        loop {
+            tick.tick().await;
+            match service::rollup::compact(&compacting.db, false).await {
+                Ok(Some(rows)) => tracing::debug!(rows, "compacted the analytics rollups"),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e.message(), "could not compact the analytics rollups"),
+            }
         }
     });
     let schema = graphql::build_schema(state.clone());

@@ -8,6 +8,7 @@ pub mod m20261129_000003_default_rubricator;
 mod m20261129_000004_intake;
 mod m20261129_000010_roadmaps_polls;
 pub mod m20261129_000011_open_queue_index;
+pub mod m20261129_000012_appeal_rollups;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000004_intake::Migration),
             Box::new(m20261129_000010_roadmaps_polls::Migration),
             Box::new(m20261129_000011_open_queue_index::Migration),
+            Box::new(m20261129_000012_appeal_rollups::Migration),
         ]
     }
 }

@@ -3,7 +3,9 @@
 pub mod api_token;
 pub mod appeal;
 pub mod appeal_counter;
+pub mod appeal_due_stat;
 pub mod appeal_event;
+pub mod appeal_stat;
 pub mod audit_log;
 pub mod calendar_override;
 pub mod category;
@@ -24,5 +26,6 @@ pub mod roadmap;
 pub mod roadmap_appeal;
 pub mod roadmap_comment;
 pub mod roadmap_measure;
+pub mod rollup_state;
 pub mod territory;
 pub mod user;

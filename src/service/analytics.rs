@@ -14,7 +14,7 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, Order, QueryFilter,
-    QueryOrder, QuerySelect, Select,
+    QueryOrder, QuerySelect,
 };
 
 use super::appeal_query::{local_midnight, sla_condition};
@@ -24,7 +24,7 @@ use crate::domain::deadlines::{AppealKind, SlaState};
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::rating::rate;
 use crate::domain::stats;
-use crate::entity::{appeal, category, recipient, territory};
+use crate::entity::{appeal, appeal_due_stat, appeal_stat, category, recipient, territory};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -415,39 +415,132 @@ fn group_label(by: GroupBy, key: &str, names: &Names) -> String {
     }
 }
 
-/// The SQL condition of a filter (category and territory trees expanded).
-async fn filter_condition(conn: &impl ConnectionTrait, names: &Names, f: &Filter) -> AppResult<Condition> {
-    use appeal::Column as C;
-    let mut c = Condition::all();
-    if !f.channel.is_empty() {
-        c = c.add(C::Channel.is_in(f.channel.iter().map(|s| s.as_str().to_string())));
-    }
-    if !f.kind.is_empty() {
-        c = c.add(C::Kind.is_in(f.kind.iter().map(|s| s.as_str().to_string())));
-    }
-    if !f.category_id.is_empty() {
-        let wanted: HashSet<i64> = f.category_id.iter().copied().collect();
-        let ids: HashSet<i64> = wanted
-            .iter()
-            .copied()
-            .chain(names.categories.values().filter(|c| c.parent_id.is_some_and(|p| wanted.contains(&p))).map(|c| c.id))
-            .collect();
-        c = c.add(C::CategoryId.is_in(ids));
-    }
-    if !f.territory_id.is_empty() {
-        let mut ids = HashSet::new();
-        for root in &f.territory_id {
-            ids.extend(territory_subtree(conn, *root).await?);
+/// A filter with its category and territory trees expanded to ids.
+struct Resolved {
+    channel: Vec<String>,
+    kind: Vec<String>,
+    category: Option<HashSet<i64>>,
+    /// Each set narrows (the filter's territories, then the caller's own subtree).
+    territory: Vec<HashSet<i64>>,
+    recipient: Vec<i64>,
+}
+
+impl Resolved {
+    async fn of(conn: &impl ConnectionTrait, names: &Names, f: &Filter) -> AppResult<Self> {
+        let category = (!f.category_id.is_empty()).then(|| {
+            let wanted: HashSet<i64> = f.category_id.iter().copied().collect();
+            wanted
+                .iter()
+                .copied()
+                .chain(
+                    names
+                        .categories
+                        .values()
+                        .filter(|c| c.parent_id.is_some_and(|p| wanted.contains(&p)))
+                        .map(|c| c.id),
+                )
+                .collect()
+        });
+        let mut territory = Vec::new();
+        if !f.territory_id.is_empty() {
+            let mut ids = HashSet::new();
+            for root in &f.territory_id {
+                ids.extend(territory_subtree(conn, *root).await?);
+            }
+            territory.push(ids);
         }
-        c = c.add(C::TerritoryId.is_in(ids));
+        if let Some(root) = f.within_territory {
+            territory.push(territory_subtree(conn, root).await?.into_iter().collect());
+        }
+        Ok(Self {
+            channel: f.channel.iter().map(|s| s.as_str().to_string()).collect(),
+            kind: f.kind.iter().map(|s| s.as_str().to_string()).collect(),
+            category,
+            territory,
+            recipient: f.recipient_id.clone(),
+        })
     }
-    if let Some(root) = f.within_territory {
-        c = c.add(C::TerritoryId.is_in(territory_subtree(conn, root).await?));
+
+    /// The condition over columns of one table (appeals or the rollup).
+    fn condition<C: ColumnTrait>(&self, channel: C, kind: C, category: C, territory: C, recipient: C) -> Condition {
+        let mut c = Condition::all();
+        if !self.channel.is_empty() {
+            c = c.add(channel.is_in(self.channel.iter().cloned()));
+        }
+        if !self.kind.is_empty() {
+            c = c.add(kind.is_in(self.kind.iter().cloned()));
+        }
+        if let Some(ids) = &self.category {
+            c = c.add(category.is_in(ids.iter().copied()));
+        }
+        for ids in &self.territory {
+            c = c.add(territory.is_in(ids.iter().copied()));
+        }
+        if !self.recipient.is_empty() {
+            c = c.add(recipient.is_in(self.recipient.iter().copied()));
+        }
+        c
     }
-    if !f.recipient_id.is_empty() {
-        c = c.add(C::RecipientId.is_in(f.recipient_id.iter().copied()));
+
+    fn on_appeals(&self) -> Condition {
+        use appeal::Column as C;
+        self.condition(C::Channel, C::Kind, C::CategoryId, C::TerritoryId, C::RecipientId)
     }
-    Ok(c)
+
+    fn on_rollup(&self) -> Condition {
+        use appeal_stat::Column as S;
+        self.condition(S::Channel, S::Kind, S::CategoryId, S::TerritoryId, S::RecipientId)
+    }
+}
+
+/// The SQL condition of a filter over `appeals` (category and territory trees expanded).
+async fn filter_condition(conn: &impl ConnectionTrait, names: &Names, f: &Filter) -> AppResult<Condition> {
+    Ok(Resolved::of(conn, names, f).await?.on_appeals())
+}
+
+/// A column of appeals or of one of the rollups, so one closure can narrow all three.
+#[derive(Clone, Copy)]
+enum C2 {
+    A(appeal::Column),
+    S(appeal_stat::Column),
+    D(appeal_due_stat::Column),
+}
+
+impl C2 {
+    fn expr(self) -> Expr {
+        match self {
+            Self::A(c) => Expr::col((appeal::Entity, c)),
+            Self::S(c) => Expr::col((appeal_stat::Entity, c)),
+            Self::D(c) => Expr::col((appeal_due_stat::Entity, c)),
+        }
+    }
+
+    fn is_not_null(self) -> Condition {
+        Condition::all().add(self.expr().is_not_null())
+    }
+
+    fn eq(self, v: &str) -> Condition {
+        Condition::all().add(self.expr().eq(v))
+    }
+
+    fn is_in(self, v: impl IntoIterator<Item = i64>) -> Condition {
+        Condition::all().add(self.expr().is_in(v))
+    }
+}
+
+/// The rollup rows of the local days of a period.
+fn days_in(period: Period) -> Condition {
+    Condition::all().add(appeal_stat::Column::Day.gte(period.from)).add(appeal_stat::Column::Day.lte(period.to))
+}
+
+/// Rollup rows of appeals that are not duplicates.
+fn rollup_not_duplicate() -> Condition {
+    Condition::all().add(appeal_stat::Column::Duplicate.eq(false))
+}
+
+/// `CAST(SUM(col) AS BIGINT)`: PostgreSQL sums BIGINT to NUMERIC otherwise.
+fn sum_of(col: &str) -> Expr {
+    Expr::cust(format!("CAST(SUM(\"{col}\") AS BIGINT)"))
 }
 
 fn received_in(start: DateTime<Utc>, end: DateTime<Utc>) -> Condition {
@@ -467,31 +560,27 @@ fn count_all() -> Expr {
     Func::count(Expr::col(appeal::Column::Id)).into()
 }
 
-/// Hours from receipt to answer. Date arithmetic differs per backend; this is its one place.
+/// Hours from receipt to answer. Date arithmetic differs per backend; the migration that
+/// indexes it holds the one text of each.
 fn response_hours(backend: DatabaseBackend) -> Expr {
+    use migration::m20261129_000012_appeal_rollups::{RESPONSE_HOURS_PG, RESPONSE_HOURS_SQLITE};
     match backend {
-        DatabaseBackend::Postgres => {
-            Expr::cust("CAST(EXTRACT(EPOCH FROM (answered_at - received_at)) AS DOUBLE PRECISION) / 3600.0")
-        }
-        _ => Expr::cust("(julianday(answered_at) - julianday(received_at)) * 24.0"),
+        DatabaseBackend::Postgres => Expr::cust(RESPONSE_HOURS_PG),
+        _ => Expr::cust(RESPONSE_HOURS_SQLITE),
     }
 }
 
-/// PostgreSQL's exact median of the response hours, computed in the database.
-const PG_MEDIAN_HOURS: &str = "percentile_cont(0.5) WITHIN GROUP (ORDER BY \
-     CAST(EXTRACT(EPOCH FROM (answered_at - received_at)) AS DOUBLE PRECISION) / 3600.0)";
-
-/// Median response hours of `n` answered appeals: `percentile_cont` on PostgreSQL; elsewhere
-/// the middle one or two values of the ordered response times.
+/// The exact median response hours of the `n` answered appeals matching `answered` (`n`
+/// comes from the rollup): the middle one or two values of a walk along the response-time
+/// index, so nothing sorts all answers.
 async fn median_hours(conn: &impl ConnectionTrait, answered: Condition, n: i64) -> AppResult<Option<f64>> {
-    let q = appeal::Entity::find().filter(answered).select_only();
-    let backend = conn.get_database_backend();
-    if backend == DatabaseBackend::Postgres {
-        let m = q.expr_as(Expr::cust(PG_MEDIAN_HOURS), "m").into_tuple::<Option<f64>>().one(conn).await?;
-        return Ok(m.flatten());
+    if n <= 0 {
+        return Ok(None);
     }
-    let hours = response_hours(backend);
-    let middle: Vec<f64> = q
+    let hours = response_hours(conn.get_database_backend());
+    let middle: Vec<f64> = appeal::Entity::find()
+        .filter(answered)
+        .select_only()
         .expr_as(hours.clone(), "hours")
         .order_by(hours, Order::Asc)
         .offset(((n - 1) / 2) as u64)
@@ -500,27 +589,6 @@ async fn median_hours(conn: &impl ConnectionTrait, answered: Condition, n: i64) 
         .all(conn)
         .await?;
     Ok((!middle.is_empty()).then(|| middle.iter().sum::<f64>() / middle.len() as f64))
-}
-
-/// Median response hours per recipient of the answered appeals matching `answered`.
-async fn median_hours_by_recipient(conn: &impl ConnectionTrait, answered: Condition) -> AppResult<HashMap<i64, f64>> {
-    let q = appeal::Entity::find().filter(answered).select_only().column(appeal::Column::RecipientId);
-    let backend = conn.get_database_backend();
-    if backend == DatabaseBackend::Postgres {
-        let rows = q
-            .expr_as(Expr::cust(PG_MEDIAN_HOURS), "m")
-            .group_by(appeal::Column::RecipientId)
-            .into_tuple::<(i64, Option<f64>)>()
-            .all(conn)
-            .await?;
-        return Ok(rows.into_iter().filter_map(|(r, m)| m.map(|m| (r, m))).collect());
-    }
-    let rows = q.expr_as(response_hours(backend), "hours").into_tuple::<(i64, f64)>().all(conn).await?;
-    let mut by_recipient: HashMap<i64, Vec<f64>> = HashMap::new();
-    for (r, h) in rows {
-        by_recipient.entry(r).or_default().push(h);
-    }
-    Ok(by_recipient.into_iter().filter_map(|(r, mut v)| stats::median(&mut v).map(|m| (r, m))).collect())
 }
 
 fn count_by<T: std::str::FromStr + Copy>(rows: Vec<(String, i64)>, label: fn(T) -> &'static str) -> Vec<CountBy> {
@@ -541,43 +609,13 @@ struct Totals {
     kind: String,
     status: String,
     total: i64,
-    answered: Option<i64>,
-    answered_on_time: Option<i64>,
-    overdue: Option<i64>,
-    due_soon: Option<i64>,
-    satisfied: Option<i64>,
-    rated: Option<i64>,
-    full: Option<i64>,
-    assessed: Option<i64>,
-    reopened: Option<i64>,
-}
-
-fn totals_query(q: Select<appeal::Entity>, now: DateTime<Utc>) -> Select<appeal::Entity> {
-    use appeal::Column as C;
-    q.select_only()
-        .column(C::Channel)
-        .column(C::Kind)
-        .column(C::Status)
-        .group_by(C::Channel)
-        .group_by(C::Kind)
-        .group_by(C::Status)
-        .expr_as(count_all(), "total")
-        .expr_as(count_if(Condition::all().add(C::AnsweredAt.is_not_null())), "answered")
-        .expr_as(
-            count_if(
-                Condition::all()
-                    .add(C::AnsweredAt.is_not_null())
-                    .add(Expr::col(C::AnsweredAt).lte(Expr::col(C::DueAt))),
-            ),
-            "answered_on_time",
-        )
-        .expr_as(count_if(sla_condition(SlaState::Overdue, now)), "overdue")
-        .expr_as(count_if(sla_condition(SlaState::DueSoon, now)), "due_soon")
-        .expr_as(count_if(Condition::all().add(C::Satisfied.eq(true))), "satisfied")
-        .expr_as(count_if(Condition::all().add(C::Satisfied.is_not_null())), "rated")
-        .expr_as(count_if(Condition::all().add(C::Completeness.eq("FULL"))), "full")
-        .expr_as(count_if(Condition::all().add(C::Completeness.is_not_null())), "assessed")
-        .expr_as(count_if(Condition::all().add(C::ReopenCount.gt(0))), "reopened")
+    answered: i64,
+    answered_on_time: i64,
+    satisfied: i64,
+    rated: i64,
+    full: i64,
+    assessed: i64,
+    reopened: i64,
 }
 
 /// Summary KPIs of the appeals received in the period (duplicates included).
@@ -589,33 +627,57 @@ pub async fn summary(state: &AppState, period: Period, filter: &Filter) -> AppRe
 
 async fn summary_with(state: &AppState, names: &Names, period: Period, filter: &Filter) -> AppResult<Summary> {
     use appeal::Column as C;
+    use appeal_stat::Column as S;
     let conn = &state.db;
     let (start, end) = period.instants(state.settings.timezone);
-    let cond = filter_condition(conn, names, filter).await?.add(received_in(start, end));
+    let resolved = Resolved::of(conn, names, filter).await?;
+    let cond = resolved.on_appeals().add(received_in(start, end));
     let now = state.clock.now();
-    // One scan grouped by channel × kind × status gives the totals and the three breakdowns.
-    let groups =
-        totals_query(appeal::Entity::find().filter(cond.clone()), now).into_model::<Totals>().all(conn).await?;
+    // The rollup grouped by channel × kind × status gives the totals and the three breakdowns.
+    let mut q = appeal_stat::Entity::find()
+        .filter(resolved.on_rollup().add(days_in(period)))
+        .select_only()
+        .columns([S::Channel, S::Kind, S::Status])
+        .group_by(S::Channel)
+        .group_by(S::Kind)
+        .group_by(S::Status);
+    for col in ["total", "answered", "answered_on_time", "satisfied", "rated", "full", "assessed", "reopened"] {
+        q = q.expr_as(sum_of(col), col);
+    }
+    let groups = q.into_model::<Totals>().all(conn).await?;
     let mut s = Summary::default();
     let (mut channels, mut kinds, mut statuses) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
     for g in groups {
         s.total += g.total;
-        s.answered += g.answered.unwrap_or(0);
-        s.answered_on_time += g.answered_on_time.unwrap_or(0);
-        s.overdue_now += g.overdue.unwrap_or(0);
-        s.due_soon_now += g.due_soon.unwrap_or(0);
-        s.satisfied += g.satisfied.unwrap_or(0);
-        s.rated += g.rated.unwrap_or(0);
-        s.full += g.full.unwrap_or(0);
-        s.assessed += g.assessed.unwrap_or(0);
-        s.reopened += g.reopened.unwrap_or(0);
+        s.answered += g.answered;
+        s.answered_on_time += g.answered_on_time;
+        s.satisfied += g.satisfied;
+        s.rated += g.rated;
+        s.full += g.full;
+        s.assessed += g.assessed;
+        s.reopened += g.reopened;
         *channels.entry(g.channel).or_default() += g.total;
         *kinds.entry(g.kind).or_default() += g.total;
         *statuses.entry(g.status).or_default() += g.total;
     }
+    channels.retain(|_, n: &mut i64| *n != 0);
+    kinds.retain(|_, n: &mut i64| *n != 0);
+    statuses.retain(|_, n: &mut i64| *n != 0);
     s.by_channel = count_by(channels.into_iter().collect(), channel_label);
     s.by_kind = count_by(kinds.into_iter().collect(), kind_label);
     s.by_status = count_by(statuses.into_iter().collect(), status_label);
+    // "Now" changes by the minute, so these come from the few unresolved appeals.
+    let (overdue, due_soon) = appeal::Entity::find()
+        .filter(cond.clone().add(C::ResolvedAt.is_null()))
+        .select_only()
+        .expr_as(count_if(sla_condition(SlaState::Overdue, now)), "overdue")
+        .expr_as(count_if(sla_condition(SlaState::DueSoon, now)), "due_soon")
+        .into_tuple::<(Option<i64>, Option<i64>)>()
+        .one(conn)
+        .await?
+        .unwrap_or_default();
+    s.overdue_now = overdue.unwrap_or(0);
+    s.due_soon_now = due_soon.unwrap_or(0);
     if s.answered > 0 {
         s.median_response_hours = median_hours(conn, cond.add(C::AnsweredAt.is_not_null()), s.answered).await?;
     }
@@ -626,32 +688,29 @@ async fn cell_counts(
     conn: &impl ConnectionTrait,
     cond: Condition,
 ) -> AppResult<HashMap<(Option<i64>, Option<i64>), i64>> {
-    use appeal::Column as C;
-    let rows = appeal::Entity::find()
+    use appeal_stat::Column as S;
+    let rows = appeal_stat::Entity::find()
         .filter(cond)
         .select_only()
-        .column(C::CategoryId)
-        .column(C::TerritoryId)
-        .expr_as(count_all(), "n")
-        .group_by(C::CategoryId)
-        .group_by(C::TerritoryId)
+        .column(S::CategoryId)
+        .column(S::TerritoryId)
+        .expr_as(sum_of("total"), "n")
+        .group_by(S::CategoryId)
+        .group_by(S::TerritoryId)
         .into_tuple::<(Option<i64>, Option<i64>, i64)>()
         .all(conn)
         .await?;
-    Ok(rows.into_iter().map(|(c, t, n)| ((c, t), n)).collect())
+    Ok(rows.into_iter().filter(|r| r.2 != 0).map(|(c, t, n)| ((c, t), n)).collect())
 }
 
 /// Category × territory counts of non-duplicate appeals in the period, with the count of
 /// the same-length period just before and the count per 1000 inhabitants.
 pub async fn heatmap(state: &AppState, period: Period, filter: &Filter) -> AppResult<Heatmap> {
     let conn = &state.db;
-    let tz = state.settings.timezone;
     let names = Names::load(conn).await?;
-    let base = filter_condition(conn, &names, filter).await?.add(not_duplicate());
-    let (start, end) = period.instants(tz);
-    let (pstart, pend) = period.back(1).instants(tz);
-    let current = cell_counts(conn, base.clone().add(received_in(start, end))).await?;
-    let previous = cell_counts(conn, base.add(received_in(pstart, pend))).await?;
+    let base = Resolved::of(conn, &names, filter).await?.on_rollup().add(rollup_not_duplicate());
+    let current = cell_counts(conn, base.clone().add(days_in(period))).await?;
+    let previous = cell_counts(conn, base.add(days_in(period.back(1)))).await?;
     let keys: HashSet<(Option<i64>, Option<i64>)> = current.keys().chain(previous.keys()).copied().collect();
     let mut cells: Vec<HeatCell> = keys
         .into_iter()
@@ -773,25 +832,41 @@ pub fn buckets(g: Granularity, period: Period) -> Vec<NaiveDate> {
     out
 }
 
-async fn dims_rows(conn: &impl ConnectionTrait, cond: Condition) -> AppResult<Vec<(DateTime<Utc>, Dims)>> {
-    use appeal::Column as C;
-    let rows = appeal::Entity::find()
-        .filter(cond)
-        .select_only()
-        .column(C::ReceivedAt)
-        .column(C::CategoryId)
-        .column(C::TerritoryId)
-        .column(C::Channel)
-        .column(C::RecipientId)
-        .into_tuple::<(DateTime<Utc>, Option<i64>, Option<i64>, String, Option<i64>)>()
-        .all(conn)
-        .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(at, category_id, territory_id, channel, recipient_id)| {
-            (at, Dims { category_id, territory_id, channel, recipient_id })
-        })
-        .collect())
+/// Rollup sums per local day and per value of `by` (the key of [`Dims::key`]).
+async fn day_counts(
+    conn: &impl ConnectionTrait,
+    cond: Condition,
+    by: Option<GroupBy>,
+    names: &Names,
+) -> AppResult<Vec<(NaiveDate, String, i64)>> {
+    use appeal_stat::Column as S;
+    let q = appeal_stat::Entity::find().filter(cond).select_only().column(S::Day).group_by(S::Day);
+    let n = sum_of("total");
+    let id_rows = |rows: Vec<(NaiveDate, Option<i64>, i64)>, key: &dyn Fn(Option<i64>) -> String| {
+        rows.into_iter().map(|(d, id, n)| (d, key(id), n)).collect::<Vec<_>>()
+    };
+    Ok(match by {
+        None => {
+            let rows = q.expr_as(n, "n").into_tuple::<(NaiveDate, i64)>().all(conn).await?;
+            rows.into_iter().map(|(d, n)| (d, "all".to_string(), n)).collect()
+        }
+        Some(GroupBy::Channel) => {
+            let rows = q.column(S::Channel).group_by(S::Channel).expr_as(n, "n");
+            rows.into_tuple::<(NaiveDate, String, i64)>().all(conn).await?
+        }
+        Some(by) => {
+            let col = match by {
+                GroupBy::Category => S::CategoryId,
+                GroupBy::Territory => S::TerritoryId,
+                _ => S::RecipientId,
+            };
+            let rows = q.column(col).group_by(col).expr_as(n, "n").into_tuple().all(conn).await?;
+            match by {
+                GroupBy::Category => id_rows(rows, &|c| id_key(c.map(|c| names.top(c)))),
+                _ => id_rows(rows, &id_key),
+            }
+        }
+    })
 }
 
 /// Non-duplicate appeals per bucket of local dates (empty buckets present as zeros): one
@@ -804,22 +879,19 @@ pub async fn trend(
     filter: &Filter,
 ) -> AppResult<Vec<TrendSeries>> {
     let conn = &state.db;
-    let tz = state.settings.timezone;
     let names = Names::load(conn).await?;
-    let (start, end) = period.instants(tz);
-    let cond = filter_condition(conn, &names, filter).await?.add(not_duplicate()).add(received_in(start, end));
+    let cond = Resolved::of(conn, &names, filter).await?.on_rollup().add(rollup_not_duplicate()).add(days_in(period));
     let starts = buckets(granularity, period);
     let index: HashMap<NaiveDate, usize> = starts.iter().enumerate().map(|(i, d)| (*d, i)).collect();
     let mut series: BTreeMap<String, Vec<i64>> = BTreeMap::new();
     if group_by.is_none() {
         series.insert("all".into(), vec![0; starts.len()]);
     }
-    for (at, dims) in dims_rows(conn, cond).await? {
-        let local = at.with_timezone(&tz).date_naive();
-        let Some(i) = index.get(&bucket_start(granularity, local)).copied() else { continue };
-        let key = group_by.map_or_else(|| "all".to_string(), |g| dims.key(g, &names));
-        series.entry(key).or_insert_with(|| vec![0; starts.len()])[i] += 1;
+    for (day, key, n) in day_counts(conn, cond, group_by, &names).await? {
+        let Some(i) = index.get(&bucket_start(granularity, day)).copied() else { continue };
+        series.entry(key).or_insert_with(|| vec![0; starts.len()])[i] += n;
     }
+    series.retain(|key, counts| group_by.is_none() && key == "all" || counts.iter().any(|n| *n != 0));
     let mut out: Vec<TrendSeries> = series
         .into_iter()
         .map(|(key, counts)| TrendSeries {
@@ -835,25 +907,24 @@ pub async fn trend(
     Ok(out)
 }
 
+/// Rollup sums per category × territory × channel × recipient.
 async fn grouped(conn: &impl ConnectionTrait, cond: Condition) -> AppResult<Vec<(Dims, i64)>> {
-    use appeal::Column as C;
-    let rows = appeal::Entity::find()
+    use appeal_stat::Column as S;
+    let rows = appeal_stat::Entity::find()
         .filter(cond)
         .select_only()
-        .column(C::CategoryId)
-        .column(C::TerritoryId)
-        .column(C::Channel)
-        .column(C::RecipientId)
-        .expr_as(count_all(), "n")
-        .group_by(C::CategoryId)
-        .group_by(C::TerritoryId)
-        .group_by(C::Channel)
-        .group_by(C::RecipientId)
+        .columns([S::CategoryId, S::TerritoryId, S::Channel, S::RecipientId])
+        .expr_as(sum_of("total"), "n")
+        .group_by(S::CategoryId)
+        .group_by(S::TerritoryId)
+        .group_by(S::Channel)
+        .group_by(S::RecipientId)
         .into_tuple::<(Option<i64>, Option<i64>, String, Option<i64>, i64)>()
         .all(conn)
         .await?;
     Ok(rows
         .into_iter()
+        .filter(|r| r.4 != 0)
         .map(|(category_id, territory_id, channel, recipient_id, n)| {
             (Dims { category_id, territory_id, channel, recipient_id }, n)
         })
@@ -905,8 +976,7 @@ async fn growth_with(
     filter: &Filter,
 ) -> AppResult<Vec<GrowthItem>> {
     let conn = &state.db;
-    let tz = state.settings.timezone;
-    let base = filter_condition(conn, names, filter).await?.add(not_duplicate());
+    let base = Resolved::of(conn, names, filter).await?.on_rollup().add(rollup_not_duplicate());
     // Per group: count now, summed baseline count; per group and driver: the same.
     let mut now: HashMap<String, i64> = HashMap::new();
     let mut before: HashMap<String, i64> = HashMap::new();
@@ -914,8 +984,7 @@ async fn growth_with(
     let mut drivers_before: HashMap<String, Vec<(String, f64)>> = HashMap::new();
     let mut driver_labels: HashMap<String, String> = HashMap::new();
     for n in 0..=3 {
-        let (start, end) = period.back(n).instants(tz);
-        for (dims, count) in grouped(conn, base.clone().add(received_in(start, end))).await? {
+        for (dims, count) in grouped(conn, base.clone().add(days_in(period.back(n)))).await? {
             let key = dims.key(group_by, names);
             let drivers = driver_keys(group_by, &dims, names);
             if n == 0 {
@@ -1035,10 +1104,11 @@ pub async fn problem_points(
 struct RecipientTotals {
     recipient_id: i64,
     total: i64,
-    satisfied: Option<i64>,
-    rated: Option<i64>,
-    full: Option<i64>,
-    assessed: Option<i64>,
+    answered: i64,
+    satisfied: i64,
+    rated: i64,
+    full: i64,
+    assessed: i64,
 }
 
 /// The recipient rating for the period, optionally within one channel.
@@ -1056,49 +1126,88 @@ pub async fn recipient_rating(
     within_territory: Option<i64>,
 ) -> AppResult<Vec<RatingRow>> {
     use appeal::Column as C;
+    use appeal_due_stat::Column as D;
+    use appeal_stat::Column as S;
     let conn = &state.db;
     let names = Names::load(conn).await?;
     let (start, end) = period.instants(state.settings.timezone);
     let now = state.clock.now();
-    let mut base = Condition::all().add(C::RecipientId.is_not_null());
-    if let Some(c) = channel {
-        base = base.add(C::Channel.eq(c.as_str()));
-    }
-    if let Some(root) = within_territory {
-        base = base.add(C::TerritoryId.is_in(territory_subtree(conn, root).await?));
-    }
-    let received = base.clone().add(received_in(start, end));
-    let totals = appeal::Entity::find()
-        .filter(received.clone())
+    let territories = match within_territory {
+        Some(root) => Some(territory_subtree(conn, root).await?),
+        None => None,
+    };
+    // The same narrowing over appeals, the receipt rollup and the deadline rollup.
+    let narrow = |c: Condition, channel_col: C2, territory_col: C2, recipient_col: C2| {
+        let mut c = c.add(recipient_col.is_not_null());
+        if let Some(ch) = channel {
+            c = c.add(channel_col.eq(ch.as_str()));
+        }
+        if let Some(t) = &territories {
+            c = c.add(territory_col.is_in(t.iter().copied()));
+        }
+        c
+    };
+    let base = narrow(Condition::all(), C2::A(C::Channel), C2::A(C::TerritoryId), C2::A(C::RecipientId));
+    let mut q = appeal_stat::Entity::find()
+        .filter(narrow(days_in(period), C2::S(S::Channel), C2::S(S::TerritoryId), C2::S(S::RecipientId)))
         .select_only()
-        .column(C::RecipientId)
-        .expr_as(count_all(), "total")
-        .expr_as(count_if(Condition::all().add(C::Satisfied.eq(true))), "satisfied")
-        .expr_as(count_if(Condition::all().add(C::Satisfied.is_not_null())), "rated")
-        .expr_as(count_if(Condition::all().add(C::Completeness.eq("FULL"))), "full")
-        .expr_as(count_if(Condition::all().add(C::Completeness.is_not_null())), "assessed")
-        .group_by(C::RecipientId)
-        .into_model::<RecipientTotals>()
+        .column(S::RecipientId)
+        .group_by(S::RecipientId);
+    for col in ["total", "answered", "satisfied", "rated", "full", "assessed"] {
+        q = q.expr_as(sum_of(col), col);
+    }
+    let totals = q.into_model::<RecipientTotals>().all(conn).await?;
+    // Deadlines in the period: resolved ones from the rollup, unresolved overdue ones (which
+    // change with "now") from the few unresolved appeals.
+    let mut due: HashMap<i64, (i64, i64)> = HashMap::new();
+    let resolved = appeal_due_stat::Entity::find()
+        .filter(
+            narrow(Condition::all(), C2::D(D::Channel), C2::D(D::TerritoryId), C2::D(D::RecipientId))
+                .add(D::Day.gte(period.from))
+                .add(D::Day.lte(period.to)),
+        )
+        .select_only()
+        .column(D::RecipientId)
+        .expr_as(sum_of("resolved"), "n")
+        .expr_as(sum_of("met"), "met")
+        .group_by(D::RecipientId)
+        .into_tuple::<(i64, i64, i64)>()
         .all(conn)
         .await?;
-    let due = appeal::Entity::find()
+    for (r, n, met) in resolved {
+        let e = due.entry(r).or_default();
+        e.0 += n;
+        e.1 += met;
+    }
+    let overdue = appeal::Entity::find()
         .filter(
             base.clone()
+                .add(C::ResolvedAt.is_null())
                 .add(C::DueAt.gte(start))
                 .add(C::DueAt.lt(end))
-                .add(Condition::any().add(C::ResolvedAt.is_not_null()).add(C::DueAt.lt(now))),
+                .add(C::DueAt.lt(now)),
         )
         .select_only()
         .column(C::RecipientId)
         .expr_as(count_all(), "n")
-        .expr_as(count_if(sla_condition(SlaState::Met, now)), "met")
         .group_by(C::RecipientId)
-        .into_tuple::<(i64, i64, Option<i64>)>()
+        .into_tuple::<(i64, i64)>()
         .all(conn)
         .await?;
-    let medians = median_hours_by_recipient(conn, received.add(C::AnsweredAt.is_not_null())).await?;
-    let due: HashMap<i64, (i64, i64)> = due.into_iter().map(|(r, n, met)| (r, (n, met.unwrap_or(0)))).collect();
-    let totals: HashMap<i64, RecipientTotals> = totals.into_iter().map(|t| (t.recipient_id, t)).collect();
+    for (r, n) in overdue {
+        due.entry(r).or_default().0 += n;
+    }
+    due.retain(|_, (n, _)| *n != 0);
+    let received = base.add(received_in(start, end)).add(C::AnsweredAt.is_not_null());
+    let mut medians = HashMap::new();
+    for t in totals.iter().filter(|t| t.answered > 0) {
+        let answered = received.clone().add(C::RecipientId.eq(t.recipient_id));
+        if let Some(m) = median_hours(conn, answered, t.answered).await? {
+            medians.insert(t.recipient_id, m);
+        }
+    }
+    let totals: HashMap<i64, RecipientTotals> =
+        totals.into_iter().filter(|t| t.total != 0).map(|t| (t.recipient_id, t)).collect();
     let ids: HashSet<i64> = totals.keys().chain(due.keys()).copied().collect();
     let weights = state.settings.rating_weights;
     let min_volume = i64::from(state.settings.rating_min_volume);
@@ -1110,8 +1219,8 @@ pub async fn recipient_rating(
             let total = t.map_or(0, |t| t.total);
             let (due_n, met) = due.get(&id).copied().unwrap_or((0, 0));
             let on_time_rate = rate(met, due_n);
-            let full_answer_rate = t.and_then(|t| rate(t.full.unwrap_or(0), t.assessed.unwrap_or(0)));
-            let satisfied_rate = t.and_then(|t| rate(t.satisfied.unwrap_or(0), t.rated.unwrap_or(0)));
+            let full_answer_rate = t.and_then(|t| rate(t.full, t.assessed));
+            let satisfied_rate = t.and_then(|t| rate(t.satisfied, t.rated));
             let median_response_hours = medians.get(&id).copied();
             Some(RatingRow {
                 recipient,

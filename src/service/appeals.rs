@@ -13,6 +13,7 @@ use sea_orm::{
 };
 
 use super::deadlines::Terms;
+use super::rollup::Facts;
 use super::scope::AppealScope;
 use super::{Caller, audit};
 use crate::domain::access::{Channel, Principal};
@@ -315,6 +316,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewAppeal) -> AppRes
     }
     .insert(&txn)
     .await?;
+    super::rollup::record(&txn, state.settings.timezone, None, Some(&Facts::from(&model))).await?;
     let actor = caller.principal.label();
     let everything = AppealScope::for_token_reading_all();
     let likely =
@@ -578,7 +580,7 @@ pub async fn apply(state: &AppState, caller: &Caller, id: i64, version: i32, ste
     am.status = Set(to.as_str().to_string());
     am.version = Set(a.version + 1);
     am.updated_at = Set(now);
-    let updated = save(&txn, am, a.id, a.version).await?;
+    let updated = save(&txn, state.settings.timezone, &a, am).await?;
     let actor = caller.principal.label();
     let event = NewEvent {
         appeal_id: a.id,
@@ -622,19 +624,27 @@ fn reopen_fields(
     data.insert("dueAt".into(), serde_json::json!(due));
 }
 
-/// Writes the changes if the row still has `version` (one statement, so concurrent writers
-/// cannot both win), and reads the row back.
-async fn save(txn: &DatabaseTransaction, am: appeal::ActiveModel, id: i64, version: i32) -> AppResult<appeal::Model> {
+/// Writes the changes if the row still has the version of `old` (one statement, so
+/// concurrent writers cannot both win), reads the row back and records the change in the
+/// analytics rollups.
+async fn save(
+    txn: &DatabaseTransaction,
+    tz: chrono_tz::Tz,
+    old: &appeal::Model,
+    am: appeal::ActiveModel,
+) -> AppResult<appeal::Model> {
     let res = appeal::Entity::update_many()
         .set(am)
-        .filter(appeal::Column::Id.eq(id))
-        .filter(appeal::Column::Version.eq(version))
+        .filter(appeal::Column::Id.eq(old.id))
+        .filter(appeal::Column::Version.eq(old.version))
         .exec(txn)
         .await?;
     if res.rows_affected != 1 {
         return Err(AppError::stale("the appeal"));
     }
-    appeal::Entity::find_by_id(id).one(txn).await?.ok_or_else(|| AppError::NotFound("appeal".into()))
+    let new = appeal::Entity::find_by_id(old.id).one(txn).await?.ok_or_else(|| AppError::NotFound("appeal".into()))?;
+    super::rollup::record(txn, tz, Some(&Facts::from(old)), Some(&Facts::from(&new))).await?;
+    Ok(new)
 }
 
 /// A satisfaction rating: 4 and 5 mean satisfied.
@@ -670,7 +680,7 @@ async fn apply_feedback(
     am.status = Set(to.as_str().to_string());
     am.version = Set(a.version + 1);
     am.updated_at = Set(now);
-    let updated = save(txn, am, a.id, a.version).await?;
+    let updated = save(txn, state.settings.timezone, &a, am).await?;
     let event = NewEvent {
         appeal_id: a.id,
         at: now,
@@ -692,7 +702,7 @@ async fn apply_feedback(
         am.status = Set(reopen_to.as_str().to_string());
         am.version = Set(updated.version + 1);
         am.updated_at = Set(now);
-        let reopened = save(txn, am, updated.id, updated.version).await?;
+        let reopened = save(txn, state.settings.timezone, &updated, am).await?;
         let event = NewEvent {
             appeal_id: a.id,
             at: now,

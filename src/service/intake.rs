@@ -427,6 +427,7 @@ async fn update_one(
     p: &Prepared,
     changed: &[(&'static str, serde_json::Value)],
     now: DateTime<Utc>,
+    tz: chrono_tz::Tz,
 ) -> AppResult<()> {
     let item = &p.item;
     let mut am = a.clone().into_active_model();
@@ -464,6 +465,8 @@ async fn update_one(
     if res.rows_affected != 1 {
         return Err(AppError::stale("the appeal"));
     }
+    let new = super::rollup::facts_of(txn, [a.id]).await?;
+    super::rollup::record(txn, tz, Some(&super::rollup::Facts::from(a)), new.first()).await?;
     let data: serde_json::Map<String, serde_json::Value> =
         changed.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
     let event = appeals::NewEvent {
@@ -529,6 +532,11 @@ async fn insert_batch(
         .into_tuple()
         .all(&txn)
         .await?;
+    let mut ledger = super::rollup::Ledger::default();
+    for f in super::rollup::facts_of(&txn, ids.iter().map(|(id, _, _)| *id)).await? {
+        ledger.change(None, Some(&f), state.settings.timezone);
+    }
+    ledger.write(&txn).await?;
     let actor = caller.principal.label();
     let urls: HashMap<String, Option<String>> = batch
         .iter()
@@ -664,7 +672,7 @@ async fn ingest_one(
                 return Ok(Applied::Unchanged);
             }
             let txn = crate::db::begin_write(&state.db).await?;
-            update_one(&txn, caller, &a, p, &changed, now).await?;
+            update_one(&txn, caller, &a, p, &changed, now, state.settings.timezone).await?;
             txn.commit().await?;
             Ok(Applied::Updated)
         }

@@ -16,6 +16,7 @@ pub mod intake;
 pub mod polls;
 pub mod reference;
 pub mod roadmaps;
+pub mod rollup;
 pub mod scope;
 pub mod seed;
 pub mod tokens;

@@ -611,6 +611,11 @@ async fn flush(state: &AppState, batch: &mut Vec<(String, appeal::ActiveModel)>)
         .into_tuple()
         .all(&txn)
         .await?;
+    let mut ledger = super::rollup::Ledger::default();
+    for f in super::rollup::facts_of(&txn, inserted.iter().map(|(id, _, _)| *id)).await? {
+        ledger.change(None, Some(&f), state.settings.timezone);
+    }
+    ledger.write(&txn).await?;
     let events: Vec<appeal_event::ActiveModel> = inserted
         .into_iter()
         .map(|(id, status, at)| appeal_event::ActiveModel {

@@ -669,3 +669,58 @@ async fn the_memo_asks_for_a_roadmap_after_two_significant_weeks_and_then_follow
     let rows = xlsx_rows(&resp.unwrap().bytes().await.unwrap(), "Мероприятия");
     assert_eq!(rows[1][..3], ["Ремонт дорог", "Ямочный ремонт ул. Ленина", "Управление дорожного хозяйства"]);
 }
+
+#[tokio::test]
+async fn the_rollups_agree_with_the_appeals_through_compaction_rebuild_and_a_new_time_zone() {
+    use mcu::service::rollup;
+    use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait};
+    let app = spawn_long().await;
+    app.set_now("2026-11-16T08:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let r1 = app.recipient(&admin, "Управление ЖКХ").await;
+    let mut ids = Vec::new();
+    // The last one arrives at 02:00 local time: still the 11th in London.
+    for at in ["09T10", "10T10", "11T10", "12T02"] {
+        ids.push(message(&app, &curator, json!({"receivedAt": format!("2026-11-{at}:00:00+07:00")})).await);
+    }
+    answer(&app, &curator, &ids[0], &r1, "2026-11-13T10:00:00+07:00").await;
+    assess(&app, &curator, &ids[0], 4, "FULL").await;
+    answer(&app, &curator, &ids[1], &r1, "2026-11-14T10:00:00+07:00").await;
+    let dup = json!({"id": ids[3], "version": 1, "originalId": ids[2]});
+    app.act(&curator, "markDuplicate", "MarkDuplicateInput", dup).await.data();
+    let week = json!({"p": {"from": "2026-11-09", "to": "2026-11-15"}});
+    let before = app.gql(Some(&curator), SUMMARY, week.clone()).await.data()["analytics"]["summary"].clone();
+    assert_eq!(before["total"], 4);
+    assert_eq!(before["answered"], 2);
+    app.assert_rollups_agree().await;
+
+    // Every write appended ledger rows; compaction folds them to one per key, same sums.
+    let db = &app.state.db;
+    let rows = || async { mcu::entity::appeal_stat::Entity::find().count(db).await.unwrap() };
+    let appended = rows().await;
+    let left = rollup::compact(db, true).await.unwrap().unwrap();
+    assert!(rows().await < appended, "{appended} ledger rows were not folded");
+    assert!(left > 0);
+    app.assert_rollups_agree().await;
+    assert_eq!(app.gql(Some(&curator), SUMMARY, week.clone()).await.data()["analytics"]["summary"], before);
+    assert_eq!(rollup::compact(db, false).await.unwrap(), None, "nothing new to fold");
+
+    // Rows lost (or written behind the server's back) show up in verify; rebuild repairs them.
+    db.execute_unprepared("DELETE FROM appeal_stats WHERE status = 'ANSWERED'").await.unwrap();
+    let tz = app.state.settings.timezone;
+    assert!(!rollup::verify(db, tz).await.unwrap().is_empty(), "verify must notice missing rows");
+    assert_ne!(app.gql(Some(&curator), SUMMARY, week.clone()).await.data()["analytics"]["summary"], before);
+    rollup::rebuild(db, tz).await.unwrap();
+    app.assert_rollups_agree().await;
+    assert_eq!(app.gql(Some(&curator), SUMMARY, week.clone()).await.data()["analytics"]["summary"], before);
+
+    // Local days depend on the zone: a start in another zone rebuilds, the same zone does not.
+    assert!(!rollup::ensure(db, tz).await.unwrap());
+    let london = chrono_tz::Europe::London;
+    assert!(rollup::ensure(db, london).await.unwrap());
+    assert!(rollup::verify(db, london).await.unwrap().is_empty());
+    assert!(!rollup::verify(db, tz).await.unwrap().is_empty(), "an appeal moved to another day");
+    assert!(rollup::ensure(db, tz).await.unwrap());
+    app.assert_rollups_agree().await;
+}

@@ -165,6 +165,7 @@ async fn an_appeal_goes_from_receipt_to_a_closed_assessed_answer_with_legal_dead
         ]
     );
     assert_eq!(app.audit_count("answerAppeal").await, 1);
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]
@@ -222,6 +223,7 @@ async fn a_message_gets_ten_working_days_and_a_dissatisfied_author_reopens_it() 
     // The executor can take it up again.
     let r = app.act(&s.executor, "startWork", "AppealActionInput", json!({"id": id, "version": 6})).await;
     assert_eq!(field(&r, "status"), "IN_PROGRESS");
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]
@@ -254,6 +256,7 @@ async fn an_incident_needs_a_reaction_within_eight_working_hours_then_an_answer_
         )
         .await;
     assert_eq!(r.code(), "BAD_USER_INPUT", "only 59-ФЗ appeals are extended");
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]
@@ -305,6 +308,7 @@ async fn illegal_transitions_stale_versions_and_unknown_ids_change_nothing() {
     let mut paths = bad.field_paths();
     paths.sort();
     assert_eq!(paths, ["input.categoryId", "input.latitude", "input.longitude", "input.text"]);
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]
@@ -415,6 +419,7 @@ async fn concurrent_changes_of_one_version_let_exactly_one_win() {
         app.gql(Some(&s.curator), "query($id:ID!){appeal(id:$id){version events{action}}}", json!({"id": id})).await;
     assert_eq!(a.data()["appeal"]["version"], 2);
     assert_eq!(a.data()["appeal"]["events"].as_array().unwrap().len(), 2);
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]
@@ -481,6 +486,7 @@ async fn duplicates_link_to_the_root_of_their_cluster() {
         .await;
     assert_eq!(r.data()["appeal"]["status"], "DUPLICATE");
     assert_eq!(r.data()["appeal"]["duplicateOf"]["id"], first.as_str());
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]
@@ -522,4 +528,5 @@ async fn redirecting_to_an_external_body_resolves_the_appeal() {
     assert_eq!(a.data()["appeal"]["events"][2]["data"]["redirectedLate"], false);
     let r = app.act(&s.curator, "closeAppeal", "AppealActionInput", json!({"id": id, "version": 3})).await;
     assert_eq!(field(&r, "status"), "CLOSED");
+    app.assert_rollups_agree().await;
 }

@@ -32,6 +32,7 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         db_statement_timeout_ms: 10_000,
         request_timeout_ms: 30_000,
         export_timeout_ms: 600_000,
+        rollup_compact_secs: 300,
         max_body_bytes: 1_048_576,
         max_upload_bytes: 16 * 1_048_576,
         max_depth: 12,
@@ -165,6 +166,12 @@ impl Gql {
 }
 
 impl TestApp {
+    /// Fails when the analytics rollups differ from what the appeals imply.
+    pub async fn assert_rollups_agree(&self) {
+        let diffs = mcu::service::rollup::verify(&self.state.db, self.state.settings.timezone).await.unwrap();
+        assert!(diffs.is_empty(), "the rollups differ from the appeals:\n{}", diffs.join("\n"));
+    }
+
     /// Posts a GraphQL operation, with a bearer token when given.
     pub async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Gql {
         let mut req =

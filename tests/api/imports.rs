@@ -107,6 +107,7 @@ async fn a_pos_export_imported_twice_creates_once_and_reports_bad_rows() {
         .await;
     assert_eq!(reports.data()["imports"]["totalCount"], 3);
     assert_eq!(reports.data()["imports"]["edges"][0]["node"]["format"], "POS_XLSX");
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]
@@ -131,6 +132,7 @@ async fn files_that_are_not_what_they_claim_are_refused_and_change_nothing() {
     let (_, head) = app.user_with(&admin, &["HEAD"], json!({})).await;
     let r = upload(&app, Some(&head), "pos.xlsx", sample(), "POS_XLSX", false).await;
     assert_eq!(r["errors"][0]["extensions"]["code"], "FORBIDDEN");
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]
@@ -152,6 +154,7 @@ async fn a_windows_1251_csv_is_imported() {
         .await;
     assert_eq!(list.data()["appeals"]["edges"][0]["node"]["text"], "Холодно; батареи ледяные");
     assert_eq!(list.data()["appeals"]["edges"][0]["node"]["status"], "ANSWERED");
+    app.assert_rollups_agree().await;
 }
 
 /// A ПОС export of `n` rows, all valid.
@@ -211,4 +214,5 @@ async fn an_import_killed_half_way_and_run_again_ends_with_exactly_the_right_app
     assert!(again.success());
     assert_eq!(count().await, u64::from(rows));
     let _ = std::fs::remove_file(&path);
+    app.assert_rollups_agree().await;
 }

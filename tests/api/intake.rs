@@ -71,6 +71,7 @@ async fn ingestion_is_idempotent_reports_bad_items_and_records_changes() {
     assert_eq!(events, ["ingestAppeal", "ingestUpdate"]);
     assert!(first["events"][1]["comment"].as_str().unwrap().contains("text"));
     assert_eq!(first["events"][0]["data"]["url"], "https://vk.com/wall-1_vk-1");
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]
@@ -102,6 +103,7 @@ async fn concurrent_ingestion_of_the_same_items_creates_each_once() {
     let created: i64 = results.iter().map(|r| r.data()["ingestAppeals"]["created"].as_i64().unwrap()).sum();
     let unchanged: i64 = results.iter().map(|r| r.data()["ingestAppeals"]["unchanged"].as_i64().unwrap()).sum();
     assert_eq!((created, unchanged), (40, 120));
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]
@@ -197,4 +199,5 @@ async fn likely_duplicates_by_text_and_by_place() {
     let events =
         app.gql(Some(&curator), "query($id:ID!){appeal(id:$id){events{data}}}", json!({"id": reordered})).await;
     assert_eq!(events.data()["appeal"]["events"][0]["data"]["possibleDuplicates"][0], original.parse::<i64>().unwrap());
+    app.assert_rollups_agree().await;
 }

@@ -426,9 +426,12 @@ async fn the_roadmaps_and_polls_migration_rolls_back_and_reapplies() {
         db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await
     };
     assert!(count().await.is_ok());
-    // The last two: the open-queue index, then roadmaps and polls.
-    migration::Migrator::down(db, Some(2)).await.unwrap();
+    // The last three: the rollups, the open-queue index, then roadmaps and polls.
+    migration::Migrator::down(db, Some(3)).await.unwrap();
     assert!(count().await.is_err(), "the tables are gone after down");
     migration::Migrator::up(db, None).await.unwrap();
     assert!(count().await.is_ok());
+    // The rollups come back empty; a rebuild fills them again.
+    mcu::service::rollup::rebuild(db, app.state.settings.timezone).await.unwrap();
+    app.assert_rollups_agree().await;
 }

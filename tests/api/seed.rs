@@ -48,4 +48,5 @@ async fn seed_demo_fills_a_year_of_consistent_appeals_and_can_run_twice() {
             .iter()
             .all(|e| e["node"]["recipient"]["name"] == "Управление ЖКХ")
     );
+    app.assert_rollups_agree().await;
 }

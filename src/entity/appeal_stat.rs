@@ -1,0 +1,31 @@
+//! `appeal_stats`: the ledger of appeal counts per local day of receipt and dimensions.
+use sea_orm::entity::prelude::*;
+
+#[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+#[sea_orm(table_name = "appeal_stats")]
+pub struct Model {
+    #[sea_orm(primary_key)]
+    pub id: i64,
+    /// Local date (municipality's time zone) the appeals were received on.
+    pub day: Date,
+    pub channel: String,
+    pub kind: String,
+    pub status: String,
+    pub category_id: Option<i64>,
+    pub territory_id: Option<i64>,
+    pub recipient_id: Option<i64>,
+    pub duplicate: bool,
+    pub total: i64,
+    pub answered: i64,
+    pub answered_on_time: i64,
+    pub satisfied: i64,
+    pub rated: i64,
+    pub full: i64,
+    pub assessed: i64,
+    pub reopened: i64,
+}
+
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}
