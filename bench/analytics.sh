@@ -59,6 +59,8 @@ SQL
 # Autovacuum would do this soon after a bulk load; index-only scans need the visibility map.
 psql -q "$DATABASE_URL" -c "VACUUM ANALYZE appeals"
 "$MCU_BIN" rollup rebuild
+echo "rollup rows by grain: $(psql -Atq "$DATABASE_URL" -c "SELECT string_agg(grain || ' ' || n, ', ') FROM
+  (SELECT grain, count(*) AS n FROM appeal_stats GROUP BY grain ORDER BY grain) g")"
 
 if curl -s -o /dev/null "http://$MCU_BIND/healthz"; then
   echo "port $PORT is taken: set BENCH_PORT" >&2

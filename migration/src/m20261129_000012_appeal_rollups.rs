@@ -1,8 +1,12 @@
 //! Rollups of appeals for analytics on a region's data.
 //!
-//! `appeal_stats` holds, per local day of receipt and per combination of the dimensions the
+//! `appeal_stats` holds, per local day (and ISO week, and month: column `grain`) of receipt
+//! and per combination of the dimensions the
 //! analytics filter and group by, how many appeals there are and how many of them were
 //! answered, answered on time, rated, rated satisfied, assessed, assessed FULL and reopened.
+//! An appeal is counted once per grain (day, ISO week, month), and at each grain both in the
+//! full cube and in the overview cube (column `cube` = `O`) that keeps only channel, kind,
+//! status and duplicate, for region-wide sums.
 //! `appeal_due_stats` holds, per local day of the running deadline, how many appeals were
 //! resolved and how many of those met it (the rating's timeliness).
 //!
@@ -32,6 +36,8 @@ impl MigrationTrait for Migration {
             Table::create()
                 .table("appeal_stats")
                 .col(big_pk_auto("id"))
+                .col(string_len("cube", 1))
+                .col(string_len("grain", 1))
                 .col(date("day"))
                 .col(string("channel"))
                 .col(string("kind"))
@@ -51,11 +57,21 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_appeal_stats_day").table("appeal_stats").col("day").take()).await?;
+        m.create_index(
+            Index::create()
+                .name("ix_appeal_stats_day")
+                .table("appeal_stats")
+                .col("cube")
+                .col("grain")
+                .col("day")
+                .take(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table("appeal_due_stats")
                 .col(big_pk_auto("id"))
+                .col(string_len("grain", 1))
                 .col(date("day"))
                 .col(string("channel"))
                 .col(big_integer_null("territory_id"))
@@ -65,8 +81,10 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(Index::create().name("ix_appeal_due_stats_day").table("appeal_due_stats").col("day").take())
-            .await?;
+        m.create_index(
+            Index::create().name("ix_appeal_due_stats_day").table("appeal_due_stats").col("grain").col("day").take(),
+        )
+        .await?;
         m.create_table(
             Table::create()
                 .table("rollup_state")
@@ -110,18 +128,39 @@ impl MigrationTrait for Migration {
         for sql in statements {
             db.execute_unprepared(&sql).await?;
         }
-        // Appeals not yet resolved, by deadline: "overdue now" and the rating's unresolved
-        // overdue appeals read these few rows instead of the whole table.
-        m.get_connection()
-            .execute_unprepared(
-                "CREATE INDEX IF NOT EXISTS ix_appeals_unresolved_due ON appeals (due_at) WHERE resolved_at IS NULL",
-            )
-            .await?;
+        // Appeals not yet resolved, by receipt and by deadline, with the columns the analytics
+        // filter by: "overdue now", "due soon now" and the rating's unresolved overdue appeals
+        // change with the clock, so they are counted from these (few) rows, index-only on
+        // PostgreSQL.
+        let statements: [&str; 2] = if db.get_database_backend() == DatabaseBackend::Postgres {
+            [
+                "CREATE INDEX IF NOT EXISTS ix_appeals_unresolved ON appeals (received_at) \
+                 INCLUDE (due_at, due_soon_at, channel, kind, category_id, territory_id, recipient_id) \
+                 WHERE resolved_at IS NULL",
+                "CREATE INDEX IF NOT EXISTS ix_appeals_unresolved_due ON appeals (due_at) \
+                 INCLUDE (recipient_id, channel, territory_id) WHERE resolved_at IS NULL",
+            ]
+        } else {
+            [
+                "CREATE INDEX IF NOT EXISTS ix_appeals_unresolved ON appeals (received_at, due_at, due_soon_at) \
+                 WHERE resolved_at IS NULL",
+                "CREATE INDEX IF NOT EXISTS ix_appeals_unresolved_due ON appeals (due_at, recipient_id) \
+                 WHERE resolved_at IS NULL",
+            ]
+        };
+        for sql in statements {
+            db.execute_unprepared(sql).await?;
+        }
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for index in ["ix_appeals_unresolved_due", "ix_appeals_recipient_response", "ix_appeals_response"] {
+        for index in [
+            "ix_appeals_unresolved",
+            "ix_appeals_unresolved_due",
+            "ix_appeals_recipient_response",
+            "ix_appeals_response",
+        ] {
             m.get_connection().execute_unprepared(&format!("DROP INDEX IF EXISTS {index}")).await?;
         }
         for t in ["rollup_state", "appeal_due_stats", "appeal_stats"] {

@@ -6,7 +6,10 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// Local date (municipality's time zone) of the deadline now running.
+    /// `D`, `W` or `M`: the row counts the local day, the ISO week or the month starting at
+    /// `day`.
+    pub grain: String,
+    /// First local date of the bucket; for `D` the date (municipality's time zone) of the deadline now running.
     pub day: Date,
     pub channel: String,
     pub territory_id: Option<i64>,

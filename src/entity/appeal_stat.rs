@@ -6,7 +6,12 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// Local date (municipality's time zone) the appeals were received on.
+    /// `F`: all dimensions; `O`: channel, kind, status and duplicate only (the others NULL).
+    pub cube: String,
+    /// `D`, `W` or `M`: the row counts the local day, the ISO week or the month starting at
+    /// `day`.
+    pub grain: String,
+    /// First local date of the bucket; for `D` the date (municipality's time zone) the appeals were received on.
     pub day: Date,
     pub channel: String,
     pub kind: String,

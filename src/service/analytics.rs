@@ -18,6 +18,7 @@ use sea_orm::{
 };
 
 use super::appeal_query::{local_midnight, sla_condition};
+use super::rollup::{Cube, Grain, tile};
 use super::scope::territory_subtree;
 use crate::domain::access::Channel;
 use crate::domain::deadlines::{AppealKind, SlaState};
@@ -487,9 +488,16 @@ impl Resolved {
         self.condition(C::Channel, C::Kind, C::CategoryId, C::TerritoryId, C::RecipientId)
     }
 
-    fn on_rollup(&self) -> Condition {
+    /// The condition over `appeal_stats`, on the smallest cube that holds the filter's
+    /// dimensions and `by` (none: totals, channel, kind or status only).
+    fn on_rollup(&self, by: Option<GroupBy>) -> Condition {
         use appeal_stat::Column as S;
-        self.condition(S::Channel, S::Kind, S::CategoryId, S::TerritoryId, S::RecipientId)
+        let needs_all = self.category.is_some()
+            || !self.territory.is_empty()
+            || !self.recipient.is_empty()
+            || matches!(by, Some(GroupBy::Category | GroupBy::Territory | GroupBy::Recipient));
+        let cube = if needs_all { Cube::Full } else { Cube::Overview };
+        self.condition(S::Channel, S::Kind, S::CategoryId, S::TerritoryId, S::RecipientId).add(S::Cube.eq(cube.code()))
     }
 }
 
@@ -528,9 +536,20 @@ impl C2 {
     }
 }
 
-/// The rollup rows of the local days of a period.
+/// The rollup rows that together count the local days of a period once: whole months,
+/// then whole weeks, then single days, none coarser than `coarsest`.
+fn buckets_of(period: Period, coarsest: Grain, grain: C2, day: C2) -> Condition {
+    let mut any = Condition::any();
+    for (g, first, last) in tile(period.from, period.to, coarsest) {
+        any = any
+            .add(Condition::all().add(grain.expr().eq(g.code())).add(day.expr().gte(first)).add(day.expr().lte(last)));
+    }
+    any
+}
+
+/// [`buckets_of`] over `appeal_stats`, with months as the coarsest grain.
 fn days_in(period: Period) -> Condition {
-    Condition::all().add(appeal_stat::Column::Day.gte(period.from)).add(appeal_stat::Column::Day.lte(period.to))
+    buckets_of(period, Grain::Month, C2::S(appeal_stat::Column::Grain), C2::S(appeal_stat::Column::Day))
 }
 
 /// Rollup rows of appeals that are not duplicates.
@@ -635,7 +654,7 @@ async fn summary_with(state: &AppState, names: &Names, period: Period, filter: &
     let now = state.clock.now();
     // The rollup grouped by channel × kind × status gives the totals and the three breakdowns.
     let mut q = appeal_stat::Entity::find()
-        .filter(resolved.on_rollup().add(days_in(period)))
+        .filter(resolved.on_rollup(None).add(days_in(period)))
         .select_only()
         .columns([S::Channel, S::Kind, S::Status])
         .group_by(S::Channel)
@@ -708,7 +727,7 @@ async fn cell_counts(
 pub async fn heatmap(state: &AppState, period: Period, filter: &Filter) -> AppResult<Heatmap> {
     let conn = &state.db;
     let names = Names::load(conn).await?;
-    let base = Resolved::of(conn, &names, filter).await?.on_rollup().add(rollup_not_duplicate());
+    let base = Resolved::of(conn, &names, filter).await?.on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
     let current = cell_counts(conn, base.clone().add(days_in(period))).await?;
     let previous = cell_counts(conn, base.add(days_in(period.back(1)))).await?;
     let keys: HashSet<(Option<i64>, Option<i64>)> = current.keys().chain(previous.keys()).copied().collect();
@@ -880,7 +899,16 @@ pub async fn trend(
 ) -> AppResult<Vec<TrendSeries>> {
     let conn = &state.db;
     let names = Names::load(conn).await?;
-    let cond = Resolved::of(conn, &names, filter).await?.on_rollup().add(rollup_not_duplicate()).add(days_in(period));
+    let coarsest = match granularity {
+        Granularity::Day => Grain::Day,
+        Granularity::Week => Grain::Week,
+        Granularity::Month => Grain::Month,
+    };
+    let cond = Resolved::of(conn, &names, filter)
+        .await?
+        .on_rollup(group_by)
+        .add(rollup_not_duplicate())
+        .add(buckets_of(period, coarsest, C2::S(appeal_stat::Column::Grain), C2::S(appeal_stat::Column::Day)));
     let starts = buckets(granularity, period);
     let index: HashMap<NaiveDate, usize> = starts.iter().enumerate().map(|(i, d)| (*d, i)).collect();
     let mut series: BTreeMap<String, Vec<i64>> = BTreeMap::new();
@@ -976,7 +1004,8 @@ async fn growth_with(
     filter: &Filter,
 ) -> AppResult<Vec<GrowthItem>> {
     let conn = &state.db;
-    let base = Resolved::of(conn, names, filter).await?.on_rollup().add(rollup_not_duplicate());
+    // Growth's drivers are categories, territories and channels: the full cube.
+    let base = Resolved::of(conn, names, filter).await?.on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
     // Per group: count now, summed baseline count; per group and driver: the same.
     let mut now: HashMap<String, i64> = HashMap::new();
     let mut before: HashMap<String, i64> = HashMap::new();
@@ -1149,7 +1178,15 @@ pub async fn recipient_rating(
     };
     let base = narrow(Condition::all(), C2::A(C::Channel), C2::A(C::TerritoryId), C2::A(C::RecipientId));
     let mut q = appeal_stat::Entity::find()
-        .filter(narrow(days_in(period), C2::S(S::Channel), C2::S(S::TerritoryId), C2::S(S::RecipientId)))
+        .filter(
+            narrow(
+                Condition::all().add(days_in(period)),
+                C2::S(S::Channel),
+                C2::S(S::TerritoryId),
+                C2::S(S::RecipientId),
+            )
+            .add(S::Cube.eq(Cube::Full.code())),
+        )
         .select_only()
         .column(S::RecipientId)
         .group_by(S::RecipientId);
@@ -1160,20 +1197,20 @@ pub async fn recipient_rating(
     // Deadlines in the period: resolved ones from the rollup, unresolved overdue ones (which
     // change with "now") from the few unresolved appeals.
     let mut due: HashMap<i64, (i64, i64)> = HashMap::new();
-    let resolved = appeal_due_stat::Entity::find()
-        .filter(
-            narrow(Condition::all(), C2::D(D::Channel), C2::D(D::TerritoryId), C2::D(D::RecipientId))
-                .add(D::Day.gte(period.from))
-                .add(D::Day.lte(period.to)),
-        )
-        .select_only()
-        .column(D::RecipientId)
-        .expr_as(sum_of("resolved"), "n")
-        .expr_as(sum_of("met"), "met")
-        .group_by(D::RecipientId)
-        .into_tuple::<(i64, i64, i64)>()
-        .all(conn)
-        .await?;
+    let resolved =
+        appeal_due_stat::Entity::find()
+            .filter(
+                narrow(Condition::all(), C2::D(D::Channel), C2::D(D::TerritoryId), C2::D(D::RecipientId))
+                    .add(buckets_of(period, Grain::Month, C2::D(D::Grain), C2::D(D::Day))),
+            )
+            .select_only()
+            .column(D::RecipientId)
+            .expr_as(sum_of("resolved"), "n")
+            .expr_as(sum_of("met"), "met")
+            .group_by(D::RecipientId)
+            .into_tuple::<(i64, i64, i64)>()
+            .all(conn)
+            .await?;
     for (r, n, met) in resolved {
         let e = due.entry(r).or_default();
         e.0 += n;

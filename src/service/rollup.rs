@@ -17,7 +17,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult,
@@ -95,6 +95,8 @@ impl From<&appeal::Model> for Facts {
 /// Key of an `appeal_stats` row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct StatKey {
+    pub cube: Cube,
+    pub grain: Grain,
     pub day: NaiveDate,
     pub channel: String,
     pub kind: String,
@@ -112,6 +114,7 @@ pub type StatCounts = [i64; 8];
 /// Key of an `appeal_due_stats` row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DueKey {
+    pub grain: Grain,
     pub day: NaiveDate,
     pub channel: String,
     pub territory_id: Option<i64>,
@@ -120,6 +123,108 @@ pub struct DueKey {
 
 /// Counts of an `appeal_due_stats` row: resolved, met.
 pub type DueCounts = [i64; 2];
+
+/// The length of the bucket a ledger row counts: a local day, an ISO week (Monday first)
+/// or a calendar month. Every appeal is counted once at each grain, so a period is summed
+/// from whole months, whole weeks and the days left over ([`tile`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Grain {
+    Day,
+    Week,
+    Month,
+}
+
+impl Grain {
+    pub const ALL: [Grain; 3] = [Grain::Day, Grain::Week, Grain::Month];
+
+    /// The value of the `grain` column.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Day => "D",
+            Self::Week => "W",
+            Self::Month => "M",
+        }
+    }
+
+    fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.code() == code)
+    }
+
+    /// The first day of the bucket holding `d` (the `day` of its ledger rows).
+    pub fn start(self, d: NaiveDate) -> NaiveDate {
+        match self {
+            Self::Day => d,
+            Self::Week => d - Days::new(u64::from(d.weekday().num_days_from_monday())),
+            Self::Month => d.with_day(1).unwrap_or(d),
+        }
+    }
+
+    /// The last day of the bucket starting at `start`.
+    fn end(self, start: NaiveDate) -> NaiveDate {
+        match self {
+            Self::Day => start,
+            Self::Week => start + Days::new(6),
+            Self::Month => start.checked_add_months(Months::new(1)).and_then(|d| d.pred_opt()).unwrap_or(start),
+        }
+    }
+}
+
+/// Covers the inclusive range `from..=to` with as few ledger buckets as it can, using no
+/// grain coarser than `coarsest`: `(grain, first bucket start, last bucket start)` ranges.
+/// Whole months first, then whole weeks in what is left, then days.
+pub fn tile(from: NaiveDate, to: NaiveDate, coarsest: Grain) -> Vec<(Grain, NaiveDate, NaiveDate)> {
+    let mut out = Vec::new();
+    tile_into(from, to, coarsest, &mut out);
+    out
+}
+
+fn tile_into(from: NaiveDate, to: NaiveDate, coarsest: Grain, out: &mut Vec<(Grain, NaiveDate, NaiveDate)>) {
+    if from > to {
+        return;
+    }
+    if coarsest == Grain::Day {
+        out.push((Grain::Day, from, to));
+        return;
+    }
+    let g = coarsest;
+    let first = if g.start(from) == from { from } else { g.end(g.start(from)).succ_opt().unwrap_or(to) };
+    let last = if g.end(g.start(to)) == to { g.start(to) } else { g.start(to).pred_opt().map_or(from, |d| g.start(d)) };
+    let finer = if g == Grain::Month { Grain::Week } else { Grain::Day };
+    if first <= to && last >= first && g.end(last) <= to {
+        out.push((g, first, last));
+        tile_into(from, first.pred_opt().unwrap_or(from), finer, out);
+        if let Some(after) = g.end(last).succ_opt() {
+            tile_into(after, to, finer, out);
+        }
+    } else {
+        tile_into(from, to, finer, out);
+    }
+}
+
+/// Which dimensions an `appeal_stats` row keeps (column `cube`). `Full` keeps them all;
+/// `Overview` keeps channel, kind, status and duplicate only (category, territory and
+/// recipient are NULL there), so a region-wide summary or trend sums a few rows per bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Cube {
+    Full,
+    Overview,
+}
+
+impl Cube {
+    pub const ALL: [Cube; 2] = [Cube::Full, Cube::Overview];
+
+    /// The value of the `cube` column.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Full => "F",
+            Self::Overview => "O",
+        }
+    }
+
+    fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|c| c.code() == code)
+    }
+}
 
 /// What one appeal adds to the rollups.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,6 +249,8 @@ impl Contribution {
             i64::from(f.reopen_count > 0),
         ];
         let key = StatKey {
+            cube: Cube::Full,
+            grain: Grain::Day,
             day: f.received_at.with_timezone(&tz).date_naive(),
             channel: f.channel.clone(),
             kind: f.kind.clone(),
@@ -155,6 +262,7 @@ impl Contribution {
         };
         let due = f.resolved_at.map(|r| {
             let key = DueKey {
+                grain: Grain::Day,
                 day: f.due_at.with_timezone(&tz).date_naive(),
                 channel: f.channel.clone(),
                 territory_id: f.territory_id,
@@ -183,9 +291,21 @@ impl Ledger {
     /// Adds (`sign` 1) or takes away (`sign` -1) an appeal's contribution.
     pub fn add(&mut self, f: &Facts, tz: chrono_tz::Tz, sign: i64) {
         let c = Contribution::of(f, tz);
-        add_into(self.stats.entry(c.stat.0).or_default(), &c.stat.1, sign);
-        if let Some((k, v)) = c.due {
-            add_into(self.due.entry(k).or_default(), &v, sign);
+        for g in Grain::ALL {
+            let key = StatKey { grain: g, day: g.start(c.stat.0.day), ..c.stat.0.clone() };
+            let overview = StatKey {
+                cube: Cube::Overview,
+                category_id: None,
+                territory_id: None,
+                recipient_id: None,
+                ..key.clone()
+            };
+            add_into(self.stats.entry(key).or_default(), &c.stat.1, sign);
+            add_into(self.stats.entry(overview).or_default(), &c.stat.1, sign);
+            if let Some((k, v)) = &c.due {
+                let key = DueKey { grain: g, day: g.start(k.day), ..k.clone() };
+                add_into(self.due.entry(key).or_default(), v, sign);
+            }
         }
     }
 
@@ -210,10 +330,17 @@ impl Ledger {
     /// When the database refuses the insert.
     pub async fn write(mut self, conn: &impl ConnectionTrait) -> AppResult<()> {
         self.prune();
-        let stats: Vec<appeal_stat::ActiveModel> = self
-            .stats
+        // In key order, so the rows of one cube and grain lie together on disk after a
+        // rebuild or a compaction.
+        let mut stats: Vec<(StatKey, StatCounts)> = self.stats.into_iter().collect();
+        stats.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let mut due: Vec<(DueKey, DueCounts)> = self.due.into_iter().collect();
+        due.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let stats: Vec<appeal_stat::ActiveModel> = stats
             .into_iter()
             .map(|(k, v)| appeal_stat::ActiveModel {
+                cube: Set(k.cube.code().to_string()),
+                grain: Set(k.grain.code().to_string()),
                 day: Set(k.day),
                 channel: Set(k.channel),
                 kind: Set(k.kind),
@@ -236,10 +363,10 @@ impl Ledger {
         for chunk in stats.chunks(INSERT_CHUNK) {
             appeal_stat::Entity::insert_many(chunk.to_vec()).exec_without_returning(conn).await?;
         }
-        let due: Vec<appeal_due_stat::ActiveModel> = self
-            .due
+        let due: Vec<appeal_due_stat::ActiveModel> = due
             .into_iter()
             .map(|(k, v)| appeal_due_stat::ActiveModel {
+                grain: Set(k.grain.code().to_string()),
                 day: Set(k.day),
                 channel: Set(k.channel),
                 territory_id: Set(k.territory_id),
@@ -330,15 +457,17 @@ const STAT_SUMS: &str = "CAST(SUM(total) AS BIGINT) AS total, CAST(SUM(answered)
      CAST(SUM(answered_on_time) AS BIGINT) AS answered_on_time, CAST(SUM(satisfied) AS BIGINT) AS satisfied, \
      CAST(SUM(rated) AS BIGINT) AS rated, CAST(SUM(\"full\") AS BIGINT) AS \"full\", \
      CAST(SUM(assessed) AS BIGINT) AS assessed, CAST(SUM(reopened) AS BIGINT) AS reopened";
-const STAT_KEY: &str = "day, channel, kind, status, category_id, territory_id, recipient_id, duplicate";
+const STAT_KEY: &str = "cube, grain, day, channel, kind, status, category_id, territory_id, recipient_id, duplicate";
 const DUE_SUMS: &str = "CAST(SUM(resolved) AS BIGINT) AS resolved, CAST(SUM(met) AS BIGINT) AS met";
-const DUE_KEY: &str = "day, channel, territory_id, recipient_id";
+const DUE_KEY: &str = "grain, day, channel, territory_id, recipient_id";
 
 /// The ledger as stored, summed per key.
 async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
     let mut ledger = Ledger::default();
     #[derive(FromQueryResult)]
     struct StatRow {
+        cube: String,
+        grain: String,
         day: NaiveDate,
         channel: String,
         kind: String,
@@ -361,7 +490,10 @@ async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
         format!("SELECT {STAT_KEY}, {STAT_SUMS} FROM appeal_stats GROUP BY {STAT_KEY}"),
     );
     for r in StatRow::find_by_statement(stmt).all(conn).await? {
+        let (Some(cube), Some(grain)) = (Cube::parse(&r.cube), Grain::parse(&r.grain)) else { continue };
         let key = StatKey {
+            cube,
+            grain,
             day: r.day,
             channel: r.channel,
             kind: r.kind,
@@ -376,6 +508,7 @@ async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
     }
     #[derive(FromQueryResult)]
     struct DueRow {
+        grain: String,
         day: NaiveDate,
         channel: String,
         territory_id: Option<i64>,
@@ -388,7 +521,14 @@ async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
         format!("SELECT {DUE_KEY}, {DUE_SUMS} FROM appeal_due_stats GROUP BY {DUE_KEY}"),
     );
     for r in DueRow::find_by_statement(stmt).all(conn).await? {
-        let key = DueKey { day: r.day, channel: r.channel, territory_id: r.territory_id, recipient_id: r.recipient_id };
+        let Some(grain) = Grain::parse(&r.grain) else { continue };
+        let key = DueKey {
+            grain,
+            day: r.day,
+            channel: r.channel,
+            territory_id: r.territory_id,
+            recipient_id: r.recipient_id,
+        };
         ledger.due.insert(key, [r.resolved, r.met]);
     }
     ledger.prune();
@@ -437,7 +577,17 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     ledger.write(&txn).await?;
     save_state(&txn, tz, rows, Utc::now()).await?;
     txn.commit().await?;
+    tidy(db).await?;
     Ok(rows)
+}
+
+/// On PostgreSQL: frees the rows a rebuild or compaction replaced (so the next one writes
+/// into that space, in key order) and refreshes the planner's statistics.
+async fn tidy(db: &DatabaseConnection) -> AppResult<()> {
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        db.execute_unprepared("VACUUM (ANALYZE) appeal_stats, appeal_due_stats").await?;
+    }
+    Ok(())
 }
 
 /// Rebuilds the rollups when they were never built or were built in another time zone;
@@ -473,20 +623,21 @@ pub async fn compact(db: &DatabaseConnection, force: bool) -> AppResult<Option<i
         return Ok(None);
     }
     if txn.get_database_backend() == DatabaseBackend::Postgres {
-        let stat_cols = "day, channel, kind, status, category_id, territory_id, recipient_id, duplicate, total, \
+        let stat_cols = "cube, grain, day, channel, kind, status, category_id, territory_id, recipient_id, duplicate, total, \
                          answered, answered_on_time, satisfied, rated, \"full\", assessed, reopened";
         txn.execute_unprepared(&format!(
             "WITH moved AS (DELETE FROM appeal_stats RETURNING {stat_cols}) \
              INSERT INTO appeal_stats ({stat_cols}) SELECT {STAT_KEY}, {STAT_SUMS} FROM moved GROUP BY {STAT_KEY} \
              HAVING SUM(total) <> 0 OR SUM(answered) <> 0 OR SUM(answered_on_time) <> 0 OR SUM(satisfied) <> 0 \
-             OR SUM(rated) <> 0 OR SUM(\"full\") <> 0 OR SUM(assessed) <> 0 OR SUM(reopened) <> 0"
+             OR SUM(rated) <> 0 OR SUM(\"full\") <> 0 OR SUM(assessed) <> 0 OR SUM(reopened) <> 0 \
+             ORDER BY cube, grain, day"
         ))
         .await?;
-        let due_cols = "day, channel, territory_id, recipient_id, resolved, met";
+        let due_cols = "grain, day, channel, territory_id, recipient_id, resolved, met";
         txn.execute_unprepared(&format!(
             "WITH moved AS (DELETE FROM appeal_due_stats RETURNING {due_cols}) \
              INSERT INTO appeal_due_stats ({due_cols}) SELECT {DUE_KEY}, {DUE_SUMS} FROM moved GROUP BY {DUE_KEY} \
-             HAVING SUM(resolved) <> 0 OR SUM(met) <> 0"
+             HAVING SUM(resolved) <> 0 OR SUM(met) <> 0 ORDER BY grain, day"
         ))
         .await?;
     } else {
@@ -502,6 +653,7 @@ pub async fn compact(db: &DatabaseConnection, force: bool) -> AppResult<Option<i
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    tidy(db).await?;
     Ok(Some(after))
 }
 
@@ -564,13 +716,92 @@ mod tests {
         }
     }
 
+    fn d(s: &str) -> NaiveDate {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn a_period_is_tiled_by_whole_months_then_whole_weeks_then_days() {
+        use Grain::{Day, Month, Week};
+        // 2026: 1 January is a Thursday; 5 January a Monday; 28 December a Monday.
+        let year = tile(d("2026-01-01"), d("2026-12-31"), Month);
+        assert_eq!(year, vec![(Month, d("2026-01-01"), d("2026-12-01"))]);
+        let odd = tile(d("2025-12-20"), d("2026-02-17"), Month);
+        assert_eq!(
+            odd,
+            vec![
+                (Month, d("2026-01-01"), d("2026-01-01")),
+                (Week, d("2025-12-22"), d("2025-12-22")),
+                (Day, d("2025-12-20"), d("2025-12-21")),
+                (Day, d("2025-12-29"), d("2025-12-31")),
+                (Week, d("2026-02-02"), d("2026-02-09")),
+                (Day, d("2026-02-01"), d("2026-02-01")),
+                (Day, d("2026-02-16"), d("2026-02-17")),
+            ]
+        );
+        // A week trend may not use months; a day trend uses days only.
+        assert_eq!(
+            tile(d("2026-01-01"), d("2026-01-31"), Week),
+            vec![
+                (Week, d("2026-01-05"), d("2026-01-19")),
+                (Day, d("2026-01-01"), d("2026-01-04")),
+                (Day, d("2026-01-26"), d("2026-01-31")),
+            ]
+        );
+        assert_eq!(tile(d("2026-01-01"), d("2026-01-31"), Day), vec![(Day, d("2026-01-01"), d("2026-01-31"))]);
+        assert_eq!(tile(d("2026-01-06"), d("2026-01-08"), Month), vec![(Day, d("2026-01-06"), d("2026-01-08"))]);
+        assert!(tile(d("2026-01-08"), d("2026-01-06"), Month).is_empty());
+        // Every day of any period is covered exactly once.
+        let mut from = d("2025-11-25");
+        while from < d("2026-03-10") {
+            for len in [0_u64, 1, 6, 7, 13, 30, 31, 45, 90] {
+                let to = from + Days::new(len);
+                for coarsest in Grain::ALL {
+                    let mut covered = Vec::new();
+                    for (g, a, b) in tile(from, to, coarsest) {
+                        assert!(g <= coarsest);
+                        let mut s = a;
+                        while s <= b {
+                            let mut x = s;
+                            while x <= g.end(s) {
+                                covered.push(x);
+                                x = x.succ_opt().unwrap();
+                            }
+                            s = g.end(s).succ_opt().unwrap();
+                        }
+                    }
+                    covered.sort();
+                    let expected: Vec<NaiveDate> = from.iter_days().take_while(|x| *x <= to).collect();
+                    assert_eq!(covered, expected, "{from}..{to} by {coarsest:?}");
+                }
+            }
+            from = from.succ_opt().unwrap();
+        }
+    }
+
     #[test]
     fn the_local_day_is_taken_in_the_municipalitys_zone() {
         // 17:30 UTC on 1 March is 00:30 on 2 March in Novosibirsk (UTC+7).
         let c = Contribution::of(&facts(), chrono_tz::Asia::Novosibirsk);
-        assert_eq!(c.stat.0.day, NaiveDate::from_ymd_opt(2026, 3, 2).unwrap());
+        assert_eq!(c.stat.0.day, d("2026-03-02"));
         let c = Contribution::of(&facts(), chrono_tz::UTC);
-        assert_eq!(c.stat.0.day, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap());
+        assert_eq!(c.stat.0.day, d("2026-03-01"));
+        // Each grain counts it once, in the bucket holding that day (a Sunday).
+        let mut l = Ledger::default();
+        l.add(&facts(), chrono_tz::UTC, 1);
+        assert!(
+            l.stats
+                .keys()
+                .filter(|k| k.cube == Cube::Overview)
+                .all(|k| k.category_id.is_none() && k.territory_id.is_none() && k.recipient_id.is_none())
+        );
+        let mut keys: Vec<(Grain, NaiveDate)> =
+            l.stats.keys().filter(|k| k.cube == Cube::Full).map(|k| (k.grain, k.day)).collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            vec![(Grain::Day, d("2026-03-01")), (Grain::Week, d("2026-02-23")), (Grain::Month, d("2026-03-01"))]
+        );
         assert_eq!(c.stat.1, [1, 0, 0, 0, 0, 0, 0, 0]);
         assert!(c.due.is_none(), "an unresolved appeal has no deadline outcome yet");
     }
