@@ -46,6 +46,17 @@ async fn ingestion_is_idempotent_reports_bad_items_and_records_changes() {
         .map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap()))
         .collect();
     assert_eq!(rejected, [(3, "externalId"), (4, "categoryName"), (5, "receivedAt")]);
+    {
+        // A load that grew the table by more than a fifth refreshed PostgreSQL's statistics
+        // (`reltuples` is -1 until a table is first analyzed).
+        use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+        let db = &app.state.db;
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            let sql = "SELECT CAST(reltuples AS DOUBLE PRECISION) AS n FROM pg_class WHERE oid = 'appeals'::regclass";
+            let row = db.query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql)).await.unwrap().unwrap();
+            assert!(row.try_get::<f64>("", "n").unwrap() >= 3.0);
+        }
+    }
 
     // The same items again change nothing.
     let again = app.gql(Some(&ingest), INGEST, json!({"i": items})).await;
