@@ -5,8 +5,8 @@
 //! deadline makes such a page read thousands of closed rows to find fifty open ones; this
 //! partial index holds only the open ones. On PostgreSQL the list query repeats the index's
 //! condition literally whenever its status filter names open statuses only, so the planner
-//! can match it. SQLite has the index too (one schema for both), but the list does not steer
-//! SQLite to it: its bundled planner read those pages more slowly with it.
+//! can match it. SQLite (3.51, bundled) does not pick a partial index by cost, so the list
+//! names it with `INDEXED BY` in statements that carry the condition.
 
 use sea_orm_migration::prelude::*;
 

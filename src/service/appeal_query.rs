@@ -6,7 +6,7 @@ use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QueryResult, QuerySelect, Select,
+    QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -150,6 +150,30 @@ pub fn sla_condition(state: SlaState, now: DateTime<Utc>) -> Condition {
 pub const OPEN_STATUSES_PREDICATE: &str =
     "\"appeals\".\"status\" IN ('RECEIVED', 'REGISTERED', 'ASSIGNED', 'IN_PROGRESS', 'REOPENED')";
 
+/// The SQLite statement of `q` told to read the partial index of open appeals, when `q`
+/// carries that index's condition (its status filter names open statuses only).
+///
+/// The bundled SQLite (3.51) does not choose that index by itself: for the work queue
+/// (assigned and in progress, by deadline) it took the status index and sorted ten thousand
+/// rows (16 ms on 200,000 appeals), or with the condition the channel index (120 ms); told
+/// `INDEXED BY`, 0.5 ms. The hint is given only where the condition that makes the index
+/// usable is in the statement, so SQLite can always follow it.
+fn open_queue_hint(backend: sea_orm::DatabaseBackend, q: &Select<appeal::Entity>) -> Option<Statement> {
+    if backend != sea_orm::DatabaseBackend::Sqlite {
+        return None;
+    }
+    let mut stmt = q.build(backend);
+    if !stmt.sql.contains(OPEN_STATUSES_PREDICATE) {
+        return None;
+    }
+    let from = "FROM \"appeals\" ";
+    if stmt.sql.matches(from).count() != 1 {
+        return None;
+    }
+    stmt.sql = stmt.sql.replacen(from, "FROM \"appeals\" INDEXED BY \"ix_appeals_open_due\" ", 1);
+    Some(stmt)
+}
+
 /// Builds the filtered query within the scope. May read the category and territory trees.
 pub async fn filtered(
     conn: &impl ConnectionTrait,
@@ -162,9 +186,9 @@ pub async fn filtered(
     let mut q = appeal::Entity::find().filter(scope.condition());
     if !f.status.is_empty() {
         q = q.filter(C::Status.is_in(f.status.iter().map(|s| s.as_str().to_string())));
-        if f.status.iter().all(|s| s.is_open()) && conn.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-            // Redundant, but lets PostgreSQL use the partial index of open appeals. (The
-            // bundled SQLite read such pages far slower with it, so it is not given there.)
+        if f.status.iter().all(|s| s.is_open()) {
+            // Redundant, but lets the planner use the partial index of open appeals
+            // (PostgreSQL does by itself; SQLite is told to, see `open_queue_hint`).
             q = q.filter(Expr::cust(OPEN_STATUSES_PREDICATE));
         }
     }
@@ -223,7 +247,11 @@ pub async fn filtered(
 
 /// One page of the list, ordered and keyset-paginated.
 pub async fn page(conn: &impl ConnectionTrait, q: Select<appeal::Entity>, p: &PageRequest) -> AppResult<AppealPage> {
-    let mut rows = page_query(q, p)?.all(conn).await?;
+    let q = page_query(q, p)?;
+    let mut rows = match open_queue_hint(conn.get_database_backend(), &q) {
+        Some(stmt) => appeal::Entity::find().from_raw_sql(stmt).all(conn).await?,
+        None => q.all(conn).await?,
+    };
     let (has_next, has_previous) = trim(&mut rows, p);
     Ok(AppealPage { rows: rows.into_iter().map(|a| (encode_cursor(p.order, &a), a)).collect(), has_next, has_previous })
 }
@@ -292,7 +320,11 @@ pub async fn page_with_refs(
     q = select_prefixed::<recipient::Entity>(q, "r");
     q = select_prefixed::<category::Entity>(q, "c");
     q = select_prefixed::<territory::Entity>(q, "t");
-    let mut rows: Vec<JoinedRow> = page_query(q, p)?.into_model::<JoinedRow>().all(conn).await?;
+    let q = page_query(q, p)?;
+    let mut rows: Vec<JoinedRow> = match open_queue_hint(conn.get_database_backend(), &q) {
+        Some(stmt) => JoinedRow::find_by_statement(stmt).all(conn).await?,
+        None => q.into_model::<JoinedRow>().all(conn).await?,
+    };
     let (has_next, has_previous) = trim(&mut rows, p);
     let mut refs = PageRefs::default();
     let mut page = Vec::with_capacity(rows.len());
@@ -332,6 +364,15 @@ fn trim<T>(rows: &mut Vec<T>, p: &PageRequest) -> (bool, bool) {
 
 /// The number of appeals matching the query.
 pub async fn count(conn: &impl ConnectionTrait, q: Select<appeal::Entity>) -> AppResult<u64> {
+    if let Some(stmt) = open_queue_hint(conn.get_database_backend(), &q) {
+        let stmt = Statement::from_sql_and_values(
+            stmt.db_backend,
+            format!("SELECT COUNT(*) AS n FROM ({}) AS sub", stmt.sql),
+            stmt.values.map(|v| v.0).unwrap_or_default(),
+        );
+        let n = conn.query_one_raw(stmt).await?.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0);
+        return Ok(u64::try_from(n).unwrap_or(0));
+    }
     Ok(q.count(conn).await?)
 }
 
@@ -348,5 +389,19 @@ mod tests {
             assert_eq!(index.contains(&quoted), s.is_open(), "{s}");
         }
         assert_eq!(OPEN_STATUSES_PREDICATE.split_once(" IN ").map(|x| x.1), index.split_once(" IN ").map(|x| x.1));
+    }
+
+    #[test]
+    fn sqlite_is_told_to_read_the_open_queue_index_only_where_it_can() {
+        use sea_orm::DatabaseBackend::{Postgres, Sqlite};
+        let open = appeal::Entity::find()
+            .filter(appeal::Column::Status.is_in(["ASSIGNED", "IN_PROGRESS"]))
+            .filter(Expr::cust(OPEN_STATUSES_PREDICATE))
+            .order_by_asc(appeal::Column::DueAt);
+        let hinted = open_queue_hint(Sqlite, &open).map(|s| s.sql).unwrap_or_default();
+        assert!(hinted.contains(r#"FROM "appeals" INDEXED BY "ix_appeals_open_due" WHERE"#), "{hinted}");
+        assert!(open_queue_hint(Postgres, &open).is_none());
+        let any = appeal::Entity::find().filter(appeal::Column::Status.is_in(["CLOSED"]));
+        assert!(open_queue_hint(Sqlite, &any).is_none());
     }
 }

@@ -134,11 +134,7 @@ async fn a_page_costs_the_same_number_of_statements_whatever_its_size() {
     let before = app.sql_statements();
     let r = app.gql(Some(&curator), bench, json!({})).await;
     let cost = app.sql_statements() - before;
-    if app.state.settings.is_sqlite() {
-        assert!(cost <= 5, "the caller's account, the page and one statement per relation: {cost}");
-    } else {
-        assert_eq!(cost, 2, "the caller's account and the page with its names");
-    }
+    assert_eq!(cost, 2, "the caller's account and the page with its names");
     let edges = r.data()["appeals"]["edges"].as_array().unwrap().clone();
     assert_eq!(edges.len(), 30);
     let mut names: Vec<String> =
