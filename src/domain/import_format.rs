@@ -159,15 +159,14 @@ pub enum FileError {
 /// Parses an export. `Err` for a file-level problem, otherwise one entry per non-empty data row.
 pub fn parse(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<Vec<Result<ImportRow, RowError>>, FileError> {
     match format {
-        FileFormat::PosXlsx => {
-            let table = read_xlsx(bytes)?;
-            let layout = find_header(&table, &[&POS])?;
-            parse_table(&table, &layout, Some("POS"), max_rows)
-        }
-        FileFormat::IncidentXlsx => {
-            let table = read_xlsx(bytes)?;
-            let layout = find_header(&table, &[&INCIDENT])?;
-            parse_table(&table, &layout, Some("INCIDENT"), max_rows)
+        FileFormat::PosXlsx | FileFormat::IncidentXlsx => {
+            let layout = scan_xlsx(format, bytes, max_rows)?;
+            let mut out = Vec::with_capacity(layout.rows);
+            stream_xlsx(bytes, &layout, |r| {
+                out.push(r);
+                true
+            })?;
+            Ok(out)
         }
         FileFormat::Csv => {
             let text = decode_text(bytes)?;
@@ -521,27 +520,154 @@ fn find_header(table: &Table, schemas: &[&'static Schema]) -> Result<Layout, Fil
     }
 }
 
-fn read_xlsx(bytes: &[u8]) -> Result<Table, FileError> {
+/// Streams the first sheet of an XLSX row by row (blank rows between used ones included,
+/// as in a sheet's range), without holding the sheet: `each` gets the 1-based row number and
+/// the cells, and returns `false` to stop.
+fn stream_xlsx_rows(bytes: &[u8], mut each: impl FnMut(usize, Vec<Cell>) -> bool) -> Result<(), FileError> {
     if bytes.is_empty() {
         return Err(FileError::Empty);
     }
     if !bytes.starts_with(b"PK\x03\x04") && !bytes.starts_with(b"PK\x05\x06") {
         return Err(FileError::NotXlsx);
     }
-    let result = std::panic::catch_unwind(|| -> Result<Table, FileError> {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), FileError> {
         let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(xlsx_error)?;
-        let range = workbook
-            .worksheet_range_at(0)
-            .ok_or_else(|| FileError::Corrupted("в книге нет листов".to_string()))?
-            .map_err(xlsx_error)?;
-        let first_row = range.start().map_or(0, |(row, _)| row as usize);
-        Ok(range
-            .rows()
-            .enumerate()
-            .map(|(i, cells)| (first_row + i + 1, cells.iter().map(xlsx_cell).collect()))
-            .collect())
-    });
+        let name = workbook
+            .sheet_names()
+            .first()
+            .cloned()
+            .ok_or_else(|| FileError::Corrupted("в книге нет листов".to_string()))?;
+        let mut reader = workbook.worksheet_cells_reader(&name).map_err(xlsx_error)?;
+        let mut current: Option<(u32, Vec<Cell>)> = None;
+        let mut last_row: Option<u32> = None;
+        let mut emit = |row: u32, cells: Vec<Cell>, last_row: &mut Option<u32>| -> bool {
+            // Blank rows between used ones, as a sheet's range has them.
+            if let Some(prev) = *last_row {
+                for blank in prev + 1..row {
+                    if !each(blank as usize + 1, Vec::new()) {
+                        return false;
+                    }
+                }
+            }
+            *last_row = Some(row);
+            each(row as usize + 1, cells)
+        };
+        while let Some(cell) = reader.next_cell().map_err(xlsx_error)? {
+            let (row, col) = cell.get_position();
+            let value = xlsx_cell(&Data::from(cell.get_value().clone()));
+            match &mut current {
+                Some((r, cells)) if *r == row => {
+                    let col = col as usize;
+                    if cells.len() <= col {
+                        cells.resize(col + 1, Cell::Empty);
+                    }
+                    cells[col] = value;
+                }
+                _ => {
+                    if let Some((r, cells)) = current.take()
+                        && !emit(r, cells, &mut last_row)
+                    {
+                        return Ok(());
+                    }
+                    let mut cells = vec![Cell::Empty; col as usize + 1];
+                    cells[col as usize] = value;
+                    current = Some((row, cells));
+                }
+            }
+        }
+        if let Some((r, cells)) = current.take() {
+            emit(r, cells, &mut last_row);
+        }
+        Ok(())
+    }));
     result.unwrap_or_else(|_| Err(FileError::Corrupted("не удалось прочитать книгу".to_string())))
+}
+
+/// The header of a streamed XLSX export: where it is and what each column holds.
+pub struct XlsxLayout {
+    layout: Layout,
+    /// Row number of the header row.
+    header_row: usize,
+    fixed_channel: &'static str,
+    /// Non-empty data rows.
+    pub rows: usize,
+}
+
+fn xlsx_schema(format: FileFormat) -> (&'static Schema, &'static str) {
+    match format {
+        FileFormat::IncidentXlsx => (&INCIDENT, "INCIDENT"),
+        _ => (&POS, "POS"),
+    }
+}
+
+/// First pass over an XLSX export: finds the header and counts the data rows, reading the
+/// whole sheet (so a damaged file is refused before anything is written) without keeping it.
+///
+/// # Errors
+/// The file-level problem, as [`parse`] reports it.
+pub fn scan_xlsx(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<XlsxLayout, FileError> {
+    let (schema, channel) = xlsx_schema(format);
+    let mut head: Table = Vec::new();
+    let mut found: Option<(Layout, usize)> = None;
+    let mut rows = 0usize;
+    let mut failure: Option<FileError> = None;
+    stream_xlsx_rows(bytes, |row, cells| {
+        if let Some((_, header_row)) = &found {
+            if row > *header_row && !cells.iter().all(Cell::is_blank) {
+                rows += 1;
+            }
+            return true;
+        }
+        head.push((row, cells));
+        if head.len() == 10 {
+            match find_header(&head, &[schema]) {
+                Ok(layout) => {
+                    let header_row = head[layout.header_index].0;
+                    rows = head.iter().filter(|(r, c)| *r > header_row && !c.iter().all(Cell::is_blank)).count();
+                    found = Some((layout, header_row));
+                }
+                Err(e) => {
+                    failure = Some(e);
+                    return false;
+                }
+            }
+        }
+        true
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let (layout, header_row) = if let Some(f) = found {
+        f
+    } else {
+        // Fewer than ten rows in all: look for the header in what there is.
+        let layout = find_header(&head, &[schema])?;
+        let header_row = head[layout.header_index].0;
+        rows = head.iter().filter(|(r, c)| *r > header_row && !c.iter().all(Cell::is_blank)).count();
+        (layout, header_row)
+    };
+    if rows > max_rows {
+        return Err(FileError::TooManyRows(max_rows));
+    }
+    Ok(XlsxLayout { layout, header_row, fixed_channel: channel, rows })
+}
+
+/// Second pass: each data row of the export, in order, to `each` (which returns `false` to
+/// stop), never more than one row in memory.
+///
+/// # Errors
+/// A file-level problem (not expected after [`scan_xlsx`] accepted the same bytes).
+pub fn stream_xlsx(
+    bytes: &[u8],
+    layout: &XlsxLayout,
+    mut each: impl FnMut(Result<ImportRow, RowError>) -> bool,
+) -> Result<(), FileError> {
+    stream_xlsx_rows(bytes, |row, cells| {
+        if row <= layout.header_row || cells.iter().all(Cell::is_blank) {
+            return true;
+        }
+        each(RowReader { row, cells: &cells, layout: &layout.layout }.build(Some(layout.fixed_channel)))
+    })
 }
 
 fn xlsx_error(err: XlsxError) -> FileError {

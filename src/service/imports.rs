@@ -59,6 +59,12 @@ fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
     }
 }
 
+/// Where an import's rows come from.
+enum Source {
+    Xlsx(import_format::XlsxLayout),
+    Rows(Vec<Result<import_format::ImportRow, import_format::RowError>>),
+}
+
 /// Imports a file and returns its report.
 ///
 /// # Errors
@@ -72,10 +78,29 @@ pub async fn run(
     create_missing: bool,
 ) -> AppResult<import_report::Model> {
     let max_rows = state.settings.import_max_rows;
-    let parsed = tokio::task::spawn_blocking(move || import_format::parse(format, &bytes, max_rows))
-        .await
-        .map_err(AppError::internal)?
-        .map_err(|e| AppError::bad("file", e.to_string()))?;
+    let bytes = std::sync::Arc::new(bytes);
+    // XLSX is read twice as a stream: a first pass checks the whole file and counts its rows
+    // (a damaged file is refused before anything is written), the second hands the rows
+    // over as they are read, so the sheet is never held in memory. CSV is parsed at once.
+    let source = if matches!(format, FileFormat::PosXlsx | FileFormat::IncidentXlsx) {
+        let file = bytes.clone();
+        let layout = tokio::task::spawn_blocking(move || import_format::scan_xlsx(format, &file, max_rows))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(|e| AppError::bad("file", e.to_string()))?;
+        Source::Xlsx(layout)
+    } else {
+        let file = bytes.clone();
+        let parsed = tokio::task::spawn_blocking(move || import_format::parse(format, &file, max_rows))
+            .await
+            .map_err(AppError::internal)?
+            .map_err(|e| AppError::bad("file", e.to_string()))?;
+        Source::Rows(parsed)
+    };
+    let total = match &source {
+        Source::Xlsx(layout) => layout.rows,
+        Source::Rows(rows) => rows.len(),
+    };
     let now = state.clock.now();
     let report = import_report::ActiveModel {
         format: Set(format_name(format).into()),
@@ -83,7 +108,7 @@ pub async fn run(
         actor: Set(caller.principal.label()),
         started_at: Set(now),
         finished_at: Set(None),
-        rows: Set(parsed.len() as i32),
+        rows: Set(i32::try_from(total).unwrap_or(i32::MAX)),
         created: Set(0),
         updated: Set(0),
         unchanged: Set(0),
@@ -96,19 +121,38 @@ pub async fn run(
     let mut errors: Vec<RowError> = Vec::new();
     let mut items = Vec::with_capacity(CHUNK);
     let opts = IngestOptions { create_missing };
-    let total = parsed.len();
-    for (i, row) in parsed.into_iter().enumerate() {
-        match row {
-            Ok(r) => items.push((r.row, to_item(state, r))),
-            Err(e) => errors.push(RowError { row: e.row, field: e.field, message: e.message }),
+    let (tx, mut rx) = tokio::sync::mpsc::channel(2 * CHUNK);
+    let producer = match source {
+        Source::Xlsx(layout) => tokio::task::spawn_blocking(move || {
+            import_format::stream_xlsx(&bytes, &layout, |row| tx.blocking_send(row).is_ok())
+        }),
+        Source::Rows(rows) => tokio::task::spawn_blocking(move || {
+            for row in rows {
+                if tx.blocking_send(row).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        }),
+    };
+    let mut done = false;
+    while !done {
+        match rx.recv().await {
+            Some(Ok(r)) => items.push((r.row, to_item(state, r))),
+            Some(Err(e)) => errors.push(RowError { row: e.row, field: e.field, message: e.message }),
+            None => done = true,
         }
-        if items.len() == CHUNK || i + 1 == total {
+        if items.len() == CHUNK || (done && !items.is_empty()) {
             let out = intake::ingest(state, caller, std::mem::take(&mut items), opts).await?;
             created += out.created;
             updated += out.updated;
             unchanged += out.unchanged;
             errors.extend(out.rejected);
         }
+    }
+    if let Err(e) = producer.await.map_err(AppError::internal)? {
+        // The first pass read these very bytes without fault; say so if the second did not.
+        errors.push(RowError { row: 0, field: None, message: format!("the file could not be read to its end: {e}") });
     }
     errors.sort_by_key(|e| e.row);
     let txn = crate::db::begin_write(&state.db).await?;
