@@ -464,32 +464,12 @@ const DUE_KEY: &str = "grain, day, channel, territory_id, recipient_id";
 /// The ledger as stored, summed per key.
 async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
     let mut ledger = Ledger::default();
-    #[derive(FromQueryResult)]
-    struct StatRow {
-        cube: String,
-        grain: String,
-        day: NaiveDate,
-        channel: String,
-        kind: String,
-        status: String,
-        category_id: Option<i64>,
-        territory_id: Option<i64>,
-        recipient_id: Option<i64>,
-        duplicate: bool,
-        total: i64,
-        answered: i64,
-        answered_on_time: i64,
-        satisfied: i64,
-        rated: i64,
-        full: i64,
-        assessed: i64,
-        reopened: i64,
-    }
+    // The `appeal_stats` row shape, summed per key (`id` is meaningless here).
     let stmt = sea_orm::Statement::from_string(
         conn.get_database_backend(),
-        format!("SELECT {STAT_KEY}, {STAT_SUMS} FROM appeal_stats GROUP BY {STAT_KEY}"),
+        format!("SELECT CAST(0 AS BIGINT) AS id, {STAT_KEY}, {STAT_SUMS} FROM appeal_stats GROUP BY {STAT_KEY}"),
     );
-    for r in StatRow::find_by_statement(stmt).all(conn).await? {
+    for r in appeal_stat::Model::find_by_statement(stmt).all(conn).await? {
         let (Some(cube), Some(grain)) = (Cube::parse(&r.cube), Grain::parse(&r.grain)) else { continue };
         let key = StatKey {
             cube,
@@ -506,21 +486,11 @@ async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
         let v = [r.total, r.answered, r.answered_on_time, r.satisfied, r.rated, r.full, r.assessed, r.reopened];
         ledger.stats.insert(key, v);
     }
-    #[derive(FromQueryResult)]
-    struct DueRow {
-        grain: String,
-        day: NaiveDate,
-        channel: String,
-        territory_id: Option<i64>,
-        recipient_id: Option<i64>,
-        resolved: i64,
-        met: i64,
-    }
     let stmt = sea_orm::Statement::from_string(
         conn.get_database_backend(),
-        format!("SELECT {DUE_KEY}, {DUE_SUMS} FROM appeal_due_stats GROUP BY {DUE_KEY}"),
+        format!("SELECT CAST(0 AS BIGINT) AS id, {DUE_KEY}, {DUE_SUMS} FROM appeal_due_stats GROUP BY {DUE_KEY}"),
     );
-    for r in DueRow::find_by_statement(stmt).all(conn).await? {
+    for r in appeal_due_stat::Model::find_by_statement(stmt).all(conn).await? {
         let Some(grain) = Grain::parse(&r.grain) else { continue };
         let key = DueKey {
             grain,
