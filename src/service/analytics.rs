@@ -557,9 +557,9 @@ fn rollup_not_duplicate() -> Condition {
     Condition::all().add(appeal_stat::Column::Duplicate.eq(false))
 }
 
-/// `CAST(SUM(col) AS BIGINT)`: PostgreSQL sums BIGINT to NUMERIC otherwise.
+/// The rollup's `CAST(SUM(col) AS BIGINT)`.
 fn sum_of(col: &str) -> Expr {
-    Expr::cust(format!("CAST(SUM(\"{col}\") AS BIGINT)"))
+    Expr::cust(super::rollup::sum_of(col))
 }
 
 fn received_in(start: DateTime<Utc>, end: DateTime<Utc>) -> Condition {
@@ -660,7 +660,7 @@ async fn summary_with(state: &AppState, names: &Names, period: Period, filter: &
         .group_by(S::Channel)
         .group_by(S::Kind)
         .group_by(S::Status);
-    for col in ["total", "answered", "answered_on_time", "satisfied", "rated", "full", "assessed", "reopened"] {
+    for col in super::rollup::STAT_COUNTS {
         q = q.expr_as(sum_of(col), col);
     }
     let groups = q.into_model::<Totals>().all(conn).await?;

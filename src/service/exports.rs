@@ -83,6 +83,21 @@ fn excel_date(d: chrono::NaiveDate) -> Result<rust_xlsxwriter::ExcelDateTime, Xl
     rust_xlsxwriter::ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)
 }
 
+/// A new sheet named `name` with `head` in bold on its first row.
+fn sheet<'a>(
+    wb: &'a mut Workbook,
+    name: &str,
+    head: &[&str],
+    bold: &Format,
+) -> Result<&'a mut rust_xlsxwriter::Worksheet, XlsxError> {
+    let ws = wb.add_worksheet();
+    ws.set_name(name)?;
+    for (col, h) in head.iter().enumerate() {
+        ws.write_string_with_format(0, col as u16, *h, bold)?;
+    }
+    Ok(ws)
+}
+
 fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
     let bold = Format::new().set_bold();
     let mut wb = Workbook::new();
@@ -102,13 +117,9 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
         opt(ws, row, 2, before)?;
     }
 
-    let ws = wb.add_worksheet();
-    ws.set_name("Рост")?;
+    let ws =
+        sheet(&mut wb, "Рост", &["Тема", "Обращений", "Среднее за 3 недели", "Рост", "Значимый", "За счёт"], &bold)?;
     ws.set_column_width(0, 32)?;
-    for (col, h) in ["Тема", "Обращений", "Среднее за 3 недели", "Рост", "Значимый", "За счёт"].iter().enumerate()
-    {
-        ws.write_string_with_format(0, col as u16, *h, &bold)?;
-    }
     for (i, g) in memo.top_growth.iter().enumerate() {
         let row = i as u32 + 1;
         ws.write_string(row, 0, &g.label)?;
@@ -120,13 +131,9 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
         ws.write_string(row, 5, drivers.join(", "))?;
     }
 
-    let ws = wb.add_worksheet();
-    ws.set_name("Рейтинг")?;
-    ws.set_column_width(1, 40)?;
     let head = ["Место", "Получатель", "Обращений", "В срок", "По существу", "Удовлетворены", "Медиана, ч", "Балл"];
-    for (col, h) in head.iter().enumerate() {
-        ws.write_string_with_format(0, col as u16, *h, &bold)?;
-    }
+    let ws = sheet(&mut wb, "Рейтинг", &head, &bold)?;
+    ws.set_column_width(1, 40)?;
     for (i, r) in memo.rating.iter().enumerate() {
         let row = i as u32 + 1;
         opt(ws, row, 0, r.rank.map(f64::from))?;
@@ -139,12 +146,8 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
         opt(ws, row, 7, r.score)?;
     }
 
-    let ws = wb.add_worksheet();
-    ws.set_name("Проблемные точки")?;
+    let ws = sheet(&mut wb, "Проблемные точки", &["Тема", "Обращений", "Широта", "Долгота"], &bold)?;
     ws.set_column_width(0, 40)?;
-    for (col, h) in ["Тема", "Обращений", "Широта", "Долгота"].iter().enumerate() {
-        ws.write_string_with_format(0, col as u16, *h, &bold)?;
-    }
     for (i, p) in memo.problem_points.iter().enumerate() {
         let row = i as u32 + 1;
         ws.write_string(row, 0, &p.category)?;
@@ -154,14 +157,9 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
     }
 
     let date = Format::new().set_num_format("dd.mm.yyyy");
-    let ws = wb.add_worksheet();
-    ws.set_name("Просрочено")?;
+    let ws = sheet(&mut wb, "Просрочено", &["Ответственный", "Просрочено", "Самый ранний срок"], &bold)?;
     ws.set_column_width(0, 40)?;
     ws.set_column_width(2, 16)?;
-    for (col, h) in ["Ответственный", "Просрочено", "Самый ранний срок"].iter().enumerate()
-    {
-        ws.write_string_with_format(0, col as u16, *h, &bold)?;
-    }
     for (i, g) in memo.overdue_by_recipient.iter().enumerate() {
         let row = i as u32 + 1;
         ws.write_string(row, 0, &g.recipient)?;
@@ -174,16 +172,12 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
         )?;
     }
 
-    let ws = wb.add_worksheet();
-    ws.set_name("Мероприятия")?;
+    let ws =
+        sheet(&mut wb, "Мероприятия", &["Дорожная карта", "Просроченное мероприятие", "Ответственный", "Срок"], &bold)?;
     ws.set_column_width(0, 40)?;
     ws.set_column_width(1, 50)?;
     ws.set_column_width(2, 30)?;
     ws.set_column_width(3, 12)?;
-    for (col, h) in ["Дорожная карта", "Просроченное мероприятие", "Ответственный", "Срок"].iter().enumerate()
-    {
-        ws.write_string_with_format(0, col as u16, *h, &bold)?;
-    }
     for (i, m) in memo.overdue_measures.iter().enumerate() {
         let row = i as u32 + 1;
         ws.write_string(row, 0, &m.roadmap)?;

@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    QueryFilter, QuerySelect, Set, Statement,
+    QueryFilter, Set, Statement,
 };
 
 use super::deadlines::Terms;
@@ -526,18 +526,7 @@ async fn insert_batch(
         })
         .collect();
     appeal::Entity::insert_many(models).exec_without_returning(&txn).await?;
-    let ids: Vec<(i64, String, String)> = appeal::Entity::find()
-        .select_only()
-        .columns([appeal::Column::Id, appeal::Column::Status, appeal::Column::Number])
-        .filter(appeal::Column::Number.is_in(numbers))
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    let mut ledger = super::rollup::Ledger::default();
-    for f in super::rollup::facts_of(&txn, ids.iter().map(|(id, _, _)| *id)).await? {
-        ledger.change(None, Some(&f), state.settings.timezone);
-    }
-    ledger.write(&txn).await?;
+    let ids = super::rollup::record_inserted(&txn, state.settings.timezone, &numbers).await?;
     let actor = caller.principal.label();
     let urls: HashMap<String, Option<String>> = batch
         .iter()
@@ -546,15 +535,15 @@ async fn insert_batch(
         .collect();
     let events: Vec<appeal_event::ActiveModel> = ids
         .iter()
-        .map(|(id, status, number)| appeal_event::ActiveModel {
-            appeal_id: Set(*id),
+        .map(|a| appeal_event::ActiveModel {
+            appeal_id: Set(a.id),
             at: Set(now),
             actor: Set(actor.clone()),
             action: Set("ingestAppeal".into()),
             from_status: Set(None),
-            to_status: Set(Some(status.clone())),
+            to_status: Set(Some(a.facts.status.clone())),
             comment: Set(None),
-            data: Set(urls.get(number).cloned().flatten().map(|u| serde_json::json!({ "url": u }).to_string())),
+            data: Set(urls.get(&a.number).cloned().flatten().map(|u| serde_json::json!({ "url": u }).to_string())),
             ..Default::default()
         })
         .collect();

@@ -21,7 +21,7 @@ use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult,
-    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionOptions, TransactionTrait,
 };
 
 use crate::entity::{appeal, appeal_due_stat, appeal_stat, rollup_state};
@@ -419,6 +419,53 @@ pub async fn facts_of(conn: &impl ConnectionTrait, ids: impl IntoIterator<Item =
     Ok(out)
 }
 
+/// An appeal just inserted, as [`record_inserted`] reads it back.
+pub struct Inserted {
+    pub id: i64,
+    pub number: String,
+    pub facts: Facts,
+}
+
+impl FromQueryResult for Inserted {
+    fn from_query_result(res: &sea_orm::QueryResult, pre: &str) -> Result<Self, sea_orm::DbErr> {
+        Ok(Self {
+            id: res.try_get(pre, "id")?,
+            number: res.try_get(pre, "number")?,
+            facts: Facts::from_query_result(res, pre)?,
+        })
+    }
+}
+
+/// Reads back the appeals a batch insert just wrote (by their numbers) and records them in
+/// the rollups, in the caller's transaction; returns them for their history entries.
+///
+/// # Errors
+/// When the database fails.
+pub async fn record_inserted(
+    conn: &impl ConnectionTrait,
+    tz: chrono_tz::Tz,
+    numbers: &[String],
+) -> AppResult<Vec<Inserted>> {
+    let mut out = Vec::with_capacity(numbers.len());
+    let mut ledger = Ledger::default();
+    for chunk in numbers.chunks(INSERT_CHUNK) {
+        let rows = appeal::Entity::find()
+            .select_only()
+            .columns([appeal::Column::Id, appeal::Column::Number])
+            .columns(FACT_COLUMNS)
+            .filter(appeal::Column::Number.is_in(chunk.iter().cloned()))
+            .into_model::<Inserted>()
+            .all(conn)
+            .await?;
+        for r in &rows {
+            ledger.add(&r.facts, tz, 1);
+        }
+        out.extend(rows);
+    }
+    ledger.write(conn).await?;
+    Ok(out)
+}
+
 /// The ledger the raw `appeals` table implies, read in keyset batches.
 async fn from_appeals(conn: &impl ConnectionTrait, tz: chrono_tz::Tz) -> AppResult<Ledger> {
     struct Row {
@@ -453,12 +500,28 @@ async fn from_appeals(conn: &impl ConnectionTrait, tz: chrono_tz::Tz) -> AppResu
     Ok(ledger)
 }
 
-const STAT_SUMS: &str = "CAST(SUM(total) AS BIGINT) AS total, CAST(SUM(answered) AS BIGINT) AS answered, \
-     CAST(SUM(answered_on_time) AS BIGINT) AS answered_on_time, CAST(SUM(satisfied) AS BIGINT) AS satisfied, \
-     CAST(SUM(rated) AS BIGINT) AS rated, CAST(SUM(\"full\") AS BIGINT) AS \"full\", \
-     CAST(SUM(assessed) AS BIGINT) AS assessed, CAST(SUM(reopened) AS BIGINT) AS reopened";
+/// The count columns of `appeal_stats`, in the order of [`StatCounts`].
+pub const STAT_COUNTS: [&str; 8] =
+    ["total", "answered", "answered_on_time", "satisfied", "rated", "full", "assessed", "reopened"];
+/// The count columns of `appeal_due_stats`, in the order of [`DueCounts`].
+const DUE_COUNTS: [&str; 2] = ["resolved", "met"];
+
+/// `CAST(SUM(col) AS BIGINT)`: PostgreSQL sums BIGINT to NUMERIC otherwise.
+pub fn sum_of(col: &str) -> String {
+    format!("CAST(SUM(\"{col}\") AS BIGINT)")
+}
+
+/// `sum AS col, …` for each column.
+fn sums(cols: &[&str]) -> String {
+    cols.iter().map(|c| format!("{} AS \"{c}\"", sum_of(c))).collect::<Vec<_>>().join(", ")
+}
+
+/// `SUM(col) <> 0 OR …`: a folded key that still counts something.
+fn any_nonzero(cols: &[&str]) -> String {
+    cols.iter().map(|c| format!("SUM(\"{c}\") <> 0")).collect::<Vec<_>>().join(" OR ")
+}
+
 const STAT_KEY: &str = "cube, grain, day, channel, kind, status, category_id, territory_id, recipient_id, duplicate";
-const DUE_SUMS: &str = "CAST(SUM(resolved) AS BIGINT) AS resolved, CAST(SUM(met) AS BIGINT) AS met";
 const DUE_KEY: &str = "grain, day, channel, territory_id, recipient_id";
 
 /// The ledger as stored, summed per key.
@@ -467,7 +530,10 @@ async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
     // The `appeal_stats` row shape, summed per key (`id` is meaningless here).
     let stmt = sea_orm::Statement::from_string(
         conn.get_database_backend(),
-        format!("SELECT CAST(0 AS BIGINT) AS id, {STAT_KEY}, {STAT_SUMS} FROM appeal_stats GROUP BY {STAT_KEY}"),
+        format!(
+            "SELECT CAST(0 AS BIGINT) AS id, {STAT_KEY}, {} FROM appeal_stats GROUP BY {STAT_KEY}",
+            sums(&STAT_COUNTS)
+        ),
     );
     for r in appeal_stat::Model::find_by_statement(stmt).all(conn).await? {
         let (Some(cube), Some(grain)) = (Cube::parse(&r.cube), Grain::parse(&r.grain)) else { continue };
@@ -488,7 +554,10 @@ async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
     }
     let stmt = sea_orm::Statement::from_string(
         conn.get_database_backend(),
-        format!("SELECT CAST(0 AS BIGINT) AS id, {DUE_KEY}, {DUE_SUMS} FROM appeal_due_stats GROUP BY {DUE_KEY}"),
+        format!(
+            "SELECT CAST(0 AS BIGINT) AS id, {DUE_KEY}, {} FROM appeal_due_stats GROUP BY {DUE_KEY}",
+            sums(&DUE_COUNTS)
+        ),
     );
     for r in appeal_due_stat::Model::find_by_statement(stmt).all(conn).await? {
         let Some(grain) = Grain::parse(&r.grain) else { continue };
@@ -593,23 +662,19 @@ pub async fn compact(db: &DatabaseConnection, force: bool) -> AppResult<Option<i
         return Ok(None);
     }
     if txn.get_database_backend() == DatabaseBackend::Postgres {
-        let stat_cols = "cube, grain, day, channel, kind, status, category_id, territory_id, recipient_id, duplicate, total, \
-                         answered, answered_on_time, satisfied, rated, \"full\", assessed, reopened";
-        txn.execute_unprepared(&format!(
-            "WITH moved AS (DELETE FROM appeal_stats RETURNING {stat_cols}) \
-             INSERT INTO appeal_stats ({stat_cols}) SELECT {STAT_KEY}, {STAT_SUMS} FROM moved GROUP BY {STAT_KEY} \
-             HAVING SUM(total) <> 0 OR SUM(answered) <> 0 OR SUM(answered_on_time) <> 0 OR SUM(satisfied) <> 0 \
-             OR SUM(rated) <> 0 OR SUM(\"full\") <> 0 OR SUM(assessed) <> 0 OR SUM(reopened) <> 0 \
-             ORDER BY cube, grain, day"
-        ))
-        .await?;
-        let due_cols = "grain, day, channel, territory_id, recipient_id, resolved, met";
-        txn.execute_unprepared(&format!(
-            "WITH moved AS (DELETE FROM appeal_due_stats RETURNING {due_cols}) \
-             INSERT INTO appeal_due_stats ({due_cols}) SELECT {DUE_KEY}, {DUE_SUMS} FROM moved GROUP BY {DUE_KEY} \
-             HAVING SUM(resolved) <> 0 OR SUM(met) <> 0 ORDER BY grain, day"
-        ))
-        .await?;
+        for (table, key, counts) in
+            [("appeal_stats", STAT_KEY, &STAT_COUNTS[..]), ("appeal_due_stats", DUE_KEY, &DUE_COUNTS[..])]
+        {
+            let cols = format!("{key}, {}", counts.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", "));
+            txn.execute_unprepared(&format!(
+                "WITH moved AS (DELETE FROM {table} RETURNING {cols}) \
+                 INSERT INTO {table} ({cols}) SELECT {key}, {} FROM moved GROUP BY {key} \
+                 HAVING {} ORDER BY {key}",
+                sums(counts),
+                any_nonzero(counts),
+            ))
+            .await?;
+        }
     } else {
         let ledger = stored(&txn).await?;
         appeal_stat::Entity::delete_many().exec(&txn).await?;
@@ -632,9 +697,11 @@ pub async fn compact(db: &DatabaseConnection, force: bool) -> AppResult<Option<i
 /// # Errors
 /// When the database fails.
 pub async fn verify(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<Vec<String>> {
-    // One snapshot for both reads where the backend offers it cheaply.
-    let txn = crate::db::begin_write(db).await?;
-    lock_ledger(&txn).await?;
+    // Both reads from one snapshot, without keeping writers out: a repeatable-read
+    // transaction on PostgreSQL, a read transaction on SQLite (WAL).
+    let isolation_level =
+        (db.get_database_backend() == DatabaseBackend::Postgres).then_some(IsolationLevel::RepeatableRead);
+    let txn = db.begin_with_options(TransactionOptions { isolation_level, ..Default::default() }).await?;
     let expected = from_appeals(&txn, tz).await?;
     let actual = stored(&txn).await?;
     txn.rollback().await?;

@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
 use super::deadlines::Terms;
 use super::{Caller, appeals, users};
@@ -604,27 +602,16 @@ async fn flush(state: &AppState, batch: &mut Vec<(String, appeal::ActiveModel)>)
     let count = rows.len() as u64;
     let txn = crate::db::begin_write(&state.db).await?;
     appeal::Entity::insert_many(rows).exec_without_returning(&txn).await?;
-    let inserted: Vec<(i64, String, DateTime<Utc>)> = appeal::Entity::find()
-        .select_only()
-        .columns([appeal::Column::Id, appeal::Column::Status, appeal::Column::ReceivedAt])
-        .filter(appeal::Column::Number.is_in(numbers))
-        .into_tuple()
-        .all(&txn)
-        .await?;
-    let mut ledger = super::rollup::Ledger::default();
-    for f in super::rollup::facts_of(&txn, inserted.iter().map(|(id, _, _)| *id)).await? {
-        ledger.change(None, Some(&f), state.settings.timezone);
-    }
-    ledger.write(&txn).await?;
+    let inserted = super::rollup::record_inserted(&txn, state.settings.timezone, &numbers).await?;
     let events: Vec<appeal_event::ActiveModel> = inserted
         .into_iter()
-        .map(|(id, status, at)| appeal_event::ActiveModel {
-            appeal_id: Set(id),
-            at: Set(at),
+        .map(|a| appeal_event::ActiveModel {
+            appeal_id: Set(a.id),
+            at: Set(a.facts.received_at),
             actor: Set("system".into()),
             action: Set("seedDemo".into()),
             from_status: Set(None),
-            to_status: Set(Some(status)),
+            to_status: Set(Some(a.facts.status)),
             comment: Set(Some("synthetic demo data".into())),
             data: Set(None),
             ..Default::default()
