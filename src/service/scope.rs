@@ -5,8 +5,9 @@
 use std::collections::{HashMap, HashSet};
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait};
+use sea_orm::{Condition, ConnectionTrait, EntityTrait};
 
+use super::appeal_query::literal_in;
 use crate::domain::access::{ApiScope, Channel, Principal, Role, UserPrincipal};
 use crate::entity::{appeal, territory};
 use crate::error::AppResult;
@@ -127,7 +128,7 @@ impl AppealScope {
         }
         let territory = || match &self.territories {
             None => Condition::all(),
-            Some(set) => Condition::all().add(appeal::Column::TerritoryId.is_in(set.iter().copied())),
+            Some(set) => Condition::all().add(literal_in(appeal::Column::TerritoryId, set.iter().copied())),
         };
         let mut any = Condition::any();
         let mut empty = true;
@@ -136,13 +137,12 @@ impl AppealScope {
             empty = false;
         }
         if !self.channels.is_empty() {
-            any = any.add(
-                territory().add(appeal::Column::Channel.is_in(self.channels.iter().map(|c| c.as_str().to_string()))),
-            );
+            any =
+                any.add(territory().add(literal_in(appeal::Column::Channel, self.channels.iter().map(|c| c.as_str()))));
             empty = false;
         }
         if let Some(r) = self.recipient {
-            any = any.add(appeal::Column::RecipientId.eq(r));
+            any = any.add(literal_in(appeal::Column::RecipientId, [r]));
             empty = false;
         }
         if empty { Condition::all().add(Expr::cust("1 = 0")) } else { any }
