@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, FromQueryResult, Order, PaginatorTrait, QueryFilter,
-    QueryOrder, QueryResult, QuerySelect, QueryTrait, Select, Statement,
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QueryResult, QuerySelect, QueryTrait, Select, Statement,
 };
 use serde::{Deserialize, Serialize};
 
@@ -267,8 +267,9 @@ pub async fn filtered(
 
 /// One page of the list, ordered and keyset-paginated.
 pub async fn page(conn: &impl ConnectionTrait, q: Select<appeal::Entity>, p: &PageRequest) -> AppResult<AppealPage> {
+    let q = q.select_only().columns(APPEAL_COLUMNS.iter().copied());
     let stmt = page_statement(conn.get_database_backend(), &page_query(q, p)?, p);
-    let mut rows = appeal::Entity::find().from_raw_sql(stmt).all(conn).await?;
+    let mut rows = conn.query_all_raw(stmt).await?.iter().map(|r| read_appeal(r, 0)).collect::<Result<Vec<_>, _>>()?;
     let (has_next, has_previous) = trim(&mut rows, p);
     Ok(AppealPage { rows: rows.into_iter().map(|a| (encode_cursor(p.order, &a), a)).collect(), has_next, has_previous })
 }
@@ -281,35 +282,144 @@ pub struct PageRefs {
     pub territories: Vec<territory::Model>,
 }
 
-/// An appeal with its recipient, category and territory from one joined row.
-struct JoinedRow {
-    appeal: appeal::Model,
-    recipient: Option<recipient::Model>,
-    category: Option<category::Model>,
-    territory: Option<territory::Model>,
+/// Declares the columns a page selects for an entity, in order, and the reader that takes
+/// them back by position from `at` on.
+///
+/// sea-orm's derived readers find every column by name, and for every NULL one format the
+/// name into an error they then discard: a quarter of the server's time for a page of 50
+/// appeals with their recipient, category and territory. The struct literal names every
+/// field (a new column is a compile error here), and a test checks the columns are the
+/// entity's, in this order.
+macro_rules! positional {
+    ($read:ident, $columns:ident, $fields:ident, $module:ident { $($field:ident: $col:ident),* $(,)? }) => {
+        const $columns: &[$module::Column] = &[$($module::Column::$col),*];
+        #[cfg(test)]
+        const $fields: &[&str] = &[$(stringify!($field)),*];
+
+        fn $read(row: &QueryResult, at: usize) -> Result<$module::Model, DbErr> {
+            let mut i = at;
+            let mut next = || {
+                i += 1;
+                i - 1
+            };
+            Ok($module::Model { $($field: row.try_get_by_index(next())?),* })
+        }
+    };
 }
 
-impl FromQueryResult for JoinedRow {
-    fn from_query_result(res: &QueryResult, pre: &str) -> Result<Self, DbErr> {
-        Ok(Self {
-            appeal: appeal::Model::from_query_result(res, pre)?,
-            recipient: recipient::Model::from_query_result_optional(res, "r_")?,
-            category: category::Model::from_query_result_optional(res, "c_")?,
-            territory: territory::Model::from_query_result_optional(res, "t_")?,
-        })
+positional!(
+    read_appeal,
+    APPEAL_COLUMNS,
+    APPEAL_FIELDS,
+    appeal {
+        id: Id,
+        number: Number,
+        kind: Kind,
+        channel: Channel,
+        external_id: ExternalId,
+        status: Status,
+        received_at: ReceivedAt,
+        registered_at: RegisteredAt,
+        author_name: AuthorName,
+        author_contact: AuthorContact,
+        anonymous: Anonymous,
+        text: Text,
+        search_text: SearchText,
+        summary: Summary,
+        category_id: CategoryId,
+        suggested_category_id: SuggestedCategoryId,
+        territory_id: TerritoryId,
+        address: Address,
+        latitude: Latitude,
+        longitude: Longitude,
+        recipient_id: RecipientId,
+        redirected_to: RedirectedTo,
+        high_priority: HighPriority,
+        sla_started_at: SlaStartedAt,
+        due_soon_at: DueSoonAt,
+        due_at: DueAt,
+        extension_count: ExtensionCount,
+        reacted_at: ReactedAt,
+        resolved_at: ResolvedAt,
+        answered_at: AnsweredAt,
+        answer_text: AnswerText,
+        completeness: Completeness,
+        no_answer_reason: NoAnswerReason,
+        satisfaction_score: SatisfactionScore,
+        satisfied: Satisfied,
+        feedback_code: FeedbackCode,
+        feedback_expires_at: FeedbackExpiresAt,
+        reopen_count: ReopenCount,
+        duplicate_of_id: DuplicateOfId,
+        version: Version,
+        created_at: CreatedAt,
+        updated_at: UpdatedAt,
     }
-}
+);
+positional!(
+    read_recipient,
+    RECIPIENT_COLUMNS,
+    RECIPIENT_FIELDS,
+    recipient {
+        id: Id,
+        name: Name,
+        short_name: ShortName,
+        parent_id: ParentId,
+        external: External,
+        active: Active,
+        version: Version,
+        created_at: CreatedAt,
+    }
+);
+positional!(
+    read_category,
+    CATEGORY_COLUMNS,
+    CATEGORY_FIELDS,
+    category {
+        id: Id,
+        name: Name,
+        parent_id: ParentId,
+        default_recipient_id: DefaultRecipientId,
+        version: Version,
+        created_at: CreatedAt,
+    }
+);
+positional!(
+    read_territory,
+    TERRITORY_COLUMNS,
+    TERRITORY_FIELDS,
+    territory {
+        id: Id,
+        name: Name,
+        code: Code,
+        parent_id: ParentId,
+        population: Population,
+        latitude: Latitude,
+        longitude: Longitude,
+        version: Version,
+        created_at: CreatedAt,
+    }
+);
 
-fn select_prefixed<E: EntityTrait>(mut q: Select<appeal::Entity>, alias: &'static str) -> Select<appeal::Entity> {
-    use sea_orm::{IdenStatic, Iterable};
-    for col in E::Column::iter() {
-        q = q.expr_as(Expr::col((sea_orm::sea_query::Alias::new(alias), col)), format!("{alias}_{}", col.as_str()));
+/// Reads the joined row's reference at `at` (its id first) unless it is absent or already read.
+fn read_ref<M>(
+    row: &QueryResult,
+    at: usize,
+    seen: &mut HashSet<i64>,
+    read: fn(&QueryResult, usize) -> Result<M, DbErr>,
+    into: &mut Vec<M>,
+) -> Result<(), DbErr> {
+    if let Some(id) = row.try_get_by_index::<Option<i64>>(at)?
+        && seen.insert(id)
+    {
+        into.push(read(row, at)?);
     }
-    q
+    Ok(())
 }
 
 /// [`page`] in one statement that also reads each appeal's recipient, category and territory
-/// (left joins), so that a list showing their names needs no further statements.
+/// (left joins), so that a list showing their names needs no further statements. Each of
+/// them is read from the first row that names it.
 ///
 /// # Errors
 /// As [`page`].
@@ -330,24 +440,38 @@ pub async fn page_with_refs(
         .from(appeal::Column::TerritoryId)
         .to(territory::Column::Id)
         .into();
+    let (rec, cat, ter) = (Alias::new("r"), Alias::new("c"), Alias::new("t"));
     let mut q = q
-        .join_as(JoinType::LeftJoin, recipient_rel, Alias::new("r"))
-        .join_as(JoinType::LeftJoin, category_rel, Alias::new("c"))
-        .join_as(JoinType::LeftJoin, territory_rel, Alias::new("t"));
-    q = select_prefixed::<recipient::Entity>(q, "r");
-    q = select_prefixed::<category::Entity>(q, "c");
-    q = select_prefixed::<territory::Entity>(q, "t");
-    let stmt = page_statement(conn.get_database_backend(), &page_query(q, p)?, p);
-    let mut rows = JoinedRow::find_by_statement(stmt).all(conn).await?;
-    let (has_next, has_previous) = trim(&mut rows, p);
-    let mut refs = PageRefs::default();
-    let mut page = Vec::with_capacity(rows.len());
-    for r in rows {
-        refs.recipients.extend(r.recipient);
-        refs.categories.extend(r.category);
-        refs.territories.extend(r.territory);
-        page.push((encode_cursor(p.order, &r.appeal), r.appeal));
+        .select_only()
+        .columns(APPEAL_COLUMNS.iter().copied())
+        .join_as(JoinType::LeftJoin, recipient_rel, rec.clone())
+        .join_as(JoinType::LeftJoin, category_rel, cat.clone())
+        .join_as(JoinType::LeftJoin, territory_rel, ter.clone());
+    for col in RECIPIENT_COLUMNS {
+        q = q.expr(Expr::col((rec.clone(), *col)));
     }
+    for col in CATEGORY_COLUMNS {
+        q = q.expr(Expr::col((cat.clone(), *col)));
+    }
+    for col in TERRITORY_COLUMNS {
+        q = q.expr(Expr::col((ter.clone(), *col)));
+    }
+    let stmt = page_statement(conn.get_database_backend(), &page_query(q, p)?, p);
+    let rows = conn.query_all_raw(stmt).await?;
+    let at_recipient = APPEAL_COLUMNS.len();
+    let at_category = at_recipient + RECIPIENT_COLUMNS.len();
+    let at_territory = at_category + CATEGORY_COLUMNS.len();
+    let mut refs = PageRefs::default();
+    let mut seen = [HashSet::new(), HashSet::new(), HashSet::new()];
+    let mut appeals = Vec::with_capacity(rows.len());
+    for row in &rows {
+        appeals.push(read_appeal(row, 0)?);
+        read_ref(row, at_recipient, &mut seen[0], read_recipient, &mut refs.recipients)?;
+        read_ref(row, at_category, &mut seen[1], read_category, &mut refs.categories)?;
+        read_ref(row, at_territory, &mut seen[2], read_territory, &mut refs.territories)?;
+    }
+    let (has_next, has_previous) = trim(&mut appeals, p);
+    let page = appeals.into_iter().map(|a| (encode_cursor(p.order, &a), a)).collect();
     Ok((AppealPage { rows: page, has_next, has_previous }, refs))
 }
 
@@ -508,6 +632,20 @@ mod tests {
             created_at: t,
             updated_at: t,
         }
+    }
+
+    #[test]
+    fn the_positional_readers_take_every_column_of_their_entity_in_order() {
+        use sea_orm::{IdenStatic, Iterable};
+        fn check<C: IdenStatic + Iterable>(columns: &[C], fields: &[&str]) {
+            let names: Vec<&str> = columns.iter().map(IdenStatic::as_str).collect();
+            assert_eq!(names, fields);
+            assert_eq!(names, C::iter().map(|c| c.as_str()).collect::<Vec<_>>());
+        }
+        check(APPEAL_COLUMNS, APPEAL_FIELDS);
+        check(RECIPIENT_COLUMNS, RECIPIENT_FIELDS);
+        check(CATEGORY_COLUMNS, CATEGORY_FIELDS);
+        check(TERRITORY_COLUMNS, TERRITORY_FIELDS);
     }
 
     #[test]
