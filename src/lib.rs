@@ -192,7 +192,7 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
         }
     });
     let schema = graphql::build_schema(state.clone());
-    let router = http::router(http::Http { app: state.clone(), schema });
+    let router = http::router(http::Http { app: state.clone(), schema, documents: Arc::default() });
     let listener = TcpListener::bind(state.settings.bind).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     Ok(App { listener, router, state })

@@ -8,6 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use async_graphql::http::{GraphiQLSource, MultipartOptions};
+use async_graphql::parser::types::ExecutableDocument;
 use async_graphql::{BatchRequest, BatchResponse, ServerError};
 use async_graphql_axum::GraphQLResponse;
 use axum::body::Body;
@@ -34,6 +35,42 @@ use crate::state::AppState;
 pub struct Http {
     pub app: AppState,
     pub schema: AppSchema,
+    pub documents: Arc<Documents>,
+}
+
+/// Parsed GraphQL documents by their text: clients send the same few queries over and over,
+/// and parsing one took as long as resolving a tenth of a page. At most [`DOCUMENTS_KEPT`]
+/// texts of up to [`DOCUMENT_MAX_LEN`] bytes are kept; when full, the cache starts afresh.
+#[derive(Default)]
+pub struct Documents(std::sync::Mutex<std::collections::HashMap<String, ExecutableDocument>>);
+
+const DOCUMENTS_KEPT: usize = 256;
+const DOCUMENT_MAX_LEN: usize = 16 * 1024;
+
+impl Documents {
+    /// Gives the request its parsed document; a text that does not parse is
+    /// `GRAPHQL_PARSE_FAILED`.
+    fn prepare(&self, r: &mut async_graphql::Request) -> Result<(), ServerError> {
+        let keep = r.query.len() <= DOCUMENT_MAX_LEN;
+        if keep && let Some(doc) = self.0.lock().ok().and_then(|m| m.get(&r.query).cloned()) {
+            r.set_parsed_query(doc);
+            return Ok(());
+        }
+        let doc = match r.parsed_query() {
+            Ok(doc) => doc.clone(),
+            Err(mut e) => {
+                e.extensions.get_or_insert_with(Default::default).set("code", "GRAPHQL_PARSE_FAILED");
+                return Err(e);
+            }
+        };
+        if keep && let Ok(mut m) = self.0.lock() {
+            if m.len() >= DOCUMENTS_KEPT {
+                m.clear();
+            }
+            m.insert(r.query.clone(), doc);
+        }
+        Ok(())
+    }
 }
 
 /// The router with every middleware.
@@ -154,8 +191,12 @@ fn finish_errors(errors: &mut [ServerError], request_id: &str) {
         let ext = e.extensions.get_or_insert_with(Default::default);
         let code = if let Some(async_graphql::Value::String(c)) = ext.get("code") {
             c.clone()
+        } else if e.path.is_empty() {
+            // Refused before any field ran: validation, limits, the operation's name.
+            ext.set("code", "GRAPHQL_VALIDATION_FAILED");
+            "GRAPHQL_VALIDATION_FAILED".into()
         } else {
-            // Errors without a code come from the library's input coercion.
+            // Errors without a code in a field come from the library's input coercion.
             let path = e
                 .path
                 .iter()
@@ -281,7 +322,7 @@ async fn graphql(
         }
     };
     let reads = Arc::new(PersonalDataReads::default());
-    let batch = match batch {
+    let (requests, single) = match batch {
         BatchRequest::Batch(v) if v.len() > settings.max_batch => {
             return error_response(
                 StatusCode::BAD_REQUEST,
@@ -292,12 +333,22 @@ async fn graphql(
         BatchRequest::Batch(v) if v.is_empty() => {
             return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "the batch is empty");
         }
-        BatchRequest::Single(r) => BatchRequest::Single(with_request_data(r, &http.app, &caller, &reads)),
-        BatchRequest::Batch(v) => {
-            BatchRequest::Batch(v.into_iter().map(|r| with_request_data(r, &http.app, &caller, &reads)).collect())
-        }
+        BatchRequest::Single(r) => (vec![r], true),
+        BatchRequest::Batch(v) => (v, false),
     };
-    let mut response = http.schema.execute_batch(batch).await;
+    // One after another, as the library runs a batch.
+    let mut responses = Vec::with_capacity(requests.len());
+    for mut r in requests {
+        responses.push(match http.documents.prepare(&mut r) {
+            Ok(()) => http.schema.execute(with_request_data(r, &http.app, &caller, &reads)).await,
+            Err(e) => async_graphql::Response::from_errors(vec![e]),
+        });
+    }
+    let mut response = if single {
+        BatchResponse::Single(responses.pop().unwrap_or_default())
+    } else {
+        BatchResponse::Batch(responses)
+    };
     if let Err(e) = audit_personal_data_reads(&http.app, &caller, &reads).await {
         tracing::error!(error = ?e.code(), "could not audit personal data reads");
     }
@@ -314,4 +365,32 @@ async fn graphql(
         out.headers_mut().insert("x-request-id", v);
     }
     out
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parsed_documents_are_reused_and_their_number_is_bounded() {
+        let docs = Documents::default();
+        let mut r = async_graphql::Request::new("{ me { id } }");
+        docs.prepare(&mut r).unwrap();
+        let mut again = async_graphql::Request::new("{ me { id } }");
+        docs.prepare(&mut again).unwrap();
+        assert_eq!(docs.0.lock().unwrap().len(), 1);
+        let mut broken = async_graphql::Request::new("{ me { id ");
+        let e = docs.prepare(&mut broken).unwrap_err();
+        assert_eq!(e.extensions.unwrap().get("code"), Some(&async_graphql::Value::from("GRAPHQL_PARSE_FAILED")));
+        assert_eq!(docs.0.lock().unwrap().len(), 1, "a text that does not parse is not kept");
+        for i in 0..(DOCUMENTS_KEPT * 2 + 7) {
+            docs.prepare(&mut async_graphql::Request::new(format!("{{ a{i}: me {{ id }} }}"))).unwrap();
+            assert!(docs.0.lock().unwrap().len() <= DOCUMENTS_KEPT);
+        }
+        let long = format!("{{ me {{ id }} }} #{}", "x".repeat(DOCUMENT_MAX_LEN));
+        let before = docs.0.lock().unwrap().len();
+        docs.prepare(&mut async_graphql::Request::new(long)).unwrap();
+        assert_eq!(docs.0.lock().unwrap().len(), before, "long texts are parsed but not kept");
+    }
 }

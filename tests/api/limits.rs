@@ -65,6 +65,31 @@ async fn depth_complexity_batch_body_and_page_limits() {
     let r = app.gql(Some(&admin), "query($f:Int){ users(first: $f) { totalCount } }", json!({"f": "many"})).await;
     assert!(r.body["errors"][0]["extensions"]["code"].is_string(), "{}", r.body);
 
+    // Each operation of a batch stands alone: one that does not parse spoils none of the others.
+    let mixed = json!([{"query": "{ me { id "}, {"query": "{ me { email } }"}, {"query": "{ me { nosuch } }"}]);
+    let resp = app.client.post(format!("{}/graphql", app.base)).bearer_auth(&admin).json(&mixed).send().await.unwrap();
+    let body: Value = resp.json().await.unwrap();
+    assert_eq!(body[0]["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED", "{body}");
+    assert_eq!(body[1]["data"]["me"]["email"], "admin@mcu.test", "{body}");
+    assert_eq!(body[2]["errors"][0]["extensions"]["code"], "GRAPHQL_VALIDATION_FAILED", "{body}");
+    let r = app.gql(Some(&admin), "query A { me { id } } query B { me { id } }", json!({})).await;
+    assert_eq!(r.code(), "GRAPHQL_VALIDATION_FAILED", "no operation named: {}", r.body);
+
+    // The same text with other variables (its parsed form is reused) answers for those.
+    let (_, executor) = app.user_with(&admin, &["EXECUTOR"], json!({})).await;
+    let q = "query($n:Int){ users(first: $n) { edges { node { id } } } }";
+    for n in [1, 2, 1] {
+        let r = app.gql(Some(&admin), q, json!({"n": n})).await;
+        assert_eq!(r.data()["users"]["edges"].as_array().unwrap().len(), n, "{}", r.body);
+    }
+
+    // A refused root field leaves the others of the same operation answered.
+    let r = app.gql(Some(&executor), "{ me { roles } users(first: 1) { totalCount } }", json!({})).await;
+    assert_eq!(r.body["data"]["me"]["roles"], json!(["EXECUTOR"]), "{}", r.body);
+    assert_eq!(r.code(), "FORBIDDEN");
+    assert_eq!(r.body["errors"][0]["path"], json!(["users"]));
+    assert_eq!(r.body["errors"].as_array().unwrap().len(), 1);
+
     // Still serving.
     assert!(app.gql(Some(&admin), "{ me { id } }", json!({})).await.data()["me"].is_object());
     let health = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap();
