@@ -205,6 +205,61 @@ impl Appeal {
     }
 }
 
+/// The columns an `Appeal` field reads from its row, beyond the id, channel, territory and
+/// recipient a page always reads; `None` for a field not listed, and then the page reads every
+/// column. Keep in step with the resolvers above: a test reads every field of `Appeal` alone on
+/// a page and compares it with the same appeal read whole.
+pub fn columns_of_field(name: &str) -> Option<&'static [appeal::Column]> {
+    use appeal::Column as C;
+    Some(match name {
+        "__typename" | "id" | "territory" | "recipient" | "events" => &[],
+        "category" => &[C::CategoryId],
+        "number" => &[C::Number],
+        "kind" => &[C::Kind],
+        "channel" => &[C::Channel],
+        "externalId" => &[C::ExternalId],
+        "status" => &[C::Status],
+        "receivedAt" => &[C::ReceivedAt],
+        "registeredAt" => &[C::RegisteredAt],
+        "authorName" => &[C::AuthorName],
+        "authorContact" => &[C::AuthorContact],
+        "anonymous" => &[C::Anonymous],
+        "text" => &[C::Text],
+        "summary" => &[C::Summary],
+        "address" => &[C::Address],
+        "latitude" => &[C::Latitude],
+        "longitude" => &[C::Longitude],
+        "redirectedTo" => &[C::RedirectedTo],
+        "dueAt" => &[C::DueAt],
+        "extended" => &[C::ExtensionCount],
+        "slaState" => &[C::DueSoonAt, C::DueAt, C::ResolvedAt],
+        "answeredAt" => &[C::AnsweredAt],
+        "answerText" => &[C::AnswerText],
+        "completeness" => &[C::Completeness],
+        "noAnswerReason" => &[C::NoAnswerReason],
+        "satisfactionScore" => &[C::SatisfactionScore],
+        "satisfied" => &[C::Satisfied],
+        "feedbackCode" => &[C::FeedbackCode, C::FeedbackExpiresAt],
+        "reopenCount" => &[C::ReopenCount],
+        "duplicateOf" => &[C::DuplicateOfId],
+        "version" => &[C::Version],
+        _ => return None,
+    })
+}
+
+/// The columns a page must read to show the selected fields of its appeals (`None`: all).
+/// A page of 50 with nine fields reads 14 of 42 columns: a third of the decoding and of the
+/// bytes from the database.
+fn page_columns(node: &async_graphql::Lookahead<'_>) -> Option<Vec<appeal::Column>> {
+    let mut cols = Vec::new();
+    for n in node.selection_fields() {
+        for f in n.selection_set() {
+            cols.extend_from_slice(columns_of_field(f.name())?);
+        }
+    }
+    Some(cols)
+}
+
 /// One entry of an appeal's history.
 #[derive(SimpleObject)]
 pub struct AppealEvent {
@@ -486,8 +541,9 @@ impl AppealQuery {
         let st = state(ctx);
         let scope = scope(ctx).await?;
         let query = appeal_query::filtered(&st.db, scope, &filter, st.settings.timezone, st.clock.now()).await?;
-        let request = PageRequest { order, descending, limit, after, before, backward };
         let node = ctx.look_ahead().field("edges").field("node");
+        let columns = page_columns(&node);
+        let request = PageRequest { order, descending, limit, after, before, backward, columns };
         let names =
             node.field("recipient").exists() || node.field("category").exists() || node.field("territory").exists();
         // The names the page shows are joined into it: one statement, where loaders under

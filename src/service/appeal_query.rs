@@ -55,6 +55,30 @@ pub struct PageRequest {
     pub after: Option<String>,
     pub before: Option<String>,
     pub backward: bool,
+    /// The columns the caller will look at (`None`: all); see [`PageRequest::read_columns`].
+    pub columns: Option<Vec<appeal::Column>>,
+}
+
+/// Columns every page reads whatever is shown: the id (cursor, history, audit) and what the
+/// caller's relation to an appeal depends on (channel, territory, recipient).
+const PAGE_KEY_COLUMNS: [appeal::Column; 4] =
+    [appeal::Column::Id, appeal::Column::Channel, appeal::Column::TerritoryId, appeal::Column::RecipientId];
+
+impl PageRequest {
+    /// The columns a page reads, in the entity's order: all of them, or the ones asked for
+    /// with the key columns and the order's. The appeals of a page read this way carry
+    /// default values in the other fields, so they serve the display they were read for and
+    /// nothing else (no write starts from a page).
+    fn read_columns(&self) -> Vec<appeal::Column> {
+        let Some(wanted) = &self.columns else { return APPEAL_COLUMNS.to_vec() };
+        let mut cols: Vec<appeal::Column> = PAGE_KEY_COLUMNS.to_vec();
+        cols.push(order_column(self.order));
+        cols.extend(wanted.iter().copied());
+        // A column's discriminant is its place in the entity (and in `APPEAL_COLUMNS`).
+        cols.sort_by_key(|c| *c as usize);
+        cols.dedup_by_key(|c| *c as usize);
+        cols
+    }
 }
 
 /// Position of a row in the order: the order key and the id.
@@ -267,9 +291,11 @@ pub async fn filtered(
 
 /// One page of the list, ordered and keyset-paginated.
 pub async fn page(conn: &impl ConnectionTrait, q: Select<appeal::Entity>, p: &PageRequest) -> AppResult<AppealPage> {
-    let q = q.select_only().columns(APPEAL_COLUMNS.iter().copied());
+    let cols = p.read_columns();
+    let q = q.select_only().columns(cols.iter().copied());
     let stmt = page_statement(conn.get_database_backend(), &page_query(q, p)?, p);
-    let mut rows = conn.query_all_raw(stmt).await?.iter().map(|r| read_appeal(r, 0)).collect::<Result<Vec<_>, _>>()?;
+    let rows = conn.query_all_raw(stmt).await?;
+    let mut rows = rows.iter().map(|r| read_appeal_columns(r, &cols)).collect::<Result<Vec<_>, _>>()?;
     let (has_next, has_previous) = trim(&mut rows, p);
     Ok(AppealPage { rows: rows.into_iter().map(|a| (encode_cursor(p.order, &a), a)).collect(), has_next, has_previous })
 }
@@ -307,8 +333,28 @@ macro_rules! positional {
     };
 }
 
-positional!(
-    read_appeal,
+/// The appeal's columns, as [`positional!`], with a reader of any subset of them: the listed
+/// columns from the row in order, default values elsewhere (a new column is a compile error in
+/// the `match` as in the struct literal).
+macro_rules! positional_subset {
+    ($columns:ident, $fields:ident, $module:ident { $($field:ident: $col:ident),* $(,)? }) => {
+        const $columns: &[$module::Column] = &[$($module::Column::$col),*];
+        #[cfg(test)]
+        const $fields: &[&str] = &[$(stringify!($field)),*];
+
+        fn read_appeal_columns(row: &QueryResult, cols: &[$module::Column]) -> Result<$module::Model, DbErr> {
+            let mut m = $module::Model { $($field: Default::default()),* };
+            for (i, col) in cols.iter().enumerate() {
+                match col {
+                    $($module::Column::$col => m.$field = row.try_get_by_index(i)?,)*
+                }
+            }
+            Ok(m)
+        }
+    };
+}
+
+positional_subset!(
     APPEAL_COLUMNS,
     APPEAL_FIELDS,
     appeal {
@@ -441,9 +487,10 @@ pub async fn page_with_refs(
         .to(territory::Column::Id)
         .into();
     let (rec, cat, ter) = (Alias::new("r"), Alias::new("c"), Alias::new("t"));
+    let cols = p.read_columns();
     let mut q = q
         .select_only()
-        .columns(APPEAL_COLUMNS.iter().copied())
+        .columns(cols.iter().copied())
         .join_as(JoinType::LeftJoin, recipient_rel, rec.clone())
         .join_as(JoinType::LeftJoin, category_rel, cat.clone())
         .join_as(JoinType::LeftJoin, territory_rel, ter.clone());
@@ -458,14 +505,14 @@ pub async fn page_with_refs(
     }
     let stmt = page_statement(conn.get_database_backend(), &page_query(q, p)?, p);
     let rows = conn.query_all_raw(stmt).await?;
-    let at_recipient = APPEAL_COLUMNS.len();
+    let at_recipient = cols.len();
     let at_category = at_recipient + RECIPIENT_COLUMNS.len();
     let at_territory = at_category + CATEGORY_COLUMNS.len();
     let mut refs = PageRefs::default();
     let mut seen = [HashSet::new(), HashSet::new(), HashSet::new()];
     let mut appeals = Vec::with_capacity(rows.len());
     for row in &rows {
-        appeals.push(read_appeal(row, 0)?);
+        appeals.push(read_appeal_columns(row, &cols)?);
         read_ref(row, at_recipient, &mut seen[0], read_recipient, &mut refs.recipients)?;
         read_ref(row, at_category, &mut seen[1], read_category, &mut refs.categories)?;
         read_ref(row, at_territory, &mut seen[2], read_territory, &mut refs.territories)?;
@@ -564,6 +611,7 @@ mod tests {
             after: None,
             before: None,
             backward: false,
+            columns: None,
         };
         for backend in [Postgres, Sqlite] {
             let stmt = page_statement(backend, &page_query(q.clone(), &p).unwrap(), &p);
@@ -584,6 +632,27 @@ mod tests {
         let hostile =
             appeal::Entity::find().filter(literal_in(appeal::Column::Status, ["x') OR ('1' = '1"])).build(Postgres);
         assert_eq!(hostile.sql.split_once(" IN ").map(|x| x.1), Some(r"(E'x\') OR (\'1\' = \'1')"), "{}", hostile.sql);
+    }
+
+    #[test]
+    fn a_page_reads_the_columns_asked_for_with_its_key_and_order_columns() {
+        use appeal::Column as C;
+        let mut p = PageRequest {
+            order: OrderField::UpdatedAt,
+            descending: true,
+            limit: 50,
+            after: None,
+            before: None,
+            backward: false,
+            columns: Some(vec![C::DueAt, C::Number, C::DueSoonAt, C::ResolvedAt, C::Number, C::Id]),
+        };
+        use sea_orm::IdenStatic;
+        let names = |p: &PageRequest| p.read_columns().iter().map(IdenStatic::as_str).collect::<Vec<_>>().join(" ");
+        assert_eq!(names(&p), "id number channel territory_id recipient_id due_soon_at due_at resolved_at updated_at");
+        p.columns = Some(Vec::new());
+        assert_eq!(names(&p), "id channel territory_id recipient_id updated_at");
+        p.columns = None;
+        assert_eq!(p.read_columns().len(), APPEAL_COLUMNS.len());
     }
 
     fn sample() -> appeal::Model {
@@ -643,6 +712,8 @@ mod tests {
             assert_eq!(names, C::iter().map(|c| c.as_str()).collect::<Vec<_>>());
         }
         check(APPEAL_COLUMNS, APPEAL_FIELDS);
+        // `read_columns` orders by discriminant: it is the place in the list.
+        assert!(APPEAL_COLUMNS.iter().enumerate().all(|(i, c)| *c as usize == i));
         check(RECIPIENT_COLUMNS, RECIPIENT_FIELDS);
         check(CATEGORY_COLUMNS, CATEGORY_FIELDS);
         check(TERRITORY_COLUMNS, TERRITORY_FIELDS);
