@@ -3,7 +3,8 @@
 # 200,000, serves each with the release build and loads it over real HTTP with wrk:
 # a filtered, sorted page of 50 appeals with recipient/category/territory names and SLA
 # fields, 16 concurrent connections. Prints requests/s, p50/p99 latency, SQL statements
-# per request (from /metrics), the server's peak RSS, the same page as raw SQL, and the
+# per request (from /metrics), CPU time per request (server, PostgreSQL; from /proc), the
+# server's peak RSS, the same page as raw SQL, and the
 # ingestion throughput (INGEST_BATCHES batches of 1,000 items through ingestAppeals) and
 # the import of a generated ПОС XLSX of IMPORT_ROWS rows with `mcu import`.
 #
@@ -44,6 +45,16 @@ export MCU_DB_MAX_CONNECTIONS=16
 QUERY='query { appeals(first: 50, filter: {status: [ASSIGNED, IN_PROGRESS], channel: [POS, INCIDENT]}, orderBy: {field: DUE_AT, direction: ASC}) { edges { node { number status kind dueAt slaState recipient { name } category { name } territory { name } } } } }'
 RAW_SQL="SELECT a.number, a.status, a.kind, a.due_at, a.due_soon_at, a.resolved_at, r.name, c.name, t.name FROM appeals a LEFT JOIN recipients r ON r.id = a.recipient_id LEFT JOIN categories c ON c.id = a.category_id LEFT JOIN territories t ON t.id = a.territory_id WHERE a.status IN ('ASSIGNED','IN_PROGRESS') AND a.channel IN ('POS','INCIDENT') ORDER BY a.due_at, a.id LIMIT 50"
 
+# User + system CPU ticks of a process, and of all PostgreSQL processes together.
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+postgres_ticks() {
+  local t=0 p
+  for p in $(pgrep -x postgres || true); do
+    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$t"
+}
+
 metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
 run_case() {
@@ -70,12 +81,21 @@ print(f'wrk.body = {json.dumps(json.dumps({"query": query}))}')
 PY
   # Warm up, then measure.
   wrk -t2 -c"$CONNECTIONS" -d5s -s "$OUT/$name.lua" "http://127.0.0.1:$PORT/graphql" >/dev/null
-  local s0 r0
+  local s0 r0 c0 p0
   s0=$(metric mcu_sql_statements_total); r0=$(metric mcu_graphql_requests_total)
+  c0=$(cpu_ticks "$pid"); p0=$(postgres_ticks)
   wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$OUT/$name.lua" "http://127.0.0.1:$PORT/graphql" | tee "$OUT/$name-wrk.txt"
-  local s1 r1
+  local s1 r1 c1 p1
   s1=$(metric mcu_sql_statements_total); r1=$(metric mcu_graphql_requests_total)
+  c1=$(cpu_ticks "$pid"); p1=$(postgres_ticks)
   echo "SQL statements per request: $(echo "scale=2; ($s1 - $s0) / ($r1 - $r0)" | bc)"
+  # Throughput moves with whatever else the machine does; CPU time per request is steadier.
+  local tick_ms=$((1000 / $(getconf CLK_TCK)))
+  local per_request="server $(echo "scale=2; ($c1 - $c0) * $tick_ms / ($r1 - $r0)" | bc) ms"
+  if [ "$name" = postgres ]; then
+    per_request="$per_request, PostgreSQL $(echo "scale=2; ($p1 - $p0) * $tick_ms / ($r1 - $r0)" | bc) ms"
+  fi
+  echo "CPU per request: $per_request"
   echo "server peak RSS: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' /proc/$pid/status)"
   local check
   check=$(curl -s "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' -H "authorization: Bearer $token" \
