@@ -295,9 +295,15 @@ pub async fn page(conn: &impl ConnectionTrait, q: Select<appeal::Entity>, p: &Pa
     let q = q.select_only().columns(cols.iter().copied());
     let stmt = page_statement(conn.get_database_backend(), &page_query(q, p)?, p);
     let rows = conn.query_all_raw(stmt).await?;
-    let mut rows = rows.iter().map(|r| read_appeal_columns(r, &cols)).collect::<Result<Vec<_>, _>>()?;
-    let (has_next, has_previous) = trim(&mut rows, p);
-    Ok(AppealPage { rows: rows.into_iter().map(|a| (encode_cursor(p.order, &a), a)).collect(), has_next, has_previous })
+    let appeals = rows.iter().map(|r| read_appeal(r, 0, &cols)).collect::<Result<Vec<_>, _>>()?;
+    Ok(into_page(appeals, p))
+}
+
+/// The page of the rows read for it: the extra row dropped, in reading order, with cursors.
+fn into_page(mut appeals: Vec<appeal::Model>, p: &PageRequest) -> AppealPage {
+    let (has_next, has_previous) = trim(&mut appeals, p);
+    let rows = appeals.into_iter().map(|a| (encode_cursor(p.order, &a), a)).collect();
+    AppealPage { rows, has_next, has_previous }
 }
 
 /// The recipients, categories and territories of a page's appeals, read with the page.
@@ -308,45 +314,26 @@ pub struct PageRefs {
     pub territories: Vec<territory::Model>,
 }
 
-/// Declares the columns a page selects for an entity, in order, and the reader that takes
-/// them back by position from `at` on.
+/// Declares the columns a page selects for an entity, in the entity's order, and a reader
+/// that takes any of them back by position: the listed columns from `at` on, default values
+/// in the fields not read.
 ///
 /// sea-orm's derived readers find every column by name, and for every NULL one format the
 /// name into an error they then discard: a quarter of the server's time for a page of 50
-/// appeals with their recipient, category and territory. The struct literal names every
-/// field (a new column is a compile error here), and a test checks the columns are the
-/// entity's, in this order.
+/// appeals with their recipient, category and territory. The struct literal and the `match`
+/// name every field (a new column is a compile error here), and a test checks the columns
+/// are the entity's, in this order.
 macro_rules! positional {
     ($read:ident, $columns:ident, $fields:ident, $module:ident { $($field:ident: $col:ident),* $(,)? }) => {
         const $columns: &[$module::Column] = &[$($module::Column::$col),*];
         #[cfg(test)]
         const $fields: &[&str] = &[$(stringify!($field)),*];
 
-        fn $read(row: &QueryResult, at: usize) -> Result<$module::Model, DbErr> {
-            let mut i = at;
-            let mut next = || {
-                i += 1;
-                i - 1
-            };
-            Ok($module::Model { $($field: row.try_get_by_index(next())?),* })
-        }
-    };
-}
-
-/// The appeal's columns, as [`positional!`], with a reader of any subset of them: the listed
-/// columns from the row in order, default values elsewhere (a new column is a compile error in
-/// the `match` as in the struct literal).
-macro_rules! positional_subset {
-    ($columns:ident, $fields:ident, $module:ident { $($field:ident: $col:ident),* $(,)? }) => {
-        const $columns: &[$module::Column] = &[$($module::Column::$col),*];
-        #[cfg(test)]
-        const $fields: &[&str] = &[$(stringify!($field)),*];
-
-        fn read_appeal_columns(row: &QueryResult, cols: &[$module::Column]) -> Result<$module::Model, DbErr> {
+        fn $read(row: &QueryResult, at: usize, cols: &[$module::Column]) -> Result<$module::Model, DbErr> {
             let mut m = $module::Model { $($field: Default::default()),* };
             for (i, col) in cols.iter().enumerate() {
                 match col {
-                    $($module::Column::$col => m.$field = row.try_get_by_index(i)?,)*
+                    $($module::Column::$col => m.$field = row.try_get_by_index(at + i)?,)*
                 }
             }
             Ok(m)
@@ -354,7 +341,8 @@ macro_rules! positional_subset {
     };
 }
 
-positional_subset!(
+positional!(
+    read_appeal,
     APPEAL_COLUMNS,
     APPEAL_FIELDS,
     appeal {
@@ -452,7 +440,7 @@ fn read_ref<M>(
     row: &QueryResult,
     at: usize,
     seen: &mut HashSet<i64>,
-    read: fn(&QueryResult, usize) -> Result<M, DbErr>,
+    read: impl Fn(&QueryResult, usize) -> Result<M, DbErr>,
     into: &mut Vec<M>,
 ) -> Result<(), DbErr> {
     if let Some(id) = row.try_get_by_index::<Option<i64>>(at)?
@@ -512,14 +500,15 @@ pub async fn page_with_refs(
     let mut seen = [HashSet::new(), HashSet::new(), HashSet::new()];
     let mut appeals = Vec::with_capacity(rows.len());
     for row in &rows {
-        appeals.push(read_appeal_columns(row, &cols)?);
-        read_ref(row, at_recipient, &mut seen[0], read_recipient, &mut refs.recipients)?;
-        read_ref(row, at_category, &mut seen[1], read_category, &mut refs.categories)?;
-        read_ref(row, at_territory, &mut seen[2], read_territory, &mut refs.territories)?;
+        appeals.push(read_appeal(row, 0, &cols)?);
+        let recipient = |r: &QueryResult, at| read_recipient(r, at, RECIPIENT_COLUMNS);
+        read_ref(row, at_recipient, &mut seen[0], recipient, &mut refs.recipients)?;
+        let category = |r: &QueryResult, at| read_category(r, at, CATEGORY_COLUMNS);
+        read_ref(row, at_category, &mut seen[1], category, &mut refs.categories)?;
+        let territory = |r: &QueryResult, at| read_territory(r, at, TERRITORY_COLUMNS);
+        read_ref(row, at_territory, &mut seen[2], territory, &mut refs.territories)?;
     }
-    let (has_next, has_previous) = trim(&mut appeals, p);
-    let page = appeals.into_iter().map(|a| (encode_cursor(p.order, &a), a)).collect();
-    Ok((AppealPage { rows: page, has_next, has_previous }, refs))
+    Ok((into_page(appeals, p), refs))
 }
 
 /// The statement of a page: the query (told its index on SQLite, see [`open_queue_hint`])

@@ -65,6 +65,17 @@ enum Source {
     Rows(Vec<Result<import_format::ImportRow, import_format::RowError>>),
 }
 
+/// Reads the uploaded file off the async threads; a file that cannot be read is
+/// `BAD_USER_INPUT` at `file`.
+async fn read_file<T: Send + 'static>(
+    read: impl FnOnce() -> Result<T, import_format::FileError> + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(read)
+        .await
+        .map_err(AppError::internal)?
+        .map_err(|e| AppError::bad("file", e.to_string()))
+}
+
 /// Imports a file and returns its report.
 ///
 /// # Errors
@@ -82,20 +93,11 @@ pub async fn run(
     // XLSX is read twice as a stream: a first pass checks the whole file and counts its rows
     // (a damaged file is refused before anything is written), the second hands the rows
     // over as they are read, so the sheet is never held in memory. CSV is parsed at once.
+    let file = bytes.clone();
     let source = if matches!(format, FileFormat::PosXlsx | FileFormat::IncidentXlsx) {
-        let file = bytes.clone();
-        let layout = tokio::task::spawn_blocking(move || import_format::scan_xlsx(format, &file, max_rows))
-            .await
-            .map_err(AppError::internal)?
-            .map_err(|e| AppError::bad("file", e.to_string()))?;
-        Source::Xlsx(layout)
+        Source::Xlsx(read_file(move || import_format::scan_xlsx(format, &file, max_rows)).await?)
     } else {
-        let file = bytes.clone();
-        let parsed = tokio::task::spawn_blocking(move || import_format::parse(format, &file, max_rows))
-            .await
-            .map_err(AppError::internal)?
-            .map_err(|e| AppError::bad("file", e.to_string()))?;
-        Source::Rows(parsed)
+        Source::Rows(read_file(move || import_format::parse(format, &file, max_rows)).await?)
     };
     let total = match &source {
         Source::Xlsx(layout) => layout.rows,
