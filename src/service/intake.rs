@@ -496,6 +496,12 @@ async fn suggestion(state: &AppState, p: &Prepared) -> Option<i64> {
     (confidence >= state.settings.suggestion_threshold).then_some(id)
 }
 
+/// Rows a bulk statement writes at most: 1,000 appeals bind 42,000 values, more than
+/// SQLite allows in one statement (32,766), so 300 there.
+fn bulk_max(state: &AppState) -> usize {
+    if state.settings.is_sqlite() { 300 } else { 1000 }
+}
+
 /// Inserts new appeals in one transaction; returns how many.
 async fn insert_batch(
     state: &AppState,
@@ -525,7 +531,7 @@ async fn insert_batch(
             new_model(p, terms, number, now, s)
         })
         .collect();
-    appeal::Entity::insert_many(models).exec_without_returning(&txn).await?;
+    crate::db::insert_rows(&txn, models, bulk_max(state)).await?;
     let ids = super::rollup::record_inserted(&txn, state.settings.timezone, &numbers).await?;
     let actor = caller.principal.label();
     let urls: HashMap<String, Option<String>> = batch
@@ -547,7 +553,7 @@ async fn insert_batch(
             ..Default::default()
         })
         .collect();
-    appeal_event::Entity::insert_many(events).exec_without_returning(&txn).await?;
+    crate::db::insert_rows(&txn, events, bulk_max(state)).await?;
     audit::record(
         &txn,
         caller,
@@ -586,10 +592,10 @@ pub async fn ingest(
         by_channel.entry(p.channel).or_default().push(p.external_id.clone());
     }
     for (channel, ids) in by_channel {
-        for chunk in ids.chunks(500) {
+        for list in crate::db::in_lists(&ids, 500) {
             let rows = appeal::Entity::find()
                 .filter(appeal::Column::Channel.eq(channel.as_str()))
-                .filter(appeal::Column::ExternalId.is_in(chunk.iter().cloned()))
+                .filter(appeal::Column::ExternalId.is_in(list))
                 .all(&state.db)
                 .await?;
             for r in rows {
@@ -608,8 +614,7 @@ pub async fn ingest(
             fresh.push(p);
         }
     }
-    let chunk = if state.settings.is_sqlite() { 300 } else { 1000 };
-    for part in fresh.chunks(chunk) {
+    for part in fresh.chunks(bulk_max(state)) {
         match insert_batch(state, caller, part, &terms, now).await {
             Ok(n) => out.created += n,
             Err(AppError::Internal(_) | AppError::Conflict(_)) => {

@@ -342,14 +342,17 @@ pub async fn generate_invites(state: &AppState, caller: &Caller, poll_id: i64, c
         return Err(AppError::bad("pollId", "the poll is closed"));
     }
     let codes: Vec<String> = (0..count).map(|_| invite_code()).collect();
-    let rows = codes.iter().map(|c| poll_invite::ActiveModel {
-        poll_id: Set(poll_id),
-        code_hash: Set(code_hash(c)),
-        used_at: Set(None),
-        created_at: Set(now),
-        ..Default::default()
-    });
-    poll_invite::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+    let rows: Vec<_> = codes
+        .iter()
+        .map(|c| poll_invite::ActiveModel {
+            poll_id: Set(poll_id),
+            code_hash: Set(code_hash(c)),
+            used_at: Set(None),
+            created_at: Set(now),
+            ..Default::default()
+        })
+        .collect();
+    crate::db::insert_rows(&txn, rows, 1000).await?;
     let data = serde_json::json!({ "count": count });
     audit::record(&txn, caller, now, "generatePollInvites", Some(format!("poll:{poll_id}")), Some(data)).await?;
     txn.commit().await?;
@@ -466,7 +469,7 @@ pub async fn cast_vote(
         }
     }
     if !rows.is_empty() {
-        poll_answer::Entity::insert_many(rows).exec_without_returning(&txn).await?;
+        crate::db::insert_rows(&txn, rows, 1000).await?;
     }
     audit::record(&txn, caller, now, "castVote", Some(format!("poll:{poll_id}")), None).await?;
     txn.commit().await?;

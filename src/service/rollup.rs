@@ -360,9 +360,7 @@ impl Ledger {
                 ..Default::default()
             })
             .collect();
-        for chunk in stats.chunks(INSERT_CHUNK) {
-            appeal_stat::Entity::insert_many(chunk.to_vec()).exec_without_returning(conn).await?;
-        }
+        crate::db::insert_rows(conn, stats, INSERT_CHUNK).await?;
         let due: Vec<appeal_due_stat::ActiveModel> = due
             .into_iter()
             .map(|(k, v)| appeal_due_stat::ActiveModel {
@@ -376,9 +374,7 @@ impl Ledger {
                 ..Default::default()
             })
             .collect();
-        for chunk in due.chunks(INSERT_CHUNK) {
-            appeal_due_stat::Entity::insert_many(chunk.to_vec()).exec_without_returning(conn).await?;
-        }
+        crate::db::insert_rows(conn, due, INSERT_CHUNK).await?;
         Ok(())
     }
 }
@@ -405,12 +401,12 @@ pub async fn record(
 pub async fn facts_of(conn: &impl ConnectionTrait, ids: impl IntoIterator<Item = i64>) -> AppResult<Vec<Facts>> {
     let ids: Vec<i64> = ids.into_iter().collect();
     let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(INSERT_CHUNK) {
+    for list in crate::db::in_lists(&ids, INSERT_CHUNK) {
         out.extend(
             appeal::Entity::find()
                 .select_only()
                 .columns(FACT_COLUMNS)
-                .filter(appeal::Column::Id.is_in(chunk.iter().copied()))
+                .filter(appeal::Column::Id.is_in(list))
                 .into_model::<Facts>()
                 .all(conn)
                 .await?,
@@ -448,12 +444,12 @@ pub async fn record_inserted(
 ) -> AppResult<Vec<Inserted>> {
     let mut out = Vec::with_capacity(numbers.len());
     let mut ledger = Ledger::default();
-    for chunk in numbers.chunks(INSERT_CHUNK) {
+    for list in crate::db::in_lists(numbers, INSERT_CHUNK) {
         let rows = appeal::Entity::find()
             .select_only()
             .columns([appeal::Column::Id, appeal::Column::Number])
             .columns(FACT_COLUMNS)
-            .filter(appeal::Column::Number.is_in(chunk.iter().cloned()))
+            .filter(appeal::Column::Number.is_in(list))
             .into_model::<Inserted>()
             .all(conn)
             .await?;

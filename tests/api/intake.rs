@@ -212,3 +212,62 @@ async fn likely_duplicates_by_text_and_by_place() {
     assert_eq!(events.data()["appeal"]["events"][0]["data"]["possibleDuplicates"][0], original.parse::<i64>().unwrap());
     app.assert_rollups_agree().await;
 }
+
+#[tokio::test]
+async fn bulk_writes_keep_a_fixed_set_of_statement_texts_whatever_the_batch_sizes() {
+    use std::collections::BTreeSet;
+    use std::sync::{Arc, Mutex};
+
+    use mcu::domain::access::{Channel, Principal};
+    use mcu::domain::deadlines::AppealKind;
+    use mcu::service::Caller;
+    use mcu::service::intake::{IngestItem, IngestOptions, ingest};
+
+    let app = spawn_app().await;
+    app.set_now("2026-11-25T10:00:00+07:00");
+    let admin = app.admin().await;
+    // The pool keeps every statement text as a prepared statement on each connection: a
+    // multi-row INSERT or IN list with another text for each batch size made an import grow
+    // the process by tens of megabytes. Watch the texts this service call sends.
+    let texts: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let mut state = app.state.clone();
+    let seen = Arc::clone(&texts);
+    state.db.set_metric_callback(move |info| {
+        seen.lock().unwrap().insert(info.statement.sql.clone());
+    });
+    let caller = Caller { principal: Principal::System, ..Caller::default() };
+    let received = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+07:00").unwrap().to_utc();
+    let mut next = 0;
+    for size in 1..=40 {
+        let items: Vec<(usize, IngestItem)> = (0..size)
+            .map(|i| {
+                next += 1;
+                let item = IngestItem {
+                    channel: Some(Channel::Incident),
+                    external_id: format!("bulk-{next}"),
+                    kind: Some(AppealKind::Incident),
+                    received_at: Some(received),
+                    text: format!("Яма на дороге у дома {next}"),
+                    category_name: Some("ямы и ремонт дорог".into()),
+                    ..IngestItem::default()
+                };
+                (i + 1, item)
+            })
+            .collect();
+        let out = ingest(&state, &caller, items, IngestOptions::default()).await.unwrap();
+        assert_eq!((out.created as usize, out.rejected.len()), (size, 0), "batch of {size}");
+    }
+    let texts = texts.lock().unwrap().clone();
+    let count = |prefix: &str| texts.iter().filter(|t| t.starts_with(prefix)).count();
+    // 40 batch sizes, written in statements of 1, 2, 4, 8, 16 and 32 rows.
+    assert_eq!(count("INSERT INTO \"appeals\""), 6);
+    assert_eq!(count("INSERT INTO \"appeal_events\""), 6);
+    assert!(count("INSERT INTO \"appeal_stats\"") <= 9, "{}", count("INSERT INTO \"appeal_stats\""));
+    let lookups = texts.iter().filter(|t| t.starts_with("SELECT") && t.contains("\"external_id\" IN")).count();
+    // Padded to 1, 2, 4, …, 64 values.
+    assert_eq!(lookups, 7, "texts for the lookup of existing external ids");
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let r = app.gql(Some(&curator), "{ appeals(filter: {channel: [INCIDENT]}) { totalCount } }", json!({})).await;
+    assert_eq!(r.data()["appeals"]["totalCount"], 820);
+    app.assert_rollups_agree().await;
+}
