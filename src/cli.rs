@@ -196,12 +196,12 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 "csv" => FileFormat::Csv,
                 other => return Err(StartError::Io(std::io::Error::other(format!("unknown format {other}")))),
             };
-            let bytes = std::fs::read(&file)?;
+            let opened = std::fs::File::open(&file)?;
             let state = crate::init_state(settings).await?;
             let caller = Caller { principal: Principal::System, request_id: Some("cli".into()), ..Caller::default() };
             let started = std::time::Instant::now();
             let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let report = crate::service::imports::run(&state, &caller, format, &name, bytes, create_missing)
+            let report = crate::service::imports::run(&state, &caller, format, &name, opened, create_missing)
                 .await
                 .map_err(cli_error)?;
             let secs = started.elapsed().as_secs_f64();

@@ -1,6 +1,7 @@
 //! Parsing of appeal exports: the ПОС register (XLSX), «Инцидент менеджмент» (XLSX) and CSV.
 //!
-//! Pure: the caller hands over the file bytes, gets back one `Result` per data row.
+//! Pure: the caller hands over the file (its bytes, or for XLSX any seekable reader), gets
+//! back one `Result` per data row.
 //! Columns are found by header name (see [`normalize_header`]): order, case, ё/е, spacing,
 //! punctuation and extra columns do not matter. The header row is the first of the first
 //! ten rows that holds all required headers, so a title row above it is fine.
@@ -41,7 +42,7 @@
 //! offset is ignored) and Excel serial numbers / date cells.
 
 use std::fmt;
-use std::io::Cursor;
+use std::io::{Cursor, Read, Seek, SeekFrom};
 
 use calamine::{Data, Reader, Xlsx, XlsxError};
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
@@ -160,9 +161,9 @@ pub enum FileError {
 pub fn parse(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<Vec<Result<ImportRow, RowError>>, FileError> {
     match format {
         FileFormat::PosXlsx | FileFormat::IncidentXlsx => {
-            let layout = scan_xlsx(format, bytes, max_rows)?;
+            let layout = scan_xlsx(format, Cursor::new(bytes), max_rows)?;
             let mut out = Vec::with_capacity(layout.rows);
-            stream_xlsx(bytes, &layout, |r| {
+            stream_xlsx(Cursor::new(bytes), &layout, |r| {
                 out.push(r);
                 true
             })?;
@@ -521,17 +522,25 @@ fn find_header(table: &Table, schemas: &[&'static Schema]) -> Result<Layout, Fil
 }
 
 /// Streams the first sheet of an XLSX row by row (blank rows between used ones included,
-/// as in a sheet's range), without holding the sheet: `each` gets the 1-based row number and
-/// the cells, and returns `false` to stop.
-fn stream_xlsx_rows(bytes: &[u8], mut each: impl FnMut(usize, Vec<Cell>) -> bool) -> Result<(), FileError> {
-    if bytes.is_empty() {
+/// as in a sheet's range), without holding the sheet or the file: `each` gets the 1-based row
+/// number and the cells, and returns `false` to stop. The file is read from its start.
+fn stream_xlsx_rows<R: Read + Seek>(
+    mut file: R,
+    mut each: impl FnMut(usize, Vec<Cell>) -> bool,
+) -> Result<(), FileError> {
+    let unreadable = |e: std::io::Error| FileError::Corrupted(format!("файл не читается: {e}"));
+    file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
+    let mut magic = Vec::with_capacity(4);
+    file.by_ref().take(4).read_to_end(&mut magic).map_err(unreadable)?;
+    if magic.is_empty() {
         return Err(FileError::Empty);
     }
-    if !bytes.starts_with(b"PK\x03\x04") && !bytes.starts_with(b"PK\x05\x06") {
+    if !magic.starts_with(b"PK\x03\x04") && !magic.starts_with(b"PK\x05\x06") {
         return Err(FileError::NotXlsx);
     }
+    file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), FileError> {
-        let mut workbook = Xlsx::new(Cursor::new(bytes)).map_err(xlsx_error)?;
+        let mut workbook = Xlsx::new(file).map_err(xlsx_error)?;
         let name = workbook
             .sheet_names()
             .first()
@@ -605,13 +614,13 @@ fn xlsx_schema(format: FileFormat) -> (&'static Schema, &'static str) {
 ///
 /// # Errors
 /// The file-level problem, as [`parse`] reports it.
-pub fn scan_xlsx(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<XlsxLayout, FileError> {
+pub fn scan_xlsx<R: Read + Seek>(format: FileFormat, file: R, max_rows: usize) -> Result<XlsxLayout, FileError> {
     let (schema, channel) = xlsx_schema(format);
     let mut head: Table = Vec::new();
     let mut found: Option<(Layout, usize)> = None;
     let mut rows = 0usize;
     let mut failure: Option<FileError> = None;
-    stream_xlsx_rows(bytes, |row, cells| {
+    stream_xlsx_rows(file, |row, cells| {
         if let Some((_, header_row)) = &found {
             if row > *header_row && !cells.iter().all(Cell::is_blank) {
                 rows += 1;
@@ -656,13 +665,13 @@ pub fn scan_xlsx(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<Xl
 /// stop), never more than one row in memory.
 ///
 /// # Errors
-/// A file-level problem (not expected after [`scan_xlsx`] accepted the same bytes).
-pub fn stream_xlsx(
-    bytes: &[u8],
+/// A file-level problem (not expected after [`scan_xlsx`] accepted the same file).
+pub fn stream_xlsx<R: Read + Seek>(
+    file: R,
     layout: &XlsxLayout,
     mut each: impl FnMut(Result<ImportRow, RowError>) -> bool,
 ) -> Result<(), FileError> {
-    stream_xlsx_rows(bytes, |row, cells| {
+    stream_xlsx_rows(file, |row, cells| {
         if row <= layout.header_row || cells.iter().all(Cell::is_blank) {
             return true;
         }

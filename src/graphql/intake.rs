@@ -316,17 +316,17 @@ impl IntakeMutation {
         format: ImportFormat,
         create_missing: Option<bool>,
     ) -> AppResult<ImportReport> {
-        use std::io::Read;
+        // The multipart layer wrote the upload to a temporary file: it is read from there.
         let upload = file.value(ctx).map_err(|_| AppError::bad("file", "the upload could not be read"))?;
-        let name = upload.filename.clone();
-        let mut bytes = Vec::new();
-        upload
-            .into_read()
-            .read_to_end(&mut bytes)
-            .map_err(|_| AppError::bad("file", "the upload could not be read"))?;
-        let report =
-            imports::run(state(ctx), caller(ctx), format.file_format(), &name, bytes, create_missing.unwrap_or(false))
-                .await?;
+        let report = imports::run(
+            state(ctx),
+            caller(ctx),
+            format.file_format(),
+            &upload.filename,
+            upload.content,
+            create_missing.unwrap_or(false),
+        )
+        .await?;
         report.try_into()
     }
 

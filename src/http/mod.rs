@@ -272,8 +272,17 @@ async fn graphql(
     if declared.is_some_and(|n| n > limit) {
         return too_large();
     }
-    let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-        return too_large();
+    // A multipart body streams into the parser, which writes the file to a temporary file
+    // and refuses a stream longer than the upload limit (one file of at most that size): an
+    // upload is never held in memory whole. Any other body is read first (small limit).
+    let body: std::pin::Pin<Box<dyn futures_util::AsyncRead + Send>> = if multipart {
+        use futures_util::TryStreamExt;
+        Box::pin(body.into_data_stream().map_err(std::io::Error::other).into_async_read())
+    } else {
+        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
+            return too_large();
+        };
+        Box::pin(futures_util::io::Cursor::new(bytes))
     };
 
     let mut caller = Caller {
@@ -300,13 +309,7 @@ async fn graphql(
     }
 
     let options = MultipartOptions::default().max_file_size(settings.max_upload_bytes).max_num_files(1);
-    let batch = match async_graphql::http::receive_batch_body(
-        content_type,
-        futures_util::io::Cursor::new(bytes.to_vec()),
-        options,
-    )
-    .await
-    {
+    let batch = match async_graphql::http::receive_batch_body(content_type, body, options).await {
         Ok(b) => b,
         Err(e) => {
             let message = match e {

@@ -76,7 +76,14 @@ async fn read_file<T: Send + 'static>(
         .map_err(|e| AppError::bad("file", e.to_string()))
 }
 
-/// Imports a file and returns its report.
+/// A second handle on the same open file, buffered (XLSX is read through it twice).
+fn reader(file: &std::fs::File) -> Result<std::io::BufReader<std::fs::File>, import_format::FileError> {
+    file.try_clone()
+        .map(|f| std::io::BufReader::with_capacity(1 << 16, f))
+        .map_err(|e| import_format::FileError::Corrupted(format!("файл не читается: {e}")))
+}
+
+/// Imports a file (the CLI's file, or the upload's temporary file) and returns its report.
 ///
 /// # Errors
 /// `BAD_USER_INPUT` on `file` when the file is not what its format says (nothing is written).
@@ -85,19 +92,29 @@ pub async fn run(
     caller: &Caller,
     format: FileFormat,
     file_name: &str,
-    bytes: Vec<u8>,
+    file: std::fs::File,
     create_missing: bool,
 ) -> AppResult<import_report::Model> {
     let max_rows = state.settings.import_max_rows;
-    let bytes = std::sync::Arc::new(bytes);
-    // XLSX is read twice as a stream: a first pass checks the whole file and counts its rows
-    // (a damaged file is refused before anything is written), the second hands the rows
-    // over as they are read, so the sheet is never held in memory. CSV is parsed at once.
-    let file = bytes.clone();
+    // XLSX is read twice as a stream from the file: a first pass checks the whole file and
+    // counts its rows (a damaged file is refused before anything is written), the second
+    // hands the rows over as they are read, so neither the file nor the sheet is held in
+    // memory. CSV is read and parsed at once.
     let source = if matches!(format, FileFormat::PosXlsx | FileFormat::IncidentXlsx) {
-        Source::Xlsx(read_file(move || import_format::scan_xlsx(format, &file, max_rows)).await?)
+        let first = reader(&file).map_err(|e| AppError::bad("file", e.to_string()))?;
+        Source::Xlsx(read_file(move || import_format::scan_xlsx(format, first, max_rows)).await?)
     } else {
-        Source::Rows(read_file(move || import_format::parse(format, &file, max_rows)).await?)
+        let mut text = reader(&file).map_err(|e| AppError::bad("file", e.to_string()))?;
+        Source::Rows(
+            read_file(move || {
+                use std::io::Read;
+                let mut bytes = Vec::new();
+                text.read_to_end(&mut bytes)
+                    .map_err(|e| import_format::FileError::Corrupted(format!("файл не читается: {e}")))?;
+                import_format::parse(format, &bytes, max_rows)
+            })
+            .await?,
+        )
     };
     let total = match &source {
         Source::Xlsx(layout) => layout.rows,
@@ -125,9 +142,12 @@ pub async fn run(
     let opts = IngestOptions { create_missing };
     let (tx, mut rx) = tokio::sync::mpsc::channel(2 * CHUNK);
     let producer = match source {
-        Source::Xlsx(layout) => tokio::task::spawn_blocking(move || {
-            import_format::stream_xlsx(&bytes, &layout, |row| tx.blocking_send(row).is_ok())
-        }),
+        Source::Xlsx(layout) => {
+            let second = reader(&file).map_err(|e| AppError::bad("file", e.to_string()))?;
+            tokio::task::spawn_blocking(move || {
+                import_format::stream_xlsx(second, &layout, |row| tx.blocking_send(row).is_ok())
+            })
+        }
         Source::Rows(rows) => tokio::task::spawn_blocking(move || {
             for row in rows {
                 if tx.blocking_send(row).is_err() {

@@ -216,3 +216,60 @@ async fn an_import_killed_half_way_and_run_again_ends_with_exactly_the_right_app
     let _ = std::fs::remove_file(&path);
     app.assert_rollups_agree().await;
 }
+
+/// Sends a multipart body in chunks, with no declared length, and returns the status line.
+async fn post_chunked(app: &TestApp, token: &str, boundary: &str, body: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = app.base.trim_start_matches("http://");
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let head = format!(
+        "POST /graphql HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary={boundary}\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    for chunk in body.chunks(8 * 1024) {
+        // The server may answer and close before the body ends.
+        if s.write_all(format!("{:x}\r\n", chunk.len()).as_bytes()).await.is_err()
+            || s.write_all(chunk).await.is_err()
+            || s.write_all(b"\r\n").await.is_err()
+        {
+            break;
+        }
+    }
+    let _ = s.write_all(b"0\r\n\r\n").await;
+    let mut answer = Vec::new();
+    let _ = s.read_to_end(&mut answer).await;
+    String::from_utf8_lossy(&answer).lines().next().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn an_upload_streams_and_one_over_the_limit_without_a_declared_length_is_refused() {
+    let app = crate::helpers::spawn_app_with(|a| a.max_upload_bytes = 64 * 1024).await;
+    let admin = app.admin().await;
+    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({"channels": ["POS"]})).await;
+    let boundary = "mcu-test-boundary";
+    let part = |operations: &str, file: &[u8]| {
+        let mut body = format!(
+            "--{boundary}\r\nContent-Disposition: form-data; name=\"operations\"\r\n\r\n{operations}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"map\"\r\n\r\n{{\"0\": [\"variables.f\"]}}\r\n\
+             --{boundary}\r\nContent-Disposition: form-data; name=\"0\"; filename=\"pos.xlsx\"\r\n\
+             Content-Type: application/octet-stream\r\n\r\n"
+        )
+        .into_bytes();
+        body.extend_from_slice(file);
+        body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        body
+    };
+    let operations = json!({"query": IMPORT, "variables": {"f": null, "fmt": "POS_XLSX", "c": false}}).to_string();
+    // Within the limit, streamed: imported.
+    let status = post_chunked(&app, &coordinator, boundary, &part(&operations, &sample())).await;
+    assert!(status.contains(" 200"), "{status}");
+    // The file alone is under the limit, the body is not (a long operations field): refused
+    // while it streams, nothing written.
+    let padded = format!("{operations}{}", " ".repeat(20 * 1024));
+    let file = vec![b'x'; 50 * 1024];
+    let status = post_chunked(&app, &coordinator, boundary, &part(&padded, &file)).await;
+    assert!(status.contains(" 413"), "{status}");
+    let r = app.gql(Some(&coordinator), "{ imports(first: 10) { totalCount } }", json!({})).await;
+    assert_eq!(r.data()["imports"]["totalCount"], 1, "only the first upload was imported");
+}
