@@ -627,6 +627,13 @@ pub async fn ingest(
         }
     }
     for p in later {
+        // An item equal to the appeal the lookup above read is unchanged: no second read.
+        // (A change that lands after that read is ordered after this call, as if it came later.)
+        let key = (p.channel.as_str().to_string(), p.external_id.clone());
+        if existing.get(&key).is_some_and(|a| changes(a, p).is_empty()) {
+            out.unchanged += 1;
+            continue;
+        }
         match ingest_one(state, caller, p, &terms, now).await {
             Ok(Applied::Created) => out.created += 1,
             Ok(Applied::Updated) => out.updated += 1,

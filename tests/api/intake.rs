@@ -230,14 +230,17 @@ async fn bulk_writes_keep_a_fixed_set_of_statement_texts_whatever_the_batch_size
     // multi-row INSERT or IN list with another text for each batch size made an import grow
     // the process by tens of megabytes. Watch the texts this service call sends.
     let texts: Arc<Mutex<BTreeSet<String>>> = Arc::default();
+    let statements = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut state = app.state.clone();
-    let seen = Arc::clone(&texts);
+    let (seen, sent) = (Arc::clone(&texts), Arc::clone(&statements));
     state.db.set_metric_callback(move |info| {
         seen.lock().unwrap().insert(info.statement.sql.clone());
+        sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     });
     let caller = Caller { principal: Principal::System, ..Caller::default() };
     let received = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+07:00").unwrap().to_utc();
     let mut next = 0;
+    let mut last = Vec::new();
     for size in 1..=40 {
         let items: Vec<(usize, IngestItem)> = (0..size)
             .map(|i| {
@@ -254,9 +257,16 @@ async fn bulk_writes_keep_a_fixed_set_of_statement_texts_whatever_the_batch_size
                 (i + 1, item)
             })
             .collect();
+        last.clone_from(&items);
         let out = ingest(&state, &caller, items, IngestOptions::default()).await.unwrap();
         assert_eq!((out.created as usize, out.rejected.len()), (size, 0), "batch of {size}");
     }
+    // The last batch again: all unchanged, found by the one lookup (no read per item).
+    let before = statements.load(std::sync::atomic::Ordering::Relaxed);
+    let out = ingest(&state, &caller, last, IngestOptions::default()).await.unwrap();
+    assert_eq!((out.created, out.updated, out.unchanged), (0, 0, 40));
+    let sent = statements.load(std::sync::atomic::Ordering::Relaxed) - before;
+    assert!(sent <= 8, "{sent} statements to find 40 unchanged items");
     let texts = texts.lock().unwrap().clone();
     let count = |prefix: &str| texts.iter().filter(|t| t.starts_with(prefix)).count();
     // 40 batch sizes, written in statements of 1, 2, 4, 8, 16 and 32 rows.
