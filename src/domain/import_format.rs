@@ -171,22 +171,84 @@ pub fn parse(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<Vec<Re
         }
         FileFormat::Csv => {
             let text = decode_text(bytes)?;
-            let mut best: Option<(usize, FileError)> = None;
-            for delimiter in [b';', b',', b'\t'] {
-                let table = read_csv(&text, delimiter)?;
-                match find_header(&table, &[&POS, &INCIDENT]) {
-                    Ok(layout) => return parse_table(&table, &layout, None, max_rows),
-                    Err(err) => {
-                        let score = header_score(&table);
-                        if best.as_ref().is_none_or(|(s, _)| score > *s) {
-                            best = Some((score, err));
-                        }
-                    }
-                }
-            }
-            Err(best.map_or(FileError::NoHeader, |(_, err)| err))
+            let layout = scan_csv(&text, max_rows)?;
+            let mut out = Vec::with_capacity(layout.rows);
+            stream_csv(&text, &layout, |r| {
+                out.push(r);
+                true
+            })?;
+            Ok(out)
         }
     }
+}
+
+/// Where a CSV export's data is: found in its first rows, checked over all of them.
+pub struct CsvLayout {
+    delimiter: u8,
+    layout: Layout,
+    /// Non-empty data rows.
+    pub rows: usize,
+}
+
+/// First pass over a CSV export's text: finds the delimiter and the header in the first ten
+/// records, then reads every record (a malformed file is refused before anything is
+/// written) and counts the data rows, keeping none of them.
+///
+/// # Errors
+/// The file-level problem, as [`parse`] reports it.
+pub fn scan_csv(text: &str, max_rows: usize) -> Result<CsvLayout, FileError> {
+    let mut best: Option<(usize, FileError)> = None;
+    for delimiter in [b';', b',', b'\t'] {
+        let mut head: Table = Vec::new();
+        stream_csv_rows(text, delimiter, |line, cells| {
+            head.push((line, cells));
+            head.len() < 10
+        })?;
+        match find_header(&head, &[&POS, &INCIDENT]) {
+            Ok(layout) => {
+                let (mut index, mut rows) = (0usize, 0usize);
+                stream_csv_rows(text, delimiter, |_, cells| {
+                    if index > layout.header_index && !cells.iter().all(Cell::is_blank) {
+                        rows += 1;
+                    }
+                    index += 1;
+                    true
+                })?;
+                if rows > max_rows {
+                    return Err(FileError::TooManyRows(max_rows));
+                }
+                return Ok(CsvLayout { delimiter, layout, rows });
+            }
+            Err(err) => {
+                let score = header_score(&head);
+                if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                    best = Some((score, err));
+                }
+            }
+        }
+    }
+    Err(best.map_or(FileError::NoHeader, |(_, err)| err))
+}
+
+/// Second pass: each data row of a CSV export, in order, to `each` (which returns `false`
+/// to stop), never more than one row at a time.
+///
+/// # Errors
+/// A file-level problem (not expected after [`scan_csv`] accepted the same text).
+pub fn stream_csv(
+    text: &str,
+    layout: &CsvLayout,
+    mut each: impl FnMut(Result<ImportRow, RowError>) -> bool,
+) -> Result<(), FileError> {
+    let mut index = 0usize;
+    stream_csv_rows(text, layout.delimiter, |line, cells| {
+        let header_or_before = index <= layout.layout.header_index;
+        index += 1;
+        if header_or_before || cells.iter().all(Cell::is_blank) {
+            return true;
+        }
+        each(RowReader { row: line, cells: &cells, layout: &layout.layout }.build(None))
+    })
 }
 
 /// Maps a ПОС / «Инцидент менеджмент» status and stage to a status code:
@@ -704,7 +766,11 @@ fn xlsx_cell(data: &Data) -> Cell {
     }
 }
 
-fn decode_text(bytes: &[u8]) -> Result<String, FileError> {
+/// The text of a CSV file: UTF-8, UTF-16 or UTF-8 with a byte-order mark, else Windows-1251.
+///
+/// # Errors
+/// `Empty` for nothing but whitespace, `Encoding` for binary data.
+pub fn decode_text(bytes: &[u8]) -> Result<String, FileError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
         return Err(FileError::Empty);
     }
@@ -729,12 +795,13 @@ fn decode_text(bytes: &[u8]) -> Result<String, FileError> {
     Ok(text)
 }
 
-fn read_csv(text: &str, delimiter: u8) -> Result<Table, FileError> {
+/// Each record of a CSV text with its 1-based line number to `each` (which returns `false` to
+/// stop).
+fn stream_csv_rows(text: &str, delimiter: u8, mut each: impl FnMut(usize, Vec<Cell>) -> bool) -> Result<(), FileError> {
     let mut reader =
         csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter).from_reader(text.as_bytes());
     let bytes = text.as_bytes();
     let (mut cursor, mut line) = (0usize, 1usize);
-    let mut table = Vec::new();
     for record in reader.records() {
         let record = record.map_err(|e| FileError::Corrupted(e.to_string()))?;
         let mut start = record.position().map_or(cursor, |p| p.byte() as usize).clamp(cursor, bytes.len());
@@ -745,29 +812,11 @@ fn read_csv(text: &str, delimiter: u8) -> Result<Table, FileError> {
         cursor = start;
         let cells =
             record.iter().map(|f| if f.trim().is_empty() { Cell::Empty } else { Cell::Text(f.to_string()) }).collect();
-        table.push((line, cells));
+        if !each(line, cells) {
+            break;
+        }
     }
-    Ok(table)
-}
-
-fn parse_table(
-    table: &Table,
-    layout: &Layout,
-    fixed_channel: Option<&'static str>,
-    max_rows: usize,
-) -> Result<Vec<Result<ImportRow, RowError>>, FileError> {
-    let data: Vec<&(usize, Vec<Cell>)> =
-        table.iter().skip(layout.header_index + 1).filter(|(_, cells)| !cells.iter().all(Cell::is_blank)).collect();
-    if data.len() > max_rows {
-        return Err(FileError::TooManyRows(max_rows));
-    }
-    Ok(data
-        .into_iter()
-        .map(|(row, cells)| {
-            let r = RowReader { row: *row, cells, layout };
-            r.build(fixed_channel)
-        })
-        .collect())
+    Ok(())
 }
 
 struct RowReader<'a> {
@@ -1250,6 +1299,28 @@ mod tests {
         assert_eq!(ok[1].text, "Многострочный\nтекст");
         assert_eq!(ok[2].channel, "POS");
         assert_eq!(ok[2].received_at, dt("31.12.2026 00:00"));
+    }
+
+    #[test]
+    fn csv_is_scanned_then_streamed_row_by_row() {
+        let text = "Выгрузка ПОС\n\
+                    Номер;Дата поступления;Факт\n\
+                    1;31.12.2026 14:05;\"Первая; строка\"\n\
+                    ;;\n\
+                    2;31.12.2026 14:06;\"Две\nстроки\"\n\
+                    3;31.12.2026 14:07;Третья\n";
+        let layout = scan_csv(text, 10).unwrap();
+        assert_eq!(layout.rows, 3, "the title, the header and the blank record are not data");
+        let mut rows = Vec::new();
+        stream_csv(text, &layout, |r| {
+            rows.push(r.unwrap());
+            rows.len() < 2
+        })
+        .unwrap();
+        assert_eq!(rows.len(), 2, "stops when asked");
+        assert_eq!((rows[0].row, rows[0].text.as_str()), (3, "Первая; строка"));
+        assert_eq!((rows[1].row, rows[1].text.as_str()), (5, "Две\nстроки"));
+        assert!(matches!(scan_csv(text, 2), Err(FileError::TooManyRows(2))));
     }
 
     #[test]

@@ -59,10 +59,10 @@ fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
     }
 }
 
-/// Where an import's rows come from.
+/// Where an import's rows come from: the file (XLSX), or its decoded text (CSV).
 enum Source {
     Xlsx(import_format::XlsxLayout),
-    Rows(Vec<Result<import_format::ImportRow, import_format::RowError>>),
+    Csv(String, import_format::CsvLayout),
 }
 
 /// Reads the uploaded file off the async threads; a file that cannot be read is
@@ -99,26 +99,30 @@ pub async fn run(
     // XLSX is read twice as a stream from the file: a first pass checks the whole file and
     // counts its rows (a damaged file is refused before anything is written), the second
     // hands the rows over as they are read, so neither the file nor the sheet is held in
-    // memory. CSV is read and parsed at once.
+    // memory. CSV is decoded to text at once (its encoding is a property of the whole file),
+    // then read twice the same way.
     let source = if matches!(format, FileFormat::PosXlsx | FileFormat::IncidentXlsx) {
         let first = reader(&file).map_err(|e| AppError::bad("file", e.to_string()))?;
         Source::Xlsx(read_file(move || import_format::scan_xlsx(format, first, max_rows)).await?)
     } else {
-        let mut text = reader(&file).map_err(|e| AppError::bad("file", e.to_string()))?;
-        Source::Rows(
-            read_file(move || {
-                use std::io::Read;
-                let mut bytes = Vec::new();
-                text.read_to_end(&mut bytes)
-                    .map_err(|e| import_format::FileError::Corrupted(format!("файл не читается: {e}")))?;
-                import_format::parse(format, &bytes, max_rows)
-            })
-            .await?,
-        )
+        let mut input = reader(&file).map_err(|e| AppError::bad("file", e.to_string()))?;
+        let (text, layout) = read_file(move || {
+            use std::io::Read;
+            let mut bytes = Vec::new();
+            input
+                .read_to_end(&mut bytes)
+                .map_err(|e| import_format::FileError::Corrupted(format!("файл не читается: {e}")))?;
+            let text = import_format::decode_text(&bytes)?;
+            drop(bytes);
+            let layout = import_format::scan_csv(&text, max_rows)?;
+            Ok((text, layout))
+        })
+        .await?;
+        Source::Csv(text, layout)
     };
     let total = match &source {
         Source::Xlsx(layout) => layout.rows,
-        Source::Rows(rows) => rows.len(),
+        Source::Csv(_, layout) => layout.rows,
     };
     let now = state.clock.now();
     let report = import_report::ActiveModel {
@@ -148,13 +152,8 @@ pub async fn run(
                 import_format::stream_xlsx(second, &layout, |row| tx.blocking_send(row).is_ok())
             })
         }
-        Source::Rows(rows) => tokio::task::spawn_blocking(move || {
-            for row in rows {
-                if tx.blocking_send(row).is_err() {
-                    break;
-                }
-            }
-            Ok(())
+        Source::Csv(text, layout) => tokio::task::spawn_blocking(move || {
+            import_format::stream_csv(&text, &layout, |row| tx.blocking_send(row).is_ok())
         }),
     };
     let mut done = false;
