@@ -614,7 +614,11 @@ pub async fn ingest(
             fresh.push(p);
         }
     }
-    for part in fresh.chunks(bulk_max(state)) {
+    // One transaction for a call's new items, in statements of at most `bulk_max` rows: a
+    // transaction writes each page it touched once (to SQLite's WAL), and appeals received
+    // over a year touch pages all over the indexes, so 300-row transactions wrote most pages
+    // three times over (a ПОС import into SQLite: 3,278 → 5,178 rows/s).
+    for part in fresh.chunks(MAX_ITEMS) {
         match insert_batch(state, caller, part, &terms, now).await {
             Ok(n) => out.created += n,
             Err(AppError::Internal(_) | AppError::Conflict(_)) => {
