@@ -224,11 +224,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             let started = std::time::Instant::now();
             match cmd {
                 RollupCommand::Rebuild => {
-                    let rows = rollup::rebuild(&state.db, tz).await.map_err(cli_error)?;
+                    let rows = rollup::rebuild(&state.writer, tz).await.map_err(cli_error)?;
                     println!("rebuilt the rollups: {rows} rows in {:.1} s", started.elapsed().as_secs_f64());
                 }
                 RollupCommand::Compact => {
-                    let rows = rollup::compact(&state.db, true).await.map_err(cli_error)?;
+                    let rows = rollup::compact(&state.writer, true).await.map_err(cli_error)?;
                     println!("compacted the rollups: {} rows", rows.unwrap_or(0));
                 }
                 RollupCommand::Verify => {

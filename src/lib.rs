@@ -131,21 +131,28 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     let secret = jwt_secret(&settings)?;
     let mut db = db::connect(&settings).await?;
     let metrics = Arc::new(state::Metrics::default());
-    let counters = Arc::clone(&metrics);
-    db.set_metric_callback(move |info| {
-        use std::sync::atomic::Ordering::Relaxed;
-        counters.sql_statements.fetch_add(1, Relaxed);
-        tracing::trace!(target: "mcu::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
-        counters.sql_micros.fetch_add(info.elapsed.as_micros() as u64, Relaxed);
-        if info.failed {
-            counters.sql_errors.fetch_add(1, Relaxed);
+    let count = |counters: Arc<state::Metrics>| {
+        move |info: &sea_orm::metric::Info<'_>| {
+            use std::sync::atomic::Ordering::Relaxed;
+            counters.sql_statements.fetch_add(1, Relaxed);
+            tracing::trace!(target: "mcu::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
+            counters.sql_micros.fetch_add(info.elapsed.as_micros() as u64, Relaxed);
+            if info.failed {
+                counters.sql_errors.fetch_add(1, Relaxed);
+            }
         }
-    });
+    };
+    db.set_metric_callback(count(Arc::clone(&metrics)));
+    let mut writer = db::connect_writer(&settings, &db).await?;
+    if settings.is_sqlite() {
+        writer.set_metric_callback(count(Arc::clone(&metrics)));
+    }
     db::migrate(&db).await?;
     service::rollup::ensure(&db, settings.timezone).await?;
     service::auth::prepare();
     Ok(AppState {
         db,
+        writer,
         jwt: Arc::new(service::auth::JwtKeys::new(&secret)?),
         hash_permits: Arc::new(tokio::sync::Semaphore::new(settings.hash_concurrency)),
         settings: Arc::new(settings),
@@ -184,7 +191,7 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
         tick.tick().await;
         loop {
             tick.tick().await;
-            match service::rollup::compact(&compacting.db, false).await {
+            match service::rollup::compact(&compacting.writer, false).await {
                 Ok(Some(rows)) => tracing::debug!(rows, "compacted the analytics rollups"),
                 Ok(None) => {}
                 Err(e) => tracing::warn!(error = %e.message(), "could not compact the analytics rollups"),

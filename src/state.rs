@@ -61,6 +61,9 @@ pub struct Metrics {
 #[derive(Clone)]
 pub struct AppState {
     pub db: DatabaseConnection,
+    /// What write transactions run on ([`crate::db::connect_writer`]): the pool itself on
+    /// PostgreSQL, one connection with a larger page cache on SQLite.
+    pub writer: DatabaseConnection,
     pub settings: Arc<Settings>,
     pub jwt: Arc<JwtKeys>,
     /// Limits concurrent Argon2id computations (memory- and CPU-hard).

@@ -247,7 +247,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewAppeal) -> AppRes
     let terms = Terms::load(state, &state.db).await?;
     let due = terms.initial(kind, received_at, new.high_priority);
     let (started, due_soon) = terms.window(received_at, due);
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     if let Some(ext) = &external_id
         && appeal::Entity::find()
             .filter(appeal::Column::Channel.eq(channel.as_str()))
@@ -362,7 +362,7 @@ pub async fn apply(state: &AppState, caller: &Caller, id: i64, version: i32, ste
     let scope = AppealScope::of(&state.db, &caller.principal).await?;
     let now = state.clock.now();
     let terms = Terms::load(state, &state.db).await?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let a = load_visible(&txn, &scope, id).await?;
     let allowed = if step.needs_routing_rights() { scope.routes(&a) } else { scope.answers(&a) };
     if !allowed {
@@ -730,7 +730,7 @@ pub async fn record_feedback(
 ) -> AppResult<appeal::Model> {
     check_score("input.score", score)?;
     let scope = AppealScope::of(&state.db, &caller.principal).await?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let a = load_visible(&txn, &scope, id).await?;
     if !scope.routes(&a) {
         return Err(AppError::Forbidden("you may not record feedback on this appeal".into()));
@@ -763,7 +763,7 @@ pub async fn rate_limit(state: &AppState, bucket: &str, key: &str, limit: u64, w
     if recent >= limit {
         return Err(AppError::RateLimited("too many attempts; try again later".into()));
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     rate_event::Entity::delete_many()
         .filter(rate_event::Column::Bucket.eq(bucket))
         .filter(rate_event::Column::At.lt(now - window))
@@ -801,7 +801,7 @@ pub async fn submit_feedback(
     }
     let code = code.trim().to_uppercase();
     let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let found = if code.is_empty() {
         None
     } else {

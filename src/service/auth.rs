@@ -218,7 +218,7 @@ pub async fn login(state: &AppState, caller: &Caller, email: &str, password: &st
     }
     let found = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?;
     let ok = verify_password(state, password, found.as_ref().map(|u| u.password_hash.clone())).await?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     match found {
         Some(u) if ok && u.active => {
             login_failure::Entity::delete_many()
@@ -268,7 +268,7 @@ pub async fn refresh(state: &AppState, caller: &Caller, token: &str) -> AppResul
     else {
         return Err(refused());
     };
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let claimed = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::UsedAt, Expr::value(now))
         .filter(refresh_token::Column::Id.eq(row.id))
@@ -308,7 +308,7 @@ pub async fn logout(state: &AppState, caller: &Caller, token: &str) -> AppResult
         .filter(refresh_token::Column::UserId.eq(me.id))
         .one(&state.db)
         .await?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let done = if let Some(row) = row {
         revoke_family(&txn, &row.family_id, now).await?;
         true
@@ -353,7 +353,7 @@ pub async fn change_password(state: &AppState, caller: &Caller, old: &str, new: 
     }
     let hash = hash_password(state, new).await?;
     let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let mut am = u.clone().into_active_model();
     am.password_hash = Set(hash);
     am.version = Set(u.version + 1);

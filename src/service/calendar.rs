@@ -27,7 +27,7 @@ pub async fn set(
     }
     let key = day.format("%Y-%m-%d").to_string();
     let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let existing = calendar_override::Entity::find_by_id(key.clone()).one(&txn).await?;
     let note = note.map(|n| n.trim().to_string()).filter(|n| !n.is_empty());
     let model = match existing {
@@ -59,7 +59,7 @@ pub async fn set(
 /// Removes the override of `day`, so the production calendar decides again.
 pub async fn remove(state: &AppState, caller: &Caller, day: NaiveDate) -> AppResult<bool> {
     let key = day.format("%Y-%m-%d").to_string();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let removed = calendar_override::Entity::delete_by_id(key.clone()).exec(&txn).await?.rows_affected > 0;
     audit::record(&txn, caller, state.clock.now(), "removeCalendarDay", Some(format!("day:{key}")), None).await?;
     txn.commit().await?;

@@ -92,7 +92,7 @@ pub async fn train(state: &AppState) -> AppResult<Arc<TrainedModel>> {
     .await
     .map_err(AppError::internal)?;
     let json = serde_json::to_string(&trained.model).map_err(AppError::internal)?;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     classifier_model::Entity::delete_many().exec(&txn).await?;
     classifier_model::ActiveModel {
         fingerprint: Set(trained.fingerprint),

@@ -176,7 +176,7 @@ pub async fn run(
         errors.push(RowError { row: 0, field: None, message: format!("the file could not be read to its end: {e}") });
     }
     errors.sort_by_key(|e| e.row);
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let mut am = report.into_active_model();
     am.finished_at = Set(Some(state.clock.now()));
     am.created = Set(created as i32);

@@ -518,7 +518,7 @@ async fn insert_batch(
     for p in batch {
         suggestions.push(suggestion(state, p).await);
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let first = appeals::reserve_numbers(&txn, year, batch.len() as i64).await?;
     let mut numbers = Vec::with_capacity(batch.len());
     let models: Vec<appeal::ActiveModel> = batch
@@ -707,7 +707,7 @@ async fn ingest_one(
             if changed.is_empty() {
                 return Ok(Applied::Unchanged);
             }
-            let txn = crate::db::begin_write(&state.db).await?;
+            let txn = crate::db::begin_write(&state.writer).await?;
             update_one(&txn, caller, &a, p, &changed, now, state.settings.timezone).await?;
             txn.commit().await?;
             Ok(Applied::Updated)

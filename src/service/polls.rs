@@ -217,7 +217,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewPoll) -> AppResul
         errors.push(FieldError { path: "input.closesAt".into(), message: "must be after opensAt".into() });
     }
     errors.extend(check_questions(new.kind, &new.questions));
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     if let Some(id) = new.category_id
         && category::Entity::find_by_id(id).one(&txn).await?.is_none()
     {
@@ -295,7 +295,7 @@ pub async fn act(
         PollAction::Publish => "publishPoll",
         PollAction::Close => "closePoll",
     };
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let p = get(&txn, id).await?;
     if p.version != version {
         return Err(AppError::stale("the poll"));
@@ -333,7 +333,7 @@ pub async fn generate_invites(state: &AppState, caller: &Caller, poll_id: i64, c
         return Err(AppError::bad("count", format!("must be between 1 and {MAX_INVITES}")));
     }
     let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let p = get(&txn, poll_id).await?;
     if p.access != PollAccess::Invite.as_str() {
         return Err(AppError::bad("pollId", "the poll is open to everyone; invitations are for INVITE polls"));
@@ -412,7 +412,7 @@ pub async fn cast_vote(
     let chosen = check_ballot(&specs, answers).map_err(AppError::BadInput)?;
     let invite = p.access == PollAccess::Invite.as_str();
     let respondent = if invite { code_hash(key) } else { respondent_hash(poll_id, key) };
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     if invite {
         let used = poll_invite::Entity::update_many()
             .col_expr(poll_invite::Column::UsedAt, Expr::value(now))
@@ -574,7 +574,7 @@ pub async fn add_comment(
     if status_of(&p)? != PollStatus::Published || p.closes_at.is_some_and(|c| now >= c) {
         return Err(AppError::bad("pollId", "the discussion is closed"));
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let c = poll_comment::ActiveModel {
         poll_id: Set(poll_id),
         respondent_hash: Set(respondent_hash(poll_id, key)),
@@ -613,7 +613,7 @@ pub async fn moderate(
 ) -> AppResult<poll_comment::Model> {
     let now = state.clock.now();
     let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let c =
         poll_comment::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::NotFound("comment".into()))?;
     let mut am = c.clone().into_active_model();

@@ -48,7 +48,7 @@ fn finish(errors: Vec<FieldError>) -> AppResult<()> {
 pub async fn create_recipient(state: &AppState, caller: &Caller, new: NewRecipient) -> AppResult<recipient::Model> {
     let mut errors = Vec::new();
     required(&mut errors, "input.name", &new.name);
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     if let Some(p) = new.parent_id
         && recipient::Entity::find_by_id(p).one(&txn).await?.is_none()
     {
@@ -77,7 +77,7 @@ pub async fn create_recipient(state: &AppState, caller: &Caller, new: NewRecipie
 pub async fn create_category(state: &AppState, caller: &Caller, new: NewCategory) -> AppResult<category::Model> {
     let mut errors = Vec::new();
     required(&mut errors, "input.name", &new.name);
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     if let Some(p) = new.parent_id {
         match category::Entity::find_by_id(p).one(&txn).await? {
             None => errors.push(FieldError { path: "input.parentId".into(), message: "no such category".into() }),
@@ -138,7 +138,7 @@ pub async fn create_territory(state: &AppState, caller: &Caller, new: NewTerrito
     if new.latitude.is_some() != new.longitude.is_some() {
         errors.push(FieldError { path: "input.longitude".into(), message: "give both latitude and longitude".into() });
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     if let Some(p) = new.parent_id
         && territory::Entity::find_by_id(p).one(&txn).await?.is_none()
     {

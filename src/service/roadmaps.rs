@@ -247,7 +247,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRoadmap) -> AppRe
     let mut errors = Vec::new();
     check_text(&mut errors, "input.title", &new.title, MAX_TITLE);
     check_text(&mut errors, "input.problem", &new.problem, MAX_TEXT);
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     super::reference::check_refs(
         &txn,
         &mut errors,
@@ -311,7 +311,7 @@ pub async fn update(
     if let Some(p) = &ch.problem {
         check_text(&mut errors, "input.problem", p, MAX_TEXT);
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let (r, _, _) = load_for(&txn, id, version, RoadmapAction::Edit).await?;
     super::reference::check_refs(
         &txn,
@@ -356,7 +356,7 @@ pub async fn add_measure(
     let mut errors = Vec::new();
     check_text(&mut errors, "input.title", &m.title, MAX_TITLE);
     let name = m.responsible_name.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let (r, _, _) = load_for(&txn, roadmap_id, version, RoadmapAction::Edit).await?;
     if let Some(rid) = m.responsible_id
         && recipient::Entity::find_by_id(rid).one(&txn).await?.is_none()
@@ -410,7 +410,7 @@ pub async fn update_measure(
         return Err(AppError::bad("input", "give a title, a due date or a status"));
     }
     let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let r = get(&txn, roadmap_id).await?;
     let m = roadmap_measure::Entity::find_by_id(measure_id)
         .one(&txn)
@@ -522,7 +522,7 @@ pub async fn act(
         let path = if action == RoadmapAction::Cancel { "reason" } else { "comment" };
         return Err(AppError::bad(path, format!("must be at most {MAX_TEXT} characters")));
     }
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let decision = matches!(action, RoadmapAction::Approve | RoadmapAction::Return);
     if decision {
         if !me.has(Role::Curator) {

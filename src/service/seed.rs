@@ -352,7 +352,7 @@ pub async fn seed_demo(state: &AppState, n: u64, seed: u64) -> AppResult<SeedRep
         *per_year.entry(terms.local_year(*r)).or_default() += 1;
     }
     let mut next_number: HashMap<i32, i64> = HashMap::new();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     for (year, count) in &per_year {
         next_number.insert(*year, appeals::reserve_numbers(&txn, *year, *count).await?);
     }
@@ -600,7 +600,7 @@ async fn flush(state: &AppState, batch: &mut Vec<(String, appeal::ActiveModel)>)
     }
     let (numbers, rows): (Vec<String>, Vec<appeal::ActiveModel>) = std::mem::take(batch).into_iter().unzip();
     let count = rows.len() as u64;
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     appeal::Entity::insert_many(rows).exec_without_returning(&txn).await?;
     let inserted = super::rollup::record_inserted(&txn, state.settings.timezone, &numbers).await?;
     let events: Vec<appeal_event::ActiveModel> = inserted

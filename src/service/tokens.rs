@@ -42,7 +42,7 @@ pub async fn create(
         Principal::User(u) => Some(u.id),
         _ => None,
     };
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let t = api_token::ActiveModel {
         name: Set(name.trim().to_string()),
         token_hash: Set(auth::sha256_hex(&secret)),
@@ -72,7 +72,7 @@ pub async fn create(
 /// Revokes a token; it is refused from the next request on.
 pub async fn revoke(state: &AppState, caller: &Caller, id: i64) -> AppResult<api_token::Model> {
     let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let t = api_token::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::NotFound("API token".into()))?;
     let t = if t.revoked_at.is_none() {
         let mut am = t.into_active_model();

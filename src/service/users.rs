@@ -101,7 +101,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewUser) -> AppResul
     }
     let hash = auth::hash_password(state, &new.password).await?;
     let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let u = user::ActiveModel {
         email: Set(email),
         full_name: Set(new.full_name.trim().to_string()),
@@ -144,7 +144,7 @@ fn dedup<T: Ord + Copy>(mut v: Vec<T>) -> Vec<T> {
 /// `NOT_FOUND`, `CONFLICT` on a stale version, `BAD_USER_INPUT` on invalid fields.
 pub async fn update(state: &AppState, caller: &Caller, ch: UserChanges) -> AppResult<user::Model> {
     let now = state.clock.now();
-    let txn = crate::db::begin_write(&state.db).await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let u = user::Entity::find_by_id(ch.id).one(&txn).await?.ok_or_else(|| AppError::NotFound("user".into()))?;
     if u.version != ch.version {
         return Err(AppError::stale("the user"));

@@ -232,11 +232,15 @@ async fn bulk_writes_keep_a_fixed_set_of_statement_texts_whatever_the_batch_size
     let texts: Arc<Mutex<BTreeSet<String>>> = Arc::default();
     let statements = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut state = app.state.clone();
-    let (seen, sent) = (Arc::clone(&texts), Arc::clone(&statements));
-    state.db.set_metric_callback(move |info| {
-        seen.lock().unwrap().insert(info.statement.sql.clone());
-        sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    });
+    let watch = || {
+        let (seen, sent) = (Arc::clone(&texts), Arc::clone(&statements));
+        move |info: &sea_orm::metric::Info<'_>| {
+            seen.lock().unwrap().insert(info.statement.sql.clone());
+            sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    state.db.set_metric_callback(watch());
+    state.writer.set_metric_callback(watch());
     let caller = Caller { principal: Principal::System, ..Caller::default() };
     let received = chrono::DateTime::parse_from_rfc3339("2026-11-20T10:00:00+07:00").unwrap().to_utc();
     let mut next = 0;
