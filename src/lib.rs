@@ -144,9 +144,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     };
     db.set_metric_callback(count(Arc::clone(&metrics)));
     let mut writer = db::connect_writer(&settings, &db).await?;
-    if settings.is_sqlite() {
-        writer.set_metric_callback(count(Arc::clone(&metrics)));
-    }
+    writer.set_metric_callback(count(Arc::clone(&metrics)));
     db::migrate(&db).await?;
     service::rollup::ensure(&db, settings.timezone).await?;
     service::auth::prepare();

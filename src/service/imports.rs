@@ -76,11 +76,9 @@ async fn read_file<T: Send + 'static>(
         .map_err(|e| AppError::bad("file", e.to_string()))
 }
 
-/// A second handle on the same open file, buffered (XLSX is read through it twice).
-fn reader(file: &std::fs::File) -> Result<std::io::BufReader<std::fs::File>, import_format::FileError> {
-    file.try_clone()
-        .map(|f| std::io::BufReader::with_capacity(1 << 16, f))
-        .map_err(|e| import_format::FileError::Corrupted(format!("файл не читается: {e}")))
+/// Another buffered handle on the same open file (an XLSX is read through two of them).
+fn reader(file: &std::fs::File) -> AppResult<std::io::BufReader<std::fs::File>> {
+    file.try_clone().map(|f| std::io::BufReader::with_capacity(1 << 16, f)).map_err(AppError::internal)
 }
 
 /// Imports a file (the CLI's file, or the upload's temporary file) and returns its report.
@@ -102,10 +100,10 @@ pub async fn run(
     // memory. CSV is decoded to text at once (its encoding is a property of the whole file),
     // then read twice the same way.
     let source = if matches!(format, FileFormat::PosXlsx | FileFormat::IncidentXlsx) {
-        let first = reader(&file).map_err(|e| AppError::bad("file", e.to_string()))?;
+        let first = reader(&file)?;
         Source::Xlsx(read_file(move || import_format::scan_xlsx(format, first, max_rows)).await?)
     } else {
-        let mut input = reader(&file).map_err(|e| AppError::bad("file", e.to_string()))?;
+        let mut input = reader(&file)?;
         let (text, layout) = read_file(move || {
             use std::io::Read;
             let mut bytes = Vec::new();
@@ -147,7 +145,7 @@ pub async fn run(
     let (tx, mut rx) = tokio::sync::mpsc::channel(2 * CHUNK);
     let producer = match source {
         Source::Xlsx(layout) => {
-            let second = reader(&file).map_err(|e| AppError::bad("file", e.to_string()))?;
+            let second = reader(&file)?;
             tokio::task::spawn_blocking(move || {
                 import_format::stream_xlsx(second, &layout, |row| tx.blocking_send(row).is_ok())
             })
