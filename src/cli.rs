@@ -47,6 +47,9 @@ pub enum Command {
     /// Maintain the analytics rollups.
     #[command(subcommand)]
     Rollup(RollupCommand),
+    /// The topic classifier.
+    #[command(subcommand)]
+    Classifier(ClassifierCommand),
     /// Fill the database with realistic synthetic data of a small city (demo and benchmarks).
     SeedDemo {
         /// Number of appeals spread over the last year.
@@ -55,6 +58,18 @@ pub enum Command {
         /// Random seed (the same seed gives the same data).
         #[arg(long, default_value = "2026")]
         seed: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClassifierCommand {
+    /// Train on the database's categorised appeals (every fifth held out for evaluation, as
+    /// the server does), store the model, print top-1/top-3 accuracy and how confident the
+    /// right and wrong first suggestions were; with `--texts`, also on those labelled texts.
+    Evaluate {
+        /// A JSON array of {"category": "<name as in the rubricator>", "text": "…"}.
+        #[arg(long)]
+        texts: Option<std::path::PathBuf>,
     },
 }
 
@@ -243,6 +258,49 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                         ))));
                     }
                     println!("the rollups agree with the appeals");
+                }
+            }
+            Ok(())
+        }
+        Command::Classifier(ClassifierCommand::Evaluate { texts }) => {
+            use crate::service::classifier;
+            let labelled: Vec<classifier::LabelledText> = match texts {
+                Some(path) => serde_json::from_slice(&std::fs::read(&path)?)
+                    .map_err(|e| StartError::Io(std::io::Error::other(format!("{}: {e}", path.display()))))?,
+                None => Vec::new(),
+            };
+            let state = crate::init_state(settings).await?;
+            let started = std::time::Instant::now();
+            let trained = classifier::train(&state).await.map_err(cli_error)?;
+            println!(
+                "trained on {} appeals in {:.1} s: {} features, {} categories, temperature {}",
+                trained.documents,
+                started.elapsed().as_secs_f64(),
+                trained.model.vocabulary_size(),
+                trained.model.labels().len(),
+                trained.model.temperature()
+            );
+            let line = |what: &str, e: &crate::domain::classifier::Evaluation| {
+                println!(
+                    "{what}: {} texts, top-1 {:.1}%, top-3 {:.1}%, mean confidence {:.2} when right, {:.2} when wrong",
+                    e.count,
+                    e.top1 * 100.0,
+                    e.top3 * 100.0,
+                    e.confidence_right,
+                    e.confidence_wrong
+                );
+            };
+            match &trained.evaluation {
+                Some(e) => line("held out (every fifth appeal)", e),
+                None => println!("too few categorised appeals to hold any out"),
+            }
+            if !labelled.is_empty() {
+                let (e, misses) =
+                    classifier::evaluate_texts(&state, &trained.model, &labelled).await.map_err(cli_error)?;
+                line("labelled texts", &e);
+                for (text, expected, got, p) in misses {
+                    let short: String = text.chars().take(70).collect();
+                    println!("  miss: «{short}» expected {expected}, got {got} ({p:.2})");
                 }
             }
             Ok(())

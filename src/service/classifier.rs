@@ -16,7 +16,7 @@ use sea_orm::{
 };
 use tokio::sync::RwLock;
 
-use crate::domain::classifier::{NaiveBayes, evaluate, training_fingerprint};
+use crate::domain::classifier::{Evaluation, NaiveBayes, evaluate, training_fingerprint};
 use crate::entity::{appeal, classifier_model};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -36,6 +36,8 @@ pub struct TrainedModel {
     pub documents: i64,
     pub top1: Option<f64>,
     pub top3: Option<f64>,
+    /// The held-out evaluation in full, when this process trained the model.
+    pub evaluation: Option<Evaluation>,
 }
 
 async fn current_fingerprint(conn: &impl ConnectionTrait) -> AppResult<i64> {
@@ -79,15 +81,24 @@ pub async fn train(state: &AppState) -> AppResult<Arc<TrainedModel>> {
     let rows = training_rows(&state.db).await?;
     let trained = tokio::task::spawn_blocking(move || {
         let (held_out, training): (Vec<_>, Vec<_>) = rows.iter().enumerate().partition(|(i, _)| i % 5 == 0);
-        let (top1, top3) = if held_out.len() >= 20 {
-            let probe = NaiveBayes::train(training.iter().map(|(_, (c, t))| (*c, t.as_str())));
-            let (a, b) = evaluate(&probe, held_out.iter().map(|(_, (c, t))| (*c, t.as_str())));
-            (Some(a), Some(b))
+        let (evaluation, temperature) = if held_out.len() >= 20 {
+            let mut probe = NaiveBayes::train(training.iter().map(|(_, (c, t))| (*c, t.as_str())));
+            let temperature = probe.calibrate(held_out.iter().map(|(_, (c, t))| (*c, t.as_str())));
+            (Some(evaluate(&probe, held_out.iter().map(|(_, (c, t))| (*c, t.as_str())))), temperature)
         } else {
-            (None, None)
+            (None, 1.0)
         };
-        let model = NaiveBayes::train(rows.iter().map(|(c, t)| (*c, t.as_str()))).with_fingerprint(fingerprint as u64);
-        TrainedModel { model, fingerprint, documents: rows.len() as i64, top1, top3 }
+        let model = NaiveBayes::train(rows.iter().map(|(c, t)| (*c, t.as_str())))
+            .with_temperature(temperature)
+            .with_fingerprint(fingerprint as u64);
+        TrainedModel {
+            model,
+            fingerprint,
+            documents: rows.len() as i64,
+            top1: evaluation.map(|e| e.top1),
+            top3: evaluation.map(|e| e.top3),
+            evaluation,
+        }
     })
     .await
     .map_err(AppError::internal)?;
@@ -131,6 +142,7 @@ pub async fn current(state: &AppState) -> AppResult<Arc<TrainedModel>> {
             documents: i64::from(stored.documents),
             top1: stored.top1,
             top3: stored.top3,
+            evaluation: None,
         });
         *state.classifier.0.write().await = Some(Arc::clone(&m));
         return Ok(m);
@@ -148,4 +160,46 @@ pub async fn cached(state: &AppState) -> Option<Arc<TrainedModel>> {
 pub async fn suggest(state: &AppState, text: &str, top: usize) -> AppResult<Vec<(i64, f64)>> {
     let model = current(state).await?;
     Ok(model.model.predict(text, top))
+}
+
+/// One labelled text of an evaluation file, its category named as in the rubricator.
+#[derive(Debug, serde::Deserialize)]
+pub struct LabelledText {
+    pub category: String,
+    pub text: String,
+}
+
+/// How `model` does on labelled texts whose categories are named (case, `ё` and spacing do
+/// not matter); returns the evaluation and, for each text it got wrong, the text, the
+/// expected and the suggested category names with the suggestion's probability.
+///
+/// # Errors
+/// `BAD_USER_INPUT` at `texts[i].category` for a category the rubricator does not have.
+pub async fn evaluate_texts(
+    state: &AppState,
+    model: &NaiveBayes,
+    texts: &[LabelledText],
+) -> AppResult<(Evaluation, Vec<(String, String, String, f64)>)> {
+    use crate::entity::category;
+    let all = category::Entity::find().all(&state.db).await?;
+    let key = |s: &str| super::intake::normalize_name(s);
+    let by_name: std::collections::HashMap<String, i64> = all.iter().map(|c| (key(&c.name), c.id)).collect();
+    let names: std::collections::HashMap<i64, String> = all.iter().map(|c| (c.id, c.name.clone())).collect();
+    let mut pairs = Vec::with_capacity(texts.len());
+    for (i, t) in texts.iter().enumerate() {
+        let id = by_name.get(&key(&t.category)).copied().ok_or_else(|| {
+            AppError::bad(format!("texts[{i}].category"), format!("unknown category «{}»", t.category))
+        })?;
+        pairs.push((id, t.text.as_str()));
+    }
+    let mut misses = Vec::new();
+    for (id, text) in &pairs {
+        if let Some((got, p)) = model.predict(text, 1).first().copied()
+            && got != *id
+        {
+            let name = |c: i64| names.get(&c).cloned().unwrap_or_default();
+            misses.push(((*text).to_string(), name(*id), name(got), p));
+        }
+    }
+    Ok((evaluate(model, pairs), misses))
 }

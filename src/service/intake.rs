@@ -114,6 +114,58 @@ pub fn map_status(status: Option<&str>, answered: bool) -> AppealStatus {
     }
 }
 
+/// A territory's name without its kind and punctuation, so that «г. Сорск», «г.Сорск»,
+/// «город Сорск» and «Сорск» are one place, as are «пос. Усть-Бюр» and «посёлок Усть-Бюр».
+pub fn territory_key(name: &str) -> String {
+    const KINDS: &[&str] = &[
+        "муниципальное образование",
+        "городской округ",
+        "муниципальный район",
+        "сельское поселение",
+        "городское поселение",
+        "рабочий поселок",
+        "поселок городского типа",
+        "город",
+        "поселок",
+        "село",
+        "деревня",
+        "станция",
+        "район",
+        "округ",
+        "пгт",
+        "рп",
+        "мо",
+        "го",
+        "пос",
+        "г",
+        "п",
+        "с",
+        "д",
+        "ст",
+        "р-н",
+    ];
+    let lowered = normalize_name(name);
+    let spaced: String = lowered.chars().map(|c| if c.is_alphanumeric() || c == '-' { c } else { ' ' }).collect();
+    let mut words: Vec<&str> = spaced.split_whitespace().collect();
+    // Kinds written before or after the name («Сорск г.», «Алтайский район»), one or more.
+    loop {
+        let joined = words.join(" ");
+        let Some(kind) = KINDS.iter().find(|k| {
+            (joined.starts_with(*k) && joined[k.len()..].starts_with(' '))
+                || (joined.ends_with(*k) && joined[..joined.len() - k.len()].ends_with(' '))
+        }) else {
+            break;
+        };
+        let n = kind.split(' ').count();
+        if joined.starts_with(kind) && joined[kind.len()..].starts_with(' ') {
+            words.drain(..n);
+        } else {
+            words.truncate(words.len() - n);
+        }
+    }
+    words.join(" ")
+}
+
 struct Reference {
     categories: HashMap<(Option<i64>, String), i64>,
     territories: HashMap<String, i64>,
@@ -126,7 +178,7 @@ async fn load_reference(state: &AppState) -> AppResult<Reference> {
     let recs = recipient::Entity::find().all(&state.db).await?;
     Ok(Reference {
         categories: cats.into_iter().map(|c| ((c.parent_id, normalize_name(&c.name)), c.id)).collect(),
-        territories: ters.into_iter().map(|t| (normalize_name(&t.name), t.id)).collect(),
+        territories: ters.into_iter().map(|t| (territory_key(&t.name), t.id)).collect(),
         recipients: recs.into_iter().map(|r| (normalize_name(&r.name), r.id)).collect(),
     })
 }
@@ -251,6 +303,23 @@ async fn prepare(
     if item.answered_at.is_some_and(|a| a < received_at) {
         return reject("answeredAt", "is before receivedAt".into());
     }
+    // Every check that can refuse the row comes before anything is created for it, so a
+    // refused row leaves no category or recipient behind.
+    let territory_id = match clean(item.territory_name.as_ref()) {
+        None => None,
+        Some(name) => match refs.territories.get(&territory_key(&name)) {
+            Some(id) => Some(*id),
+            None => return reject("territoryName", format!("unknown territory «{name}»")),
+        },
+    };
+    let recipient_name = clean(item.recipient_name.as_ref());
+    let known_recipient = recipient_name.as_ref().and_then(|n| refs.recipients.get(&normalize_name(n)).copied());
+    if let Some(name) = &recipient_name
+        && known_recipient.is_none()
+        && !opts.create_missing
+    {
+        return reject("recipientName", format!("unknown recipient «{name}»"));
+    }
     let category_id = match resolve_category(
         state,
         refs,
@@ -263,35 +332,25 @@ async fn prepare(
         Ok(c) => c,
         Err(message) => return reject("categoryName", message),
     };
-    let territory_id = match clean(item.territory_name.as_ref()) {
-        None => None,
-        Some(name) => match refs.territories.get(&normalize_name(&name)) {
-            Some(id) => Some(*id),
-            None => return reject("territoryName", format!("unknown territory «{name}»")),
-        },
-    };
-    let recipient_id = match clean(item.recipient_name.as_ref()) {
-        None => None,
-        Some(name) => match refs.recipients.get(&normalize_name(&name)) {
-            Some(id) => Some(*id),
-            None if opts.create_missing => {
-                let m = recipient::ActiveModel {
-                    name: Set(name.clone()),
-                    short_name: Set(None),
-                    parent_id: Set(None),
-                    external: Set(false),
-                    active: Set(true),
-                    version: Set(1),
-                    created_at: Set(now),
-                    ..Default::default()
-                }
-                .insert(&state.db)
-                .await?;
-                refs.recipients.insert(normalize_name(&name), m.id);
-                Some(m.id)
+    let recipient_id = match (recipient_name, known_recipient) {
+        (None, _) => None,
+        (Some(_), Some(id)) => Some(id),
+        (Some(name), None) => {
+            let m = recipient::ActiveModel {
+                name: Set(name.clone()),
+                short_name: Set(None),
+                parent_id: Set(None),
+                external: Set(false),
+                active: Set(true),
+                version: Set(1),
+                created_at: Set(now),
+                ..Default::default()
             }
-            None => return reject("recipientName", format!("unknown recipient «{name}»")),
-        },
+            .insert(&state.db)
+            .await?;
+            refs.recipients.insert(normalize_name(&name), m.id);
+            Some(m.id)
+        }
     };
     let channel = item.channel.unwrap_or(Channel::Other);
     let kind = item.kind.unwrap_or(match channel {
@@ -315,6 +374,23 @@ async fn prepare(
     }))
 }
 
+/// The answer time an appeal keeps from the source: only an answered or closed appeal has
+/// one (a redirected one, or one back in work, keeps none whatever the source's completion
+/// date says), so a re-import compares against what the first import stored.
+fn stored_answered(p: &Prepared) -> Option<DateTime<Utc>> {
+    p.item.answered_at.filter(|_| matches!(p.status, AppealStatus::Answered | AppealStatus::Closed))
+}
+
+/// Start and deadline of the answer term, as on arrival.
+fn term(p: &Prepared, terms: &Terms) -> (DateTime<Utc>, DateTime<Utc>) {
+    let registered = !matches!(p.status, AppealStatus::Received);
+    if p.kind == AppealKind::Appeal && registered {
+        (p.received_at, terms.answer_after_registration(p.received_at))
+    } else {
+        (p.received_at, terms.initial(p.kind, p.received_at, false))
+    }
+}
+
 fn new_model(
     p: &Prepared,
     terms: &Terms,
@@ -324,12 +400,8 @@ fn new_model(
 ) -> appeal::ActiveModel {
     let item = &p.item;
     let registered = !matches!(p.status, AppealStatus::Received);
-    let (start, due) = if p.kind == AppealKind::Appeal && registered {
-        (p.received_at, terms.answer_after_registration(p.received_at))
-    } else {
-        (p.received_at, terms.initial(p.kind, p.received_at, false))
-    };
-    let answered = item.answered_at.filter(|_| matches!(p.status, AppealStatus::Answered | AppealStatus::Closed));
+    let (start, due) = term(p, terms);
+    let answered = stored_answered(p);
     let resolved = answered.or_else(|| {
         matches!(p.status, AppealStatus::Redirected | AppealStatus::WithoutAnswer | AppealStatus::Closed)
             .then(|| item.answered_at.unwrap_or(now))
@@ -393,6 +465,7 @@ fn changes(a: &appeal::Model, p: &Prepared) -> Vec<(&'static str, serde_json::Va
         }
     };
     check("text", a.text != p.text, serde_json::json!(p.text));
+    check("receivedAt", a.received_at != p.received_at, serde_json::json!(p.received_at));
     check("status", a.status != p.status.as_str(), serde_json::json!(p.status.as_str()));
     check("categoryId", p.category_id.is_some() && a.category_id != p.category_id, serde_json::json!(p.category_id));
     check(
@@ -405,11 +478,12 @@ fn changes(a: &appeal::Model, p: &Prepared) -> Vec<(&'static str, serde_json::Va
         p.recipient_id.is_some() && a.recipient_id != p.recipient_id,
         serde_json::json!(p.recipient_id),
     );
-    check(
-        "answeredAt",
-        item.answered_at.is_some() && a.answered_at != item.answered_at,
-        serde_json::json!(item.answered_at),
-    );
+    let answered = stored_answered(p);
+    check("answeredAt", answered.is_some() && a.answered_at != answered, serde_json::json!(answered));
+    let author = clean(item.author_name.as_ref());
+    check("authorName", author.is_some() && a.author_name != author, serde_json::json!(author));
+    let contact = clean(item.author_contact.as_ref());
+    check("authorContact", contact.is_some() && a.author_contact != contact, serde_json::json!(contact));
     let answer = clean(item.answer_text.as_ref());
     check("answerText", answer.is_some() && a.answer_text != answer, serde_json::json!(answer));
     check(
@@ -424,6 +498,7 @@ fn changes(a: &appeal::Model, p: &Prepared) -> Vec<(&'static str, serde_json::Va
 async fn update_one(
     txn: &DatabaseTransaction,
     caller: &Caller,
+    terms: &Terms,
     a: &appeal::Model,
     p: &Prepared,
     changed: &[(&'static str, serde_json::Value)],
@@ -442,9 +517,30 @@ async fn update_one(
             "categoryId" => am.category_id = Set(p.category_id),
             "territoryId" => am.territory_id = Set(p.territory_id),
             "recipientId" => am.recipient_id = Set(p.recipient_id),
+            "receivedAt" => {
+                // A corrected receipt moves the first term with it, as on arrival; a term
+                // set later (an extension, a repeated review) is the centre's and stays.
+                am.received_at = Set(p.received_at);
+                if a.registered_at.is_some_and(|r| r == a.received_at) {
+                    am.registered_at = Set(Some(p.received_at));
+                }
+                if a.extension_count == 0 && a.reopen_count == 0 && a.sla_started_at == a.received_at {
+                    let (start, due) = term(p, terms);
+                    am.sla_started_at = Set(start);
+                    am.due_at = Set(due);
+                    am.due_soon_at = Set(terms.policy.due_soon_from(start, due));
+                }
+            }
             "answeredAt" => {
-                am.answered_at = Set(item.answered_at);
-                am.resolved_at = Set(item.answered_at);
+                am.answered_at = Set(stored_answered(p));
+                am.resolved_at = Set(stored_answered(p));
+            }
+            "authorName" | "authorContact" => {
+                let name = clean(item.author_name.as_ref()).or_else(|| a.author_name.clone());
+                let contact = clean(item.author_contact.as_ref()).or_else(|| a.author_contact.clone());
+                am.anonymous = Set(name.is_none() || contact.is_none());
+                am.author_name = Set(name);
+                am.author_contact = Set(contact);
             }
             "answerText" => am.answer_text = Set(clean(item.answer_text.as_ref())),
             "satisfaction" => {
@@ -708,7 +804,7 @@ async fn ingest_one(
                 return Ok(Applied::Unchanged);
             }
             let txn = crate::db::begin_write(&state.writer).await?;
-            update_one(&txn, caller, &a, p, &changed, now, state.settings.timezone).await?;
+            update_one(&txn, caller, terms, &a, p, &changed, now, state.settings.timezone).await?;
             txn.commit().await?;
             Ok(Applied::Updated)
         }

@@ -285,3 +285,68 @@ async fn bulk_writes_keep_a_fixed_set_of_statement_texts_whatever_the_batch_size
     assert_eq!(r.data()["appeals"]["totalCount"], 820);
     app.assert_rollups_agree().await;
 }
+
+/// What a re-import of the same rows must leave alone, and what a corrected row must change:
+/// a completion date on a row that is not answered (redirected, back in work) is not an
+/// answer, so the second run is all unchanged; a corrected receipt moves the first term;
+/// a territory is found whatever its kind is written as.
+#[tokio::test]
+async fn reimports_are_unchanged_and_corrections_move_what_they_should() {
+    let app = spawn_app().await;
+    app.set_now("2026-11-25T10:00:00+07:00");
+    let admin = app.admin().await;
+    app.territory(&admin, "г. Сорск", None).await;
+    app.territory(&admin, "Усть-Абаканский район", None).await;
+    let ingest = token(&app, &admin, "APPEALS_INGEST").await;
+    let row = |id: &str, status: &str, territory: &str| {
+        json!({"channel": "POS", "externalId": id, "kind": "MESSAGE", "receivedAt": "2026-11-16T10:00:00+07:00",
+               "text": "Не вывозят мусор", "status": status, "answeredAt": "2026-11-20T10:00:00+07:00",
+               "territoryName": territory, "authorName": "Иванов И. И.", "authorContact": "+7 900 000-00-00"})
+    };
+    let items = json!([
+        row("p-1", "Перенаправлено по компетенции", "Сорск"),
+        row("p-2", "На рассмотрении", "город Сорск"),
+        row("p-3", "Отправлен ответ заявителю", "г.Сорск"),
+        row("p-4", "Отправлен ответ заявителю", "Усть-Абаканский р-н"),
+    ]);
+    let first = app.gql(Some(&ingest), INGEST, json!({"i": items})).await;
+    assert_eq!(first.data()["ingestAppeals"]["created"], 4, "{first:?}");
+    let again = app.gql(Some(&ingest), INGEST, json!({"i": items})).await;
+    let d = &again.data()["ingestAppeals"];
+    assert_eq!((d["created"].as_i64(), d["updated"].as_i64(), d["unchanged"].as_i64()), (Some(0), Some(0), Some(4)));
+
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let read = |id: &'static str| {
+        let app = &app;
+        let curator = curator.clone();
+        async move {
+            let q = "{ appeals(first: 10) { edges { node { externalId receivedAt dueAt answeredAt authorName territory { name } events { action comment } } } } }";
+            let r = app.gql(Some(&curator), q, json!({})).await;
+            r.data()["appeals"]["edges"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["node"].clone())
+                .find(|n| n["externalId"] == id)
+                .unwrap()
+        }
+    };
+    let before = read("p-3").await;
+    assert_eq!(before["territory"]["name"], "г. Сорск");
+    assert_eq!(read("p-4").await["territory"]["name"], "Усть-Абаканский район");
+    assert!(read("p-1").await["answeredAt"].is_null());
+
+    // The source corrects the receipt date and the author's contact of p-3.
+    let mut fixed = row("p-3", "Отправлен ответ заявителю", "Сорск");
+    fixed["receivedAt"] = json!("2026-11-09T10:00:00+07:00");
+    fixed["authorContact"] = json!("ivanov@mail.ru");
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": [fixed]})).await;
+    assert_eq!(r.data()["ingestAppeals"]["updated"], 1, "{r:?}");
+    let after = read("p-3").await;
+    assert_ne!(after["receivedAt"], before["receivedAt"]);
+    assert_ne!(after["dueAt"], before["dueAt"], "the first term moves with the receipt");
+    let comment = after["events"].as_array().unwrap().last().unwrap()["comment"].as_str().unwrap().to_string();
+    assert!(comment.contains("receivedAt") && comment.contains("authorContact"), "{comment}");
+
+    app.assert_rollups_agree().await;
+}
