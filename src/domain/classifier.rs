@@ -563,7 +563,7 @@ mod tests {
         let cooled = m.predict("яма на дороге у остановки автобуса", 1)[0].1;
         assert!(cooled < confident, "{cooled} < {confident}");
         // Ranking is unchanged by the temperature.
-        assert_eq!(evaluate(&m, unseen()).top1, evaluate(&model(), unseen()).top1);
+        assert!((evaluate(&m, unseen()).top1 - evaluate(&model(), unseen()).top1).abs() < 1e-12);
         // Held-out texts the model gets right with room to spare never make it sharper.
         let mut sure = model();
         assert!((sure.calibrate(unseen()) - 1.0).abs() < 1e-12);

@@ -3,49 +3,43 @@
 //! Pure: the caller hands over the file (its bytes, or for XLSX any seekable reader), gets
 //! back one `Result` per data row.
 //! Columns are found by header name (see [`normalize_header`]): order, case, ё/е, spacing,
-//! punctuation and extra columns do not matter. The header row is the first of the first
-//! ten rows that holds all required headers, so a title row above it is fine.
+//! punctuation and extra columns do not matter; a header that matches nothing as written is
+//! tried again without a trailing bracketed hint («Просрочено (да/нет)», «Оценка (1-5)»).
+//! When several columns fit one field, the earlier alias in the table wins (so «Номер» beats
+//! «№», and «Номер ЕПГУ» is the id only when no other id column is there). The header row is
+//! the first of the first ten rows that holds all required headers, so a title row above it is
+//! fine; an XLSX is read from its first sheet (in workbook order) that has such a row, so a
+//! cover sheet before the data is fine.
 //!
-//! # ПОС headers (required marked *)
-//! - * «Номер» / «№» / «Номер сообщения» / «Номер обращения»
-//! - * «Дата поступления» / «Дата создания» / «Дата регистрации»
-//! - * «Факт» / «Текст» / «Текст сообщения» / «Описание» — or, instead, «Категория»
-//! - «Категория», «Подкатегория», «Источник», «Канал» / «Канал поступления» (CSV only)
-//! - «Организация (текущая)» / «Организация текущая» / «Текущая организация»;
-//!   «Организация (получившая)» / «Организация получившая» / «Организация» (fallback)
-//! - «Дата планируемого завершения работ» / «Плановая дата» / «Срок»
-//! - «Дата фактического завершения работ» / «Дата ответа», «Ответ» / «Текст ответа»
-//! - «Стадия», «Статус», «Просрочено», «ФЗ», «Заявитель выбрал подачу по 59-ФЗ»,
-//!   «Тип решения», «Оценка ответа заявителем» / «Оценка», «Повторное рассмотрение»
-//! - «ФИО заявителя» / «Заявитель» / «Автор», «Контакты заявителя» / «Телефон» / «E-mail»
-//!
-//! # Incident headers (required marked *)
-//! - * «ID инцидента» / «ID» / «Номер» / «№» / «Номер инцидента»
-//! - * «Дата» / «Дата создания» / «Дата публикации» / «Дата поступления»
-//! - * «Текст» / «Текст сообщения» / «Текст инцидента» / «Сообщение»
-//! - «Соцсеть» / «Социальная сеть» / «Источник» / «Площадка», «Ссылка» / «URL»,
-//!   «Автор» / «Имя автора», «Контакт автора» / «Профиль автора»,
-//!   «Категория» / «Тема», «Подкатегория», «Муниципалитет» / «Территория» /
-//!   «Муниципальное образование», «Ответственный» / «Исполнитель» / «Организация»,
-//!   «Статус», «Срок ответа», «Дата ответа», «Ответ» / «Текст ответа», «Просрочено»
+//! The accepted headers are the tables `POS` and `INCIDENT` below; README «Accepted columns»
+//! lists the same (a test keeps the two equal). Required: ПОС id, date of receipt, and the
+//! text («Факт») or, instead, the category; incident id, date and text.
 //!
 //! # CSV
 //! UTF-8 (BOM optional), UTF-16 with BOM, otherwise Windows-1251; delimiter `;`, `,` or tab,
-//! chosen by which one yields a recognisable header. ПОС headers are tried first, then
-//! incident headers. Rows with ПОС headers are `MESSAGE`/`APPEAL`, rows with incident headers
+//! chosen by which one yields a recognisable header. When a header row fits both the ПОС and
+//! the incident headers, the set matching more columns wins (then the one whose aliases fit
+//! best, then ПОС). Rows with ПОС headers are `MESSAGE`/`APPEAL`, rows with incident headers
 //! are `INCIDENT`. The channel comes from «Канал», else «Источник»/«Соцсеть» (see
 //! [`channel_code`]); the default is `POS` (`INCIDENT` for incident headers). A CSV row number
 //! is the line on which the record starts.
 //!
-//! Dates are local time as written: `31.12.2026 14:05[:33]`, `31.12.2026`,
-//! `2026-12-31T14:05:00`, `2026-12-31 14:05[:00]`, `2026-12-31`, RFC 3339 with an offset (the
-//! offset is ignored) and Excel serial numbers / date cells.
+//! # Values
+//! Dates are local time of the municipality as written: `31.12.2026 14:05[:33[.000]]`,
+//! `31.12.26 14:05`, `31/12/2026 14:05`, `31.12.2026 14.05`, `31.12.2026[ г.]`,
+//! `31 декабря 2026 г.[ 14:05]`, `2026-12-31[T| ]14:05[:00[.000]]`, `2026-12-31`, Excel date
+//! cells and serial numbers (also written as text, `46328.385`). A value with an explicit offset
+//! (`…Z`, `…+03:00`, `… UTC`) keeps its wall time in the `*_at` field and the offset in the
+//! matching `*_offset` field: it is an instant, not local time (see [`ImportRow::received_utc`]).
+//! A year outside 1990–2100 is a row error. Ratings 1–5 (`5`, `5 - отлично`, «Отлично» …
+//! «Очень плохо»; `-`, `0`, «Не оценено» are no rating); yes/no as «Да»/«Нет», `1`/`0`, `+`/`-`,
+//! Excel booleans, and for «Просрочено» also «Просрочен», «Не просрочено», «В срок».
 
 use std::fmt;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 
 use calamine::{Data, Reader, Xlsx, XlsxError};
-use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 
 /// Which kind of export the bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,8 +63,13 @@ pub struct ImportRow {
     pub channel: &'static str,
     /// `APPEAL`, `MESSAGE` or `INCIDENT`.
     pub kind: &'static str,
-    /// Local time of the municipality as written in the file.
+    /// Local time of the municipality as written in the file; when `received_offset` is set,
+    /// the wall time at that offset instead. Use [`ImportRow::received_utc`] for the instant.
     pub received_at: NaiveDateTime,
+    /// The UTC offset written with the date of receipt (`2026-11-02T02:15:00Z` → `+00:00`,
+    /// `…+03:00` → `+03:00`): `received_at` is then an absolute instant at that offset, not the
+    /// municipality's local time. `None` for a local value (the usual case).
+    pub received_offset: Option<FixedOffset>,
     /// ПОС «Факт» (fallback: category and subcategory) / incident text.
     pub text: String,
     /// Category (first level).
@@ -93,10 +92,15 @@ pub struct ImportRow {
     pub status: Option<String>,
     /// Raw ПОС «Стадия».
     pub stage: Option<String>,
-    /// Planned completion / answer deadline.
+    /// Planned completion / answer deadline (local, or at `planned_offset`).
     pub planned_at: Option<NaiveDateTime>,
-    /// When the answer was given (work completed).
+    /// The UTC offset written with `planned_at`, as for `received_offset`.
+    pub planned_offset: Option<FixedOffset>,
+    /// When the answer was given (work completed); local, or at `answered_offset`. Use
+    /// [`ImportRow::answered_utc`] for the instant.
     pub answered_at: Option<NaiveDateTime>,
+    /// The UTC offset written with `answered_at`, as for `received_offset`.
+    pub answered_offset: Option<FixedOffset>,
     /// Answer text, if the export carries it.
     pub answer_text: Option<String>,
     /// «Просрочено».
@@ -107,6 +111,34 @@ pub struct ImportRow {
     pub reopened: Option<i32>,
     /// «Тип решения».
     pub decision: Option<String>,
+}
+
+impl ImportRow {
+    /// The date of receipt as an instant: with its written offset when it has one, else as
+    /// local time in `tz` (the earliest of an ambiguous hour; `None` for a time skipped by a
+    /// clock change).
+    pub fn received_utc<Tz: TimeZone>(&self, tz: &Tz) -> Option<DateTime<Utc>> {
+        to_utc(self.received_at, self.received_offset, tz)
+    }
+
+    /// The planned completion as an instant, as [`ImportRow::received_utc`].
+    pub fn planned_utc<Tz: TimeZone>(&self, tz: &Tz) -> Option<DateTime<Utc>> {
+        self.planned_at.and_then(|t| to_utc(t, self.planned_offset, tz))
+    }
+
+    /// The answer's date as an instant, as [`ImportRow::received_utc`].
+    pub fn answered_utc<Tz: TimeZone>(&self, tz: &Tz) -> Option<DateTime<Utc>> {
+        self.answered_at.and_then(|t| to_utc(t, self.answered_offset, tz))
+    }
+}
+
+/// A wall time from an export as an instant: at `offset` when the value was written with one,
+/// else local time in `tz` (the earliest of an ambiguous hour; `None` for a skipped one).
+pub fn to_utc<Tz: TimeZone>(at: NaiveDateTime, offset: Option<FixedOffset>, tz: &Tz) -> Option<DateTime<Utc>> {
+    match offset {
+        Some(offset) => offset.from_local_datetime(&at).single().map(|t| t.with_timezone(&Utc)),
+        None => tz.from_local_datetime(&at).earliest().map(|t| t.with_timezone(&Utc)),
+    }
 }
 
 /// A problem with one row; other rows are unaffected.
@@ -252,10 +284,11 @@ pub fn stream_csv(
 }
 
 /// Maps a ПОС / «Инцидент менеджмент» status and stage to a status code:
-/// `RECEIVED`, `REGISTERED`, `ASSIGNED`, `IN_PROGRESS`, `ANSWERED`, `CLOSED`, `REDIRECTED`
-/// or `WITHOUT_ANSWER`. A finished stage («Завершено») gives `CLOSED` unless the status says
-/// the appeal was redirected or left without an answer. Unknown → `RECEIVED`, or `ANSWERED`
-/// when `answered`.
+/// `RECEIVED`, `REGISTERED`, `ASSIGNED`, `IN_PROGRESS`, `ANSWERED`, `CLOSED`, `REDIRECTED`,
+/// `WITHOUT_ANSWER` or `REOPENED`. A finished stage («Завершено») gives `CLOSED` unless the
+/// status says the appeal was redirected or left without an answer. The status wins over the
+/// stage otherwise. A prepared answer («Ответ подготовлен») is not sent yet: `IN_PROGRESS`.
+/// Unknown → `RECEIVED`, or `ANSWERED` when `answered`.
 pub fn status_code(status: Option<&str>, stage: Option<&str>, answered: bool) -> &'static str {
     let by_status = status.and_then(classify_status);
     let by_stage = stage.and_then(classify_status);
@@ -318,28 +351,38 @@ fn classify_status(raw: &str) -> Option<&'static str> {
         return None;
     }
     let any = |list: &[&str]| list.iter().any(|p| s.contains(p));
-    let code = if any(&["без ответа", "без рассмотрения", "не подлежит рассмотрению", "отклонен", "отказ"])
+    // The order matters: «не требует ответа» is not an answer, «отказ в повторном
+    // рассмотрении» is a refusal, «на повторном рассмотрении» is not just «рассмотрение»,
+    // «ответ подготовлен» is not «ответ» (it is not sent yet).
+    let code = if any(&["не требует ответа", "ответ не требуется", "не требуется ответ"])
+    {
+        "CLOSED"
+    } else if any(&["без ответа", "без рассмотрения", "не подлежит рассмотрению", "отклонен", "отказ"])
     {
         "WITHOUT_ANSWER"
     } else if any(&["перенаправ", "переадрес", "по компетенции", "по подведомственности"])
     {
         "REDIRECTED"
+    } else if any(&["повторн", "переоткрыт", "возобновлен"]) {
+        "REOPENED"
     } else if any(&[
         "в работе",
+        "в работу",
         "на исполнении",
         "исполняется",
         "на рассмотрении",
         "рассматривается",
         "подготовк",
         "на согласовании",
-        "на доработке",
+        "доработк",
         "промежуточн",
         "продлен",
         "в процессе",
         "рассмотрени",
         "исполнени",
         "ожидает ответа",
-    ]) {
+    ]) || (s.contains("подготовлен") && !any(&["отправлен", "направлен", "опубликован"]))
+    {
         "IN_PROGRESS"
     } else if any(&["ответ", "отвечено", "решено", "исполнено", "выполнено", "отработано", "отработан"])
     {
@@ -400,7 +443,24 @@ struct Schema {
 const POS: Schema = Schema {
     incident: false,
     columns: &[
-        (Field::Id, &["Номер", "№", "Номер сообщения", "№ сообщения", "Номер обращения", "ID сообщения"]),
+        (
+            Field::Id,
+            &[
+                "Номер",
+                "№",
+                "Номер сообщения",
+                "№ сообщения",
+                "Номер обращения",
+                "ID сообщения",
+                "Рег. номер",
+                "Регистрационный номер",
+                "ID",
+                "Идентификатор",
+                // The federal number: the id only when the file has no other id column
+                // (the last alias loses to any other, see `match_header`).
+                "Номер ЕПГУ",
+            ],
+        ),
         (
             Field::Received,
             &[
@@ -409,14 +469,27 @@ const POS: Schema = Schema {
                 "Дата регистрации",
                 "Дата и время поступления",
                 "Дата поступления сообщения",
+                "Дата подачи",
+                "Дата создания сообщения",
+                "Дата и время создания",
             ],
         ),
         (Field::Text, &["Факт", "Текст", "Текст сообщения", "Описание", "Суть сообщения", "Содержание"]),
-        (Field::Category, &["Категория", "Категория сообщения"]),
-        (Field::Subcategory, &["Подкатегория"]),
+        (Field::Category, &["Категория", "Категория сообщения", "Тема", "Тематика", "Рубрика"]),
+        (Field::Subcategory, &["Подкатегория", "Подтема"]),
         (Field::Channel, &["Канал", "Канал поступления"]),
         (Field::Source, &["Источник"]),
-        (Field::OrgCurrent, &["Организация (текущая)", "Организация текущая", "Текущая организация"]),
+        (
+            Field::OrgCurrent,
+            &[
+                "Организация (текущая)",
+                "Организация текущая",
+                "Текущая организация",
+                "Ответственная организация",
+                "Исполнитель",
+                "Организация-исполнитель",
+            ],
+        ),
         (
             Field::OrgReceived,
             &[
@@ -433,7 +506,7 @@ const POS: Schema = Schema {
             Field::Contact,
             &["Контакты заявителя", "Контакт заявителя", "Телефон заявителя", "Телефон", "E-mail", "Электронная почта"],
         ),
-        (Field::Status, &["Статус", "Статус сообщения"]),
+        (Field::Status, &["Статус", "Статус сообщения", "Текущий статус"]),
         (Field::Stage, &["Стадия"]),
         (
             Field::Planned,
@@ -446,13 +519,25 @@ const POS: Schema = Schema {
                 "Срок исполнения",
             ],
         ),
-        (Field::Answered, &["Дата фактического завершения работ", "Дата фактического завершения", "Дата ответа"]),
+        (
+            Field::Answered,
+            &[
+                "Дата фактического завершения работ",
+                "Дата фактического завершения",
+                "Дата ответа",
+                "Дата завершения",
+                "Дата отправки ответа",
+            ],
+        ),
         (Field::AnswerText, &["Ответ", "Текст ответа"]),
         (Field::Overdue, &["Просрочено", "Просрочен", "Просрочка"]),
         (Field::Fz, &["ФЗ"]),
         (Field::Chose59, &["Заявитель выбрал подачу по 59-ФЗ", "Заявитель выбрал подачу по 59 ФЗ"]),
         (Field::Decision, &["Тип решения"]),
-        (Field::Satisfaction, &["Оценка ответа заявителем", "Оценка ответа", "Оценка"]),
+        (
+            Field::Satisfaction,
+            &["Оценка ответа заявителем", "Оценка ответа", "Оценка", "Оценка заявителя", "Оценка заявителем"],
+        ),
         (Field::Reopened, &["Повторное рассмотрение"]),
     ],
     required: &[
@@ -465,22 +550,90 @@ const POS: Schema = Schema {
 const INCIDENT: Schema = Schema {
     incident: true,
     columns: &[
-        (Field::Id, &["ID инцидента", "ID", "Номер", "№", "Номер инцидента", "Идентификатор"]),
-        (Field::Received, &["Дата", "Дата создания", "Дата публикации", "Дата поступления", "Дата и время"]),
-        (Field::Text, &["Текст", "Текст сообщения", "Текст инцидента", "Сообщение", "Содержание"]),
-        (Field::Category, &["Категория", "Тема", "Рубрика"]),
+        (
+            Field::Id,
+            &[
+                "ID инцидента",
+                "ID",
+                "Номер",
+                "№",
+                "Номер инцидента",
+                "Идентификатор",
+                "Идентификатор инцидента",
+                "№ инцидента",
+                "Код инцидента",
+                "ИД",
+            ],
+        ),
+        (
+            Field::Received,
+            &[
+                "Дата",
+                "Дата создания",
+                "Дата публикации",
+                "Дата поступления",
+                "Дата и время",
+                "Дата создания инцидента",
+                "Дата обнаружения",
+                "Дата регистрации",
+                "Дата и время публикации",
+                "Дата публикации поста",
+                "Дата/время",
+            ],
+        ),
+        (
+            Field::Text,
+            &[
+                "Текст",
+                "Текст сообщения",
+                "Текст инцидента",
+                "Сообщение",
+                "Содержание",
+                "Текст публикации",
+                "Текст поста",
+                "Суть инцидента",
+                "Описание",
+                "Содержание публикации",
+                "Текст комментария",
+            ],
+        ),
+        (Field::Category, &["Категория", "Тема", "Рубрика", "Тематика", "Категория инцидента"]),
         (Field::Subcategory, &["Подкатегория", "Подтема"]),
         (Field::Channel, &["Канал"]),
         (Field::Source, &["Соцсеть", "Социальная сеть", "Источник", "Площадка"]),
         (Field::OrgCurrent, &["Ответственный", "Исполнитель", "Организация"]),
-        (Field::Territory, &["Муниципалитет", "Территория", "Муниципальное образование", "Район"]),
-        (Field::Author, &["Автор", "Имя автора", "Автор сообщения"]),
+        (
+            Field::Territory,
+            &[
+                "Муниципалитет",
+                "Территория",
+                "Муниципальное образование",
+                "Район",
+                "МО",
+                "Городской округ",
+                "Населённый пункт",
+            ],
+        ),
+        (Field::Author, &["Автор", "Имя автора", "Автор сообщения", "Автор публикации", "ФИО автора"]),
         (Field::Contact, &["Контакт автора", "Профиль автора", "Ссылка на автора"]),
-        (Field::Url, &["Ссылка", "URL", "Ссылка на пост", "Ссылка на сообщение"]),
-        (Field::Status, &["Статус"]),
+        (
+            Field::Url,
+            &[
+                "Ссылка",
+                "URL",
+                "Ссылка на пост",
+                "Ссылка на сообщение",
+                "Ссылка на публикацию",
+                "Ссылка на инцидент",
+                "Ссылка на источник",
+                "URL публикации",
+            ],
+        ),
+        (Field::Status, &["Статус", "Статус инцидента", "Состояние"]),
         (Field::Planned, &["Срок ответа", "Срок"]),
-        (Field::Answered, &["Дата ответа"]),
-        (Field::AnswerText, &["Ответ", "Текст ответа"]),
+        // Not «Дата реакции»: the first reaction is not the final answer.
+        (Field::Answered, &["Дата ответа", "Дата окончательного ответа"]),
+        (Field::AnswerText, &["Ответ", "Текст ответа", "Ответ ОМСУ", "Финальный ответ"]),
         (Field::Overdue, &["Просрочено", "Просрочен"]),
     ],
     required: &[("ID инцидента", &[Field::Id]), ("Дата", &[Field::Received]), ("Текст", &[Field::Text])],
@@ -519,28 +672,58 @@ fn header_key(h: &str) -> String {
     normalize_header(h).chars().filter(|c| c.is_alphanumeric() || *c == '№').collect()
 }
 
-/// Maps header cells to fields; when several columns fit one field, the earlier alias wins
-/// (so «Номер» beats «№»), then the leftmost column.
-fn match_header(schema: &'static Schema, cells: &[Cell]) -> Vec<(Field, usize, String)> {
+/// The field a header names in `schema`, with the alias's rank (its place in the field's list).
+fn lookup(schema: &'static Schema, key: &str) -> Option<(Field, usize)> {
+    schema
+        .columns
+        .iter()
+        .find_map(|(field, aliases)| aliases.iter().position(|a| header_key(a) == key).map(|rank| (*field, rank)))
+}
+
+/// The field a header cell names: as written, else without a trailing bracketed hint
+/// («Просрочено (да/нет)» → «Просрочено»), so an alias with brackets of its own
+/// («Организация (текущая)») still matches as a whole first.
+fn lookup_header(schema: &'static Schema, raw: &str) -> Option<(Field, usize)> {
+    let key = header_key(raw);
+    if key.is_empty() {
+        return None;
+    }
+    lookup(schema, &key).or_else(|| {
+        let h = normalize_header(raw);
+        let (open, close) = if h.ends_with(')') {
+            ('(', ')')
+        } else if h.ends_with(']') {
+            ('[', ']')
+        } else {
+            return None;
+        };
+        let inner = h.strip_suffix(close)?;
+        let stem = &inner[..inner.rfind(open)?];
+        let key = header_key(stem);
+        (!key.is_empty()).then(|| lookup(schema, &key)).flatten()
+    })
+}
+
+/// Maps header cells to fields with the rank of the alias that matched; when several columns
+/// fit one field, the earlier alias wins (so «Номер» beats «№», and any id alias beats the
+/// last one, «Номер ЕПГУ»), then the leftmost column.
+fn match_header_ranked(schema: &'static Schema, cells: &[Cell]) -> Vec<(Field, usize, usize, String)> {
     let mut found: Vec<(Field, usize, usize, String)> = Vec::new();
     for (col, cell) in cells.iter().enumerate() {
         let Cell::Text(raw) = cell else { continue };
-        let key = header_key(raw);
-        if key.is_empty() {
-            continue;
-        }
-        let hit = schema
-            .columns
-            .iter()
-            .find_map(|(field, aliases)| aliases.iter().position(|a| header_key(a) == key).map(|rank| (*field, rank)));
-        let Some((field, rank)) = hit else { continue };
+        let Some((field, rank)) = lookup_header(schema, raw) else { continue };
         match found.iter_mut().find(|(f, ..)| *f == field) {
             Some(slot) if rank < slot.1 => *slot = (field, rank, col, raw.trim().to_string()),
             Some(_) => {}
             None => found.push((field, rank, col, raw.trim().to_string())),
         }
     }
-    found.into_iter().map(|(field, _, col, header)| (field, col, header)).collect()
+    found
+}
+
+/// [`match_header_ranked`] without the ranks: field → (column, header as written).
+fn match_header(schema: &'static Schema, cells: &[Cell]) -> Vec<(Field, usize, String)> {
+    match_header_ranked(schema, cells).into_iter().map(|(field, _, col, header)| (field, col, header)).collect()
 }
 
 fn missing(schema: &Schema, columns: &[(Field, usize, String)]) -> Vec<String> {
@@ -564,32 +747,49 @@ fn header_score(table: &Table) -> usize {
 /// Finds the first row (of the first ten) holding all required headers of one of `schemas`;
 /// otherwise reports the best partial match as missing columns.
 fn find_header(table: &Table, schemas: &[&'static Schema]) -> Result<Layout, FileError> {
+    find_header_scored(table, schemas).map_err(|(_, err)| err)
+}
+
+/// [`find_header`], with the number of columns of the best partial match on failure (0 when
+/// nothing looked like a header). When a row is complete for several schemas, the one
+/// matching more columns wins, then the one whose aliases rank better, then the first.
+fn find_header_scored(table: &Table, schemas: &[&'static Schema]) -> Result<Layout, (usize, FileError)> {
     let mut best: Option<(usize, Vec<String>)> = None;
     for (index, (_, cells)) in table.iter().take(10).enumerate() {
+        let mut complete: Option<(usize, usize, Layout)> = None;
         for schema in schemas {
-            let columns = match_header(schema, cells);
+            let ranked = match_header_ranked(schema, cells);
+            let rank_sum: usize = ranked.iter().map(|(_, rank, ..)| rank).sum();
+            let columns: Vec<(Field, usize, String)> =
+                ranked.into_iter().map(|(field, _, col, header)| (field, col, header)).collect();
             let absent = missing(schema, &columns);
             if absent.is_empty() {
-                return Ok(Layout { schema, header_index: index, columns });
-            }
-            if columns.len() >= 2 && best.as_ref().is_none_or(|(n, _)| columns.len() > *n) {
+                let better = complete
+                    .as_ref()
+                    .is_none_or(|(n, r, _)| columns.len() > *n || (columns.len() == *n && rank_sum < *r));
+                if better {
+                    complete = Some((columns.len(), rank_sum, Layout { schema, header_index: index, columns }));
+                }
+            } else if columns.len() >= 2 && best.as_ref().is_none_or(|(n, _)| columns.len() > *n) {
                 best = Some((columns.len(), absent));
             }
         }
+        if let Some((_, _, layout)) = complete {
+            return Ok(layout);
+        }
     }
     match best {
-        Some((_, absent)) => Err(FileError::MissingColumns(absent)),
-        None => Err(FileError::NoHeader),
+        Some((n, absent)) => Err((n, FileError::MissingColumns(absent))),
+        None => Err((0, FileError::NoHeader)),
     }
 }
 
-/// Streams the first sheet of an XLSX row by row (blank rows between used ones included,
-/// as in a sheet's range), without holding the sheet or the file: `each` gets the 1-based row
-/// number and the cells, and returns `false` to stop. The file is read from its start.
-fn stream_xlsx_rows<R: Read + Seek>(
+/// Opens an XLSX workbook read from the start of `file` (after checking that it is a ZIP at
+/// all) and hands it to `work`; a panic of the reader on a malformed file is `Corrupted`.
+fn with_workbook<R: Read + Seek, T>(
     mut file: R,
-    mut each: impl FnMut(usize, Vec<Cell>) -> bool,
-) -> Result<(), FileError> {
+    work: impl FnOnce(&mut Xlsx<R>) -> Result<T, FileError>,
+) -> Result<T, FileError> {
     let unreadable = |e: std::io::Error| FileError::Corrupted(format!("файл не читается: {e}"));
     file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
     let mut magic = Vec::with_capacity(4);
@@ -601,67 +801,117 @@ fn stream_xlsx_rows<R: Read + Seek>(
         return Err(FileError::NotXlsx);
     }
     file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<(), FileError> {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<T, FileError> {
         let mut workbook = Xlsx::new(file).map_err(xlsx_error)?;
-        let name = workbook
-            .sheet_names()
-            .first()
-            .cloned()
-            .ok_or_else(|| FileError::Corrupted("в книге нет листов".to_string()))?;
-        let mut reader = workbook.worksheet_cells_reader(&name).map_err(xlsx_error)?;
-        let mut current: Option<(u32, Vec<Cell>)> = None;
-        let mut last_row: Option<u32> = None;
-        let mut emit = |row: u32, cells: Vec<Cell>, last_row: &mut Option<u32>| -> bool {
-            // Blank rows between used ones, as a sheet's range has them.
-            if let Some(prev) = *last_row {
-                for blank in prev + 1..row {
-                    if !each(blank as usize + 1, Vec::new()) {
-                        return false;
-                    }
-                }
-            }
-            *last_row = Some(row);
-            each(row as usize + 1, cells)
-        };
-        while let Some(cell) = reader.next_cell().map_err(xlsx_error)? {
-            let (row, col) = cell.get_position();
-            let value = xlsx_cell(&Data::from(cell.get_value().clone()));
-            match &mut current {
-                Some((r, cells)) if *r == row => {
-                    let col = col as usize;
-                    if cells.len() <= col {
-                        cells.resize(col + 1, Cell::Empty);
-                    }
-                    cells[col] = value;
-                }
-                _ => {
-                    if let Some((r, cells)) = current.take()
-                        && !emit(r, cells, &mut last_row)
-                    {
-                        return Ok(());
-                    }
-                    let mut cells = vec![Cell::Empty; col as usize + 1];
-                    cells[col as usize] = value;
-                    current = Some((row, cells));
-                }
-            }
-        }
-        if let Some((r, cells)) = current.take() {
-            emit(r, cells, &mut last_row);
-        }
-        Ok(())
+        work(&mut workbook)
     }));
     result.unwrap_or_else(|_| Err(FileError::Corrupted("не удалось прочитать книгу".to_string())))
 }
 
+/// Streams one sheet of a workbook row by row (blank rows between used ones included, as in
+/// a sheet's range), without holding the sheet: `each` gets the 1-based row number and the
+/// cells, and returns `false` to stop.
+fn stream_sheet<R: Read + Seek>(
+    workbook: &mut Xlsx<R>,
+    name: &str,
+    mut each: impl FnMut(usize, Vec<Cell>) -> bool,
+) -> Result<(), FileError> {
+    let mut reader = workbook.worksheet_cells_reader(name).map_err(xlsx_error)?;
+    let mut current: Option<(u32, Vec<Cell>)> = None;
+    let mut last_row: Option<u32> = None;
+    let mut emit = |row: u32, cells: Vec<Cell>, last_row: &mut Option<u32>| -> bool {
+        // Blank rows between used ones, as a sheet's range has them.
+        if let Some(prev) = *last_row {
+            for blank in prev + 1..row {
+                if !each(blank as usize + 1, Vec::new()) {
+                    return false;
+                }
+            }
+        }
+        *last_row = Some(row);
+        each(row as usize + 1, cells)
+    };
+    while let Some(cell) = reader.next_cell().map_err(xlsx_error)? {
+        let (row, col) = cell.get_position();
+        let value = xlsx_cell(&Data::from(cell.get_value().clone()));
+        match &mut current {
+            Some((r, cells)) if *r == row => {
+                let col = col as usize;
+                if cells.len() <= col {
+                    cells.resize(col + 1, Cell::Empty);
+                }
+                cells[col] = value;
+            }
+            _ => {
+                if let Some((r, cells)) = current.take()
+                    && !emit(r, cells, &mut last_row)
+                {
+                    return Ok(());
+                }
+                let mut cells = vec![Cell::Empty; col as usize + 1];
+                cells[col as usize] = value;
+                current = Some((row, cells));
+            }
+        }
+    }
+    if let Some((r, cells)) = current.take() {
+        emit(r, cells, &mut last_row);
+    }
+    Ok(())
+}
+
 /// The header of a streamed XLSX export: where it is and what each column holds.
 pub struct XlsxLayout {
+    /// The sheet that holds the data: the first, in workbook order, with a header row.
+    sheet: String,
     layout: Layout,
     /// Row number of the header row.
     header_row: usize,
     fixed_channel: &'static str,
     /// Non-empty data rows.
     pub rows: usize,
+}
+
+impl Layout {
+    /// The header, as written in the file, of the column behind a field of the ingestion
+    /// API (`receivedAt`, `categoryName`, …), so that a row refused after parsing names the
+    /// column the person sees. `categoryName` is the subcategory's column when the file has
+    /// one and the category's column does not exist.
+    fn header_of(&self, api_field: &str) -> Option<String> {
+        let fields: &[Field] = match api_field {
+            "externalId" => &[Field::Id],
+            "receivedAt" => &[Field::Received],
+            "text" => &[Field::Text, Field::Category],
+            "categoryName" => &[Field::Category, Field::Subcategory],
+            "subcategoryName" => &[Field::Subcategory],
+            "territoryName" => &[Field::Territory],
+            "recipientName" => &[Field::OrgCurrent, Field::OrgReceived],
+            "answeredAt" => &[Field::Answered],
+            "answerText" => &[Field::AnswerText],
+            "satisfaction" => &[Field::Satisfaction],
+            "reopened" => &[Field::Reopened],
+            "status" => &[Field::Status, Field::Stage],
+            "authorName" => &[Field::Author],
+            "authorContact" => &[Field::Contact],
+            "url" => &[Field::Url],
+            _ => &[],
+        };
+        fields.iter().find_map(|f| self.columns.iter().find(|(c, _, _)| c == f).map(|(_, _, h)| h.clone()))
+    }
+}
+
+impl XlsxLayout {
+    /// See `Layout::header_of`.
+    pub fn header_of(&self, api_field: &str) -> Option<String> {
+        self.layout.header_of(api_field)
+    }
+}
+
+impl CsvLayout {
+    /// See `Layout::header_of`.
+    pub fn header_of(&self, api_field: &str) -> Option<String> {
+        self.layout.header_of(api_field)
+    }
 }
 
 fn xlsx_schema(format: FileFormat) -> (&'static Schema, &'static str) {
@@ -671,18 +921,25 @@ fn xlsx_schema(format: FileFormat) -> (&'static Schema, &'static str) {
     }
 }
 
-/// First pass over an XLSX export: finds the header and counts the data rows, reading the
-/// whole sheet (so a damaged file is refused before anything is written) without keeping it.
-///
-/// # Errors
-/// The file-level problem, as [`parse`] reports it.
-pub fn scan_xlsx<R: Read + Seek>(format: FileFormat, file: R, max_rows: usize) -> Result<XlsxLayout, FileError> {
-    let (schema, channel) = xlsx_schema(format);
+/// One sheet's header (its layout and row number) and number of non-empty data rows, or the
+/// best partial match's score and the error to report when the sheet has no header.
+type SheetScan = Result<(Layout, usize, usize), (usize, FileError)>;
+
+/// Looks for the header in a sheet's first ten rows; when found, reads the rest of the sheet
+/// (streamed) to count the data rows. `Err` is a problem with the file itself.
+fn scan_sheet<R: Read + Seek>(
+    workbook: &mut Xlsx<R>,
+    name: &str,
+    schema: &'static Schema,
+) -> Result<SheetScan, FileError> {
     let mut head: Table = Vec::new();
     let mut found: Option<(Layout, usize)> = None;
     let mut rows = 0usize;
-    let mut failure: Option<FileError> = None;
-    stream_xlsx_rows(file, |row, cells| {
+    let mut failure: Option<(usize, FileError)> = None;
+    let data_rows = |head: &Table, header_row: usize| {
+        head.iter().filter(|(r, c)| *r > header_row && !c.iter().all(Cell::is_blank)).count()
+    };
+    stream_sheet(workbook, name, |row, cells| {
         if let Some((_, header_row)) = &found {
             if row > *header_row && !cells.iter().all(Cell::is_blank) {
                 rows += 1;
@@ -691,10 +948,10 @@ pub fn scan_xlsx<R: Read + Seek>(format: FileFormat, file: R, max_rows: usize) -
         }
         head.push((row, cells));
         if head.len() == 10 {
-            match find_header(&head, &[schema]) {
+            match find_header_scored(&head, &[schema]) {
                 Ok(layout) => {
                     let header_row = head[layout.header_index].0;
-                    rows = head.iter().filter(|(r, c)| *r > header_row && !c.iter().all(Cell::is_blank)).count();
+                    rows = data_rows(&head, header_row);
                     found = Some((layout, header_row));
                 }
                 Err(e) => {
@@ -706,25 +963,55 @@ pub fn scan_xlsx<R: Read + Seek>(format: FileFormat, file: R, max_rows: usize) -
         true
     })?;
     if let Some(e) = failure {
-        return Err(e);
+        return Ok(Err(e));
     }
-    let (layout, header_row) = if let Some(f) = found {
-        f
-    } else {
+    Ok(match found {
+        Some((layout, header_row)) => Ok((layout, header_row, rows)),
         // Fewer than ten rows in all: look for the header in what there is.
-        let layout = find_header(&head, &[schema])?;
-        let header_row = head[layout.header_index].0;
-        rows = head.iter().filter(|(r, c)| *r > header_row && !c.iter().all(Cell::is_blank)).count();
-        (layout, header_row)
-    };
-    if rows > max_rows {
-        return Err(FileError::TooManyRows(max_rows));
-    }
-    Ok(XlsxLayout { layout, header_row, fixed_channel: channel, rows })
+        None => find_header_scored(&head, &[schema]).map(|layout| {
+            let header_row = head[layout.header_index].0;
+            let rows = data_rows(&head, header_row);
+            (layout, header_row, rows)
+        }),
+    })
 }
 
-/// Second pass: each data row of the export, in order, to `each` (which returns `false` to
-/// stop), never more than one row in memory.
+/// First pass over an XLSX export: finds the data sheet (the first, in workbook order, whose
+/// first ten rows hold a header row) and counts its data rows, reading the whole sheet (so a
+/// damaged file is refused before anything is written) without keeping it. With no such sheet,
+/// the error is the best partial header of any sheet (missing columns), else `NoHeader`.
+///
+/// # Errors
+/// The file-level problem, as [`parse`] reports it.
+pub fn scan_xlsx<R: Read + Seek>(format: FileFormat, file: R, max_rows: usize) -> Result<XlsxLayout, FileError> {
+    let (schema, channel) = xlsx_schema(format);
+    with_workbook(file, |workbook| {
+        let names = workbook.sheet_names();
+        if names.is_empty() {
+            return Err(FileError::Corrupted("в книге нет листов".to_string()));
+        }
+        let mut best: Option<(usize, FileError)> = None;
+        for sheet in names {
+            match scan_sheet(workbook, &sheet, schema)? {
+                Ok((layout, header_row, rows)) => {
+                    if rows > max_rows {
+                        return Err(FileError::TooManyRows(max_rows));
+                    }
+                    return Ok(XlsxLayout { sheet, layout, header_row, fixed_channel: channel, rows });
+                }
+                Err((score, err)) => {
+                    if best.as_ref().is_none_or(|(s, _)| score > *s) {
+                        best = Some((score, err));
+                    }
+                }
+            }
+        }
+        Err(best.map_or(FileError::NoHeader, |(_, err)| err))
+    })
+}
+
+/// Second pass: each data row of the export's data sheet (the one [`scan_xlsx`] chose), in
+/// order, to `each` (which returns `false` to stop), never more than one row in memory.
 ///
 /// # Errors
 /// A file-level problem (not expected after [`scan_xlsx`] accepted the same file).
@@ -733,11 +1020,13 @@ pub fn stream_xlsx<R: Read + Seek>(
     layout: &XlsxLayout,
     mut each: impl FnMut(Result<ImportRow, RowError>) -> bool,
 ) -> Result<(), FileError> {
-    stream_xlsx_rows(file, |row, cells| {
-        if row <= layout.header_row || cells.iter().all(Cell::is_blank) {
-            return true;
-        }
-        each(RowReader { row, cells: &cells, layout: &layout.layout }.build(Some(layout.fixed_channel)))
+    with_workbook(file, |workbook| {
+        stream_sheet(workbook, &layout.sheet, |row, cells| {
+            if row <= layout.header_row || cells.iter().all(Cell::is_blank) {
+                return true;
+            }
+            each(RowReader { row, cells: &cells, layout: &layout.layout }.build(Some(layout.fixed_channel)))
+        })
     })
 }
 
@@ -852,7 +1141,9 @@ impl RowReader<'_> {
         (!s.is_empty()).then_some(s)
     }
 
-    fn date(&self, field: Field) -> Result<Option<NaiveDateTime>, RowError> {
+    /// A date cell: its wall time and, when the text names one, its UTC offset. A year
+    /// outside 1990–2100 is an error, not a date.
+    fn date(&self, field: Field) -> Result<Option<Stamp>, RowError> {
         let Some((cell, header)) = self.cell(field) else {
             return Ok(None);
         };
@@ -860,19 +1151,26 @@ impl RowReader<'_> {
             Cell::Empty => return Ok(None),
             Cell::Text(s) if s.trim().is_empty() => return Ok(None),
             Cell::Text(s) => parse_date_text(s),
-            Cell::Number(n) => excel_serial(*n),
-            Cell::Date(d) => Some(*d),
+            Cell::Number(n) => excel_serial(*n).map(|d| (d, None)),
+            Cell::Date(d) => Some((*d, None)),
             Cell::Bool(_) => None,
         };
-        parsed.map(Some).ok_or_else(|| {
-            self.error(
+        let written = || self.text(field).unwrap_or_default();
+        match parsed {
+            Some((at, offset)) if (MIN_YEAR..=MAX_YEAR).contains(&at.year()) => Ok(Some((at, offset))),
+            Some((at, _)) => Err(self.error(
                 Some(header.to_string()),
-                format!("не удалось распознать дату «{}»", self.text(field).unwrap_or_default()),
-            )
-        })
+                format!("год {} вне допустимого диапазона {MIN_YEAR}–{MAX_YEAR} («{}»)", at.year(), written()),
+            )),
+            None => Err(self.error(Some(header.to_string()), format!("не удалось распознать дату «{}»", written()))),
+        }
     }
 
     fn yes_no(&self, field: Field) -> Result<Option<bool>, RowError> {
+        self.flag(field, parse_yes_no)
+    }
+
+    fn flag(&self, field: Field, parse: fn(&str) -> Option<bool>) -> Result<Option<bool>, RowError> {
         let Some((cell, header)) = self.cell(field) else {
             return Ok(None);
         };
@@ -882,9 +1180,28 @@ impl RowReader<'_> {
         let Some(raw) = self.text(field) else {
             return Ok(None);
         };
-        parse_yes_no(&raw)
+        parse(&raw)
             .map(Some)
             .ok_or_else(|| self.error(Some(header.to_string()), format!("ожидалось «Да» или «Нет», а не «{raw}»")))
+    }
+
+    /// «Оценка ответа заявителем»: 1..=5, `None` when the author gave no rating.
+    fn satisfaction(&self) -> Result<Option<i32>, RowError> {
+        let Some((cell, header)) = self.cell(Field::Satisfaction) else {
+            return Ok(None);
+        };
+        let Some(raw) = self.text(Field::Satisfaction) else {
+            return Ok(None);
+        };
+        let parsed = match cell {
+            Cell::Number(n) if *n == 0.0 => Ok(None),
+            Cell::Number(n) if n.fract() == 0.0 && (1.0..=5.0).contains(n) => Ok(Some(*n as i32)),
+            Cell::Number(_) | Cell::Bool(_) | Cell::Date(_) => Err(()),
+            Cell::Empty | Cell::Text(_) => parse_satisfaction(&raw),
+        };
+        parsed.map_err(|()| {
+            self.error(Some(header.to_string()), format!("ожидалась оценка от 1 до 5 (или «Не оценено»), а не «{raw}»"))
+        })
     }
 
     fn integer(&self, field: Field, range: std::ops::RangeInclusive<i32>) -> Result<Option<i32>, RowError> {
@@ -923,7 +1240,7 @@ impl RowReader<'_> {
     fn build(&self, fixed_channel: Option<&'static str>) -> Result<ImportRow, RowError> {
         let incident = self.layout.schema.incident;
         let external_id = self.text(Field::Id).ok_or_else(|| self.error(self.header(Field::Id), "не указан номер"))?;
-        let received_at = self
+        let (received_at, received_offset) = self
             .date(Field::Received)?
             .ok_or_else(|| self.error(self.header(Field::Received), "не указана дата поступления"))?;
         let category = self.text(Field::Category);
@@ -952,12 +1269,15 @@ impl RowReader<'_> {
             let fz = self.text(Field::Fz).is_some_and(|f| f.replace(' ', "").contains("59"));
             if fz || self.yes_no(Field::Chose59)? == Some(true) { "APPEAL" } else { "MESSAGE" }
         };
+        let (planned_at, planned_offset) = self.date(Field::Planned)?.unzip();
+        let (answered_at, answered_offset) = self.date(Field::Answered)?.unzip();
         Ok(ImportRow {
             row: self.row,
             external_id,
             channel,
             kind,
             received_at,
+            received_offset,
             text,
             category,
             subcategory,
@@ -969,11 +1289,13 @@ impl RowReader<'_> {
             source,
             status: self.text(Field::Status),
             stage: self.text(Field::Stage),
-            planned_at: self.date(Field::Planned)?,
-            answered_at: self.date(Field::Answered)?,
+            planned_at,
+            planned_offset: planned_offset.flatten(),
+            answered_at,
+            answered_offset: answered_offset.flatten(),
             answer_text: self.text(Field::AnswerText),
-            overdue: self.yes_no(Field::Overdue)?,
-            satisfaction: self.integer(Field::Satisfaction, 1..=5)?,
+            overdue: self.flag(Field::Overdue, parse_overdue)?,
+            satisfaction: self.satisfaction()?,
             reopened: self.reopened()?,
             decision: self.text(Field::Decision),
         })
@@ -986,9 +1308,54 @@ fn format_number(n: f64) -> String {
 
 fn parse_yes_no(raw: &str) -> Option<bool> {
     match normalize_header(raw).as_str() {
-        "да" | "yes" | "true" | "1" | "+" | "истина" | "y" | "д" | "просрочено" => Some(true),
-        "нет" | "no" | "false" | "0" | "-" | "ложь" | "n" | "н" | "не просрочено" => Some(false),
+        "да" | "yes" | "true" | "1" | "+" | "истина" | "y" | "д" => Some(true),
+        "нет" | "no" | "false" | "0" | "-" | "ложь" | "n" | "н" => Some(false),
         _ => None,
+    }
+}
+
+/// «Просрочено»: yes/no, or the words of the exports («Просрочен», «Не просрочено»,
+/// «В срок», «Нет просрочки»).
+fn parse_overdue(raw: &str) -> Option<bool> {
+    let v = normalize_header(raw);
+    let starts = |list: &[&str]| list.iter().any(|p| v.starts_with(p));
+    if starts(&["не просроч", "нет просроч", "без просроч", "в срок", "своевремен", "в пределах срока"])
+    {
+        Some(false)
+    } else if starts(&["просроч", "да, просроч", "с просрочк"]) {
+        Some(true)
+    } else {
+        parse_yes_no(&v)
+    }
+}
+
+/// «Оценка ответа заявителем» as text: `Ok(Some(1..=5))` for a rating (`5`, `5 - отлично`,
+/// `5 (отлично)`, «Отлично» … «Очень плохо»), `Ok(None)` for no rating (empty, `-`, `0`,
+/// «Не оценено», «Нет оценки», «Без оценки»), `Err` for anything else.
+fn parse_satisfaction(raw: &str) -> Result<Option<i32>, ()> {
+    let v = normalize_header(raw);
+    let none = ["", "-", "—", "–", "0", "нет", "нет оценки", "без оценки", "оценки нет", "оценка не выставлена"];
+    if none.contains(&v.as_str()) || v.starts_with("не оцен") {
+        return Ok(None);
+    }
+    let word = match v.as_str() {
+        "отлично" => Some(5),
+        "хорошо" => Some(4),
+        "удовлетворительно" => Some(3),
+        "неудовлетворительно" | "плохо" => Some(2),
+        "очень плохо" => Some(1),
+        _ => None,
+    };
+    let number = word.or_else(|| parse_integer(&v)).or_else(|| {
+        // A leading number with a gloss: «5 - отлично», «5 (отлично)», «4 — хорошо», «5 баллов».
+        let digits = v.find(|c: char| !c.is_ascii_digit()).filter(|&i| i > 0)?;
+        let glossed = v[digits..].starts_with(' ') || v[digits..].starts_with(['-', '—', '–', '(']);
+        glossed.then(|| v[..digits].parse().ok())?
+    });
+    match number {
+        Some(0) => Ok(None),
+        Some(n @ 1..=5) => Ok(Some(n)),
+        _ => Err(()),
     }
 }
 
@@ -1001,29 +1368,175 @@ fn parse_integer(raw: &str) -> Option<i32> {
     (f.fract() == 0.0 && f.abs() < f64::from(i32::MAX)).then_some(f as i32)
 }
 
-const DATE_TIME_FORMATS: &[&str] = &[
-    "%d.%m.%Y %H:%M:%S",
-    "%d.%m.%Y %H:%M",
-    "%d.%m.%Y, %H:%M:%S",
-    "%d.%m.%Y, %H:%M",
-    "%Y-%m-%dT%H:%M:%S%.f",
-    "%Y-%m-%dT%H:%M",
-    "%Y-%m-%d %H:%M:%S%.f",
-    "%Y-%m-%d %H:%M",
-];
+/// A date as written: the wall time, and the UTC offset when the text names one.
+type Stamp = (NaiveDateTime, Option<FixedOffset>);
 
-const DATE_FORMATS: &[&str] = &["%d.%m.%Y", "%Y-%m-%d", "%d.%m.%y"];
+/// Dates outside these years are typing or format errors, not dates of appeals.
+const MIN_YEAR: i32 = 1990;
+const MAX_YEAR: i32 = 2100;
 
-fn parse_date_text(raw: &str) -> Option<NaiveDateTime> {
-    let s = raw.split_whitespace().collect::<Vec<_>>().join(" ");
-    let s = s.trim_end_matches(" г.").trim_end_matches('г').trim();
-    DATE_TIME_FORMATS
-        .iter()
-        .find_map(|f| NaiveDateTime::parse_from_str(s, f).ok())
-        .or_else(|| {
-            DATE_FORMATS.iter().find_map(|f| NaiveDate::parse_from_str(s, f).ok()).and_then(|d| d.and_hms_opt(0, 0, 0))
-        })
-        .or_else(|| chrono::DateTime::parse_from_rfc3339(s).ok().map(|d| d.naive_local()))
+/// Parses a date written as text (see the module documentation for the forms). The year is
+/// not checked here: a two-digit year is 19xx for 69–99, else 20xx.
+fn parse_date_text(raw: &str) -> Option<Stamp> {
+    let s = raw.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase();
+    let s = s.trim_matches(|c: char| c == ',' || c == ';' || c.is_whitespace());
+    if s.is_empty() {
+        return None;
+    }
+    // An Excel serial number stored as text: `46328.385`.
+    let whole = s.split(['.', ',']).next().unwrap_or(s);
+    if whole.len() == 5
+        && s.chars().all(|c| c.is_ascii_digit() || c == '.' || c == ',')
+        && s.matches(['.', ',']).count() <= 1
+    {
+        return excel_serial(s.replace(',', ".").parse().ok()?).map(|d| (d, None));
+    }
+    let (s, offset) = split_offset(s);
+    // ISO `2026-11-02t09:15` → `2026-11-02 09:15`.
+    let s = match s.find('t') {
+        Some(i) if i > 0 && s[..i].ends_with(|c: char| c.is_ascii_digit()) => format!("{} {}", &s[..i], &s[i + 1..]),
+        _ => s.to_string(),
+    };
+    let mut tokens: Vec<&str> = Vec::new();
+    for token in s.split(' ') {
+        let token = token.trim_end_matches(',');
+        let token = match token.strip_suffix("г.").or_else(|| token.strip_suffix('г')) {
+            Some(year) if year.ends_with(|c: char| c.is_ascii_digit()) => year,
+            _ => token,
+        };
+        if !matches!(token, "" | "г." | "г" | "года" | "в") {
+            tokens.push(token);
+        }
+    }
+    let (date, time) = match tokens.as_slice() {
+        [day, month, year, rest @ ..] if month.starts_with(char::is_alphabetic) => {
+            let date = NaiveDate::from_ymd_opt(parse_year(year)?, month_number(month)?, day.parse().ok()?)?;
+            (date, rest)
+        }
+        [date, rest @ ..] => (parse_numeric_date(date)?, rest),
+        [] => return None,
+    };
+    let time = match time {
+        [] => NaiveTime::MIN,
+        [time] => parse_time(time)?,
+        _ => return None,
+    };
+    Some((date.and_time(time), offset))
+}
+
+/// Splits a trailing UTC offset (`z`, `+03:00`, `+0300`, `-05`, ` utc`, ` gmt`) off a
+/// lower-cased date text. A sign counts as an offset only after a time (`hh:mm`), so the
+/// dashes of `2026-11-02` are not taken for one.
+fn split_offset(s: &str) -> (&str, Option<FixedOffset>) {
+    let utc = FixedOffset::east_opt(0);
+    for suffix in [" utc", " gmt", "utc", "gmt"] {
+        if let Some(rest) = s.strip_suffix(suffix) {
+            return (rest.trim_end(), utc);
+        }
+    }
+    if let Some(rest) = s.strip_suffix('z')
+        && rest.ends_with(|c: char| c.is_ascii_digit())
+    {
+        return (rest, utc);
+    }
+    let Some(i) = s.rfind(['+', '-']) else { return (s, None) };
+    let (head, tail) = (s[..i].trim_end(), &s[i + 1..]);
+    if !head.contains(':') || !tail.chars().all(|c| c.is_ascii_digit() || c == ':') {
+        return (s, None);
+    }
+    let digits: String = tail.chars().filter(char::is_ascii_digit).collect();
+    let (hours, minutes) = match digits.len() {
+        1 | 2 => (digits.parse::<i32>().ok(), Some(0)),
+        4 => (digits[..2].parse::<i32>().ok(), digits[2..].parse::<i32>().ok()),
+        _ => (None, None),
+    };
+    let seconds = match (hours, minutes) {
+        (Some(h), Some(m)) if h <= 23 && m <= 59 => (h * 60 + m) * 60,
+        _ => return (s, None),
+    };
+    let seconds = if s[i..].starts_with('-') { -seconds } else { seconds };
+    (head, FixedOffset::east_opt(seconds))
+}
+
+/// `31.12.2026`, `31.12.26`, `31/12/2026`, `31-12-2026`, `2026-12-31`, `2026.12.31`.
+fn parse_numeric_date(s: &str) -> Option<NaiveDate> {
+    let separator = s.chars().find(|c| matches!(c, '.' | '/' | '-'))?;
+    let parts: Vec<&str> = s.split(separator).collect();
+    let [a, b, c] = parts.as_slice() else { return None };
+    if ![a, b, c].iter().all(|p| !p.is_empty() && p.chars().all(|ch| ch.is_ascii_digit())) {
+        return None;
+    }
+    let (year, month, day) = if a.len() == 4 && b.len() <= 2 && c.len() <= 2 {
+        (a.parse().ok()?, b, c)
+    } else if a.len() <= 2 && b.len() <= 2 {
+        (parse_year(c)?, b, a)
+    } else {
+        return None;
+    };
+    NaiveDate::from_ymd_opt(year, month.parse().ok()?, day.parse().ok()?)
+}
+
+/// A four-digit year, or a two-digit one (69–99 → 19xx, else 20xx).
+fn parse_year(s: &str) -> Option<i32> {
+    if !s.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let year: i32 = s.parse().ok()?;
+    match s.len() {
+        4 => Some(year),
+        2 if year >= 69 => Some(1900 + year),
+        2 => Some(2000 + year),
+        _ => None,
+    }
+}
+
+/// A Russian month name in the genitive («ноября»), the nominative or abbreviated («нояб.»).
+fn month_number(word: &str) -> Option<u32> {
+    const MONTHS: &[(&str, u32)] = &[
+        ("янв", 1),
+        ("фев", 2),
+        ("мар", 3),
+        ("апр", 4),
+        ("мая", 5),
+        ("май", 5),
+        ("июн", 6),
+        ("июл", 7),
+        ("авг", 8),
+        ("сен", 9),
+        ("окт", 10),
+        ("ноя", 11),
+        ("дек", 12),
+    ];
+    let word = word.trim_end_matches('.');
+    if word.chars().count() < 3 || !word.chars().all(char::is_alphabetic) {
+        return None;
+    }
+    MONTHS.iter().find(|(prefix, _)| word.starts_with(prefix)).map(|(_, n)| *n)
+}
+
+/// `9:05`, `09:05:33`, `09:05:33.250` (or `,250`), `09.05`, `09.05.33`.
+fn parse_time(s: &str) -> Option<NaiveTime> {
+    let number = |p: &str| -> Option<u32> {
+        (!p.is_empty() && p.len() <= 2 && p.chars().all(|c| c.is_ascii_digit())).then(|| p.parse().ok())?
+    };
+    let (parts, fraction): (Vec<&str>, &str) = if s.contains(':') {
+        let (main, fraction) = s.split_once(['.', ',']).unwrap_or((s, ""));
+        (main.split(':').collect(), fraction)
+    } else {
+        (s.split('.').collect(), "")
+    };
+    let nanos = if fraction.is_empty() {
+        0
+    } else if fraction.len() <= 9 && fraction.chars().all(|c| c.is_ascii_digit()) {
+        format!("{fraction:0<9}").parse().ok()?
+    } else {
+        return None;
+    };
+    match parts.as_slice() {
+        [h, m] if fraction.is_empty() => NaiveTime::from_hms_opt(number(h)?, number(m)?, 0),
+        [h, m, sec] => NaiveTime::from_hms_nano_opt(number(h)?, number(m)?, number(sec)?, nanos),
+        _ => None,
+    }
 }
 
 /// Excel 1900-system serial number (days since 1899-12-30, fraction = time of day).
@@ -1043,7 +1556,7 @@ mod tests {
     use rust_xlsxwriter::{Format, Workbook};
 
     fn dt(s: &str) -> NaiveDateTime {
-        parse_date_text(s).unwrap()
+        parse_date_text(s).unwrap().0
     }
 
     /// A cell value for the test workbook builder.
@@ -1056,26 +1569,33 @@ mod tests {
     }
 
     fn xlsx(rows: &[Vec<V<'_>>]) -> Vec<u8> {
+        xlsx_sheets(&[("Лист1", rows)])
+    }
+
+    /// A workbook with the given sheets, in order.
+    fn xlsx_sheets(sheets: &[(&str, &[Vec<V<'_>>])]) -> Vec<u8> {
         let mut wb = Workbook::new();
         let date_fmt = Format::new().set_num_format("dd.mm.yyyy hh:mm");
-        let ws = wb.add_worksheet();
-        for (r, row) in rows.iter().enumerate() {
-            for (c, v) in row.iter().enumerate() {
-                let (r, c) = (r as u32, c as u16);
-                match v {
-                    V::S(s) => {
-                        ws.write_string(r, c, *s).unwrap();
+        for (name, rows) in sheets {
+            let ws = wb.add_worksheet().set_name(*name).unwrap();
+            for (r, row) in rows.iter().enumerate() {
+                for (c, v) in row.iter().enumerate() {
+                    let (r, c) = (r as u32, c as u16);
+                    match v {
+                        V::S(s) => {
+                            ws.write_string(r, c, *s).unwrap();
+                        }
+                        V::N(n) => {
+                            ws.write_number(r, c, *n).unwrap();
+                        }
+                        V::D(n) => {
+                            ws.write_number_with_format(r, c, *n, &date_fmt).unwrap();
+                        }
+                        V::B(b) => {
+                            ws.write_boolean(r, c, *b).unwrap();
+                        }
+                        V::E => {}
                     }
-                    V::N(n) => {
-                        ws.write_number(r, c, *n).unwrap();
-                    }
-                    V::D(n) => {
-                        ws.write_number_with_format(r, c, *n, &date_fmt).unwrap();
-                    }
-                    V::B(b) => {
-                        ws.write_boolean(r, c, *b).unwrap();
-                    }
-                    V::E => {}
                 }
             }
         }
@@ -1421,6 +1941,20 @@ mod tests {
             (None, Some("Рассмотрение"), false, "IN_PROGRESS"),
             (None, Some("Модерация"), false, "RECEIVED"),
             (Some("Отклонено модератором"), None, false, "WITHOUT_ANSWER"),
+            // Acceptance findings: work taken, returned for rework, a prepared (unsent) answer,
+            // no answer needed, a repeated review.
+            (Some("Принято в работу"), None, false, "IN_PROGRESS"),
+            (Some("Возвращено на доработку"), None, true, "IN_PROGRESS"),
+            (Some("Ответ подготовлен"), Some("Рассмотрение"), true, "IN_PROGRESS"),
+            (Some("Ответ подготовлен"), Some("Исполнение"), false, "IN_PROGRESS"),
+            (Some("Ответ подготовлен"), None, false, "IN_PROGRESS"),
+            (Some("Отправлен ответ заявителю"), Some("Рассмотрение"), true, "ANSWERED"),
+            (Some("Не требует ответа"), None, false, "CLOSED"),
+            (Some("Не требует ответа"), Some("Рассмотрение"), false, "CLOSED"),
+            (Some("Повторное рассмотрение"), None, false, "REOPENED"),
+            (Some("На повторном рассмотрении"), Some("Рассмотрение"), false, "REOPENED"),
+            (None, Some("Повторное рассмотрение"), false, "REOPENED"),
+            (Some("Отказано в повторном рассмотрении"), None, false, "WITHOUT_ANSWER"),
         ];
         for (status, stage, answered, code) in cases {
             assert_eq!(status_code(*status, *stage, *answered), *code, "{status:?} {stage:?}");
@@ -1445,5 +1979,378 @@ mod tests {
         assert!(parse_date_text("2026-02-30").is_none());
         assert_eq!(parse_yes_no(" НЕТ "), Some(false));
         assert_eq!(parse_yes_no("может быть"), None);
+    }
+    /// The field one header cell maps to in `schema`, if any.
+    fn field_of(schema: &'static Schema, header: &str) -> Option<Field> {
+        match_header(schema, &[Cell::Text(header.to_string())]).first().map(|(field, ..)| *field)
+    }
+
+    #[test]
+    fn incident_header_aliases() {
+        use Field::*;
+        let cases: &[(Field, &[&str])] = &[
+            (Id, &["Идентификатор инцидента", "№ инцидента", "Код инцидента", "ИД"]),
+            (
+                Received,
+                &[
+                    "Дата создания инцидента",
+                    "Дата обнаружения",
+                    "Дата регистрации",
+                    "Дата и время публикации",
+                    "Дата публикации поста",
+                    "Дата/время",
+                ],
+            ),
+            (
+                Text,
+                &[
+                    "Текст публикации",
+                    "Текст поста",
+                    "Суть инцидента",
+                    "Описание",
+                    "Содержание публикации",
+                    "Текст комментария",
+                ],
+            ),
+            (Url, &["Ссылка на публикацию", "Ссылка на инцидент", "Ссылка на источник", "URL публикации"]),
+            (Author, &["Автор публикации", "ФИО автора"]),
+            (Category, &["Тематика", "Категория инцидента"]),
+            (Territory, &["МО", "Городской округ", "Населённый пункт", "Населенный пункт"]),
+            (Status, &["Статус инцидента", "Состояние"]),
+            (Answered, &["Дата окончательного ответа"]),
+            (AnswerText, &["Ответ ОМСУ", "Финальный ответ"]),
+        ];
+        for (field, headers) in cases {
+            for header in *headers {
+                assert_eq!(field_of(&INCIDENT, header), Some(*field), "{header}");
+            }
+        }
+        // The first reaction is not the final answer.
+        assert_eq!(field_of(&INCIDENT, "Дата реакции"), None);
+
+        use V::S;
+        let bytes = xlsx(&[
+            vec![
+                S("Код инцидента"),
+                S("Дата/время"),
+                S("Текст публикации"),
+                S("URL публикации"),
+                S("МО"),
+                S("Состояние"),
+                S("Дата реакции"),
+                S("Дата окончательного ответа"),
+                S("Финальный ответ"),
+            ],
+            vec![
+                S("INC-9"),
+                S("02.11.2026 09:15"),
+                S("Яма во дворе"),
+                S("https://vk.com/wall-1_9"),
+                S("г. Сорск"),
+                S("Ответ дан"),
+                S("02.11.2026 10:00"),
+                S("03.11.2026 12:00"),
+                S("Засыпали"),
+            ],
+        ]);
+        let rows = parse(FileFormat::IncidentXlsx, &bytes, 10).unwrap();
+        let r = rows[0].as_ref().unwrap();
+        assert_eq!((r.external_id.as_str(), r.text.as_str()), ("INC-9", "Яма во дворе"));
+        assert_eq!(r.url.as_deref(), Some("https://vk.com/wall-1_9"));
+        assert_eq!(r.territory.as_deref(), Some("г. Сорск"));
+        assert_eq!(r.status.as_deref(), Some("Ответ дан"));
+        assert_eq!(r.answered_at, Some(dt("03.11.2026 12:00")), "not the reaction");
+        assert_eq!(r.answer_text.as_deref(), Some("Засыпали"));
+    }
+
+    #[test]
+    fn pos_header_aliases() {
+        use Field::*;
+        let cases: &[(Field, &[&str])] = &[
+            (Id, &["Рег. номер", "Регистрационный номер", "ID", "Идентификатор", "Номер ЕПГУ"]),
+            (Received, &["Дата подачи", "Дата создания сообщения", "Дата и время создания"]),
+            (Category, &["Тема", "Тематика", "Рубрика"]),
+            (Subcategory, &["Подтема"]),
+            (OrgCurrent, &["Ответственная организация", "Исполнитель", "Организация-исполнитель"]),
+            (Status, &["Текущий статус"]),
+            (Answered, &["Дата завершения", "Дата отправки ответа"]),
+            (Satisfaction, &["Оценка заявителя", "Оценка заявителем"]),
+        ];
+        for (field, headers) in cases {
+            for header in *headers {
+                assert_eq!(field_of(&POS, header), Some(*field), "{header}");
+            }
+        }
+    }
+
+    #[test]
+    fn epgu_number_is_the_id_only_without_another_id_column() {
+        let both = "Номер ЕПГУ;Рег. номер;Дата подачи;Тема\n9000123;R-1;02.11.2026 09:15;Дороги\n";
+        let rows = parse(FileFormat::Csv, both.as_bytes(), 10).unwrap();
+        assert_eq!(rows[0].as_ref().unwrap().external_id, "R-1", "a later column with a better alias wins");
+        let only = "Дата подачи;Номер ЕПГУ;Тема\n02.11.2026 09:15;9000123;Дороги\n";
+        let rows = parse(FileFormat::Csv, only.as_bytes(), 10).unwrap();
+        assert_eq!(rows[0].as_ref().unwrap().external_id, "9000123");
+    }
+
+    #[test]
+    fn bracketed_header_hints() {
+        assert_eq!(field_of(&POS, "Повторное рассмотрение (да/нет)"), Some(Field::Reopened));
+        assert_eq!(field_of(&POS, "Просрочено (да/нет)"), Some(Field::Overdue));
+        assert_eq!(field_of(&POS, "Оценка (1-5):"), Some(Field::Satisfaction));
+        assert_eq!(field_of(&POS, "Дата поступления [МСК]"), Some(Field::Received));
+        assert_eq!(field_of(&POS, "Организация (текущая)"), Some(Field::OrgCurrent), "an alias as a whole");
+        assert_eq!(field_of(&POS, "Организация (получившая)"), Some(Field::OrgReceived));
+        assert_eq!(field_of(&POS, "(да/нет)"), None);
+
+        let text = "Номер;Дата поступления;Факт;Просрочено (да/нет);Оценка (1-5);Повторное рассмотрение (да/нет)\n\
+                    1;02.11.2026 09:15;Яма;да;4;нет\n";
+        let rows = parse(FileFormat::Csv, text.as_bytes(), 10).unwrap();
+        let r = rows[0].as_ref().unwrap();
+        assert_eq!((r.overdue, r.satisfaction, r.reopened), (Some(true), Some(4), Some(0)));
+    }
+
+    #[test]
+    fn aliases_are_unambiguous() {
+        for schema in [&POS, &INCIDENT] {
+            let mut seen: Vec<(String, Field)> = Vec::new();
+            for (field, aliases) in schema.columns {
+                for alias in *aliases {
+                    let key = header_key(alias);
+                    if let Some((_, other)) = seen.iter().find(|(k, f)| *k == key && f != field) {
+                        panic!("«{alias}» is both {other:?} and {field:?}");
+                    }
+                    seen.push((key, *field));
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn csv_header_fitting_both_sets_goes_to_the_better_fit() {
+        // «ID» is a ПОС alias too now; an incident export must stay an incident export.
+        let text = "ID;Дата создания;Текст\n5;02.11.2026 09:15;Пост\n";
+        let rows = parse(FileFormat::Csv, text.as_bytes(), 10).unwrap();
+        assert_eq!(rows[0].as_ref().unwrap().kind, "INCIDENT");
+        let text = "ID;Дата создания;Текст;Категория;Стадия\n5;02.11.2026 09:15;Текст;Дороги;Завершено\n";
+        let rows = parse(FileFormat::Csv, text.as_bytes(), 10).unwrap();
+        assert_eq!(rows[0].as_ref().unwrap().kind, "MESSAGE", "more ПОС columns");
+    }
+
+    #[test]
+    fn date_forms() {
+        let at = dt("02.11.2026 09:15");
+        assert_eq!(at, NaiveDate::from_ymd_opt(2026, 11, 2).unwrap().and_hms_opt(9, 15, 0).unwrap());
+        let midnight = dt("02.11.2026");
+        for s in [
+            "02.11.26 09:15",
+            "02/11/2026 09:15",
+            "02.11.2026 09.15",
+            "2 ноября 2026 г. 09:15",
+            "2 ноября 2026 г., 09:15",
+            "2026-11-02 09:15:00.000",
+            "2026-11-02T09:15:00,000",
+            "2.11.2026, 9:15",
+        ] {
+            assert_eq!(parse_date_text(s), Some((at, None)), "{s}");
+        }
+        for s in ["02.11.26", "02.11.2026г.", "02.11.2026 г.", "2 ноября 2026 г.", "2 ноября 2026", "02-11-2026"]
+        {
+            assert_eq!(parse_date_text(s), Some((midnight, None)), "{s}");
+        }
+        assert_eq!(dt("2026-11-02 09:15:00.250"), at + TimeDelta::milliseconds(250));
+        assert_eq!(dt("1 мая 2026"), dt("01.05.2026"));
+        assert_eq!(dt("31.12.99"), dt("31.12.1999"));
+        // An Excel serial written as text: 46328 is 2026-11-02, .385 of a day is 09:14:24.
+        assert_eq!(dt("46328.385"), at - TimeDelta::seconds(36));
+        assert_eq!(dt("46328,385"), dt("46328.385"));
+        for bad in ["32.11.2026", "02.13.26", "2 брюмера 2026", "2026", "02.11.2026 25:00", "09:15"] {
+            assert_eq!(parse_date_text(bad), None, "{bad}");
+        }
+
+        // An explicit offset: the wall time and the offset, never local time.
+        let utc = FixedOffset::east_opt(0);
+        let plus3 = FixedOffset::east_opt(3 * 3600);
+        assert_eq!(parse_date_text("2026-11-02T02:15:00Z"), Some((dt("02.11.2026 02:15"), utc)));
+        assert_eq!(parse_date_text("2026-11-02 02:15 UTC"), Some((dt("02.11.2026 02:15"), utc)));
+        assert_eq!(parse_date_text("2026-11-02T05:15:00+03:00"), Some((dt("02.11.2026 05:15"), plus3)));
+        assert_eq!(parse_date_text("2026-11-02T05:15:00+0300"), Some((dt("02.11.2026 05:15"), plus3)));
+        assert_eq!(
+            parse_date_text("2026-11-01T21:15:00-05:00"),
+            Some((dt("01.11.2026 21:15"), FixedOffset::west_opt(5 * 3600)))
+        );
+    }
+
+    #[test]
+    fn dates_in_rows_years_and_offsets() {
+        let text = "Номер;Дата поступления;Факт;Дата ответа\n\
+                    1;02.11.26 09:15;А;\n\
+                    2;02.11.0026 09:15;Б;\n\
+                    3;02.11.2026 09:15;В;02.11.2202\n\
+                    4;2026-11-02T02:15:00Z;Г;2026-11-03T10:00:00+07:00\n\
+                    5;01.01.1900;Д;\n";
+        let rows = parse(FileFormat::Csv, text.as_bytes(), 10).unwrap();
+        let first = rows[0].as_ref().unwrap();
+        assert_eq!((first.received_at, first.received_offset), (dt("02.11.2026 09:15"), None));
+        assert_eq!(first.received_at.year(), 2026);
+        let old = rows[1].as_ref().unwrap_err();
+        assert_eq!(old.field.as_deref(), Some("Дата поступления"));
+        assert!(old.message.contains("1990"), "{}", old.message);
+        assert_eq!(rows[2].as_ref().unwrap_err().field.as_deref(), Some("Дата ответа"));
+        assert!(rows[4].is_err(), "year 1900");
+
+        // Absolute values: the caller converts with the offset, local ones with its zone.
+        let r = rows[3].as_ref().unwrap();
+        assert_eq!((r.received_at, r.received_offset), (dt("02.11.2026 02:15"), FixedOffset::east_opt(0)));
+        assert_eq!(r.answered_offset, FixedOffset::east_opt(7 * 3600));
+        let krasnoyarsk = FixedOffset::east_opt(7 * 3600).unwrap();
+        let instant = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc);
+        assert_eq!(r.received_utc(&krasnoyarsk), Some(instant("2026-11-02T02:15:00Z")));
+        assert_eq!(r.answered_utc(&krasnoyarsk), Some(instant("2026-11-03T03:00:00Z")));
+        assert_eq!(first.received_utc(&krasnoyarsk), Some(instant("2026-11-02T02:15:00Z")), "local at +07:00");
+        assert_eq!(first.answered_utc(&krasnoyarsk), None);
+        assert_eq!(first.planned_utc(&krasnoyarsk), None);
+        let moscow: chrono_tz::Tz = "Europe/Moscow".parse().unwrap();
+        assert_eq!(r.received_utc(&moscow), Some(instant("2026-11-02T02:15:00Z")), "the zone is not used");
+        assert_eq!(first.received_utc(&moscow), Some(instant("2026-11-02T06:15:00Z")));
+    }
+
+    #[test]
+    fn satisfaction_values() {
+        for (raw, expected) in [
+            ("5", Some(5)),
+            ("5 - отлично", Some(5)),
+            ("5 (отлично)", Some(5)),
+            ("4 — хорошо", Some(4)),
+            ("4,0", Some(4)),
+            ("Отлично", Some(5)),
+            ("Хорошо", Some(4)),
+            ("удовлетворительно", Some(3)),
+            ("Плохо", Some(2)),
+            ("Очень плохо", Some(1)),
+            ("-", None),
+            ("—", None),
+            ("Не оценено", None),
+            ("Нет оценки", None),
+            ("Без оценки", None),
+            ("0", None),
+        ] {
+            assert_eq!(parse_satisfaction(raw), Ok(expected), "{raw}");
+        }
+        for bad in ["7", "abc", "4.5", "5abc", "-3"] {
+            assert_eq!(parse_satisfaction(bad), Err(()), "{bad}");
+        }
+
+        let text = "Номер;Дата поступления;Факт;Оценка ответа заявителем\n\
+                    1;02.11.2026;А;Не оценено\n\
+                    2;02.11.2026;Б;5 - отлично\n\
+                    3;02.11.2026;В;-\n\
+                    4;02.11.2026;Г;\n\
+                    5;02.11.2026;Д;7\n\
+                    6;02.11.2026;Е;abc\n";
+        let rows = parse(FileFormat::Csv, text.as_bytes(), 10).unwrap();
+        let scores: Vec<Option<i32>> = rows[..4].iter().map(|r| r.as_ref().unwrap().satisfaction).collect();
+        assert_eq!(scores, [None, Some(5), None, None]);
+        for bad in &rows[4..] {
+            assert_eq!(bad.as_ref().unwrap_err().field.as_deref(), Some("Оценка ответа заявителем"));
+        }
+        let bytes = xlsx(&[
+            vec![V::S("Номер"), V::S("Дата поступления"), V::S("Факт"), V::S("Оценка")],
+            vec![V::N(1.0), V::S("02.11.2026"), V::S("А"), V::N(0.0)],
+            vec![V::N(2.0), V::S("02.11.2026"), V::S("Б"), V::N(3.0)],
+        ]);
+        let rows = parse(FileFormat::PosXlsx, &bytes, 10).unwrap();
+        assert_eq!(rows[0].as_ref().unwrap().satisfaction, None, "a 0 cell is no rating");
+        assert_eq!(rows[1].as_ref().unwrap().satisfaction, Some(3));
+    }
+
+    #[test]
+    fn overdue_values() {
+        for (raw, expected) in [
+            ("Просрочен", true),
+            ("Просрочено", true),
+            ("ПРОСРОЧЕНА", true),
+            ("Да", true),
+            ("Не просрочен", false),
+            ("Не просрочено", false),
+            ("В срок", false),
+            ("Нет просрочки", false),
+            ("Нет", false),
+            ("0", false),
+        ] {
+            assert_eq!(parse_overdue(raw), Some(expected), "{raw}");
+        }
+        assert_eq!(parse_overdue("может быть"), None);
+        let text = "Номер;Дата поступления;Факт;Просрочено\n1;02.11.2026;А;Просрочен\n2;02.11.2026;Б;В срок\n";
+        let rows = parse(FileFormat::Csv, text.as_bytes(), 10).unwrap();
+        assert_eq!(rows[0].as_ref().unwrap().overdue, Some(true));
+        assert_eq!(rows[1].as_ref().unwrap().overdue, Some(false));
+    }
+
+    #[test]
+    fn data_sheet_after_a_cover_sheet() {
+        use V::{E, N, S};
+        let cover: &[Vec<V<'_>>] = &[
+            vec![S("Реестр сообщений ПОС")],
+            vec![S("Период"), S("ноябрь 2026")],
+            vec![S("Номер"), E, S("выгрузки 17")],
+        ];
+        let empty: &[Vec<V<'_>>] = &[];
+        let data: &[Vec<V<'_>>] = &[
+            vec![S("Выгрузка")],
+            vec![S("Номер"), S("Дата поступления"), S("Факт")],
+            vec![N(1.0), S("02.11.2026 09:15"), S("Первое")],
+            vec![],
+            vec![N(2.0), S("02.11.2026 09:16"), S("Второе")],
+        ];
+        let other: &[Vec<V<'_>>] = &[vec![S("Номер"), S("Дата поступления"), S("Факт")], vec![N(99.0)]];
+        let bytes = xlsx_sheets(&[("Титул", cover), ("Пустой", empty), ("Данные", data), ("Ещё", other)]);
+        let layout = scan_xlsx(FileFormat::PosXlsx, Cursor::new(&bytes), 10).unwrap();
+        assert_eq!((layout.sheet.as_str(), layout.rows), ("Данные", 2));
+        let mut rows = Vec::new();
+        stream_xlsx(Cursor::new(&bytes), &layout, |r| {
+            rows.push(r.unwrap());
+            true
+        })
+        .unwrap();
+        let got: Vec<(usize, &str)> = rows.iter().map(|r| (r.row, r.text.as_str())).collect();
+        assert_eq!(got, [(3, "Первое"), (5, "Второе")]);
+
+        // No sheet with a full header: the best partial one is reported.
+        let partial: &[Vec<V<'_>>] = &[vec![S("Номер"), S("Факт")]];
+        let bytes = xlsx_sheets(&[("Титул", cover), ("Данные", partial)]);
+        assert_eq!(
+            parse(FileFormat::PosXlsx, &bytes, 10),
+            Err(FileError::MissingColumns(vec!["Дата поступления".into()]))
+        );
+        let bytes = xlsx_sheets(&[("Титул", cover), ("Пустой", empty)]);
+        assert_eq!(parse(FileFormat::PosXlsx, &bytes, 10), Err(FileError::NoHeader));
+    }
+
+    /// The README's «Accepted columns» tables are what clients read: every header the
+    /// importer accepts must be listed there under its format, and nothing else.
+    #[test]
+    fn readme_lists_every_accepted_header() {
+        let readme = include_str!("../../README.md");
+        let section = |title: &str| {
+            let start = readme.find(title).unwrap_or_else(|| panic!("README has no «{title}» table"));
+            let rest = &readme[start..];
+            let end = rest[title.len()..]
+                .find("\n**`")
+                .map_or_else(|| rest.find("\n## ").unwrap_or(rest.len()), |i| i + title.len());
+            rest[..end].to_string()
+        };
+        for (title, schema) in [("**`POS_XLSX`**", &POS), ("**`INCIDENT_XLSX`**", &INCIDENT)] {
+            let table = section(title);
+            let mut listed: Vec<String> =
+                table.split('«').skip(1).filter_map(|s| s.split('»').next()).map(header_key).collect();
+            let mut accepted: Vec<String> =
+                schema.columns.iter().flat_map(|(_, aliases)| aliases.iter().map(|a| header_key(a))).collect();
+            listed.sort();
+            listed.dedup();
+            accepted.sort();
+            accepted.dedup();
+            assert_eq!(listed, accepted, "README's {title} table against the importer's headers");
+        }
     }
 }

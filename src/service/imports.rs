@@ -3,7 +3,6 @@
 //! import killed half-way and run again ends with exactly the right appeals, because every
 //! row is idempotent by (channel, external id).
 
-use chrono::TimeZone;
 use sea_orm::{
     ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryOrder, QuerySelect, Set,
 };
@@ -31,15 +30,16 @@ pub fn format_name(f: FileFormat) -> &'static str {
 
 fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
     let tz = state.settings.timezone;
-    let utc = |t: chrono::NaiveDateTime| tz.from_local_datetime(&t).earliest().map(|l| l.with_timezone(&chrono::Utc));
-    let answered = r.answered_at.and_then(utc);
+    // Local time of the municipality as written, unless the file gave an offset.
+    let received = r.received_utc(&tz);
+    let answered = r.answered_utc(&tz);
     let status =
         Some(import_format::status_code(r.status.as_deref(), r.stage.as_deref(), answered.is_some()).to_string());
     IngestItem {
         channel: r.channel.parse::<Channel>().ok(),
         external_id: r.external_id,
         kind: r.kind.parse::<AppealKind>().ok(),
-        received_at: utc(r.received_at),
+        received_at: received,
         text: r.text,
         author_name: r.author_name,
         author_contact: r.author_contact,
@@ -58,6 +58,25 @@ fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
         reopened: r.reopened,
     }
 }
+
+/// The ingestion's field names a refused row may carry.
+const API_FIELDS: &[&str] = &[
+    "externalId",
+    "receivedAt",
+    "text",
+    "categoryName",
+    "subcategoryName",
+    "territoryName",
+    "recipientName",
+    "answeredAt",
+    "answerText",
+    "satisfaction",
+    "reopened",
+    "status",
+    "authorName",
+    "authorContact",
+    "url",
+];
 
 /// Where an import's rows come from: the file (XLSX), or its decoded text (CSV).
 enum Source {
@@ -122,6 +141,17 @@ pub async fn run(
         Source::Xlsx(layout) => layout.rows,
         Source::Csv(_, layout) => layout.rows,
     };
+    // A row the ingestion refuses names the column as the file heads it, not the API field.
+    let headers: std::collections::HashMap<&'static str, String> = API_FIELDS
+        .iter()
+        .filter_map(|f| {
+            let header = match &source {
+                Source::Xlsx(layout) => layout.header_of(f),
+                Source::Csv(_, layout) => layout.header_of(f),
+            };
+            header.map(|h| (*f, h))
+        })
+        .collect();
     let now = state.clock.now();
     let report = import_report::ActiveModel {
         format: Set(format_name(format).into()),
@@ -166,7 +196,12 @@ pub async fn run(
             created += out.created;
             updated += out.updated;
             unchanged += out.unchanged;
-            errors.extend(out.rejected);
+            errors.extend(out.rejected.into_iter().map(|mut e| {
+                if let Some(h) = e.field.as_deref().and_then(|f| headers.get(f)) {
+                    e.field = Some(h.clone());
+                }
+                e
+            }));
         }
     }
     if let Err(e) = producer.await.map_err(AppError::internal)? {

@@ -208,7 +208,7 @@ async fn resolve_category(
     top: Option<&str>,
     sub: Option<&str>,
     create: bool,
-) -> AppResult<Result<Option<i64>, String>> {
+) -> AppResult<Result<Option<i64>, (&'static str, String)>> {
     let Some(top) = top.map(normalize_name).filter(|s| !s.is_empty()) else {
         return Ok(Ok(None));
     };
@@ -231,7 +231,7 @@ async fn resolve_category(
         refs.categories.insert((None, top.clone()), m.id);
         m.id
     } else {
-        return Ok(Err(format!("unknown category «{top}»")));
+        return Ok(Err(("categoryName", format!("unknown category «{top}»"))));
     };
     let Some(sub) = sub.map(normalize_name).filter(|s| !s.is_empty()) else {
         return Ok(Ok(Some(parent)));
@@ -240,7 +240,7 @@ async fn resolve_category(
         return Ok(Ok(Some(*id)));
     }
     if !create {
-        return Ok(Err(format!("unknown subcategory «{sub}» of «{top}»")));
+        return Ok(Err(("subcategoryName", format!("unknown subcategory «{sub}» of «{top}»"))));
     }
     let m = category::ActiveModel {
         name: Set(top_display(&sub)),
@@ -330,7 +330,7 @@ async fn prepare(
     .await?
     {
         Ok(c) => c,
-        Err(message) => return reject("categoryName", message),
+        Err((field, message)) => return reject(field, message),
     };
     let recipient_id = match (recipient_name, known_recipient) {
         (None, _) => None,
@@ -501,10 +501,10 @@ async fn update_one(
     terms: &Terms,
     a: &appeal::Model,
     p: &Prepared,
-    changed: &[(&'static str, serde_json::Value)],
     now: DateTime<Utc>,
     tz: chrono_tz::Tz,
 ) -> AppResult<()> {
+    let changed = &changes(a, p);
     let item = &p.item;
     let mut am = a.clone().into_active_model();
     for (name, _) in changed {
@@ -804,7 +804,7 @@ async fn ingest_one(
                 return Ok(Applied::Unchanged);
             }
             let txn = crate::db::begin_write(&state.writer).await?;
-            update_one(&txn, caller, terms, &a, p, &changed, now, state.settings.timezone).await?;
+            update_one(&txn, caller, terms, &a, p, now, state.settings.timezone).await?;
             txn.commit().await?;
             Ok(Applied::Updated)
         }

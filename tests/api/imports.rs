@@ -77,7 +77,7 @@ async fn a_pos_export_imported_twice_creates_once_and_reports_bad_rows() {
         .iter()
         .map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap_or("")))
         .collect();
-    assert_eq!(errors, [(4, "Дата поступления"), (6, "categoryName")], "{report}");
+    assert_eq!(errors, [(4, "Дата поступления"), (6, "Подкатегория")], "{report}");
 
     let again = upload(&app, Some(&coordinator), "pos.xlsx", sample(), "POS_XLSX", false).await;
     assert_eq!(again["data"]["importAppeals"]["unchanged"], 2, "{again}");
@@ -154,6 +154,38 @@ async fn a_windows_1251_csv_is_imported() {
         .await;
     assert_eq!(list.data()["appeals"]["edges"][0]["node"]["text"], "Холодно; батареи ледяные");
     assert_eq!(list.data()["appeals"]["edges"][0]["node"]["status"], "ANSWERED");
+    app.assert_rollups_agree().await;
+}
+
+/// Rows the ingestion refuses after parsing name the column as the file heads it; a row
+/// refused for its territory creates nothing, even when the caller asked to create what is
+/// missing; a territory is found however its kind is written.
+#[tokio::test]
+async fn a_refused_row_names_its_column_and_creates_nothing() {
+    let app = spawn_app().await;
+    app.set_now("2026-11-29T12:00:00+07:00");
+    let admin = app.admin().await;
+    app.territory(&admin, "г. Сорск", None).await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let categories =
+        app.gql(Some(&admin), "{ categories { id } }", json!({})).await.data()["categories"].as_array().unwrap().len();
+    let text = "ID инцидента;Дата публикации;Текст поста;Тематика;МО\n\
+                I-1;25.11.2026 09:30;Яма на дороге;Совсем новая тема;Нигдешнинск\n\
+                I-2;25.12.2026 09:30;Яма во дворе;Дороги;город Сорск\n\
+                I-3;26.11.2026 10:00;Не горят фонари;Благоустройство;Сорск\n";
+    let r = upload(&app, Some(&curator), "incidents.csv", text.as_bytes().to_vec(), "CSV", true).await;
+    let report = &r["data"]["importAppeals"];
+    assert_eq!((report["rows"].as_i64(), report["created"].as_i64()), (Some(3), Some(1)), "{r}");
+    let errors: Vec<(i64, &str)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap_or("")))
+        .collect();
+    assert_eq!(errors, [(2, "МО"), (3, "Дата публикации")], "{report}");
+    let after =
+        app.gql(Some(&admin), "{ categories { id } }", json!({})).await.data()["categories"].as_array().unwrap().len();
+    assert_eq!(after, categories, "the refused row created its category");
     app.assert_rollups_agree().await;
 }
 
