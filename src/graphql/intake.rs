@@ -290,6 +290,8 @@ impl IntakeMutation {
                     answer_text: it.answer_text,
                     satisfaction: None,
                     reopened: None,
+                    source_due: None,
+                    source_overdue: None,
                 },
             ));
         }

@@ -33,6 +33,7 @@ fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
     // Local time of the municipality as written, unless the file gave an offset.
     let received = r.received_utc(&tz);
     let answered = r.answered_utc(&tz);
+    let source_due = r.planned_utc(&tz);
     let status =
         Some(import_format::status_code(r.status.as_deref(), r.stage.as_deref(), answered.is_some()).to_string());
     IngestItem {
@@ -56,6 +57,8 @@ fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
         answer_text: r.answer_text,
         satisfaction: r.satisfaction,
         reopened: r.reopened,
+        source_due,
+        source_overdue: r.overdue,
     }
 }
 

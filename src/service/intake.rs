@@ -52,6 +52,10 @@ pub struct IngestItem {
     pub answer_text: Option<String>,
     pub satisfaction: Option<i32>,
     pub reopened: Option<i32>,
+    /// The source's own deadline (ПОС «Дата планируемого завершения работ») and its verdict
+    /// on it («Просрочено»): taken only where that verdict and ours disagree.
+    pub source_due: Option<DateTime<Utc>>,
+    pub source_overdue: Option<bool>,
 }
 
 /// A rejected item: its row (1-based position or file row), the field and why.
@@ -381,13 +385,25 @@ fn stored_answered(p: &Prepared) -> Option<DateTime<Utc>> {
     p.item.answered_at.filter(|_| matches!(p.status, AppealStatus::Answered | AppealStatus::Closed))
 }
 
-/// Start and deadline of the answer term, as on arrival.
-fn term(p: &Prepared, terms: &Terms) -> (DateTime<Utc>, DateTime<Utc>) {
+/// Start and deadline of the answer term, as on arrival: by the rules, unless the source says
+/// the appeal was (or was not) overdue where the rules' deadline says otherwise and gives
+/// its own deadline that agrees with what it says: ПОС keeps extensions and its own
+/// calendar that an export does not show, and the appeal's SLA state must not contradict it.
+fn term(p: &Prepared, terms: &Terms, now: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
     let registered = !matches!(p.status, AppealStatus::Received);
-    if p.kind == AppealKind::Appeal && registered {
-        (p.received_at, terms.answer_after_registration(p.received_at))
+    let due = if p.kind == AppealKind::Appeal && registered {
+        terms.answer_after_registration(p.received_at)
     } else {
-        (p.received_at, terms.initial(p.kind, p.received_at, false))
+        terms.initial(p.kind, p.received_at, false)
+    };
+    let finished = stored_answered(p).or_else(|| {
+        matches!(p.status, AppealStatus::Redirected | AppealStatus::WithoutAnswer | AppealStatus::Closed)
+            .then(|| p.item.answered_at.unwrap_or(now))
+    });
+    let late = |due: DateTime<Utc>| finished.unwrap_or(now) > due;
+    match (p.item.source_overdue, p.item.source_due) {
+        (Some(overdue), Some(theirs)) if late(due) != overdue && late(theirs) == overdue => (p.received_at, theirs),
+        _ => (p.received_at, due),
     }
 }
 
@@ -400,7 +416,7 @@ fn new_model(
 ) -> appeal::ActiveModel {
     let item = &p.item;
     let registered = !matches!(p.status, AppealStatus::Received);
-    let (start, due) = term(p, terms);
+    let (start, due) = term(p, terms, now);
     let answered = stored_answered(p);
     let resolved = answered.or_else(|| {
         matches!(p.status, AppealStatus::Redirected | AppealStatus::WithoutAnswer | AppealStatus::Closed)
@@ -525,7 +541,7 @@ async fn update_one(
                     am.registered_at = Set(Some(p.received_at));
                 }
                 if a.extension_count == 0 && a.reopen_count == 0 && a.sla_started_at == a.received_at {
-                    let (start, due) = term(p, terms);
+                    let (start, due) = term(p, terms, now);
                     am.sla_started_at = Set(start);
                     am.due_at = Set(due);
                     am.due_soon_at = Set(terms.policy.due_soon_from(start, due));

@@ -189,6 +189,43 @@ async fn a_refused_row_names_its_column_and_creates_nothing() {
     app.assert_rollups_agree().await;
 }
 
+/// ПОС's verdict «Просрочено» with its planned date decides the SLA state where our rules'
+/// deadline disagrees; where they agree, or the file gives no date, the rules' deadline
+/// stays; importing the file again changes nothing.
+#[tokio::test]
+async fn the_sources_overdue_verdict_is_kept_where_the_rules_disagree() {
+    let app = spawn_app().await;
+    app.set_now("2026-11-29T12:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let text = "Номер;Дата поступления;Факт;Статус;Дата фактического завершения работ;\
+                Дата планируемого завершения работ;Просрочено\n\
+                S-1;02.11.2026 10:00;Яма;Отправлен ответ заявителю;13.11.2026 12:00;05.11.2026 18:00;Да\n\
+                S-2;02.11.2026 10:00;Яма;Отправлен ответ заявителю;13.11.2026 12:00;05.11.2026 18:00;Нет\n\
+                S-3;02.11.2026 10:00;Яма;Отправлен ответ заявителю;13.11.2026 12:00;;Да\n\
+                S-4;20.11.2026 10:00;Яма;В работе;;24.11.2026 18:00;Да\n";
+    for round in 0..2 {
+        let r = upload(&app, Some(&curator), "pos.csv", text.as_bytes().to_vec(), "CSV", false).await;
+        let report = &r["data"]["importAppeals"];
+        let counts = (report["created"].as_i64(), report["unchanged"].as_i64());
+        assert_eq!(counts, if round == 0 { (Some(4), Some(0)) } else { (Some(0), Some(4)) }, "{r}");
+    }
+    let list = app
+        .gql(Some(&curator), "{ appeals(first: 10) { edges { node { externalId slaState dueAt } } } }", json!({}))
+        .await;
+    let state = |id: &str| {
+        let edges = list.data()["appeals"]["edges"].as_array().unwrap().clone();
+        let node = edges.iter().map(|e| e["node"].clone()).find(|n| n["externalId"] == id).unwrap();
+        (node["slaState"].as_str().unwrap().to_string(), node["dueAt"].as_str().unwrap().to_string())
+    };
+    assert_eq!(state("S-1"), ("MISSED".to_string(), "2026-11-05T11:00:00+00:00".to_string()));
+    // Ten working days from 2 November (4 November is a holiday): 17 November, 23:59:59.
+    assert_eq!(state("S-2"), ("MET".to_string(), "2026-11-17T16:59:59+00:00".to_string()));
+    assert_eq!(state("S-3").0, "MET", "no date of the source's: the rules' deadline stays");
+    assert_eq!(state("S-4").0, "OVERDUE");
+    app.assert_rollups_agree().await;
+}
+
 /// A ПОС export of `n` rows, all valid.
 fn big_pos_xlsx(n: u32) -> Vec<u8> {
     let mut wb = Workbook::new();
