@@ -19,6 +19,7 @@ pub mod roadmaps;
 pub mod rollup;
 pub mod scope;
 pub mod seed;
+mod seed_texts;
 pub mod tokens;
 pub mod users;
 

@@ -18,6 +18,8 @@ use crate::entity::{appeal, appeal_event, category, recipient, territory};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
+use super::seed_texts;
+
 /// The demo staff's password (printed by the command).
 pub const DEMO_PASSWORD: &str = "demo-password-2026";
 
@@ -67,89 +69,159 @@ const TOPIC_WEIGHTS: &[(&str, u32)] = &[
     ("Прочее", 10),
 ];
 
-/// Complaint phrases per subcategory; `{a}` is replaced by an address.
-fn phrases(sub: &str) -> &'static [&'static str] {
-    match sub {
-        "Отопление" => &[
-            "В квартире холодно, батареи еле тёплые, {a}",
-            "Нет отопления в подъезде дома {a}, дети мёрзнут",
-            "Батарея в детской холодная уже неделю, {a}",
-        ],
-        "Горячее водоснабжение" => {
-            &["Нет горячей воды третий день, {a}", "Из крана течёт ржавая горячая вода, {a}"]
+/// How a text mentions its address (`{a}`), when it does: after the complaint core
+/// (`ATTACHED`) or as a sentence of its own (`SENTENCES`).
+const ATTACHED: &[&str] = &[", {a}", " по адресу {a}", " ({a})", " — {a}", " на {a}", ", адрес: {a}"];
+const SENTENCES: &[&str] =
+    &["Адрес: {a}.", "Адрес {a}", "Это по адресу {a}.", "Место: {a}.", "Живу по адресу {a}.", "{a}."];
+/// Joins a second complaint core to the first.
+const CONNECTORS: &[&str] = &["Кроме того, ", "А ещё ", "И ещё: ", "Также ", "Плюс ко всему ", "К тому же "];
+
+/// A citizen's complaint about subcategory `sub` (a rubricator name), composed at random from
+/// its fragments (`seed_texts`) and from topic-neutral ones: short or long, formal or
+/// colloquial, with or without the address, now and then in lower case without punctuation
+/// or with a typo. Under 600 characters.
+fn appeal_text(rng: &mut StdRng, sub: &str, address: &str) -> String {
+    let topic = seed_texts::topic(sub);
+    let core = *pick(rng, topic.cores);
+    let mut main = String::with_capacity(160);
+    // When: before the core, after it, or not at all (not with a request or a question).
+    let ongoing = !["Прос", "Прош", "Нуж", "Как ", "Когда", "Где", "Хочу", "Предлага", "Благодар"]
+        .iter()
+        .any(|p| core.starts_with(p));
+    match if ongoing { rng.random_range(0..100) } else { 100 } {
+        0..15 => {
+            main.push_str(&upper_first(pick::<&str>(rng, seed_texts::TIMES)));
+            main.push(' ');
+            main.push_str(&lower_first(core));
         }
-        "Холодное водоснабжение" => {
-            &["Низкое давление холодной воды, {a}", "Отключили воду без предупреждения, {a}"]
+        15..35 => {
+            main.push_str(core);
+            main.push_str(if rng.random_bool(0.5) { ", " } else { " " });
+            main.push_str(pick::<&str>(rng, seed_texts::TIMES));
         }
-        "Водоотведение и канализация" => {
-            &["Засор канализации, подвал затоплен, {a}", "Из люка течёт канализация на дорогу, {a}"]
-        }
-        "Электроснабжение" => &["Постоянно отключают свет, {a}", "Мигает свет в подъезде, {a}"],
-        "Газоснабжение" => &["Запах газа в подъезде, {a}"],
-        "Управляющие компании" => {
-            &["Управляющая компания не убирает подъезд, {a}", "УК не отвечает на заявки о протечке крыши, {a}"]
-        }
-        "Капитальный ремонт" => {
-            &["Протекает крыша после капремонта, {a}", "Капитальный ремонт дома затянули на год, {a}"]
-        }
-        "Ямы и ремонт дорог" => &[
-            "Огромная яма на дороге, {a}, машины бьют колёса",
-            "Разбитый асфальт на проезжей части, {a}",
-            "Ямы во дворе после зимы, {a}",
-        ],
-        "Уборка снега и наледи" => {
-            &["Не чистят снег во дворе, {a}", "Гололёд на тротуаре, люди падают, {a}"]
-        }
-        "Тротуары" => &["Нет тротуара, дети идут в школу по дороге, {a}", "Разрушен тротуар, {a}"],
-        "Уличное освещение" => {
-            &["Не горят фонари на улице, {a}, очень темно", "Нет освещения у остановки, {a}"]
-        }
-        "Светофоры и дорожные знаки" => {
-            &["Не работает светофор на перекрёстке, {a}", "Нужен пешеходный переход у школы, {a}"]
-        }
-        "Дворы и детские площадки" => {
-            &["Сломаны качели на детской площадке, {a}", "Просим благоустроить двор, {a}"]
-        }
-        "Парки и скверы" => &["В сквере сломаны скамейки, {a}", "Мусор и разбитые урны в парке, {a}"],
-        "Озеленение" => &["Аварийное дерево может упасть на машины, {a}", "Просим покосить траву, {a}"],
-        "Бродячие животные" => {
-            &["Стая бродячих собак у школы, {a}", "Собаки нападают на прохожих, {a}"]
-        }
-        "Уборка территорий" => &["Не убирают территорию у дома, {a}"],
-        "Расписание и маршруты" => {
-            &["Автобус не пришёл по расписанию, остановка {a}", "Просим добавить рейсы автобуса до {a}"]
-        }
-        "Состояние автобусов" => &["В автобусе холодно и грязно, маршрут через {a}"],
-        "Остановки" => &["Разрушен павильон остановки, {a}"],
-        "Детские сады" => &["Нет мест в детском саду, {a}", "В детском саду холодно, {a}"],
-        "Школы" => &["В школе протекает крыша, {a}", "Нет горячего питания в школе, {a}"],
-        "Дополнительное образование" => &["Закрыли кружок для детей, {a}"],
-        "Поликлиники" => &["Огромные очереди в поликлинике, {a}", "Нет терапевта в поликлинике"],
-        "Запись к врачу" => &["Невозможно записаться к врачу через Госуслуги"],
-        "Лекарственное обеспечение" => &["Нет льготных лекарств в аптеке, {a}"],
-        "Скорая помощь" => &["Скорая ехала больше часа, {a}"],
-        "Пособия и выплаты" => &["Не пришло пособие на ребёнка"],
-        "Помощь пенсионерам и инвалидам" => &["Нет пандуса в подъезде, {a}"],
-        "Многодетные семьи" => &["Многодетной семье не выделили участок"],
-        "Вывоз мусора (ТКО)" => {
-            &["Не вывозят мусор неделю, контейнеры переполнены, {a}", "Мусоровоз не приезжает, {a}"]
-        }
-        "Контейнерные площадки" => {
-            &["Нужна контейнерная площадка, {a}", "Сломаны мусорные контейнеры, {a}"]
-        }
-        "Несанкционированные свалки" => {
-            &["Стихийная свалка за гаражами, {a}", "Выбрасывают строительный мусор в лесу у {a}"]
-        }
-        "Загрязнение воздуха и воды" => &["Дым от котельной, нечем дышать, {a}"],
-        "Общественный порядок" => &["Шумят по ночам во дворе, {a}"],
-        "Пожарная безопасность" => &["Сухая трава горит у домов, {a}"],
-        "Чрезвычайные ситуации" => &["Подтопление улицы талой водой, {a}"],
-        "Самовольные постройки" => &["Сосед построил гараж на общей земле, {a}"],
-        "Разрешения на строительство" => &["Долго не выдают разрешение на строительство"],
-        "Учреждения культуры" => &["Дом культуры закрыт на ремонт второй год"],
-        "Спортивные объекты" => &["Нужна спортивная площадка, {a}"],
-        _ => &["Прошу разобраться с проблемой, {a}"],
+        _ => main.push_str(core),
     }
+    // Where: after the core, as a sentence of its own, or nowhere.
+    let address_roll = rng.random_range(0..100);
+    if address_roll < 30 {
+        main.push_str(&pick(rng, ATTACHED).replace("{a}", address));
+    }
+    let mut text = if rng.random_bool(0.25) {
+        // Short: the core alone (5 to 8 words with the time or address).
+        main.push_str(end(rng));
+        main
+    } else {
+        let long = rng.random_bool(0.4);
+        let mut sentences: Vec<String> = Vec::with_capacity(8);
+        if rng.random_bool(if long { 0.8 } else { 0.5 }) {
+            sentences.push((*pick(rng, seed_texts::OPENERS)).to_string());
+        }
+        if (30..45).contains(&address_roll) {
+            sentences.push(pick(rng, SENTENCES).replace("{a}", address));
+        }
+        main.push_str(end(rng));
+        sentences.push(main);
+        if rng.random_bool(if long { 0.9 } else { 0.6 }) {
+            sentences.push(format!("{}{}", pick(rng, topic.details), end(rng)));
+        }
+        if long && rng.random_bool(0.6) {
+            let other = *pick(rng, topic.cores);
+            if other != core {
+                sentences.push(format!("{}{}{}", pick(rng, CONNECTORS), lower_first(other), end(rng)));
+            }
+        }
+        if rng.random_bool(if long { 0.6 } else { 0.2 }) {
+            sentences.push(format!("{}{}", pick(rng, seed_texts::FILLERS), end(rng)));
+        }
+        if (45..55).contains(&address_roll) {
+            sentences.push(pick(rng, SENTENCES).replace("{a}", address));
+        }
+        if rng.random_bool(if long { 0.8 } else { 0.45 }) {
+            sentences.push((*pick(rng, seed_texts::CLOSERS)).to_string());
+        }
+        sentences.join(" ")
+    };
+    match rng.random_range(0..100) {
+        // Typed on a phone in a hurry.
+        0..12 => {
+            text = text
+                .chars()
+                .filter_map(|c| {
+                    if c.is_alphanumeric() {
+                        Some(c.to_lowercase().next().unwrap_or(c))
+                    } else if c.is_whitespace() {
+                        Some(' ')
+                    } else {
+                        None
+                    }
+                })
+                .collect::<String>()
+                .split_whitespace()
+                .collect::<Vec<_>>()
+                .join(" ");
+        }
+        12..20 => text = lower_first(&text),
+        20..22 if text.len() < 200 => text = text.to_uppercase(),
+        _ => {}
+    }
+    if rng.random_bool(0.12) {
+        text = typo(rng, &text);
+    }
+    if text.chars().count() > 600 {
+        text = text.chars().take(600).collect();
+    }
+    text
+}
+
+/// How a sentence ends.
+fn end(rng: &mut StdRng) -> &'static str {
+    match rng.random_range(0..100) {
+        0..68 => ".",
+        68..82 => "!",
+        82..88 => "!!!",
+        88..94 => "...",
+        _ => "",
+    }
+}
+
+/// `s` with its first letter in upper case.
+fn upper_first(s: &str) -> String {
+    let mut chars = s.chars();
+    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+}
+
+/// `s` with its first letter in lower case, unless it starts an abbreviation («УК», «ДК»).
+fn lower_first(s: &str) -> String {
+    let mut chars = s.chars();
+    match (chars.next(), chars.clone().next()) {
+        (Some(first), Some(second)) if !second.is_uppercase() => first.to_lowercase().chain(chars).collect(),
+        _ => s.to_string(),
+    }
+}
+
+/// `text` with one letter of one longer word swapped with the next, dropped or doubled.
+fn typo(rng: &mut StdRng, text: &str) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let long: Vec<usize> =
+        (0..words.len()).filter(|&i| words[i].chars().filter(|c| c.is_alphabetic()).count() >= 5).collect();
+    if long.is_empty() {
+        return text.to_string();
+    }
+    let target = *pick(rng, &long);
+    let mut letters: Vec<char> = words[target].chars().collect();
+    // Not the first letter, and only among letters (not a trailing comma).
+    let last = letters.iter().rposition(|c| c.is_alphabetic()).unwrap_or(0);
+    let i = rng.random_range(1..last);
+    match rng.random_range(0..3) {
+        0 => letters.swap(i, i + 1),
+        1 => {
+            letters.remove(i);
+        }
+        _ => letters.insert(i, letters[i]),
+    }
+    let changed: String = letters.into_iter().collect();
+    words.iter().enumerate().map(|(k, w)| if k == target { changed.as_str() } else { w }).collect::<Vec<_>>().join(" ")
 }
 
 const STREETS: &[&str] = &[
@@ -442,7 +514,7 @@ fn generate(
     let sub = if subs.is_empty() { top } else { pick(rng, subs) };
     let district = &g.districts[district_idx];
     let address = format!("{}, д. {}", pick(rng, STREETS), rng.random_range(1..60));
-    let text = pick(rng, phrases(&sub.name)).replace("{a}", &address);
+    let text = appeal_text(rng, &sub.name, &address);
     let (lat, lon) = match hotspot {
         Some((_, _, lat, lon)) => (lat + rng.random_range(-0.0004..0.0004), lon + rng.random_range(-0.0006..0.0006)),
         None => (
