@@ -385,6 +385,15 @@ fn stored_answered(p: &Prepared) -> Option<DateTime<Utc>> {
     p.item.answered_at.filter(|_| matches!(p.status, AppealStatus::Answered | AppealStatus::Closed))
 }
 
+/// When an arriving appeal counts as resolved: its answer, or for one redirected, left
+/// without an answer or closed, the source's completion date (else now).
+fn stored_resolved(p: &Prepared, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
+    stored_answered(p).or_else(|| {
+        matches!(p.status, AppealStatus::Redirected | AppealStatus::WithoutAnswer | AppealStatus::Closed)
+            .then(|| p.item.answered_at.unwrap_or(now))
+    })
+}
+
 /// Start and deadline of the answer term, as on arrival: by the rules, unless the source says
 /// the appeal was (or was not) overdue where the rules' deadline says otherwise and gives
 /// its own deadline that agrees with what it says: ПОС keeps extensions and its own
@@ -396,10 +405,7 @@ fn term(p: &Prepared, terms: &Terms, now: DateTime<Utc>) -> (DateTime<Utc>, Date
     } else {
         terms.initial(p.kind, p.received_at, false)
     };
-    let finished = stored_answered(p).or_else(|| {
-        matches!(p.status, AppealStatus::Redirected | AppealStatus::WithoutAnswer | AppealStatus::Closed)
-            .then(|| p.item.answered_at.unwrap_or(now))
-    });
+    let finished = stored_resolved(p, now);
     let late = |due: DateTime<Utc>| finished.unwrap_or(now) > due;
     match (p.item.source_overdue, p.item.source_due) {
         (Some(overdue), Some(theirs)) if late(due) != overdue && late(theirs) == overdue => (p.received_at, theirs),
@@ -418,10 +424,7 @@ fn new_model(
     let registered = !matches!(p.status, AppealStatus::Received);
     let (start, due) = term(p, terms, now);
     let answered = stored_answered(p);
-    let resolved = answered.or_else(|| {
-        matches!(p.status, AppealStatus::Redirected | AppealStatus::WithoutAnswer | AppealStatus::Closed)
-            .then(|| item.answered_at.unwrap_or(now))
-    });
+    let resolved = stored_resolved(p, now);
     let author_name = clean(item.author_name.as_ref());
     let author_contact = clean(item.author_contact.as_ref());
     let address = clean(item.address.as_ref());
