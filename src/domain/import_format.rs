@@ -872,45 +872,56 @@ pub struct XlsxLayout {
     pub rows: usize,
 }
 
+/// The ingestion API's field names a refused row may carry, with the columns behind them
+/// (the first present one names the field: `categoryName` is the subcategory's column when
+/// the file has no category column).
+const API_FIELDS: &[(&str, &[Field])] = &[
+    ("externalId", &[Field::Id]),
+    ("receivedAt", &[Field::Received]),
+    ("text", &[Field::Text, Field::Category]),
+    ("categoryName", &[Field::Category, Field::Subcategory]),
+    ("subcategoryName", &[Field::Subcategory]),
+    ("territoryName", &[Field::Territory]),
+    ("recipientName", &[Field::OrgCurrent, Field::OrgReceived]),
+    ("answeredAt", &[Field::Answered]),
+    ("answerText", &[Field::AnswerText]),
+    ("satisfaction", &[Field::Satisfaction]),
+    ("reopened", &[Field::Reopened]),
+    ("status", &[Field::Status, Field::Stage]),
+    ("authorName", &[Field::Author]),
+    ("authorContact", &[Field::Contact]),
+    ("url", &[Field::Url]),
+];
+
+/// Ingestion field name → the header, as written in the file, of its column, so that a row
+/// refused after parsing names the column the person sees.
+pub type ApiHeaders = std::collections::HashMap<&'static str, String>;
+
 impl Layout {
-    /// The header, as written in the file, of the column behind a field of the ingestion
-    /// API (`receivedAt`, `categoryName`, …), so that a row refused after parsing names the
-    /// column the person sees. `categoryName` is the subcategory's column when the file has
-    /// one and the category's column does not exist.
-    fn header_of(&self, api_field: &str) -> Option<String> {
-        let fields: &[Field] = match api_field {
-            "externalId" => &[Field::Id],
-            "receivedAt" => &[Field::Received],
-            "text" => &[Field::Text, Field::Category],
-            "categoryName" => &[Field::Category, Field::Subcategory],
-            "subcategoryName" => &[Field::Subcategory],
-            "territoryName" => &[Field::Territory],
-            "recipientName" => &[Field::OrgCurrent, Field::OrgReceived],
-            "answeredAt" => &[Field::Answered],
-            "answerText" => &[Field::AnswerText],
-            "satisfaction" => &[Field::Satisfaction],
-            "reopened" => &[Field::Reopened],
-            "status" => &[Field::Status, Field::Stage],
-            "authorName" => &[Field::Author],
-            "authorContact" => &[Field::Contact],
-            "url" => &[Field::Url],
-            _ => &[],
-        };
-        fields.iter().find_map(|f| self.columns.iter().find(|(c, _, _)| c == f).map(|(_, _, h)| h.clone()))
+    fn api_headers(&self) -> ApiHeaders {
+        API_FIELDS
+            .iter()
+            .filter_map(|(name, fields)| {
+                fields
+                    .iter()
+                    .find_map(|f| self.columns.iter().find(|(c, _, _)| c == f))
+                    .map(|(_, _, header)| (*name, header.clone()))
+            })
+            .collect()
     }
 }
 
 impl XlsxLayout {
-    /// See `Layout::header_of`.
-    pub fn header_of(&self, api_field: &str) -> Option<String> {
-        self.layout.header_of(api_field)
+    /// See [`ApiHeaders`].
+    pub fn api_headers(&self) -> ApiHeaders {
+        self.layout.api_headers()
     }
 }
 
 impl CsvLayout {
-    /// See `Layout::header_of`.
-    pub fn header_of(&self, api_field: &str) -> Option<String> {
-        self.layout.header_of(api_field)
+    /// See [`ApiHeaders`].
+    pub fn api_headers(&self) -> ApiHeaders {
+        self.layout.api_headers()
     }
 }
 

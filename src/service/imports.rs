@@ -67,25 +67,6 @@ fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
     }
 }
 
-/// The ingestion's field names a refused row may carry.
-const API_FIELDS: &[&str] = &[
-    "externalId",
-    "receivedAt",
-    "text",
-    "categoryName",
-    "subcategoryName",
-    "territoryName",
-    "recipientName",
-    "answeredAt",
-    "answerText",
-    "satisfaction",
-    "reopened",
-    "status",
-    "authorName",
-    "authorContact",
-    "url",
-];
-
 /// Where an import's rows come from: the file (XLSX), or its decoded text (CSV).
 enum Source {
     Xlsx(import_format::XlsxLayout),
@@ -150,16 +131,10 @@ pub async fn run(
         Source::Csv(_, layout) => layout.rows,
     };
     // A row the ingestion refuses names the column as the file heads it, not the API field.
-    let headers: std::collections::HashMap<&'static str, String> = API_FIELDS
-        .iter()
-        .filter_map(|f| {
-            let header = match &source {
-                Source::Xlsx(layout) => layout.header_of(f),
-                Source::Csv(_, layout) => layout.header_of(f),
-            };
-            header.map(|h| (*f, h))
-        })
-        .collect();
+    let headers = match &source {
+        Source::Xlsx(layout) => layout.api_headers(),
+        Source::Csv(_, layout) => layout.api_headers(),
+    };
     let now = state.clock.now();
     let report = import_report::ActiveModel {
         format: Set(format_name(format).into()),
