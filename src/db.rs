@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, SqliteTransactionMode,
-    TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
+    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::Settings;
@@ -104,6 +104,27 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<DatabaseTransaction,
         sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
     })
     .await
+}
+
+/// Makes the writers of one `key` (a rate-limit bucket and client, an account's sign-in
+/// attempts) take turns until their transactions end, so that a count read in the
+/// transaction and the row written after it cannot be interleaved with another writer's.
+/// On PostgreSQL a transaction-scoped advisory lock on the key's 64-bit hash (a collision only
+/// makes two keys wait for each other); on SQLite nothing more is needed: [`begin_write`]
+/// already holds the database's only write lock.
+///
+/// # Errors
+/// When the database refuses the lock (e.g. the statement timeout passes while waiting).
+pub async fn lock_key(txn: &DatabaseTransaction, key: &str) -> Result<(), sea_orm::DbErr> {
+    if txn.get_database_backend() == DbBackend::Postgres {
+        txn.execute_raw(Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            [key.into()],
+        ))
+        .await?;
+    }
+    Ok(())
 }
 
 /// Row counts for the statements of a bulk write of `n` rows: as many full statements of

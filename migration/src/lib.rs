@@ -9,6 +9,7 @@ mod m20261129_000004_intake;
 mod m20261129_000010_roadmaps_polls;
 pub mod m20261129_000011_open_queue_index;
 pub mod m20261129_000012_appeal_rollups;
+mod m20261204_000013_revoked_family_index;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000010_roadmaps_polls::Migration),
             Box::new(m20261129_000011_open_queue_index::Migration),
             Box::new(m20261129_000012_appeal_rollups::Migration),
+            Box::new(m20261204_000013_revoked_family_index::Migration),
         ]
     }
 }

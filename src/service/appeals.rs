@@ -750,20 +750,24 @@ pub async fn record_feedback(
 
 /// Counts an attempt of a public operation and refuses when the client made too many.
 ///
+/// The count and the attempt's row are written in one transaction that holds the key's lock
+/// ([`crate::db::lock_key`]), so concurrent attempts are counted one after another and at most
+/// `limit` get through within `window`, however many arrive at once. A client already over the
+/// limit is refused after a read, without queueing for the writer.
+///
 /// # Errors
 /// `RATE_LIMITED` past `limit` attempts within `window`.
 pub async fn rate_limit(state: &AppState, bucket: &str, key: &str, limit: u64, window: Duration) -> AppResult<()> {
     let now = state.clock.now();
-    let recent = rate_event::Entity::find()
-        .filter(rate_event::Column::Bucket.eq(bucket))
-        .filter(rate_event::Column::Key.eq(key))
-        .filter(rate_event::Column::At.gt(now - window))
-        .count(&state.db)
-        .await?;
-    if recent >= limit {
-        return Err(AppError::RateLimited("too many attempts; try again later".into()));
+    let refused = || AppError::RateLimited("too many attempts; try again later".into());
+    if recent_attempts(&state.db, bucket, key, now - window).await? >= limit {
+        return Err(refused());
     }
     let txn = crate::db::begin_write(&state.writer).await?;
+    crate::db::lock_key(&txn, &format!("rate:{bucket}:{key}")).await?;
+    if recent_attempts(&txn, bucket, key, now - window).await? >= limit {
+        return Err(refused());
+    }
     rate_event::Entity::delete_many()
         .filter(rate_event::Column::Bucket.eq(bucket))
         .filter(rate_event::Column::At.lt(now - window))
@@ -779,6 +783,20 @@ pub async fn rate_limit(state: &AppState, bucket: &str, key: &str, limit: u64, w
     .await?;
     txn.commit().await?;
     Ok(())
+}
+
+async fn recent_attempts(
+    conn: &impl ConnectionTrait,
+    bucket: &str,
+    key: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> AppResult<u64> {
+    Ok(rate_event::Entity::find()
+        .filter(rate_event::Column::Bucket.eq(bucket))
+        .filter(rate_event::Column::Key.eq(key))
+        .filter(rate_event::Column::At.gt(since))
+        .count(conn)
+        .await?)
 }
 
 /// The author rates the answer with the one-time code given with it.

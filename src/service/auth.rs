@@ -10,7 +10,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use rand::RngCore;
 use sea_orm::sea_query::Expr;
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QuerySelect, QueryTrait, Set,
 };
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
@@ -70,6 +71,11 @@ struct Claims {
     typ: String,
     /// The user's session epoch when the token was issued.
     ver: i32,
+    /// The refresh-token family (the sign-in) the token belongs to: ending that session
+    /// (`logout`, a reused refresh token) ends its access tokens too. Absent in tokens issued
+    /// before the claim existed, which the session epoch alone governs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fam: Option<String>,
 }
 
 /// A successful sign-in or refresh.
@@ -152,7 +158,12 @@ pub fn prepare() {
     let _ = dummy_hash();
 }
 
-fn access_token(state: &AppState, u: &user::Model, now: DateTime<Utc>) -> AppResult<(String, DateTime<Utc>)> {
+fn access_token(
+    state: &AppState,
+    u: &user::Model,
+    family_id: &str,
+    now: DateTime<Utc>,
+) -> AppResult<(String, DateTime<Utc>)> {
     let ttl = Duration::from_std(state.settings.access_ttl).map_err(AppError::internal)?;
     let expires_at = now + ttl;
     let claims = Claims {
@@ -163,6 +174,7 @@ fn access_token(state: &AppState, u: &user::Model, now: DateTime<Utc>) -> AppRes
         iat: now.timestamp(),
         typ: "access".into(),
         ver: u.session_epoch,
+        fam: Some(family_id.to_owned()),
     };
     let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &state.jwt.encoding)
         .map_err(AppError::internal)?;
@@ -176,7 +188,7 @@ async fn issue_session(
     family_id: String,
     now: DateTime<Utc>,
 ) -> AppResult<Session> {
-    let (access, expires_at) = access_token(state, &u, now)?;
+    let (access, expires_at) = access_token(state, &u, &family_id, now)?;
     let refresh = random_hex(32);
     let ttl = Duration::from_std(state.settings.refresh_ttl).map_err(AppError::internal)?;
     refresh_token::ActiveModel {
@@ -198,7 +210,21 @@ fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+async fn recent_failures(conn: &impl ConnectionTrait, email: &str, since: DateTime<Utc>) -> AppResult<u64> {
+    Ok(login_failure::Entity::find()
+        .filter(login_failure::Column::Email.eq(email))
+        .filter(login_failure::Column::At.gt(since))
+        .count(conn)
+        .await?)
+}
+
 /// Signs a person in.
+///
+/// Every attempt is first recorded as a failure, counted against the lockout in the same
+/// transaction under the account's lock ([`crate::db::lock_key`]), and only then is the
+/// password verified: however many attempts arrive at once, at most
+/// `MCU_LOGIN_MAX_FAILURES` passwords are verified for an account within the window. A
+/// successful sign-in clears the account's failures, its own reservation with them.
 ///
 /// # Errors
 /// `RATE_LIMITED` while the account is locked (even with the right password),
@@ -208,14 +234,20 @@ pub async fn login(state: &AppState, caller: &Caller, email: &str, password: &st
     let email = normalize_email(email);
     let now = state.clock.now();
     let window = Duration::from_std(state.settings.login_window).map_err(AppError::internal)?;
-    let failures = login_failure::Entity::find()
-        .filter(login_failure::Column::Email.eq(email.as_str()))
-        .filter(login_failure::Column::At.gt(now - window))
-        .count(&state.db)
-        .await?;
-    if failures >= u64::from(state.settings.login_max_failures) {
-        return Err(AppError::RateLimited("too many failed sign-in attempts; try again later".into()));
+    let max = u64::from(state.settings.login_max_failures);
+    let locked = || AppError::RateLimited("too many failed sign-in attempts; try again later".into());
+    // A locked account is refused after a read, without queueing for the writer.
+    if recent_failures(&state.db, &email, now - window).await? >= max {
+        return Err(locked());
     }
+    let txn = crate::db::begin_write(&state.writer).await?;
+    crate::db::lock_key(&txn, &format!("login:{email}")).await?;
+    if recent_failures(&txn, &email, now - window).await? >= max {
+        return Err(locked());
+    }
+    login_failure::ActiveModel { email: Set(email.clone()), at: Set(now), ..Default::default() }.insert(&txn).await?;
+    txn.commit().await?;
+
     let found = user::Entity::find().filter(user::Column::Email.eq(email.as_str())).one(&state.db).await?;
     let ok = verify_password(state, password, found.as_ref().map(|u| u.password_hash.clone())).await?;
     let txn = crate::db::begin_write(&state.writer).await?;
@@ -233,9 +265,7 @@ pub async fn login(state: &AppState, caller: &Caller, email: &str, password: &st
             Ok(session)
         }
         _ => {
-            login_failure::ActiveModel { email: Set(email.clone()), at: Set(now), ..Default::default() }
-                .insert(&txn)
-                .await?;
+            // The failure was recorded before the password was verified.
             audit::record(&txn, caller, now, "login.failed", Some(email), None).await?;
             txn.commit().await?;
             Err(AppError::Unauthenticated(GENERIC_LOGIN_ERROR.into()))
@@ -420,8 +450,21 @@ pub async fn authenticate(state: &AppState, bearer: &str) -> AppResult<Principal
         return Err(AppError::Unauthenticated("invalid or expired access token".into()));
     }
     let id: i64 = claims.sub.parse().map_err(|_| AppError::Unauthenticated("invalid access token".into()))?;
-    let Some(u) = user::Entity::find_by_id(id).one(&state.db).await? else {
-        return Err(AppError::Unauthenticated("invalid access token".into()));
+    // One read: the user, unless the token's session has been ended (its refresh-token family
+    // revoked by `logout` or a reused refresh token), an index probe on
+    // `ix_refresh_family_revoked` that finds nothing while the session lives.
+    let mut q = user::Entity::find_by_id(id);
+    if let Some(family) = &claims.fam {
+        let revoked = refresh_token::Entity::find()
+            .select_only()
+            .column(refresh_token::Column::Id)
+            .filter(refresh_token::Column::FamilyId.eq(family.as_str()))
+            .filter(refresh_token::Column::RevokedAt.is_not_null())
+            .into_query();
+        q = q.filter(Expr::not_exists(revoked));
+    }
+    let Some(u) = q.one(&state.db).await? else {
+        return Err(AppError::Unauthenticated("the session has ended; sign in again".into()));
     };
     if !u.active || u.session_epoch != claims.ver {
         return Err(AppError::Unauthenticated("the session has ended; sign in again".into()));

@@ -260,3 +260,77 @@ async fn secrets_never_reach_the_audit_log() {
         assert!(!text.contains(PASSWORD) && !text.contains(ADMIN_PASSWORD) && !text.contains(&secret), "{text}");
     }
 }
+
+/// Codes of the answers to `n` copies of one request sent at once.
+async fn codes_of_parallel(
+    app: &crate::helpers::TestApp,
+    n: usize,
+    query: &str,
+    variables: serde_json::Value,
+) -> Vec<String> {
+    let requests = (0..n).map(|_| app.gql(None, query, variables.clone()));
+    futures_util::future::join_all(requests)
+        .await
+        .iter()
+        .map(|r| if r.body["errors"].is_array() { r.code() } else { "OK".to_string() })
+        .collect()
+}
+
+fn count(codes: &[String], code: &str) -> usize {
+    codes.iter().filter(|c| c.as_str() == code).count()
+}
+
+#[tokio::test]
+async fn parallel_wrong_passwords_verify_at_most_the_limit_and_the_lockout_holds() {
+    let app = spawn_app().await;
+    let codes = codes_of_parallel(&app, 16, LOGIN, json!({"e": ADMIN_EMAIL, "p": "wrong-password-1"})).await;
+    assert_eq!(count(&codes, "UNAUTHENTICATED"), 10, "ten passwords verified, no more: {codes:?}");
+    assert_eq!(count(&codes, "RATE_LIMITED"), 6, "{codes:?}");
+    let r = app.gql(None, LOGIN, json!({"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD})).await;
+    assert_eq!(r.code(), "RATE_LIMITED", "the right password is refused while the account is locked");
+    app.state.clock.advance(chrono::Duration::minutes(16));
+    assert!(app.gql(None, LOGIN, json!({"e": ADMIN_EMAIL, "p": ADMIN_PASSWORD})).await.data()["login"].is_object());
+}
+
+#[tokio::test]
+async fn parallel_feedback_attempts_get_exactly_the_limit_through() {
+    let app = spawn_app().await;
+    const SUBMIT: &str = "mutation($c:String!,$s:Int!){submitFeedback(code:$c,score:$s)}";
+    let codes = codes_of_parallel(&app, 25, SUBMIT, json!({"c": "NO-SUCH-CODE", "s": 5})).await;
+    assert_eq!(count(&codes, "BAD_USER_INPUT"), 20, "twenty attempts checked, no more: {codes:?}");
+    assert_eq!(count(&codes, "RATE_LIMITED"), 5, "{codes:?}");
+}
+
+const ME_ID: &str = "{ me { id } }";
+
+#[tokio::test]
+async fn logout_stops_that_sessions_access_token_at_once_and_no_other() {
+    let app = spawn_app().await;
+    let (access, refresh) = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (other_access, other_refresh) = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    assert!(app.gql(Some(&access), ME_ID, json!({})).await.data()["me"].is_object());
+    let r = app.gql(Some(&access), "mutation($t:String!){logout(refreshToken:$t)}", json!({"t": refresh})).await;
+    assert_eq!(r.data()["logout"], true);
+    let after = app.gql(Some(&access), ME_ID, json!({})).await;
+    assert_eq!(after.code(), "UNAUTHENTICATED", "the logged-out access token is refused on the next request");
+    assert_eq!(after.message(), "the session has ended; sign in again");
+    assert!(app.gql(Some(&other_access), ME_ID, json!({})).await.data()["me"].is_object(), "the other session lives");
+    assert!(app.gql(None, REFRESH, json!({"t": other_refresh})).await.data()["refreshToken"].is_object());
+}
+
+#[tokio::test]
+async fn a_reused_refresh_token_stops_every_access_token_of_its_family() {
+    let app = spawn_app().await;
+    let (access1, r1) = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let (other_access, _) = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await;
+    let rotated = app.gql(None, REFRESH, json!({"t": r1})).await;
+    let access2 = rotated.data()["refreshToken"]["accessToken"].as_str().unwrap().to_string();
+    assert!(app.gql(Some(&access1), ME_ID, json!({})).await.data()["me"].is_object(), "rotation alone ends nothing");
+    assert!(app.gql(Some(&access2), ME_ID, json!({})).await.data()["me"].is_object());
+
+    // The rotated token again: taken as theft, the family is revoked with its access tokens.
+    assert_eq!(app.gql(None, REFRESH, json!({"t": r1})).await.code(), "UNAUTHENTICATED");
+    assert_eq!(app.gql(Some(&access1), ME_ID, json!({})).await.code(), "UNAUTHENTICATED");
+    assert_eq!(app.gql(Some(&access2), ME_ID, json!({})).await.code(), "UNAUTHENTICATED");
+    assert!(app.gql(Some(&other_access), ME_ID, json!({})).await.data()["me"].is_object(), "another sign-in lives");
+}
