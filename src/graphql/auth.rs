@@ -120,11 +120,22 @@ pub struct AuditEntry {
     pub action: String,
     pub target: Option<String>,
     pub ip: Option<String>,
+    /// Details of the action as JSON text, e.g. `{"before":["HEAD"],"after":["HEAD","CURATOR"]}`
+    /// for `changeRoles`; never secrets.
+    pub data: Option<String>,
 }
 
 impl From<audit_log::Model> for AuditEntry {
     fn from(a: audit_log::Model) -> Self {
-        Self { id: ID(a.id.to_string()), at: a.at, actor: a.actor, action: a.action, target: a.target, ip: a.ip }
+        Self {
+            id: ID(a.id.to_string()),
+            at: a.at,
+            actor: a.actor,
+            action: a.action,
+            target: a.target,
+            ip: a.ip,
+            data: a.data,
+        }
     }
 }
 

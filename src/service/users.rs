@@ -7,7 +7,7 @@ use sea_orm::{
 use secrecy::ExposeSecret;
 
 use super::{Caller, audit, auth};
-use crate::domain::access::{Channel, Role, format_list};
+use crate::domain::access::{Channel, Role, format_list, parse_list};
 use crate::entity::user;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
@@ -128,8 +128,27 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewUser) -> AppResul
         Some(serde_json::json!({ "email": u.email, "roles": u.roles })),
     )
     .await?;
+    record_role_change(&txn, caller, now, u.id, &[], &parse_list(&u.roles)).await?;
     txn.commit().await?;
     Ok(u)
+}
+
+/// Audits a change of a user's roles (`changeRoles`, the roles before and after), so that
+/// every grant and withdrawal of a role can be found by one action name.
+async fn record_role_change(
+    conn: &impl ConnectionTrait,
+    caller: &Caller,
+    now: chrono::DateTime<chrono::Utc>,
+    user_id: i64,
+    before: &[Role],
+    after: &[Role],
+) -> AppResult<()> {
+    if before == after {
+        return Ok(());
+    }
+    let names = |roles: &[Role]| roles.iter().map(|r| r.as_str()).collect::<Vec<_>>();
+    let data = serde_json::json!({ "before": names(before), "after": names(after) });
+    audit::record(conn, caller, now, "changeRoles", Some(format!("user:{user_id}")), Some(data)).await
 }
 
 fn dedup<T: Ord + Copy>(mut v: Vec<T>) -> Vec<T> {
@@ -149,9 +168,23 @@ pub async fn update(state: &AppState, caller: &Caller, ch: UserChanges) -> AppRe
     if u.version != ch.version {
         return Err(AppError::stale("the user"));
     }
-    let roles = ch.roles.clone().map_or_else(|| crate::domain::access::parse_list(&u.roles), dedup);
-    let channels = ch.channels.clone().map_or_else(|| crate::domain::access::parse_list(&u.channels), dedup);
+    let roles_before: Vec<Role> = parse_list(&u.roles);
+    let channels_before: Vec<Channel> = parse_list(&u.channels);
+    let roles = ch.roles.clone().map_or_else(|| roles_before.clone(), dedup);
+    let channels = ch.channels.clone().map_or_else(|| channels_before.clone(), dedup);
     let recipient_id = ch.recipient_id.or(u.recipient_id);
+    // Nobody widens their own access: roles and what they are bound to (channels, recipient,
+    // territory) of one's own account are changed by another administrator.
+    let own = caller.principal.user().is_some_and(|me| me.id == u.id);
+    let access_changed = roles != roles_before
+        || channels != channels_before
+        || recipient_id != u.recipient_id
+        || ch.territory_id.is_some_and(|t| Some(t) != u.territory_id);
+    if own && access_changed {
+        return Err(AppError::Forbidden(
+            "you cannot change your own roles, channels, recipient or territory; another administrator can".into(),
+        ));
+    }
     let mut errors = Vec::new();
     if ch.full_name.as_ref().is_some_and(|n| n.trim().is_empty()) {
         errors.push(FieldError { path: "input.fullName".into(), message: "must not be empty".into() });
@@ -209,6 +242,7 @@ pub async fn update(state: &AppState, caller: &Caller, ch: UserChanges) -> AppRe
         Some(serde_json::json!({ "roles": updated.roles, "active": updated.active })),
     )
     .await?;
+    record_role_change(&txn, caller, now, u.id, &roles_before, &parse_list(&updated.roles)).await?;
     txn.commit().await?;
     Ok(updated)
 }

@@ -1,6 +1,6 @@
 //! User management by the administrator, validation, conflicts and the audit trail.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::helpers::{PASSWORD, spawn_app};
 
@@ -154,4 +154,78 @@ async fn only_admins_manage_users_and_only_admins_and_curators_read_the_audit_lo
         .cloned()
         .expect("createUser audited with its actor");
     assert_eq!(entry["node"]["ip"], "127.0.0.1");
+}
+
+const SET_ROLES: &str =
+    "mutation($id:ID!,$v:Int!,$r:[Role!]){updateUser(input:{id:$id,version:$v,roles:$r}){roles version}}";
+const MY_ACCOUNT: &str = "{ me { id roles channels version } }";
+const ROLE_CHANGES: &str = "{ auditLog(first: 100) { edges { node { action actor target data } } } }";
+
+/// The `changeRoles` audit entries of a user, oldest first, as (actor, before, after).
+async fn role_changes(app: &crate::helpers::TestApp, admin: &str, user_id: &str) -> Vec<(String, Value, Value)> {
+    let log = app.gql(Some(admin), ROLE_CHANGES, json!({})).await;
+    let mut found: Vec<_> = log.data()["auditLog"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["node"])
+        .filter(|n| n["action"] == "changeRoles" && n["target"] == format!("user:{user_id}"))
+        .map(|n| {
+            let data: Value = serde_json::from_str(n["data"].as_str().unwrap()).unwrap();
+            (n["actor"].as_str().unwrap().to_string(), data["before"].clone(), data["after"].clone())
+        })
+        .collect();
+    found.reverse();
+    found
+}
+
+#[tokio::test]
+async fn an_administrator_cannot_change_its_own_access_another_can_and_every_role_change_is_audited() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let me = app.gql(Some(&admin), MY_ACCOUNT, json!({})).await.data()["me"].clone();
+    let my_id = me["id"].as_str().unwrap().to_string();
+    let version = me["version"].as_i64().unwrap();
+
+    let grant = app.gql(Some(&admin), SET_ROLES, json!({"id": my_id, "v": version, "r": ["ADMIN", "CURATOR"]})).await;
+    assert_eq!(grant.code(), "FORBIDDEN", "an administrator cannot grant itself CURATOR");
+    let channels = app
+        .gql(
+            Some(&admin),
+            "mutation($id:ID!,$v:Int!){updateUser(input:{id:$id,version:$v,channels:[POS]}){version}}",
+            json!({"id": my_id, "v": version}),
+        )
+        .await;
+    assert_eq!(channels.code(), "FORBIDDEN", "nor change what its roles are bound to");
+    assert_eq!(app.gql(Some(&admin), MY_ACCOUNT, json!({})).await.data()["me"], me, "nothing changed");
+
+    // Its own name it may change, and the same roles again are no change.
+    let renamed = app
+        .gql(
+            Some(&admin),
+            "mutation($id:ID!,$v:Int!){updateUser(input:{id:$id,version:$v,fullName:\"Главный\",roles:[ADMIN]}){version}}",
+            json!({"id": my_id, "v": version}),
+        )
+        .await;
+    assert_eq!(renamed.data()["updateUser"]["version"], version + 1);
+
+    // Another administrator can, and the change is in the audit log with its author.
+    let (other_id, other) = app.user_with(&admin, &["ADMIN"], json!({})).await;
+    let granted = app
+        .gql(Some(&other), SET_ROLES, json!({"id": my_id, "v": version + 1, "r": ["CURATOR", "ADMIN", "CURATOR"]}))
+        .await;
+    assert_eq!(granted.data()["updateUser"]["roles"], json!(["ADMIN", "CURATOR"]));
+    let changes = role_changes(&app, &admin, &my_id).await;
+    assert_eq!(changes.len(), 2, "the first administrator's creation and the grant: {changes:?}");
+    assert_eq!((changes[0].1.clone(), changes[0].2.clone()), (json!([]), json!(["ADMIN"])));
+    assert!(changes[1].0.starts_with(&format!("user:{other_id} ")), "{changes:?}");
+    assert_eq!((changes[1].1.clone(), changes[1].2.clone()), (json!(["ADMIN"]), json!(["ADMIN", "CURATOR"])));
+
+    // A user created with roles is audited as a change from none; a rename is not a role change.
+    assert_eq!(role_changes(&app, &admin, &other_id).await.len(), 1);
+    let withdrawn = app.gql(Some(&admin), SET_ROLES, json!({"id": other_id, "v": 1, "r": ["HEAD"]})).await;
+    assert_eq!(withdrawn.data()["updateUser"]["roles"], json!(["HEAD"]));
+    let changes = role_changes(&app, &admin, &other_id).await;
+    assert_eq!((changes[1].1.clone(), changes[1].2.clone()), (json!(["ADMIN"]), json!(["HEAD"])));
+    assert_eq!(role_changes(&app, &admin, &my_id).await.len(), 2);
 }
