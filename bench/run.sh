@@ -37,7 +37,7 @@ fi
 cargo build --release --quiet
 BIN="$CARGO_TARGET_DIR/release/mcu"
 export MCU_JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
-export MCU_ADMIN_PASSWORD=bench-admin-password
+export MCU_ADMIN_PASSWORD=bench-quartz-harbour-51
 export MCU_BIND=127.0.0.1:$PORT
 export MCU_LOG_FORMAT=json RUST_LOG=warn
 export MCU_DB_MAX_CONNECTIONS=16
@@ -69,7 +69,7 @@ run_case() {
   for _ in $(seq 1 60); do curl -sf "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.5; done
   local token
   token=$(curl -s "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' \
-    -d '{"query":"mutation { login(email: \"curator@demo.mcu\", password: \"demo-password-2026\") { accessToken } }"}' |
+    -d '{"query":"mutation { login(email: \"curator@demo.mcu\", password: \"orchid-ferry-nimbus-2026\") { accessToken } }"}' |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["login"]["accessToken"])')
   python3 - "$token" "$QUERY" > "$OUT/$name.lua" <<'PY'
 import json, sys

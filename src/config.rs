@@ -206,10 +206,13 @@ impl Settings {
                 "is required with PostgreSQL (generate one with: openssl rand -base64 48)".into(),
             ));
         }
-        if let Some(p) = &a.admin_password
-            && p.chars().count() < crate::service::auth::MIN_PASSWORD_LEN
-        {
-            return Err(bad("MCU_ADMIN_PASSWORD", "must be at least 12 characters".into()));
+        if let Some(p) = &a.admin_password {
+            use crate::service::users::{FIRST_ADMIN_EMAIL, FIRST_ADMIN_NAME};
+            let email = a.admin_email.as_deref().unwrap_or(FIRST_ADMIN_EMAIL);
+            let owner = crate::domain::password::Owner { email, full_name: FIRST_ADMIN_NAME };
+            if let Some(why) = crate::domain::password::refusal(p, &owner) {
+                return Err(bad("MCU_ADMIN_PASSWORD", why));
+            }
         }
         let positive = |setting: &'static str, v: u64| {
             if v == 0 { Err(bad(setting, "must be greater than zero".into())) } else { Ok(v) }

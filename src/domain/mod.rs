@@ -7,6 +7,7 @@ pub mod deadlines;
 pub mod import_format;
 pub mod lifecycle;
 pub mod masking;
+pub mod password;
 pub mod poll;
 pub mod quality;
 pub mod rating;

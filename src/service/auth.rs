@@ -19,12 +19,13 @@ use sha2::{Digest, Sha256};
 
 use super::{Caller, audit};
 use crate::domain::access::{ApiScope, Principal, TokenPrincipal, UserPrincipal, parse_list};
+use crate::domain::password;
 use crate::entity::{api_token, login_failure, refresh_token, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// The shortest password accepted.
-pub const MIN_PASSWORD_LEN: usize = 12;
+pub const MIN_PASSWORD_LEN: usize = password::MIN_LEN;
 /// Prefix of every integration token secret.
 pub const API_TOKEN_PREFIX: &str = "mcu_";
 const ISSUER: &str = "mcu";
@@ -109,15 +110,15 @@ pub fn hex(bytes: &[u8]) -> String {
     out
 }
 
-/// Checks the password policy.
+/// Checks the password policy ([`password::refusal`]) for the account of `owner`.
 ///
 /// # Errors
-/// `BAD_USER_INPUT` on `path` when the password is too short.
-pub fn check_password_policy(path: &str, password: &str) -> AppResult<()> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(AppError::bad(path, format!("must be at least {MIN_PASSWORD_LEN} characters")));
+/// `BAD_USER_INPUT` on `path` saying why the password is refused.
+pub fn check_password_policy(path: &str, candidate: &str, owner: &password::Owner<'_>) -> AppResult<()> {
+    match password::refusal(candidate, owner) {
+        Some(why) => Err(AppError::bad(path, why)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Hashes a password with Argon2id (m=19 MiB, t=2, p=1) on a blocking thread.
@@ -371,15 +372,20 @@ pub async fn end_all_sessions(
 /// Changes the caller's password and ends all of its sessions.
 ///
 /// # Errors
-/// `BAD_USER_INPUT` on `oldPassword` when it is wrong, on `newPassword` when it is too short.
+/// `BAD_USER_INPUT` on `oldPassword` when it is wrong, on `newPassword` when the policy
+/// refuses it or it is the current password.
 pub async fn change_password(state: &AppState, caller: &Caller, old: &str, new: &str) -> AppResult<bool> {
     let Some(me) = caller.principal.user() else {
         return Err(AppError::Forbidden("only people have passwords".into()));
     };
-    check_password_policy("newPassword", new)?;
     let u = user::Entity::find_by_id(me.id).one(&state.db).await?.ok_or_else(|| AppError::NotFound("user".into()))?;
+    check_password_policy("newPassword", new, &password::Owner { email: &u.email, full_name: &u.full_name })?;
     if !verify_password(state, old, Some(u.password_hash.clone())).await? {
         return Err(AppError::bad("oldPassword", "is not the current password"));
+    }
+    // `old` is the current password now.
+    if new == old {
+        return Err(AppError::bad("newPassword", "must differ from the current password"));
     }
     let hash = hash_password(state, new).await?;
     let now = state.clock.now();

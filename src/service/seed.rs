@@ -21,7 +21,7 @@ use crate::state::AppState;
 use super::seed_texts;
 
 /// The demo staff's password (printed by the command).
-pub const DEMO_PASSWORD: &str = "demo-password-2026";
+pub const DEMO_PASSWORD: &str = "orchid-ferry-nimbus-2026";
 
 /// What was created.
 #[derive(Debug, Default)]

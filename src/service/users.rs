@@ -83,7 +83,8 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewUser) -> AppResul
     if new.full_name.trim().is_empty() {
         errors.push(FieldError { path: "input.fullName".into(), message: "must not be empty".into() });
     }
-    if let Err(AppError::BadInput(mut e)) = auth::check_password_policy("input.password", &new.password) {
+    let owner = crate::domain::password::Owner { email: &email, full_name: &new.full_name };
+    if let Err(AppError::BadInput(mut e)) = auth::check_password_policy("input.password", &new.password, &owner) {
         errors.append(&mut e);
     }
     check_role_bindings(&mut errors, "input", &new.roles, &new.channels, new.recipient_id);
@@ -254,6 +255,11 @@ pub async fn list(conn: &impl ConnectionTrait, offset: u64, limit: u64) -> AppRe
     Ok((rows, total))
 }
 
+/// The name of the first administrator.
+pub const FIRST_ADMIN_NAME: &str = "Administrator";
+/// The e-mail of the first administrator when `MCU_ADMIN_EMAIL` is not set.
+pub const FIRST_ADMIN_EMAIL: &str = "admin@localhost";
+
 /// Creates the first administrator when the database has no users.
 ///
 /// Returns the generated password when none was configured, so the caller can show it once.
@@ -261,7 +267,7 @@ pub async fn ensure_first_admin(state: &AppState) -> AppResult<Option<(String, O
     if user::Entity::find().count(&state.db).await? > 0 {
         return Ok(None);
     }
-    let email = state.settings.admin_email.clone().unwrap_or_else(|| "admin@localhost".into());
+    let email = state.settings.admin_email.clone().unwrap_or_else(|| FIRST_ADMIN_EMAIL.into());
     let (password, generated) = match &state.settings.admin_password {
         Some(p) => (p.expose_secret().to_string(), false),
         None => (auth::random_hex(12), true),
@@ -272,7 +278,7 @@ pub async fn ensure_first_admin(state: &AppState) -> AppResult<Option<(String, O
         &caller,
         NewUser {
             email: email.clone(),
-            full_name: "Administrator".into(),
+            full_name: FIRST_ADMIN_NAME.into(),
             password: password.clone(),
             roles: vec![Role::Admin],
             channels: vec![],

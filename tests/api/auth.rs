@@ -143,16 +143,16 @@ async fn change_password_ends_every_session() {
     let short = app.gql(Some(&token), CHANGE, json!({"o": PASSWORD, "n": "short"})).await;
     assert_eq!(short.code(), "BAD_USER_INPUT");
     assert_eq!(short.field_paths(), vec!["newPassword"]);
-    let wrong = app.gql(Some(&token), CHANGE, json!({"o": "not-my-password", "n": "a-new-long-password"})).await;
+    let wrong = app.gql(Some(&token), CHANGE, json!({"o": "not-my-password", "n": "plum orbit kettle saga 7"})).await;
     assert_eq!(wrong.field_paths(), vec!["oldPassword"]);
 
-    let ok = app.gql(Some(&token), CHANGE, json!({"o": PASSWORD, "n": "a-new-long-password"})).await;
+    let ok = app.gql(Some(&token), CHANGE, json!({"o": PASSWORD, "n": "plum orbit kettle saga 7"})).await;
     assert_eq!(ok.data()["changePassword"], true);
     assert_eq!(app.gql(Some(&token), ME, json!({})).await.code(), "UNAUTHENTICATED");
     assert_eq!(app.gql(Some(&access2), ME, json!({})).await.code(), "UNAUTHENTICATED");
     assert_eq!(app.gql(None, REFRESH, json!({"t": refresh2})).await.code(), "UNAUTHENTICATED");
     assert_eq!(app.gql(None, LOGIN, json!({"e": email, "p": PASSWORD})).await.code(), "UNAUTHENTICATED");
-    app.login(&email, "a-new-long-password").await;
+    app.login(&email, "plum orbit kettle saga 7").await;
 }
 
 #[tokio::test]
@@ -333,4 +333,38 @@ async fn a_reused_refresh_token_stops_every_access_token_of_its_family() {
     assert_eq!(app.gql(Some(&access1), ME_ID, json!({})).await.code(), "UNAUTHENTICATED");
     assert_eq!(app.gql(Some(&access2), ME_ID, json!({})).await.code(), "UNAUTHENTICATED");
     assert!(app.gql(Some(&other_access), ME_ID, json!({})).await.data()["me"].is_object(), "another sign-in lives");
+}
+
+#[tokio::test]
+async fn change_password_refuses_the_same_a_common_or_a_blank_password_and_keeps_the_old_one() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (_, token) = app.user_with(&admin, &["HEAD"], json!({})).await;
+    const CHANGE: &str = "mutation($o:String!,$n:String!){changePassword(oldPassword:$o,newPassword:$n)}";
+    for (new, why) in [
+        (PASSWORD.to_string(), "must differ from the current password"),
+        ("password1234".to_string(), "is too easy to guess"),
+        (" ".repeat(12), "must not be only spaces"),
+        ("\0".repeat(12), "must not contain control characters"),
+    ] {
+        let r = app.gql(Some(&token), CHANGE, json!({"o": PASSWORD, "n": new})).await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{new:?}");
+        assert_eq!(r.field_paths(), vec!["newPassword"], "{new:?}");
+        let message = r.body["errors"][0]["extensions"]["fields"][0]["message"].as_str().unwrap().to_string();
+        assert!(message.starts_with(why), "{new:?}: {message}");
+    }
+    assert!(app.gql(Some(&token), ME, json!({})).await.data()["me"].is_object(), "the session was not ended");
+}
+
+#[test]
+fn a_weak_first_administrator_password_is_refused_at_start() {
+    for weak in ["password1234", "123456789012", "admin@mcu.test-1", "            "] {
+        let mut args = crate::helpers::test_args("sqlite://x.db".into());
+        args.admin_password = Some(weak.into());
+        let e = mcu::config::Settings::from_args(args).unwrap_err();
+        assert_eq!(e.setting, "MCU_ADMIN_PASSWORD", "{weak:?}");
+    }
+    let mut args = crate::helpers::test_args("sqlite://x.db".into());
+    args.admin_password = Some(ADMIN_PASSWORD.into());
+    assert!(mcu::config::Settings::from_args(args).is_ok());
 }

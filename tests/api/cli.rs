@@ -26,10 +26,21 @@ fn users_and_tokens_from_the_command_line() {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"a-long-enough-password\n").unwrap();
+    child.stdin.take().unwrap().write_all(b"violet-anchor-pepper-58\n").unwrap();
     let out = child.wait_with_output().unwrap();
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("k@city.ru"));
+
+    let mut child = mcu(&db)
+        .args(["user", "create", "--email", "w@city.ru", "--name", "W", "--role", "HEAD", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"password1234\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "a common password is refused");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("input.password: is too easy to guess"));
 
     let out = mcu(&db)
         .args(["user", "create", "--email", "e@city.ru", "--name", "E", "--role", "EXECUTOR"])

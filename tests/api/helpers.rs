@@ -8,7 +8,7 @@ use sea_orm::{ConnectionTrait, Database};
 use serde_json::{Value, json};
 
 pub const ADMIN_EMAIL: &str = "admin@mcu.test";
-pub const ADMIN_PASSWORD: &str = "admin-password-123";
+pub const ADMIN_PASSWORD: &str = "quartz-lantern-meadow-97";
 pub const PASSWORD: &str = "correct horse battery";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);

@@ -229,3 +229,30 @@ async fn an_administrator_cannot_change_its_own_access_another_can_and_every_rol
     assert_eq!((changes[1].1.clone(), changes[1].2.clone()), (json!(["ADMIN"]), json!(["HEAD"])));
     assert_eq!(role_changes(&app, &admin, &my_id).await.len(), 2);
 }
+
+#[tokio::test]
+async fn weak_and_context_specific_passwords_are_refused_and_nothing_is_created() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let cases = [
+        (" ".repeat(12), "must not be only spaces"),
+        ("\0".repeat(12), "must not contain control characters"),
+        ("123456789012".to_string(), "is too easy to guess"),
+        ("password1234".to_string(), "is too easy to guess"),
+        ("Olga.Smirnova-1987".to_string(), "must not contain your e-mail address or name"),
+        ("смирнова навсегда".to_string(), "must not contain your e-mail address or name"),
+        ("my-mcu-account-key".to_string(), "must not contain the service's name"),
+    ];
+    for (password, why) in cases {
+        let input = json!({"email": "olga.smirnova@city.ru", "fullName": "Ольга Смирнова", "password": password, "roles": ["HEAD"]});
+        let r = app.gql(Some(&admin), CREATE, json!({"i": input})).await;
+        assert_eq!(r.code(), "BAD_USER_INPUT", "{password:?}");
+        assert_eq!(r.field_paths(), vec!["input.password"], "{password:?}");
+        let message = r.body["errors"][0]["extensions"]["fields"][0]["message"].as_str().unwrap().to_string();
+        assert!(message.starts_with(why), "{password:?}: {message}");
+    }
+    let count = app.gql(Some(&admin), "{ users { totalCount } }", json!({})).await;
+    assert_eq!(count.data()["users"]["totalCount"], 1, "nothing was created");
+    let ok = json!({"email": "olga.smirnova@city.ru", "fullName": "Ольга Смирнова", "password": PASSWORD, "roles": ["HEAD"]});
+    assert!(app.gql(Some(&admin), CREATE, json!({"i": ok})).await.data()["createUser"].is_object());
+}
