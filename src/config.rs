@@ -79,11 +79,28 @@ pub struct SettingsArgs {
     #[arg(long, env = "MCU_MAX_DEPTH", default_value = "12", global = true)]
     pub max_depth: usize,
     /// Maximum query complexity (each field counts 1, lists multiply by their page size).
-    #[arg(long, env = "MCU_MAX_COMPLEXITY", default_value = "5000", global = true)]
+    #[arg(long, env = "MCU_MAX_COMPLEXITY", default_value = "10000", global = true)]
     pub max_complexity: usize,
     /// Maximum number of operations in one batched request.
     #[arg(long, env = "MCU_MAX_BATCH", default_value = "10", global = true)]
     pub max_batch: usize,
+    /// Maximum number of fields one document selects once its fragments are expanded
+    /// (checked before validation, which would otherwise expand them).
+    #[arg(long, env = "MCU_MAX_FIELDS", default_value = "2000", global = true)]
+    pub max_fields: usize,
+    /// Bearer token that `/metrics` requires. Without it (and without `MCU_METRICS_BIND`)
+    /// `/metrics` is not served.
+    #[arg(long, env = "MCU_METRICS_TOKEN", hide_env_values = true, global = true)]
+    pub metrics_token: Option<String>,
+    /// A separate address (e.g. `127.0.0.1:9090`) serving only `/metrics`, without a token,
+    /// for a scraper on an internal network.
+    #[arg(long, env = "MCU_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<String>,
+    /// Reverse proxies (IP addresses or CIDR networks, comma-separated) whose
+    /// `X-Forwarded-For` gives the client address used for rate limits and the audit. Empty:
+    /// the socket peer is the client.
+    #[arg(long, env = "MCU_TRUSTED_PROXIES", default_value = "", global = true)]
+    pub trusted_proxies: String,
     /// Failed logins per account within the lockout window that lock the account.
     #[arg(long, env = "MCU_LOGIN_MAX_FAILURES", default_value = "10", global = true)]
     pub login_max_failures: u32,
@@ -155,6 +172,10 @@ pub struct Settings {
     pub max_depth: usize,
     pub max_complexity: usize,
     pub max_batch: usize,
+    pub max_fields: usize,
+    pub metrics_token: Option<SecretString>,
+    pub metrics_bind: Option<SocketAddr>,
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     pub login_max_failures: u32,
     pub login_window: Duration,
     pub hash_concurrency: usize,
@@ -229,6 +250,28 @@ impl Settings {
         positive("MCU_MAX_DEPTH", a.max_depth as u64)?;
         positive("MCU_MAX_COMPLEXITY", a.max_complexity as u64)?;
         positive("MCU_MAX_BATCH", a.max_batch as u64)?;
+        positive("MCU_MAX_FIELDS", a.max_fields as u64)?;
+        if a.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(bad("MCU_METRICS_TOKEN", "must be at least 16 characters long".into()));
+        }
+        let metrics_bind = match &a.metrics_bind {
+            None => None,
+            Some(b) => Some(
+                b.parse::<SocketAddr>()
+                    .map_err(|e| bad("MCU_METRICS_BIND", format!("'{b}' is not a socket address ({e})")))?,
+            ),
+        };
+        let trusted_proxies = a
+            .trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| {
+                p.parse::<ipnet::IpNet>().or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from)).map_err(
+                    |_| bad("MCU_TRUSTED_PROXIES", format!("'{p}' is neither an IP address nor a CIDR network")),
+                )
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         positive("MCU_LOGIN_MAX_FAILURES", u64::from(a.login_max_failures))?;
         positive("MCU_HASH_CONCURRENCY", a.hash_concurrency as u64)?;
         if a.db_min_connections > a.db_max_connections {
@@ -285,6 +328,10 @@ impl Settings {
             max_depth: a.max_depth,
             max_complexity: a.max_complexity,
             max_batch: a.max_batch,
+            max_fields: a.max_fields,
+            metrics_token: a.metrics_token.map(SecretString::from),
+            metrics_bind,
+            trusted_proxies,
             login_max_failures: a.login_max_failures,
             login_window: Duration::from_secs(a.login_window_secs),
             hash_concurrency: a.hash_concurrency,

@@ -47,6 +47,8 @@ impl From<error::AppError> for StartError {
 pub struct App {
     listener: TcpListener,
     router: axum::Router,
+    /// The separate `/metrics` listener (`MCU_METRICS_BIND`), if any.
+    metrics: Option<(TcpListener, axum::Router)>,
     state: AppState,
 }
 
@@ -56,6 +58,11 @@ impl App {
         self.listener.local_addr().map(|a| a.port()).unwrap_or_default()
     }
 
+    /// The port of the separate `/metrics` listener, if one is configured.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().and_then(|(l, _)| l.local_addr().ok()).map(|a| a.port())
+    }
+
     /// The shared state (tests use it to move the clock).
     pub fn state(&self) -> &AppState {
         &self.state
@@ -63,6 +70,13 @@ impl App {
 
     /// Serves until SIGINT/SIGTERM, lets in-flight requests finish, then closes the pool.
     pub async fn run_until_stopped(self) -> Result<(), StartError> {
+        if let Some((listener, router)) = self.metrics {
+            tokio::spawn(async move {
+                if let Err(e) = axum::serve(listener, router).await {
+                    tracing::error!(error = %e, "the metrics listener stopped");
+                }
+            });
+        }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
         tracing::info!("stopped accepting requests; closing the database pool");
@@ -200,5 +214,13 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
     let router = http::router(http::Http { app: state.clone(), schema, documents: Arc::default() });
     let listener = TcpListener::bind(state.settings.bind).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
-    Ok(App { listener, router, state })
+    let metrics = match state.settings.metrics_bind {
+        None => None,
+        Some(addr) => {
+            let l = TcpListener::bind(addr).await?;
+            tracing::info!(addr = %l.local_addr()?, "serving /metrics");
+            Some((l, http::metrics_router(state.clone())))
+        }
+    };
+    Ok(App { listener, router, metrics, state })
 }

@@ -373,6 +373,7 @@ fn categories_by_id(rows: Vec<category::Model>) -> HashMap<i64, category::Model>
 #[Object]
 impl Analytics {
     /// KPIs of the appeals received in the period.
+    #[graphql(complexity = "250 + child_complexity")]
     async fn summary(
         &self,
         ctx: &Context<'_>,
@@ -384,6 +385,7 @@ impl Analytics {
     }
 
     /// Topic × territory counts with the previous period and per 1000 inhabitants.
+    #[graphql(complexity = "250 + 10 * child_complexity")]
     async fn heatmap(
         &self,
         ctx: &Context<'_>,
@@ -410,6 +412,7 @@ impl Analytics {
     }
 
     /// Non-duplicate appeals with coordinates per H3 cell; `resolution` 5..=10, default 8.
+    #[graphql(complexity = "250 + 10 * child_complexity")]
     async fn geo_cells(
         &self,
         ctx: &Context<'_>,
@@ -440,6 +443,7 @@ impl Analytics {
 
     /// Non-duplicate appeals per day, ISO week or month (empty buckets included), as one
     /// series or one per group.
+    #[graphql(complexity = "250 + 10 * child_complexity")]
     async fn trend(
         &self,
         ctx: &Context<'_>,
@@ -474,6 +478,7 @@ impl Analytics {
     /// `limit` 1..=100, default 10. Significance: one-sided Poisson test at 5% with at least
     /// 5 appeals. Drivers: the subcategories (for CATEGORY; otherwise categories), territories
     /// and channels with the largest rise over their own baseline.
+    #[graphql(complexity = "250 + 10 * child_complexity")]
     async fn growth(
         &self,
         ctx: &Context<'_>,
@@ -493,6 +498,7 @@ impl Analytics {
 
     /// Places (H3 cells of resolution 9) with at least `minCount` (default 3, at least 2)
     /// non-duplicate appeals of one category in the period.
+    #[graphql(complexity = "250 + 10 * child_complexity")]
     async fn problem_points(
         &self,
         ctx: &Context<'_>,
@@ -541,6 +547,7 @@ impl Analytics {
 
     /// Recipients ranked by score over the period, optionally within one channel. An
     /// EXECUTOR gets its own row only; a user limited to a territory, its subtree's appeals.
+    #[graphql(complexity = "250 + 10 * child_complexity")]
     async fn recipient_rating(
         &self,
         ctx: &Context<'_>,
@@ -558,6 +565,7 @@ impl Analytics {
     }
 
     /// The weekly memo for the week starting on `weekStart` (must be a Monday).
+    #[graphql(complexity = "1000 + child_complexity")]
     async fn weekly_memo(&self, ctx: &Context<'_>, week_start: Date) -> AppResult<WeeklyMemo> {
         let filter = restrict(ctx, None)?;
         let st = state(ctx);

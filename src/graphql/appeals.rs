@@ -195,6 +195,7 @@ impl Appeal {
         Ok(Some(Appeal::new(ctx, m).await?))
     }
     /// The full history, oldest first.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn events(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealEvent>> {
         let loaders = ctx.data_unchecked::<Loaders>();
         let rows = loaders.appeal_events.load_one(self.model.id).await.map_err(std::sync::Arc::unwrap_or_clone)?;
@@ -504,6 +505,7 @@ pub struct AppealQuery;
 impl AppealQuery {
     /// Appeals the caller may see, filtered, ordered (default: newest received first) and paged.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
     async fn appeals(
         &self,
         ctx: &Context<'_>,

@@ -194,6 +194,7 @@ impl AuthQuery {
     }
 
     /// All users (ADMIN).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -206,11 +207,13 @@ impl AuthQuery {
     }
 
     /// All integration tokens (ADMIN).
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn api_tokens(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<ApiToken>> {
         Ok(tokens::list(state(ctx)).await?.into_iter().map(ApiToken::from).collect())
     }
 
     /// The audit trail, newest first (ADMIN, CURATOR).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
@@ -230,6 +233,7 @@ pub struct AuthMutation;
 #[Object]
 impl AuthMutation {
     /// Public.
+    #[graphql(complexity = "100 + child_complexity")]
     async fn login(&self, ctx: &Context<'_>, email: String, password: String) -> async_graphql::Result<AuthPayload> {
         Ok(auth::login(state(ctx), caller(ctx), &email, &password).await?.into())
     }
@@ -245,6 +249,7 @@ impl AuthMutation {
     }
 
     /// Changes the caller's password and ends all of its sessions.
+    #[graphql(complexity = "100 + child_complexity")]
     async fn change_password(
         &self,
         ctx: &Context<'_>,
@@ -255,6 +260,7 @@ impl AuthMutation {
     }
 
     /// ADMIN.
+    #[graphql(complexity = "100 + child_complexity")]
     async fn create_user(&self, ctx: &Context<'_>, input: CreateUserInput) -> async_graphql::Result<User> {
         let new = users::NewUser {
             email: input.email,

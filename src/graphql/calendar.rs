@@ -34,6 +34,7 @@ pub struct CalendarQuery;
 impl CalendarQuery {
     /// Overrides of the production calendar. Official data is built in through
     /// `lastOfficialCalendarYear`; later years need overrides for their transfers.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn calendar_overrides(&self, ctx: &Context<'_>) -> AppResult<Vec<CalendarDay>> {
         calendar::list(state(ctx)).await?.into_iter().map(CalendarDay::try_from).collect()
     }

@@ -95,3 +95,14 @@ pub fn forward_window(first: Option<i32>, after: Option<&str>) -> AppResult<(u64
     };
     Ok((offset, limit))
 }
+
+/// What a list without paging multiplies the cost of its items by: such lists (a rubric's
+/// children, an appeal's events) hold a few to a few dozen items.
+pub const LIST_COST: usize = 10;
+
+/// What a page multiplies the cost of its items by: the page size asked for (the default
+/// page when absent, the largest page at most), so `1000 × appeals(first: 100)` is refused
+/// before it runs.
+pub fn page_cost(first: Option<i32>) -> usize {
+    first.unwrap_or(DEFAULT_PAGE).clamp(1, MAX_PAGE) as usize
+}

@@ -194,6 +194,7 @@ pub struct IntakeQuery;
 #[Object]
 impl IntakeQuery {
     /// The most likely topics of a text, trained on the database's own categorised appeals.
+    #[graphql(complexity = "100 + 10 * child_complexity")]
     async fn suggest_category(&self, ctx: &Context<'_>, text: String) -> AppResult<Vec<CategorySuggestion>> {
         if text.chars().count() > appeals::MAX_TEXT {
             return Err(AppError::bad("text", "is too long"));
@@ -204,6 +205,7 @@ impl IntakeQuery {
 
     /// Appeals that probably report the same problem: similar text, or the same topic within
     /// 150 m, received within 30 days of it.
+    #[graphql(complexity = "100 + 10 * child_complexity")]
     async fn possible_duplicates(&self, ctx: &Context<'_>, appeal_id: ID) -> AppResult<Vec<AppealMatch>> {
         let id = parse_id("appealId", &appeal_id)?;
         let st = state(ctx);
@@ -221,6 +223,7 @@ impl IntakeQuery {
     }
 
     /// Import reports, newest first.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
     async fn imports(
         &self,
         ctx: &Context<'_>,

@@ -6,6 +6,7 @@ pub mod auth;
 pub mod calendar;
 pub mod connection;
 pub mod intake;
+pub mod limits;
 pub mod loaders;
 pub mod policy;
 pub mod polls;
@@ -74,7 +75,8 @@ pub fn build_schema(state: AppState) -> AppSchema {
         .limit_recursive_depth(32)
         .limit_directives(8);
     if !s.introspection {
-        b = b.disable_introspection();
+        // "Did you mean …" would reveal the names introspection hides.
+        b = b.disable_introspection().disable_suggestions();
     }
     b.data(state).finish()
 }
@@ -88,7 +90,25 @@ pub fn build_schema(state: AppState) -> AppSchema {
 /// Introspection (`__schema`, `__type`, `__typename`) never reaches the root object.
 pub struct Guarded<T>(pub T);
 
-fn refusal(root: &str, field: &str, caller: Option<&Caller>) -> Option<ServerError> {
+/// What one HTTP request has spent of the per-request caps of [`policy::request_cap`].
+#[derive(Default)]
+pub struct RequestBudget(std::sync::Mutex<std::collections::HashMap<&'static str, u32>>);
+
+impl RequestBudget {
+    /// Takes one call of `rule` from the budget; `false` when its cap is spent.
+    fn take(&self, rule: &str) -> Result<(), (&'static str, u32)> {
+        let Some((key, cap)) = policy::request_cap(rule) else { return Ok(()) };
+        let Ok(mut spent) = self.0.lock() else { return Err((key, cap)) };
+        let n = spent.entry(key).or_default();
+        if *n >= cap {
+            return Err((key, cap));
+        }
+        *n += 1;
+        Ok(())
+    }
+}
+
+fn refusal(root: &str, field: &str, caller: Option<&Caller>, budget: Option<&RequestBudget>) -> Option<ServerError> {
     let rule = format!("{root}.{field}");
     let principal = caller.map_or(&Principal::Anonymous, |c| &c.principal);
     let denial = match policy::rule_for(&rule) {
@@ -96,8 +116,13 @@ fn refusal(root: &str, field: &str, caller: Option<&Caller>) -> Option<ServerErr
             tracing::error!(field = %rule, "root field without an access rule refused");
             AppError::Forbidden("this operation has no access rule".into())
         }
-        Some(rule) => match rule.check(principal) {
-            Ok(()) => return None,
+        Some(access) => match access.check(principal) {
+            Ok(()) => match budget.map_or(Ok(()), |b| b.take(&rule)) {
+                Ok(()) => return None,
+                Err((_, cap)) => AppError::RateLimited(format!(
+                    "{field} may be called at most {cap} time(s) in one request (aliases and batches count together)"
+                )),
+            },
             Err(Denied::Unauthenticated) => AppError::Unauthenticated(
                 caller
                     .and_then(|c| c.credential_error.clone())
@@ -115,7 +140,12 @@ fn refusal(root: &str, field: &str, caller: Option<&Caller>) -> Option<ServerErr
 impl<T: ContainerType> ContainerType for Guarded<T> {
     async fn resolve_field(&self, ctx: &Context<'_>) -> ServerResult<Option<Value>> {
         let field = ctx.item.node.name.node.as_str();
-        if let Some(err) = refusal(&T::type_name(), field, ctx.data_opt::<Caller>()) {
+        if let Some(err) = refusal(
+            &T::type_name(),
+            field,
+            ctx.data_opt::<Caller>(),
+            ctx.data_opt::<std::sync::Arc<RequestBudget>>().map(AsRef::as_ref),
+        ) {
             return Err(err);
         }
         self.0.resolve_field(ctx).await

@@ -13,6 +13,22 @@ const POLL_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Head];
 const ANALYTICS_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Head, Role::Executor];
 const ANY_SCOPE: &[ApiScope] = ApiScope::ALL;
 
+/// How many times one HTTP request (all operations of a batch together) may call an expensive
+/// root field: a cap and the key of the budget it draws from. Aliases cannot multiply the
+/// work: 200 aliased `login` calls would be 200 Argon2 hashes.
+pub fn request_cap(field: &str) -> Option<(&'static str, u32)> {
+    Some(match field {
+        // Each of these hashes a password (19 MiB, ~50 ms of a core).
+        "Mutation.login" | "Mutation.changePassword" | "Mutation.createUser" => ("password", 1),
+        "Mutation.importAppeals" | "Mutation.retrainClassifier" => ("bulk", 1),
+        "Mutation.ingestAppeals" => ("ingest", 1),
+        "Mutation.generatePollInvites" => ("invites", 1),
+        "Query.analytics" => ("analytics", 10),
+        "Query.suggestCategory" | "Query.possibleDuplicates" => ("similarity", 10),
+        _ => return None,
+    })
+}
+
 /// The rule for `Query.field` or `Mutation.field`.
 pub fn rule_for(field: &str) -> Option<Access> {
     use Access::{AnyUser, Public, Roles, RolesOrScopes};

@@ -63,6 +63,7 @@ impl Poll {
     async fn public_results(&self) -> bool {
         self.model.public_results
     }
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn questions(&self, ctx: &Context<'_>) -> AppResult<Vec<Question>> {
         let qs = match &self.questions {
             Some(q) => q.clone(),
@@ -111,6 +112,7 @@ impl Poll {
         }))
     }
     /// Discussion comments, oldest first; hidden ones are shown to staff only.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn comments(&self, ctx: &Context<'_>) -> AppResult<Vec<PollComment>> {
         let rows = polls::comments(&state(ctx).db, self.model.id, self.staff).await?;
         Ok(rows.into_iter().map(|c| PollComment::new(c, self.staff)).collect())
@@ -259,6 +261,7 @@ pub struct PollQuery;
 #[Object]
 impl PollQuery {
     /// Polls, newest first (staff).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
     async fn polls(
         &self,
         ctx: &Context<'_>,
@@ -297,6 +300,7 @@ impl PollQuery {
 
     /// Candidate poll topics: categories with the most appeals in the last 30 days and their
     /// growth against the 30 days before (staff; `limit` 1–20, default 5).
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn poll_suggestions(&self, ctx: &Context<'_>, limit: Option<i32>) -> AppResult<Vec<PollSuggestion>> {
         let limit = limit.unwrap_or(5);
         if !(1..=20).contains(&limit) {
@@ -357,6 +361,7 @@ impl PollMutation {
     }
 
     /// Returns the one-time invitation codes of an INVITE poll; shown once.
+    #[graphql(complexity = "100 + child_complexity")]
     async fn generate_poll_invites(&self, ctx: &Context<'_>, poll_id: ID, count: i32) -> AppResult<Vec<String>> {
         let id = parse_id("pollId", &poll_id)?;
         polls::generate_invites(state(ctx), caller(ctx), id, count).await

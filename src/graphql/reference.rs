@@ -112,6 +112,7 @@ impl Category {
     }
 
     /// Subcategories.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
         let loaders = ctx.data_unchecked::<Loaders>();
         let id: i64 = self.id.parse().unwrap_or_default();
@@ -185,16 +186,19 @@ pub struct ReferenceQuery;
 #[async_graphql::Object]
 impl ReferenceQuery {
     /// All recipients (departments, organisations, external bodies).
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn recipients(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Recipient>> {
         Ok(reference::recipients(&super::state(ctx).db).await?.into_iter().map(Recipient::from).collect())
     }
 
     /// All categories of both levels (top-level ones have no parent).
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
         Ok(reference::categories(&super::state(ctx).db).await?.into_iter().map(Category::from).collect())
     }
 
     /// All territories.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn territories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Territory>> {
         Ok(reference::territories(&super::state(ctx).db).await?.into_iter().map(Territory::from).collect())
     }

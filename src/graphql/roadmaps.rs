@@ -65,6 +65,7 @@ impl Roadmap {
     async fn owner(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         load_user(ctx, Some(self.model.owner_id)).await
     }
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn measures(&self, ctx: &Context<'_>) -> AppResult<Vec<Measure>> {
         let today = today(ctx);
         Ok(self.measure_rows(ctx).await?.into_iter().map(|m| Measure { model: m, today }).collect())
@@ -94,6 +95,7 @@ impl Roadmap {
         }))
     }
     /// Approval, return and cancellation comments, oldest first.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn comments(&self, ctx: &Context<'_>) -> AppResult<Vec<RoadmapComment>> {
         let rows = match &self.comments {
             Some(c) => c.clone(),
@@ -102,6 +104,7 @@ impl Roadmap {
         Ok(rows.into_iter().map(RoadmapComment::from).collect())
     }
     /// The appeals the roadmap answers to.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn appeal_ids(&self, ctx: &Context<'_>) -> AppResult<Vec<ID>> {
         let ids = roadmaps::appeal_ids(&state(ctx).db, self.model.id).await?;
         Ok(ids.into_iter().map(|i| ID(i.to_string())).collect())
@@ -111,6 +114,7 @@ impl Roadmap {
         self.model.cancel_reason.as_deref()
     }
     /// Every change, oldest first (from the audit trail).
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> AppResult<Vec<RoadmapEvent>> {
         let rows = roadmaps::history(&state(ctx).db, self.model.id).await?;
         Ok(rows
@@ -278,6 +282,7 @@ pub struct RoadmapQuery;
 #[Object]
 impl RoadmapQuery {
     /// Roadmaps, newest first.
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
     async fn roadmaps(
         &self,
         ctx: &Context<'_>,

@@ -165,8 +165,12 @@ pub async fn appeals(
         let query = appeal_query::filtered(&app.db, &scope, &filter, app.settings.timezone, now).await?;
         let export = exports::appeals_xlsx(&app.db, query, &scope, app.settings.timezone).await?;
         if !export.unmasked.is_empty() {
-            let caller =
-                Caller { principal, ip: Some(peer.ip().to_string()), request_id: None, credential_error: None };
+            let caller = Caller {
+                principal,
+                ip: Some(super::client_ip(peer.ip(), &headers, &http.app.settings.trusted_proxies).to_string()),
+                request_id: None,
+                credential_error: None,
+            };
             let target = format!("appeals:{}", export.unmasked.count());
             let data = serde_json::json!({
                 "export": "appeals.xlsx",

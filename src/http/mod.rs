@@ -24,9 +24,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::domain::access::Principal;
 use crate::error::AppError;
-use crate::graphql::AppSchema;
 use crate::graphql::appeals::{PersonalDataReads, ScopeCache};
 use crate::graphql::loaders::Loaders;
+use crate::graphql::{AppSchema, RequestBudget};
 use crate::service::{Caller, auth};
 use crate::state::AppState;
 
@@ -48,14 +48,16 @@ const DOCUMENTS_KEPT: usize = 256;
 const DOCUMENT_MAX_LEN: usize = 16 * 1024;
 
 impl Documents {
-    /// Gives the request its parsed document; a text that does not parse is
-    /// `GRAPHQL_PARSE_FAILED`.
-    fn prepare(&self, r: &mut async_graphql::Request) -> Result<(), ServerError> {
+    /// Gives the request its parsed document; a text that does not parse, or nests deeper
+    /// than the parser may recurse, is `GRAPHQL_PARSE_FAILED`; one that selects more than
+    /// `max_fields` fields with its fragments expanded is `GRAPHQL_VALIDATION_FAILED`.
+    fn prepare(&self, r: &mut async_graphql::Request, max_fields: usize) -> Result<(), ServerError> {
         let keep = r.query.len() <= DOCUMENT_MAX_LEN;
         if keep && let Some(doc) = self.0.lock().ok().and_then(|m| m.get(&r.query).cloned()) {
             r.set_parsed_query(doc);
             return Ok(());
         }
+        crate::graphql::limits::check_nesting(&r.query)?;
         let doc = match r.parsed_query() {
             Ok(doc) => doc.clone(),
             Err(mut e) => {
@@ -63,6 +65,7 @@ impl Documents {
                 return Err(e);
             }
         };
+        crate::graphql::limits::check_document(&doc, max_fields)?;
         if keep && let Ok(mut m) = self.0.lock() {
             if m.len() >= DOCUMENTS_KEPT {
                 m.clear();
@@ -76,13 +79,14 @@ impl Documents {
 /// The router with every middleware.
 pub fn router(http: Http) -> Router {
     let timeout = http.app.settings.request_timeout;
+    let export_timeout = http.app.settings.export_timeout;
     // File exports write up to a million rows: they get their own, longer timeout.
     let files = Router::new()
         .route("/exports/roadmaps/{file}", get(export_roadmap))
         .route("/exports/memo/{file}", get(exports::memo))
         .route("/exports/appeals.xlsx", get(exports::appeals))
         .with_state(http.clone())
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, http.app.settings.export_timeout));
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, export_timeout));
     Router::new()
         .route("/graphql", get(graphiql).post(graphql))
         .route("/healthz", get(|| async { "ok" }))
@@ -95,12 +99,52 @@ pub fn router(http: Http) -> Router {
             tracing::error!("a request handler panicked");
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "internal server error")
         }))
+        .layer(axum::middleware::from_fn(scope_request_id))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<Body>| {
             let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
             tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
         }))
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+tokio::task_local! {
+    /// The `x-request-id` of the request being served, for errors answered outside GraphQL.
+    static REQUEST_ID: String;
+}
+
+async fn scope_request_id(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-").to_owned();
+    REQUEST_ID.scope(id, next.run(req)).await
+}
+
+fn current_request_id() -> String {
+    REQUEST_ID.try_with(Clone::clone).unwrap_or_else(|_| "-".into())
+}
+
+/// The client's address: the socket peer, or, when the peer is a trusted proxy
+/// (`MCU_TRUSTED_PROXIES`), the nearest address in `X-Forwarded-For` that is not one.
+pub fn client_ip(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[ipnet::IpNet]) -> std::net::IpAddr {
+    let is_trusted = |ip: &std::net::IpAddr| trusted.iter().any(|n| n.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    let hops: Vec<&str> = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .collect();
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Ok(ip) = hop.parse::<std::net::IpAddr>() else { break };
+        client = ip;
+        if !is_trusted(&ip) {
+            break;
+        }
+    }
+    client
 }
 
 async fn readyz(State(http): State<Http>) -> Response {
@@ -111,9 +155,34 @@ async fn readyz(State(http): State<Http>) -> Response {
     }
 }
 
-async fn metrics(State(http): State<Http>) -> String {
+/// `/metrics` on the API's own address: only with the bearer token `MCU_METRICS_TOKEN`;
+/// without a configured token it does not exist.
+async fn metrics(State(http): State<Http>, headers: HeaderMap) -> Response {
+    use secrecy::ExposeSecret;
+    use sha2::{Digest, Sha256};
+    let Some(token) = &http.app.settings.metrics_token else {
+        return (StatusCode::NOT_FOUND, "not found").into_response();
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    // Compared as digests: the time taken does not depend on how much of the token matched.
+    if Sha256::digest(given.as_bytes()) != Sha256::digest(token.expose_secret().as_bytes()) {
+        return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "metrics need the metrics token");
+    }
+    metrics_text(&http.app).into_response()
+}
+
+/// The router of the separate metrics listener (`MCU_METRICS_BIND`): `/metrics` only.
+pub fn metrics_router(app: AppState) -> Router {
+    Router::new().route("/metrics", get(move || async move { metrics_text(&app) }))
+}
+
+fn metrics_text(app: &AppState) -> String {
     use std::sync::atomic::Ordering::Relaxed;
-    let m = &http.app.metrics;
+    let m = &app.metrics;
     format!(
         "# TYPE mcu_graphql_requests_total counter\nmcu_graphql_requests_total {}\n\
          # TYPE mcu_sql_statements_total counter\nmcu_sql_statements_total {}\n\
@@ -180,8 +249,17 @@ async fn graphiql(State(http): State<Http>) -> Response {
     }
 }
 
+/// An error answered outside GraphQL's execution; an internal one carries the request id.
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
+    let body = if code == "INTERNAL_SERVER_ERROR" {
+        let id = current_request_id();
+        serde_json::json!({ "errors": [{
+            "message": format!("{message} (request id {id})"),
+            "extensions": { "code": code, "requestId": id },
+        }] })
+    } else {
+        serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
+    };
     (status, Json(body)).into_response()
 }
 
@@ -224,8 +302,13 @@ fn with_request_data(
     app: &AppState,
     caller: &Caller,
     reads: &Arc<PersonalDataReads>,
+    budget: &Arc<RequestBudget>,
 ) -> async_graphql::Request {
-    r.data(caller.clone()).data(Loaders::new(&app.db)).data(ScopeCache::default()).data(Arc::clone(reads))
+    r.data(caller.clone())
+        .data(Loaders::new(&app.db))
+        .data(ScopeCache::default())
+        .data(Arc::clone(reads))
+        .data(Arc::clone(budget))
 }
 
 /// One audit entry per request listing the appeals whose personal data it showed unmasked.
@@ -287,7 +370,7 @@ async fn graphql(
 
     let mut caller = Caller {
         principal: Principal::Anonymous,
-        ip: Some(peer.ip().to_string()),
+        ip: Some(client_ip(peer.ip(), &headers, &settings.trusted_proxies).to_string()),
         request_id: Some(request_id.clone()),
         credential_error: None,
     };
@@ -325,6 +408,7 @@ async fn graphql(
         }
     };
     let reads = Arc::new(PersonalDataReads::default());
+    let budget = Arc::new(RequestBudget::default());
     let (requests, single) = match batch {
         BatchRequest::Batch(v) if v.len() > settings.max_batch => {
             return error_response(
@@ -342,8 +426,8 @@ async fn graphql(
     // One after another, as the library runs a batch.
     let mut responses = Vec::with_capacity(requests.len());
     for mut r in requests {
-        responses.push(match http.documents.prepare(&mut r) {
-            Ok(()) => http.schema.execute(with_request_data(r, &http.app, &caller, &reads)).await,
+        responses.push(match http.documents.prepare(&mut r, settings.max_fields) {
+            Ok(()) => http.schema.execute(with_request_data(r, &http.app, &caller, &reads, &budget)).await,
             Err(e) => async_graphql::Response::from_errors(vec![e]),
         });
     }
@@ -379,21 +463,21 @@ mod tests {
     fn parsed_documents_are_reused_and_their_number_is_bounded() {
         let docs = Documents::default();
         let mut r = async_graphql::Request::new("{ me { id } }");
-        docs.prepare(&mut r).unwrap();
+        docs.prepare(&mut r, 2000).unwrap();
         let mut again = async_graphql::Request::new("{ me { id } }");
-        docs.prepare(&mut again).unwrap();
+        docs.prepare(&mut again, 2000).unwrap();
         assert_eq!(docs.0.lock().unwrap().len(), 1);
         let mut broken = async_graphql::Request::new("{ me { id ");
-        let e = docs.prepare(&mut broken).unwrap_err();
+        let e = docs.prepare(&mut broken, 2000).unwrap_err();
         assert_eq!(e.extensions.unwrap().get("code"), Some(&async_graphql::Value::from("GRAPHQL_PARSE_FAILED")));
         assert_eq!(docs.0.lock().unwrap().len(), 1, "a text that does not parse is not kept");
         for i in 0..(DOCUMENTS_KEPT * 2 + 7) {
-            docs.prepare(&mut async_graphql::Request::new(format!("{{ a{i}: me {{ id }} }}"))).unwrap();
+            docs.prepare(&mut async_graphql::Request::new(format!("{{ a{i}: me {{ id }} }}")), 2000).unwrap();
             assert!(docs.0.lock().unwrap().len() <= DOCUMENTS_KEPT);
         }
         let long = format!("{{ me {{ id }} }} #{}", "x".repeat(DOCUMENT_MAX_LEN));
         let before = docs.0.lock().unwrap().len();
-        docs.prepare(&mut async_graphql::Request::new(long)).unwrap();
+        docs.prepare(&mut async_graphql::Request::new(long), 2000).unwrap();
         assert_eq!(docs.0.lock().unwrap().len(), before, "long texts are parsed but not kept");
     }
 }

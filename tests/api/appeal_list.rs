@@ -118,7 +118,16 @@ async fn a_page_costs_the_same_number_of_statements_whatever_its_size() {
         costs.push(app.sql_statements() - before);
     }
     assert_eq!(costs[0], costs[1], "statements for 2 rows vs 30 rows: {costs:?}");
-    let metrics = app.client.get(format!("{}/metrics", app.base)).send().await.unwrap().text().await.unwrap();
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .bearer_auth(crate::helpers::METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let requests: u64 = metrics
         .lines()
         .find_map(|l| l.strip_prefix("mcu_graphql_requests_total "))

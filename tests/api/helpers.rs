@@ -9,6 +9,7 @@ use serde_json::{Value, json};
 
 pub const ADMIN_EMAIL: &str = "admin@mcu.test";
 pub const ADMIN_PASSWORD: &str = "quartz-lantern-meadow-97";
+pub const METRICS_TOKEN: &str = "metrics-token-for-tests-0123";
 pub const PASSWORD: &str = "correct horse battery";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -36,8 +37,12 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         max_body_bytes: 1_048_576,
         max_upload_bytes: 16 * 1_048_576,
         max_depth: 12,
-        max_complexity: 5000,
+        max_complexity: 10_000,
         max_batch: 10,
+        max_fields: 2000,
+        metrics_token: Some(METRICS_TOKEN.into()),
+        metrics_bind: None,
+        trusted_proxies: String::new(),
         login_max_failures: 10,
         login_window_secs: 900,
         hash_concurrency: 2,
@@ -57,6 +62,9 @@ pub fn test_args(database_url: String) -> SettingsArgs {
 /// A running test server.
 pub struct TestApp {
     pub base: String,
+    /// The port of the separate `/metrics` listener, when `metrics_bind` is set.
+    #[allow(dead_code)]
+    pub metrics_port: Option<u16>,
     pub client: reqwest::Client,
     pub state: AppState,
     cleanup: Cleanup,
@@ -123,9 +131,10 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
     let settings = Settings::from_args(args).expect("valid test settings");
     let app = mcu::build(settings).await.expect("server builds");
     let port = app.port();
+    let metrics_port = app.metrics_port();
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { base: format!("http://127.0.0.1:{port}"), client: reqwest::Client::new(), state, cleanup }
+    TestApp { base: format!("http://127.0.0.1:{port}"), metrics_port, client: reqwest::Client::new(), state, cleanup }
 }
 
 /// A GraphQL response.
