@@ -96,6 +96,10 @@ pub struct SettingsArgs {
     /// for a scraper on an internal network.
     #[arg(long, env = "MCU_METRICS_BIND", global = true)]
     pub metrics_bind: Option<String>,
+    /// Origins (exact, comma-separated, e.g. `https://mcu.example.ru`) whose browser pages may
+    /// call the API (CORS). Empty: same origin only.
+    #[arg(long, env = "MCU_CORS_ORIGINS", default_value = "", global = true)]
+    pub cors_origins: String,
     /// Reverse proxies (IP addresses or CIDR networks, comma-separated) whose
     /// `X-Forwarded-For` gives the client address used for rate limits and the audit. Empty:
     /// the socket peer is the client.
@@ -176,6 +180,7 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     pub metrics_bind: Option<SocketAddr>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    pub cors_origins: Vec<String>,
     pub login_max_failures: u32,
     pub login_window: Duration,
     pub hash_concurrency: usize,
@@ -261,6 +266,25 @@ impl Settings {
                     .map_err(|e| bad("MCU_METRICS_BIND", format!("'{b}' is not a socket address ({e})")))?,
             ),
         };
+        let cors_origins = a
+            .cors_origins
+            .split(',')
+            .map(str::trim)
+            .filter(|o| !o.is_empty())
+            .map(|o| {
+                let rest = o.strip_prefix("https://").or_else(|| o.strip_prefix("http://"));
+                let valid = rest.is_some_and(|r| !r.is_empty() && !r.contains('/'))
+                    && axum::http::HeaderValue::from_str(o).is_ok();
+                if valid {
+                    Ok(o.to_string())
+                } else {
+                    Err(bad(
+                        "MCU_CORS_ORIGINS",
+                        format!("'{o}' is not an origin (scheme://host[:port], without a path or a trailing slash)"),
+                    ))
+                }
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let trusted_proxies = a
             .trusted_proxies
             .split(',')
@@ -332,6 +356,7 @@ impl Settings {
             metrics_token: a.metrics_token.map(SecretString::from),
             metrics_bind,
             trusted_proxies,
+            cors_origins,
             login_max_failures: a.login_max_failures,
             login_window: Duration::from_secs(a.login_window_secs),
             hash_concurrency: a.hash_concurrency,

@@ -372,6 +372,13 @@ fn categories_by_id(rows: Vec<category::Model>) -> HashMap<i64, category::Model>
 
 #[Object]
 impl Analytics {
+    /// Always `analytics`: one object, so a normalising client cache (Apollo, urql) merges
+    /// the fields of several dashboard queries (kept apart by their arguments) instead of
+    /// overwriting one with another.
+    async fn id(&self) -> async_graphql::ID {
+        async_graphql::ID::from("analytics")
+    }
+
     /// KPIs of the appeals received in the period.
     #[graphql(complexity = "250 + child_complexity")]
     async fn summary(

@@ -3,7 +3,9 @@
 
 use std::sync::Mutex;
 
-use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Json, Object, SimpleObject};
+use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, SimpleObject};
+
+use crate::graphql::scalars::Json;
 use chrono::{DateTime, Utc};
 use sea_orm::Select;
 

@@ -78,11 +78,18 @@ pub fn check_nesting(text: &str) -> Result<(), ServerError> {
 ///
 /// # Errors
 /// `GRAPHQL_VALIDATION_FAILED` naming the limit or the argument.
-pub fn check_document(doc: &ExecutableDocument, max_fields: usize) -> Result<(), ServerError> {
+pub fn check_document(doc: &ExecutableDocument, max_fields: usize, max_depth: usize) -> Result<(), ServerError> {
     let mut counter = Counter { doc, memo: HashMap::new() };
+    let mut depths = Depths { doc, memo: HashMap::new() };
     let mut total = 0usize;
     for (_, op) in doc.operations.iter() {
         check_directives(&op.node.directives)?;
+        if depths.depth(&op.node.selection_set.node) > max_depth {
+            return Err(error(
+                "GRAPHQL_VALIDATION_FAILED",
+                format!("the operation is nested deeper than {max_depth} fields (MCU_MAX_DEPTH)"),
+            ));
+        }
         total = total.saturating_add(counter.count(&op.node.selection_set.node)?);
         if total > max_fields {
             return Err(error(
@@ -118,6 +125,49 @@ fn check_directives(directives: &[Positioned<Directive>]) -> Result<(), ServerEr
         }
     }
     Ok(())
+}
+
+/// The deepest nesting of fields, fragments expanded (each once, memoised), leaving out what
+/// is below `__schema` and `__type`: the standard introspection query of graphql-js needs 15
+/// levels, which the library's own limit ([`INTROSPECTION_DEPTH`]) allows there.
+struct Depths<'a> {
+    doc: &'a ExecutableDocument,
+    memo: HashMap<&'a str, Option<usize>>,
+}
+
+/// The depth allowed below `__schema` and `__type`.
+pub const INTROSPECTION_DEPTH: usize = 20;
+
+impl<'a> Depths<'a> {
+    fn depth(&mut self, set: &'a SelectionSet) -> usize {
+        let mut deepest = 0;
+        for item in &set.items {
+            let d = match &item.node {
+                Selection::Field(f) => match f.node.name.node.as_str() {
+                    "__schema" | "__type" => 1,
+                    _ => 1 + self.depth(&f.node.selection_set.node),
+                },
+                Selection::InlineFragment(f) => self.depth(&f.node.selection_set.node),
+                Selection::FragmentSpread(s) => {
+                    let name = s.node.fragment_name.node.as_str();
+                    match self.memo.get(name) {
+                        Some(d) => d.unwrap_or(0),
+                        None => match self.doc.fragments.get(&s.node.fragment_name.node) {
+                            None => 0,
+                            Some(def) => {
+                                self.memo.insert(name, None);
+                                let d = self.depth(&def.node.selection_set.node);
+                                self.memo.insert(name, Some(d));
+                                d
+                            }
+                        },
+                    }
+                }
+            };
+            deepest = deepest.max(d);
+        }
+        deepest
+    }
 }
 
 struct Counter<'a> {
@@ -212,29 +262,44 @@ mod tests {
         text.push_str("fragment F8 on Query { __typename }\n");
         let doc = async_graphql::parser::parse_query(&text).unwrap();
         let started = std::time::Instant::now();
-        let e = check_document(&doc, 2000).unwrap_err();
+        let e = check_document(&doc, 2000, 12).unwrap_err();
         assert!(e.message.contains("2000"), "{}", e.message);
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
 
         let small =
             async_graphql::parser::parse_query("{ ...A ...A } fragment A on Query { me { id email } }").unwrap();
-        check_document(&small, 6).unwrap();
-        assert!(check_document(&small, 5).is_err());
+        check_document(&small, 6, 12).unwrap();
+        assert!(check_document(&small, 5, 12).is_err());
         let cycle =
             async_graphql::parser::parse_query("{ ...A } fragment A on Query { ...B } fragment B on Query { ...A }")
                 .unwrap();
-        check_document(&cycle, 10).unwrap();
+        check_document(&cycle, 10, 12).unwrap();
+    }
+
+    #[test]
+    fn depth_counts_through_fragments_but_not_below_introspection() {
+        let deep = async_graphql::parser::parse_query(
+            "{ ...A } fragment A on Query { a { b { ...B } } } fragment B on X { c { d { e } } }",
+        )
+        .unwrap();
+        check_document(&deep, 100, 5).unwrap();
+        assert!(check_document(&deep, 100, 4).is_err());
+        let introspection = async_graphql::parser::parse_query(
+            "{ __schema { types { fields { type { ofType { ofType { ofType { ofType { ofType { ofType { name } } } } } } } } } } }",
+        )
+        .unwrap();
+        check_document(&introspection, 100, 3).unwrap();
     }
 
     #[test]
     fn include_and_skip_take_a_boolean() {
         for bad in ["{ __typename @include(if: [true]) }", "{ __typename @skip(if: 1) }", "{ __typename @include }"] {
             let doc = async_graphql::parser::parse_query(bad).unwrap();
-            assert!(check_document(&doc, 100).is_err(), "{bad}");
+            assert!(check_document(&doc, 100, 12).is_err(), "{bad}");
         }
         for good in ["{ __typename @include(if: true) }", "query($v: Boolean!) { __typename @skip(if: $v) }"] {
             let doc = async_graphql::parser::parse_query(good).unwrap();
-            check_document(&doc, 100).unwrap();
+            check_document(&doc, 100, 12).unwrap();
         }
     }
 }

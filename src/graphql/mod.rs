@@ -8,6 +8,7 @@ pub mod connection;
 pub mod intake;
 pub mod limits;
 pub mod loaders;
+pub mod meta;
 pub mod policy;
 pub mod polls;
 pub mod reference;
@@ -39,6 +40,7 @@ pub struct Query(
     roadmaps::RoadmapQuery,
     polls::PollQuery,
     analytics::AnalyticsQuery,
+    meta::MetaQuery,
 );
 
 /// The root mutation: one part per area.
@@ -59,18 +61,23 @@ pub type AppSchema = Schema<Guarded<Query>, Guarded<Mutation>, EmptySubscription
 /// The schema without data or limits: shared by the server and the SDL export.
 pub fn schema_builder() -> SchemaBuilder<Guarded<Query>, Guarded<Mutation>, EmptySubscription> {
     Schema::build(Guarded(Query::default()), Guarded(Mutation::default()), EmptySubscription)
+        .override_output_type_description::<chrono::DateTime<chrono::Utc>>(scalars::DATE_TIME)
+        .override_input_type_description::<async_graphql::Upload>(scalars::UPLOAD)
 }
 
-/// The schema as SDL, as committed in `schema.graphql`.
+/// The schema as SDL, as committed in `schema.graphql`: with `@specifiedBy` on the scalars
+/// that have a specification.
 pub fn sdl() -> String {
-    schema_builder().finish().sdl()
+    schema_builder().finish().sdl_with_options(async_graphql::SDLExportOptions::new().include_specified_by())
 }
 
 /// The schema the server runs, with state and limits from the settings.
 pub fn build_schema(state: AppState) -> AppSchema {
     let s = &state.settings;
     let mut b = schema_builder()
-        .limit_depth(s.max_depth)
+        // Ordinary operations are held to `max_depth` by `limits::check_document`; the
+        // library's limit is what introspection may reach.
+        .limit_depth(s.max_depth.max(limits::INTROSPECTION_DEPTH))
         .limit_complexity(s.max_complexity)
         .limit_recursive_depth(32)
         .limit_directives(8);

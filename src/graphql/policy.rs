@@ -34,6 +34,7 @@ pub fn rule_for(field: &str) -> Option<Access> {
     use Access::{AnyUser, Public, Roles, RolesOrScopes};
     Some(match field {
         "Query.me" => AnyUser,
+        "Query.serverInfo" => Public,
         "Query.users" | "Query.apiTokens" => Roles(ADMIN),
         "Query.auditLog" => Roles(ADMIN_CURATOR),
         "Mutation.login" | "Mutation.refreshToken" => Public,

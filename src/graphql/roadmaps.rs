@@ -120,10 +120,11 @@ impl Roadmap {
         Ok(rows
             .into_iter()
             .map(|a| RoadmapEvent {
+                id: ID::from(a.id),
                 at: a.at,
                 actor: a.actor,
                 action: a.action,
-                data: a.data.and_then(|d| serde_json::from_str(&d).ok()).map(async_graphql::Json),
+                data: a.data.and_then(|d| serde_json::from_str(&d).ok()).map(crate::graphql::scalars::Json),
             })
             .collect())
     }
@@ -212,10 +213,12 @@ impl From<roadmap_comment::Model> for RoadmapComment {
 /// One entry of a roadmap's history.
 #[derive(SimpleObject)]
 pub struct RoadmapEvent {
+    /// The entry's id (stable: a client cache can key on it).
+    pub id: ID,
     pub at: DateTime<Utc>,
     pub actor: String,
     pub action: String,
-    pub data: Option<async_graphql::Json<serde_json::Value>>,
+    pub data: Option<crate::graphql::scalars::Json<serde_json::Value>>,
 }
 
 connection!(RoadmapConnection, RoadmapEdge, Roadmap);

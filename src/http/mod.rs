@@ -1,33 +1,28 @@
-//! The HTTP surface: `POST /graphql`, GraphiQL on `GET /graphql`, `/healthz`, `/readyz`,
-//! `/metrics`, `/exports/roadmaps/{id}.docx`.
-//! `/exports/*`.
+//! The HTTP surface: `POST /graphql` and `GET /graphql` (queries, or GraphiQL for a browser),
+//! `/healthz`, `/readyz`, `/metrics`, and the file exports under `/exports/`.
 
 mod exports;
+pub mod graphql;
 
-use std::net::SocketAddr;
+pub use graphql::Documents;
+
 use std::sync::Arc;
 
-use async_graphql::http::{GraphiQLSource, MultipartOptions};
-use async_graphql::parser::types::ExecutableDocument;
-use async_graphql::{BatchRequest, BatchResponse, ServerError};
-use async_graphql_axum::GraphQLResponse;
+use async_graphql::http::GraphiQLSource;
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::domain::access::Principal;
 use crate::error::AppError;
-use crate::graphql::appeals::{PersonalDataReads, ScopeCache};
-use crate::graphql::loaders::Loaders;
-use crate::graphql::{AppSchema, RequestBudget};
-use crate::service::{Caller, auth};
+use crate::graphql::AppSchema;
+use crate::service::auth;
 use crate::state::AppState;
 
 /// State of the HTTP layer.
@@ -36,44 +31,6 @@ pub struct Http {
     pub app: AppState,
     pub schema: AppSchema,
     pub documents: Arc<Documents>,
-}
-
-/// Parsed GraphQL documents by their text: clients send the same few queries over and over,
-/// and parsing one took as long as resolving a tenth of a page. At most [`DOCUMENTS_KEPT`]
-/// texts of up to [`DOCUMENT_MAX_LEN`] bytes are kept; when full, the cache starts afresh.
-#[derive(Default)]
-pub struct Documents(std::sync::Mutex<std::collections::HashMap<String, ExecutableDocument>>);
-
-const DOCUMENTS_KEPT: usize = 256;
-const DOCUMENT_MAX_LEN: usize = 16 * 1024;
-
-impl Documents {
-    /// Gives the request its parsed document; a text that does not parse, or nests deeper
-    /// than the parser may recurse, is `GRAPHQL_PARSE_FAILED`; one that selects more than
-    /// `max_fields` fields with its fragments expanded is `GRAPHQL_VALIDATION_FAILED`.
-    fn prepare(&self, r: &mut async_graphql::Request, max_fields: usize) -> Result<(), ServerError> {
-        let keep = r.query.len() <= DOCUMENT_MAX_LEN;
-        if keep && let Some(doc) = self.0.lock().ok().and_then(|m| m.get(&r.query).cloned()) {
-            r.set_parsed_query(doc);
-            return Ok(());
-        }
-        crate::graphql::limits::check_nesting(&r.query)?;
-        let doc = match r.parsed_query() {
-            Ok(doc) => doc.clone(),
-            Err(mut e) => {
-                e.extensions.get_or_insert_with(Default::default).set("code", "GRAPHQL_PARSE_FAILED");
-                return Err(e);
-            }
-        };
-        crate::graphql::limits::check_document(&doc, max_fields)?;
-        if keep && let Ok(mut m) = self.0.lock() {
-            if m.len() >= DOCUMENTS_KEPT {
-                m.clear();
-            }
-            m.insert(r.query.clone(), doc);
-        }
-        Ok(())
-    }
 }
 
 /// The router with every middleware.
@@ -87,25 +44,62 @@ pub fn router(http: Http) -> Router {
         .route("/exports/appeals.xlsx", get(exports::appeals))
         .with_state(http.clone())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, export_timeout));
+    let cors = cors_layer(&http.app.settings.cors_origins);
     Router::new()
-        .route("/graphql", get(graphiql).post(graphql))
+        .route("/graphql", get(graphql::get).post(graphql::post))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
         .with_state(http)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .merge(files)
+        .layer(cors)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "internal server error")
         }))
         .layer(axum::middleware::from_fn(scope_request_id))
         .layer(PropagateRequestIdLayer::x_request_id())
-        .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::http::Request<Body>| {
-            let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
-            tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
-        }))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &axum::http::Request<Body>| {
+                    let id = req.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("-");
+                    tracing::info_span!(
+                        "request",
+                        request_id = %id,
+                        method = %req.method(),
+                        path = %req.uri().path(),
+                        operation = tracing::field::Empty,
+                    )
+                })
+                // One info line per request, with its status and duration, in the request's span
+                // (request id, method, path, GraphQL operation names).
+                .on_request(())
+                .on_response(
+                    tower_http::trace::DefaultOnResponse::new()
+                        .level(tracing::Level::INFO)
+                        .latency_unit(tower_http::LatencyUnit::Millis),
+                ),
+        )
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+}
+
+/// CORS for the origins of `MCU_CORS_ORIGINS` (exact matches); none: same origin only.
+fn cors_layer(origins: &[String]) -> tower::util::Either<tower_http::cors::CorsLayer, tower::layer::util::Identity> {
+    use axum::http::{HeaderName, HeaderValue, Method};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allowed: Vec<HeaderValue> = origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()).collect();
+    if allowed.is_empty() {
+        return tower::util::Either::Right(tower::layer::util::Identity::new());
+    }
+    tower::util::Either::Left(
+        CorsLayer::new()
+            .allow_origin(AllowOrigin::list(allowed))
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+            .expose_headers([HeaderName::from_static("x-request-id"), header::CONTENT_DISPOSITION])
+            .max_age(std::time::Duration::from_mins(10)),
+    )
 }
 
 tokio::task_local! {
@@ -241,7 +235,7 @@ async fn export_roadmap(
     }
 }
 
-async fn graphiql(State(http): State<Http>) -> Response {
+fn graphiql(http: &Http) -> Response {
     if http.app.settings.graphiql {
         Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
     } else {
@@ -250,7 +244,7 @@ async fn graphiql(State(http): State<Http>) -> Response {
 }
 
 /// An error answered outside GraphQL's execution; an internal one carries the request id.
-fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = if code == "INTERNAL_SERVER_ERROR" {
         let id = current_request_id();
         serde_json::json!({ "errors": [{
@@ -261,223 +255,4 @@ fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
         serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
     };
     (status, Json(body)).into_response()
-}
-
-/// Ensures every error carries a contract code and internal ones carry the request id.
-fn finish_errors(errors: &mut [ServerError], request_id: &str) {
-    for e in errors {
-        let ext = e.extensions.get_or_insert_with(Default::default);
-        let code = if let Some(async_graphql::Value::String(c)) = ext.get("code") {
-            c.clone()
-        } else if e.path.is_empty() {
-            // Refused before any field ran: validation, limits, the operation's name.
-            ext.set("code", "GRAPHQL_VALIDATION_FAILED");
-            "GRAPHQL_VALIDATION_FAILED".into()
-        } else {
-            // Errors without a code in a field come from the library's input coercion.
-            let path = e
-                .path
-                .iter()
-                .map(|p| match p {
-                    async_graphql::PathSegment::Field(f) => f.clone(),
-                    async_graphql::PathSegment::Index(i) => i.to_string(),
-                })
-                .collect::<Vec<_>>()
-                .join(".");
-            let field = async_graphql::Value::from_json(serde_json::json!([{ "path": path, "message": e.message }]))
-                .unwrap_or(async_graphql::Value::Null);
-            ext.set("code", "BAD_USER_INPUT");
-            ext.set("fields", field);
-            "BAD_USER_INPUT".into()
-        };
-        if code == "INTERNAL_SERVER_ERROR" {
-            ext.set("requestId", request_id);
-            e.message = format!("internal server error (request id {request_id})");
-        }
-    }
-}
-
-fn with_request_data(
-    r: async_graphql::Request,
-    app: &AppState,
-    caller: &Caller,
-    reads: &Arc<PersonalDataReads>,
-    budget: &Arc<RequestBudget>,
-) -> async_graphql::Request {
-    r.data(caller.clone())
-        .data(Loaders::new(&app.db))
-        .data(ScopeCache::default())
-        .data(Arc::clone(reads))
-        .data(Arc::clone(budget))
-}
-
-/// One audit entry per request listing the appeals whose personal data it showed unmasked.
-async fn audit_personal_data_reads(app: &AppState, caller: &Caller, reads: &PersonalDataReads) -> Result<(), AppError> {
-    let ids: Vec<i64> = reads.0.lock().map(|v| v.clone()).unwrap_or_default();
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let target = if ids.len() == 1 { format!("appeal:{}", ids[0]) } else { format!("appeals:{}", ids.len()) };
-    crate::service::audit::record(
-        &app.db,
-        caller,
-        app.clock.now(),
-        "read.personalData",
-        Some(target),
-        Some(serde_json::json!({ "appealIds": ids })),
-    )
-    .await
-}
-
-async fn graphql(
-    State(http): State<Http>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
-    request_id: Option<axum::Extension<RequestId>>,
-    body: Body,
-) -> Response {
-    http.app.metrics.graphql_requests.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    let request_id =
-        request_id.and_then(|r| r.0.header_value().to_str().ok().map(str::to_owned)).unwrap_or_else(|| "-".into());
-    let settings = &http.app.settings;
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let multipart = content_type.as_deref().is_some_and(|c| c.starts_with("multipart/"));
-    let limit = if multipart { settings.max_upload_bytes } else { settings.max_body_bytes };
-    let declared =
-        headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok());
-    let too_large = || {
-        error_response(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "BAD_USER_INPUT",
-            &format!("the request body is larger than the limit of {limit} bytes"),
-        )
-    };
-    if declared.is_some_and(|n| n > limit) {
-        return too_large();
-    }
-    // A multipart body streams into the parser, which writes the file to a temporary file
-    // and refuses a stream longer than the upload limit (one file of at most that size): an
-    // upload is never held in memory whole. Any other body is read first (small limit).
-    let body: std::pin::Pin<Box<dyn futures_util::AsyncRead + Send>> = if multipart {
-        use futures_util::TryStreamExt;
-        Box::pin(body.into_data_stream().map_err(std::io::Error::other).into_async_read())
-    } else {
-        let Ok(bytes) = axum::body::to_bytes(body, limit).await else {
-            return too_large();
-        };
-        Box::pin(futures_util::io::Cursor::new(bytes))
-    };
-
-    let mut caller = Caller {
-        principal: Principal::Anonymous,
-        ip: Some(client_ip(peer.ip(), &headers, &settings.trusted_proxies).to_string()),
-        request_id: Some(request_id.clone()),
-        credential_error: None,
-    };
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        match bearer {
-            Some(token) if !token.is_empty() => match auth::authenticate(&http.app, token).await {
-                Ok(p) => caller.principal = p,
-                Err(AppError::Unauthenticated(why)) => caller.credential_error = Some(why),
-                Err(e) => {
-                    let code = e.code();
-                    return error_response(StatusCode::INTERNAL_SERVER_ERROR, code, "internal server error");
-                }
-            },
-            _ => {
-                caller.credential_error = Some("the Authorization header must be 'Bearer <token>'".into());
-            }
-        }
-    }
-
-    let options = MultipartOptions::default().max_file_size(settings.max_upload_bytes).max_num_files(1);
-    let batch = match async_graphql::http::receive_batch_body(content_type, body, options).await {
-        Ok(b) => b,
-        Err(e) => {
-            let message = match e {
-                async_graphql::ParseRequestError::PayloadTooLarge => return too_large(),
-                async_graphql::ParseRequestError::InvalidRequest(_) => "the body is not a GraphQL request (JSON)",
-                async_graphql::ParseRequestError::InvalidFilesMap(_)
-                | async_graphql::ParseRequestError::InvalidMultipart(_) => {
-                    "the multipart body does not follow the GraphQL multipart request spec"
-                }
-                _ => "the request could not be read",
-            };
-            return error_response(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", message);
-        }
-    };
-    let reads = Arc::new(PersonalDataReads::default());
-    let budget = Arc::new(RequestBudget::default());
-    let (requests, single) = match batch {
-        BatchRequest::Batch(v) if v.len() > settings.max_batch => {
-            return error_response(
-                StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
-                &format!("a batch may hold at most {} operations, this one has {}", settings.max_batch, v.len()),
-            );
-        }
-        BatchRequest::Batch(v) if v.is_empty() => {
-            return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "the batch is empty");
-        }
-        BatchRequest::Single(r) => (vec![r], true),
-        BatchRequest::Batch(v) => (v, false),
-    };
-    // One after another, as the library runs a batch.
-    let mut responses = Vec::with_capacity(requests.len());
-    for mut r in requests {
-        responses.push(match http.documents.prepare(&mut r, settings.max_fields) {
-            Ok(()) => http.schema.execute(with_request_data(r, &http.app, &caller, &reads, &budget)).await,
-            Err(e) => async_graphql::Response::from_errors(vec![e]),
-        });
-    }
-    let mut response = if single {
-        BatchResponse::Single(responses.pop().unwrap_or_default())
-    } else {
-        BatchResponse::Batch(responses)
-    };
-    if let Err(e) = audit_personal_data_reads(&http.app, &caller, &reads).await {
-        tracing::error!(error = ?e.code(), "could not audit personal data reads");
-    }
-    match &mut response {
-        BatchResponse::Single(r) => finish_errors(&mut r.errors, &request_id),
-        BatchResponse::Batch(v) => {
-            for r in v.iter_mut() {
-                finish_errors(&mut r.errors, &request_id);
-            }
-        }
-    }
-    let mut out = GraphQLResponse::from(response).into_response();
-    if let Ok(v) = HeaderValue::from_str(&request_id) {
-        out.headers_mut().insert("x-request-id", v);
-    }
-    out
-}
-
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn parsed_documents_are_reused_and_their_number_is_bounded() {
-        let docs = Documents::default();
-        let mut r = async_graphql::Request::new("{ me { id } }");
-        docs.prepare(&mut r, 2000).unwrap();
-        let mut again = async_graphql::Request::new("{ me { id } }");
-        docs.prepare(&mut again, 2000).unwrap();
-        assert_eq!(docs.0.lock().unwrap().len(), 1);
-        let mut broken = async_graphql::Request::new("{ me { id ");
-        let e = docs.prepare(&mut broken, 2000).unwrap_err();
-        assert_eq!(e.extensions.unwrap().get("code"), Some(&async_graphql::Value::from("GRAPHQL_PARSE_FAILED")));
-        assert_eq!(docs.0.lock().unwrap().len(), 1, "a text that does not parse is not kept");
-        for i in 0..(DOCUMENTS_KEPT * 2 + 7) {
-            docs.prepare(&mut async_graphql::Request::new(format!("{{ a{i}: me {{ id }} }}")), 2000).unwrap();
-            assert!(docs.0.lock().unwrap().len() <= DOCUMENTS_KEPT);
-        }
-        let long = format!("{{ me {{ id }} }} #{}", "x".repeat(DOCUMENT_MAX_LEN));
-        let before = docs.0.lock().unwrap().len();
-        docs.prepare(&mut async_graphql::Request::new(long), 2000).unwrap();
-        assert_eq!(docs.0.lock().unwrap().len(), before, "long texts are parsed but not kept");
-    }
 }

@@ -43,6 +43,7 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         metrics_token: Some(METRICS_TOKEN.into()),
         metrics_bind: None,
         trusted_proxies: String::new(),
+        cors_origins: String::new(),
         login_max_failures: 10,
         login_window_secs: 900,
         hash_concurrency: 2,
