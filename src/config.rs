@@ -196,7 +196,14 @@ impl Settings {
     ///
     /// # Errors
     /// A [`ConfigError`] naming the setting and why it is wrong.
-    pub fn from_args(a: SettingsArgs) -> Result<Self, ConfigError> {
+    pub fn from_args(mut a: SettingsArgs) -> Result<Self, ConfigError> {
+        // An empty value means "not set": `docker compose` passes `${VAR:-}` as an empty string,
+        // and an empty secret or e-mail is never meant literally.
+        for optional in [&mut a.admin_email, &mut a.admin_password, &mut a.jwt_secret, &mut a.metrics_token] {
+            if optional.as_deref().is_some_and(|v| v.trim().is_empty()) {
+                *optional = None;
+            }
+        }
         let bad = |setting: &'static str, why: String| ConfigError { setting, why };
         let is_sqlite = a.database_url.starts_with("sqlite:");
         if !is_sqlite && !a.database_url.starts_with("postgres://") && !a.database_url.starts_with("postgresql://") {
