@@ -55,7 +55,9 @@ pub enum Command {
     /// The topic classifier.
     #[command(subcommand)]
     Classifier(ClassifierCommand),
-    /// Fill the database with realistic synthetic data of a small city (demo and benchmarks).
+    /// Fill the database with realistic synthetic data of a small city (demo and benchmarks),
+    /// then create the administrator of MCU_ADMIN_EMAIL/MCU_ADMIN_PASSWORD if no active one
+    /// exists, as `serve` does.
     SeedDemo {
         /// Number of appeals spread over the last year.
         #[arg(long, default_value = "5000")]
@@ -216,6 +218,18 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             );
             for email in report.users_created {
                 println!("demo user {email} / {}", crate::service::seed::DEMO_PASSWORD);
+            }
+            match users::ensure_admin(&state).await.map_err(cli_error)? {
+                users::AdminOutcome::Created { email, generated_password: Some(password) } => {
+                    println!("administrator {email} / {password} (random, shown once)");
+                }
+                users::AdminOutcome::Created { email, generated_password: None } => {
+                    println!("administrator {email} created with MCU_ADMIN_PASSWORD");
+                }
+                users::AdminOutcome::ActiveAdminExists { emails } => {
+                    println!("administrator not created: an active one exists ({})", emails.join(", "));
+                }
+                outcome @ users::AdminOutcome::EmailTaken { .. } => users::log_admin_outcome(&outcome),
             }
             Ok(())
         }

@@ -26,10 +26,11 @@ pub struct SettingsArgs {
     /// embedded SQLite database it is generated once and kept beside the database file.
     #[arg(long, env = "MCU_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
-    /// E-mail of the administrator created on the first start.
+    /// E-mail of the administrator created at start whenever no active administrator exists
+    /// (an existing account with this e-mail is never changed). Empty means not set.
     #[arg(long, env = "MCU_ADMIN_EMAIL", global = true)]
     pub admin_email: Option<String>,
-    /// Password of the administrator created on the first start (random and logged once if absent).
+    /// Password of that administrator (random and logged once if absent or empty).
     #[arg(long, env = "MCU_ADMIN_PASSWORD", hide_env_values = true, global = true)]
     pub admin_password: Option<String>,
     /// The municipality's time zone (IANA name).

@@ -146,3 +146,55 @@ fn empty_admin_settings_mean_not_set() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+/// `seed-demo` creates the administrator of `--admin-email`/MCU_ADMIN_PASSWORD (its demo users
+/// are no administrators), once; `serve` on that database then says why it creates none.
+#[tokio::test]
+async fn seed_demo_honours_the_admin_settings_and_serve_says_why_it_creates_no_admin() {
+    let path = std::env::temp_dir().join(format!("mcu-cli-{}.db", uuid::Uuid::new_v4().simple()));
+    let db = format!("sqlite://{}?mode=rwc", path.display());
+    let seed = |db: String| {
+        tokio::task::spawn_blocking(move || {
+            let out = mcu(&db)
+                .env("MCU_ADMIN_PASSWORD", "amber-violin-harbor-31")
+                .args(["seed-demo", "--appeals", "10", "--admin-email", "Boss@City.ru"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).to_string()
+        })
+    };
+    let first = seed(db.clone()).await.unwrap();
+    assert!(first.contains("demo user curator@demo.mcu / "), "{first}");
+    assert!(first.contains("administrator boss@city.ru created with MCU_ADMIN_PASSWORD"), "{first}");
+    let again = seed(db.clone()).await.unwrap();
+    assert!(again.contains("administrator not created: an active one exists (boss@city.ru)"), "{again}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = mcu(&db)
+        .env("RUST_LOG", "info")
+        .env("MCU_BIND", format!("127.0.0.1:{port}"))
+        .env("MCU_ADMIN_EMAIL", "other@city.ru")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..100 {
+        if healthcheck(format!("127.0.0.1:{port}")).await.0 == 0 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    let out = server.wait_with_output().unwrap();
+    assert!(ready, "the server became ready");
+    let logs = String::from_utf8_lossy(&out.stdout);
+    let line = logs.lines().find(|l| l.contains("an active administrator exists")).unwrap_or_else(|| panic!("{logs}"));
+    assert!(line.contains("\"level\":\"INFO\"") && line.contains("boss@city.ru"), "{line}");
+    assert!(line.contains("MCU_ADMIN_EMAIL/MCU_ADMIN_PASSWORD are not used"), "{line}");
+    for suffix in ["", "-wal", "-shm", ".jwt-secret"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
