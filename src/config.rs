@@ -199,9 +199,10 @@ impl Settings {
     /// A [`ConfigError`] naming the setting and why it is wrong.
     pub fn from_args(mut a: SettingsArgs) -> Result<Self, ConfigError> {
         // An empty value means "not set": `docker compose` passes `${VAR:-}` as an empty string,
-        // and an empty secret or e-mail is never meant literally.
+        // and an empty secret or e-mail is never meant literally. A value of spaces is kept
+        // (and a password of spaces refused): someone typed it.
         for optional in [&mut a.admin_email, &mut a.admin_password, &mut a.jwt_secret, &mut a.metrics_token] {
-            if optional.as_deref().is_some_and(|v| v.trim().is_empty()) {
+            if optional.as_deref().is_some_and(str::is_empty) {
                 *optional = None;
             }
         }

@@ -133,10 +133,14 @@ async fn healthcheck_exits_0_when_the_server_is_ready_and_1_otherwise() {
 fn empty_admin_settings_mean_not_set() {
     let mut args = crate::helpers::test_args("sqlite::memory:".into());
     args.admin_password = Some(String::new());
-    args.admin_email = Some("  ".into());
+    args.admin_email = Some(String::new());
     args.jwt_secret = Some(String::new());
     let settings = mcu::config::Settings::from_args(args).unwrap();
     assert!(settings.admin_password.is_none() && settings.admin_email.is_none() && settings.jwt_secret.is_none());
+    // Spaces are not "nothing": a password of spaces is still refused.
+    let mut args = crate::helpers::test_args("sqlite::memory:".into());
+    args.admin_password = Some(" ".repeat(16));
+    assert_eq!(mcu::config::Settings::from_args(args).unwrap_err().setting, "MCU_ADMIN_PASSWORD");
 
     let path = std::env::temp_dir().join(format!("mcu-cli-{}.db", uuid::Uuid::new_v4().simple()));
     let db = format!("sqlite://{}?mode=rwc", path.display());
