@@ -1,4 +1,5 @@
-//! The command line: `serve` (default), `migrate`, `user create`, `token create`, `schema`.
+//! The command line: `serve` (default), `migrate`, `user create`, `token create`, `schema`,
+//! `healthcheck`, `seed-demo`, `import`, `rollup`, `classifier`.
 
 use std::io::BufRead;
 
@@ -34,6 +35,10 @@ pub enum Command {
     Token(TokenCommand),
     /// Print the GraphQL schema (SDL), as committed in schema.graphql.
     Schema,
+    /// Ask the server at MCU_BIND (0.0.0.0 and :: meaning this host) whether it is ready:
+    /// exits 0 when `GET /readyz` answers 200 within two seconds, 1 otherwise. For container
+    /// health checks; needs neither the database nor a shell.
+    Healthcheck,
     /// Import a ПОС or «Инцидент менеджмент» export (same code path as `importAppeals`).
     Import {
         /// pos-xlsx, incident-xlsx or csv.
@@ -50,7 +55,9 @@ pub enum Command {
     /// The topic classifier.
     #[command(subcommand)]
     Classifier(ClassifierCommand),
-    /// Fill the database with realistic synthetic data of a small city (demo and benchmarks).
+    /// Fill the database with realistic synthetic data of a small city (demo and benchmarks),
+    /// then create the administrator of MCU_ADMIN_EMAIL/MCU_ADMIN_PASSWORD if no active one
+    /// exists, as `serve` does.
     SeedDemo {
         /// Number of appeals spread over the last year.
         #[arg(long, default_value = "5000")]
@@ -135,6 +142,17 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         print!("{}", graphql::sdl());
         return Ok(());
     }
+    if matches!(command, Command::Healthcheck) {
+        // Only the address matters: the probe runs beside the server with its environment,
+        // and must not fail on (or spend time checking) settings it does not use.
+        return match healthcheck(&cli.settings.bind, std::time::Duration::from_secs(2)).await {
+            Ok(()) => {
+                println!("ready");
+                Ok(())
+            }
+            Err(why) => Err(StartError::Io(std::io::Error::other(format!("not ready: {why}")))),
+        };
+    }
     let settings = Settings::from_args(cli.settings)?;
     crate::telemetry::init(settings.json_logs);
     match command {
@@ -200,6 +218,18 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             );
             for email in report.users_created {
                 println!("demo user {email} / {}", crate::service::seed::DEMO_PASSWORD);
+            }
+            match users::ensure_admin(&state).await.map_err(cli_error)? {
+                users::AdminOutcome::Created { email, generated_password: Some(password) } => {
+                    println!("administrator {email} / {password} (random, shown once)");
+                }
+                users::AdminOutcome::Created { email, generated_password: None } => {
+                    println!("administrator {email} created with MCU_ADMIN_PASSWORD");
+                }
+                users::AdminOutcome::ActiveAdminExists { emails } => {
+                    println!("administrator not created: an active one exists ({})", emails.join(", "));
+                }
+                outcome @ users::AdminOutcome::EmailTaken { .. } => users::log_admin_outcome(&outcome),
             }
             Ok(())
         }
@@ -305,8 +335,46 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             }
             Ok(())
         }
-        Command::Schema => Ok(()),
+        Command::Schema | Command::Healthcheck => Ok(()),
     }
+}
+
+/// `GET /readyz` over a plain TCP connection with a minimal HTTP/1.0 request, reading no
+/// more than the status line: `Ok` when the status is 200.
+///
+/// # Errors
+/// Why the server is not ready: a bad address, no connection, a timeout, another status.
+pub async fn healthcheck(bind: &str, timeout: std::time::Duration) -> Result<(), String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut addr: std::net::SocketAddr =
+        bind.parse().map_err(|e| format!("MCU_BIND '{bind}' is not a socket address ({e})"))?;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            std::net::Ipv4Addr::LOCALHOST.into()
+        } else {
+            std::net::Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let probe = async {
+        let mut stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("{addr}: {e}"))?;
+        let request = format!("GET /readyz HTTP/1.0\r\nHost: {addr}\r\nUser-Agent: mcu-healthcheck\r\n\r\n");
+        stream.write_all(request.as_bytes()).await.map_err(|e| format!("{addr}: {e}"))?;
+        // The status line is all that matters: read until it is complete (or the answer ends).
+        let mut answer = Vec::with_capacity(512);
+        let mut chunk = [0u8; 512];
+        while !answer.windows(2).any(|w| w == b"\r\n") && answer.len() < 4096 {
+            let n = stream.read(&mut chunk).await.map_err(|e| format!("{addr}: {e}"))?;
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&chunk[..n]);
+        }
+        let text = String::from_utf8_lossy(&answer);
+        let status_line = text.lines().next().unwrap_or_default().to_string();
+        let status = status_line.split_whitespace().nth(1).unwrap_or_default();
+        if status == "200" { Ok(()) } else { Err(format!("/readyz answered '{status_line}'")) }
+    };
+    tokio::time::timeout(timeout, probe).await.map_err(|_| format!("{addr}: no answer within {timeout:?}"))?
 }
 
 fn cli_error(e: crate::error::AppError) -> StartError {

@@ -26,10 +26,11 @@ pub struct SettingsArgs {
     /// embedded SQLite database it is generated once and kept beside the database file.
     #[arg(long, env = "MCU_JWT_SECRET", hide_env_values = true, global = true)]
     pub jwt_secret: Option<String>,
-    /// E-mail of the administrator created on the first start.
+    /// E-mail of the administrator created at start whenever no active administrator exists
+    /// (an existing account with this e-mail is never changed). Empty means not set.
     #[arg(long, env = "MCU_ADMIN_EMAIL", global = true)]
     pub admin_email: Option<String>,
-    /// Password of the administrator created on the first start (random and logged once if absent).
+    /// Password of that administrator (random and logged once if absent or empty).
     #[arg(long, env = "MCU_ADMIN_PASSWORD", hide_env_values = true, global = true)]
     pub admin_password: Option<String>,
     /// The municipality's time zone (IANA name).
@@ -201,7 +202,15 @@ impl Settings {
     ///
     /// # Errors
     /// A [`ConfigError`] naming the setting and why it is wrong.
-    pub fn from_args(a: SettingsArgs) -> Result<Self, ConfigError> {
+    pub fn from_args(mut a: SettingsArgs) -> Result<Self, ConfigError> {
+        // An empty value means "not set": `docker compose` passes `${VAR:-}` as an empty string,
+        // and an empty secret or e-mail is never meant literally. A value of spaces is kept
+        // (and a password of spaces refused): someone typed it.
+        for optional in [&mut a.admin_email, &mut a.admin_password, &mut a.jwt_secret, &mut a.metrics_token] {
+            if optional.as_deref().is_some_and(str::is_empty) {
+                *optional = None;
+            }
+        }
         let bad = |setting: &'static str, why: String| ConfigError { setting, why };
         let is_sqlite = a.database_url.starts_with("sqlite:");
         if !is_sqlite && !a.database_url.starts_with("postgres://") && !a.database_url.starts_with("postgresql://") {

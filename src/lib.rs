@@ -177,16 +177,8 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
 /// Builds the whole server: state, first administrator, schema, router, listener.
 pub async fn build(settings: Settings) -> Result<App, StartError> {
     let state = init_state(settings).await?;
-    if let Some((email, generated)) = service::users::ensure_first_admin(&state).await? {
-        if let Some(password) = generated {
-            tracing::warn!(
-                %email, %password,
-                "created the first administrator with a random password; it is shown only this once"
-            );
-        } else {
-            tracing::info!(%email, "created the first administrator");
-        }
-    }
+    let outcome = service::users::ensure_admin(&state).await?;
+    service::users::log_admin_outcome(&outcome);
     // Load or retrain the topic classifier in the background; suggestions wait for it only
     // when asked for explicitly.
     let warm = state.clone();

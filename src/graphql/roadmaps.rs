@@ -48,6 +48,11 @@ impl Roadmap {
     async fn title(&self) -> &str {
         &self.model.title
     }
+    /// The relative URL of the roadmap as a Word document (`/exports/roadmaps/{id}.docx`):
+    /// fetch it with the same `Authorization: Bearer` header as GraphQL requests.
+    async fn docx_url(&self) -> String {
+        format!("/exports/roadmaps/{}.docx", self.model.id)
+    }
     /// The problem the roadmap removes (the root cause of appeals).
     async fn problem(&self) -> &str {
         &self.model.problem

@@ -260,14 +260,45 @@ pub const FIRST_ADMIN_NAME: &str = "Administrator";
 /// The e-mail of the first administrator when `MCU_ADMIN_EMAIL` is not set.
 pub const FIRST_ADMIN_EMAIL: &str = "admin@localhost";
 
-/// Creates the first administrator when the database has no users.
-///
-/// Returns the generated password when none was configured, so the caller can show it once.
-pub async fn ensure_first_admin(state: &AppState) -> AppResult<Option<(String, Option<String>)>> {
-    if user::Entity::find().count(&state.db).await? > 0 {
-        return Ok(None);
+/// What [`ensure_admin`] did at start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AdminOutcome {
+    /// The configured administrator was created; the password when it was generated (to be
+    /// shown once).
+    Created { email: String, generated_password: Option<String> },
+    /// An active administrator exists, so nothing was created (the e-mails of up to three).
+    ActiveAdminExists { emails: Vec<String> },
+    /// No active administrator exists, but the configured e-mail belongs to an account that is
+    /// not one (a demo user, a deactivated administrator): it is left as it is.
+    EmailTaken { email: String, active: bool, roles: String },
+}
+
+/// Creates the administrator named by `MCU_ADMIN_EMAIL` (default `admin@localhost`) with
+/// `MCU_ADMIN_PASSWORD` (random when unset) whenever no active user has the role ADMIN; not
+/// only on an empty database, so that users created first (`mcu seed-demo`) do not leave the
+/// server without an administrator. An existing account with that e-mail is never changed:
+/// neither its roles nor its password nor its activity (see [`AdminOutcome::EmailTaken`]).
+pub async fn ensure_admin(state: &AppState) -> AppResult<AdminOutcome> {
+    // Roles are a comma-separated list; the LIKE narrows, parsing decides.
+    let candidates = user::Entity::find()
+        .filter(user::Column::Active.eq(true))
+        .filter(user::Column::Roles.contains("ADMIN"))
+        .order_by_asc(user::Column::Id)
+        .all(&state.db)
+        .await?;
+    let admins: Vec<String> = candidates
+        .into_iter()
+        .filter(|u| parse_list::<Role>(&u.roles).contains(&Role::Admin))
+        .map(|u| u.email)
+        .take(3)
+        .collect();
+    if !admins.is_empty() {
+        return Ok(AdminOutcome::ActiveAdminExists { emails: admins });
     }
     let email = state.settings.admin_email.clone().unwrap_or_else(|| FIRST_ADMIN_EMAIL.into());
+    if let Some(existing) = find_by_email(&state.db, &email).await? {
+        return Ok(AdminOutcome::EmailTaken { email: existing.email, active: existing.active, roles: existing.roles });
+    }
     let (password, generated) = match &state.settings.admin_password {
         Some(p) => (p.expose_secret().to_string(), false),
         None => (auth::random_hex(12), true),
@@ -287,7 +318,30 @@ pub async fn ensure_first_admin(state: &AppState) -> AppResult<Option<(String, O
         },
     )
     .await?;
-    Ok(Some((u.email, generated.then_some(password))))
+    Ok(AdminOutcome::Created { email: u.email, generated_password: generated.then_some(password) })
+}
+
+/// Logs what [`ensure_admin`] did: info when an administrator was created or one exists,
+/// warn when the password was generated or when no active administrator exists and none
+/// could be created.
+pub fn log_admin_outcome(outcome: &AdminOutcome) {
+    match outcome {
+        AdminOutcome::Created { email, generated_password: Some(password) } => tracing::warn!(
+            %email, %password,
+            "created the first administrator with a random password; it is shown only this once"
+        ),
+        AdminOutcome::Created { email, generated_password: None } => {
+            tracing::info!(%email, "created the administrator named by MCU_ADMIN_EMAIL/MCU_ADMIN_PASSWORD");
+        }
+        AdminOutcome::ActiveAdminExists { emails } => tracing::info!(
+            administrators = %emails.join(", "),
+            "an active administrator exists; MCU_ADMIN_EMAIL/MCU_ADMIN_PASSWORD are not used"
+        ),
+        AdminOutcome::EmailTaken { email, active, roles } => tracing::warn!(
+            %email, active, %roles,
+            "no active administrator exists, but {email} belongs to an account that is not an active              administrator; it is left unchanged and no administrator was created. Set MCU_ADMIN_EMAIL to an              unused address, or create one with `mcu user create --role ADMIN`"
+        ),
+    }
 }
 
 /// Loads a user by id.

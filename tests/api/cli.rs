@@ -65,3 +65,140 @@ fn users_and_tokens_from_the_command_line() {
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+/// Runs `mcu healthcheck` with this MCU_BIND (off the test's runtime, which serves the app)
+/// and returns its exit code and standard error.
+async fn healthcheck(bind: String) -> (i32, String) {
+    tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let out = mcu("sqlite::memory:").env("MCU_BIND", &bind).arg("healthcheck").output().unwrap();
+        assert!(started.elapsed() < std::time::Duration::from_secs(5), "a short timeout");
+        (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).to_string())
+    })
+    .await
+    .unwrap()
+}
+
+/// A server on 127.0.0.1 that answers every connection with `answer` (nothing when `None`).
+fn fake_server(answer: Option<&'static str>) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { return };
+            let mut request = [0u8; 1024];
+            let _ = std::io::Read::read(&mut stream, &mut request);
+            match answer {
+                Some(a) => {
+                    let _ = stream.write_all(a.as_bytes());
+                }
+                None => std::thread::sleep(std::time::Duration::from_secs(10)),
+            }
+        }
+    });
+    port
+}
+
+#[tokio::test]
+async fn healthcheck_exits_0_when_the_server_is_ready_and_1_otherwise() {
+    let app = crate::helpers::spawn_app().await;
+    let port = app.base.rsplit(':').next().unwrap().to_string();
+    assert_eq!(healthcheck(format!("127.0.0.1:{port}")).await.0, 0);
+    // The address the server binds in a container means "this host" to the probe.
+    assert_eq!(healthcheck(format!("0.0.0.0:{port}")).await.0, 0);
+
+    // Nothing listens.
+    let free = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let (code, err) = healthcheck(format!("127.0.0.1:{free}")).await;
+    assert_eq!(code, 1);
+    assert!(err.starts_with("mcu: not ready:"), "{err}");
+    // Something answers, but not 200 (a server whose database is gone answers 503).
+    let busy = fake_server(Some("HTTP/1.1 503 Service Unavailable\r\ncontent-length: 20\r\n\r\ndatabase unreachable"));
+    let (code, err) = healthcheck(format!("127.0.0.1:{busy}")).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("503"), "{err}");
+    // Something accepts the connection and never answers: the probe gives up in time.
+    let silent = fake_server(None);
+    let (code, err) = healthcheck(format!("127.0.0.1:{silent}")).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("no answer within"), "{err}");
+    let (code, err) = healthcheck("not-an-address".into()).await;
+    assert_eq!(code, 1);
+    assert!(err.contains("MCU_BIND"), "{err}");
+}
+
+/// `docker compose` passes an unset `${MCU_ADMIN_PASSWORD:-}` as an empty string: that is
+/// "not set" (a random password), not a blank password that stops the start.
+#[test]
+fn empty_admin_settings_mean_not_set() {
+    let mut args = crate::helpers::test_args("sqlite::memory:".into());
+    args.admin_password = Some(String::new());
+    args.admin_email = Some(String::new());
+    args.jwt_secret = Some(String::new());
+    let settings = mcu::config::Settings::from_args(args).unwrap();
+    assert!(settings.admin_password.is_none() && settings.admin_email.is_none() && settings.jwt_secret.is_none());
+    // Spaces are not "nothing": a password of spaces is still refused.
+    let mut args = crate::helpers::test_args("sqlite::memory:".into());
+    args.admin_password = Some(" ".repeat(16));
+    assert_eq!(mcu::config::Settings::from_args(args).unwrap_err().setting, "MCU_ADMIN_PASSWORD");
+
+    let path = std::env::temp_dir().join(format!("mcu-cli-{}.db", uuid::Uuid::new_v4().simple()));
+    let db = format!("sqlite://{}?mode=rwc", path.display());
+    let out = mcu(&db).env("MCU_ADMIN_PASSWORD", "").env("MCU_ADMIN_EMAIL", "").arg("migrate").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for suffix in ["", "-wal", "-shm", ".jwt-secret"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}
+
+/// `seed-demo` creates the administrator of `--admin-email`/MCU_ADMIN_PASSWORD (its demo users
+/// are no administrators), once; `serve` on that database then says why it creates none.
+#[tokio::test]
+async fn seed_demo_honours_the_admin_settings_and_serve_says_why_it_creates_no_admin() {
+    let path = std::env::temp_dir().join(format!("mcu-cli-{}.db", uuid::Uuid::new_v4().simple()));
+    let db = format!("sqlite://{}?mode=rwc", path.display());
+    let seed = |db: String| {
+        tokio::task::spawn_blocking(move || {
+            let out = mcu(&db)
+                .env("MCU_ADMIN_PASSWORD", "amber-violin-harbor-31")
+                .args(["seed-demo", "--appeals", "10", "--admin-email", "Boss@City.ru"])
+                .output()
+                .unwrap();
+            assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+            String::from_utf8_lossy(&out.stdout).to_string()
+        })
+    };
+    let first = seed(db.clone()).await.unwrap();
+    assert!(first.contains("demo user curator@demo.mcu / "), "{first}");
+    assert!(first.contains("administrator boss@city.ru created with MCU_ADMIN_PASSWORD"), "{first}");
+    let again = seed(db.clone()).await.unwrap();
+    assert!(again.contains("administrator not created: an active one exists (boss@city.ru)"), "{again}");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut server = mcu(&db)
+        .env("RUST_LOG", "info")
+        .env("MCU_BIND", format!("127.0.0.1:{port}"))
+        .env("MCU_ADMIN_EMAIL", "other@city.ru")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..100 {
+        if healthcheck(format!("127.0.0.1:{port}")).await.0 == 0 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    server.kill().unwrap();
+    let out = server.wait_with_output().unwrap();
+    assert!(ready, "the server became ready");
+    let logs = String::from_utf8_lossy(&out.stdout);
+    let line = logs.lines().find(|l| l.contains("an active administrator exists")).unwrap_or_else(|| panic!("{logs}"));
+    assert!(line.contains("\"level\":\"INFO\"") && line.contains("boss@city.ru"), "{line}");
+    assert!(line.contains("MCU_ADMIN_EMAIL/MCU_ADMIN_PASSWORD are not used"), "{line}");
+    for suffix in ["", "-wal", "-shm", ".jwt-secret"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+    }
+}

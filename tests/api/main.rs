@@ -12,6 +12,7 @@ mod appeals;
 mod auth;
 mod cli;
 mod clients;
+mod examples;
 mod hostile;
 mod imports;
 mod intake;

@@ -436,3 +436,30 @@ async fn the_roadmaps_and_polls_migration_rolls_back_and_reapplies() {
     mcu::service::rollup::rebuild(db, app.state.settings.timezone).await.unwrap();
     app.assert_rollups_agree().await;
 }
+
+/// `Roadmap.docxUrl` is the relative URL of the export: with the caller's token it downloads
+/// that roadmap's document; without one it is refused.
+#[tokio::test]
+async fn the_docx_url_of_a_roadmap_downloads_it_with_the_callers_token() {
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({})).await;
+    let (_, head) = app.user_with(&admin, &["HEAD"], json!({})).await;
+    let r = create(&app, &coordinator, json!({"title": "Ливнёвка на Лесной", "problem": "Подтопления"})).await;
+    let id = s(&r, "id");
+    let q = app.gql(Some(&head), "query($id:ID!){ roadmap(id:$id) { docxUrl } }", json!({ "id": id })).await;
+    let url = q.data()["roadmap"]["docxUrl"].as_str().unwrap().to_string();
+    assert_eq!(url, format!("/exports/roadmaps/{id}.docx"));
+    for token in [&head, &coordinator] {
+        let resp = app.client.get(format!("{}{url}", app.base)).bearer_auth(token).send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), 200);
+        assert_eq!(
+            resp.headers()["content-disposition"].to_str().unwrap(),
+            format!("attachment; filename=\"roadmap-{id}.docx\"")
+        );
+        let text = unzip_document(&resp.bytes().await.unwrap());
+        assert!(text.contains("Ливнёвка на Лесной"), "the document of this roadmap");
+    }
+    let anon = app.client.get(format!("{}{url}", app.base)).send().await.unwrap();
+    assert_eq!(anon.status().as_u16(), 401);
+}

@@ -50,3 +50,81 @@ async fn seed_demo_fills_a_year_of_consistent_appeals_and_can_run_twice() {
     );
     app.assert_rollups_agree().await;
 }
+
+/// Demo users (or any users) do not stop the start from creating the administrator of
+/// MCU_ADMIN_*: it is created whenever no active ADMIN exists, once, and an account that
+/// already has the configured e-mail is never changed.
+#[tokio::test]
+async fn the_configured_administrator_is_created_whenever_no_active_one_exists() {
+    use mcu::service::users::{AdminOutcome, ensure_admin};
+    use sea_orm::ConnectionTrait;
+
+    let app = spawn_app().await;
+    let settings = |email: &str, password: &str| {
+        let mut s = (*app.state.settings).clone();
+        s.admin_email = Some(email.into());
+        s.admin_password = Some(secrecy::SecretString::from(password.to_string()));
+        s
+    };
+    // The administrator of the first start exists: nothing is created, whatever is configured.
+    let state = mcu::init_state(settings("boss@mcu.test", "amber-violin-harbor-31")).await.unwrap();
+    assert_eq!(
+        ensure_admin(&state).await.unwrap(),
+        AdminOutcome::ActiveAdminExists { emails: vec![crate::helpers::ADMIN_EMAIL.into()] }
+    );
+    mcu::service::seed::seed_demo(&app.state, 20, 5).await.unwrap();
+    app.state.db.execute_unprepared("UPDATE users SET active = false WHERE email = 'admin@mcu.test'").await.unwrap();
+
+    // Only demo users are active now (none an administrator): the server creates the
+    // configured one at start, and it can sign in.
+    let server = mcu::build(settings("boss@mcu.test", "amber-violin-harbor-31")).await.unwrap();
+    let base = format!("http://127.0.0.1:{}", server.port());
+    tokio::spawn(server.run_until_stopped());
+    let r = app
+        .client
+        .post(format!("{base}/graphql"))
+        .json(&json!({"query": "mutation{login(email:\"boss@mcu.test\",password:\"amber-violin-harbor-31\"){user{roles}}}"}))
+        .send()
+        .await
+        .unwrap()
+        .json::<serde_json::Value>()
+        .await
+        .unwrap();
+    assert_eq!(r["data"]["login"]["user"]["roles"], json!(["ADMIN"]), "{r}");
+    // Once: the next start finds it.
+    assert_eq!(
+        ensure_admin(&state).await.unwrap(),
+        AdminOutcome::ActiveAdminExists { emails: vec!["boss@mcu.test".into()] }
+    );
+
+    // No active administrator, and the configured e-mail is a demo curator's: it keeps its
+    // role and password, and no administrator appears.
+    app.state.db.execute_unprepared("UPDATE users SET active = false WHERE email = 'boss@mcu.test'").await.unwrap();
+    let state = mcu::init_state(settings("Curator@Demo.mcu", "amber-violin-harbor-31")).await.unwrap();
+    assert_eq!(
+        ensure_admin(&state).await.unwrap(),
+        AdminOutcome::EmailTaken { email: "curator@demo.mcu".into(), active: true, roles: "CURATOR".into() }
+    );
+    // A deactivated administrator's e-mail is not reactivated either.
+    let state = mcu::init_state(settings("admin@mcu.test", "amber-violin-harbor-31")).await.unwrap();
+    assert_eq!(
+        ensure_admin(&state).await.unwrap(),
+        AdminOutcome::EmailTaken { email: "admin@mcu.test".into(), active: false, roles: "ADMIN".into() }
+    );
+    let (curator, _) = app.login("curator@demo.mcu", mcu::service::seed::DEMO_PASSWORD).await;
+    let me = app.gql(Some(&curator), "{ me { roles active } }", json!({})).await;
+    assert_eq!(me.data()["me"], json!({"roles": ["CURATOR"], "active": true}));
+    let admins = app
+        .state
+        .db
+        .query_one_raw(sea_orm::Statement::from_string(
+            app.state.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM users WHERE roles LIKE '%ADMIN%' AND active = true",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(admins, 0);
+}
