@@ -103,11 +103,15 @@ pub fn router(http: Http) -> Router {
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
 }
 
+/// Ready when the database takes writes (see [`crate::db::write_readiness`]); otherwise 503
+/// with the reason.
 async fn readyz(State(http): State<Http>) -> Response {
-    if crate::db::ping(&http.app.db).await {
-        "ready".into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+    match crate::db::write_readiness(&http.app.settings, &http.app.db).await {
+        Ok(()) => "ready".into_response(),
+        Err(why) => {
+            tracing::warn!(reason = %why, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")).into_response()
+        }
     }
 }
 
@@ -146,7 +150,7 @@ async fn export_roadmap(
         Err(e @ AppError::Unauthenticated(_)) => {
             return error_response(StatusCode::UNAUTHORIZED, e.code(), &e.message());
         }
-        Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "internal server error"),
+        Err(e) => return internal_response(&e),
     };
     let allowed = crate::graphql::policy::rule_for("Query.roadmap").is_some_and(|r| r.check(&principal).is_ok());
     if !allowed {
@@ -168,7 +172,7 @@ async fn export_roadmap(
         )
             .into_response(),
         Err(e @ AppError::NotFound(_)) => error_response(StatusCode::NOT_FOUND, e.code(), &e.message()),
-        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "internal server error"),
+        Err(e) => internal_response(&e),
     }
 }
 
@@ -183,6 +187,14 @@ async fn graphiql(State(http): State<Http>) -> Response {
 fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
     let body = serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] });
     (status, Json(body)).into_response()
+}
+
+/// An error that is not the caller's: 503 when the database is unavailable, else 500.
+fn internal_response(e: &AppError) -> Response {
+    match e {
+        AppError::Unavailable(_) => error_response(StatusCode::SERVICE_UNAVAILABLE, e.code(), &e.message()),
+        _ => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "internal server error"),
+    }
 }
 
 /// Ensures every error carries a contract code and internal ones carry the request id.
@@ -214,7 +226,12 @@ fn finish_errors(errors: &mut [ServerError], request_id: &str) {
         };
         if code == "INTERNAL_SERVER_ERROR" {
             ext.set("requestId", request_id);
-            e.message = format!("internal server error (request id {request_id})");
+            let what = if e.message == crate::error::UNAVAILABLE {
+                crate::error::UNAVAILABLE
+            } else {
+                "internal server error"
+            };
+            e.message = format!("{what} (request id {request_id})");
         }
     }
 }
@@ -297,10 +314,7 @@ async fn graphql(
             Some(token) if !token.is_empty() => match auth::authenticate(&http.app, token).await {
                 Ok(p) => caller.principal = p,
                 Err(AppError::Unauthenticated(why)) => caller.credential_error = Some(why),
-                Err(e) => {
-                    let code = e.code();
-                    return error_response(StatusCode::INTERNAL_SERVER_ERROR, code, "internal server error");
-                }
+                Err(e) => return internal_response(&e),
             },
             _ => {
                 caller.credential_error = Some("the Authorization header must be 'Bearer <token>'".into());

@@ -11,6 +11,7 @@ mod appeal_list;
 mod appeals;
 mod auth;
 mod cli;
+mod durability;
 mod imports;
 mod intake;
 mod limits;
