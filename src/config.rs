@@ -57,6 +57,14 @@ pub struct SettingsArgs {
     /// Minimum idle database connections.
     #[arg(long, env = "MCU_DB_MIN_CONNECTIONS", default_value = "1", global = true)]
     pub db_min_connections: u32,
+    /// Largest SQLite database in pages of 4 KiB (`PRAGMA max_page_count` on every
+    /// connection), a quota below the file system's free space; absent: no cap but SQLite's.
+    #[arg(long, env = "MCU_SQLITE_MAX_PAGE_COUNT", global = true)]
+    pub sqlite_max_page_count: Option<u64>,
+    /// Free space the database needs for `/readyz` to answer ready, in bytes: on the file
+    /// system of an SQLite database and below its page cap.
+    #[arg(long, env = "MCU_DB_MIN_FREE_BYTES", default_value = "16777216", global = true)]
+    pub db_min_free_bytes: u64,
     /// Statement timeout in milliseconds (PostgreSQL `statement_timeout`, SQLite busy timeout).
     #[arg(long, env = "MCU_DB_STATEMENT_TIMEOUT_MS", default_value = "10000", global = true)]
     pub db_statement_timeout_ms: u64,
@@ -168,6 +176,8 @@ pub struct Settings {
     pub refresh_ttl: Duration,
     pub db_max_connections: u32,
     pub db_min_connections: u32,
+    pub sqlite_max_page_count: Option<u64>,
+    pub db_min_free_bytes: u64,
     pub db_statement_timeout: Duration,
     pub request_timeout: Duration,
     pub export_timeout: Duration,
@@ -259,6 +269,9 @@ impl Settings {
         positive("MCU_EXPORT_TIMEOUT_MS", a.export_timeout_ms)?;
         positive("MCU_ROLLUP_COMPACT_SECS", a.rollup_compact_secs)?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
+        if let Some(pages) = a.sqlite_max_page_count {
+            positive("MCU_SQLITE_MAX_PAGE_COUNT", pages)?;
+        }
         positive("MCU_MAX_BODY_BYTES", a.max_body_bytes as u64)?;
         positive("MCU_MAX_UPLOAD_BYTES", a.max_upload_bytes as u64)?;
         positive("MCU_MAX_DEPTH", a.max_depth as u64)?;
@@ -352,6 +365,8 @@ impl Settings {
             refresh_ttl: Duration::from_secs(a.refresh_ttl_secs),
             db_max_connections: a.db_max_connections,
             db_min_connections: a.db_min_connections,
+            sqlite_max_page_count: a.sqlite_max_page_count,
+            db_min_free_bytes: a.db_min_free_bytes,
             db_statement_timeout: Duration::from_millis(a.db_statement_timeout_ms),
             request_timeout: Duration::from_millis(a.request_timeout_ms),
             export_timeout: Duration::from_millis(a.export_timeout_ms),
@@ -380,14 +395,20 @@ impl Settings {
         self.database_url.starts_with("sqlite:")
     }
 
-    /// The file that keeps the generated JWT secret beside the SQLite database, if any.
-    pub fn jwt_secret_file(&self) -> Option<PathBuf> {
+    /// The file of the SQLite database, if it is one (not in memory).
+    pub fn sqlite_path(&self) -> Option<PathBuf> {
         let rest = self.database_url.strip_prefix("sqlite:")?;
         let rest = rest.trim_start_matches("//");
         let path = rest.split('?').next().unwrap_or_default();
         if path.is_empty() || path == ":memory:" || rest.contains("mode=memory") {
             return None;
         }
-        Some(PathBuf::from(format!("{path}.jwt-secret")))
+        Some(PathBuf::from(path))
+    }
+
+    /// The file that keeps the generated JWT secret beside the SQLite database, if any.
+    pub fn jwt_secret_file(&self) -> Option<PathBuf> {
+        let path = self.sqlite_path()?;
+        Some(PathBuf::from(format!("{}.jwt-secret", path.display())))
     }
 }

@@ -24,7 +24,9 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
     if settings.is_sqlite() {
-        opts.map_sqlx_sqlite_opts(move |o| sqlite_options(o, timeout_ms as u64));
+        let max_pages = settings.sqlite_max_page_count;
+        opts.map_sqlx_sqlite_opts(move |o| sqlite_options(o, timeout_ms as u64, max_pages));
+        opts.map_sqlx_sqlite_pool_opts(|o| o.after_release(release_outside_transaction));
     } else {
         opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", format!("{timeout_ms}"))]));
     }
@@ -34,11 +36,43 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
 fn sqlite_options(
     o: sea_orm::sqlx::sqlite::SqliteConnectOptions,
     timeout_ms: u64,
+    max_page_count: Option<u64>,
 ) -> sea_orm::sqlx::sqlite::SqliteConnectOptions {
-    o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+    let o = o
+        .journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
         .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
         .foreign_keys(true)
-        .busy_timeout(Duration::from_millis(timeout_ms))
+        .busy_timeout(Duration::from_millis(timeout_ms));
+    match max_page_count {
+        Some(pages) => o.pragma("max_page_count", pages.to_string()),
+        None => o,
+    }
+}
+
+/// Whether an SQLite connection given back to the pool may serve again: not when it is
+/// still inside a transaction. A `COMMIT` that fails (`SQLITE_FULL`, an I/O error) leaves
+/// sqlx's transaction depth at one, and when SQLite had already rolled the transaction back
+/// the `ROLLBACK` of the dropped transaction fails too: every later "transaction" on that
+/// connection was a savepoint of a transaction that no longer existed, its writes were
+/// acknowledged, and the connection held the write lock from other writers ("database is
+/// locked"). Such a connection is closed; the pool opens a fresh one when it is needed.
+fn release_outside_transaction(
+    conn: &mut sea_orm::sqlx::sqlite::SqliteConnection,
+    _meta: sea_orm::sqlx::pool::PoolConnectionMetadata,
+) -> futures_util::future::BoxFuture<'_, Result<bool, sea_orm::sqlx::Error>> {
+    use sea_orm::sqlx::Connection;
+    Box::pin(async move {
+        if !conn.is_in_transaction() {
+            return Ok(true);
+        }
+        // The rollback of a dropped transaction is queued: let the connection run it first.
+        conn.ping().await?;
+        if conn.is_in_transaction() {
+            tracing::warn!("closing a database connection left inside a failed transaction");
+            return Ok(false);
+        }
+        Ok(true)
+    })
 }
 
 /// The connection write transactions ([`begin_write`]) use.
@@ -69,12 +103,14 @@ pub async fn connect_writer(
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_millis(timeout_ms).max(Duration::from_secs(10)))
         .sqlx_logging(false);
+    let max_pages = settings.sqlite_max_page_count;
     opts.map_sqlx_sqlite_opts(move |o| {
-        sqlite_options(o, timeout_ms)
+        sqlite_options(o, timeout_ms, max_pages)
             .pragma("cache_size", "-32768")
             .pragma("temp_store", "memory")
             .pragma("wal_autocheckpoint", "10000")
     });
+    opts.map_sqlx_sqlite_pool_opts(|o| o.after_release(release_outside_transaction));
     Database::connect(opts).await
 }
 
@@ -86,9 +122,118 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
     Migrator::up(db, None).await
 }
 
-/// Whether the database answers (for `/readyz`).
-pub async fn ping(db: &DatabaseConnection) -> bool {
-    db.execute_unprepared("SELECT 1").await.is_ok()
+/// How long `/readyz` waits for the database before it answers "not ready".
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why the database cannot take writes now, or `Ok` when it can (for `/readyz`; within
+/// [`READY_TIMEOUT`]). On SQLite: the write lock can be taken (`BEGIN IMMEDIATE`, then
+/// `ROLLBACK`), at least `MCU_DB_MIN_FREE_BYTES` are left below the page cap
+/// (`max_page_count`, with the free pages inside the file) and on the file system of the
+/// database file. On PostgreSQL: the database answers on a connection of the pool (it
+/// exists, the server is up) and is not read-only (`transaction_read_only`, which a
+/// standby or `default_transaction_read_only` turn on). The reasons name no internal detail.
+pub async fn write_readiness(settings: &Settings, db: &DatabaseConnection) -> Result<(), String> {
+    let check = async {
+        if db.get_database_backend() == DbBackend::Postgres {
+            postgres_readiness(db).await
+        } else {
+            sqlite_readiness(settings, db).await
+        }
+    };
+    tokio::time::timeout(READY_TIMEOUT, check)
+        .await
+        .unwrap_or_else(|_| Err(format!("the database did not answer within {} s", READY_TIMEOUT.as_secs())))
+}
+
+async fn postgres_readiness(db: &DatabaseConnection) -> Result<(), String> {
+    let row = db
+        .query_one_raw(Statement::from_string(DbBackend::Postgres, "SHOW transaction_read_only"))
+        .await
+        .map_err(|e| {
+            tracing::warn!(error = %e, "readiness: the database cannot be reached");
+            "the database cannot be reached".to_string()
+        })?;
+    let read_only = row.and_then(|r| r.try_get::<String>("", "transaction_read_only").ok());
+    if read_only.as_deref() == Some("off") { Ok(()) } else { Err("the database is read-only".into()) }
+}
+
+async fn sqlite_readiness(settings: &Settings, db: &DatabaseConnection) -> Result<(), String> {
+    let txn = begin_write(db).await.map_err(|e| {
+        tracing::warn!(error = %e, "readiness: the database's write lock cannot be taken");
+        "the database does not take the write lock".to_string()
+    })?;
+    let sql = "SELECT c.page_count AS pages, m.max_page_count AS max_pages, f.freelist_count AS free_pages, \
+               s.page_size AS page_size FROM pragma_page_count() c, pragma_max_page_count() m, \
+               pragma_freelist_count() f, pragma_page_size() s";
+    let row = txn.query_one_raw(Statement::from_string(DbBackend::Sqlite, sql)).await;
+    let rolled_back = txn.rollback().await;
+    let row = row.and_then(|r| r.ok_or_else(|| sea_orm::DbErr::RecordNotFound("pragma".into()))).map_err(|e| {
+        tracing::warn!(error = %e, "readiness: the database's size cannot be read");
+        "the database's size cannot be read".to_string()
+    })?;
+    rolled_back.map_err(|_| "the database does not release the write lock".to_string())?;
+    let get = |c: &str| row.try_get::<i64>("", c).map_or(0, |v| u64::try_from(v).unwrap_or(0));
+    let (pages, max_pages, free_pages, page_size) =
+        (get("pages"), get("max_pages"), get("free_pages"), get("page_size"));
+    let room = (max_pages.saturating_sub(pages) + free_pages).saturating_mul(page_size);
+    let need = settings.db_min_free_bytes;
+    if room < need {
+        return Err(format!("the database has {room} bytes left below its page cap, less than {need}"));
+    }
+    if let Some(path) = settings.sqlite_path() {
+        let stat = rustix::fs::statvfs(&path).map_err(|e| {
+            tracing::warn!(error = %e, "readiness: the database's file system cannot be examined");
+            "the database's file system cannot be examined".to_string()
+        })?;
+        let free = stat.f_bavail.saturating_mul(stat.f_frsize);
+        if free < need {
+            return Err(format!("the database's file system has {free} bytes free, less than {need}"));
+        }
+    }
+    Ok(())
+}
+
+/// Whether a database error means the storage cannot serve (rather than a mistake in the
+/// request or the program): on SQLite a full disk or page cap (`SQLITE_FULL`), an I/O error,
+/// a read-only or unopenable file; on PostgreSQL a lost or refused connection, a database
+/// that does not exist (any more), a read-only one, a full disk or a server shutting down;
+/// on both a pool that gives no connection.
+pub fn is_unavailable(e: &sea_orm::DbErr) -> bool {
+    use sea_orm::{DbErr, RuntimeErr};
+    match e {
+        DbErr::ConnectionAcquire(_) => true,
+        DbErr::Conn(RuntimeErr::SqlxError(x))
+        | DbErr::Exec(RuntimeErr::SqlxError(x))
+        | DbErr::Query(RuntimeErr::SqlxError(x)) => sqlx_unavailable(x),
+        DbErr::Conn(_) => true,
+        _ => false,
+    }
+}
+
+fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
+    use sea_orm::sqlx::Error;
+    match e {
+        Error::Io(_)
+        | Error::Tls(_)
+        | Error::Protocol(_)
+        | Error::PoolTimedOut
+        | Error::PoolClosed
+        | Error::WorkerCrashed => true,
+        Error::Database(d) => {
+            let code = d.code().unwrap_or_default();
+            if d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
+                // Primary result codes (the low byte of an extended one): SQLITE_READONLY 8,
+                // SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14.
+                code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 8 | 10 | 13 | 14))
+            } else {
+                // SQLSTATE classes: 08 connection exception, 53 insufficient resources (disk
+                // full), 57P operator intervention (shutdown, database dropped), 58 system
+                // error (I/O); 3D000 no such database, 25006 read-only transaction.
+                ["08", "53", "57P", "58", "3D000", "25006"].iter().any(|p| code.starts_with(p))
+            }
+        }
+        _ => false,
+    }
 }
 
 /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`

@@ -38,6 +38,10 @@ pub enum AppError {
     RateLimited(String),
     /// The detail is for the log only.
     Internal(String),
+    /// The database cannot serve now (full disk, I/O error, connection lost, read-only, gone):
+    /// nothing was written. Answered as `INTERNAL_SERVER_ERROR` (503 on the file exports);
+    /// the detail is for the log only.
+    Unavailable(String),
 }
 
 fn summary(fields: &[FieldError]) -> String {
@@ -46,6 +50,9 @@ fn summary(fields: &[FieldError]) -> String {
         many => format!("{} input fields are invalid", many.len()),
     }
 }
+
+/// The message of [`AppError::Unavailable`].
+pub const UNAVAILABLE: &str = "the database is unavailable, nothing was saved; try again later";
 
 /// Result of a use case.
 pub type AppResult<T> = Result<T, AppError>;
@@ -63,6 +70,13 @@ impl AppError {
         Self::Internal(detail)
     }
 
+    /// The database cannot serve; the detail is logged here and never shown to the client.
+    pub fn unavailable(detail: impl std::fmt::Display) -> Self {
+        let detail = detail.to_string();
+        tracing::error!(error = %detail, "the database is unavailable");
+        Self::Unavailable(detail)
+    }
+
     /// The standard "this object changed meanwhile" conflict.
     pub fn stale(what: &str) -> Self {
         Self::Conflict(format!("{what} was changed by someone else; reload it and try again"))
@@ -75,6 +89,7 @@ impl AppError {
             Self::NotFound(what) => format!("{what} not found"),
             Self::BadInput(fields) => summary(fields),
             Self::Internal(_) => "internal server error".into(),
+            Self::Unavailable(_) => UNAVAILABLE.into(),
         }
     }
 
@@ -87,13 +102,16 @@ impl AppError {
             Self::BadInput(_) => "BAD_USER_INPUT",
             Self::Conflict(_) => "CONFLICT",
             Self::RateLimited(_) => "RATE_LIMITED",
-            Self::Internal(_) => "INTERNAL_SERVER_ERROR",
+            Self::Internal(_) | Self::Unavailable(_) => "INTERNAL_SERVER_ERROR",
         }
     }
 }
 
 impl From<DbErr> for AppError {
     fn from(e: DbErr) -> Self {
+        if crate::db::is_unavailable(&e) {
+            return Self::unavailable(e);
+        }
         match e.sql_err() {
             Some(SqlErr::UniqueConstraintViolation(_)) => {
                 Self::Conflict("an object with the same unique value already exists".into())

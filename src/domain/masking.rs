@@ -27,9 +27,113 @@ pub fn mask_contact(contact: &str) -> String {
     }
 }
 
+/// Which of the author's personal data a key of event data names.
+#[derive(Clone, Copy)]
+enum Personal {
+    Name,
+    Contact,
+}
+
+/// `authorName`, `author_name`, `AuthorName` → a name; `authorContact` (and an author's
+/// e-mail, phone or address) → a contact; `author` → what its texts are, a name unless a key
+/// inside says otherwise.
+fn personal_key(key: &str) -> Option<Personal> {
+    let k: String = key.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
+    match k.as_str() {
+        "author" | "authorname" | "authorfullname" => Some(Personal::Name),
+        "authorcontact" | "authoremail" | "authorphone" | "authoraddress" => Some(Personal::Contact),
+        _ => None,
+    }
+}
+
+/// Visits every non-blank text of `value` under a key that names the author's personal data,
+/// at any depth (`{"authorName": …}`, `{"before": {"authorContact": …}}`, lists of them).
+fn visit(value: &mut serde_json::Value, under: Option<Personal>, found: &mut dyn FnMut(&mut String, Personal)) {
+    match value {
+        serde_json::Value::String(s) => {
+            if let Some(kind) = under
+                && !s.trim().is_empty()
+            {
+                found(s, kind);
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                visit(item, under, found);
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                let kind = match (personal_key(key), under) {
+                    // Inside an `author` object its `contact`, `email`, `phone` are contacts.
+                    (None, Some(_))
+                        if ["contact", "email", "phone", "address"].contains(&key.to_lowercase().as_str()) =>
+                    {
+                        Some(Personal::Contact)
+                    }
+                    (kind, under) => kind.or(under),
+                };
+                visit(item, kind, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Masks the author's personal data in the data of an appeal's event as on the appeal itself
+/// ([`mask_name`], [`mask_contact`]); returns whether there was any.
+pub fn mask_personal_data(value: &mut serde_json::Value) -> bool {
+    let mut any = false;
+    visit(value, None, &mut |s, kind| {
+        any = true;
+        *s = match kind {
+            Personal::Name => mask_name(s),
+            Personal::Contact => mask_contact(s),
+        };
+    });
+    any
+}
+
+/// Whether the data of an appeal's event holds the author's personal data.
+pub fn holds_personal_data(value: &serde_json::Value) -> bool {
+    mask_personal_data(&mut value.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn event_data_is_masked_under_every_key_that_holds_the_authors_data() {
+        let mut data = serde_json::json!({
+            "authorName": "Иван Петров",
+            "authorContact": "+7 (913) 123-45-67",
+            "text": "Иван Петров пишет",
+            "before": {"author_name": "Анна Сидорова", "authorContact": "anna@mail.ru"},
+            "changes": [{"AuthorContact": "ул. Ленина, 5, кв. 12"}],
+            "author": {"name": "Пётр Иванов", "email": "petr@mail.ru"},
+            "authorNameLength": 11,
+            "empty": {"authorName": null}
+        });
+        assert!(holds_personal_data(&data));
+        assert!(mask_personal_data(&mut data));
+        assert_eq!(
+            data,
+            serde_json::json!({
+                "authorName": "И*** П***",
+                "authorContact": "***-**-67",
+                "text": "Иван Петров пишет",
+                "before": {"author_name": "А*** С***", "authorContact": "a***@mail.ru"},
+                "changes": [{"AuthorContact": "ул. ***"}],
+                "author": {"name": "П*** И***", "email": "p***@mail.ru"},
+                "authorNameLength": 11,
+                "empty": {"authorName": null}
+            })
+        );
+        let mut none = serde_json::json!({"url": "https://vk.com/wall-1_1", "authorName": null, "authorContact": " "});
+        assert!(!holds_personal_data(&none));
+        assert!(!mask_personal_data(&mut none));
+    }
 
     #[test]
     fn names_keep_initials_only() {

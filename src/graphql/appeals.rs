@@ -17,7 +17,7 @@ use super::{caller, parse_id, state};
 use crate::domain::access::Channel;
 use crate::domain::deadlines::{AppealKind, SlaState};
 use crate::domain::lifecycle::AppealStatus;
-use crate::domain::masking::{mask_contact, mask_name};
+use crate::domain::masking::{holds_personal_data, mask_contact, mask_name, mask_personal_data};
 use crate::domain::quality::{Completeness, NoAnswerReason};
 use crate::entity::{appeal, appeal_event};
 use crate::error::{AppError, AppResult};
@@ -196,12 +196,27 @@ impl Appeal {
         }
         Ok(Some(Appeal::new(ctx, m).await?))
     }
-    /// The full history, oldest first.
+    /// The full history, oldest first. The author's name and contact in an event's `data`
+    /// are masked as `authorName` and `authorContact` are, unless the viewer handles this
+    /// appeal; an unmasked read of them is audited as theirs is.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn events(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealEvent>> {
         let loaders = ctx.data_unchecked::<Loaders>();
         let rows = loaders.appeal_events.load_one(self.model.id).await.map_err(std::sync::Arc::unwrap_or_clone)?;
-        Ok(rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect())
+        let mut events: Vec<AppealEvent> = rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect();
+        let shown = ctx.look_ahead().field("data").exists();
+        let mut unmasked = false;
+        for data in events.iter_mut().filter_map(|e| e.data.as_mut()) {
+            if !self.handles {
+                mask_personal_data(&mut data.0);
+            } else if shown && !unmasked {
+                unmasked = holds_personal_data(&data.0);
+            }
+        }
+        if unmasked {
+            self.note_read(ctx);
+        }
+        Ok(events)
     }
     async fn version(&self) -> i32 {
         self.model.version

@@ -30,6 +30,7 @@ fn app_error(e: &AppError) -> Response {
         AppError::Conflict(_) => StatusCode::CONFLICT,
         AppError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
         AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
     };
     error_response(status, e.code(), &e.message())
 }

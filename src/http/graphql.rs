@@ -125,7 +125,8 @@ impl Documents {
 fn operation(r: &mut async_graphql::Request) -> (Option<OperationType>, String) {
     let name = r.operation_name.clone();
     let Ok(doc) = r.parsed_query() else { return (None, "-".into()) };
-    let op = doc.operations.iter().find(|(n, _)| name.is_none() || n.map(async_graphql::Name::as_str) == name.as_deref());
+    let op =
+        doc.operations.iter().find(|(n, _)| name.is_none() || n.map(async_graphql::Name::as_str) == name.as_deref());
     match op {
         Some((n, op)) => (Some(op.node.ty), n.map_or_else(|| "anonymous".into(), ToString::to_string)),
         None => (None, name.unwrap_or_else(|| "-".into())),
@@ -282,9 +283,7 @@ async fn caller_of(http: &Http, peer: SocketAddr, headers: &HeaderMap, request_i
             Some(token) if !token.is_empty() => match auth::authenticate(&http.app, token).await {
                 Ok(p) => caller.principal = p,
                 Err(AppError::Unauthenticated(why)) => caller.credential_error = Some(why),
-                Err(e) => {
-                    return Err(error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "internal server error"));
-                }
+                Err(e) => return Err(super::internal_response(&e)),
             },
             _ => {
                 caller.credential_error = Some("the Authorization header must be 'Bearer <token>'".into());
@@ -419,7 +418,12 @@ fn finish_errors(errors: &mut [ServerError], request_id: &str) {
         };
         if code == "INTERNAL_SERVER_ERROR" {
             ext.set("requestId", request_id);
-            e.message = format!("internal server error (request id {request_id})");
+            let what = if e.message == crate::error::UNAVAILABLE {
+                crate::error::UNAVAILABLE
+            } else {
+                "internal server error"
+            };
+            e.message = format!("{what} (request id {request_id})");
         }
     }
 }

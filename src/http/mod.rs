@@ -141,11 +141,15 @@ pub fn client_ip(peer: std::net::IpAddr, headers: &HeaderMap, trusted: &[ipnet::
     client
 }
 
+/// Ready when the database takes writes (see [`crate::db::write_readiness`]); otherwise 503
+/// with the reason.
 async fn readyz(State(http): State<Http>) -> Response {
-    if crate::db::ping(&http.app.db).await {
-        "ready".into_response()
-    } else {
-        (StatusCode::SERVICE_UNAVAILABLE, "database unreachable").into_response()
+    match crate::db::write_readiness(&http.app.settings, &http.app.db).await {
+        Ok(()) => "ready".into_response(),
+        Err(why) => {
+            tracing::warn!(reason = %why, "not ready");
+            (StatusCode::SERVICE_UNAVAILABLE, format!("not ready: {why}")).into_response()
+        }
     }
 }
 
@@ -209,7 +213,7 @@ async fn export_roadmap(
         Err(e @ AppError::Unauthenticated(_)) => {
             return error_response(StatusCode::UNAUTHORIZED, e.code(), &e.message());
         }
-        Err(e) => return error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "internal server error"),
+        Err(e) => return internal_response(&e),
     };
     let allowed = crate::graphql::policy::rule_for("Query.roadmap").is_some_and(|r| r.check(&principal).is_ok());
     if !allowed {
@@ -231,7 +235,7 @@ async fn export_roadmap(
         )
             .into_response(),
         Err(e @ AppError::NotFound(_)) => error_response(StatusCode::NOT_FOUND, e.code(), &e.message()),
-        Err(e) => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "internal server error"),
+        Err(e) => internal_response(&e),
     }
 }
 
@@ -255,4 +259,12 @@ pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> R
         serde_json::json!({ "errors": [{ "message": message, "extensions": { "code": code } }] })
     };
     (status, Json(body)).into_response()
+}
+
+/// An error that is not the caller's: 503 when the database is unavailable, else 500.
+pub(crate) fn internal_response(e: &AppError) -> Response {
+    match e {
+        AppError::Unavailable(_) => error_response(StatusCode::SERVICE_UNAVAILABLE, e.code(), &e.message()),
+        _ => error_response(StatusCode::INTERNAL_SERVER_ERROR, e.code(), "internal server error"),
+    }
 }

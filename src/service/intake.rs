@@ -760,6 +760,9 @@ pub async fn ingest(
             Ok(Applied::Created) => out.created += 1,
             Ok(Applied::Updated) => out.updated += 1,
             Ok(Applied::Unchanged) => out.unchanged += 1,
+            // Storage that cannot write fails the whole call: nothing is reported as done
+            // (an item is idempotent, so the caller sends the call again).
+            Err(e @ AppError::Unavailable(_)) => return Err(e),
             Err(e) => out.rejected.push(RowError { row: p.row, field: None, message: e.message() }),
         }
     }

@@ -3,6 +3,8 @@
 
 use serde_json::{Value, json};
 
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+
 use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 
 /// Sessions that outlive the clock moves of a test.
@@ -529,4 +531,81 @@ async fn redirecting_to_an_external_body_resolves_the_appeal() {
     let r = app.act(&s.curator, "closeAppeal", "AppealActionInput", json!({"id": id, "version": 3})).await;
     assert_eq!(field(&r, "status"), "CLOSED");
     app.assert_rollups_agree().await;
+}
+
+/// The author's name and contact in an event's data (an `ingestUpdate` records the new
+/// ones) are masked for those who see the appeal masked, and shown to and audited for those
+/// who handle it, as the appeal's own fields are (issue 14 item 8).
+#[tokio::test]
+async fn personal_data_in_the_history_is_masked_and_audited_as_on_the_appeal() {
+    let app = spawn_app().await;
+    app.set_now("2026-11-25T10:00:00+07:00");
+    let s = staff(&app).await;
+    let token = |scope: &'static str| {
+        let admin = s.admin.clone();
+        let app = &app;
+        async move {
+            let r = app
+                .gql(
+                    Some(&admin),
+                    "mutation($s:[ApiScope!]!){createApiToken(input:{name:\"ЦУР\",scopes:$s}){secret}}",
+                    json!({"s": [scope]}),
+                )
+                .await;
+            r.data()["createApiToken"]["secret"].as_str().unwrap().to_string()
+        }
+    };
+    let ingest = token("APPEALS_INGEST").await;
+    let reader = token("APPEALS_READ").await;
+    const INGEST: &str =
+        "mutation($i:[IngestAppealInput!]!){ingestAppeals(input:$i){created updated rejected{row message}}}";
+    let item = |name: &str, contact: &str| {
+        json!([{"channel": "INCIDENT", "externalId": "vk-77", "kind": "INCIDENT", "receivedAt": "2026-11-20T10:00:00+07:00",
+                "text": "Яма у школы", "authorName": name, "authorContact": contact}])
+    };
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": item("Иван Петров", "ivan@mail.ru")})).await;
+    assert_eq!(r.data()["ingestAppeals"]["created"], 1);
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": item("Анна Сидорова", "+7 (913) 123-45-67")})).await;
+    assert_eq!(r.data()["ingestAppeals"]["updated"], 1);
+    let list = app.gql(Some(&s.head), "{ appeals { edges { node { id } } } }", json!({})).await;
+    let id = list.data()["appeals"]["edges"][0]["node"]["id"].as_str().unwrap().to_string();
+
+    const EVENTS: &str = "query($id:ID!){appeal(id:$id){events{action data}}}";
+    let update = |r: &crate::helpers::Gql| {
+        r.data()["appeal"]["events"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["action"] == "ingestUpdate")
+            .unwrap_or_else(|| panic!("no ingestUpdate event: {}", r.body))["data"]
+            .clone()
+    };
+    let before = app.audit_count("read.personalData").await;
+    for masked_reader in [&s.head, &reader] {
+        let r = app.gql(Some(masked_reader), EVENTS, json!({"id": id})).await;
+        let data = update(&r);
+        assert_eq!(data["authorName"], "А*** С***", "{data}");
+        assert_eq!(data["authorContact"], "***-**-67", "{data}");
+        assert!(!r.body.to_string().contains("Сидорова") && !r.body.to_string().contains("123-45"), "{}", r.body);
+    }
+    assert_eq!(app.audit_count("read.personalData").await, before, "masked reads are not personal data reads");
+
+    // The coordinator of the channel handles the appeal: in clear, and audited.
+    let r = app.gql(Some(&s.coordinator), EVENTS, json!({"id": id})).await;
+    let data = update(&r);
+    assert_eq!(data["authorName"], "Анна Сидорова");
+    assert_eq!(data["authorContact"], "+7 (913) 123-45-67");
+    assert_eq!(app.audit_count("read.personalData").await, before + 1, "the unmasked read is audited");
+    let entry = mcu::entity::audit_log::Entity::find()
+        .filter(mcu::entity::audit_log::Column::Action.eq("read.personalData"))
+        .order_by_desc(mcu::entity::audit_log::Column::Id)
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(entry.target.as_deref(), Some(format!("appeal:{id}").as_str()));
+    // The history without its data shows no personal data and is not audited.
+    let r = app.gql(Some(&s.coordinator), "query($id:ID!){appeal(id:$id){events{action}}}", json!({"id": id})).await;
+    r.data();
+    assert_eq!(app.audit_count("read.personalData").await, before + 1);
 }

@@ -30,6 +30,8 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         refresh_ttl_secs: 2_592_000,
         db_max_connections: 8,
         db_min_connections: 1,
+        sqlite_max_page_count: None,
+        db_min_free_bytes: 16 * 1_048_576,
         db_statement_timeout_ms: 10_000,
         request_timeout_ms: 30_000,
         export_timeout_ms: 600_000,

@@ -12,6 +12,7 @@ mod appeals;
 mod auth;
 mod cli;
 mod clients;
+mod durability;
 mod examples;
 mod hostile;
 mod imports;

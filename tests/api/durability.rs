@@ -1,0 +1,267 @@
+//! Storage that cannot write: no write is acknowledged that did not reach the database,
+//! `/readyz` says so, and the server recovers once the storage is back (issue 14 item 5).
+//!
+//! On SQLite the database is capped with `MCU_SQLITE_MAX_PAGE_COUNT` (`PRAGMA
+//! max_page_count` on every connection of the server) and a ballast table, written by a
+//! connection of the test, takes all but a few pages below the cap: the server fills them,
+//! then dropping the ballast gives the space back. On PostgreSQL the database is renamed
+//! under the running server and renamed back.
+
+use std::time::{Duration, Instant};
+
+use sea_orm::{ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+const INGEST: &str =
+    "mutation($i:[IngestAppealInput!]!){ingestAppeals(input:$i){created updated unchanged rejected{row message}}}";
+
+/// Pages of 4 KiB the test database may hold.
+const CAP_PAGES: i64 = 12_000;
+/// Pages left to the server below the cap once the ballast is in.
+const ROOM_PAGES: i64 = 400;
+/// Free space `/readyz` asks for in the test (64 pages).
+const MIN_FREE: u64 = 256 * 1024;
+
+async fn token(app: &TestApp, admin: &str) -> String {
+    let r = app
+        .gql(Some(admin), "mutation{createApiToken(input:{name:\"ЦУР\",scopes:[APPEALS_INGEST]}){secret}}", json!({}))
+        .await;
+    r.data()["createApiToken"]["secret"].as_str().unwrap().to_string()
+}
+
+fn batch(from: usize, n: usize) -> Value {
+    let items: Vec<Value> = (from..from + n)
+        .map(|i| {
+            json!({"channel": "INCIDENT", "externalId": format!("disk-{i}"), "kind": "INCIDENT",
+                   "receivedAt": "2026-11-20T10:00:00+07:00",
+                   "text": format!("Обращение {i}: не вывозят мусор во дворе дома, контейнеры переполнены уже неделю. {}", "Подробности. ".repeat(20)),
+                   "authorName": format!("Житель {i}"), "authorContact": format!("+7 900 {i:07}")})
+        })
+        .collect();
+    Value::Array(items)
+}
+
+async fn readyz(app: &TestApp) -> (u16, String, Duration) {
+    let started = Instant::now();
+    let r = app.client.get(format!("{}/readyz", app.base)).send().await.unwrap();
+    let status = r.status().as_u16();
+    (status, r.text().await.unwrap_or_default(), started.elapsed())
+}
+
+/// `/readyz` within `limit`, polled until it answers `want` (at most 10 s).
+async fn readyz_becomes(app: &TestApp, want: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status, body, took) = readyz(app).await;
+        assert!(took < Duration::from_millis(2_500), "/readyz took {took:?}");
+        if status == want {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "/readyz still answers {status} {body}, expected {want}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
+    let backend = db.get_database_backend();
+    let row = db.query_one_raw(Statement::from_string(backend, sql)).await.unwrap().unwrap();
+    row.try_get_by_index::<i64>(0).unwrap()
+}
+
+/// An error of a request the storage refused: a code, the request id, no database detail.
+fn assert_unavailable(body: &Value) {
+    let e = &body["errors"][0];
+    assert_eq!(e["extensions"]["code"], "INTERNAL_SERVER_ERROR", "{body}");
+    assert!(e["extensions"]["requestId"].as_str().is_some_and(|s| !s.is_empty()), "{body}");
+    let message = e["message"].as_str().unwrap_or_default().to_lowercase();
+    assert!(message.contains("unavailable"), "{body}");
+    for leak in ["sqlite", "disk", "full", "postgres", "does not exist", "code:", "sqlx", "error returned"] {
+        assert!(!message.contains(leak), "the message leaks '{leak}': {body}");
+    }
+}
+
+#[tokio::test]
+async fn storage_that_cannot_write_is_reported_and_no_acknowledged_write_is_lost() {
+    let app = spawn_app_with(|a| {
+        a.sqlite_max_page_count = Some(CAP_PAGES as u64);
+        a.db_min_free_bytes = MIN_FREE;
+    })
+    .await;
+    if app.state.db.get_database_backend() == DbBackend::Postgres {
+        postgres_database_renamed_under_the_server(&app).await;
+    } else {
+        sqlite_page_cap_reached(&app).await;
+    }
+}
+
+async fn sqlite_page_cap_reached(app: &TestApp) {
+    let admin = app.admin().await;
+    let ingest = token(app, &admin).await;
+    // A connection of the test's own, without the cap: it lays the ballast and counts what
+    // really is in the database.
+    let url = app.state.settings.database_url.clone();
+    let own = Database::connect(&url).await.unwrap();
+    let pages = scalar(&own, "SELECT page_count FROM pragma_page_count()").await;
+    assert!(pages + ROOM_PAGES < CAP_PAGES, "the fresh database already has {pages} pages");
+    own.execute_unprepared("CREATE TABLE ballast (b BLOB)").await.unwrap();
+    let rows = CAP_PAGES - pages - ROOM_PAGES;
+    own.execute_unprepared(&format!(
+        "WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n WHERE x < {rows}) \
+         INSERT INTO ballast SELECT randomblob(3000) FROM n"
+    ))
+    .await
+    .unwrap();
+    let left = CAP_PAGES - scalar(&own, "SELECT page_count FROM pragma_page_count()").await;
+    assert!((64..=ROOM_PAGES).contains(&left), "{left} pages left below the cap");
+    readyz_becomes(app, 200).await;
+
+    // Fill the room until the storage refuses a call; then a few calls more.
+    let mut acknowledged = 0_i64;
+    let mut failed = 0;
+    let mut next = 0;
+    for _ in 0..60 {
+        let r = app.gql(Some(&ingest), INGEST, json!({"i": batch(next, 100)})).await;
+        next += 100;
+        if r.body["errors"].is_null() {
+            let d = &r.body["data"]["ingestAppeals"];
+            assert_eq!(d["rejected"], json!([]), "{}", r.body);
+            acknowledged += d["created"].as_i64().unwrap();
+        } else {
+            assert_unavailable(&r.body);
+            assert!(r.body["data"].is_null(), "a failed call acknowledges nothing: {}", r.body);
+            failed += 1;
+            if failed == 4 {
+                break;
+            }
+        }
+    }
+    assert_eq!(failed, 4, "the storage never refused a write ({acknowledged} appeals acknowledged)");
+    assert!(acknowledged >= 100, "only {acknowledged} appeals fitted before the cap");
+    let stored = scalar(&own, "SELECT count(*) FROM appeals WHERE external_id LIKE 'disk-%'").await;
+    assert_eq!(stored, acknowledged, "every acknowledged appeal is in the database, and only those");
+    let why = readyz_becomes(app, 503).await;
+    assert!(why.contains("page cap"), "{why}");
+
+    // Space back: the writer takes writes again, and they last.
+    own.execute_unprepared("DROP TABLE ballast").await.unwrap();
+    readyz_becomes(app, 200).await;
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": batch(next, 100)})).await;
+    assert_eq!(r.data()["ingestAppeals"]["created"], 100);
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": batch(next + 100, 100)})).await;
+    assert_eq!(r.data()["ingestAppeals"]["created"], 100);
+    acknowledged += 200;
+    // Another writer is not locked out (a sign-in writes its refresh token).
+    app.admin().await;
+    let stored = scalar(&own, "SELECT count(*) FROM appeals WHERE external_id LIKE 'disk-%'").await;
+    assert_eq!(stored, acknowledged);
+    own.close().await.unwrap();
+}
+
+async fn postgres_database_renamed_under_the_server(app: &TestApp) {
+    let admin = app.admin().await;
+    let ingest = token(app, &admin).await;
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": batch(0, 10)})).await;
+    assert_eq!(r.data()["ingestAppeals"]["created"], 10);
+    readyz_becomes(app, 200).await;
+
+    let admin_url = std::env::var("TEST_DATABASE_URL").unwrap();
+    let own = Database::connect(&admin_url).await.unwrap();
+    let url = app.state.settings.database_url.clone();
+    let name = url.rsplit_once('/').unwrap().1.split('?').next().unwrap().to_string();
+    let away = format!("{name}_away");
+    rename(&own, &name, &away).await;
+
+    let why = readyz_becomes(app, 503).await;
+    assert!(why.contains("cannot be reached"), "{why}");
+    // An anonymous read and a token's write.
+    let r = app.gql(None, "{ publicPoll(id: \"1\") { id } }", json!({})).await;
+    assert_unavailable(&r.body);
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": batch(10, 10)})).await;
+    assert!(r.body["data"].is_null(), "{}", r.body);
+    assert!(r.body["errors"][0]["extensions"]["code"].is_string(), "{}", r.body);
+
+    rename(&own, &away, &name).await;
+    readyz_becomes(app, 200).await;
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": batch(10, 10)})).await;
+    assert_eq!(r.data()["ingestAppeals"]["created"], 10);
+    let back = Database::connect(&url).await.unwrap();
+    assert_eq!(scalar(&back, "SELECT count(*)::BIGINT FROM appeals WHERE external_id LIKE 'disk-%'").await, 20);
+    back.close().await.unwrap();
+    own.close().await.unwrap();
+}
+
+/// Renames a database under its users: their sessions are ended until the rename wins the
+/// race with the pool's reconnections.
+async fn rename(admin: &DatabaseConnection, from: &str, to: &str) {
+    for _ in 0..50 {
+        admin
+            .execute_unprepared(&format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{from}' AND pid <> pg_backend_pid()"
+            ))
+            .await
+            .unwrap();
+        if admin.execute_unprepared(&format!("ALTER DATABASE \"{from}\" RENAME TO \"{to}\"")).await.is_ok() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("could not rename {from} to {to}");
+}
+
+/// A write transaction that fails so that the database ends it by itself (SQLite rolls back
+/// the whole transaction on some `SQLITE_FULL` and I/O errors) must not leave the writer's
+/// connection believing it is still inside it: otherwise the next failure leaves that
+/// connection in an open transaction, and every later "commit" on it is a savepoint that is
+/// acknowledged and never reaches the file, while it holds the write lock from everyone else.
+/// Two triggers stand in for the storage faults: one ends the whole transaction
+/// (`RAISE(ROLLBACK)`), one fails a statement (`RAISE(ABORT)`). On PostgreSQL one trigger
+/// fails the statement the same way, and the writes after it must last there too.
+#[tokio::test]
+async fn a_connection_left_by_a_failed_transaction_is_not_reused() {
+    let app = spawn_app_with(|_| {}).await;
+    let admin = app.admin().await;
+    let ingest = token(&app, &admin).await;
+    let url = app.state.settings.database_url.clone();
+    let own = Database::connect(&url).await.unwrap();
+    let postgres = own.get_database_backend() == DbBackend::Postgres;
+    if postgres {
+        own.execute_unprepared(
+            "CREATE FUNCTION storage_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             RAISE EXCEPTION 'storage fault'; END $$; \
+             CREATE TRIGGER fault BEFORE INSERT ON appeals FOR EACH ROW \
+             WHEN (NEW.external_id LIKE 'fault-%') EXECUTE FUNCTION storage_fault()",
+        )
+        .await
+        .unwrap();
+    } else {
+        own.execute_unprepared(
+            "CREATE TRIGGER fault_ends_transaction BEFORE INSERT ON appeals \
+             WHEN NEW.external_id LIKE 'fault-rollback%' BEGIN SELECT RAISE(ROLLBACK, 'storage fault'); END; \
+             CREATE TRIGGER fault_fails_statement BEFORE INSERT ON appeals \
+             WHEN NEW.external_id LIKE 'fault-abort%' BEGIN SELECT RAISE(ABORT, 'storage fault'); END",
+        )
+        .await
+        .unwrap();
+    }
+    let fault = |id: &str| json!([{"channel": "INCIDENT", "externalId": id, "kind": "INCIDENT", "receivedAt": "2026-11-20T10:00:00+07:00", "text": "сбой"}]);
+    for id in ["fault-rollback-1", "fault-abort-1", "fault-rollback-2", "fault-abort-2"] {
+        let r = app.gql(Some(&ingest), INGEST, json!({"i": fault(id)})).await;
+        let refused = !r.body["errors"].is_null() || r.body["data"]["ingestAppeals"]["rejected"] != json!([]);
+        assert!(refused, "{id}: {}", r.body);
+    }
+    let mut acknowledged = 0;
+    for n in 0..3 {
+        let r = app.gql(Some(&ingest), INGEST, json!({"i": batch(n * 10, 10)})).await;
+        acknowledged += r.data()["ingestAppeals"]["created"].as_i64().unwrap();
+    }
+    assert_eq!(acknowledged, 30);
+    // Another writer gets the write lock.
+    let r = app.gql(Some(&admin), "mutation{createRecipient(input:{name:\"Отдел после сбоя\"}){id}}", json!({})).await;
+    r.data();
+    let count = if postgres { "SELECT count(*)::BIGINT FROM appeals" } else { "SELECT count(*) FROM appeals" };
+    let stored = scalar(&own, &format!("{count} WHERE external_id LIKE 'disk-%'")).await;
+    assert_eq!(stored, acknowledged, "acknowledged appeals that are not in the database");
+    own.close().await.unwrap();
+}
