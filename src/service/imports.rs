@@ -12,6 +12,7 @@ use super::{Caller, audit};
 use crate::domain::access::Channel;
 use crate::domain::deadlines::AppealKind;
 use crate::domain::import_format::{self, FileFormat, ImportRow};
+use crate::domain::xlsx_guard::ImportLimits;
 use crate::entity::import_report;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -102,6 +103,7 @@ pub async fn run(
     create_missing: bool,
 ) -> AppResult<import_report::Model> {
     let max_rows = state.settings.import_max_rows;
+    let limits = ImportLimits { max_rows, max_unpacked_bytes: state.settings.import_max_unpacked_bytes };
     // XLSX is read twice as a stream from the file: a first pass checks the whole file and
     // counts its rows (a damaged file is refused before anything is written), the second
     // hands the rows over as they are read, so neither the file nor the sheet is held in
@@ -109,15 +111,21 @@ pub async fn run(
     // then read twice the same way.
     let source = if matches!(format, FileFormat::PosXlsx | FileFormat::IncidentXlsx) {
         let first = reader(&file)?;
-        Source::Xlsx(read_file(move || import_format::scan_xlsx(format, first, max_rows)).await?)
+        Source::Xlsx(read_file(move || import_format::scan_xlsx(format, first, &limits)).await?)
     } else {
         let mut input = reader(&file)?;
         let (text, layout) = read_file(move || {
             use std::io::Read;
             let mut bytes = Vec::new();
+            // At most one byte over the limit is read, whatever the file's size.
             input
+                .by_ref()
+                .take(limits.max_unpacked_bytes.saturating_add(1))
                 .read_to_end(&mut bytes)
                 .map_err(|e| import_format::FileError::Corrupted(format!("файл не читается: {e}")))?;
+            if bytes.len() as u64 > limits.max_unpacked_bytes {
+                return Err(import_format::csv_too_large(&limits));
+            }
             let text = import_format::decode_text(&bytes)?;
             drop(bytes);
             let layout = import_format::scan_csv(&text, max_rows)?;
