@@ -163,6 +163,12 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
 /// Builds the whole server: state, first administrator, schema, router, listener.
 pub async fn build(settings: Settings) -> Result<App, StartError> {
     let state = init_state(settings).await?;
+    // Imports that were running when a server went away read as interrupted from now on.
+    match service::imports::mark_interrupted(&state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(reports = n, "imports interrupted by a stop were marked INTERRUPTED"),
+        Err(e) => tracing::warn!(error = %e.message(), "could not mark interrupted imports"),
+    }
     if let Some((email, generated)) = service::users::ensure_first_admin(&state).await? {
         if let Some(password) = generated {
             tracing::warn!(

@@ -265,9 +265,10 @@ pub fn csv_too_large(limits: &ImportLimits) -> FileError {
 
 /// Checks that no record of a CSV text is longer than [`MAX_CSV_RECORD_BYTES`] (nor has more
 /// columns than Excel), with a fixed buffer, before the reader that keeps records reads it.
-fn check_csv_records(text: &str) -> Result<(), FileError> {
+fn check_csv_records(text: &str, delimiter: u8) -> Result<(), FileError> {
     use csv_core::ReadRecordResult;
-    let mut reader = csv_core::ReaderBuilder::new().build();
+    // Which quotes open a quoted cell (and so where a record ends) depends on the delimiter.
+    let mut reader = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
     let mut out = vec![0u8; MAX_CSV_RECORD_BYTES];
     let mut ends = vec![0usize; crate::domain::xlsx_guard::EXCEL_COLUMNS as usize + 1];
     let mut input = text.as_bytes();
@@ -308,9 +309,13 @@ fn check_csv_records(text: &str) -> Result<(), FileError> {
 /// # Errors
 /// The file-level problem, as [`parse`] reports it.
 pub fn scan_csv(text: &str, max_rows: usize) -> Result<CsvLayout, FileError> {
-    check_csv_records(text)?;
     let mut best: Option<(usize, FileError)> = None;
+    let mut too_long: Option<FileError> = None;
     for delimiter in [b';', b',', b'\t'] {
+        if let Err(e) = check_csv_records(text, delimiter) {
+            too_long.get_or_insert(e);
+            continue;
+        }
         let mut head: Table = Vec::new();
         stream_csv_rows(text, delimiter, |line, cells| {
             head.push((line, cells));
@@ -339,7 +344,7 @@ pub fn scan_csv(text: &str, max_rows: usize) -> Result<CsvLayout, FileError> {
             }
         }
     }
-    Err(best.map_or(FileError::NoHeader, |(_, err)| err))
+    Err(too_long.or(best.map(|(_, err)| err)).unwrap_or(FileError::NoHeader))
 }
 
 /// Second pass: each data row of a CSV export, in order, to `each` (which returns `false`
@@ -962,6 +967,7 @@ pub struct XlsxLayout {
 /// the file has no category column).
 const API_FIELDS: &[(&str, &[Field])] = &[
     ("externalId", &[Field::Id]),
+    ("channel", &[Field::Channel, Field::Source]),
     ("receivedAt", &[Field::Received]),
     ("text", &[Field::Text, Field::Category]),
     ("categoryName", &[Field::Category, Field::Subcategory]),

@@ -75,9 +75,9 @@ pub enum Refusal {
 
 /// Human sizes for messages: `512 МиБ`, `1 МиБ`, `64 КиБ`.
 pub fn size_text(bytes: u64) -> String {
-    if bytes >= 1 << 20 && bytes % (1 << 20) == 0 {
+    if bytes >= 1 << 20 && bytes.is_multiple_of(1 << 20) {
         format!("{} МиБ", bytes >> 20)
-    } else if bytes >= 1 << 10 && bytes % (1 << 10) == 0 {
+    } else if bytes >= 1 << 10 && bytes.is_multiple_of(1 << 10) {
         format!("{} КиБ", bytes >> 10)
     } else {
         format!("{bytes} байт")
@@ -136,9 +136,8 @@ fn declared_entries<R: Read + Seek>(file: &mut R) -> Result<u64, Refusal> {
     let mut tail = Vec::with_capacity(tail_len as usize);
     file.by_ref().take(tail_len).read_to_end(&mut tail).map_err(corrupted)?;
     let u16_at = |b: &[u8], i: usize| b.get(i..i + 2).map_or(0, |s| u64::from(u16::from_le_bytes([s[0], s[1]])));
-    let u64_at = |b: &[u8], i: usize| {
-        b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_le_bytes)
-    };
+    let u64_at =
+        |b: &[u8], i: usize| b.get(i..i + 8).and_then(|s| <[u8; 8]>::try_from(s).ok()).map_or(0, u64::from_le_bytes);
     let mut found = false;
     let mut most = 0u64;
     for at in (0..tail.len().saturating_sub(21)).rev() {
@@ -247,10 +246,8 @@ impl<R: Read> BufRead for Meter<R> {
             };
             self.part += n as u64;
             if self.part > MAX_PART_BYTES {
-                return Err(self.refuse(limit(format!(
-                    "часть книги в распакованном виде больше {}",
-                    size_text(MAX_PART_BYTES)
-                ))));
+                return Err(self
+                    .refuse(limit(format!("часть книги в распакованном виде больше {}", size_text(MAX_PART_BYTES)))));
             }
             if self.total() > self.max_total {
                 return Err(self.refuse(limit(format!(
@@ -292,13 +289,10 @@ fn scan_part<R: Read>(meter: &mut Meter<R>, name: &str, limits: &ImportLimits) -
     let mut state = PartState::default();
     loop {
         buf.clear();
-        let event = match reader.read_event_into(&mut buf) {
-            Ok(event) => event,
-            Err(_) => {
-                // A limit, or not XML: the meter knows which; either way the rest is only measured.
-                reader.get_mut().tokens = false;
-                return Ok(());
-            }
+        let Ok(event) = reader.read_event_into(&mut buf) else {
+            // A limit, or not XML: the meter knows which; either way the rest is only measured.
+            reader.get_mut().tokens = false;
+            return Ok(());
         };
         let inner = reader.get_ref();
         inner.mark.set(inner.consumed);
@@ -332,10 +326,9 @@ fn scan_part<R: Read>(meter: &mut Meter<R>, name: &str, limits: &ImportLimits) -
 
 fn check_strings_declared(state: &PartState) -> Result<(), Refusal> {
     match state.declared_strings {
-        Some(declared) if declared != state.strings => Err(limit(format!(
-            "таблица общих строк объявляет {declared} строк, а содержит {}",
-            state.strings
-        ))),
+        Some(declared) if declared != state.strings => {
+            Err(limit(format!("таблица общих строк объявляет {declared} строк, а содержит {}", state.strings)))
+        }
         _ => Ok(()),
     }
 }
@@ -350,7 +343,13 @@ fn add_chars(state: &mut PartState, n: usize) -> Result<(), Refusal> {
     Ok(())
 }
 
-fn start(e: &BytesStart<'_>, empty: bool, state: &mut PartState, limits: &ImportLimits, part: &str) -> Result<(), Refusal> {
+fn start(
+    e: &BytesStart<'_>,
+    empty: bool,
+    state: &mut PartState,
+    limits: &ImportLimits,
+    part: &str,
+) -> Result<(), Refusal> {
     let local = e.local_name().into_inner();
     match local {
         "c" => {
@@ -379,9 +378,7 @@ fn start(e: &BytesStart<'_>, empty: bool, state: &mut PartState, limits: &Import
             if let Some(v) = attribute(e, "uniqueCount") {
                 let n = number(&v).ok_or_else(|| Refusal::Corrupted(format!("{part}: неверное число строк")))?;
                 if n > MAX_SHARED_STRINGS {
-                    return Err(limit(format!(
-                        "таблица общих строк объявляет {n} строк, больше {MAX_SHARED_STRINGS}"
-                    )));
+                    return Err(limit(format!("таблица общих строк объявляет {n} строк, больше {MAX_SHARED_STRINGS}")));
                 }
                 state.declared_strings = Some(n);
             }
@@ -526,7 +523,10 @@ mod tests {
         let padded = chunk.repeat(4);
         let limits = ImportLimits { max_rows: 10, max_unpacked_bytes: 1 << 20 };
         let refused = check(Cursor::new(zip_of(&[("a.xml", padded.as_bytes())])), &limits);
-        assert!(matches!(&refused, Err(Refusal::Limit(m)) if m.contains("MCU_IMPORT_MAX_UNPACKED_BYTES")), "{refused:?}");
+        assert!(
+            matches!(&refused, Err(Refusal::Limit(m)) if m.contains("MCU_IMPORT_MAX_UNPACKED_BYTES")),
+            "{refused:?}"
+        );
         let names: Vec<String> = (0..=MAX_PARTS).map(|i| format!("p{i}.xml")).collect();
         let parts: Vec<(&str, &[u8])> = names.iter().map(|n| (n.as_str(), &b"<a/>"[..])).collect();
         refused_for(&parts, "1000");

@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc, clippy::format_collect)]
 
+mod bombs;
 mod helpers;
 mod sdl;
 
@@ -11,6 +12,7 @@ mod appeal_list;
 mod appeals;
 mod auth;
 mod cli;
+mod files;
 mod imports;
 mod intake;
 mod limits;
