@@ -139,6 +139,9 @@ pub struct SettingsArgs {
     /// Largest number of data rows in one imported file.
     #[arg(long, env = "MCU_IMPORT_MAX_ROWS", default_value = "200000", global = true)]
     pub import_max_rows: usize,
+    /// Largest unpacked size of an imported XLSX (all its parts) and largest CSV, in bytes.
+    #[arg(long, env = "MCU_IMPORT_MAX_UNPACKED_BYTES", default_value = "536870912", global = true)]
+    pub import_max_unpacked_bytes: u64,
     /// Password hashes computed at once (each Argon2id hash takes 19 MiB and a core).
     #[arg(long, env = "MCU_HASH_CONCURRENCY", default_value = "2", global = true)]
     pub hash_concurrency: usize,
@@ -200,6 +203,7 @@ pub struct Settings {
     pub feedback_rate_limit: u64,
     pub suggestion_threshold: f64,
     pub import_max_rows: usize,
+    pub import_max_unpacked_bytes: u64,
     pub roadmap_self_approval: bool,
     pub roadmap_baseline_months: u32,
     pub poll_rate_limit: u64,
@@ -337,6 +341,7 @@ impl Settings {
             return Err(bad("MCU_SUGGESTION_THRESHOLD", "must be between 0 and 1".into()));
         }
         positive("MCU_IMPORT_MAX_ROWS", a.import_max_rows as u64)?;
+        positive("MCU_IMPORT_MAX_UNPACKED_BYTES", a.import_max_unpacked_bytes)?;
         positive("MCU_ROADMAP_BASELINE_MONTHS", u64::from(a.roadmap_baseline_months))?;
         positive("MCU_POLL_RATE_LIMIT", a.poll_rate_limit)?;
         let rating_weights: crate::domain::rating::RatingWeights = serde_json::from_str(&a.rating_weights)
@@ -347,6 +352,7 @@ impl Settings {
         Ok(Self {
             suggestion_threshold: a.suggestion_threshold,
             import_max_rows: a.import_max_rows,
+            import_max_unpacked_bytes: a.import_max_unpacked_bytes,
             rating_weights,
             rating_min_volume: a.rating_min_volume,
             deadlines,

@@ -177,6 +177,12 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
 /// Builds the whole server: state, first administrator, schema, router, listener.
 pub async fn build(settings: Settings) -> Result<App, StartError> {
     let state = init_state(settings).await?;
+    // Imports that were running when a server went away read as interrupted from now on.
+    match service::imports::mark_interrupted(&state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::warn!(reports = n, "imports interrupted by a stop were marked INTERRUPTED"),
+        Err(e) => tracing::warn!(error = %e.message(), "could not mark interrupted imports"),
+    }
     let outcome = service::users::ensure_admin(&state).await?;
     service::users::log_admin_outcome(&outcome);
     // Load or retrain the topic classifier in the background; suggestions wait for it only

@@ -10,6 +10,7 @@ mod m20261129_000010_roadmaps_polls;
 pub mod m20261129_000011_open_queue_index;
 pub mod m20261129_000012_appeal_rollups;
 mod m20261204_000013_revoked_family_index;
+mod m20261204_000014_import_status;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000011_open_queue_index::Migration),
             Box::new(m20261129_000012_appeal_rollups::Migration),
             Box::new(m20261204_000013_revoked_family_index::Migration),
+            Box::new(m20261204_000014_import_status::Migration),
         ]
     }
 }

@@ -39,6 +39,8 @@ use std::fmt;
 use std::io::{Cursor, Read, Seek, SeekFrom};
 
 use calamine::{Data, Reader, Xlsx, XlsxError};
+
+use super::xlsx_guard::{self, ImportLimits, MAX_CELL_CHARS, Refusal};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 
 /// Which kind of export the bytes are.
@@ -187,13 +189,41 @@ pub enum FileError {
     /// Text encoding not recognised (binary data or unsupported encoding).
     #[error("не удалось определить кодировку файла")]
     Encoding,
+    /// The file exceeds a limit (see [`crate::domain::xlsx_guard`]); the text names it.
+    #[error("файл отклонён: {0}")]
+    Limit(String),
 }
+
+impl From<Refusal> for FileError {
+    fn from(r: Refusal) -> Self {
+        match r {
+            Refusal::Limit(m) => Self::Limit(m),
+            Refusal::Corrupted(m) => Self::Corrupted(m),
+        }
+    }
+}
+
+/// Longest CSV record (a line, or several when a quoted cell spans lines), in bytes.
+pub const MAX_CSV_RECORD_BYTES: usize = 1 << 20;
 
 /// Parses an export. `Err` for a file-level problem, otherwise one entry per non-empty data row.
 pub fn parse(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<Vec<Result<ImportRow, RowError>>, FileError> {
+    parse_with(format, bytes, &ImportLimits::rows(max_rows))
+}
+
+/// [`parse`] with all the limits of an import (the fuzz target's entry point too).
+///
+/// # Errors
+/// The file-level problem.
+pub fn parse_with(
+    format: FileFormat,
+    bytes: &[u8],
+    limits: &ImportLimits,
+) -> Result<Vec<Result<ImportRow, RowError>>, FileError> {
+    let max_rows = limits.max_rows;
     match format {
         FileFormat::PosXlsx | FileFormat::IncidentXlsx => {
-            let layout = scan_xlsx(format, Cursor::new(bytes), max_rows)?;
+            let layout = scan_xlsx(format, Cursor::new(bytes), limits)?;
             let mut out = Vec::with_capacity(layout.rows);
             stream_xlsx(Cursor::new(bytes), &layout, |r| {
                 out.push(r);
@@ -202,6 +232,9 @@ pub fn parse(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<Vec<Re
             Ok(out)
         }
         FileFormat::Csv => {
+            if bytes.len() as u64 > limits.max_unpacked_bytes {
+                return Err(csv_too_large(limits));
+            }
             let text = decode_text(bytes)?;
             let layout = scan_csv(&text, max_rows)?;
             let mut out = Vec::with_capacity(layout.rows);
@@ -222,15 +255,67 @@ pub struct CsvLayout {
     pub rows: usize,
 }
 
+/// The refusal of a CSV file larger than the unpacked-size limit.
+pub fn csv_too_large(limits: &ImportLimits) -> FileError {
+    FileError::Limit(format!(
+        "файл CSV больше {} (MCU_IMPORT_MAX_UNPACKED_BYTES)",
+        crate::domain::xlsx_guard::size_text(limits.max_unpacked_bytes)
+    ))
+}
+
+/// Checks that no record of a CSV text is longer than [`MAX_CSV_RECORD_BYTES`] (nor has more
+/// columns than Excel), with a fixed buffer, before the reader that keeps records reads it.
+fn check_csv_records(text: &str, delimiter: u8) -> Result<(), FileError> {
+    use csv_core::ReadRecordResult;
+    // Which quotes open a quoted cell (and so where a record ends) depends on the delimiter.
+    let mut reader = csv_core::ReaderBuilder::new().delimiter(delimiter).build();
+    let mut out = vec![0u8; MAX_CSV_RECORD_BYTES];
+    let mut ends = vec![0usize; crate::domain::xlsx_guard::EXCEL_COLUMNS as usize + 1];
+    let mut input = text.as_bytes();
+    let mut used = 0usize;
+    let mut record = 1usize;
+    loop {
+        let (result, read, written, _) = reader.read_record(input, &mut out[used..], &mut ends);
+        input = &input[read..];
+        used += written;
+        match result {
+            ReadRecordResult::InputEmpty => {}
+            ReadRecordResult::OutputFull => {
+                return Err(FileError::Limit(format!(
+                    "запись {record} длиннее {}",
+                    crate::domain::xlsx_guard::size_text(MAX_CSV_RECORD_BYTES as u64)
+                )));
+            }
+            ReadRecordResult::OutputEndsFull => {
+                return Err(FileError::Limit(format!(
+                    "в записи {record} больше {} столбцов",
+                    crate::domain::xlsx_guard::EXCEL_COLUMNS
+                )));
+            }
+            ReadRecordResult::Record => {
+                used = 0;
+                record += 1;
+            }
+            ReadRecordResult::End => return Ok(()),
+        }
+    }
+}
+
 /// First pass over a CSV export's text: finds the delimiter and the header in the first ten
 /// records, then reads every record (a malformed file is refused before anything is
-/// written) and counts the data rows, keeping none of them.
+/// written) and counts the data rows, keeping none of them. A record longer than
+/// [`MAX_CSV_RECORD_BYTES`] or a cell longer than [`MAX_CELL_CHARS`] refuses the file.
 ///
 /// # Errors
 /// The file-level problem, as [`parse`] reports it.
 pub fn scan_csv(text: &str, max_rows: usize) -> Result<CsvLayout, FileError> {
     let mut best: Option<(usize, FileError)> = None;
+    let mut too_long: Option<FileError> = None;
     for delimiter in [b';', b',', b'\t'] {
+        if let Err(e) = check_csv_records(text, delimiter) {
+            too_long.get_or_insert(e);
+            continue;
+        }
         let mut head: Table = Vec::new();
         stream_csv_rows(text, delimiter, |line, cells| {
             head.push((line, cells));
@@ -259,7 +344,7 @@ pub fn scan_csv(text: &str, max_rows: usize) -> Result<CsvLayout, FileError> {
             }
         }
     }
-    Err(best.map_or(FileError::NoHeader, |(_, err)| err))
+    Err(too_long.or(best.map(|(_, err)| err)).unwrap_or(FileError::NoHeader))
 }
 
 /// Second pass: each data row of a CSV export, in order, to `each` (which returns `false`
@@ -790,6 +875,18 @@ fn with_workbook<R: Read + Seek, T>(
     mut file: R,
     work: impl FnOnce(&mut Xlsx<R>) -> Result<T, FileError>,
 ) -> Result<T, FileError> {
+    if !is_zip(&mut file)? {
+        return Err(FileError::NotXlsx);
+    }
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<T, FileError> {
+        let mut workbook = Xlsx::new(file).map_err(xlsx_error)?;
+        work(&mut workbook)
+    }));
+    result.unwrap_or_else(|_| Err(FileError::Corrupted("не удалось прочитать книгу".to_string())))
+}
+
+/// Whether the file starts as a ZIP archive; leaves it at its start. `Empty` for no bytes.
+fn is_zip<R: Read + Seek>(file: &mut R) -> Result<bool, FileError> {
     let unreadable = |e: std::io::Error| FileError::Corrupted(format!("файл не читается: {e}"));
     file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
     let mut magic = Vec::with_capacity(4);
@@ -797,15 +894,8 @@ fn with_workbook<R: Read + Seek, T>(
     if magic.is_empty() {
         return Err(FileError::Empty);
     }
-    if !magic.starts_with(b"PK\x03\x04") && !magic.starts_with(b"PK\x05\x06") {
-        return Err(FileError::NotXlsx);
-    }
     file.seek(SeekFrom::Start(0)).map_err(unreadable)?;
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| -> Result<T, FileError> {
-        let mut workbook = Xlsx::new(file).map_err(xlsx_error)?;
-        work(&mut workbook)
-    }));
-    result.unwrap_or_else(|_| Err(FileError::Corrupted("не удалось прочитать книгу".to_string())))
+    Ok(magic.starts_with(b"PK\x03\x04") || magic.starts_with(b"PK\x05\x06"))
 }
 
 /// Streams one sheet of a workbook row by row (blank rows between used ones included, as in
@@ -877,6 +967,7 @@ pub struct XlsxLayout {
 /// the file has no category column).
 const API_FIELDS: &[(&str, &[Field])] = &[
     ("externalId", &[Field::Id]),
+    ("channel", &[Field::Channel, Field::Source]),
     ("receivedAt", &[Field::Received]),
     ("text", &[Field::Text, Field::Category]),
     ("categoryName", &[Field::Category, Field::Subcategory]),
@@ -994,8 +1085,17 @@ fn scan_sheet<R: Read + Seek>(
 ///
 /// # Errors
 /// The file-level problem, as [`parse`] reports it.
-pub fn scan_xlsx<R: Read + Seek>(format: FileFormat, file: R, max_rows: usize) -> Result<XlsxLayout, FileError> {
+pub fn scan_xlsx<R: Read + Seek>(
+    format: FileFormat,
+    mut file: R,
+    limits: &ImportLimits,
+) -> Result<XlsxLayout, FileError> {
+    let max_rows = limits.max_rows;
     let (schema, channel) = xlsx_schema(format);
+    if is_zip(&mut file)? {
+        // Before calamine allocates anything from what the file declares.
+        xlsx_guard::check(&mut file, limits)?;
+    }
     with_workbook(file, |workbook| {
         let names = workbook.sheet_names();
         if names.is_empty() {
@@ -1104,6 +1204,9 @@ fn stream_csv_rows(text: &str, delimiter: u8, mut each: impl FnMut(usize, Vec<Ce
     let (mut cursor, mut line) = (0usize, 1usize);
     for record in reader.records() {
         let record = record.map_err(|e| FileError::Corrupted(e.to_string()))?;
+        if record.iter().any(|f| f.len() > MAX_CELL_CHARS && f.chars().count() > MAX_CELL_CHARS) {
+            return Err(FileError::Limit(format!("в файле есть ячейка длиннее {MAX_CELL_CHARS} символов")));
+        }
         let mut start = record.position().map_or(cursor, |p| p.byte() as usize).clamp(cursor, bytes.len());
         while start < bytes.len() && matches!(bytes[start], b'\r' | b'\n') {
             start += 1;
@@ -2316,7 +2419,7 @@ mod tests {
         ];
         let other: &[Vec<V<'_>>] = &[vec![S("Номер"), S("Дата поступления"), S("Факт")], vec![N(99.0)]];
         let bytes = xlsx_sheets(&[("Титул", cover), ("Пустой", empty), ("Данные", data), ("Ещё", other)]);
-        let layout = scan_xlsx(FileFormat::PosXlsx, Cursor::new(&bytes), 10).unwrap();
+        let layout = scan_xlsx(FileFormat::PosXlsx, Cursor::new(&bytes), &ImportLimits::rows(10)).unwrap();
         assert_eq!((layout.sheet.as_str(), layout.rows), ("Данные", 2));
         let mut rows = Vec::new();
         stream_xlsx(Cursor::new(&bytes), &layout, |r| {
@@ -2336,6 +2439,23 @@ mod tests {
         );
         let bytes = xlsx_sheets(&[("Титул", cover), ("Пустой", empty)]);
         assert_eq!(parse(FileFormat::PosXlsx, &bytes, 10), Err(FileError::NoHeader));
+    }
+
+    #[test]
+    fn csv_limits() {
+        let head = "Номер;Дата поступления;Факт\n";
+        let fits = format!("{head}1;02.11.2026;{}\n", "я".repeat(MAX_CELL_CHARS));
+        assert_eq!(parse(FileFormat::Csv, fits.as_bytes(), 10).unwrap().len(), 1);
+        let long_cell = format!("{head}1;02.11.2026;{}\n", "я".repeat(MAX_CELL_CHARS + 1));
+        let refused = parse(FileFormat::Csv, long_cell.as_bytes(), 10);
+        assert!(matches!(&refused, Err(FileError::Limit(m)) if m.contains("32767")), "{refused:?}");
+        // A quoted cell over many short lines is one record.
+        let long_record = format!("{head}1;02.11.2026;\"{}\"\n", "ab\n".repeat(MAX_CSV_RECORD_BYTES / 3 + 1));
+        let refused = parse(FileFormat::Csv, long_record.as_bytes(), 10);
+        assert!(matches!(&refused, Err(FileError::Limit(m)) if m.contains("1 МиБ")), "{refused:?}");
+        let small = ImportLimits { max_rows: 10, max_unpacked_bytes: 16 };
+        let refused = parse_with(FileFormat::Csv, fits.as_bytes(), &small);
+        assert!(matches!(&refused, Err(FileError::Limit(m)) if m.contains("MCU_IMPORT_MAX_UNPACKED_BYTES")));
     }
 
     /// The README's «Accepted columns» tables are what clients read: every header the

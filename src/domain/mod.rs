@@ -15,3 +15,4 @@ pub mod roadmap;
 pub mod similarity;
 pub mod stats;
 pub mod text;
+pub mod xlsx_guard;

@@ -17,6 +17,10 @@ pub struct Model {
     pub unchanged: i32,
     /// JSON list of `{row, field, message}`.
     pub errors: String,
+    /// `RUNNING`, `FINISHED`, `FAILED` or `INTERRUPTED` (see `service::imports::ImportStatus`).
+    pub status: String,
+    /// Renewed by a running import as its batches commit.
+    pub heartbeat_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

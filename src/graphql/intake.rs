@@ -8,7 +8,7 @@ use super::appeals::{Appeal, scope};
 use super::connection::{connection, forward_window};
 use super::reference::{Category, Recipient, load_category, load_recipient};
 use super::{caller, parse_id, state};
-use crate::domain::access::{Channel, Principal};
+use crate::domain::access::Channel;
 use crate::domain::deadlines::AppealKind;
 use crate::domain::import_format::FileFormat;
 use crate::entity::import_report;
@@ -90,14 +90,43 @@ impl ImportFormat {
     }
 }
 
-/// The report of one imported file.
+/// Where an import stands.
+#[derive(async_graphql::Enum, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStatus {
+    /// Being imported; `heartbeatAt` is renewed as its batches commit.
+    Running,
+    /// Every row was taken in or reported.
+    Finished,
+    /// Stopped by an error; the counters tell what was committed before it.
+    Failed,
+    /// Its process went away while it ran (no heartbeat for 5 minutes); the counters tell
+    /// what was committed.
+    Interrupted,
+}
+
+impl From<imports::ImportStatus> for ImportStatus {
+    fn from(s: imports::ImportStatus) -> Self {
+        match s {
+            imports::ImportStatus::Running => Self::Running,
+            imports::ImportStatus::Finished => Self::Finished,
+            imports::ImportStatus::Failed => Self::Failed,
+            imports::ImportStatus::Interrupted => Self::Interrupted,
+        }
+    }
+}
+
+/// The report of one imported file. `created` and `updated` count what was committed, also
+/// while the import runs and after it was interrupted.
 #[derive(SimpleObject)]
 pub struct ImportReport {
     pub id: ID,
     pub format: ImportFormat,
     pub file_name: String,
+    pub status: ImportStatus,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    /// Last sign of life of the import (renewed as batches commit).
+    pub heartbeat_at: Option<DateTime<Utc>>,
     pub rows: i32,
     pub created: i32,
     pub updated: i32,
@@ -105,17 +134,18 @@ pub struct ImportReport {
     pub errors: Vec<RowError>,
 }
 
-impl TryFrom<import_report::Model> for ImportReport {
-    type Error = AppError;
-
-    fn try_from(m: import_report::Model) -> AppResult<Self> {
+impl ImportReport {
+    /// The report as of `now` (a running import without a recent heartbeat is interrupted).
+    fn at(m: import_report::Model, now: DateTime<Utc>) -> AppResult<Self> {
         let errors: Vec<ServiceRowError> = serde_json::from_str(&m.errors).map_err(AppError::internal)?;
         Ok(Self {
             id: ID(m.id.to_string()),
             format: ImportFormat::from_name(&m.format).ok_or_else(|| AppError::internal("unknown import format"))?,
+            status: imports::ImportStatus::of(&m, now).into(),
             file_name: m.file_name,
             started_at: m.started_at,
             finished_at: m.finished_at,
+            heartbeat_at: m.heartbeat_at,
             rows: m.rows,
             created: m.created,
             updated: m.updated,
@@ -232,7 +262,8 @@ impl IntakeQuery {
     ) -> AppResult<ImportReportConnection> {
         let (offset, limit) = forward_window(first, after.as_deref())?;
         let (rows, total) = imports::list(&state(ctx).db, offset, limit).await?;
-        let nodes = rows.into_iter().map(ImportReport::try_from).collect::<AppResult<Vec<_>>>()?;
+        let now = state(ctx).clock.now();
+        let nodes = rows.into_iter().map(|m| ImportReport::at(m, now)).collect::<AppResult<Vec<_>>>()?;
         Ok(ImportReportConnection::from_offset(nodes, offset, total))
     }
 
@@ -255,21 +286,10 @@ impl IntakeMutation {
             return Err(AppError::bad("input", format!("at most {} items per call", intake::MAX_ITEMS)));
         }
         let who = caller(ctx);
-        let mut rejected = Vec::new();
         let mut items = Vec::with_capacity(input.len());
         for (i, it) in input.into_iter().enumerate() {
             let row = i + 1;
-            if let Principal::User(u) = &who.principal
-                && !u.channels.contains(&it.channel)
-                && !u.has(crate::domain::access::Role::Curator)
-            {
-                rejected.push(RowError {
-                    row: row as i32,
-                    field: Some("channel".into()),
-                    message: format!("you do not coordinate the channel {}", it.channel),
-                });
-                continue;
-            }
+            // The channel scope is the service's (`intake::channel_refusal`), as for files.
             items.push((
                 row,
                 IngestItem {
@@ -299,8 +319,7 @@ impl IntakeMutation {
             ));
         }
         let out = intake::ingest(state(ctx), who, items, IngestOptions::default()).await?;
-        rejected.extend(out.rejected.into_iter().map(RowError::from));
-        rejected.sort_by_key(|e| e.row);
+        let rejected: Vec<RowError> = out.rejected.into_iter().map(RowError::from).collect();
         Ok(IngestResult {
             created: out.created as i32,
             updated: out.updated as i32,
@@ -332,7 +351,7 @@ impl IntakeMutation {
             create_missing.unwrap_or(false),
         )
         .await?;
-        report.try_into()
+        ImportReport::at(report, state(ctx).clock.now())
     }
 
     /// Retrains the topic classifier on the current data now.

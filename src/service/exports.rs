@@ -6,6 +6,31 @@ use rust_xlsxwriter::{Format, Workbook, Worksheet, XlsxError};
 use super::analytics::{Memo, Summary};
 use crate::error::{AppError, AppResult};
 
+/// Excel's limit on the text of one cell, in UTF-16 code units (what rust_xlsxwriter checks
+/// before it refuses a string).
+pub const EXCEL_CELL_UNITS: usize = 32_767;
+/// Appended to a text cut to fit a cell.
+pub const CUT_MARK: &str = "… [обрезано]";
+
+/// `text` as it fits in one Excel cell: unchanged when it fits, else cut at a character
+/// boundary and marked with [`CUT_MARK`], at most [`EXCEL_CELL_UNITS`] UTF-16 units in all.
+pub fn excel_text(text: &str) -> std::borrow::Cow<'_, str> {
+    // A string has at least as many UTF-8 bytes as UTF-16 units.
+    if text.len() <= EXCEL_CELL_UNITS || text.encode_utf16().count() <= EXCEL_CELL_UNITS {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let budget = EXCEL_CELL_UNITS - CUT_MARK.encode_utf16().count();
+    let (mut units, mut end) = (0usize, 0usize);
+    for (i, c) in text.char_indices() {
+        if units + c.len_utf16() > budget {
+            break;
+        }
+        units += c.len_utf16();
+        end = i + c.len_utf8();
+    }
+    std::borrow::Cow::Owned(format!("{}{CUT_MARK}", &text[..end]))
+}
+
 /// MIME type of DOCX.
 pub const DOCX_TYPE: &str = "application/vnd.openxmlformats-officedocument.wordprocessingml.document";
 /// MIME type of XLSX.
@@ -122,13 +147,13 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
     ws.set_column_width(0, 32)?;
     for (i, g) in memo.top_growth.iter().enumerate() {
         let row = i as u32 + 1;
-        ws.write_string(row, 0, &g.label)?;
+        ws.write_string(row, 0, excel_text(&g.label))?;
         ws.write_number(row, 1, g.count as f64)?;
         ws.write_number(row, 2, g.baseline)?;
         ws.write_number(row, 3, g.growth)?;
         ws.write_string(row, 4, if g.significant { "да" } else { "нет" })?;
         let drivers: Vec<String> = g.drivers.iter().map(|d| format!("{} (+{})", d.label, d.count)).collect();
-        ws.write_string(row, 5, drivers.join(", "))?;
+        ws.write_string(row, 5, excel_text(&drivers.join(", ")))?;
     }
 
     let head = ["Место", "Получатель", "Обращений", "В срок", "По существу", "Удовлетворены", "Медиана, ч", "Балл"];
@@ -137,7 +162,7 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
     for (i, r) in memo.rating.iter().enumerate() {
         let row = i as u32 + 1;
         opt(ws, row, 0, r.rank.map(f64::from))?;
-        ws.write_string(row, 1, &r.recipient.name)?;
+        ws.write_string(row, 1, excel_text(&r.recipient.name))?;
         ws.write_number(row, 2, r.total as f64)?;
         opt(ws, row, 3, r.on_time_rate)?;
         opt(ws, row, 4, r.full_answer_rate)?;
@@ -150,7 +175,7 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
     ws.set_column_width(0, 40)?;
     for (i, p) in memo.problem_points.iter().enumerate() {
         let row = i as u32 + 1;
-        ws.write_string(row, 0, &p.category)?;
+        ws.write_string(row, 0, excel_text(&p.category))?;
         ws.write_number(row, 1, p.count as f64)?;
         ws.write_number(row, 2, p.latitude)?;
         ws.write_number(row, 3, p.longitude)?;
@@ -162,7 +187,7 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
     ws.set_column_width(2, 16)?;
     for (i, g) in memo.overdue_by_recipient.iter().enumerate() {
         let row = i as u32 + 1;
-        ws.write_string(row, 0, &g.recipient)?;
+        ws.write_string(row, 0, excel_text(&g.recipient))?;
         ws.write_number(row, 1, g.count as f64)?;
         ws.write_datetime_with_format(
             row,
@@ -180,9 +205,9 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
     ws.set_column_width(3, 12)?;
     for (i, m) in memo.overdue_measures.iter().enumerate() {
         let row = i as u32 + 1;
-        ws.write_string(row, 0, &m.roadmap)?;
-        ws.write_string(row, 1, &m.measure)?;
-        ws.write_string(row, 2, &m.responsible)?;
+        ws.write_string(row, 0, excel_text(&m.roadmap))?;
+        ws.write_string(row, 1, excel_text(&m.measure))?;
+        ws.write_string(row, 2, excel_text(&m.responsible))?;
         ws.write_datetime_with_format(row, 3, excel_date(m.due)?, &date)?;
     }
 
@@ -190,7 +215,7 @@ fn write_xlsx(memo: &Memo) -> Result<Vec<u8>, XlsxError> {
     ws.set_name("Рекомендации")?;
     ws.set_column_width(0, 120)?;
     for (i, r) in memo.recommendations.iter().enumerate() {
-        ws.write_string(i as u32, 0, r)?;
+        ws.write_string(i as u32, 0, excel_text(r))?;
     }
     wb.save_to_buffer()
 }
@@ -371,7 +396,7 @@ pub async fn appeals_xlsx_in_sheets(
             ];
             let ws = wb.worksheet_from_index(sheet).map_err(xl)?;
             for (col, v) in cells.iter().enumerate() {
-                ws.write_string(row, col as u16, v).map_err(xl)?;
+                ws.write_string(row, col as u16, excel_text(v)).map_err(xl)?;
             }
         }
     }
@@ -390,7 +415,21 @@ pub async fn appeals_xlsx_in_sheets(
 
 #[cfg(test)]
 mod tests {
-    use super::IdRanges;
+    use super::{CUT_MARK, EXCEL_CELL_UNITS, IdRanges, excel_text};
+
+    #[test]
+    fn texts_longer_than_a_cell_are_cut_with_a_mark() {
+        assert_eq!(excel_text("коротко"), "коротко");
+        let exact = "я".repeat(EXCEL_CELL_UNITS);
+        assert_eq!(excel_text(&exact), exact.as_str(), "a full cell is not cut");
+        for long in ["я".repeat(40_000), "😀".repeat(20_000), format!("a{}", "😀".repeat(16_383))] {
+            let cut = excel_text(&long);
+            assert!(cut.ends_with(CUT_MARK));
+            let units = cut.encode_utf16().count();
+            assert!((EXCEL_CELL_UNITS - 1..=EXCEL_CELL_UNITS).contains(&units), "{units}");
+            assert!(long.starts_with(cut.trim_end_matches(CUT_MARK)));
+        }
+    }
 
     #[test]
     fn id_ranges_merge_consecutive_ids() {

@@ -4,7 +4,8 @@
 //! row is idempotent by (channel, external id).
 
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryOrder, QuerySelect, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect, Set,
 };
 
 use super::intake::{self, IngestItem, IngestOptions, RowError};
@@ -12,6 +13,7 @@ use super::{Caller, audit};
 use crate::domain::access::Channel;
 use crate::domain::deadlines::AppealKind;
 use crate::domain::import_format::{self, FileFormat, ImportRow};
+use crate::domain::xlsx_guard::ImportLimits;
 use crate::entity::import_report;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -101,7 +103,13 @@ pub async fn run(
     file: std::fs::File,
     create_missing: bool,
 ) -> AppResult<import_report::Model> {
+    if create_missing && !intake::may_create_reference(&caller.principal) {
+        return Err(AppError::Forbidden(
+            "createMissing: only an administrator or a curator may create categories and recipients".into(),
+        ));
+    }
     let max_rows = state.settings.import_max_rows;
+    let limits = ImportLimits { max_rows, max_unpacked_bytes: state.settings.import_max_unpacked_bytes };
     // XLSX is read twice as a stream from the file: a first pass checks the whole file and
     // counts its rows (a damaged file is refused before anything is written), the second
     // hands the rows over as they are read, so neither the file nor the sheet is held in
@@ -109,15 +117,21 @@ pub async fn run(
     // then read twice the same way.
     let source = if matches!(format, FileFormat::PosXlsx | FileFormat::IncidentXlsx) {
         let first = reader(&file)?;
-        Source::Xlsx(read_file(move || import_format::scan_xlsx(format, first, max_rows)).await?)
+        Source::Xlsx(read_file(move || import_format::scan_xlsx(format, first, &limits)).await?)
     } else {
         let mut input = reader(&file)?;
         let (text, layout) = read_file(move || {
             use std::io::Read;
             let mut bytes = Vec::new();
+            // At most one byte over the limit is read, whatever the file's size.
             input
+                .by_ref()
+                .take(limits.max_unpacked_bytes.saturating_add(1))
                 .read_to_end(&mut bytes)
                 .map_err(|e| import_format::FileError::Corrupted(format!("файл не читается: {e}")))?;
+            if bytes.len() as u64 > limits.max_unpacked_bytes {
+                return Err(import_format::csv_too_large(&limits));
+            }
             let text = import_format::decode_text(&bytes)?;
             drop(bytes);
             let layout = import_format::scan_csv(&text, max_rows)?;
@@ -147,19 +161,71 @@ pub async fn run(
         updated: Set(0),
         unchanged: Set(0),
         errors: Set("[]".into()),
+        status: Set(ImportStatus::Running.as_str().into()),
+        heartbeat_at: Set(Some(now)),
         ..Default::default()
     }
     .insert(&state.db)
     .await?;
-    let (mut created, mut updated, mut unchanged) = (0u32, 0u32, 0u32);
-    let mut errors: Vec<RowError> = Vec::new();
+    let mut tally = Tally::default();
+    let ingested = ingest_rows(state, caller, &file, source, &headers, report.id, create_missing, &mut tally).await;
+    tally.errors.sort_by_key(|e| e.row);
+    let status = if ingested.is_ok() { ImportStatus::Finished } else { ImportStatus::Failed };
+    let txn = crate::db::begin_write(&state.writer).await?;
+    // `created` and `updated` were counted by the transactions that committed them; the
+    // final figures are read back rather than overwritten.
+    let mut am = import_report::Entity::find_by_id(report.id)
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::internal("the import report vanished"))?
+        .into_active_model();
+    am.finished_at = Set(Some(state.clock.now()));
+    am.heartbeat_at = Set(Some(state.clock.now()));
+    am.status = Set(status.as_str().into());
+    am.unchanged = Set(tally.unchanged as i32);
+    am.errors = Set(serde_json::to_string(&tally.errors).map_err(AppError::internal)?);
+    let report = am.update(&txn).await?;
+    audit::record(
+        &txn,
+        caller,
+        state.clock.now(),
+        "importAppeals",
+        Some(format!("import:{}", report.id)),
+        Some(serde_json::json!({ "file": report.file_name, "status": report.status, "created": report.created, "updated": report.updated, "unchanged": tally.unchanged, "errors": tally.errors.len() })),
+    )
+    .await?;
+    txn.commit().await?;
+    ingested?;
+    Ok(report)
+}
+
+/// What an import counted besides what its transactions committed.
+#[derive(Default)]
+struct Tally {
+    unchanged: u32,
+    errors: Vec<RowError>,
+}
+
+/// Hands the file's rows to the ingestion in chunks; each committed chunk advances the report
+/// (see [`IngestOptions::report`]) and the heartbeat is renewed after every chunk.
+#[allow(clippy::too_many_arguments)]
+async fn ingest_rows(
+    state: &AppState,
+    caller: &Caller,
+    file: &std::fs::File,
+    source: Source,
+    headers: &import_format::ApiHeaders,
+    report: i64,
+    create_missing: bool,
+    tally: &mut Tally,
+) -> AppResult<()> {
     let chunk = chunk(state);
     let mut items = Vec::with_capacity(chunk);
-    let opts = IngestOptions { create_missing };
+    let opts = IngestOptions { create_missing, report: Some(report) };
     let (tx, mut rx) = tokio::sync::mpsc::channel(2_000);
     let producer = match source {
         Source::Xlsx(layout) => {
-            let second = reader(&file)?;
+            let second = reader(file)?;
             tokio::task::spawn_blocking(move || {
                 import_format::stream_xlsx(second, &layout, |row| tx.blocking_send(row).is_ok())
             })
@@ -172,46 +238,108 @@ pub async fn run(
     while !done {
         match rx.recv().await {
             Some(Ok(r)) => items.push((r.row, to_item(state, r))),
-            Some(Err(e)) => errors.push(RowError { row: e.row, field: e.field, message: e.message }),
+            Some(Err(e)) => tally.errors.push(RowError { row: e.row, field: e.field, message: e.message }),
             None => done = true,
         }
         if items.len() == chunk || (done && !items.is_empty()) {
             let out = intake::ingest(state, caller, std::mem::take(&mut items), opts).await?;
-            created += out.created;
-            updated += out.updated;
-            unchanged += out.unchanged;
-            errors.extend(out.rejected.into_iter().map(|mut e| {
+            tally.unchanged += out.unchanged;
+            tally.errors.extend(out.rejected.into_iter().map(|mut e| {
                 if let Some(h) = e.field.as_deref().and_then(|f| headers.get(f)) {
                     e.field = Some(h.clone());
                 }
                 e
             }));
+            heartbeat(state, report, tally.unchanged).await?;
         }
     }
     if let Err(e) = producer.await.map_err(AppError::internal)? {
         // The first pass read these very bytes without fault; say so if the second did not.
-        errors.push(RowError { row: 0, field: None, message: format!("the file could not be read to its end: {e}") });
+        tally.errors.push(RowError {
+            row: 0,
+            field: None,
+            message: format!("the file could not be read to its end: {e}"),
+        });
     }
-    errors.sort_by_key(|e| e.row);
+    Ok(())
+}
+
+/// Renews a running import's heartbeat (and its count of unchanged rows, which no
+/// transaction commits).
+async fn heartbeat(state: &AppState, report: i64, unchanged: u32) -> AppResult<()> {
+    use sea_orm::sea_query::Expr;
     let txn = crate::db::begin_write(&state.writer).await?;
-    let mut am = report.into_active_model();
-    am.finished_at = Set(Some(state.clock.now()));
-    am.created = Set(created as i32);
-    am.updated = Set(updated as i32);
-    am.unchanged = Set(unchanged as i32);
-    am.errors = Set(serde_json::to_string(&errors).map_err(AppError::internal)?);
-    let report = am.update(&txn).await?;
-    audit::record(
-        &txn,
-        caller,
-        state.clock.now(),
-        "importAppeals",
-        Some(format!("import:{}", report.id)),
-        Some(serde_json::json!({ "file": report.file_name, "created": created, "updated": updated, "unchanged": unchanged, "errors": errors.len() })),
-    )
-    .await?;
+    import_report::Entity::update_many()
+        .col_expr(import_report::Column::HeartbeatAt, Expr::value(Some(state.clock.now())))
+        .col_expr(import_report::Column::Unchanged, Expr::value(unchanged as i32))
+        .filter(import_report::Column::Id.eq(report))
+        .exec(&txn)
+        .await?;
     txn.commit().await?;
-    Ok(report)
+    Ok(())
+}
+
+/// Where an import stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportStatus {
+    /// Being imported: its heartbeat is renewed as batches commit.
+    Running,
+    /// Every row was taken in or reported.
+    Finished,
+    /// Stopped by an error; the counters tell what was committed before it.
+    Failed,
+    /// Its process went away (killed, crashed, restarted) while it ran; the counters tell
+    /// what was committed.
+    Interrupted,
+}
+
+impl ImportStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Running => "RUNNING",
+            Self::Finished => "FINISHED",
+            Self::Failed => "FAILED",
+            Self::Interrupted => "INTERRUPTED",
+        }
+    }
+
+    /// A report's status as of `now`: a running one whose heartbeat is older than
+    /// [`HEARTBEAT_STALE`] was interrupted.
+    pub fn of(report: &import_report::Model, now: chrono::DateTime<chrono::Utc>) -> Self {
+        match report.status.as_str() {
+            "RUNNING" => {
+                let beat = report.heartbeat_at.unwrap_or(report.started_at);
+                if now - beat > HEARTBEAT_STALE { Self::Interrupted } else { Self::Running }
+            }
+            "FAILED" => Self::Failed,
+            "INTERRUPTED" => Self::Interrupted,
+            _ => Self::Finished,
+        }
+    }
+}
+
+/// A running import renews its heartbeat after each chunk (seconds apart); one silent this
+/// long is no longer running.
+pub const HEARTBEAT_STALE: chrono::TimeDelta = chrono::TimeDelta::minutes(5);
+
+/// Marks running reports whose heartbeat is stale as interrupted (at server start); returns
+/// how many.
+///
+/// # Errors
+/// Database errors.
+pub async fn mark_interrupted(state: &AppState) -> AppResult<u64> {
+    use sea_orm::sea_query::Expr;
+    let stale = state.clock.now() - HEARTBEAT_STALE;
+    let txn = crate::db::begin_write(&state.writer).await?;
+    let res = import_report::Entity::update_many()
+        .col_expr(import_report::Column::Status, Expr::value(ImportStatus::Interrupted.as_str()))
+        .filter(import_report::Column::Status.eq(ImportStatus::Running.as_str()))
+        .filter(import_report::Column::HeartbeatAt.lt(stale))
+        .exec(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(res.rows_affected)
 }
 
 /// A page of import reports, newest first, and the total.

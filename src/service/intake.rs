@@ -18,7 +18,7 @@ use sea_orm::{
 
 use super::deadlines::Terms;
 use super::{Caller, appeals, audit};
-use crate::domain::access::Channel;
+use crate::domain::access::{Channel, Principal, Role};
 use crate::domain::deadlines::AppealKind;
 use crate::domain::lifecycle::AppealStatus;
 use crate::entity::{appeal, appeal_event, category, recipient, territory};
@@ -80,6 +80,54 @@ pub struct IngestOutcome {
 pub struct IngestOptions {
     /// Create categories and recipients the rubricator does not know yet (else reject the row).
     pub create_missing: bool,
+    /// The import report whose counters each committing transaction advances, so that a killed
+    /// import's report tells what was committed.
+    pub report: Option<i64>,
+}
+
+/// Adds to an import report's `created` and `updated` and renews its heartbeat, in the
+/// transaction that commits those appeals.
+async fn count_in_report(
+    txn: &DatabaseTransaction,
+    report: Option<i64>,
+    created: i32,
+    updated: i32,
+    now: DateTime<Utc>,
+) -> AppResult<()> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+
+    use crate::entity::import_report::{Column, Entity};
+    let Some(id) = report else { return Ok(()) };
+    Entity::update_many()
+        .col_expr(Column::Created, Expr::col(Column::Created).add(created))
+        .col_expr(Column::Updated, Expr::col(Column::Updated).add(updated))
+        .col_expr(Column::HeartbeatAt, Expr::value(Some(now)))
+        .filter(Column::Id.eq(id))
+        .exec(txn)
+        .await?;
+    Ok(())
+}
+
+/// Why `principal` may not take in an item of `channel`, if it may not: a coordinator takes in
+/// only the channels it coordinates (a curator any). Both the ingestion API and file imports
+/// ask here, so a file cannot do what the API refuses.
+pub fn channel_refusal(principal: &Principal, channel: Channel) -> Option<String> {
+    match principal {
+        Principal::User(u) if !u.channels.contains(&channel) && !u.has(Role::Curator) => {
+            Some(format!("you do not coordinate the channel {channel}"))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `principal` may create the reference data an import does not know yet (categories,
+/// recipients): those who may create it directly, and the command line.
+pub fn may_create_reference(principal: &Principal) -> bool {
+    match principal {
+        Principal::User(u) => u.has_any(&[Role::Admin, Role::Curator]),
+        Principal::System => true,
+        Principal::Anonymous | Principal::Token(_) => false,
+    }
 }
 
 /// Folds case, `ё` and spacing so names from exports match the rubricator.
@@ -268,6 +316,7 @@ fn top_display(s: &str) -> String {
 
 async fn prepare(
     state: &AppState,
+    caller: &Caller,
     refs: &mut Reference,
     row: usize,
     item: IngestItem,
@@ -275,6 +324,10 @@ async fn prepare(
     now: DateTime<Utc>,
 ) -> AppResult<Result<Prepared, RowError>> {
     let reject = |field: &str, message: String| Ok(Err(RowError { row, field: Some(field.to_string()), message }));
+    let channel = item.channel.unwrap_or(Channel::Other);
+    if let Some(why) = channel_refusal(&caller.principal, channel) {
+        return reject("channel", why);
+    }
     let external_id = item.external_id.trim().to_string();
     if external_id.is_empty() {
         return reject("externalId", "is required".into());
@@ -324,6 +377,19 @@ async fn prepare(
     {
         return reject("recipientName", format!("unknown recipient «{name}»"));
     }
+    if opts.create_missing {
+        // What an import creates obeys the rules of creating it directly.
+        let names = [
+            ("categoryName", &item.category_name),
+            ("subcategoryName", &item.subcategory_name),
+            ("recipientName", &item.recipient_name),
+        ];
+        for (field, name) in names {
+            if clean(name.as_ref()).is_some_and(|n| n.chars().count() > super::reference::MAX_NAME) {
+                return reject(field, format!("must be at most {} characters", super::reference::MAX_NAME));
+            }
+        }
+    }
     let category_id = match resolve_category(
         state,
         refs,
@@ -356,7 +422,6 @@ async fn prepare(
             Some(m.id)
         }
     };
-    let channel = item.channel.unwrap_or(Channel::Other);
     let kind = item.kind.unwrap_or(match channel {
         Channel::Pos => AppealKind::Message,
         Channel::Incident | Channel::Gospabliki => AppealKind::Incident,
@@ -624,6 +689,7 @@ async fn insert_batch(
     batch: &[&Prepared],
     terms: &Terms,
     now: DateTime<Utc>,
+    report: Option<i64>,
 ) -> AppResult<u32> {
     if batch.is_empty() {
         return Ok(0);
@@ -678,6 +744,7 @@ async fn insert_batch(
         Some(serde_json::json!({ "created": ids.len() })),
     )
     .await?;
+    count_in_report(&txn, report, ids.len() as i32, 0, state.clock.now()).await?;
     txn.commit().await?;
     Ok(ids.len() as u32)
 }
@@ -695,7 +762,7 @@ pub async fn ingest(
     let mut out = IngestOutcome::default();
     let mut prepared = Vec::with_capacity(items.len());
     for (row, item) in items {
-        match prepare(state, &mut refs, row, item, opts, now).await? {
+        match prepare(state, caller, &mut refs, row, item, opts, now).await? {
             Ok(p) => prepared.push(p),
             Err(e) => out.rejected.push(e),
         }
@@ -737,7 +804,7 @@ pub async fn ingest(
     // time, see `imports::chunk`); on PostgreSQL at most `MAX_ITEMS` rows each.
     let per_transaction = if state.settings.is_sqlite() { fresh.len().max(1) } else { MAX_ITEMS };
     for part in fresh.chunks(per_transaction) {
-        match insert_batch(state, caller, part, &terms, now).await {
+        match insert_batch(state, caller, part, &terms, now, opts.report).await {
             Ok(n) => out.created += n,
             Err(AppError::Internal(_) | AppError::Conflict(_)) => {
                 // Someone else inserted one of these meanwhile: go item by item.
@@ -756,7 +823,7 @@ pub async fn ingest(
             out.unchanged += 1;
             continue;
         }
-        match ingest_one(state, caller, p, &terms, now).await {
+        match ingest_one(state, caller, p, &terms, now, opts.report).await {
             Ok(Applied::Created) => out.created += 1,
             Ok(Applied::Updated) => out.updated += 1,
             Ok(Applied::Unchanged) => out.unchanged += 1,
@@ -812,6 +879,7 @@ async fn ingest_one(
     p: &Prepared,
     terms: &Terms,
     now: DateTime<Utc>,
+    report: Option<i64>,
 ) -> AppResult<Applied> {
     let found = appeal::Entity::find()
         .filter(appeal::Column::Channel.eq(p.channel.as_str()))
@@ -820,7 +888,7 @@ async fn ingest_one(
         .await?;
     match found {
         None => {
-            insert_batch(state, caller, &[p], terms, now).await?;
+            insert_batch(state, caller, &[p], terms, now, report).await?;
             Ok(Applied::Created)
         }
         Some(a) => {
@@ -830,6 +898,7 @@ async fn ingest_one(
             }
             let txn = crate::db::begin_write(&state.writer).await?;
             update_one(&txn, caller, terms, &a, p, now, state.settings.timezone).await?;
+            count_in_report(&txn, report, 0, 1, state.clock.now()).await?;
             txn.commit().await?;
             Ok(Applied::Updated)
         }

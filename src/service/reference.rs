@@ -32,11 +32,15 @@ pub struct NewTerritory {
     pub longitude: Option<f64>,
 }
 
+/// Longest name of a recipient, category or territory, in characters (also for the ones an
+/// import creates).
+pub const MAX_NAME: usize = 500;
+
 fn required(errors: &mut Vec<FieldError>, path: &str, value: &str) {
     if value.trim().is_empty() {
         errors.push(FieldError { path: path.into(), message: "must not be empty".into() });
-    } else if value.chars().count() > 500 {
-        errors.push(FieldError { path: path.into(), message: "must be at most 500 characters".into() });
+    } else if value.chars().count() > MAX_NAME {
+        errors.push(FieldError { path: path.into(), message: format!("must be at most {MAX_NAME} characters") });
     }
 }
 

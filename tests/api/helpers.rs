@@ -54,6 +54,7 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         feedback_rate_limit: 20,
         suggestion_threshold: 0.6,
         import_max_rows: 200_000,
+        import_max_unpacked_bytes: 512 << 20,
         roadmap_self_approval: false,
         roadmap_baseline_months: 6,
         poll_rate_limit: 30,

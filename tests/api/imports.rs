@@ -99,8 +99,10 @@ async fn a_pos_export_imported_twice_creates_once_and_reports_bad_rows() {
     assert_eq!(p3["receivedAt"], "2026-11-19T05:00:00+00:00", "Excel serial 46345.5 is 19.11.2026 12:00");
     assert_eq!(p3["status"], "IN_PROGRESS");
 
-    // With createMissing the unknown subcategory is created and the row goes in.
-    let created = upload(&app, Some(&coordinator), "pos.xlsx", sample(), "POS_XLSX", true).await;
+    // With createMissing (a curator's: it may create reference data) the unknown subcategory
+    // is created and the row goes in.
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let created = upload(&app, Some(&curator), "pos.xlsx", sample(), "POS_XLSX", true).await;
     assert_eq!(created["data"]["importAppeals"]["created"], 1, "{created}");
     let reports = app
         .gql(Some(&coordinator), "{ imports { totalCount edges { node { fileName format created } } } }", json!({}))

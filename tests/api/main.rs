@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::missing_panics_doc, clippy::format_collect)]
 
+mod bombs;
 mod helpers;
 mod sdl;
 
@@ -14,6 +15,7 @@ mod cli;
 mod clients;
 mod durability;
 mod examples;
+mod files;
 mod hostile;
 mod imports;
 mod intake;
