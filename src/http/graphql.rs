@@ -121,6 +121,25 @@ impl Documents {
     }
 }
 
+/// What a JSON body goes through before execution, one result per operation: the JSON
+/// reader, the persisted-query lookup, the nesting check, the parser and the document checks
+/// (at the default limits). The fuzz target `graphql_request` feeds it arbitrary bytes.
+pub fn prepare_json_body(documents: &Documents, body: &[u8]) -> Vec<Result<(), ServerError>> {
+    let Ok(batch) = serde_json::from_slice::<BatchRequest>(body) else { return Vec::new() };
+    let requests = match batch {
+        BatchRequest::Single(r) => vec![r],
+        BatchRequest::Batch(v) => v,
+    };
+    requests
+        .into_iter()
+        .map(|mut r| {
+            documents.prepare(&mut r, 2000, 12)?;
+            operation(&mut r);
+            Ok(())
+        })
+        .collect()
+}
+
 /// The operation a request runs: its type and name (for the log).
 fn operation(r: &mut async_graphql::Request) -> (Option<OperationType>, String) {
     let name = r.operation_name.clone();
