@@ -125,7 +125,8 @@ impl Documents {
 fn operation(r: &mut async_graphql::Request) -> (Option<OperationType>, String) {
     let name = r.operation_name.clone();
     let Ok(doc) = r.parsed_query() else { return (None, "-".into()) };
-    let op = doc.operations.iter().find(|(n, _)| name.is_none() || n.map(async_graphql::Name::as_str) == name.as_deref());
+    let op =
+        doc.operations.iter().find(|(n, _)| name.is_none() || n.map(async_graphql::Name::as_str) == name.as_deref());
     match op {
         Some((n, op)) => (Some(op.node.ty), n.map_or_else(|| "anonymous".into(), ToString::to_string)),
         None => (None, name.unwrap_or_else(|| "-".into())),
