@@ -119,6 +119,11 @@ async fn graphiql_renders_in_chromium_without_internet() {
     // React mounted GraphiQL under the page's policy: its scripts all ran.
     assert!(dom.contains("graphiql-container"), "GraphiQL did not render: {dom}");
     assert!(dom.contains("graphiql-editor"), "{dom}");
+    // The headers editor is open with a place for the token.
+    assert!(dom.contains("Headers") && dom.contains("Authorization"), "{dom}");
+    // Nothing was refused by the page's policy, and nothing asked for another host.
+    assert!(!dom.contains("Content Security Policy") && !dom.contains("Refused to"), "{dom}");
+    assert!(!dom.contains("ERR_NAME_NOT_RESOLVED") && !dom.contains("net::ERR_"), "{dom}");
 }
 
 /// A page that logs in to the API at `api` and reads `me` with the token, or shows the failure.
