@@ -2,17 +2,17 @@
 //! `/healthz`, `/readyz`, `/metrics`, and the file exports under `/exports/`.
 
 mod exports;
+mod graphiql;
 pub mod graphql;
 
 pub use graphql::Documents;
 
 use std::sync::Arc;
 
-use async_graphql::http::GraphiQLSource;
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
@@ -47,6 +47,7 @@ pub fn router(http: Http) -> Router {
     let cors = cors_layer(&http.app.settings.cors_origins);
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphiql/{*file}", get(graphiql::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
         .route("/metrics", get(metrics))
@@ -240,11 +241,7 @@ async fn export_roadmap(
 }
 
 fn graphiql(http: &Http) -> Response {
-    if http.app.settings.graphiql {
-        Html(GraphiQLSource::build().endpoint("/graphql").finish()).into_response()
-    } else {
-        (StatusCode::NOT_FOUND, "GraphiQL is disabled").into_response()
-    }
+    graphiql::page(http)
 }
 
 /// An error answered outside GraphQL's execution; an internal one carries the request id.

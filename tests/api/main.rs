@@ -11,6 +11,7 @@ mod analytics;
 mod appeal_list;
 mod appeals;
 mod auth;
+mod browser;
 mod cli;
 mod clients;
 mod durability;
