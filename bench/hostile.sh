@@ -5,7 +5,8 @@
 #
 #   bash bench/hostile.sh
 #   BACKEND=postgres DURATION=60 CLIENTS=16 bash bench/hostile.sh
-#   HOSTILE_FILES=a.xlsx,b.xlsx bash bench/hostile.sh   # also upload these files in the loop
+#   HOSTILE_FILES=a.xlsx,b.xlsx bash bench/hostile.sh   # other files to upload in the loop
+#                                   (default: the three XLSX bombs of bench/bombs.py)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BACKEND=${BACKEND:-sqlite}
@@ -26,6 +27,10 @@ if [ "$BACKEND" = postgres ]; then
 else
   rm -f "$OUT"/hostile.db*
   export DATABASE_URL="sqlite://$OUT/hostile.db?mode=rwc"
+fi
+if [ -z "${HOSTILE_FILES+x}" ]; then
+  python3 bench/bombs.py "$OUT/bombs"
+  export HOSTILE_FILES="$OUT/bombs/shared.xlsx,$OUT/bombs/farright.xlsx,$OUT/bombs/padded.xlsx"
 fi
 "$BIN" migrate >/dev/null
 "$BIN" seed-demo --appeals "$APPEALS" >/dev/null
