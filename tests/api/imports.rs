@@ -344,3 +344,53 @@ async fn an_upload_streams_and_one_over_the_limit_without_a_declared_length_is_r
     let r = app.gql(Some(&coordinator), "{ imports(first: 10) { totalCount } }", json!({})).await;
     assert_eq!(r.data()["imports"]["totalCount"], 1, "only the first upload was imported");
 }
+
+#[tokio::test]
+async fn an_import_the_storage_stops_reads_as_failed_and_tells_what_was_committed() {
+    use sea_orm::{ConnectionTrait, Database, DbBackend};
+    let app = spawn_app().await;
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let own = Database::connect(&app.state.settings.database_url).await.unwrap();
+    let postgres = own.get_database_backend() == DbBackend::Postgres;
+    // Every new appeal fails to be written. On PostgreSQL as on a full disk (SQLSTATE 53100,
+    // a storage failure: the import fails as a whole); SQLite has no way for a trigger to
+    // raise one, so there the fault is an ordinary error of each row, reported per row.
+    if postgres {
+        own.execute_unprepared(
+            "CREATE FUNCTION storage_fault() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             RAISE EXCEPTION 'storage fault' USING ERRCODE = 'disk_full'; END $$; \
+             CREATE TRIGGER fault BEFORE INSERT ON appeals FOR EACH ROW EXECUTE FUNCTION storage_fault()",
+        )
+        .await
+        .unwrap();
+    } else {
+        own.execute_unprepared(
+            "CREATE TRIGGER fault BEFORE INSERT ON appeals BEGIN SELECT RAISE(ABORT, 'storage fault'); END",
+        )
+        .await
+        .unwrap();
+    }
+    let r = upload(&app, Some(&curator), "pos.xlsx", sample(), "POS_XLSX", true).await;
+    assert!(!r.to_string().contains("storage fault"), "no internal detail: {r}");
+    if postgres {
+        assert_eq!(r["errors"][0]["extensions"]["code"], "INTERNAL_SERVER_ERROR", "the call fails: {r}");
+        own.execute_unprepared("DROP TRIGGER fault ON appeals").await.unwrap();
+    } else {
+        assert_eq!(r["data"]["importAppeals"]["created"], 0, "{r}");
+        own.execute_unprepared("DROP TRIGGER fault").await.unwrap();
+    }
+    let list = app
+        .gql(
+            Some(&curator),
+            "{ imports(first: 5) { edges { node { status finishedAt created updated } } } }",
+            json!({}),
+        )
+        .await;
+    let report = &list.data()["imports"]["edges"][0]["node"];
+    assert_eq!(report["status"], if postgres { "FAILED" } else { "FINISHED" }, "{report}");
+    assert!(report["finishedAt"].is_string(), "{report}");
+    assert_eq!((report["created"].as_i64(), report["updated"].as_i64()), (Some(0), Some(0)), "{report}");
+    let count = app.gql(Some(&curator), "{ appeals { totalCount } }", json!({})).await;
+    assert_eq!(count.data()["appeals"]["totalCount"], 0, "nothing was written");
+}
