@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The whole test suite, with what it needs installed first: the browser tests
+# (tests/api/browser.rs) drive Debian's headless Chromium and fail without it.
+#   bash tests/run.sh                       # on a fresh SQLite database per test
+#   TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bash tests/run.sh
+# Extra arguments go to `cargo test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if ! command -v chromium >/dev/null; then
+  echo "installing chromium for the browser tests"
+  if [ "$(id -u)" = 0 ]; then
+    apt-get update && apt-get install -y chromium
+  else
+    sudo apt-get update && sudo apt-get install -y chromium
+  fi
+fi
+exec cargo test "$@"
