@@ -164,7 +164,7 @@ pub async fn appeals(
         let scope = AppealScope::of(&app.db, &principal).await?;
         let now = app.clock.now();
         let query = appeal_query::filtered(&app.db, &scope, &filter, app.settings.timezone, now).await?;
-        let export = exports::appeals_xlsx(&app.db, query, &scope, app.settings.timezone).await?;
+        let export = exports::appeals_xlsx(&app.db, query, &scope, app.settings.timezone, now).await?;
         if !export.unmasked.is_empty() {
             let caller = Caller {
                 principal,

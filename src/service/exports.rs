@@ -264,11 +264,23 @@ impl IdRanges {
     }
 }
 
-fn fmt_time(t: Option<chrono::DateTime<chrono::Utc>>, tz: chrono_tz::Tz) -> String {
-    t.map(|t| t.with_timezone(&tz).format("%d.%m.%Y %H:%M").to_string()).unwrap_or_default()
+/// An instant as an Excel date-time in the municipality's zone (a number with a date format,
+/// so the column sorts and filters as dates).
+fn excel_time(
+    t: chrono::DateTime<chrono::Utc>,
+    tz: chrono_tz::Tz,
+) -> Result<rust_xlsxwriter::ExcelDateTime, XlsxError> {
+    use chrono::{Datelike, Timelike};
+    let l = t.with_timezone(&tz);
+    rust_xlsxwriter::ExcelDateTime::from_ymd(l.year() as u16, l.month() as u8, l.day() as u8)?.and_hms(
+        l.hour() as u16,
+        l.minute() as u8,
+        l.second(),
+    )
 }
 
-const APPEAL_HEAD: [&str; 14] = [
+/// Columns of the appeal list: the last says whether the deadline was missed.
+const APPEAL_HEAD: [&str; 15] = [
     "Номер",
     "Вид",
     "Канал",
@@ -283,7 +295,11 @@ const APPEAL_HEAD: [&str; 14] = [
     "Автор",
     "Контакт",
     "Текст",
+    "Просрочено",
 ];
+
+/// Columns of [`APPEAL_HEAD`] that hold date-times.
+const TIME_COLUMNS: [usize; 3] = [4, 5, 6];
 
 /// Starts a constant-memory worksheet (rows go to a temporary file as they are written) with
 /// its header; returns its index.
@@ -291,8 +307,13 @@ fn appeal_sheet(wb: &mut Workbook, n: usize) -> Result<usize, XlsxError> {
     let bold = Format::new().set_bold();
     let ws = wb.add_worksheet_with_constant_memory()?;
     ws.set_name(if n == 0 { "Обращения".to_string() } else { format!("Обращения {}", n + 1) })?;
+    // The header stays in view and on every printed page; a page is A4 landscape, as wide as
+    // the columns.
+    ws.set_freeze_panes(1, 0)?;
+    ws.set_repeat_rows(0, 0)?;
+    ws.set_landscape().set_paper_size(9).set_print_fit_to_pages(1, 0);
     for (col, width) in
-        [12.0, 16.0, 18.0, 20.0, 16.0, 16.0, 16.0, 28.0, 20.0, 28.0, 30.0, 20.0, 20.0, 60.0].iter().enumerate()
+        [12.0, 16.0, 18.0, 20.0, 16.0, 16.0, 16.0, 28.0, 20.0, 28.0, 30.0, 20.0, 20.0, 60.0, 12.0].iter().enumerate()
     {
         ws.set_column_width(col as u16, *width)?;
     }
@@ -314,8 +335,9 @@ pub async fn appeals_xlsx(
     query: sea_orm::Select<crate::entity::appeal::Entity>,
     scope: &super::scope::AppealScope,
     tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
 ) -> AppResult<AppealExport> {
-    appeals_xlsx_in_sheets(conn, query, scope, tz, SHEET_ROWS).await
+    appeals_xlsx_in_sheets(conn, query, scope, tz, now, SHEET_ROWS).await
 }
 
 /// [`appeals_xlsx`] with at most `sheet_rows` appeals a sheet (Excel's limit in production;
@@ -328,6 +350,7 @@ pub async fn appeals_xlsx_in_sheets(
     query: sea_orm::Select<crate::entity::appeal::Entity>,
     scope: &super::scope::AppealScope,
     tz: chrono_tz::Tz,
+    now: chrono::DateTime<chrono::Utc>,
     sheet_rows: u32,
 ) -> AppResult<AppealExport> {
     let sheet_rows = sheet_rows.clamp(1, SHEET_ROWS);
@@ -347,6 +370,8 @@ pub async fn appeals_xlsx_in_sheets(
     };
     let xl = |e: XlsxError| AppError::internal(e);
     let mut wb = Workbook::new();
+    let time_format = rust_xlsxwriter::Format::new().set_num_format("dd.mm.yyyy hh:mm");
+    let last_col = (APPEAL_HEAD.len() - 1) as u16;
     let mut sheet = appeal_sheet(&mut wb, 0).map_err(xl)?;
     let mut unmasked = IdRanges::default();
     let mut rows: u64 = 0;
@@ -364,6 +389,7 @@ pub async fn appeals_xlsx_in_sheets(
         last_id = last.id;
         for a in batch {
             if row == sheet_rows {
+                wb.worksheet_from_index(sheet).map_err(xl)?.autofilter(0, 0, row, last_col).map_err(xl)?;
                 sheet = appeal_sheet(&mut wb, sheet + 1).map_err(xl)?;
                 row = 0;
             }
@@ -383,9 +409,10 @@ pub async fn appeals_xlsx_in_sheets(
                 label(&a.kind, |s| s.parse().ok().map(super::analytics::kind_label)),
                 label(&a.channel, |s| s.parse().ok().map(super::analytics::channel_label)),
                 label(&a.status, |s| s.parse().ok().map(super::analytics::status_label)),
-                fmt_time(Some(a.received_at), tz),
-                fmt_time(Some(a.due_at), tz),
-                fmt_time(a.resolved_at, tz),
+                // Written as date-times below.
+                String::new(),
+                String::new(),
+                String::new(),
                 name(&categories, a.category_id),
                 name(&territories, a.territory_id),
                 name(&recipients, a.recipient_id),
@@ -393,13 +420,25 @@ pub async fn appeals_xlsx_in_sheets(
                 shown(a.author_name.as_deref(), mask_name),
                 shown(a.author_contact.as_deref(), mask_contact),
                 a.text.clone(),
+                if a.resolved_at.unwrap_or(now) > a.due_at { "Да" } else { "Нет" }.to_string(),
             ];
+            let times = [Some(a.received_at), Some(a.due_at), a.resolved_at];
             let ws = wb.worksheet_from_index(sheet).map_err(xl)?;
             for (col, v) in cells.iter().enumerate() {
-                ws.write_string(row, col as u16, excel_text(v)).map_err(xl)?;
+                match TIME_COLUMNS.iter().position(|c| *c == col).and_then(|i| times[i]) {
+                    Some(t) => {
+                        ws.write_datetime_with_format(row, col as u16, excel_time(t, tz).map_err(xl)?, &time_format)
+                            .map_err(xl)?;
+                    }
+                    None if TIME_COLUMNS.contains(&col) => {}
+                    None => {
+                        ws.write_string(row, col as u16, excel_text(v)).map_err(xl)?;
+                    }
+                }
             }
         }
     }
+    wb.worksheet_from_index(sheet).map_err(xl)?.autofilter(0, 0, row, last_col).map_err(xl)?;
     // Zipping the sheets is CPU and file work: off the async workers.
     let file = tokio::task::spawn_blocking(move || -> AppResult<std::fs::File> {
         use std::io::Seek;

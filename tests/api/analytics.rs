@@ -556,7 +556,7 @@ async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
         )
         .await
         .unwrap();
-        exports::appeals_xlsx_in_sheets(&st.db, q, &scope, st.settings.timezone, 2).await.unwrap()
+        exports::appeals_xlsx_in_sheets(&st.db, q, &scope, st.settings.timezone, st.clock.now(), 2).await.unwrap()
     };
     assert_eq!(export.rows, 3);
     assert!(export.unmasked.is_empty());
@@ -571,6 +571,37 @@ async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
     let second = xlsx_rows(&bytes, "Обращения 2");
     assert_eq!((first.len(), second.len()), (3, 2), "2 + 1 appeals, each sheet with its header");
     assert_eq!(second[0][0], "Номер");
+    // Dates are dates (they sort and filter), the deadline column says whether it was missed,
+    // and each sheet has a frozen header, an autofilter and a print setup.
+    {
+        use calamine::{Data, Reader, Xlsx};
+        let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let range = wb.worksheet_range("Обращения").unwrap();
+        assert_eq!(range.get((0, 14)), Some(&Data::String("Просрочено".into())));
+        assert!(matches!(range.get((1, 4)), Some(Data::DateTime(_))), "{:?}", range.get((1, 4)));
+        assert!(matches!(range.get((1, 5)), Some(Data::DateTime(_))), "{:?}", range.get((1, 5)));
+        assert_eq!(range.get((1, 14)), Some(&Data::String("Нет".into())), "not yet due");
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes.clone())).unwrap();
+        let mut xml = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name("xl/worksheets/sheet1.xml").unwrap(), &mut xml).unwrap();
+        for part in ["<autoFilter ref=\"A1:O3\"", "state=\"frozen\"", "orientation=\"landscape\"", "fitToPage=\"1\""] {
+            assert!(xml.contains(part), "{part} in {xml}");
+        }
+        // Half a year later the same unanswered appeals are overdue.
+        use mcu::service::{appeal_query, exports, scope::AppealScope};
+        let scope = AppealScope::for_token_reading_all();
+        let st = &app.state;
+        let later = chrono::DateTime::parse_from_rfc3339("2027-06-01T12:00:00+07:00").unwrap().to_utc();
+        let q =
+            appeal_query::filtered(&st.db, &scope, &appeal_query::AppealFilter::default(), st.settings.timezone, later)
+                .await
+                .unwrap();
+        let mut f = exports::appeals_xlsx(&st.db, q, &scope, st.settings.timezone, later).await.unwrap().file;
+        let mut late = Vec::new();
+        std::io::Read::read_to_end(&mut f, &mut late).unwrap();
+        let rows = xlsx_rows(&late, "Обращения");
+        assert!(rows[1..].iter().all(|r| r[14] == "Да"), "{rows:?}");
+    }
     assert!(second[1][11].contains('*') && !second[1][11].contains("Петров"), "masked: {:?}", second[1]);
     let resp = get("?status=SOMETIMES", Some(curator)).await.unwrap();
     assert_eq!(resp.status(), 400);
