@@ -57,7 +57,7 @@ pub struct SettingsArgs {
     /// Minimum idle database connections.
     #[arg(long, env = "MCU_DB_MIN_CONNECTIONS", default_value = "1", global = true)]
     pub db_min_connections: u32,
-    /// Largest SQLite database in pages of 4 KiB (`PRAGMA max_page_count` on every
+    /// Largest SQLite database in pages (4 KiB each by default; `PRAGMA max_page_count` on every
     /// connection), a quota below the file system's free space; absent: no cap but SQLite's.
     #[arg(long, env = "MCU_SQLITE_MAX_PAGE_COUNT", global = true)]
     pub sqlite_max_page_count: Option<u64>,

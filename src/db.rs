@@ -49,13 +49,15 @@ fn sqlite_options(
     }
 }
 
-/// Whether an SQLite connection given back to the pool may serve again: not when it is
-/// still inside a transaction. A `COMMIT` that fails (`SQLITE_FULL`, an I/O error) leaves
-/// sqlx's transaction depth at one, and when SQLite had already rolled the transaction back
-/// the `ROLLBACK` of the dropped transaction fails too: every later "transaction" on that
-/// connection was a savepoint of a transaction that no longer existed, its writes were
-/// acknowledged, and the connection held the write lock from other writers ("database is
-/// locked"). Such a connection is closed; the pool opens a fresh one when it is needed.
+/// Whether an SQLite connection given back to the pool may serve again: not when sqlx still
+/// counts it inside a transaction once the rollback of a dropped transaction ran. When a
+/// failure made SQLite end a transaction itself (it may on `SQLITE_FULL` or an I/O error, and
+/// a failed `COMMIT` does), the `ROLLBACK` of the dropped transaction fails and sqlx's depth
+/// stays at one; the next transaction on that connection is then a savepoint, and after
+/// its next failure `ROLLBACK TO` the savepoint leaves SQLite inside a transaction for good:
+/// every later commit only released a savepoint in it (acknowledged, never in the file) and
+/// the connection kept the write lock from every other writer ("database is locked"). Such a
+/// connection is closed; the pool opens a fresh one when it is needed.
 fn release_outside_transaction(
     conn: &mut sea_orm::sqlx::sqlite::SqliteConnection,
     _meta: sea_orm::sqlx::pool::PoolConnectionMetadata,
