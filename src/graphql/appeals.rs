@@ -288,7 +288,7 @@ pub struct AppealEvent {
     pub from_status: Option<AppealStatus>,
     pub to_status: Option<AppealStatus>,
     pub comment: Option<String>,
-    pub data: Option<Json<serde_json::Value>>,
+    pub data: Option<Json>,
 }
 
 impl From<appeal_event::Model> for AppealEvent {

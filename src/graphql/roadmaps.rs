@@ -223,7 +223,7 @@ pub struct RoadmapEvent {
     pub at: DateTime<Utc>,
     pub actor: String,
     pub action: String,
-    pub data: Option<crate::graphql::scalars::Json<serde_json::Value>>,
+    pub data: Option<crate::graphql::scalars::Json>,
 }
 
 connection!(RoadmapConnection, RoadmapEdge, Roadmap);

@@ -13,11 +13,11 @@ pub const UPLOAD: &str = "A file sent with the GraphQL multipart request spec (`
 
 /// Any JSON value (RFC 8259): an object, an array, a string, a number, a boolean or null.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Json<T>(pub T);
+pub struct Json(pub serde_json::Value);
 
 /// Any JSON value (RFC 8259): its shape is described by the field that returns it.
 #[Scalar(name = "JSON", specified_by_url = "https://www.rfc-editor.org/rfc/rfc8259")]
-impl ScalarType for Json<serde_json::Value> {
+impl ScalarType for Json {
     fn parse(value: Value) -> InputValueResult<Self> {
         value.into_json().map(Json).map_err(|e| InputValueError::custom(format!("not JSON: {e}")))
     }

@@ -10,13 +10,7 @@ use crate::helpers::{TestApp, spawn_app, spawn_app_with};
 const IMPORT: &str = "mutation($f:Upload!,$fmt:ImportFormat!,$c:Boolean){ importAppeals(file:$f, format:$fmt, createMissing:$c) { id status rows created updated unchanged finishedAt heartbeatAt errors { row field message } } }";
 
 async fn upload(app: &TestApp, token: &str, name: &str, bytes: Vec<u8>, format: &str, create: bool) -> Value {
-    let operations = json!({"query": IMPORT, "variables": {"f": null, "fmt": format, "c": create}});
-    let form = reqwest::multipart::Form::new()
-        .text("operations", operations.to_string())
-        .text("map", json!({"0": ["variables.f"]}).to_string())
-        .part("0", reqwest::multipart::Part::bytes(bytes).file_name(name.to_string()));
-    let resp = app.client.post(format!("{}/graphql", app.base)).bearer_auth(token).multipart(form).send().await;
-    resp.unwrap().json::<Value>().await.unwrap()
+    crate::imports::upload_with(app, IMPORT, Some(token), name, bytes, format, create).await
 }
 
 async fn appeal_count(app: &TestApp) -> u64 {

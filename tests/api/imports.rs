@@ -8,7 +8,20 @@ use crate::helpers::{TestApp, spawn_app};
 const IMPORT: &str = "mutation($f:Upload!,$fmt:ImportFormat!,$c:Boolean){ importAppeals(file:$f, format:$fmt, createMissing:$c) { id format fileName rows created updated unchanged errors { row field message } } }";
 
 async fn upload(app: &TestApp, token: Option<&str>, name: &str, bytes: Vec<u8>, format: &str, create: bool) -> Value {
-    let operations = json!({"query": IMPORT, "variables": {"f": null, "fmt": format, "c": create}});
+    upload_with(app, IMPORT, token, name, bytes, format, create).await
+}
+
+/// `importAppeals` with `query` (variables `$f`, `$fmt`, `$c`) over the multipart request spec.
+pub async fn upload_with(
+    app: &TestApp,
+    query: &str,
+    token: Option<&str>,
+    name: &str,
+    bytes: Vec<u8>,
+    format: &str,
+    create: bool,
+) -> Value {
+    let operations = json!({"query": query, "variables": {"f": null, "fmt": format, "c": create}});
     let form = reqwest::multipart::Form::new()
         .text("operations", operations.to_string())
         .text("map", json!({"0": ["variables.f"]}).to_string())
