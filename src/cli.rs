@@ -178,7 +178,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 std::io::stdin().lock().read_line(&mut line)?;
                 (line.trim_end_matches(['\r', '\n']).to_string(), false)
             } else {
-                (crate::service::auth::random_hex(12), true)
+                (crate::crypto::random_hex(12), true)
             };
             let caller = Caller { request_id: Some("cli".into()), ..Caller::default() };
             let new = users::NewUser {

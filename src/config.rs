@@ -13,6 +13,11 @@ use secrecy::SecretString;
 
 use crate::error::ConfigError;
 
+/// The name of the first administrator.
+pub const FIRST_ADMIN_NAME: &str = "Administrator";
+/// The e-mail of the first administrator when `MCU_ADMIN_EMAIL` is not set.
+pub const FIRST_ADMIN_EMAIL: &str = "admin@localhost";
+
 /// Raw settings as given on the command line or in the environment.
 #[derive(Debug, Clone, Args)]
 pub struct SettingsArgs {
@@ -256,7 +261,6 @@ impl Settings {
             ));
         }
         if let Some(p) = &a.admin_password {
-            use crate::service::users::{FIRST_ADMIN_EMAIL, FIRST_ADMIN_NAME};
             let email = a.admin_email.as_deref().unwrap_or(FIRST_ADMIN_EMAIL);
             let owner = crate::domain::password::Owner { email, full_name: FIRST_ADMIN_NAME };
             if let Some(why) = crate::domain::password::refusal(p, &owner) {

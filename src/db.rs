@@ -326,6 +326,27 @@ where
     Ok(())
 }
 
+/// `table.col IN (…)` with the values written into the statement instead of bound.
+///
+/// PostgreSQL plans a prepared statement with parameters afresh on every execution when
+/// the plan made without knowing the values looks dearer than those made with them, which
+/// is the case for the list (`status IN ($1, $2)` could match anything): 1.1 ms of planning
+/// per page on 1,000,000 appeals, more than reading the page. The list's filters are drawn
+/// from small sets (statuses, channels, kinds, ids), so each combination is its own
+/// statement, planned once per connection and then reused. Only enum names and integers
+/// are written this way (escaped by the query builder all the same), in a stable order.
+pub fn literal_in<C, V>(col: C, values: impl IntoIterator<Item = V>) -> sea_orm::sea_query::SimpleExpr
+where
+    C: sea_orm::ColumnTrait,
+    V: Into<sea_orm::Value> + Ord,
+{
+    let mut values: Vec<V> = values.into_iter().collect();
+    values.sort();
+    values.dedup();
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    Expr::col((col.entity_name(), col)).is_in(values.into_iter().map(|v| Expr::Constant(v.into())))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {

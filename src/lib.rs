@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod domain;
 pub mod entity;
@@ -114,7 +115,7 @@ fn jwt_secret(settings: &Settings) -> Result<SecretString, StartError> {
         return Ok(s.clone());
     }
     let Some(path) = settings.jwt_secret_file() else {
-        return Ok(SecretString::from(service::auth::random_hex(48)));
+        return Ok(SecretString::from(crypto::random_hex(48)));
     };
     if let Ok(existing) = std::fs::read_to_string(&path) {
         let existing = existing.trim().to_string();
@@ -122,7 +123,7 @@ fn jwt_secret(settings: &Settings) -> Result<SecretString, StartError> {
             return Ok(SecretString::from(existing));
         }
     }
-    let secret = service::auth::random_hex(48);
+    let secret = crypto::random_hex(48);
     write_private(&path, &secret)?;
     tracing::info!(path = %path.display(), "generated a JWT secret for the embedded database");
     Ok(SecretString::from(secret))
@@ -165,7 +166,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     Ok(AppState {
         db,
         writer,
-        jwt: Arc::new(service::auth::JwtKeys::new(&secret)?),
+        jwt: Arc::new(crypto::JwtKeys::new(&secret)?),
         hash_permits: Arc::new(tokio::sync::Semaphore::new(settings.hash_concurrency)),
         settings: Arc::new(settings),
         clock: Clock::default(),

@@ -5,10 +5,11 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
-use tokio::sync::Semaphore;
+use tokio::sync::{RwLock, Semaphore};
 
 use crate::config::Settings;
-use crate::service::auth::JwtKeys;
+use crate::crypto::JwtKeys;
+use crate::domain::classifier::TrainedModel;
 
 /// The source of "now". Real time in production; tests may freeze or shift it.
 #[derive(Clone)]
@@ -71,5 +72,9 @@ pub struct AppState {
     pub clock: Clock,
     pub metrics: Arc<Metrics>,
     /// The topic classifier in memory (derived from the database; any replica may rebuild it).
-    pub classifier: Arc<crate::service::classifier::ClassifierCache>,
+    pub classifier: Arc<ClassifierCache>,
 }
+
+/// The topic model in memory, with the fingerprint of its training data (kept by
+/// `service::classifier`, which trains and refreshes it).
+pub type ClassifierCache = RwLock<Option<Arc<TrainedModel>>>;

@@ -362,6 +362,18 @@ pub fn evaluate<'a>(model: &NaiveBayes, held_out: impl IntoIterator<Item = (i64,
     }
 }
 
+/// A trained model and how well it did on held-out data.
+#[derive(Debug)]
+pub struct TrainedModel {
+    pub model: NaiveBayes,
+    pub fingerprint: i64,
+    pub documents: i64,
+    pub top1: Option<f64>,
+    pub top3: Option<f64>,
+    /// The held-out evaluation in full, when this process trained the model.
+    pub evaluation: Option<Evaluation>,
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

@@ -83,7 +83,6 @@ mod tests {
             "qL8#vT2!mZ9@wR4$",
             "e3b0c44298fc1c149afbf4c8",
             "correct horse battery",
-            crate::service::seed::DEMO_PASSWORD,
         ] {
             assert_eq!(refusal(p, &OWNER), None, "{p}");
         }

@@ -205,8 +205,8 @@ pub struct ClassifierInfo {
     pub top3_accuracy: Option<f64>,
 }
 
-impl From<&classifier::TrainedModel> for ClassifierInfo {
-    fn from(m: &classifier::TrainedModel) -> Self {
+impl From<&crate::domain::classifier::TrainedModel> for ClassifierInfo {
+    fn from(m: &crate::domain::classifier::TrainedModel) -> Self {
         Self {
             documents: m.documents as i32,
             vocabulary: m.model.vocabulary_size() as i32,

@@ -12,6 +12,7 @@ use sea_orm::{
 use serde::{Deserialize, Serialize};
 
 use super::scope::{AppealScope, territory_subtree};
+use crate::db::literal_in;
 use crate::domain::access::Channel;
 use crate::domain::deadlines::{AppealKind, SlaState};
 use crate::domain::lifecycle::AppealStatus;
@@ -108,7 +109,7 @@ fn key_of(order: OrderField, a: &appeal::Model) -> String {
 fn encode_cursor(order: OrderField, a: &appeal::Model) -> String {
     let key = CursorKey { k: key_of(order, a), id: a.id };
     let json = serde_json::to_string(&key).unwrap_or_default();
-    super::auth::hex(json.as_bytes())
+    crate::crypto::hex(json.as_bytes())
 }
 
 fn decode_cursor(path: &str, c: &str) -> AppResult<CursorKey> {
@@ -197,25 +198,6 @@ fn open_queue_hint(backend: sea_orm::DatabaseBackend, q: &Select<appeal::Entity>
     }
     stmt.sql = stmt.sql.replacen(from, "FROM \"appeals\" INDEXED BY \"ix_appeals_open_due\" ", 1);
     Some(stmt)
-}
-
-/// `appeals.col IN (…)` with the values written into the statement instead of bound.
-///
-/// PostgreSQL plans a prepared statement with parameters afresh on every execution when
-/// the plan made without knowing the values looks dearer than those made with them, which
-/// is the case for the list (`status IN ($1, $2)` could match anything): 1.1 ms of planning
-/// per page on 1,000,000 appeals, more than reading the page. The list's filters are drawn
-/// from small sets (statuses, channels, kinds, ids), so each combination is its own
-/// statement, planned once per connection and then reused. Only enum names and integers
-/// are written this way (escaped by the query builder all the same), in a stable order.
-pub fn literal_in<V: Into<sea_orm::Value> + Ord>(
-    col: appeal::Column,
-    values: impl IntoIterator<Item = V>,
-) -> SimpleExpr {
-    let mut values: Vec<V> = values.into_iter().collect();
-    values.sort();
-    values.dedup();
-    Expr::col((appeal::Entity, col)).is_in(values.into_iter().map(|v| Expr::Constant(v.into())))
 }
 
 /// Builds the filtered query within the scope. May read the category and territory trees.

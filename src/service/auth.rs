@@ -6,60 +6,26 @@ use std::sync::OnceLock;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 use chrono::{DateTime, Duration, Utc};
-use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use rand::RngCore;
+use jsonwebtoken::{Algorithm, Header};
 use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, PaginatorTrait, QueryFilter,
     QuerySelect, QueryTrait, Set,
 };
-use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use super::{Caller, audit};
+use crate::crypto::{AUDIENCE, ISSUER};
+pub use crate::crypto::{JwtKeys, hex, random_hex, sha256_hex};
 use crate::domain::access::{ApiScope, Principal, TokenPrincipal, UserPrincipal, parse_list};
 use crate::domain::password;
 use crate::entity::{api_token, login_failure, refresh_token, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// The shortest password accepted.
-pub const MIN_PASSWORD_LEN: usize = password::MIN_LEN;
 /// Prefix of every integration token secret.
 pub const API_TOKEN_PREFIX: &str = "mcu_";
-const ISSUER: &str = "mcu";
-const AUDIENCE: &str = "mcu-api";
 const GENERIC_LOGIN_ERROR: &str = "invalid email or password";
-
-/// Signing and verification keys for access tokens, with the validation rules pinned.
-pub struct JwtKeys {
-    encoding: EncodingKey,
-    decoding: DecodingKey,
-    validation: Validation,
-}
-
-impl JwtKeys {
-    /// Keys from a shared secret; HS256 only, `iss`, `aud`, `sub`, `exp` required.
-    ///
-    /// # Errors
-    /// When the key cannot be made from the secret.
-    pub fn new(secret: &SecretString) -> AppResult<Self> {
-        let bytes = secret.expose_secret().as_bytes();
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[ISSUER]);
-        validation.set_audience(&[AUDIENCE]);
-        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
-        validation.leeway = 5;
-        // Expiry is checked against the application clock in `authenticate` (tests move it).
-        validation.validate_exp = false;
-        Ok(Self {
-            encoding: EncodingKey::from_secret(bytes).map_err(AppError::internal)?,
-            decoding: DecodingKey::from_secret(bytes).map_err(AppError::internal)?,
-            validation,
-        })
-    }
-}
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -85,29 +51,6 @@ pub struct Session {
     pub refresh_token: String,
     pub expires_at: DateTime<Utc>,
     pub user: user::Model,
-}
-
-/// Lower-case hex SHA-256, for storing high-entropy secrets.
-pub fn sha256_hex(s: &str) -> String {
-    hex(&Sha256::digest(s.as_bytes()))
-}
-
-/// `n` random bytes as lower-case hex.
-pub fn random_hex(n: usize) -> String {
-    let mut buf = vec![0u8; n];
-    rand::rng().fill_bytes(&mut buf);
-    hex(&buf)
-}
-
-/// Lower-case hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
-    }
-    out
 }
 
 /// Checks the password policy ([`password::refusal`]) for the account of `owner`.

@@ -14,31 +14,14 @@ use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
     Set,
 };
-use tokio::sync::RwLock;
 
-use crate::domain::classifier::{Evaluation, NaiveBayes, evaluate, training_fingerprint};
+use crate::domain::classifier::{Evaluation, NaiveBayes, TrainedModel, evaluate, training_fingerprint};
 use crate::entity::{appeal, classifier_model};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
 /// At most this many of the newest categorised appeals are used for training.
 pub const MAX_TRAINING_ROWS: u64 = 300_000;
-
-/// The model in memory, with the fingerprint of its training data.
-#[derive(Default)]
-pub struct ClassifierCache(RwLock<Option<Arc<TrainedModel>>>);
-
-/// A trained model and how well it did on held-out data.
-#[derive(Debug)]
-pub struct TrainedModel {
-    pub model: NaiveBayes,
-    pub fingerprint: i64,
-    pub documents: i64,
-    pub top1: Option<f64>,
-    pub top3: Option<f64>,
-    /// The held-out evaluation in full, when this process trained the model.
-    pub evaluation: Option<Evaluation>,
-}
 
 async fn current_fingerprint(conn: &impl ConnectionTrait) -> AppResult<i64> {
     let q = appeal::Entity::find()
@@ -118,7 +101,7 @@ pub async fn train(state: &AppState) -> AppResult<Arc<TrainedModel>> {
     .await?;
     txn.commit().await?;
     let trained = Arc::new(trained);
-    *state.classifier.0.write().await = Some(Arc::clone(&trained));
+    *state.classifier.write().await = Some(Arc::clone(&trained));
     Ok(trained)
 }
 
@@ -126,7 +109,7 @@ pub async fn train(state: &AppState) -> AppResult<Arc<TrainedModel>> {
 /// fingerprint still matches, else freshly trained.
 pub async fn current(state: &AppState) -> AppResult<Arc<TrainedModel>> {
     let fingerprint = current_fingerprint(&state.db).await?;
-    if let Some(m) = state.classifier.0.read().await.as_ref().filter(|m| m.fingerprint == fingerprint) {
+    if let Some(m) = state.classifier.read().await.as_ref().filter(|m| m.fingerprint == fingerprint) {
         return Ok(Arc::clone(m));
     }
     if let Some(stored) = classifier_model::Entity::find()
@@ -144,7 +127,7 @@ pub async fn current(state: &AppState) -> AppResult<Arc<TrainedModel>> {
             top3: stored.top3,
             evaluation: None,
         });
-        *state.classifier.0.write().await = Some(Arc::clone(&m));
+        *state.classifier.write().await = Some(Arc::clone(&m));
         return Ok(m);
     }
     train(state).await
@@ -153,7 +136,7 @@ pub async fn current(state: &AppState) -> AppResult<Arc<TrainedModel>> {
 /// The model in memory, whatever its age (for suggestions on arrival, which must not wait
 /// for a retraining).
 pub async fn cached(state: &AppState) -> Option<Arc<TrainedModel>> {
-    state.classifier.0.read().await.clone()
+    state.classifier.read().await.clone()
 }
 
 /// The most likely categories of a text with their probabilities.

@@ -7,7 +7,7 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::sea_query::Expr;
 use sea_orm::{Condition, ConnectionTrait, EntityTrait};
 
-use super::appeal_query::literal_in;
+use crate::db::literal_in;
 use crate::domain::access::{ApiScope, Channel, Principal, Role, UserPrincipal};
 use crate::entity::{appeal, territory};
 use crate::error::AppResult;

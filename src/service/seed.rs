@@ -695,3 +695,15 @@ async fn flush(state: &AppState, batch: &mut Vec<(String, appeal::ActiveModel)>)
     txn.commit().await?;
     Ok(count)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::DEMO_PASSWORD;
+    use crate::domain::password::{Owner, refusal};
+
+    #[test]
+    fn the_demo_password_passes_the_password_policy() {
+        let owner = Owner { email: "curator@demo.mcu", full_name: "Куратор МЦУ" };
+        assert_eq!(refusal(DEMO_PASSWORD, &owner), None);
+    }
+}

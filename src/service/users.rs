@@ -7,6 +7,7 @@ use sea_orm::{
 use secrecy::ExposeSecret;
 
 use super::{Caller, audit, auth};
+use crate::config::{FIRST_ADMIN_EMAIL, FIRST_ADMIN_NAME};
 use crate::domain::access::{Channel, Role, format_list, parse_list};
 use crate::entity::user;
 use crate::error::{AppError, AppResult, FieldError};
@@ -254,11 +255,6 @@ pub async fn list(conn: &impl ConnectionTrait, offset: u64, limit: u64) -> AppRe
     let rows = user::Entity::find().order_by_asc(user::Column::Id).offset(offset).limit(limit).all(conn).await?;
     Ok((rows, total))
 }
-
-/// The name of the first administrator.
-pub const FIRST_ADMIN_NAME: &str = "Administrator";
-/// The e-mail of the first administrator when `MCU_ADMIN_EMAIL` is not set.
-pub const FIRST_ADMIN_EMAIL: &str = "admin@localhost";
 
 /// What [`ensure_admin`] did at start.
 #[derive(Debug, Clone, PartialEq, Eq)]
