@@ -96,15 +96,32 @@ impl AppError {
     /// The contract's code for this error.
     pub fn code(&self) -> &'static str {
         match self {
-            Self::Unauthenticated(_) => "UNAUTHENTICATED",
-            Self::Forbidden(_) => "FORBIDDEN",
-            Self::NotFound(_) => "NOT_FOUND",
-            Self::BadInput(_) => "BAD_USER_INPUT",
-            Self::Conflict(_) => "CONFLICT",
-            Self::RateLimited(_) => "RATE_LIMITED",
-            Self::Internal(_) | Self::Unavailable(_) => "INTERNAL_SERVER_ERROR",
+            Self::Unauthenticated(_) => code::UNAUTHENTICATED,
+            Self::Forbidden(_) => code::FORBIDDEN,
+            Self::NotFound(_) => code::NOT_FOUND,
+            Self::BadInput(_) => code::BAD_USER_INPUT,
+            Self::Conflict(_) => code::CONFLICT,
+            Self::RateLimited(_) => code::RATE_LIMITED,
+            Self::Internal(_) | Self::Unavailable(_) => code::INTERNAL_SERVER_ERROR,
         }
     }
+}
+
+/// Every `extensions.code` a client can receive (the contract's codes), in one place.
+pub mod code {
+    pub const UNAUTHENTICATED: &str = "UNAUTHENTICATED";
+    pub const FORBIDDEN: &str = "FORBIDDEN";
+    pub const NOT_FOUND: &str = "NOT_FOUND";
+    pub const BAD_USER_INPUT: &str = "BAD_USER_INPUT";
+    pub const CONFLICT: &str = "CONFLICT";
+    pub const RATE_LIMITED: &str = "RATE_LIMITED";
+    pub const INTERNAL_SERVER_ERROR: &str = "INTERNAL_SERVER_ERROR";
+    /// The document could not be read (syntax, nesting, encoding, a malformed request body).
+    pub const GRAPHQL_PARSE_FAILED: &str = "GRAPHQL_PARSE_FAILED";
+    /// The document was read but does not fit the schema or the limits.
+    pub const GRAPHQL_VALIDATION_FAILED: &str = "GRAPHQL_VALIDATION_FAILED";
+    /// An automatic persisted query's hash the server has not stored yet (Apollo's protocol).
+    pub const PERSISTED_QUERY_NOT_FOUND: &str = "PERSISTED_QUERY_NOT_FOUND";
 }
 
 impl From<DbErr> for AppError {

@@ -12,6 +12,8 @@ use async_graphql::parser::types::{Directive, ExecutableDocument, Selection, Sel
 use async_graphql::{Positioned, ServerError};
 use async_graphql_value::Value;
 
+use crate::error::code;
+
 /// The deepest nesting of `{`, `[` and `(` a document may have. The introspection query of
 /// graphql-js needs 15 levels of selections and 2 of arguments; the server's own depth limit
 /// (`MCU_MAX_DEPTH`) for selections is checked later.
@@ -57,7 +59,7 @@ pub fn check_nesting(text: &str) -> Result<(), ServerError> {
                 deepest = deepest.max(depth);
                 if deepest > MAX_NESTING {
                     return Err(error(
-                        "GRAPHQL_PARSE_FAILED",
+                        code::GRAPHQL_PARSE_FAILED,
                         format!(
                             "the document is nested deeper than {MAX_NESTING} levels of braces, brackets and parentheses"
                         ),
@@ -86,14 +88,14 @@ pub fn check_document(doc: &ExecutableDocument, max_fields: usize, max_depth: us
         check_directives(&op.node.directives)?;
         if depths.depth(&op.node.selection_set.node) > max_depth {
             return Err(error(
-                "GRAPHQL_VALIDATION_FAILED",
+                code::GRAPHQL_VALIDATION_FAILED,
                 format!("the operation is nested deeper than {max_depth} fields (MCU_MAX_DEPTH)"),
             ));
         }
         total = total.saturating_add(counter.count(&op.node.selection_set.node)?);
         if total > max_fields {
             return Err(error(
-                "GRAPHQL_VALIDATION_FAILED",
+                code::GRAPHQL_VALIDATION_FAILED,
                 format!(
                     "the document selects more than {max_fields} fields once its fragments are expanded (MCU_MAX_FIELDS)"
                 ),
@@ -117,7 +119,7 @@ fn check_directives(directives: &[Positioned<Directive>]) -> Result<(), ServerEr
         let ok = matches!(arg.map(|(_, v)| &v.node), Some(Value::Boolean(_) | Value::Variable(_)));
         if !ok {
             let mut e = error(
-                "GRAPHQL_VALIDATION_FAILED",
+                code::GRAPHQL_VALIDATION_FAILED,
                 format!("Invalid value for argument \"if\" of @{name}, expected type \"Boolean!\""),
             );
             e.locations = vec![d.pos];

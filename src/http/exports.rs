@@ -1,6 +1,6 @@
 //! File exports: `GET /exports/memo/{weekStart}.docx|.xlsx` (the weekly memo, under the rule
-//! of `Query.analytics`) and `GET /exports/appeals.xlsx` (the appeal list, under the rule of
-//! `Query.appeals`). Bearer authorization as for GraphQL; errors are JSON with the contract's
+//! of `Query.analytics`), `GET /exports/appeals.xlsx` (the appeal list, under the rule of
+//! `Query.appeals`) and `GET /exports/roadmaps/{id}.docx` (under the rule of `Query.roadmap`). Bearer authorization as for GraphQL; errors are JSON with the contract's
 //! codes (401 UNAUTHENTICATED, 403 FORBIDDEN, 400 BAD_USER_INPUT, 404 NOT_FOUND).
 
 use std::collections::HashMap;
@@ -11,7 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 
-use super::{Http, error_response};
+use super::{Credential, Http, MALFORMED_CREDENTIAL, bearer, error_response};
 use crate::domain::access::{Denied, Principal};
 use crate::error::AppError;
 use crate::graphql::analytics::restricted;
@@ -37,15 +37,10 @@ fn app_error(e: &AppError) -> Response {
 
 /// The caller of an export request, held to the access rule of a root field.
 async fn authorize(http: &Http, headers: &HeaderMap, field: &str) -> Result<Principal, AppError> {
-    let principal = match headers.get(header::AUTHORIZATION) {
-        None => Principal::Anonymous,
-        Some(v) => {
-            let token = v.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or_default();
-            if token.is_empty() {
-                return Err(AppError::Unauthenticated("the Authorization header must be 'Bearer <token>'".into()));
-            }
-            auth::authenticate(&http.app, token).await?
-        }
+    let principal = match bearer(headers) {
+        Credential::Absent => Principal::Anonymous,
+        Credential::Bearer(token) => auth::authenticate(&http.app, token).await?,
+        Credential::Malformed => return Err(AppError::Unauthenticated(MALFORMED_CREDENTIAL.into())),
     };
     let rule = policy::rule_for(field).ok_or_else(|| AppError::Forbidden("no access rule".into()))?;
     match rule.check(&principal) {
@@ -201,6 +196,31 @@ pub async fn appeals(
             }
             response
         }
+        Err(e) => app_error(&e),
+    }
+}
+
+/// `GET /exports/roadmaps/{id}.docx`: the roadmap as a Word document, under the rule of
+/// `Query.roadmap`.
+pub async fn roadmap(State(http): State<Http>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(e) = authorize(&http, &headers, "Query.roadmap").await {
+        return app_error(&e);
+    }
+    let Some(id) = file.strip_suffix(".docx").and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0) else {
+        return app_error(&AppError::NotFound("roadmap".into()));
+    };
+    match crate::service::roadmaps::export_docx(&http.app, id).await {
+        Ok(bytes) => (
+            [
+                (
+                    header::CONTENT_TYPE,
+                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document".to_string(),
+                ),
+                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"roadmap-{id}.docx\"")),
+            ],
+            bytes,
+        )
+            .into_response(),
         Err(e) => app_error(&e),
     }
 }

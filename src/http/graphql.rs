@@ -16,9 +16,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use tower_http::request_id::RequestId;
 
+use super::{Credential, MALFORMED_CREDENTIAL};
 use super::{Http, client_ip, error_response};
 use crate::domain::access::Principal;
-use crate::error::AppError;
+use crate::error::{AppError, code};
 use crate::graphql::RequestBudget;
 use crate::graphql::appeals::{PersonalDataReads, ScopeCache};
 use crate::graphql::loaders::Loaders;
@@ -75,18 +76,18 @@ impl Documents {
                 {
                     Some(h.to_ascii_lowercase())
                 }
-                _ => return Err(coded("BAD_USER_INPUT", "persistedQuery needs version 1 and a sha256Hash")),
+                _ => return Err(coded(code::BAD_USER_INPUT, "persistedQuery needs version 1 and a sha256Hash")),
             },
-            Some(_) => return Err(coded("BAD_USER_INPUT", "persistedQuery must be an object")),
+            Some(_) => return Err(coded(code::BAD_USER_INPUT, "persistedQuery must be an object")),
         };
         if let Some(hash) = &persisted {
             if r.query.is_empty() {
                 match self.persisted.lock().ok().and_then(|m| m.get(hash).cloned()) {
                     Some(text) => r.query = text,
-                    None => return Err(coded("PERSISTED_QUERY_NOT_FOUND", "PersistedQueryNotFound")),
+                    None => return Err(coded(code::PERSISTED_QUERY_NOT_FOUND, "PersistedQueryNotFound")),
                 }
             } else if sha256_hex(&r.query) != *hash {
-                return Err(coded("BAD_USER_INPUT", "provided sha does not match query"));
+                return Err(coded(code::BAD_USER_INPUT, "provided sha does not match query"));
             }
         }
         let keep = r.query.len() <= DOCUMENT_MAX_LEN;
@@ -98,7 +99,7 @@ impl Documents {
         let doc = match r.parsed_query() {
             Ok(doc) => doc.clone(),
             Err(mut e) => {
-                e.extensions.get_or_insert_with(Default::default).set("code", "GRAPHQL_PARSE_FAILED");
+                e.extensions.get_or_insert_with(Default::default).set("code", code::GRAPHQL_PARSE_FAILED);
                 return Err(e);
             }
         };
@@ -192,7 +193,11 @@ pub async fn get(
     params: Result<Query<Params>, axum::extract::rejection::QueryRejection>,
 ) -> Response {
     let Ok(Query(params)) = params else {
-        return error_response(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", "the query string could not be read");
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            code::GRAPHQL_PARSE_FAILED,
+            "the query string could not be read",
+        );
     };
     if !params.contains_key("query") && !params.contains_key("extensions") {
         return super::graphiql(&http);
@@ -203,7 +208,7 @@ pub async fn get(
             Some(v) => serde_json::from_str(v).map(Some).map_err(|_| {
                 Box::new(error_response(
                     StatusCode::BAD_REQUEST,
-                    "GRAPHQL_PARSE_FAILED",
+                    code::GRAPHQL_PARSE_FAILED,
                     &format!("{key} is not valid JSON"),
                 ))
             }),
@@ -225,7 +230,7 @@ pub async fn get(
             }
         }
         Ok(Some(_)) => {
-            return error_response(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", "extensions must be an object");
+            return error_response(StatusCode::BAD_REQUEST, code::GRAPHQL_PARSE_FAILED, "extensions must be an object");
         }
         Ok(None) => {}
         Err(e) => return *e,
@@ -250,7 +255,7 @@ pub async fn post(
     let too_large = || {
         error_response(
             StatusCode::PAYLOAD_TOO_LARGE,
-            "BAD_USER_INPUT",
+            code::BAD_USER_INPUT,
             &format!("the request body is larger than the limit of {limit} bytes"),
         )
     };
@@ -282,7 +287,7 @@ pub async fn post(
                 }
                 _ => "the request could not be read",
             };
-            return error_response(StatusCode::BAD_REQUEST, "GRAPHQL_PARSE_FAILED", message);
+            return error_response(StatusCode::BAD_REQUEST, code::GRAPHQL_PARSE_FAILED, message);
         }
     };
     respond(&http, peer, &headers, request_id, batch, false).await
@@ -296,18 +301,14 @@ async fn caller_of(http: &Http, peer: SocketAddr, headers: &HeaderMap, request_i
         request_id: Some(request_id.to_owned()),
         credential_error: None,
     };
-    if let Some(value) = headers.get(header::AUTHORIZATION) {
-        let bearer = value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
-        match bearer {
-            Some(token) if !token.is_empty() => match auth::authenticate(&http.app, token).await {
-                Ok(p) => caller.principal = p,
-                Err(AppError::Unauthenticated(why)) => caller.credential_error = Some(why),
-                Err(e) => return Err(super::internal_response(&e)),
-            },
-            _ => {
-                caller.credential_error = Some("the Authorization header must be 'Bearer <token>'".into());
-            }
-        }
+    match super::bearer(headers) {
+        Credential::Absent => {}
+        Credential::Bearer(token) => match auth::authenticate(&http.app, token).await {
+            Ok(p) => caller.principal = p,
+            Err(AppError::Unauthenticated(why)) => caller.credential_error = Some(why),
+            Err(e) => return Err(super::internal_response(&e)),
+        },
+        Credential::Malformed => caller.credential_error = Some(MALFORMED_CREDENTIAL.into()),
     }
     Ok(caller)
 }
@@ -327,7 +328,7 @@ async fn respond(
     let Some(media) = negotiate(headers) else {
         return error_response(
             StatusCode::NOT_ACCEPTABLE,
-            "BAD_USER_INPUT",
+            code::BAD_USER_INPUT,
             "the response is application/graphql-response+json or application/json",
         );
     };
@@ -339,12 +340,12 @@ async fn respond(
         BatchRequest::Batch(v) if v.len() > settings.max_batch => {
             return error_response(
                 StatusCode::BAD_REQUEST,
-                "BAD_USER_INPUT",
+                code::BAD_USER_INPUT,
                 &format!("a batch may hold at most {} operations, this one has {}", settings.max_batch, v.len()),
             );
         }
         BatchRequest::Batch(v) if v.is_empty() => {
-            return error_response(StatusCode::BAD_REQUEST, "BAD_USER_INPUT", "the batch is empty");
+            return error_response(StatusCode::BAD_REQUEST, code::BAD_USER_INPUT, "the batch is empty");
         }
         BatchRequest::Single(r) => (vec![r], true),
         BatchRequest::Batch(v) => (v, false),
@@ -360,7 +361,7 @@ async fn respond(
         names.push(name);
         if via_get && ty == Some(OperationType::Mutation) {
             let mut out =
-                error_response(StatusCode::METHOD_NOT_ALLOWED, "BAD_USER_INPUT", "mutations are sent with POST");
+                error_response(StatusCode::METHOD_NOT_ALLOWED, code::BAD_USER_INPUT, "mutations are sent with POST");
             out.headers_mut().insert(header::ALLOW, HeaderValue::from_static("POST"));
             return out;
         }
@@ -416,8 +417,8 @@ fn finish_errors(errors: &mut [ServerError], request_id: &str) {
             c.clone()
         } else if e.path.is_empty() {
             // Refused before any field ran: validation, limits, the operation's name.
-            ext.set("code", "GRAPHQL_VALIDATION_FAILED");
-            "GRAPHQL_VALIDATION_FAILED".into()
+            ext.set("code", code::GRAPHQL_VALIDATION_FAILED);
+            code::GRAPHQL_VALIDATION_FAILED.into()
         } else {
             // Errors without a code in a field come from the library's input coercion.
             let path = e
@@ -431,11 +432,11 @@ fn finish_errors(errors: &mut [ServerError], request_id: &str) {
                 .join(".");
             let field = async_graphql::Value::from_json(serde_json::json!([{ "path": path, "message": e.message }]))
                 .unwrap_or(async_graphql::Value::Null);
-            ext.set("code", "BAD_USER_INPUT");
+            ext.set("code", code::BAD_USER_INPUT);
             ext.set("fields", field);
-            "BAD_USER_INPUT".into()
+            code::BAD_USER_INPUT.into()
         };
-        if code == "INTERNAL_SERVER_ERROR" {
+        if code == code::INTERNAL_SERVER_ERROR {
             ext.set("requestId", request_id);
             let what = if e.message == crate::error::UNAVAILABLE {
                 crate::error::UNAVAILABLE

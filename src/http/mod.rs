@@ -20,9 +20,8 @@ use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetReques
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::error::AppError;
+use crate::error::{AppError, code};
 use crate::graphql::AppSchema;
-use crate::service::auth;
 use crate::state::AppState;
 
 /// State of the HTTP layer.
@@ -39,7 +38,7 @@ pub fn router(http: Http) -> Router {
     let export_timeout = http.app.settings.export_timeout;
     // File exports write up to a million rows: they get their own, longer timeout.
     let files = Router::new()
-        .route("/exports/roadmaps/{file}", get(export_roadmap))
+        .route("/exports/roadmaps/{file}", get(exports::roadmap))
         .route("/exports/memo/{file}", get(exports::memo))
         .route("/exports/appeals.xlsx", get(exports::appeals))
         .with_state(http.clone())
@@ -57,7 +56,7 @@ pub fn router(http: Http) -> Router {
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
-            error_response(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_SERVER_ERROR", "internal server error")
+            error_response(StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL_SERVER_ERROR, "internal server error")
         }))
         .layer(axum::middleware::from_fn(scope_request_id))
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -162,14 +161,13 @@ async fn metrics(State(http): State<Http>, headers: HeaderMap) -> Response {
     let Some(token) = &http.app.settings.metrics_token else {
         return (StatusCode::NOT_FOUND, "not found").into_response();
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
+    let given = match bearer(&headers) {
+        Credential::Bearer(token) => token,
+        Credential::Absent | Credential::Malformed => "",
+    };
     // Compared as digests: the time taken does not depend on how much of the token matched.
     if Sha256::digest(given.as_bytes()) != Sha256::digest(token.expose_secret().as_bytes()) {
-        return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "metrics need the metrics token");
+        return error_response(StatusCode::UNAUTHORIZED, code::UNAUTHENTICATED, "metrics need the metrics token");
     }
     metrics_text(&http.app).into_response()
 }
@@ -194,59 +192,37 @@ fn metrics_text(app: &AppState) -> String {
     )
 }
 
-/// `GET /exports/roadmaps/{id}.docx`: the roadmap as a Word document, for those who may read it.
-async fn export_roadmap(
-    State(http): State<Http>,
-    axum::extract::Path(file): axum::extract::Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .filter(|t| !t.is_empty());
-    let Some(token) = bearer else {
-        return error_response(StatusCode::UNAUTHORIZED, "UNAUTHENTICATED", "sign in to export a roadmap");
-    };
-    let principal = match auth::authenticate(&http.app, token).await {
-        Ok(p) => p,
-        Err(e @ AppError::Unauthenticated(_)) => {
-            return error_response(StatusCode::UNAUTHORIZED, e.code(), &e.message());
-        }
-        Err(e) => return internal_response(&e),
-    };
-    let allowed = crate::graphql::policy::rule_for("Query.roadmap").is_some_and(|r| r.check(&principal).is_ok());
-    if !allowed {
-        return error_response(StatusCode::FORBIDDEN, "FORBIDDEN", "you are not allowed to read roadmaps");
-    }
-    let Some(id) = file.strip_suffix(".docx").and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0) else {
-        return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "roadmap not found");
-    };
-    match crate::service::roadmaps::export_docx(&http.app, id).await {
-        Ok(bytes) => (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    "application/vnd.openxmlformats-officedocument.wordprocessingml.document".to_string(),
-                ),
-                (header::CONTENT_DISPOSITION, format!("attachment; filename=\"roadmap-{id}.docx\"")),
-            ],
-            bytes,
-        )
-            .into_response(),
-        Err(e @ AppError::NotFound(_)) => error_response(StatusCode::NOT_FOUND, e.code(), &e.message()),
-        Err(e) => internal_response(&e),
-    }
-}
-
 fn graphiql(http: &Http) -> Response {
     graphiql::page(http)
 }
 
+/// What the `Authorization` header carries.
+pub(crate) enum Credential<'a> {
+    /// No header: the anonymous caller.
+    Absent,
+    /// `Bearer <token>` with a non-empty token.
+    Bearer(&'a str),
+    /// A header that is not `Bearer <token>`: refused rather than taken for anonymous.
+    Malformed,
+}
+
+/// Why a malformed `Authorization` header is refused.
+pub(crate) const MALFORMED_CREDENTIAL: &str = "the Authorization header must be 'Bearer <token>'";
+
+/// Reads the `Authorization` header: the one place that parses bearer credentials.
+pub(crate) fn bearer(headers: &HeaderMap) -> Credential<'_> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Credential::Absent;
+    };
+    match value.to_str().ok().and_then(|v| v.strip_prefix("Bearer ")).map(str::trim) {
+        Some(token) if !token.is_empty() => Credential::Bearer(token),
+        _ => Credential::Malformed,
+    }
+}
+
 /// An error answered outside GraphQL's execution; an internal one carries the request id.
 pub(crate) fn error_response(status: StatusCode, code: &str, message: &str) -> Response {
-    let body = if code == "INTERNAL_SERVER_ERROR" {
+    let body = if code == code::INTERNAL_SERVER_ERROR {
         let id = current_request_id();
         serde_json::json!({ "errors": [{
             "message": format!("{message} (request id {id})"),
