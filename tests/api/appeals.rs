@@ -13,28 +13,6 @@ async fn spawn_long() -> TestApp {
 }
 
 /// Staff of a small city: a curator, a POS coordinator, two executors, a head.
-struct Staff {
-    admin: String,
-    curator: String,
-    coordinator: String,
-    executor: String,
-    other_executor: String,
-    head: String,
-    recipient: String,
-}
-
-async fn staff(app: &TestApp) -> Staff {
-    let admin = app.admin().await;
-    let recipient = app.recipient(&admin, "Управление ЖКХ").await;
-    let other = app.recipient(&admin, "Управление образования").await;
-    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
-    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({"channels": ["POS", "INCIDENT"]})).await;
-    let (_, executor) = app.user_with(&admin, &["EXECUTOR"], json!({"recipientId": recipient})).await;
-    let (_, other_executor) = app.user_with(&admin, &["EXECUTOR"], json!({"recipientId": other})).await;
-    let (_, head) = app.user_with(&admin, &["HEAD"], json!({})).await;
-    Staff { admin, curator, coordinator, executor, other_executor, head, recipient }
-}
-
 fn field<'a>(r: &'a crate::helpers::Gql, name: &str) -> &'a Value {
     &r.data()["r"][name]
 }
@@ -43,7 +21,7 @@ fn field<'a>(r: &'a crate::helpers::Gql, name: &str) -> &'a Value {
 async fn an_appeal_goes_from_receipt_to_a_closed_assessed_answer_with_legal_deadlines() {
     let app = spawn_long().await;
     app.set_now("2026-12-01T10:00:00+07:00");
-    let s = staff(&app).await;
+    let s = app.staff().await;
     let (id, v, due) = app
         .appeal(
             &s.curator,
@@ -174,7 +152,7 @@ async fn an_appeal_goes_from_receipt_to_a_closed_assessed_answer_with_legal_dead
 async fn a_message_gets_ten_working_days_and_a_dissatisfied_author_reopens_it() {
     let app = spawn_long().await;
     app.set_now("2026-11-13T17:30:00+07:00");
-    let s = staff(&app).await;
+    let s = app.staff().await;
     let (id, _, due) = app
         .appeal(&s.coordinator, json!({"kind": "MESSAGE", "channel": "POS", "externalId": "POS-1", "text": "Не вывозят мусор во дворе", "authorName": "Анна", "authorContact": "+7 913 000-11-22"}))
         .await;
@@ -232,7 +210,7 @@ async fn a_message_gets_ten_working_days_and_a_dissatisfied_author_reopens_it() 
 async fn an_incident_needs_a_reaction_within_eight_working_hours_then_an_answer_in_seven_days() {
     let app = spawn_long().await;
     app.set_now("2026-11-27T17:30:00+07:00");
-    let s = staff(&app).await;
+    let s = app.staff().await;
     let (id, _, due) = app.appeal(&s.coordinator, json!({"kind": "INCIDENT", "channel": "INCIDENT", "externalId": "vk-1", "text": "Яма на дороге у школы №3"})).await;
     assert_eq!(due, "2026-11-30T09:30:00+00:00", "Monday 16:30 local");
     let (_, _, high) = app.appeal(&s.coordinator, json!({"kind": "INCIDENT", "channel": "INCIDENT", "externalId": "vk-2", "text": "Прорыв трубы", "highPriority": true})).await;
@@ -264,7 +242,7 @@ async fn an_incident_needs_a_reaction_within_eight_working_hours_then_an_answer_
 #[tokio::test]
 async fn illegal_transitions_stale_versions_and_unknown_ids_change_nothing() {
     let app = spawn_app().await;
-    let s = staff(&app).await;
+    let s = app.staff().await;
     let (id, _, _) = app.appeal(&s.curator, json!({"kind": "APPEAL", "channel": "EMAIL", "text": "Текст"})).await;
     let r = app
         .act(&s.curator, "answerAppeal", "AnswerAppealInput", json!({"id": id, "version": 1, "text": "Ответ"}))
@@ -316,7 +294,7 @@ async fn illegal_transitions_stale_versions_and_unknown_ids_change_nothing() {
 #[tokio::test]
 async fn anonymous_reason_only_when_the_author_is_really_unknown() {
     let app = spawn_app().await;
-    let s = staff(&app).await;
+    let s = app.staff().await;
     let (known, _, _) = app.appeal(&s.curator, json!({"kind": "APPEAL", "channel": "EMAIL", "text": "Текст", "authorName": "Пётр Иванов", "authorContact": "p@ya.ru"})).await;
     let (anon, _, _) = app.appeal(&s.curator, json!({"kind": "APPEAL", "channel": "EMAIL", "text": "Текст"})).await;
     for id in [&known, &anon] {
@@ -345,7 +323,7 @@ async fn anonymous_reason_only_when_the_author_is_really_unknown() {
 #[tokio::test]
 async fn executors_see_only_their_recipient_and_probing_answers_not_found() {
     let app = spawn_app().await;
-    let s = staff(&app).await;
+    let s = app.staff().await;
     let (id, _, _) = app.appeal(&s.curator, json!({"kind": "APPEAL", "channel": "EMAIL", "text": "Протекает крыша", "authorName": "Иван Петров", "authorContact": "ivan@mail.ru"})).await;
     app.act(&s.curator, "registerAppeal", "AppealActionInput", json!({"id": id, "version": 1})).await.data();
     app.act(
@@ -401,7 +379,7 @@ async fn executors_see_only_their_recipient_and_probing_answers_not_found() {
 #[tokio::test]
 async fn concurrent_changes_of_one_version_let_exactly_one_win() {
     let app = spawn_app().await;
-    let s = staff(&app).await;
+    let s = app.staff().await;
     let (id, _, _) = app.appeal(&s.curator, json!({"kind": "APPEAL", "channel": "EMAIL", "text": "Текст"})).await;
     let futures: Vec<_> = (0..12)
         .map(|i| {
@@ -427,7 +405,7 @@ async fn concurrent_changes_of_one_version_let_exactly_one_win() {
 #[tokio::test]
 async fn numbers_are_unique_and_gap_free_under_concurrent_creation() {
     let app = spawn_app().await;
-    let s = staff(&app).await;
+    let s = app.staff().await;
     let futures: Vec<_> = (0..20)
         .map(|i| app.appeal(&s.curator, json!({"kind": "MESSAGE", "channel": "PHONE", "text": format!("Звонок {i}")})))
         .collect();
@@ -451,7 +429,7 @@ async fn numbers_are_unique_and_gap_free_under_concurrent_creation() {
 #[tokio::test]
 async fn duplicates_link_to_the_root_of_their_cluster() {
     let app = spawn_app().await;
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let (first, _, _) =
         app.appeal(&st.curator, json!({"kind": "MESSAGE", "channel": "PHONE", "text": "Нет света"})).await;
     let (second, _, _) =
@@ -494,7 +472,7 @@ async fn duplicates_link_to_the_root_of_their_cluster() {
 #[tokio::test]
 async fn redirecting_to_an_external_body_resolves_the_appeal() {
     let app = spawn_app().await;
-    let s = staff(&app).await;
+    let s = app.staff().await;
     let external = app
         .gql(Some(&s.admin), "mutation{createRecipient(input:{name:\"Прокуратура\",external:true}){id}}", json!({}))
         .await
@@ -540,7 +518,7 @@ async fn redirecting_to_an_external_body_resolves_the_appeal() {
 async fn personal_data_in_the_history_is_masked_and_audited_as_on_the_appeal() {
     let app = spawn_app().await;
     app.set_now("2026-11-25T10:00:00+07:00");
-    let s = staff(&app).await;
+    let s = app.staff().await;
     let token = |scope: &'static str| {
         let admin = s.admin.clone();
         let app = &app;

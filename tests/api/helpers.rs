@@ -333,3 +333,36 @@ impl TestApp {
         self.gql(Some(token), &q, json!({ "i": input })).await
     }
 }
+
+/// The usual cast of a test: every role once, two recipients and executors of each.
+pub struct Staff {
+    pub admin: String,
+    pub curator: String,
+    pub curator_id: String,
+    pub other_curator: String,
+    /// Coordinates the POS and INCIDENT channels.
+    pub coordinator: String,
+    /// Executor of `recipient`.
+    pub executor: String,
+    /// Executor of another recipient.
+    pub other_executor: String,
+    pub head: String,
+    pub recipient: String,
+}
+
+impl TestApp {
+    /// Creates [`Staff`]: an administrator, two curators, a coordinator, two executors of two
+    /// recipients and the Head, each signed in.
+    pub async fn staff(&self) -> Staff {
+        let admin = self.admin().await;
+        let recipient = self.recipient(&admin, "Управление ЖКХ").await;
+        let other = self.recipient(&admin, "Управление образования").await;
+        let (curator_id, curator) = self.user_with(&admin, &["CURATOR"], json!({})).await;
+        let (_, other_curator) = self.user_with(&admin, &["CURATOR"], json!({})).await;
+        let (_, coordinator) = self.user_with(&admin, &["COORDINATOR"], json!({"channels": ["POS", "INCIDENT"]})).await;
+        let (_, executor) = self.user_with(&admin, &["EXECUTOR"], json!({"recipientId": recipient})).await;
+        let (_, other_executor) = self.user_with(&admin, &["EXECUTOR"], json!({"recipientId": other})).await;
+        let (_, head) = self.user_with(&admin, &["HEAD"], json!({})).await;
+        Staff { admin, curator, curator_id, other_curator, coordinator, executor, other_executor, head, recipient }
+    }
+}

@@ -13,21 +13,6 @@ const POLL: &str = "id status version access publicResults questions { id type o
     results { ballots questions { questionId average textAnswers texts options { optionId count share } } } \
     comments { id text hidden }";
 
-struct Staff {
-    admin: String,
-    coordinator: String,
-    head: String,
-    executor: String,
-}
-
-async fn staff(app: &TestApp) -> Staff {
-    let admin = app.admin().await;
-    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({})).await;
-    let (_, head) = app.user_with(&admin, &["HEAD"], json!({})).await;
-    let (_, executor) = app.user_with(&admin, &["EXECUTOR"], json!({})).await;
-    Staff { admin, coordinator, head, executor }
-}
-
 async fn create_poll(app: &TestApp, token: &str, input: Value) -> Gql {
     let q = format!("mutation($i:CreatePollInput!){{ r: createPoll(input:$i) {{ {POLL} }} }}");
     app.gql(Some(token), &q, json!({ "i": input })).await
@@ -123,7 +108,7 @@ fn assert_results(results: &Value, q: &[String], o: &[Vec<String>], ballots: &[B
 #[tokio::test]
 async fn an_open_survey_counts_each_respondent_once_and_shows_exact_results() {
     let app = spawn_app().await;
-    let st = staff(&app).await;
+    let st = app.staff().await;
     assert_eq!(create_poll(&app, &st.executor, survey("OPEN")).await.code(), "FORBIDDEN");
     assert_eq!(create_poll(&app, &st.head, survey("OPEN")).await.code(), "FORBIDDEN");
     let mut bad = survey("OPEN");
@@ -219,7 +204,7 @@ async fn an_open_survey_counts_each_respondent_once_and_shows_exact_results() {
 async fn votes_outside_the_window_are_refused() {
     let app = spawn_app().await;
     app.set_now("2026-12-01T10:00:00+07:00");
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let mut input = survey("OPEN");
     input["opensAt"] = json!("2026-12-02T00:00:00+07:00");
     input["closesAt"] = json!("2026-12-03T00:00:00+07:00");
@@ -238,7 +223,7 @@ async fn votes_outside_the_window_are_refused() {
 #[tokio::test]
 async fn two_hundred_concurrent_votes_with_one_invitation_count_one_ballot() {
     let app = spawn_app_with(|a| a.poll_rate_limit = 10_000).await;
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let r = create_poll(&app, &st.coordinator, survey("INVITE")).await;
     let id = r.data()["r"]["id"].as_str().unwrap().to_string();
     let (q, o) = ids(&r);
@@ -276,7 +261,7 @@ async fn two_hundred_concurrent_votes_with_one_invitation_count_one_ballot() {
 #[tokio::test]
 async fn public_actions_are_rate_limited_per_client() {
     let app = spawn_app_with(|a| a.poll_rate_limit = 2).await;
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let r = create_poll(&app, &st.coordinator, survey("OPEN")).await;
     let id = r.data()["r"]["id"].as_str().unwrap().to_string();
     let (q, o) = ids(&r);
@@ -290,7 +275,7 @@ async fn public_actions_are_rate_limited_per_client() {
 #[tokio::test]
 async fn discussions_take_public_comments_and_moderation_hides_them() {
     let app = spawn_app().await;
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let r = create_poll(
         &app,
         &st.coordinator,
@@ -341,7 +326,7 @@ async fn discussions_take_public_comments_and_moderation_hides_them() {
 async fn suggestions_rank_categories_by_recent_appeals_with_growth() {
     let app = spawn_app().await;
     app.set_now("2026-12-01T10:00:00+07:00");
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let (_, curator) = app.user_with(&st.admin, &["CURATOR"], json!({})).await;
     let heating = app.category(&curator, "Отопление").await;
     let snow = app.category(&curator, "Уборка снега и наледи").await;

@@ -10,31 +10,6 @@ const FIELDS: &str = "id status version progress approvedAt approvedBy { id } ow
     comments { author text } effect { baselinePerMonth currentPerMonth change } history { action }";
 
 /// Staff: two curators, a coordinator, two executors of different recipients, a head.
-struct Staff {
-    admin: String,
-    curator: String,
-    curator_id: String,
-    other_curator: String,
-    coordinator: String,
-    executor: String,
-    other_executor: String,
-    head: String,
-    recipient: String,
-}
-
-async fn staff(app: &TestApp) -> Staff {
-    let admin = app.admin().await;
-    let recipient = app.recipient(&admin, "Управление ЖКХ").await;
-    let other = app.recipient(&admin, "Управление образования").await;
-    let (curator_id, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
-    let (_, other_curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
-    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({})).await;
-    let (_, executor) = app.user_with(&admin, &["EXECUTOR"], json!({"recipientId": recipient})).await;
-    let (_, other_executor) = app.user_with(&admin, &["EXECUTOR"], json!({"recipientId": other})).await;
-    let (_, head) = app.user_with(&admin, &["HEAD"], json!({})).await;
-    Staff { admin, curator, curator_id, other_curator, coordinator, executor, other_executor, head, recipient }
-}
-
 async fn create(app: &TestApp, token: &str, input: Value) -> Gql {
     let q = format!("mutation($i:CreateRoadmapInput!){{ r: createRoadmap(input:$i) {{ {FIELDS} }} }}");
     app.gql(Some(token), &q, json!({ "i": input })).await
@@ -66,7 +41,7 @@ fn s(r: &Gql, field: &str) -> String {
 #[tokio::test]
 async fn the_roadmap_workflow_by_every_role() {
     let app = spawn_app().await;
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let (appeal, _, _) =
         app.appeal(&st.curator, json!({"kind": "MESSAGE", "channel": "PHONE", "text": "Нет отопления"})).await;
     let input = json!({"title": "Отопление в Северном", "problem": "Повторные жалобы на холодные батареи",
@@ -270,7 +245,7 @@ async fn the_roadmap_workflow_by_every_role() {
 #[tokio::test]
 async fn a_curator_does_not_approve_its_own_roadmap_while_another_curator_exists() {
     let app = spawn_app().await;
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let r = create(&app, &st.curator, json!({"title": "Свалки", "problem": "Свалки у реки"})).await;
     let id = s(&r, "id");
     let r = step(&app, &st.curator, "submitRoadmap", &id, 1, "").await;
@@ -289,7 +264,7 @@ async fn a_curator_does_not_approve_its_own_roadmap_while_another_curator_exists
 
     // With the setting on, the owner may decide.
     let app = spawn_app_with(|a| a.roadmap_self_approval = true).await;
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let r = create(&app, &st.curator, json!({"title": "Свалки", "problem": "Свалки у реки"})).await;
     let id = s(&r, "id");
     let r = step(&app, &st.curator, "submitRoadmap", &id, 1, "").await;
@@ -300,7 +275,7 @@ async fn a_curator_does_not_approve_its_own_roadmap_while_another_curator_exists
 async fn overdue_measures_and_the_docx_export() {
     let app = spawn_app().await;
     app.set_now("2026-12-10T10:00:00+07:00");
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let r = create(&app, &st.coordinator, json!({"title": "Освещение", "problem": "Темно на улицах"})).await;
     let id = s(&r, "id");
     let r = mutate(&app, &st.coordinator, "addMeasure", "MeasureInput",
@@ -350,7 +325,7 @@ fn unzip_document(bytes: &[u8]) -> String {
 async fn the_effect_compares_appeals_per_month_before_and_after_approval() {
     let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
     app.set_now("2026-07-01T10:00:00+07:00");
-    let st = staff(&app).await;
+    let st = app.staff().await;
     let heating = app.category(&st.curator, "Отопление").await;
     let top = app.category(&st.curator, "ЖКХ").await;
     let roads = app.category(&st.curator, "Тротуары").await;
