@@ -195,49 +195,6 @@ async fn sqlite_readiness(settings: &Settings, db: &DatabaseConnection) -> Resul
     Ok(())
 }
 
-/// Whether a database error means the storage cannot serve (rather than a mistake in the
-/// request or the program): on SQLite a full disk or page cap (`SQLITE_FULL`), an I/O error,
-/// a read-only or unopenable file; on PostgreSQL a lost or refused connection, a database
-/// that does not exist (any more), a read-only one, a full disk or a server shutting down;
-/// on both a pool that gives no connection.
-pub fn is_unavailable(e: &sea_orm::DbErr) -> bool {
-    use sea_orm::{DbErr, RuntimeErr};
-    match e {
-        DbErr::ConnectionAcquire(_) => true,
-        DbErr::Conn(RuntimeErr::SqlxError(x))
-        | DbErr::Exec(RuntimeErr::SqlxError(x))
-        | DbErr::Query(RuntimeErr::SqlxError(x)) => sqlx_unavailable(x),
-        DbErr::Conn(_) => true,
-        _ => false,
-    }
-}
-
-fn sqlx_unavailable(e: &sea_orm::sqlx::Error) -> bool {
-    use sea_orm::sqlx::Error;
-    match e {
-        Error::Io(_)
-        | Error::Tls(_)
-        | Error::Protocol(_)
-        | Error::PoolTimedOut
-        | Error::PoolClosed
-        | Error::WorkerCrashed => true,
-        Error::Database(d) => {
-            let code = d.code().unwrap_or_default();
-            if d.try_downcast_ref::<sea_orm::sqlx::sqlite::SqliteError>().is_some() {
-                // Primary result codes (the low byte of an extended one): SQLITE_READONLY 8,
-                // SQLITE_IOERR 10, SQLITE_FULL 13, SQLITE_CANTOPEN 14.
-                code.parse::<i32>().is_ok_and(|c| matches!(c & 0xff, 8 | 10 | 13 | 14))
-            } else {
-                // SQLSTATE classes: 08 connection exception, 53 insufficient resources (disk
-                // full), 57P operator intervention (shutdown, database dropped), 58 system
-                // error (I/O); 3D000 no such database, 25006 read-only transaction.
-                ["08", "53", "57P", "58", "3D000", "25006"].iter().any(|p| code.starts_with(p))
-            }
-        }
-        _ => false,
-    }
-}
-
 /// Begins a transaction that will write. On SQLite it takes the write lock at `BEGIN`
 /// (`BEGIN IMMEDIATE`), so two writers queue on the busy timeout instead of one failing when
 /// it upgrades a read snapshot; on PostgreSQL it is an ordinary transaction.

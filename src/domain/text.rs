@@ -262,6 +262,11 @@ pub fn normalize_for_search(text: &str) -> String {
     tokens(text).join(" ")
 }
 
+/// Folds case, `ё` and spacing so names from exports match the rubricator.
+pub fn normalize_name(s: &str) -> String {
+    s.to_lowercase().replace('ё', "е").split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {

@@ -165,7 +165,7 @@ pub async fn evaluate_texts(
 ) -> AppResult<(Evaluation, Vec<(String, String, String, f64)>)> {
     use crate::entity::category;
     let all = category::Entity::find().all(&state.db).await?;
-    let key = |s: &str| super::intake::normalize_name(s);
+    let key = |s: &str| crate::domain::text::normalize_name(s);
     let by_name: std::collections::HashMap<String, i64> = all.iter().map(|c| (key(&c.name), c.id)).collect();
     let names: std::collections::HashMap<i64, String> = all.iter().map(|c| (c.id, c.name.clone())).collect();
     let mut pairs = Vec::with_capacity(texts.len());

@@ -130,10 +130,7 @@ pub fn may_create_reference(principal: &Principal) -> bool {
     }
 }
 
-/// Folds case, `ё` and spacing so names from exports match the rubricator.
-pub fn normalize_name(s: &str) -> String {
-    s.to_lowercase().replace('ё', "е").split_whitespace().collect::<Vec<_>>().join(" ")
-}
+pub use crate::domain::text::normalize_name;
 
 /// Maps a source status to ours: our enum names, or the usual Russian words of ПОС and
 /// «Инцидент менеджмент»; unknown words give RECEIVED (ANSWERED when an answer is given).

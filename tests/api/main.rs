@@ -20,6 +20,7 @@ mod files;
 mod hostile;
 mod imports;
 mod intake;
+mod layers;
 mod limits;
 mod policy;
 mod polls;
