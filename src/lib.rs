@@ -12,8 +12,10 @@ pub mod entity;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod jobs;
 pub mod service;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 
 use std::net::SocketAddr;
@@ -172,6 +174,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
         clock: Clock::default(),
         metrics,
         classifier: Arc::default(),
+        announcements: state::Announcements::default(),
     })
 }
 
@@ -209,6 +212,8 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
             }
         }
     });
+    // The outbox dispatcher and, on PostgreSQL, the listener of other processes' announcements.
+    jobs::spawn(&state);
     let schema = graphql::build_schema(state.clone());
     let router = http::router(http::Http { app: state.clone(), schema, documents: Arc::default() });
     let listener = TcpListener::bind(state.settings.bind).await?;

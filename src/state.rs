@@ -73,8 +73,48 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// The topic classifier in memory (derived from the database; any replica may rebuild it).
     pub classifier: Arc<ClassifierCache>,
+    /// Changes announced through the outbox, as this process learns of them.
+    pub announcements: Announcements,
 }
 
 /// The topic model in memory, with the fingerprint of its training data (kept by
 /// `service::classifier`, which trains and refreshes it).
 pub type ClassifierCache = RwLock<Option<Arc<TrainedModel>>>;
+
+/// The in-process side of the outbox: the dispatcher is woken when this process commits an
+/// outbox row, and every dispatched row (by this process or, on PostgreSQL, by another one,
+/// through `LISTEN/NOTIFY`) is broadcast to this process's live subscribers.
+#[derive(Clone)]
+pub struct Announcements {
+    sender: tokio::sync::broadcast::Sender<Arc<crate::entity::outbox::Model>>,
+    wake: Arc<tokio::sync::Notify>,
+}
+
+impl Default for Announcements {
+    fn default() -> Self {
+        Self { sender: tokio::sync::broadcast::channel(4096).0, wake: Arc::default() }
+    }
+}
+
+impl Announcements {
+    /// A receiver of every announcement from now on (a slow receiver misses the oldest).
+    pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::entity::outbox::Model>> {
+        self.sender.subscribe()
+    }
+
+    /// Hands dispatched rows to this process's subscribers.
+    pub fn publish(&self, row: Arc<crate::entity::outbox::Model>) {
+        // No receiver is not an error: nobody is listening in this process.
+        let _ = self.sender.send(row);
+    }
+
+    /// Tells the dispatcher that an outbox row was committed (it also polls on its own).
+    pub fn wake_dispatcher(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Waits for [`Self::wake_dispatcher`].
+    pub async fn woken(&self) {
+        self.wake.notified().await;
+    }
+}

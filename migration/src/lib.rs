@@ -11,6 +11,7 @@ pub mod m20261129_000011_open_queue_index;
 pub mod m20261129_000012_appeal_rollups;
 mod m20261204_000013_revoked_family_index;
 mod m20261204_000014_import_status;
+mod m20261204_000015_outbox;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261129_000012_appeal_rollups::Migration),
             Box::new(m20261204_000013_revoked_family_index::Migration),
             Box::new(m20261204_000014_import_status::Migration),
+            Box::new(m20261204_000015_outbox::Migration),
         ]
     }
 }

@@ -5,8 +5,8 @@ use std::str::FromStr;
 
 macro_rules! string_enum {
     ($(#[$m:meta])* $name:ident { $($(#[$vm:meta])* $variant:ident => $s:literal),+ $(,)? }) => {
-        $(#[$m])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, async_graphql::Enum)]
+        $(#[$m])*
         pub enum $name { $($(#[$vm])* $variant),+ }
 
         impl $name {

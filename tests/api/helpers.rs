@@ -36,6 +36,7 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         request_timeout_ms: 30_000,
         export_timeout_ms: 600_000,
         rollup_compact_secs: 300,
+        dispatch_interval_ms: 100,
         max_body_bytes: 1_048_576,
         max_upload_bytes: 16 * 1_048_576,
         max_depth: 12,
@@ -75,13 +76,19 @@ pub struct TestApp {
 }
 
 enum Cleanup {
+    /// Another process on the database of a [`TestApp`] that cleans up itself.
+    Shared,
     File(std::path::PathBuf),
-    Postgres { admin_url: String, name: String },
+    Postgres {
+        admin_url: String,
+        name: String,
+    },
 }
 
 impl Drop for TestApp {
     fn drop(&mut self) {
         match &self.cleanup {
+            Cleanup::Shared => {}
             Cleanup::File(path) => {
                 for suffix in ["", "-wal", "-shm"] {
                     let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
@@ -139,6 +146,26 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
     TestApp { base: format!("http://127.0.0.1:{port}"), metrics_port, client: reqwest::Client::new(), state, cleanup }
+}
+
+impl TestApp {
+    /// A second server process on this one's database (what a second replica would be).
+    pub async fn second_process(&self) -> TestApp {
+        let mut args = test_args(self.state.settings.database_url.clone());
+        args.admin_password = None;
+        let settings = Settings::from_args(args).expect("valid test settings");
+        let app = mcu::build(settings).await.expect("second server builds");
+        let port = app.port();
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        TestApp {
+            base: format!("http://127.0.0.1:{port}"),
+            metrics_port: None,
+            client: reqwest::Client::new(),
+            state,
+            cleanup: Cleanup::Shared,
+        }
+    }
 }
 
 /// A GraphQL response.

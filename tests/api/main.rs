@@ -22,6 +22,7 @@ mod imports;
 mod intake;
 mod layers;
 mod limits;
+mod outbox;
 mod policy;
 mod polls;
 mod reference;

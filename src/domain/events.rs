@@ -1,0 +1,57 @@
+//! What the centre announces: the topics of outbox rows, which are also the events a
+//! webhook subscribes to.
+
+use super::access::string_enum;
+
+string_enum!(
+    /// A kind of change announced through the outbox (and the events a webhook may take).
+    #[graphql(name = "WebhookEvent")]
+    Topic {
+        /// An appeal was registered (by hand, ingestion or import).
+        AppealCreated => "APPEAL_CREATED",
+        /// An appeal changed in any other way (a step of its lifecycle, an edit).
+        AppealChanged => "APPEAL_CHANGED",
+        /// An appeal was assigned to a recipient.
+        AppealAssigned => "APPEAL_ASSIGNED",
+        /// An appeal's running deadline came within the warning window.
+        AppealDueSoon => "APPEAL_DUE_SOON",
+        /// An appeal's running deadline passed.
+        AppealOverdue => "APPEAL_OVERDUE",
+        /// An appeal was answered.
+        AppealAnswered => "APPEAL_ANSWERED",
+        /// An overdue appeal was escalated past its grace period.
+        AppealEscalated => "APPEAL_ESCALATED",
+        /// A roadmap or one of its measures changed.
+        RoadmapChanged => "ROADMAP_CHANGED",
+        /// A poll changed (created, edited, opened).
+        PollChanged => "POLL_CHANGED",
+        /// A poll was closed: its results are final.
+        PollClosed => "POLL_CLOSED",
+        /// A user was created, changed or deactivated.
+        UserChanged => "USER_CHANGED",
+        /// The weekly memo was generated.
+        MemoReady => "MEMO_READY",
+    }
+);
+
+impl Topic {
+    /// Whether an outside integration may subscribe to it (staff accounts are internal).
+    pub fn is_public(self) -> bool {
+        !matches!(self, Self::UserChanged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Topic;
+
+    #[test]
+    fn topics_read_back_from_their_stored_names() {
+        for t in Topic::ALL {
+            assert_eq!(t.as_str().parse::<Topic>(), Ok(*t));
+        }
+        assert!("APPEAL_DELETED".parse::<Topic>().is_err());
+        assert!(!Topic::UserChanged.is_public());
+        assert!(Topic::AppealOverdue.is_public());
+    }
+}

@@ -1,0 +1,114 @@
+//! The outbox dispatcher: claims pending outbox rows, fans each out, marks it dispatched and
+//! announces it, all in one transaction (a crash before the commit leaves the rows pending,
+//! so they are fanned out after a restart: at least once, never for a rolled-back change).
+//!
+//! Announcing reaches every process's live subscribers: on PostgreSQL by `NOTIFY
+//! mcu_outbox, '<ids>'` sent inside the dispatching transaction (PostgreSQL delivers it only
+//! if that transaction commits) to every process's [`listen`]er; on SQLite, which one
+//! process serves, by publishing in process after the commit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+
+use crate::error::AppResult;
+use crate::state::AppState;
+use crate::store::outbox;
+
+/// Rows claimed per transaction.
+const BATCH: u64 = 100;
+/// The PostgreSQL channel of dispatched outbox ids.
+pub const CHANNEL: &str = "mcu_outbox";
+
+/// Runs passes until the process stops: after each interval, or sooner when this process
+/// committed an outbox row, and at once again while a full batch was found.
+pub async fn run(state: AppState) {
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(state.settings.dispatch_interval) => {}
+            () = state.announcements.woken() => {}
+        }
+        loop {
+            match pass(&state).await {
+                Ok(n) if n as u64 == BATCH => {}
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e.message(), "the outbox dispatcher failed a pass");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// One pass: claims up to a batch of pending rows and dispatches them. Returns how many.
+///
+/// # Errors
+/// On a database failure (the claimed rows stay pending).
+pub async fn pass(state: &AppState) -> AppResult<usize> {
+    let txn = state.writer.begin().await?;
+    let rows = outbox::claim_pending(&txn, BATCH, state.clock.now()).await?;
+    if rows.is_empty() {
+        txn.commit().await?;
+        return Ok(0);
+    }
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
+    if postgres {
+        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        txn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_notify($1, $2)",
+            [CHANNEL.into(), list.into()],
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    if !postgres {
+        for row in rows.iter().cloned() {
+            state.announcements.publish(Arc::new(row));
+        }
+    }
+    tracing::debug!(rows = rows.len(), "dispatched outbox rows");
+    Ok(rows.len())
+}
+
+/// PostgreSQL: receives the ids every dispatcher announces (this process's included) and
+/// publishes the rows to this process's subscribers. Reconnects after a lost connection;
+/// what was announced meanwhile is not replayed to live subscribers (deliveries that must
+/// arrive, such as e-mail and webhooks, are rows of their own and do not depend on this).
+pub async fn listen(state: AppState) {
+    use sea_orm::sqlx::postgres::PgListener;
+    loop {
+        let pool = state.db.get_postgres_connection_pool();
+        let mut listener = match PgListener::connect_with(pool).await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for outbox announcements; retrying");
+                tokio::time::sleep(Duration::from_secs(1)).await;
+                continue;
+            }
+        };
+        if let Err(e) = listener.listen(CHANNEL).await {
+            tracing::warn!(error = %e, "cannot listen for outbox announcements; retrying");
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            continue;
+        }
+        loop {
+            match listener.recv().await {
+                Ok(note) => {
+                    let ids: Vec<i64> = note.payload().split(',').filter_map(|s| s.parse().ok()).collect();
+                    match outbox::by_ids(&state.db, &ids).await {
+                        Ok(rows) => rows.into_iter().for_each(|r| state.announcements.publish(Arc::new(r))),
+                        Err(e) => tracing::warn!(error = %e.message(), "cannot read announced outbox rows"),
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the outbox announcements; reconnecting");
+                    break;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Background work: the outbox dispatcher (every process; rows are claimed so each is fanned
+//! out once) and, on PostgreSQL, the listener that brings other processes' announcements to
+//! this process's subscribers. Periodic jobs that must run once across replicas take
+//! [`try_lead`] in their transaction.
+
+pub mod dispatcher;
+
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+
+use crate::error::AppResult;
+use crate::state::AppState;
+
+/// A job that runs once across the processes sharing a database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Job {
+    /// The deadline watch.
+    DeadlineWatch = 1,
+    /// Folding the analytics ledger.
+    RollupCompaction = 2,
+    /// The weekly memo.
+    WeeklyMemo = 3,
+}
+
+/// Key space of the advisory locks (`'mcu'` in ASCII), so other applications sharing the
+/// database do not collide with these locks.
+const LOCK_SPACE: i64 = 0x6d63_7500_0000_0000;
+
+/// Whether this transaction leads `job` now. On PostgreSQL a transaction-level advisory lock
+/// (released at commit or rollback): another process's transaction that asks meanwhile gets
+/// `false` and skips its turn. On SQLite one process serves the file, so it always leads.
+///
+/// # Errors
+/// On a database failure.
+pub async fn try_lead(txn: &impl ConnectionTrait, job: Job) -> AppResult<bool> {
+    if txn.get_database_backend() != DatabaseBackend::Postgres {
+        return Ok(true);
+    }
+    let key = LOCK_SPACE | job as i64;
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "SELECT pg_try_advisory_xact_lock($1) AS led",
+            [key.into()],
+        ))
+        .await?;
+    Ok(row.map(|r| r.try_get::<bool>("", "led")).transpose()?.unwrap_or(false))
+}
+
+/// Starts the background work of a serving process.
+pub fn spawn(state: &AppState) {
+    tokio::spawn(dispatcher::run(state.clone()));
+    if state.db.get_database_backend() == DatabaseBackend::Postgres {
+        tokio::spawn(dispatcher::listen(state.clone()));
+    }
+}

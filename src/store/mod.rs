@@ -1,0 +1,3 @@
+//! Persistence of the aggregates: what is written, always in the caller's transaction.
+
+pub mod outbox;

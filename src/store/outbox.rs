@@ -1,0 +1,105 @@
+//! The transactional outbox: [`record`] writes the announcement of a change in the change's
+//! own transaction; the dispatcher ([`crate::jobs::dispatcher`]) claims pending rows with
+//! [`claim_pending`], fanning each out once even when several server processes share one
+//! database.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ColumnTrait, ConnectionTrait, DatabaseBackend, EntityTrait, QueryFilter, QueryOrder, Set, Statement};
+use serde::Serialize;
+
+use crate::domain::events::Topic;
+use crate::entity::outbox;
+use crate::error::{AppError, AppResult};
+
+/// What a change happened to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subject {
+    Appeal(i64),
+    Roadmap(i64),
+    Poll(i64),
+    User(i64),
+    Memo(i64),
+}
+
+impl Subject {
+    /// The stored type name and id.
+    pub fn parts(self) -> (&'static str, i64) {
+        match self {
+            Self::Appeal(id) => ("appeal", id),
+            Self::Roadmap(id) => ("roadmap", id),
+            Self::Poll(id) => ("poll", id),
+            Self::User(id) => ("user", id),
+            Self::Memo(id) => ("memo", id),
+        }
+    }
+}
+
+/// Writes the announcement of a change; call it in the transaction that makes the change,
+/// so a change that rolls back is never announced.
+///
+/// # Errors
+/// When the row cannot be written (the caller's transaction then fails as a whole).
+pub async fn record(
+    conn: &impl ConnectionTrait,
+    topic: Topic,
+    subject: Subject,
+    payload: &impl Serialize,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    let (subject_type, subject_id) = subject.parts();
+    let payload = serde_json::to_string(payload).map_err(AppError::internal)?;
+    let row = outbox::ActiveModel {
+        topic: Set(topic.as_str().to_owned()),
+        subject_type: Set(subject_type.to_owned()),
+        subject_id: Set(Some(subject_id)),
+        payload: Set(payload),
+        created_at: Set(now),
+        dispatched_at: Set(None),
+        ..Default::default()
+    };
+    Ok(outbox::Entity::insert(row).exec(conn).await?.last_insert_id)
+}
+
+/// Claims up to `limit` pending rows, oldest first: marks them dispatched at `now` and
+/// returns them, in one statement, so that two dispatchers never take the same row. On
+/// PostgreSQL rows another dispatcher holds are skipped (`FOR UPDATE SKIP LOCKED`) rather
+/// than waited for; on SQLite the statement takes the database's write lock. Call it in the
+/// transaction that fans the rows out: if that rolls back, the rows are pending again.
+///
+/// # Errors
+/// On a database failure.
+pub async fn claim_pending(
+    conn: &impl ConnectionTrait,
+    limit: u64,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<outbox::Model>> {
+    let backend = conn.get_database_backend();
+    let (lock, placeholders) = match backend {
+        DatabaseBackend::Postgres => (" FOR UPDATE SKIP LOCKED", ("$1", "$2")),
+        _ => ("", ("?", "?")),
+    };
+    let sql = format!(
+        "UPDATE outbox SET dispatched_at = {} WHERE id IN (SELECT id FROM outbox WHERE dispatched_at IS NULL \
+         ORDER BY id LIMIT {}{lock}) RETURNING id, topic, subject_type, subject_id, payload, created_at, dispatched_at",
+        placeholders.0, placeholders.1
+    );
+    let stmt = Statement::from_sql_and_values(backend, sql, [now.into(), (limit as i64).into()]);
+    let mut rows = outbox::Entity::find().from_raw_sql(stmt).all(conn).await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Rows by id, in id order (a listener reading what another process dispatched).
+///
+/// # Errors
+/// On a database failure.
+pub async fn by_ids(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<Vec<outbox::Model>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(outbox::Entity::find()
+        .filter(outbox::Column::Id.is_in(ids.iter().copied()))
+        .order_by_asc(outbox::Column::Id)
+        .all(conn)
+        .await?)
+}

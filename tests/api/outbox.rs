@@ -1,0 +1,129 @@
+//! The transactional outbox: announced only when the change commits, dispatched once across
+//! processes, announced to every process's subscribers.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use mcu::domain::events::Topic;
+use mcu::store::outbox::{self, Subject};
+use sea_orm::TransactionTrait;
+use serde_json::json;
+
+use crate::helpers::{TestApp, spawn_app};
+
+/// Collects announced outbox ids from a process until `want` arrived or `wait` passed.
+async fn collect(
+    rx: &mut tokio::sync::broadcast::Receiver<std::sync::Arc<mcu::entity::outbox::Model>>,
+    want: usize,
+    wait: Duration,
+) -> Vec<i64> {
+    let mut got = Vec::new();
+    let deadline = tokio::time::Instant::now() + wait;
+    while got.len() < want {
+        match tokio::time::timeout_at(deadline, rx.recv()).await {
+            Ok(Ok(row)) => got.push(row.id),
+            Ok(Err(e)) => panic!("announcements lost: {e}"),
+            Err(_) => break,
+        }
+    }
+    got
+}
+
+async fn record(app: &TestApp, n: i64, commit: bool) -> Vec<i64> {
+    let txn = app.state.writer.begin().await.unwrap();
+    let mut ids = Vec::new();
+    for i in 0..n {
+        let id = outbox::record(
+            &txn,
+            Topic::RoadmapChanged,
+            Subject::Roadmap(i + 1),
+            &json!({ "n": i }),
+            app.state.clock.now(),
+        )
+        .await
+        .unwrap();
+        ids.push(id);
+    }
+    if commit {
+        txn.commit().await.unwrap();
+    } else {
+        txn.rollback().await.unwrap();
+    }
+    app.state.announcements.wake_dispatcher();
+    ids
+}
+
+#[tokio::test]
+async fn a_change_that_rolls_back_is_never_announced_and_one_that_commits_is_announced_once() {
+    let app = spawn_app().await;
+    let mut rx = app.state.announcements.subscribe();
+    let lost = record(&app, 3, false).await;
+    let kept = record(&app, 2, true).await;
+    let got = collect(&mut rx, 2, Duration::from_secs(5)).await;
+    assert_eq!(got, kept, "only the committed rows, in order");
+    // Nothing more arrives, the rolled-back ids never.
+    let more = collect(&mut rx, 1, Duration::from_millis(600)).await;
+    assert!(more.is_empty(), "announced again or rolled back: {more:?} (rolled back: {lost:?})");
+    let pending = outbox::claim_pending(&app.state.writer, 100, app.state.clock.now()).await.unwrap();
+    assert!(pending.is_empty(), "everything committed was dispatched: {pending:?}");
+}
+
+#[tokio::test]
+async fn two_processes_on_one_database_dispatch_every_row_once_and_both_hear_of_it() {
+    let first = spawn_app().await;
+    let second = first.second_process().await;
+    let mut rx1 = first.state.announcements.subscribe();
+    let mut rx2 = second.state.announcements.subscribe();
+    // Several batches, committed while both dispatchers run.
+    let mut ids = Vec::new();
+    for _ in 0..5 {
+        ids.extend(record(&first, 60, true).await);
+        second.state.announcements.wake_dispatcher();
+    }
+    let postgres = std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    let counts = |got: &[i64]| {
+        let mut c = BTreeMap::new();
+        for id in got {
+            *c.entry(*id).or_insert(0) += 1;
+        }
+        c
+    };
+    if postgres {
+        // Every process hears of every row through LISTEN/NOTIFY, each exactly once.
+        for rx in [&mut rx1, &mut rx2] {
+            let got = collect(rx, ids.len(), Duration::from_secs(10)).await;
+            let c = counts(&got);
+            assert_eq!(c.len(), ids.len(), "every row announced to every process");
+            assert!(c.values().all(|n| *n == 1), "a row announced twice: dispatched twice?");
+        }
+    } else {
+        // One file, no NOTIFY: each process announces what it dispatched; together, each row once.
+        let mut got = collect(&mut rx1, ids.len(), Duration::from_secs(3)).await;
+        got.extend(collect(&mut rx2, ids.len() - got.len().min(ids.len()), Duration::from_secs(3)).await);
+        let c = counts(&got);
+        assert_eq!(c.len(), ids.len(), "every row dispatched");
+        assert!(c.values().all(|n| *n == 1), "a row dispatched twice");
+    }
+}
+
+#[tokio::test]
+async fn a_periodic_job_is_led_by_one_process_at_a_time() {
+    use mcu::jobs::{Job, try_lead};
+    let first = spawn_app().await;
+    let second = first.second_process().await;
+    let postgres = std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty());
+    let a = first.state.db.begin().await.unwrap();
+    assert!(try_lead(&a, Job::DeadlineWatch).await.unwrap());
+    let b = second.state.db.begin().await.unwrap();
+    if postgres {
+        assert!(!try_lead(&b, Job::DeadlineWatch).await.unwrap(), "the other process leads now");
+        assert!(try_lead(&b, Job::WeeklyMemo).await.unwrap(), "another job is free");
+        a.commit().await.unwrap();
+        b.rollback().await.unwrap();
+        let c = second.state.db.begin().await.unwrap();
+        assert!(try_lead(&c, Job::DeadlineWatch).await.unwrap(), "free again after the leader's commit");
+    } else {
+        // One process serves an SQLite file: it always leads.
+        assert!(try_lead(&b, Job::DeadlineWatch).await.unwrap());
+    }
+}
