@@ -109,6 +109,13 @@ pub struct SettingsArgs {
     /// `/metrics` is not served.
     #[arg(long, env = "MCU_METRICS_TOKEN", hide_env_values = true, global = true)]
     pub metrics_token: Option<String>,
+    /// SMTP server for e-mail: `smtps://user:pass@host:465` (TLS), `smtp://user:pass@host:587?tls=required`
+    /// (STARTTLS required), `smtp://host:25` (plain, for a relay on the same network). Unset: no e-mail.
+    #[arg(long, env = "MCU_SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+    /// The sender of e-mail, e.g. `МЦУ <mcu@city.example>`; required with `MCU_SMTP_URL`.
+    #[arg(long, env = "MCU_MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
     /// A separate address (e.g. `127.0.0.1:9090`) serving only `/metrics`, without a token,
     /// for a scraper on an internal network.
     #[arg(long, env = "MCU_METRICS_BIND", global = true)]
@@ -201,6 +208,8 @@ pub struct Settings {
     pub max_batch: usize,
     pub max_fields: usize,
     pub metrics_token: Option<SecretString>,
+    /// SMTP server URL (may carry a password) and sender; both or neither.
+    pub smtp: Option<(SecretString, String)>,
     pub metrics_bind: Option<SocketAddr>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub cors_origins: Vec<String>,
@@ -229,7 +238,14 @@ impl Settings {
         // An empty value means "not set": `docker compose` passes `${VAR:-}` as an empty string,
         // and an empty secret or e-mail is never meant literally. A value of spaces is kept
         // (and a password of spaces refused): someone typed it.
-        for optional in [&mut a.admin_email, &mut a.admin_password, &mut a.jwt_secret, &mut a.metrics_token] {
+        for optional in [
+            &mut a.admin_email,
+            &mut a.admin_password,
+            &mut a.jwt_secret,
+            &mut a.metrics_token,
+            &mut a.smtp_url,
+            &mut a.mail_from,
+        ] {
             if optional.as_deref().is_some_and(str::is_empty) {
                 *optional = None;
             }
@@ -291,6 +307,25 @@ impl Settings {
         positive("MCU_MAX_COMPLEXITY", a.max_complexity as u64)?;
         positive("MCU_MAX_BATCH", a.max_batch as u64)?;
         positive("MCU_MAX_FIELDS", a.max_fields as u64)?;
+        let smtp = match (a.smtp_url.take(), a.mail_from.take()) {
+            (None, None) => None,
+            (Some(_), None) => return Err(bad("MCU_MAIL_FROM", "is required with MCU_SMTP_URL".into())),
+            (None, Some(_)) => return Err(bad("MCU_SMTP_URL", "is required with MCU_MAIL_FROM".into())),
+            (Some(url), Some(from)) => {
+                if lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::from_url(&url).is_err() {
+                    // The URL may hold a password: say what is expected, never echo it.
+                    return Err(bad(
+                        "MCU_SMTP_URL",
+                        "must be smtps://[user:pass@]host[:port] or smtp://[user:pass@]host[:port][?tls=required]"
+                            .into(),
+                    ));
+                }
+                if let Err(e) = from.parse::<lettre::message::Mailbox>() {
+                    return Err(bad("MCU_MAIL_FROM", format!("is not a mailbox: {e}")));
+                }
+                Some((SecretString::from(url), from))
+            }
+        };
         if a.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(bad("MCU_METRICS_TOKEN", "must be at least 16 characters long".into()));
         }
@@ -394,6 +429,7 @@ impl Settings {
             max_batch: a.max_batch,
             max_fields: a.max_fields,
             metrics_token: a.metrics_token.map(SecretString::from),
+            smtp,
             metrics_bind,
             trusted_proxies,
             cors_origins,

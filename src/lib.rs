@@ -13,6 +13,7 @@ pub mod error;
 pub mod graphql;
 pub mod http;
 pub mod jobs;
+pub mod mailer;
 pub mod service;
 pub mod state;
 pub mod store;
@@ -165,6 +166,9 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     db::migrate(&db).await?;
     service::rollup::ensure(&db, settings.timezone).await?;
     service::auth::prepare();
+    let mailer = mailer::Mailer::from_settings(&settings)
+        .map_err(|e| StartError::Config(error::ConfigError { setting: "MCU_SMTP_URL", why: e.to_string() }))?
+        .map(Arc::new);
     Ok(AppState {
         db,
         writer,
@@ -175,6 +179,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
         metrics,
         classifier: Arc::default(),
         announcements: state::Announcements::default(),
+        mailer,
     })
 }
 

@@ -75,6 +75,8 @@ pub struct AppState {
     pub classifier: Arc<ClassifierCache>,
     /// Changes announced through the outbox, as this process learns of them.
     pub announcements: Announcements,
+    /// The SMTP sender, when e-mail is configured.
+    pub mailer: Option<Arc<crate::mailer::Mailer>>,
 }
 
 /// The topic model in memory, with the fingerprint of its training data (kept by

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, with what it needs installed first: the browser tests
-# (tests/api/browser.rs) drive Debian's headless Chromium and fail without it.
+# (tests/api/browser.rs) drive Debian's headless Chromium, the e-mail tests a real SMTP
+# server (Python's aiosmtpd); they fail without them.
 #   bash tests/run.sh                       # on a fresh SQLite database per test
 #   TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres bash tests/run.sh
 # Extra arguments go to `cargo test`.
@@ -13,5 +14,10 @@ if ! command -v chromium >/dev/null; then
   else
     sudo apt-get update && sudo apt-get install -y chromium
   fi
+fi
+# The e-mail tests talk to a real SMTP server, tests/smtp_sink.py, built on aiosmtpd.
+if ! python3 -c "import aiosmtpd" 2>/dev/null; then
+  echo "installing aiosmtpd for the e-mail tests"
+  python3 -m pip install --quiet aiosmtpd==1.4.6
 fi
 exec cargo test "$@"

@@ -8,6 +8,7 @@ pub mod events;
 pub mod import_format;
 pub mod lifecycle;
 pub mod masking;
+pub mod notices;
 pub mod password;
 pub mod poll;
 pub mod quality;

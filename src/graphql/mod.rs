@@ -53,6 +53,7 @@ pub struct Mutation(
     intake::IntakeMutation,
     roadmaps::RoadmapMutation,
     polls::PollMutation,
+    meta::MetaMutation,
 );
 
 /// The executable schema type.

@@ -23,6 +23,7 @@ pub fn request_cap(field: &str) -> Option<(&'static str, u32)> {
         "Mutation.importAppeals" | "Mutation.retrainClassifier" => ("bulk", 1),
         "Mutation.ingestAppeals" => ("ingest", 1),
         "Mutation.generatePollInvites" => ("invites", 1),
+        "Mutation.sendTestEmail" => ("mail", 1),
         "Query.analytics" => ("analytics", 10),
         "Query.suggestCategory" | "Query.possibleDuplicates" => ("similarity", 10),
         _ => return None,
@@ -35,6 +36,7 @@ pub fn rule_for(field: &str) -> Option<Access> {
     Some(match field {
         "Query.me" => AnyUser,
         "Query.serverInfo" => Public,
+        "Mutation.sendTestEmail" => Roles(ADMIN),
         "Query.users" | "Query.apiTokens" => Roles(ADMIN),
         "Query.auditLog" => Roles(ADMIN_CURATOR),
         "Mutation.login" | "Mutation.refreshToken" => Public,

@@ -13,6 +13,7 @@ pub mod duplicates;
 pub mod exports;
 pub mod imports;
 pub mod intake;
+pub mod mail;
 pub mod polls;
 pub mod reference;
 pub mod roadmaps;

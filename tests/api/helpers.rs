@@ -45,6 +45,8 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         max_fields: 2000,
         metrics_token: Some(METRICS_TOKEN.into()),
         metrics_bind: None,
+        smtp_url: None,
+        mail_from: None,
         trusted_proxies: String::new(),
         cors_origins: String::new(),
         login_max_failures: 10,

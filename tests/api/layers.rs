@@ -16,6 +16,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("entity", 1),
     ("config", 2),
     ("db", 3),
+    ("mailer", 3),
     ("telemetry", 3),
     ("state", 4),
     ("store", 5),

@@ -6,6 +6,7 @@
 mod bombs;
 mod helpers;
 mod sdl;
+mod smtp;
 
 mod analytics;
 mod appeal_list;
@@ -22,6 +23,7 @@ mod imports;
 mod intake;
 mod layers;
 mod limits;
+mod mail;
 mod outbox;
 mod policy;
 mod polls;

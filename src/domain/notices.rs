@@ -1,0 +1,137 @@
+//! The texts of e-mail: notices the law requires to an appeal's author and notifications to
+//! staff, from the templates in `templates/mail/` (a first line `Тема: …`, a blank line, the
+//! body; `{name}` marks a value). Rendering is pure: the caller passes every value.
+
+/// A template of an e-mail.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Template {
+    /// An administrator checks the mail settings.
+    Test,
+    /// The appeal was sent to another body (59-ФЗ ст. 8 ч. 3).
+    Redirected,
+    /// The term of consideration was extended (59-ФЗ ст. 12 ч. 2).
+    Extended,
+    /// The answer, as an electronic document (59-ФЗ ст. 10 ч. 4).
+    Answered,
+    /// One notification to a member of staff.
+    Notification,
+    /// A day's notifications in one message.
+    Digest,
+}
+
+impl Template {
+    /// Every template.
+    pub const ALL: [Self; 6] =
+        [Self::Test, Self::Redirected, Self::Extended, Self::Answered, Self::Notification, Self::Digest];
+
+    fn source(self) -> &'static str {
+        match self {
+            Self::Test => include_str!("../../templates/mail/test.txt"),
+            Self::Redirected => include_str!("../../templates/mail/redirected.txt"),
+            Self::Extended => include_str!("../../templates/mail/extended.txt"),
+            Self::Answered => include_str!("../../templates/mail/answered.txt"),
+            Self::Notification => include_str!("../../templates/mail/notification.txt"),
+            Self::Digest => include_str!("../../templates/mail/digest.txt"),
+        }
+    }
+
+    /// The names of the values the template uses, in order of first use.
+    pub fn placeholders(self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        let mut rest = self.source();
+        while let Some(open) = rest.find('{') {
+            let after = &rest[open + 1..];
+            let Some(close) = after.find('}') else { break };
+            let name = &after[..close];
+            if !names.contains(&name) {
+                names.push(name);
+            }
+            rest = &after[close + 1..];
+        }
+        names
+    }
+}
+
+/// A rendered message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mail {
+    pub subject: String,
+    pub body: String,
+}
+
+/// Renders a template with `values` (`(name, value)`); a value is inserted as it is (the
+/// message is plain text). A placeholder without a value is left visible as `{name}`, which
+/// the templates' test forbids.
+pub fn render(template: Template, values: &[(&str, &str)]) -> Mail {
+    let (first, body) = template.source().split_once('\n').unwrap_or((template.source(), ""));
+    // A subject is one line: a value with a line break cannot split it into headers.
+    let subject = substitute(first.trim_start_matches("Тема:").trim(), values).replace(['\r', '\n'], " ");
+    Mail { subject, body: substitute(body.trim_start_matches('\n'), values) }
+}
+
+fn substitute(source: &str, values: &[(&str, &str)]) -> String {
+    let mut text = String::with_capacity(source.len() + 256);
+    let mut rest = source;
+    while let Some(open) = rest.find('{') {
+        text.push_str(&rest[..open]);
+        let after = &rest[open + 1..];
+        let Some(close) = after.find('}') else {
+            text.push('{');
+            rest = after;
+            continue;
+        };
+        let name = &after[..close];
+        if let Some((_, v)) = values.iter().find(|(k, _)| *k == name) {
+            text.push_str(v);
+        } else {
+            text.push('{');
+            text.push_str(name);
+            text.push('}');
+        }
+        rest = &after[close + 1..];
+    }
+    text.push_str(rest);
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_has_a_subject_line_and_renders_without_leftover_placeholders() {
+        for t in Template::ALL {
+            assert!(t.source().starts_with("Тема: "), "{t:?} starts with its subject");
+            let names = t.placeholders();
+            let values: Vec<(&str, &str)> = names.iter().map(|n| (*n, "ЗНАЧЕНИЕ")).collect();
+            let mail = render(t, &values);
+            assert!(!mail.subject.is_empty() && !mail.body.is_empty(), "{t:?}");
+            assert!(!mail.body.contains('{') && !mail.subject.contains('{'), "{t:?}: {mail:?}");
+        }
+    }
+
+    #[test]
+    fn the_redirection_notice_names_the_law_the_number_and_the_new_recipient() {
+        let mail = render(
+            Template::Redirected,
+            &[
+                ("number", "МЦУ-2026-000042"),
+                ("author", "Иван Петров"),
+                ("received", "01.12.2026"),
+                ("redirected_at", "03.12.2026"),
+                ("recipient", "Министерство транспорта Красноярского края"),
+            ],
+        );
+        assert_eq!(mail.subject, "Ваше обращение № МЦУ-2026-000042 направлено по компетенции");
+        assert!(mail.body.contains("Уважаемый(ая) Иван Петров!"));
+        assert!(mail.body.contains("частью 3 статьи 8"));
+        assert!(mail.body.contains("Министерство транспорта Красноярского края"));
+    }
+
+    #[test]
+    fn a_value_cannot_break_the_subject_into_headers_and_a_missing_value_stays_visible() {
+        let mail = render(Template::Notification, &[("headline", "срок\r\nBcc: x@y.z"), ("text", "т")]);
+        assert_eq!(mail.subject, "МЦУ: срок  Bcc: x@y.z");
+        assert!(mail.body.contains("{link}"));
+    }
+}
