@@ -86,6 +86,9 @@ pub struct SettingsArgs {
     /// Milliseconds between passes of the outbox dispatcher (a local change wakes it sooner).
     #[arg(long, env = "MCU_DISPATCH_INTERVAL_MS", default_value = "250", global = true)]
     pub dispatch_interval_ms: u64,
+    /// Seconds between checks whether the weekly memo is due (Monday 08:00 local time).
+    #[arg(long, env = "MCU_MEMO_CHECK_SECS", default_value = "60", global = true)]
+    pub memo_check_secs: u64,
     /// Largest accepted JSON request body in bytes.
     #[arg(long, env = "MCU_MAX_BODY_BYTES", default_value = "1048576", global = true)]
     pub max_body_bytes: usize,
@@ -201,6 +204,7 @@ pub struct Settings {
     pub export_timeout: Duration,
     pub rollup_compact_interval: Duration,
     pub dispatch_interval: Duration,
+    pub memo_check_interval: Duration,
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
     pub max_depth: usize,
@@ -297,6 +301,7 @@ impl Settings {
         positive("MCU_EXPORT_TIMEOUT_MS", a.export_timeout_ms)?;
         positive("MCU_ROLLUP_COMPACT_SECS", a.rollup_compact_secs)?;
         positive("MCU_DISPATCH_INTERVAL_MS", a.dispatch_interval_ms)?;
+        positive("MCU_MEMO_CHECK_SECS", a.memo_check_secs)?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
         if let Some(pages) = a.sqlite_max_page_count {
             positive("MCU_SQLITE_MAX_PAGE_COUNT", pages)?;
@@ -422,6 +427,7 @@ impl Settings {
             export_timeout: Duration::from_millis(a.export_timeout_ms),
             rollup_compact_interval: Duration::from_secs(a.rollup_compact_secs),
             dispatch_interval: Duration::from_millis(a.dispatch_interval_ms),
+            memo_check_interval: Duration::from_secs(a.memo_check_secs),
             max_body_bytes: a.max_body_bytes,
             max_upload_bytes: a.max_upload_bytes,
             max_depth: a.max_depth,

@@ -14,6 +14,7 @@ pub mod poll;
 pub mod quality;
 pub mod rating;
 pub mod roadmap;
+pub mod schedule;
 pub mod similarity;
 pub mod stats;
 pub mod text;

@@ -12,6 +12,7 @@ pub mod category;
 pub mod classifier_model;
 pub mod import_report;
 pub mod login_failure;
+pub mod memo;
 pub mod outbox;
 pub mod poll;
 pub mod poll_answer;

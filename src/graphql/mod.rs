@@ -8,6 +8,7 @@ pub mod connection;
 pub mod intake;
 pub mod limits;
 pub mod loaders;
+pub mod memos;
 pub mod meta;
 pub mod policy;
 pub mod polls;
@@ -41,6 +42,7 @@ pub struct Query(
     polls::PollQuery,
     analytics::AnalyticsQuery,
     meta::MetaQuery,
+    memos::MemoQuery,
 );
 
 /// The root mutation: one part per area.

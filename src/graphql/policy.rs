@@ -50,6 +50,8 @@ pub fn rule_for(field: &str) -> Option<Access> {
             RolesOrScopes(APPEAL_READERS, &[ApiScope::AppealsRead])
         }
         "Query.analytics" => RolesOrScopes(ANALYTICS_READERS, &[ApiScope::AnalyticsRead]),
+        // City-wide figures: the service also refuses curators limited to a territory.
+        "Query.memos" => Roles(&[Role::Head, Role::Curator]),
         "Mutation.createAppeal"
         | "Mutation.updateAppeal"
         | "Mutation.registerAppeal"

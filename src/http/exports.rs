@@ -224,3 +224,35 @@ pub async fn roadmap(State(http): State<Http>, Path(file): Path<String>, headers
         Err(e) => app_error(&e),
     }
 }
+
+/// `GET /exports/memos/{id}.docx` or `.xlsx`: a stored weekly memo, as generated, under the
+/// rule of `Query.memos`.
+pub async fn stored_memo(State(http): State<Http>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let principal = match authorize(&http, &headers, "Query.memos").await {
+        Ok(p) => p,
+        Err(e) => return app_error(&e),
+    };
+    let Some((id, ext)) = file.rsplit_once('.') else {
+        return app_error(&AppError::NotFound("memo".into()));
+    };
+    let Some(id) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
+        return app_error(&AppError::NotFound("memo".into()));
+    };
+    let caller = Caller { principal, ..Caller::default() };
+    let memo = match crate::service::memos::get(&http.app, &caller, id).await {
+        Ok(m) => m,
+        Err(e) => return app_error(&e),
+    };
+    let (content_type, bytes) = match ext {
+        "docx" => (exports::DOCX_TYPE, memo.docx),
+        "xlsx" => (exports::XLSX_TYPE, memo.xlsx),
+        _ => return app_error(&AppError::NotFound("memo".into())),
+    };
+    let mut response = bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"memo-{}.{ext}\"", memo.week_start)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}

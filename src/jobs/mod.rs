@@ -1,9 +1,10 @@
 //! Background work: the outbox dispatcher (every process; rows are claimed so each is fanned
-//! out once) and, on PostgreSQL, the listener that brings other processes' announcements to
-//! this process's subscribers. Periodic jobs that must run once across replicas take
+//! out once), the weekly memo, and, on PostgreSQL, the listener that brings other processes'
+//! announcements to this process's subscribers. Periodic jobs that must run once across replicas take
 //! [`try_lead`] in their transaction.
 
 pub mod dispatcher;
+pub mod memo;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
@@ -49,6 +50,7 @@ pub async fn try_lead(txn: &impl ConnectionTrait, job: Job) -> AppResult<bool> {
 /// Starts the background work of a serving process.
 pub fn spawn(state: &AppState) {
     tokio::spawn(dispatcher::run(state.clone()));
+    tokio::spawn(memo::run(state.clone(), state.settings.memo_check_interval));
     if state.db.get_database_backend() == DatabaseBackend::Postgres {
         tokio::spawn(dispatcher::listen(state.clone()));
     }
