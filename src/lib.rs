@@ -13,6 +13,7 @@ pub mod graphql;
 pub mod http;
 pub mod service;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 
 use std::net::SocketAddr;

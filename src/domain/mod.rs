@@ -1,6 +1,7 @@
 //! Pure rules: no database, no clock, no I/O. Time is passed in.
 
 pub mod access;
+pub mod appeal;
 pub mod calendar;
 pub mod classifier;
 pub mod deadlines;

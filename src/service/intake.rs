@@ -12,18 +12,20 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, IntoActiveModel,
-    QueryFilter, Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter,
+    Set, Statement,
 };
 
 use super::deadlines::Terms;
 use super::{Caller, appeals, audit};
 use crate::domain::access::{Channel, Principal, Role};
+use crate::domain::appeal::{is_anonymous, search_text};
 use crate::domain::deadlines::AppealKind;
 use crate::domain::lifecycle::AppealStatus;
-use crate::entity::{appeal, appeal_event, category, recipient, territory};
+use crate::entity::{category, recipient, territory};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::appeals::{self as store, Appeal, Arrival, BatchStamp, Event, FreshAppeal, RecipientId, Stamp};
 
 /// Items accepted in one `ingestAppeals` call.
 pub const MAX_ITEMS: usize = 1000;
@@ -478,13 +480,7 @@ fn term(p: &Prepared, terms: &Terms, now: DateTime<Utc>) -> (DateTime<Utc>, Date
     }
 }
 
-fn new_model(
-    p: &Prepared,
-    terms: &Terms,
-    number: String,
-    now: DateTime<Utc>,
-    suggested: Option<i64>,
-) -> appeal::ActiveModel {
+fn new_appeal(p: &Prepared, terms: &Terms, number: String, now: DateTime<Utc>, suggested: Option<i64>) -> FreshAppeal {
     let item = &p.item;
     let registered = !matches!(p.status, AppealStatus::Received);
     let (start, due) = term(p, terms, now);
@@ -493,54 +489,54 @@ fn new_model(
     let author_name = clean(item.author_name.as_ref());
     let author_contact = clean(item.author_contact.as_ref());
     let address = clean(item.address.as_ref());
-    appeal::ActiveModel {
-        number: Set(number),
-        kind: Set(p.kind.as_str().into()),
-        channel: Set(p.channel.as_str().into()),
-        external_id: Set(Some(p.external_id.clone())),
-        status: Set(p.status.as_str().into()),
-        received_at: Set(p.received_at),
-        registered_at: Set(registered.then_some(p.received_at)),
-        anonymous: Set(author_name.is_none() || author_contact.is_none()),
-        author_name: Set(author_name),
-        author_contact: Set(author_contact),
-        search_text: Set(appeals::search_text(&p.text, None, address.as_deref())),
-        text: Set(p.text.clone()),
-        summary: Set(None),
-        category_id: Set(p.category_id),
-        suggested_category_id: Set(suggested),
-        territory_id: Set(p.territory_id),
-        address: Set(address),
-        latitude: Set(item.latitude),
-        longitude: Set(item.longitude),
-        recipient_id: Set(p.recipient_id),
-        redirected_to: Set(None),
-        high_priority: Set(false),
-        sla_started_at: Set(start),
-        due_soon_at: Set(terms.policy.due_soon_from(start, due)),
-        due_at: Set(due),
-        extension_count: Set(0),
-        reacted_at: Set(None),
-        resolved_at: Set(resolved),
-        answered_at: Set(answered),
-        answer_text: Set(clean(item.answer_text.as_ref())),
-        completeness: Set(None),
-        no_answer_reason: Set(None),
-        satisfaction_score: Set(item.satisfaction),
-        satisfied: Set(item.satisfaction.map(|s| s >= 4)),
-        feedback_code: Set(None),
-        feedback_expires_at: Set(None),
-        reopen_count: Set(item.reopened.unwrap_or(0).max(0)),
-        duplicate_of_id: Set(None),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    FreshAppeal {
+        id: (),
+        number,
+        kind: p.kind,
+        channel: p.channel,
+        external_id: Some(p.external_id.clone()),
+        status: p.status,
+        received_at: p.received_at,
+        registered_at: registered.then_some(p.received_at),
+        anonymous: is_anonymous(author_name.as_deref(), author_contact.as_deref()),
+        author_name,
+        author_contact,
+        search_text: search_text(&p.text, None, address.as_deref()),
+        text: p.text.clone(),
+        summary: None,
+        category_id: p.category_id,
+        suggested_category_id: suggested,
+        territory_id: p.territory_id,
+        address,
+        latitude: item.latitude,
+        longitude: item.longitude,
+        recipient_id: p.recipient_id.map(RecipientId),
+        redirected_to: None,
+        high_priority: false,
+        sla_started_at: start,
+        due_soon_at: terms.policy.due_soon_from(start, due),
+        due_at: due,
+        extension_count: 0,
+        reacted_at: None,
+        resolved_at: resolved,
+        answered_at: answered,
+        answer_text: clean(item.answer_text.as_ref()),
+        completeness: None,
+        no_answer_reason: None,
+        satisfaction_score: item.satisfaction,
+        satisfied: item.satisfaction.map(|s| s >= 4),
+        feedback_code: None,
+        feedback_expires_at: None,
+        reopen_count: item.reopened.unwrap_or(0).max(0),
+        duplicate_of_id: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
     }
 }
 
 /// The fields an update from the source may change, with their new values.
-fn changes(a: &appeal::Model, p: &Prepared) -> Vec<(&'static str, serde_json::Value)> {
+fn changes(a: &Appeal, p: &Prepared) -> Vec<(&'static str, serde_json::Value)> {
     let item = &p.item;
     let mut out = Vec::new();
     let mut check = |name: &'static str, differs: bool, value: serde_json::Value| {
@@ -550,7 +546,7 @@ fn changes(a: &appeal::Model, p: &Prepared) -> Vec<(&'static str, serde_json::Va
     };
     check("text", a.text != p.text, serde_json::json!(p.text));
     check("receivedAt", a.received_at != p.received_at, serde_json::json!(p.received_at));
-    check("status", a.status != p.status.as_str(), serde_json::json!(p.status.as_str()));
+    check("status", a.status != p.status, serde_json::json!(p.status.as_str()));
     check("categoryId", p.category_id.is_some() && a.category_id != p.category_id, serde_json::json!(p.category_id));
     check(
         "territoryId",
@@ -559,7 +555,7 @@ fn changes(a: &appeal::Model, p: &Prepared) -> Vec<(&'static str, serde_json::Va
     );
     check(
         "recipientId",
-        p.recipient_id.is_some() && a.recipient_id != p.recipient_id,
+        p.recipient_id.is_some() && a.recipient_id.map(|r| r.0) != p.recipient_id,
         serde_json::json!(p.recipient_id),
     );
     let answered = stored_answered(p);
@@ -583,79 +579,63 @@ async fn update_one(
     txn: &DatabaseTransaction,
     caller: &Caller,
     terms: &Terms,
-    a: &appeal::Model,
+    a: &Appeal,
     p: &Prepared,
     now: DateTime<Utc>,
     tz: chrono_tz::Tz,
 ) -> AppResult<()> {
     let changed = &changes(a, p);
     let item = &p.item;
-    let mut am = a.clone().into_active_model();
+    let mut next = a.clone();
     for (name, _) in changed {
         match *name {
             "text" => {
-                am.text = Set(p.text.clone());
-                am.search_text = Set(appeals::search_text(&p.text, a.summary.as_deref(), a.address.as_deref()));
+                next.text.clone_from(&p.text);
+                next.search_text = search_text(&p.text, a.summary.as_deref(), a.address.as_deref());
             }
-            "status" => am.status = Set(p.status.as_str().into()),
-            "categoryId" => am.category_id = Set(p.category_id),
-            "territoryId" => am.territory_id = Set(p.territory_id),
-            "recipientId" => am.recipient_id = Set(p.recipient_id),
+            "status" => next.status = p.status,
+            "categoryId" => next.category_id = p.category_id,
+            "territoryId" => next.territory_id = p.territory_id,
+            "recipientId" => next.recipient_id = p.recipient_id.map(RecipientId),
             "receivedAt" => {
                 // A corrected receipt moves the first term with it, as on arrival; a term
                 // set later (an extension, a repeated review) is the centre's and stays.
-                am.received_at = Set(p.received_at);
+                next.received_at = p.received_at;
                 if a.registered_at.is_some_and(|r| r == a.received_at) {
-                    am.registered_at = Set(Some(p.received_at));
+                    next.registered_at = Some(p.received_at);
                 }
                 if a.extension_count == 0 && a.reopen_count == 0 && a.sla_started_at == a.received_at {
                     let (start, due) = term(p, terms, now);
-                    am.sla_started_at = Set(start);
-                    am.due_at = Set(due);
-                    am.due_soon_at = Set(terms.policy.due_soon_from(start, due));
+                    next.sla_started_at = start;
+                    next.due_at = due;
+                    next.due_soon_at = terms.policy.due_soon_from(start, due);
                 }
             }
             "answeredAt" => {
-                am.answered_at = Set(stored_answered(p));
-                am.resolved_at = Set(stored_answered(p));
+                next.answered_at = stored_answered(p);
+                next.resolved_at = stored_answered(p);
             }
             "authorName" | "authorContact" => {
                 let name = clean(item.author_name.as_ref()).or_else(|| a.author_name.clone());
                 let contact = clean(item.author_contact.as_ref()).or_else(|| a.author_contact.clone());
-                am.anonymous = Set(name.is_none() || contact.is_none());
-                am.author_name = Set(name);
-                am.author_contact = Set(contact);
+                next.anonymous = is_anonymous(name.as_deref(), contact.as_deref());
+                next.author_name = name;
+                next.author_contact = contact;
             }
-            "answerText" => am.answer_text = Set(clean(item.answer_text.as_ref())),
+            "answerText" => next.answer_text = clean(item.answer_text.as_ref()),
             "satisfaction" => {
-                am.satisfaction_score = Set(item.satisfaction);
-                am.satisfied = Set(item.satisfaction.map(|s| s >= 4));
+                next.satisfaction_score = item.satisfaction;
+                next.satisfied = item.satisfaction.map(|s| s >= 4);
             }
-            "reopenCount" => am.reopen_count = Set(item.reopened.unwrap_or(0).max(0)),
+            "reopenCount" => next.reopen_count = item.reopened.unwrap_or(0).max(0),
             _ => {}
         }
     }
-    am.version = Set(a.version + 1);
-    am.updated_at = Set(now);
-    let res = appeal::Entity::update_many()
-        .set(am)
-        .filter(appeal::Column::Id.eq(a.id))
-        .filter(appeal::Column::Version.eq(a.version))
-        .exec(txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(AppError::stale("the appeal"));
-    }
-    let new = super::rollup::facts_of(txn, [a.id]).await?;
-    super::rollup::record(txn, tz, Some(&super::rollup::Facts::from(a)), new.first()).await?;
     let data: serde_json::Map<String, serde_json::Value> =
         changed.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
-    let event = appeals::NewEvent {
-        appeal_id: a.id,
-        at: now,
-        actor: &caller.principal.label(),
+    let event = Event {
         action: "ingestUpdate",
-        from: a.status.parse().ok(),
+        from: Some(a.status),
         to: Some(p.status),
         comment: Some(format!(
             "changed in the source: {}",
@@ -663,8 +643,11 @@ async fn update_one(
         )),
         data: Some(serde_json::Value::Object(data)),
     };
-    appeals::add_event(txn, event).await?;
-    audit::record(txn, caller, now, "ingestUpdate", Some(format!("appeal:{}", a.id)), None).await
+    let actor = caller.principal.label();
+    let audit = audit::actor(caller);
+    let stamp = Stamp { at: now, actor: &actor, audit: Some(&audit) };
+    store::save_change(txn, tz, a, next, &event, stamp).await?;
+    Ok(())
 }
 
 async fn suggestion(state: &AppState, p: &Prepared) -> Option<i64> {
@@ -700,50 +683,22 @@ async fn insert_batch(
         suggestions.push(suggestion(state, p).await);
     }
     let txn = crate::db::begin_write(&state.writer).await?;
-    let first = appeals::reserve_numbers(&txn, year, batch.len() as i64).await?;
-    let mut numbers = Vec::with_capacity(batch.len());
-    let models: Vec<appeal::ActiveModel> = batch
+    let first = store::reserve_numbers(&txn, year, batch.len() as i64).await?;
+    let arrivals: Vec<Arrival> = batch
         .iter()
         .zip(suggestions)
         .enumerate()
         .map(|(i, (p, s))| {
-            let number = appeals::format_number(year, first + i as i64);
-            numbers.push(number.clone());
-            new_model(p, terms, number, now, s)
+            let appeal = new_appeal(p, terms, store::format_number(year, first + i as i64), now, s);
+            let data = p.item.url.as_ref().map(|u| serde_json::json!({ "url": u }));
+            let event = Event { action: "ingestAppeal", from: None, to: Some(appeal.status), comment: None, data };
+            Arrival { appeal, at: now, event }
         })
         .collect();
-    crate::db::insert_rows(&txn, models, bulk_max(state)).await?;
-    let ids = super::rollup::record_inserted(&txn, state.settings.timezone, &numbers).await?;
     let actor = caller.principal.label();
-    let urls: HashMap<String, Option<String>> = batch
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (appeals::format_number(year, first + i as i64), p.item.url.clone()))
-        .collect();
-    let events: Vec<appeal_event::ActiveModel> = ids
-        .iter()
-        .map(|a| appeal_event::ActiveModel {
-            appeal_id: Set(a.id),
-            at: Set(now),
-            actor: Set(actor.clone()),
-            action: Set("ingestAppeal".into()),
-            from_status: Set(None),
-            to_status: Set(Some(a.facts.status.clone())),
-            comment: Set(None),
-            data: Set(urls.get(&a.number).cloned().flatten().map(|u| serde_json::json!({ "url": u }).to_string())),
-            ..Default::default()
-        })
-        .collect();
-    crate::db::insert_rows(&txn, events, bulk_max(state)).await?;
-    audit::record(
-        &txn,
-        caller,
-        now,
-        "ingestAppeals",
-        Some(format!("appeals:{}", ids.len())),
-        Some(serde_json::json!({ "created": ids.len() })),
-    )
-    .await?;
+    let audit = audit::actor(caller);
+    let stamp = BatchStamp { at: now, actor: &actor, audit: &audit, action: "ingestAppeals" };
+    let ids = store::insert_many(&txn, state.settings.timezone, arrivals, stamp, bulk_max(state)).await?;
     count_in_report(&txn, report, ids.len() as i32, 0, state.clock.now()).await?;
     txn.commit().await?;
     Ok(ids.len() as u32)
@@ -768,28 +723,21 @@ pub async fn ingest(
         }
     }
     // Which of them exist already, in one query per channel and chunk.
-    let mut existing: HashMap<(String, String), appeal::Model> = HashMap::new();
+    let mut existing: HashMap<(Channel, String), Appeal> = HashMap::new();
     let mut by_channel: HashMap<Channel, Vec<String>> = HashMap::new();
     for p in &prepared {
         by_channel.entry(p.channel).or_default().push(p.external_id.clone());
     }
     for (channel, ids) in by_channel {
-        for list in crate::db::in_lists(&ids, 500) {
-            let rows = appeal::Entity::find()
-                .filter(appeal::Column::Channel.eq(channel.as_str()))
-                .filter(appeal::Column::ExternalId.is_in(list))
-                .all(&state.db)
-                .await?;
-            for r in rows {
-                existing.insert((r.channel.clone(), r.external_id.clone().unwrap_or_default()), r);
-            }
+        for r in store::by_external_ids(&state.db, channel, &ids, 500).await? {
+            existing.insert((r.channel, r.external_id.clone().unwrap_or_default()), r);
         }
     }
     let mut fresh: Vec<&Prepared> = Vec::new();
     let mut later: Vec<&Prepared> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for p in &prepared {
-        let key = (p.channel.as_str().to_string(), p.external_id.clone());
+        let key = (p.channel, p.external_id.clone());
         if existing.contains_key(&key) || !seen.insert(key) {
             later.push(p);
         } else {
@@ -818,7 +766,7 @@ pub async fn ingest(
     for p in later {
         // An item equal to the appeal the lookup above read is unchanged: no second read.
         // (A change that lands after that read is ordered after this call, as if it came later.)
-        let key = (p.channel.as_str().to_string(), p.external_id.clone());
+        let key = (p.channel, p.external_id.clone());
         if existing.get(&key).is_some_and(|a| changes(a, p).is_empty()) {
             out.unchanged += 1;
             continue;
@@ -881,12 +829,7 @@ async fn ingest_one(
     now: DateTime<Utc>,
     report: Option<i64>,
 ) -> AppResult<Applied> {
-    let found = appeal::Entity::find()
-        .filter(appeal::Column::Channel.eq(p.channel.as_str()))
-        .filter(appeal::Column::ExternalId.eq(p.external_id.as_str()))
-        .one(&state.db)
-        .await?;
-    match found {
+    match store::by_external_id(&state.db, p.channel, &p.external_id).await? {
         None => {
             insert_batch(state, caller, &[p], terms, now, report).await?;
             Ok(Applied::Created)
