@@ -5,6 +5,7 @@ pub mod appeal;
 pub mod calendar;
 pub mod classifier;
 pub mod deadlines;
+pub mod effects;
 pub mod import_format;
 pub mod lifecycle;
 pub mod masking;

@@ -1,8 +1,10 @@
 //! The appeal lifecycle: creation, changes, transitions with their deadlines, answers,
 //! assessment, feedback (staff and the author's one-time code), reopening, duplicates.
 //!
-//! Every change runs in one write transaction that checks the version, applies the
-//! transition from `domain::lifecycle`, writes the event and the audit entry.
+//! Every change runs in one write transaction: the service loads the appeal, checks access
+//! and the version, looks up what the step needs, takes the step's effect from
+//! `domain::effects` (pure) and hands it to `store::appeals::save_change`, which writes the
+//! row, the rollup ledger, the history entry and the audit entry.
 
 use chrono::{DateTime, Duration, Utc};
 use rand::Rng;
@@ -17,12 +19,13 @@ use crate::domain::access::{Channel, Principal};
 pub use crate::domain::appeal::{AppealId, MAX_TEXT, RecipientId, search_text};
 use crate::domain::appeal::{check_coords, check_text, is_anonymous, trimmed};
 use crate::domain::deadlines::AppealKind;
-use crate::domain::lifecycle::{AppealAction, AppealStatus, transition};
-use crate::domain::quality::{Completeness, NoAnswerReason, no_answer_allowed};
+pub use crate::domain::effects::{AppealChanges, Step};
+use crate::domain::effects::{Lookups, Original, RecipientStanding, after_rating, effects};
+use crate::domain::lifecycle::AppealStatus;
 use crate::entity::{rate_event, recipient};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::appeals::{self as store, Appeal, Event, FreshAppeal, Stamp, Visibility};
+use crate::store::appeals::{self as store, Appeal, Event, FreshAppeal, Payload, Stamp, Visibility};
 use crate::store::audit::Actor;
 
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
@@ -44,77 +47,6 @@ pub struct NewAppeal {
     pub longitude: Option<f64>,
     pub summary: Option<String>,
     pub high_priority: bool,
-}
-
-/// Changes to an appeal's content; `None` leaves a field as it is.
-#[derive(Debug, Clone, Default)]
-pub struct AppealChanges {
-    pub text: Option<String>,
-    pub summary: Option<String>,
-    pub category_id: Option<i64>,
-    pub territory_id: Option<i64>,
-    pub address: Option<String>,
-    pub latitude: Option<f64>,
-    pub longitude: Option<f64>,
-}
-
-/// A step of the lifecycle with its input.
-#[derive(Debug, Clone)]
-pub enum Step {
-    Update(AppealChanges),
-    Register { comment: Option<String> },
-    Assign { recipient_id: RecipientId, comment: Option<String> },
-    Redirect { external_body: String, comment: Option<String> },
-    StartWork { comment: Option<String> },
-    Extend { days: i32, reason: String },
-    Answer { text: String },
-    Assess { completeness: Completeness, comment: Option<String> },
-    LeaveWithoutAnswer { reason: NoAnswerReason, comment: Option<String> },
-    Reopen { reason: String },
-    MarkDuplicate { original_id: AppealId },
-    Close { comment: Option<String> },
-}
-
-impl Step {
-    fn action(&self) -> AppealAction {
-        match self {
-            Self::Update(_) => AppealAction::Update,
-            Self::Register { .. } => AppealAction::Register,
-            Self::Assign { .. } => AppealAction::Assign,
-            Self::Redirect { .. } => AppealAction::Redirect,
-            Self::StartWork { .. } => AppealAction::StartWork,
-            Self::Extend { .. } => AppealAction::Extend,
-            Self::Answer { .. } => AppealAction::Answer,
-            Self::Assess { .. } => AppealAction::Assess,
-            Self::LeaveWithoutAnswer { .. } => AppealAction::LeaveWithoutAnswer,
-            Self::Reopen { .. } => AppealAction::Reopen,
-            Self::MarkDuplicate { .. } => AppealAction::MarkDuplicate,
-            Self::Close { .. } => AppealAction::Close,
-        }
-    }
-
-    /// The mutation's name, used as the event's and the audit entry's action.
-    fn name(&self) -> &'static str {
-        match self {
-            Self::Update(_) => "updateAppeal",
-            Self::Register { .. } => "registerAppeal",
-            Self::Assign { .. } => "assignAppeal",
-            Self::Redirect { .. } => "redirectAppeal",
-            Self::StartWork { .. } => "startWork",
-            Self::Extend { .. } => "extendDeadline",
-            Self::Answer { .. } => "answerAppeal",
-            Self::Assess { .. } => "assessAnswer",
-            Self::LeaveWithoutAnswer { .. } => "leaveWithoutAnswer",
-            Self::Reopen { .. } => "reopenAppeal",
-            Self::MarkDuplicate { .. } => "markDuplicate",
-            Self::Close { .. } => "closeAppeal",
-        }
-    }
-
-    /// Only answering and starting work are open to executors; everything else is routing.
-    fn needs_routing_rights(&self) -> bool {
-        !matches!(self, Self::StartWork { .. } | Self::Answer { .. })
-    }
 }
 
 impl Visibility for AppealScope {
@@ -229,13 +161,13 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewAppeal) -> AppRes
     let everything = AppealScope::for_token_reading_all();
     let likely =
         super::duplicates::find(&txn, &everything, &fresh, super::duplicates::DuplicateRules::default()).await?;
-    let likely: Vec<i64> = likely.iter().take(5).map(|m| m.appeal.id).collect();
+    let likely: Vec<AppealId> = likely.iter().take(5).map(|m| AppealId(m.appeal.id)).collect();
     let event = Event {
         action: "createAppeal",
         from: None,
         to: Some(AppealStatus::Received),
         comment: (!likely.is_empty()).then(|| "possible duplicates found".to_string()),
-        data: Some(serde_json::json!({ "dueAt": due, "possibleDuplicates": likely, "suggestedCategoryId": suggested })),
+        payload: Payload::Created { due_at: due, possible_duplicates: likely, suggested_category_id: suggested },
     };
     let actor = caller.principal.label();
     let audit = audit::actor(caller);
@@ -253,6 +185,36 @@ fn feedback_code() -> String {
 /// Loads an appeal the caller may see, or `NOT_FOUND` (never `FORBIDDEN`, so ids cannot be probed).
 pub async fn load_visible(conn: &impl ConnectionTrait, scope: &AppealScope, id: AppealId) -> AppResult<Appeal> {
     store::load_visible(conn, scope, id).await
+}
+
+/// What `step` needs from the database, looked up in the write transaction.
+async fn look_up(txn: &DatabaseTransaction, scope: &AppealScope, a: &Appeal, step: &Step) -> AppResult<Lookups> {
+    let mut found = Lookups::default();
+    match step {
+        Step::Update(ch) => {
+            let refs = super::reference::Refs {
+                category_id: ch.category_id,
+                territory_id: ch.territory_id,
+                ..Default::default()
+            };
+            super::reference::check_refs(txn, &mut found.reference_errors, refs).await?;
+        }
+        Step::Assign { recipient_id, .. } => {
+            found.recipient = recipient::Entity::find_by_id(recipient_id.0)
+                .one(txn)
+                .await?
+                .map(|r| RecipientStanding { active: r.active, external: r.external });
+        }
+        Step::MarkDuplicate { original_id } if *original_id != a.id => {
+            found.original = store::load_visible(txn, scope, *original_id)
+                .await
+                .ok()
+                .map(|o| Original { id: o.id, duplicate_of_id: o.duplicate_of_id });
+        }
+        Step::Answer { .. } => found.feedback_code = Some(feedback_code()),
+        _ => {}
+    }
+    Ok(found)
 }
 
 /// Applies one lifecycle step to an appeal of the given version.
@@ -274,233 +236,14 @@ pub async fn apply(state: &AppState, caller: &Caller, id: AppealId, version: i32
     if a.version != version {
         return Err(AppError::stale("the appeal"));
     }
-    let from = a.status;
-    let to = transition(from, step.action()).map_err(|e| {
-        AppError::bad("input.id", format!("cannot {} an appeal in status {}", step.name(), e.from.as_str()))
-    })?;
-    let kind = a.kind;
-    let mut next = a.clone();
-    let mut comment: Option<String> = None;
-    let mut data = serde_json::Map::new();
-    let set_term = |next: &mut Appeal, start: DateTime<Utc>, due: DateTime<Utc>| {
-        let (started, soon) = terms.window(start, due);
-        next.sla_started_at = started;
-        next.due_soon_at = soon;
-        next.due_at = due;
-    };
-    match step.clone() {
-        Step::Update(ch) => {
-            let mut errors = Vec::new();
-            if let Some(t) = &ch.text {
-                check_text(&mut errors, "input.text", t);
-            }
-            check_coords(&mut errors, ch.latitude.or(a.latitude), ch.longitude.or(a.longitude));
-            super::reference::check_refs(
-                &txn,
-                &mut errors,
-                super::reference::Refs {
-                    category_id: ch.category_id,
-                    territory_id: ch.territory_id,
-                    ..Default::default()
-                },
-            )
-            .await?;
-            if !errors.is_empty() {
-                return Err(AppError::BadInput(errors));
-            }
-            let mut changed = Vec::new();
-            if let Some(t) = ch.text {
-                next.text = t.trim().to_string();
-                changed.push("text");
-            }
-            if let Some(s) = ch.summary {
-                next.summary = trimmed(Some(s));
-                changed.push("summary");
-            }
-            if let Some(c) = ch.category_id {
-                next.category_id = Some(c);
-                changed.push("categoryId");
-            }
-            if let Some(t) = ch.territory_id {
-                next.territory_id = Some(t);
-                changed.push("territoryId");
-            }
-            if let Some(addr) = ch.address {
-                next.address = trimmed(Some(addr));
-                changed.push("address");
-            }
-            if ch.latitude.is_some() {
-                next.latitude = ch.latitude;
-                next.longitude = ch.longitude.or(a.longitude);
-                changed.push("coordinates");
-            }
-            next.search_text = search_text(&next.text, next.summary.as_deref(), next.address.as_deref());
-            data.insert("changed".into(), serde_json::json!(changed));
-        }
-        Step::Register { comment: c } => {
-            comment = trimmed(c);
-            next.registered_at = Some(now);
-            data.insert("registrationDue".into(), serde_json::json!(a.due_at));
-            data.insert("registeredLate".into(), serde_json::json!(kind == AppealKind::Appeal && now > a.due_at));
-            if kind == AppealKind::Appeal {
-                let due = terms.answer_after_registration(now);
-                set_term(&mut next, now, due);
-                data.insert("dueAt".into(), serde_json::json!(due));
-            }
-        }
-        Step::Assign { recipient_id, comment: c } => {
-            comment = trimmed(c);
-            let Some(r) = recipient::Entity::find_by_id(recipient_id.0).one(&txn).await? else {
-                return Err(AppError::bad("input.recipientId", "no such recipient"));
-            };
-            if !r.active {
-                return Err(AppError::bad("input.recipientId", "the recipient is not active"));
-            }
-            if r.external {
-                return Err(AppError::bad(
-                    "input.recipientId",
-                    "an external body cannot be assigned; redirect the appeal to it instead",
-                ));
-            }
-            next.recipient_id = Some(recipient_id);
-            data.insert("recipientId".into(), serde_json::json!(recipient_id));
-            data.insert("previousRecipientId".into(), serde_json::json!(a.recipient_id));
-        }
-        Step::Redirect { external_body, comment: c } => {
-            comment = trimmed(c);
-            let body = external_body.trim().to_string();
-            if body.is_empty() {
-                return Err(AppError::bad("input.externalBody", "must not be empty"));
-            }
-            next.redirected_to = Some(body.clone());
-            next.resolved_at = Some(now);
-            if kind == AppealKind::Appeal {
-                let registered = a.registered_at.unwrap_or(a.received_at);
-                let redirect_due = terms.redirect_due(registered);
-                data.insert("redirectDue".into(), serde_json::json!(redirect_due));
-                data.insert("redirectedLate".into(), serde_json::json!(now > redirect_due));
-                set_term(&mut next, a.sla_started_at, redirect_due);
-            }
-            data.insert("externalBody".into(), serde_json::json!(body));
-        }
-        Step::StartWork { comment: c } => {
-            comment = trimmed(c);
-            if a.recipient_id.is_none() {
-                return Err(AppError::bad("input.id", "the appeal has no recipient"));
-            }
-            if kind == AppealKind::Incident && a.reacted_at.is_none() {
-                next.reacted_at = Some(now);
-                data.insert("reactionDue".into(), serde_json::json!(a.due_at));
-                data.insert("reactedLate".into(), serde_json::json!(now > a.due_at));
-                let due = terms.incident_final(now);
-                set_term(&mut next, now, due);
-                data.insert("dueAt".into(), serde_json::json!(due));
-            }
-        }
-        Step::Extend { days, reason } => {
-            let due = terms.extend(kind, a.due_at, days, a.extension_count, &reason)?;
-            next.extension_count = a.extension_count + 1;
-            set_term(&mut next, a.sla_started_at, due);
-            comment = Some(reason.trim().to_string());
-            data.insert("days".into(), serde_json::json!(days));
-            data.insert("previousDueAt".into(), serde_json::json!(a.due_at));
-            data.insert("dueAt".into(), serde_json::json!(due));
-        }
-        Step::Answer { text } => {
-            let mut errors = Vec::new();
-            check_text(&mut errors, "input.text", &text);
-            if !errors.is_empty() {
-                return Err(AppError::BadInput(errors));
-            }
-            next.answer_text = Some(text.trim().to_string());
-            next.answered_at = Some(now);
-            next.resolved_at = Some(now);
-            if kind == AppealKind::Incident && a.reacted_at.is_none() {
-                next.reacted_at = Some(now);
-            }
-            next.completeness = None;
-            next.feedback_code = Some(feedback_code());
-            next.feedback_expires_at = Some(now + terms.feedback_validity());
-            data.insert("onTime".into(), serde_json::json!(now <= a.due_at));
-        }
-        Step::Assess { completeness, comment: c } => {
-            comment = trimmed(c);
-            next.completeness = Some(completeness);
-            data.insert("completeness".into(), serde_json::json!(completeness.as_str()));
-        }
-        Step::LeaveWithoutAnswer { reason, comment: c } => {
-            comment = trimmed(c);
-            if !no_answer_allowed(reason, a.author_name.as_deref(), a.author_contact.as_deref()) {
-                return Err(AppError::bad(
-                    "input.reason",
-                    "ANONYMOUS applies only when the author's name or address is missing",
-                ));
-            }
-            next.no_answer_reason = Some(reason);
-            next.resolved_at = Some(now);
-            data.insert("reason".into(), serde_json::json!(reason.as_str()));
-        }
-        Step::Reopen { reason } => {
-            let reason = reason.trim().to_string();
-            if reason.is_empty() {
-                return Err(AppError::bad("input.reason", "must not be empty"));
-            }
-            comment = Some(reason);
-            reopen_fields(&mut next, &a, &terms, now, &mut data);
-        }
-        Step::MarkDuplicate { original_id } => {
-            if original_id == a.id {
-                return Err(AppError::bad("input.originalId", "an appeal cannot duplicate itself"));
-            }
-            let original = store::load_visible(&txn, &scope, original_id)
-                .await
-                .map_err(|_| AppError::bad("input.originalId", "no such appeal"))?;
-            // Link to the root of the cluster so analytics count it once.
-            let root = original.duplicate_of_id.unwrap_or(original.id);
-            if root == a.id {
-                return Err(AppError::bad("input.originalId", "that appeal is itself a duplicate of this one"));
-            }
-            next.duplicate_of_id = Some(root);
-            next.resolved_at = Some(now);
-            data.insert("originalId".into(), serde_json::json!(root));
-        }
-        Step::Close { comment: c } => {
-            comment = trimmed(c);
-        }
-    }
-    next.status = to;
-    let event = Event { action: step.name(), from: Some(from), to: Some(to), comment, data: Some(data.into()) };
+    let found = look_up(&txn, &scope, &a, &step).await?;
+    let change = effects(&step, &a, &found, &terms, now).map_err(AppError::BadInput)?;
     let actor = caller.principal.label();
     let audit = audit::actor(caller);
     let stamp = Stamp { at: now, actor: &actor, audit: Some(&audit) };
-    let updated = store::save_change(&txn, state.settings.timezone, &a, next, &event, stamp).await?;
+    let updated = store::save_change(&txn, state.settings.timezone, &a, change, stamp).await?;
     txn.commit().await?;
     Ok(updated)
-}
-
-fn reopen_fields(
-    next: &mut Appeal,
-    a: &Appeal,
-    terms: &Terms,
-    now: DateTime<Utc>,
-    data: &mut serde_json::Map<String, serde_json::Value>,
-) {
-    let due = terms.reopen_due(a.kind, now);
-    let (started, soon) = terms.window(now, due);
-    next.sla_started_at = started;
-    next.due_soon_at = soon;
-    next.due_at = due;
-    next.reopen_count = a.reopen_count + 1;
-    next.resolved_at = None;
-    next.answered_at = None;
-    next.answer_text = None;
-    next.completeness = None;
-    next.no_answer_reason = None;
-    next.feedback_code = None;
-    next.feedback_expires_at = None;
-    data.insert("previousAnswer".into(), serde_json::json!(a.answer_text));
-    data.insert("previousAnsweredAt".into(), serde_json::json!(a.answered_at));
-    data.insert("dueAt".into(), serde_json::json!(due));
 }
 
 /// A satisfaction rating: 4 and 5 mean satisfied.
@@ -508,60 +251,25 @@ fn check_score(path: &str, score: i32) -> AppResult<()> {
     if (1..=5).contains(&score) { Ok(()) } else { Err(AppError::bad(path, "must be between 1 and 5")) }
 }
 
-/// A rating of an answer.
-struct Rating {
-    score: i32,
-    satisfied: bool,
-    comment: Option<String>,
-}
-
-async fn apply_feedback(
+/// Records a rating (`Step::Rate`) and what follows from it on its own, in `txn`.
+async fn rate(
     txn: &DatabaseTransaction,
     state: &AppState,
-    a: Appeal,
-    (actor, action, audit): (&str, &'static str, &Actor),
-    Rating { score, satisfied, comment }: Rating,
+    a: &Appeal,
+    step: &Step,
+    (actor, audit): (&str, &Actor),
 ) -> AppResult<Appeal> {
     let now = state.clock.now();
-    let from = a.status;
-    let to = transition(from, AppealAction::RecordFeedback).map_err(|e| {
-        AppError::bad("input.id", format!("cannot record feedback on an appeal in status {}", e.from.as_str()))
-    })?;
-    let mut next = a.clone();
-    next.satisfaction_score = Some(score);
-    next.satisfied = Some(satisfied);
-    next.feedback_code = None;
-    next.feedback_expires_at = None;
-    next.status = to;
-    let event = Event {
-        action,
-        from: Some(from),
-        to: Some(to),
-        comment: trimmed(comment),
-        data: Some(serde_json::json!({ "score": score, "satisfied": satisfied })),
-    };
+    let terms = Terms::load(state, txn).await?;
+    let change = effects(step, a, &Lookups::default(), &terms, now).map_err(AppError::BadInput)?;
+    let satisfied = change.next.satisfied.unwrap_or(true);
     let stamp = Stamp { at: now, actor, audit: Some(audit) };
-    let updated = store::save_change(txn, state.settings.timezone, &a, next, &event, stamp).await?;
-    // A dissatisfied author of a ПОС-style message gets a repeated review automatically.
-    if updated.kind == AppealKind::Message && !satisfied {
-        let terms = Terms::load(state, txn).await?;
-        let reopen_to = transition(to, AppealAction::Reopen).map_err(|e| AppError::internal(format!("{e:?}")))?;
-        let mut next = updated.clone();
-        let mut data = serde_json::Map::new();
-        reopen_fields(&mut next, &updated, &terms, now, &mut data);
-        next.status = reopen_to;
-        let event = Event {
-            action: "reopenAppeal",
-            from: Some(to),
-            to: Some(reopen_to),
-            comment: Some("the author is not satisfied with the answer".into()),
-            data: Some(data.into()),
-        };
-        // The feedback's audit entry covers the reopening it causes.
-        let stamp = Stamp { at: now, actor: "system", audit: None };
-        return store::save_change(txn, state.settings.timezone, &updated, next, &event, stamp).await;
-    }
-    Ok(updated)
+    let rated = store::save_change(txn, state.settings.timezone, a, change, stamp).await?;
+    let Some(follow) = after_rating(&rated, satisfied) else { return Ok(rated) };
+    let change = effects(&follow, &rated, &Lookups::default(), &terms, now).map_err(AppError::BadInput)?;
+    // The rating's audit entry covers the reopening it causes.
+    let stamp = Stamp { at: now, actor: "system", audit: None };
+    store::save_change(txn, state.settings.timezone, &rated, change, stamp).await
 }
 
 /// Staff record the author's rating (e.g. from ПОС data).
@@ -580,15 +288,8 @@ pub async fn record_feedback(
     if !scope.routes(&a) {
         return Err(AppError::Forbidden("you may not record feedback on this appeal".into()));
     }
-    let audit = audit::actor(caller);
-    let updated = apply_feedback(
-        &txn,
-        state,
-        a,
-        (&caller.principal.label(), "recordFeedback", &audit),
-        Rating { score, satisfied, comment },
-    )
-    .await?;
+    let step = Step::Rate { score, satisfied, comment, by_author: false };
+    let updated = rate(&txn, state, &a, &step, (&caller.principal.label(), &audit::actor(caller))).await?;
     txn.commit().await?;
     Ok(updated)
 }
@@ -669,15 +370,8 @@ pub async fn submit_feedback(
     let Some(a) = found.filter(|a| a.feedback_expires_at.is_some_and(|e| e > now)) else {
         return Err(AppError::bad("code", "unknown, used or expired code"));
     };
-    let audit = audit::actor(caller);
-    apply_feedback(
-        &txn,
-        state,
-        a,
-        ("author", "submitFeedback", &audit),
-        Rating { score, satisfied: score >= 4, comment },
-    )
-    .await?;
+    let step = Step::Rate { score, satisfied: score >= 4, comment, by_author: true };
+    rate(&txn, state, &a, &step, ("author", &audit::actor(caller))).await?;
     txn.commit().await?;
     Ok(true)
 }

@@ -21,11 +21,14 @@ use super::{Caller, appeals, audit};
 use crate::domain::access::{Channel, Principal, Role};
 use crate::domain::appeal::{is_anonymous, search_text};
 use crate::domain::deadlines::AppealKind;
+use crate::domain::effects::SourceChanges;
 use crate::domain::lifecycle::AppealStatus;
 use crate::entity::{category, recipient, territory};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::appeals::{self as store, Appeal, Arrival, BatchStamp, Event, FreshAppeal, RecipientId, Stamp};
+use crate::store::appeals::{
+    self as store, Appeal, Arrival, BatchStamp, Change, Event, FreshAppeal, Payload, RecipientId, Stamp,
+};
 
 /// Items accepted in one `ingestAppeals` call.
 pub const MAX_ITEMS: usize = 1000;
@@ -248,7 +251,7 @@ struct Prepared {
     item: IngestItem,
     category_id: Option<i64>,
     territory_id: Option<i64>,
-    recipient_id: Option<i64>,
+    recipient_id: Option<RecipientId>,
     status: AppealStatus,
 }
 
@@ -440,7 +443,7 @@ async fn prepare(
         item,
         category_id,
         territory_id,
-        recipient_id,
+        recipient_id: recipient_id.map(RecipientId),
         status,
     }))
 }
@@ -510,7 +513,7 @@ fn new_appeal(p: &Prepared, terms: &Terms, number: String, now: DateTime<Utc>, s
         address,
         latitude: item.latitude,
         longitude: item.longitude,
-        recipient_id: p.recipient_id.map(RecipientId),
+        recipient_id: p.recipient_id,
         redirected_to: None,
         high_priority: false,
         sla_started_at: start,
@@ -536,118 +539,92 @@ fn new_appeal(p: &Prepared, terms: &Terms, number: String, now: DateTime<Utc>, s
 }
 
 /// The fields an update from the source may change, with their new values.
-fn changes(a: &Appeal, p: &Prepared) -> Vec<(&'static str, serde_json::Value)> {
+fn changes(a: &Appeal, p: &Prepared) -> SourceChanges {
     let item = &p.item;
-    let mut out = Vec::new();
-    let mut check = |name: &'static str, differs: bool, value: serde_json::Value| {
-        if differs {
-            out.push((name, value));
-        }
-    };
-    check("text", a.text != p.text, serde_json::json!(p.text));
-    check("receivedAt", a.received_at != p.received_at, serde_json::json!(p.received_at));
-    check("status", a.status != p.status, serde_json::json!(p.status.as_str()));
-    check("categoryId", p.category_id.is_some() && a.category_id != p.category_id, serde_json::json!(p.category_id));
-    check(
-        "territoryId",
-        p.territory_id.is_some() && a.territory_id != p.territory_id,
-        serde_json::json!(p.territory_id),
-    );
-    check(
-        "recipientId",
-        p.recipient_id.is_some() && a.recipient_id.map(|r| r.0) != p.recipient_id,
-        serde_json::json!(p.recipient_id),
-    );
+    let differs = |changed: bool| changed.then_some(());
     let answered = stored_answered(p);
-    check("answeredAt", answered.is_some() && a.answered_at != answered, serde_json::json!(answered));
     let author = clean(item.author_name.as_ref());
-    check("authorName", author.is_some() && a.author_name != author, serde_json::json!(author));
     let contact = clean(item.author_contact.as_ref());
-    check("authorContact", contact.is_some() && a.author_contact != contact, serde_json::json!(contact));
     let answer = clean(item.answer_text.as_ref());
-    check("answerText", answer.is_some() && a.answer_text != answer, serde_json::json!(answer));
-    check(
-        "satisfaction",
-        item.satisfaction.is_some() && a.satisfaction_score != item.satisfaction,
-        serde_json::json!(item.satisfaction),
-    );
-    check("reopenCount", item.reopened.is_some_and(|r| r != a.reopen_count), serde_json::json!(item.reopened));
-    out
+    SourceChanges {
+        text: differs(a.text != p.text).map(|()| p.text.clone()),
+        received_at: differs(a.received_at != p.received_at).map(|()| p.received_at),
+        status: differs(a.status != p.status).map(|()| p.status),
+        category_id: p.category_id.filter(|_| a.category_id != p.category_id),
+        territory_id: p.territory_id.filter(|_| a.territory_id != p.territory_id),
+        recipient_id: p.recipient_id.filter(|_| a.recipient_id != p.recipient_id),
+        answered_at: answered.filter(|_| a.answered_at != answered),
+        author_name: author.clone().filter(|_| a.author_name != author),
+        author_contact: contact.clone().filter(|_| a.author_contact != contact),
+        answer_text: answer.clone().filter(|_| a.answer_text != answer),
+        satisfaction: item.satisfaction.filter(|_| a.satisfaction_score != item.satisfaction),
+        reopen_count: item.reopened.filter(|r| *r != a.reopen_count),
+    }
 }
 
-async fn update_one(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    terms: &Terms,
-    a: &Appeal,
-    p: &Prepared,
-    now: DateTime<Utc>,
-    tz: chrono_tz::Tz,
-) -> AppResult<()> {
-    let changed = &changes(a, p);
+/// The appeal as the source now gives it, with the history entry saying what changed.
+fn source_change(a: &Appeal, p: &Prepared, changed: SourceChanges, terms: &Terms, now: DateTime<Utc>) -> Change {
     let item = &p.item;
     let mut next = a.clone();
-    for (name, _) in changed {
-        match *name {
-            "text" => {
-                next.text.clone_from(&p.text);
-                next.search_text = search_text(&p.text, a.summary.as_deref(), a.address.as_deref());
-            }
-            "status" => next.status = p.status,
-            "categoryId" => next.category_id = p.category_id,
-            "territoryId" => next.territory_id = p.territory_id,
-            "recipientId" => next.recipient_id = p.recipient_id.map(RecipientId),
-            "receivedAt" => {
-                // A corrected receipt moves the first term with it, as on arrival; a term
-                // set later (an extension, a repeated review) is the centre's and stays.
-                next.received_at = p.received_at;
-                if a.registered_at.is_some_and(|r| r == a.received_at) {
-                    next.registered_at = Some(p.received_at);
-                }
-                if a.extension_count == 0 && a.reopen_count == 0 && a.sla_started_at == a.received_at {
-                    let (start, due) = term(p, terms, now);
-                    next.sla_started_at = start;
-                    next.due_at = due;
-                    next.due_soon_at = terms.policy.due_soon_from(start, due);
-                }
-            }
-            "answeredAt" => {
-                next.answered_at = stored_answered(p);
-                next.resolved_at = stored_answered(p);
-            }
-            "authorName" | "authorContact" => {
-                let name = clean(item.author_name.as_ref()).or_else(|| a.author_name.clone());
-                let contact = clean(item.author_contact.as_ref()).or_else(|| a.author_contact.clone());
-                next.anonymous = is_anonymous(name.as_deref(), contact.as_deref());
-                next.author_name = name;
-                next.author_contact = contact;
-            }
-            "answerText" => next.answer_text = clean(item.answer_text.as_ref()),
-            "satisfaction" => {
-                next.satisfaction_score = item.satisfaction;
-                next.satisfied = item.satisfaction.map(|s| s >= 4);
-            }
-            "reopenCount" => next.reopen_count = item.reopened.unwrap_or(0).max(0),
-            _ => {}
+    if changed.text.is_some() {
+        next.text.clone_from(&p.text);
+        next.search_text = search_text(&p.text, a.summary.as_deref(), a.address.as_deref());
+    }
+    if changed.status.is_some() {
+        next.status = p.status;
+    }
+    if changed.category_id.is_some() {
+        next.category_id = p.category_id;
+    }
+    if changed.territory_id.is_some() {
+        next.territory_id = p.territory_id;
+    }
+    if changed.recipient_id.is_some() {
+        next.recipient_id = p.recipient_id;
+    }
+    if changed.received_at.is_some() {
+        // A corrected receipt moves the first term with it, as on arrival; a term set later
+        // (an extension, a repeated review) is the centre's and stays.
+        next.received_at = p.received_at;
+        if a.registered_at.is_some_and(|r| r == a.received_at) {
+            next.registered_at = Some(p.received_at);
+        }
+        if a.extension_count == 0 && a.reopen_count == 0 && a.sla_started_at == a.received_at {
+            let (start, due) = term(p, terms, now);
+            next.sla_started_at = start;
+            next.due_at = due;
+            next.due_soon_at = terms.policy.due_soon_from(start, due);
         }
     }
-    let data: serde_json::Map<String, serde_json::Value> =
-        changed.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+    if changed.answered_at.is_some() {
+        next.answered_at = stored_answered(p);
+        next.resolved_at = stored_answered(p);
+    }
+    if changed.author_name.is_some() || changed.author_contact.is_some() {
+        let name = clean(item.author_name.as_ref()).or_else(|| a.author_name.clone());
+        let contact = clean(item.author_contact.as_ref()).or_else(|| a.author_contact.clone());
+        next.anonymous = is_anonymous(name.as_deref(), contact.as_deref());
+        next.author_name = name;
+        next.author_contact = contact;
+    }
+    if changed.answer_text.is_some() {
+        next.answer_text = clean(item.answer_text.as_ref());
+    }
+    if changed.satisfaction.is_some() {
+        next.satisfaction_score = item.satisfaction;
+        next.satisfied = item.satisfaction.map(|s| s >= 4);
+    }
+    if changed.reopen_count.is_some() {
+        next.reopen_count = item.reopened.unwrap_or(0).max(0);
+    }
     let event = Event {
         action: "ingestUpdate",
         from: Some(a.status),
         to: Some(p.status),
-        comment: Some(format!(
-            "changed in the source: {}",
-            changed.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
-        )),
-        data: Some(serde_json::Value::Object(data)),
+        comment: Some(format!("changed in the source: {}", changed.names().join(", "))),
+        payload: Payload::ChangedInSource(changed),
     };
-    let actor = caller.principal.label();
-    let audit = audit::actor(caller);
-    let stamp = Stamp { at: now, actor: &actor, audit: Some(&audit) };
-    store::save_change(txn, tz, a, next, &event, stamp).await?;
-    Ok(())
+    Change { next, event }
 }
 
 async fn suggestion(state: &AppState, p: &Prepared) -> Option<i64> {
@@ -690,8 +667,8 @@ async fn insert_batch(
         .enumerate()
         .map(|(i, (p, s))| {
             let appeal = new_appeal(p, terms, store::format_number(year, first + i as i64), now, s);
-            let data = p.item.url.as_ref().map(|u| serde_json::json!({ "url": u }));
-            let event = Event { action: "ingestAppeal", from: None, to: Some(appeal.status), comment: None, data };
+            let payload = p.item.url.clone().map_or(Payload::None, |url| Payload::Ingested { url });
+            let event = Event { action: "ingestAppeal", from: None, to: Some(appeal.status), comment: None, payload };
             Arrival { appeal, at: now, event }
         })
         .collect();
@@ -839,8 +816,12 @@ async fn ingest_one(
             if changed.is_empty() {
                 return Ok(Applied::Unchanged);
             }
+            let change = source_change(&a, p, changed, terms, now);
+            let actor = caller.principal.label();
+            let audit = audit::actor(caller);
+            let stamp = Stamp { at: now, actor: &actor, audit: Some(&audit) };
             let txn = crate::db::begin_write(&state.writer).await?;
-            update_one(&txn, caller, terms, &a, p, now, state.settings.timezone).await?;
+            store::save_change(&txn, state.settings.timezone, &a, change, stamp).await?;
             count_in_report(&txn, report, 0, 1, state.clock.now()).await?;
             txn.commit().await?;
             Ok(Applied::Updated)

@@ -19,7 +19,7 @@ use crate::domain::quality::{Completeness, NoAnswerReason};
 use crate::entity::{category, recipient, territory};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::store::appeals::{self as store, Arrival, BatchStamp, Event, FreshAppeal, RecipientId};
+use crate::store::appeals::{self as store, Arrival, BatchStamp, Event, FreshAppeal, Payload, RecipientId};
 use crate::store::audit::Actor;
 
 use super::seed_texts;
@@ -667,7 +667,7 @@ fn generate(
         from: None,
         to: Some(status),
         comment: Some("synthetic demo data".into()),
-        data: None,
+        payload: Payload::None,
     };
     Arrival { appeal, at: received_at, event }
 }

@@ -16,6 +16,7 @@ use super::rollup::{self, Facts};
 use crate::domain::access::Channel;
 pub use crate::domain::appeal::{Appeal, AppealId, FreshAppeal, Placed, RecipientId, RecordId};
 use crate::domain::deadlines::AppealKind;
+pub use crate::domain::effects::{Change, Event, Payload};
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::quality::{Completeness, NoAnswerReason};
 use crate::entity::{appeal, appeal_counter, appeal_event};
@@ -378,17 +379,6 @@ pub fn format_number(year: i32, seq: i64) -> String {
     format!("{year}-{seq:06}")
 }
 
-/// A history entry of an appeal about to be written.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Event {
-    /// The mutation's name (`assignAppeal`), also the audit entry's action.
-    pub action: &'static str,
-    pub from: Option<AppealStatus>,
-    pub to: Option<AppealStatus>,
-    pub comment: Option<String>,
-    pub data: Option<serde_json::Value>,
-}
-
 /// Who writes a change and when, as its history entry and its audit entry record them.
 #[derive(Debug, Clone, Copy)]
 pub struct Stamp<'a> {
@@ -410,7 +400,7 @@ fn event_row(appeal_id: AppealId, at: DateTime<Utc>, actor: &str, e: &Event) -> 
         from_status: Set(e.from.map(|s| s.as_str().to_string())),
         to_status: Set(e.to.map(|s| s.as_str().to_string())),
         comment: Set(e.comment.clone()),
-        data: Set(e.data.as_ref().map(ToString::to_string)),
+        data: Set(e.payload.to_json().map(|d| d.to_string())),
     }
 }
 
@@ -437,10 +427,10 @@ pub async fn save_change(
     txn: &DatabaseTransaction,
     tz: chrono_tz::Tz,
     old: &Appeal,
-    mut next: Appeal,
-    event: &Event,
+    change: Change,
     stamp: Stamp<'_>,
 ) -> AppResult<Appeal> {
+    let Change { mut next, event } = change;
     next.id = old.id;
     next.version = old.version + 1;
     next.updated_at = stamp.at;
@@ -455,7 +445,7 @@ pub async fn save_change(
     }
     let saved = load(txn, old.id).await?.ok_or_else(|| AppError::NotFound("appeal".into()))?;
     rollup::record(txn, tz, Some(&Facts::from(old)), Some(&Facts::from(&saved))).await?;
-    record(txn, old.id, event, stamp).await?;
+    record(txn, old.id, &event, stamp).await?;
     Ok(saved)
 }
 
