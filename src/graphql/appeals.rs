@@ -616,7 +616,7 @@ impl AppealQuery {
 
 async fn step(ctx: &Context<'_>, id: &ID, version: i32, step: Step) -> AppResult<Appeal> {
     let id = appeal_id("input.id", id)?;
-    let m = appeals::apply(state(ctx), caller(ctx), id, version, step).await?;
+    let m = appeals::apply(state(ctx), caller(ctx), scope(ctx).await?, id, version, step).await?;
     Appeal::new(ctx, m).await
 }
 
@@ -644,7 +644,7 @@ impl AppealMutation {
             summary: input.summary,
             high_priority: input.high_priority.unwrap_or(false),
         };
-        let m = appeals::create(state(ctx), caller(ctx), new).await?;
+        let m = appeals::create(state(ctx), caller(ctx), scope(ctx).await?, new).await?;
         Appeal::new(ctx, m).await
     }
 
@@ -701,8 +701,9 @@ impl AppealMutation {
     /// Staff record the author's rating; a dissatisfied MESSAGE is reopened with a new term.
     async fn record_feedback(&self, ctx: &Context<'_>, input: FeedbackInput) -> AppResult<Appeal> {
         let id = appeal_id("input.id", &input.id)?;
+        let (score, satisfied, comment) = (input.score, input.satisfied, input.comment);
         let m =
-            appeals::record_feedback(state(ctx), caller(ctx), id, input.score, input.satisfied, input.comment).await?;
+            appeals::record_feedback(state(ctx), caller(ctx), scope(ctx).await?, id, score, satisfied, comment).await?;
         Appeal::new(ctx, m).await
     }
 

@@ -56,12 +56,12 @@ impl Visibility for AppealScope {
 }
 
 /// Creates an appeal: validates, numbers it, computes its first deadline, records history.
+/// `scope` is the caller's ([`AppealScope::of`], computed once per request).
 ///
 /// # Errors
 /// `BAD_USER_INPUT` naming every invalid field, `FORBIDDEN` for a channel the caller does not
 /// coordinate, `CONFLICT` for an external id already used in the channel.
-pub async fn create(state: &AppState, caller: &Caller, new: NewAppeal) -> AppResult<Appeal> {
-    let scope = AppealScope::of(&state.db, &caller.principal).await?;
+pub async fn create(state: &AppState, caller: &Caller, scope: &AppealScope, new: NewAppeal) -> AppResult<Appeal> {
     let now = state.clock.now();
     let mut errors = Vec::new();
     let kind = new.kind.unwrap_or(AppealKind::Appeal);
@@ -217,18 +217,25 @@ async fn look_up(txn: &DatabaseTransaction, scope: &AppealScope, a: &Appeal, ste
     Ok(found)
 }
 
-/// Applies one lifecycle step to an appeal of the given version.
+/// Applies one lifecycle step to an appeal of the given version, as `caller` whose scope is
+/// `scope` ([`AppealScope::of`], computed once per request).
 ///
 /// # Errors
 /// `NOT_FOUND` when the caller cannot see it, `FORBIDDEN` when it may see but not do this,
 /// `CONFLICT` on a stale version, `BAD_USER_INPUT` for a transition not allowed from the
 /// current status (naming both) or invalid input.
-pub async fn apply(state: &AppState, caller: &Caller, id: AppealId, version: i32, step: Step) -> AppResult<Appeal> {
-    let scope = AppealScope::of(&state.db, &caller.principal).await?;
+pub async fn apply(
+    state: &AppState,
+    caller: &Caller,
+    scope: &AppealScope,
+    id: AppealId,
+    version: i32,
+    step: Step,
+) -> AppResult<Appeal> {
     let now = state.clock.now();
     let terms = Terms::load(state, &state.db).await?;
     let txn = crate::db::begin_write(&state.writer).await?;
-    let a = store::load_visible(&txn, &scope, id).await?;
+    let a = store::load_visible(&txn, scope, id).await?;
     let allowed = if step.needs_routing_rights() { scope.routes(&a) } else { scope.answers(&a) };
     if !allowed {
         return Err(AppError::Forbidden(format!("you may not {} this appeal", step.name())));
@@ -236,7 +243,7 @@ pub async fn apply(state: &AppState, caller: &Caller, id: AppealId, version: i32
     if a.version != version {
         return Err(AppError::stale("the appeal"));
     }
-    let found = look_up(&txn, &scope, &a, &step).await?;
+    let found = look_up(&txn, scope, &a, &step).await?;
     let change = effects(&step, &a, &found, &terms, now).map_err(AppError::BadInput)?;
     let actor = caller.principal.label();
     let audit = audit::actor(caller);
@@ -276,15 +283,15 @@ async fn rate(
 pub async fn record_feedback(
     state: &AppState,
     caller: &Caller,
+    scope: &AppealScope,
     id: AppealId,
     score: i32,
     satisfied: bool,
     comment: Option<String>,
 ) -> AppResult<Appeal> {
     check_score("input.score", score)?;
-    let scope = AppealScope::of(&state.db, &caller.principal).await?;
     let txn = crate::db::begin_write(&state.writer).await?;
-    let a = store::load_visible(&txn, &scope, id).await?;
+    let a = store::load_visible(&txn, scope, id).await?;
     if !scope.routes(&a) {
         return Err(AppError::Forbidden("you may not record feedback on this appeal".into()));
     }
