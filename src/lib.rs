@@ -152,7 +152,11 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     let count = |counters: Arc<state::Metrics>| {
         move |info: &sea_orm::metric::Info<'_>| {
             use std::sync::atomic::Ordering::Relaxed;
-            counters.sql_statements.fetch_add(1, Relaxed);
+            if state::is_background() {
+                counters.background_sql_statements.fetch_add(1, Relaxed);
+            } else {
+                counters.sql_statements.fetch_add(1, Relaxed);
+            }
             tracing::trace!(target: "mcu::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
             counters.sql_micros.fetch_add(info.elapsed.as_micros() as u64, Relaxed);
             if info.failed {

@@ -56,6 +56,23 @@ pub struct Metrics {
     pub sql_errors: std::sync::atomic::AtomicU64,
     pub sql_micros: std::sync::atomic::AtomicU64,
     pub graphql_requests: std::sync::atomic::AtomicU64,
+    /// Statements run by background jobs (dispatcher, memo, watch), kept apart so that the
+    /// per-request figures above are not blurred by work nobody asked for.
+    pub background_sql_statements: std::sync::atomic::AtomicU64,
+}
+
+tokio::task_local! {
+    static BACKGROUND: ();
+}
+
+/// Runs `work` as background work: its SQL statements are counted apart from requests'.
+pub async fn in_background<F: std::future::Future>(work: F) -> F::Output {
+    BACKGROUND.scope((), work).await
+}
+
+/// Whether the current task runs background work ([`in_background`]).
+pub fn is_background() -> bool {
+    BACKGROUND.try_with(|()| ()).is_ok()
 }
 
 /// Everything a request needs.

@@ -1,9 +1,11 @@
 //! Pure rules: no database, no clock, no I/O. Time is passed in.
 
 pub mod access;
+pub mod appeal;
 pub mod calendar;
 pub mod classifier;
 pub mod deadlines;
+pub mod effects;
 pub mod events;
 pub mod import_format;
 pub mod lifecycle;

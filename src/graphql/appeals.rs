@@ -22,7 +22,7 @@ use crate::domain::quality::{Completeness, NoAnswerReason};
 use crate::entity::{appeal, appeal_event};
 use crate::error::{AppError, AppResult};
 use crate::service::appeal_query::{self, AppealFilter as Filter, OrderField, PageRequest};
-use crate::service::appeals::{self, AppealChanges, NewAppeal, Step};
+use crate::service::appeals::{self, AppealChanges, AppealId, NewAppeal, RecipientId, Step};
 use crate::service::scope::AppealScope;
 
 /// The caller's appeal scope, computed once per request.
@@ -52,7 +52,8 @@ pub struct Appeal {
 }
 
 impl Appeal {
-    async fn new(ctx: &Context<'_>, model: appeal::Model) -> AppResult<Self> {
+    async fn new(ctx: &Context<'_>, model: impl Into<appeal::Model>) -> AppResult<Self> {
+        let model = model.into();
         let handles = scope(ctx).await?.handles(&model);
         Ok(Self { model, handles })
     }
@@ -380,6 +381,10 @@ fn opt_id(path: &str, id: Option<&ID>) -> AppResult<Option<i64>> {
     id.map(|i| parse_id(path, i)).transpose()
 }
 
+fn appeal_id(path: &str, id: &ID) -> AppResult<AppealId> {
+    parse_id(path, id).map(AppealId)
+}
+
 impl AppealFilter {
     fn into_filter(self) -> AppResult<Filter> {
         if let (Some(from), Some(to)) = (self.received_from, self.received_to)
@@ -594,7 +599,7 @@ impl AppealQuery {
 
     /// One appeal; `NOT_FOUND` when it does not exist or the caller may not see it.
     async fn appeal(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Appeal>> {
-        let id = parse_id("id", &id)?;
+        let id = appeal_id("id", &id)?;
         let m = appeals::load_visible(&state(ctx).db, scope(ctx).await?, id).await?;
         Ok(Some(Appeal::new(ctx, m).await?))
     }
@@ -610,8 +615,8 @@ impl AppealQuery {
 }
 
 async fn step(ctx: &Context<'_>, id: &ID, version: i32, step: Step) -> AppResult<Appeal> {
-    let id = parse_id("input.id", id)?;
-    let m = appeals::apply(state(ctx), caller(ctx), id, version, step).await?;
+    let id = appeal_id("input.id", id)?;
+    let m = appeals::apply(state(ctx), caller(ctx), scope(ctx).await?, id, version, step).await?;
     Appeal::new(ctx, m).await
 }
 
@@ -639,7 +644,7 @@ impl AppealMutation {
             summary: input.summary,
             high_priority: input.high_priority.unwrap_or(false),
         };
-        let m = appeals::create(state(ctx), caller(ctx), new).await?;
+        let m = appeals::create(state(ctx), caller(ctx), scope(ctx).await?, new).await?;
         Appeal::new(ctx, m).await
     }
 
@@ -661,7 +666,7 @@ impl AppealMutation {
     }
 
     async fn assign_appeal(&self, ctx: &Context<'_>, input: AssignAppealInput) -> AppResult<Appeal> {
-        let recipient_id = parse_id("input.recipientId", &input.recipient_id)?;
+        let recipient_id = RecipientId(parse_id("input.recipientId", &input.recipient_id)?);
         step(ctx, &input.id, input.version, Step::Assign { recipient_id, comment: input.comment }).await
     }
 
@@ -695,9 +700,10 @@ impl AppealMutation {
 
     /// Staff record the author's rating; a dissatisfied MESSAGE is reopened with a new term.
     async fn record_feedback(&self, ctx: &Context<'_>, input: FeedbackInput) -> AppResult<Appeal> {
-        let id = parse_id("input.id", &input.id)?;
+        let id = appeal_id("input.id", &input.id)?;
+        let (score, satisfied, comment) = (input.score, input.satisfied, input.comment);
         let m =
-            appeals::record_feedback(state(ctx), caller(ctx), id, input.score, input.satisfied, input.comment).await?;
+            appeals::record_feedback(state(ctx), caller(ctx), scope(ctx).await?, id, score, satisfied, comment).await?;
         Appeal::new(ctx, m).await
     }
 
@@ -717,7 +723,7 @@ impl AppealMutation {
     }
 
     async fn mark_duplicate(&self, ctx: &Context<'_>, input: MarkDuplicateInput) -> AppResult<Appeal> {
-        let original_id = parse_id("input.originalId", &input.original_id)?;
+        let original_id = appeal_id("input.originalId", &input.original_id)?;
         step(ctx, &input.id, input.version, Step::MarkDuplicate { original_id }).await
     }
 

@@ -184,10 +184,12 @@ fn metrics_text(app: &AppState) -> String {
     format!(
         "# TYPE mcu_graphql_requests_total counter\nmcu_graphql_requests_total {}\n\
          # TYPE mcu_sql_statements_total counter\nmcu_sql_statements_total {}\n\
+         # TYPE mcu_background_sql_statements_total counter\nmcu_background_sql_statements_total {}\n\
          # TYPE mcu_sql_errors_total counter\nmcu_sql_errors_total {}\n\
          # TYPE mcu_sql_seconds_total counter\nmcu_sql_seconds_total {:.6}\n",
         m.graphql_requests.load(Relaxed),
         m.sql_statements.load(Relaxed),
+        m.background_sql_statements.load(Relaxed),
         m.sql_errors.load(Relaxed),
         m.sql_micros.load(Relaxed) as f64 / 1e6,
     )

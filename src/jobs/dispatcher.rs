@@ -47,6 +47,11 @@ pub async fn run(state: AppState) {
 /// # Errors
 /// On a database failure (the claimed rows stay pending).
 pub async fn pass(state: &AppState) -> AppResult<usize> {
+    // Look before taking the write lock: on SQLite an idle dispatcher must not hold the one
+    // writer (nor a second process's) every interval.
+    if !outbox::any_pending(&state.db).await? {
+        return Ok(0);
+    }
     let txn = state.writer.begin().await?;
     let rows = outbox::claim_pending(&txn, BATCH, state.clock.now()).await?;
     if rows.is_empty() {

@@ -9,7 +9,7 @@ pub mod memo;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
 use crate::error::AppResult;
-use crate::state::AppState;
+use crate::state::{AppState, in_background};
 
 /// A job that runs once across the processes sharing a database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +49,9 @@ pub async fn try_lead(txn: &impl ConnectionTrait, job: Job) -> AppResult<bool> {
 
 /// Starts the background work of a serving process.
 pub fn spawn(state: &AppState) {
-    tokio::spawn(dispatcher::run(state.clone()));
-    tokio::spawn(memo::run(state.clone(), state.settings.memo_check_interval));
+    tokio::spawn(in_background(dispatcher::run(state.clone())));
+    tokio::spawn(in_background(memo::run(state.clone(), state.settings.memo_check_interval)));
     if state.db.get_database_backend() == DatabaseBackend::Postgres {
-        tokio::spawn(dispatcher::listen(state.clone()));
+        tokio::spawn(in_background(dispatcher::listen(state.clone())));
     }
 }

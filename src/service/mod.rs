@@ -18,7 +18,8 @@ pub mod memos;
 pub mod polls;
 pub mod reference;
 pub mod roadmaps;
-pub mod rollup;
+/// The analytics rollups live with the rest of the persistence in [`crate::store`].
+pub use crate::store::rollup;
 pub mod scope;
 pub mod seed;
 mod seed_texts;

@@ -89,6 +89,23 @@ pub async fn claim_pending(
     Ok(rows)
 }
 
+/// Whether any row waits to be dispatched (a read, no lock).
+///
+/// # Errors
+/// On a database failure.
+pub async fn any_pending(conn: &impl ConnectionTrait) -> AppResult<bool> {
+    use sea_orm::QuerySelect;
+    let first: Option<i64> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Id)
+        .filter(outbox::Column::DispatchedAt.is_null())
+        .limit(1)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(first.is_some())
+}
+
 /// Rows by id, in id order (a listener reading what another process dispatched).
 ///
 /// # Errors

@@ -47,8 +47,9 @@ async fn the_memo_of_the_past_week_is_stored_once_on_monday_and_reads_the_same_o
         a.access_ttl_secs = 30 * 86_400;
     })
     .await;
-    let s = app.staff().await;
+    // Listening from the start: the first check runs a second after it.
     let mut announced = app.state.announcements.subscribe();
+    let s = app.staff().await;
     // Monday 7 December 2026 before 08:00 in Krasnoyarsk: last week's memo is not due yet
     // (the week before it is, and is stored then).
     app.set_now("2026-12-07T07:50:00+07:00");
@@ -135,10 +136,10 @@ async fn two_processes_store_one_memo_of_a_week() {
         a.access_ttl_secs = 30 * 86_400;
     })
     .await;
-    let second = first.second_process_with(|a| a.memo_check_secs = 1).await;
-    let head = first.staff().await.head;
     first.set_now("2026-12-07T08:00:00+07:00");
+    let second = first.second_process_with(|a| a.memo_check_secs = 1).await;
     second.set_now("2026-12-07T08:00:00+07:00");
+    let head = first.staff().await.head;
     wait_for_memos(&first, &head, 1).await;
     tokio::time::sleep(Duration::from_millis(2500)).await;
     assert_eq!(memos(&first, &head).await["totalCount"], 1);
