@@ -1,12 +1,15 @@
 //! Pure rules: no database, no clock, no I/O. Time is passed in.
 
 pub mod access;
+pub mod analytics;
 pub mod calendar;
 pub mod classifier;
 pub mod deadlines;
 pub mod import_format;
+pub mod labels;
 pub mod lifecycle;
 pub mod masking;
+pub mod memo;
 pub mod password;
 pub mod poll;
 pub mod quality;

@@ -5,8 +5,9 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
 use super::query::{Dims, Names, Resolved, days_in, group_label, id_key, rollup_not_duplicate, sum_of};
-use super::{CountBy, Filter, GroupBy, Period, channel_label};
-use crate::domain::access::Channel;
+use super::{Filter, GroupBy, Period};
+use crate::domain::analytics::{CountBy, GrowthItem};
+use crate::domain::labels::{Driver, driver_label, stored_channel_label};
 use crate::domain::stats;
 use crate::entity::appeal_stat;
 use crate::error::AppResult;
@@ -18,18 +19,6 @@ const GROWTH_ALPHA: f64 = 0.05;
 const GROWTH_MIN_COUNT: u64 = 5;
 /// Drivers listed per growth item.
 const DRIVERS: usize = 5;
-
-/// Growth of one group over its baseline.
-#[derive(Debug, Clone, PartialEq)]
-pub struct GrowthItem {
-    pub key: String,
-    pub label: String,
-    pub count: i64,
-    pub baseline: f64,
-    pub growth: f64,
-    pub significant: bool,
-    pub drivers: Vec<CountBy>,
-}
 
 /// Rollup sums per category × territory × channel × recipient.
 async fn grouped(conn: &impl ConnectionTrait, cond: Condition) -> AppResult<Vec<(Dims, i64)>> {
@@ -57,16 +46,13 @@ async fn grouped(conn: &impl ConnectionTrait, cond: Condition) -> AppResult<Vec<
 
 /// The driver dimensions of a grouping: (key prefix, key of a row, label).
 fn driver_keys(by: GroupBy, d: &Dims, names: &Names) -> Vec<(String, String)> {
-    let category = (format!("category:{}", id_key(d.category_id)), format!("Тема: {}", names.category(d.category_id)));
-    let territory =
-        (format!("territory:{}", id_key(d.territory_id)), format!("Территория: {}", names.territory(d.territory_id)));
-    let channel = (
-        format!("channel:{}", d.channel),
-        format!(
-            "Канал: {}",
-            d.channel.parse::<Channel>().map_or_else(|_| d.channel.clone(), |c| channel_label(c).to_string())
-        ),
+    let category =
+        (format!("category:{}", id_key(d.category_id)), driver_label(Driver::Category, &names.category(d.category_id)));
+    let territory = (
+        format!("territory:{}", id_key(d.territory_id)),
+        driver_label(Driver::Territory, &names.territory(d.territory_id)),
     );
+    let channel = (format!("channel:{}", d.channel), driver_label(Driver::Channel, &stored_channel_label(&d.channel)));
     match by {
         GroupBy::Category | GroupBy::Recipient => vec![category, territory, channel],
         GroupBy::Territory => vec![category, channel],

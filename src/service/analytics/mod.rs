@@ -20,14 +20,16 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::appeal_query::local_midnight;
 use crate::domain::access::Channel;
 use crate::domain::deadlines::AppealKind;
-use crate::domain::lifecycle::AppealStatus;
 use crate::error::{AppError, AppResult};
 
-pub use growth::{GrowthItem, growth};
+pub use crate::domain::analytics::{CountBy, GrowthItem, Summary};
+pub use crate::domain::labels::{channel_label, kind_label, status_label};
+pub use crate::domain::memo::{MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
+pub use growth::growth;
 pub use map::{GeoCell, HeatCell, Heatmap, PROBLEM_POINT_RESOLUTION, ProblemPoint, geo_cells, heatmap, problem_points};
-pub use memo::{MeasureLine, Memo, MemoPoint, OverdueGroup, OverdueLine, memo_markdown, recommendations, weekly_memo};
+pub use memo::{Memo, weekly_memo};
 pub use rating::{RatingRow, recipient_rating};
-pub use summary::{Summary, summary};
+pub use summary::summary;
 pub use trend::{TrendPoint, TrendSeries, bucket_start, buckets, trend};
 
 /// Key of appeals without a category, territory or recipient where results are grouped.
@@ -107,54 +109,6 @@ pub enum Granularity {
     /// ISO weeks, Monday first.
     Week,
     Month,
-}
-
-/// A count under a key with a Russian label.
-#[derive(Debug, Clone, PartialEq)]
-pub struct CountBy {
-    pub key: String,
-    pub label: String,
-    pub count: i64,
-}
-
-/// Russian label of a channel.
-pub fn channel_label(c: Channel) -> &'static str {
-    match c {
-        Channel::Pos => "ПОС",
-        Channel::Incident => "Инцидент менеджмент",
-        Channel::Gospabliki => "Госпаблики",
-        Channel::Email => "Электронная почта",
-        Channel::Post => "Почта",
-        Channel::Personal => "Личный приём",
-        Channel::Phone => "Телефон",
-        Channel::Website => "Сайт",
-        Channel::Other => "Другое",
-    }
-}
-
-/// Russian label of a kind.
-pub fn kind_label(k: AppealKind) -> &'static str {
-    match k {
-        AppealKind::Appeal => "Обращение (59-ФЗ)",
-        AppealKind::Message => "Сообщение",
-        AppealKind::Incident => "Инцидент",
-    }
-}
-
-/// Russian label of a status.
-pub fn status_label(s: AppealStatus) -> &'static str {
-    match s {
-        AppealStatus::Received => "Поступило",
-        AppealStatus::Registered => "Зарегистрировано",
-        AppealStatus::Assigned => "Передано исполнителю",
-        AppealStatus::InProgress => "В работе",
-        AppealStatus::Answered => "Дан ответ",
-        AppealStatus::Closed => "Закрыто",
-        AppealStatus::Redirected => "Переадресовано",
-        AppealStatus::WithoutAnswer => "Оставлено без ответа",
-        AppealStatus::Reopened => "Повторное рассмотрение",
-        AppealStatus::Duplicate => "Дубликат",
-    }
 }
 
 #[cfg(test)]

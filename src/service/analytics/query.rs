@@ -10,8 +10,8 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use super::{Filter, GroupBy, NONE_KEY, Period, channel_label};
-use crate::domain::access::Channel;
+use super::{Filter, GroupBy, NONE_KEY, Period};
+use crate::domain::labels::{NO_CATEGORY, NO_RECIPIENT, NO_TERRITORY, stored_channel_label};
 use crate::entity::{appeal, appeal_due_stat, appeal_stat, category, recipient, territory};
 use crate::error::AppResult;
 use crate::service::rollup::{Cube, Grain, tile};
@@ -38,15 +38,15 @@ impl Names {
     }
 
     pub(super) fn category(&self, id: Option<i64>) -> String {
-        id.and_then(|i| self.categories.get(&i)).map_or_else(|| "Без категории".into(), |c| c.name.clone())
+        id.and_then(|i| self.categories.get(&i)).map_or_else(|| NO_CATEGORY.into(), |c| c.name.clone())
     }
 
     pub(super) fn territory(&self, id: Option<i64>) -> String {
-        id.and_then(|i| self.territories.get(&i)).map_or_else(|| "Без территории".into(), |t| t.name.clone())
+        id.and_then(|i| self.territories.get(&i)).map_or_else(|| NO_TERRITORY.into(), |t| t.name.clone())
     }
 
     pub(super) fn recipient(&self, id: Option<i64>) -> String {
-        id.and_then(|i| self.recipients.get(&i)).map_or_else(|| "Без получателя".into(), |r| r.name.clone())
+        id.and_then(|i| self.recipients.get(&i)).map_or_else(|| NO_RECIPIENT.into(), |r| r.name.clone())
     }
 }
 
@@ -79,7 +79,7 @@ pub(super) fn group_label(by: GroupBy, key: &str, names: &Names) -> String {
     match by {
         GroupBy::Category => names.category(id),
         GroupBy::Territory => names.territory(id),
-        GroupBy::Channel => key.parse::<Channel>().map_or_else(|_| key.to_string(), |c| channel_label(c).to_string()),
+        GroupBy::Channel => stored_channel_label(key),
         GroupBy::Recipient => names.recipient(id),
     }
 }

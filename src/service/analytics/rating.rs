@@ -7,6 +7,7 @@ use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter,
 use super::Period;
 use super::query::{C2, Names, buckets_of, count_all, days_in, median_hours, received_in, sum_of};
 use crate::domain::access::Channel;
+use crate::domain::analytics::Named;
 use crate::domain::rating::rate;
 use crate::entity::{appeal, appeal_due_stat, appeal_stat, recipient};
 use crate::error::AppResult;
@@ -14,18 +15,13 @@ use crate::service::rollup::{Cube, Grain};
 use crate::service::scope::territory_subtree;
 use crate::state::AppState;
 
-/// One recipient's line of the rating.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RatingRow {
-    pub recipient: recipient::Model,
-    pub rank: Option<i32>,
-    pub total: i64,
-    pub on_time_rate: Option<f64>,
-    pub full_answer_rate: Option<f64>,
-    pub satisfied_rate: Option<f64>,
-    pub median_response_hours: Option<f64>,
-    pub score: Option<f64>,
-    pub enough_data: bool,
+/// One recipient's line of the rating, with the recipient as stored.
+pub type RatingRow = crate::domain::analytics::RatingRow<recipient::Model>;
+
+impl Named for recipient::Model {
+    fn name(&self) -> &str {
+        &self.name
+    }
 }
 
 #[derive(Debug, FromQueryResult)]

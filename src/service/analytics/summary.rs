@@ -5,51 +5,14 @@ use std::collections::BTreeMap;
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 
 use super::query::{Names, Resolved, count_if, days_in, median_hours, received_in, sum_of};
-use super::{CountBy, Filter, Period, channel_label, kind_label, status_label};
+use super::{Filter, Period};
+use crate::domain::analytics::{CountBy, Summary};
 use crate::domain::deadlines::SlaState;
-use crate::domain::rating::rate;
+use crate::domain::labels::{channel_label, kind_label, status_label};
 use crate::entity::{appeal, appeal_stat};
 use crate::error::AppResult;
 use crate::service::appeal_query::sla_condition;
 use crate::state::AppState;
-
-/// Summary KPIs of a period.
-#[derive(Debug, Clone, Default)]
-pub struct Summary {
-    pub total: i64,
-    pub by_channel: Vec<CountBy>,
-    pub by_kind: Vec<CountBy>,
-    pub by_status: Vec<CountBy>,
-    pub answered: i64,
-    pub answered_on_time: i64,
-    pub overdue_now: i64,
-    pub due_soon_now: i64,
-    pub median_response_hours: Option<f64>,
-    pub satisfied: i64,
-    pub rated: i64,
-    pub full: i64,
-    pub assessed: i64,
-    pub reopened: i64,
-}
-
-impl Summary {
-    /// answeredOnTime / answered.
-    pub fn on_time_rate(&self) -> Option<f64> {
-        rate(self.answered_on_time, self.answered)
-    }
-    /// satisfied / rated.
-    pub fn satisfied_rate(&self) -> Option<f64> {
-        rate(self.satisfied, self.rated)
-    }
-    /// FULL / assessed.
-    pub fn full_answer_rate(&self) -> Option<f64> {
-        rate(self.full, self.assessed)
-    }
-    /// reopened at least once / total.
-    pub fn reopened_rate(&self) -> Option<f64> {
-        rate(self.reopened, self.total)
-    }
-}
 
 fn count_by<T: std::str::FromStr + Copy>(rows: Vec<(String, i64)>, label: fn(T) -> &'static str) -> Vec<CountBy> {
     let mut out: Vec<CountBy> = rows

@@ -7,6 +7,7 @@ use sea_orm::{Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect}
 
 use super::query::{C2, Names, Resolved, buckets_of, group_label, id_key, rollup_not_duplicate, sum_of};
 use super::{Filter, Granularity, GroupBy, Period};
+use crate::domain::labels::ALL_APPEALS;
 use crate::entity::appeal_stat;
 use crate::error::AppResult;
 use crate::service::rollup::Grain;
@@ -127,7 +128,7 @@ pub async fn trend(
     let mut out: Vec<TrendSeries> = series
         .into_iter()
         .map(|(key, counts)| TrendSeries {
-            label: group_by.map_or_else(|| "Все обращения".to_string(), |g| group_label(g, &key, &names)),
+            label: group_by.map_or_else(|| ALL_APPEALS.to_string(), |g| group_label(g, &key, &names)),
             points: starts.iter().zip(counts).map(|(d, count)| TrendPoint { start: *d, count }).collect(),
             key,
         })
