@@ -1,6 +1,7 @@
 //! Pure rules: no database, no clock, no I/O. Time is passed in.
 
 pub mod access;
+pub mod analytics;
 pub mod appeal;
 pub mod calendar;
 pub mod classifier;
@@ -8,8 +9,10 @@ pub mod deadlines;
 pub mod effects;
 pub mod events;
 pub mod import_format;
+pub mod labels;
 pub mod lifecycle;
 pub mod masking;
+pub mod memo;
 pub mod notices;
 pub mod password;
 pub mod poll;
