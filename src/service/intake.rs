@@ -671,7 +671,7 @@ async fn insert_batch(
         .collect();
     let actor = caller.principal.label();
     let audit = audit::actor(caller);
-    let stamp = BatchStamp { at: now, actor: &actor, audit: &audit, action: "ingestAppeals" };
+    let stamp = BatchStamp { at: now, actor: &actor, audit: &audit, action: "ingestAppeals", announce: true };
     let ids = store::insert_many(&txn, state.settings.timezone, arrivals, stamp, bulk_max(state)).await?;
     count_in_report(&txn, report, ids.len() as i32, 0, state.clock.now()).await?;
     txn.commit().await?;

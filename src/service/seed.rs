@@ -680,7 +680,8 @@ async fn flush(state: &AppState, batch: &mut Vec<Arrival>, max: usize) -> AppRes
     }
     let txn = crate::db::begin_write(&state.writer).await?;
     let system = Actor::system();
-    let stamp = BatchStamp { at: state.clock.now(), actor: "system", audit: &system, action: "seedDemo" };
+    let stamp =
+        BatchStamp { at: state.clock.now(), actor: "system", audit: &system, action: "seedDemo", announce: false };
     let ids = store::insert_many(&txn, state.settings.timezone, std::mem::take(batch), stamp, max).await?;
     txn.commit().await?;
     Ok(ids.len() as u64)

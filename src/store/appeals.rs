@@ -12,11 +12,13 @@ use sea_orm::{
 };
 
 use super::audit::{self, Actor};
+use super::outbox::{self, Subject};
 use super::rollup::{self, Facts};
 use crate::domain::access::Channel;
 pub use crate::domain::appeal::{Appeal, AppealId, FreshAppeal, Placed, RecipientId, RecordId};
 use crate::domain::deadlines::AppealKind;
 pub use crate::domain::effects::{Change, Event, Payload};
+use crate::domain::events::Topic;
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::quality::{Completeness, NoAnswerReason};
 use crate::entity::{appeal, appeal_counter, appeal_event};
@@ -404,15 +406,55 @@ fn event_row(appeal_id: AppealId, at: DateTime<Utc>, actor: &str, e: &Event) -> 
     }
 }
 
-/// Writes what is recorded about one change of an appeal: its history entry and, for a
-/// caller's mutation, the audit entry.
-async fn record(txn: &DatabaseTransaction, id: AppealId, e: &Event, stamp: Stamp<'_>) -> AppResult<()> {
+/// The topic an appeal's change is announced under.
+fn topic_of(e: &Event, created: bool) -> Topic {
+    if created {
+        return Topic::AppealCreated;
+    }
+    match e.action {
+        "assignAppeal" | "redirectAppeal" => Topic::AppealAssigned,
+        "answerAppeal" => Topic::AppealAnswered,
+        _ => Topic::AppealChanged,
+    }
+}
+
+/// The announcement of a change: what happened and where the appeal stands, without any
+/// personal data (a subscriber or an integration reads the appeal itself under its rules).
+fn announcement(appeal: &Appeal, e: &Event) -> serde_json::Value {
+    serde_json::json!({
+        "appealId": appeal.id.0,
+        "number": appeal.number,
+        "action": e.action,
+        "from": e.from.map(AppealStatus::as_str),
+        "to": e.to.map(AppealStatus::as_str),
+        "status": appeal.status.as_str(),
+        "channel": appeal.channel.as_str(),
+        "kind": appeal.kind.as_str(),
+        "recipientId": appeal.recipient_id.map(|r| r.0),
+        "categoryId": appeal.category_id,
+        "territoryId": appeal.territory_id,
+        "version": appeal.version,
+        "dueAt": appeal.due_at,
+    })
+}
+
+/// Writes what is recorded about one change of an appeal: its history entry, for a caller's
+/// mutation the audit entry, and the outbox row that announces it (subscriptions,
+/// notifications, webhooks) — all in the change's transaction, so a change that rolls back
+/// is never announced.
+async fn record(
+    txn: &DatabaseTransaction,
+    appeal: &Appeal,
+    e: &Event,
+    stamp: Stamp<'_>,
+    created: bool,
+) -> AppResult<()> {
+    let id = appeal.id;
     appeal_event::Entity::insert(event_row(id, stamp.at, stamp.actor, e)).exec_without_returning(txn).await?;
     if let Some(actor) = stamp.audit {
         audit::write(txn, actor, stamp.at, e.action, Some(format!("appeal:{id}")), None).await?;
     }
-    // The outbox row (subscriptions, reminders, webhooks: the next issue) belongs here, built
-    // from the same event in the same transaction, so a change that rolls back is never sent.
+    outbox::record(txn, topic_of(e, created), Subject::Appeal(id.0), &announcement(appeal, e), stamp.at).await?;
     Ok(())
 }
 
@@ -445,7 +487,7 @@ pub async fn save_change(
     }
     let saved = load(txn, old.id).await?.ok_or_else(|| AppError::NotFound("appeal".into()))?;
     rollup::record(txn, tz, Some(&Facts::from(old)), Some(&Facts::from(&saved))).await?;
-    record(txn, old.id, &event, stamp).await?;
+    record(txn, &saved, &event, stamp, false).await?;
     Ok(saved)
 }
 
@@ -462,7 +504,7 @@ pub async fn insert(
 ) -> AppResult<Appeal> {
     let saved = Appeal::try_from(row(fresh, None).insert(txn).await?)?;
     rollup::record(txn, tz, None, Some(&Facts::from(&saved))).await?;
-    record(txn, saved.id, event, stamp).await?;
+    record(txn, &saved, event, stamp, true).await?;
     Ok(saved)
 }
 
@@ -484,6 +526,8 @@ pub struct BatchStamp<'a> {
     pub audit: &'a Actor,
     /// The audit entry's action (`ingestAppeals`, `seedDemo`).
     pub action: &'a str,
+    /// Whether each new appeal is announced (`APPEAL_CREATED` outbox rows); demo data is not.
+    pub announce: bool,
 }
 
 /// Stores new appeals in multi-row statements of at most `max` rows (see
@@ -528,7 +572,19 @@ pub async fn insert_many(
         Some(serde_json::json!({ "created": n })),
     )
     .await?;
-    // The outbox rows of the batch belong here (see `record`).
+    if stamp.announce {
+        let announcements: Vec<crate::entity::outbox::ActiveModel> = inserted
+            .iter()
+            .filter_map(|i| {
+                let (_, e) = events.get(&i.number)?;
+                let data = serde_json::json!({
+                    "appealId": i.id, "number": i.number, "action": e.action, "to": e.to.map(AppealStatus::as_str),
+                });
+                Some(outbox::row(Topic::AppealCreated, Subject::Appeal(i.id), data.to_string(), stamp.at))
+            })
+            .collect();
+        crate::db::insert_rows(txn, announcements, max).await?;
+    }
     Ok(ids)
 }
 

@@ -46,18 +46,22 @@ pub async fn record(
     payload: &impl Serialize,
     now: DateTime<Utc>,
 ) -> AppResult<i64> {
-    let (subject_type, subject_id) = subject.parts();
     let payload = serde_json::to_string(payload).map_err(AppError::internal)?;
-    let row = outbox::ActiveModel {
+    Ok(outbox::Entity::insert(row(topic, subject, payload, now)).exec(conn).await?.last_insert_id)
+}
+
+/// A pending outbox row, for writers that insert many rows in one statement.
+pub fn row(topic: Topic, subject: Subject, payload: String, now: DateTime<Utc>) -> outbox::ActiveModel {
+    let (subject_type, subject_id) = subject.parts();
+    outbox::ActiveModel {
+        id: sea_orm::NotSet,
         topic: Set(topic.as_str().to_owned()),
         subject_type: Set(subject_type.to_owned()),
         subject_id: Set(Some(subject_id)),
         payload: Set(payload),
         created_at: Set(now),
         dispatched_at: Set(None),
-        ..Default::default()
-    };
-    Ok(outbox::Entity::insert(row).exec(conn).await?.last_insert_id)
+    }
 }
 
 /// Claims up to `limit` pending rows, oldest first: marks them dispatched at `now` and
