@@ -217,6 +217,11 @@ async fn look_up(txn: &DatabaseTransaction, scope: &AppealScope, a: &Appeal, ste
     Ok(found)
 }
 
+/// The appeal with this registration number if the caller may see it, or `NOT_FOUND`.
+pub async fn by_number(conn: &impl ConnectionTrait, scope: &AppealScope, number: &str) -> AppResult<Appeal> {
+    store::by_number(conn, scope, number).await
+}
+
 /// Applies one lifecycle step to an appeal of the given version, as `caller` whose scope is
 /// `scope` ([`AppealScope::of`], computed once per request).
 ///
