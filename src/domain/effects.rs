@@ -545,7 +545,10 @@ pub fn effects(
             comment = trimmed(c.clone());
             Payload::Closed {}
         }
-        Step::Rate { score, satisfied, comment: c, .. } => {
+        Step::Rate { score, satisfied, comment: c, by_author } => {
+            if !(1..=5).contains(score) {
+                return Err(bad(if *by_author { "score" } else { "input.score" }, "must be between 1 and 5"));
+            }
             comment = trimmed(c.clone());
             next.satisfaction_score = Some(*score);
             next.satisfied = Some(*satisfied);
@@ -870,6 +873,8 @@ mod tests {
         assert_eq!((c.event.action, c.event.comment.as_deref()), ("submitFeedback", Some("плохо")));
         assert_eq!(data(&c), json!({"score": 2, "satisfied": false}));
         assert_eq!(after_rating(&c.next, false), None, "an APPEAL is not reopened by itself");
+        let six = Step::Rate { score: 6, satisfied: true, comment: None, by_author: false };
+        assert_eq!(paths(&run(&six, &a, &Lookups::default(), at(3, 9)).unwrap_err()), ["input.score"]);
         let m = Appeal { kind: AppealKind::Message, ..c.next };
         assert_eq!(after_rating(&m, true), None);
         assert_eq!(after_rating(&m, false), Some(Step::Reopen { reason: DISSATISFIED.into() }));

@@ -16,14 +16,14 @@ use super::deadlines::Terms;
 use super::scope::AppealScope;
 use super::{Caller, audit};
 use crate::domain::access::{Channel, Principal};
-pub use crate::domain::appeal::{AppealId, MAX_TEXT, RecipientId, search_text};
-use crate::domain::appeal::{check_coords, check_text, is_anonymous, trimmed};
+pub use crate::domain::appeal::{AppealId, MAX_TEXT, RecipientId};
+use crate::domain::appeal::{check_coords, check_text, is_anonymous, search_text, trimmed};
 use crate::domain::deadlines::AppealKind;
 pub use crate::domain::effects::{AppealChanges, Step};
 use crate::domain::effects::{Lookups, Original, RecipientStanding, after_rating, effects};
 use crate::domain::lifecycle::AppealStatus;
 use crate::entity::{rate_event, recipient};
-use crate::error::{AppError, AppResult};
+use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
 use crate::store::appeals::{self as store, Appeal, Event, FreshAppeal, Payload, Stamp, Visibility};
 use crate::store::audit::Actor;
@@ -70,10 +70,7 @@ pub async fn create(state: &AppState, caller: &Caller, scope: &AppealScope, new:
     check_coords(&mut errors, new.latitude, new.longitude);
     let received_at = new.received_at.unwrap_or(now);
     if received_at > now + Duration::minutes(5) {
-        errors.push(crate::error::FieldError {
-            path: "input.receivedAt".into(),
-            message: "must not be in the future".into(),
-        });
+        errors.push(FieldError { path: "input.receivedAt".into(), message: "must not be in the future".into() });
     }
     super::reference::check_refs(
         &state.db,
@@ -215,6 +212,11 @@ async fn look_up(txn: &DatabaseTransaction, scope: &AppealScope, a: &Appeal, ste
         _ => {}
     }
     Ok(found)
+}
+
+/// The appeal with this registration number if the caller may see it, or `NOT_FOUND`.
+pub async fn by_number(conn: &impl ConnectionTrait, scope: &AppealScope, number: &str) -> AppResult<Appeal> {
+    store::by_number(conn, scope, number).await
 }
 
 /// Applies one lifecycle step to an appeal of the given version, as `caller` whose scope is

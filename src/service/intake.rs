@@ -12,8 +12,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, QueryFilter,
-    Set, Statement,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, NotSet,
+    QueryFilter, Set, Statement,
 };
 
 use super::deadlines::Terms;
@@ -224,6 +224,72 @@ struct Reference {
     categories: HashMap<(Option<i64>, String), i64>,
     territories: HashMap<String, i64>,
     recipients: HashMap<String, i64>,
+    /// The write transaction of the categories and recipients this intake creates, begun
+    /// with the first of them and committed before any appeal is written ([`Reference::commit`]).
+    creating: Option<DatabaseTransaction>,
+}
+
+impl Reference {
+    async fn creating(&mut self, state: &AppState) -> AppResult<&DatabaseTransaction> {
+        if self.creating.is_none() {
+            self.creating = Some(crate::db::begin_write(&state.writer).await?);
+        }
+        self.creating.as_ref().ok_or_else(|| AppError::internal("no transaction for the new reference rows"))
+    }
+
+    /// Creates a category the rubricator does not know yet, with its audit entry.
+    async fn create_category(
+        &mut self,
+        state: &AppState,
+        caller: &Caller,
+        name: String,
+        parent_id: Option<i64>,
+    ) -> AppResult<i64> {
+        let now = state.clock.now();
+        let txn = self.creating(state).await?;
+        let m = category::ActiveModel {
+            id: NotSet,
+            name: Set(name),
+            parent_id: Set(parent_id),
+            default_recipient_id: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        let target = Some(format!("category:{}", m.id));
+        audit::record(txn, caller, now, "createCategory", target, Some(serde_json::json!({ "intake": true }))).await?;
+        Ok(m.id)
+    }
+
+    /// Creates a recipient the rubricator does not know yet, with its audit entry.
+    async fn create_recipient(&mut self, state: &AppState, caller: &Caller, name: String) -> AppResult<i64> {
+        let now = state.clock.now();
+        let txn = self.creating(state).await?;
+        let m = recipient::ActiveModel {
+            id: NotSet,
+            name: Set(name),
+            short_name: Set(None),
+            parent_id: Set(None),
+            external: Set(false),
+            active: Set(true),
+            version: Set(1),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        let target = Some(format!("recipient:{}", m.id));
+        audit::record(txn, caller, now, "createRecipient", target, Some(serde_json::json!({ "intake": true }))).await?;
+        Ok(m.id)
+    }
+
+    /// Commits the reference rows created so far (all or none of them).
+    async fn commit(&mut self) -> AppResult<()> {
+        if let Some(txn) = self.creating.take() {
+            txn.commit().await?;
+        }
+        Ok(())
+    }
 }
 
 async fn load_reference(state: &AppState) -> AppResult<Reference> {
@@ -234,6 +300,7 @@ async fn load_reference(state: &AppState) -> AppResult<Reference> {
         categories: cats.into_iter().map(|c| ((c.parent_id, normalize_name(&c.name)), c.id)).collect(),
         territories: ters.into_iter().map(|t| (territory_key(&t.name), t.id)).collect(),
         recipients: recs.into_iter().map(|r| (normalize_name(&r.name), r.id)).collect(),
+        creating: None,
     })
 }
 
@@ -258,6 +325,7 @@ fn clean(v: Option<&String>) -> Option<String> {
 
 async fn resolve_category(
     state: &AppState,
+    caller: &Caller,
     refs: &mut Reference,
     top: Option<&str>,
     sub: Option<&str>,
@@ -272,18 +340,9 @@ async fn resolve_category(
         // A subcategory named in the category column.
         return Ok(Ok(Some(*id)));
     } else if create {
-        let m = category::ActiveModel {
-            name: Set(top_display(&top)),
-            parent_id: Set(None),
-            default_recipient_id: Set(None),
-            version: Set(1),
-            created_at: Set(state.clock.now()),
-            ..Default::default()
-        }
-        .insert(&state.db)
-        .await?;
-        refs.categories.insert((None, top.clone()), m.id);
-        m.id
+        let id = refs.create_category(state, caller, top_display(&top), None).await?;
+        refs.categories.insert((None, top.clone()), id);
+        id
     } else {
         return Ok(Err(("categoryName", format!("unknown category «{top}»"))));
     };
@@ -296,18 +355,9 @@ async fn resolve_category(
     if !create {
         return Ok(Err(("subcategoryName", format!("unknown subcategory «{sub}» of «{top}»"))));
     }
-    let m = category::ActiveModel {
-        name: Set(top_display(&sub)),
-        parent_id: Set(Some(parent)),
-        default_recipient_id: Set(None),
-        version: Set(1),
-        created_at: Set(state.clock.now()),
-        ..Default::default()
-    }
-    .insert(&state.db)
-    .await?;
-    refs.categories.insert((Some(parent), sub), m.id);
-    Ok(Ok(Some(m.id)))
+    let id = refs.create_category(state, caller, top_display(&sub), Some(parent)).await?;
+    refs.categories.insert((Some(parent), sub), id);
+    Ok(Ok(Some(id)))
 }
 
 /// A normalised (lower-case) name with its first letter capitalised, for created entries.
@@ -394,6 +444,7 @@ async fn prepare(
     }
     let category_id = match resolve_category(
         state,
+        caller,
         refs,
         item.category_name.as_deref(),
         item.subcategory_name.as_deref(),
@@ -408,20 +459,9 @@ async fn prepare(
         (None, _) => None,
         (Some(_), Some(id)) => Some(id),
         (Some(name), None) => {
-            let m = recipient::ActiveModel {
-                name: Set(name.clone()),
-                short_name: Set(None),
-                parent_id: Set(None),
-                external: Set(false),
-                active: Set(true),
-                version: Set(1),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&state.db)
-            .await?;
-            refs.recipients.insert(normalize_name(&name), m.id);
-            Some(m.id)
+            let id = refs.create_recipient(state, caller, name.clone()).await?;
+            refs.recipients.insert(normalize_name(&name), id);
+            Some(id)
         }
     };
     let kind = item.kind.unwrap_or(match channel {
@@ -696,6 +736,8 @@ pub async fn ingest(
             Err(e) => out.rejected.push(e),
         }
     }
+    // Before the appeals that use them, and before the writer is asked for again.
+    refs.commit().await?;
     // Which of them exist already, in one query per channel and chunk.
     let mut existing: HashMap<(Channel, String), Appeal> = HashMap::new();
     let mut by_channel: HashMap<Channel, Vec<String>> = HashMap::new();

@@ -128,6 +128,53 @@ pub async fn list(
     Ok((rows, total))
 }
 
+/// A roadmap of a list page with its measures and comments, each in the order they were added.
+#[derive(Debug, Clone)]
+pub struct ListedRoadmap {
+    pub roadmap: roadmap::Model,
+    pub measures: Vec<roadmap_measure::Model>,
+    pub comments: Vec<roadmap_comment::Model>,
+}
+
+/// A page of roadmaps as [`list`] gives it, each with its measures and comments: three
+/// statements whatever the page size, and the total count.
+pub async fn list_with_details(
+    conn: &impl ConnectionTrait,
+    filter: &RoadmapFilter,
+    offset: u64,
+    limit: u64,
+) -> AppResult<(Vec<ListedRoadmap>, u64)> {
+    let (rows, total) = list(conn, filter, offset, limit).await?;
+    use std::collections::HashMap;
+    let mut measures: HashMap<i64, Vec<roadmap_measure::Model>> = HashMap::new();
+    for m in roadmap_measure::Entity::find()
+        .filter(roadmap_measure::Column::RoadmapId.is_in(rows.iter().map(|r| r.id)))
+        .order_by_asc(roadmap_measure::Column::Id)
+        .all(conn)
+        .await?
+    {
+        measures.entry(m.roadmap_id).or_default().push(m);
+    }
+    let mut comments: HashMap<i64, Vec<roadmap_comment::Model>> = HashMap::new();
+    for c in roadmap_comment::Entity::find()
+        .filter(roadmap_comment::Column::RoadmapId.is_in(rows.iter().map(|r| r.id)))
+        .order_by_asc(roadmap_comment::Column::Id)
+        .all(conn)
+        .await?
+    {
+        comments.entry(c.roadmap_id).or_default().push(c);
+    }
+    let listed = rows
+        .into_iter()
+        .map(|r| ListedRoadmap {
+            measures: measures.remove(&r.id).unwrap_or_default(),
+            comments: comments.remove(&r.id).unwrap_or_default(),
+            roadmap: r,
+        })
+        .collect();
+    Ok((listed, total))
+}
+
 /// The measures of a roadmap in the order they were added.
 pub async fn measures(conn: &impl ConnectionTrait, roadmap_id: i64) -> AppResult<Vec<roadmap_measure::Model>> {
     Ok(roadmap_measure::Entity::find()
