@@ -85,6 +85,7 @@ pub async fn growth(
     growth_with(state, &names, &scoped, period, group_by, limit).await
 }
 
+/// [`growth`] of an already scoped call, with the reference names loaded.
 pub(super) async fn growth_with(
     state: &AppState,
     names: &Names,

@@ -31,8 +31,8 @@ pub type Memo = crate::domain::memo::Memo<recipient::Model>;
 const MEMO_POINTS: usize = 5;
 /// Overdue appeals listed in the memo.
 const MEMO_OVERDUE: u64 = 10;
-/// Open overdue appeals listed by [`overdue_appeals`] (`WeeklyMemo.overdue`), at most.
-pub const MEMO_OVERDUE_APPEALS: u64 = 50;
+/// Open overdue appeals listed by [`overdue_appeals`], at most.
+const MEMO_OVERDUE_APPEALS: u64 = 50;
 
 /// The weekly memo for the week starting on `week_start` (a Monday), of what `who` may read.
 ///
@@ -214,8 +214,8 @@ async fn memo_roadmaps(
     Ok((topics, measures))
 }
 
-/// The open overdue appeals `who` may see, earliest deadline first, at most
-/// [`MEMO_OVERDUE_APPEALS`]; none for tokens (they are never shown appeals here).
+/// The open overdue appeals `who` may see, earliest deadline first, at most 50
+/// (`WeeklyMemo.overdue`); none for tokens (they are never shown appeals here).
 ///
 /// # Errors
 /// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics.

@@ -33,7 +33,7 @@ pub use crate::domain::labels::{channel_label, kind_label, status_label};
 pub use crate::domain::memo::{MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
 pub use growth::growth;
 pub use map::{GeoCell, HeatCell, Heatmap, PROBLEM_POINT_RESOLUTION, ProblemPoint, geo_cells, heatmap, problem_points};
-pub use memo::{MEMO_OVERDUE_APPEALS, Memo, overdue_appeals, weekly_memo};
+pub use memo::{Memo, overdue_appeals, weekly_memo};
 pub use rating::{RatingRow, recipient_rating};
 pub use summary::summary;
 pub use trend::{TrendPoint, TrendSeries, bucket_start, buckets, trend};

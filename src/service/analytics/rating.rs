@@ -57,6 +57,7 @@ pub async fn recipient_rating(
     rating_in(state, &scoped, period, channel).await
 }
 
+/// [`recipient_rating`] of an already scoped call.
 pub(super) async fn rating_in(
     state: &AppState,
     scoped: &Scoped,

@@ -55,6 +55,7 @@ pub async fn summary(state: &AppState, who: &Principal, period: Period, filter: 
     summary_with(state, &names, &scoped, period).await
 }
 
+/// [`summary`] of an already scoped call, with the reference names loaded.
 pub(super) async fn summary_with(
     state: &AppState,
     names: &Names,
