@@ -14,9 +14,8 @@ use chrono::NaiveDate;
 use super::{Credential, Http, MALFORMED_CREDENTIAL, bearer, error_response};
 use crate::domain::access::{Denied, Principal};
 use crate::error::AppError;
-use crate::graphql::analytics::restricted;
 use crate::graphql::policy;
-use crate::service::analytics::{self, Filter};
+use crate::service::analytics;
 use crate::service::appeal_query::{self, AppealFilter};
 use crate::service::scope::AppealScope;
 use crate::service::{Caller, audit, auth, exports};
@@ -66,8 +65,7 @@ pub async fn memo(State(http): State<Http>, Path(file): Path<String>, headers: H
         return app_error(&AppError::bad("weekStart", "is not a date in the form YYYY-MM-DD"));
     };
     let result: Result<(&'static str, Vec<u8>), AppError> = async {
-        let filter = restricted(&principal, Filter::default())?;
-        let memo = analytics::weekly_memo(&http.app, week_start, &filter).await?;
+        let memo = analytics::weekly_memo(&http.app, &principal, week_start).await?;
         if ext == "docx" {
             Ok((exports::DOCX_TYPE, exports::memo_docx(&memo)?))
         } else {

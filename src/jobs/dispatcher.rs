@@ -10,7 +10,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
 use crate::error::AppResult;
 use crate::state::AppState;
@@ -52,7 +52,7 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
     if !outbox::any_pending(&state.db).await? {
         return Ok(0);
     }
-    let txn = state.writer.begin().await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     let rows = outbox::claim_pending(&txn, BATCH, state.clock.now()).await?;
     if rows.is_empty() {
         txn.commit().await?;

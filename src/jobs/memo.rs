@@ -4,9 +4,8 @@
 
 use std::time::Duration;
 
-use sea_orm::TransactionTrait;
-
 use super::{Job, try_lead};
+use crate::domain::access::Principal;
 use crate::domain::events::Topic;
 use crate::domain::schedule::memo_week_due;
 use crate::error::AppResult;
@@ -37,10 +36,10 @@ pub async fn pass(state: &AppState) -> AppResult<Option<i64>> {
     }
     // The memo reads a week of analytics: made before the write transaction, which then only
     // stores it (another process may have made it meanwhile: then this one is dropped).
-    let memo = analytics::weekly_memo(state, week, &analytics::Filter::default()).await?;
+    let memo = analytics::weekly_memo(state, &Principal::System, week).await?;
     let docx = exports::memo_docx(&memo)?;
     let xlsx = exports::memo_xlsx(&memo)?;
-    let txn = state.writer.begin().await?;
+    let txn = crate::db::begin_write(&state.writer).await?;
     if !try_lead(&txn, Job::WeeklyMemo).await? || memos::exists(&txn, week).await? {
         txn.rollback().await?;
         return Ok(None);

@@ -4,8 +4,10 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::{Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
+use super::access::Scoped;
 use super::query::{Dims, Names, Resolved, days_in, group_label, id_key, rollup_not_duplicate, sum_of};
 use super::{Filter, GroupBy, Period};
+use crate::domain::access::Principal;
 use crate::domain::analytics::{CountBy, GrowthItem};
 use crate::domain::labels::{Driver, driver_label, stored_channel_label};
 use crate::domain::stats;
@@ -65,29 +67,36 @@ fn driver_keys(by: GroupBy, d: &Dims, names: &Names) -> Vec<(String, String)> {
 /// count ÷ baseline (count ÷ 1 when the baseline is 0); a rise is significant when
 /// `P(X ≥ count) < 0.05` for `X ~ Poisson(baseline)` and count ≥ 5. Drivers are the
 /// subcategories, territories and channels whose count rose most over their own baseline.
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics or asks for a recipient
+/// it may not see.
 pub async fn growth(
     state: &AppState,
+    who: &Principal,
     period: Period,
     group_by: GroupBy,
     limit: usize,
     filter: &Filter,
 ) -> AppResult<Vec<GrowthItem>> {
     let conn = &state.db;
+    let scoped = Scoped::of(conn, who, filter).await?;
     let names = Names::load(conn).await?;
-    growth_with(state, &names, period, group_by, limit, filter).await
+    growth_with(state, &names, &scoped, period, group_by, limit).await
 }
 
+/// [`growth`] of an already scoped call, with the reference names loaded.
 pub(super) async fn growth_with(
     state: &AppState,
     names: &Names,
+    scoped: &Scoped,
     period: Period,
     group_by: GroupBy,
     limit: usize,
-    filter: &Filter,
 ) -> AppResult<Vec<GrowthItem>> {
     let conn = &state.db;
     // Growth's drivers are categories, territories and channels: the full cube.
-    let base = Resolved::of(conn, names, filter).await?.on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
+    let base = Resolved::of(conn, names, scoped).await?.on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
     // Per group: count now, summed baseline count; per group and driver: the same.
     let mut now: HashMap<String, i64> = HashMap::new();
     let mut before: HashMap<String, i64> = HashMap::new();

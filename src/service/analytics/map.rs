@@ -4,10 +4,12 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
 
+use super::access::Scoped;
 use super::query::{
     Names, Resolved, days_in, filter_condition, not_duplicate, received_in, rollup_not_duplicate, sum_of,
 };
-use super::{Filter, GroupBy, Period};
+use super::{Filter, GroupBy, Period, VisibleAppeal};
+use crate::domain::access::Principal;
 use crate::entity::{appeal, appeal_stat, category, territory};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -51,8 +53,8 @@ pub struct ProblemPoint {
     pub longitude: f64,
     pub category_id: i64,
     pub count: i64,
-    /// Up to three appeals of the point, newest first (callers filter them by their scope).
-    pub sample_ids: Vec<i64>,
+    /// Up to three appeals of the point, newest first, only those the caller may see.
+    pub sample: Vec<VisibleAppeal>,
 }
 
 async fn cell_counts(
@@ -76,10 +78,16 @@ async fn cell_counts(
 
 /// Category × territory counts of non-duplicate appeals in the period, with the count of
 /// the same-length period just before and the count per 1000 inhabitants.
-pub async fn heatmap(state: &AppState, period: Period, filter: &Filter) -> AppResult<Heatmap> {
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics or asks for a recipient
+/// it may not see.
+pub async fn heatmap(state: &AppState, who: &Principal, period: Period, filter: &Filter) -> AppResult<Heatmap> {
     let conn = &state.db;
+    let scoped = Scoped::of(conn, who, filter).await?;
     let names = Names::load(conn).await?;
-    let base = Resolved::of(conn, &names, filter).await?.on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
+    let base =
+        Resolved::of(conn, &names, &scoped).await?.on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
     let current = cell_counts(conn, base.clone().add(days_in(period))).await?;
     let previous = cell_counts(conn, base.add(days_in(period.back(1)))).await?;
     let keys: HashSet<(Option<i64>, Option<i64>)> = current.keys().chain(previous.keys()).copied().collect();
@@ -126,8 +134,19 @@ fn centre(cell: h3o::CellIndex) -> (f64, f64) {
 
 /// Non-duplicate appeals with coordinates in the period, counted per H3 cell at `resolution`
 /// (5..=10), with the cell's centre and its most frequent category.
-pub async fn geo_cells(state: &AppState, period: Period, resolution: u8, filter: &Filter) -> AppResult<Vec<GeoCell>> {
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `resolution`; `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read
+/// analytics or asks for a recipient it may not see.
+pub async fn geo_cells(
+    state: &AppState,
+    who: &Principal,
+    period: Period,
+    resolution: u8,
+    filter: &Filter,
+) -> AppResult<Vec<GeoCell>> {
     use appeal::Column as C;
+    let scoped = Scoped::of(&state.db, who, filter).await?;
     if !(5..=10).contains(&resolution) {
         return Err(AppError::bad("resolution", "must be between 5 and 10"));
     }
@@ -135,7 +154,7 @@ pub async fn geo_cells(state: &AppState, period: Period, resolution: u8, filter:
     let conn = &state.db;
     let names = Names::load(conn).await?;
     let (start, end) = period.instants(state.settings.timezone);
-    let cond = filter_condition(conn, &names, filter)
+    let cond = filter_condition(conn, &names, &scoped)
         .await?
         .add(not_duplicate())
         .add(received_in(start, end))
@@ -176,19 +195,46 @@ pub async fn geo_cells(state: &AppState, period: Period, resolution: u8, filter:
 }
 
 /// Places where at least `min_count` non-duplicate appeals of one category were received in
-/// the period within one H3 cell of resolution 9, most appeals first.
+/// the period within one H3 cell of resolution 9, most appeals first, each with up to three of
+/// its appeals, newest first, that `who` may see (none for tokens).
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics or asks for a recipient
+/// it may not see.
 pub async fn problem_points(
     state: &AppState,
+    who: &Principal,
     period: Period,
     min_count: i64,
     filter: &Filter,
 ) -> AppResult<Vec<ProblemPoint>> {
+    let conn = &state.db;
+    let scoped = Scoped::of(conn, who, filter).await?;
+    let names = Names::load(conn).await?;
+    let points = points(state, &names, &scoped, period, min_count).await?;
+    let shown = scoped.shown(conn, points.iter().flat_map(|(_, ids)| ids.iter().copied()).collect()).await?;
+    Ok(points
+        .into_iter()
+        .map(|(point, ids)| ProblemPoint {
+            sample: ids.iter().filter_map(|id| shown.get(id).cloned()).collect(),
+            ..point
+        })
+        .collect())
+}
+
+/// The problem points without samples, each with the ids of its three newest appeals.
+pub(super) async fn points(
+    state: &AppState,
+    names: &Names,
+    scoped: &Scoped,
+    period: Period,
+    min_count: i64,
+) -> AppResult<Vec<(ProblemPoint, Vec<i64>)>> {
     use appeal::Column as C;
     let conn = &state.db;
-    let names = Names::load(conn).await?;
     let res = h3_resolution("resolution", PROBLEM_POINT_RESOLUTION)?;
     let (start, end) = period.instants(state.settings.timezone);
-    let cond = filter_condition(conn, &names, filter)
+    let cond = filter_condition(conn, names, scoped)
         .await?
         .add(not_duplicate())
         .add(received_in(start, end))
@@ -216,14 +262,18 @@ pub async fn problem_points(
             entry.1.push(id);
         }
     }
-    let mut out: Vec<ProblemPoint> = points
+    let mut out: Vec<(ProblemPoint, Vec<i64>)> = points
         .into_iter()
         .filter(|(_, (n, _))| *n >= min_count)
         .map(|((cell, category_id), (count, sample_ids))| {
             let (latitude, longitude) = centre(cell);
-            ProblemPoint { cell: cell.to_string(), latitude, longitude, category_id, count, sample_ids }
+            let point =
+                ProblemPoint { cell: cell.to_string(), latitude, longitude, category_id, count, sample: Vec::new() };
+            (point, sample_ids)
         })
         .collect();
-    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| (&a.cell, a.category_id).cmp(&(&b.cell, b.category_id))));
+    out.sort_by(|(a, _), (b, _)| {
+        b.count.cmp(&a.count).then_with(|| (&a.cell, a.category_id).cmp(&(&b.cell, b.category_id)))
+    });
     Ok(out)
 }

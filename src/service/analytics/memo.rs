@@ -7,10 +7,14 @@ use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
+use super::access::Scoped;
 use super::growth::growth_with;
+use super::map::points;
 use super::query::{Names, count_all, filter_condition};
+use super::rating::rating_in;
 use super::summary::summary_with;
-use super::{Filter, GroupBy, GrowthItem, Period, problem_points, recipient_rating};
+use super::{Filter, GroupBy, GrowthItem, Period, VisibleAppeal};
+use crate::domain::access::Principal;
 use crate::domain::deadlines::SlaState;
 use crate::domain::labels::UNASSIGNED;
 use crate::domain::memo::{MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
@@ -18,7 +22,6 @@ use crate::entity::appeal;
 use crate::entity::recipient;
 use crate::error::{AppError, AppResult};
 use crate::service::appeal_query::sla_condition;
-use crate::service::scope::territory_subtree;
 use crate::state::AppState;
 
 /// The weekly memo with the rating's recipients as stored.
@@ -28,48 +31,50 @@ pub type Memo = crate::domain::memo::Memo<recipient::Model>;
 const MEMO_POINTS: usize = 5;
 /// Overdue appeals listed in the memo.
 const MEMO_OVERDUE: u64 = 10;
+/// Open overdue appeals listed by [`overdue_appeals`], at most.
+const MEMO_OVERDUE_APPEALS: u64 = 50;
 
-/// The weekly memo for the week starting on `week_start` (a Monday).
+/// The weekly memo for the week starting on `week_start` (a Monday), of what `who` may read.
 ///
 /// # Errors
-/// `BAD_USER_INPUT` on `weekStart` when it is not a Monday.
-pub async fn weekly_memo(state: &AppState, week_start: NaiveDate, filter: &Filter) -> AppResult<Memo> {
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics; then `BAD_USER_INPUT`
+/// on `weekStart` when it is not a Monday.
+pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDate) -> AppResult<Memo> {
+    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    let scoped = &scoped;
     if week_start.weekday() != chrono::Weekday::Mon {
         return Err(AppError::bad("weekStart", "must be a Monday"));
     }
     let week = Period { from: week_start, to: week_start + Duration::days(6) };
     let names = Names::load(&state.db).await?;
-    let summary = summary_with(state, &names, week, filter).await?;
-    let previous = summary_with(state, &names, week.back(1), filter).await?;
-    let top_growth: Vec<GrowthItem> = growth_with(state, &names, week, GroupBy::Category, 5, filter)
+    let summary = summary_with(state, &names, scoped, week).await?;
+    let previous = summary_with(state, &names, scoped, week.back(1)).await?;
+    let top_growth: Vec<GrowthItem> = growth_with(state, &names, scoped, week, GroupBy::Category, 5)
         .await?
         .into_iter()
         .filter(|g| g.count > 0 && g.growth > 1.0)
         .collect();
     let rising_before: HashSet<String> =
-        growth_with(state, &names, week.back(1), GroupBy::Category, usize::MAX, filter)
+        growth_with(state, &names, scoped, week.back(1), GroupBy::Category, usize::MAX)
             .await?
             .into_iter()
             .filter(|g| g.significant)
             .map(|g| g.key)
             .collect();
-    let mut rating = recipient_rating(state, week, None, filter.within_territory).await?;
-    if !filter.recipient_id.is_empty() {
-        rating.retain(|r| filter.recipient_id.contains(&r.recipient.id));
-    }
-    let problem_points = problem_points(state, week, 3, filter)
+    let rating = rating_in(state, scoped, week, None).await?;
+    let problem_points = points(state, &names, scoped, week, 3)
         .await?
         .into_iter()
         .take(MEMO_POINTS)
-        .map(|p| MemoPoint {
+        .map(|(p, _)| MemoPoint {
             category: names.category(Some(p.category_id)),
             latitude: p.latitude,
             longitude: p.longitude,
             count: p.count,
         })
         .collect();
-    let (overdue_by_recipient, overdue_oldest) = memo_overdue(state, &names, filter).await?;
-    let (topic_roadmaps, overdue_measures) = memo_roadmaps(state, &names, filter).await?;
+    let (overdue_by_recipient, overdue_oldest) = memo_overdue(state, &names, scoped).await?;
+    let (topic_roadmaps, overdue_measures) = memo_roadmaps(state, &names, scoped).await?;
     let memo = Memo {
         week_start,
         week_end: week.to,
@@ -98,11 +103,11 @@ fn responsible(names: &Names, recipient: Option<i64>) -> String {
 async fn memo_overdue(
     state: &AppState,
     names: &Names,
-    filter: &Filter,
+    scoped: &Scoped,
 ) -> AppResult<(Vec<OverdueGroup>, Vec<OverdueLine>)> {
     use appeal::Column as C;
     let conn = &state.db;
-    let cond = filter_condition(conn, names, filter).await?.add(sla_condition(SlaState::Overdue, state.clock.now()));
+    let cond = filter_condition(conn, names, scoped).await?.add(sla_condition(SlaState::Overdue, state.clock.now()));
     let groups = appeal::Entity::find()
         .filter(cond.clone())
         .select_only()
@@ -143,16 +148,14 @@ async fn memo_overdue(
 async fn memo_roadmaps(
     state: &AppState,
     names: &Names,
-    filter: &Filter,
+    scoped: &Scoped,
 ) -> AppResult<(HashMap<String, Vec<String>>, Vec<MeasureLine>)> {
     use crate::domain::roadmap::{MeasureStatus, RoadmapStatus, measure_overdue};
     use crate::entity::{roadmap, roadmap_measure};
     let conn = &state.db;
     let today = state.clock.now().with_timezone(&state.settings.timezone).date_naive();
-    let territories = match filter.within_territory {
-        Some(root) => Some(territory_subtree(conn, root).await?),
-        None => None,
-    };
+    let territories = scoped.territories();
+    let filter = scoped.filter();
     let in_work = [
         RoadmapStatus::Draft,
         RoadmapStatus::Submitted,
@@ -166,7 +169,7 @@ async fn memo_roadmaps(
         .all(conn)
         .await?
         .into_iter()
-        .filter(|r| territories.as_ref().is_none_or(|t| r.territory_id.is_some_and(|id| t.contains(&id))))
+        .filter(|r| territories.is_none_or(|t| r.territory_id.is_some_and(|id| t.contains(&id))))
         .collect();
     let mut topics: HashMap<String, Vec<String>> = HashMap::new();
     for r in &roadmaps {
@@ -209,4 +212,26 @@ async fn memo_roadmaps(
         }
     }
     Ok((topics, measures))
+}
+
+/// The open overdue appeals `who` may see, earliest deadline first, at most 50
+/// (`WeeklyMemo.overdue`); none for tokens (they are never shown appeals here).
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics.
+pub async fn overdue_appeals(state: &AppState, who: &Principal) -> AppResult<Vec<VisibleAppeal>> {
+    use appeal::Column as C;
+    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    let Some(scope) = scoped.appeals() else { return Ok(Vec::new()) };
+    Ok(appeal::Entity::find()
+        .filter(scope.condition())
+        .filter(sla_condition(SlaState::Overdue, state.clock.now()))
+        .order_by_asc(C::DueAt)
+        .order_by_asc(C::Id)
+        .limit(MEMO_OVERDUE_APPEALS)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|model| VisibleAppeal { handles: scope.handles(&model), model })
+        .collect())
 }

@@ -6,7 +6,12 @@
 //! (`duplicate_of_id` set) are left out of problem counts (heat map, map cells, trend, growth,
 //! problem points) so that a cluster of repeated appeals counts once; the summary and the
 //! rating count them, as they are work the administration did.
+//!
+//! Every public function takes the caller's principal and checks it itself (`access.rs`):
+//! who may read analytics at all, an executor only its own recipient, a person limited to a
+//! territory only its subtree, and appeals named only to people who may see them.
 
+mod access;
 mod growth;
 mod map;
 mod memo;
@@ -20,6 +25,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::appeal_query::local_midnight;
 use crate::domain::access::Channel;
 use crate::domain::deadlines::AppealKind;
+use crate::entity::appeal;
 use crate::error::{AppError, AppResult};
 
 pub use crate::domain::analytics::{CountBy, GrowthItem, Summary};
@@ -27,7 +33,7 @@ pub use crate::domain::labels::{channel_label, kind_label, status_label};
 pub use crate::domain::memo::{MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
 pub use growth::growth;
 pub use map::{GeoCell, HeatCell, Heatmap, PROBLEM_POINT_RESOLUTION, ProblemPoint, geo_cells, heatmap, problem_points};
-pub use memo::{Memo, weekly_memo};
+pub use memo::{Memo, overdue_appeals, weekly_memo};
 pub use rating::{RatingRow, recipient_rating};
 pub use summary::summary;
 pub use trend::{TrendPoint, TrendSeries, bucket_start, buckets, trend};
@@ -87,9 +93,16 @@ pub struct Filter {
     pub category_id: Vec<i64>,
     /// A territory includes its whole subtree.
     pub territory_id: Vec<i64>,
+    /// An executor limited to its recipient may ask only for that one.
     pub recipient_id: Vec<i64>,
-    /// The caller's own territory (a user limited to a territory sees its subtree only).
-    pub within_territory: Option<i64>,
+}
+
+/// An appeal the caller may see, named in an analytic (a problem point's sample, the memo's
+/// overdue list), and whether the caller handles it (and so sees its author's personal data).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VisibleAppeal {
+    pub model: appeal::Model,
+    pub handles: bool,
 }
 
 /// How results are grouped.

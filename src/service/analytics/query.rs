@@ -10,7 +10,8 @@ use sea_orm::{
     QueryOrder, QuerySelect,
 };
 
-use super::{Filter, GroupBy, NONE_KEY, Period};
+use super::access::Scoped;
+use super::{GroupBy, NONE_KEY, Period};
 use crate::domain::labels::{NO_CATEGORY, NO_RECIPIENT, NO_TERRITORY, stored_channel_label};
 use crate::entity::{appeal, appeal_due_stat, appeal_stat, category, recipient, territory};
 use crate::error::AppResult;
@@ -95,7 +96,8 @@ pub(super) struct Resolved {
 }
 
 impl Resolved {
-    pub(super) async fn of(conn: &impl ConnectionTrait, names: &Names, f: &Filter) -> AppResult<Self> {
+    pub(super) async fn of(conn: &impl ConnectionTrait, names: &Names, scoped: &Scoped) -> AppResult<Self> {
+        let f = scoped.filter();
         let category = (!f.category_id.is_empty()).then(|| {
             let wanted: HashSet<i64> = f.category_id.iter().copied().collect();
             wanted
@@ -118,8 +120,8 @@ impl Resolved {
             }
             territory.push(ids);
         }
-        if let Some(root) = f.within_territory {
-            territory.push(territory_subtree(conn, root).await?.into_iter().collect());
+        if let Some(own) = scoped.territories() {
+            territory.push(own.clone());
         }
         Ok(Self {
             channel: f.channel.iter().map(|s| s.as_str().to_string()).collect(),
@@ -176,9 +178,13 @@ impl Resolved {
     }
 }
 
-/// The SQL condition of a filter over `appeals` (category and territory trees expanded).
-pub(super) async fn filter_condition(conn: &impl ConnectionTrait, names: &Names, f: &Filter) -> AppResult<Condition> {
-    Ok(Resolved::of(conn, names, f).await?.on_appeals())
+/// The SQL condition of a scoped filter over `appeals` (category and territory trees expanded).
+pub(super) async fn filter_condition(
+    conn: &impl ConnectionTrait,
+    names: &Names,
+    scoped: &Scoped,
+) -> AppResult<Condition> {
+    Ok(Resolved::of(conn, names, scoped).await?.on_appeals())
 }
 
 /// A column of appeals or of one of the rollups, so one closure can narrow all three.

@@ -4,15 +4,15 @@ use std::collections::{HashMap, HashSet};
 
 use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 
-use super::Period;
+use super::access::Scoped;
 use super::query::{C2, Names, buckets_of, count_all, days_in, median_hours, received_in, sum_of};
-use crate::domain::access::Channel;
+use super::{Filter, Period};
+use crate::domain::access::{Channel, Principal};
 use crate::domain::analytics::Named;
 use crate::domain::rating::rate;
 use crate::entity::{appeal, appeal_due_stat, appeal_stat, recipient};
 use crate::error::AppResult;
 use crate::service::rollup::{Cube, Grain};
-use crate::service::scope::territory_subtree;
 use crate::state::AppState;
 
 /// One recipient's line of the rating, with the recipient as stored.
@@ -42,12 +42,27 @@ struct RecipientTotals {
 /// or already overdue; `fullAnswerRate` = FULL ÷ assessed and `satisfiedRate` = satisfied ÷
 /// rated among the appeals received in the period; the score weights the three rates
 /// (settings, default 40/30/30) re-weighting missing ones; only recipients with at least the
-/// minimum volume are ranked, by score. `within_territory` limits it to a territory's subtree.
+/// minimum volume are ranked, by score. A person limited to a territory gets its subtree's
+/// appeals; an executor limited to its recipient gets its own row only (ranked among all).
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics.
 pub async fn recipient_rating(
     state: &AppState,
+    who: &Principal,
     period: Period,
     channel: Option<Channel>,
-    within_territory: Option<i64>,
+) -> AppResult<Vec<RatingRow>> {
+    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    rating_in(state, &scoped, period, channel).await
+}
+
+/// [`recipient_rating`] of an already scoped call.
+pub(super) async fn rating_in(
+    state: &AppState,
+    scoped: &Scoped,
+    period: Period,
+    channel: Option<Channel>,
 ) -> AppResult<Vec<RatingRow>> {
     use appeal::Column as C;
     use appeal_due_stat::Column as D;
@@ -56,17 +71,14 @@ pub async fn recipient_rating(
     let names = Names::load(conn).await?;
     let (start, end) = period.instants(state.settings.timezone);
     let now = state.clock.now();
-    let territories = match within_territory {
-        Some(root) => Some(territory_subtree(conn, root).await?),
-        None => None,
-    };
+    let territories = scoped.territories();
     // The same narrowing over appeals, the receipt rollup and the deadline rollup.
     let narrow = |c: Condition, channel_col: C2, territory_col: C2, recipient_col: C2| {
         let mut c = c.add(recipient_col.is_not_null());
         if let Some(ch) = channel {
             c = c.add(channel_col.eq(ch.as_str()));
         }
-        if let Some(t) = &territories {
+        if let Some(t) = territories {
             c = c.add(territory_col.is_in(t.iter().copied()));
         }
         c
@@ -181,6 +193,9 @@ pub async fn recipient_rating(
             rank += 1;
             r.rank = Some(rank);
         }
+    }
+    if let Some(own) = scoped.recipient() {
+        rows.retain(|r| r.recipient.id == own);
     }
     Ok(rows)
 }

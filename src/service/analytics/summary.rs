@@ -4,8 +4,10 @@ use std::collections::BTreeMap;
 
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 
+use super::access::Scoped;
 use super::query::{Names, Resolved, count_if, days_in, median_hours, received_in, sum_of};
 use super::{Filter, Period};
+use crate::domain::access::Principal;
 use crate::domain::analytics::{CountBy, Summary};
 use crate::domain::deadlines::SlaState;
 use crate::domain::labels::{channel_label, kind_label, status_label};
@@ -42,23 +44,29 @@ struct Totals {
 }
 
 /// Summary KPIs of the appeals received in the period (duplicates included).
-pub async fn summary(state: &AppState, period: Period, filter: &Filter) -> AppResult<Summary> {
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics or asks for a recipient
+/// it may not see.
+pub async fn summary(state: &AppState, who: &Principal, period: Period, filter: &Filter) -> AppResult<Summary> {
     let conn = &state.db;
+    let scoped = Scoped::of(conn, who, filter).await?;
     let names = Names::load(conn).await?;
-    summary_with(state, &names, period, filter).await
+    summary_with(state, &names, &scoped, period).await
 }
 
+/// [`summary`] of an already scoped call, with the reference names loaded.
 pub(super) async fn summary_with(
     state: &AppState,
     names: &Names,
+    scoped: &Scoped,
     period: Period,
-    filter: &Filter,
 ) -> AppResult<Summary> {
     use appeal::Column as C;
     use appeal_stat::Column as S;
     let conn = &state.db;
     let (start, end) = period.instants(state.settings.timezone);
-    let resolved = Resolved::of(conn, names, filter).await?;
+    let resolved = Resolved::of(conn, names, scoped).await?;
     let cond = resolved.on_appeals().add(received_in(start, end));
     let now = state.clock.now();
     // The rollup grouped by channel × kind × status gives the totals and the three breakdowns.

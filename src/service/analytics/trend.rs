@@ -5,8 +5,10 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{Datelike, Duration, NaiveDate};
 use sea_orm::{Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect};
 
+use super::access::Scoped;
 use super::query::{C2, Names, Resolved, buckets_of, group_label, id_key, rollup_not_duplicate, sum_of};
 use super::{Filter, Granularity, GroupBy, Period};
+use crate::domain::access::Principal;
 use crate::domain::labels::ALL_APPEALS;
 use crate::entity::appeal_stat;
 use crate::error::AppResult;
@@ -95,21 +97,27 @@ async fn day_counts(
 
 /// Non-duplicate appeals per bucket of local dates (empty buckets present as zeros): one
 /// series `all`, or one per group that has appeals in the period.
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics or asks for a recipient
+/// it may not see.
 pub async fn trend(
     state: &AppState,
+    who: &Principal,
     period: Period,
     granularity: Granularity,
     group_by: Option<GroupBy>,
     filter: &Filter,
 ) -> AppResult<Vec<TrendSeries>> {
     let conn = &state.db;
+    let scoped = Scoped::of(conn, who, filter).await?;
     let names = Names::load(conn).await?;
     let coarsest = match granularity {
         Granularity::Day => Grain::Day,
         Granularity::Week => Grain::Week,
         Granularity::Month => Grain::Month,
     };
-    let cond = Resolved::of(conn, &names, filter)
+    let cond = Resolved::of(conn, &names, &scoped)
         .await?
         .on_rollup(group_by)
         .add(rollup_not_duplicate())
