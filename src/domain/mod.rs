@@ -17,4 +17,5 @@ pub mod roadmap;
 pub mod similarity;
 pub mod stats;
 pub mod text;
+pub mod webhooks;
 pub mod xlsx_guard;
