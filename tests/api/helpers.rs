@@ -37,6 +37,13 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         export_timeout_ms: 600_000,
         rollup_compact_secs: 300,
         dispatch_interval_ms: 100,
+        // The webhook receivers of the tests listen on 127.0.0.1; retries come fast.
+        webhook_allow_private: true,
+        webhook_delivery: true,
+        webhook_max_attempts: 3,
+        webhook_retry_base_ms: 200,
+        webhook_retry_max_ms: 1000,
+        webhook_timeout_ms: 2000,
         max_body_bytes: 1_048_576,
         max_upload_bytes: 16 * 1_048_576,
         max_depth: 12,
@@ -153,8 +160,14 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
 impl TestApp {
     /// A second server process on this one's database (what a second replica would be).
     pub async fn second_process(&self) -> TestApp {
+        self.second_process_with(|_| {}).await
+    }
+
+    /// Like [`Self::second_process`], with changed settings.
+    pub async fn second_process_with(&self, change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         let mut args = test_args(self.state.settings.database_url.clone());
         args.admin_password = None;
+        change(&mut args);
         let settings = Settings::from_args(args).expect("valid test settings");
         let app = mcu::build(settings).await.expect("second server builds");
         let port = app.port();
