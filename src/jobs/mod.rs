@@ -1,9 +1,11 @@
 //! Background work: the outbox dispatcher (every process; rows are claimed so each is fanned
-//! out once) and, on PostgreSQL, the listener that brings other processes' announcements to
+//! out once), the webhook delivery job (every process that sends; deliveries are leased so
+//! each attempt is made by one) and, on PostgreSQL, the listener that brings other processes' announcements to
 //! this process's subscribers. Periodic jobs that must run once across replicas take
 //! [`try_lead`] in their transaction.
 
 pub mod dispatcher;
+pub mod webhooks;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
@@ -49,6 +51,9 @@ pub async fn try_lead(txn: &impl ConnectionTrait, job: Job) -> AppResult<bool> {
 /// Starts the background work of a serving process.
 pub fn spawn(state: &AppState) {
     tokio::spawn(dispatcher::run(state.clone()));
+    if state.settings.webhook_delivery {
+        tokio::spawn(webhooks::run(state.clone()));
+    }
     if state.db.get_database_backend() == DatabaseBackend::Postgres {
         tokio::spawn(dispatcher::listen(state.clone()));
     }
