@@ -14,6 +14,7 @@ pub mod polls;
 pub mod reference;
 pub mod roadmaps;
 pub mod scalars;
+pub mod webhooks;
 
 use std::borrow::Cow;
 
@@ -41,6 +42,7 @@ pub struct Query(
     polls::PollQuery,
     analytics::AnalyticsQuery,
     meta::MetaQuery,
+    webhooks::WebhookQuery,
 );
 
 /// The root mutation: one part per area.
@@ -54,6 +56,7 @@ pub struct Mutation(
     roadmaps::RoadmapMutation,
     polls::PollMutation,
     meta::MetaMutation,
+    webhooks::WebhookMutation,
 );
 
 /// The executable schema type.
