@@ -31,22 +31,22 @@ fn lease(state: &AppState) -> chrono::Duration {
 /// Runs until the process stops: sends what is due, then sleeps until the next delivery falls
 /// due, a change is announced, an administrator asks for a redelivery, or (at the latest) ten
 /// dispatcher intervals pass (what another process fanned out on SQLite is found that way).
+/// It looks with a read first and claims only when something is due: on SQLite a claim takes
+/// the database's write lock, which an idle server should not take every second.
 pub async fn run(state: AppState) {
     let mut announced = state.announcements.subscribe();
     let idle = state.settings.dispatch_interval * 10;
     loop {
-        loop {
-            match pass(&state).await {
-                Ok(n) if n as u64 == BATCH => {}
-                Ok(_) => break,
+        let now = state.clock.now();
+        let wait = match deliveries::next_due(&state.db).await {
+            Ok(Some(at)) if at <= now => match deliver_due(&state).await {
+                Ok(()) => continue,
                 Err(e) => {
                     tracing::warn!(error = %e.message(), "the webhook delivery job failed a pass");
-                    break;
+                    idle
                 }
-            }
-        }
-        let wait = match deliveries::next_due(&state.db).await {
-            Ok(Some(at)) => (at - state.clock.now()).to_std().unwrap_or(Duration::ZERO).min(idle),
+            },
+            Ok(Some(at)) => (at - now).to_std().unwrap_or(Duration::ZERO).min(idle),
             Ok(None) => idle,
             Err(e) => {
                 tracing::warn!(error = %e.message(), "cannot read when the next webhook delivery is due");
@@ -63,6 +63,12 @@ pub async fn run(state: AppState) {
             }
         }
     }
+}
+
+/// Passes until a pass finds less than a full batch.
+async fn deliver_due(state: &AppState) -> AppResult<()> {
+    while pass(state).await? as u64 == BATCH {}
+    Ok(())
 }
 
 /// One pass: claims up to a batch of due deliveries, sends them concurrently and records
