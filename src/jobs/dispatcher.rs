@@ -48,6 +48,9 @@ pub async fn run(state: AppState) {
 /// # Errors
 /// On a database failure (the claimed rows stay pending).
 pub async fn pass(state: &AppState) -> AppResult<usize> {
+    if !outbox::any_pending(&state.db).await? {
+        return Ok(0);
+    }
     let txn = state.writer.begin().await?;
     let rows = outbox::claim_pending(&txn, BATCH, state.clock.now()).await?;
     if rows.is_empty() {

@@ -28,14 +28,19 @@ fn lease(state: &AppState) -> chrono::Duration {
         .unwrap_or_else(|_| chrono::Duration::minutes(1))
 }
 
+/// The longest sleep of the delivery job: what another process queued and did not announce
+/// here (two processes on one SQLite file; a redelivery asked of another replica that does not
+/// send) is found at the latest this late.
+const IDLE: Duration = Duration::from_secs(30);
+
 /// Runs until the process stops: sends what is due, then sleeps until the next delivery falls
-/// due, a change is announced, an administrator asks for a redelivery, or (at the latest) ten
-/// dispatcher intervals pass (what another process fanned out on SQLite is found that way).
+/// due, a change is announced (on PostgreSQL by any process), an administrator asks for a
+/// redelivery or a webhook is resumed here, or at most [`IDLE`].
 /// It looks with a read first and claims only when something is due: on SQLite a claim takes
 /// the database's write lock, which an idle server should not take every second.
 pub async fn run(state: AppState) {
     let mut announced = state.announcements.subscribe();
-    let idle = state.settings.dispatch_interval * 10;
+    let idle = IDLE;
     loop {
         let now = state.clock.now();
         let wait = match deliveries::next_due(&state.db).await {

@@ -109,6 +109,15 @@ pub async fn claim_pending(
     Ok(rows)
 }
 
+/// Whether any row waits to be dispatched: a read, so an idle dispatcher does not take
+/// SQLite's write lock (an `UPDATE` takes it even when it matches nothing).
+///
+/// # Errors
+/// On a database failure.
+pub async fn any_pending(conn: &impl ConnectionTrait) -> AppResult<bool> {
+    Ok(outbox::Entity::find().filter(outbox::Column::DispatchedAt.is_null()).one(conn).await?.is_some())
+}
+
 /// Rows by id, in id order (a listener reading what another process dispatched).
 ///
 /// # Errors
