@@ -89,6 +89,27 @@ pub struct SettingsArgs {
     /// Seconds between checks whether the weekly memo is due (Monday 08:00 local time).
     #[arg(long, env = "MCU_MEMO_CHECK_SECS", default_value = "60", global = true)]
     pub memo_check_secs: u64,
+    /// Let webhooks target private, loopback, link-local and other local addresses (refused
+    /// otherwise, at creation and at every delivery: a webhook must not reach the server's own
+    /// network). For tests and for receivers on a trusted internal network.
+    #[arg(long, env = "MCU_WEBHOOK_ALLOW_PRIVATE", default_value = "false", global = true, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+    /// Send webhook deliveries from this process (every process fans changes out to the
+    /// delivery queue either way; `false` leaves the sending to the other processes).
+    #[arg(long, env = "MCU_WEBHOOK_DELIVERY", default_value = "true", global = true, action = clap::ArgAction::Set)]
+    pub webhook_delivery: bool,
+    /// Attempts of a webhook delivery before it is dead (the dead letter).
+    #[arg(long, env = "MCU_WEBHOOK_MAX_ATTEMPTS", default_value = "12", global = true)]
+    pub webhook_max_attempts: u32,
+    /// Delay before the second attempt in milliseconds; it doubles with each failure.
+    #[arg(long, env = "MCU_WEBHOOK_RETRY_BASE_MS", default_value = "60000", global = true)]
+    pub webhook_retry_base_ms: u64,
+    /// Longest delay between two attempts in milliseconds.
+    #[arg(long, env = "MCU_WEBHOOK_RETRY_MAX_MS", default_value = "21600000", global = true)]
+    pub webhook_retry_max_ms: u64,
+    /// Timeout of one webhook request in milliseconds (connecting, sending, the answer).
+    #[arg(long, env = "MCU_WEBHOOK_TIMEOUT_MS", default_value = "10000", global = true)]
+    pub webhook_timeout_ms: u64,
     /// Largest accepted JSON request body in bytes.
     #[arg(long, env = "MCU_MAX_BODY_BYTES", default_value = "1048576", global = true)]
     pub max_body_bytes: usize,
@@ -205,6 +226,12 @@ pub struct Settings {
     pub rollup_compact_interval: Duration,
     pub dispatch_interval: Duration,
     pub memo_check_interval: Duration,
+    pub webhook_allow_private: bool,
+    pub webhook_delivery: bool,
+    pub webhook_max_attempts: u32,
+    pub webhook_retry_base: Duration,
+    pub webhook_retry_max: Duration,
+    pub webhook_timeout: Duration,
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
     pub max_depth: usize,
@@ -303,6 +330,12 @@ impl Settings {
         positive("MCU_DISPATCH_INTERVAL_MS", a.dispatch_interval_ms)?;
         positive("MCU_MEMO_CHECK_SECS", a.memo_check_secs)?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
+        positive("MCU_WEBHOOK_MAX_ATTEMPTS", u64::from(a.webhook_max_attempts))?;
+        positive("MCU_WEBHOOK_RETRY_BASE_MS", a.webhook_retry_base_ms)?;
+        positive("MCU_WEBHOOK_TIMEOUT_MS", a.webhook_timeout_ms)?;
+        if a.webhook_retry_max_ms < a.webhook_retry_base_ms {
+            return Err(bad("MCU_WEBHOOK_RETRY_MAX_MS", "must not be less than MCU_WEBHOOK_RETRY_BASE_MS".into()));
+        }
         if let Some(pages) = a.sqlite_max_page_count {
             positive("MCU_SQLITE_MAX_PAGE_COUNT", pages)?;
         }
@@ -428,6 +461,12 @@ impl Settings {
             rollup_compact_interval: Duration::from_secs(a.rollup_compact_secs),
             dispatch_interval: Duration::from_millis(a.dispatch_interval_ms),
             memo_check_interval: Duration::from_secs(a.memo_check_secs),
+            webhook_allow_private: a.webhook_allow_private,
+            webhook_delivery: a.webhook_delivery,
+            webhook_max_attempts: a.webhook_max_attempts,
+            webhook_retry_base: Duration::from_millis(a.webhook_retry_base_ms),
+            webhook_retry_max: Duration::from_millis(a.webhook_retry_max_ms),
+            webhook_timeout: Duration::from_millis(a.webhook_timeout_ms),
             max_body_bytes: a.max_body_bytes,
             max_upload_bytes: a.max_upload_bytes,
             max_depth: a.max_depth,

@@ -18,6 +18,7 @@ pub mod service;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod webhook_client;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -173,10 +174,14 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     let mailer = mailer::Mailer::from_settings(&settings)
         .map_err(|e| StartError::Config(error::ConfigError { setting: "MCU_SMTP_URL", why: e.to_string() }))?
         .map(Arc::new);
+    let webhooks = webhook_client::WebhookClient::from_settings(&settings)
+        .map_err(|why| StartError::Config(error::ConfigError { setting: "MCU_WEBHOOK_TIMEOUT_MS", why }))?;
     Ok(AppState {
         db,
         writer,
         jwt: Arc::new(crypto::JwtKeys::new(&secret)?),
+        sealer: Arc::new(crypto::SecretSealer::new(&secret)?),
+        webhooks: Arc::new(webhooks),
         hash_permits: Arc::new(tokio::sync::Semaphore::new(settings.hash_concurrency)),
         settings: Arc::new(settings),
         clock: Clock::default(),

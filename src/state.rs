@@ -94,6 +94,10 @@ pub struct AppState {
     pub announcements: Announcements,
     /// The SMTP sender, when e-mail is configured.
     pub mailer: Option<Arc<crate::mailer::Mailer>>,
+    /// Seals the secrets kept in the database (webhook signing keys).
+    pub sealer: Arc<crate::crypto::SecretSealer>,
+    /// The HTTP client of outgoing webhooks.
+    pub webhooks: Arc<crate::webhook_client::WebhookClient>,
 }
 
 /// The topic model in memory, with the fingerprint of its training data (kept by
@@ -107,11 +111,12 @@ pub type ClassifierCache = RwLock<Option<Arc<TrainedModel>>>;
 pub struct Announcements {
     sender: tokio::sync::broadcast::Sender<Arc<crate::entity::outbox::Model>>,
     wake: Arc<tokio::sync::Notify>,
+    deliveries: Arc<tokio::sync::Notify>,
 }
 
 impl Default for Announcements {
     fn default() -> Self {
-        Self { sender: tokio::sync::broadcast::channel(4096).0, wake: Arc::default() }
+        Self { sender: tokio::sync::broadcast::channel(4096).0, wake: Arc::default(), deliveries: Arc::default() }
     }
 }
 
@@ -135,5 +140,16 @@ impl Announcements {
     /// Waits for [`Self::wake_dispatcher`].
     pub async fn woken(&self) {
         self.wake.notified().await;
+    }
+
+    /// Tells this process's delivery job that deliveries fell due (fanned out, or sent again
+    /// by an administrator); it also looks on its own.
+    pub fn wake_deliveries(&self) {
+        self.deliveries.notify_one();
+    }
+
+    /// Waits for [`Self::wake_deliveries`].
+    pub async fn deliveries_woken(&self) {
+        self.deliveries.notified().await;
     }
 }

@@ -12,6 +12,7 @@ pub mod m20261129_000012_appeal_rollups;
 mod m20261204_000013_revoked_family_index;
 mod m20261204_000014_import_status;
 mod m20261204_000015_outbox;
+mod m20261204_000016_webhooks;
 mod m20261204_000017_memos;
 
 /// Applies the project's migrations in order.
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_revoked_family_index::Migration),
             Box::new(m20261204_000014_import_status::Migration),
             Box::new(m20261204_000015_outbox::Migration),
+            Box::new(m20261204_000016_webhooks::Migration),
             Box::new(m20261204_000017_memos::Migration),
         ]
     }

@@ -23,4 +23,5 @@ pub mod schedule;
 pub mod similarity;
 pub mod stats;
 pub mod text;
+pub mod webhooks;
 pub mod xlsx_guard;

@@ -15,6 +15,7 @@ pub mod polls;
 pub mod reference;
 pub mod roadmaps;
 pub mod scalars;
+pub mod webhooks;
 
 use std::borrow::Cow;
 
@@ -43,6 +44,7 @@ pub struct Query(
     analytics::AnalyticsQuery,
     meta::MetaQuery,
     memos::MemoQuery,
+    webhooks::WebhookQuery,
 );
 
 /// The root mutation: one part per area.
@@ -56,6 +58,7 @@ pub struct Mutation(
     roadmaps::RoadmapMutation,
     polls::PollMutation,
     meta::MetaMutation,
+    webhooks::WebhookMutation,
 );
 
 /// The executable schema type.

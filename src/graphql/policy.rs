@@ -36,6 +36,13 @@ pub fn rule_for(field: &str) -> Option<Access> {
         "Query.me" => AnyUser,
         "Query.serverInfo" => Public,
         "Mutation.sendTestEmail" => Roles(ADMIN),
+        "Query.webhooks"
+        | "Query.webhookDeliveries"
+        | "Mutation.createWebhook"
+        | "Mutation.updateWebhook"
+        | "Mutation.rotateWebhookSecret"
+        | "Mutation.deleteWebhook"
+        | "Mutation.redeliverWebhookDelivery" => Roles(ADMIN),
         "Query.users" | "Query.apiTokens" => Roles(ADMIN),
         "Query.auditLog" => Roles(ADMIN_CURATOR),
         "Mutation.login" | "Mutation.refreshToken" => Public,

@@ -1,4 +1,5 @@
-//! The outbox dispatcher: claims pending outbox rows, fans each out, marks it dispatched and
+//! The outbox dispatcher: claims pending outbox rows, fans each out (a webhook delivery per
+//! subscribed webhook, [`crate::store::deliveries`]), marks it dispatched and
 //! announces it, all in one transaction (a crash before the commit leaves the rows pending,
 //! so they are fanned out after a restart: at least once, never for a rolled-back change).
 //!
@@ -14,7 +15,7 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
 use crate::error::AppResult;
 use crate::state::AppState;
-use crate::store::outbox;
+use crate::store::{deliveries, outbox};
 
 /// Rows claimed per transaction.
 const BATCH: u64 = 100;
@@ -58,6 +59,9 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
         txn.commit().await?;
         return Ok(0);
     }
+    // The deliveries that must arrive (webhooks) are rows of this same transaction: created
+    // exactly when the outbox rows are marked dispatched, never for a rolled-back change.
+    let fanned_out = deliveries::fan_out_webhooks(&txn, &rows, state.clock.now()).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
     if postgres {
@@ -70,6 +74,9 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
         .await?;
     }
     txn.commit().await?;
+    if fanned_out > 0 {
+        state.announcements.wake_deliveries();
+    }
     if !postgres {
         for row in rows.iter().cloned() {
             state.announcements.publish(Arc::new(row));

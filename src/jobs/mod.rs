@@ -1,10 +1,12 @@
 //! Background work: the outbox dispatcher (every process; rows are claimed so each is fanned
-//! out once), the weekly memo, and, on PostgreSQL, the listener that brings other processes'
-//! announcements to this process's subscribers. Periodic jobs that must run once across replicas take
-//! [`try_lead`] in their transaction.
+//! out once), the weekly memo, the webhook delivery job (every process that sends;
+//! deliveries are leased so each attempt is made by one) and, on PostgreSQL, the listener that
+//! brings other processes' announcements to this process's subscribers. Periodic jobs that
+//! must run once across replicas take [`try_lead`] in their transaction.
 
 pub mod dispatcher;
 pub mod memo;
+pub mod webhooks;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
@@ -51,6 +53,9 @@ pub async fn try_lead(txn: &impl ConnectionTrait, job: Job) -> AppResult<bool> {
 pub fn spawn(state: &AppState) {
     tokio::spawn(in_background(dispatcher::run(state.clone())));
     tokio::spawn(in_background(memo::run(state.clone(), state.settings.memo_check_interval)));
+    if state.settings.webhook_delivery {
+        tokio::spawn(in_background(webhooks::run(state.clone())));
+    }
     if state.db.get_database_backend() == DatabaseBackend::Postgres {
         tokio::spawn(in_background(dispatcher::listen(state.clone())));
     }

@@ -25,6 +25,7 @@ pub mod seed;
 mod seed_texts;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use crate::domain::access::Principal;
 

@@ -3,7 +3,8 @@
 //!
 //! Every change runs in one write transaction that checks the roadmap's version inside the
 //! UPDATE, applies the workflow from `domain::roadmap` and writes the audit entry
-//! (target `roadmap:<id>`), which is also the roadmap's history.
+//! (target `roadmap:<id>`), which is also the roadmap's history, and the outbox row
+//! (`ROADMAP_CHANGED`: id, action, status, version) that webhooks and notifications hear of.
 
 use std::collections::HashSet;
 
@@ -16,6 +17,7 @@ use sea_orm::{
 use super::scope::territory_subtree;
 use super::{Caller, audit};
 use crate::domain::access::{Principal, Role, UserPrincipal, parse_list};
+use crate::domain::events::Topic;
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::roadmap::{
     Effect, MeasureStatus, RoadmapAction, RoadmapStatus, effect, measure_step_allowed, transition,
@@ -25,6 +27,7 @@ use crate::entity::{
 };
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
+use crate::store::outbox::{self, Change, Subject};
 
 /// Longest title of a roadmap or a measure.
 const MAX_TITLE: usize = 500;
@@ -98,6 +101,13 @@ fn finish(errors: Vec<FieldError>) -> AppResult<()> {
 
 fn person(caller: &Caller) -> AppResult<&UserPrincipal> {
     caller.principal.user().ok_or_else(|| AppError::Forbidden("roadmaps are handled by people".into()))
+}
+
+/// Announces a change of roadmap `r` (`ROADMAP_CHANGED`) in the change's transaction.
+async fn announce(txn: &DatabaseTransaction, r: &roadmap::Model, action: &str, now: DateTime<Utc>) -> AppResult<()> {
+    let change = Change::new(r.id, action, Some(r.status.as_str()), r.version);
+    outbox::record(txn, Topic::RoadmapChanged, Subject::Roadmap(r.id), &change, now).await?;
+    Ok(())
 }
 
 /// One roadmap, or `NOT_FOUND`.
@@ -334,7 +344,9 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRoadmap) -> AppRe
     }
     let data = serde_json::json!({ "title": r.title, "appealIds": linked });
     audit::record(&txn, caller, now, "createRoadmap", Some(format!("roadmap:{}", r.id)), Some(data)).await?;
+    announce(&txn, &r, "createRoadmap", now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(r)
 }
 
@@ -382,7 +394,9 @@ pub async fn update(
     }
     let updated = save(&txn, &r, am, now).await?;
     audit::record(&txn, caller, now, "updateRoadmap", Some(format!("roadmap:{id}")), None).await?;
+    announce(&txn, &updated, "updateRoadmap", now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 
@@ -433,7 +447,9 @@ pub async fn add_measure(
     let updated = save(&txn, &r, r.clone().into_active_model(), now).await?;
     let data = serde_json::json!({ "measureId": measure.id, "title": measure.title, "dueDate": measure.due_date });
     audit::record(&txn, caller, now, "addMeasure", Some(format!("roadmap:{roadmap_id}")), Some(data)).await?;
+    announce(&txn, &updated, "addMeasure", now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 
@@ -526,7 +542,9 @@ pub async fn update_measure(
     let updated = save(&txn, &r, r.clone().into_active_model(), now).await?;
     let data = Some(serde_json::Value::Object(data));
     audit::record(&txn, caller, now, "updateMeasure", Some(format!("roadmap:{roadmap_id}")), data).await?;
+    announce(&txn, &updated, "updateMeasure", now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 
@@ -600,7 +618,9 @@ pub async fn act(
     }
     let data = serde_json::json!({ "from": from.as_str(), "to": to.as_str(), "comment": comment });
     audit::record(&txn, caller, now, action.name(), Some(format!("roadmap:{id}")), Some(data)).await?;
+    announce(&txn, &updated, action.name(), now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 

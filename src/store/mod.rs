@@ -7,5 +7,6 @@
 
 pub mod appeals;
 pub mod audit;
+pub mod deliveries;
 pub mod outbox;
 pub mod rollup;

@@ -34,6 +34,26 @@ impl Subject {
     }
 }
 
+/// The data of an ordinary change as announced (and sent to webhooks as `data`): the
+/// subject's id (as the API writes ids), what was done (the mutation's name), and the status
+/// and version it has now. Never personal data: a receiver reads the rest through the API.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change<'a> {
+    pub id: String,
+    pub action: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'a str>,
+    pub version: i32,
+}
+
+impl<'a> Change<'a> {
+    /// A change of `id` by `action`, leaving it in `status` at `version`.
+    pub fn new(id: i64, action: &'a str, status: Option<&'a str>, version: i32) -> Self {
+        Self { id: id.to_string(), action, status, version }
+    }
+}
+
 /// Writes the announcement of a change; call it in the transaction that makes the change,
 /// so a change that rolls back is never announced.
 ///
@@ -93,7 +113,8 @@ pub async fn claim_pending(
     Ok(rows)
 }
 
-/// Whether any row waits to be dispatched (a read, no lock).
+/// Whether any row waits to be dispatched: a read, so an idle dispatcher does not take
+/// SQLite's write lock (an `UPDATE` takes it even when it matches nothing).
 ///
 /// # Errors
 /// On a database failure.

@@ -38,6 +38,13 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         rollup_compact_secs: 300,
         dispatch_interval_ms: 100,
         memo_check_secs: 3600,
+        // The webhook receivers of the tests listen on 127.0.0.1; retries come fast.
+        webhook_allow_private: true,
+        webhook_delivery: true,
+        webhook_max_attempts: 3,
+        webhook_retry_base_ms: 200,
+        webhook_retry_max_ms: 1000,
+        webhook_timeout_ms: 2000,
         max_body_bytes: 1_048_576,
         max_upload_bytes: 16 * 1_048_576,
         max_depth: 12,

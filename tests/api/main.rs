@@ -33,3 +33,4 @@ mod roadmaps;
 mod schema;
 mod seed;
 mod users;
+mod webhooks;
