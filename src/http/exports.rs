@@ -16,8 +16,9 @@ use crate::domain::access::{Denied, Principal};
 use crate::error::AppError;
 use crate::graphql::analytics::restricted;
 use crate::graphql::policy;
-use crate::service::analytics::{self, Filter};
+use crate::service::analytics::Filter;
 use crate::service::appeal_query::{self, AppealFilter};
+use crate::service::documents::memo;
 use crate::service::scope::AppealScope;
 use crate::service::{Caller, audit, auth, exports};
 
@@ -72,12 +73,18 @@ pub async fn memo(State(http): State<Http>, Path(file): Path<String>, headers: H
     };
     let result: Result<(&'static str, Vec<u8>), AppError> = async {
         let filter = restricted(&principal, Filter::default())?;
-        let memo = analytics::weekly_memo(&http.app, week_start, &filter).await?;
-        if ext == "docx" {
-            Ok((exports::DOCX_TYPE, exports::memo_docx(&memo)?))
-        } else {
-            Ok((exports::XLSX_TYPE, exports::memo_xlsx(&memo)?))
-        }
+        let report = memo::load(&http.app, week_start, &filter).await?;
+        // Drawing the charts and zipping the parts is CPU work: off the async workers.
+        let docx = ext == "docx";
+        tokio::task::spawn_blocking(move || {
+            if docx {
+                Ok((exports::DOCX_TYPE, memo::docx(&report)?))
+            } else {
+                Ok((exports::XLSX_TYPE, memo::xlsx(&report)?))
+            }
+        })
+        .await
+        .map_err(AppError::internal)?
     }
     .await;
     match result {

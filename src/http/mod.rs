@@ -223,7 +223,7 @@ async fn export_roadmap(
     let Some(id) = file.strip_suffix(".docx").and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0) else {
         return error_response(StatusCode::NOT_FOUND, "NOT_FOUND", "roadmap not found");
     };
-    match crate::service::roadmaps::export_docx(&http.app, id).await {
+    match crate::service::documents::roadmap::export_docx(&http.app, id).await {
         Ok(bytes) => (
             [
                 (
