@@ -495,6 +495,13 @@ async fn the_memo_docx_is_a_document_with_styles_tables_charts_letterhead_and_si
     }
     let types = doc.part("[Content_Types].xml");
     assert!(types.contains("Extension=\"png\" ContentType=\"image/png\""), "{types}");
+
+    // A week long before any appeal: the same document, saying so instead of drawing.
+    let empty = Docx::read(&download(&app, &curator, "/exports/memo/2025-01-06.docx").await);
+    empty.assert_house_style();
+    assert!(empty.embeds.is_empty() && empty.styled("Caption").is_empty());
+    let text = empty.text();
+    assert!(text.contains("За 8 недель обращений не поступало.") && text.contains("Роста числа обращений"), "{text}");
 }
 
 /// The sheets of a workbook by name, as their XML part names.
