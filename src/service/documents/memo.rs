@@ -445,8 +445,9 @@ impl<'a> Sheet<'a> {
             let longest_word = h.split_whitespace().map(|w| w.chars().count()).max().unwrap_or(0) as f64;
             let length = h.chars().count() as f64 * 1.15;
             sheet.head.push(length);
-            // A long header may take two lines; its longest word never breaks.
-            sheet.fit(col as u16, (length / 2.0).max(longest_word * 1.15).min(length));
+            // A long header may take two lines; a short one and the longest word never break.
+            let wanted = if length <= 16.0 { length } else { (length / 2.0).max(longest_word * 1.15) };
+            sheet.fit(col as u16, wanted.min(length));
         }
         Ok(sheet)
     }

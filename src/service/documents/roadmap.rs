@@ -275,7 +275,6 @@ pub fn docx(report: &RoadmapReport) -> AppResult<Vec<u8>> {
         }
     }
 
-    doc.paragraph(Style::Plain, &[]);
     doc.table(&signature("Ответственный за подготовку", report.owner.as_deref()));
     doc.paragraph(
         Style::Note,
