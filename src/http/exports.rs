@@ -15,8 +15,8 @@ use super::{Credential, Http, MALFORMED_CREDENTIAL, bearer, error_response};
 use crate::domain::access::{Denied, Principal};
 use crate::error::AppError;
 use crate::graphql::policy;
-use crate::service::analytics;
 use crate::service::appeal_query::{self, AppealFilter};
+use crate::service::documents::memo;
 use crate::service::scope::AppealScope;
 use crate::service::{Caller, audit, auth, exports};
 
@@ -65,12 +65,18 @@ pub async fn memo(State(http): State<Http>, Path(file): Path<String>, headers: H
         return app_error(&AppError::bad("weekStart", "is not a date in the form YYYY-MM-DD"));
     };
     let result: Result<(&'static str, Vec<u8>), AppError> = async {
-        let memo = analytics::weekly_memo(&http.app, &principal, week_start).await?;
-        if ext == "docx" {
-            Ok((exports::DOCX_TYPE, exports::memo_docx(&memo)?))
-        } else {
-            Ok((exports::XLSX_TYPE, exports::memo_xlsx(&memo)?))
-        }
+        let report = memo::load(&http.app, &principal, week_start).await?;
+        // Drawing the charts and zipping the parts is CPU work: off the async workers.
+        let docx = ext == "docx";
+        tokio::task::spawn_blocking(move || {
+            if docx {
+                Ok((exports::DOCX_TYPE, memo::docx(&report)?))
+            } else {
+                Ok((exports::XLSX_TYPE, memo::xlsx(&report)?))
+            }
+        })
+        .await
+        .map_err(AppError::internal)?
     }
     .await;
     match result {
@@ -207,7 +213,7 @@ pub async fn roadmap(State(http): State<Http>, Path(file): Path<String>, headers
     let Some(id) = file.strip_suffix(".docx").and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0) else {
         return app_error(&AppError::NotFound("roadmap".into()));
     };
-    match crate::service::roadmaps::export_docx(&http.app, id).await {
+    match crate::service::documents::roadmap::export_docx(&http.app, id).await {
         Ok(bytes) => (
             [
                 (

@@ -18,7 +18,12 @@ use crate::state::AppState;
 use crate::store::{deliveries, outbox};
 
 /// Rows claimed per transaction.
-const BATCH: u64 = 100;
+const BATCH: u64 = 500;
+/// On SQLite, the pause between two full batches: the dispatcher holds the database's only
+/// write lock while it dispatches, and another process (an `mcu import` beside the server)
+/// waiting on its busy timeout retries at intervals of up to 100 ms; a backlog of a big
+/// import dispatched back to back would otherwise starve it.
+const SQLITE_YIELD: Duration = Duration::from_millis(150);
 /// The PostgreSQL channel of dispatched outbox ids.
 pub const CHANNEL: &str = "mcu_outbox";
 
@@ -30,9 +35,14 @@ pub async fn run(state: AppState) {
             () = tokio::time::sleep(state.settings.dispatch_interval) => {}
             () = state.announcements.woken() => {}
         }
+        let sqlite = state.writer.get_database_backend() == DatabaseBackend::Sqlite;
         loop {
             match pass(&state).await {
-                Ok(n) if n as u64 == BATCH => {}
+                Ok(n) if n as u64 == BATCH => {
+                    if sqlite {
+                        tokio::time::sleep(SQLITE_YIELD).await;
+                    }
+                }
                 Ok(_) => break,
                 Err(e) => {
                     tracing::warn!(error = %e.message(), "the outbox dispatcher failed a pass");

@@ -9,7 +9,7 @@ use crate::domain::access::Principal;
 use crate::domain::events::Topic;
 use crate::domain::schedule::memo_week_due;
 use crate::error::AppResult;
-use crate::service::{analytics, exports, memos};
+use crate::service::{documents, memos};
 use crate::state::AppState;
 use crate::store::outbox::{self, Subject};
 
@@ -36,16 +36,23 @@ pub async fn pass(state: &AppState) -> AppResult<Option<i64>> {
     }
     // The memo reads a week of analytics: made before the write transaction, which then only
     // stores it (another process may have made it meanwhile: then this one is dropped).
-    let memo = analytics::weekly_memo(state, &Principal::System, week).await?;
-    let docx = exports::memo_docx(&memo)?;
-    let xlsx = exports::memo_xlsx(&memo)?;
+    let report = documents::memo::load(state, &Principal::System, week).await?;
+    // Drawing the charts and zipping the parts is CPU work: off the async workers.
+    let (report, docx, xlsx) = tokio::task::spawn_blocking(move || {
+        let docx = documents::memo::docx(&report)?;
+        let xlsx = documents::memo::xlsx(&report)?;
+        Ok::<_, crate::error::AppError>((report, docx, xlsx))
+    })
+    .await
+    .map_err(crate::error::AppError::internal)??;
+    let memo = &report.memo;
     let txn = crate::db::begin_write(&state.writer).await?;
     if !try_lead(&txn, Job::WeeklyMemo).await? || memos::exists(&txn, week).await? {
         txn.rollback().await?;
         return Ok(None);
     }
     let now = state.clock.now();
-    let row = memos::save(&txn, &memo, docx, xlsx, now).await?;
+    let row = memos::save(&txn, memo, docx, xlsx, now).await?;
     outbox::record(&txn, Topic::MemoReady, Subject::Memo(row.id), &serde_json::json!({ "weekStart": week }), now)
         .await?;
     txn.commit().await?;

@@ -9,6 +9,7 @@ pub mod auth;
 pub mod calendar;
 pub mod classifier;
 pub mod deadlines;
+pub mod documents;
 pub mod duplicates;
 pub mod exports;
 pub mod imports;

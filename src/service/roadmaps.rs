@@ -1,5 +1,6 @@
 //! Roadmaps (дорожные карты): drafting, the curator's approval round, measure progress,
-//! comments, the effect on the number of appeals and the DOCX export.
+//! comments and the effect on the number of appeals (its DOCX document is in
+//! `service::documents::roadmap`).
 //!
 //! Every change runs in one write transaction that checks the roadmap's version inside the
 //! UPDATE, applies the workflow from `domain::roadmap` and writes the audit entry
@@ -676,57 +677,4 @@ pub async fn effect_of(state: &AppState, r: &roadmap::Model) -> AppResult<Option
     let baseline = count_appeals(conn, categories.as_ref(), territories.as_ref(), start, approved_at).await?;
     let current = count_appeals(conn, categories.as_ref(), territories.as_ref(), approved_at, now).await?;
     Ok(Some(effect(baseline, months, current, approved_at, now)))
-}
-
-/// The roadmap as a DOCX document: title, problem and the table of measures
-/// (№ / мероприятие / срок / ответственный / отметка о выполнении).
-///
-/// # Errors
-/// `NOT_FOUND` for an unknown roadmap; `INTERNAL_SERVER_ERROR` when the document cannot be built.
-pub async fn export_docx(state: &AppState, id: i64) -> AppResult<Vec<u8>> {
-    use docx_rs::{Docx, Paragraph, Run, Table, TableCell, TableRow};
-    let r = get(&state.db, id).await?;
-    let rows = measures(&state.db, id).await?;
-    let ids: Vec<i64> = rows.iter().filter_map(|m| m.responsible_id).collect();
-    let recipients = recipient::Entity::find().filter(recipient::Column::Id.is_in(ids)).all(&state.db).await?;
-    let cell = |text: &str, bold: bool| {
-        let run = Run::new().add_text(text);
-        TableCell::new().add_paragraph(Paragraph::new().add_run(if bold { run.bold() } else { run }))
-    };
-    let mut table_rows = vec![TableRow::new(
-        ["№", "Мероприятие", "Срок", "Ответственный", "Отметка о выполнении"].iter().map(|h| cell(h, true)).collect(),
-    )];
-    for (i, m) in rows.iter().enumerate() {
-        let responsible = [
-            m.responsible_id.and_then(|rid| recipients.iter().find(|x| x.id == rid)).map(|x| x.name.clone()),
-            m.responsible_name.clone(),
-        ]
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>()
-        .join(", ");
-        let mark = match measure_status(m)? {
-            MeasureStatus::Done => match m.done_at {
-                Some(at) => format!("Выполнено {}", at.with_timezone(&state.settings.timezone).format("%d.%m.%Y")),
-                None => "Выполнено".into(),
-            },
-            MeasureStatus::InProgress => "В работе".into(),
-            MeasureStatus::Cancelled => "Отменено".into(),
-            MeasureStatus::Planned => String::new(),
-        };
-        table_rows.push(TableRow::new(vec![
-            cell(&(i + 1).to_string(), false),
-            cell(&m.title, false),
-            cell(&m.due_date.format("%d.%m.%Y").to_string(), false),
-            cell(&responsible, false),
-            cell(&mark, false),
-        ]));
-    }
-    let doc = Docx::new()
-        .add_paragraph(Paragraph::new().add_run(Run::new().add_text(format!("Дорожная карта: {}", r.title)).bold()))
-        .add_paragraph(Paragraph::new().add_run(Run::new().add_text(format!("Проблема: {}", r.problem))))
-        .add_table(Table::new(table_rows));
-    let mut out = std::io::Cursor::new(Vec::new());
-    doc.build().pack(&mut out).map_err(AppError::internal)?;
-    Ok(out.into_inner())
 }

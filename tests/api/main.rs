@@ -15,6 +15,7 @@ mod auth;
 mod browser;
 mod cli;
 mod clients;
+mod documents;
 mod durability;
 mod examples;
 mod files;
