@@ -5,13 +5,14 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::DatabaseConnection;
 
 use crate::entity::{appeal, appeal_event, category, recipient, territory, user};
 use crate::error::AppError;
+use crate::store::batch;
 
 macro_rules! by_id_loader {
-    ($name:ident, $entity:ident) => {
+    ($name:ident, $entity:ident, $read:ident) => {
         /// Loads rows by primary key in one statement per batch.
         pub struct $name(pub DatabaseConnection);
 
@@ -20,22 +21,18 @@ macro_rules! by_id_loader {
             type Error = Arc<AppError>;
 
             async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-                let rows = $entity::Entity::find()
-                    .filter($entity::Column::Id.is_in(keys.iter().copied()))
-                    .all(&self.0)
-                    .await
-                    .map_err(|e| Arc::new(AppError::from(e)))?;
+                let rows = batch::$read(&self.0, keys).await.map_err(Arc::new)?;
                 Ok(rows.into_iter().map(|r| (r.id, r)).collect())
             }
         }
     };
 }
 
-by_id_loader!(RecipientLoader, recipient);
-by_id_loader!(TerritoryLoader, territory);
-by_id_loader!(CategoryLoader, category);
-by_id_loader!(UserLoader, user);
-by_id_loader!(AppealLoader, appeal);
+by_id_loader!(RecipientLoader, recipient, recipients);
+by_id_loader!(TerritoryLoader, territory, territories);
+by_id_loader!(CategoryLoader, category, categories);
+by_id_loader!(UserLoader, user, users);
+by_id_loader!(AppealLoader, appeal, appeals);
 
 /// Loads the subcategories of many categories in one statement.
 pub struct CategoryChildrenLoader(pub DatabaseConnection);
@@ -45,12 +42,7 @@ impl Loader<i64> for CategoryChildrenLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = category::Entity::find()
-            .filter(category::Column::ParentId.is_in(keys.iter().copied()))
-            .order_by_asc(category::Column::Name)
-            .all(&self.0)
-            .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let rows = batch::category_children(&self.0, keys).await.map_err(Arc::new)?;
         let mut out: HashMap<i64, Self::Value> = HashMap::new();
         for r in rows {
             if let Some(p) = r.parent_id {
@@ -69,12 +61,7 @@ impl Loader<i64> for AppealEventsLoader {
     type Error = Arc<AppError>;
 
     async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = appeal_event::Entity::find()
-            .filter(appeal_event::Column::AppealId.is_in(keys.iter().copied()))
-            .order_by_asc(appeal_event::Column::Id)
-            .all(&self.0)
-            .await
-            .map_err(|e| Arc::new(AppError::from(e)))?;
+        let rows = batch::appeal_events(&self.0, keys).await.map_err(Arc::new)?;
         let mut out: HashMap<i64, Self::Value> = HashMap::new();
         for r in rows {
             out.entry(r.appeal_id).or_default().push(r);

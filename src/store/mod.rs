@@ -7,6 +7,7 @@
 
 pub mod appeals;
 pub mod audit;
+pub mod batch;
 pub mod deliveries;
 pub mod outbox;
 pub mod rollup;

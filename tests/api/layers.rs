@@ -33,6 +33,10 @@ const FLOORS: &[(&str, u8)] = &[
 /// Top-level modules whose files are units of their own in the circle check.
 const SPLIT: &[&str] = &["domain", "store", "service", "jobs", "graphql", "http"];
 
+/// What GraphQL and HTTP may not name: resolvers parse, authorize, shape and call services;
+/// the SQL is built below them.
+const NO_SQL: &[&str] = &["sea_query", "QueryFilter", "QuerySelect", "QueryOrder", "Entity::find", "Condition::"];
+
 /// What `domain` may not name: it gets data and time passed in.
 const IMPURE: &[&str] = &["sea_orm", "sqlx", "tokio", "reqwest", "std::fs", "Utc::now", "SystemTime", "Local::now"];
 
@@ -166,6 +170,13 @@ fn violations(files: &[(String, String)]) -> Vec<String> {
                 }
             }
         }
+        if module[0] == "graphql" || module[0] == "http" {
+            for word in NO_SQL {
+                if code.contains(word) {
+                    wrong.push(format!("{rel}: resolvers build no SQL but this names `{word}`"));
+                }
+            }
+        }
         let from = unit(&module);
         for target in imports(&module, &code) {
             let Some(theirs) = floor(&target[0]) else {
@@ -274,6 +285,7 @@ fn the_layering_check_finds_an_upward_import_a_circle_and_an_impure_domain() {
         file("config.rs", "use crate::{db, domain::password}; // crate::http in a comment is fine"),
         file("newfloor.rs", "fn f() {}"),
         file("graphql/x.rs", "use crate::service::a;\n#[cfg(test)]\nmod tests { use crate::http::y; }"),
+        file("http/z.rs", "fn f() { let q = appeal::Entity::find().filter(x); }"),
     ];
     let wrong = violations(&files);
     let has = |needle: &str| wrong.iter().any(|w| w.contains(needle));
@@ -283,6 +295,7 @@ fn the_layering_check_finds_an_upward_import_a_circle_and_an_impure_domain() {
     assert!(has("config.rs: floor 2 (`config`) imports floor 3 (`db`)"), "{wrong:#?}");
     assert!(has("module `newfloor` has no floor"), "{wrong:#?}");
     assert!(!has("graphql/x.rs"), "a test module may import anything: {wrong:#?}");
+    assert!(has("http/z.rs: resolvers build no SQL but this names `Entity::find`"), "{wrong:#?}");
     assert!(!has("crate::http"), "{wrong:#?}");
-    assert_eq!(wrong.len(), 5, "{wrong:#?}");
+    assert_eq!(wrong.len(), 6, "{wrong:#?}");
 }

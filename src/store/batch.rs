@@ -1,0 +1,49 @@
+//! Reads of many rows by key in one statement, for the request's DataLoaders
+//! (`graphql::loaders`): GraphQL batches the keys, the store writes the SQL.
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
+
+use crate::entity::{appeal, appeal_event, category, recipient, territory, user};
+use crate::error::AppResult;
+
+macro_rules! by_ids {
+    ($fn:ident, $entity:ident) => {
+        /// The rows with these ids (missing ids are left out).
+        ///
+        /// # Errors
+        /// On a database failure.
+        pub async fn $fn(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<Vec<$entity::Model>> {
+            Ok($entity::Entity::find().filter($entity::Column::Id.is_in(ids.iter().copied())).all(conn).await?)
+        }
+    };
+}
+
+by_ids!(recipients, recipient);
+by_ids!(territories, territory);
+by_ids!(categories, category);
+by_ids!(users, user);
+by_ids!(appeals, appeal);
+
+/// The subcategories of these categories, by name.
+///
+/// # Errors
+/// On a database failure.
+pub async fn category_children(conn: &impl ConnectionTrait, parents: &[i64]) -> AppResult<Vec<category::Model>> {
+    Ok(category::Entity::find()
+        .filter(category::Column::ParentId.is_in(parents.iter().copied()))
+        .order_by_asc(category::Column::Name)
+        .all(conn)
+        .await?)
+}
+
+/// The history entries of these appeals, in order.
+///
+/// # Errors
+/// On a database failure.
+pub async fn appeal_events(conn: &impl ConnectionTrait, appeals: &[i64]) -> AppResult<Vec<appeal_event::Model>> {
+    Ok(appeal_event::Entity::find()
+        .filter(appeal_event::Column::AppealId.is_in(appeals.iter().copied()))
+        .order_by_asc(appeal_event::Column::Id)
+        .all(conn)
+        .await?)
+}
