@@ -86,6 +86,14 @@ pub struct SettingsArgs {
     /// Milliseconds between passes of the outbox dispatcher (a local change wakes it sooner).
     #[arg(long, env = "MCU_DISPATCH_INTERVAL_MS", default_value = "250", global = true)]
     pub dispatch_interval_ms: u64,
+    /// Seconds between passes of the deadline watch (DUE_SOON, OVERDUE and escalation alerts).
+    #[arg(long, env = "MCU_WATCH_INTERVAL_SECS", default_value = "60", global = true)]
+    pub watch_interval_secs: u64,
+    /// Escalation rules as JSON overriding the defaults, e.g. `{"grace_working_days": 2}` (keys:
+    /// due_soon, overdue, escalated — lists of EXECUTORS, COORDINATORS, CURATORS —,
+    /// grace_working_days, incident_grace_working_hours).
+    #[arg(long, env = "MCU_ESCALATION", default_value = "{}", global = true)]
+    pub escalation: String,
     /// Largest accepted JSON request body in bytes.
     #[arg(long, env = "MCU_MAX_BODY_BYTES", default_value = "1048576", global = true)]
     pub max_body_bytes: usize,
@@ -201,6 +209,8 @@ pub struct Settings {
     pub export_timeout: Duration,
     pub rollup_compact_interval: Duration,
     pub dispatch_interval: Duration,
+    pub watch_interval: Duration,
+    pub escalation: crate::domain::escalation::EscalationPolicy,
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
     pub max_depth: usize,
@@ -297,6 +307,9 @@ impl Settings {
         positive("MCU_EXPORT_TIMEOUT_MS", a.export_timeout_ms)?;
         positive("MCU_ROLLUP_COMPACT_SECS", a.rollup_compact_secs)?;
         positive("MCU_DISPATCH_INTERVAL_MS", a.dispatch_interval_ms)?;
+        positive("MCU_WATCH_INTERVAL_SECS", a.watch_interval_secs)?;
+        let escalation: crate::domain::escalation::EscalationPolicy = serde_json::from_str(&a.escalation)
+            .map_err(|e| bad("MCU_ESCALATION", format!("is not valid escalation JSON ({e})")))?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
         if let Some(pages) = a.sqlite_max_page_count {
             positive("MCU_SQLITE_MAX_PAGE_COUNT", pages)?;
@@ -422,6 +435,8 @@ impl Settings {
             export_timeout: Duration::from_millis(a.export_timeout_ms),
             rollup_compact_interval: Duration::from_secs(a.rollup_compact_secs),
             dispatch_interval: Duration::from_millis(a.dispatch_interval_ms),
+            watch_interval: Duration::from_secs(a.watch_interval_secs),
+            escalation,
             max_body_bytes: a.max_body_bytes,
             max_upload_bytes: a.max_upload_bytes,
             max_depth: a.max_depth,

@@ -12,6 +12,7 @@ pub mod m20261129_000012_appeal_rollups;
 mod m20261204_000013_revoked_family_index;
 mod m20261204_000014_import_status;
 mod m20261204_000015_outbox;
+mod m20261205_000020_notifications;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_revoked_family_index::Migration),
             Box::new(m20261204_000014_import_status::Migration),
             Box::new(m20261204_000015_outbox::Migration),
+            Box::new(m20261205_000020_notifications::Migration),
         ]
     }
 }

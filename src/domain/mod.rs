@@ -4,6 +4,7 @@ pub mod access;
 pub mod calendar;
 pub mod classifier;
 pub mod deadlines;
+pub mod escalation;
 pub mod events;
 pub mod import_format;
 pub mod lifecycle;

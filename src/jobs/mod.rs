@@ -4,6 +4,7 @@
 //! [`try_lead`] in their transaction.
 
 pub mod dispatcher;
+pub mod watch;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
@@ -49,6 +50,7 @@ pub async fn try_lead(txn: &impl ConnectionTrait, job: Job) -> AppResult<bool> {
 /// Starts the background work of a serving process.
 pub fn spawn(state: &AppState) {
     tokio::spawn(dispatcher::run(state.clone()));
+    tokio::spawn(watch::run(state.clone()));
     if state.db.get_database_backend() == DatabaseBackend::Postgres {
         tokio::spawn(dispatcher::listen(state.clone()));
     }

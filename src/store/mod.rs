@@ -1,3 +1,4 @@
 //! Persistence of the aggregates: what is written, always in the caller's transaction.
 
+pub mod alerts;
 pub mod outbox;

@@ -37,6 +37,8 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         export_timeout_ms: 600_000,
         rollup_compact_secs: 300,
         dispatch_interval_ms: 100,
+        watch_interval_secs: 3600,
+        escalation: "{}".into(),
         max_body_bytes: 1_048_576,
         max_upload_bytes: 16 * 1_048_576,
         max_depth: 12,

@@ -32,3 +32,4 @@ mod roadmaps;
 mod schema;
 mod seed;
 mod users;
+mod watch;
