@@ -9,6 +9,7 @@ pub mod intake;
 pub mod limits;
 pub mod loaders;
 pub mod meta;
+pub mod notifications;
 pub mod policy;
 pub mod polls;
 pub mod reference;
@@ -41,6 +42,7 @@ pub struct Query(
     polls::PollQuery,
     analytics::AnalyticsQuery,
     meta::MetaQuery,
+    notifications::NotificationQuery,
 );
 
 /// The root mutation: one part per area.
@@ -54,6 +56,7 @@ pub struct Mutation(
     roadmaps::RoadmapMutation,
     polls::PollMutation,
     meta::MetaMutation,
+    notifications::NotificationMutation,
 );
 
 /// The executable schema type.

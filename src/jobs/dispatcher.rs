@@ -1,6 +1,8 @@
 //! The outbox dispatcher: claims pending outbox rows, fans each out, marks it dispatched and
 //! announces it, all in one transaction (a crash before the commit leaves the rows pending,
 //! so they are fanned out after a restart: at least once, never for a rolled-back change).
+//! Fanning out makes the in-app notifications of deadline alerts
+//! ([`crate::service::notify::fan_out`]) in the same transaction.
 //!
 //! Announcing reaches every process's live subscribers: on PostgreSQL by `NOTIFY
 //! mcu_outbox, '<ids>'` sent inside the dispatching transaction (PostgreSQL delivers it only
@@ -53,6 +55,7 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
         txn.commit().await?;
         return Ok(0);
     }
+    crate::service::notify::fan_out(&txn, state, &rows).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
     if postgres {

@@ -14,6 +14,7 @@ pub mod exports;
 pub mod imports;
 pub mod intake;
 pub mod mail;
+pub mod notify;
 pub mod polls;
 pub mod reference;
 pub mod roadmaps;

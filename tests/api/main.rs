@@ -24,6 +24,7 @@ mod intake;
 mod layers;
 mod limits;
 mod mail;
+mod notifications;
 mod outbox;
 mod policy;
 mod polls;
