@@ -94,6 +94,10 @@ pub struct SettingsArgs {
     /// grace_working_days, incident_grace_working_hours).
     #[arg(long, env = "MCU_ESCALATION", default_value = "{}", global = true)]
     pub escalation: String,
+    /// Seconds between checks of a WebSocket subscriber's session (an expired access token, an
+    /// ended session or a deactivated person ends its subscriptions).
+    #[arg(long, env = "MCU_SUBSCRIPTION_CHECK_SECS", default_value = "30", global = true)]
+    pub subscription_check_secs: u64,
     /// Largest accepted JSON request body in bytes.
     #[arg(long, env = "MCU_MAX_BODY_BYTES", default_value = "1048576", global = true)]
     pub max_body_bytes: usize,
@@ -211,6 +215,7 @@ pub struct Settings {
     pub dispatch_interval: Duration,
     pub watch_interval: Duration,
     pub escalation: crate::domain::escalation::EscalationPolicy,
+    pub subscription_check_interval: Duration,
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
     pub max_depth: usize,
@@ -308,6 +313,7 @@ impl Settings {
         positive("MCU_ROLLUP_COMPACT_SECS", a.rollup_compact_secs)?;
         positive("MCU_DISPATCH_INTERVAL_MS", a.dispatch_interval_ms)?;
         positive("MCU_WATCH_INTERVAL_SECS", a.watch_interval_secs)?;
+        positive("MCU_SUBSCRIPTION_CHECK_SECS", a.subscription_check_secs)?;
         let escalation: crate::domain::escalation::EscalationPolicy = serde_json::from_str(&a.escalation)
             .map_err(|e| bad("MCU_ESCALATION", format!("is not valid escalation JSON ({e})")))?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
@@ -437,6 +443,7 @@ impl Settings {
             dispatch_interval: Duration::from_millis(a.dispatch_interval_ms),
             watch_interval: Duration::from_secs(a.watch_interval_secs),
             escalation,
+            subscription_check_interval: Duration::from_secs(a.subscription_check_secs),
             max_body_bytes: a.max_body_bytes,
             max_upload_bytes: a.max_upload_bytes,
             max_depth: a.max_depth,

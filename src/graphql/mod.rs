@@ -15,14 +15,15 @@ pub mod polls;
 pub mod reference;
 pub mod roadmaps;
 pub mod scalars;
+pub mod subscriptions;
 
 use std::borrow::Cow;
 
 use async_graphql::parser::types::Field;
 use async_graphql::resolver_utils::ContainerType;
 use async_graphql::{
-    Context, ContextSelectionSet, EmptySubscription, MergedObject, ObjectType, OutputType, Positioned, Schema,
-    SchemaBuilder, ServerError, ServerResult, Value,
+    Context, ContextSelectionSet, MergedObject, ObjectType, OutputType, Positioned, Schema, SchemaBuilder, ServerError,
+    ServerResult, Value,
 };
 
 use crate::domain::access::{Denied, Principal, Role, UserPrincipal};
@@ -60,11 +61,11 @@ pub struct Mutation(
 );
 
 /// The executable schema type.
-pub type AppSchema = Schema<Guarded<Query>, Guarded<Mutation>, EmptySubscription>;
+pub type AppSchema = Schema<Guarded<Query>, Guarded<Mutation>, subscriptions::Subscription>;
 
 /// The schema without data or limits: shared by the server and the SDL export.
-pub fn schema_builder() -> SchemaBuilder<Guarded<Query>, Guarded<Mutation>, EmptySubscription> {
-    Schema::build(Guarded(Query::default()), Guarded(Mutation::default()), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Guarded<Query>, Guarded<Mutation>, subscriptions::Subscription> {
+    Schema::build(Guarded(Query::default()), Guarded(Mutation::default()), subscriptions::Subscription::default())
         .override_output_type_description::<chrono::DateTime<chrono::Utc>>(scalars::DATE_TIME)
         .override_input_type_description::<async_graphql::Upload>(scalars::UPLOAD)
 }

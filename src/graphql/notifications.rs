@@ -1,14 +1,17 @@
 //! Notifications as a person sees them: its list (all or unread), marking read, and its
 //! settings per kind (in the application; by e-mail one by one or in a daily digest).
 
-use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
+use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription};
 use chrono::{DateTime, Utc};
+use futures_util::{Stream, StreamExt};
 
 use super::appeals::{Appeal, ScopeCache, scope};
 use super::connection::{connection, forward_window};
 use super::loaders::Loaders;
+use super::subscriptions::{self, Heard};
 use super::{caller, parse_id, state};
 use crate::domain::escalation::{MailDelivery, NotificationKind, Preference};
+use crate::domain::events::Topic;
 use crate::entity::notification;
 use crate::error::{AppError, AppResult};
 use crate::service::notify::{self, SettingChange};
@@ -140,5 +143,40 @@ impl NotificationMutation {
             .into_iter()
             .map(NotificationSetting::from)
             .collect())
+    }
+}
+
+#[derive(Default)]
+pub struct NotificationSubscription;
+
+#[Subscription]
+impl NotificationSubscription {
+    /// The caller's notifications as they are made (what `notifications` lists). Over
+    /// WebSocket only; ends with an `UNAUTHENTICATED` error when the access token expires,
+    /// the session ends or the person is deactivated.
+    #[allow(clippy::unused_async)] // the macro takes subscription fields as `async fn`s
+    async fn notification_added(
+        &self,
+        ctx: &Context<'_>,
+    ) -> async_graphql::Result<impl Stream<Item = AppResult<Notification>> + use<>> {
+        let (me, session) = subscriptions::authorize(ctx, "notificationAdded")?;
+        let me = me.id;
+        let app = state(ctx).clone();
+        Ok(subscriptions::heard(ctx, me, session).filter_map(move |heard| {
+            let app = app.clone();
+            async move {
+                match heard {
+                    Heard::Ended(e) => Some(Err(e)),
+                    Heard::Row(row) => {
+                        // Only the rows the fan-out makes notifications of cost a read.
+                        NotificationKind::of_topic(row.topic.parse::<Topic>().ok()?)?;
+                        notify::from_outbox(&app, me, row.id)
+                            .await
+                            .transpose()
+                            .map(|n| n.map(|model| Notification { model }))
+                    }
+                }
+            }
+        }))
     }
 }

@@ -32,7 +32,7 @@ pub fn request_cap(field: &str) -> Option<(&'static str, u32)> {
     })
 }
 
-/// The rule for `Query.field` or `Mutation.field`.
+/// The rule for `Query.field`, `Mutation.field` or `Subscription.field`.
 pub fn rule_for(field: &str) -> Option<Access> {
     use Access::{AnyUser, Public, Roles, RolesOrScopes};
     Some(match field {

@@ -39,6 +39,7 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         dispatch_interval_ms: 100,
         watch_interval_secs: 3600,
         escalation: "{}".into(),
+        subscription_check_secs: 1,
         max_body_bytes: 1_048_576,
         max_upload_bytes: 16 * 1_048_576,
         max_depth: 12,

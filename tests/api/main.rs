@@ -32,5 +32,6 @@ mod reference;
 mod roadmaps;
 mod schema;
 mod seed;
+mod subscriptions;
 mod users;
 mod watch;

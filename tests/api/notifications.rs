@@ -306,6 +306,7 @@ async fn notifications_are_for_the_people_the_rule_can_name() {
 const CONTRACT: &str = r"
 type Query { notifications(first: Int, after: String, unreadOnly: Boolean): NotificationConnection! }
 type Mutation { markNotificationsRead(ids: [ID!]!): Int! }
+type Subscription { notificationAdded: Notification! }
 type Notification { id: ID! kind: String! text: String! createdAt: DateTime! readAt: DateTime appeal: Appeal }
 type NotificationEdge { cursor: String! node: Notification! }
 type NotificationConnection { edges: [NotificationEdge!]! pageInfo: PageInfo! totalCount: Int! }
