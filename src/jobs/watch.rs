@@ -5,8 +5,9 @@
 //! entry in the appeal's history, all in one transaction. The dispatcher then tells the people
 //! the escalation rule names ([`crate::service::notify::fan_out`]).
 //!
-//! Once across processes: each batch's transaction leads [`Job::DeadlineWatch`] (an advisory
-//! lock on PostgreSQL; another process skips its turn meanwhile), reads its appeals `FOR
+//! The appeals are found by a read (no lock held while scanning); what is to be announced is
+//! claimed in a writing transaction that leads [`Job::DeadlineWatch`] (an advisory lock on
+//! PostgreSQL; another process skips its turn meanwhile), reads those appeals again `FOR
 //! UPDATE SKIP LOCKED`, and claims each transition with an insert the unique key lets through
 //! only once, so even two leaders in turn cannot announce a transition twice.
 
@@ -36,11 +37,11 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    fn add(&mut self, t: Transition) {
+    fn add(&mut self, t: Transition, n: usize) {
         match t {
-            Transition::DueSoon => self.due_soon += 1,
-            Transition::Overdue => self.overdue += 1,
-            Transition::Escalated => self.escalated += 1,
+            Transition::DueSoon => self.due_soon += n,
+            Transition::Overdue => self.overdue += n,
+            Transition::Escalated => self.escalated += n,
         }
     }
 
@@ -76,34 +77,25 @@ pub async fn run(state: AppState) {
 pub async fn pass(state: &AppState) -> AppResult<Outcome> {
     let now = state.clock.now();
     let terms = Terms::load(state, &state.db).await?;
+    let policy = &state.settings.escalation;
     let mut out = Outcome::default();
     for t in Transition::ALL.iter().copied() {
         let mut after: Option<(DateTime<Utc>, i64)> = None;
         loop {
-            let txn = crate::db::begin_write(&state.writer).await?;
-            if !try_lead(&txn, Job::DeadlineWatch).await? {
-                txn.rollback().await?;
-                out.skipped = true;
-                return Ok(out);
-            }
-            let policy = &state.settings.escalation;
-            let batch = alerts::candidates(&txn, t, now, policy.shortest_grace(), after, BATCH).await?;
-            let mut announced = 0;
+            // Found by a read, so that the scan holds no lock; claimed in a writing transaction.
+            let batch = alerts::candidates(&state.db, t, now, policy.shortest_grace(), after, BATCH).await?;
+            let mut due = Vec::new();
             for a in &batch {
-                let Some(alert) = alert_of(a, t, now, &terms, policy)? else { continue };
-                if !alerts::claim(&txn, a.id, t, a.due_at, now).await? {
-                    continue;
+                if alert_of(a, t, now, &terms, policy)?.is_some() {
+                    due.push(a.id);
                 }
-                outbox::record(&txn, t.topic(), Subject::Appeal(a.id), &alert, now).await?;
-                if t.is_escalation() {
-                    alerts::record_escalation(&txn, a, &alert, policy.groups(t), now).await?;
-                }
-                out.add(t);
-                announced += 1;
             }
-            txn.commit().await?;
-            if announced > 0 {
-                state.announcements.wake_dispatcher();
+            if !due.is_empty() {
+                let Some(n) = announce(state, t, &due, now, &terms).await? else {
+                    out.skipped = true;
+                    return Ok(out);
+                };
+                out.add(t, n);
             }
             match batch.last() {
                 Some(last) if batch.len() as u64 == BATCH => after = Some((last.due_at, last.id)),
@@ -112,6 +104,40 @@ pub async fn pass(state: &AppState) -> AppResult<Outcome> {
         }
     }
     Ok(out)
+}
+
+/// Announces transition `t` of the appeals `ids` that still reach it, in one transaction that
+/// leads the watch; `None` when another process leads it now.
+async fn announce(
+    state: &AppState,
+    t: Transition,
+    ids: &[i64],
+    now: DateTime<Utc>,
+    terms: &Terms,
+) -> AppResult<Option<usize>> {
+    let policy = &state.settings.escalation;
+    let txn = crate::db::begin_write(&state.writer).await?;
+    if !try_lead(&txn, Job::DeadlineWatch).await? {
+        txn.rollback().await?;
+        return Ok(None);
+    }
+    let mut announced = 0;
+    for a in alerts::lock(&txn, ids).await? {
+        let Some(alert) = alert_of(&a, t, now, terms, policy)? else { continue };
+        if !alerts::claim(&txn, a.id, t, a.due_at, now).await? {
+            continue;
+        }
+        outbox::record(&txn, t.topic(), Subject::Appeal(a.id), &alert, now).await?;
+        if t.is_escalation() {
+            alerts::record_escalation(&txn, &a, &alert, policy.groups(t), now).await?;
+        }
+        announced += 1;
+    }
+    txn.commit().await?;
+    if announced > 0 {
+        state.announcements.wake_dispatcher();
+    }
+    Ok(Some(announced))
 }
 
 /// The alert of transition `t` for the appeal, if the deadline rules say it has reached it.

@@ -16,11 +16,9 @@ use crate::error::{AppError, AppResult};
 /// Open appeals that may have reached `t` at `now` and have no alert of `t` for their current
 /// deadline, in deadline order after `after` (the last `(due_at, id)` of the previous batch),
 /// at most `limit`. For ESCALATED the caller still decides with the exact grace period: this
-/// reads the appeals overdue for longer than `shortest_grace`.
-///
-/// On PostgreSQL the rows are locked (`FOR UPDATE SKIP LOCKED`) so that a change committed
-/// meanwhile (an extension, an answer) cannot be announced with the old deadline; a row being
-/// changed right now is skipped and seen on the next pass.
+/// reads the appeals overdue for longer than `shortest_grace`. A read: run it outside the
+/// writing transaction (on SQLite that would hold the database's write lock for the scan),
+/// then [`lock`] what is to be announced.
 ///
 /// # Errors
 /// On a database failure.
@@ -53,7 +51,27 @@ pub async fn candidates(
             Condition::any().add(C::DueAt.gt(due)).add(Condition::all().add(C::DueAt.eq(due)).add(C::Id.gt(id))),
         );
     }
-    q = q.order_by_asc(C::DueAt).order_by_asc(C::Id).limit(limit);
+    Ok(q.order_by_asc(C::DueAt).order_by_asc(C::Id).limit(limit).all(conn).await?)
+}
+
+/// The open appeals among `ids` as they are now, in the caller's transaction. On PostgreSQL
+/// the rows are locked (`FOR UPDATE SKIP LOCKED`) so that a change committed meanwhile (an
+/// extension, an answer) cannot be announced with the old deadline; a row being changed right
+/// now is skipped and seen on the next pass. On SQLite the writing transaction already
+/// excludes every other writer.
+///
+/// # Errors
+/// On a database failure.
+pub async fn lock(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<Vec<appeal::Model>> {
+    use appeal::Column as C;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut q = appeal::Entity::find()
+        .filter(C::Id.is_in(ids.iter().copied()))
+        .filter(C::ResolvedAt.is_null())
+        .order_by_asc(C::DueAt)
+        .order_by_asc(C::Id);
     if conn.get_database_backend() == DatabaseBackend::Postgres {
         q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
     }
