@@ -219,3 +219,58 @@ async fn two_processes_watching_one_database_announce_each_transition_once() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_incidents_reaction_term_is_watched_in_working_hours_with_two_hours_of_grace() {
+    let app = spawn_long().await;
+    app.set_now("2026-12-07T10:00:00+07:00");
+    let s = app.staff().await;
+    // Received Monday 10:00: the first reaction is due 8 working hours later, 18:00.
+    let (id, _, due) = app
+        .appeal(&s.coordinator, json!({"kind": "INCIDENT", "channel": "INCIDENT", "text": "Яма на дороге у школы № 3"}))
+        .await;
+    assert_eq!(due, "2026-12-07T11:00:00+00:00");
+    assert_eq!(pass_at(&app, "2026-12-07T15:00:00+07:00").await.total(), 0);
+    assert_eq!(pass_at(&app, "2026-12-07T16:30:00+07:00").await.due_soon, 1, "a quarter of the term left");
+    assert_eq!(pass_at(&app, "2026-12-07T18:30:00+07:00").await.overdue, 1);
+    // Grace: 2 working hours after 18:00 is Tuesday 11:00.
+    assert_eq!(pass_at(&app, "2026-12-08T10:59:00+07:00").await.total(), 0);
+    assert_eq!(pass_at(&app, "2026-12-08T11:00:00+07:00").await.escalated, 1);
+    assert_eq!(topics(&app, &id).await, ["APPEAL_DUE_SOON", "APPEAL_OVERDUE", "APPEAL_ESCALATED"]);
+    let events = history(&app, &s.coordinator, &id).await;
+    let last = events.last().unwrap();
+    assert_eq!((&last["action"], &last["data"]["term"]), (&json!("escalate"), &json!("REACTION")));
+    assert_eq!(last["data"]["escalationAt"], "2026-12-08T04:00:00Z");
+    // Not assigned yet: the channel's coordinator is told in the executors' place.
+    let r = app.gql(Some(&s.coordinator), "{notifications{edges{node{kind text}}}}", json!({})).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut r = r;
+    while r.data()["notifications"]["edges"].as_array().unwrap().len() < 3 {
+        assert!(tokio::time::Instant::now() < deadline, "{}", r.body);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        r = app.gql(Some(&s.coordinator), "{notifications{edges{node{kind text}}}}", json!({})).await;
+    }
+    let texts: Vec<&str> = r.data()["notifications"]["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["node"]["text"].as_str().unwrap())
+        .collect();
+    let number = app.gql(Some(&s.coordinator), "query($id:ID!){appeal(id:$id){number}}", json!({"id": id})).await;
+    let number = number.data()["appeal"]["number"].as_str().unwrap().to_string();
+    assert_eq!(
+        texts,
+        [
+            format!(
+                "Инцидент № {number} просрочен более 2 рабочих часов (срок реакции истёк 07.12.2026 в 18:00): эскалация куратору"
+            ),
+            format!("Инцидент № {number}: срок реакции истёк 07.12.2026 в 18:00"),
+            format!("Инцидент № {number}: срок реакции истекает 07.12.2026 в 18:00"),
+        ]
+    );
+}
+
+async fn pass_at(app: &TestApp, at: &str) -> watch::Outcome {
+    app.set_now(at);
+    watch::pass(&app.state).await.unwrap()
+}
