@@ -132,13 +132,12 @@ pub async fn fan_out(conn: &impl ConnectionTrait, state: &AppState, rows: &[outb
     if alerts.is_empty() {
         return Ok(0);
     }
-    let appeals: HashMap<i64, appeal::Model> = appeal::Entity::find()
-        .filter(appeal::Column::Id.is_in(alerts.iter().map(|(_, _, id)| *id)))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|a| (a.id, a))
-        .collect();
+    let ids: Vec<i64> = alerts.iter().map(|(_, _, id)| *id).collect();
+    let mut appeals: HashMap<i64, appeal::Model> = HashMap::new();
+    for list in crate::db::in_lists(&ids, 128) {
+        let rows = appeal::Entity::find().filter(appeal::Column::Id.is_in(list)).all(conn).await?;
+        appeals.extend(rows.into_iter().map(|a| (a.id, a)));
+    }
     let staff = notifiable_staff(conn).await?;
     let ids: Vec<i64> = staff.iter().map(|m| m.person.id).collect();
     let settings = store::settings(conn, &ids).await?;

@@ -64,18 +64,20 @@ pub async fn candidates(
 /// On a database failure.
 pub async fn lock(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<Vec<appeal::Model>> {
     use appeal::Column as C;
-    if ids.is_empty() {
-        return Ok(Vec::new());
+    let mut out = Vec::with_capacity(ids.len());
+    // Lists padded to a power of two: a few statement texts whatever the batch.
+    for list in crate::db::in_lists(ids, 256) {
+        let mut q = appeal::Entity::find()
+            .filter(C::Id.is_in(list))
+            .filter(C::ResolvedAt.is_null())
+            .order_by_asc(C::DueAt)
+            .order_by_asc(C::Id);
+        if conn.get_database_backend() == DatabaseBackend::Postgres {
+            q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+        }
+        out.extend(q.all(conn).await?);
     }
-    let mut q = appeal::Entity::find()
-        .filter(C::Id.is_in(ids.iter().copied()))
-        .filter(C::ResolvedAt.is_null())
-        .order_by_asc(C::DueAt)
-        .order_by_asc(C::Id);
-    if conn.get_database_backend() == DatabaseBackend::Postgres {
-        q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
-    }
-    Ok(q.all(conn).await?)
+    Ok(out)
 }
 
 /// Claims transition `t` of the appeal for `deadline`: `true` when this call recorded it,

@@ -10,8 +10,10 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFi
 use crate::entity::{notification, notification_setting};
 use crate::error::AppResult;
 
-/// Rows inserted per statement.
-const CHUNK: usize = 500;
+/// Rows inserted per statement, at most.
+const CHUNK: usize = 512;
+/// Values of an `IN` list, at most (lists are padded to a power of two: few statement texts).
+const LIST: usize = 256;
 
 /// A notification to write.
 #[derive(Debug, Clone)]
@@ -24,18 +26,19 @@ pub struct NewNotification {
     pub created_at: DateTime<Utc>,
 }
 
-/// Writes notifications; one already made from the same outbox row for the same person is
-/// left as it is. Returns how many were written.
+/// Writes notifications, in statements of [`crate::db::bulk_sizes`] rows; one already made from
+/// the same outbox row for the same person is left as it is. Returns how many were written.
 ///
 /// # Errors
 /// On a database failure.
 pub async fn insert(conn: &impl ConnectionTrait, rows: Vec<NewNotification>) -> AppResult<u64> {
     let mut written = 0;
-    let mut rows = rows.into_iter().peekable();
-    while rows.peek().is_some() {
+    let sizes: Vec<usize> = crate::db::bulk_sizes(rows.len(), CHUNK).collect();
+    let mut rows = rows.into_iter();
+    for size in sizes {
         let chunk: Vec<notification::ActiveModel> = rows
             .by_ref()
-            .take(CHUNK)
+            .take(size)
             .map(|n| notification::ActiveModel {
                 user_id: Set(n.user_id),
                 kind: Set(n.kind),
@@ -102,17 +105,18 @@ pub async fn from_outbox(
 /// # Errors
 /// On a database failure.
 pub async fn mark_read(conn: &impl ConnectionTrait, user_id: i64, ids: &[i64], now: DateTime<Utc>) -> AppResult<u64> {
-    if ids.is_empty() {
-        return Ok(0);
+    let mut marked = 0;
+    for list in crate::db::in_lists(ids, LIST) {
+        let res = notification::Entity::update_many()
+            .col_expr(notification::Column::ReadAt, Expr::value(now))
+            .filter(notification::Column::UserId.eq(user_id))
+            .filter(notification::Column::Id.is_in(list))
+            .filter(notification::Column::ReadAt.is_null())
+            .exec(conn)
+            .await?;
+        marked += res.rows_affected;
     }
-    let res = notification::Entity::update_many()
-        .col_expr(notification::Column::ReadAt, Expr::value(now))
-        .filter(notification::Column::UserId.eq(user_id))
-        .filter(notification::Column::Id.is_in(ids.iter().copied()))
-        .filter(notification::Column::ReadAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(res.rows_affected)
+    Ok(marked)
 }
 
 /// The stored settings of these people, by person and kind (a kind without a row has the
@@ -124,14 +128,15 @@ pub async fn settings(
     conn: &impl ConnectionTrait,
     user_ids: &[i64],
 ) -> AppResult<HashMap<(i64, String), notification_setting::Model>> {
-    if user_ids.is_empty() {
-        return Ok(HashMap::new());
+    let mut out = HashMap::new();
+    for list in crate::db::in_lists(user_ids, LIST) {
+        let rows = notification_setting::Entity::find()
+            .filter(notification_setting::Column::UserId.is_in(list))
+            .all(conn)
+            .await?;
+        out.extend(rows.into_iter().map(|r| ((r.user_id, r.kind.clone()), r)));
     }
-    let rows = notification_setting::Entity::find()
-        .filter(notification_setting::Column::UserId.is_in(user_ids.iter().copied()))
-        .all(conn)
-        .await?;
-    Ok(rows.into_iter().map(|r| ((r.user_id, r.kind.clone()), r)).collect())
+    Ok(out)
 }
 
 /// Stores one person's setting of one kind.
