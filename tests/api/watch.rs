@@ -274,3 +274,23 @@ async fn pass_at(app: &TestApp, at: &str) -> watch::Outcome {
     app.set_now(at);
     watch::pass(&app.state).await.unwrap()
 }
+
+#[test]
+fn escalation_settings_are_checked_at_start() {
+    let bad = |change: &dyn Fn(&mut mcu::config::SettingsArgs)| {
+        let mut args = crate::helpers::test_args("sqlite://x.db".into());
+        change(&mut args);
+        mcu::config::Settings::from_args(args).unwrap_err()
+    };
+    let e = bad(&|a| a.escalation = r#"{"overdue": ["BOSSES"]}"#.into());
+    assert_eq!(e.setting, "MCU_ESCALATION");
+    assert!(e.why.contains("BOSSES"), "{}", e.why);
+    assert_eq!(bad(&|a| a.escalation = r#"{"grace_days": 2}"#.into()).setting, "MCU_ESCALATION");
+    assert_eq!(bad(&|a| a.watch_interval_secs = 0).setting, "MCU_WATCH_INTERVAL_SECS");
+    assert_eq!(bad(&|a| a.subscription_check_secs = 0).setting, "MCU_SUBSCRIPTION_CHECK_SECS");
+    let mut args = crate::helpers::test_args("sqlite://x.db".into());
+    args.escalation = r#"{"grace_working_days": 2, "overdue": ["EXECUTORS"]}"#.into();
+    let s = mcu::config::Settings::from_args(args).unwrap();
+    assert_eq!(s.escalation.grace_working_days, 2);
+    assert_eq!(s.escalation.incident_grace_working_hours, 2, "the other keys keep their defaults");
+}
