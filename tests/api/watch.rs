@@ -294,3 +294,22 @@ fn escalation_settings_are_checked_at_start() {
     assert_eq!(s.escalation.grace_working_days, 2);
     assert_eq!(s.escalation.incident_grace_working_hours, 2, "the other keys keep their defaults");
 }
+
+#[tokio::test]
+async fn the_server_runs_the_watch_every_interval_on_its_own() {
+    let app = spawn_app_with(|a| {
+        a.access_ttl_secs = 400 * 86_400;
+        a.watch_interval_secs = 1;
+    })
+    .await;
+    app.set_now("2026-12-07T10:00:00+07:00");
+    let s = app.staff().await;
+    let id = assigned_message(&app, &s, json!({})).await;
+    app.set_now("2026-12-22T09:00:00+07:00");
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while topics(&app, &id).await.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "the watch did not run");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(topics(&app, &id).await, ["APPEAL_OVERDUE"], "already past the deadline: no late due-soon warning");
+}
