@@ -158,3 +158,22 @@ async fn subscriptions_need_a_person_the_protocol_and_a_subscription() {
     let req = format!("{}/graphql/ws", app.base.replace("http://", "ws://")).into_client_request().unwrap();
     assert!(tokio_tungstenite::connect_async(req).await.is_err());
 }
+
+#[tokio::test]
+async fn a_subscriber_hears_of_notifications_another_process_made() {
+    // One process serves an SQLite file; replicas share PostgreSQL.
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        let first = spawn_long().await;
+        first.set_now("2026-12-07T10:00:00+07:00");
+        let s = first.staff().await;
+        assigned_message(&first, &s, json!({})).await;
+        let second = first.second_process().await;
+        second.set_now("2026-12-07T10:00:00+07:00");
+        let mut ws = subscribed(&second, &s.executor).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        first.set_now("2026-12-21T10:00:00+07:00");
+        assert_eq!(watch::pass(&first.state).await.unwrap().due_soon, 1);
+        let m = next(&mut ws, Duration::from_secs(10)).await.expect("a notification through LISTEN/NOTIFY");
+        assert_eq!(m["payload"]["data"]["notificationAdded"]["kind"], "APPEAL_DUE_SOON", "{m}");
+    }
+}
