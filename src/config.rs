@@ -86,6 +86,30 @@ pub struct SettingsArgs {
     /// Milliseconds between passes of the outbox dispatcher (a local change wakes it sooner).
     #[arg(long, env = "MCU_DISPATCH_INTERVAL_MS", default_value = "250", global = true)]
     pub dispatch_interval_ms: u64,
+    /// Seconds between checks whether the weekly memo is due (Monday 08:00 local time).
+    #[arg(long, env = "MCU_MEMO_CHECK_SECS", default_value = "60", global = true)]
+    pub memo_check_secs: u64,
+    /// Let webhooks target private, loopback, link-local and other local addresses (refused
+    /// otherwise, at creation and at every delivery: a webhook must not reach the server's own
+    /// network). For tests and for receivers on a trusted internal network.
+    #[arg(long, env = "MCU_WEBHOOK_ALLOW_PRIVATE", default_value = "false", global = true, action = clap::ArgAction::Set)]
+    pub webhook_allow_private: bool,
+    /// Send webhook deliveries from this process (every process fans changes out to the
+    /// delivery queue either way; `false` leaves the sending to the other processes).
+    #[arg(long, env = "MCU_WEBHOOK_DELIVERY", default_value = "true", global = true, action = clap::ArgAction::Set)]
+    pub webhook_delivery: bool,
+    /// Attempts of a webhook delivery before it is dead (the dead letter).
+    #[arg(long, env = "MCU_WEBHOOK_MAX_ATTEMPTS", default_value = "12", global = true)]
+    pub webhook_max_attempts: u32,
+    /// Delay before the second attempt in milliseconds; it doubles with each failure.
+    #[arg(long, env = "MCU_WEBHOOK_RETRY_BASE_MS", default_value = "60000", global = true)]
+    pub webhook_retry_base_ms: u64,
+    /// Longest delay between two attempts in milliseconds.
+    #[arg(long, env = "MCU_WEBHOOK_RETRY_MAX_MS", default_value = "21600000", global = true)]
+    pub webhook_retry_max_ms: u64,
+    /// Timeout of one webhook request in milliseconds (connecting, sending, the answer).
+    #[arg(long, env = "MCU_WEBHOOK_TIMEOUT_MS", default_value = "10000", global = true)]
+    pub webhook_timeout_ms: u64,
     /// Seconds between passes of the deadline watch (DUE_SOON, OVERDUE and escalation alerts).
     #[arg(long, env = "MCU_WATCH_INTERVAL_SECS", default_value = "60", global = true)]
     pub watch_interval_secs: u64,
@@ -213,6 +237,13 @@ pub struct Settings {
     pub export_timeout: Duration,
     pub rollup_compact_interval: Duration,
     pub dispatch_interval: Duration,
+    pub memo_check_interval: Duration,
+    pub webhook_allow_private: bool,
+    pub webhook_delivery: bool,
+    pub webhook_max_attempts: u32,
+    pub webhook_retry_base: Duration,
+    pub webhook_retry_max: Duration,
+    pub webhook_timeout: Duration,
     pub watch_interval: Duration,
     pub escalation: crate::domain::escalation::EscalationPolicy,
     pub subscription_check_interval: Duration,
@@ -312,11 +343,18 @@ impl Settings {
         positive("MCU_EXPORT_TIMEOUT_MS", a.export_timeout_ms)?;
         positive("MCU_ROLLUP_COMPACT_SECS", a.rollup_compact_secs)?;
         positive("MCU_DISPATCH_INTERVAL_MS", a.dispatch_interval_ms)?;
+        positive("MCU_MEMO_CHECK_SECS", a.memo_check_secs)?;
         positive("MCU_WATCH_INTERVAL_SECS", a.watch_interval_secs)?;
         positive("MCU_SUBSCRIPTION_CHECK_SECS", a.subscription_check_secs)?;
         let escalation: crate::domain::escalation::EscalationPolicy = serde_json::from_str(&a.escalation)
             .map_err(|e| bad("MCU_ESCALATION", format!("is not valid escalation JSON ({e})")))?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
+        positive("MCU_WEBHOOK_MAX_ATTEMPTS", u64::from(a.webhook_max_attempts))?;
+        positive("MCU_WEBHOOK_RETRY_BASE_MS", a.webhook_retry_base_ms)?;
+        positive("MCU_WEBHOOK_TIMEOUT_MS", a.webhook_timeout_ms)?;
+        if a.webhook_retry_max_ms < a.webhook_retry_base_ms {
+            return Err(bad("MCU_WEBHOOK_RETRY_MAX_MS", "must not be less than MCU_WEBHOOK_RETRY_BASE_MS".into()));
+        }
         if let Some(pages) = a.sqlite_max_page_count {
             positive("MCU_SQLITE_MAX_PAGE_COUNT", pages)?;
         }
@@ -441,6 +479,13 @@ impl Settings {
             export_timeout: Duration::from_millis(a.export_timeout_ms),
             rollup_compact_interval: Duration::from_secs(a.rollup_compact_secs),
             dispatch_interval: Duration::from_millis(a.dispatch_interval_ms),
+            memo_check_interval: Duration::from_secs(a.memo_check_secs),
+            webhook_allow_private: a.webhook_allow_private,
+            webhook_delivery: a.webhook_delivery,
+            webhook_max_attempts: a.webhook_max_attempts,
+            webhook_retry_base: Duration::from_millis(a.webhook_retry_base_ms),
+            webhook_retry_max: Duration::from_millis(a.webhook_retry_max_ms),
+            webhook_timeout: Duration::from_millis(a.webhook_timeout_ms),
             watch_interval: Duration::from_secs(a.watch_interval_secs),
             escalation,
             subscription_check_interval: Duration::from_secs(a.subscription_check_secs),

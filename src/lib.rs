@@ -18,6 +18,7 @@ pub mod service;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+pub mod webhook_client;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -152,7 +153,11 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     let count = |counters: Arc<state::Metrics>| {
         move |info: &sea_orm::metric::Info<'_>| {
             use std::sync::atomic::Ordering::Relaxed;
-            counters.sql_statements.fetch_add(1, Relaxed);
+            if state::is_background() {
+                counters.background_sql_statements.fetch_add(1, Relaxed);
+            } else {
+                counters.sql_statements.fetch_add(1, Relaxed);
+            }
             tracing::trace!(target: "mcu::sql", elapsed_us = info.elapsed.as_micros() as u64, sql = %info.statement.sql);
             counters.sql_micros.fetch_add(info.elapsed.as_micros() as u64, Relaxed);
             if info.failed {
@@ -169,10 +174,14 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     let mailer = mailer::Mailer::from_settings(&settings)
         .map_err(|e| StartError::Config(error::ConfigError { setting: "MCU_SMTP_URL", why: e.to_string() }))?
         .map(Arc::new);
+    let webhooks = webhook_client::WebhookClient::from_settings(&settings)
+        .map_err(|why| StartError::Config(error::ConfigError { setting: "MCU_WEBHOOK_TIMEOUT_MS", why }))?;
     Ok(AppState {
         db,
         writer,
         jwt: Arc::new(crypto::JwtKeys::new(&secret)?),
+        sealer: Arc::new(crypto::SecretSealer::new(&secret)?),
+        webhooks: Arc::new(webhooks),
         hash_permits: Arc::new(tokio::sync::Semaphore::new(settings.hash_concurrency)),
         settings: Arc::new(settings),
         clock: Clock::default(),

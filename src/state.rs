@@ -56,6 +56,23 @@ pub struct Metrics {
     pub sql_errors: std::sync::atomic::AtomicU64,
     pub sql_micros: std::sync::atomic::AtomicU64,
     pub graphql_requests: std::sync::atomic::AtomicU64,
+    /// Statements run by background jobs (dispatcher, memo, watch), kept apart so that the
+    /// per-request figures above are not blurred by work nobody asked for.
+    pub background_sql_statements: std::sync::atomic::AtomicU64,
+}
+
+tokio::task_local! {
+    static BACKGROUND: ();
+}
+
+/// Runs `work` as background work: its SQL statements are counted apart from requests'.
+pub async fn in_background<F: std::future::Future>(work: F) -> F::Output {
+    BACKGROUND.scope((), work).await
+}
+
+/// Whether the current task runs background work ([`in_background`]).
+pub fn is_background() -> bool {
+    BACKGROUND.try_with(|()| ()).is_ok()
 }
 
 /// Everything a request needs.
@@ -77,6 +94,10 @@ pub struct AppState {
     pub announcements: Announcements,
     /// The SMTP sender, when e-mail is configured.
     pub mailer: Option<Arc<crate::mailer::Mailer>>,
+    /// Seals the secrets kept in the database (webhook signing keys).
+    pub sealer: Arc<crate::crypto::SecretSealer>,
+    /// The HTTP client of outgoing webhooks.
+    pub webhooks: Arc<crate::webhook_client::WebhookClient>,
 }
 
 /// The topic model in memory, with the fingerprint of its training data (kept by
@@ -90,11 +111,12 @@ pub type ClassifierCache = RwLock<Option<Arc<TrainedModel>>>;
 pub struct Announcements {
     sender: tokio::sync::broadcast::Sender<Arc<crate::entity::outbox::Model>>,
     wake: Arc<tokio::sync::Notify>,
+    deliveries: Arc<tokio::sync::Notify>,
 }
 
 impl Default for Announcements {
     fn default() -> Self {
-        Self { sender: tokio::sync::broadcast::channel(4096).0, wake: Arc::default() }
+        Self { sender: tokio::sync::broadcast::channel(4096).0, wake: Arc::default(), deliveries: Arc::default() }
     }
 }
 
@@ -118,5 +140,16 @@ impl Announcements {
     /// Waits for [`Self::wake_dispatcher`].
     pub async fn woken(&self) {
         self.wake.notified().await;
+    }
+
+    /// Tells this process's delivery job that deliveries fell due (fanned out, or sent again
+    /// by an administrator); it also looks on its own.
+    pub fn wake_deliveries(&self) {
+        self.deliveries.notify_one();
+    }
+
+    /// Waits for [`Self::wake_deliveries`].
+    pub async fn deliveries_woken(&self) {
+        self.deliveries.notified().await;
     }
 }

@@ -12,6 +12,8 @@ pub mod m20261129_000012_appeal_rollups;
 mod m20261204_000013_revoked_family_index;
 mod m20261204_000014_import_status;
 mod m20261204_000015_outbox;
+mod m20261204_000016_webhooks;
+mod m20261204_000017_memos;
 mod m20261205_000020_notifications;
 
 /// Applies the project's migrations in order.
@@ -31,6 +33,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000013_revoked_family_index::Migration),
             Box::new(m20261204_000014_import_status::Migration),
             Box::new(m20261204_000015_outbox::Migration),
+            Box::new(m20261204_000016_webhooks::Migration),
+            Box::new(m20261204_000017_memos::Migration),
             Box::new(m20261205_000020_notifications::Migration),
         ]
     }

@@ -6,7 +6,7 @@
 //! day moves to the next working day (a policy flag, on by default). APPEAL terms count from
 //! registration, MESSAGE and INCIDENT terms from receipt.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
@@ -303,6 +303,82 @@ pub fn sla_state(
         None if now > due => SlaState::Overdue,
         None if now >= due_soon_from => SlaState::DueSoon,
         None => SlaState::OnTime,
+    }
+}
+
+/// The deadline rules bound to one installation: the policy, the municipality's time zone
+/// and the production calendar (loaded by `service::deadlines`), for one use case.
+#[derive(Debug, Clone)]
+pub struct Terms {
+    pub policy: DeadlinePolicy,
+    pub tz: Tz,
+    pub cal: WorkCalendar,
+    feedback_days: i64,
+}
+
+impl Terms {
+    /// The rules of `policy` in `tz` on `cal`; an author's feedback code lives `feedback_days`.
+    pub fn new(policy: DeadlinePolicy, tz: Tz, cal: WorkCalendar, feedback_days: i64) -> Self {
+        Self { policy, tz, cal, feedback_days }
+    }
+
+    fn frame(&self) -> Frame<'_> {
+        Frame { tz: self.tz, cal: &self.cal }
+    }
+
+    /// The start and due-soon instant of a term from `start` to `due`.
+    pub fn window(&self, start: DateTime<Utc>, due: DateTime<Utc>) -> (DateTime<Utc>, DateTime<Utc>) {
+        (start, self.policy.due_soon_from(start, due))
+    }
+
+    /// The first deadline of a new appeal.
+    pub fn initial(&self, kind: AppealKind, received: DateTime<Utc>, high_priority: bool) -> DateTime<Utc> {
+        self.policy.initial_due(kind, received, high_priority, self.frame())
+    }
+
+    /// The answer deadline of an APPEAL registered at `registered`.
+    pub fn answer_after_registration(&self, registered: DateTime<Utc>) -> DateTime<Utc> {
+        self.policy.appeal_answer_due(registered, self.frame())
+    }
+
+    /// The redirect deadline of an APPEAL registered at `registered`.
+    pub fn redirect_due(&self, registered: DateTime<Utc>) -> DateTime<Utc> {
+        self.policy.redirect_due(registered, self.frame())
+    }
+
+    /// The final-answer deadline of an INCIDENT first reacted to at `reacted`.
+    pub fn incident_final(&self, reacted: DateTime<Utc>) -> DateTime<Utc> {
+        self.policy.incident_final_due(reacted, self.frame())
+    }
+
+    /// The deadline of a repeated review starting at `at`.
+    pub fn reopen_due(&self, kind: AppealKind, at: DateTime<Utc>) -> DateTime<Utc> {
+        self.policy.reopen_due(kind, at, self.frame())
+    }
+
+    /// The extended deadline.
+    ///
+    /// # Errors
+    /// As [`DeadlinePolicy::extend`].
+    pub fn extend(
+        &self,
+        kind: AppealKind,
+        due: DateTime<Utc>,
+        days: i32,
+        so_far: i32,
+        reason: &str,
+    ) -> Result<DateTime<Utc>, DeadlineError> {
+        self.policy.extend(kind, due, i64::from(days), so_far.max(0) as u32, reason, self.frame())
+    }
+
+    /// How long the author's feedback code stays valid.
+    pub fn feedback_validity(&self) -> Duration {
+        Duration::days(self.feedback_days)
+    }
+
+    /// The local calendar year of an instant (registration numbers restart every year).
+    pub fn local_year(&self, t: DateTime<Utc>) -> i32 {
+        t.with_timezone(&self.tz).year()
     }
 }
 

@@ -1,26 +1,21 @@
-//! Analytics as clients see them: thin views over `service::analytics`, with the caller's
-//! restrictions applied (an executor sees its own recipient only; a user limited to a
-//! territory sees its subtree only) and appeal samples filtered by the caller's scope.
+//! Analytics as clients see them: thin views over `service::analytics`, which applies the
+//! caller's restrictions itself (an executor sees its own recipient only; a user limited to a
+//! territory sees its subtree only; appeals are named only to people who may see them).
 
 use std::collections::HashMap;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-use super::appeals::{Appeal, scope};
+use super::appeals::Appeal;
 use super::reference::{Category, Recipient, Territory};
 use super::scalars::Date;
 use super::{caller, parse_id, state};
-use crate::domain::access::{Channel, Principal, Role};
-use crate::domain::deadlines::{AppealKind, SlaState};
-use crate::entity::{appeal, category};
+use crate::domain::access::{Channel, Principal};
+use crate::domain::deadlines::AppealKind;
+use crate::entity::category;
 use crate::error::{AppError, AppResult};
-use crate::service::analytics::{self as svc, Filter, NONE_KEY, Period};
-use crate::service::appeal_query::sla_condition;
+use crate::service::analytics::{self as svc, Filter, NONE_KEY, Period, VisibleAppeal};
 use crate::service::reference;
-
-/// Overdue appeals listed in the weekly memo, at most.
-const MEMO_OVERDUE_LIMIT: u64 = 50;
 
 fn int(n: i64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
@@ -60,46 +55,24 @@ fn ids(path: &str, v: Option<Vec<ID>>) -> AppResult<Vec<i64>> {
     v.unwrap_or_default().iter().map(|i| parse_id(path, i)).collect()
 }
 
-/// The service filter with the caller's restrictions applied.
-fn restrict(ctx: &Context<'_>, f: Option<AnalyticsFilter>) -> AppResult<Filter> {
+/// The service filter as the client asked for it; the service narrows it to the caller.
+fn parsed(f: Option<AnalyticsFilter>) -> AppResult<Filter> {
     let f = f.unwrap_or_default();
-    let filter = Filter {
+    Ok(Filter {
         channel: f.channel.unwrap_or_default(),
         kind: f.kind.unwrap_or_default(),
         category_id: ids("filter.categoryId", f.category_id)?,
         territory_id: ids("filter.territoryId", f.territory_id)?,
         recipient_id: ids("filter.recipientId", f.recipient_id)?,
-        within_territory: None,
-    };
-    restricted(&caller(ctx).principal, filter)
+    })
 }
 
-/// Applies the caller's restrictions to an analytics filter: a user limited to a territory
-/// sees its subtree; an executor-only user sees its own recipient.
-///
-/// # Errors
-/// `FORBIDDEN` when an executor asks for another recipient (or has none).
-pub fn restricted(who: &Principal, mut filter: Filter) -> AppResult<Filter> {
-    if let Principal::User(u) = who {
-        filter.within_territory = u.territory_id;
-        if let Some(own) = own_recipient(who)? {
-            if filter.recipient_id.iter().any(|r| *r != own) {
-                return Err(AppError::Forbidden("an executor sees analytics of its own recipient only".into()));
-            }
-            filter.recipient_id = vec![own];
-        }
-    }
-    Ok(filter)
+fn who<'a>(ctx: &Context<'a>) -> &'a Principal {
+    &caller(ctx).principal
 }
 
-/// The recipient an executor-only caller is limited to (`None`: not limited).
-fn own_recipient(who: &Principal) -> AppResult<Option<i64>> {
-    match who {
-        Principal::User(u) if u.has(Role::Executor) && !u.has_any(&[Role::Curator, Role::Coordinator, Role::Head]) => {
-            u.recipient_id.map(Some).ok_or_else(|| AppError::Forbidden("this executor has no recipient".into()))
-        }
-        _ => Ok(None),
-    }
+fn appeal(v: VisibleAppeal) -> Appeal {
+    Appeal { model: v.model, handles: v.handles }
 }
 
 /// Trend bucket length.
@@ -387,8 +360,8 @@ impl Analytics {
         period: PeriodInput,
         filter: Option<AnalyticsFilter>,
     ) -> AppResult<Summary> {
-        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
-        Ok(svc::summary(state(ctx), period, &filter).await?.into())
+        let (period, filter) = (period.period()?, parsed(filter)?);
+        Ok(svc::summary(state(ctx), who(ctx), period, &filter).await?.into())
     }
 
     /// Topic × territory counts with the previous period and per 1000 inhabitants.
@@ -399,8 +372,8 @@ impl Analytics {
         period: PeriodInput,
         filter: Option<AnalyticsFilter>,
     ) -> AppResult<Heatmap> {
-        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
-        let h = svc::heatmap(state(ctx), period, &filter).await?;
+        let (period, filter) = (period.period()?, parsed(filter)?);
+        let h = svc::heatmap(state(ctx), who(ctx), period, &filter).await?;
         Ok(Heatmap {
             categories: h.categories.into_iter().map(Category::from).collect(),
             territories: h.territories.into_iter().map(Territory::from).collect(),
@@ -432,9 +405,9 @@ impl Analytics {
             .ok()
             .filter(|r| (5..=10).contains(r))
             .ok_or_else(|| AppError::bad("resolution", "must be between 5 and 10"))?;
-        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
+        let (period, filter) = (period.period()?, parsed(filter)?);
         let st = state(ctx);
-        let cells = svc::geo_cells(st, period, res, &filter).await?;
+        let cells = svc::geo_cells(st, who(ctx), period, res, &filter).await?;
         let categories = categories_by_id(reference::categories(&st.db).await?);
         Ok(cells
             .into_iter()
@@ -459,13 +432,13 @@ impl Analytics {
         group_by: Option<GroupBy>,
         filter: Option<AnalyticsFilter>,
     ) -> AppResult<Vec<TrendSeries>> {
-        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
+        let (period, filter) = (period.period()?, parsed(filter)?);
         let g = match granularity {
             Granularity::Day => svc::Granularity::Day,
             Granularity::Week => svc::Granularity::Week,
             Granularity::Month => svc::Granularity::Month,
         };
-        let series = svc::trend(state(ctx), period, g, group_by.map(Into::into), &filter).await?;
+        let series = svc::trend(state(ctx), who(ctx), period, g, group_by.map(Into::into), &filter).await?;
         Ok(series
             .into_iter()
             .map(|s| TrendSeries {
@@ -498,8 +471,8 @@ impl Analytics {
         if !(1..=100).contains(&limit) {
             return Err(AppError::bad("limit", "must be between 1 and 100"));
         }
-        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
-        let items = svc::growth(state(ctx), period, group_by.into(), limit as usize, &filter).await?;
+        let (period, filter) = (period.period()?, parsed(filter)?);
+        let items = svc::growth(state(ctx), who(ctx), period, group_by.into(), limit as usize, &filter).await?;
         Ok(items.into_iter().map(GrowthItem::from).collect())
     }
 
@@ -517,29 +490,15 @@ impl Analytics {
         if min_count < 2 {
             return Err(AppError::bad("minCount", "must be at least 2"));
         }
-        let (period, filter) = (period.period()?, restrict(ctx, filter)?);
+        let (period, filter) = (period.period()?, parsed(filter)?);
         let st = state(ctx);
-        let points = svc::problem_points(st, period, i64::from(min_count), &filter).await?;
+        let points = svc::problem_points(st, who(ctx), period, i64::from(min_count), &filter).await?;
         let categories = categories_by_id(reference::categories(&st.db).await?);
-        let mut samples: HashMap<i64, appeal::Model> = HashMap::new();
-        let person = matches!(caller(ctx).principal, Principal::User(_));
-        let wanted: Vec<i64> = points.iter().flat_map(|p| p.sample_ids.iter().copied()).collect();
-        if person && !wanted.is_empty() {
-            let scope = scope(ctx).await?;
-            let rows = appeal::Entity::find().filter(appeal::Column::Id.is_in(wanted)).all(&st.db).await?;
-            samples = rows.into_iter().filter(|a| scope.sees(a)).map(|a| (a.id, a)).collect();
-        }
-        let scope = if person { Some(scope(ctx).await?) } else { None };
         Ok(points
             .into_iter()
             .filter_map(|p| {
                 let category = categories.get(&p.category_id).cloned().map(Category::from)?;
-                let sample = p
-                    .sample_ids
-                    .iter()
-                    .filter_map(|id| samples.get(id).cloned())
-                    .map(|m| Appeal { handles: scope.is_some_and(|s| s.handles(&m)), model: m })
-                    .collect();
+                let sample = p.sample.into_iter().map(appeal).collect();
                 Some(ProblemPoint {
                     cell: p.cell,
                     latitude: p.latitude,
@@ -562,37 +521,16 @@ impl Analytics {
         channel: Option<Channel>,
     ) -> AppResult<Vec<RecipientRatingRow>> {
         let period = period.period()?;
-        let restriction = restricted(&caller(ctx).principal, Filter::default())?;
-        let own = own_recipient(&caller(ctx).principal)?;
-        let mut rows = svc::recipient_rating(state(ctx), period, channel, restriction.within_territory).await?;
-        if let Some(own) = own {
-            rows.retain(|r| r.recipient.id == own);
-        }
+        let rows = svc::recipient_rating(state(ctx), who(ctx), period, channel).await?;
         Ok(rows.into_iter().map(RecipientRatingRow::from).collect())
     }
 
     /// The weekly memo for the week starting on `weekStart` (must be a Monday).
     #[graphql(complexity = "1000 + child_complexity")]
     async fn weekly_memo(&self, ctx: &Context<'_>, week_start: Date) -> AppResult<WeeklyMemo> {
-        let filter = restrict(ctx, None)?;
         let st = state(ctx);
-        let memo = svc::weekly_memo(st, week_start.0, &filter).await?;
-        let overdue = if matches!(caller(ctx).principal, Principal::User(_)) {
-            let scope = scope(ctx).await?;
-            appeal::Entity::find()
-                .filter(scope.condition())
-                .filter(sla_condition(SlaState::Overdue, st.clock.now()))
-                .order_by_asc(appeal::Column::DueAt)
-                .order_by_asc(appeal::Column::Id)
-                .limit(MEMO_OVERDUE_LIMIT)
-                .all(&st.db)
-                .await?
-                .into_iter()
-                .map(|m| Appeal { handles: scope.handles(&m), model: m })
-                .collect()
-        } else {
-            Vec::new()
-        };
+        let memo = svc::weekly_memo(st, who(ctx), week_start.0).await?;
+        let overdue = svc::overdue_appeals(st, who(ctx)).await?.into_iter().map(appeal).collect();
         let day = memo.week_start.format("%Y-%m-%d").to_string();
         Ok(WeeklyMemo {
             week_start: Date(memo.week_start),

@@ -7,7 +7,6 @@ use async_graphql::{ComplexObject, Context, Enum, ID, InputObject, Object, Simpl
 
 use crate::graphql::scalars::Json;
 use chrono::{DateTime, Utc};
-use sea_orm::Select;
 
 use super::connection::{DEFAULT_PAGE, MAX_PAGE, PageInfo};
 use super::loaders::Loaders;
@@ -21,8 +20,8 @@ use crate::domain::masking::{holds_personal_data, mask_contact, mask_name, mask_
 use crate::domain::quality::{Completeness, NoAnswerReason};
 use crate::entity::{appeal, appeal_event};
 use crate::error::{AppError, AppResult};
-use crate::service::appeal_query::{self, AppealFilter as Filter, OrderField, PageRequest};
-use crate::service::appeals::{self, AppealChanges, NewAppeal, Step};
+use crate::service::appeal_query::{self, AppealFilter as Filter, ListQuery, ListRequest, OrderField};
+use crate::service::appeals::{self, AppealChanges, AppealId, NewAppeal, RecipientId, Step};
 use crate::service::scope::AppealScope;
 
 /// The caller's appeal scope, computed once per request.
@@ -52,7 +51,8 @@ pub struct Appeal {
 }
 
 impl Appeal {
-    async fn new(ctx: &Context<'_>, model: appeal::Model) -> AppResult<Self> {
+    async fn new(ctx: &Context<'_>, model: impl Into<appeal::Model>) -> AppResult<Self> {
+        let model = model.into();
         let handles = scope(ctx).await?.handles(&model);
         Ok(Self { model, handles })
     }
@@ -223,59 +223,10 @@ impl Appeal {
     }
 }
 
-/// The columns an `Appeal` field reads from its row, beyond the id, channel, territory and
-/// recipient a page always reads; `None` for a field not listed, and then the page reads every
-/// column. Keep in step with the resolvers above: a test reads every field of `Appeal` alone on
-/// a page and compares it with the same appeal read whole.
-pub fn columns_of_field(name: &str) -> Option<&'static [appeal::Column]> {
-    use appeal::Column as C;
-    Some(match name {
-        "__typename" | "id" | "territory" | "recipient" | "events" => &[],
-        "category" => &[C::CategoryId],
-        "number" => &[C::Number],
-        "kind" => &[C::Kind],
-        "channel" => &[C::Channel],
-        "externalId" => &[C::ExternalId],
-        "status" => &[C::Status],
-        "receivedAt" => &[C::ReceivedAt],
-        "registeredAt" => &[C::RegisteredAt],
-        "authorName" => &[C::AuthorName],
-        "authorContact" => &[C::AuthorContact],
-        "anonymous" => &[C::Anonymous],
-        "text" => &[C::Text],
-        "summary" => &[C::Summary],
-        "address" => &[C::Address],
-        "latitude" => &[C::Latitude],
-        "longitude" => &[C::Longitude],
-        "redirectedTo" => &[C::RedirectedTo],
-        "dueAt" => &[C::DueAt],
-        "extended" => &[C::ExtensionCount],
-        "slaState" => &[C::DueSoonAt, C::DueAt, C::ResolvedAt],
-        "answeredAt" => &[C::AnsweredAt],
-        "answerText" => &[C::AnswerText],
-        "completeness" => &[C::Completeness],
-        "noAnswerReason" => &[C::NoAnswerReason],
-        "satisfactionScore" => &[C::SatisfactionScore],
-        "satisfied" => &[C::Satisfied],
-        "feedbackCode" => &[C::FeedbackCode, C::FeedbackExpiresAt],
-        "reopenCount" => &[C::ReopenCount],
-        "duplicateOf" => &[C::DuplicateOfId],
-        "version" => &[C::Version],
-        _ => return None,
-    })
-}
-
-/// The columns a page must read to show the selected fields of its appeals (`None`: all).
-/// A page of 50 with nine fields reads 14 of 42 columns: a third of the decoding and of the
-/// bytes from the database.
-fn page_columns(node: &async_graphql::Lookahead<'_>) -> Option<Vec<appeal::Column>> {
-    let mut cols = Vec::new();
-    for n in node.selection_fields() {
-        for f in n.selection_set() {
-            cols.extend_from_slice(columns_of_field(f.name())?);
-        }
-    }
-    Some(cols)
+/// The fields of `Appeal` selected under a list's `edges.node` (fragments included), for
+/// the service to decide what to read.
+fn selected_fields(node: &async_graphql::Lookahead<'_>) -> Vec<String> {
+    node.selection_fields().iter().flat_map(|n| n.selection_set().map(|f| f.name().to_string())).collect()
 }
 
 /// One entry of an appeal's history.
@@ -320,14 +271,14 @@ pub struct AppealConnection {
     pub edges: Vec<AppealEdge>,
     pub page_info: PageInfo,
     #[graphql(skip)]
-    pub query: Select<appeal::Entity>,
+    pub query: ListQuery,
 }
 
 #[ComplexObject]
 impl AppealConnection {
     /// All appeals matching the filter within the caller's scope.
     async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i32> {
-        let n = appeal_query::count(&state(ctx).db, self.query.clone()).await?;
+        let n = self.query.count(&state(ctx).db).await?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
@@ -378,6 +329,10 @@ fn ids(path: &str, v: Option<Vec<ID>>) -> AppResult<Vec<i64>> {
 
 fn opt_id(path: &str, id: Option<&ID>) -> AppResult<Option<i64>> {
     id.map(|i| parse_id(path, i)).transpose()
+}
+
+fn appeal_id(path: &str, id: &ID) -> AppResult<AppealId> {
+    parse_id(path, id).map(AppealId)
 }
 
 impl AppealFilter {
@@ -559,25 +514,17 @@ impl AppealQuery {
         };
         let st = state(ctx);
         let scope = scope(ctx).await?;
-        let query = appeal_query::filtered(&st.db, scope, &filter, st.settings.timezone, st.clock.now()).await?;
-        let node = ctx.look_ahead().field("edges").field("node");
-        let columns = page_columns(&node);
-        let request = PageRequest { order, descending, limit, after, before, backward, columns };
-        let names =
-            node.field("recipient").exists() || node.field("category").exists() || node.field("territory").exists();
-        // The names the page shows are joined into it: one statement, where loaders under
-        // load fired in several waves (up to 14 statements a page on SQLite).
-        let page = if names {
-            // One statement for the page and the names it shows; the loaders serve them.
-            let (page, refs) = appeal_query::page_with_refs(&st.db, query.clone(), &request).await?;
+        let fields = selected_fields(&ctx.look_ahead().field("edges").field("node"));
+        let request = ListRequest { order, descending, limit, after, before, backward, fields };
+        let list = appeal_query::list(&st.db, scope, &filter, st.settings.timezone, st.clock.now(), request).await?;
+        let (page, query) = (list.page, list.query);
+        if let Some(refs) = list.refs {
+            // Read with the page: the loaders serve them without statements of their own.
             let loaders = ctx.data_unchecked::<Loaders>();
             loaders.recipients.feed_many(refs.recipients.into_iter().map(|r| (r.id, r))).await;
             loaders.categories.feed_many(refs.categories.into_iter().map(|c| (c.id, c))).await;
             loaders.territories.feed_many(refs.territories.into_iter().map(|t| (t.id, t))).await;
-            page
-        } else {
-            appeal_query::page(&st.db, query.clone(), &request).await?
-        };
+        }
         let edges: Vec<AppealEdge> = page
             .rows
             .into_iter()
@@ -594,24 +541,21 @@ impl AppealQuery {
 
     /// One appeal; `NOT_FOUND` when it does not exist or the caller may not see it.
     async fn appeal(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Appeal>> {
-        let id = parse_id("id", &id)?;
+        let id = appeal_id("id", &id)?;
         let m = appeals::load_visible(&state(ctx).db, scope(ctx).await?, id).await?;
         Ok(Some(Appeal::new(ctx, m).await?))
     }
 
     /// One appeal by its registration number.
     async fn appeal_by_number(&self, ctx: &Context<'_>, number: String) -> AppResult<Option<Appeal>> {
-        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-        let found = appeal::Entity::find().filter(appeal::Column::Number.eq(number.trim())).one(&state(ctx).db).await?;
-        let scope = scope(ctx).await?;
-        let m = found.filter(|a| scope.sees(a)).ok_or_else(|| AppError::NotFound("appeal".into()))?;
+        let m = appeals::by_number(&state(ctx).db, scope(ctx).await?, &number).await?;
         Ok(Some(Appeal::new(ctx, m).await?))
     }
 }
 
 async fn step(ctx: &Context<'_>, id: &ID, version: i32, step: Step) -> AppResult<Appeal> {
-    let id = parse_id("input.id", id)?;
-    let m = appeals::apply(state(ctx), caller(ctx), id, version, step).await?;
+    let id = appeal_id("input.id", id)?;
+    let m = appeals::apply(state(ctx), caller(ctx), scope(ctx).await?, id, version, step).await?;
     Appeal::new(ctx, m).await
 }
 
@@ -639,7 +583,7 @@ impl AppealMutation {
             summary: input.summary,
             high_priority: input.high_priority.unwrap_or(false),
         };
-        let m = appeals::create(state(ctx), caller(ctx), new).await?;
+        let m = appeals::create(state(ctx), caller(ctx), scope(ctx).await?, new).await?;
         Appeal::new(ctx, m).await
     }
 
@@ -661,7 +605,7 @@ impl AppealMutation {
     }
 
     async fn assign_appeal(&self, ctx: &Context<'_>, input: AssignAppealInput) -> AppResult<Appeal> {
-        let recipient_id = parse_id("input.recipientId", &input.recipient_id)?;
+        let recipient_id = RecipientId(parse_id("input.recipientId", &input.recipient_id)?);
         step(ctx, &input.id, input.version, Step::Assign { recipient_id, comment: input.comment }).await
     }
 
@@ -695,9 +639,10 @@ impl AppealMutation {
 
     /// Staff record the author's rating; a dissatisfied MESSAGE is reopened with a new term.
     async fn record_feedback(&self, ctx: &Context<'_>, input: FeedbackInput) -> AppResult<Appeal> {
-        let id = parse_id("input.id", &input.id)?;
+        let id = appeal_id("input.id", &input.id)?;
+        let (score, satisfied, comment) = (input.score, input.satisfied, input.comment);
         let m =
-            appeals::record_feedback(state(ctx), caller(ctx), id, input.score, input.satisfied, input.comment).await?;
+            appeals::record_feedback(state(ctx), caller(ctx), scope(ctx).await?, id, score, satisfied, comment).await?;
         Appeal::new(ctx, m).await
     }
 
@@ -717,11 +662,52 @@ impl AppealMutation {
     }
 
     async fn mark_duplicate(&self, ctx: &Context<'_>, input: MarkDuplicateInput) -> AppResult<Appeal> {
-        let original_id = parse_id("input.originalId", &input.original_id)?;
+        let original_id = appeal_id("input.originalId", &input.original_id)?;
         step(ctx, &input.id, input.version, Step::MarkDuplicate { original_id }).await
     }
 
     async fn close_appeal(&self, ctx: &Context<'_>, input: AppealActionInput) -> AppResult<Appeal> {
         step(ctx, &input.id, input.version, Step::Close { comment: input.comment }).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// The fields of an object type in the SDL, in order (descriptions skipped).
+    fn fields_of(sdl: &str, type_name: &str) -> Vec<String> {
+        let header = format!("type {type_name} {{");
+        let mut out = Vec::new();
+        let mut in_description = false;
+        for line in sdl.lines().skip_while(|l| !l.starts_with(&header)).skip(1).take_while(|l| *l != "}") {
+            let t = line.trim();
+            if t.starts_with("\"\"\"") {
+                in_description = !(in_description || t.len() > 3 && t.ends_with("\"\"\""));
+                continue;
+            }
+            if in_description || t.starts_with('"') {
+                continue;
+            }
+            if let Some(name) = t.split([':', '(']).next() {
+                out.push(name.trim().to_string());
+            }
+        }
+        out
+    }
+
+    /// The page reads the columns a field needs from `FIELD_COLUMNS`, beside the positional
+    /// reader in the service: it must name exactly the fields the schema's `Appeal` has.
+    #[test]
+    fn every_field_of_appeal_says_which_columns_it_reads() {
+        let schema = fields_of(&crate::graphql::sdl(), "Appeal");
+        assert!(schema.len() > 30, "{schema:?}");
+        let mut listed: Vec<&str> = crate::service::appeal_query::FIELD_COLUMNS
+            .iter()
+            .map(|(f, _)| *f)
+            .filter(|f| *f != "__typename")
+            .collect();
+        let mut in_schema: Vec<&str> = schema.iter().map(String::as_str).collect();
+        listed.sort_unstable();
+        in_schema.sort_unstable();
+        assert_eq!(listed, in_schema, "FIELD_COLUMNS and the resolvers of Appeal");
     }
 }

@@ -237,7 +237,7 @@ impl IntakeQuery {
     /// 150 m, received within 30 days of it.
     #[graphql(complexity = "100 + 10 * child_complexity")]
     async fn possible_duplicates(&self, ctx: &Context<'_>, appeal_id: ID) -> AppResult<Vec<AppealMatch>> {
-        let id = parse_id("appealId", &appeal_id)?;
+        let id = appeals::AppealId(parse_id("appealId", &appeal_id)?);
         let st = state(ctx);
         let scope = scope(ctx).await?;
         let a = appeals::load_visible(&st.db, scope, id).await?;

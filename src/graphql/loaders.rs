@@ -86,7 +86,7 @@ impl Loader<i64> for AppealEventsLoader {
 /// The loaders of one request.
 pub struct Loaders {
     /// Reference rows are cached for the request, so that a page read with its references
-    /// joined ([`crate::service::appeal_query::page_with_refs`]) can feed them in.
+    /// joined ([`crate::service::appeal_query::list`]) can feed them in.
     pub recipients: DataLoader<RecipientLoader, HashMapCache>,
     pub territories: DataLoader<TerritoryLoader, HashMapCache>,
     pub categories: DataLoader<CategoryLoader, HashMapCache>,

@@ -8,6 +8,7 @@ pub mod connection;
 pub mod intake;
 pub mod limits;
 pub mod loaders;
+pub mod memos;
 pub mod meta;
 pub mod notifications;
 pub mod policy;
@@ -16,6 +17,7 @@ pub mod reference;
 pub mod roadmaps;
 pub mod scalars;
 pub mod subscriptions;
+pub mod webhooks;
 
 use std::borrow::Cow;
 
@@ -43,6 +45,8 @@ pub struct Query(
     polls::PollQuery,
     analytics::AnalyticsQuery,
     meta::MetaQuery,
+    memos::MemoQuery,
+    webhooks::WebhookQuery,
     notifications::NotificationQuery,
 );
 
@@ -57,6 +61,7 @@ pub struct Mutation(
     roadmaps::RoadmapMutation,
     polls::PollMutation,
     meta::MetaMutation,
+    webhooks::WebhookMutation,
     notifications::NotificationMutation,
 );
 

@@ -1,11 +1,8 @@
 //! Roadmaps as clients see them: the list, one roadmap with measures, comments, progress,
 //! effect and history, and the workflow mutations.
 
-use std::collections::HashMap;
-
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 use super::auth::User;
 use super::connection::{connection, forward_window};
@@ -305,33 +302,10 @@ impl RoadmapQuery {
             category_id: ids("filter.categoryId", f.category_id)?,
             territory_id: ids("filter.territoryId", f.territory_id)?,
         };
-        let db = &state(ctx).db;
-        let (rows, total) = roadmaps::list(db, &filter, offset, limit).await?;
-        let mut by_roadmap: HashMap<i64, Vec<roadmap_measure::Model>> = HashMap::new();
-        let all = roadmap_measure::Entity::find()
-            .filter(roadmap_measure::Column::RoadmapId.is_in(rows.iter().map(|r| r.id)))
-            .order_by_asc(roadmap_measure::Column::Id)
-            .all(db)
-            .await?;
-        for m in all {
-            by_roadmap.entry(m.roadmap_id).or_default().push(m);
-        }
-        let mut comments: HashMap<i64, Vec<roadmap_comment::Model>> = HashMap::new();
-        for c in roadmap_comment::Entity::find()
-            .filter(roadmap_comment::Column::RoadmapId.is_in(rows.iter().map(|r| r.id)))
-            .order_by_asc(roadmap_comment::Column::Id)
-            .all(db)
-            .await?
-        {
-            comments.entry(c.roadmap_id).or_default().push(c);
-        }
+        let (rows, total) = roadmaps::list_with_details(&state(ctx).db, &filter, offset, limit).await?;
         let nodes = rows
             .into_iter()
-            .map(|r| {
-                let measures = Some(by_roadmap.remove(&r.id).unwrap_or_default());
-                let comments = Some(comments.remove(&r.id).unwrap_or_default());
-                Roadmap { model: r, measures, comments }
-            })
+            .map(|r| Roadmap { model: r.roadmap, measures: Some(r.measures), comments: Some(r.comments) })
             .collect();
         Ok(RoadmapConnection::from_offset(nodes, offset, total))
     }

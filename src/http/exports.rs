@@ -14,9 +14,8 @@ use chrono::NaiveDate;
 use super::{Credential, Http, MALFORMED_CREDENTIAL, bearer, error_response};
 use crate::domain::access::{Denied, Principal};
 use crate::error::AppError;
-use crate::graphql::analytics::restricted;
 use crate::graphql::policy;
-use crate::service::analytics::{self, Filter};
+use crate::service::analytics;
 use crate::service::appeal_query::{self, AppealFilter};
 use crate::service::scope::AppealScope;
 use crate::service::{Caller, audit, auth, exports};
@@ -66,8 +65,7 @@ pub async fn memo(State(http): State<Http>, Path(file): Path<String>, headers: H
         return app_error(&AppError::bad("weekStart", "is not a date in the form YYYY-MM-DD"));
     };
     let result: Result<(&'static str, Vec<u8>), AppError> = async {
-        let filter = restricted(&principal, Filter::default())?;
-        let memo = analytics::weekly_memo(&http.app, week_start, &filter).await?;
+        let memo = analytics::weekly_memo(&http.app, &principal, week_start).await?;
         if ext == "docx" {
             Ok((exports::DOCX_TYPE, exports::memo_docx(&memo)?))
         } else {
@@ -223,4 +221,36 @@ pub async fn roadmap(State(http): State<Http>, Path(file): Path<String>, headers
             .into_response(),
         Err(e) => app_error(&e),
     }
+}
+
+/// `GET /exports/memos/{id}.docx` or `.xlsx`: a stored weekly memo, as generated, under the
+/// rule of `Query.memos`.
+pub async fn stored_memo(State(http): State<Http>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let principal = match authorize(&http, &headers, "Query.memos").await {
+        Ok(p) => p,
+        Err(e) => return app_error(&e),
+    };
+    let Some((id, ext)) = file.rsplit_once('.') else {
+        return app_error(&AppError::NotFound("memo".into()));
+    };
+    let Some(id) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
+        return app_error(&AppError::NotFound("memo".into()));
+    };
+    let caller = Caller { principal, ..Caller::default() };
+    let memo = match crate::service::memos::get(&http.app, &caller, id).await {
+        Ok(m) => m,
+        Err(e) => return app_error(&e),
+    };
+    let (content_type, bytes) = match ext {
+        "docx" => (exports::DOCX_TYPE, memo.docx),
+        "xlsx" => (exports::XLSX_TYPE, memo.xlsx),
+        _ => return app_error(&AppError::NotFound("memo".into())),
+    };
+    let mut response = bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"memo-{}.{ext}\"", memo.week_start)) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
 }

@@ -42,6 +42,7 @@ pub fn router(http: Http) -> Router {
     let files = Router::new()
         .route("/exports/roadmaps/{file}", get(exports::roadmap))
         .route("/exports/memo/{file}", get(exports::memo))
+        .route("/exports/memos/{file}", get(exports::stored_memo))
         .route("/exports/appeals.xlsx", get(exports::appeals))
         .with_state(http.clone())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, export_timeout));
@@ -186,10 +187,12 @@ fn metrics_text(app: &AppState) -> String {
     format!(
         "# TYPE mcu_graphql_requests_total counter\nmcu_graphql_requests_total {}\n\
          # TYPE mcu_sql_statements_total counter\nmcu_sql_statements_total {}\n\
+         # TYPE mcu_background_sql_statements_total counter\nmcu_background_sql_statements_total {}\n\
          # TYPE mcu_sql_errors_total counter\nmcu_sql_errors_total {}\n\
          # TYPE mcu_sql_seconds_total counter\nmcu_sql_seconds_total {:.6}\n",
         m.graphql_requests.load(Relaxed),
         m.sql_statements.load(Relaxed),
+        m.background_sql_statements.load(Relaxed),
         m.sql_errors.load(Relaxed),
         m.sql_micros.load(Relaxed) as f64 / 1e6,
     )

@@ -1,8 +1,8 @@
-//! The outbox dispatcher: claims pending outbox rows, fans each out, marks it dispatched and
-//! announces it, all in one transaction (a crash before the commit leaves the rows pending,
-//! so they are fanned out after a restart: at least once, never for a rolled-back change).
-//! Fanning out makes the in-app notifications of deadline alerts
-//! ([`crate::service::notify::fan_out`]) in the same transaction.
+//! The outbox dispatcher: claims pending outbox rows, fans each out (the in-app notifications
+//! of deadline alerts, [`crate::service::notify::fan_out`]; a webhook delivery per subscribed
+//! webhook, [`crate::store::deliveries`]), marks it dispatched and announces it, all in one
+//! transaction (a crash before the commit leaves the rows pending, so they are fanned out
+//! after a restart: at least once, never for a rolled-back change).
 //!
 //! Announcing reaches every process's live subscribers: on PostgreSQL by `NOTIFY
 //! mcu_outbox, '<ids>'` sent inside the dispatching transaction (PostgreSQL delivers it only
@@ -12,11 +12,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, TransactionTrait};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
 use crate::error::AppResult;
 use crate::state::AppState;
-use crate::store::outbox;
+use crate::store::{deliveries, outbox};
 
 /// Rows claimed per transaction.
 const BATCH: u64 = 100;
@@ -49,13 +49,21 @@ pub async fn run(state: AppState) {
 /// # Errors
 /// On a database failure (the claimed rows stay pending).
 pub async fn pass(state: &AppState) -> AppResult<usize> {
-    let txn = state.writer.begin().await?;
+    // Look before taking the write lock: on SQLite an idle dispatcher must not hold the one
+    // writer (nor a second process's) every interval.
+    if !outbox::any_pending(&state.db).await? {
+        return Ok(0);
+    }
+    let txn = crate::db::begin_write(&state.writer).await?;
     let rows = outbox::claim_pending(&txn, BATCH, state.clock.now()).await?;
     if rows.is_empty() {
         txn.commit().await?;
         return Ok(0);
     }
     crate::service::notify::fan_out(&txn, state, &rows).await?;
+    // The deliveries that must arrive (webhooks) are rows of this same transaction: created
+    // exactly when the outbox rows are marked dispatched, never for a rolled-back change.
+    let fanned_out = deliveries::fan_out_webhooks(&txn, &rows, state.clock.now()).await?;
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
     if postgres {
@@ -68,6 +76,9 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
         .await?;
     }
     txn.commit().await?;
+    if fanned_out > 0 {
+        state.announcements.wake_deliveries();
+    }
     if !postgres {
         for row in rows.iter().cloned() {
             state.announcements.publish(Arc::new(row));

@@ -1,15 +1,18 @@
 //! Background work: the outbox dispatcher (every process; rows are claimed so each is fanned
-//! out once) and, on PostgreSQL, the listener that brings other processes' announcements to
-//! this process's subscribers. Periodic jobs that must run once across replicas take
-//! [`try_lead`] in their transaction.
+//! out once), the weekly memo, the webhook delivery job (every process that sends;
+//! deliveries are leased so each attempt is made by one) and, on PostgreSQL, the listener that
+//! brings other processes' announcements to this process's subscribers. Periodic jobs that
+//! must run once across replicas take [`try_lead`] in their transaction.
 
 pub mod dispatcher;
+pub mod memo;
 pub mod watch;
+pub mod webhooks;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
 use crate::error::AppResult;
-use crate::state::AppState;
+use crate::state::{AppState, in_background};
 
 /// A job that runs once across the processes sharing a database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,9 +52,13 @@ pub async fn try_lead(txn: &impl ConnectionTrait, job: Job) -> AppResult<bool> {
 
 /// Starts the background work of a serving process.
 pub fn spawn(state: &AppState) {
-    tokio::spawn(dispatcher::run(state.clone()));
-    tokio::spawn(watch::run(state.clone()));
+    tokio::spawn(in_background(dispatcher::run(state.clone())));
+    tokio::spawn(in_background(watch::run(state.clone())));
+    tokio::spawn(in_background(memo::run(state.clone(), state.settings.memo_check_interval)));
+    if state.settings.webhook_delivery {
+        tokio::spawn(in_background(webhooks::run(state.clone())));
+    }
     if state.db.get_database_backend() == DatabaseBackend::Postgres {
-        tokio::spawn(dispatcher::listen(state.clone()));
+        tokio::spawn(in_background(dispatcher::listen(state.clone())));
     }
 }

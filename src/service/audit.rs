@@ -1,11 +1,28 @@
 //! The audit trail: one entry per mutation, written in the mutation's transaction.
 
-use sea_orm::{ActiveModelTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect, Set};
+use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect};
 
 use super::Caller;
 use crate::domain::access::Principal;
 use crate::entity::audit_log;
 use crate::error::AppResult;
+use crate::store::audit::Actor;
+
+/// The caller as the audit trail records it.
+pub fn actor(caller: &Caller) -> Actor {
+    let (user_id, token_id) = match &caller.principal {
+        Principal::User(u) => (Some(u.id), None),
+        Principal::Token(t) => (None, Some(t.id)),
+        Principal::Anonymous | Principal::System => (None, None),
+    };
+    Actor {
+        label: caller.principal.label(),
+        user_id,
+        token_id,
+        ip: caller.ip.clone(),
+        request_id: caller.request_id.clone(),
+    }
+}
 
 /// Writes one audit entry. `data` must never contain secrets or passwords.
 pub async fn record(
@@ -16,26 +33,7 @@ pub async fn record(
     target: Option<String>,
     data: Option<serde_json::Value>,
 ) -> AppResult<()> {
-    let (user_id, token_id) = match &caller.principal {
-        Principal::User(u) => (Some(u.id), None),
-        Principal::Token(t) => (None, Some(t.id)),
-        Principal::Anonymous | Principal::System => (None, None),
-    };
-    audit_log::ActiveModel {
-        at: Set(at),
-        actor: Set(caller.principal.label()),
-        actor_user_id: Set(user_id),
-        actor_token_id: Set(token_id),
-        action: Set(action.to_string()),
-        target: Set(target),
-        ip: Set(caller.ip.clone()),
-        request_id: Set(caller.request_id.clone()),
-        data: Set(data.map(|d| d.to_string())),
-        ..Default::default()
-    }
-    .insert(conn)
-    .await?;
-    Ok(())
+    crate::store::audit::write(conn, &actor(caller), at, action, target, data).await
 }
 
 /// A page of the audit trail, newest first, and the total count.

@@ -7,6 +7,7 @@ use chrono::Duration;
 use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::scope::AppealScope;
+use crate::domain::appeal::{Appeal, RecordId};
 use crate::domain::similarity::{MinHash, haversine_m};
 use crate::entity::appeal;
 use crate::error::AppResult;
@@ -35,11 +36,12 @@ pub struct Match {
     pub distance_m: Option<f64>,
 }
 
-/// Appeals the caller may see that probably report the same thing as `a`, best first.
-pub async fn find(
+/// Appeals the caller may see that probably report the same thing as `a` (stored or about
+/// to be), best first.
+pub async fn find<Id: RecordId>(
     conn: &impl ConnectionTrait,
     scope: &AppealScope,
-    a: &appeal::Model,
+    a: &Appeal<Id>,
     rules: DuplicateRules,
 ) -> AppResult<Vec<Match>> {
     let window = Duration::days(rules.window_days);
@@ -53,9 +55,11 @@ pub async fn find(
     if a.category_id.is_none() && a.territory_id.is_none() {
         same = Condition::all();
     }
-    let candidates = appeal::Entity::find()
-        .filter(scope.condition())
-        .filter(appeal::Column::Id.ne(a.id))
+    let mut candidates = appeal::Entity::find().filter(scope.condition());
+    if let Some(id) = a.id.stored() {
+        candidates = candidates.filter(appeal::Column::Id.ne(id.0));
+    }
+    let candidates = candidates
         .filter(appeal::Column::ReceivedAt.gte(a.received_at - window))
         .filter(appeal::Column::ReceivedAt.lte(a.received_at + window))
         .filter(same)

@@ -12,18 +12,23 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, IntoActiveModel,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, NotSet,
     QueryFilter, Set, Statement,
 };
 
 use super::deadlines::Terms;
 use super::{Caller, appeals, audit};
 use crate::domain::access::{Channel, Principal, Role};
+use crate::domain::appeal::{is_anonymous, search_text};
 use crate::domain::deadlines::AppealKind;
+use crate::domain::effects::SourceChanges;
 use crate::domain::lifecycle::AppealStatus;
-use crate::entity::{appeal, appeal_event, category, recipient, territory};
+use crate::entity::{category, recipient, territory};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::appeals::{
+    self as store, Appeal, Arrival, BatchStamp, Change, Event, FreshAppeal, Payload, RecipientId, Stamp,
+};
 
 /// Items accepted in one `ingestAppeals` call.
 pub const MAX_ITEMS: usize = 1000;
@@ -219,6 +224,72 @@ struct Reference {
     categories: HashMap<(Option<i64>, String), i64>,
     territories: HashMap<String, i64>,
     recipients: HashMap<String, i64>,
+    /// The write transaction of the categories and recipients this intake creates, begun
+    /// with the first of them and committed before any appeal is written ([`Reference::commit`]).
+    creating: Option<DatabaseTransaction>,
+}
+
+impl Reference {
+    async fn creating(&mut self, state: &AppState) -> AppResult<&DatabaseTransaction> {
+        if self.creating.is_none() {
+            self.creating = Some(crate::db::begin_write(&state.writer).await?);
+        }
+        self.creating.as_ref().ok_or_else(|| AppError::internal("no transaction for the new reference rows"))
+    }
+
+    /// Creates a category the rubricator does not know yet, with its audit entry.
+    async fn create_category(
+        &mut self,
+        state: &AppState,
+        caller: &Caller,
+        name: String,
+        parent_id: Option<i64>,
+    ) -> AppResult<i64> {
+        let now = state.clock.now();
+        let txn = self.creating(state).await?;
+        let m = category::ActiveModel {
+            id: NotSet,
+            name: Set(name),
+            parent_id: Set(parent_id),
+            default_recipient_id: Set(None),
+            version: Set(1),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        let target = Some(format!("category:{}", m.id));
+        audit::record(txn, caller, now, "createCategory", target, Some(serde_json::json!({ "intake": true }))).await?;
+        Ok(m.id)
+    }
+
+    /// Creates a recipient the rubricator does not know yet, with its audit entry.
+    async fn create_recipient(&mut self, state: &AppState, caller: &Caller, name: String) -> AppResult<i64> {
+        let now = state.clock.now();
+        let txn = self.creating(state).await?;
+        let m = recipient::ActiveModel {
+            id: NotSet,
+            name: Set(name),
+            short_name: Set(None),
+            parent_id: Set(None),
+            external: Set(false),
+            active: Set(true),
+            version: Set(1),
+            created_at: Set(now),
+        }
+        .insert(txn)
+        .await?;
+        let target = Some(format!("recipient:{}", m.id));
+        audit::record(txn, caller, now, "createRecipient", target, Some(serde_json::json!({ "intake": true }))).await?;
+        Ok(m.id)
+    }
+
+    /// Commits the reference rows created so far (all or none of them).
+    async fn commit(&mut self) -> AppResult<()> {
+        if let Some(txn) = self.creating.take() {
+            txn.commit().await?;
+        }
+        Ok(())
+    }
 }
 
 async fn load_reference(state: &AppState) -> AppResult<Reference> {
@@ -229,6 +300,7 @@ async fn load_reference(state: &AppState) -> AppResult<Reference> {
         categories: cats.into_iter().map(|c| ((c.parent_id, normalize_name(&c.name)), c.id)).collect(),
         territories: ters.into_iter().map(|t| (territory_key(&t.name), t.id)).collect(),
         recipients: recs.into_iter().map(|r| (normalize_name(&r.name), r.id)).collect(),
+        creating: None,
     })
 }
 
@@ -243,7 +315,7 @@ struct Prepared {
     item: IngestItem,
     category_id: Option<i64>,
     territory_id: Option<i64>,
-    recipient_id: Option<i64>,
+    recipient_id: Option<RecipientId>,
     status: AppealStatus,
 }
 
@@ -253,6 +325,7 @@ fn clean(v: Option<&String>) -> Option<String> {
 
 async fn resolve_category(
     state: &AppState,
+    caller: &Caller,
     refs: &mut Reference,
     top: Option<&str>,
     sub: Option<&str>,
@@ -267,18 +340,9 @@ async fn resolve_category(
         // A subcategory named in the category column.
         return Ok(Ok(Some(*id)));
     } else if create {
-        let m = category::ActiveModel {
-            name: Set(top_display(&top)),
-            parent_id: Set(None),
-            default_recipient_id: Set(None),
-            version: Set(1),
-            created_at: Set(state.clock.now()),
-            ..Default::default()
-        }
-        .insert(&state.db)
-        .await?;
-        refs.categories.insert((None, top.clone()), m.id);
-        m.id
+        let id = refs.create_category(state, caller, top_display(&top), None).await?;
+        refs.categories.insert((None, top.clone()), id);
+        id
     } else {
         return Ok(Err(("categoryName", format!("unknown category «{top}»"))));
     };
@@ -291,18 +355,9 @@ async fn resolve_category(
     if !create {
         return Ok(Err(("subcategoryName", format!("unknown subcategory «{sub}» of «{top}»"))));
     }
-    let m = category::ActiveModel {
-        name: Set(top_display(&sub)),
-        parent_id: Set(Some(parent)),
-        default_recipient_id: Set(None),
-        version: Set(1),
-        created_at: Set(state.clock.now()),
-        ..Default::default()
-    }
-    .insert(&state.db)
-    .await?;
-    refs.categories.insert((Some(parent), sub), m.id);
-    Ok(Ok(Some(m.id)))
+    let id = refs.create_category(state, caller, top_display(&sub), Some(parent)).await?;
+    refs.categories.insert((Some(parent), sub), id);
+    Ok(Ok(Some(id)))
 }
 
 /// A normalised (lower-case) name with its first letter capitalised, for created entries.
@@ -389,6 +444,7 @@ async fn prepare(
     }
     let category_id = match resolve_category(
         state,
+        caller,
         refs,
         item.category_name.as_deref(),
         item.subcategory_name.as_deref(),
@@ -403,20 +459,9 @@ async fn prepare(
         (None, _) => None,
         (Some(_), Some(id)) => Some(id),
         (Some(name), None) => {
-            let m = recipient::ActiveModel {
-                name: Set(name.clone()),
-                short_name: Set(None),
-                parent_id: Set(None),
-                external: Set(false),
-                active: Set(true),
-                version: Set(1),
-                created_at: Set(now),
-                ..Default::default()
-            }
-            .insert(&state.db)
-            .await?;
-            refs.recipients.insert(normalize_name(&name), m.id);
-            Some(m.id)
+            let id = refs.create_recipient(state, caller, name.clone()).await?;
+            refs.recipients.insert(normalize_name(&name), id);
+            Some(id)
         }
     };
     let kind = item.kind.unwrap_or(match channel {
@@ -435,7 +480,7 @@ async fn prepare(
         item,
         category_id,
         territory_id,
-        recipient_id,
+        recipient_id: recipient_id.map(RecipientId),
         status,
     }))
 }
@@ -475,13 +520,7 @@ fn term(p: &Prepared, terms: &Terms, now: DateTime<Utc>) -> (DateTime<Utc>, Date
     }
 }
 
-fn new_model(
-    p: &Prepared,
-    terms: &Terms,
-    number: String,
-    now: DateTime<Utc>,
-    suggested: Option<i64>,
-) -> appeal::ActiveModel {
+fn new_appeal(p: &Prepared, terms: &Terms, number: String, now: DateTime<Utc>, suggested: Option<i64>) -> FreshAppeal {
     let item = &p.item;
     let registered = !matches!(p.status, AppealStatus::Received);
     let (start, due) = term(p, terms, now);
@@ -490,178 +529,139 @@ fn new_model(
     let author_name = clean(item.author_name.as_ref());
     let author_contact = clean(item.author_contact.as_ref());
     let address = clean(item.address.as_ref());
-    appeal::ActiveModel {
-        number: Set(number),
-        kind: Set(p.kind.as_str().into()),
-        channel: Set(p.channel.as_str().into()),
-        external_id: Set(Some(p.external_id.clone())),
-        status: Set(p.status.as_str().into()),
-        received_at: Set(p.received_at),
-        registered_at: Set(registered.then_some(p.received_at)),
-        anonymous: Set(author_name.is_none() || author_contact.is_none()),
-        author_name: Set(author_name),
-        author_contact: Set(author_contact),
-        search_text: Set(appeals::search_text(&p.text, None, address.as_deref())),
-        text: Set(p.text.clone()),
-        summary: Set(None),
-        category_id: Set(p.category_id),
-        suggested_category_id: Set(suggested),
-        territory_id: Set(p.territory_id),
-        address: Set(address),
-        latitude: Set(item.latitude),
-        longitude: Set(item.longitude),
-        recipient_id: Set(p.recipient_id),
-        redirected_to: Set(None),
-        high_priority: Set(false),
-        sla_started_at: Set(start),
-        due_soon_at: Set(terms.policy.due_soon_from(start, due)),
-        due_at: Set(due),
-        extension_count: Set(0),
-        reacted_at: Set(None),
-        resolved_at: Set(resolved),
-        answered_at: Set(answered),
-        answer_text: Set(clean(item.answer_text.as_ref())),
-        completeness: Set(None),
-        no_answer_reason: Set(None),
-        satisfaction_score: Set(item.satisfaction),
-        satisfied: Set(item.satisfaction.map(|s| s >= 4)),
-        feedback_code: Set(None),
-        feedback_expires_at: Set(None),
-        reopen_count: Set(item.reopened.unwrap_or(0).max(0)),
-        duplicate_of_id: Set(None),
-        version: Set(1),
-        created_at: Set(now),
-        updated_at: Set(now),
-        ..Default::default()
+    FreshAppeal {
+        id: (),
+        number,
+        kind: p.kind,
+        channel: p.channel,
+        external_id: Some(p.external_id.clone()),
+        status: p.status,
+        received_at: p.received_at,
+        registered_at: registered.then_some(p.received_at),
+        anonymous: is_anonymous(author_name.as_deref(), author_contact.as_deref()),
+        author_name,
+        author_contact,
+        search_text: search_text(&p.text, None, address.as_deref()),
+        text: p.text.clone(),
+        summary: None,
+        category_id: p.category_id,
+        suggested_category_id: suggested,
+        territory_id: p.territory_id,
+        address,
+        latitude: item.latitude,
+        longitude: item.longitude,
+        recipient_id: p.recipient_id,
+        redirected_to: None,
+        high_priority: false,
+        sla_started_at: start,
+        due_soon_at: terms.policy.due_soon_from(start, due),
+        due_at: due,
+        extension_count: 0,
+        reacted_at: None,
+        resolved_at: resolved,
+        answered_at: answered,
+        answer_text: clean(item.answer_text.as_ref()),
+        completeness: None,
+        no_answer_reason: None,
+        satisfaction_score: item.satisfaction,
+        satisfied: item.satisfaction.map(|s| s >= 4),
+        feedback_code: None,
+        feedback_expires_at: None,
+        reopen_count: item.reopened.unwrap_or(0).max(0),
+        duplicate_of_id: None,
+        version: 1,
+        created_at: now,
+        updated_at: now,
     }
 }
 
 /// The fields an update from the source may change, with their new values.
-fn changes(a: &appeal::Model, p: &Prepared) -> Vec<(&'static str, serde_json::Value)> {
+fn changes(a: &Appeal, p: &Prepared) -> SourceChanges {
     let item = &p.item;
-    let mut out = Vec::new();
-    let mut check = |name: &'static str, differs: bool, value: serde_json::Value| {
-        if differs {
-            out.push((name, value));
-        }
-    };
-    check("text", a.text != p.text, serde_json::json!(p.text));
-    check("receivedAt", a.received_at != p.received_at, serde_json::json!(p.received_at));
-    check("status", a.status != p.status.as_str(), serde_json::json!(p.status.as_str()));
-    check("categoryId", p.category_id.is_some() && a.category_id != p.category_id, serde_json::json!(p.category_id));
-    check(
-        "territoryId",
-        p.territory_id.is_some() && a.territory_id != p.territory_id,
-        serde_json::json!(p.territory_id),
-    );
-    check(
-        "recipientId",
-        p.recipient_id.is_some() && a.recipient_id != p.recipient_id,
-        serde_json::json!(p.recipient_id),
-    );
+    let differs = |changed: bool| changed.then_some(());
     let answered = stored_answered(p);
-    check("answeredAt", answered.is_some() && a.answered_at != answered, serde_json::json!(answered));
     let author = clean(item.author_name.as_ref());
-    check("authorName", author.is_some() && a.author_name != author, serde_json::json!(author));
     let contact = clean(item.author_contact.as_ref());
-    check("authorContact", contact.is_some() && a.author_contact != contact, serde_json::json!(contact));
     let answer = clean(item.answer_text.as_ref());
-    check("answerText", answer.is_some() && a.answer_text != answer, serde_json::json!(answer));
-    check(
-        "satisfaction",
-        item.satisfaction.is_some() && a.satisfaction_score != item.satisfaction,
-        serde_json::json!(item.satisfaction),
-    );
-    check("reopenCount", item.reopened.is_some_and(|r| r != a.reopen_count), serde_json::json!(item.reopened));
-    out
+    SourceChanges {
+        text: differs(a.text != p.text).map(|()| p.text.clone()),
+        received_at: differs(a.received_at != p.received_at).map(|()| p.received_at),
+        status: differs(a.status != p.status).map(|()| p.status),
+        category_id: p.category_id.filter(|_| a.category_id != p.category_id),
+        territory_id: p.territory_id.filter(|_| a.territory_id != p.territory_id),
+        recipient_id: p.recipient_id.filter(|_| a.recipient_id != p.recipient_id),
+        answered_at: answered.filter(|_| a.answered_at != answered),
+        author_name: author.clone().filter(|_| a.author_name != author),
+        author_contact: contact.clone().filter(|_| a.author_contact != contact),
+        answer_text: answer.clone().filter(|_| a.answer_text != answer),
+        satisfaction: item.satisfaction.filter(|_| a.satisfaction_score != item.satisfaction),
+        reopen_count: item.reopened.filter(|r| *r != a.reopen_count),
+    }
 }
 
-async fn update_one(
-    txn: &DatabaseTransaction,
-    caller: &Caller,
-    terms: &Terms,
-    a: &appeal::Model,
-    p: &Prepared,
-    now: DateTime<Utc>,
-    tz: chrono_tz::Tz,
-) -> AppResult<()> {
-    let changed = &changes(a, p);
+/// The appeal as the source now gives it, with the history entry saying what changed.
+fn source_change(a: &Appeal, p: &Prepared, changed: SourceChanges, terms: &Terms, now: DateTime<Utc>) -> Change {
     let item = &p.item;
-    let mut am = a.clone().into_active_model();
-    for (name, _) in changed {
-        match *name {
-            "text" => {
-                am.text = Set(p.text.clone());
-                am.search_text = Set(appeals::search_text(&p.text, a.summary.as_deref(), a.address.as_deref()));
-            }
-            "status" => am.status = Set(p.status.as_str().into()),
-            "categoryId" => am.category_id = Set(p.category_id),
-            "territoryId" => am.territory_id = Set(p.territory_id),
-            "recipientId" => am.recipient_id = Set(p.recipient_id),
-            "receivedAt" => {
-                // A corrected receipt moves the first term with it, as on arrival; a term
-                // set later (an extension, a repeated review) is the centre's and stays.
-                am.received_at = Set(p.received_at);
-                if a.registered_at.is_some_and(|r| r == a.received_at) {
-                    am.registered_at = Set(Some(p.received_at));
-                }
-                if a.extension_count == 0 && a.reopen_count == 0 && a.sla_started_at == a.received_at {
-                    let (start, due) = term(p, terms, now);
-                    am.sla_started_at = Set(start);
-                    am.due_at = Set(due);
-                    am.due_soon_at = Set(terms.policy.due_soon_from(start, due));
-                }
-            }
-            "answeredAt" => {
-                am.answered_at = Set(stored_answered(p));
-                am.resolved_at = Set(stored_answered(p));
-            }
-            "authorName" | "authorContact" => {
-                let name = clean(item.author_name.as_ref()).or_else(|| a.author_name.clone());
-                let contact = clean(item.author_contact.as_ref()).or_else(|| a.author_contact.clone());
-                am.anonymous = Set(name.is_none() || contact.is_none());
-                am.author_name = Set(name);
-                am.author_contact = Set(contact);
-            }
-            "answerText" => am.answer_text = Set(clean(item.answer_text.as_ref())),
-            "satisfaction" => {
-                am.satisfaction_score = Set(item.satisfaction);
-                am.satisfied = Set(item.satisfaction.map(|s| s >= 4));
-            }
-            "reopenCount" => am.reopen_count = Set(item.reopened.unwrap_or(0).max(0)),
-            _ => {}
+    let mut next = a.clone();
+    if changed.text.is_some() {
+        next.text.clone_from(&p.text);
+        next.search_text = search_text(&p.text, a.summary.as_deref(), a.address.as_deref());
+    }
+    if changed.status.is_some() {
+        next.status = p.status;
+    }
+    if changed.category_id.is_some() {
+        next.category_id = p.category_id;
+    }
+    if changed.territory_id.is_some() {
+        next.territory_id = p.territory_id;
+    }
+    if changed.recipient_id.is_some() {
+        next.recipient_id = p.recipient_id;
+    }
+    if changed.received_at.is_some() {
+        // A corrected receipt moves the first term with it, as on arrival; a term set later
+        // (an extension, a repeated review) is the centre's and stays.
+        next.received_at = p.received_at;
+        if a.registered_at.is_some_and(|r| r == a.received_at) {
+            next.registered_at = Some(p.received_at);
+        }
+        if a.extension_count == 0 && a.reopen_count == 0 && a.sla_started_at == a.received_at {
+            let (start, due) = term(p, terms, now);
+            next.sla_started_at = start;
+            next.due_at = due;
+            next.due_soon_at = terms.policy.due_soon_from(start, due);
         }
     }
-    am.version = Set(a.version + 1);
-    am.updated_at = Set(now);
-    let res = appeal::Entity::update_many()
-        .set(am)
-        .filter(appeal::Column::Id.eq(a.id))
-        .filter(appeal::Column::Version.eq(a.version))
-        .exec(txn)
-        .await?;
-    if res.rows_affected != 1 {
-        return Err(AppError::stale("the appeal"));
+    if changed.answered_at.is_some() {
+        next.answered_at = stored_answered(p);
+        next.resolved_at = stored_answered(p);
     }
-    let new = super::rollup::facts_of(txn, [a.id]).await?;
-    super::rollup::record(txn, tz, Some(&super::rollup::Facts::from(a)), new.first()).await?;
-    let data: serde_json::Map<String, serde_json::Value> =
-        changed.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
-    let event = appeals::NewEvent {
-        appeal_id: a.id,
-        at: now,
-        actor: &caller.principal.label(),
+    if changed.author_name.is_some() || changed.author_contact.is_some() {
+        let name = clean(item.author_name.as_ref()).or_else(|| a.author_name.clone());
+        let contact = clean(item.author_contact.as_ref()).or_else(|| a.author_contact.clone());
+        next.anonymous = is_anonymous(name.as_deref(), contact.as_deref());
+        next.author_name = name;
+        next.author_contact = contact;
+    }
+    if changed.answer_text.is_some() {
+        next.answer_text = clean(item.answer_text.as_ref());
+    }
+    if changed.satisfaction.is_some() {
+        next.satisfaction_score = item.satisfaction;
+        next.satisfied = item.satisfaction.map(|s| s >= 4);
+    }
+    if changed.reopen_count.is_some() {
+        next.reopen_count = item.reopened.unwrap_or(0).max(0);
+    }
+    let event = Event {
         action: "ingestUpdate",
-        from: a.status.parse().ok(),
+        from: Some(a.status),
         to: Some(p.status),
-        comment: Some(format!(
-            "changed in the source: {}",
-            changed.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
-        )),
-        data: Some(serde_json::Value::Object(data)),
+        comment: Some(format!("changed in the source: {}", changed.names().join(", "))),
+        payload: Payload::ChangedInSource(changed),
     };
-    appeals::add_event(txn, event).await?;
-    audit::record(txn, caller, now, "ingestUpdate", Some(format!("appeal:{}", a.id)), None).await
+    Change { next, event }
 }
 
 async fn suggestion(state: &AppState, p: &Prepared) -> Option<i64> {
@@ -697,50 +697,22 @@ async fn insert_batch(
         suggestions.push(suggestion(state, p).await);
     }
     let txn = crate::db::begin_write(&state.writer).await?;
-    let first = appeals::reserve_numbers(&txn, year, batch.len() as i64).await?;
-    let mut numbers = Vec::with_capacity(batch.len());
-    let models: Vec<appeal::ActiveModel> = batch
+    let first = store::reserve_numbers(&txn, year, batch.len() as i64).await?;
+    let arrivals: Vec<Arrival> = batch
         .iter()
         .zip(suggestions)
         .enumerate()
         .map(|(i, (p, s))| {
-            let number = appeals::format_number(year, first + i as i64);
-            numbers.push(number.clone());
-            new_model(p, terms, number, now, s)
+            let appeal = new_appeal(p, terms, store::format_number(year, first + i as i64), now, s);
+            let payload = p.item.url.clone().map_or(Payload::None, |url| Payload::Ingested { url });
+            let event = Event { action: "ingestAppeal", from: None, to: Some(appeal.status), comment: None, payload };
+            Arrival { appeal, at: now, event }
         })
         .collect();
-    crate::db::insert_rows(&txn, models, bulk_max(state)).await?;
-    let ids = super::rollup::record_inserted(&txn, state.settings.timezone, &numbers).await?;
     let actor = caller.principal.label();
-    let urls: HashMap<String, Option<String>> = batch
-        .iter()
-        .enumerate()
-        .map(|(i, p)| (appeals::format_number(year, first + i as i64), p.item.url.clone()))
-        .collect();
-    let events: Vec<appeal_event::ActiveModel> = ids
-        .iter()
-        .map(|a| appeal_event::ActiveModel {
-            appeal_id: Set(a.id),
-            at: Set(now),
-            actor: Set(actor.clone()),
-            action: Set("ingestAppeal".into()),
-            from_status: Set(None),
-            to_status: Set(Some(a.facts.status.clone())),
-            comment: Set(None),
-            data: Set(urls.get(&a.number).cloned().flatten().map(|u| serde_json::json!({ "url": u }).to_string())),
-            ..Default::default()
-        })
-        .collect();
-    crate::db::insert_rows(&txn, events, bulk_max(state)).await?;
-    audit::record(
-        &txn,
-        caller,
-        now,
-        "ingestAppeals",
-        Some(format!("appeals:{}", ids.len())),
-        Some(serde_json::json!({ "created": ids.len() })),
-    )
-    .await?;
+    let audit = audit::actor(caller);
+    let stamp = BatchStamp { at: now, actor: &actor, audit: &audit, action: "ingestAppeals", announce: true };
+    let ids = store::insert_many(&txn, state.settings.timezone, arrivals, stamp, bulk_max(state)).await?;
     count_in_report(&txn, report, ids.len() as i32, 0, state.clock.now()).await?;
     txn.commit().await?;
     Ok(ids.len() as u32)
@@ -764,29 +736,24 @@ pub async fn ingest(
             Err(e) => out.rejected.push(e),
         }
     }
+    // Before the appeals that use them, and before the writer is asked for again.
+    refs.commit().await?;
     // Which of them exist already, in one query per channel and chunk.
-    let mut existing: HashMap<(String, String), appeal::Model> = HashMap::new();
+    let mut existing: HashMap<(Channel, String), Appeal> = HashMap::new();
     let mut by_channel: HashMap<Channel, Vec<String>> = HashMap::new();
     for p in &prepared {
         by_channel.entry(p.channel).or_default().push(p.external_id.clone());
     }
     for (channel, ids) in by_channel {
-        for list in crate::db::in_lists(&ids, 500) {
-            let rows = appeal::Entity::find()
-                .filter(appeal::Column::Channel.eq(channel.as_str()))
-                .filter(appeal::Column::ExternalId.is_in(list))
-                .all(&state.db)
-                .await?;
-            for r in rows {
-                existing.insert((r.channel.clone(), r.external_id.clone().unwrap_or_default()), r);
-            }
+        for r in store::by_external_ids(&state.db, channel, &ids, 500).await? {
+            existing.insert((r.channel, r.external_id.clone().unwrap_or_default()), r);
         }
     }
     let mut fresh: Vec<&Prepared> = Vec::new();
     let mut later: Vec<&Prepared> = Vec::new();
     let mut seen = std::collections::HashSet::new();
     for p in &prepared {
-        let key = (p.channel.as_str().to_string(), p.external_id.clone());
+        let key = (p.channel, p.external_id.clone());
         if existing.contains_key(&key) || !seen.insert(key) {
             later.push(p);
         } else {
@@ -815,7 +782,7 @@ pub async fn ingest(
     for p in later {
         // An item equal to the appeal the lookup above read is unchanged: no second read.
         // (A change that lands after that read is ordered after this call, as if it came later.)
-        let key = (p.channel.as_str().to_string(), p.external_id.clone());
+        let key = (p.channel, p.external_id.clone());
         if existing.get(&key).is_some_and(|a| changes(a, p).is_empty()) {
             out.unchanged += 1;
             continue;
@@ -878,12 +845,7 @@ async fn ingest_one(
     now: DateTime<Utc>,
     report: Option<i64>,
 ) -> AppResult<Applied> {
-    let found = appeal::Entity::find()
-        .filter(appeal::Column::Channel.eq(p.channel.as_str()))
-        .filter(appeal::Column::ExternalId.eq(p.external_id.as_str()))
-        .one(&state.db)
-        .await?;
-    match found {
+    match store::by_external_id(&state.db, p.channel, &p.external_id).await? {
         None => {
             insert_batch(state, caller, &[p], terms, now, report).await?;
             Ok(Applied::Created)
@@ -893,8 +855,12 @@ async fn ingest_one(
             if changed.is_empty() {
                 return Ok(Applied::Unchanged);
             }
+            let change = source_change(&a, p, changed, terms, now);
+            let actor = caller.principal.label();
+            let audit = audit::actor(caller);
+            let stamp = Stamp { at: now, actor: &actor, audit: Some(&audit) };
             let txn = crate::db::begin_write(&state.writer).await?;
-            update_one(&txn, caller, terms, &a, p, now, state.settings.timezone).await?;
+            store::save_change(&txn, state.settings.timezone, &a, change, stamp).await?;
             count_in_report(&txn, report, 0, 1, state.clock.now()).await?;
             txn.commit().await?;
             Ok(Applied::Updated)

@@ -14,16 +14,19 @@ pub mod exports;
 pub mod imports;
 pub mod intake;
 pub mod mail;
+pub mod memos;
 pub mod notify;
 pub mod polls;
 pub mod reference;
 pub mod roadmaps;
-pub mod rollup;
+/// The analytics rollups live with the rest of the persistence in [`crate::store`].
+pub use crate::store::rollup;
 pub mod scope;
 pub mod seed;
 mod seed_texts;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 
 use crate::domain::access::Principal;
 

@@ -20,6 +20,7 @@ use super::appeals::rate_limit;
 use super::auth::sha256_hex;
 use super::{Caller, audit};
 use crate::domain::access::Principal;
+use crate::domain::events::Topic;
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::poll::{
     AnswerIn, Chosen, MAX_TEXT, PollAccess, PollAction, PollKind, PollStatus, QuestionDraft, QuestionSpec,
@@ -30,6 +31,7 @@ use crate::entity::{
 };
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
+use crate::store::outbox::{self, Change, Subject};
 
 /// Most invitation codes generated at once.
 pub const MAX_INVITES: i32 = 1000;
@@ -275,7 +277,10 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewPoll) -> AppResul
         }
     }
     audit::record(&txn, caller, now, "createPoll", Some(format!("poll:{}", p.id)), None).await?;
+    let change = Change::new(p.id, "createPoll", Some(p.status.as_str()), p.version);
+    outbox::record(&txn, Topic::PollChanged, Subject::Poll(p.id), &change, now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(p)
 }
 
@@ -319,7 +324,12 @@ pub async fn act(
     let data = serde_json::json!({ "from": from.as_str(), "to": to.as_str() });
     audit::record(&txn, caller, now, name, Some(format!("poll:{id}")), Some(data)).await?;
     let updated = get(&txn, id).await?;
+    // Closing makes the results final: its own event, which integrations may take alone.
+    let topic = if to == PollStatus::Closed { Topic::PollClosed } else { Topic::PollChanged };
+    let change = Change::new(id, name, Some(updated.status.as_str()), updated.version);
+    outbox::record(&txn, topic, Subject::Poll(id), &change, now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 

@@ -3,7 +3,8 @@
 //!
 //! Every change runs in one write transaction that checks the roadmap's version inside the
 //! UPDATE, applies the workflow from `domain::roadmap` and writes the audit entry
-//! (target `roadmap:<id>`), which is also the roadmap's history.
+//! (target `roadmap:<id>`), which is also the roadmap's history, and the outbox row
+//! (`ROADMAP_CHANGED`: id, action, status, version) that webhooks and notifications hear of.
 
 use std::collections::HashSet;
 
@@ -16,6 +17,7 @@ use sea_orm::{
 use super::scope::territory_subtree;
 use super::{Caller, audit};
 use crate::domain::access::{Principal, Role, UserPrincipal, parse_list};
+use crate::domain::events::Topic;
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::roadmap::{
     Effect, MeasureStatus, RoadmapAction, RoadmapStatus, effect, measure_step_allowed, transition,
@@ -25,6 +27,7 @@ use crate::entity::{
 };
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
+use crate::store::outbox::{self, Change, Subject};
 
 /// Longest title of a roadmap or a measure.
 const MAX_TITLE: usize = 500;
@@ -100,6 +103,13 @@ fn person(caller: &Caller) -> AppResult<&UserPrincipal> {
     caller.principal.user().ok_or_else(|| AppError::Forbidden("roadmaps are handled by people".into()))
 }
 
+/// Announces a change of roadmap `r` (`ROADMAP_CHANGED`) in the change's transaction.
+async fn announce(txn: &DatabaseTransaction, r: &roadmap::Model, action: &str, now: DateTime<Utc>) -> AppResult<()> {
+    let change = Change::new(r.id, action, Some(r.status.as_str()), r.version);
+    outbox::record(txn, Topic::RoadmapChanged, Subject::Roadmap(r.id), &change, now).await?;
+    Ok(())
+}
+
 /// One roadmap, or `NOT_FOUND`.
 pub async fn get(conn: &impl ConnectionTrait, id: i64) -> AppResult<roadmap::Model> {
     roadmap::Entity::find_by_id(id).one(conn).await?.ok_or_else(|| AppError::NotFound("roadmap".into()))
@@ -126,6 +136,53 @@ pub async fn list(
     let total = query.clone().count(conn).await?;
     let rows = query.order_by_desc(roadmap::Column::Id).offset(offset).limit(limit).all(conn).await?;
     Ok((rows, total))
+}
+
+/// A roadmap of a list page with its measures and comments, each in the order they were added.
+#[derive(Debug, Clone)]
+pub struct ListedRoadmap {
+    pub roadmap: roadmap::Model,
+    pub measures: Vec<roadmap_measure::Model>,
+    pub comments: Vec<roadmap_comment::Model>,
+}
+
+/// A page of roadmaps as [`list`] gives it, each with its measures and comments: three
+/// statements whatever the page size, and the total count.
+pub async fn list_with_details(
+    conn: &impl ConnectionTrait,
+    filter: &RoadmapFilter,
+    offset: u64,
+    limit: u64,
+) -> AppResult<(Vec<ListedRoadmap>, u64)> {
+    let (rows, total) = list(conn, filter, offset, limit).await?;
+    use std::collections::HashMap;
+    let mut measures: HashMap<i64, Vec<roadmap_measure::Model>> = HashMap::new();
+    for m in roadmap_measure::Entity::find()
+        .filter(roadmap_measure::Column::RoadmapId.is_in(rows.iter().map(|r| r.id)))
+        .order_by_asc(roadmap_measure::Column::Id)
+        .all(conn)
+        .await?
+    {
+        measures.entry(m.roadmap_id).or_default().push(m);
+    }
+    let mut comments: HashMap<i64, Vec<roadmap_comment::Model>> = HashMap::new();
+    for c in roadmap_comment::Entity::find()
+        .filter(roadmap_comment::Column::RoadmapId.is_in(rows.iter().map(|r| r.id)))
+        .order_by_asc(roadmap_comment::Column::Id)
+        .all(conn)
+        .await?
+    {
+        comments.entry(c.roadmap_id).or_default().push(c);
+    }
+    let listed = rows
+        .into_iter()
+        .map(|r| ListedRoadmap {
+            measures: measures.remove(&r.id).unwrap_or_default(),
+            comments: comments.remove(&r.id).unwrap_or_default(),
+            roadmap: r,
+        })
+        .collect();
+    Ok((listed, total))
 }
 
 /// The measures of a roadmap in the order they were added.
@@ -287,7 +344,9 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRoadmap) -> AppRe
     }
     let data = serde_json::json!({ "title": r.title, "appealIds": linked });
     audit::record(&txn, caller, now, "createRoadmap", Some(format!("roadmap:{}", r.id)), Some(data)).await?;
+    announce(&txn, &r, "createRoadmap", now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(r)
 }
 
@@ -335,7 +394,9 @@ pub async fn update(
     }
     let updated = save(&txn, &r, am, now).await?;
     audit::record(&txn, caller, now, "updateRoadmap", Some(format!("roadmap:{id}")), None).await?;
+    announce(&txn, &updated, "updateRoadmap", now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 
@@ -386,7 +447,9 @@ pub async fn add_measure(
     let updated = save(&txn, &r, r.clone().into_active_model(), now).await?;
     let data = serde_json::json!({ "measureId": measure.id, "title": measure.title, "dueDate": measure.due_date });
     audit::record(&txn, caller, now, "addMeasure", Some(format!("roadmap:{roadmap_id}")), Some(data)).await?;
+    announce(&txn, &updated, "addMeasure", now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 
@@ -479,7 +542,9 @@ pub async fn update_measure(
     let updated = save(&txn, &r, r.clone().into_active_model(), now).await?;
     let data = Some(serde_json::Value::Object(data));
     audit::record(&txn, caller, now, "updateMeasure", Some(format!("roadmap:{roadmap_id}")), data).await?;
+    announce(&txn, &updated, "updateMeasure", now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 
@@ -553,7 +618,9 @@ pub async fn act(
     }
     let data = serde_json::json!({ "from": from.as_str(), "to": to.as_str(), "comment": comment });
     audit::record(&txn, caller, now, action.name(), Some(format!("roadmap:{id}")), Some(data)).await?;
+    announce(&txn, &updated, action.name(), now).await?;
     txn.commit().await?;
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 

@@ -9,6 +9,7 @@ use sea_orm::{Condition, ConnectionTrait, EntityTrait};
 
 use crate::db::literal_in;
 use crate::domain::access::{ApiScope, Channel, Principal, Role, UserPrincipal};
+use crate::domain::appeal::Placed;
 use crate::entity::{appeal, territory};
 use crate::error::AppResult;
 
@@ -81,38 +82,38 @@ impl AppealScope {
         }
     }
 
-    fn in_territory(&self, a: &appeal::Model) -> bool {
+    fn in_territory(&self, a: &impl Placed) -> bool {
         match &self.territories {
             None => true,
-            Some(set) => a.territory_id.is_some_and(|t| set.contains(&t)),
+            Some(set) => a.territory_id().is_some_and(|t| set.contains(&t)),
         }
     }
 
-    fn coordinates(&self, a: &appeal::Model) -> bool {
-        self.in_territory(a) && a.channel.parse::<Channel>().is_ok_and(|c| self.channels.contains(&c))
+    fn coordinates(&self, a: &impl Placed) -> bool {
+        self.in_territory(a) && a.channel().is_some_and(|c| self.channels.contains(&c))
     }
 
-    fn executes(&self, a: &appeal::Model) -> bool {
-        self.recipient.is_some() && a.recipient_id == self.recipient
+    fn executes(&self, a: &impl Placed) -> bool {
+        self.recipient.is_some() && a.recipient_id() == self.recipient
     }
 
     /// Whether the caller may read the appeal at all (others get NOT_FOUND).
-    pub fn sees(&self, a: &appeal::Model) -> bool {
+    pub fn sees(&self, a: &impl Placed) -> bool {
         self.all || ((self.curator || self.head) && self.in_territory(a)) || self.coordinates(a) || self.executes(a)
     }
 
     /// Whether the caller handles the appeal and so sees the author's personal data.
-    pub fn handles(&self, a: &appeal::Model) -> bool {
+    pub fn handles(&self, a: &impl Placed) -> bool {
         (self.curator && self.in_territory(a)) || self.coordinates(a) || self.executes(a)
     }
 
     /// Whether the caller may route it: register, assign, redirect, extend, assess, close…
-    pub fn routes(&self, a: &appeal::Model) -> bool {
+    pub fn routes(&self, a: &impl Placed) -> bool {
         (self.curator && self.in_territory(a)) || self.coordinates(a)
     }
 
     /// Whether the caller may work on it and answer it.
-    pub fn answers(&self, a: &appeal::Model) -> bool {
+    pub fn answers(&self, a: &impl Placed) -> bool {
         self.routes(a) || self.executes(a)
     }
 

@@ -10,13 +10,17 @@ use rand::{Rng, SeedableRng};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
 use super::deadlines::Terms;
-use super::{Caller, appeals, users};
+use super::{Caller, users};
 use crate::domain::access::{Channel, Principal, Role};
+use crate::domain::appeal::{is_anonymous, search_text};
 use crate::domain::deadlines::AppealKind;
 use crate::domain::lifecycle::AppealStatus;
-use crate::entity::{appeal, appeal_event, category, recipient, territory};
+use crate::domain::quality::{Completeness, NoAnswerReason};
+use crate::entity::{category, recipient, territory};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::appeals::{self as store, Arrival, BatchStamp, Event, FreshAppeal, Payload, RecipientId};
+use crate::store::audit::Actor;
 
 use super::seed_texts;
 
@@ -426,7 +430,7 @@ pub async fn seed_demo(state: &AppState, n: u64, seed: u64) -> AppResult<SeedRep
     let mut next_number: HashMap<i32, i64> = HashMap::new();
     let txn = crate::db::begin_write(&state.writer).await?;
     for (year, count) in &per_year {
-        next_number.insert(*year, appeals::reserve_numbers(&txn, *year, *count).await?);
+        next_number.insert(*year, store::reserve_numbers(&txn, *year, *count).await?);
     }
     txn.commit().await?;
 
@@ -441,7 +445,7 @@ pub async fn seed_demo(state: &AppState, n: u64, seed: u64) -> AppResult<SeedRep
         .collect();
 
     let chunk = if state.settings.is_sqlite() { 400 } else { 1000 };
-    let mut batch: Vec<(String, appeal::ActiveModel)> = Vec::with_capacity(chunk);
+    let mut batch: Vec<Arrival> = Vec::with_capacity(chunk);
     let mut inserted = 0u64;
     for received_at in received.iter().copied() {
         let ctx = GenContext {
@@ -455,10 +459,10 @@ pub async fn seed_demo(state: &AppState, n: u64, seed: u64) -> AppResult<SeedRep
         };
         batch.push(generate(&mut rng, &ctx, received_at, &mut next_number));
         if batch.len() == chunk {
-            inserted += flush(state, &mut batch).await?;
+            inserted += flush(state, &mut batch, chunk).await?;
         }
     }
-    inserted += flush(state, &mut batch).await?;
+    inserted += flush(state, &mut batch, chunk).await?;
     // Fresh statistics, or the planner keeps estimating from an empty table after a bulk load.
     state.db.execute_unprepared("ANALYZE").await?;
     Ok(SeedReport { appeals: inserted, users_created })
@@ -479,7 +483,7 @@ fn generate(
     g: &GenContext<'_>,
     received_at: DateTime<Utc>,
     next_number: &mut HashMap<i32, i64>,
-) -> (String, appeal::ActiveModel) {
+) -> Arrival {
     let channel = match rng.random_range(0..100) {
         0..45 => Channel::Pos,
         45..65 => Channel::Incident,
@@ -549,7 +553,7 @@ fn generate(
     let high_priority = kind == AppealKind::Incident && rng.random_bool(0.1);
     let year = g.terms.local_year(received_at);
     let seq = next_number.entry(year).or_insert(1);
-    let number = appeals::format_number(year, *seq);
+    let number = store::format_number(year, *seq);
     *seq += 1;
 
     // Timeline: registration within a day or two, then routing, then the answer.
@@ -604,96 +608,83 @@ fn generate(
         30..55 => 4,
         _ => 5,
     });
-    let completeness = (answered && rng.random_bool(0.7)).then(|| {
-        match rng.random_range(0..100) {
-            0..65 => "FULL",
-            65..85 => "PARTIAL",
-            85..95 => "FORMAL",
-            _ => "NONE",
-        }
-        .to_string()
+    let completeness = (answered && rng.random_bool(0.7)).then(|| match rng.random_range(0..100) {
+        0..65 => Completeness::Full,
+        65..85 => Completeness::Partial,
+        85..95 => Completeness::Formal,
+        _ => Completeness::None,
     });
     let reopen_count = i32::from(answered && score.is_some_and(|s| s <= 2) && rng.random_bool(0.5));
     let routed = !matches!(status, AppealStatus::Received | AppealStatus::Registered | AppealStatus::Redirected);
-    let model = appeal::ActiveModel {
-        number: Set(number.clone()),
-        kind: Set(kind.as_str().into()),
-        channel: Set(channel.as_str().into()),
-        external_id: Set(matches!(channel, Channel::Pos | Channel::Incident | Channel::Gospabliki)
-            .then(|| format!("{}-{number}", channel.as_str().to_lowercase()))),
-        status: Set(status.as_str().into()),
-        received_at: Set(received_at),
-        registered_at: Set((status != AppealStatus::Received).then_some(registered_at)),
-        anonymous: Set(anonymous),
-        author_name: Set(author_name),
-        author_contact: Set(author_contact),
-        search_text: Set(appeals::search_text(&text, None, Some(&address))),
-        text: Set(text),
-        summary: Set(None),
-        category_id: Set(Some(sub.id)),
-        suggested_category_id: Set(None),
-        territory_id: Set(Some(district.id)),
-        address: Set(Some(address)),
-        latitude: Set(Some(lat)),
-        longitude: Set(Some(lon)),
-        recipient_id: Set(if routed && !external { recipient.map(|r| r.id) } else { None }),
-        redirected_to: Set(
-            (status == AppealStatus::Redirected).then(|| recipient.map(|r| r.name.clone()).unwrap_or_default())
-        ),
-        high_priority: Set(high_priority),
-        sla_started_at: Set(started),
-        due_soon_at: Set(g.terms.policy.due_soon_from(started, due)),
-        due_at: Set(due),
-        extension_count: Set(0),
-        reacted_at: Set(None),
-        resolved_at: Set(resolved_at),
-        answered_at: Set(answered_at),
-        answer_text: Set(answered.then(|| (*pick(rng, ANSWERS)).to_string())),
-        completeness: Set(completeness),
-        no_answer_reason: Set((status == AppealStatus::WithoutAnswer).then(|| "ESSENCE_UNCLEAR".to_string())),
-        satisfaction_score: Set(score),
-        satisfied: Set(score.map(|s| s >= 4)),
-        feedback_code: Set(None),
-        feedback_expires_at: Set(None),
-        reopen_count: Set(reopen_count),
-        duplicate_of_id: Set(None),
-        version: Set(1),
-        created_at: Set(received_at),
-        updated_at: Set(resolved_at.unwrap_or(received_at)),
-        ..Default::default()
+    let appeal = FreshAppeal {
+        id: (),
+        number: number.clone(),
+        kind,
+        channel,
+        external_id: matches!(channel, Channel::Pos | Channel::Incident | Channel::Gospabliki)
+            .then(|| format!("{}-{number}", channel.as_str().to_lowercase())),
+        status,
+        received_at,
+        registered_at: (status != AppealStatus::Received).then_some(registered_at),
+        anonymous: is_anonymous(author_name.as_deref(), author_contact.as_deref()),
+        author_name,
+        author_contact,
+        search_text: search_text(&text, None, Some(&address)),
+        text,
+        summary: None,
+        category_id: Some(sub.id),
+        suggested_category_id: None,
+        territory_id: Some(district.id),
+        address: Some(address),
+        latitude: Some(lat),
+        longitude: Some(lon),
+        recipient_id: if routed && !external { recipient.map(|r| RecipientId(r.id)) } else { None },
+        redirected_to: (status == AppealStatus::Redirected)
+            .then(|| recipient.map(|r| r.name.clone()).unwrap_or_default()),
+        high_priority,
+        sla_started_at: started,
+        due_soon_at: g.terms.policy.due_soon_from(started, due),
+        due_at: due,
+        extension_count: 0,
+        reacted_at: None,
+        resolved_at,
+        answered_at,
+        answer_text: answered.then(|| (*pick(rng, ANSWERS)).to_string()),
+        completeness,
+        no_answer_reason: (status == AppealStatus::WithoutAnswer).then_some(NoAnswerReason::EssenceUnclear),
+        satisfaction_score: score,
+        satisfied: score.map(|s| s >= 4),
+        feedback_code: None,
+        feedback_expires_at: None,
+        reopen_count,
+        duplicate_of_id: None,
+        version: 1,
+        created_at: received_at,
+        updated_at: resolved_at.unwrap_or(received_at),
     };
-    (number, model)
+    let event = Event {
+        action: "seedDemo",
+        from: None,
+        to: Some(status),
+        comment: Some("synthetic demo data".into()),
+        payload: Payload::None,
+    };
+    Arrival { appeal, at: received_at, event }
 }
 
-/// Inserts the batch and one history entry per appeal, in one transaction.
-async fn flush(state: &AppState, batch: &mut Vec<(String, appeal::ActiveModel)>) -> AppResult<u64> {
+/// Inserts the batch (statements of at most `max` rows) with one history entry per appeal
+/// and one audit entry, in one transaction.
+async fn flush(state: &AppState, batch: &mut Vec<Arrival>, max: usize) -> AppResult<u64> {
     if batch.is_empty() {
         return Ok(0);
     }
-    let (numbers, rows): (Vec<String>, Vec<appeal::ActiveModel>) = std::mem::take(batch).into_iter().unzip();
-    let count = rows.len() as u64;
     let txn = crate::db::begin_write(&state.writer).await?;
-    appeal::Entity::insert_many(rows).exec_without_returning(&txn).await?;
-    let inserted = super::rollup::record_inserted(&txn, state.settings.timezone, &numbers).await?;
-    let events: Vec<appeal_event::ActiveModel> = inserted
-        .into_iter()
-        .map(|a| appeal_event::ActiveModel {
-            appeal_id: Set(a.id),
-            at: Set(a.facts.received_at),
-            actor: Set("system".into()),
-            action: Set("seedDemo".into()),
-            from_status: Set(None),
-            to_status: Set(Some(a.facts.status)),
-            comment: Set(Some("synthetic demo data".into())),
-            data: Set(None),
-            ..Default::default()
-        })
-        .collect();
-    if !events.is_empty() {
-        appeal_event::Entity::insert_many(events).exec_without_returning(&txn).await?;
-    }
+    let system = Actor::system();
+    let stamp =
+        BatchStamp { at: state.clock.now(), actor: "system", audit: &system, action: "seedDemo", announce: false };
+    let ids = store::insert_many(&txn, state.settings.timezone, std::mem::take(batch), stamp, max).await?;
     txn.commit().await?;
-    Ok(count)
+    Ok(ids.len() as u64)
 }
 
 #[cfg(test)]

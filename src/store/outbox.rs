@@ -34,6 +34,26 @@ impl Subject {
     }
 }
 
+/// The data of an ordinary change as announced (and sent to webhooks as `data`): the
+/// subject's id (as the API writes ids), what was done (the mutation's name), and the status
+/// and version it has now. Never personal data: a receiver reads the rest through the API.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Change<'a> {
+    pub id: String,
+    pub action: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<&'a str>,
+    pub version: i32,
+}
+
+impl<'a> Change<'a> {
+    /// A change of `id` by `action`, leaving it in `status` at `version`.
+    pub fn new(id: i64, action: &'a str, status: Option<&'a str>, version: i32) -> Self {
+        Self { id: id.to_string(), action, status, version }
+    }
+}
+
 /// Writes the announcement of a change; call it in the transaction that makes the change,
 /// so a change that rolls back is never announced.
 ///
@@ -46,18 +66,22 @@ pub async fn record(
     payload: &impl Serialize,
     now: DateTime<Utc>,
 ) -> AppResult<i64> {
-    let (subject_type, subject_id) = subject.parts();
     let payload = serde_json::to_string(payload).map_err(AppError::internal)?;
-    let row = outbox::ActiveModel {
+    Ok(outbox::Entity::insert(row(topic, subject, payload, now)).exec(conn).await?.last_insert_id)
+}
+
+/// A pending outbox row, for writers that insert many rows in one statement.
+pub fn row(topic: Topic, subject: Subject, payload: String, now: DateTime<Utc>) -> outbox::ActiveModel {
+    let (subject_type, subject_id) = subject.parts();
+    outbox::ActiveModel {
+        id: sea_orm::NotSet,
         topic: Set(topic.as_str().to_owned()),
         subject_type: Set(subject_type.to_owned()),
         subject_id: Set(Some(subject_id)),
         payload: Set(payload),
         created_at: Set(now),
         dispatched_at: Set(None),
-        ..Default::default()
-    };
-    Ok(outbox::Entity::insert(row).exec(conn).await?.last_insert_id)
+    }
 }
 
 /// Claims up to `limit` pending rows, oldest first: marks them dispatched at `now` and
@@ -87,6 +111,24 @@ pub async fn claim_pending(
     let mut rows = outbox::Entity::find().from_raw_sql(stmt).all(conn).await?;
     rows.sort_by_key(|r| r.id);
     Ok(rows)
+}
+
+/// Whether any row waits to be dispatched: a read, so an idle dispatcher does not take
+/// SQLite's write lock (an `UPDATE` takes it even when it matches nothing).
+///
+/// # Errors
+/// On a database failure.
+pub async fn any_pending(conn: &impl ConnectionTrait) -> AppResult<bool> {
+    use sea_orm::QuerySelect;
+    let first: Option<i64> = outbox::Entity::find()
+        .select_only()
+        .column(outbox::Column::Id)
+        .filter(outbox::Column::DispatchedAt.is_null())
+        .limit(1)
+        .into_tuple()
+        .one(conn)
+        .await?;
+    Ok(first.is_some())
 }
 
 /// Rows by id, in id order (a listener reading what another process dispatched).

@@ -755,3 +755,223 @@ async fn the_rollups_agree_with_the_appeals_through_compaction_rebuild_and_a_new
     assert!(rollup::ensure(db, tz).await.unwrap());
     app.assert_rollups_agree().await;
 }
+
+/// What each analytics use case answers `who` (an error code, or OK), called directly as a
+/// new caller (a job, another endpoint) would, with no resolver or export check before it.
+async fn answers(
+    state: &mcu::state::AppState,
+    who: &mcu::domain::access::Principal,
+    filter: &mcu::service::analytics::Filter,
+) -> Vec<(&'static str, &'static str)> {
+    use mcu::service::analytics as a;
+    fn code(r: mcu::error::AppResult<()>) -> &'static str {
+        r.err().map_or("OK", |e| e.code())
+    }
+    let day = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
+    let (monday, sunday) = (day("2026-11-16"), day("2026-11-22"));
+    let p = a::Period::new("period", monday, sunday).unwrap();
+    vec![
+        ("summary", code(a::summary(state, who, p, filter).await.map(drop))),
+        ("heatmap", code(a::heatmap(state, who, p, filter).await.map(drop))),
+        ("geoCells", code(a::geo_cells(state, who, p, 8, filter).await.map(drop))),
+        ("trend", code(a::trend(state, who, p, a::Granularity::Day, None, filter).await.map(drop))),
+        ("growth", code(a::growth(state, who, p, a::GroupBy::Category, 10, filter).await.map(drop))),
+        ("problemPoints", code(a::problem_points(state, who, p, 3, filter).await.map(drop))),
+        ("recipientRating", code(a::recipient_rating(state, who, p, None).await.map(drop))),
+        ("weeklyMemo", code(a::weekly_memo(state, who, monday).await.map(drop))),
+        ("overdueAppeals", code(a::overdue_appeals(state, who).await.map(drop))),
+    ]
+}
+
+#[tokio::test]
+async fn every_analytics_use_case_checks_its_caller_itself() {
+    use mcu::domain::access::{ApiScope, Principal, Role, TokenPrincipal, UserPrincipal};
+    use mcu::service::analytics::Filter;
+    let app = spawn_long().await;
+    let admin = app.admin().await;
+    let r1: i64 = app.recipient(&admin, "Управление ЖКХ").await.parse().unwrap();
+    let r2: i64 = app.recipient(&admin, "Управление дорожного хозяйства").await.parse().unwrap();
+    let person = |roles: &[Role], recipient_id: Option<i64>| {
+        Principal::User(UserPrincipal {
+            id: 1000,
+            email: "direct@mcu.test".into(),
+            roles: roles.to_vec(),
+            channels: Vec::new(),
+            recipient_id,
+            territory_id: None,
+        })
+    };
+    let token =
+        |scopes: &[ApiScope]| Principal::Token(TokenPrincipal { id: 1000, name: "t".into(), scopes: scopes.to_vec() });
+    let every = |code: &'static str| -> Vec<&'static str> { vec![code; 9] };
+    let codes = |v: Vec<(&'static str, &'static str)>| -> Vec<&'static str> { v.into_iter().map(|(_, c)| c).collect() };
+    let none = Filter::default();
+
+    assert_eq!(codes(answers(&app.state, &Principal::Anonymous, &none).await), every("UNAUTHENTICATED"));
+    // The server itself (the weekly memo job) reads the whole city.
+    assert_eq!(codes(answers(&app.state, &Principal::System, &none).await), every("OK"));
+    for who in [
+        person(&[Role::Admin], None),
+        person(&[], None),
+        person(&[Role::Executor], None),
+        token(&[ApiScope::AppealsRead, ApiScope::AppealsIngest]),
+    ] {
+        assert_eq!(codes(answers(&app.state, &who, &none).await), every("FORBIDDEN"), "{who:?}");
+    }
+    // An executor may not ask for another recipient; the use cases without a filter give it
+    // its own share.
+    let executor = person(&[Role::Executor], Some(r1));
+    let other = Filter { recipient_id: vec![r2], ..Filter::default() };
+    let got = answers(&app.state, &executor, &other).await;
+    let expected: Vec<(&str, &str)> = got
+        .iter()
+        .map(|(name, _)| {
+            let filtered = !matches!(*name, "recipientRating" | "weeklyMemo" | "overdueAppeals");
+            (*name, if filtered { "FORBIDDEN" } else { "OK" })
+        })
+        .collect();
+    assert_eq!(got, expected);
+    let own = Filter { recipient_id: vec![r1], ..Filter::default() };
+    assert_eq!(codes(answers(&app.state, &executor, &own).await), every("OK"));
+    for who in
+        [person(&[Role::Head], None), person(&[Role::Executor, Role::Curator], None), token(&[ApiScope::AnalyticsRead])]
+    {
+        assert_eq!(codes(answers(&app.state, &who, &other).await), every("OK"), "{who:?}");
+    }
+}
+
+#[tokio::test]
+async fn an_executor_and_a_local_curator_get_their_share_of_every_analytic() {
+    let app = spawn_long().await;
+    app.set_now("2026-11-20T12:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let r1 = app.recipient(&admin, "Управление ЖКХ").await;
+    let r2 = app.recipient(&admin, "Управление дорожного хозяйства").await;
+    let north = app.territory(&admin, "Северный район", None).await;
+    let south = app.territory(&admin, "Южный район", None).await;
+    let (_, executor) = app.user_with(&admin, &["EXECUTOR"], json!({"recipientId": r1})).await;
+    let (_, local) = app.user_with(&admin, &["CURATOR"], json!({"territoryId": north})).await;
+    let pits = app.category(&curator, "Ямы и ремонт дорог").await;
+
+    // Three pits in the north for R1 and three in the south for R2 this week, each trio in
+    // one H3 cell; one appeal of 2 November of each, due 16 November and overdue now.
+    let mut north_ids = Vec::new();
+    let mut overdue = Vec::new();
+    for (territory, recipient, lat, lon) in [(&north, &r1, 53.7001, 91.7001), (&south, &r2, 53.80, 91.90)] {
+        let mut ids = Vec::new();
+        for at in [
+            "2026-11-02T10:00:00+07:00",
+            "2026-11-17T10:00:00+07:00",
+            "2026-11-17T11:00:00+07:00",
+            "2026-11-18T10:00:00+07:00",
+        ] {
+            let input = json!({"categoryId": pits, "territoryId": territory, "latitude": lat, "longitude": lon, "receivedAt": at});
+            let id = message(&app, &curator, input).await;
+            assign(&app, &curator, &id, recipient).await;
+            ids.push(id);
+        }
+        overdue.push(ids.remove(0));
+        if territory == &north {
+            north_ids = ids;
+        }
+    }
+    let week = json!({"from": "2026-11-16", "to": "2026-11-22"});
+    let gql = |token: &str, query: &str, vars: Value| {
+        let app = &app;
+        let token = token.to_string();
+        let query = query.to_string();
+        async move { app.gql(Some(&token), &query, vars).await }
+    };
+
+    // Every analytic: the curator counts six, the executor and the local curator three.
+    const ALL: &str = "query($p:PeriodInput!,$f:AnalyticsFilter){ analytics {
+        summary(period:$p, filter:$f) { total }
+        heatmap(period:$p, filter:$f) { cells { count } }
+        trend(period:$p, granularity:WEEK, filter:$f) { points { count } }
+        growth(period:$p, groupBy:CATEGORY, filter:$f) { count }
+        geoCells(period:$p, filter:$f) { count }
+        problemPoints(period:$p, filter:$f) { count sample { id } }
+        recipientRating(period:$p) { recipient { id } }
+    } }";
+    let sum = |list: &Value, f: &dyn Fn(&Value) -> i64| list.as_array().unwrap().iter().map(f).sum::<i64>();
+    let shares = |a: &Value| {
+        vec![
+            a["summary"]["total"].as_i64().unwrap(),
+            sum(&a["heatmap"]["cells"], &|c| c["count"].as_i64().unwrap()),
+            sum(&a["trend"][0]["points"], &|p| p["count"].as_i64().unwrap()),
+            sum(&a["growth"], &|g| g["count"].as_i64().unwrap()),
+            sum(&a["geoCells"], &|c| c["count"].as_i64().unwrap()),
+            sum(&a["problemPoints"], &|p| p["count"].as_i64().unwrap()),
+        ]
+    };
+    let r = gql(&curator, ALL, json!({"p": week})).await;
+    let a = &r.data()["analytics"];
+    assert_eq!(shares(a), [6; 6]);
+    assert_eq!(a["recipientRating"].as_array().unwrap().len(), 2);
+    for (who, token) in [("executor", &executor), ("local curator", &local)] {
+        let r = gql(token, ALL, json!({"p": week})).await;
+        let a = &r.data()["analytics"];
+        assert_eq!(shares(a), [3; 6], "{who}: {a}");
+        let mut sample: Vec<String> = a["problemPoints"][0]["sample"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["id"].as_str().unwrap().to_string())
+            .collect();
+        sample.sort();
+        let mut own = north_ids.clone();
+        own.sort();
+        assert_eq!(sample, own, "{who} is shown its own appeals only");
+        let rating: Vec<&str> =
+            a["recipientRating"].as_array().unwrap().iter().map(|r| r["recipient"]["id"].as_str().unwrap()).collect();
+        assert_eq!(
+            rating,
+            [r1.as_str()],
+            "{who}: its own row only (an executor), the north's only recipient (the local curator)"
+        );
+    }
+    for field in [
+        "summary(period:$p, filter:$f) { total }",
+        "heatmap(period:$p, filter:$f) { cells { count } }",
+        "trend(period:$p, granularity:DAY, filter:$f) { key }",
+        "growth(period:$p, groupBy:CHANNEL, filter:$f) { key }",
+        "geoCells(period:$p, filter:$f) { cell }",
+        "problemPoints(period:$p, filter:$f) { cell }",
+    ] {
+        let q = format!("query($p:PeriodInput!,$f:AnalyticsFilter){{ analytics {{ {field} }} }}");
+        let r = gql(&executor, &q, json!({"p": week, "f": {"recipientId": [r2]}})).await;
+        assert_eq!(r.code(), "FORBIDDEN", "{field}");
+    }
+
+    // The memo, in GraphQL and as files, is of the same share; tokens are shown no appeals.
+    const MEMO: &str = "query($w:Date!){ analytics { weeklyMemo(weekStart:$w) { markdown summary { total } overdue { id } rating { recipient { id } } } } }";
+    let q = "mutation{createApiToken(input:{name:\"bi\",scopes:[ANALYTICS_READ]}){secret}}";
+    let bi = app.gql(Some(&admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    for (who, token, total, overdue_ids, roads_named) in [
+        ("curator", &curator, 6, overdue.clone(), true),
+        ("executor", &executor, 3, vec![overdue[0].clone()], false),
+        ("local curator", &local, 3, vec![overdue[0].clone()], false),
+        ("token", &bi, 6, Vec::new(), true),
+    ] {
+        let r = gql(token, MEMO, json!({"w": "2026-11-16"})).await;
+        let m = &r.data()["analytics"]["weeklyMemo"];
+        assert_eq!(m["summary"]["total"], total, "{who}");
+        let ids: Vec<&str> = m["overdue"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, overdue_ids, "{who}");
+        let md = m["markdown"].as_str().unwrap();
+        assert_eq!(md.contains("Управление дорожного хозяйства"), roads_named, "{who}: {md}");
+        let resp = app
+            .client
+            .get(format!("{}/exports/memo/2026-11-16.xlsx", app.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 200, "{who}");
+        let bytes = resp.bytes().await.unwrap();
+        assert_eq!(xlsx_rows(&bytes, "Итоги")[1][1], total.to_string(), "{who}");
+        let rating: Vec<String> = xlsx_rows(&bytes, "Рейтинг")[1..].iter().map(|r| r[1].clone()).collect();
+        assert_eq!(rating.contains(&"Управление дорожного хозяйства".to_string()), roads_named, "{who}: {rating:?}");
+    }
+}

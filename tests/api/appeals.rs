@@ -587,3 +587,25 @@ async fn personal_data_in_the_history_is_masked_and_audited_as_on_the_appeal() {
     r.data();
     assert_eq!(app.audit_count("read.personalData").await, before + 1);
 }
+
+/// A request computes the caller's row scope once and hands it down: a curator limited to a
+/// territory (whose subtree is read for the scope) costs exactly one statement more per
+/// mutation than one who is not, whatever the service and the resolvers do with the scope.
+#[tokio::test]
+async fn a_mutation_reads_the_callers_territory_subtree_once() {
+    let app = spawn_app().await;
+    app.set_now("2026-12-01T10:00:00+07:00");
+    let admin = app.admin().await;
+    let city = app.territory(&admin, "Сорск", None).await;
+    let (_, everywhere) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let (_, limited) = app.user_with(&admin, &["CURATOR"], json!({"territoryId": city})).await;
+    let mut cost = Vec::new();
+    for token in [&everywhere, &limited] {
+        let input = json!({"kind": "APPEAL", "channel": "EMAIL", "text": "Яма у дома", "territoryId": city});
+        let (id, ..) = app.appeal(token, input).await;
+        let before = app.sql_statements();
+        app.act(token, "registerAppeal", "AppealActionInput", json!({"id": id, "version": 1})).await.data();
+        cost.push(app.sql_statements() - before);
+    }
+    assert_eq!(cost[1], cost[0] + 1, "statements of registerAppeal, unlimited and limited: {cost:?}");
+}

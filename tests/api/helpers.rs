@@ -37,6 +37,14 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         export_timeout_ms: 600_000,
         rollup_compact_secs: 300,
         dispatch_interval_ms: 100,
+        memo_check_secs: 3600,
+        // The webhook receivers of the tests listen on 127.0.0.1; retries come fast.
+        webhook_allow_private: true,
+        webhook_delivery: true,
+        webhook_max_attempts: 3,
+        webhook_retry_base_ms: 200,
+        webhook_retry_max_ms: 1000,
+        webhook_timeout_ms: 2000,
         watch_interval_secs: 3600,
         escalation: "{}".into(),
         subscription_check_secs: 1,
@@ -156,8 +164,14 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
 impl TestApp {
     /// A second server process on this one's database (what a second replica would be).
     pub async fn second_process(&self) -> TestApp {
+        self.second_process_with(|_| {}).await
+    }
+
+    /// Like [`Self::second_process`], with changed settings.
+    pub async fn second_process_with(&self, change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         let mut args = test_args(self.state.settings.database_url.clone());
         args.admin_password = None;
+        change(&mut args);
         let settings = Settings::from_args(args).expect("valid test settings");
         let app = mcu::build(settings).await.expect("second server builds");
         let port = app.port();
@@ -211,10 +225,86 @@ impl Gql {
 }
 
 impl TestApp {
-    /// Fails when the analytics rollups differ from what the appeals imply.
+    /// Fails when a write path left out part of what every write of an appeal records: the
+    /// analytics rollups must agree with the appeals, and the history and the audit trail
+    /// must account for every write ([`Self::assert_writes_recorded`]).
     pub async fn assert_rollups_agree(&self) {
         let diffs = mcu::service::rollup::verify(&self.state.db, self.state.settings.timezone).await.unwrap();
         assert!(diffs.is_empty(), "the rollups differ from the appeals:\n{}", diffs.join("\n"));
+        self.assert_writes_recorded().await;
+    }
+
+    /// Fails unless every write of every appeal left its history entry and its audit entry:
+    /// an appeal's version counts its writes, so it has exactly `version` history entries, the
+    /// first one its arrival and the last one naming its status; each entry has the audit
+    /// entry of the same action, target and instant (a reopening that follows from a rating
+    /// shares the rating's), and the arrivals of a batch are counted by its one audit entry.
+    /// The deadline watch's escalation notes (`escalate`, by `system`) write nothing of the
+    /// appeal: they count no version and have no audit entry.
+    pub async fn assert_writes_recorded(&self) {
+        use std::collections::HashMap;
+
+        use mcu::entity::{appeal, appeal_event, audit_log};
+        use sea_orm::{EntityTrait, QueryOrder};
+        let db = &self.state.db;
+        let appeals = appeal::Entity::find().all(db).await.unwrap();
+        let (notes, events): (Vec<_>, Vec<_>) = appeal_event::Entity::find()
+            .order_by_asc(appeal_event::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .partition(|e| e.action == "escalate" && e.actor == "system");
+        for n in &notes {
+            assert!(appeals.iter().any(|a| a.id == n.appeal_id), "an escalation note of a missing appeal");
+            assert_eq!(n.from_status, n.to_status, "an escalation note changes no status");
+        }
+        let audit = audit_log::Entity::find().all(db).await.unwrap();
+        let mut history: HashMap<i64, Vec<&appeal_event::Model>> = HashMap::new();
+        for e in &events {
+            history.entry(e.appeal_id).or_default().push(e);
+        }
+        const ARRIVALS: [&str; 3] = ["createAppeal", "ingestAppeal", "seedDemo"];
+        for a in &appeals {
+            let h = history.get(&a.id).map(Vec::as_slice).unwrap_or_default();
+            let actions: Vec<&str> = h.iter().map(|e| e.action.as_str()).collect();
+            assert_eq!(h.len(), a.version as usize, "appeal {} at version {}: history {actions:?}", a.id, a.version);
+            assert!(ARRIVALS.contains(&actions[0]) && h[0].from_status.is_none(), "appeal {}: {actions:?}", a.id);
+            assert!(h[1..].iter().all(|e| !ARRIVALS.contains(&e.action.as_str())), "appeal {}: {actions:?}", a.id);
+            assert_eq!(h[h.len() - 1].to_status.as_deref(), Some(a.status.as_str()), "appeal {}: {actions:?}", a.id);
+        }
+        assert_eq!(history.len(), appeals.len(), "history entries of appeals that do not exist");
+        let key = |action: &str, target: String, at| (action.to_string(), target, at);
+        let mut audited: HashMap<(String, String, chrono::DateTime<chrono::Utc>), usize> = HashMap::new();
+        let mut batches: HashMap<&str, i64> = HashMap::new();
+        for entry in &audit {
+            let target = entry.target.clone().unwrap_or_default();
+            *audited.entry(key(&entry.action, target, entry.at)).or_default() += 1;
+            if matches!(entry.action.as_str(), "ingestAppeals" | "seedDemo") {
+                let data: Value = serde_json::from_str(entry.data.as_deref().unwrap_or("{}")).unwrap();
+                *batches.entry(entry.action.as_str()).or_default() += data["created"].as_i64().unwrap();
+            }
+        }
+        let mut expected: HashMap<(String, String, chrono::DateTime<chrono::Utc>), usize> = HashMap::new();
+        let mut arrived: HashMap<&str, i64> = HashMap::new();
+        for e in &events {
+            let target = format!("appeal:{}", e.appeal_id);
+            match e.action.as_str() {
+                "ingestAppeal" => *arrived.entry("ingestAppeals").or_default() += 1,
+                "seedDemo" => *arrived.entry("seedDemo").or_default() += 1,
+                "reopenAppeal" if e.actor == "system" => {
+                    let rated = ["recordFeedback", "submitFeedback"]
+                        .iter()
+                        .any(|rating| audited.contains_key(&key(rating, target.clone(), e.at)));
+                    assert!(rated, "the automatic reopening of {target} at {} follows no audited rating", e.at);
+                }
+                action => *expected.entry(key(action, target, e.at)).or_default() += 1,
+            }
+        }
+        for (k, n) in &expected {
+            assert_eq!(audited.get(k).copied().unwrap_or_default(), *n, "audit entries of {k:?}");
+        }
+        assert_eq!(batches, arrived, "appeals counted by the batches' audit entries and their arrivals");
     }
 
     /// Posts a GraphQL operation, with a bearer token when given.

@@ -115,8 +115,11 @@ async fn a_pos_export_imported_twice_creates_once_and_reports_bad_rows() {
     // With createMissing (a curator's: it may create reference data) the unknown subcategory
     // is created and the row goes in.
     let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let audited = app.audit_count("createCategory").await;
     let created = upload(&app, Some(&curator), "pos.xlsx", sample(), "POS_XLSX", true).await;
     assert_eq!(created["data"]["importAppeals"]["created"], 1, "{created}");
+    // The subcategory it created is in the audit trail as one created directly would be.
+    assert_eq!(app.audit_count("createCategory").await, audited + 1);
     let reports = app
         .gql(Some(&coordinator), "{ imports { totalCount edges { node { fileName format created } } } }", json!({}))
         .await;

@@ -18,6 +18,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("db", 3),
     ("mailer", 3),
     ("telemetry", 3),
+    ("webhook_client", 3),
     ("state", 4),
     ("store", 5),
     ("service", 6),

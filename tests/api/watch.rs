@@ -125,6 +125,10 @@ async fn an_appeal_goes_due_soon_then_overdue_then_escalated_each_announced_once
     assert_eq!(escalations[1]["data"]["level"], "ESCALATED");
     assert_eq!(escalations[1]["data"]["notify"], json!(["EXECUTORS", "COORDINATORS", "CURATORS"]));
     assert_eq!(escalations[1]["data"]["dueAt"], "2026-12-21T16:59:59Z");
+    // Notes, not writes: the appeal's version, rollups and audit trail are untouched.
+    let r = app.gql(Some(&s.coordinator), "query($id:ID!){appeal(id:$id){version}}", json!({"id": id})).await;
+    assert_eq!(r.data()["appeal"]["version"], 3);
+    app.assert_rollups_agree().await;
 }
 
 #[tokio::test]

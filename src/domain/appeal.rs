@@ -1,0 +1,174 @@
+//! An appeal as the rules see it: typed ids, the typed record of every stored column (enum
+//! columns parsed once, where the row is read), and the checks of its content.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::access::Channel;
+use super::deadlines::AppealKind;
+use super::lifecycle::AppealStatus;
+use super::quality::{Completeness, NoAnswerReason};
+use crate::error::FieldError;
+
+/// Longest accepted appeal text.
+pub const MAX_TEXT: usize = 20_000;
+
+/// The id of a stored appeal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct AppealId(pub i64);
+
+/// The id of a recipient (a department or an external body).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct RecipientId(pub i64);
+
+impl std::fmt::Display for AppealId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl std::fmt::Display for RecipientId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+/// The id of an appeal record: [`AppealId`] once stored, `()` before (the database assigns it).
+pub trait RecordId: Clone + std::fmt::Debug {
+    /// The stored id, if any.
+    fn stored(&self) -> Option<AppealId>;
+}
+
+impl RecordId for AppealId {
+    fn stored(&self) -> Option<AppealId> {
+        Some(*self)
+    }
+}
+
+impl RecordId for () {
+    fn stored(&self) -> Option<AppealId> {
+        None
+    }
+}
+
+/// An appeal, message or incident with every stored column, typed.
+///
+/// Deliberately without `Default`: whoever builds one names every field, so a new column is
+/// a compile error at every writer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Appeal<Id: RecordId = AppealId> {
+    pub id: Id,
+    /// Registration number, unique and gap-free per year: `2026-000123`.
+    pub number: String,
+    pub kind: AppealKind,
+    pub channel: Channel,
+    pub external_id: Option<String>,
+    pub status: AppealStatus,
+    pub received_at: DateTime<Utc>,
+    pub registered_at: Option<DateTime<Utc>>,
+    pub author_name: Option<String>,
+    pub author_contact: Option<String>,
+    /// No surname or no address to answer to ([`is_anonymous`]).
+    pub anonymous: bool,
+    pub text: String,
+    /// Stems of the text, summary and address ([`search_text`]).
+    pub search_text: String,
+    pub summary: Option<String>,
+    pub category_id: Option<i64>,
+    pub suggested_category_id: Option<i64>,
+    pub territory_id: Option<i64>,
+    pub address: Option<String>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub recipient_id: Option<RecipientId>,
+    pub redirected_to: Option<String>,
+    pub high_priority: bool,
+    /// Start of the term now running.
+    pub sla_started_at: DateTime<Utc>,
+    /// From this instant the appeal is DUE_SOON until `due_at`.
+    pub due_soon_at: DateTime<Utc>,
+    /// The deadline now running.
+    pub due_at: DateTime<Utc>,
+    pub extension_count: i32,
+    pub reacted_at: Option<DateTime<Utc>>,
+    /// When the term was met by an answer, a redirect, a no-answer decision or a duplicate mark.
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub answer_text: Option<String>,
+    pub completeness: Option<Completeness>,
+    pub no_answer_reason: Option<NoAnswerReason>,
+    pub satisfaction_score: Option<i32>,
+    pub satisfied: Option<bool>,
+    pub feedback_code: Option<String>,
+    pub feedback_expires_at: Option<DateTime<Utc>>,
+    pub reopen_count: i32,
+    pub duplicate_of_id: Option<AppealId>,
+    /// Counts the writes: each one checks it and adds one (optimistic locking).
+    pub version: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// An appeal not stored yet.
+pub type FreshAppeal = Appeal<()>;
+
+/// Where an appeal sits for the row scope (who sees and handles it): its channel, territory
+/// and recipient.
+pub trait Placed {
+    /// The channel, if it is one we know.
+    fn channel(&self) -> Option<Channel>;
+    fn territory_id(&self) -> Option<i64>;
+    fn recipient_id(&self) -> Option<i64>;
+}
+
+impl<Id: RecordId> Placed for Appeal<Id> {
+    fn channel(&self) -> Option<Channel> {
+        Some(self.channel)
+    }
+    fn territory_id(&self) -> Option<i64> {
+        self.territory_id
+    }
+    fn recipient_id(&self) -> Option<i64> {
+        self.recipient_id.map(|r| r.0)
+    }
+}
+
+/// No surname or no address to answer to.
+pub fn is_anonymous(author_name: Option<&str>, author_contact: Option<&str>) -> bool {
+    author_name.is_none() || author_contact.is_none()
+}
+
+/// Text normalised for search: stems of the text, summary and address.
+pub fn search_text(text: &str, summary: Option<&str>, address: Option<&str>) -> String {
+    let all = format!("{text} {} {}", summary.unwrap_or_default(), address.unwrap_or_default());
+    super::text::normalize_for_search(&all)
+}
+
+/// The value trimmed, or `None` when nothing is left.
+pub fn trimmed(v: Option<String>) -> Option<String> {
+    v.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+/// Checks coordinates: in range, and both or neither.
+pub fn check_coords(errors: &mut Vec<FieldError>, lat: Option<f64>, lon: Option<f64>) {
+    if lat.is_some_and(|v| !(-90.0..=90.0).contains(&v)) {
+        errors.push(FieldError { path: "input.latitude".into(), message: "must be between -90 and 90".into() });
+    }
+    if lon.is_some_and(|v| !(-180.0..=180.0).contains(&v)) {
+        errors.push(FieldError { path: "input.longitude".into(), message: "must be between -180 and 180".into() });
+    }
+    if lat.is_some() != lon.is_some() {
+        errors.push(FieldError { path: "input.longitude".into(), message: "give both latitude and longitude".into() });
+    }
+}
+
+/// Checks an appeal's or an answer's text: not blank, at most [`MAX_TEXT`] characters.
+pub fn check_text(errors: &mut Vec<FieldError>, path: &str, text: &str) {
+    if text.trim().is_empty() {
+        errors.push(FieldError { path: path.into(), message: "must not be empty".into() });
+    } else if text.chars().count() > MAX_TEXT {
+        errors.push(FieldError { path: path.into(), message: format!("must be at most {MAX_TEXT} characters") });
+    }
+}

@@ -1,0 +1,279 @@
+//! Where: the topic × territory heat map, appeals per H3 cell and problem points.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use sea_orm::{ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, QueryFilter, QueryOrder, QuerySelect};
+
+use super::access::Scoped;
+use super::query::{
+    Names, Resolved, days_in, filter_condition, not_duplicate, received_in, rollup_not_duplicate, sum_of,
+};
+use super::{Filter, GroupBy, Period, VisibleAppeal};
+use crate::domain::access::Principal;
+use crate::entity::{appeal, appeal_stat, category, territory};
+use crate::error::{AppError, AppResult};
+use crate::state::AppState;
+
+/// H3 resolution of problem points (cells of about 0.1 km²).
+pub const PROBLEM_POINT_RESOLUTION: u8 = 9;
+
+/// One cell of the heat map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HeatCell {
+    pub category_id: Option<i64>,
+    pub territory_id: Option<i64>,
+    pub count: i64,
+    pub previous_count: i64,
+    pub per1000: Option<f64>,
+}
+
+/// The heat map: cells and the categories and territories that occur in them.
+#[derive(Debug, Clone, Default)]
+pub struct Heatmap {
+    pub categories: Vec<category::Model>,
+    pub territories: Vec<territory::Model>,
+    pub cells: Vec<HeatCell>,
+}
+
+/// One H3 cell of the map.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GeoCell {
+    pub cell: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub count: i64,
+    pub top_category_id: Option<i64>,
+}
+
+/// Many appeals on one topic in one small place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProblemPoint {
+    pub cell: String,
+    pub latitude: f64,
+    pub longitude: f64,
+    pub category_id: i64,
+    pub count: i64,
+    /// Up to three appeals of the point, newest first, only those the caller may see.
+    pub sample: Vec<VisibleAppeal>,
+}
+
+async fn cell_counts(
+    conn: &impl ConnectionTrait,
+    cond: Condition,
+) -> AppResult<HashMap<(Option<i64>, Option<i64>), i64>> {
+    use appeal_stat::Column as S;
+    let rows = appeal_stat::Entity::find()
+        .filter(cond)
+        .select_only()
+        .column(S::CategoryId)
+        .column(S::TerritoryId)
+        .expr_as(sum_of("total"), "n")
+        .group_by(S::CategoryId)
+        .group_by(S::TerritoryId)
+        .into_tuple::<(Option<i64>, Option<i64>, i64)>()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().filter(|r| r.2 != 0).map(|(c, t, n)| ((c, t), n)).collect())
+}
+
+/// Category × territory counts of non-duplicate appeals in the period, with the count of
+/// the same-length period just before and the count per 1000 inhabitants.
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics or asks for a recipient
+/// it may not see.
+pub async fn heatmap(state: &AppState, who: &Principal, period: Period, filter: &Filter) -> AppResult<Heatmap> {
+    let conn = &state.db;
+    let scoped = Scoped::of(conn, who, filter).await?;
+    let names = Names::load(conn).await?;
+    let base =
+        Resolved::of(conn, &names, &scoped).await?.on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
+    let current = cell_counts(conn, base.clone().add(days_in(period))).await?;
+    let previous = cell_counts(conn, base.add(days_in(period.back(1)))).await?;
+    let keys: HashSet<(Option<i64>, Option<i64>)> = current.keys().chain(previous.keys()).copied().collect();
+    let mut cells: Vec<HeatCell> = keys
+        .into_iter()
+        .map(|(c, t)| {
+            let count = current.get(&(c, t)).copied().unwrap_or(0);
+            let population = t.and_then(|t| names.territories.get(&t)).and_then(|t| t.population).filter(|p| *p > 0);
+            HeatCell {
+                category_id: c,
+                territory_id: t,
+                count,
+                previous_count: previous.get(&(c, t)).copied().unwrap_or(0),
+                per1000: population.map(|p| count as f64 * 1000.0 / f64::from(p)),
+            }
+        })
+        .collect();
+    cells.sort_by(|a, b| {
+        b.count.cmp(&a.count).then_with(|| (a.category_id, a.territory_id).cmp(&(b.category_id, b.territory_id)))
+    });
+    let used_c: HashSet<i64> = cells.iter().filter_map(|c| c.category_id).collect();
+    let used_t: HashSet<i64> = cells.iter().filter_map(|c| c.territory_id).collect();
+    let mut categories: Vec<category::Model> =
+        names.categories.values().filter(|c| used_c.contains(&c.id)).cloned().collect();
+    categories.sort_by_key(|c| c.id);
+    let mut territories: Vec<territory::Model> =
+        names.territories.values().filter(|t| used_t.contains(&t.id)).cloned().collect();
+    territories.sort_by_key(|t| t.id);
+    Ok(Heatmap { categories, territories, cells })
+}
+
+fn h3_resolution(path: &str, resolution: u8) -> AppResult<h3o::Resolution> {
+    h3o::Resolution::try_from(resolution).map_err(|_| AppError::bad(path, "is not an H3 resolution"))
+}
+
+fn cell_of(lat: f64, lon: f64, res: h3o::Resolution) -> Option<h3o::CellIndex> {
+    h3o::LatLng::new(lat, lon).ok().map(|p| p.to_cell(res))
+}
+
+fn centre(cell: h3o::CellIndex) -> (f64, f64) {
+    let p = h3o::LatLng::from(cell);
+    (p.lat(), p.lng())
+}
+
+/// Non-duplicate appeals with coordinates in the period, counted per H3 cell at `resolution`
+/// (5..=10), with the cell's centre and its most frequent category.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `resolution`; `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read
+/// analytics or asks for a recipient it may not see.
+pub async fn geo_cells(
+    state: &AppState,
+    who: &Principal,
+    period: Period,
+    resolution: u8,
+    filter: &Filter,
+) -> AppResult<Vec<GeoCell>> {
+    use appeal::Column as C;
+    let scoped = Scoped::of(&state.db, who, filter).await?;
+    if !(5..=10).contains(&resolution) {
+        return Err(AppError::bad("resolution", "must be between 5 and 10"));
+    }
+    let res = h3_resolution("resolution", resolution)?;
+    let conn = &state.db;
+    let names = Names::load(conn).await?;
+    let (start, end) = period.instants(state.settings.timezone);
+    let cond = filter_condition(conn, &names, &scoped)
+        .await?
+        .add(not_duplicate())
+        .add(received_in(start, end))
+        .add(C::Latitude.is_not_null())
+        .add(C::Longitude.is_not_null());
+    let rows = appeal::Entity::find()
+        .filter(cond)
+        .select_only()
+        .column(C::Latitude)
+        .column(C::Longitude)
+        .column(C::CategoryId)
+        .into_tuple::<(f64, f64, Option<i64>)>()
+        .all(conn)
+        .await?;
+    let mut cells: HashMap<h3o::CellIndex, (i64, BTreeMap<i64, i64>)> = HashMap::new();
+    for (lat, lon, category) in rows {
+        let Some(cell) = cell_of(lat, lon, res) else { continue };
+        let entry = cells.entry(cell).or_default();
+        entry.0 += 1;
+        if let Some(c) = category {
+            *entry.1.entry(c).or_default() += 1;
+        }
+    }
+    let mut out: Vec<GeoCell> = cells
+        .into_iter()
+        .map(|(cell, (count, cats))| {
+            let (latitude, longitude) = centre(cell);
+            // The most frequent category; the smallest id on a tie (the map is ordered by id).
+            let top = cats.iter().fold(None::<(i64, i64)>, |best, (id, n)| match best {
+                Some((_, bn)) if bn >= *n => best,
+                _ => Some((*id, *n)),
+            });
+            GeoCell { cell: cell.to_string(), latitude, longitude, count, top_category_id: top.map(|t| t.0) }
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.cell.cmp(&b.cell)));
+    Ok(out)
+}
+
+/// Places where at least `min_count` non-duplicate appeals of one category were received in
+/// the period within one H3 cell of resolution 9, most appeals first, each with up to three of
+/// its appeals, newest first, that `who` may see (none for tokens).
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics or asks for a recipient
+/// it may not see.
+pub async fn problem_points(
+    state: &AppState,
+    who: &Principal,
+    period: Period,
+    min_count: i64,
+    filter: &Filter,
+) -> AppResult<Vec<ProblemPoint>> {
+    let conn = &state.db;
+    let scoped = Scoped::of(conn, who, filter).await?;
+    let names = Names::load(conn).await?;
+    let points = points(state, &names, &scoped, period, min_count).await?;
+    let shown = scoped.shown(conn, points.iter().flat_map(|(_, ids)| ids.iter().copied()).collect()).await?;
+    Ok(points
+        .into_iter()
+        .map(|(point, ids)| ProblemPoint {
+            sample: ids.iter().filter_map(|id| shown.get(id).cloned()).collect(),
+            ..point
+        })
+        .collect())
+}
+
+/// The problem points without samples, each with the ids of its three newest appeals.
+pub(super) async fn points(
+    state: &AppState,
+    names: &Names,
+    scoped: &Scoped,
+    period: Period,
+    min_count: i64,
+) -> AppResult<Vec<(ProblemPoint, Vec<i64>)>> {
+    use appeal::Column as C;
+    let conn = &state.db;
+    let res = h3_resolution("resolution", PROBLEM_POINT_RESOLUTION)?;
+    let (start, end) = period.instants(state.settings.timezone);
+    let cond = filter_condition(conn, names, scoped)
+        .await?
+        .add(not_duplicate())
+        .add(received_in(start, end))
+        .add(C::Latitude.is_not_null())
+        .add(C::Longitude.is_not_null())
+        .add(C::CategoryId.is_not_null());
+    let rows = appeal::Entity::find()
+        .filter(cond)
+        .select_only()
+        .column(C::Id)
+        .column(C::Latitude)
+        .column(C::Longitude)
+        .column(C::CategoryId)
+        .order_by(C::ReceivedAt, Order::Desc)
+        .order_by(C::Id, Order::Desc)
+        .into_tuple::<(i64, f64, f64, i64)>()
+        .all(conn)
+        .await?;
+    let mut points: HashMap<(h3o::CellIndex, i64), (i64, Vec<i64>)> = HashMap::new();
+    for (id, lat, lon, category) in rows {
+        let Some(cell) = cell_of(lat, lon, res) else { continue };
+        let entry = points.entry((cell, category)).or_default();
+        entry.0 += 1;
+        if entry.1.len() < 3 {
+            entry.1.push(id);
+        }
+    }
+    let mut out: Vec<(ProblemPoint, Vec<i64>)> = points
+        .into_iter()
+        .filter(|(_, (n, _))| *n >= min_count)
+        .map(|((cell, category_id), (count, sample_ids))| {
+            let (latitude, longitude) = centre(cell);
+            let point =
+                ProblemPoint { cell: cell.to_string(), latitude, longitude, category_id, count, sample: Vec::new() };
+            (point, sample_ids)
+        })
+        .collect();
+    out.sort_by(|(a, _), (b, _)| {
+        b.count.cmp(&a.count).then_with(|| (&a.cell, a.category_id).cmp(&(&b.cell, b.category_id)))
+    });
+    Ok(out)
+}

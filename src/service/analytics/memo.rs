@@ -1,0 +1,237 @@
+//! The weekly analytical note to the Head of the city (аналитическая записка): the facts
+//! gathered here, the recommendations and the text written by `domain::memo`.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
+use sea_orm::sea_query::{Expr, Func};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+
+use super::access::Scoped;
+use super::growth::growth_with;
+use super::map::points;
+use super::query::{Names, count_all, filter_condition};
+use super::rating::rating_in;
+use super::summary::summary_with;
+use super::{Filter, GroupBy, GrowthItem, Period, VisibleAppeal};
+use crate::domain::access::Principal;
+use crate::domain::deadlines::SlaState;
+use crate::domain::labels::UNASSIGNED;
+use crate::domain::memo::{MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
+use crate::entity::appeal;
+use crate::entity::recipient;
+use crate::error::{AppError, AppResult};
+use crate::service::appeal_query::sla_condition;
+use crate::state::AppState;
+
+/// The weekly memo with the rating's recipients as stored.
+pub type Memo = crate::domain::memo::Memo<recipient::Model>;
+
+/// Problem points named in the memo.
+const MEMO_POINTS: usize = 5;
+/// Overdue appeals listed in the memo.
+const MEMO_OVERDUE: u64 = 10;
+/// Open overdue appeals listed by [`overdue_appeals`], at most.
+const MEMO_OVERDUE_APPEALS: u64 = 50;
+
+/// The weekly memo for the week starting on `week_start` (a Monday), of what `who` may read.
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics; then `BAD_USER_INPUT`
+/// on `weekStart` when it is not a Monday.
+pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDate) -> AppResult<Memo> {
+    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    let scoped = &scoped;
+    if week_start.weekday() != chrono::Weekday::Mon {
+        return Err(AppError::bad("weekStart", "must be a Monday"));
+    }
+    let week = Period { from: week_start, to: week_start + Duration::days(6) };
+    let names = Names::load(&state.db).await?;
+    let summary = summary_with(state, &names, scoped, week).await?;
+    let previous = summary_with(state, &names, scoped, week.back(1)).await?;
+    let top_growth: Vec<GrowthItem> = growth_with(state, &names, scoped, week, GroupBy::Category, 5)
+        .await?
+        .into_iter()
+        .filter(|g| g.count > 0 && g.growth > 1.0)
+        .collect();
+    let rising_before: HashSet<String> =
+        growth_with(state, &names, scoped, week.back(1), GroupBy::Category, usize::MAX)
+            .await?
+            .into_iter()
+            .filter(|g| g.significant)
+            .map(|g| g.key)
+            .collect();
+    let rating = rating_in(state, scoped, week, None).await?;
+    let problem_points = points(state, &names, scoped, week, 3)
+        .await?
+        .into_iter()
+        .take(MEMO_POINTS)
+        .map(|(p, _)| MemoPoint {
+            category: names.category(Some(p.category_id)),
+            latitude: p.latitude,
+            longitude: p.longitude,
+            count: p.count,
+        })
+        .collect();
+    let (overdue_by_recipient, overdue_oldest) = memo_overdue(state, &names, scoped).await?;
+    let (topic_roadmaps, overdue_measures) = memo_roadmaps(state, &names, scoped).await?;
+    let memo = Memo {
+        week_start,
+        week_end: week.to,
+        summary,
+        previous,
+        top_growth,
+        rising_before,
+        topic_roadmaps,
+        problem_points,
+        overdue_by_recipient,
+        overdue_oldest,
+        overdue_measures,
+        rating,
+        recommendations: Vec::new(),
+        markdown: String::new(),
+        timezone: state.settings.timezone,
+    };
+    Ok(memo.written())
+}
+
+fn responsible(names: &Names, recipient: Option<i64>) -> String {
+    recipient.map_or_else(|| UNASSIGNED.into(), |r| names.recipient(Some(r)))
+}
+
+/// Open appeals overdue now within the filter: per recipient, and the ones overdue longest.
+async fn memo_overdue(
+    state: &AppState,
+    names: &Names,
+    scoped: &Scoped,
+) -> AppResult<(Vec<OverdueGroup>, Vec<OverdueLine>)> {
+    use appeal::Column as C;
+    let conn = &state.db;
+    let cond = filter_condition(conn, names, scoped).await?.add(sla_condition(SlaState::Overdue, state.clock.now()));
+    let groups = appeal::Entity::find()
+        .filter(cond.clone())
+        .select_only()
+        .column(C::RecipientId)
+        .expr_as(count_all(), "n")
+        .expr_as(Func::min(Expr::col(C::DueAt)), "oldest")
+        .group_by(C::RecipientId)
+        .into_tuple::<(Option<i64>, i64, DateTime<Utc>)>()
+        .all(conn)
+        .await?;
+    let mut groups: Vec<OverdueGroup> = groups
+        .into_iter()
+        .map(|(r, count, oldest_due)| OverdueGroup { recipient: responsible(names, r), count, oldest_due })
+        .collect();
+    groups.sort_by(|a, b| {
+        b.count.cmp(&a.count).then_with(|| a.oldest_due.cmp(&b.oldest_due)).then_with(|| a.recipient.cmp(&b.recipient))
+    });
+    let oldest = appeal::Entity::find()
+        .filter(cond)
+        .order_by_asc(C::DueAt)
+        .order_by_asc(C::Id)
+        .limit(MEMO_OVERDUE)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|a| OverdueLine {
+            category: names.category(a.category_id),
+            recipient: responsible(names, a.recipient_id),
+            number: a.number,
+            due_at: a.due_at,
+        })
+        .collect();
+    Ok((groups, oldest))
+}
+
+/// Roadmaps in work by the key of their top-level topic, and the overdue measures of the
+/// approved or running ones (within the caller's territory and recipient, when limited).
+async fn memo_roadmaps(
+    state: &AppState,
+    names: &Names,
+    scoped: &Scoped,
+) -> AppResult<(HashMap<String, Vec<String>>, Vec<MeasureLine>)> {
+    use crate::domain::roadmap::{MeasureStatus, RoadmapStatus, measure_overdue};
+    use crate::entity::{roadmap, roadmap_measure};
+    let conn = &state.db;
+    let today = state.clock.now().with_timezone(&state.settings.timezone).date_naive();
+    let territories = scoped.territories();
+    let filter = scoped.filter();
+    let in_work = [
+        RoadmapStatus::Draft,
+        RoadmapStatus::Submitted,
+        RoadmapStatus::Returned,
+        RoadmapStatus::Approved,
+        RoadmapStatus::InProgress,
+    ];
+    let roadmaps: Vec<roadmap::Model> = roadmap::Entity::find()
+        .filter(roadmap::Column::Status.is_in(in_work.iter().map(|s| s.as_str())))
+        .order_by_asc(roadmap::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .filter(|r| territories.is_none_or(|t| r.territory_id.is_some_and(|id| t.contains(&id))))
+        .collect();
+    let mut topics: HashMap<String, Vec<String>> = HashMap::new();
+    for r in &roadmaps {
+        if let Some(c) = r.category_id {
+            topics.entry(names.top(c).to_string()).or_default().push(r.title.clone());
+        }
+    }
+    let running: HashMap<i64, &roadmap::Model> = roadmaps
+        .iter()
+        .filter(|r| matches!(r.status.parse(), Ok(RoadmapStatus::Approved | RoadmapStatus::InProgress)))
+        .map(|r| (r.id, r))
+        .collect();
+    let mut measures = Vec::new();
+    if !running.is_empty() {
+        let rows = roadmap_measure::Entity::find()
+            .filter(roadmap_measure::Column::RoadmapId.is_in(running.keys().copied()))
+            .filter(roadmap_measure::Column::DueDate.lt(today))
+            .order_by_asc(roadmap_measure::Column::DueDate)
+            .order_by_asc(roadmap_measure::Column::Id)
+            .all(conn)
+            .await?;
+        for m in rows {
+            let Ok(status) = m.status.parse::<MeasureStatus>() else { continue };
+            if !measure_overdue(status, m.due_date, today) {
+                continue;
+            }
+            if !filter.recipient_id.is_empty() && !m.responsible_id.is_some_and(|r| filter.recipient_id.contains(&r)) {
+                continue;
+            }
+            let who = match (m.responsible_id, &m.responsible_name) {
+                (None, Some(name)) => name.clone(),
+                (id, _) => responsible(names, id),
+            };
+            measures.push(MeasureLine {
+                roadmap: running.get(&m.roadmap_id).map(|r| r.title.clone()).unwrap_or_default(),
+                measure: m.title,
+                responsible: who,
+                due: m.due_date,
+            });
+        }
+    }
+    Ok((topics, measures))
+}
+
+/// The open overdue appeals `who` may see, earliest deadline first, at most 50
+/// (`WeeklyMemo.overdue`); none for tokens (they are never shown appeals here).
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics.
+pub async fn overdue_appeals(state: &AppState, who: &Principal) -> AppResult<Vec<VisibleAppeal>> {
+    use appeal::Column as C;
+    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    let Some(scope) = scoped.appeals() else { return Ok(Vec::new()) };
+    Ok(appeal::Entity::find()
+        .filter(scope.condition())
+        .filter(sla_condition(SlaState::Overdue, state.clock.now()))
+        .order_by_asc(C::DueAt)
+        .order_by_asc(C::Id)
+        .limit(MEMO_OVERDUE_APPEALS)
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|model| VisibleAppeal { handles: scope.handles(&model), model })
+        .collect())
+}

@@ -1,0 +1,201 @@
+//! The recipient rating (рейтингование).
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
+
+use super::access::Scoped;
+use super::query::{C2, Names, buckets_of, count_all, days_in, median_hours, received_in, sum_of};
+use super::{Filter, Period};
+use crate::domain::access::{Channel, Principal};
+use crate::domain::analytics::Named;
+use crate::domain::rating::rate;
+use crate::entity::{appeal, appeal_due_stat, appeal_stat, recipient};
+use crate::error::AppResult;
+use crate::service::rollup::{Cube, Grain};
+use crate::state::AppState;
+
+/// One recipient's line of the rating, with the recipient as stored.
+pub type RatingRow = crate::domain::analytics::RatingRow<recipient::Model>;
+
+impl Named for recipient::Model {
+    fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+#[derive(Debug, FromQueryResult)]
+struct RecipientTotals {
+    recipient_id: i64,
+    total: i64,
+    answered: i64,
+    satisfied: i64,
+    rated: i64,
+    full: i64,
+    assessed: i64,
+}
+
+/// The recipient rating for the period, optionally within one channel.
+///
+/// Per recipient: `total` = appeals assigned to it received in the period; `onTimeRate` =
+/// resolved by the deadline ÷ appeals whose deadline fell in the period and that are resolved
+/// or already overdue; `fullAnswerRate` = FULL ÷ assessed and `satisfiedRate` = satisfied ÷
+/// rated among the appeals received in the period; the score weights the three rates
+/// (settings, default 40/30/30) re-weighting missing ones; only recipients with at least the
+/// minimum volume are ranked, by score. A person limited to a territory gets its subtree's
+/// appeals; an executor limited to its recipient gets its own row only (ranked among all).
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics.
+pub async fn recipient_rating(
+    state: &AppState,
+    who: &Principal,
+    period: Period,
+    channel: Option<Channel>,
+) -> AppResult<Vec<RatingRow>> {
+    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    rating_in(state, &scoped, period, channel).await
+}
+
+/// [`recipient_rating`] of an already scoped call.
+pub(super) async fn rating_in(
+    state: &AppState,
+    scoped: &Scoped,
+    period: Period,
+    channel: Option<Channel>,
+) -> AppResult<Vec<RatingRow>> {
+    use appeal::Column as C;
+    use appeal_due_stat::Column as D;
+    use appeal_stat::Column as S;
+    let conn = &state.db;
+    let names = Names::load(conn).await?;
+    let (start, end) = period.instants(state.settings.timezone);
+    let now = state.clock.now();
+    let territories = scoped.territories();
+    // The same narrowing over appeals, the receipt rollup and the deadline rollup.
+    let narrow = |c: Condition, channel_col: C2, territory_col: C2, recipient_col: C2| {
+        let mut c = c.add(recipient_col.is_not_null());
+        if let Some(ch) = channel {
+            c = c.add(channel_col.eq(ch.as_str()));
+        }
+        if let Some(t) = territories {
+            c = c.add(territory_col.is_in(t.iter().copied()));
+        }
+        c
+    };
+    let base = narrow(Condition::all(), C2::A(C::Channel), C2::A(C::TerritoryId), C2::A(C::RecipientId));
+    let mut q = appeal_stat::Entity::find()
+        .filter(
+            narrow(
+                Condition::all().add(days_in(period)),
+                C2::S(S::Channel),
+                C2::S(S::TerritoryId),
+                C2::S(S::RecipientId),
+            )
+            .add(S::Cube.eq(Cube::Full.code())),
+        )
+        .select_only()
+        .column(S::RecipientId)
+        .group_by(S::RecipientId);
+    for col in ["total", "answered", "satisfied", "rated", "full", "assessed"] {
+        q = q.expr_as(sum_of(col), col);
+    }
+    let totals = q.into_model::<RecipientTotals>().all(conn).await?;
+    // Deadlines in the period: resolved ones from the rollup, unresolved overdue ones (which
+    // change with "now") from the few unresolved appeals.
+    let mut due: HashMap<i64, (i64, i64)> = HashMap::new();
+    let resolved =
+        appeal_due_stat::Entity::find()
+            .filter(
+                narrow(Condition::all(), C2::D(D::Channel), C2::D(D::TerritoryId), C2::D(D::RecipientId))
+                    .add(buckets_of(period, Grain::Month, C2::D(D::Grain), C2::D(D::Day))),
+            )
+            .select_only()
+            .column(D::RecipientId)
+            .expr_as(sum_of("resolved"), "n")
+            .expr_as(sum_of("met"), "met")
+            .group_by(D::RecipientId)
+            .into_tuple::<(i64, i64, i64)>()
+            .all(conn)
+            .await?;
+    for (r, n, met) in resolved {
+        let e = due.entry(r).or_default();
+        e.0 += n;
+        e.1 += met;
+    }
+    let overdue = appeal::Entity::find()
+        .filter(
+            base.clone()
+                .add(C::ResolvedAt.is_null())
+                .add(C::DueAt.gte(start))
+                .add(C::DueAt.lt(end))
+                .add(C::DueAt.lt(now)),
+        )
+        .select_only()
+        .column(C::RecipientId)
+        .expr_as(count_all(), "n")
+        .group_by(C::RecipientId)
+        .into_tuple::<(i64, i64)>()
+        .all(conn)
+        .await?;
+    for (r, n) in overdue {
+        due.entry(r).or_default().0 += n;
+    }
+    due.retain(|_, (n, _)| *n != 0);
+    let received = base.add(received_in(start, end)).add(C::AnsweredAt.is_not_null());
+    let mut medians = HashMap::new();
+    for t in totals.iter().filter(|t| t.answered > 0) {
+        let answered = received.clone().add(C::RecipientId.eq(t.recipient_id));
+        if let Some(m) = median_hours(conn, answered, t.answered).await? {
+            medians.insert(t.recipient_id, m);
+        }
+    }
+    let totals: HashMap<i64, RecipientTotals> =
+        totals.into_iter().filter(|t| t.total != 0).map(|t| (t.recipient_id, t)).collect();
+    let ids: HashSet<i64> = totals.keys().chain(due.keys()).copied().collect();
+    let weights = state.settings.rating_weights;
+    let min_volume = i64::from(state.settings.rating_min_volume);
+    let mut rows: Vec<RatingRow> = ids
+        .into_iter()
+        .filter_map(|id| {
+            let recipient = names.recipients.get(&id)?.clone();
+            let t = totals.get(&id);
+            let total = t.map_or(0, |t| t.total);
+            let (due_n, met) = due.get(&id).copied().unwrap_or((0, 0));
+            let on_time_rate = rate(met, due_n);
+            let full_answer_rate = t.and_then(|t| rate(t.full, t.assessed));
+            let satisfied_rate = t.and_then(|t| rate(t.satisfied, t.rated));
+            let median_response_hours = medians.get(&id).copied();
+            Some(RatingRow {
+                recipient,
+                rank: None,
+                total,
+                on_time_rate,
+                full_answer_rate,
+                satisfied_rate,
+                median_response_hours,
+                score: weights.score(on_time_rate, full_answer_rate, satisfied_rate),
+                enough_data: total >= min_volume,
+            })
+        })
+        .collect();
+    rows.sort_by(|a, b| {
+        let ranked = |r: &RatingRow| r.enough_data && r.score.is_some();
+        ranked(b)
+            .cmp(&ranked(a))
+            .then_with(|| b.score.unwrap_or(-1.0).total_cmp(&a.score.unwrap_or(-1.0)))
+            .then_with(|| b.total.cmp(&a.total))
+            .then_with(|| a.recipient.name.cmp(&b.recipient.name))
+    });
+    let mut rank = 0;
+    for r in &mut rows {
+        if r.enough_data && r.score.is_some() {
+            rank += 1;
+            r.rank = Some(rank);
+        }
+    }
+    if let Some(own) = scoped.recipient() {
+        rows.retain(|r| r.recipient.id == own);
+    }
+    Ok(rows)
+}

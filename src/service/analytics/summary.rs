@@ -1,0 +1,121 @@
+//! Summary KPIs of a period.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
+
+use super::access::Scoped;
+use super::query::{Names, Resolved, count_if, days_in, median_hours, received_in, sum_of};
+use super::{Filter, Period};
+use crate::domain::access::Principal;
+use crate::domain::analytics::{CountBy, Summary};
+use crate::domain::deadlines::SlaState;
+use crate::domain::labels::{channel_label, kind_label, status_label};
+use crate::entity::{appeal, appeal_stat};
+use crate::error::AppResult;
+use crate::service::appeal_query::sla_condition;
+use crate::state::AppState;
+
+fn count_by<T: std::str::FromStr + Copy>(rows: Vec<(String, i64)>, label: fn(T) -> &'static str) -> Vec<CountBy> {
+    let mut out: Vec<CountBy> = rows
+        .into_iter()
+        .map(|(key, count)| {
+            let label = key.parse::<T>().map_or_else(|_| key.clone(), |v| label(v).to_string());
+            CountBy { key, label, count }
+        })
+        .collect();
+    out.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.key.cmp(&b.key)));
+    out
+}
+
+#[derive(Debug, FromQueryResult)]
+struct Totals {
+    channel: String,
+    kind: String,
+    status: String,
+    total: i64,
+    answered: i64,
+    answered_on_time: i64,
+    satisfied: i64,
+    rated: i64,
+    full: i64,
+    assessed: i64,
+    reopened: i64,
+}
+
+/// Summary KPIs of the appeals received in the period (duplicates included).
+///
+/// # Errors
+/// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics or asks for a recipient
+/// it may not see.
+pub async fn summary(state: &AppState, who: &Principal, period: Period, filter: &Filter) -> AppResult<Summary> {
+    let conn = &state.db;
+    let scoped = Scoped::of(conn, who, filter).await?;
+    let names = Names::load(conn).await?;
+    summary_with(state, &names, &scoped, period).await
+}
+
+/// [`summary`] of an already scoped call, with the reference names loaded.
+pub(super) async fn summary_with(
+    state: &AppState,
+    names: &Names,
+    scoped: &Scoped,
+    period: Period,
+) -> AppResult<Summary> {
+    use appeal::Column as C;
+    use appeal_stat::Column as S;
+    let conn = &state.db;
+    let (start, end) = period.instants(state.settings.timezone);
+    let resolved = Resolved::of(conn, names, scoped).await?;
+    let cond = resolved.on_appeals().add(received_in(start, end));
+    let now = state.clock.now();
+    // The rollup grouped by channel × kind × status gives the totals and the three breakdowns.
+    let mut q = appeal_stat::Entity::find()
+        .filter(resolved.on_rollup(None).add(days_in(period)))
+        .select_only()
+        .columns([S::Channel, S::Kind, S::Status])
+        .group_by(S::Channel)
+        .group_by(S::Kind)
+        .group_by(S::Status);
+    for col in crate::service::rollup::STAT_COUNTS {
+        q = q.expr_as(sum_of(col), col);
+    }
+    let groups = q.into_model::<Totals>().all(conn).await?;
+    let mut s = Summary::default();
+    let (mut channels, mut kinds, mut statuses) = (BTreeMap::new(), BTreeMap::new(), BTreeMap::new());
+    for g in groups {
+        s.total += g.total;
+        s.answered += g.answered;
+        s.answered_on_time += g.answered_on_time;
+        s.satisfied += g.satisfied;
+        s.rated += g.rated;
+        s.full += g.full;
+        s.assessed += g.assessed;
+        s.reopened += g.reopened;
+        *channels.entry(g.channel).or_default() += g.total;
+        *kinds.entry(g.kind).or_default() += g.total;
+        *statuses.entry(g.status).or_default() += g.total;
+    }
+    channels.retain(|_, n: &mut i64| *n != 0);
+    kinds.retain(|_, n: &mut i64| *n != 0);
+    statuses.retain(|_, n: &mut i64| *n != 0);
+    s.by_channel = count_by(channels.into_iter().collect(), channel_label);
+    s.by_kind = count_by(kinds.into_iter().collect(), kind_label);
+    s.by_status = count_by(statuses.into_iter().collect(), status_label);
+    // "Now" changes by the minute, so these come from the few unresolved appeals.
+    let (overdue, due_soon) = appeal::Entity::find()
+        .filter(cond.clone().add(C::ResolvedAt.is_null()))
+        .select_only()
+        .expr_as(count_if(sla_condition(SlaState::Overdue, now)), "overdue")
+        .expr_as(count_if(sla_condition(SlaState::DueSoon, now)), "due_soon")
+        .into_tuple::<(Option<i64>, Option<i64>)>()
+        .one(conn)
+        .await?
+        .unwrap_or_default();
+    s.overdue_now = overdue.unwrap_or(0);
+    s.due_soon_now = due_soon.unwrap_or(0);
+    if s.answered > 0 {
+        s.median_response_hours = median_hours(conn, cond.add(C::AnsweredAt.is_not_null()), s.answered).await?;
+    }
+    Ok(s)
+}

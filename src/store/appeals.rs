@@ -1,0 +1,682 @@
+//! Persistence of appeals: the one row constructor, reads that give the typed record (enum
+//! columns parsed once, here), registration numbers, and the write path every writer takes
+//! (lifecycle steps, creation, ingestion and imports, demo data): the row, the rollup ledger,
+//! the history entry and the audit entry, in the caller's transaction.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, NotSet, QueryFilter, Set,
+};
+
+use super::audit::{self, Actor};
+use super::outbox::{self, Subject};
+use super::rollup::{self, Facts};
+use crate::domain::access::Channel;
+pub use crate::domain::appeal::{Appeal, AppealId, FreshAppeal, Placed, RecipientId, RecordId};
+use crate::domain::deadlines::AppealKind;
+pub use crate::domain::effects::{Change, Event, Payload};
+use crate::domain::events::Topic;
+use crate::domain::lifecycle::AppealStatus;
+use crate::domain::quality::{Completeness, NoAnswerReason};
+use crate::entity::{appeal, appeal_counter, appeal_event};
+use crate::error::{AppError, AppResult};
+
+/// Whether a caller may see an appeal (the services' row scope).
+pub trait Visibility {
+    /// `true` when the appeal is within the caller's scope.
+    fn sees(&self, a: &Appeal) -> bool;
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(s: &str) -> AppResult<T> {
+    s.parse().map_err(AppError::internal)
+}
+
+impl TryFrom<appeal::Model> for Appeal {
+    type Error = AppError;
+
+    /// The typed record of a row read whole: every enum column parsed (an unknown name is an
+    /// internal error, since only this code writes them).
+    fn try_from(m: appeal::Model) -> AppResult<Self> {
+        let appeal::Model {
+            id,
+            number,
+            kind,
+            channel,
+            external_id,
+            status,
+            received_at,
+            registered_at,
+            author_name,
+            author_contact,
+            anonymous,
+            text,
+            search_text,
+            summary,
+            category_id,
+            suggested_category_id,
+            territory_id,
+            address,
+            latitude,
+            longitude,
+            recipient_id,
+            redirected_to,
+            high_priority,
+            sla_started_at,
+            due_soon_at,
+            due_at,
+            extension_count,
+            reacted_at,
+            resolved_at,
+            answered_at,
+            answer_text,
+            completeness,
+            no_answer_reason,
+            satisfaction_score,
+            satisfied,
+            feedback_code,
+            feedback_expires_at,
+            reopen_count,
+            duplicate_of_id,
+            version,
+            created_at,
+            updated_at,
+        } = m;
+        Ok(Self {
+            id: AppealId(id),
+            number,
+            kind: parse(&kind)?,
+            channel: parse(&channel)?,
+            external_id,
+            status: parse(&status)?,
+            received_at,
+            registered_at,
+            author_name,
+            author_contact,
+            anonymous,
+            text,
+            search_text,
+            summary,
+            category_id,
+            suggested_category_id,
+            territory_id,
+            address,
+            latitude,
+            longitude,
+            recipient_id: recipient_id.map(RecipientId),
+            redirected_to,
+            high_priority,
+            sla_started_at,
+            due_soon_at,
+            due_at,
+            extension_count,
+            reacted_at,
+            resolved_at,
+            answered_at,
+            answer_text,
+            completeness: completeness.as_deref().map(parse).transpose()?,
+            no_answer_reason: no_answer_reason.as_deref().map(parse).transpose()?,
+            satisfaction_score,
+            satisfied,
+            feedback_code,
+            feedback_expires_at,
+            reopen_count,
+            duplicate_of_id: duplicate_of_id.map(AppealId),
+            version,
+            created_at,
+            updated_at,
+        })
+    }
+}
+
+impl From<Appeal> for appeal::Model {
+    /// The row of a typed record (for views that show rows, such as the GraphQL `Appeal`).
+    fn from(a: Appeal) -> Self {
+        Self {
+            id: a.id.0,
+            number: a.number,
+            kind: a.kind.as_str().to_string(),
+            channel: a.channel.as_str().to_string(),
+            external_id: a.external_id,
+            status: a.status.as_str().to_string(),
+            received_at: a.received_at,
+            registered_at: a.registered_at,
+            author_name: a.author_name,
+            author_contact: a.author_contact,
+            anonymous: a.anonymous,
+            text: a.text,
+            search_text: a.search_text,
+            summary: a.summary,
+            category_id: a.category_id,
+            suggested_category_id: a.suggested_category_id,
+            territory_id: a.territory_id,
+            address: a.address,
+            latitude: a.latitude,
+            longitude: a.longitude,
+            recipient_id: a.recipient_id.map(|r| r.0),
+            redirected_to: a.redirected_to,
+            high_priority: a.high_priority,
+            sla_started_at: a.sla_started_at,
+            due_soon_at: a.due_soon_at,
+            due_at: a.due_at,
+            extension_count: a.extension_count,
+            reacted_at: a.reacted_at,
+            resolved_at: a.resolved_at,
+            answered_at: a.answered_at,
+            answer_text: a.answer_text,
+            completeness: a.completeness.map(|c| c.as_str().to_string()),
+            no_answer_reason: a.no_answer_reason.map(|r| r.as_str().to_string()),
+            satisfaction_score: a.satisfaction_score,
+            satisfied: a.satisfied,
+            feedback_code: a.feedback_code,
+            feedback_expires_at: a.feedback_expires_at,
+            reopen_count: a.reopen_count,
+            duplicate_of_id: a.duplicate_of_id.map(|d| d.0),
+            version: a.version,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+/// The one place an appeal row is built. Every column is named, so a new column is a
+/// compile error here (and, through [`Appeal`], at every writer). The id is left to the
+/// database on insert and to the statement's filter on update. Given the row as it was
+/// (`before`), only the columns whose value changed are set: an update writes what changed
+/// and leaves the other columns, and their indexes, alone.
+fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveModel {
+    macro_rules! col {
+        ($field:ident) => {
+            col!($field, |v: &_| Clone::clone(v))
+        };
+        ($field:ident, $into:expr) => {
+            if before.is_some_and(|b| b.$field == a.$field) { NotSet } else { Set(($into)(&a.$field)) }
+        };
+    }
+    appeal::ActiveModel {
+        id: NotSet,
+        number: col!(number),
+        kind: col!(kind, |k: &AppealKind| k.as_str().to_string()),
+        channel: col!(channel, |c: &Channel| c.as_str().to_string()),
+        external_id: col!(external_id),
+        status: col!(status, |s: &AppealStatus| s.as_str().to_string()),
+        received_at: col!(received_at),
+        registered_at: col!(registered_at),
+        author_name: col!(author_name),
+        author_contact: col!(author_contact),
+        anonymous: col!(anonymous),
+        text: col!(text),
+        search_text: col!(search_text),
+        summary: col!(summary),
+        category_id: col!(category_id),
+        suggested_category_id: col!(suggested_category_id),
+        territory_id: col!(territory_id),
+        address: col!(address),
+        latitude: col!(latitude),
+        longitude: col!(longitude),
+        recipient_id: col!(recipient_id, |r: &Option<RecipientId>| r.map(|r| r.0)),
+        redirected_to: col!(redirected_to),
+        high_priority: col!(high_priority),
+        sla_started_at: col!(sla_started_at),
+        due_soon_at: col!(due_soon_at),
+        due_at: col!(due_at),
+        extension_count: col!(extension_count),
+        reacted_at: col!(reacted_at),
+        resolved_at: col!(resolved_at),
+        answered_at: col!(answered_at),
+        answer_text: col!(answer_text),
+        completeness: col!(completeness, |c: &Option<Completeness>| c.map(|c| c.as_str().to_string())),
+        no_answer_reason: col!(no_answer_reason, |r: &Option<NoAnswerReason>| r.map(|r| r.as_str().to_string())),
+        satisfaction_score: col!(satisfaction_score),
+        satisfied: col!(satisfied),
+        feedback_code: col!(feedback_code),
+        feedback_expires_at: col!(feedback_expires_at),
+        reopen_count: col!(reopen_count),
+        duplicate_of_id: col!(duplicate_of_id, |d: &Option<AppealId>| d.map(|d| d.0)),
+        version: col!(version),
+        created_at: col!(created_at),
+        updated_at: col!(updated_at),
+    }
+}
+
+impl Placed for appeal::Model {
+    fn channel(&self) -> Option<Channel> {
+        self.channel.parse().ok()
+    }
+    fn territory_id(&self) -> Option<i64> {
+        self.territory_id
+    }
+    fn recipient_id(&self) -> Option<i64> {
+        self.recipient_id
+    }
+}
+
+impl<Id: RecordId> From<&Appeal<Id>> for Facts {
+    fn from(a: &Appeal<Id>) -> Self {
+        Self {
+            received_at: a.received_at,
+            channel: a.channel.as_str().to_string(),
+            kind: a.kind.as_str().to_string(),
+            status: a.status.as_str().to_string(),
+            category_id: a.category_id,
+            territory_id: a.territory_id,
+            recipient_id: a.recipient_id.map(|r| r.0),
+            duplicate_of_id: a.duplicate_of_id.map(|d| d.0),
+            due_at: a.due_at,
+            resolved_at: a.resolved_at,
+            answered_at: a.answered_at,
+            completeness: a.completeness.map(|c| c.as_str().to_string()),
+            satisfied: a.satisfied,
+            reopen_count: a.reopen_count,
+        }
+    }
+}
+
+fn typed(m: Option<appeal::Model>) -> AppResult<Option<Appeal>> {
+    m.map(Appeal::try_from).transpose()
+}
+
+/// The appeal with this id, whoever may see it.
+///
+/// # Errors
+/// When the database fails or the row holds a name this code does not know.
+pub async fn load(conn: &impl ConnectionTrait, id: AppealId) -> AppResult<Option<Appeal>> {
+    typed(appeal::Entity::find_by_id(id.0).one(conn).await?)
+}
+
+/// The appeal if the caller may see it, else `NOT_FOUND` (never `FORBIDDEN`, so ids cannot
+/// be probed).
+///
+/// # Errors
+/// `NOT_FOUND`, or when the database fails.
+pub async fn load_visible(conn: &impl ConnectionTrait, scope: &impl Visibility, id: AppealId) -> AppResult<Appeal> {
+    load(conn, id).await?.filter(|a| scope.sees(a)).ok_or_else(|| AppError::NotFound("appeal".into()))
+}
+
+/// The appeal with this registration number, if the caller may see it, else `NOT_FOUND`.
+///
+/// # Errors
+/// `NOT_FOUND`, or when the database fails.
+pub async fn by_number(conn: &impl ConnectionTrait, scope: &impl Visibility, number: &str) -> AppResult<Appeal> {
+    let found = appeal::Entity::find().filter(appeal::Column::Number.eq(number.trim())).one(conn).await?;
+    typed(found)?.filter(|a| scope.sees(a)).ok_or_else(|| AppError::NotFound("appeal".into()))
+}
+
+/// The appeal of a channel with this external id (the source's own id), if any.
+///
+/// # Errors
+/// When the database fails.
+pub async fn by_external_id(
+    conn: &impl ConnectionTrait,
+    channel: Channel,
+    external_id: &str,
+) -> AppResult<Option<Appeal>> {
+    let found = appeal::Entity::find()
+        .filter(appeal::Column::Channel.eq(channel.as_str()))
+        .filter(appeal::Column::ExternalId.eq(external_id))
+        .one(conn)
+        .await?;
+    typed(found)
+}
+
+/// The appeals of a channel with these external ids, in statements of at most `per_statement`
+/// ids (padded, so that there are few statement texts; see [`crate::db::in_lists`]).
+///
+/// # Errors
+/// When the database fails.
+pub async fn by_external_ids(
+    conn: &impl ConnectionTrait,
+    channel: Channel,
+    external_ids: &[String],
+    per_statement: usize,
+) -> AppResult<Vec<Appeal>> {
+    let mut out = Vec::new();
+    for list in crate::db::in_lists(external_ids, per_statement) {
+        let rows = appeal::Entity::find()
+            .filter(appeal::Column::Channel.eq(channel.as_str()))
+            .filter(appeal::Column::ExternalId.is_in(list))
+            .all(conn)
+            .await?;
+        for r in rows {
+            out.push(Appeal::try_from(r)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The appeal whose author was given this feedback code, if any.
+///
+/// # Errors
+/// When the database fails.
+pub async fn by_feedback_code(conn: &impl ConnectionTrait, code: &str) -> AppResult<Option<Appeal>> {
+    typed(appeal::Entity::find().filter(appeal::Column::FeedbackCode.eq(code)).one(conn).await?)
+}
+
+/// Reserves `n` consecutive registration numbers of `year` and returns the first.
+/// Runs inside the caller's transaction, so a rollback gives the numbers back (no gaps).
+///
+/// # Errors
+/// When the database fails.
+pub async fn reserve_numbers(txn: &DatabaseTransaction, year: i32, n: i64) -> AppResult<i64> {
+    appeal_counter::Entity::insert(appeal_counter::ActiveModel { year: Set(year), last: Set(0) })
+        .on_conflict(OnConflict::column(appeal_counter::Column::Year).do_nothing().to_owned())
+        .exec_without_returning(txn)
+        .await?;
+    appeal_counter::Entity::update_many()
+        .col_expr(appeal_counter::Column::Last, Expr::col(appeal_counter::Column::Last).add(n))
+        .filter(appeal_counter::Column::Year.eq(year))
+        .exec(txn)
+        .await?;
+    let row = appeal_counter::Entity::find_by_id(year)
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::internal("the number counter vanished"))?;
+    Ok(row.last - n + 1)
+}
+
+/// The registration number `2026-000123`.
+pub fn format_number(year: i32, seq: i64) -> String {
+    format!("{year}-{seq:06}")
+}
+
+/// Who writes a change and when, as its history entry and its audit entry record them.
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    pub at: DateTime<Utc>,
+    /// The history entry's actor: the caller's label, `author` or `system`.
+    pub actor: &'a str,
+    /// The caller, for the audit entry; `None` for a change that follows from another one
+    /// in the same transaction (whose audit entry covers it).
+    pub audit: Option<&'a Actor>,
+}
+
+fn event_row(appeal_id: AppealId, at: DateTime<Utc>, actor: &str, e: &Event) -> appeal_event::ActiveModel {
+    appeal_event::ActiveModel {
+        id: NotSet,
+        appeal_id: Set(appeal_id.0),
+        at: Set(at),
+        actor: Set(actor.to_string()),
+        action: Set(e.action.to_string()),
+        from_status: Set(e.from.map(|s| s.as_str().to_string())),
+        to_status: Set(e.to.map(|s| s.as_str().to_string())),
+        comment: Set(e.comment.clone()),
+        data: Set(e.payload.to_json().map(|d| d.to_string())),
+    }
+}
+
+/// The topic an appeal's change is announced under.
+fn topic_of(e: &Event, created: bool) -> Topic {
+    if created {
+        return Topic::AppealCreated;
+    }
+    match e.action {
+        "assignAppeal" | "redirectAppeal" => Topic::AppealAssigned,
+        "answerAppeal" => Topic::AppealAnswered,
+        _ => Topic::AppealChanged,
+    }
+}
+
+/// The announcement of a change: what happened and where the appeal stands, without any
+/// personal data (a subscriber or an integration reads the appeal itself under its rules).
+fn announcement(appeal: &Appeal, e: &Event) -> serde_json::Value {
+    serde_json::json!({
+        "appealId": appeal.id.0,
+        "number": appeal.number,
+        "action": e.action,
+        "from": e.from.map(AppealStatus::as_str),
+        "to": e.to.map(AppealStatus::as_str),
+        "status": appeal.status.as_str(),
+        "channel": appeal.channel.as_str(),
+        "kind": appeal.kind.as_str(),
+        "recipientId": appeal.recipient_id.map(|r| r.0),
+        "categoryId": appeal.category_id,
+        "territoryId": appeal.territory_id,
+        "version": appeal.version,
+        "dueAt": appeal.due_at,
+    })
+}
+
+/// Writes what is recorded about one change of an appeal: its history entry, for a caller's
+/// mutation the audit entry, and the outbox row that announces it (subscriptions,
+/// notifications, webhooks) — all in the change's transaction, so a change that rolls back
+/// is never announced.
+async fn record(
+    txn: &DatabaseTransaction,
+    appeal: &Appeal,
+    e: &Event,
+    stamp: Stamp<'_>,
+    created: bool,
+) -> AppResult<()> {
+    let id = appeal.id;
+    appeal_event::Entity::insert(event_row(id, stamp.at, stamp.actor, e)).exec_without_returning(txn).await?;
+    if let Some(actor) = stamp.audit {
+        audit::write(txn, actor, stamp.at, e.action, Some(format!("appeal:{id}")), None).await?;
+    }
+    outbox::record(txn, topic_of(e, created), Subject::Appeal(id.0), &announcement(appeal, e), stamp.at).await?;
+    Ok(())
+}
+
+/// Stores a change of `old` (as read in this transaction): writes the changed columns if the
+/// row still has `old`'s version (one statement, so concurrent writers cannot both win),
+/// reads the row back, and records the change in the rollup ledger, the history and the
+/// audit trail. The store sets the new version and `updated_at`.
+///
+/// # Errors
+/// `CONFLICT` when the version moved on meanwhile; when the database fails.
+pub async fn save_change(
+    txn: &DatabaseTransaction,
+    tz: chrono_tz::Tz,
+    old: &Appeal,
+    change: Change,
+    stamp: Stamp<'_>,
+) -> AppResult<Appeal> {
+    let Change { mut next, event } = change;
+    next.id = old.id;
+    next.version = old.version + 1;
+    next.updated_at = stamp.at;
+    let res = appeal::Entity::update_many()
+        .set(row(&next, Some(old)))
+        .filter(appeal::Column::Id.eq(old.id.0))
+        .filter(appeal::Column::Version.eq(old.version))
+        .exec(txn)
+        .await?;
+    if res.rows_affected != 1 {
+        return Err(AppError::stale("the appeal"));
+    }
+    let saved = load(txn, old.id).await?.ok_or_else(|| AppError::NotFound("appeal".into()))?;
+    rollup::record(txn, tz, Some(&Facts::from(old)), Some(&Facts::from(&saved))).await?;
+    record(txn, &saved, &event, stamp, false).await?;
+    Ok(saved)
+}
+
+/// Stores a new appeal and records its arrival (rollup ledger, history, audit trail).
+///
+/// # Errors
+/// When the database fails (`CONFLICT` for a number or external id already taken).
+pub async fn insert(
+    txn: &DatabaseTransaction,
+    tz: chrono_tz::Tz,
+    fresh: &FreshAppeal,
+    event: &Event,
+    stamp: Stamp<'_>,
+) -> AppResult<Appeal> {
+    let saved = Appeal::try_from(row(fresh, None).insert(txn).await?)?;
+    rollup::record(txn, tz, None, Some(&Facts::from(&saved))).await?;
+    record(txn, &saved, event, stamp, true).await?;
+    Ok(saved)
+}
+
+/// A new appeal with the history entry of its arrival, for [`insert_many`].
+#[derive(Debug, Clone)]
+pub struct Arrival {
+    pub appeal: FreshAppeal,
+    /// When the history says it arrived.
+    pub at: DateTime<Utc>,
+    pub event: Event,
+}
+
+/// Who writes a batch of new appeals: the history entries' actor, and the one audit entry
+/// of the batch (`appeals:<n>`, `{"created": n}`).
+#[derive(Debug, Clone, Copy)]
+pub struct BatchStamp<'a> {
+    pub at: DateTime<Utc>,
+    pub actor: &'a str,
+    pub audit: &'a Actor,
+    /// The audit entry's action (`ingestAppeals`, `seedDemo`).
+    pub action: &'a str,
+    /// Whether each new appeal is announced (`APPEAL_CREATED` outbox rows); demo data is not.
+    pub announce: bool,
+}
+
+/// Stores new appeals in multi-row statements of at most `max` rows (see
+/// [`crate::db::insert_rows`]) and records them: the rollup ledger, one history entry each,
+/// one audit entry for the batch. Returns their ids.
+///
+/// # Errors
+/// When the database fails (`CONFLICT` for a number or external id already taken).
+pub async fn insert_many(
+    txn: &DatabaseTransaction,
+    tz: chrono_tz::Tz,
+    arrivals: Vec<Arrival>,
+    stamp: BatchStamp<'_>,
+    max: usize,
+) -> AppResult<Vec<AppealId>> {
+    if arrivals.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut rows = Vec::with_capacity(arrivals.len());
+    let mut numbers = Vec::with_capacity(arrivals.len());
+    let mut events = HashMap::with_capacity(arrivals.len());
+    for a in arrivals {
+        rows.push(row(&a.appeal, None));
+        numbers.push(a.appeal.number.clone());
+        events.insert(a.appeal.number, (a.at, a.event));
+    }
+    crate::db::insert_rows(txn, rows, max).await?;
+    let inserted = rollup::record_inserted(txn, tz, &numbers).await?;
+    let ids: Vec<AppealId> = inserted.iter().map(|i| AppealId(i.id)).collect();
+    let event_rows: Vec<appeal_event::ActiveModel> = inserted
+        .iter()
+        .filter_map(|i| events.get(&i.number).map(|(at, e)| event_row(AppealId(i.id), *at, stamp.actor, e)))
+        .collect();
+    crate::db::insert_rows(txn, event_rows, max).await?;
+    let n = ids.len();
+    audit::write(
+        txn,
+        stamp.audit,
+        stamp.at,
+        stamp.action,
+        Some(format!("appeals:{n}")),
+        Some(serde_json::json!({ "created": n })),
+    )
+    .await?;
+    if stamp.announce {
+        let announcements: Vec<crate::entity::outbox::ActiveModel> = inserted
+            .iter()
+            .filter_map(|i| {
+                let (_, e) = events.get(&i.number)?;
+                let data = serde_json::json!({
+                    "appealId": i.id, "number": i.number, "action": e.action, "to": e.to.map(AppealStatus::as_str),
+                });
+                Some(outbox::row(Topic::AppealCreated, Subject::Appeal(i.id), data.to_string(), stamp.at))
+            })
+            .collect();
+        crate::db::insert_rows(txn, announcements, max).await?;
+    }
+    Ok(ids)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use chrono::TimeZone;
+    use sea_orm::{ActiveValue, Iterable};
+
+    use super::*;
+
+    /// An appeal with every optional column filled, so that a column the conversions forget
+    /// shows up as a difference.
+    fn sample() -> Appeal {
+        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        Appeal {
+            id: AppealId(42),
+            number: "2026-000042".into(),
+            kind: AppealKind::Message,
+            channel: Channel::Pos,
+            external_id: Some("pos-1".into()),
+            status: AppealStatus::Answered,
+            received_at: t,
+            registered_at: Some(t),
+            author_name: Some("Анна".into()),
+            author_contact: Some("a@b.ru".into()),
+            anonymous: false,
+            text: "Яма".into(),
+            search_text: "ям".into(),
+            summary: Some("яма".into()),
+            category_id: Some(3),
+            suggested_category_id: Some(4),
+            territory_id: Some(5),
+            address: Some("ул. Ленина, 1".into()),
+            latitude: Some(54.0),
+            longitude: Some(90.2),
+            recipient_id: Some(RecipientId(6)),
+            redirected_to: Some("Минздрав".into()),
+            high_priority: true,
+            sla_started_at: t,
+            due_soon_at: t,
+            due_at: t,
+            extension_count: 1,
+            reacted_at: Some(t),
+            resolved_at: Some(t),
+            answered_at: Some(t),
+            answer_text: Some("Отремонтировано".into()),
+            completeness: Some(Completeness::Partial),
+            no_answer_reason: Some(NoAnswerReason::Obscene),
+            satisfaction_score: Some(4),
+            satisfied: Some(true),
+            feedback_code: Some("ABCDEF2345".into()),
+            feedback_expires_at: Some(t),
+            reopen_count: 2,
+            duplicate_of_id: Some(AppealId(7)),
+            version: 3,
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    #[test]
+    fn a_row_and_its_typed_record_convert_both_ways_unchanged() {
+        let a = sample();
+        let row = appeal::Model::from(a.clone());
+        assert_eq!(row.status, "ANSWERED");
+        assert_eq!(row.completeness.as_deref(), Some("PARTIAL"));
+        assert_eq!(Appeal::try_from(row).unwrap(), a);
+        let broken = appeal::Model { channel: "FAX".into(), ..appeal::Model::from(a) };
+        assert!(Appeal::try_from(broken).is_err(), "an unknown name is refused at the boundary");
+    }
+
+    #[test]
+    fn a_new_row_sets_every_column_but_the_id_and_an_update_only_what_changed() {
+        let a = sample();
+        let fresh = row(&a, None);
+        for col in appeal::Column::iter() {
+            let set = matches!(fresh.get(col), ActiveValue::Set(_));
+            assert_eq!(set, !matches!(col, appeal::Column::Id), "{col:?}");
+        }
+        let same = row(&a, Some(&a));
+        assert!(appeal::Column::iter().all(|c| matches!(same.get(c), ActiveValue::NotSet)));
+        let mut next = a.clone();
+        next.status = AppealStatus::Closed;
+        next.version += 1;
+        next.completeness = None;
+        let update = row(&next, Some(&a));
+        let set: Vec<String> = appeal::Column::iter()
+            .filter(|c| matches!(update.get(*c), ActiveValue::Set(_)))
+            .map(|c| format!("{c:?}"))
+            .collect();
+        assert_eq!(set, ["Status", "Completeness", "Version"]);
+        assert_eq!(update.get(appeal::Column::Status), ActiveValue::Set("CLOSED".into()));
+    }
+}
