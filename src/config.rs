@@ -110,6 +110,18 @@ pub struct SettingsArgs {
     /// Timeout of one webhook request in milliseconds (connecting, sending, the answer).
     #[arg(long, env = "MCU_WEBHOOK_TIMEOUT_MS", default_value = "10000", global = true)]
     pub webhook_timeout_ms: u64,
+    /// Seconds between passes of the deadline watch (DUE_SOON, OVERDUE and escalation alerts).
+    #[arg(long, env = "MCU_WATCH_INTERVAL_SECS", default_value = "60", global = true)]
+    pub watch_interval_secs: u64,
+    /// Escalation rules as JSON overriding the defaults, e.g. `{"grace_working_days": 2}` (keys:
+    /// due_soon, overdue, escalated — lists of EXECUTORS, COORDINATORS, CURATORS —,
+    /// grace_working_days, incident_grace_working_hours).
+    #[arg(long, env = "MCU_ESCALATION", default_value = "{}", global = true)]
+    pub escalation: String,
+    /// Seconds between checks of a WebSocket subscriber's session (an expired access token, an
+    /// ended session or a deactivated person ends its subscriptions).
+    #[arg(long, env = "MCU_SUBSCRIPTION_CHECK_SECS", default_value = "30", global = true)]
+    pub subscription_check_secs: u64,
     /// Largest accepted JSON request body in bytes.
     #[arg(long, env = "MCU_MAX_BODY_BYTES", default_value = "1048576", global = true)]
     pub max_body_bytes: usize,
@@ -232,6 +244,9 @@ pub struct Settings {
     pub webhook_retry_base: Duration,
     pub webhook_retry_max: Duration,
     pub webhook_timeout: Duration,
+    pub watch_interval: Duration,
+    pub escalation: crate::domain::escalation::EscalationPolicy,
+    pub subscription_check_interval: Duration,
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
     pub max_depth: usize,
@@ -329,6 +344,10 @@ impl Settings {
         positive("MCU_ROLLUP_COMPACT_SECS", a.rollup_compact_secs)?;
         positive("MCU_DISPATCH_INTERVAL_MS", a.dispatch_interval_ms)?;
         positive("MCU_MEMO_CHECK_SECS", a.memo_check_secs)?;
+        positive("MCU_WATCH_INTERVAL_SECS", a.watch_interval_secs)?;
+        positive("MCU_SUBSCRIPTION_CHECK_SECS", a.subscription_check_secs)?;
+        let escalation: crate::domain::escalation::EscalationPolicy = serde_json::from_str(&a.escalation)
+            .map_err(|e| bad("MCU_ESCALATION", format!("is not valid escalation JSON ({e})")))?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
         positive("MCU_WEBHOOK_MAX_ATTEMPTS", u64::from(a.webhook_max_attempts))?;
         positive("MCU_WEBHOOK_RETRY_BASE_MS", a.webhook_retry_base_ms)?;
@@ -467,6 +486,9 @@ impl Settings {
             webhook_retry_base: Duration::from_millis(a.webhook_retry_base_ms),
             webhook_retry_max: Duration::from_millis(a.webhook_retry_max_ms),
             webhook_timeout: Duration::from_millis(a.webhook_timeout_ms),
+            watch_interval: Duration::from_secs(a.watch_interval_secs),
+            escalation,
+            subscription_check_interval: Duration::from_secs(a.subscription_check_secs),
             max_body_bytes: a.max_body_bytes,
             max_upload_bytes: a.max_upload_bytes,
             max_depth: a.max_depth,

@@ -14,6 +14,7 @@ mod m20261204_000014_import_status;
 mod m20261204_000015_outbox;
 mod m20261204_000016_webhooks;
 mod m20261204_000017_memos;
+mod m20261205_000020_notifications;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000015_outbox::Migration),
             Box::new(m20261204_000016_webhooks::Migration),
             Box::new(m20261204_000017_memos::Migration),
+            Box::new(m20261205_000020_notifications::Migration),
         ]
     }
 }

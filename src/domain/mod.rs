@@ -7,6 +7,7 @@ pub mod calendar;
 pub mod classifier;
 pub mod deadlines;
 pub mod effects;
+pub mod escalation;
 pub mod events;
 pub mod import_format;
 pub mod labels;

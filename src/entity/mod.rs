@@ -2,6 +2,7 @@
 
 pub mod api_token;
 pub mod appeal;
+pub mod appeal_alert;
 pub mod appeal_counter;
 pub mod appeal_due_stat;
 pub mod appeal_event;
@@ -15,6 +16,8 @@ pub mod delivery_attempt;
 pub mod import_report;
 pub mod login_failure;
 pub mod memo;
+pub mod notification;
+pub mod notification_setting;
 pub mod outbox;
 pub mod poll;
 pub mod poll_answer;

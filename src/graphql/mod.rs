@@ -10,11 +10,13 @@ pub mod limits;
 pub mod loaders;
 pub mod memos;
 pub mod meta;
+pub mod notifications;
 pub mod policy;
 pub mod polls;
 pub mod reference;
 pub mod roadmaps;
 pub mod scalars;
+pub mod subscriptions;
 pub mod webhooks;
 
 use std::borrow::Cow;
@@ -22,8 +24,8 @@ use std::borrow::Cow;
 use async_graphql::parser::types::Field;
 use async_graphql::resolver_utils::ContainerType;
 use async_graphql::{
-    Context, ContextSelectionSet, EmptySubscription, MergedObject, ObjectType, OutputType, Positioned, Schema,
-    SchemaBuilder, ServerError, ServerResult, Value,
+    Context, ContextSelectionSet, MergedObject, ObjectType, OutputType, Positioned, Schema, SchemaBuilder, ServerError,
+    ServerResult, Value,
 };
 
 use crate::domain::access::{Denied, Principal, Role, UserPrincipal};
@@ -45,6 +47,7 @@ pub struct Query(
     meta::MetaQuery,
     memos::MemoQuery,
     webhooks::WebhookQuery,
+    notifications::NotificationQuery,
 );
 
 /// The root mutation: one part per area.
@@ -59,14 +62,15 @@ pub struct Mutation(
     polls::PollMutation,
     meta::MetaMutation,
     webhooks::WebhookMutation,
+    notifications::NotificationMutation,
 );
 
 /// The executable schema type.
-pub type AppSchema = Schema<Guarded<Query>, Guarded<Mutation>, EmptySubscription>;
+pub type AppSchema = Schema<Guarded<Query>, Guarded<Mutation>, subscriptions::Subscription>;
 
 /// The schema without data or limits: shared by the server and the SDL export.
-pub fn schema_builder() -> SchemaBuilder<Guarded<Query>, Guarded<Mutation>, EmptySubscription> {
-    Schema::build(Guarded(Query::default()), Guarded(Mutation::default()), EmptySubscription)
+pub fn schema_builder() -> SchemaBuilder<Guarded<Query>, Guarded<Mutation>, subscriptions::Subscription> {
+    Schema::build(Guarded(Query::default()), Guarded(Mutation::default()), subscriptions::Subscription::default())
         .override_output_type_description::<chrono::DateTime<chrono::Utc>>(scalars::DATE_TIME)
         .override_input_type_description::<async_graphql::Upload>(scalars::UPLOAD)
 }

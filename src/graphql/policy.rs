@@ -11,6 +11,8 @@ const ROUTERS: &[Role] = &[Role::Curator, Role::Coordinator];
 const ANSWERERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor];
 const POLL_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Head];
 const ANY_SCOPE: &[ApiScope] = ApiScope::ALL;
+/// Those the escalation rule can notify (people only: a token has no notifications).
+const NOTIFIED: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor];
 
 /// How many times one HTTP request (all operations of a batch together) may call an expensive
 /// root field: a cap and the key of the budget it draws from. Aliases cannot multiply the
@@ -29,7 +31,7 @@ pub fn request_cap(field: &str) -> Option<(&'static str, u32)> {
     })
 }
 
-/// The rule for `Query.field` or `Mutation.field`.
+/// The rule for `Query.field`, `Mutation.field` or `Subscription.field`.
 pub fn rule_for(field: &str) -> Option<Access> {
     use Access::{AnyUser, Public, Roles, RolesOrScopes};
     Some(match field {
@@ -98,6 +100,11 @@ pub fn rule_for(field: &str) -> Option<Access> {
         | "Mutation.generatePollInvites"
         | "Mutation.moderatePollComment" => Roles(ROUTERS),
         "Query.publicPoll" | "Mutation.castVote" | "Mutation.addPollComment" => Public,
+        "Query.notifications"
+        | "Query.notificationSettings"
+        | "Mutation.markNotificationsRead"
+        | "Mutation.updateNotificationSettings"
+        | "Subscription.notificationAdded" => Roles(NOTIFIED),
         _ => return None,
     })
 }

@@ -142,7 +142,7 @@ pub fn prepare_json_body(documents: &Documents, body: &[u8]) -> Vec<Result<(), S
 }
 
 /// The operation a request runs: its type and name (for the log).
-fn operation(r: &mut async_graphql::Request) -> (Option<OperationType>, String) {
+pub(super) fn operation(r: &mut async_graphql::Request) -> (Option<OperationType>, String) {
     let name = r.operation_name.clone();
     let Ok(doc) = r.parsed_query() else { return (None, "-".into()) };
     let op =
@@ -410,7 +410,7 @@ async fn respond(
 use axum::Json;
 
 /// Ensures every error carries a contract code and internal ones carry the request id.
-fn finish_errors(errors: &mut [ServerError], request_id: &str) {
+pub(super) fn finish_errors(errors: &mut [ServerError], request_id: &str) {
     for e in errors {
         let ext = e.extensions.get_or_insert_with(Default::default);
         let code = if let Some(async_graphql::Value::String(c)) = ext.get("code") {

@@ -1,9 +1,11 @@
 //! The HTTP surface: `POST /graphql` and `GET /graphql` (queries, or GraphiQL for a browser),
-//! `/healthz`, `/readyz`, `/metrics`, and the file exports under `/exports/`.
+//! subscriptions over WebSocket at `/graphql/ws`, `/healthz`, `/readyz`, `/metrics`, and the
+//! file exports under `/exports/`.
 
 mod exports;
 mod graphiql;
 pub mod graphql;
+mod ws;
 
 pub use graphql::Documents;
 
@@ -47,6 +49,7 @@ pub fn router(http: Http) -> Router {
     let cors = cors_layer(&http.app.settings.cors_origins);
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
+        .route("/graphql/ws", get(ws::subscribe))
         .route("/graphiql/{*file}", get(graphiql::asset))
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))

@@ -1,7 +1,8 @@
-//! The outbox dispatcher: claims pending outbox rows, fans each out (a webhook delivery per
-//! subscribed webhook, [`crate::store::deliveries`]), marks it dispatched and
-//! announces it, all in one transaction (a crash before the commit leaves the rows pending,
-//! so they are fanned out after a restart: at least once, never for a rolled-back change).
+//! The outbox dispatcher: claims pending outbox rows, fans each out (the in-app notifications
+//! of deadline alerts, [`crate::service::notify::fan_out`]; a webhook delivery per subscribed
+//! webhook, [`crate::store::deliveries`]), marks it dispatched and announces it, all in one
+//! transaction (a crash before the commit leaves the rows pending, so they are fanned out
+//! after a restart: at least once, never for a rolled-back change).
 //!
 //! Announcing reaches every process's live subscribers: on PostgreSQL by `NOTIFY
 //! mcu_outbox, '<ids>'` sent inside the dispatching transaction (PostgreSQL delivers it only
@@ -69,6 +70,7 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
         txn.commit().await?;
         return Ok(0);
     }
+    crate::service::notify::fan_out(&txn, state, &rows).await?;
     // The deliveries that must arrive (webhooks) are rows of this same transaction: created
     // exactly when the outbox rows are marked dispatched, never for a rolled-back change.
     let fanned_out = deliveries::fan_out_webhooks(&txn, &rows, state.clock.now()).await?;

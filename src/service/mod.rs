@@ -16,6 +16,7 @@ pub mod imports;
 pub mod intake;
 pub mod mail;
 pub mod memos;
+pub mod notify;
 pub mod polls;
 pub mod reference;
 pub mod roadmaps;

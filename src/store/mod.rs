@@ -5,9 +5,11 @@
 //!
 //! Services open the transaction and check access; the store never decides who may do what.
 
+pub mod alerts;
 pub mod appeals;
 pub mod audit;
 pub mod batch;
 pub mod deliveries;
+pub mod notifications;
 pub mod outbox;
 pub mod rollup;

@@ -45,6 +45,9 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         webhook_retry_base_ms: 200,
         webhook_retry_max_ms: 1000,
         webhook_timeout_ms: 2000,
+        watch_interval_secs: 3600,
+        escalation: "{}".into(),
+        subscription_check_secs: 1,
         max_body_bytes: 1_048_576,
         max_upload_bytes: 16 * 1_048_576,
         max_depth: 12,
@@ -236,6 +239,8 @@ impl TestApp {
     /// first one its arrival and the last one naming its status; each entry has the audit
     /// entry of the same action, target and instant (a reopening that follows from a rating
     /// shares the rating's), and the arrivals of a batch are counted by its one audit entry.
+    /// The deadline watch's escalation notes (`escalate`, by `system`) write nothing of the
+    /// appeal: they count no version and have no audit entry.
     pub async fn assert_writes_recorded(&self) {
         use std::collections::HashMap;
 
@@ -243,7 +248,17 @@ impl TestApp {
         use sea_orm::{EntityTrait, QueryOrder};
         let db = &self.state.db;
         let appeals = appeal::Entity::find().all(db).await.unwrap();
-        let events = appeal_event::Entity::find().order_by_asc(appeal_event::Column::Id).all(db).await.unwrap();
+        let (notes, events): (Vec<_>, Vec<_>) = appeal_event::Entity::find()
+            .order_by_asc(appeal_event::Column::Id)
+            .all(db)
+            .await
+            .unwrap()
+            .into_iter()
+            .partition(|e| e.action == "escalate" && e.actor == "system");
+        for n in &notes {
+            assert!(appeals.iter().any(|a| a.id == n.appeal_id), "an escalation note of a missing appeal");
+            assert_eq!(n.from_status, n.to_status, "an escalation note changes no status");
+        }
         let audit = audit_log::Entity::find().all(db).await.unwrap();
         let mut history: HashMap<i64, Vec<&appeal_event::Model>> = HashMap::new();
         for e in &events {

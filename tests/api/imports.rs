@@ -294,10 +294,13 @@ async fn an_import_killed_half_way_and_run_again_ends_with_exactly_the_right_app
     let partial = count().await;
     assert!(partial > 0 && partial < u64::from(rows), "the kill landed half-way: {partial} of {rows}");
 
-    let status = import().status().unwrap();
+    // Run beside the runtime, not on it: the test server lives on this (single-threaded)
+    // runtime, and a dispatcher frozen mid-transaction would hold SQLite's write lock.
+    let run = |mut c: std::process::Command| tokio::task::spawn_blocking(move || c.status().unwrap());
+    let status = run(import()).await.unwrap();
     assert!(status.success());
     assert_eq!(count().await, u64::from(rows), "exactly the rows of the file, no duplicates");
-    let again = import().status().unwrap();
+    let again = run(import()).await.unwrap();
     assert!(again.success());
     assert_eq!(count().await, u64::from(rows));
     let _ = std::fs::remove_file(&path);

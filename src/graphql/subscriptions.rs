@@ -1,0 +1,131 @@
+//! The subscription root (served over WebSocket at `/graphql/ws`) and what every
+//! subscription shares: the access rule of its field and the session it lives in, which ends
+//! the subscription when the access token expires, the session is ended or the person is
+//! deactivated.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_graphql::{Context, MergedSubscription};
+use futures_util::Stream;
+use futures_util::stream::{self, StreamExt};
+
+use super::{caller, notifications, policy, state};
+use crate::domain::access::{Denied, UserPrincipal};
+use crate::domain::events::Topic;
+use crate::entity::outbox;
+use crate::error::{AppError, AppResult};
+use crate::service::auth;
+use crate::state::AppState;
+
+/// The root subscription: one part per area.
+#[derive(MergedSubscription, Default)]
+pub struct Subscription(notifications::NotificationSubscription);
+
+/// The credential a WebSocket connection was opened with (from its `connection_init`),
+/// checked again while its subscriptions run.
+#[derive(Clone)]
+pub struct Session {
+    pub bearer: String,
+}
+
+/// Checks the access rule of `Subscription.<field>` for the caller and returns the person.
+///
+/// # Errors
+/// `UNAUTHENTICATED` without a session, `FORBIDDEN` for a token or a role the rule does not
+/// name.
+pub fn authorize<'a>(ctx: &Context<'a>, field: &str) -> AppResult<(&'a UserPrincipal, Session)> {
+    let principal = &caller(ctx).principal;
+    let rule = policy::rule_for(&format!("Subscription.{field}"))
+        .ok_or_else(|| AppError::Forbidden("this operation has no access rule".into()))?;
+    match rule.check(principal) {
+        Ok(()) => {}
+        Err(Denied::Unauthenticated) => {
+            return Err(AppError::Unauthenticated(
+                "send {\"authorization\": \"Bearer <access token>\"} in connection_init".into(),
+            ));
+        }
+        Err(Denied::Forbidden) => return Err(AppError::Forbidden("you are not allowed to use this operation".into())),
+    }
+    let person =
+        principal.user().ok_or_else(|| AppError::Forbidden("subscriptions are for people, not tokens".into()))?;
+    let session = ctx
+        .data_opt::<Session>()
+        .cloned()
+        .ok_or_else(|| AppError::Unauthenticated("subscriptions are served over WebSocket at /graphql/ws".into()))?;
+    Ok((person, session))
+}
+
+/// What a subscription's feed is told: an announced outbox row, or that the session ended.
+pub enum Heard {
+    Row(Arc<outbox::Model>),
+    Ended(AppError),
+}
+
+/// The outbox rows announced to this process from now on, for as long as the session lives:
+/// the session is checked again every `MCU_SUBSCRIPTION_CHECK_SECS` and whenever the person's
+/// account changes; once it fails the feed says why ([`Heard::Ended`]) and ends.
+pub fn heard(ctx: &Context<'_>, person_id: i64, session: Session) -> impl Stream<Item = Heard> + Send + use<> {
+    let app = state(ctx).clone();
+    let every = app.settings.subscription_check_interval;
+    let feed = Feed { rx: app.announcements.subscribe(), app, person_id, session, tick: interval(every), ended: false };
+    stream::unfold(feed, |mut f| async move {
+        if f.ended {
+            return None;
+        }
+        loop {
+            let check = tokio::select! {
+                heard = f.rx.recv() => match heard {
+                    Ok(row) => {
+                        let about_me = row.topic == Topic::UserChanged.as_str()
+                            && row.subject_type == "user"
+                            && row.subject_id == Some(f.person_id);
+                        if !about_me {
+                            return Some((Heard::Row(row), f));
+                        }
+                        true
+                    }
+                    // A slow subscriber misses the oldest announcements; what they made is in
+                    // the database (`notifications`).
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => false,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                },
+                _ = f.tick.tick() => true,
+            };
+            if check && let Err(e) = still_valid(&f.app, &f.session, f.person_id).await {
+                f.ended = true;
+                return Some((Heard::Ended(e), f));
+            }
+        }
+    })
+    .boxed()
+}
+
+struct Feed {
+    app: AppState,
+    rx: tokio::sync::broadcast::Receiver<Arc<outbox::Model>>,
+    person_id: i64,
+    session: Session,
+    tick: tokio::time::Interval,
+    ended: bool,
+}
+
+fn interval(every: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
+}
+
+/// The session's credential still names the same person, active, with the session alive.
+async fn still_valid(app: &AppState, session: &Session, person_id: i64) -> AppResult<()> {
+    match auth::authenticate(app, &session.bearer).await {
+        Ok(p) if p.user().is_some_and(|u| u.id == person_id) => Ok(()),
+        Ok(_) => Err(AppError::Unauthenticated("the session has ended; sign in again".into())),
+        Err(e @ AppError::Unauthenticated(_)) => Err(e),
+        // A failing database is not a reason to drop the subscriber: try again next time.
+        Err(e) => {
+            tracing::warn!(error = %e.message(), "could not check a subscriber's session");
+            Ok(())
+        }
+    }
+}

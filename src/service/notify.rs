@@ -1,0 +1,314 @@
+//! Notifications: the dispatcher's fan-out of announced deadline alerts to the people the
+//! escalation rule names (honouring each one's settings and appeal scope), a person's list,
+//! marking read, and the settings per kind.
+
+use std::collections::{HashMap, HashSet};
+
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+
+use crate::domain::access::{Channel, Role, UserPrincipal, parse_list};
+use crate::domain::deadlines::AppealKind;
+use crate::domain::escalation::{
+    Addressee, Alert, MailDelivery, NotificationKind, Person, Preference, Term, audience, notification_text,
+};
+use crate::domain::events::Topic;
+use crate::entity::{appeal, notification, notification_setting, outbox, territory, user};
+use crate::error::{AppError, AppResult, FieldError};
+use crate::state::AppState;
+use crate::store::notifications::{self as store, NewNotification};
+
+use super::scope::AppealScope;
+use super::{Caller, audit};
+
+/// Most ids `markNotificationsRead` takes at once.
+pub const MAX_MARK: usize = 1000;
+
+/// The roles the escalation rule can name: only they hold notifications.
+const NOTIFIED: &[Role] = &[Role::Executor, Role::Coordinator, Role::Curator];
+
+/// A member of staff as the fan-out needs it: for the rule, and for the appeal scope check.
+struct Member {
+    person: Person,
+    scope: AppealScope,
+}
+
+/// Active staff who may be notified, with their territory subtrees (all territories read once).
+async fn notifiable_staff(conn: &impl ConnectionTrait) -> AppResult<Vec<Member>> {
+    let users = user::Entity::find().filter(user::Column::Active.eq(true)).all(conn).await?;
+    let users: Vec<user::Model> =
+        users.into_iter().filter(|u| parse_list::<Role>(&u.roles).iter().any(|r| NOTIFIED.contains(r))).collect();
+    let subtrees = if users.iter().any(|u| u.territory_id.is_some()) { subtrees(conn).await? } else { HashMap::new() };
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let territories = u.territory_id.map(|t| subtrees.get(&t).cloned().unwrap_or_else(|| HashSet::from([t])));
+            let principal = UserPrincipal {
+                id: u.id,
+                email: u.email.clone(),
+                roles: parse_list(&u.roles),
+                channels: parse_list::<Channel>(&u.channels),
+                recipient_id: u.recipient_id,
+                territory_id: u.territory_id,
+            };
+            let scope = AppealScope::for_user(&principal, territories.clone());
+            let person = Person {
+                id: u.id,
+                roles: principal.roles,
+                channels: principal.channels,
+                recipient_id: u.recipient_id,
+                territories,
+            };
+            Member { person, scope }
+        })
+        .collect())
+}
+
+/// Every territory's subtree (itself included), from one read of the table.
+async fn subtrees(conn: &impl ConnectionTrait) -> AppResult<HashMap<i64, HashSet<i64>>> {
+    let all = territory::Entity::find().all(conn).await?;
+    let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
+    for t in &all {
+        if let Some(p) = t.parent_id {
+            children.entry(p).or_default().push(t.id);
+        }
+    }
+    Ok(all
+        .iter()
+        .map(|root| {
+            let mut out = HashSet::new();
+            let mut stack = vec![root.id];
+            while let Some(id) = stack.pop() {
+                if out.insert(id) {
+                    stack.extend(children.get(&id).into_iter().flatten().copied());
+                }
+            }
+            (root.id, out)
+        })
+        .collect())
+}
+
+fn preference_of(row: Option<&notification_setting::Model>) -> Preference {
+    row.map_or_else(Preference::default, |r| Preference {
+        in_app: r.in_app,
+        email: r.email.parse().unwrap_or(MailDelivery::None),
+    })
+}
+
+/// The alert an outbox row carries, or (for a row written by other code) the one its appeal
+/// implies now.
+fn alert_of(row: &outbox::Model, kind: NotificationKind, a: &appeal::Model) -> Alert {
+    serde_json::from_str::<Alert>(&row.payload).unwrap_or_else(|_| {
+        let appeal_kind = a.kind.parse().unwrap_or(AppealKind::Appeal);
+        Alert {
+            appeal_id: a.id,
+            number: a.number.clone(),
+            kind: a.kind.clone(),
+            channel: a.channel.clone(),
+            transition: kind.transition().as_str().to_owned(),
+            term: Term::of(appeal_kind, a.registered_at.is_some(), a.reacted_at.is_some()).as_str().to_owned(),
+            due_at: a.due_at,
+            escalation_at: None,
+        }
+    })
+}
+
+/// The fan-out step of the outbox dispatcher, in its transaction: for every claimed row that
+/// tells of a deadline alert, one in-app notification for each person the escalation rule
+/// names who may see the appeal and has not switched that kind off. Returns how many were
+/// written. Rows of other topics cost nothing.
+///
+/// # Errors
+/// On a database failure (the dispatcher's transaction then rolls back and the rows stay
+/// pending).
+pub async fn fan_out(conn: &impl ConnectionTrait, state: &AppState, rows: &[outbox::Model]) -> AppResult<u64> {
+    let alerts: Vec<(&outbox::Model, NotificationKind, i64)> = rows
+        .iter()
+        .filter(|r| r.subject_type == "appeal")
+        .filter_map(|r| {
+            let kind = NotificationKind::of_topic(r.topic.parse::<Topic>().ok()?)?;
+            Some((r, kind, r.subject_id?))
+        })
+        .collect();
+    if alerts.is_empty() {
+        return Ok(0);
+    }
+    let ids: Vec<i64> = alerts.iter().map(|(_, _, id)| *id).collect();
+    let mut appeals: HashMap<i64, appeal::Model> = HashMap::new();
+    for list in crate::db::in_lists(&ids, 128) {
+        let rows = appeal::Entity::find().filter(appeal::Column::Id.is_in(list)).all(conn).await?;
+        appeals.extend(rows.into_iter().map(|a| (a.id, a)));
+    }
+    let staff = notifiable_staff(conn).await?;
+    let ids: Vec<i64> = staff.iter().map(|m| m.person.id).collect();
+    let settings = store::settings(conn, &ids).await?;
+    let people: Vec<Person> = staff.iter().map(|m| m.person.clone()).collect();
+    let by_id: HashMap<i64, &Member> = staff.iter().map(|m| (m.person.id, m)).collect();
+    let policy = &state.settings.escalation;
+    let mut out = Vec::new();
+    for (row, kind, appeal_id) in alerts {
+        let Some(a) = appeals.get(&appeal_id) else { continue };
+        let alert = alert_of(row, kind, a);
+        let grace = policy.grace_words(a.kind.parse().unwrap_or(AppealKind::Appeal));
+        let text = notification_text(&alert, state.settings.timezone, &grace);
+        let addressee =
+            Addressee { channel: a.channel.parse().ok(), recipient_id: a.recipient_id, territory_id: a.territory_id };
+        for id in audience(policy.groups(kind.transition()), &addressee, &people) {
+            let Some(member) = by_id.get(&id) else { continue };
+            // The rule and the scope agree by construction; the scope has the last word, so
+            // nobody is ever told of an appeal it may not see.
+            if !member.scope.sees(a) {
+                continue;
+            }
+            if !preference_of(settings.get(&(id, kind.as_str().to_owned()))).in_app {
+                continue;
+            }
+            out.push(NewNotification {
+                user_id: id,
+                kind: kind.as_str().to_owned(),
+                appeal_id: Some(a.id),
+                outbox_id: Some(row.id),
+                text: text.clone(),
+                created_at: row.created_at,
+            });
+        }
+    }
+    store::insert(conn, out).await
+}
+
+fn person(caller: &Caller) -> AppResult<&UserPrincipal> {
+    caller.principal.user().ok_or_else(|| AppError::Forbidden("notifications are for people, not tokens".into()))
+}
+
+/// A page of a person's notifications.
+pub struct Page {
+    pub rows: Vec<notification::Model>,
+    pub offset: u64,
+    pub total: u64,
+}
+
+/// The caller's notifications, newest first (unread ones only when asked).
+///
+/// # Errors
+/// `FORBIDDEN` for a caller that is not a person; a database failure.
+pub async fn list(state: &AppState, caller: &Caller, offset: u64, limit: u64, unread_only: bool) -> AppResult<Page> {
+    let me = person(caller)?;
+    let (rows, total) = store::page(&state.db, me.id, unread_only, offset, limit).await?;
+    Ok(Page { rows, offset, total })
+}
+
+/// The caller's notification made from an outbox row (what a subscription pushes).
+///
+/// # Errors
+/// On a database failure.
+pub async fn from_outbox(state: &AppState, user_id: i64, outbox_id: i64) -> AppResult<Option<notification::Model>> {
+    store::from_outbox(&state.db, user_id, outbox_id).await
+}
+
+/// Marks the caller's notifications among `ids` read; returns how many were unread. Ids of
+/// other people's notifications are ignored (never revealed). Audited.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `ids` for more than [`MAX_MARK`] ids; `FORBIDDEN` for a token.
+pub async fn mark_read(state: &AppState, caller: &Caller, ids: &[i64]) -> AppResult<u64> {
+    let me = person(caller)?;
+    if ids.len() > MAX_MARK {
+        return Err(AppError::bad("ids", format!("at most {MAX_MARK} ids at once")));
+    }
+    let now = state.clock.now();
+    let txn = crate::db::begin_write(&state.writer).await?;
+    let marked = store::mark_read(&txn, me.id, ids, now).await?;
+    audit::record(
+        &txn,
+        caller,
+        now,
+        "markNotificationsRead",
+        Some(format!("user:{}", me.id)),
+        Some(serde_json::json!({ "asked": ids.len(), "marked": marked })),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(marked)
+}
+
+/// Every kind with the caller's setting (the default where it chose nothing).
+///
+/// # Errors
+/// `FORBIDDEN` for a token; a database failure.
+pub async fn settings(state: &AppState, caller: &Caller) -> AppResult<Vec<(NotificationKind, Preference)>> {
+    let me = person(caller)?;
+    current(&state.db, me.id).await
+}
+
+async fn current(conn: &impl ConnectionTrait, user_id: i64) -> AppResult<Vec<(NotificationKind, Preference)>> {
+    let stored = store::settings(conn, &[user_id]).await?;
+    Ok(NotificationKind::ALL
+        .iter()
+        .map(|k| (*k, preference_of(stored.get(&(user_id, k.as_str().to_owned())))))
+        .collect())
+}
+
+/// A change of one kind's setting; what is absent stays as it is.
+#[derive(Debug, Clone)]
+pub struct SettingChange {
+    pub kind: NotificationKind,
+    pub in_app: Option<bool>,
+    pub email: Option<MailDelivery>,
+}
+
+/// Changes the caller's settings and returns all of them. Audited.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `input.N.kind` for a kind given twice; `FORBIDDEN` for a token.
+pub async fn update_settings(
+    state: &AppState,
+    caller: &Caller,
+    changes: &[SettingChange],
+) -> AppResult<Vec<(NotificationKind, Preference)>> {
+    let me = person(caller)?;
+    let mut seen = HashSet::new();
+    let errors: Vec<FieldError> = changes
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| !seen.insert(c.kind))
+        .map(|(i, _)| FieldError { path: format!("input.{i}.kind"), message: "is given more than once".into() })
+        .collect();
+    if !errors.is_empty() {
+        return Err(AppError::BadInput(errors));
+    }
+    let now = state.clock.now();
+    let txn = crate::db::begin_write(&state.writer).await?;
+    let before: HashMap<NotificationKind, Preference> = current(&txn, me.id).await?.into_iter().collect();
+    for c in changes {
+        let old = before.get(&c.kind).copied().unwrap_or_default();
+        let new = Preference { in_app: c.in_app.unwrap_or(old.in_app), email: c.email.unwrap_or(old.email) };
+        store::save_setting(&txn, me.id, c.kind.as_str(), new.in_app, new.email.as_str(), now).await?;
+    }
+    let after = current(&txn, me.id).await?;
+    let data: serde_json::Map<String, serde_json::Value> = after
+        .iter()
+        .map(|(k, p)| (k.as_str().to_owned(), serde_json::json!({ "inApp": p.in_app, "email": p.email.as_str() })))
+        .collect();
+    audit::record(
+        &txn,
+        caller,
+        now,
+        "updateNotificationSettings",
+        Some(format!("user:{}", me.id)),
+        Some(serde_json::Value::Object(data)),
+    )
+    .await?;
+    txn.commit().await?;
+    Ok(after)
+}
+
+/// The appeal `id` if the scope sees it.
+///
+/// # Errors
+/// On a database failure.
+pub async fn visible_appeal(
+    conn: &impl ConnectionTrait,
+    scope: &AppealScope,
+    id: i64,
+) -> AppResult<Option<appeal::Model>> {
+    Ok(appeal::Entity::find_by_id(id).one(conn).await?.filter(|a| scope.sees(a)))
+}

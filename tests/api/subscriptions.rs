@@ -1,0 +1,179 @@
+//! GraphQL subscriptions over WebSocket (`graphql-transport-ws` at `/graphql/ws`):
+//! `notificationAdded` brings the caller's new notifications and ends with its session.
+
+use std::time::Duration;
+
+use futures_util::{SinkExt, StreamExt};
+use mcu::jobs::watch;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::helpers::TestApp;
+use crate::watch::{assigned_message, spawn_long};
+
+type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+const ADDED: &str = "subscription { notificationAdded { id kind text appeal { id authorName } } }";
+
+async fn open(app: &TestApp) -> Socket {
+    let mut req = format!("{}/graphql/ws", app.base.replace("http://", "ws://")).into_client_request().unwrap();
+    req.headers_mut().insert("sec-websocket-protocol", "graphql-transport-ws".parse().unwrap());
+    let (ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "graphql-transport-ws");
+    ws
+}
+
+async fn send(ws: &mut Socket, v: Value) {
+    ws.send(Message::Text(v.to_string().into())).await.unwrap();
+}
+
+/// The next protocol message (`{"close": code, "reason": …}` for a close frame), or `None`
+/// when nothing came within `wait`.
+async fn next(ws: &mut Socket, wait: Duration) -> Option<Value> {
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        match tokio::time::timeout_at(deadline, ws.next()).await {
+            Err(_) => return None,
+            Ok(None) => return Some(json!({"close": null})),
+            Ok(Some(Err(e))) => return Some(json!({"close": null, "reason": e.to_string()})),
+            Ok(Some(Ok(Message::Text(t)))) => return Some(serde_json::from_str(&t).unwrap()),
+            Ok(Some(Ok(Message::Close(frame)))) => {
+                return Some(
+                    json!({"close": frame.as_ref().map(|f| u16::from(f.code)), "reason": frame.map(|f| f.reason.to_string())}),
+                );
+            }
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+}
+
+/// A connection signed in with `token`, subscribed to `notificationAdded` as id "1".
+async fn subscribed(app: &TestApp, token: &str) -> Socket {
+    let mut ws = open(app).await;
+    send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "connection_ack");
+    send(&mut ws, json!({"id": "1", "type": "subscribe", "payload": {"query": ADDED}})).await;
+    ws
+}
+
+#[tokio::test]
+async fn notification_added_brings_the_callers_new_notifications_until_its_session_ends() {
+    let app = spawn_long().await;
+    app.set_now("2026-12-07T10:00:00+07:00");
+    let s = app.staff().await;
+    let (second_id, second) = app.user_with(&s.admin, &["EXECUTOR"], json!({"recipientId": s.recipient})).await;
+    let id = assigned_message(&app, &s, json!({"authorName": "Иван Петров"})).await;
+    let mut executor = subscribed(&app, &s.executor).await;
+    let mut colleague = subscribed(&app, &second).await;
+    let mut elsewhere = subscribed(&app, &s.other_executor).await;
+    // Let the subscriptions start before anything is announced.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    app.set_now("2026-12-21T10:00:00+07:00");
+    assert_eq!(watch::pass(&app.state).await.unwrap().due_soon, 1);
+    let mut pushed = Vec::new();
+    for ws in [&mut executor, &mut colleague] {
+        let m = next(ws, Duration::from_secs(5)).await.expect("a notification");
+        assert_eq!(m["type"], "next", "{m}");
+        assert_eq!(m["id"], "1");
+        let n = &m["payload"]["data"]["notificationAdded"];
+        assert_eq!(n["kind"], "APPEAL_DUE_SOON");
+        assert!(n["text"].as_str().unwrap().ends_with("срок ответа истекает 21.12.2026 в 23:59"), "{n}");
+        assert_eq!(n["appeal"]["id"], id.as_str());
+        assert_eq!(n["appeal"]["authorName"], "И*** П***", "personal data stays masked over a subscription");
+        pushed.push(n["id"].clone());
+    }
+    assert!(next(&mut elsewhere, Duration::from_millis(500)).await.is_none(), "not the other recipient's executor");
+    // What was pushed is what the list holds.
+    let listed = app.gql(Some(&s.executor), "{notifications{edges{node{id}}}}", json!({})).await;
+    assert_eq!(listed.data()["notifications"]["edges"][0]["node"]["id"], pushed[0]);
+
+    // Deactivating the colleague ends its subscription with the reason.
+    let r = app
+        .gql(
+            Some(&s.admin),
+            "mutation($id:ID!){updateUser(input:{id:$id,version:1,active:false}){active}}",
+            json!({"id": second_id}),
+        )
+        .await;
+    assert_eq!(r.data()["updateUser"]["active"], false);
+    let m = next(&mut colleague, Duration::from_secs(5)).await.expect("the end of the subscription");
+    assert_eq!(m["type"], "next", "{m}");
+    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{m}");
+    assert_eq!(next(&mut colleague, Duration::from_secs(5)).await.unwrap(), json!({"id": "1", "type": "complete"}));
+
+    // An access token that expires (400 days after sign-in here) ends the subscription too.
+    app.set_now("2028-06-01T10:00:00+07:00");
+    let m = next(&mut executor, Duration::from_secs(5)).await.expect("the end of the subscription");
+    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{m}");
+    assert_eq!(next(&mut executor, Duration::from_secs(5)).await.unwrap()["type"], "complete");
+}
+
+#[tokio::test]
+async fn subscriptions_need_a_person_the_protocol_and_a_subscription() {
+    let app = spawn_long().await;
+    let s = app.staff().await;
+    // Without credentials, or with an API token: the connection is refused with the reason.
+    let token = app
+        .gql(Some(&s.admin), "mutation{createApiToken(input:{name:\"ws\",scopes:[APPEALS_READ]}){secret}}", json!({}))
+        .await
+        .data()["createApiToken"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (payload, reason) in [
+        (json!({}), "authorization"),
+        (json!({"authorization": "Bearer nonsense"}), "access token"),
+        (json!({"authorization": format!("Bearer {token}")}), "people"),
+    ] {
+        let mut ws = open(&app).await;
+        send(&mut ws, json!({"type": "connection_init", "payload": payload})).await;
+        let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+        assert!(m["close"].is_number(), "{m}");
+        assert!(m["reason"].as_str().unwrap().contains(reason), "{m}");
+    }
+    // A person whose role the rule does not name.
+    let mut ws = open(&app).await;
+    send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", s.head)}})).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "connection_ack");
+    send(&mut ws, json!({"id": "h", "type": "subscribe", "payload": {"query": ADDED}})).await;
+    let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{m}");
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap(), json!({"id": "h", "type": "complete"}));
+    // Queries and mutations go to POST /graphql; documents are checked as there.
+    send(&mut ws, json!({"id": "q", "type": "subscribe", "payload": {"query": "{ me { email } }"}})).await;
+    let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{m}");
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "complete");
+    // Nesting that would overflow the parser's stack is refused before it parses.
+    let deep = format!("subscription {{ notificationAdded {}{} }}", "{ id ".repeat(2000), "}".repeat(2000));
+    send(&mut ws, json!({"id": "d", "type": "subscribe", "payload": {"query": deep}})).await;
+    let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "GRAPHQL_PARSE_FAILED", "{m}");
+    // Over HTTP a subscription is not served.
+    let r = app.gql(Some(&s.executor), ADDED, json!({})).await;
+    assert!(r.body["errors"].is_array(), "{}", r.body);
+    // Without the subprotocol there is no upgrade.
+    let req = format!("{}/graphql/ws", app.base.replace("http://", "ws://")).into_client_request().unwrap();
+    assert!(tokio_tungstenite::connect_async(req).await.is_err());
+}
+
+#[tokio::test]
+async fn a_subscriber_hears_of_notifications_another_process_made() {
+    // One process serves an SQLite file; replicas share PostgreSQL.
+    if std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty()) {
+        let first = spawn_long().await;
+        first.set_now("2026-12-07T10:00:00+07:00");
+        let s = first.staff().await;
+        assigned_message(&first, &s, json!({})).await;
+        let second = first.second_process().await;
+        second.set_now("2026-12-07T10:00:00+07:00");
+        let mut ws = subscribed(&second, &s.executor).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        first.set_now("2026-12-21T10:00:00+07:00");
+        assert_eq!(watch::pass(&first.state).await.unwrap().due_soon, 1);
+        let m = next(&mut ws, Duration::from_secs(10)).await.expect("a notification through LISTEN/NOTIFY");
+        assert_eq!(m["payload"]["data"]["notificationAdded"]["kind"], "APPEAL_DUE_SOON", "{m}");
+    }
+}
