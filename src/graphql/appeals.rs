@@ -336,7 +336,7 @@ fn appeal_id(path: &str, id: &ID) -> AppResult<AppealId> {
 }
 
 impl AppealFilter {
-    fn into_filter(self) -> AppResult<Filter> {
+    pub(crate) fn into_filter(self) -> AppResult<Filter> {
         if let (Some(from), Some(to)) = (self.received_from, self.received_to)
             && from > to
         {

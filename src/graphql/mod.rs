@@ -1,6 +1,7 @@
 //! The GraphQL schema: root objects merged per area, the access policy, limits and error codes.
 
 pub mod analytics;
+pub mod appeal_changes;
 pub mod appeals;
 pub mod auth;
 pub mod calendar;
@@ -65,12 +66,16 @@ pub struct Mutation(
     notifications::NotificationMutation,
 );
 
+/// The root subscription (served over WebSocket at `/graphql/ws`): one part per area.
+#[derive(async_graphql::MergedSubscription, Default)]
+pub struct Subscription(notifications::NotificationSubscription, appeal_changes::AppealChangeSubscription);
+
 /// The executable schema type.
-pub type AppSchema = Schema<Guarded<Query>, Guarded<Mutation>, subscriptions::Subscription>;
+pub type AppSchema = Schema<Guarded<Query>, Guarded<Mutation>, Subscription>;
 
 /// The schema without data or limits: shared by the server and the SDL export.
-pub fn schema_builder() -> SchemaBuilder<Guarded<Query>, Guarded<Mutation>, subscriptions::Subscription> {
-    Schema::build(Guarded(Query::default()), Guarded(Mutation::default()), subscriptions::Subscription::default())
+pub fn schema_builder() -> SchemaBuilder<Guarded<Query>, Guarded<Mutation>, Subscription> {
+    Schema::build(Guarded(Query::default()), Guarded(Mutation::default()), Subscription::default())
         .override_output_type_description::<chrono::DateTime<chrono::Utc>>(scalars::DATE_TIME)
         .override_input_type_description::<async_graphql::Upload>(scalars::UPLOAD)
 }

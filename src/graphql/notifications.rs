@@ -162,7 +162,7 @@ impl NotificationSubscription {
         let (me, session) = subscriptions::authorize(ctx, "notificationAdded")?;
         let me = me.id;
         let app = state(ctx).clone();
-        Ok(subscriptions::heard(ctx, me, session).filter_map(move |heard| {
+        Ok(subscriptions::heard(ctx, subscriptions::Subscriber::Person(me), session).filter_map(move |heard| {
             let app = app.clone();
             async move {
                 match heard {

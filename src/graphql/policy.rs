@@ -105,6 +105,7 @@ pub fn rule_for(field: &str) -> Option<Access> {
         | "Mutation.markNotificationsRead"
         | "Mutation.updateNotificationSettings"
         | "Subscription.notificationAdded" => Roles(NOTIFIED),
+        "Subscription.appealChanged" => RolesOrScopes(APPEAL_READERS, &[ApiScope::AppealsRead]),
         _ => return None,
     })
 }

@@ -6,27 +6,62 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use async_graphql::{Context, MergedSubscription};
+use async_graphql::Context;
 use futures_util::Stream;
 use futures_util::stream::{self, StreamExt};
 
-use super::{caller, notifications, policy, state};
-use crate::domain::access::{Denied, UserPrincipal};
+use super::{caller, policy, state};
+use crate::domain::access::{Denied, Principal, UserPrincipal};
 use crate::domain::events::Topic;
 use crate::entity::outbox;
 use crate::error::{AppError, AppResult};
 use crate::service::auth;
 use crate::state::AppState;
 
-/// The root subscription: one part per area.
-#[derive(MergedSubscription, Default)]
-pub struct Subscription(notifications::NotificationSubscription);
+/// Who a subscription serves: a person, or an integration's API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subscriber {
+    Person(i64),
+    Token(i64),
+}
 
 /// The credential a WebSocket connection was opened with (from its `connection_init`),
 /// checked again while its subscriptions run.
 #[derive(Clone)]
 pub struct Session {
     pub bearer: String,
+}
+
+/// Checks the access rule of `Subscription.<field>` for the caller (a person or a token) and
+/// returns it with its session.
+///
+/// # Errors
+/// `UNAUTHENTICATED` without a session, `FORBIDDEN` for a caller the rule does not name.
+pub fn authorize_any<'a>(ctx: &Context<'a>, field: &str) -> AppResult<(&'a Principal, Subscriber, Session)> {
+    let principal = &caller(ctx).principal;
+    let rule = policy::rule_for(&format!("Subscription.{field}"))
+        .ok_or_else(|| AppError::Forbidden("this operation has no access rule".into()))?;
+    match rule.check(principal) {
+        Ok(()) => {}
+        Err(Denied::Unauthenticated) => {
+            return Err(AppError::Unauthenticated(
+                "send {\"authorization\": \"Bearer <access token>\"} in connection_init".into(),
+            ));
+        }
+        Err(Denied::Forbidden) => return Err(AppError::Forbidden("you are not allowed to use this operation".into())),
+    }
+    let who = match principal {
+        Principal::User(u) => Subscriber::Person(u.id),
+        Principal::Token(t) => Subscriber::Token(t.id),
+        Principal::Anonymous | Principal::System => {
+            return Err(AppError::Forbidden("you are not allowed to use this operation".into()));
+        }
+    };
+    let session = ctx
+        .data_opt::<Session>()
+        .cloned()
+        .ok_or_else(|| AppError::Unauthenticated("subscriptions are served over WebSocket at /graphql/ws".into()))?;
+    Ok((principal, who, session))
 }
 
 /// Checks the access rule of `Subscription.<field>` for the caller and returns the person.
@@ -65,10 +100,10 @@ pub enum Heard {
 /// The outbox rows announced to this process from now on, for as long as the session lives:
 /// the session is checked again every `MCU_SUBSCRIPTION_CHECK_SECS` and whenever the person's
 /// account changes; once it fails the feed says why ([`Heard::Ended`]) and ends.
-pub fn heard(ctx: &Context<'_>, person_id: i64, session: Session) -> impl Stream<Item = Heard> + Send + use<> {
+pub fn heard(ctx: &Context<'_>, who: Subscriber, session: Session) -> impl Stream<Item = Heard> + Send + use<> {
     let app = state(ctx).clone();
     let every = app.settings.subscription_check_interval;
-    let feed = Feed { rx: app.announcements.subscribe(), app, person_id, session, tick: interval(every), ended: false };
+    let feed = Feed { rx: app.announcements.subscribe(), app, who, session, tick: interval(every), ended: false };
     stream::unfold(feed, |mut f| async move {
         if f.ended {
             return None;
@@ -79,7 +114,7 @@ pub fn heard(ctx: &Context<'_>, person_id: i64, session: Session) -> impl Stream
                     Ok(row) => {
                         let about_me = row.topic == Topic::UserChanged.as_str()
                             && row.subject_type == "user"
-                            && row.subject_id == Some(f.person_id);
+                            && row.subject_id.is_some_and(|id| f.who == Subscriber::Person(id));
                         if !about_me {
                             return Some((Heard::Row(row), f));
                         }
@@ -92,7 +127,7 @@ pub fn heard(ctx: &Context<'_>, person_id: i64, session: Session) -> impl Stream
                 },
                 _ = f.tick.tick() => true,
             };
-            if check && let Err(e) = still_valid(&f.app, &f.session, f.person_id).await {
+            if check && let Err(e) = still_valid(&f.app, &f.session, f.who).await {
                 f.ended = true;
                 return Some((Heard::Ended(e), f));
             }
@@ -104,7 +139,7 @@ pub fn heard(ctx: &Context<'_>, person_id: i64, session: Session) -> impl Stream
 struct Feed {
     app: AppState,
     rx: tokio::sync::broadcast::Receiver<Arc<outbox::Model>>,
-    person_id: i64,
+    who: Subscriber,
     session: Session,
     tick: tokio::time::Interval,
     ended: bool,
@@ -116,10 +151,12 @@ fn interval(every: Duration) -> tokio::time::Interval {
     tick
 }
 
-/// The session's credential still names the same person, active, with the session alive.
-async fn still_valid(app: &AppState, session: &Session, person_id: i64) -> AppResult<()> {
+/// The session's credential still names the same person (active, with the session alive) or
+/// the same token (not revoked, not expired).
+async fn still_valid(app: &AppState, session: &Session, who: Subscriber) -> AppResult<()> {
     match auth::authenticate(app, &session.bearer).await {
-        Ok(p) if p.user().is_some_and(|u| u.id == person_id) => Ok(()),
+        Ok(Principal::User(u)) if who == Subscriber::Person(u.id) => Ok(()),
+        Ok(Principal::Token(t)) if who == Subscriber::Token(t.id) => Ok(()),
         Ok(_) => Err(AppError::Unauthenticated("the session has ended; sign in again".into())),
         Err(e @ AppError::Unauthenticated(_)) => Err(e),
         // A failing database is not a reason to drop the subscriber: try again next time.

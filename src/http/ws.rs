@@ -90,8 +90,9 @@ pub async fn subscribe(
         .into_response()
 }
 
-/// `connection_init`: the person behind the access token in the payload, or a refusal (the
-/// connection is then closed with the reason).
+/// `connection_init`: the person or integration behind the bearer credential in the payload
+/// (an access token or an API token; each subscription field has its own rule), or a refusal
+/// (the connection is then closed with the reason).
 async fn init(app: AppState, ip: String, payload: serde_json::Value) -> async_graphql::Result<Data> {
     let value = payload.get("authorization").or_else(|| payload.get("Authorization")).and_then(|v| v.as_str());
     let Some(bearer) = value.and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).filter(|t| !t.is_empty()) else {
@@ -107,9 +108,6 @@ async fn init(app: AppState, ip: String, payload: serde_json::Value) -> async_gr
             return Err(async_graphql::Error::new("internal server error"));
         }
     };
-    if principal.user().is_none() {
-        return Err(async_graphql::Error::new("subscriptions are for people, not API tokens"));
-    }
     let mut data = Data::default();
     data.insert(Caller { principal, ip: Some(ip), request_id: None, credential_error: None });
     data.insert(Session { bearer: bearer.to_owned() });

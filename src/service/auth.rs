@@ -339,7 +339,7 @@ pub async fn change_password(state: &AppState, caller: &Caller, old: &str, new: 
     let u = am.update(&txn).await?;
     end_all_sessions(&txn, &u, now).await?;
     audit::record(&txn, caller, now, "changePassword", Some(format!("user:{}", u.id)), None).await?;
-    super::users::announce(&txn, &u, "changePassword", now).await?;
+    crate::store::outbox::announce_user(&txn, &u, "changePassword", now).await?;
     txn.commit().await?;
     state.announcements.wake_dispatcher();
     Ok(true)

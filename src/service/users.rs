@@ -9,7 +9,6 @@ use secrecy::ExposeSecret;
 use super::{Caller, audit, auth};
 use crate::config::{FIRST_ADMIN_EMAIL, FIRST_ADMIN_NAME};
 use crate::domain::access::{Channel, Role, format_list, parse_list};
-use crate::domain::events::Topic;
 use crate::entity::user;
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
@@ -133,24 +132,10 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewUser) -> AppResul
     )
     .await?;
     record_role_change(&txn, caller, now, u.id, &[], &parse_list(&u.roles)).await?;
-    announce(&txn, &u, "createUser", now).await?;
+    outbox::announce_user(&txn, &u, "createUser", now).await?;
     txn.commit().await?;
     state.announcements.wake_dispatcher();
     Ok(u)
-}
-
-/// Announces a change of user `u` (`USER_CHANGED`, internal: never sent to webhooks) in the
-/// change's transaction: id, action, ACTIVE or INACTIVE, version; no e-mail, name or roles.
-pub(crate) async fn announce(
-    conn: &impl ConnectionTrait,
-    u: &user::Model,
-    action: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> AppResult<()> {
-    let status = if u.active { "ACTIVE" } else { "INACTIVE" };
-    let change = outbox::Change::new(u.id, action, Some(status), u.version);
-    outbox::record(conn, Topic::UserChanged, outbox::Subject::User(u.id), &change, now).await?;
-    Ok(())
 }
 
 /// Audits a change of a user's roles (`changeRoles`, the roles before and after), so that
@@ -263,7 +248,7 @@ pub async fn update(state: &AppState, caller: &Caller, ch: UserChanges) -> AppRe
     )
     .await?;
     record_role_change(&txn, caller, now, u.id, &roles_before, &parse_list(&updated.roles)).await?;
-    announce(&txn, &updated, "updateUser", now).await?;
+    outbox::announce_user(&txn, &updated, "updateUser", now).await?;
     txn.commit().await?;
     state.announcements.wake_dispatcher();
     Ok(updated)

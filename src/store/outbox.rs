@@ -131,6 +131,20 @@ pub async fn any_pending(conn: &impl ConnectionTrait) -> AppResult<bool> {
     Ok(first.is_some())
 }
 
+/// Announces a change of user `u` (`USER_CHANGED`, internal: never sent to webhooks) in the
+/// change's transaction: id, action, ACTIVE or INACTIVE, version; no e-mail, name or roles.
+pub async fn announce_user(
+    conn: &impl ConnectionTrait,
+    u: &crate::entity::user::Model,
+    action: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<()> {
+    let status = if u.active { "ACTIVE" } else { "INACTIVE" };
+    let change = Change::new(u.id, action, Some(status), u.version);
+    record(conn, Topic::UserChanged, Subject::User(u.id), &change, now).await?;
+    Ok(())
+}
+
 /// Rows by id, in id order (a listener reading what another process dispatched).
 ///
 /// # Errors

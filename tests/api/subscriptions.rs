@@ -114,7 +114,7 @@ async fn notification_added_brings_the_callers_new_notifications_until_its_sessi
 async fn subscriptions_need_a_person_the_protocol_and_a_subscription() {
     let app = spawn_long().await;
     let s = app.staff().await;
-    // Without credentials, or with an API token: the connection is refused with the reason.
+    // Without credentials or with a wrong one: the connection is refused with the reason.
     let token = app
         .gql(Some(&s.admin), "mutation{createApiToken(input:{name:\"ws\",scopes:[APPEALS_READ]}){secret}}", json!({}))
         .await
@@ -122,17 +122,22 @@ async fn subscriptions_need_a_person_the_protocol_and_a_subscription() {
         .as_str()
         .unwrap()
         .to_string();
-    for (payload, reason) in [
-        (json!({}), "authorization"),
-        (json!({"authorization": "Bearer nonsense"}), "access token"),
-        (json!({"authorization": format!("Bearer {token}")}), "people"),
-    ] {
+    for (payload, reason) in
+        [(json!({}), "authorization"), (json!({"authorization": "Bearer nonsense"}), "access token")]
+    {
         let mut ws = open(&app).await;
         send(&mut ws, json!({"type": "connection_init", "payload": payload})).await;
         let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
         assert!(m["close"].is_number(), "{m}");
         assert!(m["reason"].as_str().unwrap().contains(reason), "{m}");
     }
+    // An API token is a credential, but notifications are for people.
+    let mut ws = open(&app).await;
+    send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "connection_ack");
+    send(&mut ws, json!({"id": "t", "type": "subscribe", "payload": {"query": ADDED}})).await;
+    let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{m}");
     // A person whose role the rule does not name.
     let mut ws = open(&app).await;
     send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", s.head)}})).await;
@@ -175,5 +180,82 @@ async fn a_subscriber_hears_of_notifications_another_process_made() {
         assert_eq!(watch::pass(&first.state).await.unwrap().due_soon, 1);
         let m = next(&mut ws, Duration::from_secs(10)).await.expect("a notification through LISTEN/NOTIFY");
         assert_eq!(m["payload"]["data"]["notificationAdded"]["kind"], "APPEAL_DUE_SOON", "{m}");
+    }
+}
+
+const CHANGED: &str =
+    "subscription($f: AppealFilter) { appealChanged(filter: $f) { action at appeal { id number status authorName } } }";
+
+/// A connection signed in with `token`, subscribed to `appealChanged(filter)` as id "c".
+async fn watching(app: &TestApp, token: &str, filter: Value) -> Socket {
+    let mut ws = open(app).await;
+    send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "connection_ack");
+    send(&mut ws, json!({"id": "c", "type": "subscribe", "payload": {"query": CHANGED, "variables": {"f": filter}}}))
+        .await;
+    ws
+}
+
+/// The actions heard within `wait` after the last one.
+async fn heard_actions(ws: &mut Socket, wait: Duration) -> Vec<Value> {
+    let mut got = Vec::new();
+    while let Some(m) = next(ws, wait).await {
+        assert_eq!(m["type"], "next", "{m}");
+        got.push(m["payload"]["data"]["appealChanged"].clone());
+    }
+    got
+}
+
+#[tokio::test]
+async fn appeal_changed_brings_each_subscriber_the_changes_it_may_see_as_it_may_see_them() {
+    let app = spawn_long().await;
+    app.set_now("2026-12-07T10:00:00+07:00");
+    let s = app.staff().await;
+    let q = "mutation{createApiToken(input:{name:\"portal\",scopes:[APPEALS_READ]}){secret}}";
+    let reader =
+        app.gql(Some(&s.admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_owned();
+    let q = "mutation{createApiToken(input:{name:\"bi\",scopes:[ANALYTICS_READ]}){secret}}";
+    let bi =
+        app.gql(Some(&s.admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_owned();
+
+    let mut curator = watching(&app, &s.curator, Value::Null).await;
+    let mut executor = watching(&app, &s.executor, Value::Null).await;
+    let mut other = watching(&app, &s.other_executor, Value::Null).await;
+    let mut incidents = watching(&app, &s.curator, json!({"channel": ["INCIDENT"]})).await;
+    let mut portal = watching(&app, &reader, json!({"channel": ["POS"]})).await;
+    // Subscriptions start listening a moment after the subscribe message.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let started = std::time::Instant::now();
+    let id = assigned_message(&app, &s, json!({"authorName": "Иван Петров"})).await;
+    let first = next(&mut curator, Duration::from_secs(1)).await.expect("the first change within a second");
+    assert!(started.elapsed() < Duration::from_secs(2), "{:?}", started.elapsed());
+    let mut seen = vec![first["payload"]["data"]["appealChanged"].clone()];
+    seen.extend(heard_actions(&mut curator, Duration::from_millis(800)).await);
+    let actions: Vec<&str> = seen.iter().map(|c| c["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["createAppeal", "registerAppeal", "assignAppeal"]);
+    let last = &seen[2]["appeal"];
+    assert_eq!(last["id"], id);
+    assert_eq!(last["status"], "ASSIGNED");
+    assert_eq!(last["authorName"], "И*** П***", "personal data masked over WebSocket");
+
+    // The executor hears of the appeal because it is its recipient's now (each change is
+    // weighed against the appeal as it is when it is heard), as it may see it.
+    let mine = heard_actions(&mut executor, Duration::from_millis(500)).await;
+    assert_eq!(mine.last().unwrap()["action"], "assignAppeal", "{mine:?}");
+    assert!(mine.iter().all(|c| c["appeal"]["id"] == id && c["appeal"]["authorName"] == "И*** П***"), "{mine:?}");
+    // Another recipient's executor and a filter the appeal does not match hear nothing.
+    assert!(heard_actions(&mut other, Duration::from_millis(300)).await.is_empty());
+    assert!(heard_actions(&mut incidents, Duration::from_millis(300)).await.is_empty());
+    // A token that may read appeals hears all three, masked.
+    let tokens = heard_actions(&mut portal, Duration::from_millis(300)).await;
+    assert_eq!(tokens.len(), 3);
+    assert_eq!(tokens[2]["appeal"]["authorName"], "И*** П***");
+
+    // A token that may not read appeals and a head without the rule are refused.
+    for token in [bi.as_str(), s.admin.as_str()] {
+        let mut ws = watching(&app, token, Value::Null).await;
+        let m = next(&mut ws, Duration::from_secs(2)).await.unwrap();
+        assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{m}");
     }
 }
