@@ -211,9 +211,10 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
             tracing::warn!(error = %e.message(), "could not prepare the topic classifier");
         }
     });
-    // Fold the analytics rollups' ledger rows now and then.
+    // Fold the analytics rollups' ledger rows now and then. Every process ticks; the
+    // compaction locks the rollup state row, so a second process finds nothing left to fold.
     let compacting = state.clone();
-    tokio::spawn(async move {
+    tokio::spawn(state::in_background(async move {
         let mut tick = tokio::time::interval(compacting.settings.rollup_compact_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await;
@@ -225,7 +226,7 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
                 Err(e) => tracing::warn!(error = %e.message(), "could not compact the analytics rollups"),
             }
         }
-    });
+    }));
     // The outbox dispatcher and, on PostgreSQL, the listener of other processes' announcements.
     jobs::spawn(&state);
     let schema = graphql::build_schema(state.clone());

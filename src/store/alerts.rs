@@ -73,7 +73,9 @@ pub async fn lock(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<Vec<app
             .order_by_asc(C::DueAt)
             .order_by_asc(C::Id);
         if conn.get_database_backend() == DatabaseBackend::Postgres {
-            q = q.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+            // NO KEY UPDATE: rows inserted meanwhile that refer to the appeal (history,
+            // notifications: their foreign keys take KEY SHARE) neither block nor hide it.
+            q = q.lock_with_behavior(LockType::NoKeyUpdate, LockBehavior::SkipLocked);
         }
         out.extend(q.all(conn).await?);
     }
