@@ -242,16 +242,16 @@ pub async fn stored_memo(State(http): State<Http>, Path(file): Path<String>, hea
     let Some(id) = id.parse::<i64>().ok().filter(|n| *n > 0) else {
         return app_error(&AppError::NotFound("memo".into()));
     };
+    if ext != "docx" && ext != "xlsx" {
+        return app_error(&AppError::NotFound("memo".into()));
+    }
     let caller = Caller { principal, ..Caller::default() };
     let memo = match crate::service::memos::get(&http.app, &caller, id).await {
         Ok(m) => m,
         Err(e) => return app_error(&e),
     };
-    let (content_type, bytes) = match ext {
-        "docx" => (exports::DOCX_TYPE, memo.docx),
-        "xlsx" => (exports::XLSX_TYPE, memo.xlsx),
-        _ => return app_error(&AppError::NotFound("memo".into())),
-    };
+    let (content_type, bytes) =
+        if ext == "docx" { (exports::DOCX_TYPE, memo.docx) } else { (exports::XLSX_TYPE, memo.xlsx) };
     let mut response = bytes.into_response();
     let h = response.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
