@@ -205,6 +205,12 @@ pub fn caller<'a>(ctx: &Context<'a>) -> &'a Caller {
     ctx.data_opt::<Caller>().unwrap_or_else(|| ANON.get_or_init(Caller::default))
 }
 
+/// Whether the caller is a person of the staff, who may see the names of people and their
+/// free text; an API token is not (it reads figures, not personal data).
+pub fn sees_people(ctx: &Context<'_>) -> bool {
+    matches!(caller(ctx).principal, Principal::User(_))
+}
+
 /// The signed-in person, or `UNAUTHENTICATED`.
 pub fn me<'a>(ctx: &Context<'a>) -> AppResult<&'a UserPrincipal> {
     match &caller(ctx).principal {

@@ -83,7 +83,9 @@ pub fn rule_for(field: &str) -> Option<Access> {
         "Query.classifierInfo" | "Mutation.retrainClassifier" => {
             Roles(&[Role::Admin, Role::Curator, Role::Coordinator])
         }
-        "Query.roadmaps" | "Query.roadmap" => Roles(APPEAL_READERS),
+        // The regional centre's analytics on projects (decree 3.2д): tokens get no personal
+        // data (the Roadmap and Poll objects leave names and free text out for them).
+        "Query.roadmaps" | "Query.roadmap" => RolesOrScopes(APPEAL_READERS, &[ApiScope::AnalyticsRead]),
         "Mutation.createRoadmap"
         | "Mutation.updateRoadmap"
         | "Mutation.addMeasure"
@@ -93,7 +95,8 @@ pub fn rule_for(field: &str) -> Option<Access> {
         | "Mutation.cancelRoadmap" => Roles(ROUTERS),
         "Mutation.approveRoadmap" | "Mutation.returnRoadmap" => Roles(&[Role::Curator]),
         "Mutation.updateMeasure" => Roles(ANSWERERS),
-        "Query.polls" | "Query.poll" | "Query.pollSuggestions" => Roles(POLL_READERS),
+        "Query.polls" | "Query.poll" => RolesOrScopes(POLL_READERS, &[ApiScope::AnalyticsRead]),
+        "Query.pollSuggestions" => Roles(POLL_READERS),
         "Mutation.createPoll"
         | "Mutation.publishPoll"
         | "Mutation.closePoll"

@@ -12,18 +12,38 @@ use crate::entity::{poll, poll_comment};
 use crate::error::{AppError, AppResult};
 use crate::service::polls::{self, NewPoll, PollFilter as Filter};
 
+/// Who looks at a poll, which decides what of it they see.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Viewer {
+    /// Staff: results always, hidden comments, moderation reasons and text answers included.
+    Staff,
+    /// An API token with ANALYTICS_READ (the regional centre): results always, but neither
+    /// citizens' text answers (free text, personal data) nor hidden comments.
+    Analytics,
+    /// A citizen: results once the poll is closed, if they are public.
+    Public,
+}
+
+impl Viewer {
+    /// The viewer of a staff query: a person, or else an analytics token (the root field's
+    /// rule admits nobody else).
+    fn of(ctx: &Context<'_>) -> Self {
+        if super::sees_people(ctx) { Self::Staff } else { Self::Analytics }
+    }
+}
+
 /// A survey, vote or public discussion.
 pub struct Poll {
     pub model: poll::Model,
-    /// Seen by staff: results always, hidden comments and text answers included.
-    pub staff: bool,
+    /// Who is looking.
+    pub viewer: Viewer,
     /// Questions loaded with the page, when the poll came in a list.
     pub questions: Option<Vec<polls::QuestionWithOptions>>,
 }
 
 impl Poll {
-    fn new(model: poll::Model, staff: bool) -> Self {
-        Self { model, staff, questions: None }
+    fn new(model: poll::Model, viewer: Viewer) -> Self {
+        Self { model, viewer, questions: None }
     }
 }
 
@@ -80,14 +100,16 @@ impl Poll {
             })
             .collect()
     }
-    /// Staff always; the public once the poll is closed, if its results are public.
+    /// Staff and analytics tokens always; the public once the poll is closed, if its
+    /// results are public.
     async fn results(&self, ctx: &Context<'_>) -> AppResult<Option<PollResults>> {
-        let visible = self.staff || (self.model.status == PollStatus::Closed.as_str() && self.model.public_results);
+        let visible = self.viewer != Viewer::Public
+            || (self.model.status == PollStatus::Closed.as_str() && self.model.public_results);
         if !visible {
             return Ok(None);
         }
         let r = polls::results(&state(ctx).db, self.model.id).await?;
-        let staff = self.staff;
+        let staff = self.viewer == Viewer::Staff;
         Ok(Some(PollResults {
             ballots: i32::try_from(r.ballots).unwrap_or(i32::MAX),
             questions: r
@@ -114,8 +136,9 @@ impl Poll {
     /// Discussion comments, oldest first; hidden ones are shown to staff only.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn comments(&self, ctx: &Context<'_>) -> AppResult<Vec<PollComment>> {
-        let rows = polls::comments(&state(ctx).db, self.model.id, self.staff).await?;
-        Ok(rows.into_iter().map(|c| PollComment::new(c, self.staff)).collect())
+        let staff = self.viewer == Viewer::Staff;
+        let rows = polls::comments(&state(ctx).db, self.model.id, staff).await?;
+        Ok(rows.into_iter().map(|c| PollComment::new(c, staff)).collect())
     }
     async fn version(&self) -> i32 {
         self.model.version
@@ -153,7 +176,7 @@ pub struct QuestionResult {
     /// The mean answer of a SCALE question.
     pub average: Option<f64>,
     pub text_answers: i32,
-    /// The text answers; staff only (null for the public).
+    /// The text answers; staff only (null for the public and for API tokens).
     pub texts: Option<Vec<String>>,
 }
 
@@ -260,7 +283,8 @@ pub struct PollQuery;
 
 #[Object]
 impl PollQuery {
-    /// Polls, newest first (staff).
+    /// Polls, newest first (staff; ANALYTICS_READ tokens see results without text answers
+    /// and hidden comments).
     #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
     async fn polls(
         &self,
@@ -273,6 +297,7 @@ impl PollQuery {
         let f = filter.unwrap_or_default();
         let filter = Filter { status: f.status.unwrap_or_default(), kind: f.kind.unwrap_or_default() };
         let db = &state(ctx).db;
+        let viewer = Viewer::of(ctx);
         let (rows, total) = polls::list(db, &filter, offset, limit).await?;
         let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
         let mut questions = polls::questions_of(db, &ids).await?;
@@ -280,22 +305,22 @@ impl PollQuery {
             .into_iter()
             .map(|model| {
                 let q = Some(questions.remove(&model.id).unwrap_or_default());
-                Poll { model, staff: true, questions: q }
+                Poll { model, viewer, questions: q }
             })
             .collect();
         Ok(PollConnection::from_offset(nodes, offset, total))
     }
 
-    /// One poll with its results (staff).
+    /// One poll with its results (staff; ANALYTICS_READ tokens as in `polls`).
     async fn poll(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Poll>> {
         let id = parse_id("id", &id)?;
-        Ok(Some(Poll::new(polls::get(&state(ctx).db, id).await?, true)))
+        Ok(Some(Poll::new(polls::get(&state(ctx).db, id).await?, Viewer::of(ctx))))
     }
 
     /// Public: a published or closed poll as citizens see it; `NOT_FOUND` otherwise.
     async fn public_poll(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Poll>> {
         let id = id_opt(&id).ok_or_else(|| AppError::NotFound("poll".into()))?;
-        Ok(Some(Poll::new(polls::get_public(&state(ctx).db, id).await?, false)))
+        Ok(Some(Poll::new(polls::get_public(&state(ctx).db, id).await?, Viewer::Public)))
     }
 
     /// Candidate poll topics: categories with the most appeals in the last 30 days and their
@@ -345,19 +370,19 @@ impl PollMutation {
                 .map(|q| QuestionDraft { text: q.text, kind: q.r#type, options: q.options.unwrap_or_default() })
                 .collect(),
         };
-        Ok(Poll::new(polls::create(state(ctx), caller(ctx), new).await?, true))
+        Ok(Poll::new(polls::create(state(ctx), caller(ctx), new).await?, Viewer::Staff))
     }
 
     /// DRAFT → PUBLISHED; the questions are frozen from now on.
     async fn publish_poll(&self, ctx: &Context<'_>, id: ID, version: i32) -> AppResult<Poll> {
         let id = parse_id("id", &id)?;
-        Ok(Poll::new(polls::act(state(ctx), caller(ctx), id, version, PollAction::Publish).await?, true))
+        Ok(Poll::new(polls::act(state(ctx), caller(ctx), id, version, PollAction::Publish).await?, Viewer::Staff))
     }
 
     /// PUBLISHED → CLOSED.
     async fn close_poll(&self, ctx: &Context<'_>, id: ID, version: i32) -> AppResult<Poll> {
         let id = parse_id("id", &id)?;
-        Ok(Poll::new(polls::act(state(ctx), caller(ctx), id, version, PollAction::Close).await?, true))
+        Ok(Poll::new(polls::act(state(ctx), caller(ctx), id, version, PollAction::Close).await?, Viewer::Staff))
     }
 
     /// Returns the one-time invitation codes of an INVITE poll; shown once.

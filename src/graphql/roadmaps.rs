@@ -9,7 +9,7 @@ use super::connection::{connection, forward_window};
 use super::loaders::Loaders;
 use super::reference::{Category, Recipient, Territory, load_category, load_recipient, load_territory};
 use super::scalars::Date;
-use super::{caller, parse_id, state};
+use super::{caller, parse_id, sees_people, state};
 use crate::domain::roadmap::{MeasureStatus, RoadmapAction, RoadmapStatus, measure_overdue, progress};
 use crate::entity::{roadmap, roadmap_comment, roadmap_measure};
 use crate::error::{AppError, AppResult};
@@ -63,7 +63,7 @@ impl Roadmap {
     async fn territory(&self, ctx: &Context<'_>) -> AppResult<Option<Territory>> {
         load_territory(ctx, self.model.territory_id).await
     }
-    /// The person who drafted it.
+    /// The person who drafted it (null for API tokens: personal data).
     async fn owner(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         load_user(ctx, Some(self.model.owner_id)).await
     }
@@ -78,6 +78,7 @@ impl Roadmap {
         let statuses: Vec<MeasureStatus> = rows.iter().map(roadmaps::measure_status).collect::<AppResult<_>>()?;
         Ok(progress(&statuses))
     }
+    /// Null for API tokens (personal data).
     async fn approved_by(&self, ctx: &Context<'_>) -> AppResult<Option<User>> {
         load_user(ctx, self.model.approved_by_id).await
     }
@@ -96,9 +97,11 @@ impl Roadmap {
             change: e.change,
         }))
     }
-    /// Approval, return and cancellation comments, oldest first.
+    /// Approval, return and cancellation comments, oldest first. People only: `FORBIDDEN`
+    /// for API tokens (names and free text of staff).
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn comments(&self, ctx: &Context<'_>) -> AppResult<Vec<RoadmapComment>> {
+        people_only(ctx, "comments")?;
         let rows = match &self.comments {
             Some(c) => c.clone(),
             None => roadmaps::comments(&state(ctx).db, self.model.id).await?,
@@ -115,9 +118,11 @@ impl Roadmap {
     async fn cancel_reason(&self) -> Option<&str> {
         self.model.cancel_reason.as_deref()
     }
-    /// Every change, oldest first (from the audit trail).
+    /// Every change, oldest first (from the audit trail). People only: `FORBIDDEN` for API
+    /// tokens.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> AppResult<Vec<RoadmapEvent>> {
+        people_only(ctx, "history")?;
         let rows = roadmaps::history(&state(ctx).db, self.model.id).await?;
         Ok(rows
             .into_iter()
@@ -138,8 +143,21 @@ impl Roadmap {
     }
 }
 
+/// `FORBIDDEN` unless the caller is a person (a field with names or staff's free text).
+fn people_only(ctx: &Context<'_>, field: &str) -> AppResult<()> {
+    if sees_people(ctx) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(format!("`{field}` holds personal data and is not given to API tokens")))
+    }
+}
+
+/// A person by id; none for a caller who may not see people's names (an API token).
 async fn load_user(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<User>> {
     let Some(id) = id else { return Ok(None) };
+    if !sees_people(ctx) {
+        return Ok(None);
+    }
     let loaders = ctx.data_unchecked::<Loaders>();
     Ok(loaders.users.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(User::from))
 }
@@ -167,8 +185,11 @@ impl Measure {
     async fn responsible(&self, ctx: &Context<'_>) -> AppResult<Option<Recipient>> {
         load_recipient(ctx, self.model.responsible_id).await
     }
-    /// The responsible official, if one is named.
-    async fn responsible_name(&self) -> Option<&str> {
+    /// The responsible official, if one is named (null for API tokens: personal data).
+    async fn responsible_name(&self, ctx: &Context<'_>) -> Option<&str> {
+        if !sees_people(ctx) {
+            return None;
+        }
         self.model.responsible_name.as_deref()
     }
     async fn due_date(&self) -> Date {

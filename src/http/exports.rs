@@ -205,10 +205,13 @@ pub async fn appeals(
 }
 
 /// `GET /exports/roadmaps/{id}.docx`: the roadmap as a Word document, under the rule of
-/// `Query.roadmap`.
+/// `Query.roadmap` and for people only: the document names the owner, the approving curator
+/// and the responsible officials, which API tokens are not given.
 pub async fn roadmap(State(http): State<Http>, Path(file): Path<String>, headers: HeaderMap) -> Response {
-    if let Err(e) = authorize(&http, &headers, "Query.roadmap").await {
-        return app_error(&e);
+    match authorize(&http, &headers, "Query.roadmap").await {
+        Ok(Principal::User(_)) => {}
+        Ok(_) => return app_error(&AppError::Forbidden("the roadmap document names people: staff only".into())),
+        Err(e) => return app_error(&e),
     }
     let Some(id) = file.strip_suffix(".docx").and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0) else {
         return app_error(&AppError::NotFound("roadmap".into()));

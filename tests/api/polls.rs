@@ -350,3 +350,75 @@ async fn suggestions_rank_categories_by_recent_appeals_with_growth() {
     assert!(s[1]["growth"].is_null());
     assert!(s[0]["question"].as_str().unwrap().contains("Отопление"));
 }
+
+#[tokio::test]
+async fn analytics_tokens_read_poll_results_without_citizens_free_text() {
+    let app = spawn_app().await;
+    let st = app.staff().await;
+    let token = |scope: &'static str| {
+        let (app, admin) = (&app, st.admin.clone());
+        async move {
+            let q = format!("mutation{{createApiToken(input:{{name:\"{scope}\",scopes:[{scope}]}}){{secret}}}}");
+            app.gql(Some(&admin), &q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string()
+        }
+    };
+    let bi = token("ANALYTICS_READ").await;
+    let r = create_poll(&app, &st.coordinator, survey("OPEN")).await;
+    let id = r.data()["r"]["id"].as_str().unwrap().to_string();
+    let (q, o) = ids(&r);
+    poll_step(&app, &st.coordinator, "publishPoll", &id, 1).await.data();
+    let ballots: Vec<Ballot> = vec![(0, vec![1], 5, "Звоните Ивановой, 8 999 123-45-67"), (2, vec![0, 2], 3, "Свет")];
+    for (i, b) in ballots.iter().enumerate() {
+        assert_eq!(vote(&app, &id, &format!("k{i}"), answers(&q, &o, b)).await.data()["castVote"], true);
+    }
+    // While the poll is open the public sees no results; the regional centre does, without
+    // the text answers.
+    assert!(public_view(&app, &id).await.data()["r"]["results"].is_null());
+    let r = staff_view(&app, &bi, &id).await;
+    assert_results(&r.data()["r"]["results"], &q, &o, &ballots, false);
+    assert!(!r.body.to_string().contains("Ивановой"));
+    let list =
+        app.gql(Some(&bi), "{ polls { totalCount edges { node { id results { ballots } } } } }", json!({})).await;
+    assert_eq!(list.data()["polls"]["edges"][0]["node"]["results"]["ballots"], 2);
+    assert_results(&staff_view(&app, &st.head, &id).await.data()["r"]["results"], &q, &o, &ballots, true);
+
+    // A discussion: tokens see what the public sees, never the hidden comments.
+    let r = create_poll(
+        &app,
+        &st.coordinator,
+        json!({"title": "Сквер", "kind": "DISCUSSION", "access": "OPEN", "questions": []}),
+    )
+    .await;
+    let did = r.data()["r"]["id"].as_str().unwrap().to_string();
+    poll_step(&app, &st.coordinator, "publishPoll", &did, 1).await.data();
+    let comment =
+        "mutation($p:ID!,$k:String!,$t:String!){ addPollComment(pollId:$p, respondentKey:$k, text:$t) { id } }";
+    app.gql(None, comment, json!({"p": did, "k": "a", "t": "Нужны скамейки"})).await.data();
+    let spam = app.gql(None, comment, json!({"p": did, "k": "b", "t": "Спам Петрова"})).await.data()["addPollComment"]
+        ["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let moderate = "mutation($id:ID!){ moderatePollComment(id:$id, hidden:true, reason:\"спам\") { id } }";
+    app.gql(Some(&st.coordinator), moderate, json!({"id": spam})).await.data();
+    let r = app
+        .gql(
+            Some(&bi),
+            "query($id:ID!){ poll(id:$id) { comments { text hidden moderationReason } } }",
+            json!({"id": did}),
+        )
+        .await;
+    assert_eq!(
+        r.data()["poll"]["comments"],
+        json!([{"text": "Нужны скамейки", "hidden": false, "moderationReason": null}])
+    );
+
+    // Tokens only read: suggestions, drafting and moderation stay with staff; other scopes see nothing.
+    assert_eq!(app.gql(Some(&bi), "{ pollSuggestions { appeals } }", json!({})).await.code(), "FORBIDDEN");
+    assert_eq!(create_poll(&app, &bi, survey("OPEN")).await.code(), "FORBIDDEN");
+    assert_eq!(app.gql(Some(&bi), moderate, json!({"id": spam})).await.code(), "FORBIDDEN");
+    for scope in ["APPEALS_READ", "APPEALS_INGEST"] {
+        let t = token(scope).await;
+        assert_eq!(staff_view(&app, &t, &id).await.code(), "FORBIDDEN", "{scope}");
+    }
+}

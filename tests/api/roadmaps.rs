@@ -438,3 +438,70 @@ async fn the_docx_url_of_a_roadmap_downloads_it_with_the_callers_token() {
     let anon = app.client.get(format!("{}{url}", app.base)).send().await.unwrap();
     assert_eq!(anon.status().as_u16(), 401);
 }
+
+/// A token of `scope` made by `admin`.
+async fn api_token(app: &TestApp, admin: &str, scope: &str) -> String {
+    let q = format!("mutation{{createApiToken(input:{{name:\"{scope}\",scopes:[{scope}]}}){{secret}}}}");
+    app.gql(Some(admin), &q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn analytics_tokens_read_roadmaps_progress_and_effect_without_personal_data() {
+    let app = spawn_app().await;
+    let st = app.staff().await;
+    let (appeal, _, _) =
+        app.appeal(&st.curator, json!({"kind": "MESSAGE", "channel": "PHONE", "text": "Нет отопления"})).await;
+    let r =
+        create(&app, &st.coordinator, json!({"title": "Отопление", "problem": "Холодно", "appealIds": [appeal]})).await;
+    let id = s(&r, "id");
+    let r = mutate(&app, &st.coordinator, "addMeasure", "MeasureInput",
+        json!({"roadmapId": id, "version": 1, "title": "Заменить трубы", "responsibleName": "Иванов И. И.", "dueDate": "2030-11-01"})).await;
+    let r = step(&app, &st.coordinator, "submitRoadmap", &id, v(&r), "").await;
+    step(&app, &st.curator, "approveRoadmap", &id, v(&r), ", comment: \"Согласовано Петровым\"").await.data();
+
+    let bi = api_token(&app, &st.admin, "ANALYTICS_READ").await;
+    let figures = "id title status progress approvedAt appealIds owner { id } approvedBy { id } \
+        measures { title status overdue responsibleName } effect { baselinePerMonth currentPerMonth change }";
+    let list = app
+        .gql(Some(&bi), &format!("{{ roadmaps {{ totalCount edges {{ node {{ {figures} }} }} }} }}"), json!({}))
+        .await;
+    let node = &list.data()["roadmaps"]["edges"][0]["node"];
+    assert_eq!(list.data()["roadmaps"]["totalCount"], 1);
+    assert_eq!(node["status"], "APPROVED");
+    assert_eq!(node["progress"], 0.0);
+    assert!(node["effect"].is_object() && node["approvedAt"].is_string());
+    assert_eq!(node["appealIds"], json!([appeal]));
+    // No names: the owner, the approver and the named official are left out.
+    assert_eq!((&node["owner"], &node["approvedBy"]), (&Value::Null, &Value::Null));
+    assert_eq!(node["measures"][0]["title"], "Заменить трубы");
+    assert_eq!(node["measures"][0]["responsibleName"], Value::Null);
+    let one =
+        app.gql(Some(&bi), &format!("query($id:ID!){{ r: roadmap(id:$id) {{ {figures} }} }}"), json!({"id": id})).await;
+    assert_eq!(one.data()["r"]["owner"], Value::Null);
+    // Comments and history carry names and staff's free text: refused, with the field named.
+    for field in ["comments { author text }", "history { actor }"] {
+        let r = app
+            .gql(Some(&bi), &format!("query($id:ID!){{ roadmap(id:$id) {{ id {field} }} }}"), json!({"id": id}))
+            .await;
+        assert_eq!(r.code(), "FORBIDDEN", "{field}");
+        assert!(!r.body.to_string().contains("Петров"), "{field}: {}", r.body);
+    }
+    // People still see the names; other token scopes and mutations stay refused.
+    let staff = app
+        .gql(Some(&st.head), &format!("query($id:ID!){{ r: roadmap(id:$id) {{ {figures} }} }}"), json!({"id": id}))
+        .await;
+    assert_eq!(staff.data()["r"]["measures"][0]["responsibleName"], "Иванов И. И.");
+    assert!(staff.data()["r"]["owner"]["id"].is_string());
+    for scope in ["APPEALS_READ", "APPEALS_INGEST"] {
+        let t = api_token(&app, &st.admin, scope).await;
+        assert_eq!(app.gql(Some(&t), "{ roadmaps { totalCount } }", json!({})).await.code(), "FORBIDDEN", "{scope}");
+    }
+    assert_eq!(step(&app, &bi, "startRoadmap", &id, 4, "").await.code(), "FORBIDDEN");
+    // The Word document names people: the token that reads the figures cannot fetch it.
+    let docx =
+        app.client.get(format!("{}/exports/roadmaps/{id}.docx", app.base)).bearer_auth(&bi).send().await.unwrap();
+    assert_eq!(docx.status().as_u16(), 403);
+    let docx =
+        app.client.get(format!("{}/exports/roadmaps/{id}.docx", app.base)).bearer_auth(&st.head).send().await.unwrap();
+    assert_eq!(docx.status().as_u16(), 200);
+}
