@@ -14,6 +14,7 @@ pub mod meta;
 pub mod notifications;
 pub mod policy;
 pub mod polls;
+pub mod practices;
 pub mod reference;
 pub mod roadmaps;
 pub mod scalars;
@@ -44,6 +45,7 @@ pub struct Query(
     intake::IntakeQuery,
     roadmaps::RoadmapQuery,
     polls::PollQuery,
+    practices::PracticeQuery,
     analytics::AnalyticsQuery,
     meta::MetaQuery,
     memos::MemoQuery,
@@ -61,6 +63,7 @@ pub struct Mutation(
     intake::IntakeMutation,
     roadmaps::RoadmapMutation,
     polls::PollMutation,
+    practices::PracticeMutation,
     meta::MetaMutation,
     webhooks::WebhookMutation,
     notifications::NotificationMutation,

@@ -94,6 +94,11 @@ pub fn rule_for(field: &str) -> Option<Access> {
         | "Mutation.completeRoadmap"
         | "Mutation.cancelRoadmap" => Roles(ROUTERS),
         "Mutation.approveRoadmap" | "Mutation.returnRoadmap" => Roles(&[Role::Curator]),
+        // Best practices hold no personal data: the regional centre reads them too.
+        "Query.practices" | "Query.practice" => RolesOrScopes(APPEAL_READERS, &[ApiScope::AnalyticsRead]),
+        "Mutation.createPractice" | "Mutation.updatePractice" | "Mutation.linkPractice" | "Mutation.unlinkPractice" => {
+            Roles(ROUTERS)
+        }
         "Mutation.updateMeasure" => Roles(ANSWERERS),
         "Query.polls" | "Query.poll" => RolesOrScopes(POLL_READERS, &[ApiScope::AnalyticsRead]),
         "Query.pollSuggestions" => Roles(POLL_READERS),

@@ -25,7 +25,7 @@ pub struct Roadmap {
 }
 
 impl Roadmap {
-    fn new(model: roadmap::Model) -> Self {
+    pub fn new(model: roadmap::Model) -> Self {
         Self { model, measures: None, comments: None }
     }
 
@@ -113,6 +113,12 @@ impl Roadmap {
     async fn appeal_ids(&self, ctx: &Context<'_>) -> AppResult<Vec<ID>> {
         let ids = roadmaps::appeal_ids(&state(ctx).db, self.model.id).await?;
         Ok(ids.into_iter().map(|i| ID(i.to_string())).collect())
+    }
+    /// The best practices it draws on, in the order they were linked.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
+    async fn practices(&self, ctx: &Context<'_>) -> AppResult<Vec<super::practices::Practice>> {
+        let rows = crate::service::practices::of_roadmaps(&state(ctx).db, &[self.model.id]).await?;
+        Ok(rows.into_iter().map(|(_, p)| super::practices::Practice(p)).collect())
     }
     /// Why it was cancelled.
     async fn cancel_reason(&self) -> Option<&str> {

@@ -18,6 +18,7 @@ pub mod mail;
 pub mod memos;
 pub mod notify;
 pub mod polls;
+pub mod practices;
 pub mod reference;
 pub mod roadmaps;
 /// The analytics rollups live with the rest of the persistence in [`crate::store`].

@@ -652,8 +652,21 @@ async fn count_appeals(
 /// [`crate::domain::roadmap::effect`] for the formula.
 pub async fn effect_of(state: &AppState, r: &roadmap::Model) -> AppResult<Option<Effect>> {
     let Some(approved_at) = r.approved_at else { return Ok(None) };
+    Ok(Some(effect_since(state, r.category_id, r.territory_id, approved_at).await?))
+}
+
+/// Appeals per month on a topic (with its subcategories) and territory (with its subtree),
+/// duplicates excluded: the baseline months before `since` against the time after it. The
+/// measure of a roadmap (from its approval) and of a best practice (from the day it was
+/// applied).
+pub async fn effect_since(
+    state: &AppState,
+    category_id: Option<i64>,
+    territory_id: Option<i64>,
+    since: DateTime<Utc>,
+) -> AppResult<Effect> {
     let conn = &state.db;
-    let categories = match r.category_id {
+    let categories = match category_id {
         None => None,
         Some(id) => {
             let mut set: HashSet<i64> = category::Entity::find()
@@ -667,14 +680,14 @@ pub async fn effect_of(state: &AppState, r: &roadmap::Model) -> AppResult<Option
             Some(set)
         }
     };
-    let territories = match r.territory_id {
+    let territories = match territory_id {
         None => None,
         Some(id) => Some(territory_subtree(conn, id).await?),
     };
     let months = state.settings.roadmap_baseline_months;
-    let start = approved_at.checked_sub_months(Months::new(months)).unwrap_or(approved_at);
-    let now = state.clock.now();
-    let baseline = count_appeals(conn, categories.as_ref(), territories.as_ref(), start, approved_at).await?;
-    let current = count_appeals(conn, categories.as_ref(), territories.as_ref(), approved_at, now).await?;
-    Ok(Some(effect(baseline, months, current, approved_at, now)))
+    let start = since.checked_sub_months(Months::new(months)).unwrap_or(since);
+    let now = state.clock.now().max(since);
+    let baseline = count_appeals(conn, categories.as_ref(), territories.as_ref(), start, since).await?;
+    let current = count_appeals(conn, categories.as_ref(), territories.as_ref(), since, now).await?;
+    Ok(effect(baseline, months, current, since, now))
 }

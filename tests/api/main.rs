@@ -30,6 +30,7 @@ mod notifications;
 mod outbox;
 mod policy;
 mod polls;
+mod practices;
 mod reference;
 mod roadmaps;
 mod schema;
