@@ -6,6 +6,7 @@ pub mod appeals;
 pub mod auth;
 pub mod calendar;
 pub mod connection;
+pub mod effect;
 pub mod intake;
 pub mod limits;
 pub mod loaders;

@@ -5,8 +5,8 @@ use async_graphql::{Context, ID, InputObject, Object};
 use chrono::{DateTime, Utc};
 
 use super::connection::{connection, forward_window};
+use super::effect::RoadmapEffect;
 use super::reference::{Category, Territory, load_category, load_territory};
-use super::roadmaps::{Roadmap, RoadmapEffect};
 use super::scalars::Date;
 use super::{caller, parse_id, state};
 use crate::entity::practice;
@@ -57,11 +57,7 @@ impl Practice {
     /// as a roadmap's effect. Null without `appliedOn`.
     async fn effect(&self, ctx: &Context<'_>) -> AppResult<Option<RoadmapEffect>> {
         let e = practices::effect_of(state(ctx), &self.0).await?;
-        Ok(e.map(|e| RoadmapEffect {
-            baseline_per_month: e.baseline_per_month,
-            current_per_month: e.current_per_month,
-            change: e.change,
-        }))
+        Ok(e.map(RoadmapEffect::from))
     }
     /// The roadmaps that draw on it.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
@@ -196,17 +192,5 @@ impl PracticeMutation {
             applied_on: input.applied_on.map(|d| d.0),
         };
         Ok(Practice(practices::update(state(ctx), caller(ctx), id, input.version, fields).await?))
-    }
-
-    /// Links a practice to a roadmap that draws on it (idempotent).
-    async fn link_practice(&self, ctx: &Context<'_>, roadmap_id: ID, practice_id: ID) -> AppResult<Roadmap> {
-        let (r, p) = (parse_id("roadmapId", &roadmap_id)?, parse_id("practiceId", &practice_id)?);
-        Ok(Roadmap::new(practices::set_link(state(ctx), caller(ctx), r, p, true).await?))
-    }
-
-    /// Removes the link between a roadmap and a practice (idempotent).
-    async fn unlink_practice(&self, ctx: &Context<'_>, roadmap_id: ID, practice_id: ID) -> AppResult<Roadmap> {
-        let (r, p) = (parse_id("roadmapId", &roadmap_id)?, parse_id("practiceId", &practice_id)?);
-        Ok(Roadmap::new(practices::set_link(state(ctx), caller(ctx), r, p, false).await?))
     }
 }

@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 
 use super::auth::User;
 use super::connection::{connection, forward_window};
+use super::effect::RoadmapEffect;
 use super::loaders::Loaders;
 use super::reference::{Category, Recipient, Territory, load_category, load_recipient, load_territory};
 use super::scalars::Date;
@@ -25,7 +26,7 @@ pub struct Roadmap {
 }
 
 impl Roadmap {
-    pub fn new(model: roadmap::Model) -> Self {
+    fn new(model: roadmap::Model) -> Self {
         Self { model, measures: None, comments: None }
     }
 
@@ -91,11 +92,7 @@ impl Roadmap {
     /// approval (at least one month counted). Null before approval.
     async fn effect(&self, ctx: &Context<'_>) -> AppResult<Option<RoadmapEffect>> {
         let e = roadmaps::effect_of(state(ctx), &self.model).await?;
-        Ok(e.map(|e| RoadmapEffect {
-            baseline_per_month: e.baseline_per_month,
-            current_per_month: e.current_per_month,
-            change: e.change,
-        }))
+        Ok(e.map(RoadmapEffect::from))
     }
     /// Approval, return and cancellation comments, oldest first. People only: `FORBIDDEN`
     /// for API tokens (names and free text of staff).
@@ -211,15 +208,6 @@ impl Measure {
     async fn overdue(&self) -> AppResult<bool> {
         Ok(measure_overdue(roadmaps::measure_status(&self.model)?, self.model.due_date, self.today))
     }
-}
-
-/// Appeals per month before approval versus since.
-#[derive(SimpleObject)]
-pub struct RoadmapEffect {
-    pub baseline_per_month: f64,
-    pub current_per_month: f64,
-    /// `current / baseline − 1`; null when the baseline is zero.
-    pub change: Option<f64>,
 }
 
 /// A comment of the approval round.
@@ -362,6 +350,18 @@ pub struct RoadmapMutation;
 
 #[Object]
 impl RoadmapMutation {
+    /// Links a best practice to a roadmap that draws on it (idempotent; in the history).
+    async fn link_practice(&self, ctx: &Context<'_>, roadmap_id: ID, practice_id: ID) -> AppResult<Roadmap> {
+        let (r, p) = (parse_id("roadmapId", &roadmap_id)?, parse_id("practiceId", &practice_id)?);
+        Ok(Roadmap::new(crate::service::practices::set_link(state(ctx), caller(ctx), r, p, true).await?))
+    }
+
+    /// Removes the link between a roadmap and a best practice (idempotent).
+    async fn unlink_practice(&self, ctx: &Context<'_>, roadmap_id: ID, practice_id: ID) -> AppResult<Roadmap> {
+        let (r, p) = (parse_id("roadmapId", &roadmap_id)?, parse_id("practiceId", &practice_id)?);
+        Ok(Roadmap::new(crate::service::practices::set_link(state(ctx), caller(ctx), r, p, false).await?))
+    }
+
     /// A new DRAFT owned by the caller.
     async fn create_roadmap(&self, ctx: &Context<'_>, input: CreateRoadmapInput) -> AppResult<Roadmap> {
         let new = NewRoadmap {
