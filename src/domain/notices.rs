@@ -2,6 +2,99 @@
 //! staff, from the templates in `templates/mail/` (a first line `Тема: …`, a blank line, the
 //! body; `{name}` marks a value). Rendering is pure: the caller passes every value.
 
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::access::string_enum;
+use super::appeal::Appeal;
+use super::deadlines::AppealKind;
+use super::effects::{Event, Payload};
+
+/// The delivery channel of an e-mail to send (`deliveries.channel`).
+pub const CHANNEL_MAIL: &str = "MAIL";
+/// The delivery channel of a notification waiting for its person's daily digest.
+pub const CHANNEL_DIGEST: &str = "DIGEST";
+/// A digest item not yet collected into a digest.
+pub const DIGEST_QUEUED: &str = "QUEUED";
+/// A digest item collected into a digest.
+pub const DIGEST_TAKEN: &str = "DIGESTED";
+
+string_enum!(
+    /// What staff must still do by hand about an appeal.
+    TaskKind {
+        /// Send a notice the law requires to the author by post (no e-mail address given).
+        PostNotice => "POST_NOTICE",
+    }
+);
+
+/// An e-mail as queued in `deliveries.payload`: the address and the rendered text.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Envelope {
+    pub to: String,
+    pub subject: String,
+    pub body: String,
+}
+
+/// The e-mail address in an author's contact, if the contact is one: a single
+/// `local@domain.tld` with no spaces (a telephone number or a postal address is not).
+pub fn email_address(contact: Option<&str>) -> Option<String> {
+    let c = contact?.trim();
+    if c.len() > 254 || c.chars().any(|ch| ch.is_whitespace() || ch == ',' || ch == ';' || ch == '<' || ch == '>') {
+        return None;
+    }
+    let (local, domain) = c.split_once('@')?;
+    let labels_ok = domain.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'));
+    (!local.is_empty() && !domain.contains('@') && domain.contains('.') && labels_ok).then(|| c.to_owned())
+}
+
+/// The notice the law requires to the author after a change, if any: a redirection to another
+/// body (59-ФЗ ст. 8 ч. 3), an extension of the term (ст. 12 ч. 2) or the answer (ст. 10 ч. 4),
+/// of an appeal under 59-ФЗ (`kind: APPEAL`; messages and incidents are answered where they
+/// came from) whose author is known (an anonymous appeal is not answered, ст. 11 ч. 1).
+/// `a` is the appeal after the change, times are shown in `tz`.
+pub fn author_notice(a: &Appeal, e: &Event, at: DateTime<Utc>, tz: Tz) -> Option<Mail> {
+    if a.kind != AppealKind::Appeal || a.anonymous {
+        return None;
+    }
+    let day = |t: DateTime<Utc>| t.with_timezone(&tz).format("%d.%m.%Y").to_string();
+    let author = a.author_name.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or("заявитель");
+    let received = day(a.received_at);
+    let number = a.number.as_str();
+    let mut values: Vec<(&str, String)> =
+        vec![("number", number.to_owned()), ("author", author.to_owned()), ("received", received)];
+    let template = match &e.payload {
+        Payload::Redirected { external_body, .. } => {
+            values.push(("redirected_at", day(at)));
+            values.push(("recipient", external_body.clone()));
+            Template::Redirected
+        }
+        Payload::Extended { due_at, .. } => {
+            values.push(("due", day(*due_at)));
+            values.push(("reason", e.comment.clone().unwrap_or_default()));
+            Template::Extended
+        }
+        Payload::Answered { .. } => {
+            values.push(("answered_at", day(at)));
+            values.push(("answer", a.answer_text.clone().unwrap_or_default()));
+            Template::Answered
+        }
+        _ => return None,
+    };
+    let refs: Vec<(&str, &str)> = values.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    Some(render(template, &refs))
+}
+
+/// The text of the task «направить уведомление почтой»: to whom, and the notice to print.
+pub fn post_task_text(a: &Appeal, notice: &Mail) -> String {
+    let name = a.author_name.as_deref().map(str::trim).filter(|n| !n.is_empty()).unwrap_or("не указан");
+    let contact = a.author_contact.as_deref().map(str::trim).filter(|c| !c.is_empty()).unwrap_or("не указан");
+    format!(
+        "Направить уведомление почтой: у автора нет адреса электронной почты.\nАвтор: {name}\nКонтакт: {contact}\n\n{}\n\n{}",
+        notice.subject, notice.body
+    )
+}
+
 /// A template of an e-mail.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Template {

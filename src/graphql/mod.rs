@@ -9,6 +9,7 @@ pub mod connection;
 pub mod intake;
 pub mod limits;
 pub mod loaders;
+pub mod mail;
 pub mod memos;
 pub mod meta;
 pub mod notifications;
@@ -49,6 +50,7 @@ pub struct Query(
     memos::MemoQuery,
     webhooks::WebhookQuery,
     notifications::NotificationQuery,
+    mail::MailQuery,
 );
 
 /// The root mutation: one part per area.
@@ -64,6 +66,7 @@ pub struct Mutation(
     meta::MetaMutation,
     webhooks::WebhookMutation,
     notifications::NotificationMutation,
+    mail::MailMutation,
 );
 
 /// The root subscription (served over WebSocket at `/graphql/ws`): one part per area.
