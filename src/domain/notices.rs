@@ -222,6 +222,119 @@ mod tests {
     }
 
     #[test]
+    fn only_a_single_plain_email_address_counts_as_one() {
+        assert_eq!(email_address(Some(" ivan@example.ru ")).as_deref(), Some("ivan@example.ru"));
+        assert_eq!(
+            email_address(Some("i.petrov+mcu@mail.example.ru")).as_deref(),
+            Some("i.petrov+mcu@mail.example.ru")
+        );
+        for not in [
+            "+7 913 555-12-34",
+            "ул. Ленина, 5",
+            "ivan@",
+            "@example.ru",
+            "ivan@localhost",
+            "a@b.ru, c@d.ru",
+            "Иван <ivan@example.ru>",
+            "a@@b.ru",
+            "a@b..ru",
+            "",
+        ] {
+            assert_eq!(email_address(Some(not)), None, "{not}");
+        }
+        assert_eq!(email_address(None), None);
+    }
+
+    fn sample(kind: AppealKind) -> Appeal {
+        use crate::domain::access::Channel;
+        use crate::domain::appeal::AppealId;
+        use crate::domain::lifecycle::AppealStatus;
+        let t = chrono::TimeZone::with_ymd_and_hms(&Utc, 2026, 12, 7, 3, 0, 0).unwrap();
+        Appeal {
+            id: AppealId(1),
+            number: "2026-000001".into(),
+            kind,
+            channel: Channel::Email,
+            external_id: None,
+            status: AppealStatus::Answered,
+            received_at: t,
+            registered_at: Some(t),
+            author_name: Some("Иван Петров".into()),
+            author_contact: Some("ivan@example.ru".into()),
+            anonymous: false,
+            text: "Яма".into(),
+            search_text: "ям".into(),
+            summary: None,
+            category_id: None,
+            suggested_category_id: None,
+            territory_id: None,
+            address: None,
+            latitude: None,
+            longitude: None,
+            recipient_id: None,
+            redirected_to: None,
+            high_priority: false,
+            sla_started_at: t,
+            due_soon_at: t,
+            due_at: t,
+            extension_count: 0,
+            reacted_at: None,
+            resolved_at: Some(t),
+            answered_at: Some(t),
+            answer_text: Some("Яма заделана.".into()),
+            completeness: None,
+            no_answer_reason: None,
+            satisfaction_score: None,
+            satisfied: None,
+            feedback_code: None,
+            feedback_expires_at: None,
+            reopen_count: 0,
+            duplicate_of_id: None,
+            version: 5,
+            created_at: t,
+            updated_at: t,
+        }
+    }
+
+    #[test]
+    fn the_law_s_notices_go_to_known_authors_of_appeals_only() {
+        let tz = chrono_tz::Asia::Krasnoyarsk;
+        let at = sample(AppealKind::Appeal).received_at;
+        let answered = Event {
+            action: "answerAppeal",
+            from: None,
+            to: None,
+            comment: None,
+            payload: Payload::Answered { on_time: true },
+        };
+        let mail = author_notice(&sample(AppealKind::Appeal), &answered, at, tz).unwrap();
+        assert_eq!(mail.subject, "Ответ на обращение № 2026-000001");
+        assert!(mail.body.contains("Яма заделана.") && mail.body.contains("от 07.12.2026"), "{}", mail.body);
+        let extended = Event {
+            action: "extendDeadline",
+            from: None,
+            to: None,
+            comment: Some("экспертиза".into()),
+            payload: Payload::Extended { days: 10, previous_due_at: at, due_at: at + chrono::Duration::days(10) },
+        };
+        let mail = author_notice(&sample(AppealKind::Appeal), &extended, at, tz).unwrap();
+        assert!(mail.body.contains("продлён до 17.12.2026") && mail.body.contains("Причина продления: экспертиза"));
+        // Messages and incidents are answered on their platforms; anonymous appeals not at all;
+        // other steps need no notice.
+        assert!(author_notice(&sample(AppealKind::Message), &answered, at, tz).is_none());
+        assert!(author_notice(&sample(AppealKind::Incident), &answered, at, tz).is_none());
+        let anonymous = Appeal { anonymous: true, ..sample(AppealKind::Appeal) };
+        assert!(author_notice(&anonymous, &answered, at, tz).is_none());
+        let closed = Event { action: "closeAppeal", from: None, to: None, comment: None, payload: Payload::Closed {} };
+        assert!(author_notice(&sample(AppealKind::Appeal), &closed, at, tz).is_none());
+        // Without an address the notice is a task with what the post needs.
+        let no_mail = Appeal { author_contact: Some("ул. Ленина, 5".into()), ..sample(AppealKind::Appeal) };
+        let notice = author_notice(&no_mail, &answered, at, tz).unwrap();
+        let text = post_task_text(&no_mail, &notice);
+        assert!(text.starts_with("Направить уведомление почтой") && text.contains("Контакт: ул. Ленина, 5"), "{text}");
+    }
+
+    #[test]
     fn a_value_cannot_break_the_subject_into_headers_and_a_missing_value_stays_visible() {
         let mail = render(Template::Notification, &[("headline", "срок\r\nBcc: x@y.z"), ("text", "т")]);
         assert_eq!(mail.subject, "МЦУ: срок  Bcc: x@y.z");

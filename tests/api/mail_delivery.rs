@@ -264,7 +264,15 @@ async fn a_refused_email_is_sent_again_and_after_the_last_attempt_is_a_dead_lett
     }
     assert_eq!(got.len(), 1, "{got:?}");
     assert_eq!(got[0]["subject"], format!("Срок рассмотрения обращения № {number} продлён"));
-    let r = app.gql(Some(&s.admin), LIST, json!({"s": "DELIVERED"})).await;
+    // The sink has the message before the server hears its reply: wait until it is recorded.
+    let mut r = app.gql(Some(&s.admin), LIST, json!({"s": "DELIVERED"})).await;
+    for _ in 0..100 {
+        if r.data()["mailDeliveries"]["totalCount"] == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        r = app.gql(Some(&s.admin), LIST, json!({"s": "DELIVERED"})).await;
+    }
     let node = &r.data()["mailDeliveries"]["edges"][0]["node"];
     assert_eq!(node["recipient"], format!("author:{id}"));
     assert_eq!(node["topic"], "APPEAL_CHANGED");

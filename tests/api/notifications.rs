@@ -185,6 +185,7 @@ async fn settings_per_kind_are_kept_and_respected() {
             {"kind": "APPEAL_DUE_SOON", "inApp": true, "email": "NONE"},
             {"kind": "APPEAL_OVERDUE", "inApp": true, "email": "NONE"},
             {"kind": "APPEAL_ESCALATED", "inApp": true, "email": "NONE"},
+            {"kind": "MEMO_READY", "inApp": true, "email": "IMMEDIATE"},
         ])
     );
     let r = app
@@ -198,6 +199,7 @@ async fn settings_per_kind_are_kept_and_respected() {
         {"kind": "APPEAL_DUE_SOON", "inApp": true, "email": "NONE"},
         {"kind": "APPEAL_OVERDUE", "inApp": false, "email": "NONE"},
         {"kind": "APPEAL_ESCALATED", "inApp": true, "email": "DAILY_DIGEST"},
+        {"kind": "MEMO_READY", "inApp": true, "email": "IMMEDIATE"},
     ]);
     assert_eq!(r.data()["updateNotificationSettings"], expected);
     // A later change keeps what it does not name.
