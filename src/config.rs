@@ -152,6 +152,22 @@ pub struct SettingsArgs {
     /// The sender of e-mail, e.g. `МЦУ <mcu@city.example>`; required with `MCU_SMTP_URL`.
     #[arg(long, env = "MCU_MAIL_FROM", global = true)]
     pub mail_from: Option<String>,
+    /// Attempts to send an e-mail before it is dead (listed to administrators by `mailDeliveries`).
+    #[arg(long, env = "MCU_MAIL_MAX_ATTEMPTS", default_value = "8", global = true)]
+    pub mail_max_attempts: u32,
+    /// Delay before the second attempt to send an e-mail in milliseconds; it doubles with each failure.
+    #[arg(long, env = "MCU_MAIL_RETRY_BASE_MS", default_value = "60000", global = true)]
+    pub mail_retry_base_ms: u64,
+    /// Longest delay between two attempts to send an e-mail in milliseconds.
+    #[arg(long, env = "MCU_MAIL_RETRY_MAX_MS", default_value = "3600000", global = true)]
+    pub mail_retry_max_ms: u64,
+    /// Local time (`MCU_TIMEZONE`, `HH:MM`) of the daily digest of notifications.
+    #[arg(long, env = "MCU_DIGEST_TIME", default_value = "08:00", global = true)]
+    pub digest_time: String,
+    /// The address staff reach the server at (`https://mcu.city.example`), for links in e-mail
+    /// (the weekly memo's documents). Unset: the links are paths on the server.
+    #[arg(long, env = "MCU_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// A separate address (e.g. `127.0.0.1:9090`) serving only `/metrics`, without a token,
     /// for a scraper on an internal network.
     #[arg(long, env = "MCU_METRICS_BIND", global = true)]
@@ -256,6 +272,13 @@ pub struct Settings {
     pub metrics_token: Option<SecretString>,
     /// SMTP server URL (may carry a password) and sender; both or neither.
     pub smtp: Option<(SecretString, String)>,
+    pub mail_max_attempts: u32,
+    pub mail_retry_base: Duration,
+    pub mail_retry_max: Duration,
+    /// Local time of the daily digest.
+    pub digest_time: chrono::NaiveTime,
+    /// `MCU_PUBLIC_URL` without a trailing slash.
+    pub public_url: Option<String>,
     pub metrics_bind: Option<SocketAddr>,
     pub trusted_proxies: Vec<ipnet::IpNet>,
     pub cors_origins: Vec<String>,
@@ -291,6 +314,7 @@ impl Settings {
             &mut a.metrics_token,
             &mut a.smtp_url,
             &mut a.mail_from,
+            &mut a.public_url,
         ] {
             if optional.as_deref().is_some_and(str::is_empty) {
                 *optional = None;
@@ -381,6 +405,24 @@ impl Settings {
                     return Err(bad("MCU_MAIL_FROM", format!("is not a mailbox: {e}")));
                 }
                 Some((SecretString::from(url), from))
+            }
+        };
+        positive("MCU_MAIL_MAX_ATTEMPTS", u64::from(a.mail_max_attempts))?;
+        positive("MCU_MAIL_RETRY_BASE_MS", a.mail_retry_base_ms)?;
+        if a.mail_retry_max_ms < a.mail_retry_base_ms {
+            return Err(bad("MCU_MAIL_RETRY_MAX_MS", "must not be less than MCU_MAIL_RETRY_BASE_MS".into()));
+        }
+        let digest_time = chrono::NaiveTime::parse_from_str(a.digest_time.trim(), "%H:%M")
+            .map_err(|_| bad("MCU_DIGEST_TIME", format!("'{}' is not a time HH:MM", a.digest_time)))?;
+        let public_url = match a.public_url.take() {
+            None => None,
+            Some(u) => {
+                let u = u.trim().trim_end_matches('/').to_owned();
+                let rest = u.strip_prefix("https://").or_else(|| u.strip_prefix("http://"));
+                if !rest.is_some_and(|r| !r.is_empty() && !r.contains(['?', '#', ' ', '@'])) {
+                    return Err(bad("MCU_PUBLIC_URL", format!("'{u}' is not an http(s) address without a query")));
+                }
+                Some(u)
             }
         };
         if a.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
@@ -497,6 +539,11 @@ impl Settings {
             max_fields: a.max_fields,
             metrics_token: a.metrics_token.map(SecretString::from),
             smtp,
+            mail_max_attempts: a.mail_max_attempts,
+            mail_retry_base: Duration::from_millis(a.mail_retry_base_ms),
+            mail_retry_max: Duration::from_millis(a.mail_retry_max_ms),
+            digest_time,
+            public_url,
             metrics_bind,
             trusted_proxies,
             cors_origins,

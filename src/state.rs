@@ -112,11 +112,17 @@ pub struct Announcements {
     sender: tokio::sync::broadcast::Sender<Arc<crate::entity::outbox::Model>>,
     wake: Arc<tokio::sync::Notify>,
     deliveries: Arc<tokio::sync::Notify>,
+    mail: Arc<tokio::sync::Notify>,
 }
 
 impl Default for Announcements {
     fn default() -> Self {
-        Self { sender: tokio::sync::broadcast::channel(4096).0, wake: Arc::default(), deliveries: Arc::default() }
+        Self {
+            sender: tokio::sync::broadcast::channel(4096).0,
+            wake: Arc::default(),
+            deliveries: Arc::default(),
+            mail: Arc::default(),
+        }
     }
 }
 
@@ -151,5 +157,15 @@ impl Announcements {
     /// Waits for [`Self::wake_deliveries`].
     pub async fn deliveries_woken(&self) {
         self.deliveries.notified().await;
+    }
+
+    /// Tells this process's mail sender that e-mail may have been queued.
+    pub fn wake_mail(&self) {
+        self.mail.notify_one();
+    }
+
+    /// Waits for [`Self::wake_mail`].
+    pub async fn mail_woken(&self) {
+        self.mail.notified().await;
     }
 }

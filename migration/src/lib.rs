@@ -15,6 +15,7 @@ mod m20261204_000015_outbox;
 mod m20261204_000016_webhooks;
 mod m20261204_000017_memos;
 mod m20261205_000020_notifications;
+mod m20261210_000001_appeal_tasks;
 mod m20261216_000001_practices;
 
 /// Applies the project's migrations in order.
@@ -37,6 +38,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_webhooks::Migration),
             Box::new(m20261204_000017_memos::Migration),
             Box::new(m20261205_000020_notifications::Migration),
+            Box::new(m20261210_000001_appeal_tasks::Migration),
             Box::new(m20261216_000001_practices::Migration),
         ]
     }

@@ -57,6 +57,8 @@ string_enum!(
         AppealOverdue => "APPEAL_OVERDUE",
         /// An appeal is overdue past the grace period and raised to the curator.
         AppealEscalated => "APPEAL_ESCALATED",
+        /// The weekly memo was generated (told to every Head).
+        MemoReady => "MEMO_READY",
     }
 );
 
@@ -67,16 +69,37 @@ impl NotificationKind {
             Topic::AppealDueSoon => Some(Self::AppealDueSoon),
             Topic::AppealOverdue => Some(Self::AppealOverdue),
             Topic::AppealEscalated => Some(Self::AppealEscalated),
+            Topic::MemoReady => Some(Self::MemoReady),
             _ => None,
         }
     }
 
-    /// The deadline transition it tells of.
-    pub fn transition(self) -> Transition {
+    /// The deadline transition it tells of, if it is a deadline alert.
+    pub fn transition(self) -> Option<Transition> {
         match self {
-            Self::AppealDueSoon => Transition::DueSoon,
-            Self::AppealOverdue => Transition::Overdue,
-            Self::AppealEscalated => Transition::Escalated,
+            Self::AppealDueSoon => Some(Transition::DueSoon),
+            Self::AppealOverdue => Some(Transition::Overdue),
+            Self::AppealEscalated => Some(Transition::Escalated),
+            Self::MemoReady => None,
+        }
+    }
+
+    /// The setting of a person who chose nothing: in the application, and the weekly memo
+    /// also by e-mail at once (it goes to Heads, who may not open the application weekly).
+    pub fn default_preference(self) -> Preference {
+        match self {
+            Self::MemoReady => Preference { in_app: true, email: MailDelivery::Immediate },
+            _ => Preference::default(),
+        }
+    }
+
+    /// The subject line of its e-mail (after «МЦУ: »), for the appeal `number`.
+    pub fn headline(self, number: &str) -> String {
+        match self {
+            Self::AppealDueSoon => format!("истекает срок по обращению № {number}"),
+            Self::AppealOverdue => format!("просрочено обращение № {number}"),
+            Self::AppealEscalated => format!("эскалация: обращение № {number} просрочено"),
+            Self::MemoReady => "еженедельная записка готова".to_owned(),
         }
     }
 }

@@ -17,9 +17,30 @@ pub fn memo_week_due(now: DateTime<Utc>, tz: Tz) -> NaiveDate {
     latest_monday - Duration::days(7)
 }
 
+/// The latest daily digest instant that has passed at `now`: today at `at` local time, or
+/// yesterday's before that time. A local time skipped by a clock change counts as its first
+/// valid instant after.
+pub fn digest_due(now: DateTime<Utc>, tz: Tz, at: NaiveTime) -> DateTime<Utc> {
+    let local = now.with_timezone(&tz).naive_local();
+    let day = if local.time() >= at { local.date() } else { local.date() - Duration::days(1) };
+    let naive = day.and_time(at);
+    (0..=4)
+        .find_map(|h| naive.checked_add_signed(Duration::hours(h)).and_then(|t| t.and_local_timezone(tz).earliest()))
+        .map_or(now, |t| t.with_timezone(&Utc))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn the_digest_is_due_from_its_local_time_each_day() {
+        let tz: Tz = "Asia/Krasnoyarsk".parse().unwrap();
+        let eight = NaiveTime::from_hms_opt(8, 0, 0).unwrap();
+        assert_eq!(digest_due(at("2026-12-08T07:59:00+07:00"), tz, eight), at("2026-12-07T08:00:00+07:00"));
+        assert_eq!(digest_due(at("2026-12-08T08:00:00+07:00"), tz, eight), at("2026-12-08T08:00:00+07:00"));
+        assert_eq!(digest_due(at("2026-12-08T23:00:00+07:00"), tz, eight), at("2026-12-08T08:00:00+07:00"));
+    }
+
     use super::*;
 
     fn at(s: &str) -> DateTime<Utc> {

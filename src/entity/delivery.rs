@@ -7,9 +7,9 @@ use sea_orm::entity::prelude::*;
 pub struct Model {
     #[sea_orm(primary_key)]
     pub id: i64,
-    /// `WEBHOOK` (e-mail later).
+    /// `WEBHOOK`, `MAIL` (an e-mail to send) or `DIGEST` (an item queued for a daily digest).
     pub channel: String,
-    /// The target within the channel: the webhook's id.
+    /// The target within the channel: the webhook's id, `user:<id>` or `author:<appeal id>`.
     pub target: String,
     pub webhook_id: Option<i64>,
     pub outbox_id: i64,

@@ -17,6 +17,7 @@ use crate::domain::access::Channel;
 use crate::domain::deadlines::{AppealKind, SlaState};
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::masking::{holds_personal_data, mask_contact, mask_name, mask_personal_data};
+use crate::domain::notices::TaskKind;
 use crate::domain::quality::{Completeness, NoAnswerReason};
 use crate::entity::{appeal, appeal_event};
 use crate::error::{AppError, AppResult};
@@ -218,6 +219,20 @@ impl Appeal {
         }
         Ok(events)
     }
+    /// What staff must still do by hand, oldest first: a notice to post to an author who gave
+    /// no e-mail address («направить уведомление почтой»). Only for those who handle the
+    /// appeal (the notice holds the author's personal data; an empty list for others).
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
+    async fn tasks(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealTask>> {
+        if !self.handles {
+            return Ok(Vec::new());
+        }
+        let rows = crate::service::tasks::of_appeal(state(ctx), self.model.id).await?;
+        if !rows.is_empty() {
+            self.note_read(ctx);
+        }
+        Ok(rows.into_iter().map(AppealTask::from).collect())
+    }
     async fn version(&self) -> i32 {
         self.model.version
     }
@@ -227,6 +242,33 @@ impl Appeal {
 /// the service to decide what to read.
 fn selected_fields(node: &async_graphql::Lookahead<'_>) -> Vec<String> {
     node.selection_fields().iter().flat_map(|n| n.selection_set().map(|f| f.name().to_string())).collect()
+}
+
+/// Something staff must still do by hand about an appeal.
+#[derive(SimpleObject)]
+pub struct AppealTask {
+    pub id: ID,
+    pub kind: TaskKind,
+    /// What to do, with the notice to send.
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    /// When it was done; null while open.
+    pub done_at: Option<DateTime<Utc>>,
+    /// Who did it.
+    pub done_by: Option<ID>,
+}
+
+impl From<crate::entity::appeal_task::Model> for AppealTask {
+    fn from(t: crate::entity::appeal_task::Model) -> Self {
+        Self {
+            id: ID(t.id.to_string()),
+            kind: t.kind.parse().unwrap_or(TaskKind::PostNotice),
+            text: t.text,
+            created_at: t.created_at,
+            done_at: t.done_at,
+            done_by: t.done_by.map(|u| ID(u.to_string())),
+        }
+    }
 }
 
 /// One entry of an appeal's history.
@@ -625,6 +667,14 @@ impl AppealMutation {
 
     async fn answer_appeal(&self, ctx: &Context<'_>, input: AnswerAppealInput) -> AppResult<Appeal> {
         step(ctx, &input.id, input.version, Step::Answer { text: input.text }).await
+    }
+
+    /// Marks a task of an appeal done: those who may work on the appeal (its recipient's
+    /// executors, its channel's coordinators, its curators). Recorded in the appeal's history.
+    async fn complete_appeal_task(&self, ctx: &Context<'_>, id: ID) -> AppResult<AppealTask> {
+        let id = parse_id("id", &id)?;
+        let scope = scope(ctx).await?;
+        Ok(crate::service::tasks::complete(state(ctx), caller(ctx), scope, id).await?.into())
     }
 
     async fn assess_answer(&self, ctx: &Context<'_>, input: AssessAnswerInput) -> AppResult<Appeal> {

@@ -10,6 +10,7 @@ pub mod effect;
 pub mod intake;
 pub mod limits;
 pub mod loaders;
+pub mod mail;
 pub mod memos;
 pub mod meta;
 pub mod notifications;
@@ -52,6 +53,7 @@ pub struct Query(
     memos::MemoQuery,
     webhooks::WebhookQuery,
     notifications::NotificationQuery,
+    mail::MailQuery,
 );
 
 /// The root mutation: one part per area.
@@ -68,6 +70,7 @@ pub struct Mutation(
     meta::MetaMutation,
     webhooks::WebhookMutation,
     notifications::NotificationMutation,
+    mail::MailMutation,
 );
 
 /// The root subscription (served over WebSocket at `/graphql/ws`): one part per area.

@@ -17,7 +17,7 @@ use crate::error::{AppError, AppResult};
 use crate::service::notify::{self, SettingChange};
 use crate::service::scope::AppealScope;
 
-/// Something a person is told: a deadline coming near, passed, or escalated.
+/// Something a person is told: a deadline coming near, passed, or escalated; the weekly memo.
 pub struct Notification {
     pub model: notification::Model,
 }
@@ -27,8 +27,8 @@ impl Notification {
     async fn id(&self) -> ID {
         ID(self.model.id.to_string())
     }
-    /// What it is about: `APPEAL_DUE_SOON`, `APPEAL_OVERDUE`, `APPEAL_ESCALATED` (the kinds of
-    /// `notificationSettings`).
+    /// What it is about: `APPEAL_DUE_SOON`, `APPEAL_OVERDUE`, `APPEAL_ESCALATED`, `MEMO_READY`
+    /// (the kinds of `notificationSettings`).
     async fn kind(&self) -> &str {
         &self.model.kind
     }

@@ -11,8 +11,9 @@ const ROUTERS: &[Role] = &[Role::Curator, Role::Coordinator];
 const ANSWERERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor];
 const POLL_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Head];
 const ANY_SCOPE: &[ApiScope] = ApiScope::ALL;
-/// Those the escalation rule can notify (people only: a token has no notifications).
-const NOTIFIED: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor];
+/// Those who are notified: whom the escalation rule can name, and the Head (the weekly memo).
+/// People only: a token has no notifications.
+const NOTIFIED: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor, Role::Head];
 
 /// How many times one HTTP request (all operations of a batch together) may call an expensive
 /// root field: a cap and the key of the budget it draws from. Aliases cannot multiply the
@@ -37,7 +38,9 @@ pub fn rule_for(field: &str) -> Option<Access> {
     Some(match field {
         "Query.me" => AnyUser,
         "Query.serverInfo" => Public,
-        "Mutation.sendTestEmail" => Roles(ADMIN),
+        "Mutation.sendTestEmail" | "Query.mailDeliveries" | "Mutation.redeliverMail" => Roles(ADMIN),
+        // The service lets only those who may work on the task's appeal do it.
+        "Mutation.completeAppealTask" => Roles(ANSWERERS),
         "Query.webhooks"
         | "Query.webhookDeliveries"
         | "Mutation.createWebhook"

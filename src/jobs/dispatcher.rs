@@ -89,6 +89,8 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
     if fanned_out > 0 {
         state.announcements.wake_deliveries();
     }
+    // The fan-out may have queued e-mail, and the changes themselves notices to authors.
+    state.announcements.wake_mail();
     if !postgres {
         for row in rows.iter().cloned() {
             state.announcements.publish(Arc::new(row));

@@ -5,6 +5,7 @@
 //! must run once across replicas take [`try_lead`] in their transaction.
 
 pub mod dispatcher;
+pub mod mail;
 pub mod memo;
 pub mod watch;
 pub mod webhooks;
@@ -23,6 +24,8 @@ pub enum Job {
     RollupCompaction = 2,
     /// The weekly memo.
     WeeklyMemo = 3,
+    /// The daily digest of notifications.
+    DailyDigest = 4,
 }
 
 /// Key space of the advisory locks (`'mcu'` in ASCII), so other applications sharing the
@@ -55,6 +58,12 @@ pub fn spawn(state: &AppState) {
     tokio::spawn(in_background(dispatcher::run(state.clone())));
     tokio::spawn(in_background(watch::run(state.clone())));
     tokio::spawn(in_background(memo::run(state.clone(), state.settings.memo_check_interval)));
+    if state.mailer.is_some() {
+        tokio::spawn(in_background(mail::run(state.clone())));
+        tokio::spawn(in_background(mail::run_digest(state.clone())));
+    } else {
+        tokio::spawn(in_background(mail::warn_unsent(state.clone())));
+    }
     if state.settings.webhook_delivery {
         tokio::spawn(in_background(webhooks::run(state.clone())));
     }

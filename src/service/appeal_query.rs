@@ -467,6 +467,7 @@ pub const FIELD_COLUMNS: &[(&str, &[appeal::Column])] = &[
     ("territory", &[]),
     ("recipient", &[]),
     ("events", &[]),
+    ("tasks", &[]),
     ("category", &[appeal::Column::CategoryId]),
     ("number", &[appeal::Column::Number]),
     ("kind", &[appeal::Column::Kind]),

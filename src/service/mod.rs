@@ -26,6 +26,7 @@ pub use crate::store::rollup;
 pub mod scope;
 pub mod seed;
 mod seed_texts;
+pub mod tasks;
 pub mod tokens;
 pub mod users;
 pub mod webhooks;

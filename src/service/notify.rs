@@ -9,12 +9,14 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
 use crate::domain::access::{Channel, Role, UserPrincipal, parse_list};
 use crate::domain::deadlines::AppealKind;
 use crate::domain::escalation::{
-    Addressee, Alert, MailDelivery, NotificationKind, Person, Preference, Term, audience, notification_text,
+    Addressee, Alert, MailDelivery, NotificationKind, Person, Preference, Term, Transition, audience, notification_text,
 };
 use crate::domain::events::Topic;
+use crate::domain::notices::{self, CHANNEL_DIGEST, CHANNEL_MAIL, Envelope, Template};
 use crate::entity::{appeal, notification, notification_setting, outbox, territory, user};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
+use crate::store::deliveries::{self, NewMail};
 use crate::store::notifications::{self as store, NewNotification};
 
 use super::scope::AppealScope;
@@ -23,13 +25,16 @@ use super::{Caller, audit};
 /// Most ids `markNotificationsRead` takes at once.
 pub const MAX_MARK: usize = 1000;
 
-/// The roles the escalation rule can name: only they hold notifications.
-const NOTIFIED: &[Role] = &[Role::Executor, Role::Coordinator, Role::Curator];
+/// The roles that hold notifications: those the escalation rule can name, and the Head (told
+/// of the weekly memo).
+const NOTIFIED: &[Role] = &[Role::Executor, Role::Coordinator, Role::Curator, Role::Head];
 
-/// A member of staff as the fan-out needs it: for the rule, and for the appeal scope check.
+/// A member of staff as the fan-out needs it: for the rule, for the appeal scope check, and
+/// the address its e-mail goes to.
 struct Member {
     person: Person,
     scope: AppealScope,
+    email: String,
 }
 
 /// Active staff who may be notified, with their territory subtrees (all territories read once).
@@ -58,7 +63,7 @@ async fn notifiable_staff(conn: &impl ConnectionTrait) -> AppResult<Vec<Member>>
                 recipient_id: u.recipient_id,
                 territories,
             };
-            Member { person, scope }
+            Member { person, scope, email: u.email.clone() }
         })
         .collect())
 }
@@ -87,11 +92,11 @@ async fn subtrees(conn: &impl ConnectionTrait) -> AppResult<HashMap<i64, HashSet
         .collect())
 }
 
-fn preference_of(row: Option<&notification_setting::Model>) -> Preference {
-    row.map_or_else(Preference::default, |r| Preference {
-        in_app: r.in_app,
-        email: r.email.parse().unwrap_or(MailDelivery::None),
-    })
+fn preference_of(kind: NotificationKind, row: Option<&notification_setting::Model>) -> Preference {
+    row.map_or_else(
+        || kind.default_preference(),
+        |r| Preference { in_app: r.in_app, email: r.email.parse().unwrap_or(MailDelivery::None) },
+    )
 }
 
 /// The alert an outbox row carries, or (for a row written by other code) the one its appeal
@@ -104,7 +109,7 @@ fn alert_of(row: &outbox::Model, kind: NotificationKind, a: &appeal::Model) -> A
             number: a.number.clone(),
             kind: a.kind.clone(),
             channel: a.channel.clone(),
-            transition: kind.transition().as_str().to_owned(),
+            transition: kind.transition().unwrap_or(Transition::Overdue).as_str().to_owned(),
             term: Term::of(appeal_kind, a.registered_at.is_some(), a.reacted_at.is_some()).as_str().to_owned(),
             due_at: a.due_at,
             escalation_at: None,
@@ -112,27 +117,94 @@ fn alert_of(row: &outbox::Model, kind: NotificationKind, a: &appeal::Model) -> A
     })
 }
 
+/// What one notification of one person also needs besides the in-app row: e-mail at once or
+/// in the digest.
+struct Told<'a> {
+    member: &'a Member,
+    kind: NotificationKind,
+    row: &'a outbox::Model,
+    appeal_id: Option<i64>,
+    text: String,
+    /// The subject line of a single e-mail (after «МЦУ: »).
+    headline: String,
+    /// The «Открыть:» line of a single e-mail.
+    link: String,
+}
+
+/// Collects the in-app row, the e-mail or the digest item of one person's notification, as
+/// its settings say. E-mail is queued only when this process can send it (`MCU_SMTP_URL`).
+fn tell(
+    told: Told<'_>,
+    pref: Preference,
+    mail: bool,
+    (in_app, single, digest): (&mut Vec<NewNotification>, &mut Vec<NewMail>, &mut Vec<NewMail>),
+) {
+    let Told { member, kind, row, appeal_id, text, headline, link } = told;
+    let id = member.person.id;
+    let address = notices::email_address(Some(&member.email));
+    match (pref.email, address) {
+        (MailDelivery::Immediate, Some(to)) if mail => {
+            let m =
+                notices::render(Template::Notification, &[("headline", &headline), ("text", &text), ("link", &link)]);
+            single.push(NewMail {
+                target: format!("user:{id}"),
+                outbox_id: row.id,
+                topic: row.topic.clone(),
+                key: format!("mail:{}:user:{id}", row.id),
+                envelope: Envelope { to, subject: m.subject, body: m.body },
+            });
+        }
+        (MailDelivery::DailyDigest, Some(to)) if mail => digest.push(NewMail {
+            target: format!("user:{id}"),
+            outbox_id: row.id,
+            topic: row.topic.clone(),
+            key: format!("digest-item:{}:user:{id}", row.id),
+            envelope: Envelope { to, subject: headline, body: format!("{text}\n{link}") },
+        }),
+        _ => {}
+    }
+    if pref.in_app {
+        in_app.push(NewNotification {
+            user_id: id,
+            kind: kind.as_str().to_owned(),
+            appeal_id,
+            outbox_id: Some(row.id),
+            text,
+            created_at: row.created_at,
+        });
+    }
+}
+
+/// The links of a stored memo's documents: absolute with `MCU_PUBLIC_URL`, else the paths on
+/// this server.
+pub fn memo_links(public_url: Option<&str>, memo_id: i64) -> (String, String) {
+    let base = public_url.unwrap_or("").trim_end_matches('/');
+    (format!("{base}/exports/memos/{memo_id}.docx"), format!("{base}/exports/memos/{memo_id}.xlsx"))
+}
+
 /// The fan-out step of the outbox dispatcher, in its transaction: for every claimed row that
-/// tells of a deadline alert, one in-app notification for each person the escalation rule
-/// names who may see the appeal and has not switched that kind off. Returns how many were
-/// written. Rows of other topics cost nothing.
+/// tells of a deadline alert, a notification for each person the escalation rule names who
+/// may see the appeal; for a stored weekly memo (`MEMO_READY`), one for every active Head.
+/// Each person's settings say whether it is shown in the application and whether it goes by
+/// e-mail at once (a `MAIL` delivery) or in the daily digest (a `DIGEST` item); e-mail is
+/// queued in this same transaction, so it is sent at least once and never for a row that
+/// stays pending. Returns how many in-app notifications were written. Rows of other topics
+/// cost nothing.
 ///
 /// # Errors
 /// On a database failure (the dispatcher's transaction then rolls back and the rows stay
 /// pending).
 pub async fn fan_out(conn: &impl ConnectionTrait, state: &AppState, rows: &[outbox::Model]) -> AppResult<u64> {
-    let alerts: Vec<(&outbox::Model, NotificationKind, i64)> = rows
-        .iter()
-        .filter(|r| r.subject_type == "appeal")
-        .filter_map(|r| {
-            let kind = NotificationKind::of_topic(r.topic.parse::<Topic>().ok()?)?;
-            Some((r, kind, r.subject_id?))
-        })
-        .collect();
-    if alerts.is_empty() {
+    let told: Vec<(&outbox::Model, NotificationKind)> =
+        rows.iter().filter_map(|r| Some((r, NotificationKind::of_topic(r.topic.parse::<Topic>().ok()?)?))).collect();
+    if told.is_empty() {
         return Ok(0);
     }
-    let ids: Vec<i64> = alerts.iter().map(|(_, _, id)| *id).collect();
+    let ids: Vec<i64> = told
+        .iter()
+        .filter(|(r, k)| r.subject_type == "appeal" && k.transition().is_some())
+        .filter_map(|(r, _)| r.subject_id)
+        .collect();
     let mut appeals: HashMap<i64, appeal::Model> = HashMap::new();
     for list in crate::db::in_lists(&ids, 128) {
         let rows = appeal::Entity::find().filter(appeal::Column::Id.is_in(list)).all(conn).await?;
@@ -144,34 +216,62 @@ pub async fn fan_out(conn: &impl ConnectionTrait, state: &AppState, rows: &[outb
     let people: Vec<Person> = staff.iter().map(|m| m.person.clone()).collect();
     let by_id: HashMap<i64, &Member> = staff.iter().map(|m| (m.person.id, m)).collect();
     let policy = &state.settings.escalation;
-    let mut out = Vec::new();
-    for (row, kind, appeal_id) in alerts {
+    let mail = state.mailer.is_some();
+    let pref = |id: i64, kind: NotificationKind| preference_of(kind, settings.get(&(id, kind.as_str().to_owned())));
+    let (mut out, mut single, mut digest) = (Vec::new(), Vec::new(), Vec::new());
+    for (row, kind) in told {
+        if kind == NotificationKind::MemoReady {
+            let Some(memo_id) = row.subject_id.filter(|_| row.subject_type == "memo") else { continue };
+            let week = serde_json::from_str::<serde_json::Value>(&row.payload)
+                .ok()
+                .and_then(|p| p["weekStart"].as_str().and_then(|d| d.parse::<chrono::NaiveDate>().ok()));
+            let week = week.map_or_else(String::new, |d| format!(" за неделю с {}", d.format("%d.%m.%Y")));
+            let text = format!("Еженедельная аналитическая записка{week} готова");
+            let (docx, xlsx) = memo_links(state.settings.public_url.as_deref(), memo_id);
+            let link = format!("{docx} (DOCX), {xlsx} (XLSX)");
+            for m in staff.iter().filter(|m| m.person.roles.contains(&Role::Head)) {
+                let t = Told {
+                    member: m,
+                    kind,
+                    row,
+                    appeal_id: None,
+                    text: text.clone(),
+                    headline: kind.headline(""),
+                    link: link.clone(),
+                };
+                tell(t, pref(m.person.id, kind), mail, (&mut out, &mut single, &mut digest));
+            }
+            continue;
+        }
+        let (Some(transition), Some(appeal_id)) = (kind.transition(), row.subject_id) else { continue };
         let Some(a) = appeals.get(&appeal_id) else { continue };
         let alert = alert_of(row, kind, a);
         let grace = policy.grace_words(a.kind.parse().unwrap_or(AppealKind::Appeal));
         let text = notification_text(&alert, state.settings.timezone, &grace);
         let addressee =
             Addressee { channel: a.channel.parse().ok(), recipient_id: a.recipient_id, territory_id: a.territory_id };
-        for id in audience(policy.groups(kind.transition()), &addressee, &people) {
+        for id in audience(policy.groups(transition), &addressee, &people) {
             let Some(member) = by_id.get(&id) else { continue };
             // The rule and the scope agree by construction; the scope has the last word, so
             // nobody is ever told of an appeal it may not see.
             if !member.scope.sees(a) {
                 continue;
             }
-            if !preference_of(settings.get(&(id, kind.as_str().to_owned()))).in_app {
-                continue;
-            }
-            out.push(NewNotification {
-                user_id: id,
-                kind: kind.as_str().to_owned(),
+            let t = Told {
+                member,
+                kind,
+                row,
                 appeal_id: Some(a.id),
-                outbox_id: Some(row.id),
                 text: text.clone(),
-                created_at: row.created_at,
-            });
+                headline: kind.headline(&a.number),
+                link: format!("раздел «Обращения» МЦУ, обращение № {}", a.number),
+            };
+            tell(t, pref(id, kind), mail, (&mut out, &mut single, &mut digest));
         }
     }
+    let now = state.clock.now();
+    deliveries::queue_mail(conn, CHANNEL_MAIL, single, now).await?;
+    deliveries::queue_mail(conn, CHANNEL_DIGEST, digest, now).await?;
     store::insert(conn, out).await
 }
 
@@ -243,7 +343,7 @@ async fn current(conn: &impl ConnectionTrait, user_id: i64) -> AppResult<Vec<(No
     let stored = store::settings(conn, &[user_id]).await?;
     Ok(NotificationKind::ALL
         .iter()
-        .map(|k| (*k, preference_of(stored.get(&(user_id, k.as_str().to_owned())))))
+        .map(|k| (*k, preference_of(*k, stored.get(&(user_id, k.as_str().to_owned())))))
         .collect())
 }
 
@@ -279,7 +379,7 @@ pub async fn update_settings(
     let txn = crate::db::begin_write(&state.writer).await?;
     let before: HashMap<NotificationKind, Preference> = current(&txn, me.id).await?.into_iter().collect();
     for c in changes {
-        let old = before.get(&c.kind).copied().unwrap_or_default();
+        let old = before.get(&c.kind).copied().unwrap_or_else(|| c.kind.default_preference());
         let new = Preference { in_app: c.in_app.unwrap_or(old.in_app), email: c.email.unwrap_or(old.email) };
         store::save_setting(&txn, me.id, c.kind.as_str(), new.in_app, new.email.as_str(), now).await?;
     }

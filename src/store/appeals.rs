@@ -14,12 +14,14 @@ use sea_orm::{
 use super::audit::{self, Actor};
 use super::outbox::{self, Subject};
 use super::rollup::{self, Facts};
+use super::{deliveries, tasks};
 use crate::domain::access::Channel;
 pub use crate::domain::appeal::{Appeal, AppealId, FreshAppeal, Placed, RecipientId, RecordId};
 use crate::domain::deadlines::AppealKind;
 pub use crate::domain::effects::{Change, Event, Payload};
 use crate::domain::events::Topic;
 use crate::domain::lifecycle::AppealStatus;
+use crate::domain::notices;
 use crate::domain::quality::{Completeness, NoAnswerReason};
 use crate::entity::{appeal, appeal_counter, appeal_event};
 use crate::error::{AppError, AppResult};
@@ -448,13 +450,44 @@ async fn record(
     e: &Event,
     stamp: Stamp<'_>,
     created: bool,
-) -> AppResult<()> {
+) -> AppResult<i64> {
     let id = appeal.id;
     appeal_event::Entity::insert(event_row(id, stamp.at, stamp.actor, e)).exec_without_returning(txn).await?;
     if let Some(actor) = stamp.audit {
         audit::write(txn, actor, stamp.at, e.action, Some(format!("appeal:{id}")), None).await?;
     }
-    outbox::record(txn, topic_of(e, created), Subject::Appeal(id.0), &announcement(appeal, e), stamp.at).await?;
+    let topic = topic_of(e, created);
+    let outbox_id = outbox::record(txn, topic, Subject::Appeal(id.0), &announcement(appeal, e), stamp.at).await?;
+    Ok(outbox_id)
+}
+
+/// The notice the law requires to the author after this change, if any
+/// ([`notices::author_notice`]): an e-mail queued in this transaction when the author's
+/// contact is an e-mail address, else the task «направить уведомление почтой» on the appeal.
+/// In the change's transaction, so every writer gets it and a change that rolls back sends
+/// nothing.
+async fn notify_author(
+    txn: &DatabaseTransaction,
+    tz: chrono_tz::Tz,
+    saved: &Appeal,
+    e: &Event,
+    at: DateTime<Utc>,
+    outbox_id: i64,
+) -> AppResult<()> {
+    let Some(notice) = notices::author_notice(saved, e, at, tz) else { return Ok(()) };
+    if let Some(to) = notices::email_address(saved.author_contact.as_deref()) {
+        let mail = deliveries::NewMail {
+            target: format!("author:{}", saved.id.0),
+            outbox_id,
+            topic: topic_of(e, false).as_str().to_owned(),
+            key: format!("mail:{outbox_id}:author"),
+            envelope: notices::Envelope { to, subject: notice.subject, body: notice.body },
+        };
+        deliveries::queue_mail(txn, notices::CHANNEL_MAIL, vec![mail], at).await?;
+    } else {
+        let text = notices::post_task_text(saved, &notice);
+        tasks::add(txn, saved.id.0, notices::TaskKind::PostNotice, text, at).await?;
+    }
     Ok(())
 }
 
@@ -487,7 +520,8 @@ pub async fn save_change(
     }
     let saved = load(txn, old.id).await?.ok_or_else(|| AppError::NotFound("appeal".into()))?;
     rollup::record(txn, tz, Some(&Facts::from(old)), Some(&Facts::from(&saved))).await?;
-    record(txn, &saved, &event, stamp, false).await?;
+    let outbox_id = record(txn, &saved, &event, stamp, false).await?;
+    notify_author(txn, tz, &saved, &event, stamp.at, outbox_id).await?;
     Ok(saved)
 }
 

@@ -14,6 +14,7 @@ use sea_orm::{
 
 use crate::domain::access::parse_list;
 use crate::domain::events::Topic;
+use crate::domain::notices::{CHANNEL_DIGEST, CHANNEL_MAIL, DIGEST_QUEUED, DIGEST_TAKEN, Envelope};
 use crate::domain::webhooks::{self, AfterAttempt, CHANNEL_WEBHOOK, DeliveryStatus};
 use crate::entity::{delivery, delivery_attempt, outbox, webhook};
 use crate::error::{AppError, AppResult};
@@ -298,4 +299,211 @@ pub async fn requeue_dead(
         return Ok(None);
     }
     Ok(delivery::Entity::find_by_id(id).one(conn).await?)
+}
+
+/// An e-mail to queue: to whom (`user:<id>`, `author:<appeal id>`), on behalf of which outbox
+/// row and topic, under which idempotency key, and the message.
+#[derive(Debug, Clone)]
+pub struct NewMail {
+    pub target: String,
+    pub outbox_id: i64,
+    pub topic: String,
+    pub key: String,
+    pub envelope: Envelope,
+}
+
+/// Queues e-mails (`MAIL`, pending, due `now`) or, with `channel` [`CHANNEL_DIGEST`], items
+/// of the daily digest (queued); a row whose idempotency key exists already is left alone.
+/// Returns how many were new.
+///
+/// # Errors
+/// On a database failure.
+pub async fn queue_mail(
+    conn: &impl ConnectionTrait,
+    channel: &str,
+    mails: Vec<NewMail>,
+    now: DateTime<Utc>,
+) -> AppResult<u64> {
+    let status = if channel == CHANNEL_DIGEST { DIGEST_QUEUED } else { DeliveryStatus::Pending.as_str() };
+    let mut rows = Vec::with_capacity(mails.len());
+    for m in mails {
+        rows.push(delivery::ActiveModel {
+            channel: Set(channel.to_owned()),
+            target: Set(m.target),
+            webhook_id: Set(None),
+            outbox_id: Set(m.outbox_id),
+            topic: Set(m.topic),
+            idempotency_key: Set(m.key),
+            payload: Set(serde_json::to_string(&m.envelope).map_err(AppError::internal)?),
+            status: Set(status.to_owned()),
+            attempts: Set(0),
+            next_attempt_at: Set(now),
+            last_status: Set(None),
+            last_error: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+            delivered_at: Set(None),
+            ..Default::default()
+        });
+    }
+    let mut written = 0;
+    let count = rows.len();
+    let mut rows = rows.into_iter();
+    for size in crate::db::bulk_sizes(count, INSERT_BATCH) {
+        let part: Vec<delivery::ActiveModel> = rows.by_ref().take(size).collect();
+        written += delivery::Entity::insert_many(part)
+            .on_conflict(OnConflict::column(delivery::Column::IdempotencyKey).do_nothing().to_owned())
+            .exec_without_returning(conn)
+            .await?;
+    }
+    Ok(written)
+}
+
+/// When the next pending e-mail falls due, if any.
+///
+/// # Errors
+/// On a database failure.
+pub async fn next_due_mail(conn: &impl ConnectionTrait) -> AppResult<Option<DateTime<Utc>>> {
+    Ok(delivery::Entity::find()
+        .filter(delivery::Column::Channel.eq(CHANNEL_MAIL))
+        .filter(delivery::Column::Status.eq(DeliveryStatus::Pending.as_str()))
+        .order_by_asc(delivery::Column::NextAttemptAt)
+        .one(conn)
+        .await?
+        .map(|d| d.next_attempt_at))
+}
+
+/// Claims up to `limit` e-mails due at `now`, as [`claim_due_webhooks`] claims webhook
+/// deliveries: the attempt is counted and `next_attempt_at` moves to `lease_until` in one
+/// statement (`FOR UPDATE SKIP LOCKED` on PostgreSQL), so one process sends each attempt.
+///
+/// # Errors
+/// On a database failure.
+pub async fn claim_due_mail(
+    conn: &impl ConnectionTrait,
+    limit: u64,
+    now: DateTime<Utc>,
+    lease_until: DateTime<Utc>,
+) -> AppResult<Vec<delivery::Model>> {
+    let backend = conn.get_database_backend();
+    let (lock, p) = match backend {
+        DatabaseBackend::Postgres => (" FOR UPDATE SKIP LOCKED", ["$1", "$2", "$3", "$4", "$5", "$6"]),
+        _ => ("", ["?"; 6]),
+    };
+    let sql = format!(
+        "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = {lease}, updated_at = {now} \
+         WHERE id IN (SELECT d.id FROM deliveries d WHERE d.channel = {channel} AND d.status = {pending} \
+         AND d.next_attempt_at <= {due} ORDER BY d.next_attempt_at, d.id LIMIT {limit}{lock}) \
+         RETURNING id, channel, target, webhook_id, outbox_id, topic, idempotency_key, payload, status, attempts, \
+         next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at",
+        lease = p[0],
+        now = p[1],
+        channel = p[2],
+        pending = p[3],
+        due = p[4],
+        limit = p[5],
+    );
+    let stmt = Statement::from_sql_and_values(
+        backend,
+        sql,
+        [
+            lease_until.into(),
+            now.into(),
+            CHANNEL_MAIL.into(),
+            DeliveryStatus::Pending.as_str().into(),
+            now.into(),
+            (limit as i64).into(),
+        ],
+    );
+    let mut rows = delivery::Entity::find().from_raw_sql(stmt).all(conn).await?;
+    rows.sort_by_key(|r| r.id);
+    Ok(rows)
+}
+
+/// Whether any digest item queued before `before` waits (a read: an idle digest job takes no
+/// write lock).
+///
+/// # Errors
+/// On a database failure.
+pub async fn any_digest_items(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> AppResult<bool> {
+    Ok(delivery::Entity::find()
+        .filter(delivery::Column::Channel.eq(CHANNEL_DIGEST))
+        .filter(delivery::Column::Status.eq(DIGEST_QUEUED))
+        .filter(delivery::Column::CreatedAt.lt(before))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// The digest items queued before `before`, oldest first, marked taken at `now` (call it in
+/// the transaction that queues the digests, led by one process).
+///
+/// # Errors
+/// On a database failure.
+pub async fn take_digest_items(
+    conn: &impl ConnectionTrait,
+    before: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> AppResult<Vec<delivery::Model>> {
+    let rows = delivery::Entity::find()
+        .filter(delivery::Column::Channel.eq(CHANNEL_DIGEST))
+        .filter(delivery::Column::Status.eq(DIGEST_QUEUED))
+        .filter(delivery::Column::CreatedAt.lt(before))
+        .order_by_asc(delivery::Column::Id)
+        .all(conn)
+        .await?;
+    let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
+    for list in crate::db::in_lists(&ids, 256) {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::Status, Expr::value(DIGEST_TAKEN))
+            .col_expr(delivery::Column::UpdatedAt, Expr::value(now))
+            .filter(delivery::Column::Id.is_in(list))
+            .filter(delivery::Column::Status.eq(DIGEST_QUEUED))
+            .exec(conn)
+            .await?;
+    }
+    Ok(rows)
+}
+
+/// Whether a delivery with this idempotency key exists.
+///
+/// # Errors
+/// On a database failure.
+pub async fn key_taken(conn: &impl ConnectionTrait, key: &str) -> AppResult<bool> {
+    Ok(delivery::Entity::find().filter(delivery::Column::IdempotencyKey.eq(key)).one(conn).await?.is_some())
+}
+
+/// A page of e-mails, newest first, with the total; optionally in one status.
+///
+/// # Errors
+/// On a database failure.
+pub async fn list_mail(
+    conn: &impl ConnectionTrait,
+    status: Option<DeliveryStatus>,
+    offset: u64,
+    limit: u64,
+) -> AppResult<(Vec<delivery::Model>, u64)> {
+    let mut q = delivery::Entity::find().filter(delivery::Column::Channel.eq(CHANNEL_MAIL));
+    if let Some(s) = status {
+        q = q.filter(delivery::Column::Status.eq(s.as_str()));
+    }
+    let total = q.clone().count(conn).await?;
+    let rows = q.order_by_desc(delivery::Column::Id).offset(offset).limit(limit).all(conn).await?;
+    Ok((rows, total))
+}
+
+/// Puts digest items taken by [`take_digest_items`] back in the queue (their person's digest
+/// of the day exists: they wait for the next one).
+///
+/// # Errors
+/// On a database failure.
+pub async fn requeue_digest_items(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<()> {
+    for list in crate::db::in_lists(ids, 256) {
+        delivery::Entity::update_many()
+            .col_expr(delivery::Column::Status, Expr::value(DIGEST_QUEUED))
+            .filter(delivery::Column::Id.is_in(list))
+            .exec(conn)
+            .await?;
+    }
+    Ok(())
 }

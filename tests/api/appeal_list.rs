@@ -196,7 +196,10 @@ async fn every_field_read_alone_on_a_page_is_the_same_as_on_the_whole_appeal() {
     let (duplicate, ..) = app.appeal(&curator, json!({"kind": "MESSAGE", "channel": "EMAIL", "text": "Холодно"})).await;
     let dup = json!({"id": duplicate, "version": 1, "originalId": answered});
     app.act(&curator, "markDuplicate", "MarkDuplicateInput", dup).await.data();
-    let (redirected, ..) = app.appeal(&curator, json!({"kind": "APPEAL", "channel": "POST", "text": "Жалоба"})).await;
+    // Its author gave a postal address only: the notice of the redirection is a task.
+    let by_post = json!({"kind": "APPEAL", "channel": "POST", "text": "Жалоба", "authorName": "Пётр Сидоров",
+                         "authorContact": "ул. Мира, 3, кв. 1"});
+    let (redirected, ..) = app.appeal(&curator, by_post).await;
     step("registerAppeal", "AppealActionInput", json!({"id": redirected, "version": 1})).await;
     let to = json!({"id": redirected, "version": 2, "externalBody": "Прокуратура г. Сорска"});
     step("redirectAppeal", "RedirectAppealInput", to).await;

@@ -25,6 +25,7 @@ mod intake;
 mod layers;
 mod limits;
 mod mail;
+mod mail_delivery;
 mod memos;
 mod notifications;
 mod outbox;

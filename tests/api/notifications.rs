@@ -185,6 +185,7 @@ async fn settings_per_kind_are_kept_and_respected() {
             {"kind": "APPEAL_DUE_SOON", "inApp": true, "email": "NONE"},
             {"kind": "APPEAL_OVERDUE", "inApp": true, "email": "NONE"},
             {"kind": "APPEAL_ESCALATED", "inApp": true, "email": "NONE"},
+            {"kind": "MEMO_READY", "inApp": true, "email": "IMMEDIATE"},
         ])
     );
     let r = app
@@ -198,6 +199,7 @@ async fn settings_per_kind_are_kept_and_respected() {
         {"kind": "APPEAL_DUE_SOON", "inApp": true, "email": "NONE"},
         {"kind": "APPEAL_OVERDUE", "inApp": false, "email": "NONE"},
         {"kind": "APPEAL_ESCALATED", "inApp": true, "email": "DAILY_DIGEST"},
+        {"kind": "MEMO_READY", "inApp": true, "email": "IMMEDIATE"},
     ]);
     assert_eq!(r.data()["updateNotificationSettings"], expected);
     // A later change keeps what it does not name.
@@ -269,7 +271,7 @@ async fn a_notifications_appeal_shows_only_while_the_reader_may_see_it() {
 }
 
 #[tokio::test]
-async fn notifications_are_for_the_people_the_rule_can_name() {
+async fn notifications_are_for_the_people_the_rule_can_name_and_the_head() {
     let app = spawn_long().await;
     let s = app.staff().await;
     let token = app
@@ -290,13 +292,14 @@ async fn notifications_are_for_the_people_the_rule_can_name() {
         (UPDATE, json!({"i": [{"kind": "APPEAL_OVERDUE", "inApp": false}]})),
     ];
     for (q, vars) in &operations {
-        for who in [&s.admin, &s.head, &token] {
+        for who in [&s.admin, &token] {
             let r = app.gql(Some(who), q, vars.clone()).await;
             assert_eq!(r.code(), "FORBIDDEN", "{q}: {}", r.body);
         }
         let r = app.gql(None, q, vars.clone()).await;
         assert_eq!(r.code(), "UNAUTHENTICATED", "{q}");
-        for who in [&s.executor, &s.coordinator, &s.curator] {
+        // The Head is told of the weekly memo (MEMO_READY).
+        for who in [&s.executor, &s.coordinator, &s.curator, &s.head] {
             app.gql(Some(who), q, vars.clone()).await.data();
         }
     }

@@ -138,9 +138,10 @@ async fn subscriptions_need_a_person_the_protocol_and_a_subscription() {
     send(&mut ws, json!({"id": "t", "type": "subscribe", "payload": {"query": ADDED}})).await;
     let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
     assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{m}");
-    // A person whose role the rule does not name.
+    // A person who is never notified (an administrator; the Head is told of the weekly memo).
     let mut ws = open(&app).await;
-    send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", s.head)}})).await;
+    send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", s.admin)}}))
+        .await;
     assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "connection_ack");
     send(&mut ws, json!({"id": "h", "type": "subscribe", "payload": {"query": ADDED}})).await;
     let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
