@@ -122,7 +122,7 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         name: String,
-        /// Scope(s): ANALYTICS_READ, APPEALS_INGEST, APPEALS_READ.
+        /// Scope(s): ANALYTICS_READ, APPEALS_INGEST, APPEALS_READ, CUR_REQUESTS.
         #[arg(long = "scope", required = true, value_parser = parse_enum::<ApiScope>)]
         scopes: Vec<ApiScope>,
         /// Days until the token expires (never when absent).

@@ -17,6 +17,7 @@ mod m20261204_000017_memos;
 mod m20261205_000020_notifications;
 mod m20261210_000001_appeal_tasks;
 mod m20261216_000001_practices;
+mod m20261216_000002_cur_requests;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -40,6 +41,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000020_notifications::Migration),
             Box::new(m20261210_000001_appeal_tasks::Migration),
             Box::new(m20261216_000001_practices::Migration),
+            Box::new(m20261216_000002_cur_requests::Migration),
         ]
     }
 }

@@ -63,6 +63,9 @@ string_enum!(
         AppealsIngest => "APPEALS_INGEST",
         /// Read appeals with personal data masked.
         AppealsRead => "APPEALS_READ",
+        /// The regional centre (ЦУР): send requests and read them with the materials sent in
+        /// answer.
+        CurRequests => "CUR_REQUESTS",
     }
 );
 

@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod appeal;
 pub mod calendar;
 pub mod classifier;
+pub mod cur_request;
 pub mod deadlines;
 pub mod effects;
 pub mod escalation;

@@ -12,6 +12,8 @@ pub mod audit_log;
 pub mod calendar_override;
 pub mod category;
 pub mod classifier_model;
+pub mod cur_request;
+pub mod cur_request_material;
 pub mod delivery;
 pub mod delivery_attempt;
 pub mod import_report;

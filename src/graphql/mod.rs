@@ -6,6 +6,7 @@ pub mod appeals;
 pub mod auth;
 pub mod calendar;
 pub mod connection;
+pub mod cur_requests;
 pub mod effect;
 pub mod intake;
 pub mod limits;
@@ -48,6 +49,7 @@ pub struct Query(
     roadmaps::RoadmapQuery,
     polls::PollQuery,
     practices::PracticeQuery,
+    cur_requests::CurRequestQuery,
     analytics::AnalyticsQuery,
     meta::MetaQuery,
     memos::MemoQuery,
@@ -67,6 +69,7 @@ pub struct Mutation(
     roadmaps::RoadmapMutation,
     polls::PollMutation,
     practices::PracticeMutation,
+    cur_requests::CurRequestMutation,
     meta::MetaMutation,
     webhooks::WebhookMutation,
     notifications::NotificationMutation,

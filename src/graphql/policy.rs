@@ -99,6 +99,13 @@ pub fn rule_for(field: &str) -> Option<Access> {
         "Mutation.approveRoadmap" | "Mutation.returnRoadmap" => Roles(&[Role::Curator]),
         // Best practices hold no personal data: the regional centre reads them too.
         "Query.practices" | "Query.practice" => RolesOrScopes(APPEAL_READERS, &[ApiScope::AnalyticsRead]),
+        // Requests of the regional centre: the centre's curators and coordinators handle them,
+        // the Head reads them, the ЦУР sends and reads them with a CUR_REQUESTS token.
+        "Query.curRequests" | "Query.curRequest" => {
+            RolesOrScopes(&[Role::Curator, Role::Coordinator, Role::Head], &[ApiScope::CurRequests])
+        }
+        "Mutation.createCurRequest" => RolesOrScopes(ROUTERS, &[ApiScope::CurRequests]),
+        "Mutation.addCurMaterial" | "Mutation.setCurRequestStatus" => Roles(ROUTERS),
         "Mutation.createPractice" | "Mutation.updatePractice" | "Mutation.linkPractice" | "Mutation.unlinkPractice" => {
             Roles(ROUTERS)
         }

@@ -263,3 +263,26 @@ pub async fn stored_memo(State(http): State<Http>, Path(file): Path<String>, hea
     }
     response
 }
+
+/// `GET /exports/cur-materials/{id}.docx`: the document of a material sent to the regional
+/// centre (a stored memo as generated, or a roadmap as of now), under the rule of
+/// `Query.curRequest`: the material was sent on purpose, so the ЦУР's token reads it.
+pub async fn cur_material(State(http): State<Http>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    if let Err(e) = authorize(&http, &headers, "Query.curRequest").await {
+        return app_error(&e);
+    }
+    let Some(id) = file.strip_suffix(".docx").and_then(|n| n.parse::<i64>().ok()).filter(|n| *n > 0) else {
+        return app_error(&AppError::NotFound("material".into()));
+    };
+    let bytes = match crate::service::cur_requests::material_docx(&http.app, id).await {
+        Ok(b) => b,
+        Err(e) => return app_error(&e),
+    };
+    let mut response = bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(exports::DOCX_TYPE));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"material-{id}.docx\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod classifier;
+pub mod cur_requests;
 pub mod deadlines;
 pub mod documents;
 pub mod duplicates;

@@ -15,6 +15,7 @@ mod auth;
 mod browser;
 mod cli;
 mod clients;
+mod cur_requests;
 mod documents;
 mod durability;
 mod examples;
