@@ -12,4 +12,5 @@ pub mod batch;
 pub mod deliveries;
 pub mod notifications;
 pub mod outbox;
+pub mod reference;
 pub mod rollup;

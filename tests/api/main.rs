@@ -31,6 +31,7 @@ mod outbox;
 mod policy;
 mod polls;
 mod reference;
+mod reference_cache;
 mod roadmaps;
 mod schema;
 mod seed;

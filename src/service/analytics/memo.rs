@@ -232,6 +232,9 @@ pub async fn overdue_appeals(state: &AppState, who: &Principal) -> AppResult<Vec
         .all(&state.db)
         .await?
         .into_iter()
-        .map(|model| VisibleAppeal { handles: scope.handles(&model), model })
-        .collect())
+        .map(|row| {
+            let model = crate::domain::appeal::Appeal::try_from(row)?;
+            Ok(VisibleAppeal { handles: scope.handles(&model), model })
+        })
+        .collect::<AppResult<Vec<_>>>()?)
 }
