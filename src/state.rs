@@ -325,3 +325,77 @@ impl ReferenceCache {
         }
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn territory(id: i64, name: &str, parent: Option<i64>) -> territory::Model {
+        territory::Model {
+            id,
+            name: name.into(),
+            code: None,
+            parent_id: parent,
+            population: None,
+            latitude: None,
+            longitude: None,
+            version: 1,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    fn category(id: i64, name: &str, parent: Option<i64>) -> category::Model {
+        category::Model {
+            id,
+            name: name.into(),
+            parent_id: parent,
+            default_recipient_id: None,
+            version: 1,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn reference_data_expands_trees_and_lists_by_name() {
+        let territories = vec![
+            territory(1, "Сорск", None),
+            territory(2, "Север", Some(1)),
+            territory(3, "Юг", Some(1)),
+            territory(4, "Квартал", Some(2)),
+            territory(5, "Другой город", None),
+        ];
+        let categories =
+            vec![category(10, "ЖКХ", None), category(12, "Отопление", Some(10)), category(11, "Газ", Some(10))];
+        let data = ReferenceData::new(1, Vec::new(), categories, territories);
+        let mut subtree: Vec<i64> = data.territory_subtree(1).into_iter().collect();
+        subtree.sort_unstable();
+        assert_eq!(subtree, [1, 2, 3, 4]);
+        assert_eq!(data.territory_subtree(4).into_iter().collect::<Vec<_>>(), [4]);
+        let children: Vec<&str> = data.category_children(10).map(|c| c.name.as_str()).collect();
+        assert_eq!(children, ["Газ", "Отопление"]);
+        let names: Vec<&str> = data.territories().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["Другой город", "Квартал", "Север", "Сорск", "Юг"]);
+        assert!(data.lacks(None, Some(99), None));
+        assert!(!data.lacks(None, Some(12), Some(4)));
+    }
+
+    #[test]
+    fn the_cache_is_fresh_until_a_change_and_never_goes_back_to_older_data() {
+        let cache = ReferenceCache::default();
+        assert!(cache.fresh().is_none(), "nothing read yet");
+        let first = cache.wanted();
+        cache.install(Arc::new(ReferenceData::new(first, Vec::new(), Vec::new(), vec![territory(1, "A", None)])));
+        assert!(cache.fresh().is_some());
+        // A change committed while a reader was reading: its data is tagged with the old
+        // generation, so it is stale as soon as installed.
+        let reading = cache.wanted();
+        cache.invalidate();
+        assert!(cache.fresh().is_none());
+        let newer = cache.wanted();
+        cache.install(Arc::new(ReferenceData::new(newer, Vec::new(), Vec::new(), vec![territory(1, "B", None)])));
+        cache.install(Arc::new(ReferenceData::new(reading, Vec::new(), Vec::new(), vec![territory(1, "A", None)])));
+        let held = cache.fresh().unwrap();
+        assert_eq!(held.territory(1).unwrap().name, "B", "a slow reader's older data does not replace newer data");
+    }
+}
