@@ -40,8 +40,12 @@ mkdir -p "$OUT"
 if ! command -v wrk >/dev/null; then
   apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
 fi
-cargo build --release --quiet
-BIN="$CARGO_TARGET_DIR/release/mcu"
+# BIN: a server binary built beforehand (e.g. two builds compared on one database);
+# otherwise the release build of this checkout.
+if [ -z "${BIN:-}" ]; then
+  cargo build --release --quiet
+  BIN="$CARGO_TARGET_DIR/release/mcu"
+fi
 export MCU_JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
 export MCU_ADMIN_PASSWORD=bench-quartz-harbour-51
 export MCU_BIND=127.0.0.1:$PORT
