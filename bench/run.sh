@@ -110,7 +110,9 @@ run_case() {
   echo "== $name: $n appeals"
   export DATABASE_URL=$url
   if [ "$SKIP_SEED" != 1 ]; then
-    "$BIN" seed-demo --appeals "$n" | head -n 1
+    # Into a file: `| head -n 1` closed the pipe while the seeder still wrote (a panic).
+    "$BIN" seed-demo --appeals "$n" > "$OUT/$name-seed.txt"
+    head -n 1 "$OUT/$name-seed.txt"
   fi
   "$BIN" serve > "$OUT/$name-server.log" 2>&1 &
   local pid=$!
