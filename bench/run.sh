@@ -51,6 +51,8 @@ export MCU_ADMIN_PASSWORD=bench-quartz-harbour-51
 export MCU_BIND=127.0.0.1:$PORT
 export MCU_LOG_FORMAT=json RUST_LOG=warn
 export MCU_DB_MAX_CONNECTIONS=16
+# /metrics answers only with its token.
+export MCU_METRICS_TOKEN=bench-metrics-token-0123456789
 
 LIST_QUERY='query { appeals(first: 50, filter: {status: [ASSIGNED, IN_PROGRESS], channel: [POS, INCIDENT]}, orderBy: {field: DUE_AT, direction: ASC}) { edges { node { number status kind dueAt slaState recipient { name } category { name } territory { name } } } } }'
 # The detail: {ID} is replaced by the first appeal of the list page.
@@ -67,7 +69,7 @@ postgres_ticks() {
   echo "$t"
 }
 
-metric() { curl -s "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
+metric() { curl -s -H "authorization: Bearer $MCU_METRICS_TOKEN" "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
 # Loads one query shape with wrk and prints its figures.
 load_shape() {
