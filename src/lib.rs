@@ -188,6 +188,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
         metrics,
         classifier: Arc::default(),
         announcements: state::Announcements::default(),
+        reference: Arc::default(),
         mailer,
     })
 }

@@ -1,7 +1,8 @@
 //! Shared application state: cheap to clone, no per-replica mutable data except caches.
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 
 use chrono::{DateTime, Utc};
 use sea_orm::DatabaseConnection;
@@ -10,6 +11,7 @@ use tokio::sync::{RwLock, Semaphore};
 use crate::config::Settings;
 use crate::crypto::JwtKeys;
 use crate::domain::classifier::TrainedModel;
+use crate::entity::{category, recipient, territory};
 
 /// The source of "now". Real time in production; tests may freeze or shift it.
 #[derive(Clone)]
@@ -92,6 +94,8 @@ pub struct AppState {
     pub classifier: Arc<ClassifierCache>,
     /// Changes announced through the outbox, as this process learns of them.
     pub announcements: Announcements,
+    /// Recipients, categories and territories in memory, invalidated on change.
+    pub reference: Arc<ReferenceCache>,
     /// The SMTP sender, when e-mail is configured.
     pub mailer: Option<Arc<crate::mailer::Mailer>>,
     /// Seals the secrets kept in the database (webhook signing keys).
@@ -167,5 +171,247 @@ impl Announcements {
     /// Waits for [`Self::wake_mail`].
     pub async fn mail_woken(&self) {
         self.mail.notified().await;
+    }
+}
+
+/// Reference data in memory: every recipient, category and territory, with the category and
+/// territory trees. What an appeal shows by name, and what scopes and filters expand (a
+/// territory's subtree, a category's subcategories), is read from here instead of the
+/// database; `service::reference::snapshot` reads it again (three statements) when stale.
+#[derive(Debug, Default)]
+pub struct ReferenceData {
+    /// The [`ReferenceCache`] generation this data was read at (0: never read).
+    pub generation: u64,
+    /// When it was read.
+    pub read_at: Option<std::time::Instant>,
+    recipients: HashMap<i64, recipient::Model>,
+    categories: HashMap<i64, category::Model>,
+    territories: HashMap<i64, territory::Model>,
+    /// Subcategories of each category, by name.
+    category_children: HashMap<i64, Vec<i64>>,
+    /// Child territories of each territory.
+    territory_children: HashMap<i64, Vec<i64>>,
+    /// Ids by name (the order of the reference lists).
+    recipients_by_name: Vec<i64>,
+    categories_by_name: Vec<i64>,
+    territories_by_name: Vec<i64>,
+}
+
+impl ReferenceData {
+    /// The data of these rows, read at `generation`.
+    pub fn new(
+        generation: u64,
+        recipients: Vec<recipient::Model>,
+        categories: Vec<category::Model>,
+        territories: Vec<territory::Model>,
+    ) -> Self {
+        fn by_name<'a>(rows: impl Iterator<Item = (&'a str, i64)>) -> Vec<i64> {
+            let mut v: Vec<(&str, i64)> = rows.collect();
+            v.sort_unstable();
+            v.into_iter().map(|(_, id)| id).collect()
+        }
+        let recipients_by_name = by_name(recipients.iter().map(|r| (r.name.as_str(), r.id)));
+        let categories_by_name = by_name(categories.iter().map(|c| (c.name.as_str(), c.id)));
+        let territories_by_name = by_name(territories.iter().map(|t| (t.name.as_str(), t.id)));
+        let categories: HashMap<i64, category::Model> = categories.into_iter().map(|c| (c.id, c)).collect();
+        let mut category_children: HashMap<i64, Vec<i64>> = HashMap::new();
+        for id in &categories_by_name {
+            if let Some(p) = categories.get(id).and_then(|c| c.parent_id) {
+                category_children.entry(p).or_default().push(*id);
+            }
+        }
+        let mut territory_children: HashMap<i64, Vec<i64>> = HashMap::new();
+        for t in &territories {
+            if let Some(p) = t.parent_id {
+                territory_children.entry(p).or_default().push(t.id);
+            }
+        }
+        Self {
+            generation,
+            read_at: Some(std::time::Instant::now()),
+            recipients: recipients.into_iter().map(|r| (r.id, r)).collect(),
+            categories,
+            territories: territories.into_iter().map(|t| (t.id, t)).collect(),
+            category_children,
+            territory_children,
+            recipients_by_name,
+            categories_by_name,
+            territories_by_name,
+        }
+    }
+
+    pub fn recipient(&self, id: i64) -> Option<&recipient::Model> {
+        self.recipients.get(&id)
+    }
+
+    pub fn category(&self, id: i64) -> Option<&category::Model> {
+        self.categories.get(&id)
+    }
+
+    pub fn territory(&self, id: i64) -> Option<&territory::Model> {
+        self.territories.get(&id)
+    }
+
+    /// Every recipient, by name.
+    pub fn recipients(&self) -> impl Iterator<Item = &recipient::Model> {
+        self.recipients_by_name.iter().filter_map(|id| self.recipients.get(id))
+    }
+
+    /// Every category of both levels, by name.
+    pub fn categories(&self) -> impl Iterator<Item = &category::Model> {
+        self.categories_by_name.iter().filter_map(|id| self.categories.get(id))
+    }
+
+    /// Every territory, by name.
+    pub fn territories(&self) -> impl Iterator<Item = &territory::Model> {
+        self.territories_by_name.iter().filter_map(|id| self.territories.get(id))
+    }
+
+    /// The subcategories of a category, by name.
+    pub fn category_children(&self, id: i64) -> impl Iterator<Item = &category::Model> {
+        self.category_children.get(&id).into_iter().flatten().filter_map(|c| self.categories.get(c))
+    }
+
+    /// All ids of the territory subtree rooted at `root` (including it, known or not).
+    pub fn territory_subtree(&self, root: i64) -> HashSet<i64> {
+        let mut out = HashSet::new();
+        let mut stack = vec![root];
+        while let Some(id) = stack.pop() {
+            if out.insert(id) {
+                stack.extend(self.territory_children.get(&id).into_iter().flatten().copied());
+            }
+        }
+        out
+    }
+
+    /// Whether any of these ids is missing (a row created since this data was read).
+    pub fn lacks(&self, recipient: Option<i64>, category: Option<i64>, territory: Option<i64>) -> bool {
+        recipient.is_some_and(|id| !self.recipients.contains_key(&id))
+            || category.is_some_and(|id| !self.categories.contains_key(&id))
+            || territory.is_some_and(|id| !self.territories.contains_key(&id))
+    }
+}
+
+/// The shared [`ReferenceData`] and when it is stale: every change this process makes or
+/// hears of (the outbox's `REFERENCE_CHANGED`, on PostgreSQL through `LISTEN/NOTIFY` from
+/// other processes) bumps the wanted generation, and data read before that is read again
+/// on its next use.
+#[derive(Debug)]
+pub struct ReferenceCache {
+    current: std::sync::RwLock<Arc<ReferenceData>>,
+    wanted: AtomicU64,
+    /// One reader of the database at a time.
+    pub reload: tokio::sync::Mutex<()>,
+}
+
+impl Default for ReferenceCache {
+    fn default() -> Self {
+        Self { current: std::sync::RwLock::default(), wanted: AtomicU64::new(1), reload: tokio::sync::Mutex::new(()) }
+    }
+}
+
+impl ReferenceCache {
+    /// The data held now, fresh or not.
+    pub fn current(&self) -> Arc<ReferenceData> {
+        self.current.read().map(|c| Arc::clone(&c)).unwrap_or_default()
+    }
+
+    /// The data held now, if nothing changed since it was read.
+    pub fn fresh(&self) -> Option<Arc<ReferenceData>> {
+        let current = self.current();
+        (current.generation == self.wanted.load(Ordering::Acquire)).then_some(current)
+    }
+
+    /// The generation a read starting now is tagged with.
+    pub fn wanted(&self) -> u64 {
+        self.wanted.load(Ordering::Acquire)
+    }
+
+    /// Marks the data stale: a change was committed (here or by another process).
+    pub fn invalidate(&self) {
+        self.wanted.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Keeps `data` unless newer data is held already.
+    pub fn install(&self, data: Arc<ReferenceData>) {
+        if let Ok(mut current) = self.current.write()
+            && data.generation > current.generation
+        {
+            *current = data;
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn territory(id: i64, name: &str, parent: Option<i64>) -> territory::Model {
+        territory::Model {
+            id,
+            name: name.into(),
+            code: None,
+            parent_id: parent,
+            population: None,
+            latitude: None,
+            longitude: None,
+            version: 1,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    fn category(id: i64, name: &str, parent: Option<i64>) -> category::Model {
+        category::Model {
+            id,
+            name: name.into(),
+            parent_id: parent,
+            default_recipient_id: None,
+            version: 1,
+            created_at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn reference_data_expands_trees_and_lists_by_name() {
+        let territories = vec![
+            territory(1, "Сорск", None),
+            territory(2, "Север", Some(1)),
+            territory(3, "Юг", Some(1)),
+            territory(4, "Квартал", Some(2)),
+            territory(5, "Другой город", None),
+        ];
+        let categories =
+            vec![category(10, "ЖКХ", None), category(12, "Отопление", Some(10)), category(11, "Газ", Some(10))];
+        let data = ReferenceData::new(1, Vec::new(), categories, territories);
+        let mut subtree: Vec<i64> = data.territory_subtree(1).into_iter().collect();
+        subtree.sort_unstable();
+        assert_eq!(subtree, [1, 2, 3, 4]);
+        assert_eq!(data.territory_subtree(4).into_iter().collect::<Vec<_>>(), [4]);
+        let children: Vec<&str> = data.category_children(10).map(|c| c.name.as_str()).collect();
+        assert_eq!(children, ["Газ", "Отопление"]);
+        let names: Vec<&str> = data.territories().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["Другой город", "Квартал", "Север", "Сорск", "Юг"]);
+        assert!(data.lacks(None, Some(99), None));
+        assert!(!data.lacks(None, Some(12), Some(4)));
+    }
+
+    #[test]
+    fn the_cache_is_fresh_until_a_change_and_never_goes_back_to_older_data() {
+        let cache = ReferenceCache::default();
+        assert!(cache.fresh().is_none(), "nothing read yet");
+        let first = cache.wanted();
+        cache.install(Arc::new(ReferenceData::new(first, Vec::new(), Vec::new(), vec![territory(1, "A", None)])));
+        assert!(cache.fresh().is_some());
+        // A change committed while a reader was reading: its data is tagged with the old
+        // generation, so it is stale as soon as installed.
+        let reading = cache.wanted();
+        cache.invalidate();
+        assert!(cache.fresh().is_none());
+        let newer = cache.wanted();
+        cache.install(Arc::new(ReferenceData::new(newer, Vec::new(), Vec::new(), vec![territory(1, "B", None)])));
+        cache.install(Arc::new(ReferenceData::new(reading, Vec::new(), Vec::new(), vec![territory(1, "A", None)])));
+        let held = cache.fresh().unwrap();
+        assert_eq!(held.territory(1).unwrap().name, "B", "a slow reader's older data does not replace newer data");
     }
 }

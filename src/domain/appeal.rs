@@ -23,6 +23,16 @@ pub struct AppealId(pub i64);
 #[serde(transparent)]
 pub struct RecipientId(pub i64);
 
+/// The id of a category of the rubricator.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct CategoryId(pub i64);
+
+/// The id of a territory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct TerritoryId(pub i64);
+
 impl std::fmt::Display for AppealId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
@@ -76,9 +86,9 @@ pub struct Appeal<Id: RecordId = AppealId> {
     /// Stems of the text, summary and address ([`search_text`]).
     pub search_text: String,
     pub summary: Option<String>,
-    pub category_id: Option<i64>,
-    pub suggested_category_id: Option<i64>,
-    pub territory_id: Option<i64>,
+    pub category_id: Option<CategoryId>,
+    pub suggested_category_id: Option<CategoryId>,
+    pub territory_id: Option<TerritoryId>,
     pub address: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -128,7 +138,7 @@ impl<Id: RecordId> Placed for Appeal<Id> {
         Some(self.channel)
     }
     fn territory_id(&self) -> Option<i64> {
-        self.territory_id
+        self.territory_id.map(|t| t.0)
     }
     fn recipient_id(&self) -> Option<i64> {
         self.recipient_id.map(|r| r.0)

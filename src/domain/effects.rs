@@ -6,7 +6,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::appeal::{Appeal, AppealId, RecipientId, check_coords, check_text, search_text, trimmed};
+use super::appeal::{
+    Appeal, AppealId, CategoryId, RecipientId, TerritoryId, check_coords, check_text, search_text, trimmed,
+};
 use super::deadlines::{AppealKind, Terms};
 use super::lifecycle::{AppealAction, AppealStatus, transition};
 use super::quality::{Completeness, NoAnswerReason, no_answer_allowed};
@@ -17,8 +19,8 @@ use crate::error::FieldError;
 pub struct AppealChanges {
     pub text: Option<String>,
     pub summary: Option<String>,
-    pub category_id: Option<i64>,
-    pub territory_id: Option<i64>,
+    pub category_id: Option<CategoryId>,
+    pub territory_id: Option<TerritoryId>,
     pub address: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -179,9 +181,9 @@ pub struct SourceChanges {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub status: Option<AppealStatus>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub category_id: Option<i64>,
+    pub category_id: Option<CategoryId>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub territory_id: Option<i64>,
+    pub territory_id: Option<TerritoryId>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub recipient_id: Option<RecipientId>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -236,7 +238,7 @@ pub enum Payload {
     Created {
         due_at: DateTime<Utc>,
         possible_duplicates: Vec<AppealId>,
-        suggested_category_id: Option<i64>,
+        suggested_category_id: Option<CategoryId>,
     },
     Ingested {
         url: String,

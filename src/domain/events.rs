@@ -31,13 +31,17 @@ string_enum!(
         UserChanged => "USER_CHANGED",
         /// The weekly memo was generated.
         MemoReady => "MEMO_READY",
+        /// A recipient, category or territory was created or changed (internal: every
+        /// process reads its reference data again).
+        ReferenceChanged => "REFERENCE_CHANGED",
     }
 );
 
 impl Topic {
-    /// Whether an outside integration may subscribe to it (staff accounts are internal).
+    /// Whether an outside integration may subscribe to it (staff accounts and the reference
+    /// data's invalidation are internal).
     pub fn is_public(self) -> bool {
-        !matches!(self, Self::UserChanged)
+        !matches!(self, Self::UserChanged | Self::ReferenceChanged)
     }
 }
 
@@ -52,6 +56,7 @@ mod tests {
         }
         assert!("APPEAL_DELETED".parse::<Topic>().is_err());
         assert!(!Topic::UserChanged.is_public());
+        assert!(!Topic::ReferenceChanged.is_public());
         assert!(Topic::AppealOverdue.is_public());
     }
 }

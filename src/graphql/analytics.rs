@@ -408,7 +408,7 @@ impl Analytics {
         let (period, filter) = (period.period()?, parsed(filter)?);
         let st = state(ctx);
         let cells = svc::geo_cells(st, who(ctx), period, res, &filter).await?;
-        let categories = categories_by_id(reference::categories(&st.db).await?);
+        let categories = categories_by_id(reference::categories(st).await?);
         Ok(cells
             .into_iter()
             .map(|c| GeoCell {
@@ -493,7 +493,7 @@ impl Analytics {
         let (period, filter) = (period.period()?, parsed(filter)?);
         let st = state(ctx);
         let points = svc::problem_points(st, who(ctx), period, i64::from(min_count), &filter).await?;
-        let categories = categories_by_id(reference::categories(&st.db).await?);
+        let categories = categories_by_id(reference::categories(st).await?);
         Ok(points
             .into_iter()
             .filter_map(|p| {

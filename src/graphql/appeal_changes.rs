@@ -46,7 +46,7 @@ impl AppealChangeSubscription {
         let (principal, who, session) = subscriptions::authorize_any(ctx, "appealChanged")?;
         let filter = filter.unwrap_or_default().into_filter()?;
         let app = state(ctx).clone();
-        let scope = std::sync::Arc::new(AppealScope::of(&app.db, principal).await?);
+        let scope = std::sync::Arc::new(AppealScope::of(&app, principal).await?);
         let filter = std::sync::Arc::new(filter);
         Ok(subscriptions::heard(ctx, who, session).filter_map(move |heard| {
             let (app, scope, filter) = (app.clone(), scope.clone(), filter.clone());
@@ -60,7 +60,12 @@ impl AppealChangeSubscription {
                 }
                 let id = row.subject_id?;
                 let now = app.clock.now();
-                let found = appeal_query::matching(&app.db, &scope, &filter, app.settings.timezone, now, id).await;
+                let refs = match crate::service::reference::snapshot(&app).await {
+                    Ok(r) => r,
+                    Err(e) => return Some(Err(e)),
+                };
+                let tz = app.settings.timezone;
+                let found = appeal_query::matching(&app.db, &refs, &scope, &filter, tz, now, id).await;
                 let model = match found {
                     Ok(m) => m?,
                     Err(e) => return Some(Err(e)),

@@ -14,6 +14,7 @@ use super::reference::{Category, Recipient, Territory, load_category, load_recip
 use super::scalars::Date;
 use super::{caller, parse_id, state};
 use crate::domain::access::Channel;
+use crate::domain::appeal::{Appeal as Record, CategoryId, TerritoryId};
 use crate::domain::deadlines::{AppealKind, SlaState};
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::masking::{holds_personal_data, mask_contact, mask_name, mask_personal_data};
@@ -37,33 +38,41 @@ pub struct PersonalDataReads(pub Mutex<Vec<i64>>);
 /// The caller's scope (cached for the request).
 pub async fn scope<'a>(ctx: &Context<'a>) -> AppResult<&'a AppealScope> {
     let cache = ctx.data_unchecked::<ScopeCache>();
-    cache.0.get_or_try_init(|| AppealScope::of(&state(ctx).db, &caller(ctx).principal)).await
+    cache.0.get_or_try_init(|| AppealScope::of(state(ctx), &caller(ctx).principal)).await
 }
 
 /// The SLA state of an appeal at `now`; the same rule as the list filter's SQL.
-pub fn sla_at(a: &appeal::Model, now: DateTime<Utc>) -> SlaState {
+pub fn sla_at(a: &Record, now: DateTime<Utc>) -> SlaState {
     crate::domain::deadlines::sla_state(now, a.due_soon_at, a.due_at, a.resolved_at)
 }
 
-/// An appeal, message or incident.
+/// An appeal, message or incident: the typed record (enum columns parsed once, where the row
+/// was read) and whether the viewer handles it.
 pub struct Appeal {
-    pub model: appeal::Model,
+    pub model: Record,
     pub handles: bool,
 }
 
 impl Appeal {
-    async fn new(ctx: &Context<'_>, model: impl Into<appeal::Model>) -> AppResult<Self> {
-        let model = model.into();
+    async fn new(ctx: &Context<'_>, model: Record) -> AppResult<Self> {
         let handles = scope(ctx).await?.handles(&model);
         Ok(Self { model, handles })
+    }
+
+    /// The appeal of a row read whole, shown without personal data.
+    ///
+    /// # Errors
+    /// When the row holds a name this code does not know.
+    pub fn masked(row: appeal::Model) -> AppResult<Self> {
+        Ok(Self { model: Record::try_from(row)?, handles: false })
     }
 
     fn note_read(&self, ctx: &Context<'_>) {
         if let Some(reads) = ctx.data_opt::<std::sync::Arc<PersonalDataReads>>()
             && let Ok(mut v) = reads.0.lock()
-            && !v.contains(&self.model.id)
+            && !v.contains(&self.model.id.0)
         {
-            v.push(self.model.id);
+            v.push(self.model.id.0);
         }
     }
 }
@@ -71,23 +80,23 @@ impl Appeal {
 #[Object]
 impl Appeal {
     async fn id(&self) -> ID {
-        ID(self.model.id.to_string())
+        ID(self.model.id.0.to_string())
     }
     /// Registration number, unique and gap-free per year: `2026-000123`.
     async fn number(&self) -> &str {
         &self.model.number
     }
-    async fn kind(&self) -> AppResult<AppealKind> {
-        self.model.kind.parse().map_err(AppError::internal)
+    async fn kind(&self) -> AppealKind {
+        self.model.kind
     }
-    async fn channel(&self) -> AppResult<Channel> {
-        self.model.channel.parse().map_err(AppError::internal)
+    async fn channel(&self) -> Channel {
+        self.model.channel
     }
     async fn external_id(&self) -> Option<&str> {
         self.model.external_id.as_deref()
     }
-    async fn status(&self) -> AppResult<AppealStatus> {
-        self.model.status.parse().map_err(AppError::internal)
+    async fn status(&self) -> AppealStatus {
+        self.model.status
     }
     async fn received_at(&self) -> DateTime<Utc> {
         self.model.received_at
@@ -126,10 +135,10 @@ impl Appeal {
         self.model.summary.as_deref()
     }
     async fn category(&self, ctx: &Context<'_>) -> AppResult<Option<Category>> {
-        load_category(ctx, self.model.category_id).await
+        load_category(ctx, self.model.category_id.map(|c| c.0)).await
     }
     async fn territory(&self, ctx: &Context<'_>) -> AppResult<Option<Territory>> {
-        load_territory(ctx, self.model.territory_id).await
+        load_territory(ctx, self.model.territory_id.map(|t| t.0)).await
     }
     async fn address(&self) -> Option<&str> {
         self.model.address.as_deref()
@@ -141,7 +150,7 @@ impl Appeal {
         self.model.longitude
     }
     async fn recipient(&self, ctx: &Context<'_>) -> AppResult<Option<Recipient>> {
-        load_recipient(ctx, self.model.recipient_id).await
+        load_recipient(ctx, self.model.recipient_id.map(|r| r.0)).await
     }
     /// The external body the appeal was forwarded to (переадресация).
     async fn redirected_to(&self) -> Option<&str> {
@@ -166,10 +175,10 @@ impl Appeal {
         self.model.answer_text.as_deref()
     }
     async fn completeness(&self) -> Option<Completeness> {
-        self.model.completeness.as_deref().and_then(|c| c.parse().ok())
+        self.model.completeness
     }
     async fn no_answer_reason(&self) -> Option<NoAnswerReason> {
-        self.model.no_answer_reason.as_deref().and_then(|c| c.parse().ok())
+        self.model.no_answer_reason
     }
     async fn satisfaction_score(&self) -> Option<i32> {
         self.model.satisfaction_score
@@ -189,9 +198,10 @@ impl Appeal {
     async fn duplicate_of(&self, ctx: &Context<'_>) -> AppResult<Option<Appeal>> {
         let Some(id) = self.model.duplicate_of_id else { return Ok(None) };
         let loaders = ctx.data_unchecked::<Loaders>();
-        let Some(m) = loaders.appeals.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)? else {
+        let Some(m) = loaders.appeals.load_one(id.0).await.map_err(std::sync::Arc::unwrap_or_clone)? else {
             return Ok(None);
         };
+        let m = Record::try_from(m)?;
         if !scope(ctx).await?.sees(&m) {
             return Ok(None);
         }
@@ -203,7 +213,7 @@ impl Appeal {
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn events(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealEvent>> {
         let loaders = ctx.data_unchecked::<Loaders>();
-        let rows = loaders.appeal_events.load_one(self.model.id).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+        let rows = loaders.appeal_events.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
         let mut events: Vec<AppealEvent> = rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect();
         let shown = ctx.look_ahead().field("data").exists();
         let mut unmasked = false;
@@ -227,7 +237,7 @@ impl Appeal {
         if !self.handles {
             return Ok(Vec::new());
         }
-        let rows = crate::service::tasks::of_appeal(state(ctx), self.model.id).await?;
+        let rows = crate::service::tasks::of_appeal(state(ctx), self.model.id.0).await?;
         if !rows.is_empty() {
             self.note_read(ctx);
         }
@@ -365,12 +375,12 @@ pub struct AppealOrder {
     pub direction: OrderDirection,
 }
 
-fn ids(path: &str, v: Option<Vec<ID>>) -> AppResult<Vec<i64>> {
-    v.unwrap_or_default().iter().map(|i| parse_id(path, i)).collect()
+fn ids<T>(path: &str, v: Option<Vec<ID>>, typed: impl Fn(i64) -> T) -> AppResult<Vec<T>> {
+    v.unwrap_or_default().iter().map(|i| parse_id(path, i).map(&typed)).collect()
 }
 
-fn opt_id(path: &str, id: Option<&ID>) -> AppResult<Option<i64>> {
-    id.map(|i| parse_id(path, i)).transpose()
+fn opt_id<T>(path: &str, id: Option<&ID>, typed: impl Fn(i64) -> T) -> AppResult<Option<T>> {
+    id.map(|i| parse_id(path, i).map(typed)).transpose()
 }
 
 fn appeal_id(path: &str, id: &ID) -> AppResult<AppealId> {
@@ -388,9 +398,9 @@ impl AppealFilter {
             status: self.status.unwrap_or_default(),
             kind: self.kind.unwrap_or_default(),
             channel: self.channel.unwrap_or_default(),
-            category_id: ids("filter.categoryId", self.category_id)?,
-            territory_id: ids("filter.territoryId", self.territory_id)?,
-            recipient_id: ids("filter.recipientId", self.recipient_id)?,
+            category_id: ids("filter.categoryId", self.category_id, CategoryId)?,
+            territory_id: ids("filter.territoryId", self.territory_id, TerritoryId)?,
+            recipient_id: ids("filter.recipientId", self.recipient_id, RecipientId)?,
             sla_state: self.sla_state.unwrap_or_default(),
             received_from: self.received_from.map(|d| d.0),
             received_to: self.received_to.map(|d| d.0),
@@ -558,15 +568,10 @@ impl AppealQuery {
         let scope = scope(ctx).await?;
         let fields = selected_fields(&ctx.look_ahead().field("edges").field("node"));
         let request = ListRequest { order, descending, limit, after, before, backward, fields };
-        let list = appeal_query::list(&st.db, scope, &filter, st.settings.timezone, st.clock.now(), request).await?;
+        let refs = crate::service::reference::snapshot(st).await?;
+        let list =
+            appeal_query::list(&st.db, &refs, scope, &filter, st.settings.timezone, st.clock.now(), request).await?;
         let (page, query) = (list.page, list.query);
-        if let Some(refs) = list.refs {
-            // Read with the page: the loaders serve them without statements of their own.
-            let loaders = ctx.data_unchecked::<Loaders>();
-            loaders.recipients.feed_many(refs.recipients.into_iter().map(|r| (r.id, r))).await;
-            loaders.categories.feed_many(refs.categories.into_iter().map(|c| (c.id, c))).await;
-            loaders.territories.feed_many(refs.territories.into_iter().map(|t| (t.id, t))).await;
-        }
         let edges: Vec<AppealEdge> = page
             .rows
             .into_iter()
@@ -617,8 +622,8 @@ impl AppealMutation {
             author_name: input.author_name,
             author_contact: input.author_contact,
             text: input.text,
-            category_id: opt_id("input.categoryId", input.category_id.as_ref())?,
-            territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
+            category_id: opt_id("input.categoryId", input.category_id.as_ref(), CategoryId)?,
+            territory_id: opt_id("input.territoryId", input.territory_id.as_ref(), TerritoryId)?,
             address: input.address,
             latitude: input.latitude,
             longitude: input.longitude,
@@ -633,8 +638,8 @@ impl AppealMutation {
         let ch = AppealChanges {
             text: input.text,
             summary: input.summary,
-            category_id: opt_id("input.categoryId", input.category_id.as_ref())?,
-            territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
+            category_id: opt_id("input.categoryId", input.category_id.as_ref(), CategoryId)?,
+            territory_id: opt_id("input.territoryId", input.territory_id.as_ref(), TerritoryId)?,
             address: input.address,
             latitude: input.latitude,
             longitude: input.longitude,

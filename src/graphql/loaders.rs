@@ -1,13 +1,13 @@
-//! One DataLoader per relation, created per request, so a page costs a constant number of
-//! statements whatever its size.
+//! One DataLoader per relation read from the database (reference data is in memory),
+//! created per request, so a page costs a constant number of statements whatever its size.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
+use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 
-use crate::entity::{appeal, appeal_event, category, recipient, territory, user};
+use crate::entity::{appeal, appeal_event, user};
 use crate::error::AppError;
 use crate::store::batch;
 
@@ -28,30 +28,8 @@ macro_rules! by_id_loader {
     };
 }
 
-by_id_loader!(RecipientLoader, recipient, recipients);
-by_id_loader!(TerritoryLoader, territory, territories);
-by_id_loader!(CategoryLoader, category, categories);
 by_id_loader!(UserLoader, user, users);
 by_id_loader!(AppealLoader, appeal, appeals);
-
-/// Loads the subcategories of many categories in one statement.
-pub struct CategoryChildrenLoader(pub DatabaseConnection);
-
-impl Loader<i64> for CategoryChildrenLoader {
-    type Value = Vec<category::Model>;
-    type Error = Arc<AppError>;
-
-    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
-        let rows = batch::category_children(&self.0, keys).await.map_err(Arc::new)?;
-        let mut out: HashMap<i64, Self::Value> = HashMap::new();
-        for r in rows {
-            if let Some(p) = r.parent_id {
-                out.entry(p).or_default().push(r);
-            }
-        }
-        Ok(out)
-    }
-}
 
 /// Loads the history of many appeals in one statement.
 pub struct AppealEventsLoader(pub DatabaseConnection);
@@ -70,15 +48,10 @@ impl Loader<i64> for AppealEventsLoader {
     }
 }
 
-/// The loaders of one request.
+/// The loaders of one request. Recipients, categories and territories come from the
+/// reference data in memory (`service::reference::snapshot`), not from loaders.
 pub struct Loaders {
-    /// Reference rows are cached for the request, so that a page read with its references
-    /// joined ([`crate::service::appeal_query::list`]) can feed them in.
-    pub recipients: DataLoader<RecipientLoader, HashMapCache>,
-    pub territories: DataLoader<TerritoryLoader, HashMapCache>,
-    pub categories: DataLoader<CategoryLoader, HashMapCache>,
     pub users: DataLoader<UserLoader>,
-    pub category_children: DataLoader<CategoryChildrenLoader>,
     pub appeals: DataLoader<AppealLoader>,
     pub appeal_events: DataLoader<AppealEventsLoader>,
 }
@@ -87,11 +60,7 @@ impl Loaders {
     /// Fresh loaders (no cache shared between requests or callers).
     pub fn new(db: &DatabaseConnection) -> Self {
         Self {
-            recipients: DataLoader::with_cache(RecipientLoader(db.clone()), tokio::spawn, HashMapCache::default()),
-            territories: DataLoader::with_cache(TerritoryLoader(db.clone()), tokio::spawn, HashMapCache::default()),
-            categories: DataLoader::with_cache(CategoryLoader(db.clone()), tokio::spawn, HashMapCache::default()),
             users: DataLoader::new(UserLoader(db.clone()), tokio::spawn),
-            category_children: DataLoader::new(CategoryChildrenLoader(db.clone()), tokio::spawn),
             appeals: DataLoader::new(AppealLoader(db.clone()), tokio::spawn),
             appeal_events: DataLoader::new(AppealEventsLoader(db.clone()), tokio::spawn),
         }

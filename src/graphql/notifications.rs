@@ -51,12 +51,14 @@ impl Notification {
         if let (Some(loaders), Some(_)) = (ctx.data_opt::<Loaders>(), ctx.data_opt::<ScopeCache>()) {
             let model = loaders.appeals.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?;
             let scope = scope(ctx).await?;
-            return Ok(model.filter(|a| scope.sees(a)).map(|m| Appeal { handles: scope.handles(&m), model: m }));
+            let Some(model) = model.filter(|a| scope.sees(a)) else { return Ok(None) };
+            let model = crate::domain::appeal::Appeal::try_from(model)?;
+            return Ok(Some(Appeal { handles: scope.handles(&model), model }));
         }
         let st = state(ctx);
-        let scope = AppealScope::of(&st.db, &caller(ctx).principal).await?;
+        let scope = AppealScope::of(st, &caller(ctx).principal).await?;
         let model = notify::visible_appeal(&st.db, &scope, id).await?;
-        Ok(model.map(|m| Appeal { model: m, handles: false }))
+        model.map(Appeal::masked).transpose()
     }
 }
 

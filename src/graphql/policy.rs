@@ -56,7 +56,12 @@ pub fn rule_for(field: &str) -> Option<Access> {
             Roles(ADMIN)
         }
         "Query.recipients" | "Query.categories" | "Query.territories" => RolesOrScopes(STAFF, ANY_SCOPE),
-        "Mutation.createRecipient" | "Mutation.createCategory" | "Mutation.createTerritory" => Roles(ADMIN_CURATOR),
+        "Mutation.createRecipient"
+        | "Mutation.createCategory"
+        | "Mutation.createTerritory"
+        | "Mutation.updateRecipient"
+        | "Mutation.updateCategory"
+        | "Mutation.updateTerritory" => Roles(ADMIN_CURATOR),
         "Query.appeals" | "Query.appeal" | "Query.appealByNumber" => {
             RolesOrScopes(APPEAL_READERS, &[ApiScope::AppealsRead])
         }

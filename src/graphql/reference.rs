@@ -2,7 +2,6 @@
 
 use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 
-use super::loaders::Loaders;
 use crate::entity::{category, recipient, territory};
 use crate::error::AppResult;
 use crate::service::reference;
@@ -20,6 +19,12 @@ pub struct Recipient {
     pub version: i32,
     #[graphql(skip)]
     pub parent_id: Option<i64>,
+}
+
+impl From<&recipient::Model> for Recipient {
+    fn from(m: &recipient::Model) -> Self {
+        Self::from(m.clone())
+    }
 }
 
 impl From<recipient::Model> for Recipient {
@@ -58,6 +63,12 @@ pub struct Territory {
     pub parent_id: Option<i64>,
 }
 
+impl From<&territory::Model> for Territory {
+    fn from(m: &territory::Model) -> Self {
+        Self::from(m.clone())
+    }
+}
+
 impl From<territory::Model> for Territory {
     fn from(m: territory::Model) -> Self {
         Self {
@@ -93,6 +104,12 @@ pub struct Category {
     pub default_recipient_id: Option<i64>,
 }
 
+impl From<&category::Model> for Category {
+    fn from(m: &category::Model) -> Self {
+        Self::from(m.clone())
+    }
+}
+
 impl From<category::Model> for Category {
     fn from(m: category::Model) -> Self {
         Self {
@@ -114,11 +131,9 @@ impl Category {
     /// Subcategories.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn children(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
-        let loaders = ctx.data_unchecked::<Loaders>();
         let id: i64 = self.id.parse().unwrap_or_default();
-        let rows =
-            loaders.category_children.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.unwrap_or_default();
-        Ok(rows.into_iter().map(Category::from).collect())
+        let refs = reference::snapshot(super::state(ctx)).await?;
+        Ok(refs.category_children(id).map(Category::from).collect())
     }
 
     /// The recipient appeals on this topic go to unless routed otherwise.
@@ -127,25 +142,25 @@ impl Category {
     }
 }
 
-/// Loads a recipient through the request's loader.
+/// A recipient from the reference data in memory.
 pub async fn load_recipient(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Recipient>> {
     let Some(id) = id else { return Ok(None) };
-    let loaders = ctx.data_unchecked::<Loaders>();
-    Ok(loaders.recipients.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(Recipient::from))
+    let refs = reference::snapshot_with(super::state(ctx), Some(id), None, None).await?;
+    Ok(refs.recipient(id).map(Recipient::from))
 }
 
-/// Loads a territory through the request's loader.
+/// A territory from the reference data in memory.
 pub async fn load_territory(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Territory>> {
     let Some(id) = id else { return Ok(None) };
-    let loaders = ctx.data_unchecked::<Loaders>();
-    Ok(loaders.territories.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(Territory::from))
+    let refs = reference::snapshot_with(super::state(ctx), None, None, Some(id)).await?;
+    Ok(refs.territory(id).map(Territory::from))
 }
 
-/// Loads a category through the request's loader.
+/// A category from the reference data in memory.
 pub async fn load_category(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Category>> {
     let Some(id) = id else { return Ok(None) };
-    let loaders = ctx.data_unchecked::<Loaders>();
-    Ok(loaders.categories.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(Category::from))
+    let refs = reference::snapshot_with(super::state(ctx), None, Some(id), None).await?;
+    Ok(refs.category(id).map(Category::from))
 }
 
 #[derive(async_graphql::InputObject)]
@@ -163,6 +178,35 @@ pub struct CategoryInput {
     /// A top-level category (the rubricator has two levels).
     pub parent_id: Option<ID>,
     pub default_recipient_id: Option<ID>,
+}
+
+#[derive(async_graphql::InputObject)]
+pub struct UpdateRecipientInput {
+    pub id: ID,
+    pub version: i32,
+    pub name: Option<String>,
+    pub short_name: Option<String>,
+    pub external: Option<bool>,
+    pub active: Option<bool>,
+}
+
+#[derive(async_graphql::InputObject)]
+pub struct UpdateCategoryInput {
+    pub id: ID,
+    pub version: i32,
+    pub name: Option<String>,
+    pub default_recipient_id: Option<ID>,
+}
+
+#[derive(async_graphql::InputObject)]
+pub struct UpdateTerritoryInput {
+    pub id: ID,
+    pub version: i32,
+    pub name: Option<String>,
+    pub code: Option<String>,
+    pub population: Option<i32>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
 }
 
 #[derive(async_graphql::InputObject)]
@@ -188,19 +232,19 @@ impl ReferenceQuery {
     /// All recipients (departments, organisations, external bodies).
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn recipients(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Recipient>> {
-        Ok(reference::recipients(&super::state(ctx).db).await?.into_iter().map(Recipient::from).collect())
+        Ok(reference::recipients(super::state(ctx)).await?.into_iter().map(Recipient::from).collect())
     }
 
     /// All categories of both levels (top-level ones have no parent).
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn categories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Category>> {
-        Ok(reference::categories(&super::state(ctx).db).await?.into_iter().map(Category::from).collect())
+        Ok(reference::categories(super::state(ctx)).await?.into_iter().map(Category::from).collect())
     }
 
     /// All territories.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn territories(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Territory>> {
-        Ok(reference::territories(&super::state(ctx).db).await?.into_iter().map(Territory::from).collect())
+        Ok(reference::territories(super::state(ctx)).await?.into_iter().map(Territory::from).collect())
     }
 }
 
@@ -239,5 +283,51 @@ impl ReferenceMutation {
             longitude: input.longitude,
         };
         Ok(reference::create_territory(super::state(ctx), super::caller(ctx), new).await?.into())
+    }
+
+    /// Renames a recipient or changes its short name, kind or activity.
+    async fn update_recipient(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateRecipientInput,
+    ) -> async_graphql::Result<Recipient> {
+        let id = super::parse_id("input.id", &input.id)?;
+        let ch = reference::RecipientChanges {
+            name: input.name,
+            short_name: input.short_name,
+            external: input.external,
+            active: input.active,
+        };
+        let (state, caller) = (super::state(ctx), super::caller(ctx));
+        Ok(reference::update_recipient(state, caller, id, input.version, ch).await?.into())
+    }
+
+    /// Renames a category or changes its default recipient.
+    async fn update_category(&self, ctx: &Context<'_>, input: UpdateCategoryInput) -> async_graphql::Result<Category> {
+        let id = super::parse_id("input.id", &input.id)?;
+        let ch = reference::CategoryChanges {
+            name: input.name,
+            default_recipient_id: opt_id("input.defaultRecipientId", input.default_recipient_id.as_ref())?,
+        };
+        let (state, caller) = (super::state(ctx), super::caller(ctx));
+        Ok(reference::update_category(state, caller, id, input.version, ch).await?.into())
+    }
+
+    /// Renames a territory or changes its code, population or centre.
+    async fn update_territory(
+        &self,
+        ctx: &Context<'_>,
+        input: UpdateTerritoryInput,
+    ) -> async_graphql::Result<Territory> {
+        let id = super::parse_id("input.id", &input.id)?;
+        let ch = reference::TerritoryChanges {
+            name: input.name,
+            code: input.code,
+            population: input.population,
+            latitude: input.latitude,
+            longitude: input.longitude,
+        };
+        let (state, caller) = (super::state(ctx), super::caller(ctx));
+        Ok(reference::update_territory(state, caller, id, input.version, ch).await?.into())
     }
 }

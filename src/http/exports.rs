@@ -13,6 +13,7 @@ use chrono::NaiveDate;
 
 use super::{Credential, Http, MALFORMED_CREDENTIAL, bearer, error_response};
 use crate::domain::access::{Denied, Principal};
+use crate::domain::appeal::{CategoryId, RecipientId, TerritoryId};
 use crate::error::AppError;
 use crate::graphql::policy;
 use crate::service::appeal_query::{self, AppealFilter};
@@ -133,9 +134,9 @@ fn appeal_filter(q: &HashMap<String, String>) -> Result<AppealFilter, AppError> 
         status: list(q, "status")?,
         kind: list(q, "kind")?,
         channel: list(q, "channel")?,
-        category_id: ids("categoryId")?,
-        territory_id: ids("territoryId")?,
-        recipient_id: ids("recipientId")?,
+        category_id: ids("categoryId")?.into_iter().map(CategoryId).collect(),
+        territory_id: ids("territoryId")?.into_iter().map(TerritoryId).collect(),
+        recipient_id: ids("recipientId")?.into_iter().map(RecipientId).collect(),
         sla_state: list(q, "slaState")?,
         received_from: date(q, "receivedFrom")?,
         received_to: date(q, "receivedTo")?,
@@ -160,9 +161,10 @@ pub async fn appeals(
     let result: Result<exports::AppealExport, AppError> = async {
         let filter = appeal_filter(&q)?;
         let app = &http.app;
-        let scope = AppealScope::of(&app.db, &principal).await?;
+        let scope = AppealScope::of(app, &principal).await?;
         let now = app.clock.now();
-        let query = appeal_query::filtered(&app.db, &scope, &filter, app.settings.timezone, now).await?;
+        let refs = crate::service::reference::snapshot(app).await?;
+        let query = appeal_query::filtered(&refs, &scope, &filter, app.settings.timezone, now)?;
         let export = exports::appeals_xlsx(&app.db, query, &scope, app.settings.timezone, now).await?;
         if !export.unmasked.is_empty() {
             let caller = Caller {

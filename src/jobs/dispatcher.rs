@@ -121,6 +121,9 @@ pub async fn listen(state: AppState) {
             tokio::time::sleep(Duration::from_secs(1)).await;
             continue;
         }
+        // What was announced while this process was not listening is lost: the reference
+        // data may have changed meanwhile.
+        state.reference.invalidate();
         loop {
             match listener.recv().await {
                 Ok(note) => {

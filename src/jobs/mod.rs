@@ -7,6 +7,7 @@
 pub mod dispatcher;
 pub mod mail;
 pub mod memo;
+pub mod reference;
 pub mod watch;
 pub mod webhooks;
 
@@ -56,6 +57,7 @@ pub async fn try_lead(txn: &impl ConnectionTrait, job: Job) -> AppResult<bool> {
 /// Starts the background work of a serving process.
 pub fn spawn(state: &AppState) {
     tokio::spawn(in_background(dispatcher::run(state.clone())));
+    tokio::spawn(in_background(reference::run(state.clone())));
     tokio::spawn(in_background(watch::run(state.clone())));
     tokio::spawn(in_background(memo::run(state.clone(), state.settings.memo_check_interval)));
     if state.mailer.is_some() {

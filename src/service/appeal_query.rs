@@ -6,18 +6,20 @@ use std::fmt::Write as _;
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, SimpleExpr};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QueryResult, QuerySelect, QueryTrait, Select, Statement,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QueryResult,
+    QuerySelect, QueryTrait, Select, Statement,
 };
 use serde::{Deserialize, Serialize};
 
-use super::scope::{AppealScope, territory_subtree};
+use super::scope::AppealScope;
 use crate::db::literal_in;
 use crate::domain::access::Channel;
+use crate::domain::appeal::{Appeal, AppealId, CategoryId, RecipientId, TerritoryId};
 use crate::domain::deadlines::{AppealKind, SlaState};
 use crate::domain::lifecycle::AppealStatus;
-use crate::entity::{appeal, category, recipient, territory};
+use crate::entity::appeal;
 use crate::error::{AppError, AppResult};
+use crate::state::ReferenceData;
 
 /// Filters of the appeal list; every present filter narrows it.
 #[derive(Debug, Clone, Default)]
@@ -26,10 +28,10 @@ pub struct AppealFilter {
     pub kind: Vec<AppealKind>,
     pub channel: Vec<Channel>,
     /// A top-level category includes its subcategories.
-    pub category_id: Vec<i64>,
+    pub category_id: Vec<CategoryId>,
     /// A territory includes its whole subtree.
-    pub territory_id: Vec<i64>,
-    pub recipient_id: Vec<i64>,
+    pub territory_id: Vec<TerritoryId>,
+    pub recipient_id: Vec<RecipientId>,
     pub sla_state: Vec<SlaState>,
     pub received_from: Option<NaiveDate>,
     pub received_to: Option<NaiveDate>,
@@ -92,17 +94,13 @@ pub struct ListRequest {
     pub before: Option<String>,
     pub backward: bool,
     /// The fields of `Appeal` the client selected for each listed appeal (GraphQL names,
-    /// as plain data): the list reads only the columns they need ([`columns_of_field`]) and
-    /// joins the names of recipients, categories and territories when they are shown.
+    /// as plain data): the list reads only the columns they need ([`columns_of_field`]).
     pub fields: Vec<String>,
 }
 
-/// A page of the list with the reference rows read with it, and the query for its total.
+/// A page of the list and the query for its total.
 pub struct AppealList {
     pub page: AppealPage,
-    /// The recipients, categories and territories of the page's appeals, when the client
-    /// shows them (read in the page's statement).
-    pub refs: Option<PageRefs>,
     pub query: ListQuery,
 }
 
@@ -126,26 +124,20 @@ impl ListQuery {
 /// `BAD_USER_INPUT` for a cursor that is not ours; when the database fails.
 pub async fn list(
     conn: &impl ConnectionTrait,
+    refs: &ReferenceData,
     scope: &AppealScope,
     f: &AppealFilter,
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
     req: ListRequest,
 ) -> AppResult<AppealList> {
-    let query = filtered(conn, scope, f, tz, now).await?;
+    let query = filtered(refs, scope, f, tz, now)?;
     let columns = columns_of_fields(&req.fields);
-    let names = req.fields.iter().any(|f| matches!(f.as_str(), "recipient" | "category" | "territory"));
     let ListRequest { order, descending, limit, after, before, backward, .. } = req;
     let p = PageRequest { order, descending, limit, after, before, backward, columns };
-    // The names the page shows are joined into it: one statement, where loaders under load
-    // fired in several waves (up to 14 statements a page on SQLite).
-    let (page, refs) = if names {
-        let (page, refs) = page_with_refs(conn, query.clone(), &p).await?;
-        (page, Some(refs))
-    } else {
-        (page(conn, query.clone(), &p).await?, None)
-    };
-    Ok(AppealList { page, refs, query: ListQuery(query) })
+    // The names the page shows come from the reference data in memory: one statement.
+    let page = page(conn, query.clone(), &p).await?;
+    Ok(AppealList { page, query: ListQuery(query) })
 }
 
 /// Position of a row in the order: the order key and the id.
@@ -157,12 +149,13 @@ struct CursorKey {
 
 /// A page of appeals with cursors and whether more exist on either side.
 pub struct AppealPage {
-    pub rows: Vec<(String, appeal::Model)>,
+    /// Each appeal with its cursor, typed; only the columns the request shows are read.
+    pub rows: Vec<(String, Appeal)>,
     pub has_next: bool,
     pub has_previous: bool,
 }
 
-fn key_of(order: OrderField, a: &appeal::Model) -> String {
+fn key_of(order: OrderField, a: &Appeal) -> String {
     match order {
         OrderField::ReceivedAt => a.received_at.to_rfc3339(),
         OrderField::DueAt => a.due_at.to_rfc3339(),
@@ -172,8 +165,8 @@ fn key_of(order: OrderField, a: &appeal::Model) -> String {
 }
 
 /// The opaque cursor of a row.
-fn encode_cursor(order: OrderField, a: &appeal::Model) -> String {
-    let key = CursorKey { k: key_of(order, a), id: a.id };
+fn encode_cursor(order: OrderField, a: &Appeal) -> String {
+    let key = CursorKey { k: key_of(order, a), id: a.id.0 };
     let json = serde_json::to_string(&key).unwrap_or_default();
     crate::crypto::hex(json.as_bytes())
 }
@@ -273,18 +266,24 @@ fn open_queue_hint(backend: sea_orm::DatabaseBackend, q: &Select<appeal::Entity>
 /// On a database failure.
 pub async fn matching(
     conn: &impl ConnectionTrait,
+    refs: &ReferenceData,
     scope: &AppealScope,
     f: &AppealFilter,
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
     id: i64,
-) -> AppResult<Option<appeal::Model>> {
-    Ok(filtered(conn, scope, f, tz, now).await?.filter(appeal::Column::Id.eq(id)).one(conn).await?)
+) -> AppResult<Option<Appeal>> {
+    let found = filtered(refs, scope, f, tz, now)?.filter(appeal::Column::Id.eq(id)).one(conn).await?;
+    found.map(Appeal::try_from).transpose()
 }
 
-/// Builds the filtered query within the scope. May read the category and territory trees.
-pub async fn filtered(
-    conn: &impl ConnectionTrait,
+/// Builds the filtered query within the scope; the category and territory trees come from
+/// the reference data in memory.
+///
+/// # Errors
+/// None today; kept fallible for filters that may refuse input.
+pub fn filtered(
+    refs: &ReferenceData,
     scope: &AppealScope,
     f: &AppealFilter,
     tz: chrono_tz::Tz,
@@ -307,22 +306,19 @@ pub async fn filtered(
         q = q.filter(literal_in(C::Channel, f.channel.iter().map(|s| s.as_str())));
     }
     if !f.category_id.is_empty() {
-        let children = category::Entity::find()
-            .filter(category::Column::ParentId.is_in(f.category_id.iter().copied()))
-            .all(conn)
-            .await?;
-        let ids: HashSet<i64> = f.category_id.iter().copied().chain(children.into_iter().map(|c| c.id)).collect();
+        let children = f.category_id.iter().flat_map(|p| refs.category_children(p.0).map(|c| c.id));
+        let ids: HashSet<i64> = f.category_id.iter().map(|c| c.0).chain(children).collect();
         q = q.filter(literal_in(C::CategoryId, ids));
     }
     if !f.territory_id.is_empty() {
         let mut ids = HashSet::new();
         for root in &f.territory_id {
-            ids.extend(territory_subtree(conn, *root).await?);
+            ids.extend(refs.territory_subtree(root.0));
         }
         q = q.filter(literal_in(C::TerritoryId, ids));
     }
     if !f.recipient_id.is_empty() {
-        q = q.filter(literal_in(C::RecipientId, f.recipient_id.iter().copied()));
+        q = q.filter(literal_in(C::RecipientId, f.recipient_id.iter().map(|r| r.0)));
     }
     if !f.sla_state.is_empty() {
         let mut any = Condition::any();
@@ -359,101 +355,188 @@ async fn page(conn: &impl ConnectionTrait, q: Select<appeal::Entity>, p: &PageRe
     let q = q.select_only().columns(cols.iter().copied());
     let stmt = page_statement(conn.get_database_backend(), &page_query(q, p)?, p);
     let rows = conn.query_all_raw(stmt).await?;
-    let appeals = rows.iter().map(|r| read_appeal(r, 0, &cols)).collect::<Result<Vec<_>, _>>()?;
+    let appeals = rows.iter().map(|r| read_appeal(r, &cols)).collect::<AppResult<Vec<_>>>()?;
     Ok(into_page(appeals, p))
 }
 
 /// The page of the rows read for it: the extra row dropped, in reading order, with cursors.
-fn into_page(mut appeals: Vec<appeal::Model>, p: &PageRequest) -> AppealPage {
+fn into_page(mut appeals: Vec<Appeal>, p: &PageRequest) -> AppealPage {
     let (has_next, has_previous) = trim(&mut appeals, p);
     let rows = appeals.into_iter().map(|a| (encode_cursor(p.order, &a), a)).collect();
     AppealPage { rows, has_next, has_previous }
 }
 
-/// The recipients, categories and territories of a page's appeals, read with the page.
-#[derive(Debug, Default)]
-pub struct PageRefs {
-    pub recipients: Vec<recipient::Model>,
-    pub categories: Vec<category::Model>,
-    pub territories: Vec<territory::Model>,
-}
+/// Every column of `appeals`, in the entity's order (a column's discriminant is its place).
+const APPEAL_COLUMNS: &[appeal::Column] = &[
+    appeal::Column::Id,
+    appeal::Column::Number,
+    appeal::Column::Kind,
+    appeal::Column::Channel,
+    appeal::Column::ExternalId,
+    appeal::Column::Status,
+    appeal::Column::ReceivedAt,
+    appeal::Column::RegisteredAt,
+    appeal::Column::AuthorName,
+    appeal::Column::AuthorContact,
+    appeal::Column::Anonymous,
+    appeal::Column::Text,
+    appeal::Column::SearchText,
+    appeal::Column::Summary,
+    appeal::Column::CategoryId,
+    appeal::Column::SuggestedCategoryId,
+    appeal::Column::TerritoryId,
+    appeal::Column::Address,
+    appeal::Column::Latitude,
+    appeal::Column::Longitude,
+    appeal::Column::RecipientId,
+    appeal::Column::RedirectedTo,
+    appeal::Column::HighPriority,
+    appeal::Column::SlaStartedAt,
+    appeal::Column::DueSoonAt,
+    appeal::Column::DueAt,
+    appeal::Column::ExtensionCount,
+    appeal::Column::ReactedAt,
+    appeal::Column::ResolvedAt,
+    appeal::Column::AnsweredAt,
+    appeal::Column::AnswerText,
+    appeal::Column::Completeness,
+    appeal::Column::NoAnswerReason,
+    appeal::Column::SatisfactionScore,
+    appeal::Column::Satisfied,
+    appeal::Column::FeedbackCode,
+    appeal::Column::FeedbackExpiresAt,
+    appeal::Column::ReopenCount,
+    appeal::Column::DuplicateOfId,
+    appeal::Column::Version,
+    appeal::Column::CreatedAt,
+    appeal::Column::UpdatedAt,
+];
 
-/// Declares the columns a page selects for an entity, in the entity's order, and a reader
-/// that takes any of them back by position: the listed columns from `at` on, default values
-/// in the fields not read.
-///
-/// sea-orm's derived readers find every column by name, and for every NULL one format the
-/// name into an error they then discard: a quarter of the server's time for a page of 50
-/// appeals with their recipient, category and territory. The struct literal and the `match`
-/// name every field (a new column is a compile error here), and a test checks the columns
-/// are the entity's, in this order.
-macro_rules! positional {
-    ($read:ident, $columns:ident, $fields:ident, $module:ident { $($field:ident: $col:ident),* $(,)? }) => {
-        const $columns: &[$module::Column] = &[$($module::Column::$col),*];
-        #[cfg(test)]
-        const $fields: &[&str] = &[$(stringify!($field)),*];
-
-        fn $read(row: &QueryResult, at: usize, cols: &[$module::Column]) -> Result<$module::Model, DbErr> {
-            let mut m = $module::Model { $($field: Default::default()),* };
-            for (i, col) in cols.iter().enumerate() {
-                match col {
-                    $($module::Column::$col => m.$field = row.try_get_by_index(at + i)?,)*
-                }
-            }
-            Ok(m)
-        }
-    };
-}
-
-positional!(
-    read_appeal,
-    APPEAL_COLUMNS,
-    APPEAL_FIELDS,
-    appeal {
-        id: Id,
-        number: Number,
-        kind: Kind,
-        channel: Channel,
-        external_id: ExternalId,
-        status: Status,
-        received_at: ReceivedAt,
-        registered_at: RegisteredAt,
-        author_name: AuthorName,
-        author_contact: AuthorContact,
-        anonymous: Anonymous,
-        text: Text,
-        search_text: SearchText,
-        summary: Summary,
-        category_id: CategoryId,
-        suggested_category_id: SuggestedCategoryId,
-        territory_id: TerritoryId,
-        address: Address,
-        latitude: Latitude,
-        longitude: Longitude,
-        recipient_id: RecipientId,
-        redirected_to: RedirectedTo,
-        high_priority: HighPriority,
-        sla_started_at: SlaStartedAt,
-        due_soon_at: DueSoonAt,
-        due_at: DueAt,
-        extension_count: ExtensionCount,
-        reacted_at: ReactedAt,
-        resolved_at: ResolvedAt,
-        answered_at: AnsweredAt,
-        answer_text: AnswerText,
-        completeness: Completeness,
-        no_answer_reason: NoAnswerReason,
-        satisfaction_score: SatisfactionScore,
-        satisfied: Satisfied,
-        feedback_code: FeedbackCode,
-        feedback_expires_at: FeedbackExpiresAt,
-        reopen_count: ReopenCount,
-        duplicate_of_id: DuplicateOfId,
-        version: Version,
-        created_at: CreatedAt,
-        updated_at: UpdatedAt,
+/// An appeal of a page before its columns are read: every field holds a placeholder. Names
+/// every field, so a new column is a compile error here.
+fn unread() -> Appeal {
+    let t = DateTime::<Utc>::UNIX_EPOCH;
+    Appeal {
+        id: AppealId(0),
+        number: String::new(),
+        kind: AppealKind::ALL[0],
+        channel: Channel::ALL[0],
+        external_id: None,
+        status: AppealStatus::ALL[0],
+        received_at: t,
+        registered_at: None,
+        author_name: None,
+        author_contact: None,
+        anonymous: false,
+        text: String::new(),
+        search_text: String::new(),
+        summary: None,
+        category_id: None,
+        suggested_category_id: None,
+        territory_id: None,
+        address: None,
+        latitude: None,
+        longitude: None,
+        recipient_id: None,
+        redirected_to: None,
+        high_priority: false,
+        sla_started_at: t,
+        due_soon_at: t,
+        due_at: t,
+        extension_count: 0,
+        reacted_at: None,
+        resolved_at: None,
+        answered_at: None,
+        answer_text: None,
+        completeness: None,
+        no_answer_reason: None,
+        satisfaction_score: None,
+        satisfied: None,
+        feedback_code: None,
+        feedback_expires_at: None,
+        reopen_count: 0,
+        duplicate_of_id: None,
+        version: 0,
+        created_at: t,
+        updated_at: t,
     }
-);
+}
+
+fn parsed<T: std::str::FromStr<Err = String>>(row: &QueryResult, i: usize) -> AppResult<T> {
+    row.try_get_by_index::<String>(i)?.parse().map_err(AppError::internal)
+}
+
+fn parsed_opt<T: std::str::FromStr<Err = String>>(row: &QueryResult, i: usize) -> AppResult<Option<T>> {
+    row.try_get_by_index::<Option<String>>(i)?.map(|s| s.parse().map_err(AppError::internal)).transpose()
+}
+
+/// The typed appeal of a page's row holding the columns `cols`, in that order: each column
+/// read by position (sea-orm's derived readers find every column by name, and for every NULL
+/// format the name into an error they then discard: a quarter of the server's time for a
+/// page of 50), enum columns parsed here, once. The columns not read keep placeholders
+/// ([`unread`]): such an appeal serves the display it was read for and nothing else (no
+/// write starts from a page). The `match` names every column, so a new one is a compile
+/// error here.
+fn read_appeal(row: &QueryResult, cols: &[appeal::Column]) -> AppResult<Appeal> {
+    use appeal::Column as C;
+    let mut a = unread();
+    for (i, col) in cols.iter().enumerate() {
+        macro_rules! get {
+            () => {
+                row.try_get_by_index(i)?
+            };
+            ($t:ty) => {
+                row.try_get_by_index::<$t>(i)?
+            };
+        }
+        match col {
+            C::Id => a.id = AppealId(get!()),
+            C::Number => a.number = get!(),
+            C::Kind => a.kind = parsed(row, i)?,
+            C::Channel => a.channel = parsed(row, i)?,
+            C::ExternalId => a.external_id = get!(),
+            C::Status => a.status = parsed(row, i)?,
+            C::ReceivedAt => a.received_at = get!(),
+            C::RegisteredAt => a.registered_at = get!(),
+            C::AuthorName => a.author_name = get!(),
+            C::AuthorContact => a.author_contact = get!(),
+            C::Anonymous => a.anonymous = get!(),
+            C::Text => a.text = get!(),
+            C::SearchText => a.search_text = get!(),
+            C::Summary => a.summary = get!(),
+            C::CategoryId => a.category_id = get!(Option<i64>).map(CategoryId),
+            C::SuggestedCategoryId => a.suggested_category_id = get!(Option<i64>).map(CategoryId),
+            C::TerritoryId => a.territory_id = get!(Option<i64>).map(TerritoryId),
+            C::Address => a.address = get!(),
+            C::Latitude => a.latitude = get!(),
+            C::Longitude => a.longitude = get!(),
+            C::RecipientId => a.recipient_id = get!(Option<i64>).map(RecipientId),
+            C::RedirectedTo => a.redirected_to = get!(),
+            C::HighPriority => a.high_priority = get!(),
+            C::SlaStartedAt => a.sla_started_at = get!(),
+            C::DueSoonAt => a.due_soon_at = get!(),
+            C::DueAt => a.due_at = get!(),
+            C::ExtensionCount => a.extension_count = get!(),
+            C::ReactedAt => a.reacted_at = get!(),
+            C::ResolvedAt => a.resolved_at = get!(),
+            C::AnsweredAt => a.answered_at = get!(),
+            C::AnswerText => a.answer_text = get!(),
+            C::Completeness => a.completeness = parsed_opt(row, i)?,
+            C::NoAnswerReason => a.no_answer_reason = parsed_opt(row, i)?,
+            C::SatisfactionScore => a.satisfaction_score = get!(),
+            C::Satisfied => a.satisfied = get!(),
+            C::FeedbackCode => a.feedback_code = get!(),
+            C::FeedbackExpiresAt => a.feedback_expires_at = get!(),
+            C::ReopenCount => a.reopen_count = get!(),
+            C::DuplicateOfId => a.duplicate_of_id = get!(Option<i64>).map(AppealId),
+            C::Version => a.version = get!(),
+            C::CreatedAt => a.created_at = get!(),
+            C::UpdatedAt => a.updated_at = get!(),
+        }
+    }
+    Ok(a)
+}
+
 /// The columns each field of `Appeal` (by its GraphQL name) reads from its row, beyond the
 /// key columns a page always reads ([`PAGE_KEY_COLUMNS`]); a page asked for a field not
 /// listed reads every column. Kept here, beside the reader, in step with the resolvers of
@@ -527,127 +610,6 @@ fn columns_of_fields(fields: &[String]) -> Option<Vec<appeal::Column>> {
         cols.extend_from_slice(columns_of_field(f)?);
     }
     Some(cols)
-}
-
-positional!(
-    read_recipient,
-    RECIPIENT_COLUMNS,
-    RECIPIENT_FIELDS,
-    recipient {
-        id: Id,
-        name: Name,
-        short_name: ShortName,
-        parent_id: ParentId,
-        external: External,
-        active: Active,
-        version: Version,
-        created_at: CreatedAt,
-    }
-);
-positional!(
-    read_category,
-    CATEGORY_COLUMNS,
-    CATEGORY_FIELDS,
-    category {
-        id: Id,
-        name: Name,
-        parent_id: ParentId,
-        default_recipient_id: DefaultRecipientId,
-        version: Version,
-        created_at: CreatedAt,
-    }
-);
-positional!(
-    read_territory,
-    TERRITORY_COLUMNS,
-    TERRITORY_FIELDS,
-    territory {
-        id: Id,
-        name: Name,
-        code: Code,
-        parent_id: ParentId,
-        population: Population,
-        latitude: Latitude,
-        longitude: Longitude,
-        version: Version,
-        created_at: CreatedAt,
-    }
-);
-
-/// Reads the joined row's reference at `at` (its id first) unless it is absent or already read.
-fn read_ref<M>(
-    row: &QueryResult,
-    at: usize,
-    seen: &mut HashSet<i64>,
-    read: impl Fn(&QueryResult, usize) -> Result<M, DbErr>,
-    into: &mut Vec<M>,
-) -> Result<(), DbErr> {
-    if let Some(id) = row.try_get_by_index::<Option<i64>>(at)?
-        && seen.insert(id)
-    {
-        into.push(read(row, at)?);
-    }
-    Ok(())
-}
-
-/// [`page`] in one statement that also reads each appeal's recipient, category and territory
-/// (left joins), so that a list showing their names needs no further statements. Each of
-/// them is read from the first row that names it.
-///
-/// # Errors
-/// As [`page`].
-async fn page_with_refs(
-    conn: &impl ConnectionTrait,
-    q: Select<appeal::Entity>,
-    p: &PageRequest,
-) -> AppResult<(AppealPage, PageRefs)> {
-    use sea_orm::JoinType;
-    use sea_orm::sea_query::Alias;
-    let recipient_rel: sea_orm::RelationDef = appeal::Entity::belongs_to(recipient::Entity)
-        .from(appeal::Column::RecipientId)
-        .to(recipient::Column::Id)
-        .into();
-    let category_rel: sea_orm::RelationDef =
-        appeal::Entity::belongs_to(category::Entity).from(appeal::Column::CategoryId).to(category::Column::Id).into();
-    let territory_rel: sea_orm::RelationDef = appeal::Entity::belongs_to(territory::Entity)
-        .from(appeal::Column::TerritoryId)
-        .to(territory::Column::Id)
-        .into();
-    let (rec, cat, ter) = (Alias::new("r"), Alias::new("c"), Alias::new("t"));
-    let cols = p.read_columns();
-    let mut q = q
-        .select_only()
-        .columns(cols.iter().copied())
-        .join_as(JoinType::LeftJoin, recipient_rel, rec.clone())
-        .join_as(JoinType::LeftJoin, category_rel, cat.clone())
-        .join_as(JoinType::LeftJoin, territory_rel, ter.clone());
-    for col in RECIPIENT_COLUMNS {
-        q = q.expr(Expr::col((rec.clone(), *col)));
-    }
-    for col in CATEGORY_COLUMNS {
-        q = q.expr(Expr::col((cat.clone(), *col)));
-    }
-    for col in TERRITORY_COLUMNS {
-        q = q.expr(Expr::col((ter.clone(), *col)));
-    }
-    let stmt = page_statement(conn.get_database_backend(), &page_query(q, p)?, p);
-    let rows = conn.query_all_raw(stmt).await?;
-    let at_recipient = cols.len();
-    let at_category = at_recipient + RECIPIENT_COLUMNS.len();
-    let at_territory = at_category + CATEGORY_COLUMNS.len();
-    let mut refs = PageRefs::default();
-    let mut seen = [HashSet::new(), HashSet::new(), HashSet::new()];
-    let mut appeals = Vec::with_capacity(rows.len());
-    for row in &rows {
-        appeals.push(read_appeal(row, 0, &cols)?);
-        let recipient = |r: &QueryResult, at| read_recipient(r, at, RECIPIENT_COLUMNS);
-        read_ref(row, at_recipient, &mut seen[0], recipient, &mut refs.recipients)?;
-        let category = |r: &QueryResult, at| read_category(r, at, CATEGORY_COLUMNS);
-        read_ref(row, at_category, &mut seen[1], category, &mut refs.categories)?;
-        let territory = |r: &QueryResult, at| read_territory(r, at, TERRITORY_COLUMNS);
-        read_ref(row, at_territory, &mut seen[2], territory, &mut refs.territories)?;
-    }
-    Ok((into_page(appeals, p), refs))
 }
 
 /// The statement of a page: the query (told its index on SQLite, see [`open_queue_hint`])
@@ -752,7 +714,8 @@ mod tests {
             assert!(stmt.sql.contains(r#""appeals"."category_id" IN (4, 12)"#), "{}", stmt.sql);
         }
         // A later page binds its cursor, and the limit is still written once.
-        let next = PageRequest { after: Some(encode_cursor(OrderField::DueAt, &sample())), ..p };
+        let next =
+            PageRequest { after: Some(encode_cursor(OrderField::DueAt, &Appeal::try_from(sample()).unwrap())), ..p };
         let stmt = page_statement(Postgres, &page_query(q, &next).unwrap(), &next);
         assert_eq!(stmt.values.map(|v| v.0.len()), Some(3));
         assert_eq!(stmt.sql.matches("LIMIT").count(), 1);
@@ -832,19 +795,12 @@ mod tests {
     }
 
     #[test]
-    fn the_positional_readers_take_every_column_of_their_entity_in_order() {
+    fn the_page_reads_every_column_of_the_entity_in_order() {
         use sea_orm::{IdenStatic, Iterable};
-        fn check<C: IdenStatic + Iterable>(columns: &[C], fields: &[&str]) {
-            let names: Vec<&str> = columns.iter().map(IdenStatic::as_str).collect();
-            assert_eq!(names, fields);
-            assert_eq!(names, C::iter().map(|c| c.as_str()).collect::<Vec<_>>());
-        }
-        check(APPEAL_COLUMNS, APPEAL_FIELDS);
+        let names: Vec<&str> = APPEAL_COLUMNS.iter().map(IdenStatic::as_str).collect();
+        assert_eq!(names, appeal::Column::iter().map(|c| c.as_str()).collect::<Vec<_>>());
         // `read_columns` orders by discriminant: it is the place in the list.
         assert!(APPEAL_COLUMNS.iter().enumerate().all(|(i, c)| *c as usize == i));
-        check(RECIPIENT_COLUMNS, RECIPIENT_FIELDS);
-        check(CATEGORY_COLUMNS, CATEGORY_FIELDS);
-        check(TERRITORY_COLUMNS, TERRITORY_FIELDS);
     }
 
     #[test]

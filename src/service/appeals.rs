@@ -16,7 +16,7 @@ use super::deadlines::Terms;
 use super::scope::AppealScope;
 use super::{Caller, audit};
 use crate::domain::access::{Channel, Principal};
-pub use crate::domain::appeal::{AppealId, MAX_TEXT, RecipientId};
+pub use crate::domain::appeal::{AppealId, CategoryId, MAX_TEXT, RecipientId, TerritoryId};
 use crate::domain::appeal::{check_coords, check_text, is_anonymous, search_text, trimmed};
 use crate::domain::deadlines::AppealKind;
 pub use crate::domain::effects::{AppealChanges, Step};
@@ -40,8 +40,8 @@ pub struct NewAppeal {
     pub author_name: Option<String>,
     pub author_contact: Option<String>,
     pub text: String,
-    pub category_id: Option<i64>,
-    pub territory_id: Option<i64>,
+    pub category_id: Option<CategoryId>,
+    pub territory_id: Option<TerritoryId>,
     pub address: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
@@ -75,7 +75,11 @@ pub async fn create(state: &AppState, caller: &Caller, scope: &AppealScope, new:
     super::reference::check_refs(
         &state.db,
         &mut errors,
-        super::reference::Refs { category_id: new.category_id, territory_id: new.territory_id, ..Default::default() },
+        super::reference::Refs {
+            category_id: new.category_id.map(|c| c.0),
+            territory_id: new.territory_id.map(|t| t.0),
+            ..Default::default()
+        },
     )
     .await?;
     if !errors.is_empty() {
@@ -105,7 +109,7 @@ pub async fn create(state: &AppState, caller: &Caller, scope: &AppealScope, new:
             .into_iter()
             .next()
             .filter(|(_, p)| *p >= state.settings.suggestion_threshold)
-            .map(|(id, _)| id),
+            .map(|(id, _)| CategoryId(id)),
         _ => None,
     };
     let year = terms.local_year(now);
@@ -158,7 +162,7 @@ pub async fn create(state: &AppState, caller: &Caller, scope: &AppealScope, new:
     let everything = AppealScope::for_token_reading_all();
     let likely =
         super::duplicates::find(&txn, &everything, &fresh, super::duplicates::DuplicateRules::default()).await?;
-    let likely: Vec<AppealId> = likely.iter().take(5).map(|m| AppealId(m.appeal.id)).collect();
+    let likely: Vec<AppealId> = likely.iter().take(5).map(|m| m.appeal.id).collect();
     let event = Event {
         action: "createAppeal",
         from: None,
@@ -190,8 +194,8 @@ async fn look_up(txn: &DatabaseTransaction, scope: &AppealScope, a: &Appeal, ste
     match step {
         Step::Update(ch) => {
             let refs = super::reference::Refs {
-                category_id: ch.category_id,
-                territory_id: ch.territory_id,
+                category_id: ch.category_id.map(|c| c.0),
+                territory_id: ch.territory_id.map(|t| t.0),
                 ..Default::default()
             };
             super::reference::check_refs(txn, &mut found.reference_errors, refs).await?;

@@ -31,7 +31,7 @@ impl Default for DuplicateRules {
 /// A likely duplicate.
 #[derive(Debug, Clone)]
 pub struct Match {
-    pub appeal: appeal::Model,
+    pub appeal: Appeal,
     pub similarity: f64,
     pub distance_m: Option<f64>,
 }
@@ -47,10 +47,10 @@ pub async fn find<Id: RecordId>(
     let window = Duration::days(rules.window_days);
     let mut same = Condition::any();
     if let Some(c) = a.category_id {
-        same = same.add(appeal::Column::CategoryId.eq(c));
+        same = same.add(appeal::Column::CategoryId.eq(c.0));
     }
     if let Some(t) = a.territory_id {
-        same = same.add(appeal::Column::TerritoryId.eq(t));
+        same = same.add(appeal::Column::TerritoryId.eq(t.0));
     }
     if a.category_id.is_none() && a.territory_id.is_none() {
         same = Condition::all();
@@ -76,10 +76,10 @@ pub async fn find<Id: RecordId>(
             _ => None,
         };
         let nearby_same_topic = a.category_id.is_some()
-            && a.category_id == c.category_id
+            && a.category_id.map(|x| x.0) == c.category_id
             && distance_m.is_some_and(|d| d <= rules.radius_m);
         if similarity >= rules.min_similarity || nearby_same_topic {
-            out.insert(c.id, Match { appeal: c, similarity, distance_m });
+            out.insert(c.id, Match { appeal: Appeal::try_from(c)?, similarity, distance_m });
         }
     }
     let mut list: Vec<Match> = out.into_values().collect();

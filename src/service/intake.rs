@@ -19,7 +19,7 @@ use sea_orm::{
 use super::deadlines::Terms;
 use super::{Caller, appeals, audit};
 use crate::domain::access::{Channel, Principal, Role};
-use crate::domain::appeal::{is_anonymous, search_text};
+use crate::domain::appeal::{CategoryId, TerritoryId, is_anonymous, search_text};
 use crate::domain::deadlines::AppealKind;
 use crate::domain::effects::SourceChanges;
 use crate::domain::lifecycle::AppealStatus;
@@ -29,6 +29,7 @@ use crate::state::AppState;
 use crate::store::appeals::{
     self as store, Appeal, Arrival, BatchStamp, Change, Event, FreshAppeal, Payload, RecipientId, Stamp,
 };
+use crate::store::outbox::Subject;
 
 /// Items accepted in one `ingestAppeals` call.
 pub const MAX_ITEMS: usize = 1000;
@@ -259,6 +260,7 @@ impl Reference {
         .await?;
         let target = Some(format!("category:{}", m.id));
         audit::record(txn, caller, now, "createCategory", target, Some(serde_json::json!({ "intake": true }))).await?;
+        crate::store::reference::announce(txn, Subject::Category(m.id), "createCategory", now).await?;
         Ok(m.id)
     }
 
@@ -280,13 +282,16 @@ impl Reference {
         .await?;
         let target = Some(format!("recipient:{}", m.id));
         audit::record(txn, caller, now, "createRecipient", target, Some(serde_json::json!({ "intake": true }))).await?;
+        crate::store::reference::announce(txn, Subject::Recipient(m.id), "createRecipient", now).await?;
         Ok(m.id)
     }
 
-    /// Commits the reference rows created so far (all or none of them).
-    async fn commit(&mut self) -> AppResult<()> {
+    /// Commits the reference rows created so far (all or none of them), and has this
+    /// process read the reference data again.
+    async fn commit(&mut self, state: &AppState) -> AppResult<()> {
         if let Some(txn) = self.creating.take() {
             txn.commit().await?;
+            super::reference::changed(state).await;
         }
         Ok(())
     }
@@ -313,8 +318,8 @@ struct Prepared {
     received_at: DateTime<Utc>,
     text: String,
     item: IngestItem,
-    category_id: Option<i64>,
-    territory_id: Option<i64>,
+    category_id: Option<CategoryId>,
+    territory_id: Option<TerritoryId>,
     recipient_id: Option<RecipientId>,
     status: AppealStatus,
 }
@@ -417,7 +422,7 @@ async fn prepare(
     let territory_id = match clean(item.territory_name.as_ref()) {
         None => None,
         Some(name) => match refs.territories.get(&territory_key(&name)) {
-            Some(id) => Some(*id),
+            Some(id) => Some(TerritoryId(*id)),
             None => return reject("territoryName", format!("unknown territory «{name}»")),
         },
     };
@@ -452,7 +457,7 @@ async fn prepare(
     )
     .await?
     {
-        Ok(c) => c,
+        Ok(c) => c.map(CategoryId),
         Err((field, message)) => return reject(field, message),
     };
     let recipient_id = match (recipient_name, known_recipient) {
@@ -520,7 +525,13 @@ fn term(p: &Prepared, terms: &Terms, now: DateTime<Utc>) -> (DateTime<Utc>, Date
     }
 }
 
-fn new_appeal(p: &Prepared, terms: &Terms, number: String, now: DateTime<Utc>, suggested: Option<i64>) -> FreshAppeal {
+fn new_appeal(
+    p: &Prepared,
+    terms: &Terms,
+    number: String,
+    now: DateTime<Utc>,
+    suggested: Option<CategoryId>,
+) -> FreshAppeal {
     let item = &p.item;
     let registered = !matches!(p.status, AppealStatus::Received);
     let (start, due) = term(p, terms, now);
@@ -664,13 +675,13 @@ fn source_change(a: &Appeal, p: &Prepared, changed: SourceChanges, terms: &Terms
     Change { next, event }
 }
 
-async fn suggestion(state: &AppState, p: &Prepared) -> Option<i64> {
+async fn suggestion(state: &AppState, p: &Prepared) -> Option<CategoryId> {
     if p.category_id.is_some() {
         return None;
     }
     let model = super::classifier::cached(state).await?;
     let (id, confidence) = model.model.predict(&p.text, 1).into_iter().next()?;
-    (confidence >= state.settings.suggestion_threshold).then_some(id)
+    (confidence >= state.settings.suggestion_threshold).then_some(CategoryId(id))
 }
 
 /// Rows a bulk statement writes at most: 1,000 appeals bind 42,000 values, more than
@@ -737,7 +748,7 @@ pub async fn ingest(
         }
     }
     // Before the appeals that use them, and before the writer is asked for again.
-    refs.commit().await?;
+    refs.commit(state).await?;
     // Which of them exist already, in one query per channel and chunk.
     let mut existing: HashMap<(Channel, String), Appeal> = HashMap::new();
     let mut by_channel: HashMap<Channel, Vec<String>> = HashMap::new();

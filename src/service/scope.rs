@@ -12,6 +12,7 @@ use crate::domain::access::{ApiScope, Channel, Principal, Role, UserPrincipal};
 use crate::domain::appeal::Placed;
 use crate::entity::{appeal, territory};
 use crate::error::AppResult;
+use crate::state::AppState;
 
 /// What one caller may see and do with appeals.
 #[derive(Debug, Clone, Default)]
@@ -50,13 +51,16 @@ pub async fn territory_subtree(conn: &impl ConnectionTrait, root: i64) -> AppRes
 }
 
 impl AppealScope {
-    /// The scope of a caller; loads the territory subtree when the user is limited to one.
-    pub async fn of(conn: &impl ConnectionTrait, who: &Principal) -> AppResult<Self> {
+    /// The scope of a caller; a user limited to a territory is limited to its subtree, taken
+    /// from the reference data in memory (no statement unless that data is stale).
+    pub async fn of(state: &AppState, who: &Principal) -> AppResult<Self> {
         match who {
             Principal::Token(t) => Ok(Self { all: t.scopes.contains(&ApiScope::AppealsRead), ..Self::default() }),
             Principal::User(u) => {
                 let territories = match u.territory_id {
-                    Some(root) => Some(territory_subtree(conn, root).await?),
+                    Some(root) => Some(
+                        super::reference::snapshot_with(state, None, None, Some(root)).await?.territory_subtree(root),
+                    ),
                     None => None,
                 };
                 Ok(Self::for_user(u, territories))

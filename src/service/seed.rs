@@ -12,7 +12,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoA
 use super::deadlines::Terms;
 use super::{Caller, users};
 use crate::domain::access::{Channel, Principal, Role};
-use crate::domain::appeal::{is_anonymous, search_text};
+use crate::domain::appeal::{CategoryId, TerritoryId, is_anonymous, search_text};
 use crate::domain::deadlines::AppealKind;
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::quality::{Completeness, NoAnswerReason};
@@ -632,9 +632,9 @@ fn generate(
         search_text: search_text(&text, None, Some(&address)),
         text,
         summary: None,
-        category_id: Some(sub.id),
+        category_id: Some(CategoryId(sub.id)),
         suggested_category_id: None,
-        territory_id: Some(district.id),
+        territory_id: Some(TerritoryId(district.id)),
         address: Some(address),
         latitude: Some(lat),
         longitude: Some(lon),

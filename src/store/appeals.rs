@@ -16,7 +16,9 @@ use super::outbox::{self, Subject};
 use super::rollup::{self, Facts};
 use super::{deliveries, tasks};
 use crate::domain::access::Channel;
-pub use crate::domain::appeal::{Appeal, AppealId, FreshAppeal, Placed, RecipientId, RecordId};
+pub use crate::domain::appeal::{
+    Appeal, AppealId, CategoryId, FreshAppeal, Placed, RecipientId, RecordId, TerritoryId,
+};
 use crate::domain::deadlines::AppealKind;
 pub use crate::domain::effects::{Change, Event, Payload};
 use crate::domain::events::Topic;
@@ -101,9 +103,9 @@ impl TryFrom<appeal::Model> for Appeal {
             text,
             search_text,
             summary,
-            category_id,
-            suggested_category_id,
-            territory_id,
+            category_id: category_id.map(CategoryId),
+            suggested_category_id: suggested_category_id.map(CategoryId),
+            territory_id: territory_id.map(TerritoryId),
             address,
             latitude,
             longitude,
@@ -151,9 +153,9 @@ impl From<Appeal> for appeal::Model {
             text: a.text,
             search_text: a.search_text,
             summary: a.summary,
-            category_id: a.category_id,
-            suggested_category_id: a.suggested_category_id,
-            territory_id: a.territory_id,
+            category_id: a.category_id.map(|c| c.0),
+            suggested_category_id: a.suggested_category_id.map(|c| c.0),
+            territory_id: a.territory_id.map(|t| t.0),
             address: a.address,
             latitude: a.latitude,
             longitude: a.longitude,
@@ -212,9 +214,9 @@ fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveM
         text: col!(text),
         search_text: col!(search_text),
         summary: col!(summary),
-        category_id: col!(category_id),
-        suggested_category_id: col!(suggested_category_id),
-        territory_id: col!(territory_id),
+        category_id: col!(category_id, |c: &Option<CategoryId>| c.map(|c| c.0)),
+        suggested_category_id: col!(suggested_category_id, |c: &Option<CategoryId>| c.map(|c| c.0)),
+        territory_id: col!(territory_id, |t: &Option<TerritoryId>| t.map(|t| t.0)),
         address: col!(address),
         latitude: col!(latitude),
         longitude: col!(longitude),
@@ -262,8 +264,8 @@ impl<Id: RecordId> From<&Appeal<Id>> for Facts {
             channel: a.channel.as_str().to_string(),
             kind: a.kind.as_str().to_string(),
             status: a.status.as_str().to_string(),
-            category_id: a.category_id,
-            territory_id: a.territory_id,
+            category_id: a.category_id.map(|c| c.0),
+            territory_id: a.territory_id.map(|t| t.0),
             recipient_id: a.recipient_id.map(|r| r.0),
             duplicate_of_id: a.duplicate_of_id.map(|d| d.0),
             due_at: a.due_at,
@@ -649,9 +651,9 @@ mod tests {
             text: "Яма".into(),
             search_text: "ям".into(),
             summary: Some("яма".into()),
-            category_id: Some(3),
-            suggested_category_id: Some(4),
-            territory_id: Some(5),
+            category_id: Some(CategoryId(3)),
+            suggested_category_id: Some(CategoryId(4)),
+            territory_id: Some(TerritoryId(5)),
             address: Some("ул. Ленина, 1".into()),
             latitude: Some(54.0),
             longitude: Some(90.2),

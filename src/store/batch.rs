@@ -3,7 +3,7 @@
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::entity::{appeal, appeal_event, category, recipient, territory, user};
+use crate::entity::{appeal, appeal_event, user};
 use crate::error::AppResult;
 
 macro_rules! by_ids {
@@ -18,23 +18,8 @@ macro_rules! by_ids {
     };
 }
 
-by_ids!(recipients, recipient);
-by_ids!(territories, territory);
-by_ids!(categories, category);
 by_ids!(users, user);
 by_ids!(appeals, appeal);
-
-/// The subcategories of these categories, by name.
-///
-/// # Errors
-/// On a database failure.
-pub async fn category_children(conn: &impl ConnectionTrait, parents: &[i64]) -> AppResult<Vec<category::Model>> {
-    Ok(category::Entity::find()
-        .filter(category::Column::ParentId.is_in(parents.iter().copied()))
-        .order_by_asc(category::Column::Name)
-        .all(conn)
-        .await?)
-}
 
 /// The history entries of these appeals, in order.
 ///

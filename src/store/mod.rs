@@ -12,5 +12,6 @@ pub mod batch;
 pub mod deliveries;
 pub mod notifications;
 pub mod outbox;
+pub mod reference;
 pub mod rollup;
 pub mod tasks;

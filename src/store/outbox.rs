@@ -19,6 +19,9 @@ pub enum Subject {
     Poll(i64),
     User(i64),
     Memo(i64),
+    Recipient(i64),
+    Category(i64),
+    Territory(i64),
 }
 
 impl Subject {
@@ -30,6 +33,9 @@ impl Subject {
             Self::Poll(id) => ("poll", id),
             Self::User(id) => ("user", id),
             Self::Memo(id) => ("memo", id),
+            Self::Recipient(id) => ("recipient", id),
+            Self::Category(id) => ("category", id),
+            Self::Territory(id) => ("territory", id),
         }
     }
 }

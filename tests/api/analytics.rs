@@ -547,14 +547,14 @@ async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
         use mcu::service::{appeal_query, exports, scope::AppealScope};
         let scope = AppealScope::for_token_reading_all();
         let st = &app.state;
+        let refs = mcu::service::reference::snapshot(st).await.unwrap();
         let q = appeal_query::filtered(
-            &st.db,
+            &refs,
             &scope,
             &appeal_query::AppealFilter::default(),
             st.settings.timezone,
             st.clock.now(),
         )
-        .await
         .unwrap();
         exports::appeals_xlsx_in_sheets(&st.db, q, &scope, st.settings.timezone, st.clock.now(), 2).await.unwrap()
     };
@@ -592,9 +592,9 @@ async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
         let scope = AppealScope::for_token_reading_all();
         let st = &app.state;
         let later = chrono::DateTime::parse_from_rfc3339("2027-06-01T12:00:00+07:00").unwrap().to_utc();
+        let refs = mcu::service::reference::snapshot(st).await.unwrap();
         let q =
-            appeal_query::filtered(&st.db, &scope, &appeal_query::AppealFilter::default(), st.settings.timezone, later)
-                .await
+            appeal_query::filtered(&refs, &scope, &appeal_query::AppealFilter::default(), st.settings.timezone, later)
                 .unwrap();
         let mut f = exports::appeals_xlsx(&st.db, q, &scope, st.settings.timezone, later).await.unwrap().file;
         let mut late = Vec::new();

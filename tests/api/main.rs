@@ -34,6 +34,7 @@ mod policy;
 mod polls;
 mod practices;
 mod reference;
+mod reference_cache;
 mod roadmaps;
 mod schema;
 mod seed;

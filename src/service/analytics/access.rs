@@ -74,10 +74,11 @@ impl Scoped {
             return Ok(HashMap::new());
         }
         let rows = appeal::Entity::find().filter(appeal::Column::Id.is_in(ids)).all(conn).await?;
-        Ok(rows
-            .into_iter()
-            .filter(|a| scope.sees(a))
-            .map(|a| (a.id, VisibleAppeal { handles: scope.handles(&a), model: a }))
-            .collect())
+        let mut shown = HashMap::new();
+        for row in rows.into_iter().filter(|a| scope.sees(a)) {
+            let a = crate::domain::appeal::Appeal::try_from(row)?;
+            shown.insert(a.id.0, VisibleAppeal { handles: scope.handles(&a), model: a });
+        }
+        Ok(shown)
     }
 }

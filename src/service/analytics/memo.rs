@@ -223,7 +223,7 @@ pub async fn overdue_appeals(state: &AppState, who: &Principal) -> AppResult<Vec
     use appeal::Column as C;
     let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
     let Some(scope) = scoped.appeals() else { return Ok(Vec::new()) };
-    Ok(appeal::Entity::find()
+    appeal::Entity::find()
         .filter(scope.condition())
         .filter(sla_condition(SlaState::Overdue, state.clock.now()))
         .order_by_asc(C::DueAt)
@@ -232,6 +232,9 @@ pub async fn overdue_appeals(state: &AppState, who: &Principal) -> AppResult<Vec
         .all(&state.db)
         .await?
         .into_iter()
-        .map(|model| VisibleAppeal { handles: scope.handles(&model), model })
-        .collect())
+        .map(|row| {
+            let model = crate::domain::appeal::Appeal::try_from(row)?;
+            Ok(VisibleAppeal { handles: scope.handles(&model), model })
+        })
+        .collect::<AppResult<Vec<_>>>()
 }

@@ -25,7 +25,6 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use super::appeal_query::local_midnight;
 use crate::domain::access::Channel;
 use crate::domain::deadlines::AppealKind;
-use crate::entity::appeal;
 use crate::error::{AppError, AppResult};
 
 pub use crate::domain::analytics::{CountBy, GrowthItem, Summary};
@@ -101,7 +100,8 @@ pub struct Filter {
 /// overdue list), and whether the caller handles it (and so sees its author's personal data).
 #[derive(Debug, Clone, PartialEq)]
 pub struct VisibleAppeal {
-    pub model: appeal::Model,
+    /// Read whole, typed at the row boundary.
+    pub model: crate::domain::appeal::Appeal,
     pub handles: bool,
 }
 
