@@ -15,6 +15,8 @@ mod m20261204_000015_outbox;
 mod m20261204_000016_webhooks;
 mod m20261204_000017_memos;
 mod m20261205_000020_notifications;
+mod m20261214_000001_folded_rollups;
+mod m20261214_000002_response_histograms;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -36,6 +38,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_webhooks::Migration),
             Box::new(m20261204_000017_memos::Migration),
             Box::new(m20261205_000020_notifications::Migration),
+            Box::new(m20261214_000001_folded_rollups::Migration),
+            Box::new(m20261214_000002_response_histograms::Migration),
         ]
     }
 }

@@ -32,6 +32,7 @@ mod policy;
 mod polls;
 mod reference;
 mod roadmaps;
+mod rollups;
 mod schema;
 mod seed;
 mod subscriptions;
