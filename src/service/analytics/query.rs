@@ -436,7 +436,7 @@ async fn walk_medians(conn: &impl ConnectionTrait, of: Vec<MedianOf>) -> AppResu
         let walk = appeal::Entity::find()
             .filter(cond)
             .select_only()
-            .expr_as(Expr::cust(i.to_string()), "walk")
+            .expr_as(Expr::cust(format!("CAST({i} AS BIGINT)")), "walk")
             .expr_as(hours.clone(), "hours")
             .expr_as(Expr::cust("COUNT(*) OVER ()"), "n")
             .order_by(hours.clone(), Order::Asc)
