@@ -90,9 +90,9 @@ for _ in $(seq 1 50); do curl -sf "http://$MCU_BIND/readyz" >/dev/null && break;
 
 PERIOD='{"from":"2026-01-01","to":"2026-12-31"}'
 time_query() {
-  local name="$1" query="$2" times=()
+  local name="$1" query="$2" vars="${3:-{\"p\":$PERIOD\}}" times=()
   local body
-  body=$(printf '{"query":"%s","variables":{"p":%s}}' "$query" "$PERIOD")
+  body=$(printf '{"query":"%s","variables":%s}' "$query" "$vars")
   local first
   first=$(curl -s -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -d "$body" \
     "http://$MCU_BIND/graphql")
@@ -122,7 +122,7 @@ time_query trend 'query($p:PeriodInput!){analytics{trend(period:$p, granularity:
 time_query summaryTotal 'query($p:PeriodInput!){analytics{summary(period:$p){total}}}'
 time_query ratingMedian 'query($p:PeriodInput!){analytics{recipientRating(period:$p){recipient{id} rank total medianResponseHours}}}'
 time_query growth 'query($p:PeriodInput!){analytics{growth(period:$p, groupBy:CATEGORY){key count baseline growth significant drivers{key count}}}}'
-time_query weeklyMemo "query(\$p:PeriodInput!){analytics{weeklyMemo(weekStart:\\\"$WEEK\\\"){markdown}}}"
+time_query weeklyMemo 'query($w:Date!){analytics{weeklyMemo(weekStart:$w){markdown}}}' "{\"w\":\"$WEEK\"}"
 
 if [ "$SEED" = demo ]; then
   kill "$SERVER" 2>/dev/null || true
