@@ -120,16 +120,15 @@ fn exact_median(mut hours: Vec<f64>) -> Option<f64> {
     }
     hours.sort_by(f64::total_cmp);
     let n = hours.len();
-    Some(if n % 2 == 1 { hours[n / 2] } else { (hours[n / 2 - 1] + hours[n / 2]) / 2.0 })
+    Some(if n % 2 == 1 { hours[n / 2] } else { f64::midpoint(hours[n / 2 - 1], hours[n / 2]) })
 }
 
-/// (received, answered, recipient, channel, category) of the answered appeals received in
+/// An answered appeal: response hours, recipient, channel, category.
+type Answer = (f64, Option<i64>, String, Option<i64>);
+
+/// (response hours, recipient, channel, category) of the answered appeals received in
 /// `[from, to)` local days.
-async fn answers(
-    app: &TestApp,
-    from: chrono::NaiveDate,
-    to: chrono::NaiveDate,
-) -> Vec<(f64, Option<i64>, String, Option<i64>)> {
+async fn answers(app: &TestApp, from: chrono::NaiveDate, to: chrono::NaiveDate) -> Vec<Answer> {
     use mcu::entity::appeal;
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
     let tz = app.state.settings.timezone;
@@ -184,9 +183,8 @@ async fn medians_from_the_histograms_equal_the_exact_medians_of_the_rows() {
                 let from = today - chrono::Days::new(days);
                 let rows = answers(app, from, today + chrono::Days::new(1)).await;
                 let p = json!({"from": from.to_string(), "to": today.to_string()});
-                let all = |f: &dyn Fn(&(f64, Option<i64>, String, Option<i64>)) -> bool| {
-                    exact_median(rows.iter().filter(|r| f(r)).map(|r| r.0).collect())
-                };
+                let all =
+                    |f: &dyn Fn(&Answer) -> bool| exact_median(rows.iter().filter(|r| f(r)).map(|r| r.0).collect());
                 let r = app.gql(Some(&curator), MEDIANS, json!({"p": p})).await;
                 let s = &r.data()["analytics"]["summary"];
                 assert!(close(&s["medianResponseHours"], all(&|_| true)), "seed {seed}, {days} days, {corrupted}: {s}");
@@ -234,23 +232,24 @@ async fn medians_from_the_histograms_equal_the_exact_medians_of_the_rows() {
 async fn a_summary_computes_only_the_selected_fields() {
     let (app, curator) = seeded(200).await;
     let today = app.state.clock.now().with_timezone(&app.state.settings.timezone).date_naive();
-    let p = json!({"p": {"from": (today - chrono::Days::new(366)).to_string(), "to": today.to_string()}});
+    let year = json!({"p": {"from": (today - chrono::Days::new(366)).to_string(), "to": today.to_string()}});
     let cost = |q: &'static str| {
-        let (app, curator, p) = (&app, curator.clone(), p.clone());
+        let (app, curator, vars) = (&app, curator.clone(), year.clone());
         async move {
             let before = app.sql_statements();
-            let r = app.gql(Some(&curator), q, p).await;
+            let r = app.gql(Some(&curator), q, vars).await;
             (app.sql_statements() - before, r.data()["analytics"].clone())
         }
     };
-    let (only_total, a) = cost("query($p:PeriodInput!){ analytics { summary(period:$p) { total } } }").await;
-    let (with_now, b) = cost("query($p:PeriodInput!){ analytics { summary(period:$p) { total overdueNow } } }").await;
-    let (everything, c) =
+    let (only_total, first) = cost("query($p:PeriodInput!){ analytics { summary(period:$p) { total } } }").await;
+    let (with_now, second) =
+        cost("query($p:PeriodInput!){ analytics { summary(period:$p) { total overdueNow } } }").await;
+    let (everything, third) =
         cost("query($p:PeriodInput!){ analytics { summary(period:$p) { total overdueNow medianResponseHours } } }")
             .await;
-    assert_eq!(a["summary"]["total"], 200);
-    assert_eq!(b["summary"]["total"], 200);
-    assert!(c["summary"]["medianResponseHours"].as_f64().is_some());
+    assert_eq!(first["summary"]["total"], 200);
+    assert_eq!(second["summary"]["total"], 200);
+    assert!(third["summary"]["medianResponseHours"].as_f64().is_some());
     assert!(only_total < with_now && with_now < everything, "{only_total} < {with_now} < {everything}");
     // The rating reads its medians only when they are selected.
     let (bare, _) = cost("query($p:PeriodInput!){ analytics { recipientRating(period:$p) { total score } } }").await;

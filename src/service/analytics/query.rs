@@ -423,7 +423,7 @@ async fn walk_medians(conn: &impl ConnectionTrait, of: Vec<MedianOf>) -> AppResu
     let mut sql = String::new();
     let mut values: Vec<sea_orm::Value> = Vec::new();
     for (i, w) in walks.iter().enumerate() {
-        let mut cond = conds.get(&w.key).map(|c| (*c).clone()).unwrap_or_else(Condition::all);
+        let mut cond = conds.get(&w.key).map_or_else(Condition::all, |c| (*c).clone());
         if let Some(b) = w.bucket {
             let (from, to) = crate::service::rollup::bucket_hours(b);
             if let Some(f) = from {
@@ -447,7 +447,10 @@ async fn walk_medians(conn: &impl ConnectionTrait, of: Vec<MedianOf>) -> AppResu
         if i > 0 {
             sql.push_str(" UNION ALL ");
         }
-        sql.push_str(&format!("SELECT * FROM ({text}) AS w{i}"));
+        sql.push_str("SELECT * FROM (");
+        sql.push_str(&text);
+        sql.push_str(") AS w");
+        sql.push_str(&i.to_string());
         values.extend(walk.values.map(|v| v.0).unwrap_or_default());
     }
     let rows = conn.query_all_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
