@@ -274,7 +274,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 }
                 RollupCommand::Compact => {
                     let rows = rollup::compact(&state.writer, true).await.map_err(cli_error)?;
-                    println!("compacted the rollups: {} rows", rows.unwrap_or(0));
+                    println!(
+                        "compacted the rollups: {} rows in the folded chunks, {:.1} s",
+                        rows.unwrap_or(0),
+                        started.elapsed().as_secs_f64()
+                    );
                 }
                 RollupCommand::Verify => {
                     let diffs = rollup::verify(&state.db, tz).await.map_err(cli_error)?;

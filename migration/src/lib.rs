@@ -16,6 +16,8 @@ mod m20261204_000016_webhooks;
 mod m20261204_000017_memos;
 mod m20261205_000020_notifications;
 mod m20261210_000001_appeal_tasks;
+mod m20261214_000001_folded_rollups;
+mod m20261214_000002_response_histograms;
 mod m20261216_000001_practices;
 mod m20261216_000002_cur_requests;
 
@@ -40,6 +42,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_memos::Migration),
             Box::new(m20261205_000020_notifications::Migration),
             Box::new(m20261210_000001_appeal_tasks::Migration),
+            Box::new(m20261214_000001_folded_rollups::Migration),
+            Box::new(m20261214_000002_response_histograms::Migration),
             Box::new(m20261216_000001_practices::Migration),
             Box::new(m20261216_000002_cur_requests::Migration),
         ]

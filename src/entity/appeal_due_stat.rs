@@ -17,6 +17,8 @@ pub struct Model {
     pub resolved: i64,
     /// Resolved by the deadline.
     pub met: i64,
+    /// The one row of its key written by a compaction or a rebuild (writers append `false`).
+    pub folded: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

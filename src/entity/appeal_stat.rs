@@ -28,6 +28,8 @@ pub struct Model {
     pub full: i64,
     pub assessed: i64,
     pub reopened: i64,
+    /// The one row of its key written by a compaction or a rebuild (writers append `false`).
+    pub folded: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

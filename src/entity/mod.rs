@@ -6,6 +6,7 @@ pub mod appeal_alert;
 pub mod appeal_counter;
 pub mod appeal_due_stat;
 pub mod appeal_event;
+pub mod appeal_response_stat;
 pub mod appeal_stat;
 pub mod appeal_task;
 pub mod audit_log;

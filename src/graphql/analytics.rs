@@ -361,7 +361,13 @@ impl Analytics {
         filter: Option<AnalyticsFilter>,
     ) -> AppResult<Summary> {
         let (period, filter) = (period.period()?, parsed(filter)?);
-        Ok(svc::summary(state(ctx), who(ctx), period, &filter).await?.into())
+        // Only what the client selected is computed (look-ahead).
+        let wants = ctx.look_ahead();
+        let parts = svc::SummaryParts {
+            now: wants.field("overdueNow").exists() || wants.field("dueSoonNow").exists(),
+            median: wants.field("medianResponseHours").exists(),
+        };
+        Ok(svc::summary_of(state(ctx), who(ctx), period, &filter, parts).await?.into())
     }
 
     /// Topic × territory counts with the previous period and per 1000 inhabitants.
@@ -373,7 +379,8 @@ impl Analytics {
         filter: Option<AnalyticsFilter>,
     ) -> AppResult<Heatmap> {
         let (period, filter) = (period.period()?, parsed(filter)?);
-        let h = svc::heatmap(state(ctx), who(ctx), period, &filter).await?;
+        let previous = ctx.look_ahead().field("cells").field("previousCount").exists();
+        let h = svc::heatmap_of(state(ctx), who(ctx), period, &filter, previous).await?;
         Ok(Heatmap {
             categories: h.categories.into_iter().map(Category::from).collect(),
             territories: h.territories.into_iter().map(Territory::from).collect(),
@@ -521,7 +528,8 @@ impl Analytics {
         channel: Option<Channel>,
     ) -> AppResult<Vec<RecipientRatingRow>> {
         let period = period.period()?;
-        let rows = svc::recipient_rating(state(ctx), who(ctx), period, channel).await?;
+        let with_median = ctx.look_ahead().field("medianResponseHours").exists();
+        let rows = svc::recipient_rating_of(state(ctx), who(ctx), period, channel, with_median).await?;
         Ok(rows.into_iter().map(RecipientRatingRow::from).collect())
     }
 

@@ -81,6 +81,9 @@ pub struct IngestOutcome {
     pub rejected: Vec<RowError>,
 }
 
+/// New appeals in one ingestion call from which its ledger rows are folded at once.
+const FOLD_AFTER: u32 = 1_000;
+
 /// Options of an intake.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct IngestOptions {
@@ -811,6 +814,16 @@ pub async fn ingest(
     out.rejected.sort_by_key(|e| e.row);
     if out.created > 0 {
         refresh_statistics(state, out.created).await;
+    }
+    // A burst through the API folds the ledger rows it appended right away, in the background
+    // (an import folds once at its end instead).
+    if opts.report.is_none() && out.created >= FOLD_AFTER {
+        let writer = state.writer.clone();
+        tokio::spawn(crate::state::in_background(async move {
+            if let Err(e) = super::rollup::compact_after_bulk(&writer).await {
+                tracing::warn!(error = %e.message(), "could not fold the analytics rollups after an ingestion");
+            }
+        }));
     }
     Ok(out)
 }

@@ -463,6 +463,9 @@ pub async fn seed_demo(state: &AppState, n: u64, seed: u64) -> AppResult<SeedRep
         }
     }
     inserted += flush(state, &mut batch, chunk).await?;
+    // Each batch appended its own ledger rows (many per week and month key): fold them, so
+    // analytics are as fast right after the load as after a compaction.
+    super::rollup::compact(&state.writer, false).await?;
     // Fresh statistics, or the planner keeps estimating from an empty table after a bulk load.
     state.db.execute_unprepared("ANALYZE").await?;
     Ok(SeedReport { appeals: inserted, users_created })

@@ -18,13 +18,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Datelike, Days, Months, NaiveDate, Utc};
-use sea_orm::sea_query::{Expr, LockType};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseConnection, EntityTrait, FromQueryResult,
-    IsolationLevel, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, TransactionOptions, TransactionTrait,
+    IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionOptions, TransactionTrait,
 };
 
-use crate::entity::{appeal, appeal_due_stat, appeal_stat, rollup_state};
+use crate::entity::{appeal, appeal_due_stat, appeal_response_stat, appeal_stat, rollup_state};
 use crate::error::AppResult;
 
 /// The name of the one `rollup_state` row.
@@ -124,6 +123,46 @@ pub struct DueKey {
 /// Counts of an `appeal_due_stats` row: resolved, met.
 pub type DueCounts = [i64; 2];
 
+/// Key of an `appeal_response_stats` row: answered appeals of one response-time bucket.
+/// `Cube::Full` keeps the recipient; `Cube::Overview` leaves it NULL.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct RespKey {
+    pub cube: Cube,
+    pub grain: Grain,
+    pub day: NaiveDate,
+    pub channel: String,
+    pub kind: String,
+    pub recipient_id: Option<i64>,
+    pub bucket: i32,
+}
+
+/// The response-time bucket of an answer: bucket `b ≥ 0` holds the times in
+/// `[b²/8 hours + ½ s, (b+1)²/8 hours + ½ s)` (7.5 minutes wide at first, about 17 hours wide
+/// after a year), bucket -1 everything below half a second (an answer dated before its
+/// receipt included). The half second keeps every edge away from times in whole seconds (and
+/// from the rounding of SQLite's day fractions), so the rollup and the SQL over `appeals`
+/// put a time in the same bucket. Computed from whole microseconds, exactly.
+pub fn response_bucket(received: DateTime<Utc>, answered: DateTime<Utc>) -> i32 {
+    let micros = (answered - received).num_microseconds().unwrap_or(i64::MAX);
+    let Some(past_edge) = micros.checked_sub(EDGE_MICROS).filter(|m| *m >= 0) else { return -1 };
+    // ⌊√x⌋ = ⌊√⌊x⌋⌋ for x ≥ 0, with x = 8 × hours.
+    let eighths = u64::try_from(i128::from(past_edge) * 8 / 3_600_000_000).unwrap_or(u64::MAX);
+    i32::try_from(eighths.isqrt()).unwrap_or(i32::MAX)
+}
+
+/// Where bucket edges sit past whole eighths of squared hours: half a second.
+const EDGE_MICROS: i64 = 500_000;
+
+/// The response hours bucket `b` holds: `[from, to)` (`None`: unbounded), as the hours
+/// expression over `appeals` computes them (seconds as a double, then ÷ 3600).
+pub fn bucket_hours(b: i32) -> (Option<f64>, Option<f64>) {
+    let edge = |b: i32| {
+        let micros = i64::from(b) * i64::from(b) * 450_000_000 + EDGE_MICROS;
+        micros as f64 / 1e6 / 3600.0
+    };
+    if b < 0 { (None, Some(edge(0))) } else { (Some(edge(b)), Some(edge(b + 1))) }
+}
+
 /// The length of the bucket a ledger row counts: a local day, an ISO week (Monday first)
 /// or a calendar month. Every appeal is counted once at each grain, so a period is summed
 /// from whole months, whole weeks and the days left over ([`tile`]).
@@ -144,10 +183,6 @@ impl Grain {
             Self::Week => "W",
             Self::Month => "M",
         }
-    }
-
-    fn parse(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|g| g.code() == code)
     }
 
     /// The first day of the bucket holding `d` (the `day` of its ledger rows).
@@ -220,10 +255,6 @@ impl Cube {
             Self::Overview => "O",
         }
     }
-
-    fn parse(code: &str) -> Option<Self> {
-        Self::ALL.into_iter().find(|c| c.code() == code)
-    }
 }
 
 /// What one appeal adds to the rollups.
@@ -231,6 +262,8 @@ impl Cube {
 pub struct Contribution {
     pub stat: (StatKey, StatCounts),
     pub due: Option<(DueKey, DueCounts)>,
+    /// The response-time bucket of an answered appeal.
+    pub response: Option<i32>,
 }
 
 impl Contribution {
@@ -270,7 +303,8 @@ impl Contribution {
             };
             (key, [1, i64::from(r <= f.due_at)])
         });
-        Self { stat: (key, counts), due }
+        let response = f.answered_at.map(|a| response_bucket(f.received_at, a));
+        Self { stat: (key, counts), due, response }
     }
 }
 
@@ -279,6 +313,7 @@ impl Contribution {
 pub struct Ledger {
     pub stats: HashMap<StatKey, StatCounts>,
     pub due: HashMap<DueKey, DueCounts>,
+    pub response: HashMap<RespKey, i64>,
 }
 
 fn add_into<const N: usize>(into: &mut [i64; N], from: &[i64; N], sign: i64) {
@@ -306,6 +341,21 @@ impl Ledger {
                 let key = DueKey { grain: g, day: g.start(k.day), ..k.clone() };
                 add_into(self.due.entry(key).or_default(), v, sign);
             }
+            if let Some(bucket) = c.response {
+                let s = &c.stat.0;
+                for (cube, recipient_id) in [(Cube::Full, s.recipient_id), (Cube::Overview, None)] {
+                    let key = RespKey {
+                        cube,
+                        grain: g,
+                        day: g.start(s.day),
+                        channel: s.channel.clone(),
+                        kind: s.kind.clone(),
+                        recipient_id,
+                        bucket,
+                    };
+                    *self.response.entry(key).or_default() += sign;
+                }
+            }
         }
     }
 
@@ -322,13 +372,20 @@ impl Ledger {
     fn prune(&mut self) {
         self.stats.retain(|_, v| v.iter().any(|x| *x != 0));
         self.due.retain(|_, v| v.iter().any(|x| *x != 0));
+        self.response.retain(|_, v| *v != 0);
     }
 
-    /// Appends the non-zero rows.
+    /// Appends the non-zero rows (as a writer: not folded).
     ///
     /// # Errors
     /// When the database refuses the insert.
-    pub async fn write(mut self, conn: &impl ConnectionTrait) -> AppResult<()> {
+    pub async fn write(self, conn: &impl ConnectionTrait) -> AppResult<()> {
+        self.write_as(conn, false).await
+    }
+
+    /// Appends the non-zero rows; `folded` when they are the only rows of their keys (a
+    /// rebuild).
+    async fn write_as(mut self, conn: &impl ConnectionTrait, folded: bool) -> AppResult<()> {
         self.prune();
         // In key order, so the rows of one cube and grain lie together on disk after a
         // rebuild or a compaction.
@@ -357,6 +414,7 @@ impl Ledger {
                 full: Set(v[5]),
                 assessed: Set(v[6]),
                 reopened: Set(v[7]),
+                folded: Set(folded),
                 ..Default::default()
             })
             .collect();
@@ -371,10 +429,29 @@ impl Ledger {
                 recipient_id: Set(k.recipient_id),
                 resolved: Set(v[0]),
                 met: Set(v[1]),
+                folded: Set(folded),
                 ..Default::default()
             })
             .collect();
         crate::db::insert_rows(conn, due, INSERT_CHUNK).await?;
+        let mut response: Vec<(RespKey, i64)> = self.response.into_iter().collect();
+        response.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let response: Vec<appeal_response_stat::ActiveModel> = response
+            .into_iter()
+            .map(|(k, v)| appeal_response_stat::ActiveModel {
+                cube: Set(k.cube.code().to_string()),
+                grain: Set(k.grain.code().to_string()),
+                day: Set(k.day),
+                channel: Set(k.channel),
+                kind: Set(k.kind),
+                recipient_id: Set(k.recipient_id),
+                bucket: Set(k.bucket),
+                answered: Set(v),
+                folded: Set(folded),
+                ..Default::default()
+            })
+            .collect();
+        crate::db::insert_rows(conn, response, INSERT_CHUNK).await?;
         Ok(())
     }
 }
@@ -519,61 +596,136 @@ fn any_nonzero(cols: &[&str]) -> String {
 
 const STAT_KEY: &str = "cube, grain, day, channel, kind, status, category_id, territory_id, recipient_id, duplicate";
 const DUE_KEY: &str = "grain, day, channel, territory_id, recipient_id";
+const RESP_KEY: &str = "cube, grain, day, channel, kind, recipient_id, bucket";
+/// The count column of `appeal_response_stats`.
+const RESP_COUNTS: [&str; 1] = ["answered"];
 
-/// The ledger as stored, summed per key.
+/// The ledger as stored, summed per key, read a cube, a grain and a few months of bucket
+/// days at a time (each statement bounded, whatever the size of the ledger).
 async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
     let mut ledger = Ledger::default();
-    // The `appeal_stats` row shape, summed per key (`id` is meaningless here).
-    let stmt = sea_orm::Statement::from_string(
-        conn.get_database_backend(),
-        format!(
-            "SELECT CAST(0 AS BIGINT) AS id, {STAT_KEY}, {} FROM appeal_stats GROUP BY {STAT_KEY}",
-            sums(&STAT_COUNTS)
-        ),
-    );
-    for r in appeal_stat::Model::find_by_statement(stmt).all(conn).await? {
-        let (Some(cube), Some(grain)) = (Cube::parse(&r.cube), Grain::parse(&r.grain)) else { continue };
-        let key = StatKey {
-            cube,
-            grain,
-            day: r.day,
-            channel: r.channel,
-            kind: r.kind,
-            status: r.status,
-            category_id: r.category_id,
-            territory_id: r.territory_id,
-            recipient_id: r.recipient_id,
-            duplicate: r.duplicate,
-        };
-        let v = [r.total, r.answered, r.answered_on_time, r.satisfied, r.rated, r.full, r.assessed, r.reopened];
-        ledger.stats.insert(key, v);
+    for cube in Cube::ALL {
+        for grain in Grain::ALL {
+            for (from, to) in day_windows(conn, "appeal_stats", &format!("cube = '{}' AND", cube.code()), grain).await?
+            {
+                let stmt = sea_orm::Statement::from_string(
+                    conn.get_database_backend(),
+                    format!(
+                        "SELECT CAST(0 AS BIGINT) AS id, {STAT_KEY}, {}, FALSE AS folded FROM appeal_stats \
+                         WHERE cube = '{}' AND grain = '{}' AND day >= '{from}' AND day < '{to}' GROUP BY {STAT_KEY}",
+                        sums(&STAT_COUNTS),
+                        cube.code(),
+                        grain.code(),
+                    ),
+                );
+                for r in appeal_stat::Model::find_by_statement(stmt).all(conn).await? {
+                    let key = StatKey {
+                        cube,
+                        grain,
+                        day: r.day,
+                        channel: r.channel,
+                        kind: r.kind,
+                        status: r.status,
+                        category_id: r.category_id,
+                        territory_id: r.territory_id,
+                        recipient_id: r.recipient_id,
+                        duplicate: r.duplicate,
+                    };
+                    let v =
+                        [r.total, r.answered, r.answered_on_time, r.satisfied, r.rated, r.full, r.assessed, r.reopened];
+                    ledger.stats.insert(key, v);
+                }
+            }
+        }
     }
-    let stmt = sea_orm::Statement::from_string(
-        conn.get_database_backend(),
-        format!(
-            "SELECT CAST(0 AS BIGINT) AS id, {DUE_KEY}, {} FROM appeal_due_stats GROUP BY {DUE_KEY}",
-            sums(&DUE_COUNTS)
-        ),
-    );
-    for r in appeal_due_stat::Model::find_by_statement(stmt).all(conn).await? {
-        let Some(grain) = Grain::parse(&r.grain) else { continue };
-        let key = DueKey {
-            grain,
-            day: r.day,
-            channel: r.channel,
-            territory_id: r.territory_id,
-            recipient_id: r.recipient_id,
-        };
-        ledger.due.insert(key, [r.resolved, r.met]);
+    for grain in Grain::ALL {
+        for (from, to) in day_windows(conn, "appeal_due_stats", "", grain).await? {
+            let stmt = sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                format!(
+                    "SELECT CAST(0 AS BIGINT) AS id, {DUE_KEY}, {}, FALSE AS folded FROM appeal_due_stats \
+                     WHERE grain = '{}' AND day >= '{from}' AND day < '{to}' GROUP BY {DUE_KEY}",
+                    sums(&DUE_COUNTS),
+                    grain.code(),
+                ),
+            );
+            for r in appeal_due_stat::Model::find_by_statement(stmt).all(conn).await? {
+                let key = DueKey {
+                    grain,
+                    day: r.day,
+                    channel: r.channel,
+                    territory_id: r.territory_id,
+                    recipient_id: r.recipient_id,
+                };
+                ledger.due.insert(key, [r.resolved, r.met]);
+            }
+        }
+    }
+    for cube in Cube::ALL {
+        for grain in Grain::ALL {
+            let and = format!("cube = '{}' AND", cube.code());
+            for (from, to) in day_windows(conn, "appeal_response_stats", &and, grain).await? {
+                let stmt = sea_orm::Statement::from_string(
+                    conn.get_database_backend(),
+                    format!(
+                        "SELECT CAST(0 AS BIGINT) AS id, {RESP_KEY}, {}, FALSE AS folded FROM appeal_response_stats \
+                         WHERE cube = '{}' AND grain = '{}' AND day >= '{from}' AND day < '{to}' GROUP BY {RESP_KEY}",
+                        sums(&RESP_COUNTS),
+                        cube.code(),
+                        grain.code(),
+                    ),
+                );
+                for r in appeal_response_stat::Model::find_by_statement(stmt).all(conn).await? {
+                    let key = RespKey {
+                        cube,
+                        grain,
+                        day: r.day,
+                        channel: r.channel,
+                        kind: r.kind,
+                        recipient_id: r.recipient_id,
+                        bucket: r.bucket,
+                    };
+                    ledger.response.insert(key, r.answered);
+                }
+            }
+        }
     }
     ledger.prune();
     Ok(ledger)
 }
 
-async fn row_count(conn: &impl ConnectionTrait) -> AppResult<i64> {
-    let stats = appeal_stat::Entity::find().count(conn).await?;
-    let due = appeal_due_stat::Entity::find().count(conn).await?;
-    Ok(i64::try_from(stats + due).unwrap_or(i64::MAX))
+/// Bucket days read per statement by [`stored`].
+const STORED_WINDOW_DAYS: u64 = 92;
+
+/// `[from, to)` windows of bucket days covering the rows of one grain (`and` narrows further,
+/// e.g. `cube = 'F' AND`); the first and last day come from two index probes.
+async fn day_windows(
+    conn: &impl ConnectionTrait,
+    table: &str,
+    and: &str,
+    grain: Grain,
+) -> AppResult<Vec<(NaiveDate, NaiveDate)>> {
+    let backend = conn.get_database_backend();
+    let mut ends = Vec::new();
+    for order in ["ASC", "DESC"] {
+        let stmt = sea_orm::Statement::from_string(
+            backend,
+            format!("SELECT day FROM {table} WHERE {and} grain = '{}' ORDER BY day {order} LIMIT 1", grain.code()),
+        );
+        match conn.query_one_raw(stmt).await? {
+            Some(r) => ends.push(r.try_get::<NaiveDate>("", "day")?),
+            None => return Ok(Vec::new()),
+        }
+    }
+    let (first, last) = (ends[0], ends[1]);
+    let mut out = Vec::new();
+    let mut from = first;
+    while from <= last {
+        let to = from + Days::new(STORED_WINDOW_DAYS);
+        out.push((from, to));
+        from = to;
+    }
+    Ok(out)
 }
 
 async fn save_state(conn: &impl ConnectionTrait, tz: chrono_tz::Tz, rows: i64, now: DateTime<Utc>) -> AppResult<()> {
@@ -593,7 +745,8 @@ async fn save_state(conn: &impl ConnectionTrait, tz: chrono_tz::Tz, rows: i64, n
 /// write transaction already holds the database's only write lock).
 async fn lock_ledger(conn: &impl ConnectionTrait) -> AppResult<()> {
     if conn.get_database_backend() == DatabaseBackend::Postgres {
-        conn.execute_unprepared("LOCK TABLE appeal_stats, appeal_due_stats IN EXCLUSIVE MODE").await?;
+        conn.execute_unprepared("LOCK TABLE appeal_stats, appeal_due_stats, appeal_response_stats IN EXCLUSIVE MODE")
+            .await?;
     }
     Ok(())
 }
@@ -607,22 +760,26 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     lock_ledger(&txn).await?;
     appeal_stat::Entity::delete_many().exec(&txn).await?;
     appeal_due_stat::Entity::delete_many().exec(&txn).await?;
+    appeal_response_stat::Entity::delete_many().exec(&txn).await?;
     let ledger = from_appeals(&txn, tz).await?;
-    let rows = i64::try_from(ledger.stats.len() + ledger.due.len()).unwrap_or(i64::MAX);
-    ledger.write(&txn).await?;
+    let rows = i64::try_from(ledger.stats.len() + ledger.due.len() + ledger.response.len()).unwrap_or(i64::MAX);
+    ledger.write_as(&txn, true).await?;
     save_state(&txn, tz, rows, Utc::now()).await?;
     txn.commit().await?;
-    tidy(db).await?;
+    tidy(db).await;
     Ok(rows)
 }
 
 /// On PostgreSQL: frees the rows a rebuild or compaction replaced (so the next one writes
-/// into that space, in key order) and refreshes the planner's statistics.
-async fn tidy(db: &DatabaseConnection) -> AppResult<()> {
-    if db.get_database_backend() == DatabaseBackend::Postgres {
-        db.execute_unprepared("VACUUM (ANALYZE) appeal_stats, appeal_due_stats").await?;
+/// into that space, in key order) and refreshes the planner's statistics. The work is done
+/// without it (autovacuum does the same later), so a failure (e.g. the statement timeout on
+/// a huge ledger) is only logged.
+async fn tidy(db: &DatabaseConnection) {
+    if db.get_database_backend() == DatabaseBackend::Postgres
+        && let Err(e) = db.execute_unprepared("VACUUM (ANALYZE) appeal_stats, appeal_due_stats").await
+    {
+        tracing::warn!(error = %e, "could not vacuum the analytics rollups; autovacuum will");
     }
-    Ok(())
 }
 
 /// Rebuilds the rollups when they were never built or were built in another time zone;
@@ -640,52 +797,193 @@ pub async fn ensure(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<boo
     Ok(true)
 }
 
-/// Folds the ledger's rows to one per key when it has grown since the last compaction;
-/// returns the rows left, or `None` when there was nothing to do.
+/// One ledger table as compaction sees it: its key, its counts, and the columns of a chunk
+/// (the columns of the partial index over its unfolded rows).
+struct Table {
+    name: &'static str,
+    key: &'static str,
+    counts: &'static [&'static str],
+    chunk: &'static [&'static str],
+}
+
+const TABLES: [Table; 3] = [
+    Table { name: "appeal_stats", key: STAT_KEY, counts: &STAT_COUNTS, chunk: &["cube", "grain", "day", "channel"] },
+    Table { name: "appeal_due_stats", key: DUE_KEY, counts: &DUE_COUNTS, chunk: &["grain", "day", "channel"] },
+    Table {
+        name: "appeal_response_stats",
+        key: RESP_KEY,
+        counts: &RESP_COUNTS,
+        chunk: &["cube", "grain", "day", "channel"],
+    },
+];
+
+/// Each chunk's own statement timeout (PostgreSQL), whatever the server's default: a chunk
+/// holds the rows of one bucket of one cube and channel, far below this.
+const CHUNK_TIMEOUT_MS: u64 = 120_000;
+
+/// One chunk: the values of [`Table::chunk`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Chunk {
+    cube: Option<String>,
+    grain: String,
+    day: NaiveDate,
+    channel: String,
+}
+
+impl Chunk {
+    fn values(&self) -> Vec<sea_orm::Value> {
+        let mut v: Vec<sea_orm::Value> = Vec::new();
+        if let Some(c) = &self.cube {
+            v.push(c.clone().into());
+        }
+        v.push(self.grain.clone().into());
+        v.push(self.day.into());
+        v.push(self.channel.clone().into());
+        v
+    }
+}
+
+/// `$from, …` (n of them) on PostgreSQL, `?, ?, …` on SQLite.
+fn placeholders(backend: DatabaseBackend, from: usize, n: usize) -> Vec<String> {
+    (from..from + n).map(|i| if backend == DatabaseBackend::Postgres { format!("${i}") } else { "?".into() }).collect()
+}
+
+/// The first chunk after `after` (in index order) that holds an unfolded row: one probe of
+/// the partial index.
+async fn next_chunk(conn: &impl ConnectionTrait, t: &Table, after: Option<&Chunk>) -> AppResult<Option<Chunk>> {
+    let backend = conn.get_database_backend();
+    let cols = t.chunk.join(", ");
+    let (cond, values) = match after {
+        Some(c) => (format!("AND ({cols}) > ({})", placeholders(backend, 1, t.chunk.len()).join(", ")), c.values()),
+        None => (String::new(), Vec::new()),
+    };
+    let sql = format!("SELECT {cols} FROM {} WHERE NOT folded {cond} ORDER BY {cols} LIMIT 1", t.name);
+    let Some(r) = conn.query_one_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await? else {
+        return Ok(None);
+    };
+    Ok(Some(Chunk {
+        cube: if t.chunk[0] == "cube" { Some(r.try_get("", "cube")?) } else { None },
+        grain: r.try_get("", "grain")?,
+        day: r.try_get("", "day")?,
+        channel: r.try_get("", "channel")?,
+    }))
+}
+
+/// Chunks folded together in one transaction: many small day buckets, fewer weeks, one month.
+fn batch_of(grain: &str) -> usize {
+    match grain {
+        "D" => 32,
+        "W" => 8,
+        _ => 1,
+    }
+}
+
+/// Folds a few chunks to one row per key in its own transaction; returns the rows it wrote.
 ///
-/// On PostgreSQL one statement per table moves the rows it sees into their sums, so writers
-/// appending meanwhile are neither blocked nor lost; on SQLite the write transaction holds
-/// the database's write lock.
+/// On PostgreSQL one statement moves the rows it sees into their sums, so writers appending
+/// meanwhile are neither blocked nor lost (their rows stay unfolded for the next pass); on
+/// SQLite the write transaction holds the database's write lock.
+async fn fold_chunks(db: &DatabaseConnection, t: &Table, chunks: &[Chunk]) -> AppResult<u64> {
+    let backend = db.get_database_backend();
+    let mut at = Vec::new();
+    let mut values = Vec::new();
+    for c in chunks {
+        let p = placeholders(backend, values.len() + 1, t.chunk.len());
+        at.push(format!(
+            "({})",
+            t.chunk.iter().zip(&p).map(|(col, p)| format!("{col} = {p}")).collect::<Vec<_>>().join(" AND ")
+        ));
+        values.extend(c.values());
+    }
+    let at = format!("({})", at.join(" OR "));
+    let counts = t.counts.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", ");
+    let cols = format!("{}, {counts}", t.key);
+    let (table, key) = (t.name, t.key);
+    let (sums, nonzero) = (sums(t.counts), any_nonzero(t.counts));
+    let txn = crate::db::begin_write(db).await?;
+    let written = if backend == DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {CHUNK_TIMEOUT_MS}")).await?;
+        let sql = format!(
+            "WITH moved AS (DELETE FROM {table} WHERE {at} RETURNING {cols}) \
+             INSERT INTO {table} ({cols}, folded) SELECT {key}, {sums}, TRUE FROM moved GROUP BY {key} \
+             HAVING {nonzero} ORDER BY {key}"
+        );
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?.rows_affected()
+    } else {
+        let last = txn
+            .query_one_raw(sea_orm::Statement::from_string(backend, format!("SELECT MAX(id) AS id FROM {table}")))
+            .await?
+            .and_then(|r| r.try_get::<Option<i64>>("", "id").ok().flatten())
+            .unwrap_or(0);
+        let sql = format!(
+            "INSERT INTO {table} ({cols}, folded) SELECT {key}, {sums}, TRUE FROM {table} WHERE {at} \
+             GROUP BY {key} HAVING {nonzero} ORDER BY {key}"
+        );
+        let n = txn
+            .execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values.clone()))
+            .await?
+            .rows_affected();
+        values.push(last.into());
+        let sql = format!("DELETE FROM {table} WHERE {at} AND id <= ?");
+        txn.execute_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
+        n
+    };
+    txn.commit().await?;
+    Ok(written)
+}
+
+/// Folds the ledger's unfolded rows to one row per key, a few chunks (a cube, grain, bucket
+/// day and channel each) per transaction, so no statement grows with the ledger and a writer
+/// waits for one short transaction at most; returns the rows the folded chunks hold now, or
+/// `None` when nothing was unfolded. `force` refreshes the planner's statistics even then.
 ///
 /// # Errors
-/// When the database fails; nothing changes then.
+/// When the database fails; the chunks folded before stay folded (each one is complete).
 pub async fn compact(db: &DatabaseConnection, force: bool) -> AppResult<Option<i64>> {
-    let txn = crate::db::begin_write(db).await?;
-    let state = rollup_state::Entity::find_by_id(STATE.to_string()).lock(LockType::Update).one(&txn).await?;
-    let Some(state) = state else { return Ok(None) };
-    let before = row_count(&txn).await?;
-    if !force && before <= state.compacted_rows {
+    let mut written = 0_u64;
+    let mut chunks = 0_u64;
+    for t in &TABLES {
+        let mut after: Option<Chunk> = None;
+        let mut batch: Vec<Chunk> = Vec::new();
+        loop {
+            let next = next_chunk(db, t, after.as_ref()).await?;
+            let full = batch.first().is_some_and(|b| {
+                batch.len() >= batch_of(&b.grain) || next.as_ref().is_some_and(|n| n.grain != b.grain)
+            });
+            if !batch.is_empty() && (next.is_none() || full) {
+                written += fold_chunks(db, t, &batch).await?;
+                chunks += batch.len() as u64;
+                batch.clear();
+            }
+            let Some(c) = next else { break };
+            after = Some(c.clone());
+            batch.push(c);
+        }
+    }
+    if chunks == 0 && !force {
         return Ok(None);
     }
-    if txn.get_database_backend() == DatabaseBackend::Postgres {
-        for (table, key, counts) in
-            [("appeal_stats", STAT_KEY, &STAT_COUNTS[..]), ("appeal_due_stats", DUE_KEY, &DUE_COUNTS[..])]
-        {
-            let cols = format!("{key}, {}", counts.iter().map(|c| format!("\"{c}\"")).collect::<Vec<_>>().join(", "));
-            txn.execute_unprepared(&format!(
-                "WITH moved AS (DELETE FROM {table} RETURNING {cols}) \
-                 INSERT INTO {table} ({cols}) SELECT {key}, {} FROM moved GROUP BY {key} \
-                 HAVING {} ORDER BY {key}",
-                sums(counts),
-                any_nonzero(counts),
-            ))
-            .await?;
-        }
-    } else {
-        let ledger = stored(&txn).await?;
-        appeal_stat::Entity::delete_many().exec(&txn).await?;
-        appeal_due_stat::Entity::delete_many().exec(&txn).await?;
-        ledger.write(&txn).await?;
+    tidy(db).await;
+    Ok((chunks > 0).then(|| i64::try_from(written).unwrap_or(i64::MAX)))
+}
+
+/// Whether this process is folding the ledger now ([`compact_after_bulk`]).
+static FOLDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// After a bulk load (demo data, an import, an ingestion burst): folds the chunks it left
+/// unfolded, unless this process is folding already (that pass takes them too); returns the
+/// rows the folded chunks hold, as [`compact`].
+///
+/// # Errors
+/// As [`compact`].
+pub async fn compact_after_bulk(db: &DatabaseConnection) -> AppResult<Option<i64>> {
+    use std::sync::atomic::Ordering;
+    if FOLDING.swap(true, Ordering::AcqRel) {
+        return Ok(None);
     }
-    let after = row_count(&txn).await?;
-    rollup_state::Entity::update_many()
-        .col_expr(rollup_state::Column::CompactedRows, Expr::value(after))
-        .filter(rollup_state::Column::Name.eq(STATE))
-        .exec(&txn)
-        .await?;
-    txn.commit().await?;
-    tidy(db).await?;
-    Ok(Some(after))
+    let out = compact(db, false).await;
+    FOLDING.store(false, Ordering::Release);
+    out
 }
 
 /// Where the stored rollups differ from what `appeals` implies (empty: they agree).
@@ -719,6 +1017,15 @@ pub async fn verify(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<Vec
         let (e, a) = (expected.due.get(k).copied().unwrap_or_default(), actual.due.get(k).copied().unwrap_or_default());
         if e != a {
             out.push(format!("appeal_due_stats {k:?}: appeals say {e:?}, the rollup says {a:?}"));
+        }
+    }
+    let mut keys: Vec<&RespKey> = expected.response.keys().chain(actual.response.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let (e, a) = (expected.response.get(k).copied().unwrap_or(0), actual.response.get(k).copied().unwrap_or(0));
+        if e != a {
+            out.push(format!("appeal_response_stats {k:?}: appeals say {e}, the rollup says {a}"));
         }
     }
     Ok(out)
@@ -860,6 +1167,35 @@ mod tests {
     }
 
     #[test]
+    fn response_buckets_hold_the_times_between_their_edges() {
+        let at = Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap();
+        let bucket = |micros: i64| response_bucket(at, at + chrono::Duration::microseconds(micros));
+        let hours = |micros: i64| micros as f64 / 1e6 / 3600.0;
+        assert_eq!(bucket(-1), -1);
+        assert_eq!(bucket(499_999), -1);
+        assert_eq!(bucket(500_000), 0);
+        // 2 hours = 16/8: bucket 4 starts half a second later.
+        assert_eq!(bucket(7_200_000_000), 3);
+        assert_eq!(bucket(7_200_500_000), 4);
+        let mut previous = -1;
+        let mut m = -3_600_000_000_i64;
+        while m < 400 * 24 * 3_600_000_000 {
+            let b = bucket(m);
+            assert!(b >= previous, "buckets grow with the time");
+            previous = b;
+            let (from, to) = bucket_hours(b);
+            assert!(from.is_none_or(|f| hours(m) >= f) && to.is_none_or(|t| hours(m) < t), "{m} µs in {b}");
+            // Edges exactly, and one microsecond either side.
+            let (e, _) = bucket_hours(b.max(0));
+            let edge = (e.unwrap() * 3600.0 * 1e6).round() as i64;
+            assert_eq!(bucket(edge), b.max(0));
+            assert_eq!(bucket(edge - 1), b.max(0) - 1);
+            m += 7_777_777 + m.abs() / 50;
+        }
+        assert!(previous > 250 && previous < 300, "a year and a month in {previous} buckets");
+    }
+
+    #[test]
     fn a_change_moves_the_appeal_between_keys_and_nothing_else() {
         let tz = chrono_tz::UTC;
         let old = facts();
@@ -878,6 +1214,6 @@ mod tests {
         let mut same = Ledger::default();
         same.change(Some(&new), Some(&new), tz);
         same.prune();
-        assert!(same.stats.is_empty() && same.due.is_empty());
+        assert!(same.stats.is_empty() && same.due.is_empty() && same.response.is_empty());
     }
 }

@@ -36,6 +36,7 @@ mod practices;
 mod reference;
 mod reference_cache;
 mod roadmaps;
+mod rollups;
 mod schema;
 mod seed;
 mod subscriptions;

@@ -83,13 +83,28 @@ async fn cell_counts(
 /// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics or asks for a recipient
 /// it may not see.
 pub async fn heatmap(state: &AppState, who: &Principal, period: Period, filter: &Filter) -> AppResult<Heatmap> {
+    heatmap_of(state, who, period, filter, true).await
+}
+
+/// [`heatmap`], with the previous period's counts only when `previous` (what the client
+/// selected; `previousCount` reads 0 otherwise).
+///
+/// # Errors
+/// As [`heatmap`].
+pub async fn heatmap_of(
+    state: &AppState,
+    who: &Principal,
+    period: Period,
+    filter: &Filter,
+    previous: bool,
+) -> AppResult<Heatmap> {
     let conn = &state.db;
     let scoped = Scoped::of(conn, who, filter).await?;
     let names = Names::load(conn).await?;
     let base =
         Resolved::of(conn, &names, &scoped).await?.on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
     let current = cell_counts(conn, base.clone().add(days_in(period))).await?;
-    let previous = cell_counts(conn, base.add(days_in(period.back(1)))).await?;
+    let previous = if previous { cell_counts(conn, base.add(days_in(period.back(1)))).await? } else { HashMap::new() };
     let keys: HashSet<(Option<i64>, Option<i64>)> = current.keys().chain(previous.keys()).copied().collect();
     let mut cells: Vec<HeatCell> = keys
         .into_iter()

@@ -13,7 +13,7 @@ use super::map::points;
 use super::query::{Names, count_all, filter_condition};
 use super::rating::rating_in;
 use super::summary::summary_with;
-use super::{Filter, GroupBy, GrowthItem, Period, VisibleAppeal};
+use super::{Filter, GroupBy, GrowthItem, Period, SummaryParts, VisibleAppeal};
 use crate::domain::access::Principal;
 use crate::domain::deadlines::SlaState;
 use crate::domain::labels::UNASSIGNED;
@@ -47,8 +47,8 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
     }
     let week = Period { from: week_start, to: week_start + Duration::days(6) };
     let names = Names::load(&state.db).await?;
-    let summary = summary_with(state, &names, scoped, week).await?;
-    let previous = summary_with(state, &names, scoped, week.back(1)).await?;
+    let summary = summary_with(state, &names, scoped, week, SummaryParts::ALL).await?;
+    let previous = summary_with(state, &names, scoped, week.back(1), SummaryParts::ALL).await?;
     let top_growth: Vec<GrowthItem> = growth_with(state, &names, scoped, week, GroupBy::Category, 5)
         .await?
         .into_iter()
@@ -61,7 +61,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
             .filter(|g| g.significant)
             .map(|g| g.key)
             .collect();
-    let rating = rating_in(state, scoped, week, None).await?;
+    let rating = rating_in(state, scoped, week, None, true).await?;
     let problem_points = points(state, &names, scoped, week, 3)
         .await?
         .into_iter()

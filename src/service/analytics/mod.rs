@@ -31,10 +31,12 @@ pub use crate::domain::analytics::{CountBy, GrowthItem, Summary};
 pub use crate::domain::labels::{channel_label, kind_label, status_label};
 pub use crate::domain::memo::{MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
 pub use growth::growth;
-pub use map::{GeoCell, HeatCell, Heatmap, PROBLEM_POINT_RESOLUTION, ProblemPoint, geo_cells, heatmap, problem_points};
+pub use map::{
+    GeoCell, HeatCell, Heatmap, PROBLEM_POINT_RESOLUTION, ProblemPoint, geo_cells, heatmap, heatmap_of, problem_points,
+};
 pub use memo::{Memo, overdue_appeals, weekly_memo};
-pub use rating::{RatingRow, recipient_rating};
-pub use summary::summary;
+pub use rating::{RatingRow, recipient_rating, recipient_rating_of};
+pub use summary::{summary, summary_of};
 pub use trend::{TrendPoint, TrendSeries, bucket_start, buckets, trend};
 
 /// Key of appeals without a category, territory or recipient where results are grouped.
@@ -103,6 +105,19 @@ pub struct VisibleAppeal {
     /// Read whole, typed at the row boundary.
     pub model: crate::domain::appeal::Appeal,
     pub handles: bool,
+}
+
+/// The parts of a summary a caller reads (GraphQL look-ahead); the counts are always there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SummaryParts {
+    /// `overdueNow` and `dueSoonNow` (counted from the unresolved appeals).
+    pub now: bool,
+    /// `medianResponseHours`.
+    pub median: bool,
+}
+
+impl SummaryParts {
+    pub const ALL: Self = Self { now: true, median: true };
 }
 
 /// How results are grouped.

@@ -1,19 +1,19 @@
 //! What the analytics share: reference names for labels, and the SQL of a filter over the
 //! appeals and the rollups.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, Order, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, QueryTrait,
 };
 
 use super::access::Scoped;
 use super::{GroupBy, NONE_KEY, Period};
 use crate::domain::labels::{NO_CATEGORY, NO_RECIPIENT, NO_TERRITORY, stored_channel_label};
-use crate::entity::{appeal, appeal_due_stat, appeal_stat, category, recipient, territory};
+use crate::entity::{appeal, appeal_due_stat, appeal_response_stat, appeal_stat, category, recipient, territory};
 use crate::error::AppResult;
 use crate::service::rollup::{Cube, Grain, tile};
 use crate::service::scope::territory_subtree;
@@ -176,6 +176,28 @@ impl Resolved {
         let cube = if needs_all { Cube::Full } else { Cube::Overview };
         self.condition(S::Channel, S::Kind, S::CategoryId, S::TerritoryId, S::RecipientId).add(S::Cube.eq(cube.code()))
     }
+
+    /// The condition over `appeal_response_stats` that counts exactly the filter's answers,
+    /// when its cubes keep the filter's dimensions (channel, kind, recipient); `None` with a
+    /// category or territory in the filter or the caller's reach.
+    pub(super) fn on_responses(&self) -> Option<Condition> {
+        use appeal_response_stat::Column as R;
+        if self.category.is_some() || !self.territory.is_empty() {
+            return None;
+        }
+        let cube = if self.recipient.is_empty() { Cube::Overview } else { Cube::Full };
+        let mut c = Condition::all().add(R::Cube.eq(cube.code()));
+        if !self.channel.is_empty() {
+            c = c.add(R::Channel.is_in(self.channel.iter().cloned()));
+        }
+        if !self.kind.is_empty() {
+            c = c.add(R::Kind.is_in(self.kind.iter().cloned()));
+        }
+        if !self.recipient.is_empty() {
+            c = c.add(R::RecipientId.is_in(self.recipient.iter().copied()));
+        }
+        Some(c)
+    }
 }
 
 /// The SQL condition of a scoped filter over `appeals` (category and territory trees expanded).
@@ -193,6 +215,7 @@ pub(super) enum C2 {
     A(appeal::Column),
     S(appeal_stat::Column),
     D(appeal_due_stat::Column),
+    R(appeal_response_stat::Column),
 }
 
 impl C2 {
@@ -201,6 +224,7 @@ impl C2 {
             Self::A(c) => Expr::col((appeal::Entity, c)),
             Self::S(c) => Expr::col((appeal_stat::Entity, c)),
             Self::D(c) => Expr::col((appeal_due_stat::Entity, c)),
+            Self::R(c) => Expr::col((appeal_response_stat::Entity, c)),
         }
     }
 
@@ -289,4 +313,233 @@ pub(super) async fn median_hours(conn: &impl ConnectionTrait, answered: Conditio
         .all(conn)
         .await?;
     Ok((!middle.is_empty()).then(|| middle.iter().sum::<f64>() / middle.len() as f64))
+}
+
+/// The answered appeals of one median: their condition over `appeals`, how many there are
+/// (from the rollup), and their response-time histogram when a rollup holds one for exactly
+/// these appeals.
+pub(super) struct MedianOf {
+    pub(super) key: i64,
+    pub(super) answered: Condition,
+    pub(super) n: i64,
+    pub(super) histogram: Option<BTreeMap<i32, i64>>,
+}
+
+/// One walk along `ix_appeals_response`: `limit` values from `offset` in the order of
+/// response time, within one histogram bucket (`expect` values there) or over all answers.
+struct Walk {
+    key: i64,
+    bucket: Option<i32>,
+    offset: i64,
+    limit: i64,
+    expect: Option<i64>,
+}
+
+/// The 0-based ranks of the one or two middle values of `n`.
+fn middle(n: i64) -> [i64; 2] {
+    [(n - 1) / 2, n / 2]
+}
+
+/// Where the histograms of [`medians`] come from: a condition over `appeal_response_stats`
+/// (one cube), the period, and whether they are kept per recipient (the keys of the
+/// medians) or as one (key 0).
+pub(super) struct HistogramsOf {
+    pub(super) cond: Condition,
+    pub(super) period: Period,
+    pub(super) per_recipient: bool,
+}
+
+/// Exact medians of response hours, keyed as asked: one grouped read of the histograms
+/// (when `from` is given; their counts then replace `n`) and ONE walk statement whatever the
+/// number of medians, both in one snapshot (repeatable read on PostgreSQL, a read
+/// transaction on SQLite), so the counts and the answers agree. The histogram tells which
+/// bucket holds each middle value and its rank there, so each walk reads only that bucket's
+/// stretch of the response-time index (without a histogram, the whole index up to the
+/// middle). A walk whose bucket does not hold the number of answers the histogram says is
+/// redone as a full walk.
+pub(super) async fn medians(
+    db: &sea_orm::DatabaseConnection,
+    from: Option<HistogramsOf>,
+    mut of: Vec<MedianOf>,
+) -> AppResult<HashMap<i64, f64>> {
+    use sea_orm::{IsolationLevel, TransactionOptions, TransactionTrait};
+    let isolation_level =
+        (db.get_database_backend() == DatabaseBackend::Postgres).then_some(IsolationLevel::RepeatableRead);
+    let txn = db.begin_with_options(TransactionOptions { isolation_level, ..Default::default() }).await?;
+    if let Some(h) = from {
+        let mut all = histograms(&txn, h.cond, h.period, h.per_recipient).await?;
+        for m in &mut of {
+            let histogram = all.remove(&m.key).unwrap_or_default();
+            m.n = histogram.values().sum();
+            m.histogram = Some(histogram);
+        }
+    }
+    let out = walk_medians(&txn, of).await?;
+    txn.commit().await?;
+    Ok(out)
+}
+
+async fn walk_medians(conn: &impl ConnectionTrait, of: Vec<MedianOf>) -> AppResult<HashMap<i64, f64>> {
+    let backend = conn.get_database_backend();
+    let hours = response_hours(backend);
+    let mut walks: Vec<Walk> = Vec::new();
+    for m in of.iter().filter(|m| m.n > 0) {
+        let total: i64 = m.histogram.as_ref().map_or(-1, |h| h.values().sum());
+        match &m.histogram {
+            Some(h) if total == m.n => {
+                // (bucket, first rank of the bucket, count) of the buckets holding the middle.
+                let mut seen = 0_i64;
+                let mut needed: Vec<(i32, i64, i64)> = Vec::new();
+                for (b, c) in h.iter().filter(|(_, c)| **c > 0) {
+                    if middle(m.n).iter().any(|r| *r >= seen && *r < seen + c) {
+                        needed.push((*b, seen, *c));
+                    }
+                    seen += c;
+                }
+                for (b, first, c) in needed {
+                    let ranks: Vec<i64> = middle(m.n).into_iter().filter(|r| *r >= first && *r < first + c).collect();
+                    let (lo, hi) = (ranks[0], ranks[ranks.len() - 1]);
+                    walks.push(Walk {
+                        key: m.key,
+                        bucket: Some(b),
+                        offset: lo - first,
+                        limit: hi - lo + 1,
+                        expect: Some(c),
+                    });
+                }
+            }
+            _ => {
+                let [lo, hi] = middle(m.n);
+                walks.push(Walk { key: m.key, bucket: None, offset: lo, limit: hi - lo + 1, expect: None });
+            }
+        }
+    }
+    if walks.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let conds: HashMap<i64, &Condition> = of.iter().map(|m| (m.key, &m.answered)).collect();
+    // `SELECT * FROM (walk) AS w0 UNION ALL SELECT * FROM (walk) AS w1 …`, each walk built
+    // on its own and its placeholders renumbered (PostgreSQL's `$n`) to follow the ones before.
+    let mut sql = String::new();
+    let mut values: Vec<sea_orm::Value> = Vec::new();
+    for (i, w) in walks.iter().enumerate() {
+        let mut cond = conds.get(&w.key).map_or_else(Condition::all, |c| (*c).clone());
+        if let Some(b) = w.bucket {
+            let (from, to) = crate::service::rollup::bucket_hours(b);
+            if let Some(f) = from {
+                cond = cond.add(hours.clone().gte(f));
+            }
+            if let Some(t) = to {
+                cond = cond.add(hours.clone().lt(t));
+            }
+        }
+        let walk = appeal::Entity::find()
+            .filter(cond)
+            .select_only()
+            .expr_as(Expr::cust(format!("CAST({i} AS BIGINT)")), "walk")
+            .expr_as(hours.clone(), "hours")
+            .expr_as(Expr::cust("COUNT(*) OVER ()"), "n")
+            .order_by(hours.clone(), Order::Asc)
+            .offset(u64::try_from(w.offset).unwrap_or(0))
+            .limit(u64::try_from(w.limit).unwrap_or(1))
+            .build(backend);
+        let text = if backend == DatabaseBackend::Postgres { renumbered(&walk.sql, values.len()) } else { walk.sql };
+        if i > 0 {
+            sql.push_str(" UNION ALL ");
+        }
+        sql.push_str("SELECT * FROM (");
+        sql.push_str(&text);
+        sql.push_str(") AS w");
+        sql.push_str(&i.to_string());
+        values.extend(walk.values.map(|v| v.0).unwrap_or_default());
+    }
+    let rows = conn.query_all_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
+    // Per walk: its values in order, and the number of answers in its stretch.
+    let mut got: HashMap<usize, (Vec<f64>, i64)> = HashMap::new();
+    for r in rows {
+        let walk: i64 = r.try_get("", "walk")?;
+        let e = got.entry(usize::try_from(walk).unwrap_or(usize::MAX)).or_default();
+        e.0.push(r.try_get("", "hours")?);
+        e.1 = r.try_get("", "n")?;
+    }
+    let mut values: HashMap<i64, Vec<f64>> = HashMap::new();
+    let mut redo: HashSet<i64> = HashSet::new();
+    for (i, w) in walks.iter().enumerate() {
+        let (mut v, n) = got.remove(&i).unwrap_or_default();
+        if v.len() as i64 != w.limit || w.expect.is_some_and(|e| e != n) {
+            redo.insert(w.key);
+            continue;
+        }
+        v.sort_by(f64::total_cmp);
+        values.entry(w.key).or_default().extend(v);
+    }
+    let mut out = HashMap::new();
+    for m in &of {
+        if m.n <= 0 {
+            continue;
+        }
+        if redo.contains(&m.key) {
+            if let Some(v) = median_hours(conn, m.answered.clone(), m.n).await? {
+                out.insert(m.key, v);
+            }
+            continue;
+        }
+        if let Some(v) = values.get(&m.key).filter(|v| !v.is_empty()) {
+            out.insert(m.key, v.iter().sum::<f64>() / v.len() as f64);
+        }
+    }
+    Ok(out)
+}
+
+/// Response-time histograms from the rollup: answered appeals per bucket, per value of the
+/// grouping column (`None`: one histogram under key 0), over the buckets of the period.
+pub(super) async fn histograms(
+    conn: &impl ConnectionTrait,
+    cond: Condition,
+    period: Period,
+    per_recipient: bool,
+) -> AppResult<HashMap<i64, BTreeMap<i32, i64>>> {
+    use appeal_response_stat::Column as R;
+    let cond = cond.add(buckets_of(period, Grain::Month, C2::R(R::Grain), C2::R(R::Day)));
+    let mut q = appeal_response_stat::Entity::find().filter(cond).select_only();
+    q = if per_recipient {
+        q.column(R::RecipientId).group_by(R::RecipientId)
+    } else {
+        q.expr_as(Expr::val(0_i64), "recipient_id")
+    };
+    let rows = q
+        .column(R::Bucket)
+        .expr_as(sum_of("answered"), "n")
+        .group_by(R::Bucket)
+        .into_tuple::<(Option<i64>, i32, i64)>()
+        .all(conn)
+        .await?;
+    let mut out: HashMap<i64, BTreeMap<i32, i64>> = HashMap::new();
+    for (key, bucket, n) in rows {
+        if n != 0 {
+            *out.entry(key.unwrap_or(0)).or_default().entry(bucket).or_default() += n;
+        }
+    }
+    Ok(out)
+}
+
+/// `$1 … $n` of a PostgreSQL statement moved up by `by`.
+fn renumbered(sql: &str, by: usize) -> String {
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '$' {
+            let mut n = String::new();
+            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                n.push(*d);
+                chars.next();
+            }
+            match n.parse::<usize>() {
+                Ok(k) => out.push_str(&(k + by).to_string()),
+                Err(_) => out.push_str(&n),
+            }
+        }
+    }
+    out
 }

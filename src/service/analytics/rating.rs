@@ -5,12 +5,12 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 
 use super::access::Scoped;
-use super::query::{C2, Names, buckets_of, count_all, days_in, median_hours, received_in, sum_of};
+use super::query::{C2, HistogramsOf, MedianOf, Names, buckets_of, count_all, days_in, medians, received_in, sum_of};
 use super::{Filter, Period};
 use crate::domain::access::{Channel, Principal};
 use crate::domain::analytics::Named;
 use crate::domain::rating::rate;
-use crate::entity::{appeal, appeal_due_stat, appeal_stat, recipient};
+use crate::entity::{appeal, appeal_due_stat, appeal_response_stat, appeal_stat, recipient};
 use crate::error::AppResult;
 use crate::service::rollup::{Cube, Grain};
 use crate::state::AppState;
@@ -53,8 +53,23 @@ pub async fn recipient_rating(
     period: Period,
     channel: Option<Channel>,
 ) -> AppResult<Vec<RatingRow>> {
+    recipient_rating_of(state, who, period, channel, true).await
+}
+
+/// [`recipient_rating`], with the medians only when `with_median` (what the client selected;
+/// `medianResponseHours` is `None` otherwise).
+///
+/// # Errors
+/// As [`recipient_rating`].
+pub async fn recipient_rating_of(
+    state: &AppState,
+    who: &Principal,
+    period: Period,
+    channel: Option<Channel>,
+    with_median: bool,
+) -> AppResult<Vec<RatingRow>> {
     let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
-    rating_in(state, &scoped, period, channel).await
+    rating_in(state, &scoped, period, channel, with_median).await
 }
 
 /// [`recipient_rating`] of an already scoped call.
@@ -63,6 +78,7 @@ pub(super) async fn rating_in(
     scoped: &Scoped,
     period: Period,
     channel: Option<Channel>,
+    with_median: bool,
 ) -> AppResult<Vec<RatingRow>> {
     use appeal::Column as C;
     use appeal_due_stat::Column as D;
@@ -143,13 +159,31 @@ pub(super) async fn rating_in(
     }
     due.retain(|_, (n, _)| *n != 0);
     let received = base.add(received_in(start, end)).add(C::AnsweredAt.is_not_null());
-    let mut medians = HashMap::new();
-    for t in totals.iter().filter(|t| t.answered > 0) {
-        let answered = received.clone().add(C::RecipientId.eq(t.recipient_id));
-        if let Some(m) = median_hours(conn, answered, t.answered).await? {
-            medians.insert(t.recipient_id, m);
-        }
-    }
+    // Every recipient's median in one grouped read of the histograms and one walk statement;
+    // the histograms keep no territory, so a caller limited to one walks without them.
+    let medians = if with_median {
+        let from = territories.is_none().then(|| {
+            use appeal_response_stat::Column as R;
+            let mut cond = Condition::all().add(R::Cube.eq(Cube::Full.code())).add(R::RecipientId.is_not_null());
+            if let Some(ch) = channel {
+                cond = cond.add(R::Channel.eq(ch.as_str()));
+            }
+            HistogramsOf { cond, period, per_recipient: true }
+        });
+        let of = totals
+            .iter()
+            .filter(|t| t.answered > 0)
+            .map(|t| MedianOf {
+                key: t.recipient_id,
+                answered: received.clone().add(C::RecipientId.eq(t.recipient_id)),
+                n: t.answered,
+                histogram: None,
+            })
+            .collect();
+        medians(conn, from, of).await?
+    } else {
+        HashMap::new()
+    };
     let totals: HashMap<i64, RecipientTotals> =
         totals.into_iter().filter(|t| t.total != 0).map(|t| (t.recipient_id, t)).collect();
     let ids: HashSet<i64> = totals.keys().chain(due.keys()).copied().collect();

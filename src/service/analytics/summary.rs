@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 
 use super::access::Scoped;
-use super::query::{Names, Resolved, count_if, days_in, median_hours, received_in, sum_of};
-use super::{Filter, Period};
+use super::query::{HistogramsOf, MedianOf, Names, Resolved, count_if, days_in, medians, received_in, sum_of};
+use super::{Filter, Period, SummaryParts};
 use crate::domain::access::Principal;
 use crate::domain::analytics::{CountBy, Summary};
 use crate::domain::deadlines::SlaState;
@@ -49,10 +49,25 @@ struct Totals {
 /// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics or asks for a recipient
 /// it may not see.
 pub async fn summary(state: &AppState, who: &Principal, period: Period, filter: &Filter) -> AppResult<Summary> {
+    summary_of(state, who, period, filter, SummaryParts::ALL).await
+}
+
+/// [`summary`] computing only `parts` (what the client selected); the parts left out read
+/// 0 (`overdueNow`, `dueSoonNow`) or `None` (the median).
+///
+/// # Errors
+/// As [`summary`].
+pub async fn summary_of(
+    state: &AppState,
+    who: &Principal,
+    period: Period,
+    filter: &Filter,
+    parts: SummaryParts,
+) -> AppResult<Summary> {
     let conn = &state.db;
     let scoped = Scoped::of(conn, who, filter).await?;
     let names = Names::load(conn).await?;
-    summary_with(state, &names, &scoped, period).await
+    summary_with(state, &names, &scoped, period, parts).await
 }
 
 /// [`summary`] of an already scoped call, with the reference names loaded.
@@ -61,6 +76,7 @@ pub(super) async fn summary_with(
     names: &Names,
     scoped: &Scoped,
     period: Period,
+    parts: SummaryParts,
 ) -> AppResult<Summary> {
     use appeal::Column as C;
     use appeal_stat::Column as S;
@@ -103,19 +119,23 @@ pub(super) async fn summary_with(
     s.by_kind = count_by(kinds.into_iter().collect(), kind_label);
     s.by_status = count_by(statuses.into_iter().collect(), status_label);
     // "Now" changes by the minute, so these come from the few unresolved appeals.
-    let (overdue, due_soon) = appeal::Entity::find()
-        .filter(cond.clone().add(C::ResolvedAt.is_null()))
-        .select_only()
-        .expr_as(count_if(sla_condition(SlaState::Overdue, now)), "overdue")
-        .expr_as(count_if(sla_condition(SlaState::DueSoon, now)), "due_soon")
-        .into_tuple::<(Option<i64>, Option<i64>)>()
-        .one(conn)
-        .await?
-        .unwrap_or_default();
-    s.overdue_now = overdue.unwrap_or(0);
-    s.due_soon_now = due_soon.unwrap_or(0);
-    if s.answered > 0 {
-        s.median_response_hours = median_hours(conn, cond.add(C::AnsweredAt.is_not_null()), s.answered).await?;
+    if parts.now {
+        let (overdue, due_soon) = appeal::Entity::find()
+            .filter(cond.clone().add(C::ResolvedAt.is_null()))
+            .select_only()
+            .expr_as(count_if(sla_condition(SlaState::Overdue, now)), "overdue")
+            .expr_as(count_if(sla_condition(SlaState::DueSoon, now)), "due_soon")
+            .into_tuple::<(Option<i64>, Option<i64>)>()
+            .one(conn)
+            .await?
+            .unwrap_or_default();
+        s.overdue_now = overdue.unwrap_or(0);
+        s.due_soon_now = due_soon.unwrap_or(0);
+    }
+    if parts.median && s.answered > 0 {
+        let from = resolved.on_responses().map(|cond| HistogramsOf { cond, period, per_recipient: false });
+        let of = MedianOf { key: 0, answered: cond.add(C::AnsweredAt.is_not_null()), n: s.answered, histogram: None };
+        s.median_response_hours = medians(conn, from, vec![of]).await?.remove(&0);
     }
     Ok(s)
 }
