@@ -15,6 +15,7 @@ mod m20261204_000015_outbox;
 mod m20261204_000016_webhooks;
 mod m20261204_000017_memos;
 mod m20261205_000020_notifications;
+pub mod m20261213_000001_list_grid;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -36,6 +37,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000016_webhooks::Migration),
             Box::new(m20261204_000017_memos::Migration),
             Box::new(m20261205_000020_notifications::Migration),
+            Box::new(m20261213_000001_list_grid::Migration),
         ]
     }
 }

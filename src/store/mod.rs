@@ -13,3 +13,4 @@ pub mod deliveries;
 pub mod notifications;
 pub mod outbox;
 pub mod rollup;
+pub mod search;

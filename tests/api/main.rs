@@ -33,6 +33,7 @@ mod polls;
 mod reference;
 mod roadmaps;
 mod schema;
+mod search;
 mod seed;
 mod subscriptions;
 mod users;
