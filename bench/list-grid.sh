@@ -120,7 +120,8 @@ for backend in $BACKENDS; do
       export DATABASE_URL="$base/$PG_DB?sslmode=disable"
       if [ "$SKIP_SEED" != 1 ]; then
         psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS $PG_DB" -c "CREATE DATABASE $PG_DB"
-        "$BIN" seed-demo --appeals "$N_PG" | head -n 1
+        "$BIN" seed-demo --appeals "$N_PG" > "$OUT/seed-postgres.log"
+        head -n 1 "$OUT/seed-postgres.log"
         # Index-only scans need the visibility map; autovacuum would get there later.
         psql -q "$base/$PG_DB" -c "VACUUM ANALYZE appeals"
       fi
@@ -132,7 +133,8 @@ for backend in $BACKENDS; do
       export DATABASE_URL="sqlite://$db?mode=rwc"
       if [ "$SKIP_SEED" != 1 ]; then
         rm -f "$db" "$db"-*
-        "$BIN" seed-demo --appeals "$N_SQLITE" | head -n 1
+        "$BIN" seed-demo --appeals "$N_SQLITE" > "$OUT/seed-sqlite.log"
+        head -n 1 "$OUT/seed-sqlite.log"
         sqlite3 "$db" "ANALYZE"
       fi
       "$BIN" migrate >/dev/null

@@ -25,6 +25,14 @@ pub const LIST_INDEXES: &[(&str, &str)] = &[
     ("ix_appeals_recipient_due", "recipient_id, due_at, id"),
 ];
 
+/// Indexes of the rollup ledger for totals of the list filtered by category, territory or
+/// recipient (the full cube): the rows of the filter's ids, not every row of the period.
+pub const LEDGER_INDEXES: &[(&str, &str)] = &[
+    ("ix_appeal_stats_category", "cube, category_id, grain, day"),
+    ("ix_appeal_stats_territory", "cube, territory_id, grain, day"),
+    ("ix_appeal_stats_recipient", "cube, recipient_id, grain, day"),
+];
+
 /// The partial index of unresolved appeals by deadline (SLA states of open appeals).
 pub const UNRESOLVED_DUE_SQL: &str =
     "CREATE INDEX IF NOT EXISTS ix_appeals_unresolved_due ON appeals (due_at, id) WHERE resolved_at IS NULL";
@@ -44,6 +52,9 @@ impl MigrationTrait for Migration {
             db.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {name} ON appeals ({key})")).await?;
         }
         db.execute_unprepared(UNRESOLVED_DUE_SQL).await?;
+        for (name, key) in LEDGER_INDEXES {
+            db.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {name} ON appeal_stats ({key})")).await?;
+        }
         match db.get_database_backend() {
             DatabaseBackend::Postgres => {
                 db.execute_unprepared(&format!(
@@ -73,6 +84,9 @@ impl MigrationTrait for Migration {
             db.execute_unprepared(&format!("DROP INDEX IF EXISTS {name}")).await?;
         }
         db.execute_unprepared("DROP INDEX IF EXISTS ix_appeals_unresolved_due").await?;
+        for (name, _) in LEDGER_INDEXES {
+            db.execute_unprepared(&format!("DROP INDEX IF EXISTS {name}")).await?;
+        }
         match db.get_database_backend() {
             DatabaseBackend::Postgres => {
                 db.execute_unprepared("DROP INDEX IF EXISTS ix_appeals_search").await?;
