@@ -55,25 +55,22 @@ impl MigrationTrait for Migration {
         for (name, key) in LEDGER_INDEXES {
             db.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {name} ON appeal_stats ({key})")).await?;
         }
-        match db.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                db.execute_unprepared(&format!(
-                    "ALTER TABLE appeals ADD COLUMN IF NOT EXISTS search_tsv tsvector \
-                     GENERATED ALWAYS AS ({SEARCH_TSV_PG}) STORED"
-                ))
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            db.execute_unprepared(&format!(
+                "ALTER TABLE appeals ADD COLUMN IF NOT EXISTS search_tsv tsvector \
+                 GENERATED ALWAYS AS ({SEARCH_TSV_PG}) STORED"
+            ))
+            .await?;
+            db.execute_unprepared("CREATE INDEX IF NOT EXISTS ix_appeals_search ON appeals USING gin (search_tsv)")
                 .await?;
-                db.execute_unprepared("CREATE INDEX IF NOT EXISTS ix_appeals_search ON appeals USING gin (search_tsv)")
-                    .await?;
-            }
-            _ => {
-                // `remove_diacritics 0`: «й» is a letter of its own, not «и» with a mark.
-                db.execute_unprepared(
-                    "CREATE VIRTUAL TABLE IF NOT EXISTS appeals_fts USING fts5(search_text, content='appeals', \
-                     content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
-                )
-                .await?;
-                db.execute_unprepared("INSERT INTO appeals_fts(appeals_fts) VALUES ('rebuild')").await?;
-            }
+        } else {
+            // `remove_diacritics 0`: «й» is a letter of its own, not «и» with a mark.
+            db.execute_unprepared(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS appeals_fts USING fts5(search_text, content='appeals', \
+                 content_rowid='id', tokenize='unicode61 remove_diacritics 0')",
+            )
+            .await?;
+            db.execute_unprepared("INSERT INTO appeals_fts(appeals_fts) VALUES ('rebuild')").await?;
         }
         Ok(())
     }
@@ -87,14 +84,11 @@ impl MigrationTrait for Migration {
         for (name, _) in LEDGER_INDEXES {
             db.execute_unprepared(&format!("DROP INDEX IF EXISTS {name}")).await?;
         }
-        match db.get_database_backend() {
-            DatabaseBackend::Postgres => {
-                db.execute_unprepared("DROP INDEX IF EXISTS ix_appeals_search").await?;
-                db.execute_unprepared("ALTER TABLE appeals DROP COLUMN IF EXISTS search_tsv").await?;
-            }
-            _ => {
-                db.execute_unprepared("DROP TABLE IF EXISTS appeals_fts").await?;
-            }
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            db.execute_unprepared("DROP INDEX IF EXISTS ix_appeals_search").await?;
+            db.execute_unprepared("ALTER TABLE appeals DROP COLUMN IF EXISTS search_tsv").await?;
+        } else {
+            db.execute_unprepared("DROP TABLE IF EXISTS appeals_fts").await?;
         }
         Ok(())
     }

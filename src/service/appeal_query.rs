@@ -325,32 +325,30 @@ impl Search {
     /// is joined in as a subquery of the index), then by id.
     fn order(&self, backend: sea_orm::DatabaseBackend, mut q: Select<appeal::Entity>) -> Select<appeal::Entity> {
         use sea_orm::sea_query::{Alias, Query};
-        match backend {
-            sea_orm::DatabaseBackend::Postgres => q
+        if backend == sea_orm::DatabaseBackend::Postgres {
+            return q
                 .order_by(Expr::cust(format!("ts_rank(\"appeals\".\"search_tsv\", {})", self.tsquery())), Order::Desc)
-                .order_by(appeal::Column::Id, Order::Asc),
-            _ => {
-                let mut ranked = Query::select();
-                ranked
-                    .expr_as(Expr::cust("rowid"), Alias::new("fts_id"))
-                    .expr_as(Expr::cust("rank"), Alias::new("fts_rank"))
-                    .from(Alias::new("appeals_fts"))
-                    .and_where(Expr::cust(format!("appeals_fts MATCH '{}'", self.fts)))
-                    // Ranked once, in FTS5 (`ORDER BY rank`); the limit keeps SQLite from
-                    // flattening the subquery into a lookup of the index per appeal (300 ms
-                    // instead of 2 ms for 3,000 appeals).
-                    .order_by_expr(Expr::cust("rank"), Order::Asc)
-                    .limit(u64::from(u32::MAX));
-                QuerySelect::query(&mut q).join_subquery(
-                    sea_orm::JoinType::InnerJoin,
-                    ranked,
-                    Alias::new("fts"),
-                    Expr::col((Alias::new("fts"), Alias::new("fts_id"))).equals((appeal::Entity, appeal::Column::Id)),
-                );
-                q.order_by(Expr::col((Alias::new("fts"), Alias::new("fts_rank"))), Order::Asc)
-                    .order_by(appeal::Column::Id, Order::Asc)
-            }
+                .order_by(appeal::Column::Id, Order::Asc);
         }
+        let mut ranked = Query::select();
+        ranked
+            .expr_as(Expr::cust("rowid"), Alias::new("fts_id"))
+            .expr_as(Expr::cust("rank"), Alias::new("fts_rank"))
+            .from(Alias::new("appeals_fts"))
+            .and_where(Expr::cust(format!("appeals_fts MATCH '{}'", self.fts)))
+            // Ranked once, in FTS5 (`ORDER BY rank`); the limit keeps SQLite from
+            // flattening the subquery into a lookup of the index per appeal (300 ms
+            // instead of 2 ms for 3,000 appeals).
+            .order_by_expr(Expr::cust("rank"), Order::Asc)
+            .limit(u64::from(u32::MAX));
+        QuerySelect::query(&mut q).join_subquery(
+            sea_orm::JoinType::InnerJoin,
+            ranked,
+            Alias::new("fts"),
+            Expr::col((Alias::new("fts"), Alias::new("fts_id"))).equals((appeal::Entity, appeal::Column::Id)),
+        );
+        q.order_by(Expr::col((Alias::new("fts"), Alias::new("fts_rank"))), Order::Asc)
+            .order_by(appeal::Column::Id, Order::Asc)
     }
 }
 
@@ -556,7 +554,7 @@ async fn filtered_parts(
     let mut q = appeal::Entity::find().filter(keyed.clone());
     let search = f.search.as_deref().and_then(Search::parse);
     let rollup =
-        counted_from_rollups(f).then(|| RollupCount { condition: keyed, from: f.received_from, to: f.received_to });
+        counted_from_rollups(f).then_some(RollupCount { condition: keyed, from: f.received_from, to: f.received_to });
     if !f.sla_state.is_empty() {
         let mut any = Condition::any();
         for s in &f.sla_state {
