@@ -8,8 +8,8 @@
 //! first page is a walk of 51 index entries. Unresolved appeals by deadline (the SLA states
 //! overdue, due soon and on time) get a partial index of their own.
 //!
-//! Search: on PostgreSQL a stored generated `tsvector` (configuration `russian`: Snowball
-//! stems, stop words, `ё` read as `е`) over the text, summary and address, with a GIN index;
+//! Search: on PostgreSQL a stored generated `tsvector` (configuration `russian`) over the
+//! project's stems of the text, summary and address (`search_text`), with a GIN index;
 //! on SQLite an FTS5 table over `appeals.search_text` (the project's own stems, see
 //! `domain::text::normalize_for_search`) as external content, which the store's write path
 //! keeps in step (`store::appeals`).
@@ -37,9 +37,11 @@ pub const LEDGER_INDEXES: &[(&str, &str)] = &[
 pub const UNRESOLVED_DUE_SQL: &str =
     "CREATE INDEX IF NOT EXISTS ix_appeals_unresolved_due ON appeals (due_at, id) WHERE resolved_at IS NULL";
 
-/// The text PostgreSQL searches: text, summary and address.
-pub const SEARCH_TSV_PG: &str = "to_tsvector('russian'::regconfig, \"text\" || ' ' || coalesce(summary, '') || ' ' || \
-                                 coalesce(address, ''))";
+/// What PostgreSQL searches: the project's stems of the text, summary and address
+/// (`search_text`, the same stems as SQLite's), under the `russian` configuration. PostgreSQL's
+/// own Snowball gives «батареи» and «батарея» different stems; the query is stemmed the same
+/// way (`appeal_query::Search`), so both backends find the same appeals.
+pub const SEARCH_TSV_PG: &str = "to_tsvector('russian'::regconfig, search_text)";
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
