@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{DEFAULT_PAGE, MAX_PAGE, PageInfo};
 use super::loaders::Loaders;
-use super::reference::{Category, Recipient, Territory, load_category, load_recipient, load_territory};
+use super::reference::{Category, Recipient, Territory, load_category_with, load_recipient_with, load_territory_with};
 use super::scalars::Date;
 use super::{caller, parse_id, state};
 use crate::domain::access::Channel;
@@ -23,6 +23,10 @@ use crate::error::{AppError, AppResult};
 use crate::service::appeal_query::{self, AppealFilter as Filter, ListQuery, ListRequest, OrderField};
 use crate::service::appeals::{self, AppealChanges, AppealId, NewAppeal, RecipientId, Step};
 use crate::service::scope::AppealScope;
+
+/// Marks a request served over WebSocket: appeals are shown masked (an unmasked read there
+/// could not be audited per request).
+pub struct OverWebSocket;
 
 /// The caller's appeal scope, computed once per request.
 #[derive(Default)]
@@ -46,15 +50,38 @@ pub fn sla_at(a: &appeal::Model, now: DateTime<Utc>) -> SlaState {
 
 /// An appeal, message or incident.
 pub struct Appeal {
-    pub model: appeal::Model,
+    pub model: std::sync::Arc<appeal::Model>,
     pub handles: bool,
+    /// The author's personal data in `model` is masked already (one masked copy shared by
+    /// many subscribers).
+    premasked: bool,
+    /// Loaders shared by everyone shown this appeal (a change pushed to many subscribers);
+    /// otherwise the request's.
+    shared: Option<std::sync::Arc<Loaders>>,
 }
 
 impl Appeal {
     async fn new(ctx: &Context<'_>, model: impl Into<appeal::Model>) -> AppResult<Self> {
         let model = model.into();
+        if ctx.data_opt::<OverWebSocket>().is_some() {
+            return Ok(Self::of(model, false));
+        }
         let handles = scope(ctx).await?.handles(&model);
-        Ok(Self { model, handles })
+        Ok(Self::of(model, handles))
+    }
+
+    /// An appeal shown to a viewer who handles it (`handles`: unmasked) or not.
+    pub fn of(model: appeal::Model, handles: bool) -> Self {
+        Self { model: std::sync::Arc::new(model), handles, premasked: false, shared: None }
+    }
+
+    /// An appeal whose personal data is masked already, shown with shared loaders.
+    pub fn premasked(model: std::sync::Arc<appeal::Model>, loaders: std::sync::Arc<Loaders>) -> Self {
+        Self { model, handles: false, premasked: true, shared: Some(loaders) }
+    }
+
+    fn loaders<'c>(&'c self, ctx: &Context<'c>) -> &'c Loaders {
+        self.shared.as_deref().unwrap_or_else(|| ctx.data_unchecked::<Loaders>())
     }
 
     fn note_read(&self, ctx: &Context<'_>) {
@@ -100,6 +127,8 @@ impl Appeal {
         if self.handles {
             self.note_read(ctx);
             Some(name.to_string())
+        } else if self.premasked {
+            Some(name.to_string())
         } else {
             Some(mask_name(name))
         }
@@ -109,6 +138,8 @@ impl Appeal {
         let contact = self.model.author_contact.as_deref()?;
         if self.handles {
             self.note_read(ctx);
+            Some(contact.to_string())
+        } else if self.premasked {
             Some(contact.to_string())
         } else {
             Some(mask_contact(contact))
@@ -125,10 +156,10 @@ impl Appeal {
         self.model.summary.as_deref()
     }
     async fn category(&self, ctx: &Context<'_>) -> AppResult<Option<Category>> {
-        load_category(ctx, self.model.category_id).await
+        load_category_with(self.loaders(ctx), self.model.category_id).await
     }
     async fn territory(&self, ctx: &Context<'_>) -> AppResult<Option<Territory>> {
-        load_territory(ctx, self.model.territory_id).await
+        load_territory_with(self.loaders(ctx), self.model.territory_id).await
     }
     async fn address(&self) -> Option<&str> {
         self.model.address.as_deref()
@@ -140,7 +171,7 @@ impl Appeal {
         self.model.longitude
     }
     async fn recipient(&self, ctx: &Context<'_>) -> AppResult<Option<Recipient>> {
-        load_recipient(ctx, self.model.recipient_id).await
+        load_recipient_with(self.loaders(ctx), self.model.recipient_id).await
     }
     /// The external body the appeal was forwarded to (переадресация).
     async fn redirected_to(&self) -> Option<&str> {
@@ -187,7 +218,7 @@ impl Appeal {
     /// The appeal this one repeats (the root of its duplicate cluster), if the viewer may see it.
     async fn duplicate_of(&self, ctx: &Context<'_>) -> AppResult<Option<Appeal>> {
         let Some(id) = self.model.duplicate_of_id else { return Ok(None) };
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = self.loaders(ctx);
         let Some(m) = loaders.appeals.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)? else {
             return Ok(None);
         };
@@ -201,7 +232,7 @@ impl Appeal {
     /// appeal; an unmasked read of them is audited as theirs is.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn events(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealEvent>> {
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = self.loaders(ctx);
         let rows = loaders.appeal_events.load_one(self.model.id).await.map_err(std::sync::Arc::unwrap_or_clone)?;
         let mut events: Vec<AppealEvent> = rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect();
         let shown = ctx.look_ahead().field("data").exists();
@@ -528,7 +559,13 @@ impl AppealQuery {
         let edges: Vec<AppealEdge> = page
             .rows
             .into_iter()
-            .map(|(cursor, model)| AppealEdge { cursor, node: Appeal { handles: scope.handles(&model), model } })
+            .map(|(cursor, model)| AppealEdge {
+                cursor,
+                node: {
+                    let h = scope.handles(&model);
+                    Appeal::of(model, h)
+                },
+            })
             .collect();
         let page_info = PageInfo {
             has_next_page: page.has_next,

@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
-use super::appeals::{Appeal, ScopeCache, scope};
+use super::appeals::{Appeal, OverWebSocket, ScopeCache, scope};
 use super::connection::{connection, forward_window};
 use super::loaders::Loaders;
 use super::subscriptions::{self, Heard};
@@ -48,15 +48,20 @@ impl Notification {
     /// read the appeal with a query to see it (audited).
     async fn appeal(&self, ctx: &Context<'_>) -> AppResult<Option<Appeal>> {
         let Some(id) = self.model.appeal_id else { return Ok(None) };
-        if let (Some(loaders), Some(_)) = (ctx.data_opt::<Loaders>(), ctx.data_opt::<ScopeCache>()) {
+        if ctx.data_opt::<OverWebSocket>().is_none()
+            && let (Some(loaders), Some(_)) = (ctx.data_opt::<Loaders>(), ctx.data_opt::<ScopeCache>())
+        {
             let model = loaders.appeals.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?;
             let scope = scope(ctx).await?;
-            return Ok(model.filter(|a| scope.sees(a)).map(|m| Appeal { handles: scope.handles(&m), model: m }));
+            return Ok(model.filter(|a| scope.sees(a)).map(|m| {
+                let h = scope.handles(&m);
+                Appeal::of(m, h)
+            }));
         }
         let st = state(ctx);
         let scope = AppealScope::of(&st.db, &caller(ctx).principal).await?;
         let model = notify::visible_appeal(&st.db, &scope, id).await?;
-        Ok(model.map(|m| Appeal { model: m, handles: false }))
+        Ok(model.map(|m| Appeal::of(m, false)))
     }
 }
 

@@ -129,22 +129,34 @@ impl Category {
 
 /// Loads a recipient through the request's loader.
 pub async fn load_recipient(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Recipient>> {
+    load_recipient_with(ctx.data_unchecked::<Loaders>(), id).await
+}
+
+/// Loads a recipient through the given loaders.
+pub async fn load_recipient_with(loaders: &Loaders, id: Option<i64>) -> AppResult<Option<Recipient>> {
     let Some(id) = id else { return Ok(None) };
-    let loaders = ctx.data_unchecked::<Loaders>();
     Ok(loaders.recipients.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(Recipient::from))
 }
 
 /// Loads a territory through the request's loader.
 pub async fn load_territory(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Territory>> {
+    load_territory_with(ctx.data_unchecked::<Loaders>(), id).await
+}
+
+/// Loads a territory through the given loaders.
+pub async fn load_territory_with(loaders: &Loaders, id: Option<i64>) -> AppResult<Option<Territory>> {
     let Some(id) = id else { return Ok(None) };
-    let loaders = ctx.data_unchecked::<Loaders>();
     Ok(loaders.territories.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(Territory::from))
 }
 
 /// Loads a category through the request's loader.
 pub async fn load_category(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Category>> {
+    load_category_with(ctx.data_unchecked::<Loaders>(), id).await
+}
+
+/// Loads a category through the given loaders.
+pub async fn load_category_with(loaders: &Loaders, id: Option<i64>) -> AppResult<Option<Category>> {
     let Some(id) = id else { return Ok(None) };
-    let loaders = ctx.data_unchecked::<Loaders>();
     Ok(loaders.categories.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(Category::from))
 }
 

@@ -34,6 +34,7 @@ mod reference;
 mod roadmaps;
 mod schema;
 mod seed;
+mod subscription_filters;
 mod subscriptions;
 mod users;
 mod watch;
