@@ -8,6 +8,7 @@
 #
 #   bash bench/ws.sh                      # SQLite
 #   BACKEND=postgres bash bench/ws.sh     # PostgreSQL (PG_URL, default postgres://postgres@127.0.0.1:5432/postgres)
+#   BIN_DIR=target/debug bash bench/ws.sh # with binaries built already (here the debug build)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,15 +35,19 @@ case "$BACKEND" in
   *) echo "BACKEND is sqlite or postgres" >&2; exit 2 ;;
 esac
 
-cargo build --release --quiet --bin mcu --example ws_bench
-BIN="${CARGO_TARGET_DIR:-target}/release"
+# BIN_DIR: a directory holding mcu and examples/ws_bench already built (skips the build).
+if [ -z "${BIN_DIR:-}" ]; then
+  cargo build --release --quiet --bin mcu --example ws_bench
+  BIN_DIR="${CARGO_TARGET_DIR:-target}/release"
+fi
+BIN="$BIN_DIR"
 "$BIN/mcu" seed-demo --appeals "$APPEALS" --admin-email "$MCU_ADMIN_EMAIL" --admin-password "$MCU_ADMIN_PASSWORD" >/dev/null
 ulimit -n "$(ulimit -Hn)"
 "$BIN/mcu" serve > "$WORK/server.log" 2>&1 &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 for _ in $(seq 1 100); do curl -sf "http://$MCU_BIND/readyz" >/dev/null && break; sleep 0.2; done
-echo "backend $BACKEND, $(nproc) cores, $(date -u +%FT%TZ)"
+echo "backend $BACKEND, binaries $BIN, $(nproc) cores, load average $(cut -d" " -f1-3 /proc/loadavg), $(date -u +%FT%TZ)"
 "$BIN/examples/ws_bench" "http://$MCU_BIND" "$SERVER" "$MCU_ADMIN_EMAIL" "$MCU_ADMIN_PASSWORD" \
   "$SUBSCRIBERS" "$INTERVAL_MS" "$DURATION"
 awk -v hz="$(getconf CLK_TCK)" '{ printf "server CPU %.1f s (user %.1f, system %.1f)\n", ($14 + $15) / hz, $14 / hz, $15 / hz }' \

@@ -44,14 +44,18 @@ struct Api {
 
 impl Api {
     async fn gql(&self, token: Option<&str>, query: &str, variables: Value) -> Value {
+        self.try_gql(token, query, variables).await.unwrap_or_else(|e| panic!("{query}: {e}"))
+    }
+
+    /// The data of a request, or its errors.
+    async fn try_gql(&self, token: Option<&str>, query: &str, variables: Value) -> Result<Value, String> {
         let mut req =
             self.client.post(format!("{}/graphql", self.url)).json(&json!({"query": query, "variables": variables}));
         if let Some(t) = token {
             req = req.bearer_auth(t);
         }
-        let body: Value = req.send().await.unwrap().json().await.unwrap();
-        assert!(body["errors"].is_null(), "{query}: {body}");
-        body["data"].clone()
+        let body: Value = req.send().await.map_err(|e| e.to_string())?.json().await.map_err(|e| e.to_string())?;
+        if body["errors"].is_null() { Ok(body["data"].clone()) } else { Err(body["errors"].to_string()) }
     }
 
     async fn login(&self, email: &str, password: &str) -> String {
@@ -228,6 +232,7 @@ async fn main() {
     let mut rss_peak = rss_idle;
     let mut last_sample = Instant::now();
     let mut skipped = 0_u64;
+    let failed = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut inflight = Vec::new();
     let mut n = 0_usize;
     while load_started.elapsed() < Duration::from_secs(seconds) {
@@ -240,13 +245,18 @@ async fn main() {
         };
         let (api, made, appeals, curator) =
             (Arc::clone(&api), Arc::clone(&made), Arc::clone(&appeals), curator.clone());
+        let failed = Arc::clone(&failed);
         let summary = format!("нагрузка {n}");
         inflight.push(tokio::spawn(async move {
             let (id, _, recipient) = &appeals[k];
             let q = "mutation($i:UpdateAppealInput!){updateAppeal(input:$i){version}}";
             let input = json!({"id": id, "version": *version, "summary": summary});
             let sent = Instant::now();
-            let d = api.gql(Some(&curator), q, json!({"i": input})).await;
+            let Ok(d) = api.try_gql(Some(&curator), q, json!({"i": input})).await else {
+                // Nothing was saved (e.g. the database was busy): counted, not a change.
+                failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                return;
+            };
             let answered = Instant::now();
             let v = d["updateAppeal"]["version"].as_i64().unwrap();
             *version = v;
@@ -302,10 +312,11 @@ async fn main() {
         connect_took.as_secs_f64()
     );
     println!(
-        "changes                {} in {:.1} s (one per {} ms asked; {skipped} turns passed while the appeal's last change was unanswered)",
+        "changes                {} in {:.1} s (one per {} ms asked; {skipped} turns passed while the appeal's last change was unanswered; {} mutations failed)",
         made.len(),
         load_took.as_secs_f64(),
-        interval.as_millis()
+        interval.as_millis(),
+        failed.load(std::sync::atomic::Ordering::Relaxed)
     );
     println!("deliveries             {received} of {expected} expected ({stray} not expected)");
     println!(

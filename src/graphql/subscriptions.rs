@@ -252,8 +252,9 @@ mod tests {
         let mut fields: Vec<&str> = body
             .lines()
             .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('"'))
+            .filter(|l| l.contains(':'))
             .filter_map(|l| l.split(['(', ':']).next())
+            .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()))
             .collect();
         fields.sort_unstable();
         let mut expected = super::FIELDS.to_vec();

@@ -266,22 +266,6 @@ fn open_queue_hint(backend: sea_orm::DatabaseBackend, q: &Select<appeal::Entity>
     Some(stmt)
 }
 
-/// The appeal `id` when it is within the scope and matches the filter (a subscription
-/// deciding whether a change concerns its subscriber), else `None`.
-///
-/// # Errors
-/// On a database failure.
-pub async fn matching(
-    conn: &impl ConnectionTrait,
-    scope: &AppealScope,
-    f: &AppealFilter,
-    tz: chrono_tz::Tz,
-    now: DateTime<Utc>,
-    id: i64,
-) -> AppResult<Option<appeal::Model>> {
-    Ok(filtered(conn, scope, f, tz, now).await?.filter(appeal::Column::Id.eq(id)).one(conn).await?)
-}
-
 /// What the in-memory filter ([`AppealFilter::matches`]) needs to know about an appeal
 /// besides its row: where its category and territory sit in their trees.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
