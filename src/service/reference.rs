@@ -7,7 +7,7 @@
 
 use std::sync::Arc;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 
 use super::{Caller, audit};
 use crate::domain::access::Role;
@@ -333,8 +333,11 @@ pub async fn update_recipient(
     check_name(&mut errors, ch.name.as_ref());
     finish(errors)?;
     let txn = crate::db::begin_write(&state.writer).await?;
-    let old =
-        recipient::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::NotFound("recipient".into()))?;
+    let old = recipient::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("recipient".into()))?;
     at_version("the recipient", old.version, version)?;
     let now = state.clock.now();
     let mut m: recipient::ActiveModel = old.clone().into();
@@ -380,7 +383,11 @@ pub async fn update_category(
         errors.push(FieldError { path: "input.defaultRecipientId".into(), message: "no such recipient".into() });
     }
     finish(errors)?;
-    let old = category::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::NotFound("category".into()))?;
+    let old = category::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("category".into()))?;
     at_version("the category", old.version, version)?;
     let mut m: category::ActiveModel = old.clone().into();
     if let Some(n) = ch.name {
@@ -432,8 +439,11 @@ pub async fn update_territory(
     crate::domain::appeal::check_coords(&mut errors, ch.latitude, ch.longitude);
     finish(errors)?;
     let txn = crate::db::begin_write(&state.writer).await?;
-    let old =
-        territory::Entity::find_by_id(id).one(&txn).await?.ok_or_else(|| AppError::NotFound("territory".into()))?;
+    let old = territory::Entity::find_by_id(id)
+        .lock_exclusive()
+        .one(&txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound("territory".into()))?;
     at_version("the territory", old.version, version)?;
     let mut m: territory::ActiveModel = old.clone().into();
     if let Some(n) = ch.name {
