@@ -122,6 +122,18 @@ pub struct SettingsArgs {
     /// ended session or a deactivated person ends its subscriptions).
     #[arg(long, env = "MCU_SUBSCRIPTION_CHECK_SECS", default_value = "30", global = true)]
     pub subscription_check_secs: u64,
+    /// Seconds a WebSocket connection may stay open without `connection_init` (then it is
+    /// closed with 4408).
+    #[arg(long, env = "MCU_WS_INIT_TIMEOUT_SECS", default_value = "10", global = true)]
+    pub ws_init_timeout_secs: u64,
+    /// Most WebSocket connections one server process holds at once (more are closed with 1013
+    /// Try Again Later).
+    #[arg(long, env = "MCU_WS_MAX_CONNECTIONS", default_value = "10000", global = true)]
+    pub ws_max_connections: u64,
+    /// Most subscriptions running at once on one WebSocket connection (more are refused with
+    /// an `error` message, code RATE_LIMITED).
+    #[arg(long, env = "MCU_WS_MAX_SUBSCRIPTIONS", default_value = "20", global = true)]
+    pub ws_max_subscriptions: u64,
     /// Largest accepted JSON request body in bytes.
     #[arg(long, env = "MCU_MAX_BODY_BYTES", default_value = "1048576", global = true)]
     pub max_body_bytes: usize,
@@ -263,6 +275,9 @@ pub struct Settings {
     pub watch_interval: Duration,
     pub escalation: crate::domain::escalation::EscalationPolicy,
     pub subscription_check_interval: Duration,
+    pub ws_init_timeout: Duration,
+    pub ws_max_connections: u64,
+    pub ws_max_subscriptions: usize,
     pub max_body_bytes: usize,
     pub max_upload_bytes: usize,
     pub max_depth: usize,
@@ -370,6 +385,9 @@ impl Settings {
         positive("MCU_MEMO_CHECK_SECS", a.memo_check_secs)?;
         positive("MCU_WATCH_INTERVAL_SECS", a.watch_interval_secs)?;
         positive("MCU_SUBSCRIPTION_CHECK_SECS", a.subscription_check_secs)?;
+        positive("MCU_WS_INIT_TIMEOUT_SECS", a.ws_init_timeout_secs)?;
+        positive("MCU_WS_MAX_CONNECTIONS", a.ws_max_connections)?;
+        positive("MCU_WS_MAX_SUBSCRIPTIONS", a.ws_max_subscriptions)?;
         let escalation: crate::domain::escalation::EscalationPolicy = serde_json::from_str(&a.escalation)
             .map_err(|e| bad("MCU_ESCALATION", format!("is not valid escalation JSON ({e})")))?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
@@ -531,6 +549,9 @@ impl Settings {
             watch_interval: Duration::from_secs(a.watch_interval_secs),
             escalation,
             subscription_check_interval: Duration::from_secs(a.subscription_check_secs),
+            ws_init_timeout: Duration::from_secs(a.ws_init_timeout_secs),
+            ws_max_connections: a.ws_max_connections,
+            ws_max_subscriptions: usize::try_from(a.ws_max_subscriptions).unwrap_or(usize::MAX),
             max_body_bytes: a.max_body_bytes,
             max_upload_bytes: a.max_upload_bytes,
             max_depth: a.max_depth,

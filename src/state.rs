@@ -61,6 +61,11 @@ pub struct Metrics {
     /// Statements run by background jobs (dispatcher, memo, watch), kept apart so that the
     /// per-request figures above are not blurred by work nobody asked for.
     pub background_sql_statements: std::sync::atomic::AtomicU64,
+    /// Appeals read to weigh an announced change against `appealChanged` subscribers: one per
+    /// change and process, however many subscribers listen.
+    pub subscription_appeal_reads: std::sync::atomic::AtomicU64,
+    /// WebSocket connections open at `/graphql/ws` now (capped by `MCU_WS_MAX_CONNECTIONS`).
+    pub ws_connections: std::sync::atomic::AtomicU64,
 }
 
 tokio::task_local! {

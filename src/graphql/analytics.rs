@@ -72,7 +72,7 @@ fn who<'a>(ctx: &Context<'a>) -> &'a Principal {
 }
 
 fn appeal(v: VisibleAppeal) -> Appeal {
-    Appeal { model: v.model, handles: v.handles }
+    Appeal::of(v.model, v.handles)
 }
 
 /// Trend bucket length.

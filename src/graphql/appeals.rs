@@ -26,6 +26,10 @@ use crate::service::appeal_query::{self, AppealFilter as Filter, ListQuery, List
 use crate::service::appeals::{self, AppealChanges, AppealId, NewAppeal, RecipientId, Step};
 use crate::service::scope::AppealScope;
 
+/// Marks a request served over WebSocket: appeals are shown masked (an unmasked read there
+/// could not be audited per request).
+pub struct OverWebSocket;
+
 /// The caller's appeal scope, computed once per request.
 #[derive(Default)]
 pub struct ScopeCache(tokio::sync::OnceCell<AppealScope>);
@@ -49,14 +53,37 @@ pub fn sla_at(a: &Record, now: DateTime<Utc>) -> SlaState {
 /// An appeal, message or incident: the typed record (enum columns parsed once, where the row
 /// was read) and whether the viewer handles it.
 pub struct Appeal {
-    pub model: Record,
+    pub model: std::sync::Arc<Record>,
     pub handles: bool,
+    /// The author's personal data in `model` is masked already (one masked copy shared by
+    /// many subscribers).
+    premasked: bool,
+    /// Loaders shared by everyone shown this appeal (a change pushed to many subscribers);
+    /// otherwise the request's.
+    shared: Option<std::sync::Arc<Loaders>>,
 }
 
 impl Appeal {
     async fn new(ctx: &Context<'_>, model: Record) -> AppResult<Self> {
+        if ctx.data_opt::<OverWebSocket>().is_some() {
+            return Ok(Self::of(model, false));
+        }
         let handles = scope(ctx).await?.handles(&model);
-        Ok(Self { model, handles })
+        Ok(Self::of(model, handles))
+    }
+
+    /// An appeal shown to a viewer who handles it (`handles`: unmasked) or not.
+    pub fn of(model: Record, handles: bool) -> Self {
+        Self { model: std::sync::Arc::new(model), handles, premasked: false, shared: None }
+    }
+
+    /// An appeal whose personal data is masked already, shown with shared loaders.
+    pub fn premasked(model: std::sync::Arc<Record>, loaders: std::sync::Arc<Loaders>) -> Self {
+        Self { model, handles: false, premasked: true, shared: Some(loaders) }
+    }
+
+    fn loaders<'c>(&'c self, ctx: &Context<'c>) -> &'c Loaders {
+        self.shared.as_deref().unwrap_or_else(|| ctx.data_unchecked::<Loaders>())
     }
 
     /// The appeal of a row read whole, shown without personal data.
@@ -64,7 +91,7 @@ impl Appeal {
     /// # Errors
     /// When the row holds a name this code does not know.
     pub fn masked(row: appeal::Model) -> AppResult<Self> {
-        Ok(Self { model: Record::try_from(row)?, handles: false })
+        Ok(Self::of(Record::try_from(row)?, false))
     }
 
     fn note_read(&self, ctx: &Context<'_>) {
@@ -110,6 +137,8 @@ impl Appeal {
         if self.handles {
             self.note_read(ctx);
             Some(name.to_string())
+        } else if self.premasked {
+            Some(name.to_string())
         } else {
             Some(mask_name(name))
         }
@@ -119,6 +148,8 @@ impl Appeal {
         let contact = self.model.author_contact.as_deref()?;
         if self.handles {
             self.note_read(ctx);
+            Some(contact.to_string())
+        } else if self.premasked {
             Some(contact.to_string())
         } else {
             Some(mask_contact(contact))
@@ -197,7 +228,7 @@ impl Appeal {
     /// The appeal this one repeats (the root of its duplicate cluster), if the viewer may see it.
     async fn duplicate_of(&self, ctx: &Context<'_>) -> AppResult<Option<Appeal>> {
         let Some(id) = self.model.duplicate_of_id else { return Ok(None) };
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = self.loaders(ctx);
         let Some(m) = loaders.appeals.load_one(id.0).await.map_err(std::sync::Arc::unwrap_or_clone)? else {
             return Ok(None);
         };
@@ -212,7 +243,7 @@ impl Appeal {
     /// appeal; an unmasked read of them is audited as theirs is.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn events(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealEvent>> {
-        let loaders = ctx.data_unchecked::<Loaders>();
+        let loaders = self.loaders(ctx);
         let rows = loaders.appeal_events.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
         let mut events: Vec<AppealEvent> = rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect();
         let shown = ctx.look_ahead().field("data").exists();
@@ -575,7 +606,13 @@ impl AppealQuery {
         let edges: Vec<AppealEdge> = page
             .rows
             .into_iter()
-            .map(|(cursor, model)| AppealEdge { cursor, node: Appeal { handles: scope.handles(&model), model } })
+            .map(|(cursor, model)| AppealEdge {
+                cursor,
+                node: {
+                    let h = scope.handles(&model);
+                    Appeal::of(model, h)
+                },
+            })
             .collect();
         let page_info = PageInfo {
             has_next_page: page.has_next,

@@ -245,7 +245,10 @@ impl IntakeQuery {
         Ok(found
             .into_iter()
             .map(|m| AppealMatch {
-                appeal: Appeal { handles: scope.handles(&m.appeal), model: m.appeal },
+                appeal: {
+                    let h = scope.handles(&m.appeal);
+                    Appeal::of(m.appeal, h)
+                },
                 similarity: m.similarity,
                 distance_meters: m.distance_m,
             })

@@ -110,7 +110,7 @@ pub fn build_schema(state: AppState) -> AppSchema {
         // "Did you mean …" would reveal the names introspection hides.
         b = b.disable_introspection().disable_suggestions();
     }
-    b.data(state).finish()
+    b.data(state).data(appeal_changes::AppealFeed::default()).finish()
 }
 
 /// A root object (query or mutation) that enforces the access policy on each of its fields

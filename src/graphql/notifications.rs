@@ -5,7 +5,7 @@ use async_graphql::{Context, ID, InputObject, Object, SimpleObject, Subscription
 use chrono::{DateTime, Utc};
 use futures_util::{Stream, StreamExt};
 
-use super::appeals::{Appeal, ScopeCache, scope};
+use super::appeals::{Appeal, OverWebSocket, ScopeCache, scope};
 use super::connection::{connection, forward_window};
 use super::loaders::Loaders;
 use super::subscriptions::{self, Heard};
@@ -48,12 +48,15 @@ impl Notification {
     /// read the appeal with a query to see it (audited).
     async fn appeal(&self, ctx: &Context<'_>) -> AppResult<Option<Appeal>> {
         let Some(id) = self.model.appeal_id else { return Ok(None) };
-        if let (Some(loaders), Some(_)) = (ctx.data_opt::<Loaders>(), ctx.data_opt::<ScopeCache>()) {
+        if ctx.data_opt::<OverWebSocket>().is_none()
+            && let (Some(loaders), Some(_)) = (ctx.data_opt::<Loaders>(), ctx.data_opt::<ScopeCache>())
+        {
             let model = loaders.appeals.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?;
             let scope = scope(ctx).await?;
             let Some(model) = model.filter(|a| scope.sees(a)) else { return Ok(None) };
             let model = crate::domain::appeal::Appeal::try_from(model)?;
-            return Ok(Some(Appeal { handles: scope.handles(&model), model }));
+            let handles = scope.handles(&model);
+            return Ok(Some(Appeal::of(model, handles)));
         }
         let st = state(ctx);
         let scope = AppealScope::of(st, &caller(ctx).principal).await?;

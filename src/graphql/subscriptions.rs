@@ -26,10 +26,50 @@ pub enum Subscriber {
 }
 
 /// The credential a WebSocket connection was opened with (from its `connection_init`),
-/// checked again while its subscriptions run.
+/// checked again while its subscriptions run, and how to end the connection when it fails.
 #[derive(Clone)]
 pub struct Session {
     pub bearer: String,
+    pub closing: Arc<Closing>,
+}
+
+/// A request to close a WebSocket connection (with a `graphql-transport-ws` close code),
+/// made by a subscription whose session ended and carried out by the connection.
+#[derive(Default)]
+pub struct Closing {
+    why: std::sync::Mutex<Option<(u16, String)>>,
+    notify: tokio::sync::Notify,
+}
+
+/// `4403 Forbidden`: the connection's credential no longer admits the subscriber (a person
+/// deactivated, a session ended, an access token expired, an API token revoked or expired).
+pub const CLOSE_FORBIDDEN: u16 = 4403;
+
+impl Closing {
+    /// Asks the connection to close with `code` and `reason` (the first request wins).
+    pub fn close(&self, code: u16, reason: &str) {
+        if let Ok(mut why) = self.why.lock()
+            && why.is_none()
+        {
+            *why = Some((code, reason.to_owned()));
+        }
+        self.notify.notify_one();
+    }
+
+    /// The close asked for, if any.
+    pub fn requested(&self) -> Option<(u16, String)> {
+        self.why.lock().ok().and_then(|w| w.clone())
+    }
+
+    /// Waits until a close is asked for.
+    pub async fn wait(&self) -> (u16, String) {
+        loop {
+            if let Some(why) = self.requested() {
+                return why;
+            }
+            self.notify.notified().await;
+        }
+    }
 }
 
 /// Checks the access rule of `Subscription.<field>` for the caller (a person or a token) and
@@ -91,19 +131,43 @@ pub fn authorize<'a>(ctx: &Context<'a>, field: &str) -> AppResult<(&'a UserPrinc
     Ok((person, session))
 }
 
-/// What a subscription's feed is told: an announced outbox row, or that the session ended.
-pub enum Heard {
-    Row(Arc<outbox::Model>),
+/// An announcement as a subscription's feed hears it: the outbox row itself, or something
+/// made of it once per process for all subscribers (an appeal change read once).
+pub trait Announced: Clone + Send + Sync + 'static {
+    /// The announced outbox row.
+    fn row(&self) -> &outbox::Model;
+}
+
+impl Announced for Arc<outbox::Model> {
+    fn row(&self) -> &outbox::Model {
+        self
+    }
+}
+
+/// What a subscription's feed is told: an announcement, or that the session ended.
+pub enum Heard<T = Arc<outbox::Model>> {
+    Row(T),
     Ended(AppError),
 }
 
 /// The outbox rows announced to this process from now on, for as long as the session lives:
 /// the session is checked again every `MCU_SUBSCRIPTION_CHECK_SECS` and whenever the person's
-/// account changes; once it fails the feed says why ([`Heard::Ended`]) and ends.
+/// account changes; once it fails the feed says why ([`Heard::Ended`]) and ends, and the
+/// connection is closed with `4403 Forbidden`.
 pub fn heard(ctx: &Context<'_>, who: Subscriber, session: Session) -> impl Stream<Item = Heard> + Send + use<> {
+    heard_from(ctx, state(ctx).announcements.subscribe(), who, session)
+}
+
+/// [`heard`] from another receiver of every announcement (in the order announced).
+pub fn heard_from<T: Announced>(
+    ctx: &Context<'_>,
+    rx: tokio::sync::broadcast::Receiver<T>,
+    who: Subscriber,
+    session: Session,
+) -> impl Stream<Item = Heard<T>> + Send + use<T> {
     let app = state(ctx).clone();
     let every = app.settings.subscription_check_interval;
-    let feed = Feed { rx: app.announcements.subscribe(), app, who, session, tick: interval(every), ended: false };
+    let feed = Feed { rx, app, who, session, tick: interval(every), ended: false };
     stream::unfold(feed, |mut f| async move {
         if f.ended {
             return None;
@@ -111,12 +175,13 @@ pub fn heard(ctx: &Context<'_>, who: Subscriber, session: Session) -> impl Strea
         loop {
             let check = tokio::select! {
                 heard = f.rx.recv() => match heard {
-                    Ok(row) => {
+                    Ok(item) => {
+                        let row = item.row();
                         let about_me = row.topic == Topic::UserChanged.as_str()
                             && row.subject_type == "user"
                             && row.subject_id.is_some_and(|id| f.who == Subscriber::Person(id));
                         if !about_me {
-                            return Some((Heard::Row(row), f));
+                            return Some((Heard::Row(item), f));
                         }
                         true
                     }
@@ -129,6 +194,8 @@ pub fn heard(ctx: &Context<'_>, who: Subscriber, session: Session) -> impl Strea
             };
             if check && let Err(e) = still_valid(&f.app, &f.session, f.who).await {
                 f.ended = true;
+                // The connection's credential is spent for every subscription on it.
+                f.session.closing.close(CLOSE_FORBIDDEN, &e.message());
                 return Some((Heard::Ended(e), f));
             }
         }
@@ -136,9 +203,9 @@ pub fn heard(ctx: &Context<'_>, who: Subscriber, session: Session) -> impl Strea
     .boxed()
 }
 
-struct Feed {
+struct Feed<T> {
     app: AppState,
-    rx: tokio::sync::broadcast::Receiver<Arc<outbox::Model>>,
+    rx: tokio::sync::broadcast::Receiver<T>,
     who: Subscriber,
     session: Session,
     tick: tokio::time::Interval,
@@ -164,5 +231,34 @@ async fn still_valid(app: &AppState, session: &Session, who: Subscriber) -> AppR
             tracing::warn!(error = %e.message(), "could not check a subscriber's session");
             Ok(())
         }
+    }
+}
+
+/// The fields of `Subscription` (a test holds this list to the schema).
+pub const FIELDS: [&str; 2] = ["notificationAdded", "appealChanged"];
+
+/// Whether the access rule of any subscription field admits the caller (a connection whose
+/// credential admits none is refused at `connection_init`).
+pub fn admits_any(principal: &Principal) -> bool {
+    FIELDS.iter().any(|f| policy::rule_for(&format!("Subscription.{f}")).is_some_and(|r| r.check(principal).is_ok()))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_subscription_fields_are_the_schemas() {
+        let sdl = crate::graphql::sdl();
+        let body = sdl.split("type Subscription {").nth(1).and_then(|b| b.split('}').next()).unwrap_or_default();
+        let mut fields: Vec<&str> = body
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.contains(':'))
+            .filter_map(|l| l.split(['(', ':']).next())
+            .filter(|name| !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric()))
+            .collect();
+        fields.sort_unstable();
+        let mut expected = super::FIELDS.to_vec();
+        expected.sort_unstable();
+        assert_eq!(fields, expected, "{body}");
     }
 }

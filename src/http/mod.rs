@@ -190,12 +190,16 @@ fn metrics_text(app: &AppState) -> String {
          # TYPE mcu_sql_statements_total counter\nmcu_sql_statements_total {}\n\
          # TYPE mcu_background_sql_statements_total counter\nmcu_background_sql_statements_total {}\n\
          # TYPE mcu_sql_errors_total counter\nmcu_sql_errors_total {}\n\
-         # TYPE mcu_sql_seconds_total counter\nmcu_sql_seconds_total {:.6}\n",
+         # TYPE mcu_sql_seconds_total counter\nmcu_sql_seconds_total {:.6}\n\
+         # TYPE mcu_subscription_appeal_reads_total counter\nmcu_subscription_appeal_reads_total {}\n\
+         # TYPE mcu_ws_connections gauge\nmcu_ws_connections {}\n",
         m.graphql_requests.load(Relaxed),
         m.sql_statements.load(Relaxed),
         m.background_sql_statements.load(Relaxed),
         m.sql_errors.load(Relaxed),
         m.sql_micros.load(Relaxed) as f64 / 1e6,
+        m.subscription_appeal_reads.load(Relaxed),
+        m.ws_connections.load(Relaxed),
     )
 }
 

@@ -2,6 +2,7 @@
 //! together with its audit entry.
 
 pub mod analytics;
+pub mod appeal_match;
 pub mod appeal_query;
 pub mod appeals;
 pub mod audit;

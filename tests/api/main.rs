@@ -39,6 +39,7 @@ mod roadmaps;
 mod rollups;
 mod schema;
 mod seed;
+mod subscription_filters;
 mod subscriptions;
 mod users;
 mod watch;

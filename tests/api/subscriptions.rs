@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::helpers::TestApp;
+use crate::helpers::{TestApp, spawn_app_with};
 use crate::watch::{assigned_message, spawn_long};
 
 type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -101,13 +101,15 @@ async fn notification_added_brings_the_callers_new_notifications_until_its_sessi
     let m = next(&mut colleague, Duration::from_secs(5)).await.expect("the end of the subscription");
     assert_eq!(m["type"], "next", "{m}");
     assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{m}");
-    assert_eq!(next(&mut colleague, Duration::from_secs(5)).await.unwrap(), json!({"id": "1", "type": "complete"}));
+    // The connection's credential is spent: it closes with 4403 Forbidden.
+    let m = next(&mut colleague, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(m["close"], 4403, "{m}");
 
     // An access token that expires (400 days after sign-in here) ends the subscription too.
     app.set_now("2028-06-01T10:00:00+07:00");
     let m = next(&mut executor, Duration::from_secs(5)).await.expect("the end of the subscription");
     assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "UNAUTHENTICATED", "{m}");
-    assert_eq!(next(&mut executor, Duration::from_secs(5)).await.unwrap()["type"], "complete");
+    assert_eq!(next(&mut executor, Duration::from_secs(5)).await.unwrap()["close"], 4403);
 }
 
 #[tokio::test]
@@ -128,7 +130,7 @@ async fn subscriptions_need_a_person_the_protocol_and_a_subscription() {
         let mut ws = open(&app).await;
         send(&mut ws, json!({"type": "connection_init", "payload": payload})).await;
         let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
-        assert!(m["close"].is_number(), "{m}");
+        assert_eq!(m["close"], 4401, "{m}");
         assert!(m["reason"].as_str().unwrap().contains(reason), "{m}");
     }
     // An API token is a credential, but notifications are for people.
@@ -138,15 +140,16 @@ async fn subscriptions_need_a_person_the_protocol_and_a_subscription() {
     send(&mut ws, json!({"id": "t", "type": "subscribe", "payload": {"query": ADDED}})).await;
     let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
     assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{m}");
-    // A person who is never notified (an administrator; the Head is told of the weekly memo).
+    // A person whom no subscription admits (an administrator is never notified and reads no
+    // appeals; the Head is told of the weekly memo) is refused at connection_init.
     let mut ws = open(&app).await;
     send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", s.admin)}}))
         .await;
-    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "connection_ack");
-    send(&mut ws, json!({"id": "h", "type": "subscribe", "payload": {"query": ADDED}})).await;
     let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
-    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{m}");
-    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap(), json!({"id": "h", "type": "complete"}));
+    assert_eq!(m["close"], 4403, "{m}");
+    let mut ws = open(&app).await;
+    send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "connection_ack");
     // Queries and mutations go to POST /graphql; documents are checked as there.
     send(&mut ws, json!({"id": "q", "type": "subscribe", "payload": {"query": "{ me { email } }"}})).await;
     let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
@@ -253,10 +256,169 @@ async fn appeal_changed_brings_each_subscriber_the_changes_it_may_see_as_it_may_
     assert_eq!(tokens.len(), 3);
     assert_eq!(tokens[2]["appeal"]["authorName"], "И*** П***");
 
-    // A token that may not read appeals and a head without the rule are refused.
+    // A token that may not read appeals and an administrator (no subscription admits
+    // either) are refused at connection_init: 4403 Forbidden.
     for token in [bi.as_str(), s.admin.as_str()] {
-        let mut ws = watching(&app, token, Value::Null).await;
+        let mut ws = open(&app).await;
+        send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}}))
+            .await;
         let m = next(&mut ws, Duration::from_secs(2)).await.unwrap();
-        assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "FORBIDDEN", "{m}");
+        assert_eq!(m["close"], 4403, "{m}");
     }
+}
+
+/// Sends a text message as it is (no JSON check on the client's side).
+async fn send_raw(ws: &mut Socket, text: &str) {
+    ws.send(Message::Text(text.to_owned().into())).await.unwrap();
+}
+
+/// A connection signed in with `token` (acknowledged).
+async fn signed_in(app: &TestApp, token: &str) -> Socket {
+    let mut ws = open(app).await;
+    send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "connection_ack");
+    ws
+}
+
+/// The close code the server ends the connection with after `messages`.
+async fn closed_after(app: &TestApp, token: Option<&str>, messages: &[&str]) -> Value {
+    let mut ws = match token {
+        Some(t) => signed_in(app, t).await,
+        None => open(app).await,
+    };
+    for m in messages {
+        send_raw(&mut ws, m).await;
+    }
+    loop {
+        let m = next(&mut ws, Duration::from_secs(5)).await.expect("the server closes the connection");
+        if !m["close"].is_null() {
+            return m;
+        }
+    }
+}
+
+#[tokio::test]
+async fn every_breach_of_graphql_transport_ws_closes_with_the_protocols_code() {
+    let app = spawn_app_with(|a| a.ws_init_timeout_secs = 1).await;
+    let s = app.staff().await;
+    let sub = |id: &str| json!({"id": id, "type": "subscribe", "payload": {"query": ADDED}}).to_string();
+    // 4400 Bad request: not JSON, not an object, an unknown or missing type, a subscribe
+    // without an id or a query, a connection_init whose payload is not an object.
+    for bad in [
+        "not json",
+        "[1, 2]",
+        r#"{"type": "next", "id": "1"}"#,
+        r#"{"payload": {}}"#,
+        r#"{"type": "subscribe", "payload": {"query": "subscription { notificationAdded { id } }"}}"#,
+        r#"{"type": "subscribe", "id": "1", "payload": {"variables": {}}}"#,
+        r#"{"type": "complete"}"#,
+    ] {
+        let m = closed_after(&app, Some(&s.executor), &[bad]).await;
+        assert_eq!(m["close"], 4400, "{bad}: {m}");
+    }
+    let m = closed_after(&app, None, &[r#"{"type": "connection_init", "payload": "Bearer x"}"#]).await;
+    assert_eq!(m["close"], 4400, "{m}");
+    // 4401 Unauthorized: subscribe before connection_init.
+    let m = closed_after(&app, None, &[&sub("1")]).await;
+    assert_eq!(m["close"], 4401, "{m}");
+    // 4409: a second subscribe with the id of a running subscription.
+    let m = closed_after(&app, Some(&s.executor), &[&sub("1"), &sub("1")]).await;
+    assert_eq!(m["close"], 4409, "{m}");
+    assert_eq!(m["reason"], "Subscriber for 1 already exists");
+    // 4429: a second connection_init.
+    let init = json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {}", s.executor)}});
+    let m = closed_after(&app, Some(&s.executor), &[&init.to_string()]).await;
+    assert_eq!(m["close"], 4429, "{m}");
+    // 4408: no connection_init within MCU_WS_INIT_TIMEOUT_SECS (1 s here).
+    let m = closed_after(&app, None, &[]).await;
+    assert_eq!(m["close"], 4408, "{m}");
+    assert_eq!(m["reason"], "Connection initialisation timeout");
+    // Allowed: ping is answered, a completed id may be used again.
+    let mut ws = signed_in(&app, &s.executor).await;
+    send_raw(&mut ws, r#"{"type": "ping"}"#).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "pong");
+    send_raw(&mut ws, &sub("1")).await;
+    send_raw(&mut ws, r#"{"type": "complete", "id": "1"}"#).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap(), json!({"id": "1", "type": "complete"}));
+    send_raw(&mut ws, &sub("1")).await;
+    assert!(next(&mut ws, Duration::from_millis(500)).await.is_none(), "running again, and the connection stays");
+}
+
+#[tokio::test]
+async fn a_connection_runs_at_most_its_subscriptions_and_a_process_holds_at_most_its_connections() {
+    let app = spawn_app_with(|a| {
+        a.ws_max_subscriptions = 2;
+        a.ws_max_connections = 2;
+    })
+    .await;
+    let s = app.staff().await;
+    let mut ws = signed_in(&app, &s.executor).await;
+    for id in ["a", "b"] {
+        send(&mut ws, json!({"id": id, "type": "subscribe", "payload": {"query": ADDED}})).await;
+    }
+    // The third is refused with an error message for its id; the connection stays.
+    send(&mut ws, json!({"id": "c", "type": "subscribe", "payload": {"query": ADDED}})).await;
+    let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(m["type"], "error", "{m}");
+    assert_eq!(m["id"], "c");
+    assert_eq!(m["payload"][0]["extensions"]["code"], "RATE_LIMITED", "{m}");
+    assert!(m["payload"][0]["message"].as_str().unwrap().contains("at most 2 subscriptions"), "{m}");
+    // Once one completes, another may start (a query is refused by the server, not the cap).
+    send(&mut ws, json!({"id": "a", "type": "complete"})).await;
+    assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap(), json!({"id": "a", "type": "complete"}));
+    send(&mut ws, json!({"id": "c", "type": "subscribe", "payload": {"query": "{ me { email } }"}})).await;
+    let m = next(&mut ws, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(m["payload"]["errors"][0]["extensions"]["code"], "BAD_USER_INPUT", "{m}");
+
+    // A second connection fits; a third is closed with 1013 Try Again Later.
+    let second = signed_in(&app, &s.curator).await;
+    let mut third = open(&app).await;
+    let m = next(&mut third, Duration::from_secs(5)).await.unwrap();
+    assert_eq!(m["close"], 1013, "{m}");
+    assert!(m["reason"].as_str().unwrap().contains("maximum of 2 connections"), "{m}");
+    // A connection that ends gives its place back.
+    drop(second);
+    let metrics = &app.state.metrics.ws_connections;
+    while metrics.load(std::sync::atomic::Ordering::SeqCst) >= 2 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    signed_in(&app, &s.curator).await;
+}
+
+#[tokio::test]
+async fn a_change_is_read_once_per_process_whatever_the_number_of_subscribers() {
+    let app = spawn_long().await;
+    app.set_now("2026-12-07T10:00:00+07:00");
+    let s = app.staff().await;
+    let full = "subscription { appealChanged { action appeal { id authorName authorContact feedbackCode \
+                category { name } recipient { name } territory { name } events { action data } } } }";
+    let mut subscribers = Vec::new();
+    for token in [&s.curator, &s.curator, &s.coordinator, &s.executor, &s.executor, &s.head] {
+        let mut ws = signed_in(&app, token).await;
+        send(&mut ws, json!({"id": "f", "type": "subscribe", "payload": {"query": full}})).await;
+        subscribers.push(ws);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let reads = || app.state.metrics.subscription_appeal_reads.load(std::sync::atomic::Ordering::SeqCst);
+    let before = reads();
+    let id = assigned_message(&app, &s, json!({"authorName": "Иван Петров", "authorContact": "ivan@mail.ru"})).await;
+    for ws in &mut subscribers {
+        let mut last = Value::Null;
+        while let Some(m) = next(ws, Duration::from_millis(800)).await {
+            assert_eq!(m["type"], "next", "{m}");
+            assert!(m["payload"]["errors"].is_null(), "{m}");
+            last = m["payload"]["data"]["appealChanged"].clone();
+        }
+        assert_eq!(last["action"], "assignAppeal", "{last}");
+        let a = &last["appeal"];
+        assert_eq!(a["id"], id);
+        assert_eq!(a["authorName"], "И*** П***", "{a}");
+        assert_eq!(a["authorContact"], "i***@mail.ru", "{a}");
+        assert!(a["feedbackCode"].is_null());
+        assert!(a["recipient"]["name"].is_string(), "{a}");
+        assert!(!a["events"].as_array().unwrap().is_empty(), "{a}");
+        assert!(!a.to_string().contains("Петров") && !a.to_string().contains("ivan@"), "{a}");
+    }
+    // Three changes (created, registered, assigned), each read once for six subscribers.
+    assert_eq!(reads() - before, 3);
 }

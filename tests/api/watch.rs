@@ -308,6 +308,9 @@ fn escalation_settings_are_checked_at_start() {
     assert_eq!(bad(&|a| a.escalation = r#"{"grace_days": 2}"#.into()).setting, "MCU_ESCALATION");
     assert_eq!(bad(&|a| a.watch_interval_secs = 0).setting, "MCU_WATCH_INTERVAL_SECS");
     assert_eq!(bad(&|a| a.subscription_check_secs = 0).setting, "MCU_SUBSCRIPTION_CHECK_SECS");
+    assert_eq!(bad(&|a| a.ws_init_timeout_secs = 0).setting, "MCU_WS_INIT_TIMEOUT_SECS");
+    assert_eq!(bad(&|a| a.ws_max_connections = 0).setting, "MCU_WS_MAX_CONNECTIONS");
+    assert_eq!(bad(&|a| a.ws_max_subscriptions = 0).setting, "MCU_WS_MAX_SUBSCRIPTIONS");
     let mut args = crate::helpers::test_args("sqlite://x.db".into());
     args.escalation = r#"{"grace_working_days": 2, "overdue": ["EXECUTORS"]}"#.into();
     let s = mcu::config::Settings::from_args(args).unwrap();
