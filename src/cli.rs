@@ -1,5 +1,5 @@
 //! The command line: `serve` (default), `migrate`, `user create`, `token create`, `schema`,
-//! `healthcheck`, `seed-demo`, `import`, `rollup`, `classifier`.
+//! `healthcheck`, `seed-demo`, `import`, `rollup`, `classifier`, `explain-list`.
 
 use std::io::BufRead;
 
@@ -65,6 +65,29 @@ pub enum Command {
         /// Random seed (the same seed gives the same data).
         #[arg(long, default_value = "2026")]
         seed: u64,
+    },
+    /// Explain shapes of the appeal list (first page and total) as the server builds them,
+    /// for a caller that sees every appeal: PostgreSQL `EXPLAIN (ANALYZE, BUFFERS)`, SQLite
+    /// `EXPLAIN QUERY PLAN` and timing. Prints a Markdown table (`bench/list-grid.sh`).
+    ExplainList {
+        /// A file of shapes, one JSON object a line:
+        /// `{"name": "…", "filter": {AppealFilter}, "order": "DUE_AT", "direction": "ASC"}`
+        /// (without `order`: the API's default, best match first for a search; with
+        /// `"count": false` the total is not explained).
+        #[arg(long)]
+        shapes: Option<std::path::PathBuf>,
+        /// One shape given here instead: the filter as GraphQL's `AppealFilter` in JSON.
+        #[arg(long)]
+        filter: Option<String>,
+        /// With `--filter`: RECEIVED_AT, DUE_AT, NUMBER or UPDATED_AT.
+        #[arg(long)]
+        order: Option<String>,
+        /// With `--filter` and `--order`: descending.
+        #[arg(long)]
+        desc: bool,
+        /// Runs of each statement; the median is reported.
+        #[arg(long, default_value = "3")]
+        runs: usize,
     },
 }
 
@@ -339,6 +362,53 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             }
             Ok(())
         }
+        Command::ExplainList { shapes, filter, order, desc, runs } => {
+            let mut list: Vec<serde_json::Value> = Vec::new();
+            if let Some(path) = shapes {
+                for line in std::fs::read_to_string(&path)?.lines().filter(|l| !l.trim().is_empty()) {
+                    list.push(serde_json::from_str(line).map_err(|e| {
+                        StartError::Io(std::io::Error::other(format!("{}: {e}: {line}", path.display())))
+                    })?);
+                }
+            }
+            if let Some(f) = filter {
+                let f: serde_json::Value = serde_json::from_str(&f)
+                    .map_err(|e| StartError::Io(std::io::Error::other(format!("--filter: {e}"))))?;
+                let direction = if desc { "DESC" } else { "ASC" };
+                list.push(serde_json::json!({"name": "--filter", "filter": f, "order": order, "direction": direction}));
+            }
+            let state = crate::init_state(settings).await?;
+            println!(
+                "| shape | order | page ms | page buffers | page plan | total from | total ms | total buffers | count over appeals ms |"
+            );
+            println!("|---|---|---|---|---|---|---|---|---|");
+            for shape in list {
+                let (filter, req, order) = explain_shape(&shape)?;
+                let e = crate::service::list_explain::explain(
+                    &state,
+                    &filter,
+                    req,
+                    runs,
+                    shape["count"] != serde_json::json!(false),
+                )
+                .await
+                .map_err(cli_error)?;
+                let buffers = |b: Option<i64>| b.map_or_else(|| "–".to_string(), |b| b.to_string());
+                let (source, count_ms, count_buffers) = match &e.count {
+                    Some(c) => (e.count_source, format!("{:.2}", c.ms), buffers(c.buffers)),
+                    None => ("", String::new(), String::new()),
+                };
+                println!(
+                    "| {} | {order} | {:.2} | {} | {} | {source} | {count_ms} | {count_buffers} | {} |",
+                    shape["name"].as_str().unwrap_or("?"),
+                    e.page.ms,
+                    buffers(e.page.buffers),
+                    e.page.plan.replace('|', "/"),
+                    e.direct_count.map_or_else(String::new, |d| format!("{:.2}", d.ms)),
+                );
+            }
+            Ok(())
+        }
         Command::Schema | Command::Healthcheck => Ok(()),
     }
 }
@@ -379,6 +449,46 @@ pub async fn healthcheck(bind: &str, timeout: std::time::Duration) -> Result<(),
         if status == "200" { Ok(()) } else { Err(format!("/readyz answered '{status_line}'")) }
     };
     tokio::time::timeout(timeout, probe).await.map_err(|_| format!("{addr}: no answer within {timeout:?}"))?
+}
+
+/// The filter and page request of an `explain-list` shape, parsed as the API parses them
+/// (the GraphQL input type and its checks), and the order's label.
+fn explain_shape(
+    shape: &serde_json::Value,
+) -> Result<(crate::service::appeal_query::AppealFilter, crate::service::appeal_query::ListRequest, String), StartError>
+{
+    use crate::service::appeal_query::{ListRequest, OrderField};
+    let bad = |why: String| StartError::Io(std::io::Error::other(format!("shape {shape}: {why}")));
+    let value = async_graphql::Value::from_json(shape["filter"].clone()).map_err(|e| bad(e.to_string()))?;
+    let filter = <graphql::appeals::AppealFilter as async_graphql::InputType>::parse(Some(value))
+        .map_err(|e| bad(e.into_server_error(async_graphql::Pos::default()).message))?
+        .into_filter()
+        .map_err(|e| bad(format!("{e:?}")))?;
+    let descending = shape["direction"].as_str() == Some("DESC");
+    let (order, descending, label) = match shape["order"].as_str() {
+        None if filter.search.is_some() => (OrderField::Relevance, true, "RELEVANCE".to_string()),
+        None => (OrderField::ReceivedAt, true, "RECEIVED_AT DESC".to_string()),
+        Some(o) => {
+            let field = match o {
+                "RECEIVED_AT" => OrderField::ReceivedAt,
+                "DUE_AT" => OrderField::DueAt,
+                "NUMBER" => OrderField::Number,
+                "UPDATED_AT" => OrderField::UpdatedAt,
+                other => return Err(bad(format!("unknown order {other}"))),
+            };
+            (field, descending, format!("{o} {}", if descending { "DESC" } else { "ASC" }))
+        }
+    };
+    // The fields of the benchmark's page (names joined, as the server reads them).
+    let fields = ["id", "number", "status", "kind", "dueAt", "slaState", "recipient", "category", "territory"];
+    let req = ListRequest {
+        order,
+        descending,
+        limit: 50,
+        fields: fields.iter().map(ToString::to_string).collect(),
+        ..ListRequest::default()
+    };
+    Ok((filter, req, label))
 }
 
 fn cli_error(e: crate::error::AppError) -> StartError {

@@ -16,6 +16,7 @@ mod m20261204_000016_webhooks;
 mod m20261204_000017_memos;
 mod m20261205_000020_notifications;
 mod m20261210_000001_appeal_tasks;
+pub mod m20261213_000001_list_grid;
 mod m20261214_000001_folded_rollups;
 mod m20261214_000002_response_histograms;
 mod m20261216_000001_practices;
@@ -42,6 +43,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261204_000017_memos::Migration),
             Box::new(m20261205_000020_notifications::Migration),
             Box::new(m20261210_000001_appeal_tasks::Migration),
+            Box::new(m20261213_000001_list_grid::Migration),
             Box::new(m20261214_000001_folded_rollups::Migration),
             Box::new(m20261214_000002_response_histograms::Migration),
             Box::new(m20261216_000001_practices::Migration),

@@ -382,7 +382,8 @@ pub struct AppealFilter {
     /// Last local date of receipt (inclusive).
     pub received_to: Option<Date>,
     pub due_before: Option<DateTime<Utc>>,
-    /// Words to find in the text, summary and address (Russian word forms match).
+    /// Words to find in the text, summary and address (Russian word forms match; every word
+    /// must be found). Without `orderBy` the best matches come first.
     pub search: Option<String>,
 }
 
@@ -558,7 +559,8 @@ pub struct AppealQuery;
 
 #[Object]
 impl AppealQuery {
-    /// Appeals the caller may see, filtered, ordered (default: newest received first) and paged.
+    /// Appeals the caller may see, filtered, ordered (default: newest received first; a search
+    /// without `orderBy`: best match first) and paged.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
     async fn appeals(
@@ -584,6 +586,8 @@ impl AppealQuery {
         }
         let filter = filter.unwrap_or_default().into_filter()?;
         let (order, descending) = match order_by {
+            // A search without an order: best match first.
+            None if filter.search.is_some() => (OrderField::Relevance, true),
             None => (OrderField::ReceivedAt, true),
             Some(o) => (
                 match o.field {

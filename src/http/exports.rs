@@ -164,7 +164,8 @@ pub async fn appeals(
         let scope = AppealScope::of(app, &principal).await?;
         let now = app.clock.now();
         let refs = crate::service::reference::snapshot(app).await?;
-        let query = appeal_query::filtered(&refs, &scope, &filter, app.settings.timezone, now)?;
+        let query =
+            appeal_query::filtered(app.db.get_database_backend(), &refs, &scope, &filter, app.settings.timezone, now)?;
         let export = exports::appeals_xlsx(&app.db, query, &scope, app.settings.timezone, now).await?;
         if !export.unmasked.is_empty() {
             let caller = Caller {

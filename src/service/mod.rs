@@ -16,6 +16,7 @@ pub mod duplicates;
 pub mod exports;
 pub mod imports;
 pub mod intake;
+pub mod list_explain;
 pub mod mail;
 pub mod memos;
 pub mod notify;

@@ -1,7 +1,8 @@
 //! Persistence of appeals: the one row constructor, reads that give the typed record (enum
 //! columns parsed once, here), registration numbers, and the write path every writer takes
-//! (lifecycle steps, creation, ingestion and imports, demo data): the row, the rollup ledger,
-//! the history entry and the audit entry, in the caller's transaction.
+//! (lifecycle steps, creation, ingestion and imports, demo data): the row, its search entry
+//! (SQLite), the rollup ledger, the history entry and the audit entry, in the caller's
+//! transaction.
 
 use std::collections::HashMap;
 
@@ -14,7 +15,7 @@ use sea_orm::{
 use super::audit::{self, Actor};
 use super::outbox::{self, Subject};
 use super::rollup::{self, Facts};
-use super::{deliveries, tasks};
+use super::{deliveries, search, tasks};
 use crate::domain::access::Channel;
 pub use crate::domain::appeal::{
     Appeal, AppealId, CategoryId, FreshAppeal, Placed, RecipientId, RecordId, TerritoryId,
@@ -521,6 +522,7 @@ pub async fn save_change(
         return Err(AppError::stale("the appeal"));
     }
     let saved = load(txn, old.id).await?.ok_or_else(|| AppError::NotFound("appeal".into()))?;
+    search::reindex(txn, saved.id.0, &old.search_text, &saved.search_text).await?;
     rollup::record(txn, tz, Some(&Facts::from(old)), Some(&Facts::from(&saved))).await?;
     let outbox_id = record(txn, &saved, &event, stamp, false).await?;
     notify_author(txn, tz, &saved, &event, stamp.at, outbox_id).await?;
@@ -539,6 +541,7 @@ pub async fn insert(
     stamp: Stamp<'_>,
 ) -> AppResult<Appeal> {
     let saved = Appeal::try_from(row(fresh, None).insert(txn).await?)?;
+    search::index_new(txn, &[saved.id.0]).await?;
     rollup::record(txn, tz, None, Some(&Facts::from(&saved))).await?;
     record(txn, &saved, event, stamp, true).await?;
     Ok(saved)
@@ -593,6 +596,7 @@ pub async fn insert_many(
     crate::db::insert_rows(txn, rows, max).await?;
     let inserted = rollup::record_inserted(txn, tz, &numbers).await?;
     let ids: Vec<AppealId> = inserted.iter().map(|i| AppealId(i.id)).collect();
+    search::index_new(txn, &inserted.iter().map(|i| i.id).collect::<Vec<_>>()).await?;
     let event_rows: Vec<appeal_event::ActiveModel> = inserted
         .iter()
         .filter_map(|i| events.get(&i.number).map(|(at, e)| event_row(AppealId(i.id), *at, stamp.actor, e)))

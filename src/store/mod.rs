@@ -14,4 +14,5 @@ pub mod notifications;
 pub mod outbox;
 pub mod reference;
 pub mod rollup;
+pub mod search;
 pub mod tasks;

@@ -549,6 +549,7 @@ async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
         let st = &app.state;
         let refs = mcu::service::reference::snapshot(st).await.unwrap();
         let q = appeal_query::filtered(
+            st.db.get_database_backend(),
             &refs,
             &scope,
             &appeal_query::AppealFilter::default(),
@@ -593,9 +594,15 @@ async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
         let st = &app.state;
         let later = chrono::DateTime::parse_from_rfc3339("2027-06-01T12:00:00+07:00").unwrap().to_utc();
         let refs = mcu::service::reference::snapshot(st).await.unwrap();
-        let q =
-            appeal_query::filtered(&refs, &scope, &appeal_query::AppealFilter::default(), st.settings.timezone, later)
-                .unwrap();
+        let q = appeal_query::filtered(
+            st.db.get_database_backend(),
+            &refs,
+            &scope,
+            &appeal_query::AppealFilter::default(),
+            st.settings.timezone,
+            later,
+        )
+        .unwrap();
         let mut f = exports::appeals_xlsx(&st.db, q, &scope, st.settings.timezone, later).await.unwrap().file;
         let mut late = Vec::new();
         std::io::Read::read_to_end(&mut f, &mut late).unwrap();

@@ -38,6 +38,7 @@ mod reference_cache;
 mod roadmaps;
 mod rollups;
 mod schema;
+mod search;
 mod seed;
 mod subscription_filters;
 mod subscriptions;

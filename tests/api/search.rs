@@ -1,0 +1,211 @@
+//! Full-text search of the appeal list (PostgreSQL `tsvector` with the Russian
+//! configuration; SQLite FTS5 over the project's stems) and totals of the list, summed from
+//! the rollups where the filter allows, agreeing with the rows.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, spawn_app_with};
+
+const LIST: &str = "query($f:AppealFilter,$o:AppealOrder,$first:Int,$after:String,$last:Int,$before:String){ appeals(filter:$f, orderBy:$o, first:$first, after:$after, last:$last, before:$before) { totalCount edges { cursor node { text channel authorName } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+
+async fn list(app: &TestApp, token: &str, vars: Value) -> Value {
+    app.gql(Some(token), LIST, vars).await.data()["appeals"].clone()
+}
+
+fn texts(page: &Value) -> Vec<String> {
+    page["edges"].as_array().unwrap().iter().map(|e| e["node"]["text"].as_str().unwrap().to_string()).collect()
+}
+
+#[tokio::test]
+async fn search_finds_word_forms_ranks_them_and_keeps_scope_masking_and_totals() {
+    let app = spawn_app_with(|_| {}).await;
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({"channels": ["POS"]})).await;
+    let (_, head) = app.user_with(&admin, &["HEAD"], json!({})).await;
+    let (_, executor) = app.user_with(&admin, &["EXECUTOR"], json!({})).await;
+    let appeals = [
+        ("Дороги разбиты, дорогу к школе не чинят, на дороге ямы", "POS"),
+        ("Разбита дорога у школы", "EMAIL"),
+        ("Холодные батареи в квартире", "POS"),
+        ("Яма на выезде, просим отремонтировать дорогу", "POS"),
+        ("Дорожный знак упал", "PHONE"),
+    ];
+    let mut ids = Vec::new();
+    for (text, channel) in appeals {
+        let (id, _, _) = app
+            .appeal(
+                &curator,
+                json!({"kind": "MESSAGE", "channel": channel, "text": text, "authorName": "Иван Петров", "authorContact": "ivan@example.ru"}),
+            )
+            .await;
+        ids.push(id);
+    }
+    // Every form of «дорога» finds the same three appeals, the one that says it most first.
+    for word in ["дорога", "дороги", "дорогу", "ДОРОГЕ"] {
+        let page = list(&app, &curator, json!({"f": {"search": word}})).await;
+        let found = texts(&page);
+        assert_eq!(found.len(), 3, "{word}: {found:?}");
+        assert_eq!(found[0], appeals[0].0, "{word}: best match first");
+        assert_eq!(page["totalCount"], 3, "{word}");
+        assert!(!found.iter().any(|t| t.starts_with("Дорожный")), "another word is not a form of «дорога»");
+    }
+    // Every word must be found.
+    assert_eq!(texts(&list(&app, &curator, json!({"f": {"search": "дорога школа"}})).await).len(), 2);
+    assert_eq!(list(&app, &curator, json!({"f": {"search": "дорога батареи"}})).await["totalCount"], 0);
+    // A search of stop words only finds everything, in the default order.
+    assert_eq!(list(&app, &curator, json!({"f": {"search": "и на"}})).await["totalCount"], 5);
+    // With an order the search filters; the order is the one asked for.
+    let by_receipt =
+        list(&app, &curator, json!({"f": {"search": "дорогу"}, "o": {"field": "RECEIVED_AT", "direction": "ASC"}}))
+            .await;
+    assert_eq!(texts(&by_receipt), [appeals[0].0, appeals[1].0, appeals[3].0]);
+
+    // Ranked pages: forward by place, then back from a cursor; the same rows as one page.
+    let all = texts(&list(&app, &curator, json!({"f": {"search": "дорога"}})).await);
+    let p1 = list(&app, &curator, json!({"f": {"search": "дорога"}, "first": 2})).await;
+    assert_eq!(texts(&p1), all[..2]);
+    assert_eq!(
+        (p1["pageInfo"]["hasNextPage"].clone(), p1["pageInfo"]["hasPreviousPage"].clone()),
+        (json!(true), json!(false))
+    );
+    let p2 = list(&app, &curator, json!({"f": {"search": "дорога"}, "first": 2, "after": p1["pageInfo"]["endCursor"]}))
+        .await;
+    assert_eq!(texts(&p2), all[2..]);
+    assert_eq!(
+        (p2["pageInfo"]["hasNextPage"].clone(), p2["pageInfo"]["hasPreviousPage"].clone()),
+        (json!(false), json!(true))
+    );
+    let back =
+        list(&app, &curator, json!({"f": {"search": "дорога"}, "last": 1, "before": p2["pageInfo"]["startCursor"]}))
+            .await;
+    assert_eq!(texts(&back), all[1..2]);
+    // Paging a ranking from its end has no place to start from; a cursor of another order is refused.
+    let r = app.gql(Some(&curator), LIST, json!({"f": {"search": "дорога"}, "last": 2})).await;
+    assert_eq!((r.code(), r.field_paths()), ("BAD_USER_INPUT".to_string(), vec!["last".to_string()]));
+    let other = list(&app, &curator, json!({"first": 1})).await["pageInfo"]["endCursor"].clone();
+    let r = app.gql(Some(&curator), LIST, json!({"f": {"search": "дорога"}, "after": other})).await;
+    assert_eq!((r.code(), r.field_paths()), ("BAD_USER_INPUT".to_string(), vec!["after".to_string()]));
+
+    // Scope: a coordinator of POS finds only POS appeals, and its total says so.
+    let pos = list(&app, &coordinator, json!({"f": {"search": "дорога"}})).await;
+    assert_eq!(texts(&pos), [appeals[0].0, appeals[3].0]);
+    assert_eq!(pos["totalCount"], 2);
+    assert!(pos["edges"].as_array().unwrap().iter().all(|e| e["node"]["channel"] == "POS"));
+    assert_eq!(pos["edges"][0]["node"]["authorName"], "Иван Петров", "it handles them");
+    // The head finds them all, with the author's name masked; an executor with no
+    // appeals assigned finds none.
+    let seen = list(&app, &head, json!({"f": {"search": "дорога"}})).await;
+    assert_eq!(seen["totalCount"], 3);
+    assert!(seen["edges"].as_array().unwrap().iter().all(|e| e["node"]["authorName"] != "Иван Петров"));
+    assert_eq!(list(&app, &executor, json!({"f": {"search": "дорога"}})).await["totalCount"], 0);
+    // Nobody signed in reads nothing.
+    assert_eq!(app.gql(None, LIST, json!({"f": {"search": "дорога"}})).await.code(), "UNAUTHENTICATED");
+
+    // A changed text is searched as it is now, not as it was.
+    let r = app
+        .gql(
+            Some(&curator),
+            "mutation($i:UpdateAppealInput!){updateAppeal(input:$i){version}}",
+            json!({"i": {"id": ids[1], "version": 1, "text": "Не работает фонарь во дворе"}}),
+        )
+        .await;
+    assert_eq!(r.data()["updateAppeal"]["version"], 2);
+    assert_eq!(list(&app, &curator, json!({"f": {"search": "дорога"}})).await["totalCount"], 2);
+    assert_eq!(texts(&list(&app, &curator, json!({"f": {"search": "фонари"}})).await), ["Не работает фонарь во дворе"]);
+}
+
+/// Totals summed from the rollups (filters on status, kind, channel, category, territory,
+/// recipient and dates, within any scope) and totals counted (SLA states, deadlines,
+/// search) agree with the rows the list pages through.
+#[tokio::test]
+async fn totals_agree_with_the_rows_for_every_filter_and_scope() {
+    let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
+    app.set_now("2026-11-20T12:00:00+07:00");
+    let admin = app.admin().await;
+    let city = app.territory(&admin, "Сорск", None).await;
+    let district = app.territory(&admin, "Северный", Some(&city)).await;
+    let other = app.territory(&admin, "Другой", None).await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let (_, local) = app.user_with(&admin, &["CURATOR"], json!({"territoryId": city})).await;
+    let (_, coordinator) = app.user_with(&admin, &["COORDINATOR"], json!({"channels": ["POS", "EMAIL"]})).await;
+    let (_, head) = app.user_with(&admin, &["HEAD"], json!({"territoryId": city})).await;
+    let recipient = app.recipient(&admin, "Управление ЖКХ").await;
+    let (_, executor) = app.user_with(&admin, &["EXECUTOR"], json!({"recipientId": recipient})).await;
+    let heating = app.category(&curator, "Отопление").await;
+    let roads = app.category(&curator, "Дороги").await;
+    let places = [&city, &district, &other];
+    let channels = ["POS", "EMAIL", "PHONE"];
+    let days = ["2026-10-30T23:30:00+07:00", "2026-11-02T00:30:00+07:00", "2026-11-18T09:00:00+07:00"];
+    for i in 0..12 {
+        let cat = if i % 2 == 0 { &heating } else { &roads };
+        let (id, _, _) = app
+            .appeal(
+                &curator,
+                json!({"kind": if i % 4 == 0 { "APPEAL" } else { "MESSAGE" }, "channel": channels[i % 3],
+                       "text": format!("Дорога номер {i}"), "categoryId": cat, "territoryId": places[i % 3],
+                       "receivedAt": days[i % 3]}),
+            )
+            .await;
+        if i % 3 != 2 {
+            app.act(&curator, "registerAppeal", "AppealActionInput", json!({"id": id, "version": 1})).await.data();
+        }
+        if i % 3 == 0 {
+            let r = app
+                .act(
+                    &curator,
+                    "assignAppeal",
+                    "AssignAppealInput",
+                    json!({"id": id, "version": 2, "recipientId": recipient}),
+                )
+                .await;
+            r.data();
+        }
+    }
+    let filters = [
+        json!({}),
+        json!({"status": ["REGISTERED"]}),
+        json!({"status": ["ASSIGNED", "RECEIVED"]}),
+        json!({"kind": ["APPEAL"]}),
+        json!({"channel": ["POS", "PHONE"]}),
+        json!({"categoryId": [heating]}),
+        json!({"territoryId": [city]}),
+        json!({"recipientId": [recipient]}),
+        json!({"receivedFrom": "2026-11-01", "receivedTo": "2026-11-30"}),
+        json!({"receivedFrom": "2026-10-31"}),
+        json!({"receivedTo": "2026-11-02", "channel": ["EMAIL"]}),
+        json!({"status": ["REGISTERED"], "territoryId": [district]}),
+        json!({"slaState": ["ON_TIME"]}),
+        json!({"dueBefore": "2026-11-20T00:00:00+07:00"}),
+        json!({"search": "дорогой", "channel": ["POS"]}),
+    ];
+    // Unfolded ledger rows, then the same folded, then folded and unfolded rows of the same
+    // keys (a step taken after the fold): the totals sum them alike.
+    for round in 0..3 {
+        if round == 1 {
+            let folded = mcu::service::rollup::compact(&app.state.db, true).await.unwrap();
+            assert!(folded.is_some(), "the ledger had unfolded rows");
+        }
+        if round == 2 {
+            let (id, _, _) = app
+                .appeal(
+                    &curator,
+                    json!({"kind": "APPEAL", "channel": "POS", "text": "Дорога у школы", "categoryId": heating,
+                           "territoryId": district, "receivedAt": days[1]}),
+                )
+                .await;
+            app.act(&curator, "registerAppeal", "AppealActionInput", json!({"id": id, "version": 1})).await.data();
+        }
+        let mut nonzero = 0;
+        for who in [&curator, &local, &coordinator, &head, &executor] {
+            for f in &filters {
+                let page = list(&app, who, json!({"f": f, "first": 100})).await;
+                let rows = page["edges"].as_array().unwrap().len();
+                assert_eq!(page["totalCount"], json!(rows), "round {round}: {f}");
+                nonzero += usize::from(rows > 0);
+            }
+        }
+        assert!(nonzero > 40, "the filters select something: {nonzero}");
+        app.assert_rollups_agree().await;
+    }
+}
