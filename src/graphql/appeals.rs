@@ -268,7 +268,13 @@ impl Appeal {
         if !self.handles {
             return Ok(Vec::new());
         }
-        let rows = crate::service::tasks::of_appeal(state(ctx), self.model.id.0).await?;
+        let loaders = self.loaders(ctx);
+        let rows = loaders
+            .appeal_tasks
+            .load_one(self.model.id.0)
+            .await
+            .map_err(std::sync::Arc::unwrap_or_clone)?
+            .unwrap_or_default();
         if !rows.is_empty() {
             self.note_read(ctx);
         }

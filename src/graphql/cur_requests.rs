@@ -57,7 +57,13 @@ impl CurRequest {
     /// What was sent in answer, in the order it was added.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn materials(&self, ctx: &Context<'_>) -> AppResult<Vec<CurMaterial>> {
-        let rows = cur_requests::materials(&state(ctx).db, self.0.id).await?;
+        let rows = ctx
+            .data_unchecked::<super::loaders::Loaders>()
+            .cur_materials
+            .load_one(self.0.id)
+            .await
+            .map_err(std::sync::Arc::unwrap_or_clone)?
+            .unwrap_or_default();
         Ok(rows.into_iter().map(CurMaterial).collect())
     }
     /// Who registered it (a member of staff or the token that sent it); null for API tokens.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 
-use crate::entity::{appeal, appeal_event, user};
+use crate::entity::{appeal, appeal_event, appeal_task, cur_request_material, practice, user};
 use crate::error::AppError;
 use crate::store::batch;
 
@@ -48,12 +48,63 @@ impl Loader<i64> for AppealEventsLoader {
     }
 }
 
+/// Groups rows under their parent's key, keeping their order.
+fn grouped<V>(rows: impl IntoIterator<Item = (i64, V)>) -> HashMap<i64, Vec<V>> {
+    let mut out: HashMap<i64, Vec<V>> = HashMap::new();
+    for (key, row) in rows {
+        out.entry(key).or_default().push(row);
+    }
+    out
+}
+
+/// Loads the tasks of many appeals in one statement.
+pub struct AppealTasksLoader(pub DatabaseConnection);
+
+impl Loader<i64> for AppealTasksLoader {
+    type Value = Vec<appeal_task::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = crate::store::tasks::of_appeals(&self.0, keys).await.map_err(Arc::new)?;
+        Ok(grouped(rows.into_iter().map(|r| (r.appeal_id, r))))
+    }
+}
+
+/// Loads the practices linked to many roadmaps in two statements.
+pub struct RoadmapPracticesLoader(pub DatabaseConnection);
+
+impl Loader<i64> for RoadmapPracticesLoader {
+    type Value = Vec<practice::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = crate::service::practices::of_roadmaps(&self.0, keys).await.map_err(Arc::new)?;
+        Ok(grouped(rows))
+    }
+}
+
+/// Loads the materials of many ЦУР requests in one statement.
+pub struct CurMaterialsLoader(pub DatabaseConnection);
+
+impl Loader<i64> for CurMaterialsLoader {
+    type Value = Vec<cur_request_material::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = crate::service::cur_requests::materials_of(&self.0, keys).await.map_err(Arc::new)?;
+        Ok(grouped(rows.into_iter().map(|r| (r.request_id, r))))
+    }
+}
+
 /// The loaders of one request. Recipients, categories and territories come from the
 /// reference data in memory (`service::reference::snapshot`), not from loaders.
 pub struct Loaders {
     pub users: DataLoader<UserLoader>,
     pub appeals: DataLoader<AppealLoader>,
     pub appeal_events: DataLoader<AppealEventsLoader>,
+    pub appeal_tasks: DataLoader<AppealTasksLoader>,
+    pub roadmap_practices: DataLoader<RoadmapPracticesLoader>,
+    pub cur_materials: DataLoader<CurMaterialsLoader>,
 }
 
 impl Loaders {
@@ -63,6 +114,9 @@ impl Loaders {
             users: DataLoader::new(UserLoader(db.clone()), tokio::spawn),
             appeals: DataLoader::new(AppealLoader(db.clone()), tokio::spawn),
             appeal_events: DataLoader::new(AppealEventsLoader(db.clone()), tokio::spawn),
+            appeal_tasks: DataLoader::new(AppealTasksLoader(db.clone()), tokio::spawn),
+            roadmap_practices: DataLoader::new(RoadmapPracticesLoader(db.clone()), tokio::spawn),
+            cur_materials: DataLoader::new(CurMaterialsLoader(db.clone()), tokio::spawn),
         }
     }
 }

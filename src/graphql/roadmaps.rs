@@ -114,8 +114,14 @@ impl Roadmap {
     /// The best practices it draws on, in the order they were linked.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn practices(&self, ctx: &Context<'_>) -> AppResult<Vec<super::practices::Practice>> {
-        let rows = crate::service::practices::of_roadmaps(&state(ctx).db, &[self.model.id]).await?;
-        Ok(rows.into_iter().map(|(_, p)| super::practices::Practice(p)).collect())
+        let rows = ctx
+            .data_unchecked::<super::loaders::Loaders>()
+            .roadmap_practices
+            .load_one(self.model.id)
+            .await
+            .map_err(std::sync::Arc::unwrap_or_clone)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().map(super::practices::Practice).collect())
     }
     /// Why it was cancelled.
     async fn cancel_reason(&self) -> Option<&str> {

@@ -37,16 +37,17 @@ fn sla_holds(state: SlaState, a: &Appeal, now: DateTime<Utc>) -> bool {
     }
 }
 
-/// The search stems of a filter's text as the SQL filter uses them: at most eight, with
-/// `LIKE`'s wildcards and escape dropped.
+/// The search stems of a filter's text as the list's full-text search takes them: the
+/// project's stems, at most eight (stop words only: none, and the filter admits every row).
 fn search_stems(s: &str) -> Vec<String> {
-    let stems = crate::domain::text::normalize_for_search(s);
-    stems
-        .split_whitespace()
-        .take(8)
-        .map(|stem| stem.replace(['%', '_', '\\'], ""))
-        .filter(|stem| !stem.is_empty())
-        .collect()
+    crate::domain::text::normalize_for_search(s).split_whitespace().take(8).map(str::to_owned).collect()
+}
+
+/// Whether `search_text` (a row's stems joined by spaces) holds every one of `stems` as a
+/// whole token: the rule of the full-text indexes (FTS5 on SQLite, a `simple` tsvector on
+/// PostgreSQL), so «ям» does not match a row whose only stem is «ямк».
+fn holds_all(search_text: &str, stems: &[String]) -> bool {
+    stems.iter().all(|stem| search_text.split_whitespace().any(|token| token == stem))
 }
 
 /// Whether the territory `id` is one of `roots` or lies under one of them (walking up the
@@ -118,7 +119,7 @@ impl AppealFilter {
             return false;
         }
         if let Some(s) = &self.search {
-            return search_stems(s).iter().all(|stem| a.search_text.contains(stem.as_str()));
+            return holds_all(&a.search_text, &search_stems(s));
         }
         true
     }

@@ -267,8 +267,9 @@ pub fn list_statements(
 /// by the project's stemmer and stop words on both backends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Search {
-    /// The stems, for PostgreSQL's `plainto_tsquery('russian', …)` (the column holds the
-    /// same stems under the same configuration).
+    /// The stems, for PostgreSQL's `plainto_tsquery('simple', …)`: the column indexes the
+    /// row's stems as they are (`simple`), so a word matches exactly the rows holding it as a
+    /// stem, as in SQLite's FTS5 index and the subscriptions' in-memory matcher.
     words: String,
     /// The project's stems as an FTS5 query (`"stem" "stem"`: all of them), for SQLite.
     fts: String,
@@ -292,7 +293,7 @@ impl Search {
     }
 
     fn tsquery(&self) -> String {
-        format!("plainto_tsquery('russian', '{}')", self.words)
+        format!("plainto_tsquery('simple', '{}')", self.words)
     }
 
     /// The rows that hold every word (in some form).

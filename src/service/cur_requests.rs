@@ -128,6 +128,27 @@ pub async fn materials(conn: &impl ConnectionTrait, request_id: i64) -> AppResul
         .await?)
 }
 
+/// The materials of many requests (a page of them), oldest first within each.
+///
+/// # Errors
+/// When the database fails.
+pub async fn materials_of(
+    conn: &impl ConnectionTrait,
+    request_ids: &[i64],
+) -> AppResult<Vec<cur_request_material::Model>> {
+    let mut out = Vec::new();
+    for list in crate::db::in_lists(request_ids, 256) {
+        out.extend(
+            cur_request_material::Entity::find()
+                .filter(cur_request_material::Column::RequestId.is_in(list))
+                .order_by_asc(cur_request_material::Column::Id)
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(out)
+}
+
 /// One material, or `NOT_FOUND`.
 pub async fn material(conn: &impl ConnectionTrait, id: i64) -> AppResult<cur_request_material::Model> {
     cur_request_material::Entity::find_by_id(id).one(conn).await?.ok_or_else(|| AppError::NotFound("material".into()))

@@ -109,7 +109,7 @@ async fn a_page_costs_the_same_number_of_statements_whatever_its_size() {
         .await
         .data();
     }
-    let query = "query($n:Int){ appeals(first:$n, filter:{status:[ASSIGNED]}, orderBy:{field:DUE_AT,direction:ASC}) { edges { node { number status slaState dueAt recipient { name } category { name parent { name } } territory { name } events { action } } } } }";
+    let query = "query($n:Int){ appeals(first:$n, filter:{status:[ASSIGNED]}, orderBy:{field:DUE_AT,direction:ASC}) { edges { node { number status slaState dueAt recipient { name } category { name parent { name } } territory { name } events { action } tasks { kind } } } } }";
     let mut costs = Vec::new();
     for n in [2, 30] {
         let before = app.sql_statements();

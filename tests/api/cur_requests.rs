@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{Gql, TestApp, spawn_app_with};
+use crate::helpers::{Gql, TestApp, spawn_app, spawn_app_with};
 
 const FIELDS: &str = "id subject requestedBy dueDate status answeredAt overdue daysLate version createdBy \
     materials { id kind text roadmapId memoId docxUrl }";
@@ -143,4 +143,32 @@ async fn the_regional_centre_sends_a_request_and_reads_the_answer_with_its_mater
     assert_eq!(app.client.get(text_url).bearer_auth(&cur).send().await.unwrap().status().as_u16(), 404);
     assert_eq!(app.audit_count("setCurRequestStatus").await, 2);
     assert_eq!(app.audit_count("addCurMaterial").await, 2);
+}
+
+/// A page of requests reads the materials of all its requests at once.
+#[tokio::test]
+async fn a_page_of_requests_reads_their_materials_at_once() {
+    let app = spawn_app().await;
+    let st = app.staff().await;
+    let cur = api_token(&app, &st.admin, "CUR_REQUESTS").await;
+    for i in 0..6 {
+        let r =
+            create(&app, &cur, json!({"subject": format!("Запрос {i}"), "body": "Справка", "dueDate": "2026-12-20"}))
+                .await;
+        let id = r.data()["r"]["id"].as_str().unwrap().to_string();
+        add(&app, &st.curator, json!({"requestId": id, "version": 1, "kind": "TEXT", "text": format!("Ответ {i}")}))
+            .await
+            .data();
+    }
+    let q = "query($n:Int){ curRequests(first:$n) { edges { node { materials { id } } } } }";
+    let mut costs = Vec::new();
+    for n in [2, 6] {
+        let before = app.sql_statements();
+        let r = app.gql(Some(&st.curator), q, json!({"n": n})).await;
+        let edges = r.data()["curRequests"]["edges"].as_array().unwrap().clone();
+        assert_eq!(edges.len(), n);
+        assert!(edges.iter().all(|e| e["node"]["materials"].as_array().unwrap().len() == 1), "{edges:?}");
+        costs.push(app.sql_statements() - before);
+    }
+    assert_eq!(costs[0], costs[1], "statements for 2 requests vs 6: {costs:?}");
 }

@@ -161,3 +161,31 @@ async fn the_effect_of_a_practice_counts_from_the_day_it_was_applied() {
     assert!((e["currentPerMonth"].as_f64().unwrap() - 2.0 / months).abs() < 1e-9, "{e}");
     assert!((e["change"].as_f64().unwrap() - (2.0 / months - 1.0)).abs() < 1e-9, "{e}");
 }
+
+/// A page of roadmaps reads the practices of all its roadmaps at once: the statements of a
+/// request do not grow with the page.
+#[tokio::test]
+async fn a_page_of_roadmaps_reads_their_practices_at_once() {
+    let app = spawn_app().await;
+    let st = app.staff().await;
+    let p = create(&app, &st.curator, json!({"title": "Двор", "problem": "Темно", "actionTaken": "Фонари"})).await;
+    let practice = p.data()["p"]["id"].as_str().unwrap().to_string();
+    for i in 0..6 {
+        let q = format!("mutation{{ createRoadmap(input:{{title:\"Карта {i}\", problem:\"Ямы\"}}) {{ id }} }}");
+        let r = app.gql(Some(&st.curator), &q, json!({})).await;
+        let roadmap = r.data()["createRoadmap"]["id"].as_str().unwrap().to_string();
+        let link = "mutation($r:ID!,$p:ID!){ linkPractice(roadmapId:$r, practiceId:$p) { id } }";
+        app.gql(Some(&st.curator), link, json!({"r": roadmap, "p": practice})).await.data();
+    }
+    let q = "query($n:Int){ roadmaps(first:$n) { edges { node { practices { id } } } } }";
+    let mut costs = Vec::new();
+    for n in [2, 6] {
+        let before = app.sql_statements();
+        let r = app.gql(Some(&st.curator), q, json!({"n": n})).await;
+        let edges = r.data()["roadmaps"]["edges"].as_array().unwrap().clone();
+        assert_eq!(edges.len(), n);
+        assert!(edges.iter().all(|e| e["node"]["practices"] == json!([{"id": practice}])), "{edges:?}");
+        costs.push(app.sql_statements() - before);
+    }
+    assert_eq!(costs[0], costs[1], "statements for 2 roadmaps vs 6: {costs:?}");
+}

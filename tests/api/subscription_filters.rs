@@ -96,7 +96,12 @@ async fn the_in_memory_filter_and_the_sql_filter_agree_on_a_grid_of_filters_scop
     let statuses = ["RECEIVED", "ASSIGNED", "IN_PROGRESS", "ANSWERED", "CLOSED", "REDIRECTED"];
     let channels = ["POS", "INCIDENT", "EMAIL", "GOSPABLIKI"];
     let kinds = ["APPEAL", "MESSAGE", "INCIDENT"];
-    let texts = ["яма дорог двор", "снег уборк", "освещен улиц двор", "мусор контейнер"];
+    let texts = [
+        "Яма на дороге во дворе дома",
+        "Снег не убран с тротуара",
+        "Нет освещения на улице у двора",
+        "Мусорные контейнеры переполнены",
+    ];
     let mut rows = Vec::new();
     for i in 0..60_i64 {
         let u = usize::try_from(i).unwrap();
@@ -120,7 +125,7 @@ async fn the_in_memory_filter_and_the_sql_filter_agree_on_a_grid_of_filters_scop
             author_contact: None,
             anonymous: false,
             text: texts[u % texts.len()].into(),
-            search_text: texts[u % texts.len()].into(),
+            search_text: mcu::domain::text::normalize_for_search(texts[u % texts.len()]),
             summary: None,
             category_id: categories[u % categories.len()],
             suggested_category_id: None,
@@ -202,7 +207,9 @@ async fn the_in_memory_filter_and_the_sql_filter_agree_on_a_grid_of_filters_scop
     filters.push(AppealFilter { received_from: Some(day(7)), received_to: Some(day(7)), ..Default::default() });
     filters.push(AppealFilter { due_before: Some(at(40)), ..Default::default() });
     filters.push(AppealFilter { due_before: Some(at(25) + Duration::milliseconds(1)), ..Default::default() });
-    for q in ["двор", "Двор яма", "снег%", "нет такого", "улиц_"] {
+    // «осве» is a prefix of a stem but no stem: a substring match would find it, the index does not.
+    for q in ["двор", "Двор яма", "ямы во дворах", "снег%", "нет такого", "улиц_", "осве", "и на у"]
+    {
         filters.push(AppealFilter { search: Some(q.into()), ..Default::default() });
     }
     filters.push(AppealFilter {
@@ -245,13 +252,6 @@ async fn the_in_memory_filter_and_the_sql_filter_agree_on_a_grid_of_filters_scop
     for p in &principals {
         let scope = AppealScope::of(&app.state, p).await.unwrap();
         for f in &filters {
-            // Known gap (stop 25): the list's search became full-text (FTS5 / tsvector tokens)
-            // while the in-memory matcher still matches stems as substrings, so they disagree
-            // on short stems («яма» → «ям»); search filters are compared again once the
-            // matcher follows the index's token rules.
-            if f.search.is_some() {
-                continue;
-            }
             let sql: BTreeSet<i64> = appeal_query::filtered(db.get_database_backend(), &refs, &scope, f, tz, now)
                 .unwrap()
                 .all(db)
@@ -272,4 +272,15 @@ async fn the_in_memory_filter_and_the_sql_filter_agree_on_a_grid_of_filters_scop
     let distinct: HashSet<usize> =
         filters.iter().map(|f| rows.iter().filter(|a| f.matches(a, &refs, tz, now)).count()).collect();
     assert!(distinct.len() > 8, "{distinct:?}");
+    // Word forms meet through the stems, whole stems only: «Двор яма» and «ямы во дворах»
+    // find the pits in yards, the prefix «осве» finds nothing although «освещ…» holds it.
+    let found = |q: &str| {
+        let f = AppealFilter { search: Some(q.into()), ..Default::default() };
+        rows.iter().filter(|a| f.matches(a, &refs, tz, now)).count()
+    };
+    let pits = rows.iter().filter(|a| a.text.starts_with("Яма")).count();
+    assert!(pits > 0);
+    assert_eq!(found("Двор яма"), pits);
+    assert_eq!(found("ямы во дворах"), pits);
+    assert_eq!(found("осве"), 0);
 }
