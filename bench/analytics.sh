@@ -14,6 +14,7 @@
 #   bench/analytics.sh                 # 1M demo appeals, release build
 #   N=50000 MCU_BIN=target/debug/mcu bench/analytics.sh
 #   SEED=sql bench/analytics.sh        # the synthetic INSERT … SELECT, with raw SQL timings
+#   SKIP_SEED=1 BENCH_DB=mcu_bench bench/analytics.sh   # time the database bench/run.sh seeded
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,10 +35,13 @@ if [ -z "${MCU_BIN:-}" ]; then
   MCU_BIN="${CARGO_TARGET_DIR:-target}/release/mcu"
 fi
 
-echo "== fresh database $DB with $N appeals"
-psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" -c "CREATE DATABASE \"$DB\""
-"$MCU_BIN" migrate >/dev/null
-if [ "$SEED" = demo ]; then
+if [ "${SKIP_SEED:-0}" = 1 ]; then
+  echo "== the database $DB as it is: $(psql -Atq "$DATABASE_URL" -c "SELECT count(*) FROM appeals") appeals"
+  "$MCU_BIN" migrate >/dev/null
+elif [ "$SEED" = demo ]; then
+  echo "== fresh database $DB with $N appeals"
+  psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" -c "CREATE DATABASE \"$DB\""
+  "$MCU_BIN" migrate >/dev/null
   start=$(date +%s.%N)
   "$MCU_BIN" seed-demo --appeals "$N" | tail -n 3
   echo "seed-demo: $(echo "$(date +%s.%N) - $start" | bc) s (it folds the rollup rows it appended)"
@@ -45,6 +49,9 @@ if [ "$SEED" = demo ]; then
     (SELECT count(*) FROM appeal_stats WHERE NOT folded) + (SELECT count(*) FROM appeal_due_stats WHERE NOT folded)
     + (SELECT count(*) FROM appeal_response_stats WHERE NOT folded)")"
 else
+echo "== fresh database $DB with $N appeals"
+psql -q "$PG_ADMIN" -c "DROP DATABASE IF EXISTS \"$DB\" WITH (FORCE)" -c "CREATE DATABASE \"$DB\""
+"$MCU_BIN" migrate >/dev/null
 psql -q -v ON_ERROR_STOP=1 -v n="$N" "$DATABASE_URL" <<'SQL'
 INSERT INTO territories (name, population, version, created_at)
   SELECT 'Район ' || g, 10000 + g * 1000, 1, now() FROM generate_series(1, 12) g;
@@ -107,7 +114,7 @@ time_query() {
   printf '%-16s median %s s over %s runs\n' "$name" \
     "$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")" "$RUNS"
 }
-if [ "$SEED" = demo ]; then
+if [ "$SEED" = demo ] || [ "${SKIP_SEED:-0}" = 1 ]; then
   # The seed's year ends today: the last 365 local days, and the last full week for the memo.
   PERIOD="{\"from\":\"$(date -d '-365 days' +%F)\",\"to\":\"$(date +%F)\"}"
   WEEK="$(date -d "last monday -7 days" +%F)"
@@ -124,7 +131,7 @@ time_query ratingMedian 'query($p:PeriodInput!){analytics{recipientRating(period
 time_query growth 'query($p:PeriodInput!){analytics{growth(period:$p, groupBy:CATEGORY){key count baseline growth significant drivers{key count}}}}'
 time_query weeklyMemo 'query($w:Date!){analytics{weeklyMemo(weekStart:$w){markdown}}}' "{\"w\":\"$WEEK\"}"
 
-if [ "$SEED" = demo ]; then
+if [ "$SEED" = demo ] || [ "${SKIP_SEED:-0}" = 1 ]; then
   kill "$SERVER" 2>/dev/null || true
   wait "$SERVER" 2>/dev/null || true
   echo "== default settings on the loaded database"

@@ -5,6 +5,34 @@ use std::io::BufRead;
 
 use clap::{Parser, Subcommand};
 
+/// Whether standard output was closed by its reader (`mcu seed-demo | head -n 1`): the
+/// command then finishes its work without printing instead of failing half-way.
+static STDOUT_CLOSED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Writes one line to standard output; a reader that went away ends the printing, not the work.
+fn say_line(args: std::fmt::Arguments<'_>) {
+    emit(args, true);
+}
+
+/// Writes to standard output, with a line end or not; see [`say_line`].
+fn emit(args: std::fmt::Arguments<'_>, line_end: bool) {
+    use std::io::Write;
+    use std::sync::atomic::Ordering;
+    if STDOUT_CLOSED.load(Ordering::Relaxed) {
+        return;
+    }
+    let mut out = std::io::stdout().lock();
+    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(if line_end { b"\n" } else { b"" })).and_then(|()| out.flush())
+        && e.kind() == std::io::ErrorKind::BrokenPipe
+    {
+        STDOUT_CLOSED.store(true, Ordering::Relaxed);
+    }
+}
+
+macro_rules! say {
+    ($($arg:tt)*) => { say_line(format_args!($($arg)*)) };
+}
+
 use crate::config::{Settings, SettingsArgs};
 use crate::domain::access::{ApiScope, Channel, Principal, Role};
 use crate::service::{Caller, tokens, users};
@@ -162,7 +190,7 @@ fn parse_enum<T: std::str::FromStr<Err = String>>(s: &str) -> Result<T, String> 
 pub async fn run(cli: Cli) -> Result<(), StartError> {
     let command = cli.command.unwrap_or(Command::Serve);
     if matches!(command, Command::Schema) {
-        print!("{}", graphql::sdl());
+        emit(format_args!("{}", graphql::sdl()), false);
         return Ok(());
     }
     if matches!(command, Command::Healthcheck) {
@@ -170,7 +198,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         // and must not fail on (or spend time checking) settings it does not use.
         return match healthcheck(&cli.settings.bind, std::time::Duration::from_secs(2)).await {
             Ok(()) => {
-                println!("ready");
+                say!("ready");
                 Ok(())
             }
             Err(why) => Err(StartError::Io(std::io::Error::other(format!("not ready: {why}")))),
@@ -183,7 +211,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         Command::Migrate => {
             let state = crate::init_state(settings).await?;
             state.db.close().await?;
-            println!("migrations applied");
+            say!("migrations applied");
             Ok(())
         }
         Command::User(UserCommand::Create {
@@ -214,9 +242,9 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 territory_id,
             };
             let u = users::create(&state, &caller, new).await.map_err(cli_error)?;
-            println!("created user {} <{}>", u.id, u.email);
+            say!("created user {} <{}>", u.id, u.email);
             if generated {
-                println!("password (shown once): {password}");
+                say!("password (shown once): {password}");
             }
             Ok(())
         }
@@ -225,8 +253,8 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             let expires_at = expires_in_days.map(|d| state.clock.now() + chrono::Duration::days(d));
             let caller = Caller { request_id: Some("cli".into()), ..Caller::default() };
             let (t, secret) = tokens::create(&state, &caller, &name, &scopes, expires_at).await.map_err(cli_error)?;
-            println!("created token {} ({})", t.id, t.name);
-            println!("secret (shown once): {secret}");
+            say!("created token {} ({})", t.id, t.name);
+            say!("secret (shown once): {secret}");
             Ok(())
         }
         Command::SeedDemo { appeals, seed } => {
@@ -234,23 +262,23 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             let started = std::time::Instant::now();
             let report = crate::service::seed::seed_demo(&state, appeals, seed).await.map_err(cli_error)?;
             let secs = started.elapsed().as_secs_f64();
-            println!(
+            say!(
                 "seeded {} appeals in {secs:.1} s ({:.0} rows/s)",
                 report.appeals,
                 report.appeals as f64 / secs.max(0.001)
             );
             for email in report.users_created {
-                println!("demo user {email} / {}", crate::service::seed::DEMO_PASSWORD);
+                say!("demo user {email} / {}", crate::service::seed::DEMO_PASSWORD);
             }
             match users::ensure_admin(&state).await.map_err(cli_error)? {
                 users::AdminOutcome::Created { email, generated_password: Some(password) } => {
-                    println!("administrator {email} / {password} (random, shown once)");
+                    say!("administrator {email} / {password} (random, shown once)");
                 }
                 users::AdminOutcome::Created { email, generated_password: None } => {
-                    println!("administrator {email} created with MCU_ADMIN_PASSWORD");
+                    say!("administrator {email} created with MCU_ADMIN_PASSWORD");
                 }
                 users::AdminOutcome::ActiveAdminExists { emails } => {
-                    println!("administrator not created: an active one exists ({})", emails.join(", "));
+                    say!("administrator not created: an active one exists ({})", emails.join(", "));
                 }
                 outcome @ users::AdminOutcome::EmailTaken { .. } => users::log_admin_outcome(&outcome),
             }
@@ -273,7 +301,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 .await
                 .map_err(cli_error)?;
             let secs = started.elapsed().as_secs_f64();
-            println!(
+            say!(
                 "import {}: {} rows, {} created, {} updated, {} unchanged, {} errors in {secs:.1} s ({:.0} rows/s)",
                 report.id,
                 report.rows,
@@ -293,11 +321,11 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             match cmd {
                 RollupCommand::Rebuild => {
                     let rows = rollup::rebuild(&state.writer, tz).await.map_err(cli_error)?;
-                    println!("rebuilt the rollups: {rows} rows in {:.1} s", started.elapsed().as_secs_f64());
+                    say!("rebuilt the rollups: {rows} rows in {:.1} s", started.elapsed().as_secs_f64());
                 }
                 RollupCommand::Compact => {
                     let rows = rollup::compact(&state.writer, true).await.map_err(cli_error)?;
-                    println!(
+                    say!(
                         "compacted the rollups: {} rows in the folded chunks, {:.1} s",
                         rows.unwrap_or(0),
                         started.elapsed().as_secs_f64()
@@ -306,7 +334,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 RollupCommand::Verify => {
                     let diffs = rollup::verify(&state.db, tz).await.map_err(cli_error)?;
                     for d in diffs.iter().take(50) {
-                        println!("{d}");
+                        say!("{d}");
                     }
                     if !diffs.is_empty() {
                         return Err(StartError::Io(std::io::Error::other(format!(
@@ -314,7 +342,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                             diffs.len()
                         ))));
                     }
-                    println!("the rollups agree with the appeals");
+                    say!("the rollups agree with the appeals");
                 }
             }
             Ok(())
@@ -329,7 +357,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             let state = crate::init_state(settings).await?;
             let started = std::time::Instant::now();
             let trained = classifier::train(&state).await.map_err(cli_error)?;
-            println!(
+            say!(
                 "trained on {} appeals in {:.1} s: {} features, {} categories, temperature {}",
                 trained.documents,
                 started.elapsed().as_secs_f64(),
@@ -338,7 +366,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 trained.model.temperature()
             );
             let line = |what: &str, e: &crate::domain::classifier::Evaluation| {
-                println!(
+                say!(
                     "{what}: {} texts, top-1 {:.1}%, top-3 {:.1}%, mean confidence {:.2} when right, {:.2} when wrong",
                     e.count,
                     e.top1 * 100.0,
@@ -349,7 +377,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             };
             match &trained.evaluation {
                 Some(e) => line("held out (every fifth appeal)", e),
-                None => println!("too few categorised appeals to hold any out"),
+                None => say!("too few categorised appeals to hold any out"),
             }
             if !labelled.is_empty() {
                 let (e, misses) =
@@ -357,7 +385,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 line("labelled texts", &e);
                 for (text, expected, got, p) in misses {
                     let short: String = text.chars().take(70).collect();
-                    println!("  miss: «{short}» expected {expected}, got {got} ({p:.2})");
+                    say!("  miss: «{short}» expected {expected}, got {got} ({p:.2})");
                 }
             }
             Ok(())
@@ -378,10 +406,10 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 list.push(serde_json::json!({"name": "--filter", "filter": f, "order": order, "direction": direction}));
             }
             let state = crate::init_state(settings).await?;
-            println!(
+            say!(
                 "| shape | order | page ms | page buffers | page plan | total from | total ms | total buffers | count over appeals ms |"
             );
-            println!("|---|---|---|---|---|---|---|---|---|");
+            say!("|---|---|---|---|---|---|---|---|---|");
             for shape in list {
                 let (filter, req, order) = explain_shape(&shape)?;
                 let e = crate::service::list_explain::explain(
@@ -398,7 +426,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                     Some(c) => (e.count_source, format!("{:.2}", c.ms), buffers(c.buffers)),
                     None => ("", String::new(), String::new()),
                 };
-                println!(
+                say!(
                     "| {} | {order} | {:.2} | {} | {} | {source} | {count_ms} | {count_buffers} | {} |",
                     shape["name"].as_str().unwrap_or("?"),
                     e.page.ms,

@@ -19,6 +19,9 @@ use crate::state::AppState;
 
 const MAX_LINE: usize = 500;
 const MAX_TEXT: usize = 50_000;
+/// Materials one request may hold: a request is answered with a handful of documents, and
+/// a cap keeps one request from growing without bound.
+pub const MAX_MATERIALS: u64 = 100;
 
 /// A new request.
 #[derive(Debug, Clone)]
@@ -244,7 +247,12 @@ pub async fn add_material(
     let txn = crate::db::begin_write(&state.writer).await?;
     let r = load(&txn, id, version).await?;
     if !status_of(&r)?.is_open() {
-        return Err(AppError::bad("input.id", "the request is closed"));
+        return Err(AppError::bad("input.requestId", "the request is closed"));
+    }
+    let held =
+        cur_request_material::Entity::find().filter(cur_request_material::Column::RequestId.eq(r.id)).count(&txn).await?;
+    if held >= MAX_MATERIALS {
+        return Err(AppError::bad("input.requestId", format!("a request holds at most {MAX_MATERIALS} materials")));
     }
     let mut errors = Vec::new();
     let (memo_id, roadmap_id, text) = match m.kind {

@@ -202,3 +202,39 @@ async fn seed_demo_honours_the_admin_settings_and_serve_says_why_it_creates_no_a
         let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
     }
 }
+
+/// A reader that stops early (`mcu seed-demo | head -n 1`) ends the printing, not the work:
+/// no panic, a successful exit, and the seed complete.
+#[test]
+fn a_closed_standard_output_does_not_break_a_command() {
+    let path = std::env::temp_dir().join(format!("mcu-cli-{}.db", uuid::Uuid::new_v4().simple()));
+    let db = format!("sqlite://{}?mode=rwc", path.display());
+    let mut child =
+        mcu(&db).args(["seed-demo", "--appeals", "300"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    // Close the pipe before the command writes a line.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let out = mcu(&db).args(["rollup", "verify"]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(appeals_in(&path), 300, "every demo appeal was written");
+    let _ = std::fs::remove_file(&path);
+}
+
+/// The number of appeals in a SQLite file.
+fn appeals_in(path: &std::path::Path) -> i64 {
+    let db = format!("sqlite://{}?mode=ro", path.display());
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    rt.block_on(async {
+        use sea_orm::{ConnectionTrait, Statement};
+        let c = sea_orm::Database::connect(&db).await.unwrap();
+        let row = c
+            .query_one_raw(Statement::from_string(c.get_database_backend(), "SELECT count(*) AS n FROM appeals"))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<i64>("", "n").unwrap()
+    })
+}

@@ -121,7 +121,7 @@ async fn the_regional_centre_sends_a_request_and_reads_the_answer_with_its_mater
         add(&app, &st.curator, json!({"requestId": id, "version": 5, "kind": "TEXT", "text": "ещё"}))
             .await
             .field_paths(),
-        vec!["input.id"]
+        vec!["input.requestId"]
     );
     assert_eq!(status(&app, &st.curator, &id, 5, "CANCELLED").await.field_paths(), vec!["input.status"]);
     app.set_now("2026-12-20T10:00:00+07:00");
@@ -171,4 +171,26 @@ async fn a_page_of_requests_reads_their_materials_at_once() {
         costs.push(app.sql_statements() - before);
     }
     assert_eq!(costs[0], costs[1], "statements for 2 requests vs 6: {costs:?}");
+}
+
+/// A request holds at most `MAX_MATERIALS` materials; one more is refused with its path and
+/// changes nothing.
+#[tokio::test]
+async fn a_request_holds_a_bounded_number_of_materials() {
+    let app = spawn_app().await;
+    let st = app.staff().await;
+    let cur = api_token(&app, &st.admin, "CUR_REQUESTS").await;
+    let r = create(&app, &cur, json!({"subject": "Справки", "body": "Все справки", "dueDate": "2026-12-20"})).await;
+    let id = r.data()["r"]["id"].as_str().unwrap().to_string();
+    let cap = i64::try_from(mcu::service::cur_requests::MAX_MATERIALS).unwrap();
+    for v in 1..=cap {
+        add(&app, &st.curator, json!({"requestId": id, "version": v, "kind": "TEXT", "text": format!("Справка {v}")}))
+            .await
+            .data();
+    }
+    let over = add(&app, &st.curator, json!({"requestId": id, "version": cap + 1, "kind": "TEXT", "text": "ещё"})).await;
+    assert_eq!(over.field_paths(), vec!["input.requestId"]);
+    let r = read(&app, &st.curator, &id).await;
+    assert_eq!(r.data()["r"]["materials"].as_array().unwrap().len(), usize::try_from(cap).unwrap());
+    assert_eq!(r.data()["r"]["version"], cap + 1);
 }
