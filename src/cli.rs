@@ -22,7 +22,8 @@ fn emit(args: std::fmt::Arguments<'_>, line_end: bool) {
         return;
     }
     let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_fmt(args).and_then(|()| out.write_all(if line_end { b"\n" } else { b"" })).and_then(|()| out.flush())
+    if let Err(e) =
+        out.write_fmt(args).and_then(|()| out.write_all(if line_end { b"\n" } else { b"" })).and_then(|()| out.flush())
         && e.kind() == std::io::ErrorKind::BrokenPipe
     {
         STDOUT_CLOSED.store(true, Ordering::Relaxed);

@@ -175,6 +175,8 @@ pub async fn create(state: &AppState, caller: &Caller, scope: &AppealScope, new:
     let stamp = Stamp { at: now, actor: &actor, audit: Some(&audit) };
     let saved = store::insert(&txn, state.settings.timezone, &fresh, &event, stamp).await?;
     txn.commit().await?;
+    // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+    state.announcements.wake_dispatcher();
     Ok(saved)
 }
 
@@ -256,6 +258,8 @@ pub async fn apply(
     let stamp = Stamp { at: now, actor: &actor, audit: Some(&audit) };
     let updated = store::save_change(&txn, state.settings.timezone, &a, change, stamp).await?;
     txn.commit().await?;
+    // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 
@@ -304,6 +308,8 @@ pub async fn record_feedback(
     let step = Step::Rate { score, satisfied, comment, by_author: false };
     let updated = rate(&txn, state, &a, &step, (&caller.principal.label(), &audit::actor(caller))).await?;
     txn.commit().await?;
+    // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+    state.announcements.wake_dispatcher();
     Ok(updated)
 }
 
@@ -341,6 +347,8 @@ pub async fn rate_limit(state: &AppState, bucket: &str, key: &str, limit: u64, w
     .insert(&txn)
     .await?;
     txn.commit().await?;
+    // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+    state.announcements.wake_dispatcher();
     Ok(())
 }
 
@@ -386,5 +394,7 @@ pub async fn submit_feedback(
     let step = Step::Rate { score, satisfied: score >= 4, comment, by_author: true };
     rate(&txn, state, &a, &step, ("author", &audit::actor(caller))).await?;
     txn.commit().await?;
+    // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+    state.announcements.wake_dispatcher();
     Ok(true)
 }

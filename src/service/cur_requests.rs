@@ -249,8 +249,10 @@ pub async fn add_material(
     if !status_of(&r)?.is_open() {
         return Err(AppError::bad("input.requestId", "the request is closed"));
     }
-    let held =
-        cur_request_material::Entity::find().filter(cur_request_material::Column::RequestId.eq(r.id)).count(&txn).await?;
+    let held = cur_request_material::Entity::find()
+        .filter(cur_request_material::Column::RequestId.eq(r.id))
+        .count(&txn)
+        .await?;
     if held >= MAX_MATERIALS {
         return Err(AppError::bad("input.requestId", format!("a request holds at most {MAX_MATERIALS} materials")));
     }

@@ -195,6 +195,8 @@ pub async fn run(
     )
     .await?;
     txn.commit().await?;
+    // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+    state.announcements.wake_dispatcher();
     ingested?;
     // The import's chunks appended ledger rows all over the year: fold them now, so analytics
     // are as fast after the import as after a compaction.
@@ -281,6 +283,8 @@ async fn heartbeat(state: &AppState, report: i64, unchanged: u32) -> AppResult<(
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+    state.announcements.wake_dispatcher();
     Ok(())
 }
 
@@ -344,6 +348,8 @@ pub async fn mark_interrupted(state: &AppState) -> AppResult<u64> {
         .exec(&txn)
         .await?;
     txn.commit().await?;
+    // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+    state.announcements.wake_dispatcher();
     Ok(res.rows_affected)
 }
 

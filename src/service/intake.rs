@@ -294,6 +294,8 @@ impl Reference {
     async fn commit(&mut self, state: &AppState) -> AppResult<()> {
         if let Some(txn) = self.creating.take() {
             txn.commit().await?;
+            // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+            state.announcements.wake_dispatcher();
             super::reference::changed(state).await;
         }
         Ok(())
@@ -729,6 +731,8 @@ async fn insert_batch(
     let ids = store::insert_many(&txn, state.settings.timezone, arrivals, stamp, bulk_max(state)).await?;
     count_in_report(&txn, report, ids.len() as i32, 0, state.clock.now()).await?;
     txn.commit().await?;
+    // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+    state.announcements.wake_dispatcher();
     Ok(ids.len() as u32)
 }
 
@@ -887,6 +891,8 @@ async fn ingest_one(
             store::save_change(&txn, state.settings.timezone, &a, change, stamp).await?;
             count_in_report(&txn, report, 0, 1, state.clock.now()).await?;
             txn.commit().await?;
+            // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+            state.announcements.wake_dispatcher();
             Ok(Applied::Updated)
         }
     }

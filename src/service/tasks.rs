@@ -57,5 +57,7 @@ pub async fn complete(
     )
     .await?;
     txn.commit().await?;
+    // The change is in the outbox: its subscribers hear of it now, not at the next poll.
+    state.announcements.wake_dispatcher();
     Ok(done)
 }

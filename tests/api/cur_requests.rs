@@ -188,7 +188,8 @@ async fn a_request_holds_a_bounded_number_of_materials() {
             .await
             .data();
     }
-    let over = add(&app, &st.curator, json!({"requestId": id, "version": cap + 1, "kind": "TEXT", "text": "ещё"})).await;
+    let over =
+        add(&app, &st.curator, json!({"requestId": id, "version": cap + 1, "kind": "TEXT", "text": "ещё"})).await;
     assert_eq!(over.field_paths(), vec!["input.requestId"]);
     let r = read(&app, &st.curator, &id).await;
     assert_eq!(r.data()["r"]["materials"].as_array().unwrap().len(), usize::try_from(cap).unwrap());

@@ -422,3 +422,23 @@ async fn a_change_is_read_once_per_process_whatever_the_number_of_subscribers() 
     // Three changes (created, registered, assigned), each read once for six subscribers.
     assert_eq!(reads() - before, 3);
 }
+
+/// A change of an appeal wakes the outbox dispatcher when it commits: subscribers hear of it
+/// at once, not at the dispatcher's next poll (set here to ten minutes).
+#[tokio::test]
+async fn an_appeal_change_reaches_subscribers_without_waiting_for_the_dispatchers_poll() {
+    let app = spawn_app_with(|a| {
+        a.access_ttl_secs = 3_600;
+        a.dispatch_interval_ms = 600_000;
+    })
+    .await;
+    app.set_now("2026-12-07T10:00:00+07:00");
+    let s = app.staff().await;
+    let mut curator = watching(&app, &s.curator, Value::Null).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let id = assigned_message(&app, &s, json!({})).await;
+    let first = next(&mut curator, Duration::from_secs(10)).await.expect("the change long before the next poll");
+    assert_eq!(first["payload"]["data"]["appealChanged"]["action"], "createAppeal", "{first}");
+    let rest = heard_actions(&mut curator, Duration::from_secs(2)).await;
+    assert_eq!(rest.last().unwrap()["appeal"]["id"], id, "{rest:?}");
+}
