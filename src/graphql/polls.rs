@@ -1,6 +1,7 @@
 //! Polls as clients see them: staff lists and details with results, the public view of a
 //! published poll, voting, discussion comments and their moderation, suggested topics.
 
+use crate::domain::poll::{PollCommentId, PollId};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -87,7 +88,7 @@ impl Poll {
     async fn questions(&self, ctx: &Context<'_>) -> AppResult<Vec<Question>> {
         let qs = match &self.questions {
             Some(q) => q.clone(),
-            None => polls::questions(&state(ctx).db, self.model.id).await?,
+            None => polls::questions(&state(ctx).db, PollId(self.model.id)).await?,
         };
         qs.into_iter()
             .map(|(q, o)| {
@@ -108,7 +109,7 @@ impl Poll {
         if !visible {
             return Ok(None);
         }
-        let r = polls::results(&state(ctx).db, self.model.id).await?;
+        let r = polls::results(&state(ctx).db, PollId(self.model.id)).await?;
         let staff = self.viewer == Viewer::Staff;
         Ok(Some(PollResults {
             ballots: i32::try_from(r.ballots).unwrap_or(i32::MAX),
@@ -137,7 +138,7 @@ impl Poll {
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn comments(&self, ctx: &Context<'_>) -> AppResult<Vec<PollComment>> {
         let staff = self.viewer == Viewer::Staff;
-        let rows = polls::comments(&state(ctx).db, self.model.id, staff).await?;
+        let rows = polls::comments(&state(ctx).db, PollId(self.model.id), staff).await?;
         Ok(rows.into_iter().map(|c| PollComment::new(c, staff)).collect())
     }
     async fn version(&self) -> i32 {
@@ -314,13 +315,13 @@ impl PollQuery {
     /// One poll with its results (staff; ANALYTICS_READ tokens as in `polls`).
     async fn poll(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Poll>> {
         let id = parse_id("id", &id)?;
-        Ok(Some(Poll::new(polls::get(&state(ctx).db, id).await?, Viewer::of(ctx))))
+        Ok(Some(Poll::new(polls::get(&state(ctx).db, PollId(id)).await?, Viewer::of(ctx))))
     }
 
     /// Public: a published or closed poll as citizens see it; `NOT_FOUND` otherwise.
     async fn public_poll(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Poll>> {
         let id = id_opt(&id).ok_or_else(|| AppError::NotFound("poll".into()))?;
-        Ok(Some(Poll::new(polls::get_public(&state(ctx).db, id).await?, Viewer::Public)))
+        Ok(Some(Poll::new(polls::get_public(&state(ctx).db, PollId(id)).await?, Viewer::Public)))
     }
 
     /// Candidate poll topics: categories with the most appeals in the last 30 days and their
@@ -376,20 +377,20 @@ impl PollMutation {
     /// DRAFT → PUBLISHED; the questions are frozen from now on.
     async fn publish_poll(&self, ctx: &Context<'_>, id: ID, version: i32) -> AppResult<Poll> {
         let id = parse_id("id", &id)?;
-        Ok(Poll::new(polls::act(state(ctx), caller(ctx), id, version, PollAction::Publish).await?, Viewer::Staff))
+        Ok(Poll::new(polls::act(state(ctx), caller(ctx), PollId(id), version, PollAction::Publish).await?, Viewer::Staff))
     }
 
     /// PUBLISHED → CLOSED.
     async fn close_poll(&self, ctx: &Context<'_>, id: ID, version: i32) -> AppResult<Poll> {
         let id = parse_id("id", &id)?;
-        Ok(Poll::new(polls::act(state(ctx), caller(ctx), id, version, PollAction::Close).await?, Viewer::Staff))
+        Ok(Poll::new(polls::act(state(ctx), caller(ctx), PollId(id), version, PollAction::Close).await?, Viewer::Staff))
     }
 
     /// Returns the one-time invitation codes of an INVITE poll; shown once.
     #[graphql(complexity = "100 + child_complexity")]
     async fn generate_poll_invites(&self, ctx: &Context<'_>, poll_id: ID, count: i32) -> AppResult<Vec<String>> {
         let id = parse_id("pollId", &poll_id)?;
-        polls::generate_invites(state(ctx), caller(ctx), id, count).await
+        polls::generate_invites(state(ctx), caller(ctx), PollId(id), count).await
     }
 
     /// Public. OPEN polls: one ballot per respondentKey; INVITE polls: respondentKey is an
@@ -406,7 +407,7 @@ impl PollMutation {
                 text: a.text,
             })
             .collect();
-        polls::cast_vote(state(ctx), caller(ctx), poll_id, &input.respondent_key, &answers).await
+        polls::cast_vote(state(ctx), caller(ctx), PollId(poll_id), &input.respondent_key, &answers).await
     }
 
     /// Public on published DISCUSSION polls.
@@ -418,7 +419,7 @@ impl PollMutation {
         text: String,
     ) -> AppResult<PollComment> {
         let poll_id = id_opt(&poll_id).ok_or_else(|| AppError::NotFound("poll".into()))?;
-        let c = polls::add_comment(state(ctx), caller(ctx), poll_id, &respondent_key, &text).await?;
+        let c = polls::add_comment(state(ctx), caller(ctx), PollId(poll_id), &respondent_key, &text).await?;
         Ok(PollComment::new(c, false))
     }
 
@@ -431,7 +432,7 @@ impl PollMutation {
         reason: Option<String>,
     ) -> AppResult<PollComment> {
         let id = parse_id("id", &id)?;
-        let c = polls::moderate(state(ctx), caller(ctx), id, hidden, reason).await?;
+        let c = polls::moderate(state(ctx), caller(ctx), PollCommentId(id), hidden, reason).await?;
         Ok(PollComment::new(c, true))
     }
 }

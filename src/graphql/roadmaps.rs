@@ -1,6 +1,7 @@
 //! Roadmaps as clients see them: the list, one roadmap with measures, comments, progress,
 //! effect and history, and the workflow mutations.
 
+use crate::domain::roadmap::{MeasureId, RoadmapId};
 use async_graphql::{Context, ID, InputObject, Object, SimpleObject};
 use chrono::{DateTime, Utc};
 
@@ -33,7 +34,7 @@ impl Roadmap {
     async fn measure_rows(&self, ctx: &Context<'_>) -> AppResult<Vec<roadmap_measure::Model>> {
         match &self.measures {
             Some(m) => Ok(m.clone()),
-            None => roadmaps::measures(&state(ctx).db, self.model.id).await,
+            None => roadmaps::measures(&state(ctx).db, RoadmapId(self.model.id)).await,
         }
     }
 }
@@ -101,14 +102,14 @@ impl Roadmap {
         people_only(ctx, "comments")?;
         let rows = match &self.comments {
             Some(c) => c.clone(),
-            None => roadmaps::comments(&state(ctx).db, self.model.id).await?,
+            None => roadmaps::comments(&state(ctx).db, RoadmapId(self.model.id)).await?,
         };
         Ok(rows.into_iter().map(RoadmapComment::from).collect())
     }
     /// The appeals the roadmap answers to.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn appeal_ids(&self, ctx: &Context<'_>) -> AppResult<Vec<ID>> {
-        let ids = roadmaps::appeal_ids(&state(ctx).db, self.model.id).await?;
+        let ids = roadmaps::appeal_ids(&state(ctx).db, RoadmapId(self.model.id)).await?;
         Ok(ids.into_iter().map(|i| ID(i.to_string())).collect())
     }
     /// The best practices it draws on, in the order they were linked.
@@ -132,7 +133,7 @@ impl Roadmap {
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn history(&self, ctx: &Context<'_>) -> AppResult<Vec<RoadmapEvent>> {
         people_only(ctx, "history")?;
-        let rows = roadmaps::history(&state(ctx).db, self.model.id).await?;
+        let rows = roadmaps::history(&state(ctx).db, RoadmapId(self.model.id)).await?;
         Ok(rows
             .into_iter()
             .map(|a| RoadmapEvent {
@@ -334,7 +335,7 @@ impl RoadmapQuery {
     /// One roadmap; `NOT_FOUND` when it does not exist.
     async fn roadmap(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Roadmap>> {
         let id = parse_id("id", &id)?;
-        Ok(Some(Roadmap::new(roadmaps::get(&state(ctx).db, id).await?)))
+        Ok(Some(Roadmap::new(roadmaps::get(&state(ctx).db, RoadmapId(id)).await?)))
     }
 }
 
@@ -346,7 +347,7 @@ async fn act(
     comment: Option<String>,
 ) -> AppResult<Roadmap> {
     let id = parse_id("id", id)?;
-    let m = roadmaps::act(state(ctx), caller(ctx), id, version, action, comment).await?;
+    let m = roadmaps::act(state(ctx), caller(ctx), RoadmapId(id), version, action, comment).await?;
     Ok(Roadmap::new(m))
 }
 
@@ -389,7 +390,7 @@ impl RoadmapMutation {
             category_id: opt_id("input.categoryId", input.category_id.as_ref())?,
             territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
         };
-        Ok(Roadmap::new(roadmaps::update(state(ctx), caller(ctx), id, input.version, ch).await?))
+        Ok(Roadmap::new(roadmaps::update(state(ctx), caller(ctx), RoadmapId(id), input.version, ch).await?))
     }
 
     /// Adds a measure to a DRAFT or RETURNED roadmap.
@@ -401,7 +402,7 @@ impl RoadmapMutation {
             responsible_name: input.responsible_name,
             due_date: input.due_date.0,
         };
-        Ok(Roadmap::new(roadmaps::add_measure(state(ctx), caller(ctx), id, input.version, m).await?))
+        Ok(Roadmap::new(roadmaps::add_measure(state(ctx), caller(ctx), RoadmapId(id), input.version, m).await?))
     }
 
     /// Title and due date while the roadmap is edited; status progress once approved. An
@@ -410,7 +411,7 @@ impl RoadmapMutation {
         let id = parse_id("input.roadmapId", &input.roadmap_id)?;
         let measure_id = parse_id("input.measureId", &input.measure_id)?;
         let ch = MeasureChanges { title: input.title, due_date: input.due_date.map(|d| d.0), status: input.status };
-        Ok(Roadmap::new(roadmaps::update_measure(state(ctx), caller(ctx), id, input.version, measure_id, ch).await?))
+        Ok(Roadmap::new(roadmaps::update_measure(state(ctx), caller(ctx), RoadmapId(id), input.version, MeasureId(measure_id), ch).await?))
     }
 
     async fn submit_roadmap(&self, ctx: &Context<'_>, id: ID, version: i32) -> AppResult<Roadmap> {

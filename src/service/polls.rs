@@ -29,6 +29,7 @@ use crate::domain::poll::{
 use crate::entity::{
     appeal, category, poll, poll_answer, poll_ballot, poll_comment, poll_invite, poll_option, poll_question, territory,
 };
+use crate::domain::poll::{PollCommentId, PollId};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
 use crate::store::outbox::{self, Change, Subject};
@@ -127,13 +128,15 @@ fn invite_code() -> String {
 }
 
 /// One poll, or `NOT_FOUND`.
-pub async fn get(conn: &impl ConnectionTrait, id: i64) -> AppResult<poll::Model> {
+pub async fn get(conn: &impl ConnectionTrait, id: PollId) -> AppResult<poll::Model> {
+    let id = id.0;
     poll::Entity::find_by_id(id).one(conn).await?.ok_or_else(|| AppError::NotFound("poll".into()))
 }
 
 /// A poll as the public may see it: published or closed, otherwise `NOT_FOUND`.
-pub async fn get_public(conn: &impl ConnectionTrait, id: i64) -> AppResult<poll::Model> {
-    let p = get(conn, id).await?;
+pub async fn get_public(conn: &impl ConnectionTrait, id: PollId) -> AppResult<poll::Model> {
+    let id = id.0;
+    let p = get(conn, PollId(id)).await?;
     if status_of(&p)? == PollStatus::Draft { Err(AppError::NotFound("poll".into())) } else { Ok(p) }
 }
 
@@ -158,7 +161,8 @@ pub async fn list(
 }
 
 /// The questions of a poll with their options, in order.
-pub async fn questions(conn: &impl ConnectionTrait, poll_id: i64) -> AppResult<Vec<QuestionWithOptions>> {
+pub async fn questions(conn: &impl ConnectionTrait, poll_id: PollId) -> AppResult<Vec<QuestionWithOptions>> {
+    let poll_id = poll_id.0;
     Ok(questions_of(conn, &[poll_id]).await?.remove(&poll_id).unwrap_or_default())
 }
 
@@ -192,9 +196,10 @@ pub async fn questions_of(
 /// The comments of a poll, oldest first; hidden ones only when `include_hidden`.
 pub async fn comments(
     conn: &impl ConnectionTrait,
-    poll_id: i64,
+    poll_id: PollId,
     include_hidden: bool,
 ) -> AppResult<Vec<poll_comment::Model>> {
+    let poll_id = poll_id.0;
     let mut q = poll_comment::Entity::find().filter(poll_comment::Column::PollId.eq(poll_id));
     if !include_hidden {
         q = q.filter(poll_comment::Column::Hidden.eq(false));
@@ -291,17 +296,18 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewPoll) -> AppResul
 pub async fn act(
     state: &AppState,
     caller: &Caller,
-    id: i64,
+    id: PollId,
     version: i32,
     action: PollAction,
 ) -> AppResult<poll::Model> {
+    let id = id.0;
     let now = state.clock.now();
     let name = match action {
         PollAction::Publish => "publishPoll",
         PollAction::Close => "closePoll",
     };
     let txn = crate::db::begin_write(&state.writer).await?;
-    let p = get(&txn, id).await?;
+    let p = get(&txn, PollId(id)).await?;
     if p.version != version {
         return Err(AppError::stale("the poll"));
     }
@@ -323,7 +329,7 @@ pub async fn act(
     }
     let data = serde_json::json!({ "from": from.as_str(), "to": to.as_str() });
     audit::record(&txn, caller, now, name, Some(format!("poll:{id}")), Some(data)).await?;
-    let updated = get(&txn, id).await?;
+    let updated = get(&txn, PollId(id)).await?;
     // Closing makes the results final: its own event, which integrations may take alone.
     let topic = if to == PollStatus::Closed { Topic::PollClosed } else { Topic::PollChanged };
     let change = Change::new(id, name, Some(updated.status.as_str()), updated.version);
@@ -338,13 +344,14 @@ pub async fn act(
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for a count outside 1–1000, an OPEN or a closed poll.
-pub async fn generate_invites(state: &AppState, caller: &Caller, poll_id: i64, count: i32) -> AppResult<Vec<String>> {
+pub async fn generate_invites(state: &AppState, caller: &Caller, poll_id: PollId, count: i32) -> AppResult<Vec<String>> {
+    let poll_id = poll_id.0;
     if !(1..=MAX_INVITES).contains(&count) {
         return Err(AppError::bad("count", format!("must be between 1 and {MAX_INVITES}")));
     }
     let now = state.clock.now();
     let txn = crate::db::begin_write(&state.writer).await?;
-    let p = get(&txn, poll_id).await?;
+    let p = get(&txn, PollId(poll_id)).await?;
     if p.access != PollAccess::Invite.as_str() {
         return Err(AppError::bad("pollId", "the poll is open to everyone; invitations are for INVITE polls"));
     }
@@ -399,20 +406,21 @@ fn client_key(caller: &Caller) -> String {
 pub async fn cast_vote(
     state: &AppState,
     caller: &Caller,
-    poll_id: i64,
+    poll_id: PollId,
     respondent_key: &str,
     answers: &[AnswerIn],
 ) -> AppResult<bool> {
+    let poll_id = poll_id.0;
     let window = Duration::minutes(10);
     rate_limit(state, "poll-vote", &client_key(caller), state.settings.poll_rate_limit, window).await?;
     let now = state.clock.now();
-    let p = get_public(&state.db, poll_id).await?;
+    let p = get_public(&state.db, PollId(poll_id)).await?;
     check_window(&p, now)?;
     let key = respondent_key.trim();
     if key.is_empty() || key.chars().count() > 200 {
         return Err(AppError::bad("input.respondentKey", "must be 1 to 200 characters"));
     }
-    let qs = questions(&state.db, poll_id).await?;
+    let qs = questions(&state.db, PollId(poll_id)).await?;
     let specs: Vec<QuestionSpec> = qs
         .iter()
         .map(|(q, o)| {
@@ -487,9 +495,10 @@ pub async fn cast_vote(
 }
 
 /// The results of a poll: ballots, per-option counts and shares, scale averages, text answers.
-pub async fn results(conn: &impl ConnectionTrait, poll_id: i64) -> AppResult<PollResults> {
+pub async fn results(conn: &impl ConnectionTrait, poll_id: PollId) -> AppResult<PollResults> {
+    let poll_id = poll_id.0;
     let ballots = poll_ballot::Entity::find().filter(poll_ballot::Column::PollId.eq(poll_id)).count(conn).await?;
-    let qs = questions(conn, poll_id).await?;
+    let qs = questions(conn, PollId(poll_id)).await?;
     let grouped: Vec<(i64, Option<i64>, Option<i32>, i64)> = poll_answer::Entity::find()
         .select_only()
         .column(poll_answer::Column::QuestionId)
@@ -565,10 +574,11 @@ fn check_comment(text: &str) -> AppResult<String> {
 pub async fn add_comment(
     state: &AppState,
     caller: &Caller,
-    poll_id: i64,
+    poll_id: PollId,
     respondent_key: &str,
     text: &str,
 ) -> AppResult<poll_comment::Model> {
+    let poll_id = poll_id.0;
     rate_limit(state, "poll-comment", &client_key(caller), state.settings.poll_rate_limit, Duration::minutes(10))
         .await?;
     let text = check_comment(text)?;
@@ -577,7 +587,7 @@ pub async fn add_comment(
         return Err(AppError::bad("respondentKey", "must be 1 to 200 characters"));
     }
     let now = state.clock.now();
-    let p = get_public(&state.db, poll_id).await?;
+    let p = get_public(&state.db, PollId(poll_id)).await?;
     if p.kind != PollKind::Discussion.as_str() {
         return Err(AppError::bad("pollId", "comments are open on discussions only"));
     }
@@ -617,10 +627,11 @@ pub async fn add_comment(
 pub async fn moderate(
     state: &AppState,
     caller: &Caller,
-    id: i64,
+    id: PollCommentId,
     hidden: bool,
     reason: Option<String>,
 ) -> AppResult<poll_comment::Model> {
+    let id = id.0;
     let now = state.clock.now();
     let reason = reason.map(|r| r.trim().to_string()).filter(|r| !r.is_empty());
     let txn = crate::db::begin_write(&state.writer).await?;

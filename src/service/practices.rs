@@ -252,7 +252,7 @@ pub async fn set_link(
     person(caller)?;
     let now = state.clock.now();
     let txn = crate::db::begin_write(&state.writer).await?;
-    let r = super::roadmaps::get(&txn, roadmap_id).await?;
+    let r = super::roadmaps::get(&txn, crate::domain::roadmap::RoadmapId(roadmap_id)).await?;
     get(&txn, practice_id).await?;
     let existing = roadmap_practice::Entity::find()
         .filter(roadmap_practice::Column::RoadmapId.eq(roadmap_id))

@@ -26,6 +26,7 @@ use crate::domain::roadmap::{
 use crate::entity::{
     appeal, audit_log, category, recipient, roadmap, roadmap_appeal, roadmap_comment, roadmap_measure, user,
 };
+use crate::domain::roadmap::{MeasureId, RoadmapId};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
 use crate::store::outbox::{self, Change, Subject};
@@ -112,7 +113,8 @@ async fn announce(txn: &DatabaseTransaction, r: &roadmap::Model, action: &str, n
 }
 
 /// One roadmap, or `NOT_FOUND`.
-pub async fn get(conn: &impl ConnectionTrait, id: i64) -> AppResult<roadmap::Model> {
+pub async fn get(conn: &impl ConnectionTrait, id: RoadmapId) -> AppResult<roadmap::Model> {
+    let id = id.0;
     roadmap::Entity::find_by_id(id).one(conn).await?.ok_or_else(|| AppError::NotFound("roadmap".into()))
 }
 
@@ -187,7 +189,8 @@ pub async fn list_with_details(
 }
 
 /// The measures of a roadmap in the order they were added.
-pub async fn measures(conn: &impl ConnectionTrait, roadmap_id: i64) -> AppResult<Vec<roadmap_measure::Model>> {
+pub async fn measures(conn: &impl ConnectionTrait, roadmap_id: RoadmapId) -> AppResult<Vec<roadmap_measure::Model>> {
+    let roadmap_id = roadmap_id.0;
     Ok(roadmap_measure::Entity::find()
         .filter(roadmap_measure::Column::RoadmapId.eq(roadmap_id))
         .order_by_asc(roadmap_measure::Column::Id)
@@ -196,7 +199,8 @@ pub async fn measures(conn: &impl ConnectionTrait, roadmap_id: i64) -> AppResult
 }
 
 /// The comments of a roadmap, oldest first.
-pub async fn comments(conn: &impl ConnectionTrait, roadmap_id: i64) -> AppResult<Vec<roadmap_comment::Model>> {
+pub async fn comments(conn: &impl ConnectionTrait, roadmap_id: RoadmapId) -> AppResult<Vec<roadmap_comment::Model>> {
+    let roadmap_id = roadmap_id.0;
     Ok(roadmap_comment::Entity::find()
         .filter(roadmap_comment::Column::RoadmapId.eq(roadmap_id))
         .order_by_asc(roadmap_comment::Column::Id)
@@ -205,7 +209,8 @@ pub async fn comments(conn: &impl ConnectionTrait, roadmap_id: i64) -> AppResult
 }
 
 /// The ids of the appeals linked to a roadmap.
-pub async fn appeal_ids(conn: &impl ConnectionTrait, roadmap_id: i64) -> AppResult<Vec<i64>> {
+pub async fn appeal_ids(conn: &impl ConnectionTrait, roadmap_id: RoadmapId) -> AppResult<Vec<i64>> {
+    let roadmap_id = roadmap_id.0;
     let rows = roadmap_appeal::Entity::find()
         .filter(roadmap_appeal::Column::RoadmapId.eq(roadmap_id))
         .order_by_asc(roadmap_appeal::Column::AppealId)
@@ -215,7 +220,8 @@ pub async fn appeal_ids(conn: &impl ConnectionTrait, roadmap_id: i64) -> AppResu
 }
 
 /// The full history of a roadmap: its audit entries, oldest first.
-pub async fn history(conn: &impl ConnectionTrait, roadmap_id: i64) -> AppResult<Vec<audit_log::Model>> {
+pub async fn history(conn: &impl ConnectionTrait, roadmap_id: RoadmapId) -> AppResult<Vec<audit_log::Model>> {
+    let roadmap_id = roadmap_id.0;
     Ok(audit_log::Entity::find()
         .filter(audit_log::Column::Target.eq(format!("roadmap:{roadmap_id}")))
         .order_by_asc(audit_log::Column::Id)
@@ -271,7 +277,7 @@ async fn save(
     if res.rows_affected != 1 {
         return Err(AppError::stale("the roadmap"));
     }
-    get(txn, r.id).await
+    get(txn, RoadmapId(r.id)).await
 }
 
 /// Loads the roadmap for a change: checks the version and that `action` is allowed now.
@@ -281,7 +287,7 @@ async fn load_for(
     version: i32,
     action: RoadmapAction,
 ) -> AppResult<(roadmap::Model, RoadmapStatus, RoadmapStatus)> {
-    let r = get(txn, id).await?;
+    let r = get(txn, RoadmapId(id)).await?;
     if r.version != version {
         return Err(AppError::stale("the roadmap"));
     }
@@ -358,10 +364,11 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRoadmap) -> AppRe
 pub async fn update(
     state: &AppState,
     caller: &Caller,
-    id: i64,
+    id: RoadmapId,
     version: i32,
     ch: RoadmapChanges,
 ) -> AppResult<roadmap::Model> {
+    let id = id.0;
     person(caller)?;
     let now = state.clock.now();
     let mut errors = Vec::new();
@@ -409,10 +416,11 @@ pub async fn update(
 pub async fn add_measure(
     state: &AppState,
     caller: &Caller,
-    roadmap_id: i64,
+    roadmap_id: RoadmapId,
     version: i32,
     m: NewMeasure,
 ) -> AppResult<roadmap::Model> {
+    let roadmap_id = roadmap_id.0;
     person(caller)?;
     let now = state.clock.now();
     let mut errors = Vec::new();
@@ -464,18 +472,20 @@ pub async fn add_measure(
 pub async fn update_measure(
     state: &AppState,
     caller: &Caller,
-    roadmap_id: i64,
+    roadmap_id: RoadmapId,
     version: i32,
-    measure_id: i64,
+    measure_id: MeasureId,
     ch: MeasureChanges,
 ) -> AppResult<roadmap::Model> {
+    let roadmap_id = roadmap_id.0;
+    let measure_id = measure_id.0;
     let me = person(caller)?;
     if ch.title.is_none() && ch.due_date.is_none() && ch.status.is_none() {
         return Err(AppError::bad("input", "give a title, a due date or a status"));
     }
     let now = state.clock.now();
     let txn = crate::db::begin_write(&state.writer).await?;
-    let r = get(&txn, roadmap_id).await?;
+    let r = get(&txn, RoadmapId(roadmap_id)).await?;
     let m = roadmap_measure::Entity::find_by_id(measure_id)
         .one(&txn)
         .await?
@@ -571,11 +581,12 @@ async fn another_curator(conn: &impl ConnectionTrait, me: i64) -> AppResult<bool
 pub async fn act(
     state: &AppState,
     caller: &Caller,
-    id: i64,
+    id: RoadmapId,
     version: i32,
     action: RoadmapAction,
     comment: Option<String>,
 ) -> AppResult<roadmap::Model> {
+    let id = id.0;
     let me = person(caller)?;
     let now = state.clock.now();
     let comment = comment.map(|c| c.trim().to_string()).filter(|c| !c.is_empty());
@@ -594,7 +605,7 @@ pub async fn act(
         if !me.has(Role::Curator) {
             return Err(AppError::Forbidden("only a curator approves or returns a roadmap".into()));
         }
-        let r = get(&txn, id).await?;
+        let r = get(&txn, RoadmapId(id)).await?;
         if r.owner_id == me.id && !state.settings.roadmap_self_approval && another_curator(&txn, me.id).await? {
             return Err(AppError::Forbidden(
                 "another curator must decide on a roadmap you own (MCU_ROADMAP_SELF_APPROVAL is off)".into(),

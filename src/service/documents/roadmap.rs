@@ -2,6 +2,7 @@
 //! who approved it and the date), its details (status, topic, territory, owner, progress,
 //! effect), the problem and the plan of measures with the overdue ones marked.
 
+use crate::domain::roadmap::RoadmapId;
 use chrono::{DateTime, NaiveDate};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
@@ -68,11 +69,11 @@ pub struct RoadmapReport {
 pub async fn load(state: &AppState, id: i64) -> AppResult<RoadmapReport> {
     let db = &state.db;
     let tz = state.settings.timezone;
-    let r = roadmaps::get(db, id).await?;
+    let r = roadmaps::get(db, RoadmapId(id)).await?;
     let status: RoadmapStatus = r.status.parse().map_err(AppError::internal)?;
     let prepared = state.clock.now().with_timezone(&tz);
     let today = prepared.date_naive();
-    let rows = roadmaps::measures(db, id).await?;
+    let rows = roadmaps::measures(db, RoadmapId(id)).await?;
     let ids: Vec<i64> = rows.iter().filter_map(|m| m.responsible_id).collect();
     let recipients = recipient::Entity::find().filter(recipient::Column::Id.is_in(ids)).all(db).await?;
     let mut measures = Vec::with_capacity(rows.len());
@@ -109,7 +110,7 @@ pub async fn load(state: &AppState, id: i64) -> AppResult<RoadmapReport> {
     let approver = if approved { name(r.approved_by_id).await? } else { None };
     let approved_on = r.approved_at.filter(|_| approved).map(|t| t.with_timezone(&tz).date_naive());
     Ok(RoadmapReport {
-        appeals: roadmaps::appeal_ids(db, id).await?.len(),
+        appeals: roadmaps::appeal_ids(db, RoadmapId(id)).await?.len(),
         effect: roadmaps::effect_of(state, &r).await?,
         baseline_months: state.settings.roadmap_baseline_months,
         place: place(db, None).await?,
