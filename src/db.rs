@@ -33,6 +33,32 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
     Database::connect(opts).await
 }
 
+/// Refreshes the planner's statistics and, on PostgreSQL, the visibility map after a bulk
+/// load: `VACUUM (ANALYZE)` on a connection of its own without the requests' statement
+/// timeout (a million fresh rows take longer than a request may, and `VACUUM` cannot run in
+/// a transaction, where `SET LOCAL` would lift it). Without the visibility map, index-only
+/// scans read every fresh row from the table (the current overdue count of a year: 214 ms
+/// before, 15 ms after, on 1,000,000 demo appeals).
+///
+/// # Errors
+/// When the database fails.
+pub async fn after_bulk_load(settings: &Settings, db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    if settings.is_sqlite() {
+        db.execute_unprepared("ANALYZE").await?;
+        return Ok(());
+    }
+    let mut opts = ConnectOptions::new(settings.database_url.clone());
+    opts.max_connections(1)
+        .min_connections(0)
+        .connect_timeout(Duration::from_secs(10))
+        .sqlx_logging(false)
+        .map_sqlx_postgres_opts(|o| o.options([("statement_timeout", "0")]));
+    let maintenance = Database::connect(opts).await?;
+    let done = maintenance.execute_unprepared("VACUUM (ANALYZE)").await.map(|_| ());
+    maintenance.close().await?;
+    done
+}
+
 fn sqlite_options(
     o: sea_orm::sqlx::sqlite::SqliteConnectOptions,
     timeout_ms: u64,

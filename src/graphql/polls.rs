@@ -377,7 +377,10 @@ impl PollMutation {
     /// DRAFT → PUBLISHED; the questions are frozen from now on.
     async fn publish_poll(&self, ctx: &Context<'_>, id: ID, version: i32) -> AppResult<Poll> {
         let id = parse_id("id", &id)?;
-        Ok(Poll::new(polls::act(state(ctx), caller(ctx), PollId(id), version, PollAction::Publish).await?, Viewer::Staff))
+        Ok(Poll::new(
+            polls::act(state(ctx), caller(ctx), PollId(id), version, PollAction::Publish).await?,
+            Viewer::Staff,
+        ))
     }
 
     /// PUBLISHED → CLOSED.

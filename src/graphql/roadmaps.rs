@@ -411,7 +411,10 @@ impl RoadmapMutation {
         let id = parse_id("input.roadmapId", &input.roadmap_id)?;
         let measure_id = parse_id("input.measureId", &input.measure_id)?;
         let ch = MeasureChanges { title: input.title, due_date: input.due_date.map(|d| d.0), status: input.status };
-        Ok(Roadmap::new(roadmaps::update_measure(state(ctx), caller(ctx), RoadmapId(id), input.version, MeasureId(measure_id), ch).await?))
+        Ok(Roadmap::new(
+            roadmaps::update_measure(state(ctx), caller(ctx), RoadmapId(id), input.version, MeasureId(measure_id), ch)
+                .await?,
+        ))
     }
 
     async fn submit_roadmap(&self, ctx: &Context<'_>, id: ID, version: i32) -> AppResult<Roadmap> {

@@ -26,10 +26,10 @@ use crate::domain::poll::{
     AnswerIn, Chosen, MAX_TEXT, PollAccess, PollAction, PollKind, PollStatus, QuestionDraft, QuestionSpec,
     QuestionType, check_ballot, check_questions, transition,
 };
+use crate::domain::poll::{PollCommentId, PollId};
 use crate::entity::{
     appeal, category, poll, poll_answer, poll_ballot, poll_comment, poll_invite, poll_option, poll_question, territory,
 };
-use crate::domain::poll::{PollCommentId, PollId};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
 use crate::store::outbox::{self, Change, Subject};
@@ -344,7 +344,12 @@ pub async fn act(
 ///
 /// # Errors
 /// `BAD_USER_INPUT` for a count outside 1–1000, an OPEN or a closed poll.
-pub async fn generate_invites(state: &AppState, caller: &Caller, poll_id: PollId, count: i32) -> AppResult<Vec<String>> {
+pub async fn generate_invites(
+    state: &AppState,
+    caller: &Caller,
+    poll_id: PollId,
+    count: i32,
+) -> AppResult<Vec<String>> {
     let poll_id = poll_id.0;
     if !(1..=MAX_INVITES).contains(&count) {
         return Err(AppError::bad("count", format!("must be between 1 and {MAX_INVITES}")));

@@ -23,10 +23,10 @@ use crate::domain::lifecycle::AppealStatus;
 use crate::domain::roadmap::{
     Effect, MeasureStatus, RoadmapAction, RoadmapStatus, effect, measure_step_allowed, transition,
 };
+use crate::domain::roadmap::{MeasureId, RoadmapId};
 use crate::entity::{
     appeal, audit_log, category, recipient, roadmap, roadmap_appeal, roadmap_comment, roadmap_measure, user,
 };
-use crate::domain::roadmap::{MeasureId, RoadmapId};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
 use crate::store::outbox::{self, Change, Subject};

@@ -7,9 +7,7 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Utc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
 
 use super::deadlines::Terms;
 use super::{Caller, users};
@@ -468,17 +466,9 @@ pub async fn seed_demo(state: &AppState, n: u64, seed: u64) -> AppResult<SeedRep
     // Each batch appended its own ledger rows (many per week and month key): fold them, so
     // analytics are as fast right after the load as after a compaction.
     super::rollup::compact(&state.writer, false).await?;
-    // Fresh statistics, or the planner keeps estimating from an empty table after a bulk load.
-    // On PostgreSQL in one transaction without the requests' statement timeout: a million rows
-    // take longer than the 10 s a request may (the timeout is for requests, not for this).
-    if state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        let txn = state.writer.begin().await?;
-        txn.execute_unprepared("SET LOCAL statement_timeout = 0").await?;
-        txn.execute_unprepared("ANALYZE").await?;
-        txn.commit().await?;
-    } else {
-        state.db.execute_unprepared("ANALYZE").await?;
-    }
+    // Fresh statistics (or the planner keeps estimating from an empty table) and the
+    // visibility map (or index-only scans read every new row from the table).
+    crate::db::after_bulk_load(&state.settings, &state.writer).await?;
     Ok(SeedReport { appeals: inserted, users_created })
 }
 
