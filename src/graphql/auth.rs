@@ -8,7 +8,6 @@ use super::reference::{Recipient, Territory};
 use super::{caller, me, parse_id, state};
 use crate::domain::access::{ApiScope, Channel, Role, parse_list};
 use crate::entity::{api_token, audit_log, user};
-use crate::error::AppResult;
 use crate::service::{audit, auth, tokens, users};
 
 /// A staff account.
@@ -177,10 +176,6 @@ pub struct CreateApiTokenInput {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
-fn opt_id(path: &str, id: Option<&ID>) -> AppResult<Option<i64>> {
-    id.map(|i| parse_id(path, i)).transpose()
-}
-
 /// Queries about people, tokens and the audit trail.
 #[derive(Default)]
 pub struct AuthQuery;
@@ -268,8 +263,8 @@ impl AuthMutation {
             password: input.password,
             roles: input.roles,
             channels: input.channels.unwrap_or_default(),
-            recipient_id: opt_id("input.recipientId", input.recipient_id.as_ref())?,
-            territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
+            recipient_id: super::parse_opt_id("input.recipientId", input.recipient_id.as_ref())?,
+            territory_id: super::parse_opt_id("input.territoryId", input.territory_id.as_ref())?,
         };
         Ok(users::create(state(ctx), caller(ctx), new).await?.into())
     }
@@ -282,8 +277,8 @@ impl AuthMutation {
             full_name: input.full_name,
             roles: input.roles,
             channels: input.channels,
-            recipient_id: opt_id("input.recipientId", input.recipient_id.as_ref())?,
-            territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
+            recipient_id: super::parse_opt_id("input.recipientId", input.recipient_id.as_ref())?,
+            territory_id: super::parse_opt_id("input.territoryId", input.territory_id.as_ref())?,
             active: input.active,
         };
         Ok(users::update(state(ctx), caller(ctx), ch).await?.into())

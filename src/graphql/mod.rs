@@ -244,3 +244,19 @@ pub fn has_role(ctx: &Context<'_>, roles: &[Role]) -> bool {
 pub fn parse_id(path: &str, id: &async_graphql::ID) -> AppResult<i64> {
     id.parse::<i64>().ok().filter(|v| *v > 0).ok_or_else(|| AppError::bad(path, "is not a valid id"))
 }
+
+/// Parses an optional list of ids (none given: empty), each at `path.<index>`.
+///
+/// # Errors
+/// `BAD_USER_INPUT` at the first id that is not valid.
+pub fn parse_ids(path: &str, v: Option<Vec<async_graphql::ID>>) -> AppResult<Vec<i64>> {
+    v.unwrap_or_default().iter().enumerate().map(|(i, id)| parse_id(&format!("{path}.{i}"), id)).collect()
+}
+
+/// Parses an optional id.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `path` when it is given and not valid.
+pub fn parse_opt_id(path: &str, id: Option<&async_graphql::ID>) -> AppResult<Option<i64>> {
+    id.map(|i| parse_id(path, i)).transpose()
+}

@@ -116,14 +116,6 @@ pub struct UpdatePracticeInput {
     pub applied_on: Option<Date>,
 }
 
-fn ids(path: &str, v: Option<Vec<ID>>) -> AppResult<Vec<i64>> {
-    v.unwrap_or_default().iter().enumerate().map(|(i, id)| parse_id(&format!("{path}.{i}"), id)).collect()
-}
-
-fn opt_id(path: &str, id: Option<&ID>) -> AppResult<Option<i64>> {
-    id.map(|i| parse_id(path, i)).transpose()
-}
-
 /// Best-practice queries.
 #[derive(Default)]
 pub struct PracticeQuery;
@@ -143,8 +135,8 @@ impl PracticeQuery {
         let f = filter.unwrap_or_default();
         let filter = Filter {
             search: f.search.filter(|s| !s.trim().is_empty()),
-            category_id: ids("filter.categoryId", f.category_id)?,
-            territory_id: ids("filter.territoryId", f.territory_id)?,
+            category_id: super::parse_ids("filter.categoryId", f.category_id)?,
+            territory_id: super::parse_ids("filter.territoryId", f.territory_id)?,
         };
         let (rows, total) = practices::list(&state(ctx).db, &filter, offset, limit).await?;
         Ok(PracticeConnection::from_offset(rows.into_iter().map(Practice).collect(), offset, total))
@@ -171,8 +163,8 @@ impl PracticeMutation {
             action_taken: Some(input.action_taken),
             place: input.place,
             source: input.source,
-            category_id: opt_id("input.categoryId", input.category_id.as_ref())?,
-            territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
+            category_id: super::parse_opt_id("input.categoryId", input.category_id.as_ref())?,
+            territory_id: super::parse_opt_id("input.territoryId", input.territory_id.as_ref())?,
             applied_on: input.applied_on.map(|d| d.0),
         };
         Ok(Practice(practices::create(state(ctx), caller(ctx), fields).await?))
@@ -187,8 +179,8 @@ impl PracticeMutation {
             action_taken: input.action_taken,
             place: input.place,
             source: input.source,
-            category_id: opt_id("input.categoryId", input.category_id.as_ref())?,
-            territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
+            category_id: super::parse_opt_id("input.categoryId", input.category_id.as_ref())?,
+            territory_id: super::parse_opt_id("input.territoryId", input.territory_id.as_ref())?,
             applied_on: input.applied_on.map(|d| d.0),
         };
         Ok(Practice(practices::update(state(ctx), caller(ctx), id, input.version, fields).await?))

@@ -219,10 +219,6 @@ pub struct TerritoryInput {
     pub longitude: Option<f64>,
 }
 
-fn opt_id(path: &str, id: Option<&ID>) -> AppResult<Option<i64>> {
-    id.map(|i| super::parse_id(path, i)).transpose()
-}
-
 /// Reference data queries.
 #[derive(Default)]
 pub struct ReferenceQuery;
@@ -258,7 +254,7 @@ impl ReferenceMutation {
         let new = reference::NewRecipient {
             name: input.name,
             short_name: input.short_name,
-            parent_id: opt_id("input.parentId", input.parent_id.as_ref())?,
+            parent_id: super::parse_opt_id("input.parentId", input.parent_id.as_ref())?,
             external: input.external.unwrap_or(false),
         };
         Ok(reference::create_recipient(super::state(ctx), super::caller(ctx), new).await?.into())
@@ -267,8 +263,8 @@ impl ReferenceMutation {
     async fn create_category(&self, ctx: &Context<'_>, input: CategoryInput) -> async_graphql::Result<Category> {
         let new = reference::NewCategory {
             name: input.name,
-            parent_id: opt_id("input.parentId", input.parent_id.as_ref())?,
-            default_recipient_id: opt_id("input.defaultRecipientId", input.default_recipient_id.as_ref())?,
+            parent_id: super::parse_opt_id("input.parentId", input.parent_id.as_ref())?,
+            default_recipient_id: super::parse_opt_id("input.defaultRecipientId", input.default_recipient_id.as_ref())?,
         };
         Ok(reference::create_category(super::state(ctx), super::caller(ctx), new).await?.into())
     }
@@ -277,7 +273,7 @@ impl ReferenceMutation {
         let new = reference::NewTerritory {
             name: input.name,
             code: input.code,
-            parent_id: opt_id("input.parentId", input.parent_id.as_ref())?,
+            parent_id: super::parse_opt_id("input.parentId", input.parent_id.as_ref())?,
             population: input.population,
             latitude: input.latitude,
             longitude: input.longitude,
@@ -307,7 +303,7 @@ impl ReferenceMutation {
         let id = super::parse_id("input.id", &input.id)?;
         let ch = reference::CategoryChanges {
             name: input.name,
-            default_recipient_id: opt_id("input.defaultRecipientId", input.default_recipient_id.as_ref())?,
+            default_recipient_id: super::parse_opt_id("input.defaultRecipientId", input.default_recipient_id.as_ref())?,
         };
         let (state, caller) = (super::state(ctx), super::caller(ctx));
         Ok(reference::update_category(state, caller, id, input.version, ch).await?.into())

@@ -294,14 +294,6 @@ pub struct UpdateMeasureInput {
     pub status: Option<MeasureStatus>,
 }
 
-fn ids(path: &str, v: Option<Vec<ID>>) -> AppResult<Vec<i64>> {
-    v.unwrap_or_default().iter().enumerate().map(|(i, id)| parse_id(&format!("{path}.{i}"), id)).collect()
-}
-
-fn opt_id(path: &str, id: Option<&ID>) -> AppResult<Option<i64>> {
-    id.map(|i| parse_id(path, i)).transpose()
-}
-
 /// Roadmap queries.
 #[derive(Default)]
 pub struct RoadmapQuery;
@@ -321,8 +313,8 @@ impl RoadmapQuery {
         let f = filter.unwrap_or_default();
         let filter = Filter {
             status: f.status.unwrap_or_default(),
-            category_id: ids("filter.categoryId", f.category_id)?,
-            territory_id: ids("filter.territoryId", f.territory_id)?,
+            category_id: super::parse_ids("filter.categoryId", f.category_id)?,
+            territory_id: super::parse_ids("filter.territoryId", f.territory_id)?,
         };
         let (rows, total) = roadmaps::list_with_details(&state(ctx).db, &filter, offset, limit).await?;
         let nodes = rows
@@ -374,9 +366,9 @@ impl RoadmapMutation {
         let new = NewRoadmap {
             title: input.title,
             problem: input.problem,
-            category_id: opt_id("input.categoryId", input.category_id.as_ref())?,
-            territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
-            appeal_ids: ids("input.appealIds", input.appeal_ids)?,
+            category_id: super::parse_opt_id("input.categoryId", input.category_id.as_ref())?,
+            territory_id: super::parse_opt_id("input.territoryId", input.territory_id.as_ref())?,
+            appeal_ids: super::parse_ids("input.appealIds", input.appeal_ids)?,
         };
         Ok(Roadmap::new(roadmaps::create(state(ctx), caller(ctx), new).await?))
     }
@@ -387,8 +379,8 @@ impl RoadmapMutation {
         let ch = RoadmapChanges {
             title: input.title,
             problem: input.problem,
-            category_id: opt_id("input.categoryId", input.category_id.as_ref())?,
-            territory_id: opt_id("input.territoryId", input.territory_id.as_ref())?,
+            category_id: super::parse_opt_id("input.categoryId", input.category_id.as_ref())?,
+            territory_id: super::parse_opt_id("input.territoryId", input.territory_id.as_ref())?,
         };
         Ok(Roadmap::new(roadmaps::update(state(ctx), caller(ctx), RoadmapId(id), input.version, ch).await?))
     }
@@ -398,7 +390,7 @@ impl RoadmapMutation {
         let id = parse_id("input.roadmapId", &input.roadmap_id)?;
         let m = NewMeasure {
             title: input.title,
-            responsible_id: opt_id("input.responsibleId", input.responsible_id.as_ref())?,
+            responsible_id: super::parse_opt_id("input.responsibleId", input.responsible_id.as_ref())?,
             responsible_name: input.responsible_name,
             due_date: input.due_date.0,
         };
