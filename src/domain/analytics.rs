@@ -3,6 +3,7 @@
 //! the service returns, GraphQL shows and the memo's text reads).
 
 use super::access::{Access, ApiScope, Denied, Principal, Role};
+use super::appeal::RecipientId;
 use super::rating::rate;
 use crate::error::{AppError, AppResult};
 
@@ -55,10 +56,10 @@ impl Reach {
     ///
     /// # Errors
     /// `FORBIDDEN` when a caller limited to its recipient asks for another one.
-    pub fn recipients(&self, asked: &[i64]) -> AppResult<Vec<i64>> {
+    pub fn recipients(&self, asked: &[RecipientId]) -> AppResult<Vec<RecipientId>> {
         match self.recipient {
             None => Ok(asked.to_vec()),
-            Some(own) if asked.iter().all(|r| *r == own) => Ok(vec![own]),
+            Some(own) if asked.iter().all(|r| r.0 == own) => Ok(vec![RecipientId(own)]),
             Some(_) => Err(AppError::Forbidden("an executor sees analytics of its own recipient only".into())),
         }
     }
@@ -207,10 +208,11 @@ mod tests {
     #[test]
     fn an_executor_asks_only_for_its_own_recipient() {
         let own = Reach { recipient: Some(4), ..Reach::default() };
-        assert_eq!(own.recipients(&[]).ok(), Some(vec![4]));
-        assert_eq!(own.recipients(&[4, 4]).ok(), Some(vec![4]));
-        assert_eq!(own.recipients(&[4, 5]).err().map(|e| e.code()), Some("FORBIDDEN"));
-        assert_eq!(Reach::default().recipients(&[5, 6]).ok(), Some(vec![5, 6]));
+        let r = RecipientId;
+        assert_eq!(own.recipients(&[]).ok(), Some(vec![r(4)]));
+        assert_eq!(own.recipients(&[r(4), r(4)]).ok(), Some(vec![r(4)]));
+        assert_eq!(own.recipients(&[r(4), r(5)]).err().map(|e| e.code()), Some("FORBIDDEN"));
+        assert_eq!(Reach::default().recipients(&[r(5), r(6)]).ok(), Some(vec![r(5), r(6)]));
     }
 
     #[test]

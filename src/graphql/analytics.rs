@@ -2,6 +2,7 @@
 //! caller's restrictions itself (an executor sees its own recipient only; a user limited to a
 //! territory sees its subtree only; appeals are named only to people who may see them).
 
+use crate::domain::appeal::{CategoryId, RecipientId, TerritoryId};
 use std::collections::HashMap;
 
 use async_graphql::{Context, Enum, ID, InputObject, Object, SimpleObject};
@@ -61,9 +62,9 @@ fn parsed(f: Option<AnalyticsFilter>) -> AppResult<Filter> {
     Ok(Filter {
         channel: f.channel.unwrap_or_default(),
         kind: f.kind.unwrap_or_default(),
-        category_id: ids("filter.categoryId", f.category_id)?,
-        territory_id: ids("filter.territoryId", f.territory_id)?,
-        recipient_id: ids("filter.recipientId", f.recipient_id)?,
+        category_id: ids("filter.categoryId", f.category_id)?.into_iter().map(CategoryId).collect(),
+        territory_id: ids("filter.territoryId", f.territory_id)?.into_iter().map(TerritoryId).collect(),
+        recipient_id: ids("filter.recipientId", f.recipient_id)?.into_iter().map(RecipientId).collect(),
     })
 }
 

@@ -828,7 +828,7 @@ async fn every_analytics_use_case_checks_its_caller_itself() {
     // An executor may not ask for another recipient; the use cases without a filter give it
     // its own share.
     let executor = person(&[Role::Executor], Some(r1));
-    let other = Filter { recipient_id: vec![r2], ..Filter::default() };
+    let other = Filter { recipient_id: vec![mcu::domain::appeal::RecipientId(r2)], ..Filter::default() };
     let got = answers(&app.state, &executor, &other).await;
     let expected: Vec<(&str, &str)> = got
         .iter()
@@ -838,7 +838,7 @@ async fn every_analytics_use_case_checks_its_caller_itself() {
         })
         .collect();
     assert_eq!(got, expected);
-    let own = Filter { recipient_id: vec![r1], ..Filter::default() };
+    let own = Filter { recipient_id: vec![mcu::domain::appeal::RecipientId(r1)], ..Filter::default() };
     assert_eq!(codes(answers(&app.state, &executor, &own).await), every("OK"));
     for who in
         [person(&[Role::Head], None), person(&[Role::Executor, Role::Curator], None), token(&[ApiScope::AnalyticsRead])]

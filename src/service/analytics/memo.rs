@@ -1,6 +1,7 @@
 //! The weekly analytical note to the Head of the city (аналитическая записка): the facts
 //! gathered here, the recommendations and the text written by `domain::memo`.
 
+use crate::domain::appeal::RecipientId;
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
@@ -196,7 +197,9 @@ async fn memo_roadmaps(
             if !measure_overdue(status, m.due_date, today) {
                 continue;
             }
-            if !filter.recipient_id.is_empty() && !m.responsible_id.is_some_and(|r| filter.recipient_id.contains(&r)) {
+            if !filter.recipient_id.is_empty()
+                && !m.responsible_id.is_some_and(|r| filter.recipient_id.contains(&RecipientId(r)))
+            {
                 continue;
             }
             let who = match (m.responsible_id, &m.responsible_name) {

@@ -20,6 +20,7 @@ mod rating;
 mod summary;
 mod trend;
 
+use crate::domain::appeal::{CategoryId, RecipientId, TerritoryId};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 
 use super::appeal_query::local_midnight;
@@ -91,11 +92,11 @@ pub struct Filter {
     pub channel: Vec<Channel>,
     pub kind: Vec<AppealKind>,
     /// A top-level category includes its subcategories.
-    pub category_id: Vec<i64>,
+    pub category_id: Vec<CategoryId>,
     /// A territory includes its whole subtree.
-    pub territory_id: Vec<i64>,
+    pub territory_id: Vec<TerritoryId>,
     /// An executor limited to its recipient may ask only for that one.
-    pub recipient_id: Vec<i64>,
+    pub recipient_id: Vec<RecipientId>,
 }
 
 /// An appeal the caller may see, named in an analytic (a problem point's sample, the memo's

@@ -99,7 +99,7 @@ impl Resolved {
     pub(super) async fn of(conn: &impl ConnectionTrait, names: &Names, scoped: &Scoped) -> AppResult<Self> {
         let f = scoped.filter();
         let category = (!f.category_id.is_empty()).then(|| {
-            let wanted: HashSet<i64> = f.category_id.iter().copied().collect();
+            let wanted: HashSet<i64> = f.category_id.iter().map(|c| c.0).collect();
             wanted
                 .iter()
                 .copied()
@@ -116,7 +116,7 @@ impl Resolved {
         if !f.territory_id.is_empty() {
             let mut ids = HashSet::new();
             for root in &f.territory_id {
-                ids.extend(territory_subtree(conn, *root).await?);
+                ids.extend(territory_subtree(conn, root.0).await?);
             }
             territory.push(ids);
         }
@@ -128,7 +128,7 @@ impl Resolved {
             kind: f.kind.iter().map(|s| s.as_str().to_string()).collect(),
             category,
             territory,
-            recipient: f.recipient_id.clone(),
+            recipient: f.recipient_id.iter().map(|r| r.0).collect(),
         })
     }
 
