@@ -361,6 +361,8 @@ mod tests {
             population: None,
             latitude: None,
             longitude: None,
+            active: true,
+            merged_into_id: None,
             version: 1,
             created_at: DateTime::<Utc>::UNIX_EPOCH,
         }
@@ -372,6 +374,8 @@ mod tests {
             name: name.into(),
             parent_id: parent,
             default_recipient_id: None,
+            active: true,
+            merged_into_id: None,
             version: 1,
             created_at: DateTime::<Utc>::UNIX_EPOCH,
         }

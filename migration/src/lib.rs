@@ -21,6 +21,7 @@ mod m20261214_000001_folded_rollups;
 mod m20261214_000002_response_histograms;
 mod m20261216_000001_practices;
 mod m20261216_000002_cur_requests;
+mod m20261222_000001_reference_lifecycle;
 mod m20261223_000001_search_simple;
 
 /// Applies the project's migrations in order.
@@ -49,6 +50,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000002_response_histograms::Migration),
             Box::new(m20261216_000001_practices::Migration),
             Box::new(m20261216_000002_cur_requests::Migration),
+            Box::new(m20261222_000001_reference_lifecycle::Migration),
             Box::new(m20261223_000001_search_simple::Migration),
         ]
     }

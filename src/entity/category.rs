@@ -9,6 +9,8 @@ pub struct Model {
     pub name: String,
     pub parent_id: Option<i64>,
     pub default_recipient_id: Option<i64>,
+    pub active: bool,
+    pub merged_into_id: Option<i64>,
     pub version: i32,
     pub created_at: DateTimeUtc,
 }

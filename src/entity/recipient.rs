@@ -11,6 +11,7 @@ pub struct Model {
     pub parent_id: Option<i64>,
     pub external: bool,
     pub active: bool,
+    pub merged_into_id: Option<i64>,
     pub version: i32,
     pub created_at: DateTimeUtc,
 }

@@ -12,6 +12,8 @@ pub struct Model {
     pub population: Option<i32>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    pub active: bool,
+    pub merged_into_id: Option<i64>,
     pub version: i32,
     pub created_at: DateTimeUtc,
 }

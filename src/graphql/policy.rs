@@ -61,7 +61,10 @@ pub fn rule_for(field: &str) -> Option<Access> {
         | "Mutation.createTerritory"
         | "Mutation.updateRecipient"
         | "Mutation.updateCategory"
-        | "Mutation.updateTerritory" => Roles(ADMIN_CURATOR),
+        | "Mutation.updateTerritory"
+        | "Mutation.mergeRecipients"
+        | "Mutation.mergeCategories"
+        | "Mutation.mergeTerritories" => Roles(ADMIN_CURATOR),
         "Query.appeals" | "Query.appeal" | "Query.appealByNumber" => {
             RolesOrScopes(APPEAL_READERS, &[ApiScope::AppealsRead])
         }

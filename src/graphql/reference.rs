@@ -15,7 +15,10 @@ pub struct Recipient {
     pub short_name: Option<String>,
     /// A body outside the administration (appeals to it are redirected, not assigned).
     pub external: bool,
+    /// Takes new assignments (a deactivated or merged recipient keeps its appeals and history).
     pub active: bool,
+    /// The recipient this one was merged into (its appeals moved there).
+    pub merged_into_id: Option<ID>,
     pub version: i32,
     #[graphql(skip)]
     pub parent_id: Option<i64>,
@@ -35,6 +38,7 @@ impl From<recipient::Model> for Recipient {
             short_name: m.short_name,
             external: m.external,
             active: m.active,
+            merged_into_id: m.merged_into_id.map(|i| ID(i.to_string())),
             version: m.version,
             parent_id: m.parent_id,
         }
@@ -58,6 +62,10 @@ pub struct Territory {
     pub population: Option<i32>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// New appeals, users, roadmaps and polls may be placed here.
+    pub active: bool,
+    /// The territory this one was merged into.
+    pub merged_into_id: Option<ID>,
     pub version: i32,
     #[graphql(skip)]
     pub parent_id: Option<i64>,
@@ -78,6 +86,8 @@ impl From<territory::Model> for Territory {
             population: m.population,
             latitude: m.latitude,
             longitude: m.longitude,
+            active: m.active,
+            merged_into_id: m.merged_into_id.map(|i| ID(i.to_string())),
             version: m.version,
             parent_id: m.parent_id,
         }
@@ -97,6 +107,10 @@ impl Territory {
 pub struct Category {
     pub id: ID,
     pub name: String,
+    /// Appeals, roadmaps and polls may be newly classified here.
+    pub active: bool,
+    /// The category this one was merged into.
+    pub merged_into_id: Option<ID>,
     pub version: i32,
     #[graphql(skip)]
     pub parent_id: Option<i64>,
@@ -115,6 +129,8 @@ impl From<category::Model> for Category {
         Self {
             id: ID(m.id.to_string()),
             name: m.name,
+            active: m.active,
+            merged_into_id: m.merged_into_id.map(|i| ID(i.to_string())),
             version: m.version,
             parent_id: m.parent_id,
             default_recipient_id: m.default_recipient_id,
@@ -187,7 +203,44 @@ pub struct UpdateRecipientInput {
     pub name: Option<String>,
     pub short_name: Option<String>,
     pub external: Option<bool>,
+    /// `false` deactivates the recipient: no new assignments; history unchanged.
     pub active: Option<bool>,
+}
+
+/// Which row merges into which (`fromId` keeps its name in history and becomes inactive).
+#[derive(async_graphql::InputObject)]
+pub struct MergeInput {
+    pub from_id: ID,
+    pub into_id: ID,
+}
+
+/// What a merge did: the merged row (inactive, `mergedIntoId` set), the row that took its
+/// appeals, and how many appeals and other rows (users, roadmaps, measures, polls,
+/// practices, children) moved.
+#[derive(SimpleObject)]
+#[graphql(concrete(name = "RecipientMerge", params(Recipient)))]
+#[graphql(concrete(name = "CategoryMerge", params(Category)))]
+#[graphql(concrete(name = "TerritoryMerge", params(Territory)))]
+pub struct Merge<T: async_graphql::OutputType> {
+    pub from: Option<T>,
+    pub into: Option<T>,
+    pub appeals_moved: i64,
+    pub others_moved: i64,
+}
+
+impl<M, T: async_graphql::OutputType + From<M>> From<reference::Merged<M>> for Merge<T> {
+    fn from(m: reference::Merged<M>) -> Self {
+        Self {
+            from: m.from.map(T::from),
+            into: m.into.map(T::from),
+            appeals_moved: i64::try_from(m.appeals).unwrap_or(i64::MAX),
+            others_moved: i64::try_from(m.others).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+fn merge_ids(input: &MergeInput) -> AppResult<(i64, i64)> {
+    Ok((super::parse_id("input.fromId", &input.from_id)?, super::parse_id("input.intoId", &input.into_id)?))
 }
 
 #[derive(async_graphql::InputObject)]
@@ -196,6 +249,8 @@ pub struct UpdateCategoryInput {
     pub version: i32,
     pub name: Option<String>,
     pub default_recipient_id: Option<ID>,
+    /// `false` deactivates the category: no new classification; history unchanged.
+    pub active: Option<bool>,
 }
 
 #[derive(async_graphql::InputObject)]
@@ -207,6 +262,8 @@ pub struct UpdateTerritoryInput {
     pub population: Option<i32>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// `false` deactivates the territory: nothing new is placed there; history unchanged.
+    pub active: Option<bool>,
 }
 
 #[derive(async_graphql::InputObject)]
@@ -304,6 +361,7 @@ impl ReferenceMutation {
         let ch = reference::CategoryChanges {
             name: input.name,
             default_recipient_id: super::parse_opt_id("input.defaultRecipientId", input.default_recipient_id.as_ref())?,
+            active: input.active,
         };
         let (state, caller) = (super::state(ctx), super::caller(ctx));
         Ok(reference::update_category(state, caller, id, input.version, ch).await?.into())
@@ -322,8 +380,30 @@ impl ReferenceMutation {
             population: input.population,
             latitude: input.latitude,
             longitude: input.longitude,
+            active: input.active,
         };
         let (state, caller) = (super::state(ctx), super::caller(ctx));
         Ok(reference::update_territory(state, caller, id, input.version, ch).await?.into())
+    }
+
+    /// Merges a recipient into another (a reorganisation): its appeals, users, measures,
+    /// children and categories' default move there; it stays, inactive, in history.
+    async fn merge_recipients(&self, ctx: &Context<'_>, input: MergeInput) -> async_graphql::Result<Merge<Recipient>> {
+        let (from, into) = merge_ids(&input)?;
+        Ok(reference::merge_recipients(super::state(ctx), super::caller(ctx), from, into).await?.into())
+    }
+
+    /// Merges a category into one of its level: appeals (and suggestions), roadmaps, polls,
+    /// practices and subcategories move there; it stays, inactive, in history.
+    async fn merge_categories(&self, ctx: &Context<'_>, input: MergeInput) -> async_graphql::Result<Merge<Category>> {
+        let (from, into) = merge_ids(&input)?;
+        Ok(reference::merge_categories(super::state(ctx), super::caller(ctx), from, into).await?.into())
+    }
+
+    /// Merges a territory into another: appeals, users, roadmaps, polls, practices and
+    /// child territories move there; it stays, inactive, in history.
+    async fn merge_territories(&self, ctx: &Context<'_>, input: MergeInput) -> async_graphql::Result<Merge<Territory>> {
+        let (from, into) = merge_ids(&input)?;
+        Ok(reference::merge_territories(super::state(ctx), super::caller(ctx), from, into).await?.into())
     }
 }

@@ -8,7 +8,7 @@
 //! transaction fails, the batch falls back to one transaction per item, so one conflicting
 //! item cannot take the others with it.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
@@ -228,6 +228,11 @@ struct Reference {
     categories: HashMap<(Option<i64>, String), i64>,
     territories: HashMap<String, i64>,
     recipients: HashMap<String, i64>,
+    /// Deactivated rows (by id): a name that resolves to one refuses its row, since nothing
+    /// new is assigned or classified there. A merged row's name resolves to its successor.
+    inactive_categories: HashSet<i64>,
+    inactive_territories: HashSet<i64>,
+    inactive_recipients: HashSet<i64>,
     /// The write transaction of the categories and recipients this intake creates, begun
     /// with the first of them and committed before any appeal is written ([`Reference::commit`]).
     creating: Option<DatabaseTransaction>,
@@ -256,6 +261,8 @@ impl Reference {
             name: Set(name),
             parent_id: Set(parent_id),
             default_recipient_id: Set(None),
+            active: Set(true),
+            merged_into_id: Set(None),
             version: Set(1),
             created_at: Set(now),
         }
@@ -278,6 +285,7 @@ impl Reference {
             parent_id: Set(None),
             external: Set(false),
             active: Set(true),
+            merged_into_id: Set(None),
             version: Set(1),
             created_at: Set(now),
         }
@@ -302,14 +310,36 @@ impl Reference {
     }
 }
 
+/// Name → id of the rows a name stands for now: a merged row's name resolves to the row it
+/// was merged into; where an active and an inactive row share a name, the active one wins.
+fn by_name<K: std::hash::Hash + Eq>(rows: Vec<(K, i64, bool, Option<i64>)>) -> (HashMap<K, i64>, HashSet<i64>) {
+    let merged: HashMap<i64, i64> = rows.iter().filter_map(|(_, id, _, m)| m.map(|m| (*id, m))).collect();
+    let inactive: HashSet<i64> = rows.iter().filter(|(_, _, active, _)| !active).map(|(_, id, _, _)| *id).collect();
+    let mut rows = rows;
+    // Inactive first, so an active row of the same name overwrites them.
+    rows.sort_by_key(|(_, _, active, _)| *active);
+    let names = rows.into_iter().map(|(k, id, _, _)| (k, crate::domain::reference::successor(&merged, id))).collect();
+    (names, inactive)
+}
+
 async fn load_reference(state: &AppState) -> AppResult<Reference> {
     let cats = category::Entity::find().all(&state.db).await?;
     let ters = territory::Entity::find().all(&state.db).await?;
     let recs = recipient::Entity::find().all(&state.db).await?;
+    let (categories, inactive_categories) = by_name(
+        cats.into_iter().map(|c| ((c.parent_id, normalize_name(&c.name)), c.id, c.active, c.merged_into_id)).collect(),
+    );
+    let (territories, inactive_territories) =
+        by_name(ters.into_iter().map(|t| (territory_key(&t.name), t.id, t.active, t.merged_into_id)).collect());
+    let (recipients, inactive_recipients) =
+        by_name(recs.into_iter().map(|r| (normalize_name(&r.name), r.id, r.active, r.merged_into_id)).collect());
     Ok(Reference {
-        categories: cats.into_iter().map(|c| ((c.parent_id, normalize_name(&c.name)), c.id)).collect(),
-        territories: ters.into_iter().map(|t| (territory_key(&t.name), t.id)).collect(),
-        recipients: recs.into_iter().map(|r| (normalize_name(&r.name), r.id)).collect(),
+        categories,
+        territories,
+        recipients,
+        inactive_categories,
+        inactive_territories,
+        inactive_recipients,
         creating: None,
     })
 }
@@ -361,6 +391,10 @@ async fn resolve_category(
     };
     if let Some(id) = refs.categories.get(&(Some(parent), sub.clone())) {
         return Ok(Ok(Some(*id)));
+    }
+    if refs.inactive_categories.contains(&parent) {
+        // No new subcategory under a deactivated category.
+        return Ok(Err(("categoryName", format!("the category «{top}» is deactivated"))));
     }
     if !create {
         return Ok(Err(("subcategoryName", format!("unknown subcategory «{sub}» of «{top}»"))));
@@ -427,6 +461,9 @@ async fn prepare(
     let territory_id = match clean(item.territory_name.as_ref()) {
         None => None,
         Some(name) => match refs.territories.get(&territory_key(&name)) {
+            Some(id) if refs.inactive_territories.contains(id) => {
+                return reject("territoryName", format!("the territory «{name}» is deactivated"));
+            }
             Some(id) => Some(TerritoryId(*id)),
             None => return reject("territoryName", format!("unknown territory «{name}»")),
         },
@@ -438,6 +475,11 @@ async fn prepare(
         && !opts.create_missing
     {
         return reject("recipientName", format!("unknown recipient «{name}»"));
+    }
+    if let (Some(name), Some(id)) = (&recipient_name, known_recipient)
+        && refs.inactive_recipients.contains(&id)
+    {
+        return reject("recipientName", format!("the recipient «{name}» is deactivated"));
     }
     if opts.create_missing {
         // What an import creates obeys the rules of creating it directly.
@@ -462,6 +504,11 @@ async fn prepare(
     )
     .await?
     {
+        Ok(Some(c)) if refs.inactive_categories.contains(&c) => {
+            let field =
+                if clean(item.subcategory_name.as_ref()).is_some() { "subcategoryName" } else { "categoryName" };
+            return reject(field, "the category is deactivated".into());
+        }
         Ok(c) => c.map(CategoryId),
         Err((field, message)) => return reject(field, message),
     };

@@ -5,16 +5,21 @@
 //! process's copy stale and reads it again ([`refresh`]); other processes hear of it through
 //! the outbox (on PostgreSQL by `NOTIFY`, see `jobs::dispatcher`).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, QueryFilter, QuerySelect, Set,
+};
 
 use super::{Caller, audit};
 use crate::domain::access::Role;
+use crate::domain::reference::{self, Kind};
 use crate::entity::{category, recipient, territory};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::{AppState, ReferenceData};
 use crate::store::outbox::Subject;
+use crate::store::reference::{AppealRef, MergeStamp, Named};
 
 /// The reference data as of the last change this process knows of: held in memory, read
 /// again from the database (three statements) only after a change.
@@ -295,6 +300,7 @@ pub struct RecipientChanges {
 pub struct CategoryChanges {
     pub name: Option<String>,
     pub default_recipient_id: Option<i64>,
+    pub active: Option<bool>,
 }
 
 /// Changes of a territory; absent fields stay as they are.
@@ -304,6 +310,7 @@ pub struct TerritoryChanges {
     pub population: Option<i32>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    pub active: Option<bool>,
 }
 
 fn check_name(errors: &mut Vec<FieldError>, name: Option<&String>) {
@@ -317,7 +324,177 @@ fn at_version(what: &str, current: i32, version: i32) -> AppResult<()> {
     if current == version { Ok(()) } else { Err(AppError::stale(what)) }
 }
 
-/// Renames or otherwise changes a recipient (optimistic locking by `version`).
+/// One kind of reference row, as the shared steps of a change see it.
+trait RefRow: Clone + Send + Sync + sea_orm::IntoActiveModel<Self::Active> + 'static {
+    type Entity: EntityTrait<Model = Self>;
+    type Active: ActiveModelTrait<Entity = Self::Entity> + sea_orm::ActiveModelBehavior + Send + From<Self>;
+    const KIND: Kind;
+    fn id(&self) -> i64;
+    fn version(&self) -> i32;
+    fn name(&self) -> &str;
+    fn row(&self) -> reference::Row;
+    fn subject(id: i64) -> Subject;
+    fn set_version(am: &mut Self::Active, v: i32);
+    /// Marks the row merged into `into` (and so no longer active).
+    fn set_merged(am: &mut Self::Active, into: i64);
+}
+
+impl RefRow for recipient::Model {
+    type Entity = recipient::Entity;
+    type Active = recipient::ActiveModel;
+    const KIND: Kind = Kind::Recipient;
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn version(&self) -> i32 {
+        self.version
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn row(&self) -> reference::Row {
+        reference::Row {
+            id: self.id,
+            parent_id: self.parent_id,
+            active: self.active,
+            merged_into_id: self.merged_into_id,
+            external: self.external,
+        }
+    }
+    fn subject(id: i64) -> Subject {
+        Subject::Recipient(id)
+    }
+    fn set_version(am: &mut Self::Active, v: i32) {
+        am.version = Set(v);
+    }
+    fn set_merged(am: &mut Self::Active, into: i64) {
+        am.active = Set(false);
+        am.merged_into_id = Set(Some(into));
+    }
+}
+
+impl RefRow for category::Model {
+    type Entity = category::Entity;
+    type Active = category::ActiveModel;
+    const KIND: Kind = Kind::Category;
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn version(&self) -> i32 {
+        self.version
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn row(&self) -> reference::Row {
+        reference::Row {
+            id: self.id,
+            parent_id: self.parent_id,
+            active: self.active,
+            merged_into_id: self.merged_into_id,
+            external: false,
+        }
+    }
+    fn subject(id: i64) -> Subject {
+        Subject::Category(id)
+    }
+    fn set_version(am: &mut Self::Active, v: i32) {
+        am.version = Set(v);
+    }
+    fn set_merged(am: &mut Self::Active, into: i64) {
+        am.active = Set(false);
+        am.merged_into_id = Set(Some(into));
+    }
+}
+
+impl RefRow for territory::Model {
+    type Entity = territory::Entity;
+    type Active = territory::ActiveModel;
+    const KIND: Kind = Kind::Territory;
+    fn id(&self) -> i64 {
+        self.id
+    }
+    fn version(&self) -> i32 {
+        self.version
+    }
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn row(&self) -> reference::Row {
+        reference::Row {
+            id: self.id,
+            parent_id: self.parent_id,
+            active: self.active,
+            merged_into_id: self.merged_into_id,
+            external: false,
+        }
+    }
+    fn subject(id: i64) -> Subject {
+        Subject::Territory(id)
+    }
+    fn set_version(am: &mut Self::Active, v: i32) {
+        am.version = Set(v);
+    }
+    fn set_merged(am: &mut Self::Active, into: i64) {
+        am.active = Set(false);
+        am.merged_into_id = Set(Some(into));
+    }
+}
+
+/// Reads a row for a change, locked until the transaction ends (`FOR UPDATE`; SQLite's
+/// writer lock does the same).
+async fn lock<R: RefRow>(txn: &DatabaseTransaction, id: i64) -> AppResult<R>
+where
+    <<R::Entity as EntityTrait>::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i64>,
+{
+    <R::Entity as EntityTrait>::find_by_id(id)
+        .lock_exclusive()
+        .one(txn)
+        .await?
+        .ok_or_else(|| AppError::NotFound(R::KIND.noun().into()))
+}
+
+/// Opens the write transaction of a change to row `id` read at `version`: the row, locked,
+/// or `NOT_FOUND`, or `CONFLICT` when it moved on.
+async fn open<R: RefRow>(state: &AppState, id: i64, version: i32) -> AppResult<(DatabaseTransaction, R)>
+where
+    <<R::Entity as EntityTrait>::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i64>,
+{
+    let txn = crate::db::begin_write(&state.writer).await?;
+    let old: R = lock(&txn, id).await?;
+    at_version(&format!("the {}", R::KIND.noun()), old.version(), version)?;
+    Ok((txn, old))
+}
+
+/// Saves a changed row with its version moved on, its audit entry (`action`, `data`) and
+/// its announcement, commits, and has this process read the reference data again.
+async fn save<R: RefRow>(
+    state: &AppState,
+    caller: &Caller,
+    txn: DatabaseTransaction,
+    old: &R,
+    mut am: R::Active,
+    action: &str,
+    data: Option<serde_json::Value>,
+) -> AppResult<R> {
+    R::set_version(&mut am, old.version() + 1);
+    let now = state.clock.now();
+    let m = am.update(&txn).await?;
+    let id = old.id();
+    audit::record(&txn, caller, now, action, Some(format!("{}:{id}", R::KIND.noun())), data).await?;
+    crate::store::reference::announce(&txn, R::subject(id), action, now).await?;
+    txn.commit().await?;
+    refresh(state).await;
+    Ok(m)
+}
+
+/// `{"active": …}` for the audit entry of a change that (de)activates a row.
+fn activity(active: Option<bool>) -> Option<serde_json::Value> {
+    active.map(|a| serde_json::json!({ "active": a }))
+}
+
+/// Renames or otherwise changes a recipient (optimistic locking by `version`); `active:
+/// false` deactivates it (no new assignments; its appeals and history stay).
 ///
 /// # Errors
 /// `FORBIDDEN`, `NOT_FOUND`, `BAD_USER_INPUT` with the field paths, `CONFLICT` for a stale version.
@@ -332,14 +509,8 @@ pub async fn update_recipient(
     let mut errors = Vec::new();
     check_name(&mut errors, ch.name.as_ref());
     finish(errors)?;
-    let txn = crate::db::begin_write(&state.writer).await?;
-    let old = recipient::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("recipient".into()))?;
-    at_version("the recipient", old.version, version)?;
-    let now = state.clock.now();
+    let (txn, old) = open::<recipient::Model>(state, id, version).await?;
+    refuse_reactivating_merged(old.merged_into_id, ch.active)?;
     let mut m: recipient::ActiveModel = old.clone().into();
     if let Some(n) = ch.name {
         m.name = Set(n.trim().to_string());
@@ -353,16 +524,22 @@ pub async fn update_recipient(
     if let Some(a) = ch.active {
         m.active = Set(a);
     }
-    m.version = Set(old.version + 1);
-    let m = m.update(&txn).await?;
-    audit::record(&txn, caller, now, "updateRecipient", Some(format!("recipient:{id}")), None).await?;
-    crate::store::reference::announce(&txn, Subject::Recipient(id), "updateRecipient", now).await?;
-    txn.commit().await?;
-    refresh(state).await;
-    Ok(m)
+    save(state, caller, txn, &old, m, "updateRecipient", activity(ch.active)).await
 }
 
-/// Renames a category or changes its default recipient (optimistic locking by `version`).
+/// A merged row stays inactive: its appeals are elsewhere.
+fn refuse_reactivating_merged(merged_into: Option<i64>, active: Option<bool>) -> AppResult<()> {
+    match (merged_into, active) {
+        (Some(into), Some(true)) => Err(AppError::BadInput(vec![FieldError {
+            path: "input.active".into(),
+            message: format!("this row was merged into {into} and stays inactive"),
+        }])),
+        _ => Ok(()),
+    }
+}
+
+/// Renames a category or changes its default recipient (optimistic locking by `version`);
+/// `active: false` deactivates it (no new classification; history stays).
 ///
 /// # Errors
 /// As [`update_recipient`]; `CONFLICT` also for a name taken at the same level.
@@ -376,19 +553,13 @@ pub async fn update_category(
     may_edit(caller)?;
     let mut errors = Vec::new();
     check_name(&mut errors, ch.name.as_ref());
-    let txn = crate::db::begin_write(&state.writer).await?;
-    if let Some(r) = ch.default_recipient_id
-        && recipient::Entity::find_by_id(r).one(&txn).await?.is_none()
-    {
-        errors.push(FieldError { path: "input.defaultRecipientId".into(), message: "no such recipient".into() });
+    let (txn, old) = open::<category::Model>(state, id, version).await?;
+    if let Some(r) = ch.default_recipient_id {
+        check_refs(&txn, &mut errors, Refs { recipient_id: Some(r), ..Default::default() }).await?;
+        rename_path(&mut errors, "input.recipientId", "input.defaultRecipientId");
     }
     finish(errors)?;
-    let old = category::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("category".into()))?;
-    at_version("the category", old.version, version)?;
+    refuse_reactivating_merged(old.merged_into_id, ch.active)?;
     let mut m: category::ActiveModel = old.clone().into();
     if let Some(n) = ch.name {
         let name = n.trim().to_string();
@@ -409,17 +580,14 @@ pub async fn update_category(
     if let Some(r) = ch.default_recipient_id {
         m.default_recipient_id = Set(Some(r));
     }
-    m.version = Set(old.version + 1);
-    let now = state.clock.now();
-    let m = m.update(&txn).await?;
-    audit::record(&txn, caller, now, "updateCategory", Some(format!("category:{id}")), None).await?;
-    crate::store::reference::announce(&txn, Subject::Category(id), "updateCategory", now).await?;
-    txn.commit().await?;
-    refresh(state).await;
-    Ok(m)
+    if let Some(a) = ch.active {
+        m.active = Set(a);
+    }
+    save(state, caller, txn, &old, m, "updateCategory", activity(ch.active)).await
 }
 
-/// Renames or otherwise changes a territory (optimistic locking by `version`).
+/// Renames or otherwise changes a territory (optimistic locking by `version`); `active:
+/// false` deactivates it (no new appeals placed there; history stays).
 ///
 /// # Errors
 /// As [`update_recipient`]; `CONFLICT` also for a code another territory has.
@@ -438,13 +606,8 @@ pub async fn update_territory(
     }
     crate::domain::appeal::check_coords(&mut errors, ch.latitude, ch.longitude);
     finish(errors)?;
-    let txn = crate::db::begin_write(&state.writer).await?;
-    let old = territory::Entity::find_by_id(id)
-        .lock_exclusive()
-        .one(&txn)
-        .await?
-        .ok_or_else(|| AppError::NotFound("territory".into()))?;
-    at_version("the territory", old.version, version)?;
+    let (txn, old) = open::<territory::Model>(state, id, version).await?;
+    refuse_reactivating_merged(old.merged_into_id, ch.active)?;
     let mut m: territory::ActiveModel = old.clone().into();
     if let Some(n) = ch.name {
         m.name = Set(n.trim().to_string());
@@ -470,14 +633,185 @@ pub async fn update_territory(
         m.latitude = Set(ch.latitude);
         m.longitude = Set(ch.longitude);
     }
-    m.version = Set(old.version + 1);
+    if let Some(a) = ch.active {
+        m.active = Set(a);
+    }
+    save(state, caller, txn, &old, m, "updateTerritory", activity(ch.active)).await
+}
+
+fn rename_path(errors: &mut [FieldError], from: &str, to: &str) {
+    for e in errors.iter_mut().filter(|e| e.path == from) {
+        e.path = to.into();
+    }
+}
+
+/// What a merge moved.
+#[derive(Debug, Clone, Default)]
+pub struct Merged<R> {
+    /// The merged row (now inactive, `merged_into_id` set).
+    pub from: Option<R>,
+    pub into: Option<R>,
+    pub appeals: u64,
+    /// Other rows that followed: users, roadmaps, measures, polls, practices, children,
+    /// categories' default recipient.
+    pub others: u64,
+}
+
+/// The tables and columns that follow a merged row, besides the appeals.
+fn followers(kind: Kind) -> &'static [(&'static str, &'static str)] {
+    match kind {
+        Kind::Recipient => &[
+            ("users", "recipient_id"),
+            ("roadmap_measures", "responsible_id"),
+            ("categories", "default_recipient_id"),
+            ("recipients", "parent_id"),
+        ],
+        Kind::Category => &[
+            ("appeals", "suggested_category_id"),
+            ("roadmaps", "category_id"),
+            ("polls", "category_id"),
+            ("practices", "category_id"),
+            ("categories", "parent_id"),
+        ],
+        Kind::Territory => &[
+            ("users", "territory_id"),
+            ("roadmaps", "territory_id"),
+            ("polls", "territory_id"),
+            ("practices", "territory_id"),
+            ("territories", "parent_id"),
+        ],
+    }
+}
+
+/// Longest chain of parents a merge walks (the trees are shallow; a cycle stops there).
+async fn parents_of<R: RefRow>(txn: &DatabaseTransaction) -> AppResult<HashMap<i64, Option<i64>>> {
+    Ok(<R::Entity as EntityTrait>::find().all(txn).await?.iter().map(|r| (r.id(), r.row().parent_id)).collect())
+}
+
+/// Merges row `from` into row `into` (a reorganisation): every appeal of `from` moves to
+/// `into` with a history entry that keeps both names, the rollups follow, so do users,
+/// roadmaps, measures, polls, practices and children ([`followers`]); `from` stays (its name
+/// in older history and exports) inactive with `merged_into_id`. One transaction, audited.
+///
+/// # Errors
+/// `FORBIDDEN` but for ADMIN and CURATOR, `NOT_FOUND`, `BAD_USER_INPUT` (`input.fromId`,
+/// `input.intoId`) for a merge [`reference::check_merge`] refuses, `CONFLICT` for two
+/// subcategories of the same name under merged top-level categories.
+async fn merge<R: RefRow>(state: &AppState, caller: &Caller, from_id: i64, into_id: i64) -> AppResult<Merged<R>>
+where
+    <<R::Entity as EntityTrait>::PrimaryKey as sea_orm::PrimaryKeyTrait>::ValueType: From<i64>,
+{
+    may_edit(caller)?;
+    let txn = crate::db::begin_write(&state.writer).await?;
+    // Both rows locked, in id order, so two merges never wait on each other crosswise.
+    let (from, into): (R, R) = if from_id <= into_id {
+        let f = lock(&txn, from_id).await.map_err(|e| not_found_at(e, "input.fromId"))?;
+        (f, lock(&txn, into_id).await.map_err(|e| not_found_at(e, "input.intoId"))?)
+    } else {
+        let i = lock(&txn, into_id).await.map_err(|e| not_found_at(e, "input.intoId"))?;
+        (lock(&txn, from_id).await.map_err(|e| not_found_at(e, "input.fromId"))?, i)
+    };
+    let parents = parents_of::<R>(&txn).await?;
+    reference::check_merge(R::KIND, &from.row(), &into.row(), &parents)
+        .map_err(|(field, message)| AppError::BadInput(vec![FieldError { path: format!("input.{field}"), message }]))?;
+    if R::KIND == Kind::Category && from.row().parent_id.is_none() {
+        same_named_children(&txn, from_id, into_id).await?;
+    }
     let now = state.clock.now();
-    let m = m.update(&txn).await?;
-    audit::record(&txn, caller, now, "updateTerritory", Some(format!("territory:{id}")), None).await?;
-    crate::store::reference::announce(&txn, Subject::Territory(id), "updateTerritory", now).await?;
+    let action = match R::KIND {
+        Kind::Recipient => "mergeRecipients",
+        Kind::Category => "mergeCategories",
+        Kind::Territory => "mergeTerritories",
+    };
+    let what = match R::KIND {
+        Kind::Recipient => AppealRef::Recipient,
+        Kind::Category => AppealRef::Category,
+        Kind::Territory => AppealRef::Territory,
+    };
+    let named = |r: &R| Named { id: r.id(), name: r.name().to_string() };
+    let audit_actor = audit::actor(caller);
+    let stamp = MergeStamp { action, actor: &caller.principal.label(), audit: &audit_actor, at: now };
+    let appeals =
+        crate::store::reference::move_appeals(&txn, state.settings.timezone, what, &named(&from), &named(&into), stamp)
+            .await?;
+    let mut others = 0;
+    for (table, column) in followers(R::KIND) {
+        others += crate::store::reference::repoint(&txn, table, column, from_id, into_id).await?;
+    }
+    let mut am: R::Active = from.clone().into();
+    R::set_merged(&mut am, into_id);
+    R::set_version(&mut am, from.version() + 1);
+    let merged = am.update(&txn).await?;
+    let data = serde_json::json!({ "intoId": into_id, "appeals": appeals, "others": others });
+    audit::record(&txn, caller, now, action, Some(format!("{}:{from_id}", R::KIND.noun())), Some(data)).await?;
+    crate::store::reference::announce(&txn, R::subject(from_id), action, now).await?;
+    crate::store::reference::announce(&txn, R::subject(into_id), action, now).await?;
     txn.commit().await?;
     refresh(state).await;
-    Ok(m)
+    Ok(Merged { from: Some(merged), into: Some(into), appeals, others })
+}
+
+fn not_found_at(e: AppError, path: &str) -> AppError {
+    match e {
+        AppError::NotFound(what) => {
+            AppError::BadInput(vec![FieldError { path: path.into(), message: format!("no such {what}") }])
+        }
+        other => other,
+    }
+}
+
+/// Two top-level categories merge only when their subcategories' names differ (a
+/// subcategory would otherwise have a twin at its level): merge those subcategories first.
+async fn same_named_children(txn: &DatabaseTransaction, from: i64, into: i64) -> AppResult<()> {
+    let kids = category::Entity::find().filter(category::Column::ParentId.is_in([from, into])).all(txn).await?;
+    let names: HashSet<&str> = kids.iter().filter(|c| c.parent_id == Some(into)).map(|c| c.name.as_str()).collect();
+    if let Some(twin) = kids.iter().find(|c| c.parent_id == Some(from) && names.contains(c.name.as_str())) {
+        return Err(AppError::Conflict(format!(
+            "both categories have a subcategory «{}» (id {}); merge the subcategories first",
+            twin.name, twin.id
+        )));
+    }
+    Ok(())
+}
+
+/// Merges recipient `from` into `into` ([`merge`]).
+///
+/// # Errors
+/// As [`merge`].
+pub async fn merge_recipients(
+    state: &AppState,
+    caller: &Caller,
+    from: i64,
+    into: i64,
+) -> AppResult<Merged<recipient::Model>> {
+    merge(state, caller, from, into).await
+}
+
+/// Merges category `from` into `into` ([`merge`]); subcategories of a top-level `from`
+/// move under `into`.
+///
+/// # Errors
+/// As [`merge`].
+pub async fn merge_categories(
+    state: &AppState,
+    caller: &Caller,
+    from: i64,
+    into: i64,
+) -> AppResult<Merged<category::Model>> {
+    merge(state, caller, from, into).await
+}
+
+/// Merges territory `from` into `into` ([`merge`]); its children move under `into`.
+///
+/// # Errors
+/// As [`merge`].
+pub async fn merge_territories(
+    state: &AppState,
+    caller: &Caller,
+    from: i64,
+    into: i64,
+) -> AppResult<Merged<territory::Model>> {
+    merge(state, caller, from, into).await
 }
 
 /// Ids an input refers to in the reference data.
@@ -488,22 +822,33 @@ pub struct Refs {
     pub recipient_id: Option<i64>,
 }
 
-/// Adds an `input.<field>` error for every referenced row that does not exist.
+/// Adds an `input.<field>` error for every referenced row that does not exist or is not
+/// active (deactivated or merged): no new assignment or classification goes to one.
 pub async fn check_refs(conn: &impl ConnectionTrait, errors: &mut Vec<FieldError>, refs: Refs) -> AppResult<()> {
-    if let Some(id) = refs.category_id
-        && category::Entity::find_by_id(id).one(conn).await?.is_none()
-    {
-        errors.push(FieldError { path: "input.categoryId".into(), message: "no such category".into() });
+    if let Some(id) = refs.category_id {
+        let row = category::Entity::find_by_id(id).one(conn).await?;
+        usable(errors, "input.categoryId", Kind::Category, row.map(|r| (r.active, r.merged_into_id)));
     }
-    if let Some(id) = refs.territory_id
-        && territory::Entity::find_by_id(id).one(conn).await?.is_none()
-    {
-        errors.push(FieldError { path: "input.territoryId".into(), message: "no such territory".into() });
+    if let Some(id) = refs.territory_id {
+        let row = territory::Entity::find_by_id(id).one(conn).await?;
+        usable(errors, "input.territoryId", Kind::Territory, row.map(|r| (r.active, r.merged_into_id)));
     }
-    if let Some(id) = refs.recipient_id
-        && recipient::Entity::find_by_id(id).one(conn).await?.is_none()
-    {
-        errors.push(FieldError { path: "input.recipientId".into(), message: "no such recipient".into() });
+    if let Some(id) = refs.recipient_id {
+        let row = recipient::Entity::find_by_id(id).one(conn).await?;
+        usable(errors, "input.recipientId", Kind::Recipient, row.map(|r| (r.active, r.merged_into_id)));
     }
     Ok(())
+}
+
+/// A row a new reference may point at: it exists and is active (a merged row names its
+/// successor).
+fn usable(errors: &mut Vec<FieldError>, path: &str, kind: Kind, row: Option<(bool, Option<i64>)>) {
+    let noun = kind.noun();
+    let message = match row {
+        None => format!("no such {noun}"),
+        Some((_, Some(into))) => format!("the {noun} was merged into {into}; use that one"),
+        Some((false, None)) => format!("the {noun} is deactivated"),
+        Some((true, None)) => return,
+    };
+    errors.push(FieldError { path: path.into(), message });
 }

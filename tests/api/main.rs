@@ -35,6 +35,7 @@ mod polls;
 mod practices;
 mod reference;
 mod reference_cache;
+mod reference_lifecycle;
 mod roadmaps;
 mod rollups;
 mod schema;

@@ -31,6 +31,8 @@ async fn insert_territory(db: &sea_orm::DatabaseConnection, name: &str, parent: 
         population: None,
         latitude: None,
         longitude: None,
+        active: true,
+        merged_into_id: None,
         version: 1,
         created_at: at(0),
     };
@@ -45,6 +47,8 @@ async fn insert_category(db: &sea_orm::DatabaseConnection, name: &str, parent: O
         name: name.into(),
         parent_id: parent,
         default_recipient_id: None,
+        active: true,
+        merged_into_id: None,
         version: 1,
         created_at: at(0),
     };
@@ -61,6 +65,7 @@ async fn insert_recipient(db: &sea_orm::DatabaseConnection, name: &str) -> i64 {
         parent_id: None,
         external: false,
         active: true,
+        merged_into_id: None,
         version: 1,
         created_at: at(0),
     };
