@@ -141,9 +141,14 @@ pub struct RatingRow<R> {
     pub recipient: R,
     pub rank: Option<i32>,
     pub total: i64,
+    /// Whether anything was received for it in the period; without, every rate and the
+    /// score are `None`.
+    pub has_volume: bool,
     pub on_time_rate: Option<f64>,
     pub full_answer_rate: Option<f64>,
     pub satisfied_rate: Option<f64>,
+    /// Reopened at least once ÷ total: the reopenings counted against the recipient.
+    pub reopened_rate: Option<f64>,
     pub median_response_hours: Option<f64>,
     pub score: Option<f64>,
     pub enough_data: bool,

@@ -560,6 +560,7 @@ pub fn effects(
         }
     };
     next.status = to;
+    next.keep_first_answer();
     Ok(Change { next, event: Event { action: step.name(), from: Some(from), to: Some(to), comment, payload } })
 }
 
@@ -577,6 +578,7 @@ mod tests {
 
     use super::*;
     use crate::domain::access::Channel;
+    use crate::domain::appeal::FirstAnswer;
     use crate::domain::calendar::WorkCalendar;
     use crate::domain::deadlines::DeadlinePolicy;
 
@@ -635,6 +637,7 @@ mod tests {
             feedback_code: None,
             feedback_expires_at: None,
             reopen_count: 0,
+            first_answer: None,
             duplicate_of_id: None,
             version: 1,
             created_at: received,
@@ -834,6 +837,36 @@ mod tests {
         assert_eq!((c.next.completeness, c.next.feedback_code.clone()), (None, None));
         assert_eq!(c.event.comment.as_deref(), Some("неполный ответ"));
         assert_eq!(data(&c), json!({"previousAnswer": "Ответ", "previousAnsweredAt": at(4, 9), "dueAt": due}));
+    }
+
+    #[test]
+    fn a_reopening_keeps_the_first_answer_and_a_second_answer_does_not_replace_it() {
+        let a = appeal(AppealStatus::InProgress);
+        let late = a.due_at + chrono::Duration::hours(5);
+        let first = ok(&Step::Answer { text: "Ответ дан".into() }, &a, late).next;
+        let expected = FirstAnswer { answered_at: late, due_at: a.due_at, completeness: None, satisfied: None };
+        assert_eq!(first.first_answer, Some(expected));
+        assert!(!expected.on_time());
+        let assessed = ok(&Step::Assess { completeness: Completeness::Formal, comment: None }, &first, late).next;
+        let formal = FirstAnswer { completeness: Some(Completeness::Formal), ..expected };
+        assert_eq!(assessed.first_answer, Some(formal));
+        let rated =
+            ok(&Step::Rate { score: 1, satisfied: false, comment: None, by_author: true }, &assessed, late).next;
+        let rated_first = FirstAnswer { satisfied: Some(false), ..formal };
+        assert_eq!(rated.first_answer, Some(rated_first));
+        let reopened_at = late + chrono::Duration::hours(1);
+        let reopened = ok(&Step::Reopen { reason: "отписка".into() }, &rated, reopened_at).next;
+        assert_eq!((reopened.answered_at, reopened.completeness), (None, None), "the current answer is cleared");
+        assert_eq!(reopened.first_answer, Some(rated_first), "the first one is kept");
+        let good = reopened_at + chrono::Duration::hours(2);
+        let working = Appeal { recipient_id: Some(RecipientId(6)), ..reopened };
+        let working = ok(&Step::StartWork { comment: None }, &working, good).next;
+        assert_eq!(working.first_answer, Some(rated_first));
+        let second = ok(&Step::Answer { text: "Отремонтировано".into() }, &working, good).next;
+        let full = ok(&Step::Assess { completeness: Completeness::Full, comment: None }, &second, good).next;
+        let happy = ok(&Step::Rate { score: 5, satisfied: true, comment: None, by_author: true }, &full, good).next;
+        assert_eq!((happy.completeness, happy.satisfied), (Some(Completeness::Full), Some(true)));
+        assert_eq!(happy.first_answer, Some(rated_first), "a later answer leaves the first alone");
     }
 
     #[test]

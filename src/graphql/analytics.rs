@@ -276,6 +276,9 @@ pub struct RecipientRatingRow {
     pub rank: Option<i32>,
     /// Appeals assigned to the recipient received in the period.
     pub total: i32,
+    /// Whether `total` is above zero. Without volume there is nothing to measure: every
+    /// rate, the median and the score are null, and the row comes last.
+    pub has_volume: bool,
     /// Resolved by the deadline ÷ appeals whose deadline fell in the period and that are
     /// resolved or already overdue; null when there are none.
     pub on_time_rate: Option<f64>,
@@ -283,6 +286,8 @@ pub struct RecipientRatingRow {
     pub full_answer_rate: Option<f64>,
     /// Satisfied ÷ rated answers, of appeals received in the period.
     pub satisfied_rate: Option<f64>,
+    /// Appeals reopened at least once ÷ total: reopenings counted against the recipient.
+    pub reopened_rate: Option<f64>,
     /// Median hours from receipt to answer, of appeals received in the period.
     pub median_response_hours: Option<f64>,
     /// 0..1: weighted mean of onTimeRate, fullAnswerRate and satisfiedRate (weights from the
@@ -298,9 +303,11 @@ impl From<svc::RatingRow> for RecipientRatingRow {
             recipient: r.recipient.into(),
             rank: r.rank,
             total: int(r.total),
+            has_volume: r.has_volume,
             on_time_rate: r.on_time_rate,
             full_answer_rate: r.full_answer_rate,
             satisfied_rate: r.satisfied_rate,
+            reopened_rate: r.reopened_rate,
             median_response_hours: r.median_response_hours,
             score: r.score,
             enough_data: r.enough_data,

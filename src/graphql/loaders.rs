@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 
-use crate::entity::{appeal, appeal_event, user};
+use crate::entity::{appeal, appeal_answer, appeal_event, user};
 use crate::error::AppError;
 use crate::store::batch;
 
@@ -48,12 +48,30 @@ impl Loader<i64> for AppealEventsLoader {
     }
 }
 
+/// Loads the answers of many appeals in one statement.
+pub struct AppealAnswersLoader(pub DatabaseConnection);
+
+impl Loader<i64> for AppealAnswersLoader {
+    type Value = Vec<appeal_answer::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = batch::appeal_answers(&self.0, keys).await.map_err(Arc::new)?;
+        let mut out: HashMap<i64, Self::Value> = HashMap::new();
+        for r in rows {
+            out.entry(r.appeal_id).or_default().push(r);
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request. Recipients, categories and territories come from the
 /// reference data in memory (`service::reference::snapshot`), not from loaders.
 pub struct Loaders {
     pub users: DataLoader<UserLoader>,
     pub appeals: DataLoader<AppealLoader>,
     pub appeal_events: DataLoader<AppealEventsLoader>,
+    pub appeal_answers: DataLoader<AppealAnswersLoader>,
 }
 
 impl Loaders {
@@ -63,6 +81,7 @@ impl Loaders {
             users: DataLoader::new(UserLoader(db.clone()), tokio::spawn),
             appeals: DataLoader::new(AppealLoader(db.clone()), tokio::spawn),
             appeal_events: DataLoader::new(AppealEventsLoader(db.clone()), tokio::spawn),
+            appeal_answers: DataLoader::new(AppealAnswersLoader(db.clone()), tokio::spawn),
         }
     }
 }

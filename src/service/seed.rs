@@ -660,6 +660,7 @@ fn generate(
         feedback_code: None,
         feedback_expires_at: None,
         reopen_count,
+        first_answer: None,
         duplicate_of_id: None,
         version: 1,
         created_at: received_at,

@@ -284,13 +284,14 @@ pub(super) fn count_all() -> Expr {
     Func::count(Expr::col(appeal::Column::Id)).into()
 }
 
-/// Hours from receipt to answer. Date arithmetic differs per backend; the migration that
-/// indexes it holds the one text of each.
+/// Hours from receipt to the first answer (the one the analytics count, kept through
+/// reopenings). Date arithmetic differs per backend; the migration that indexes it holds the
+/// one text of each.
 pub(super) fn response_hours(backend: DatabaseBackend) -> Expr {
-    use migration::m20261129_000012_appeal_rollups::{RESPONSE_HOURS_PG, RESPONSE_HOURS_SQLITE};
+    use migration::m20261220_000001_appeal_answers::{FIRST_RESPONSE_HOURS_PG, FIRST_RESPONSE_HOURS_SQLITE};
     match backend {
-        DatabaseBackend::Postgres => Expr::cust(RESPONSE_HOURS_PG),
-        _ => Expr::cust(RESPONSE_HOURS_SQLITE),
+        DatabaseBackend::Postgres => Expr::cust(FIRST_RESPONSE_HOURS_PG),
+        _ => Expr::cust(FIRST_RESPONSE_HOURS_SQLITE),
     }
 }
 
@@ -325,7 +326,7 @@ pub(super) struct MedianOf {
     pub(super) histogram: Option<BTreeMap<i32, i64>>,
 }
 
-/// One walk along `ix_appeals_response`: `limit` values from `offset` in the order of
+/// One walk along `ix_appeals_first_response`: `limit` values from `offset` in the order of
 /// response time, within one histogram bucket (`expect` values there) or over all answers.
 struct Walk {
     key: i64,

@@ -134,7 +134,8 @@ pub(super) async fn summary_with(
     }
     if parts.median && s.answered > 0 {
         let from = resolved.on_responses().map(|cond| HistogramsOf { cond, period, per_recipient: false });
-        let of = MedianOf { key: 0, answered: cond.add(C::AnsweredAt.is_not_null()), n: s.answered, histogram: None };
+        let of =
+            MedianOf { key: 0, answered: cond.add(C::FirstAnsweredAt.is_not_null()), n: s.answered, histogram: None };
         s.median_response_hours = medians(conn, from, vec![of]).await?.remove(&0);
     }
     Ok(s)
