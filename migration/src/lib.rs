@@ -22,6 +22,7 @@ mod m20261214_000002_response_histograms;
 mod m20261216_000001_practices;
 mod m20261216_000002_cur_requests;
 pub mod m20261220_000001_appeal_answers;
+mod m20261220_000002_incident_reaction;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -50,6 +51,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_000001_practices::Migration),
             Box::new(m20261216_000002_cur_requests::Migration),
             Box::new(m20261220_000001_appeal_answers::Migration),
+            Box::new(m20261220_000002_incident_reaction::Migration),
         ]
     }
 }

@@ -116,6 +116,8 @@ pub struct Appeal<Id: RecordId = AppealId> {
     pub reopen_count: i32,
     /// The first answer ever given, kept through reopenings: what the analytics count.
     pub first_answer: Option<FirstAnswer>,
+    /// An incident's first reaction as a fact: its term and the working hours it took.
+    pub reaction: Option<ReactionFact>,
     pub duplicate_of_id: Option<AppealId>,
     /// Counts the writes: each one checks it and adds one (optimistic locking).
     pub version: i32,
@@ -135,6 +137,15 @@ pub struct FirstAnswer {
     pub due_at: DateTime<Utc>,
     pub completeness: Option<Completeness>,
     pub satisfied: Option<bool>,
+}
+
+/// An incident's first reaction (issue 18, item 2): the reaction term in force (8 working
+/// hours from receipt, 4 for high priority) and the working hours from receipt to the
+/// reaction, by the calendar and the working hours of the deadline policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReactionFact {
+    pub due_at: DateTime<Utc>,
+    pub working_hours: f64,
 }
 
 impl FirstAnswer {

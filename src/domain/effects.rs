@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::appeal::{
-    Appeal, AppealId, CategoryId, RecipientId, TerritoryId, check_coords, check_text, search_text, trimmed,
+    Appeal, AppealId, CategoryId, ReactionFact, RecipientId, TerritoryId, check_coords, check_text, search_text,
+    trimmed,
 };
 use super::deadlines::{AppealKind, Terms};
 use super::lifecycle::{AppealAction, AppealStatus, transition};
@@ -336,6 +337,12 @@ fn bad(path: &str, message: impl Into<String>) -> Vec<FieldError> {
     vec![FieldError { path: path.into(), message: message.into() }]
 }
 
+/// An incident's first reaction at `now`: the reaction term then running, and the working
+/// hours since receipt.
+fn reaction_fact(a: &Appeal, terms: &Terms, now: DateTime<Utc>) -> ReactionFact {
+    ReactionFact { due_at: a.due_at, working_hours: terms.working_hours_between(a.received_at, now) }
+}
+
 /// Sets the term now running: from `start` to `due`, due soon by the policy's share.
 fn set_term(next: &mut Appeal, terms: &Terms, start: DateTime<Utc>, due: DateTime<Utc>) {
     let (started, soon) = terms.window(start, due);
@@ -459,6 +466,7 @@ pub fn effects(
             }
             let reaction = (kind == AppealKind::Incident && a.reacted_at.is_none()).then(|| {
                 next.reacted_at = Some(now);
+                next.reaction = Some(reaction_fact(a, terms, now));
                 let due = terms.incident_final(now);
                 set_term(&mut next, terms, now, due);
                 Reaction { reaction_due: a.due_at, reacted_late: now > a.due_at, due_at: due }
@@ -485,6 +493,7 @@ pub fn effects(
             next.resolved_at = Some(now);
             if kind == AppealKind::Incident && a.reacted_at.is_none() {
                 next.reacted_at = Some(now);
+                next.reaction = Some(reaction_fact(a, terms, now));
             }
             next.completeness = None;
             next.feedback_code.clone_from(&found.feedback_code);
@@ -638,6 +647,7 @@ mod tests {
             feedback_expires_at: None,
             reopen_count: 0,
             first_answer: None,
+            reaction: None,
             duplicate_of_id: None,
             version: 1,
             created_at: received,
@@ -765,6 +775,14 @@ mod tests {
         let due = terms().incident_final(now);
         assert_eq!((c.next.reacted_at, c.next.due_at, c.next.sla_started_at), (Some(now), due, now));
         assert_eq!(data(&c), json!({"reactionDue": i.due_at, "reactedLate": now > i.due_at, "dueAt": due}));
+        let fact = c.next.reaction.unwrap();
+        assert_eq!(fact.due_at, i.due_at);
+        assert_eq!(fact.working_hours, terms().working_hours_between(i.received_at, now));
+        // Received Monday 2 November 10:00, reacted Tuesday 3 November 09:00: 8 working hours.
+        assert!((fact.working_hours - 8.0).abs() < 1e-9);
+        // A second start of work is no reaction.
+        let again = Appeal { status: AppealStatus::Assigned, ..c.next.clone() };
+        assert_eq!(ok(&Step::StartWork { comment: None }, &again, at(5, 9)).next.reaction, Some(fact));
     }
 
     #[test]

@@ -291,6 +291,7 @@ mod tests {
             feedback_expires_at: None,
             reopen_count: 0,
             first_answer: None,
+            reaction: None,
             duplicate_of_id: None,
             version: 5,
             created_at: t,

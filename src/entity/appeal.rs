@@ -55,6 +55,10 @@ pub struct Model {
     pub first_due_at: Option<DateTimeUtc>,
     pub first_completeness: Option<String>,
     pub first_satisfied: Option<bool>,
+    /// An incident's reaction term in force when it was first reacted to.
+    pub reaction_due_at: Option<DateTimeUtc>,
+    /// Working hours from receipt to the first reaction.
+    pub reaction_hours: Option<f64>,
     pub duplicate_of_id: Option<i64>,
     pub version: i32,
     pub created_at: DateTimeUtc,

@@ -130,9 +130,9 @@ pub struct Summary {
     pub by_kind: Vec<CountBy>,
     /// Appeals received in the period per current status.
     pub by_status: Vec<CountBy>,
-    /// Of `total`: those answered (answeredAt set).
+    /// Of `total`: those answered (a first answer given; a reopening does not take it back).
     pub answered: i32,
-    /// Of `answered`: answered no later than the deadline (answeredAt ≤ dueAt).
+    /// Of `answered`: first answered no later than the deadline in force then.
     pub answered_on_time: i32,
     /// answeredOnTime ÷ answered; null when nothing was answered.
     pub on_time_rate: Option<f64>,
@@ -148,6 +148,12 @@ pub struct Summary {
     pub full_answer_rate: Option<f64>,
     /// Appeals reopened at least once ÷ total; null when total is 0.
     pub reopened_rate: Option<f64>,
+    /// Incidents first reacted to by the reaction term (8 working hours from receipt, 4 for
+    /// high priority) ÷ incidents first reacted to; null when none was.
+    pub reaction_on_time_rate: Option<f64>,
+    /// Median working hours (production calendar, working hours of the deadline policy) from
+    /// receipt to the first reaction of the incidents; exact; null when none was reacted to.
+    pub median_reaction_hours: Option<f64>,
 }
 
 impl From<svc::Summary> for Summary {
@@ -158,6 +164,8 @@ impl From<svc::Summary> for Summary {
             satisfied_rate: s.satisfied_rate(),
             full_answer_rate: s.full_answer_rate(),
             reopened_rate: s.reopened_rate(),
+            reaction_on_time_rate: s.reaction_on_time_rate(),
+            median_reaction_hours: s.median_reaction_hours,
             by_channel: s.by_channel.into_iter().map(CountBy::from).collect(),
             by_kind: s.by_kind.into_iter().map(CountBy::from).collect(),
             by_status: s.by_status.into_iter().map(CountBy::from).collect(),
@@ -288,6 +296,11 @@ pub struct RecipientRatingRow {
     pub satisfied_rate: Option<f64>,
     /// Appeals reopened at least once ÷ total: reopenings counted against the recipient.
     pub reopened_rate: Option<f64>,
+    /// Its incidents received in the period: first reactions by the reaction term (8 working
+    /// hours, 4 for high priority) ÷ first reactions; null without any.
+    pub reaction_on_time_rate: Option<f64>,
+    /// Its incidents: median working hours from receipt to the first reaction (exact).
+    pub median_reaction_hours: Option<f64>,
     /// Median hours from receipt to answer, of appeals received in the period.
     pub median_response_hours: Option<f64>,
     /// 0..1: weighted mean of onTimeRate, fullAnswerRate and satisfiedRate (weights from the
@@ -308,6 +321,8 @@ impl From<svc::RatingRow> for RecipientRatingRow {
             full_answer_rate: r.full_answer_rate,
             satisfied_rate: r.satisfied_rate,
             reopened_rate: r.reopened_rate,
+            reaction_on_time_rate: r.reaction_on_time_rate,
+            median_reaction_hours: r.median_reaction_hours,
             median_response_hours: r.median_response_hours,
             score: r.score,
             enough_data: r.enough_data,

@@ -707,6 +707,8 @@ const APPEAL_COLUMNS: &[appeal::Column] = &[
     appeal::Column::FirstDueAt,
     appeal::Column::FirstCompleteness,
     appeal::Column::FirstSatisfied,
+    appeal::Column::ReactionDueAt,
+    appeal::Column::ReactionHours,
     appeal::Column::DuplicateOfId,
     appeal::Column::Version,
     appeal::Column::CreatedAt,
@@ -757,6 +759,7 @@ fn unread() -> Appeal {
         feedback_expires_at: None,
         reopen_count: 0,
         first_answer: None,
+        reaction: None,
         duplicate_of_id: None,
         version: 0,
         created_at: t,
@@ -831,7 +834,12 @@ fn read_appeal(row: &QueryResult, cols: &[appeal::Column]) -> AppResult<Appeal> 
             C::FeedbackExpiresAt => a.feedback_expires_at = get!(),
             C::ReopenCount => a.reopen_count = get!(),
             // The first answer is the analytics' (the list shows `answers` through a loader).
-            C::FirstAnsweredAt | C::FirstDueAt | C::FirstCompleteness | C::FirstSatisfied => {}
+            C::FirstAnsweredAt
+            | C::FirstDueAt
+            | C::FirstCompleteness
+            | C::FirstSatisfied
+            | C::ReactionDueAt
+            | C::ReactionHours => {}
             C::DuplicateOfId => a.duplicate_of_id = get!(Option<i64>).map(AppealId),
             C::Version => a.version = get!(),
             C::CreatedAt => a.created_at = get!(),
@@ -906,6 +914,8 @@ const NOT_SHOWN: &[appeal::Column] = &[
     appeal::Column::FirstDueAt,
     appeal::Column::FirstCompleteness,
     appeal::Column::FirstSatisfied,
+    appeal::Column::ReactionDueAt,
+    appeal::Column::ReactionHours,
     appeal::Column::CreatedAt,
     appeal::Column::UpdatedAt,
 ];
@@ -1122,6 +1132,8 @@ mod tests {
             first_due_at: None,
             first_completeness: None,
             first_satisfied: None,
+            reaction_due_at: None,
+            reaction_hours: None,
             reopen_count: 0,
             duplicate_of_id: None,
             version: 1,

@@ -19,7 +19,7 @@ use super::rollup::{self, Facts};
 use super::{deliveries, search, tasks};
 use crate::domain::access::Channel;
 pub use crate::domain::appeal::{
-    Appeal, AppealId, CategoryId, FirstAnswer, FreshAppeal, Placed, RecipientId, RecordId, TerritoryId,
+    Appeal, AppealId, CategoryId, FirstAnswer, FreshAppeal, Placed, ReactionFact, RecipientId, RecordId, TerritoryId,
 };
 use crate::domain::deadlines::AppealKind;
 pub use crate::domain::effects::{Change, Event, Payload};
@@ -89,6 +89,8 @@ impl TryFrom<appeal::Model> for Appeal {
             first_due_at,
             first_completeness,
             first_satisfied,
+            reaction_due_at,
+            reaction_hours,
             duplicate_of_id,
             version,
             created_at,
@@ -143,6 +145,9 @@ impl TryFrom<appeal::Model> for Appeal {
             feedback_expires_at,
             reopen_count,
             first_answer,
+            reaction: reaction_due_at
+                .zip(reaction_hours)
+                .map(|(due_at, working_hours)| ReactionFact { due_at, working_hours }),
             duplicate_of_id: duplicate_of_id.map(AppealId),
             version,
             created_at,
@@ -197,6 +202,8 @@ impl From<Appeal> for appeal::Model {
             first_due_at: a.first_answer.map(|f| f.due_at),
             first_completeness: a.first_answer.and_then(|f| f.completeness).map(|c| c.as_str().to_string()),
             first_satisfied: a.first_answer.and_then(|f| f.satisfied),
+            reaction_due_at: a.reaction.map(|r| r.due_at),
+            reaction_hours: a.reaction.map(|r| r.working_hours),
             duplicate_of_id: a.duplicate_of_id.map(|d| d.0),
             version: a.version,
             created_at: a.created_at,
@@ -218,6 +225,13 @@ fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveM
         ($field:ident, $into:expr) => {
             if before.is_some_and(|b| b.$field == a.$field) { NotSet } else { Set(($into)(&a.$field)) }
         };
+    }
+    macro_rules! reaction {
+        ($part:expr) => {{
+            let part = $part;
+            let now = a.reaction.as_ref().and_then(part);
+            if before.is_some_and(|b| b.reaction.as_ref().and_then(part) == now) { NotSet } else { Set(now) }
+        }};
     }
     // The first answer's columns, each from its part of `first_answer` (NULL without one).
     macro_rules! first {
@@ -270,6 +284,8 @@ fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveM
         first_due_at: first!(|f: &FirstAnswer| Some(f.due_at)),
         first_completeness: first!(|f: &FirstAnswer| f.completeness.map(|c| c.as_str().to_string())),
         first_satisfied: first!(|f: &FirstAnswer| f.satisfied),
+        reaction_due_at: reaction!(|r: &ReactionFact| Some(r.due_at)),
+        reaction_hours: reaction!(|r: &ReactionFact| Some(r.working_hours)),
         duplicate_of_id: col!(duplicate_of_id, |d: &Option<AppealId>| d.map(|d| d.0)),
         version: col!(version),
         created_at: col!(created_at),
@@ -795,6 +811,7 @@ mod tests {
                 completeness: Some(Completeness::Formal),
                 satisfied: Some(false),
             }),
+            reaction: Some(ReactionFact { due_at: t, working_hours: 2.5 }),
             duplicate_of_id: Some(AppealId(7)),
             version: 3,
             created_at: t,

@@ -264,3 +264,82 @@ async fn a_recipient_with_nothing_received_in_the_period_has_no_rates_no_score_a
         (Some(idle.as_str()), Some(true))
     );
 }
+
+#[tokio::test]
+async fn an_incidents_first_reaction_is_a_fact_with_its_rate_and_median_in_working_hours() {
+    let app = spawn_long().await;
+    app.set_now("2026-11-02T10:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let r1 = app.recipient(&admin, "ЕДДС").await;
+    // Three incidents received Monday 2 November 10:00 (working hours 9–18):
+    // I1 reacted 12:30 the same day: 2.5 h of its 8, on time;
+    // I2 reacted Tuesday 11:00: 8 h on Monday + 2 h = 10 h, late (due Monday 18:00);
+    // I3 high priority (4 h, due 14:00) reacted 15:00: 5 h, late.
+    let mut ids = Vec::new();
+    for high in [false, false, true] {
+        let input = json!({"kind": "INCIDENT", "channel": "INCIDENT", "text": "Прорыв трубы", "highPriority": high,
+            "receivedAt": "2026-11-02T10:00:00+07:00"});
+        let (id, v, _) = app.appeal(&curator, input).await;
+        let v = step(&app, &curator, "registerAppeal", "AppealActionInput", json!({"id": id, "version": v})).await;
+        let v = step(
+            &app,
+            &curator,
+            "assignAppeal",
+            "AssignAppealInput",
+            json!({"id": id, "version": v, "recipientId": r1}),
+        )
+        .await;
+        ids.push((id, v));
+    }
+    for ((id, v), when) in
+        ids.iter().zip(["2026-11-02T12:30:00+07:00", "2026-11-03T11:00:00+07:00", "2026-11-02T15:00:00+07:00"])
+    {
+        app.set_now(when);
+        step(&app, &curator, "startWork", "AppealActionInput", json!({"id": id, "version": v})).await;
+    }
+    let worked = [2.5, 10.0, 5.0];
+    let on_time = 1.0 / 3.0;
+    let median = 5.0; // the middle of 2.5, 5 and 10
+    app.set_now("2026-11-20T12:00:00+07:00");
+    app.assert_rollups_agree().await;
+    let stored = <mcu::entity::appeal::Entity as sea_orm::EntityTrait>::find_by_id(ids[1].0.parse::<i64>().unwrap())
+        .one(&app.state.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert!((stored.reaction_hours.unwrap() - worked[1]).abs() < 1e-9);
+    assert_eq!(stored.reaction_due_at, Some(at("2026-11-02T18:00:00+07:00")));
+
+    let p = json!({"from": "2026-11-01", "to": "2026-11-30"});
+    let r = app
+        .gql(Some(&curator), "query($p:PeriodInput!){ analytics { summary(period:$p) { total reactionOnTimeRate medianReactionHours } } }", json!({"p": p}))
+        .await;
+    let s = &r.data()["analytics"]["summary"];
+    assert_eq!(s["total"], 3);
+    assert!(close(&s["reactionOnTimeRate"], on_time), "{s}");
+    assert!(close(&s["medianReactionHours"], median), "{s}");
+    let q = "query($p:PeriodInput!){ analytics { recipientRating(period:$p, channel: INCIDENT) { recipient { id } reactionOnTimeRate medianReactionHours } } }";
+    let r = app.gql(Some(&curator), q, json!({"p": p})).await;
+    let rows = r.data()["analytics"]["recipientRating"].as_array().unwrap().clone();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["recipient"]["id"], r1.as_str());
+    assert!(
+        close(&rows[0]["reactionOnTimeRate"], on_time) && close(&rows[0]["medianReactionHours"], median),
+        "{}",
+        rows[0]
+    );
+    // Messages have no reaction: the POS rating has none.
+    let r = app.gql(Some(&curator), &q.replace("INCIDENT", "POS"), json!({"p": p})).await;
+    assert!(r.data()["analytics"]["recipientRating"].as_array().unwrap().is_empty());
+    // October has no incident: nothing to measure.
+    let r = app
+        .gql(
+            Some(&curator),
+            "query($p:PeriodInput!){ analytics { summary(period:$p) { reactionOnTimeRate medianReactionHours } } }",
+            json!({"p": {"from": "2026-10-01", "to": "2026-10-31"}}),
+        )
+        .await;
+    let s = &r.data()["analytics"]["summary"];
+    assert!(s["reactionOnTimeRate"].is_null() && s["medianReactionHours"].is_null(), "{s}");
+}

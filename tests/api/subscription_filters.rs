@@ -150,6 +150,8 @@ async fn the_in_memory_filter_and_the_sql_filter_agree_on_a_grid_of_filters_scop
             first_due_at: None,
             first_completeness: None,
             first_satisfied: None,
+            reaction_due_at: None,
+            reaction_hours: None,
             duplicate_of_id: None,
             version: 1,
             created_at: received,

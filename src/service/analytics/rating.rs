@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 
 use super::access::Scoped;
-use super::query::{C2, HistogramsOf, MedianOf, Names, buckets_of, count_all, days_in, medians, received_in, sum_of};
+use super::query::{
+    C2, HistogramsOf, MedianOf, Names, buckets_of, count_all, days_in, medians, reaction_stats, received_in, sum_of,
+};
 use super::{Filter, Period};
 use crate::domain::access::{Channel, Principal};
 use crate::domain::analytics::Named;
@@ -163,6 +165,7 @@ pub(super) async fn rating_in(
         due.entry(r).or_default().0 += n;
     }
     due.retain(|_, (n, _)| *n != 0);
+    let reactions = reaction_stats(conn, base.clone().add(received_in(start, end)), true).await?;
     let received = base.add(received_in(start, end)).add(C::FirstAnsweredAt.is_not_null());
     // Every recipient's median in one grouped read of the histograms and one walk statement;
     // the histograms keep no territory, so a caller limited to one walks without them.
@@ -210,6 +213,7 @@ pub(super) async fn rating_in(
             let satisfied_rate = t.and_then(|t| rate(t.satisfied, t.rated));
             let reopened_rate = t.and_then(|t| rate(t.reopened, t.total));
             let median_response_hours = medians.get(&id).copied();
+            let reaction = reactions.get(&id).copied().unwrap_or_default();
             Some(RatingRow {
                 recipient,
                 rank: None,
@@ -219,6 +223,8 @@ pub(super) async fn rating_in(
                 full_answer_rate,
                 satisfied_rate,
                 reopened_rate,
+                reaction_on_time_rate: reaction.on_time_rate(),
+                median_reaction_hours: reaction.median_hours,
                 median_response_hours,
                 score: weights.score(on_time_rate, full_answer_rate, satisfied_rate).filter(|_| has_volume),
                 enough_data: has_volume && total >= min_volume,
