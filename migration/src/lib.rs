@@ -21,6 +21,8 @@ mod m20261214_000001_folded_rollups;
 mod m20261214_000002_response_histograms;
 mod m20261216_000001_practices;
 mod m20261216_000002_cur_requests;
+pub mod m20261220_000001_appeal_answers;
+mod m20261220_000002_incident_reaction;
 mod m20261222_000001_reference_lifecycle;
 mod m20261223_000001_search_simple;
 
@@ -50,6 +52,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000002_response_histograms::Migration),
             Box::new(m20261216_000001_practices::Migration),
             Box::new(m20261216_000002_cur_requests::Migration),
+            Box::new(m20261220_000001_appeal_answers::Migration),
+            Box::new(m20261220_000002_incident_reaction::Migration),
             Box::new(m20261222_000001_reference_lifecycle::Migration),
             Box::new(m20261223_000001_search_simple::Migration),
         ]

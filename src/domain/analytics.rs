@@ -90,12 +90,22 @@ pub struct Summary {
     pub full: i64,
     pub assessed: i64,
     pub reopened: i64,
+    /// Incidents first reacted to (with the reaction as a fact), of `total`.
+    pub reacted: i64,
+    /// Of `reacted`: reacted to by the reaction term.
+    pub reacted_on_time: i64,
+    /// Median working hours from receipt to the first reaction.
+    pub median_reaction_hours: Option<f64>,
 }
 
 impl Summary {
     /// answeredOnTime / answered.
     pub fn on_time_rate(&self) -> Option<f64> {
         rate(self.answered_on_time, self.answered)
+    }
+    /// reactedOnTime / reacted.
+    pub fn reaction_on_time_rate(&self) -> Option<f64> {
+        rate(self.reacted_on_time, self.reacted)
     }
     /// satisfied / rated.
     pub fn satisfied_rate(&self) -> Option<f64> {
@@ -142,9 +152,18 @@ pub struct RatingRow<R> {
     pub recipient: R,
     pub rank: Option<i32>,
     pub total: i64,
+    /// Whether anything was received for it in the period; without, every rate and the
+    /// score are `None`.
+    pub has_volume: bool,
     pub on_time_rate: Option<f64>,
     pub full_answer_rate: Option<f64>,
     pub satisfied_rate: Option<f64>,
+    /// Reopened at least once ÷ total: the reopenings counted against the recipient.
+    pub reopened_rate: Option<f64>,
+    /// Incidents: first reactions by their term ÷ first reactions.
+    pub reaction_on_time_rate: Option<f64>,
+    /// Incidents: median working hours to the first reaction.
+    pub median_reaction_hours: Option<f64>,
     pub median_response_hours: Option<f64>,
     pub score: Option<f64>,
     pub enough_data: bool,

@@ -114,6 +114,10 @@ pub struct Appeal<Id: RecordId = AppealId> {
     pub feedback_code: Option<String>,
     pub feedback_expires_at: Option<DateTime<Utc>>,
     pub reopen_count: i32,
+    /// The first answer ever given, kept through reopenings: what the analytics count.
+    pub first_answer: Option<FirstAnswer>,
+    /// An incident's first reaction as a fact: its term and the working hours it took.
+    pub reaction: Option<ReactionFact>,
     pub duplicate_of_id: Option<AppealId>,
     /// Counts the writes: each one checks it and adds one (optimistic locking).
     pub version: i32,
@@ -123,6 +127,60 @@ pub struct Appeal<Id: RecordId = AppealId> {
 
 /// An appeal not stored yet.
 pub type FreshAppeal = Appeal<()>;
+
+/// The first answer of an appeal, as the analytics count it (issue 18: a reopening does not
+/// erase it): when it was given, the deadline in force then, its assessment and the author's
+/// rating of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FirstAnswer {
+    pub answered_at: DateTime<Utc>,
+    pub due_at: DateTime<Utc>,
+    pub completeness: Option<Completeness>,
+    pub satisfied: Option<bool>,
+}
+
+/// An incident's first reaction (issue 18, item 2): the reaction term in force (8 working
+/// hours from receipt, 4 for high priority) and the working hours from receipt to the
+/// reaction, by the calendar and the working hours of the deadline policy.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ReactionFact {
+    pub due_at: DateTime<Utc>,
+    pub working_hours: f64,
+}
+
+impl FirstAnswer {
+    /// Whether the first answer met the deadline in force when it was given.
+    pub fn on_time(&self) -> bool {
+        self.answered_at <= self.due_at
+    }
+}
+
+impl<Id: RecordId> Appeal<Id> {
+    /// Keeps the first answer after a change: the first time the appeal holds an answer it
+    /// becomes the first answer, with the deadline in force; while the current answer is
+    /// still that first one, its assessment and rating follow the current columns; a later
+    /// answer (after a reopening) leaves it alone.
+    pub fn keep_first_answer(&mut self) {
+        match &mut self.first_answer {
+            None => {
+                if let Some(at) = self.answered_at {
+                    self.first_answer = Some(FirstAnswer {
+                        answered_at: at,
+                        due_at: self.due_at,
+                        completeness: self.completeness,
+                        satisfied: self.satisfied,
+                    });
+                }
+            }
+            Some(first) => {
+                if self.answered_at == Some(first.answered_at) {
+                    first.completeness = self.completeness;
+                    first.satisfied = self.satisfied;
+                }
+            }
+        }
+    }
+}
 
 /// Where an appeal sits for the row scope (who sees and handles it): its channel, territory
 /// and recipient.

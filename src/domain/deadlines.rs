@@ -197,6 +197,30 @@ pub fn working_hours_term_end(event: DateTime<Utc>, hours: u32, f: Frame<'_>, wh
     f.instant(t)
 }
 
+/// The working hours between `from` and `to` (0 when `to` is not after `from`): the time
+/// within working hours of working days, as [`working_hours_term_end`] counts it, so that a
+/// reaction exactly at its term's end took exactly the term's hours.
+pub fn working_hours_between(from: DateTime<Utc>, to: DateTime<Utc>, f: Frame<'_>, wh: WorkingHours) -> f64 {
+    if to <= from {
+        return 0.0;
+    }
+    let (mut t, end) = (from.with_timezone(&f.tz).naive_local(), to.with_timezone(&f.tz).naive_local());
+    let mut total = Duration::zero();
+    while t < end {
+        let day = t.date();
+        let Some(next_day) = day.succ_opt() else { break };
+        if f.cal.is_working_day(day) {
+            let open = t.max(day.and_time(wh.start));
+            let close = end.min(day.and_time(wh.end));
+            if close > open {
+                total += close - open;
+            }
+        }
+        t = next_day.and_time(NaiveTime::MIN);
+    }
+    total.num_seconds() as f64 / 3600.0
+}
+
 impl DeadlinePolicy {
     /// When an APPEAL received at `received` must be registered.
     pub fn registration_due(&self, received: DateTime<Utc>, f: Frame<'_>) -> DateTime<Utc> {
@@ -346,6 +370,11 @@ impl Terms {
         self.policy.redirect_due(registered, self.frame())
     }
 
+    /// Working hours from `from` to `to` by the calendar and the policy's working hours.
+    pub fn working_hours_between(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
+        working_hours_between(from, to, self.frame(), self.policy.working_hours)
+    }
+
     /// The final-answer deadline of an INCIDENT first reacted to at `reacted`.
     pub fn incident_final(&self, reacted: DateTime<Utc>) -> DateTime<Utc> {
         self.policy.incident_final_due(reacted, self.frame())
@@ -451,6 +480,28 @@ mod tests {
         assert_eq!(p.message_answer_due(local(2026, 11, 13, 17, 30, 0), frame(&cal)), end(2026, 11, 27));
         // Across 4 November (a holiday): received Monday 2 November → 3,5,6,9,10,11,12,13,16,17.
         assert_eq!(p.message_answer_due(local(2026, 11, 2, 10, 0, 0), frame(&cal)), end(2026, 11, 17));
+    }
+
+    #[test]
+    fn working_hours_between_two_instants_follow_the_calendar_and_the_opening_hours() {
+        let cal = WorkCalendar::default();
+        let wh = WorkingHours::default();
+        let p = DeadlinePolicy::default();
+        let h = |a, b| working_hours_between(a, b, frame(&cal), wh);
+        // Friday 17:30 → Monday 16:30: 0.5 h + 7.5 h, the weekend not counted.
+        assert!((h(local(2026, 11, 27, 17, 30, 0), local(2026, 11, 30, 16, 30, 0)) - 8.0).abs() < 1e-9);
+        // Night to the same morning: nothing yet; to 10:15: 1.25 h.
+        assert_eq!(h(local(2026, 11, 25, 2, 0, 0), local(2026, 11, 25, 8, 59, 0)), 0.0);
+        assert!((h(local(2026, 11, 25, 2, 0, 0), local(2026, 11, 25, 10, 15, 0)) - 1.25).abs() < 1e-9);
+        // A holiday (4 November) counts nothing: Tuesday 3rd 17:00 → Thursday 5th 10:00 = 2 h.
+        assert!((h(local(2026, 11, 3, 17, 0, 0), local(2026, 11, 5, 10, 0, 0)) - 2.0).abs() < 1e-9);
+        assert_eq!(h(local(2026, 11, 5, 10, 0, 0), local(2026, 11, 3, 17, 0, 0)), 0.0);
+        // The two rules agree: a reaction at its term's end took exactly the term.
+        for (at, high) in [(local(2026, 11, 27, 17, 30, 0), false), (local(2026, 12, 30, 17, 0, 0), true)] {
+            let due = p.incident_reaction_due(at, high, frame(&cal));
+            let hours = if high { 4.0 } else { 8.0 };
+            assert!((h(at, due) - hours).abs() < 1e-9, "{at} → {due}");
+        }
     }
 
     #[test]

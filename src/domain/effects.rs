@@ -7,7 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::appeal::{
-    Appeal, AppealId, CategoryId, RecipientId, TerritoryId, check_coords, check_text, search_text, trimmed,
+    Appeal, AppealId, CategoryId, ReactionFact, RecipientId, TerritoryId, check_coords, check_text, search_text,
+    trimmed,
 };
 use super::deadlines::{AppealKind, Terms};
 use super::lifecycle::{AppealAction, AppealStatus, transition};
@@ -336,6 +337,12 @@ fn bad(path: &str, message: impl Into<String>) -> Vec<FieldError> {
     vec![FieldError { path: path.into(), message: message.into() }]
 }
 
+/// An incident's first reaction at `now`: the reaction term then running, and the working
+/// hours since receipt.
+fn reaction_fact(a: &Appeal, terms: &Terms, now: DateTime<Utc>) -> ReactionFact {
+    ReactionFact { due_at: a.due_at, working_hours: terms.working_hours_between(a.received_at, now) }
+}
+
 /// Sets the term now running: from `start` to `due`, due soon by the policy's share.
 fn set_term(next: &mut Appeal, terms: &Terms, start: DateTime<Utc>, due: DateTime<Utc>) {
     let (started, soon) = terms.window(start, due);
@@ -459,6 +466,7 @@ pub fn effects(
             }
             let reaction = (kind == AppealKind::Incident && a.reacted_at.is_none()).then(|| {
                 next.reacted_at = Some(now);
+                next.reaction = Some(reaction_fact(a, terms, now));
                 let due = terms.incident_final(now);
                 set_term(&mut next, terms, now, due);
                 Reaction { reaction_due: a.due_at, reacted_late: now > a.due_at, due_at: due }
@@ -485,6 +493,7 @@ pub fn effects(
             next.resolved_at = Some(now);
             if kind == AppealKind::Incident && a.reacted_at.is_none() {
                 next.reacted_at = Some(now);
+                next.reaction = Some(reaction_fact(a, terms, now));
             }
             next.completeness = None;
             next.feedback_code.clone_from(&found.feedback_code);
@@ -560,6 +569,7 @@ pub fn effects(
         }
     };
     next.status = to;
+    next.keep_first_answer();
     Ok(Change { next, event: Event { action: step.name(), from: Some(from), to: Some(to), comment, payload } })
 }
 
@@ -577,6 +587,7 @@ mod tests {
 
     use super::*;
     use crate::domain::access::Channel;
+    use crate::domain::appeal::FirstAnswer;
     use crate::domain::calendar::WorkCalendar;
     use crate::domain::deadlines::DeadlinePolicy;
 
@@ -635,6 +646,8 @@ mod tests {
             feedback_code: None,
             feedback_expires_at: None,
             reopen_count: 0,
+            first_answer: None,
+            reaction: None,
             duplicate_of_id: None,
             version: 1,
             created_at: received,
@@ -762,6 +775,14 @@ mod tests {
         let due = terms().incident_final(now);
         assert_eq!((c.next.reacted_at, c.next.due_at, c.next.sla_started_at), (Some(now), due, now));
         assert_eq!(data(&c), json!({"reactionDue": i.due_at, "reactedLate": now > i.due_at, "dueAt": due}));
+        let fact = c.next.reaction.unwrap();
+        assert_eq!(fact.due_at, i.due_at);
+        assert_eq!(fact.working_hours, terms().working_hours_between(i.received_at, now));
+        // Received Monday 2 November 10:00, reacted Tuesday 3 November 09:00: 8 working hours.
+        assert!((fact.working_hours - 8.0).abs() < 1e-9);
+        // A second start of work is no reaction.
+        let again = Appeal { status: AppealStatus::Assigned, ..c.next.clone() };
+        assert_eq!(ok(&Step::StartWork { comment: None }, &again, at(5, 9)).next.reaction, Some(fact));
     }
 
     #[test]
@@ -834,6 +855,36 @@ mod tests {
         assert_eq!((c.next.completeness, c.next.feedback_code.clone()), (None, None));
         assert_eq!(c.event.comment.as_deref(), Some("неполный ответ"));
         assert_eq!(data(&c), json!({"previousAnswer": "Ответ", "previousAnsweredAt": at(4, 9), "dueAt": due}));
+    }
+
+    #[test]
+    fn a_reopening_keeps_the_first_answer_and_a_second_answer_does_not_replace_it() {
+        let a = appeal(AppealStatus::InProgress);
+        let late = a.due_at + chrono::Duration::hours(5);
+        let first = ok(&Step::Answer { text: "Ответ дан".into() }, &a, late).next;
+        let expected = FirstAnswer { answered_at: late, due_at: a.due_at, completeness: None, satisfied: None };
+        assert_eq!(first.first_answer, Some(expected));
+        assert!(!expected.on_time());
+        let assessed = ok(&Step::Assess { completeness: Completeness::Formal, comment: None }, &first, late).next;
+        let formal = FirstAnswer { completeness: Some(Completeness::Formal), ..expected };
+        assert_eq!(assessed.first_answer, Some(formal));
+        let rated =
+            ok(&Step::Rate { score: 1, satisfied: false, comment: None, by_author: true }, &assessed, late).next;
+        let rated_first = FirstAnswer { satisfied: Some(false), ..formal };
+        assert_eq!(rated.first_answer, Some(rated_first));
+        let reopened_at = late + chrono::Duration::hours(1);
+        let reopened = ok(&Step::Reopen { reason: "отписка".into() }, &rated, reopened_at).next;
+        assert_eq!((reopened.answered_at, reopened.completeness), (None, None), "the current answer is cleared");
+        assert_eq!(reopened.first_answer, Some(rated_first), "the first one is kept");
+        let good = reopened_at + chrono::Duration::hours(2);
+        let working = Appeal { recipient_id: Some(RecipientId(6)), ..reopened };
+        let working = ok(&Step::StartWork { comment: None }, &working, good).next;
+        assert_eq!(working.first_answer, Some(rated_first));
+        let second = ok(&Step::Answer { text: "Отремонтировано".into() }, &working, good).next;
+        let full = ok(&Step::Assess { completeness: Completeness::Full, comment: None }, &second, good).next;
+        let happy = ok(&Step::Rate { score: 5, satisfied: true, comment: None, by_author: true }, &full, good).next;
+        assert_eq!((happy.completeness, happy.satisfied), (Some(Completeness::Full), Some(true)));
+        assert_eq!(happy.first_answer, Some(rated_first), "a later answer leaves the first alone");
     }
 
     #[test]

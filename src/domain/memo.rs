@@ -198,6 +198,16 @@ pub fn markdown<R: Named>(m: &Memo<R>) -> String {
         percent(s.full_answer_rate()),
         percent(s.satisfied_rate())
     );
+    if s.reacted > 0 {
+        let _ = writeln!(
+            md,
+            "- Инциденты: первая реакция в срок — {} ({} из {}); медианное время реакции: {}",
+            percent(s.reaction_on_time_rate()),
+            s.reacted_on_time,
+            s.reacted,
+            s.median_reaction_hours.map_or_else(|| "—".into(), |h| format!("{h:.1} раб. ч"))
+        );
+    }
     if !s.by_channel.is_empty() {
         let channels: Vec<String> = s.by_channel.iter().map(|c| format!("{} — {}", c.label, c.count)).collect();
         let _ = writeln!(md, "- По каналам: {}", channels.join(", "));
@@ -328,9 +338,13 @@ mod tests {
             recipient: name.into(),
             rank,
             total: 10,
+            has_volume: true,
             on_time_rate: Some(0.5),
             full_answer_rate: None,
             satisfied_rate: Some(1.0),
+            reopened_rate: None,
+            reaction_on_time_rate: None,
+            median_reaction_hours: None,
             median_response_hours: Some(12.0),
             score,
             enough_data: rank.is_some(),

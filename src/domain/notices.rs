@@ -290,6 +290,8 @@ mod tests {
             feedback_code: None,
             feedback_expires_at: None,
             reopen_count: 0,
+            first_answer: None,
+            reaction: None,
             duplicate_of_id: None,
             version: 5,
             created_at: t,

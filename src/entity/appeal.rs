@@ -49,6 +49,16 @@ pub struct Model {
     pub feedback_code: Option<String>,
     pub feedback_expires_at: Option<DateTimeUtc>,
     pub reopen_count: i32,
+    /// The first answer, kept through reopenings (see `appeal_answers`).
+    pub first_answered_at: Option<DateTimeUtc>,
+    /// The deadline in force when the first answer was given.
+    pub first_due_at: Option<DateTimeUtc>,
+    pub first_completeness: Option<String>,
+    pub first_satisfied: Option<bool>,
+    /// An incident's reaction term in force when it was first reacted to.
+    pub reaction_due_at: Option<DateTimeUtc>,
+    /// Working hours from receipt to the first reaction.
+    pub reaction_hours: Option<f64>,
     pub duplicate_of_id: Option<i64>,
     pub version: i32,
     pub created_at: DateTimeUtc,

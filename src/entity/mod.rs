@@ -3,6 +3,7 @@
 pub mod api_token;
 pub mod appeal;
 pub mod appeal_alert;
+pub mod appeal_answer;
 pub mod appeal_counter;
 pub mod appeal_due_stat;
 pub mod appeal_event;

@@ -131,9 +131,9 @@ pub struct Summary {
     pub by_kind: Vec<CountBy>,
     /// Appeals received in the period per current status.
     pub by_status: Vec<CountBy>,
-    /// Of `total`: those answered (answeredAt set).
+    /// Of `total`: those answered (a first answer given; a reopening does not take it back).
     pub answered: i32,
-    /// Of `answered`: answered no later than the deadline (answeredAt ≤ dueAt).
+    /// Of `answered`: first answered no later than the deadline in force then.
     pub answered_on_time: i32,
     /// answeredOnTime ÷ answered; null when nothing was answered.
     pub on_time_rate: Option<f64>,
@@ -149,6 +149,12 @@ pub struct Summary {
     pub full_answer_rate: Option<f64>,
     /// Appeals reopened at least once ÷ total; null when total is 0.
     pub reopened_rate: Option<f64>,
+    /// Incidents first reacted to by the reaction term (8 working hours from receipt, 4 for
+    /// high priority) ÷ incidents first reacted to; null when none was.
+    pub reaction_on_time_rate: Option<f64>,
+    /// Median working hours (production calendar, working hours of the deadline policy) from
+    /// receipt to the first reaction of the incidents; exact; null when none was reacted to.
+    pub median_reaction_hours: Option<f64>,
 }
 
 impl From<svc::Summary> for Summary {
@@ -159,6 +165,8 @@ impl From<svc::Summary> for Summary {
             satisfied_rate: s.satisfied_rate(),
             full_answer_rate: s.full_answer_rate(),
             reopened_rate: s.reopened_rate(),
+            reaction_on_time_rate: s.reaction_on_time_rate(),
+            median_reaction_hours: s.median_reaction_hours,
             by_channel: s.by_channel.into_iter().map(CountBy::from).collect(),
             by_kind: s.by_kind.into_iter().map(CountBy::from).collect(),
             by_status: s.by_status.into_iter().map(CountBy::from).collect(),
@@ -277,6 +285,9 @@ pub struct RecipientRatingRow {
     pub rank: Option<i32>,
     /// Appeals assigned to the recipient received in the period.
     pub total: i32,
+    /// Whether `total` is above zero. Without volume there is nothing to measure: every
+    /// rate, the median and the score are null, and the row comes last.
+    pub has_volume: bool,
     /// Resolved by the deadline ÷ appeals whose deadline fell in the period and that are
     /// resolved or already overdue; null when there are none.
     pub on_time_rate: Option<f64>,
@@ -284,6 +295,13 @@ pub struct RecipientRatingRow {
     pub full_answer_rate: Option<f64>,
     /// Satisfied ÷ rated answers, of appeals received in the period.
     pub satisfied_rate: Option<f64>,
+    /// Appeals reopened at least once ÷ total: reopenings counted against the recipient.
+    pub reopened_rate: Option<f64>,
+    /// Its incidents received in the period: first reactions by the reaction term (8 working
+    /// hours, 4 for high priority) ÷ first reactions; null without any.
+    pub reaction_on_time_rate: Option<f64>,
+    /// Its incidents: median working hours from receipt to the first reaction (exact).
+    pub median_reaction_hours: Option<f64>,
     /// Median hours from receipt to answer, of appeals received in the period.
     pub median_response_hours: Option<f64>,
     /// 0..1: weighted mean of onTimeRate, fullAnswerRate and satisfiedRate (weights from the
@@ -299,9 +317,13 @@ impl From<svc::RatingRow> for RecipientRatingRow {
             recipient: r.recipient.into(),
             rank: r.rank,
             total: int(r.total),
+            has_volume: r.has_volume,
             on_time_rate: r.on_time_rate,
             full_answer_rate: r.full_answer_rate,
             satisfied_rate: r.satisfied_rate,
+            reopened_rate: r.reopened_rate,
+            reaction_on_time_rate: r.reaction_on_time_rate,
+            median_reaction_hours: r.median_reaction_hours,
             median_response_hours: r.median_response_hours,
             score: r.score,
             enough_data: r.enough_data,

@@ -238,6 +238,15 @@ impl Appeal {
         }
         Ok(Some(Appeal::new(ctx, m).await?))
     }
+    /// Every answer the appeal was given, first one first: a reopening clears `answeredAt`,
+    /// `answerText` and `completeness` of the appeal but keeps the answer here (the analytics
+    /// count the first one). Shown as `answerText` is.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
+    async fn answers(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealAnswer>> {
+        let loaders = self.loaders(ctx);
+        let rows = loaders.appeal_answers.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+        Ok(rows.unwrap_or_default().into_iter().map(AppealAnswer::from).collect())
+    }
     /// The full history, oldest first. The author's name and contact in an event's `data`
     /// are masked as `authorName` and `authorContact` are, unless the viewer handles this
     /// appeal; an unmasked read of them is audited as theirs is.
@@ -314,6 +323,42 @@ impl From<crate::entity::appeal_task::Model> for AppealTask {
             created_at: t.created_at,
             done_at: t.done_at,
             done_by: t.done_by.map(|u| ID(u.to_string())),
+        }
+    }
+}
+
+/// One answer an appeal was given (kept when the appeal is reopened).
+#[derive(SimpleObject)]
+pub struct AppealAnswer {
+    /// 1 for the first answer, then 2, 3, … after each reopening.
+    pub ordinal: i32,
+    pub answered_at: DateTime<Utc>,
+    /// The deadline in force when it was given.
+    pub due_at: DateTime<Utc>,
+    /// answeredAt ≤ dueAt.
+    pub on_time: bool,
+    pub text: Option<String>,
+    /// Its assessment, once assessed.
+    pub completeness: Option<Completeness>,
+    /// The author's rating of it, once rated.
+    pub satisfied: Option<bool>,
+    pub satisfaction_score: Option<i32>,
+    /// Who gave it, as the history names its actor.
+    pub author: String,
+}
+
+impl From<crate::entity::appeal_answer::Model> for AppealAnswer {
+    fn from(a: crate::entity::appeal_answer::Model) -> Self {
+        Self {
+            ordinal: a.ordinal,
+            answered_at: a.answered_at,
+            due_at: a.due_at,
+            on_time: a.on_time,
+            text: a.text,
+            completeness: a.completeness.and_then(|c| c.parse().ok()),
+            satisfied: a.satisfied,
+            satisfaction_score: a.satisfaction_score,
+            author: a.author,
         }
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 
-use crate::entity::{appeal, appeal_event, appeal_task, cur_request_material, practice, user};
+use crate::entity::{appeal, appeal_answer, appeal_event, appeal_task, cur_request_material, practice, user};
 use crate::error::AppError;
 use crate::store::batch;
 
@@ -96,6 +96,23 @@ impl Loader<i64> for CurMaterialsLoader {
     }
 }
 
+/// Loads the answers of many appeals in one statement.
+pub struct AppealAnswersLoader(pub DatabaseConnection);
+
+impl Loader<i64> for AppealAnswersLoader {
+    type Value = Vec<appeal_answer::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = batch::appeal_answers(&self.0, keys).await.map_err(Arc::new)?;
+        let mut out: HashMap<i64, Self::Value> = HashMap::new();
+        for r in rows {
+            out.entry(r.appeal_id).or_default().push(r);
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request. Recipients, categories and territories come from the
 /// reference data in memory (`service::reference::snapshot`), not from loaders.
 pub struct Loaders {
@@ -105,6 +122,7 @@ pub struct Loaders {
     pub appeal_tasks: DataLoader<AppealTasksLoader>,
     pub roadmap_practices: DataLoader<RoadmapPracticesLoader>,
     pub cur_materials: DataLoader<CurMaterialsLoader>,
+    pub appeal_answers: DataLoader<AppealAnswersLoader>,
 }
 
 impl Loaders {
@@ -117,6 +135,7 @@ impl Loaders {
             appeal_tasks: DataLoader::new(AppealTasksLoader(db.clone()), tokio::spawn),
             roadmap_practices: DataLoader::new(RoadmapPracticesLoader(db.clone()), tokio::spawn),
             cur_materials: DataLoader::new(CurMaterialsLoader(db.clone()), tokio::spawn),
+            appeal_answers: DataLoader::new(AppealAnswersLoader(db.clone()), tokio::spawn),
         }
     }
 }

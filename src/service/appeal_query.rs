@@ -704,6 +704,12 @@ const APPEAL_COLUMNS: &[appeal::Column] = &[
     appeal::Column::FeedbackCode,
     appeal::Column::FeedbackExpiresAt,
     appeal::Column::ReopenCount,
+    appeal::Column::FirstAnsweredAt,
+    appeal::Column::FirstDueAt,
+    appeal::Column::FirstCompleteness,
+    appeal::Column::FirstSatisfied,
+    appeal::Column::ReactionDueAt,
+    appeal::Column::ReactionHours,
     appeal::Column::DuplicateOfId,
     appeal::Column::Version,
     appeal::Column::CreatedAt,
@@ -753,6 +759,8 @@ fn unread() -> Appeal {
         feedback_code: None,
         feedback_expires_at: None,
         reopen_count: 0,
+        first_answer: None,
+        reaction: None,
         duplicate_of_id: None,
         version: 0,
         created_at: t,
@@ -826,6 +834,13 @@ fn read_appeal(row: &QueryResult, cols: &[appeal::Column]) -> AppResult<Appeal> 
             C::FeedbackCode => a.feedback_code = get!(),
             C::FeedbackExpiresAt => a.feedback_expires_at = get!(),
             C::ReopenCount => a.reopen_count = get!(),
+            // The first answer is the analytics' (the list shows `answers` through a loader).
+            C::FirstAnsweredAt
+            | C::FirstDueAt
+            | C::FirstCompleteness
+            | C::FirstSatisfied
+            | C::ReactionDueAt
+            | C::ReactionHours => {}
             C::DuplicateOfId => a.duplicate_of_id = get!(Option<i64>).map(AppealId),
             C::Version => a.version = get!(),
             C::CreatedAt => a.created_at = get!(),
@@ -848,6 +863,7 @@ pub const FIELD_COLUMNS: &[(&str, &[appeal::Column])] = &[
     ("territory", &[]),
     ("recipient", &[]),
     ("events", &[]),
+    ("answers", &[]),
     ("tasks", &[]),
     ("category", &[appeal::Column::CategoryId]),
     ("number", &[appeal::Column::Number]),
@@ -895,6 +911,12 @@ const NOT_SHOWN: &[appeal::Column] = &[
     appeal::Column::HighPriority,
     appeal::Column::SlaStartedAt,
     appeal::Column::ReactedAt,
+    appeal::Column::FirstAnsweredAt,
+    appeal::Column::FirstDueAt,
+    appeal::Column::FirstCompleteness,
+    appeal::Column::FirstSatisfied,
+    appeal::Column::ReactionDueAt,
+    appeal::Column::ReactionHours,
     appeal::Column::CreatedAt,
     appeal::Column::UpdatedAt,
 ];
@@ -1107,6 +1129,12 @@ mod tests {
             satisfied: None,
             feedback_code: None,
             feedback_expires_at: None,
+            first_answered_at: None,
+            first_due_at: None,
+            first_completeness: None,
+            first_satisfied: None,
+            reaction_due_at: None,
+            reaction_hours: None,
             reopen_count: 0,
             duplicate_of_id: None,
             version: 1,

@@ -153,6 +153,8 @@ pub async fn create(state: &AppState, caller: &Caller, scope: &AppealScope, new:
         feedback_code: None,
         feedback_expires_at: None,
         reopen_count: 0,
+        first_answer: None,
+        reaction: None,
         duplicate_of_id: None,
         version: 1,
         created_at: now,

@@ -631,6 +631,8 @@ fn new_appeal(
         feedback_code: None,
         feedback_expires_at: None,
         reopen_count: item.reopened.unwrap_or(0).max(0),
+        first_answer: None,
+        reaction: None,
         duplicate_of_id: None,
         version: 1,
         created_at: now,

@@ -661,6 +661,8 @@ fn generate(
         feedback_code: None,
         feedback_expires_at: None,
         reopen_count,
+        first_answer: None,
+        reaction: None,
         duplicate_of_id: None,
         version: 1,
         created_at: received_at,

@@ -9,7 +9,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, NotSet, QueryFilter, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, NotSet, QueryFilter, QuerySelect,
+    Set,
 };
 
 use super::audit::{self, Actor};
@@ -18,7 +19,7 @@ use super::rollup::{self, Facts};
 use super::{deliveries, search, tasks};
 use crate::domain::access::Channel;
 pub use crate::domain::appeal::{
-    Appeal, AppealId, CategoryId, FreshAppeal, Placed, RecipientId, RecordId, TerritoryId,
+    Appeal, AppealId, CategoryId, FirstAnswer, FreshAppeal, Placed, ReactionFact, RecipientId, RecordId, TerritoryId,
 };
 use crate::domain::deadlines::AppealKind;
 pub use crate::domain::effects::{Change, Event, Payload};
@@ -26,7 +27,7 @@ use crate::domain::events::Topic;
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::notices;
 use crate::domain::quality::{Completeness, NoAnswerReason};
-use crate::entity::{appeal, appeal_counter, appeal_event};
+use crate::entity::{appeal, appeal_answer, appeal_counter, appeal_event};
 use crate::error::{AppError, AppResult};
 
 /// Whether a caller may see an appeal (the services' row scope).
@@ -84,11 +85,26 @@ impl TryFrom<appeal::Model> for Appeal {
             feedback_code,
             feedback_expires_at,
             reopen_count,
+            first_answered_at,
+            first_due_at,
+            first_completeness,
+            first_satisfied,
+            reaction_due_at,
+            reaction_hours,
             duplicate_of_id,
             version,
             created_at,
             updated_at,
         } = m;
+        let first_answer = match (first_answered_at, first_due_at) {
+            (Some(answered_at), Some(due_at)) => Some(FirstAnswer {
+                answered_at,
+                due_at,
+                completeness: first_completeness.as_deref().map(parse).transpose()?,
+                satisfied: first_satisfied,
+            }),
+            _ => None,
+        };
         Ok(Self {
             id: AppealId(id),
             number,
@@ -128,6 +144,10 @@ impl TryFrom<appeal::Model> for Appeal {
             feedback_code,
             feedback_expires_at,
             reopen_count,
+            first_answer,
+            reaction: reaction_due_at
+                .zip(reaction_hours)
+                .map(|(due_at, working_hours)| ReactionFact { due_at, working_hours }),
             duplicate_of_id: duplicate_of_id.map(AppealId),
             version,
             created_at,
@@ -178,6 +198,12 @@ impl From<Appeal> for appeal::Model {
             feedback_code: a.feedback_code,
             feedback_expires_at: a.feedback_expires_at,
             reopen_count: a.reopen_count,
+            first_answered_at: a.first_answer.map(|f| f.answered_at),
+            first_due_at: a.first_answer.map(|f| f.due_at),
+            first_completeness: a.first_answer.and_then(|f| f.completeness).map(|c| c.as_str().to_string()),
+            first_satisfied: a.first_answer.and_then(|f| f.satisfied),
+            reaction_due_at: a.reaction.map(|r| r.due_at),
+            reaction_hours: a.reaction.map(|r| r.working_hours),
             duplicate_of_id: a.duplicate_of_id.map(|d| d.0),
             version: a.version,
             created_at: a.created_at,
@@ -199,6 +225,21 @@ fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveM
         ($field:ident, $into:expr) => {
             if before.is_some_and(|b| b.$field == a.$field) { NotSet } else { Set(($into)(&a.$field)) }
         };
+    }
+    macro_rules! reaction {
+        ($part:expr) => {{
+            let part = $part;
+            let now = a.reaction.as_ref().and_then(part);
+            if before.is_some_and(|b| b.reaction.as_ref().and_then(part) == now) { NotSet } else { Set(now) }
+        }};
+    }
+    // The first answer's columns, each from its part of `first_answer` (NULL without one).
+    macro_rules! first {
+        ($part:expr) => {{
+            let part = $part;
+            let now = a.first_answer.as_ref().and_then(part);
+            if before.is_some_and(|b| b.first_answer.as_ref().and_then(part) == now) { NotSet } else { Set(now) }
+        }};
     }
     appeal::ActiveModel {
         id: NotSet,
@@ -239,6 +280,12 @@ fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveM
         feedback_code: col!(feedback_code),
         feedback_expires_at: col!(feedback_expires_at),
         reopen_count: col!(reopen_count),
+        first_answered_at: first!(|f: &FirstAnswer| Some(f.answered_at)),
+        first_due_at: first!(|f: &FirstAnswer| Some(f.due_at)),
+        first_completeness: first!(|f: &FirstAnswer| f.completeness.map(|c| c.as_str().to_string())),
+        first_satisfied: first!(|f: &FirstAnswer| f.satisfied),
+        reaction_due_at: reaction!(|r: &ReactionFact| Some(r.due_at)),
+        reaction_hours: reaction!(|r: &ReactionFact| Some(r.working_hours)),
         duplicate_of_id: col!(duplicate_of_id, |d: &Option<AppealId>| d.map(|d| d.0)),
         version: col!(version),
         created_at: col!(created_at),
@@ -271,9 +318,10 @@ impl<Id: RecordId> From<&Appeal<Id>> for Facts {
             duplicate_of_id: a.duplicate_of_id.map(|d| d.0),
             due_at: a.due_at,
             resolved_at: a.resolved_at,
-            answered_at: a.answered_at,
-            completeness: a.completeness.map(|c| c.as_str().to_string()),
-            satisfied: a.satisfied,
+            first_answered_at: a.first_answer.map(|f| f.answered_at),
+            first_due_at: a.first_answer.map(|f| f.due_at),
+            first_completeness: a.first_answer.and_then(|f| f.completeness).map(|c| c.as_str().to_string()),
+            first_satisfied: a.first_answer.and_then(|f| f.satisfied),
             reopen_count: a.reopen_count,
         }
     }
@@ -494,6 +542,69 @@ async fn notify_author(
     Ok(())
 }
 
+/// The answer row of the answer `a` holds now, numbered `ordinal`.
+fn answer_row<Id: RecordId>(
+    appeal_id: AppealId,
+    a: &Appeal<Id>,
+    ordinal: i32,
+    author: &str,
+) -> Option<appeal_answer::ActiveModel> {
+    let at = a.answered_at?;
+    Some(appeal_answer::ActiveModel {
+        id: NotSet,
+        appeal_id: Set(appeal_id.0),
+        ordinal: Set(ordinal),
+        answered_at: Set(at),
+        due_at: Set(a.due_at),
+        on_time: Set(at <= a.due_at),
+        text: Set(a.answer_text.clone()),
+        completeness: Set(a.completeness.map(|c| c.as_str().to_string())),
+        satisfied: Set(a.satisfied),
+        satisfaction_score: Set(a.satisfaction_score),
+        author: Set(author.to_string()),
+    })
+}
+
+/// Keeps the answers of an appeal as facts (`appeal_answers`): a new answer (one the appeal
+/// did not hold before this write) is added after the ones before it; an assessment, a
+/// rating or a corrected text of the answer it holds updates that answer's row. A reopening
+/// clears the appeal's answer columns and leaves the rows alone.
+async fn record_answer(txn: &DatabaseTransaction, old: Option<&Appeal>, saved: &Appeal, actor: &str) -> AppResult<()> {
+    use appeal_answer::Column as A;
+    let Some(at) = saved.answered_at else { return Ok(()) };
+    let before = old.and_then(|o| o.answered_at);
+    if before != Some(at) {
+        let given = appeal_answer::Entity::find()
+            .filter(A::AppealId.eq(saved.id.0))
+            .select_only()
+            .expr(Expr::col(A::Ordinal).max())
+            .into_tuple::<Option<i32>>()
+            .one(txn)
+            .await?
+            .flatten()
+            .unwrap_or(0);
+        if let Some(r) = answer_row(saved.id, saved, given + 1, actor) {
+            appeal_answer::Entity::insert(r).exec_without_returning(txn).await?;
+        }
+        return Ok(());
+    }
+    let Some(o) = old else { return Ok(()) };
+    if (o.completeness, o.satisfied, o.satisfaction_score, &o.answer_text)
+        != (saved.completeness, saved.satisfied, saved.satisfaction_score, &saved.answer_text)
+    {
+        appeal_answer::Entity::update_many()
+            .col_expr(A::Completeness, Expr::value(saved.completeness.map(|c| c.as_str().to_string())))
+            .col_expr(A::Satisfied, Expr::value(saved.satisfied))
+            .col_expr(A::SatisfactionScore, Expr::value(saved.satisfaction_score))
+            .col_expr(A::Text, Expr::value(saved.answer_text.clone()))
+            .filter(A::AppealId.eq(saved.id.0))
+            .filter(A::AnsweredAt.eq(at))
+            .exec(txn)
+            .await?;
+    }
+    Ok(())
+}
+
 /// Stores a change of `old` (as read in this transaction): writes the changed columns if the
 /// row still has `old`'s version (one statement, so concurrent writers cannot both win),
 /// reads the row back, and records the change in the rollup ledger, the history and the
@@ -509,6 +620,7 @@ pub async fn save_change(
     stamp: Stamp<'_>,
 ) -> AppResult<Appeal> {
     let Change { mut next, event } = change;
+    next.keep_first_answer();
     next.id = old.id;
     next.version = old.version + 1;
     next.updated_at = stamp.at;
@@ -524,6 +636,7 @@ pub async fn save_change(
     let saved = load(txn, old.id).await?.ok_or_else(|| AppError::NotFound("appeal".into()))?;
     search::reindex(txn, saved.id.0, &old.search_text, &saved.search_text).await?;
     rollup::record(txn, tz, Some(&Facts::from(old)), Some(&Facts::from(&saved))).await?;
+    record_answer(txn, Some(old), &saved, stamp.actor).await?;
     let outbox_id = record(txn, &saved, &event, stamp, false).await?;
     notify_author(txn, tz, &saved, &event, stamp.at, outbox_id).await?;
     Ok(saved)
@@ -540,9 +653,12 @@ pub async fn insert(
     event: &Event,
     stamp: Stamp<'_>,
 ) -> AppResult<Appeal> {
-    let saved = Appeal::try_from(row(fresh, None).insert(txn).await?)?;
+    let mut fresh = fresh.clone();
+    fresh.keep_first_answer();
+    let saved = Appeal::try_from(row(&fresh, None).insert(txn).await?)?;
     search::index_new(txn, &[saved.id.0]).await?;
     rollup::record(txn, tz, None, Some(&Facts::from(&saved))).await?;
+    record_answer(txn, None, &saved, stamp.actor).await?;
     record(txn, &saved, event, stamp, true).await?;
     Ok(saved)
 }
@@ -588,7 +704,12 @@ pub async fn insert_many(
     let mut rows = Vec::with_capacity(arrivals.len());
     let mut numbers = Vec::with_capacity(arrivals.len());
     let mut events = HashMap::with_capacity(arrivals.len());
-    for a in arrivals {
+    let mut answers = HashMap::new();
+    for mut a in arrivals {
+        a.appeal.keep_first_answer();
+        if a.appeal.answered_at.is_some() {
+            answers.insert(a.appeal.number.clone(), a.appeal.clone());
+        }
         rows.push(row(&a.appeal, None));
         numbers.push(a.appeal.number.clone());
         events.insert(a.appeal.number, (a.at, a.event));
@@ -602,6 +723,11 @@ pub async fn insert_many(
         .filter_map(|i| events.get(&i.number).map(|(at, e)| event_row(AppealId(i.id), *at, stamp.actor, e)))
         .collect();
     crate::db::insert_rows(txn, event_rows, max).await?;
+    let answer_rows: Vec<appeal_answer::ActiveModel> = inserted
+        .iter()
+        .filter_map(|i| answers.get(&i.number).and_then(|a| answer_row(AppealId(i.id), a, 1, stamp.actor)))
+        .collect();
+    crate::db::insert_rows(txn, answer_rows, max).await?;
     let n = ids.len();
     audit::write(
         txn,
@@ -679,6 +805,13 @@ mod tests {
             feedback_code: Some("ABCDEF2345".into()),
             feedback_expires_at: Some(t),
             reopen_count: 2,
+            first_answer: Some(FirstAnswer {
+                answered_at: t - chrono::Duration::days(3),
+                due_at: t - chrono::Duration::days(4),
+                completeness: Some(Completeness::Formal),
+                satisfied: Some(false),
+            }),
+            reaction: Some(ReactionFact { due_at: t, working_hours: 2.5 }),
             duplicate_of_id: Some(AppealId(7)),
             version: 3,
             created_at: t,

@@ -3,7 +3,7 @@
 
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder};
 
-use crate::entity::{appeal, appeal_event, user};
+use crate::entity::{appeal, appeal_answer, appeal_event, user};
 use crate::error::AppResult;
 
 macro_rules! by_ids {
@@ -29,6 +29,19 @@ pub async fn appeal_events(conn: &impl ConnectionTrait, appeals: &[i64]) -> AppR
     Ok(appeal_event::Entity::find()
         .filter(appeal_event::Column::AppealId.is_in(appeals.iter().copied()))
         .order_by_asc(appeal_event::Column::Id)
+        .all(conn)
+        .await?)
+}
+
+/// The answers of these appeals (`appeal_answers`), per appeal in order.
+///
+/// # Errors
+/// On a database failure.
+pub async fn appeal_answers(conn: &impl ConnectionTrait, appeals: &[i64]) -> AppResult<Vec<appeal_answer::Model>> {
+    Ok(appeal_answer::Entity::find()
+        .filter(appeal_answer::Column::AppealId.is_in(appeals.iter().copied()))
+        .order_by_asc(appeal_answer::Column::AppealId)
+        .order_by_asc(appeal_answer::Column::Ordinal)
         .all(conn)
         .await?)
 }

@@ -46,14 +46,17 @@ pub struct Facts {
     pub duplicate_of_id: Option<i64>,
     pub due_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
-    pub answered_at: Option<DateTime<Utc>>,
-    pub completeness: Option<String>,
-    pub satisfied: Option<bool>,
+    /// The first answer (kept through reopenings): the analytics count first answers.
+    pub first_answered_at: Option<DateTime<Utc>>,
+    /// The deadline in force when the first answer was given.
+    pub first_due_at: Option<DateTime<Utc>>,
+    pub first_completeness: Option<String>,
+    pub first_satisfied: Option<bool>,
     pub reopen_count: i32,
 }
 
 /// The columns of [`Facts`], for `select_only().columns(..)`.
-pub const FACT_COLUMNS: [appeal::Column; 14] = [
+pub const FACT_COLUMNS: [appeal::Column; 15] = [
     appeal::Column::ReceivedAt,
     appeal::Column::Channel,
     appeal::Column::Kind,
@@ -64,9 +67,10 @@ pub const FACT_COLUMNS: [appeal::Column; 14] = [
     appeal::Column::DuplicateOfId,
     appeal::Column::DueAt,
     appeal::Column::ResolvedAt,
-    appeal::Column::AnsweredAt,
-    appeal::Column::Completeness,
-    appeal::Column::Satisfied,
+    appeal::Column::FirstAnsweredAt,
+    appeal::Column::FirstDueAt,
+    appeal::Column::FirstCompleteness,
+    appeal::Column::FirstSatisfied,
     appeal::Column::ReopenCount,
 ];
 
@@ -83,9 +87,10 @@ impl From<&appeal::Model> for Facts {
             duplicate_of_id: a.duplicate_of_id,
             due_at: a.due_at,
             resolved_at: a.resolved_at,
-            answered_at: a.answered_at,
-            completeness: a.completeness.clone(),
-            satisfied: a.satisfied,
+            first_answered_at: a.first_answered_at,
+            first_due_at: a.first_due_at,
+            first_completeness: a.first_completeness.clone(),
+            first_satisfied: a.first_satisfied,
             reopen_count: a.reopen_count,
         }
     }
@@ -269,16 +274,18 @@ pub struct Contribution {
 impl Contribution {
     /// The contribution of an appeal whose local days are taken in `tz`.
     pub fn of(f: &Facts, tz: chrono_tz::Tz) -> Self {
-        let answered = f.answered_at.is_some();
-        let on_time = f.answered_at.is_some_and(|a| a <= f.due_at);
+        // The first answer counts, whatever happened after it (a reopening, a better answer).
+        let first = f.first_answered_at.zip(f.first_due_at);
+        let answered = first.is_some();
+        let on_time = first.is_some_and(|(a, due)| a <= due);
         let counts = [
             1,
             i64::from(answered),
             i64::from(on_time),
-            i64::from(f.satisfied == Some(true)),
-            i64::from(f.satisfied.is_some()),
-            i64::from(f.completeness.as_deref() == Some("FULL")),
-            i64::from(f.completeness.is_some()),
+            i64::from(f.first_satisfied == Some(true)),
+            i64::from(f.first_satisfied.is_some()),
+            i64::from(f.first_completeness.as_deref() == Some("FULL")),
+            i64::from(f.first_completeness.is_some()),
             i64::from(f.reopen_count > 0),
         ];
         let key = StatKey {
@@ -293,17 +300,24 @@ impl Contribution {
             recipient_id: f.recipient_id,
             duplicate: f.duplicate_of_id.is_some(),
         };
-        let due = f.resolved_at.map(|r| {
+        // Timeliness by the deadline: a first answer by the deadline in force then (a later
+        // reopening does not take it back), else the resolution (a redirect, no answer, a
+        // duplicate mark) by the running deadline.
+        let resolution = match first {
+            Some((a, due)) => Some((a, due)),
+            None => f.resolved_at.map(|r| (r, f.due_at)),
+        };
+        let due = resolution.map(|(r, due_at)| {
             let key = DueKey {
                 grain: Grain::Day,
-                day: f.due_at.with_timezone(&tz).date_naive(),
+                day: due_at.with_timezone(&tz).date_naive(),
                 channel: f.channel.clone(),
                 territory_id: f.territory_id,
                 recipient_id: f.recipient_id,
             };
-            (key, [1, i64::from(r <= f.due_at)])
+            (key, [1, i64::from(r <= due_at)])
         });
-        let response = f.answered_at.map(|a| response_bucket(f.received_at, a));
+        let response = f.first_answered_at.map(|a| response_bucket(f.received_at, a));
         Self { stat: (key, counts), due, response }
     }
 }
@@ -1049,9 +1063,10 @@ mod tests {
             duplicate_of_id: None,
             due_at: Utc.with_ymd_and_hms(2026, 3, 10, 16, 59, 59).unwrap(),
             resolved_at: None,
-            answered_at: None,
-            completeness: None,
-            satisfied: None,
+            first_answered_at: None,
+            first_due_at: None,
+            first_completeness: None,
+            first_satisfied: None,
             reopen_count: 0,
         }
     }
@@ -1147,23 +1162,48 @@ mod tests {
     }
 
     #[test]
-    fn counts_follow_the_answer_rating_and_deadline() {
+    fn counts_follow_the_first_answer_rating_and_deadline() {
         let mut f = facts();
-        f.answered_at = Some(f.due_at);
-        f.resolved_at = f.answered_at;
-        f.completeness = Some("FULL".into());
-        f.satisfied = Some(false);
+        f.first_answered_at = Some(f.due_at);
+        f.first_due_at = Some(f.due_at);
+        f.resolved_at = f.first_answered_at;
+        f.first_completeness = Some("FULL".into());
+        f.first_satisfied = Some(false);
         f.reopen_count = 1;
         let c = Contribution::of(&f, chrono_tz::UTC);
         assert_eq!(c.stat.1, [1, 1, 1, 0, 1, 1, 1, 1]);
         assert_eq!(c.due.as_ref().map(|d| d.1), Some([1, 1]), "answered exactly at the deadline meets it");
-        f.answered_at = Some(f.due_at + chrono::Duration::seconds(1));
-        f.resolved_at = f.answered_at;
-        f.completeness = Some("FORMAL".into());
-        f.satisfied = Some(true);
+        f.first_answered_at = Some(f.due_at + chrono::Duration::seconds(1));
+        f.resolved_at = f.first_answered_at;
+        f.first_completeness = Some("FORMAL".into());
+        f.first_satisfied = Some(true);
         let c = Contribution::of(&f, chrono_tz::UTC);
         assert_eq!(c.stat.1, [1, 1, 0, 1, 1, 0, 1, 1]);
         assert_eq!(c.due.map(|d| d.1), Some([1, 0]));
+    }
+
+    #[test]
+    fn a_reopened_appeal_keeps_counting_its_first_late_answer() {
+        // First answered a day late (deadline 10 March), reopened: the current answer is
+        // gone, the running deadline moved on, the appeal is unresolved.
+        let mut f = facts();
+        let first_due = f.due_at;
+        f.first_answered_at = Some(first_due + chrono::Duration::days(1));
+        f.first_due_at = Some(first_due);
+        f.first_completeness = Some("FORMAL".into());
+        f.reopen_count = 1;
+        f.status = "REOPENED".into();
+        f.due_at = first_due + chrono::Duration::days(20);
+        let c = Contribution::of(&f, chrono_tz::UTC);
+        assert_eq!(c.stat.1, [1, 1, 0, 0, 0, 0, 1, 1], "answered, late, assessed not FULL, reopened");
+        let (key, counts) = c.due.unwrap();
+        assert_eq!((key.day, counts), (d("2026-03-10"), [1, 0]), "late against the first deadline");
+        assert_eq!(c.response, Some(response_bucket(f.received_at, first_due + chrono::Duration::days(1))));
+        // A second, timely and FULL answer changes nothing of that.
+        f.resolved_at = Some(f.due_at - chrono::Duration::days(1));
+        f.status = "ANSWERED".into();
+        let again = Contribution::of(&f, chrono_tz::UTC);
+        assert_eq!((again.stat.1, again.due, again.response), (c.stat.1, Some((key, counts)), c.response));
     }
 
     #[test]
@@ -1201,8 +1241,9 @@ mod tests {
         let old = facts();
         let mut new = old.clone();
         new.status = "ANSWERED".into();
-        new.answered_at = Some(old.received_at);
-        new.resolved_at = new.answered_at;
+        new.first_answered_at = Some(old.received_at);
+        new.first_due_at = Some(old.due_at);
+        new.resolved_at = new.first_answered_at;
         let mut l = Ledger::default();
         l.change(None, Some(&old), tz);
         l.change(Some(&old), Some(&new), tz);

@@ -33,6 +33,7 @@ mod outbox;
 mod policy;
 mod polls;
 mod practices;
+mod quality_facts;
 mod reference;
 mod reference_cache;
 mod reference_lifecycle;

@@ -136,7 +136,7 @@ async fn answers(app: &TestApp, from: chrono::NaiveDate, to: chrono::NaiveDate) 
         d.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).unwrap().with_timezone(&chrono::Utc)
     };
     appeal::Entity::find()
-        .filter(appeal::Column::AnsweredAt.is_not_null())
+        .filter(appeal::Column::FirstAnsweredAt.is_not_null())
         .filter(appeal::Column::ReceivedAt.gte(at(from)))
         .filter(appeal::Column::ReceivedAt.lt(at(to)))
         .all(&app.state.db)
@@ -144,7 +144,7 @@ async fn answers(app: &TestApp, from: chrono::NaiveDate, to: chrono::NaiveDate) 
         .unwrap()
         .into_iter()
         .map(|a| {
-            let micros = (a.answered_at.unwrap() - a.received_at).num_microseconds().unwrap();
+            let micros = (a.first_answered_at.unwrap() - a.received_at).num_microseconds().unwrap();
             (micros as f64 / 1e6 / 3600.0, a.recipient_id, a.channel, a.category_id)
         })
         .collect()

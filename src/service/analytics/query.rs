@@ -284,13 +284,14 @@ pub(super) fn count_all() -> Expr {
     Func::count(Expr::col(appeal::Column::Id)).into()
 }
 
-/// Hours from receipt to answer. Date arithmetic differs per backend; the migration that
-/// indexes it holds the one text of each.
+/// Hours from receipt to the first answer (the one the analytics count, kept through
+/// reopenings). Date arithmetic differs per backend; the migration that indexes it holds the
+/// one text of each.
 pub(super) fn response_hours(backend: DatabaseBackend) -> Expr {
-    use migration::m20261129_000012_appeal_rollups::{RESPONSE_HOURS_PG, RESPONSE_HOURS_SQLITE};
+    use migration::m20261220_000001_appeal_answers::{FIRST_RESPONSE_HOURS_PG, FIRST_RESPONSE_HOURS_SQLITE};
     match backend {
-        DatabaseBackend::Postgres => Expr::cust(RESPONSE_HOURS_PG),
-        _ => Expr::cust(RESPONSE_HOURS_SQLITE),
+        DatabaseBackend::Postgres => Expr::cust(FIRST_RESPONSE_HOURS_PG),
+        _ => Expr::cust(FIRST_RESPONSE_HOURS_SQLITE),
     }
 }
 
@@ -325,7 +326,7 @@ pub(super) struct MedianOf {
     pub(super) histogram: Option<BTreeMap<i32, i64>>,
 }
 
-/// One walk along `ix_appeals_response`: `limit` values from `offset` in the order of
+/// One walk along `ix_appeals_first_response`: `limit` values from `offset` in the order of
 /// response time, within one histogram bucket (`expect` values there) or over all answers.
 struct Walk {
     key: i64,
@@ -542,4 +543,75 @@ fn renumbered(sql: &str, by: usize) -> String {
         }
     }
     out
+}
+
+/// An incident's first reactions of a group: how many, how many by their term, and the exact
+/// median of their working hours.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(super) struct ReactionStats {
+    pub(super) reacted: i64,
+    pub(super) on_time: i64,
+    pub(super) median_hours: Option<f64>,
+}
+
+impl ReactionStats {
+    /// Reactions by their term ÷ reactions; `None` without any.
+    pub(super) fn on_time_rate(&self) -> Option<f64> {
+        crate::domain::rating::rate(self.on_time, self.reacted)
+    }
+}
+
+/// The first reactions of the incidents matching `cond` (receipt in the period and the
+/// caller's filters), per recipient (`per_recipient`) or as one (key 0), computed per period
+/// from the facts in ONE statement: window functions number the reactions of each group by
+/// working hours and count them and those on time, and only the one or two middle rows of
+/// each group come back (index `ix_appeals_reaction` over the reacted incidents by receipt).
+pub(super) async fn reaction_stats(
+    conn: &impl ConnectionTrait,
+    cond: Condition,
+    per_recipient: bool,
+) -> AppResult<HashMap<i64, ReactionStats>> {
+    let backend = conn.get_database_backend();
+    let key = if per_recipient { "recipient_id" } else { "CAST(0 AS BIGINT)" };
+    let inner = appeal::Entity::find()
+        .filter(
+            cond.add(appeal::Column::Kind.eq("INCIDENT"))
+                .add(appeal::Column::ReactionHours.is_not_null())
+                .add(appeal::Column::ReactionDueAt.is_not_null()),
+        )
+        .select_only()
+        .expr_as(Expr::cust(key), "k")
+        .expr_as(Expr::cust("reaction_hours"), "h")
+        .expr_as(Expr::cust(format!("ROW_NUMBER() OVER (PARTITION BY {key} ORDER BY reaction_hours)")), "rn")
+        .expr_as(Expr::cust(format!("COUNT(*) OVER (PARTITION BY {key})")), "n")
+        .expr_as(
+            Expr::cust(format!(
+                "SUM(CASE WHEN reacted_at <= reaction_due_at THEN 1 ELSE 0 END) OVER (PARTITION BY {key})"
+            )),
+            "met",
+        )
+        .build(backend);
+    let sql = format!(
+        "SELECT k, h, CAST(rn AS BIGINT) AS rn, CAST(n AS BIGINT) AS n, CAST(met AS BIGINT) AS met \
+         FROM ({}) AS w WHERE 2 * rn >= n AND 2 * rn <= n + 2",
+        inner.sql
+    );
+    let values = inner.values.map(|v| v.0).unwrap_or_default();
+    let rows = conn.query_all_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
+    let mut middle: HashMap<i64, Vec<f64>> = HashMap::new();
+    let mut out: HashMap<i64, ReactionStats> = HashMap::new();
+    for r in rows {
+        let k: Option<i64> = r.try_get("", "k")?;
+        let k = k.unwrap_or(0);
+        middle.entry(k).or_default().push(r.try_get("", "h")?);
+        let e = out.entry(k).or_default();
+        e.reacted = r.try_get("", "n")?;
+        e.on_time = r.try_get("", "met")?;
+    }
+    for (k, v) in middle {
+        if let Some(e) = out.get_mut(&k) {
+            e.median_hours = Some(v.iter().sum::<f64>() / v.len() as f64);
+        }
+    }
+    Ok(out)
 }

@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use sea_orm::{ColumnTrait, Condition, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 
 use super::access::Scoped;
-use super::query::{C2, HistogramsOf, MedianOf, Names, buckets_of, count_all, days_in, medians, received_in, sum_of};
+use super::query::{
+    C2, HistogramsOf, MedianOf, Names, buckets_of, count_all, days_in, medians, reaction_stats, received_in, sum_of,
+};
 use super::{Filter, Period};
 use crate::domain::access::{Channel, Principal};
 use crate::domain::analytics::Named;
@@ -33,6 +35,7 @@ struct RecipientTotals {
     rated: i64,
     full: i64,
     assessed: i64,
+    reopened: i64,
 }
 
 /// The recipient rating for the period, optionally within one channel.
@@ -42,7 +45,9 @@ struct RecipientTotals {
 /// or already overdue; `fullAnswerRate` = FULL ÷ assessed and `satisfiedRate` = satisfied ÷
 /// rated among the appeals received in the period; the score weights the three rates
 /// (settings, default 40/30/30) re-weighting missing ones; only recipients with at least the
-/// minimum volume are ranked, by score. A person limited to a territory gets its subtree's
+/// minimum volume are ranked, by score. A recipient with no appeals received in the period
+/// (only deadlines of older ones falling in it) has no rates and no score (`has_volume`
+/// false) and comes last. A person limited to a territory gets its subtree's
 /// appeals; an executor limited to its recipient gets its own row only (ranked among all).
 ///
 /// # Errors
@@ -113,7 +118,7 @@ pub(super) async fn rating_in(
         .select_only()
         .column(S::RecipientId)
         .group_by(S::RecipientId);
-    for col in ["total", "answered", "satisfied", "rated", "full", "assessed"] {
+    for col in ["total", "answered", "satisfied", "rated", "full", "assessed", "reopened"] {
         q = q.expr_as(sum_of(col), col);
     }
     let totals = q.into_model::<RecipientTotals>().all(conn).await?;
@@ -143,6 +148,8 @@ pub(super) async fn rating_in(
         .filter(
             base.clone()
                 .add(C::ResolvedAt.is_null())
+                // A reopened appeal was judged by its first answer already.
+                .add(C::FirstAnsweredAt.is_null())
                 .add(C::DueAt.gte(start))
                 .add(C::DueAt.lt(end))
                 .add(C::DueAt.lt(now)),
@@ -158,7 +165,8 @@ pub(super) async fn rating_in(
         due.entry(r).or_default().0 += n;
     }
     due.retain(|_, (n, _)| *n != 0);
-    let received = base.add(received_in(start, end)).add(C::AnsweredAt.is_not_null());
+    let reactions = reaction_stats(conn, base.clone().add(received_in(start, end)), true).await?;
+    let received = base.add(received_in(start, end)).add(C::FirstAnsweredAt.is_not_null());
     // Every recipient's median in one grouped read of the histograms and one walk statement;
     // the histograms keep no territory, so a caller limited to one walks without them.
     let medians = if with_median {
@@ -196,20 +204,30 @@ pub(super) async fn rating_in(
             let t = totals.get(&id);
             let total = t.map_or(0, |t| t.total);
             let (due_n, met) = due.get(&id).copied().unwrap_or((0, 0));
-            let on_time_rate = rate(met, due_n);
+            // No volume, no score: a recipient with no appeals received in the period has
+            // nothing to be measured on (deadlines of older appeals falling in the period
+            // alone would read «в срок 100%, балл 100»).
+            let has_volume = total > 0;
+            let on_time_rate = rate(met, due_n).filter(|_| has_volume);
             let full_answer_rate = t.and_then(|t| rate(t.full, t.assessed));
             let satisfied_rate = t.and_then(|t| rate(t.satisfied, t.rated));
+            let reopened_rate = t.and_then(|t| rate(t.reopened, t.total));
             let median_response_hours = medians.get(&id).copied();
+            let reaction = reactions.get(&id).copied().unwrap_or_default();
             Some(RatingRow {
                 recipient,
                 rank: None,
                 total,
+                has_volume,
                 on_time_rate,
                 full_answer_rate,
                 satisfied_rate,
+                reopened_rate,
+                reaction_on_time_rate: reaction.on_time_rate(),
+                median_reaction_hours: reaction.median_hours,
                 median_response_hours,
-                score: weights.score(on_time_rate, full_answer_rate, satisfied_rate),
-                enough_data: total >= min_volume,
+                score: weights.score(on_time_rate, full_answer_rate, satisfied_rate).filter(|_| has_volume),
+                enough_data: has_volume && total >= min_volume,
             })
         })
         .collect();
@@ -217,6 +235,7 @@ pub(super) async fn rating_in(
         let ranked = |r: &RatingRow| r.enough_data && r.score.is_some();
         ranked(b)
             .cmp(&ranked(a))
+            .then_with(|| b.has_volume.cmp(&a.has_volume))
             .then_with(|| b.score.unwrap_or(-1.0).total_cmp(&a.score.unwrap_or(-1.0)))
             .then_with(|| b.total.cmp(&a.total))
             .then_with(|| a.recipient.name.cmp(&b.recipient.name))

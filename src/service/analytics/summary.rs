@@ -5,7 +5,9 @@ use std::collections::BTreeMap;
 use sea_orm::{ColumnTrait, EntityTrait, FromQueryResult, QueryFilter, QuerySelect};
 
 use super::access::Scoped;
-use super::query::{HistogramsOf, MedianOf, Names, Resolved, count_if, days_in, medians, received_in, sum_of};
+use super::query::{
+    HistogramsOf, MedianOf, Names, Resolved, count_if, days_in, medians, reaction_stats, received_in, sum_of,
+};
 use super::{Filter, Period, SummaryParts};
 use crate::domain::access::Principal;
 use crate::domain::analytics::{CountBy, Summary};
@@ -132,9 +134,15 @@ pub(super) async fn summary_with(
         s.overdue_now = overdue.unwrap_or(0);
         s.due_soon_now = due_soon.unwrap_or(0);
     }
+    // Incidents' first reactions, from the facts of the period (one statement).
+    let reactions = reaction_stats(conn, cond.clone(), false).await?.remove(&0).unwrap_or_default();
+    s.reacted = reactions.reacted;
+    s.reacted_on_time = reactions.on_time;
+    s.median_reaction_hours = reactions.median_hours;
     if parts.median && s.answered > 0 {
         let from = resolved.on_responses().map(|cond| HistogramsOf { cond, period, per_recipient: false });
-        let of = MedianOf { key: 0, answered: cond.add(C::AnsweredAt.is_not_null()), n: s.answered, histogram: None };
+        let of =
+            MedianOf { key: 0, answered: cond.add(C::FirstAnsweredAt.is_not_null()), n: s.answered, histogram: None };
         s.median_response_hours = medians(conn, from, vec![of]).await?.remove(&0);
     }
     Ok(s)

@@ -93,7 +93,7 @@ enum Figure {
     Hours(Option<f64>),
 }
 
-fn figures(s: &Summary) -> [(&'static str, Figure); 9] {
+fn figures(s: &Summary) -> [(&'static str, Figure); 11] {
     [
         ("Поступило обращений", Figure::Count(s.total)),
         ("Дан ответ", Figure::Count(s.answered)),
@@ -104,6 +104,8 @@ fn figures(s: &Summary) -> [(&'static str, Figure); 9] {
         ("Доля ответов по существу", Figure::Rate(s.full_answer_rate())),
         ("Доля удовлетворённых ответом", Figure::Rate(s.satisfied_rate())),
         ("Доля повторных рассмотрений", Figure::Rate(s.reopened_rate())),
+        ("Инциденты: доля реакций в срок", Figure::Rate(s.reaction_on_time_rate())),
+        ("Инциденты: медианное время реакции, раб. ч", Figure::Hours(s.median_reaction_hours)),
     ]
 }
 
