@@ -21,6 +21,8 @@ mod m20261214_000001_folded_rollups;
 mod m20261214_000002_response_histograms;
 mod m20261216_000001_practices;
 mod m20261216_000002_cur_requests;
+mod m20261221_000001_system_reports;
+mod m20261221_000002_meetings;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -48,6 +50,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261214_000002_response_histograms::Migration),
             Box::new(m20261216_000001_practices::Migration),
             Box::new(m20261216_000002_cur_requests::Migration),
+            Box::new(m20261221_000001_system_reports::Migration),
+            Box::new(m20261221_000002_meetings::Migration),
         ]
     }
 }

@@ -17,7 +17,7 @@ use super::{Filter, GroupBy, GrowthItem, Period, SummaryParts, VisibleAppeal};
 use crate::domain::access::Principal;
 use crate::domain::deadlines::SlaState;
 use crate::domain::labels::UNASSIGNED;
-use crate::domain::memo::{MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
+use crate::domain::memo::{AssignmentLine, MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
 use crate::entity::appeal;
 use crate::entity::recipient;
 use crate::error::{AppError, AppResult};
@@ -31,6 +31,8 @@ pub type Memo = crate::domain::memo::Memo<recipient::Model>;
 const MEMO_POINTS: usize = 5;
 /// Overdue appeals listed in the memo.
 const MEMO_OVERDUE: u64 = 10;
+/// Open assignments of meetings listed in the memo, at most (overdue ones first).
+const MEMO_ASSIGNMENTS: u64 = 30;
 /// Open overdue appeals listed by [`overdue_appeals`], at most.
 const MEMO_OVERDUE_APPEALS: u64 = 50;
 
@@ -75,6 +77,18 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         .collect();
     let (overdue_by_recipient, overdue_oldest) = memo_overdue(state, &names, scoped).await?;
     let (topic_roadmaps, overdue_measures) = memo_roadmaps(state, &names, scoped).await?;
+    let assignments = crate::service::meetings::open_assignments(state, &scoped.filter().recipient_id, MEMO_ASSIGNMENTS)
+        .await?
+        .into_iter()
+        .map(|a| AssignmentLine {
+            text: a.text,
+            recipient: a.recipient,
+            due: a.due,
+            days_late: a.days_late,
+            meeting: a.meeting,
+            meeting_on: a.meeting_on,
+        })
+        .collect();
     let memo = Memo {
         week_start,
         week_end: week.to,
@@ -87,6 +101,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         overdue_by_recipient,
         overdue_oldest,
         overdue_measures,
+        assignments,
         rating,
         recommendations: Vec::new(),
         markdown: String::new(),
