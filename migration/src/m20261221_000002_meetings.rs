@@ -36,10 +36,8 @@ impl MigrationTrait for Migration {
                 .take(),
         )
         .await?;
-        m.create_index(
-            Index::create().name("ix_meetings_starts").table("meetings").col("starts_at").col("id").take(),
-        )
-        .await?;
+        m.create_index(Index::create().name("ix_meetings_starts").table("meetings").col("starts_at").col("id").take())
+            .await?;
         m.create_table(
             Table::create()
                 .table("meeting_participants")
@@ -145,7 +143,8 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["decision_practices", "meeting_decisions", "meeting_agenda_items", "meeting_participants", "meetings"] {
+        for t in ["decision_practices", "meeting_decisions", "meeting_agenda_items", "meeting_participants", "meetings"]
+        {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
         }
         Ok(())

@@ -46,10 +46,7 @@ impl Topic {
     /// Whether an outside integration may subscribe to it (staff accounts and the reference
     /// data's invalidation are internal).
     pub fn is_public(self) -> bool {
-        !matches!(
-            self,
-            Self::UserChanged | Self::ReferenceChanged | Self::AssignmentDueSoon | Self::AssignmentOverdue
-        )
+        !matches!(self, Self::UserChanged | Self::ReferenceChanged | Self::AssignmentDueSoon | Self::AssignmentOverdue)
     }
 }
 

@@ -114,7 +114,12 @@ pub fn assignment_transition(actor: Actor, from: AssignmentStatus, to: Assignmen
 
 /// Days past the due date: for an open assignment until `today`, for a done one until the
 /// day it was done; `None` when in time or cancelled.
-pub fn days_late(status: AssignmentStatus, due: NaiveDate, done_on: Option<NaiveDate>, today: NaiveDate) -> Option<i64> {
+pub fn days_late(
+    status: AssignmentStatus,
+    due: NaiveDate,
+    done_on: Option<NaiveDate>,
+    today: NaiveDate,
+) -> Option<i64> {
     let end = match status {
         AssignmentStatus::Assigned | AssignmentStatus::InProgress => today,
         AssignmentStatus::Done => done_on?,

@@ -288,10 +288,7 @@ async fn with_details(ctx: &Context<'_>, rows: Vec<meeting::Model>) -> AppResult
 async fn decisions(ctx: &Context<'_>, rows: Vec<meeting_decision::Model>) -> AppResult<Vec<Decision>> {
     let ids: Vec<i64> = rows.iter().map(|d| d.id).collect();
     let mut practices: HashMap<i64, Vec<practice::Model>> = meetings::practices_of(&state(ctx).db, &ids).await?;
-    Ok(rows
-        .into_iter()
-        .map(|row| Decision { practices: practices.remove(&row.id).unwrap_or_default(), row })
-        .collect())
+    Ok(rows.into_iter().map(|row| Decision { practices: practices.remove(&row.id).unwrap_or_default(), row }).collect())
 }
 
 /// Queries of meetings and assignments.

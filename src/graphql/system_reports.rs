@@ -200,8 +200,7 @@ impl SystemReportMutation {
         ctx: &Context<'_>,
         input: GenerateSystemReportInput,
     ) -> AppResult<SystemReport> {
-        let row =
-            system_reports::generate(state(ctx), caller(ctx), input.system, input.from.0, input.to.0).await?;
+        let row = system_reports::generate(state(ctx), caller(ctx), input.system, input.from.0, input.to.0).await?;
         SystemReport::of(row)
     }
 }

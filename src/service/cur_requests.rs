@@ -256,7 +256,8 @@ pub async fn add_material(
         CurMaterialKind::Report => {
             match m.report_id {
                 None => {
-                    errors.push(FieldError { path: "input.reportId".into(), message: "is required for a REPORT".into() });
+                    errors
+                        .push(FieldError { path: "input.reportId".into(), message: "is required for a REPORT".into() });
                 }
                 Some(rid) => {
                     if crate::entity::system_report::Entity::find_by_id(rid).one(&txn).await?.is_none() {

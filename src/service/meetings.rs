@@ -211,16 +211,16 @@ async fn write_parts(
         .await?;
     }
     if !checked.agenda.is_empty() {
-        meeting_agenda_item::Entity::insert_many(checked.agenda.into_iter().enumerate().map(|(i, (kind, title, note))| {
-            meeting_agenda_item::ActiveModel {
+        meeting_agenda_item::Entity::insert_many(checked.agenda.into_iter().enumerate().map(
+            |(i, (kind, title, note))| meeting_agenda_item::ActiveModel {
                 meeting_id: Set(meeting_id),
                 position: Set(i as i32 + 1),
                 kind: Set(kind.as_str().to_string()),
                 title: Set(title),
                 note: Set(note),
                 ..Default::default()
-            }
-        }))
+            },
+        ))
         .exec(txn)
         .await?;
     }
@@ -390,7 +390,8 @@ pub async fn add_decision(
         (Some(r), Some(due)) => {
             let found = recipient::Entity::find_by_id(r).one(&txn).await?;
             if !found.is_some_and(|x| x.active) {
-                errors.push(FieldError { path: "input.recipientId".into(), message: "no such active recipient".into() });
+                errors
+                    .push(FieldError { path: "input.recipientId".into(), message: "no such active recipient".into() });
             }
             let held_on = m.held_at.unwrap_or(now).with_timezone(&state.settings.timezone).date_naive();
             if due < held_on {
@@ -400,8 +401,9 @@ pub async fn add_decision(
                 });
             }
         }
-        (Some(_), None) => errors
-            .push(FieldError { path: "input.dueDate".into(), message: "is required for an assignment".into() }),
+        (Some(_), None) => {
+            errors.push(FieldError { path: "input.dueDate".into(), message: "is required for an assignment".into() })
+        }
         (None, Some(_)) => errors.push(FieldError {
             path: "input.recipientId".into(),
             message: "is required with a due date (an assignment names its recipient)".into(),
@@ -487,7 +489,9 @@ pub async fn set_assignment_status(
     };
     let Some(who) = d.recipient_id.and_then(|r| actor(u, r)) else {
         if u.has_any(READERS) {
-            return Err(AppError::Forbidden("curators, the Head and the recipient's executors move assignments".into()));
+            return Err(AppError::Forbidden(
+                "curators, the Head and the recipient's executors move assignments".into(),
+            ));
         }
         return Err(AppError::NotFound("assignment".into()));
     };
@@ -511,7 +515,8 @@ pub async fn set_assignment_status(
     if res.rows_affected != 1 {
         return Err(AppError::stale("the assignment"));
     }
-    let data = serde_json::json!({ "from": from, "to": to, "by": if who == Actor::Chair { "chair" } else { "executor" } });
+    let data =
+        serde_json::json!({ "from": from, "to": to, "by": if who == Actor::Chair { "chair" } else { "executor" } });
     audit::record(&txn, caller, now, "setAssignmentStatus", Some(format!("assignment:{id}")), Some(data)).await?;
     let updated = meeting_decision::Entity::find_by_id(id)
         .one(&txn)
@@ -623,7 +628,10 @@ pub async fn details(conn: &impl ConnectionTrait, meeting_ids: &[i64]) -> AppRes
 ///
 /// # Errors
 /// On a database failure.
-pub async fn practices_of(conn: &impl ConnectionTrait, decision_ids: &[i64]) -> AppResult<HashMap<i64, Vec<practice::Model>>> {
+pub async fn practices_of(
+    conn: &impl ConnectionTrait,
+    decision_ids: &[i64],
+) -> AppResult<HashMap<i64, Vec<practice::Model>>> {
     let mut out: HashMap<i64, Vec<practice::Model>> = HashMap::new();
     if decision_ids.is_empty() {
         return Ok(out);
@@ -701,8 +709,7 @@ pub async fn assignments(
     }
     let q = meeting_decision::Entity::find().filter(cond);
     let total = q.clone().count(&state.db).await?;
-    let rows =
-        q.order_by_asc(C::DueDate).order_by_asc(C::Id).offset(offset).limit(limit).all(&state.db).await?;
+    let rows = q.order_by_asc(C::DueDate).order_by_asc(C::Id).offset(offset).limit(limit).all(&state.db).await?;
     Ok((rows, total))
 }
 
@@ -824,9 +831,7 @@ pub async fn proposed_agenda(state: &AppState, caller: &Caller, period: Period) 
         .into_iter()
         .filter(|r| r.rank.is_some() && r.score.is_some())
         .collect();
-    rating.sort_by(|a, b| {
-        a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)).then_with(|| b.rank.cmp(&a.rank))
-    });
+    rating.sort_by(|a, b| a.score.unwrap_or(0.0).total_cmp(&b.score.unwrap_or(0.0)).then_with(|| b.rank.cmp(&a.rank)));
     // The bottom of the rating is worth a question only where there is a rating to be at the
     // bottom of: two ranked recipients at least.
     if rating.len() >= 2 {
@@ -886,7 +891,11 @@ pub async fn proposed_agenda(state: &AppState, caller: &Caller, period: Period) 
 
 fn short(text: &str) -> String {
     const MAX: usize = 120;
-    if text.chars().count() <= MAX { text.to_string() } else { format!("{}…", text.chars().take(MAX).collect::<String>()) }
+    if text.chars().count() <= MAX {
+        text.to_string()
+    } else {
+        format!("{}…", text.chars().take(MAX).collect::<String>())
+    }
 }
 
 /// An open assignment as the weekly memo lists it.
@@ -905,11 +914,7 @@ pub struct OpenAssignment {
 ///
 /// # Errors
 /// On a database failure.
-pub async fn open_assignments(
-    state: &AppState,
-    recipients: &[i64],
-    limit: u64,
-) -> AppResult<Vec<OpenAssignment>> {
+pub async fn open_assignments(state: &AppState, recipients: &[i64], limit: u64) -> AppResult<Vec<OpenAssignment>> {
     use meeting_decision::Column as C;
     let today = today(state);
     let open = [AssignmentStatus::Assigned.as_str(), AssignmentStatus::InProgress.as_str()];
@@ -991,8 +996,7 @@ pub async fn watch(state: &AppState) -> AppResult<WatchOutcome> {
     }
     let txn = crate::db::begin_write(&state.writer).await?;
     for d in candidates {
-        let (Some(status), Some(due), Some(recipient_id)) = (assignment_status(&d)?, d.due_date, d.recipient_id)
-        else {
+        let (Some(status), Some(due), Some(recipient_id)) = (assignment_status(&d)?, d.due_date, d.recipient_id) else {
             continue;
         };
         let (topic, column) = if overdue(status, due, today) && d.overdue_notified_at.is_none() {
@@ -1066,7 +1070,10 @@ pub async fn document(state: &AppState, caller: &Caller, id: i64) -> AppResult<M
                     (Some(s), Some(due)) => DecisionLine::lateness(s, due, done_on, today),
                     _ => None,
                 },
-                practices: details.practices.get(&d.id).map_or_else(Vec::new, |l| l.iter().map(|p| p.title.clone()).collect()),
+                practices: details
+                    .practices
+                    .get(&d.id)
+                    .map_or_else(Vec::new, |l| l.iter().map(|p| p.title.clone()).collect()),
                 text: d.text,
             })
         })

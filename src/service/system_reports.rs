@@ -7,13 +7,16 @@
 //! are city-wide), and API tokens with ANALYTICS_READ (the figures hold no personal data).
 //! Generating one is audited (target `systemReport:<id>`).
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
+};
 
 use super::analytics::{self, Filter, GroupBy, Period, SummaryParts};
+use super::documents::system_report::ReportDoc;
 use super::{Caller, audit};
 use crate::domain::access::{ApiScope, Principal, Role};
 use crate::domain::system_report::{Counted, Figures, RecipientFigures, ReportSystem, TOP_TOPICS, top};
-use super::documents::system_report::ReportDoc;
 use crate::entity::system_report;
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -25,9 +28,7 @@ use crate::state::AppState;
 /// `FORBIDDEN` for anyone else.
 pub fn check_reader(caller: &Caller) -> AppResult<()> {
     let may = match &caller.principal {
-        Principal::User(u) => {
-            u.has_any(&[Role::Curator, Role::Coordinator, Role::Head]) && u.territory_id.is_none()
-        }
+        Principal::User(u) => u.has_any(&[Role::Curator, Role::Coordinator, Role::Head]) && u.territory_id.is_none(),
         Principal::Token(t) => t.scopes.contains(&ApiScope::AnalyticsRead),
         _ => false,
     };
@@ -48,10 +49,8 @@ pub async fn figures(state: &AppState, who: &Principal, system: ReportSystem, pe
     let filter = Filter { channel: vec![system.channel()], ..Filter::default() };
     let s = analytics::summary_of(state, who, period, &filter, SummaryParts::ALL).await?;
     let topics = analytics::growth(state, who, period, GroupBy::Category, usize::MAX, &filter).await?;
-    let topics = top(
-        topics.into_iter().map(|g| Counted { key: g.key, label: g.label, count: g.count }).collect(),
-        TOP_TOPICS,
-    );
+    let topics =
+        top(topics.into_iter().map(|g| Counted { key: g.key, label: g.label, count: g.count }).collect(), TOP_TOPICS);
     let rating = analytics::recipient_rating(state, who, period, Some(system.channel())).await?;
     let by_recipient = rating
         .into_iter()

@@ -77,18 +77,19 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         .collect();
     let (overdue_by_recipient, overdue_oldest) = memo_overdue(state, &names, scoped).await?;
     let (topic_roadmaps, overdue_measures) = memo_roadmaps(state, &names, scoped).await?;
-    let assignments = crate::service::meetings::open_assignments(state, &scoped.filter().recipient_id, MEMO_ASSIGNMENTS)
-        .await?
-        .into_iter()
-        .map(|a| AssignmentLine {
-            text: a.text,
-            recipient: a.recipient,
-            due: a.due,
-            days_late: a.days_late,
-            meeting: a.meeting,
-            meeting_on: a.meeting_on,
-        })
-        .collect();
+    let assignments =
+        crate::service::meetings::open_assignments(state, &scoped.filter().recipient_id, MEMO_ASSIGNMENTS)
+            .await?
+            .into_iter()
+            .map(|a| AssignmentLine {
+                text: a.text,
+                recipient: a.recipient,
+                due: a.due,
+                days_late: a.days_late,
+                meeting: a.meeting,
+                meeting_on: a.meeting_on,
+            })
+            .collect();
     let memo = Memo {
         week_start,
         week_end: week.to,

@@ -50,7 +50,12 @@ pub fn status_label(s: AssignmentStatus) -> &'static str {
 
 impl DecisionLine {
     /// Days late as the minutes compute them on `today` (done: until the day it was done).
-    pub fn lateness(status: AssignmentStatus, due: NaiveDate, done_on: Option<NaiveDate>, today: NaiveDate) -> Option<i64> {
+    pub fn lateness(
+        status: AssignmentStatus,
+        due: NaiveDate,
+        done_on: Option<NaiveDate>,
+        today: NaiveDate,
+    ) -> Option<i64> {
         days_late(status, due, done_on, today)
     }
 }
@@ -149,16 +154,10 @@ pub fn minutes_docx(m: &MeetingDoc) -> AppResult<Vec<u8>> {
     }
     doc.paragraph(Style::Plain, &[]);
     doc.table(&signature("Глава муниципального образования", None));
-    doc.paragraph(
-        Style::Plain,
-        &[Span::new(long_date(m.held_on.unwrap_or_else(|| m.starts_at.date_naive())))],
-    );
+    doc.paragraph(Style::Plain, &[Span::new(long_date(m.held_on.unwrap_or_else(|| m.starts_at.date_naive())))]);
     doc.paragraph(
         Style::Note,
-        &[Span::new(format!(
-            "Сведения об исполнении поручений — на {}.",
-            m.prepared.format("%d.%m.%Y %H:%M")
-        ))],
+        &[Span::new(format!("Сведения об исполнении поручений — на {}.", m.prepared.format("%d.%m.%Y %H:%M")))],
     );
     doc.finish(m.prepared.with_timezone(&chrono::Utc))
 }

@@ -338,7 +338,11 @@ pub fn docx(report: &MemoReport) -> AppResult<Vec<u8>> {
         doc.text("Неисполненных поручений нет.");
     } else {
         let late = m.assignments.iter().filter(|a| a.days_late > 0).count();
-        doc.text(format!("Неисполненных поручений: {}, из них просрочено: {}.", count(m.assignments.len() as i64), count(late as i64)));
+        doc.text(format!(
+            "Неисполненных поручений: {}, из них просрочено: {}.",
+            count(m.assignments.len() as i64),
+            count(late as i64)
+        ));
         let mut t = Table::new(columns(&[
             ("Поручение", 3455, Align::Left),
             ("Исполнитель", 2200, Align::Left),
@@ -498,7 +502,14 @@ impl<'a> Sheet<'a> {
         Ok(())
     }
 
-    pub(super) fn number(&mut self, row: u32, col: u16, value: f64, format: &Format, shown: &str) -> Result<(), XlsxError> {
+    pub(super) fn number(
+        &mut self,
+        row: u32,
+        col: u16,
+        value: f64,
+        format: &Format,
+        shown: &str,
+    ) -> Result<(), XlsxError> {
         self.ws.write_number_with_format(row, col, value, format)?;
         self.fit(col, shown.chars().count() as f64);
         Ok(())

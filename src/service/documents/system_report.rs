@@ -131,8 +131,9 @@ fn write_xlsx(r: &ReportDoc) -> Result<Vec<u8>, XlsxError> {
     let f = &r.figures;
     let formats = Formats::new();
     let mut wb = Workbook::new();
-    let props =
-        rust_xlsxwriter::DocProperties::new().set_title(format!("{} {}", f.system.title(), period(f))).set_author(CENTRE);
+    let props = rust_xlsxwriter::DocProperties::new()
+        .set_title(format!("{} {}", f.system.title(), period(f)))
+        .set_author(CENTRE);
     wb.set_properties(&props);
 
     let mut sh = Sheet::new(&mut wb, &formats, "Итоги", &["Показатель", &format!("Период {}", period(f))])?;
@@ -163,7 +164,8 @@ fn write_xlsx(r: &ReportDoc) -> Result<Vec<u8>, XlsxError> {
     sh.finish()?;
 
     for (name, list) in [("Статусы", &f.by_status), ("Темы", &f.top_topics)] {
-        let mut sh = Sheet::new(&mut wb, &formats, name, &[if name == "Темы" { "Тема" } else { "Статус" }, "Обращений"])?;
+        let mut sh =
+            Sheet::new(&mut wb, &formats, name, &[if name == "Темы" { "Тема" } else { "Статус" }, "Обращений"])?;
         for (i, c) in list.iter().enumerate() {
             let row = i as u32 + 1;
             sh.text(row, 0, &c.label)?;
