@@ -333,3 +333,64 @@ async fn a_report_is_sent_to_the_regional_centre_as_a_material() {
     assert!(text.contains("Отчёт по системе «Инцидент менеджмент»"), "{text}");
     assert!(text.contains("Поступило обращений\n1\n"), "{text}");
 }
+
+/// LibreOffice on `PATH`; the test fails without it (tests/run.sh installs it).
+fn soffice() -> std::path::PathBuf {
+    std::env::var_os("PATH")
+        .and_then(|paths| std::env::split_paths(&paths).map(|d| d.join("soffice")).find(|p| p.is_file()))
+        .unwrap_or_else(|| panic!("this test renders documents with LibreOffice: run tests/run.sh (it installs it)"))
+}
+
+/// Pages of a PDF as LibreOffice writes it (page objects are not compressed).
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(pdf);
+    text.match_indices("/Type")
+        .filter(|(i, _)| {
+            let rest = text[i + 5..].trim_start();
+            rest.starts_with("/Page") && !rest.starts_with("/Pages")
+        })
+        .count()
+}
+
+#[tokio::test]
+async fn libreoffice_renders_the_report_docx_and_xlsx_and_the_minutes() {
+    let soffice = soffice();
+    let dir = tempfile::tempdir().unwrap();
+    let f = fixture().await;
+    let r = generate(&f.app, &f.curator, "POS", "2026-11-16", "2026-11-22").await.data()["r"].clone();
+    let docx = dir.path().join("report.docx");
+    let xlsx = dir.path().join("workbook.xlsx");
+    std::fs::write(&docx, download(&f.app, &f.curator, r["docxUrl"].as_str().unwrap()).await).unwrap();
+    std::fs::write(&xlsx, download(&f.app, &f.curator, r["xlsxUrl"].as_str().unwrap()).await).unwrap();
+    // The minutes of a held meeting with a plain decision and an assignment.
+    let (_, head) = f.app.user_with(&f.admin, &["HEAD"], json!({})).await;
+    let q = "mutation($i:CreateMeetingInput!){ r: createMeeting(input:$i) { id } }";
+    let input = json!({"title": "Совещание", "startsAt": "2026-11-27T03:00:00Z", "participantIds": [], "agenda": [{"title": "Отчёт ПОС"}]});
+    let id = f.app.gql(Some(&head), q, json!({"i": input})).await.data()["r"]["id"].as_str().unwrap().to_string();
+    let q = "mutation($i:SetMeetingStatusInput!){ r: setMeetingStatus(input:$i) { version } }";
+    f.app.gql(Some(&head), q, json!({"i": {"id": id, "version": 1, "status": "HELD"}})).await.data();
+    let q = "mutation($i:RecordDecisionInput!){ r: recordDecision(input:$i) { id } }";
+    let d = json!({"meetingId": id, "version": 2, "text": "Сократить сроки ответов", "recipientId": f.r1, "dueDate": "2026-12-15"});
+    f.app.gql(Some(&head), q, json!({"i": d})).await.data();
+    let minutes = dir.path().join("minutes.docx");
+    std::fs::write(&minutes, download(&f.app, &head, &format!("/exports/meetings/{id}-minutes.docx")).await).unwrap();
+    let profile = format!("-env:UserInstallation=file://{}", dir.path().join("profile").display());
+    let outdir = dir.path().to_path_buf();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(soffice)
+            .args(["--headless", &profile, "--convert-to", "pdf", "--outdir"])
+            .arg(outdir)
+            .args([&docx, &xlsx, &minutes])
+            .output()
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    assert!(out.status.success(), "soffice failed: {}", String::from_utf8_lossy(&out.stderr));
+    for (name, pages) in [("report.pdf", 1..=3), ("workbook.pdf", 4..=8), ("minutes.pdf", 1..=3)] {
+        let pdf = std::fs::read(dir.path().join(name))
+            .unwrap_or_else(|e| panic!("{name} was not written ({e}): {}", String::from_utf8_lossy(&out.stdout)));
+        assert!(pdf.starts_with(b"%PDF-"), "{name}");
+        assert!(pages.contains(&pdf_pages(&pdf)), "{name}: {} pages", pdf_pages(&pdf));
+    }
+}
