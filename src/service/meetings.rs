@@ -402,12 +402,14 @@ pub async fn add_decision(
             }
         }
         (Some(_), None) => {
-            errors.push(FieldError { path: "input.dueDate".into(), message: "is required for an assignment".into() })
+            errors.push(FieldError { path: "input.dueDate".into(), message: "is required for an assignment".into() });
         }
-        (None, Some(_)) => errors.push(FieldError {
-            path: "input.recipientId".into(),
-            message: "is required with a due date (an assignment names its recipient)".into(),
-        }),
+        (None, Some(_)) => {
+            errors.push(FieldError {
+                path: "input.recipientId".into(),
+                message: "is required with a due date (an assignment names its recipient)".into(),
+            });
+        }
         (None, None) => {}
     }
     if d.practice_ids.len() > MAX_PRACTICES {
@@ -1014,7 +1016,7 @@ pub async fn watch(state: &AppState) -> AppResult<WatchOutcome> {
         if topic == Topic::AssignmentOverdue {
             // Overdue first seen: the warning is past, it is not sent any more.
             let kept = sea_orm::sea_query::Func::coalesce([
-                sea_orm::sea_query::Expr::col(C::DueSoonNotifiedAt).into(),
+                sea_orm::sea_query::Expr::col(C::DueSoonNotifiedAt),
                 sea_orm::sea_query::Expr::value(now),
             ]);
             claim = claim.col_expr(C::DueSoonNotifiedAt, kept.into());

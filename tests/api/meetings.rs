@@ -73,10 +73,8 @@ async fn the_meeting_workflow_with_its_minutes_and_checks() {
     let app = spawn().await;
     let st = app.staff().await;
     app.set_now("2026-11-20T10:00:00+07:00");
-    let (head_id, _) = {
-        let r = app.gql(Some(&st.head), "{ me { id } }", json!({})).await;
-        (r.data()["me"]["id"].as_str().unwrap().to_string(), ())
-    };
+    let me = app.gql(Some(&st.head), "{ me { id } }", json!({})).await;
+    let head_id = me.data()["me"]["id"].as_str().unwrap().to_string();
     // Every invalid field is named; nothing is written.
     let bad = json!({"title": " ", "startsAt": "2026-11-25T03:00:00Z", "participantIds": [st.curator_id, "999999", st.curator_id],
                      "agenda": [{"title": "Вопрос"}, {"title": "x".repeat(501)}]});
@@ -108,29 +106,29 @@ async fn the_meeting_workflow_with_its_minutes_and_checks() {
     let id = m["id"].as_str().unwrap().to_string();
 
     // Decisions only for a held meeting.
-    let d = json!({"meetingId": id, "version": 1, "text": "Принять к сведению"});
-    assert_eq!(decide(&app, &st.curator, d).await.field_paths(), ["input.meetingId"]);
+    let early = json!({"meetingId": id, "version": 1, "text": "Принять к сведению"});
+    assert_eq!(decide(&app, &st.curator, early).await.field_paths(), ["input.meetingId"]);
     // Changed while planned; a stale version is a conflict.
-    let q = format!("mutation($i:UpdateMeetingInput!){{ r: updateMeeting(input:$i) {{ {MEETING} }} }}");
+    let update_q = format!("mutation($i:UpdateMeetingInput!){{ r: updateMeeting(input:$i) {{ {MEETING} }} }}");
     let upd = json!({"id": id, "version": 1, "title": "Совещание у Главы", "startsAt": "2026-11-26T03:00:00Z",
                      "participantIds": [head_id], "agenda": [{"title": "Отопление"}]});
-    let m = app.gql(Some(&st.head), &q, json!({"i": upd.clone()})).await.data()["r"].clone();
+    let m = app.gql(Some(&st.head), &update_q, json!({"i": upd.clone()})).await.data()["r"].clone();
     assert_eq!((m["version"].clone(), m["participants"].as_array().unwrap().len()), (json!(2), 1));
     assert_eq!(m["agenda"].as_array().unwrap().len(), 1);
-    assert_eq!(app.gql(Some(&st.head), &q, json!({"i": upd})).await.code(), "CONFLICT");
+    assert_eq!(app.gql(Some(&st.head), &update_q, json!({"i": upd})).await.code(), "CONFLICT");
     let held = set_status(&app, &st.head, &id, 2, "HELD").await.data()["r"].clone();
     assert_eq!((held["status"].clone(), held["heldAt"].is_string()), (json!("HELD"), true));
     assert_eq!(set_status(&app, &st.head, &id, 3, "CANCELLED").await.field_paths(), ["input.status"]);
 
     // A practice to link.
-    let p = app
+    let made = app
         .gql(
             Some(&st.curator),
             "mutation($i:CreatePracticeInput!){ r: createPractice(input:$i) { id } }",
             json!({"i": {"title": "Промывка систем", "problem": "Холодные батареи", "actionTaken": "Промыли систему"}}),
         )
         .await;
-    let practice = p.data()["r"]["id"].as_str().unwrap().to_string();
+    let practice = made.data()["r"]["id"].as_str().unwrap().to_string();
     let bad = json!({"meetingId": id, "version": 3, "text": " ", "recipientId": st.recipient, "practiceIds": [practice, practice, "999999"]});
     let r = decide(&app, &st.head, bad).await;
     assert_eq!(r.field_paths(), ["input.text", "input.dueDate", "input.practiceIds.1", "input.practiceIds.2"]);
@@ -147,9 +145,9 @@ async fn the_meeting_workflow_with_its_minutes_and_checks() {
         (plain.data()["r"]["isAssignment"].clone(), plain.data()["r"]["status"].clone()),
         (json!(false), Value::Null)
     );
-    let a = decide(&app, &st.curator, json!({"meetingId": id, "version": 4, "text": "Промыть системы отопления", "recipientId": st.recipient, "dueDate": "2026-12-01", "practiceIds": [practice]})).await;
-    assert_eq!(a.data()["r"]["status"], "ASSIGNED");
-    assert_eq!(a.data()["r"]["practices"], json!([{"id": practice}]));
+    let assigned = decide(&app, &st.curator, json!({"meetingId": id, "version": 4, "text": "Промыть системы отопления", "recipientId": st.recipient, "dueDate": "2026-12-01", "practiceIds": [practice]})).await;
+    assert_eq!(assigned.data()["r"]["status"], "ASSIGNED");
+    assert_eq!(assigned.data()["r"]["practices"], json!([{"id": practice}]));
     assert_eq!(
         decide(&app, &st.coordinator, json!({"meetingId": id, "version": 5, "text": "x"})).await.code(),
         "FORBIDDEN"

@@ -135,7 +135,7 @@ pub fn minutes_docx(m: &MeetingDoc) -> AppResult<Vec<u8>> {
         for (i, d) in assignments.iter().enumerate() {
             let mut text = d.text.clone();
             if !d.practices.is_empty() {
-                text.push_str(&format!("\nЛучшие практики: {}", d.practices.join("; ")));
+                text = format!("{text}\nЛучшие практики: {}", d.practices.join("; "));
             }
             let state = d.status.map_or_else(|| DASH.to_string(), |s| status_label(s).to_string());
             let state = match d.days_late {
