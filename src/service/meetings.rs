@@ -900,57 +900,6 @@ fn short(text: &str) -> String {
     }
 }
 
-/// An open assignment as the weekly memo lists it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OpenAssignment {
-    pub text: String,
-    pub recipient: String,
-    pub due: NaiveDate,
-    /// Days past the due date; 0 when not overdue.
-    pub days_late: i64,
-    pub meeting: String,
-    pub meeting_on: NaiveDate,
-}
-
-/// Open assignments (overdue first, then by due date) of `recipients` (all when empty).
-///
-/// # Errors
-/// On a database failure.
-pub async fn open_assignments(state: &AppState, recipients: &[i64], limit: u64) -> AppResult<Vec<OpenAssignment>> {
-    use meeting_decision::Column as C;
-    let today = today(state);
-    let open = [AssignmentStatus::Assigned.as_str(), AssignmentStatus::InProgress.as_str()];
-    let mut q = meeting_decision::Entity::find().filter(C::Status.is_in(open));
-    if !recipients.is_empty() {
-        q = q.filter(C::RecipientId.is_in(recipients.iter().copied()));
-    }
-    let rows = q.order_by_asc(C::DueDate).order_by_asc(C::Id).limit(limit).all(&state.db).await?;
-    let meetings: HashMap<i64, meeting::Model> = meeting::Entity::find()
-        .filter(meeting::Column::Id.is_in(rows.iter().map(|d| d.meeting_id)))
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|m| (m.id, m))
-        .collect();
-    let refs = super::reference::snapshot(state).await?;
-    let tz = state.settings.timezone;
-    Ok(rows
-        .into_iter()
-        .filter_map(|d| {
-            let (r, due) = (d.recipient_id?, d.due_date?);
-            let m = meetings.get(&d.meeting_id)?;
-            Some(OpenAssignment {
-                text: d.text,
-                recipient: refs.recipient(r).map(|x| x.name.clone()).unwrap_or_default(),
-                due,
-                days_late: (today - due).num_days().max(0),
-                meeting: m.title.clone(),
-                meeting_on: m.held_at.unwrap_or(m.starts_at).with_timezone(&tz).date_naive(),
-            })
-        })
-        .collect())
-}
-
 /// The notification of an assignment's deadline, as announced through the outbox.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "camelCase")]

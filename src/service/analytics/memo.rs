@@ -77,19 +77,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         .collect();
     let (overdue_by_recipient, overdue_oldest) = memo_overdue(state, &names, scoped).await?;
     let (topic_roadmaps, overdue_measures) = memo_roadmaps(state, &names, scoped).await?;
-    let assignments =
-        crate::service::meetings::open_assignments(state, &scoped.filter().recipient_id, MEMO_ASSIGNMENTS)
-            .await?
-            .into_iter()
-            .map(|a| AssignmentLine {
-                text: a.text,
-                recipient: a.recipient,
-                due: a.due,
-                days_late: a.days_late,
-                meeting: a.meeting,
-                meeting_on: a.meeting_on,
-            })
-            .collect();
+    let assignments = memo_assignments(state, &scoped.filter().recipient_id).await?;
     let memo = Memo {
         week_start,
         week_end: week.to,
@@ -228,6 +216,46 @@ async fn memo_roadmaps(
         }
     }
     Ok((topics, measures))
+}
+
+/// Open assignments of meetings with the Head (of `recipients`, all when empty), the soonest
+/// due first (so the overdue ones lead), at most [`MEMO_ASSIGNMENTS`]. Read here, not through
+/// `service::meetings`, which builds on the analytics.
+async fn memo_assignments(state: &AppState, recipients: &[i64]) -> AppResult<Vec<AssignmentLine>> {
+    use crate::domain::meeting::AssignmentStatus;
+    use crate::entity::{meeting, meeting_decision};
+    use meeting_decision::Column as C;
+    let tz = state.settings.timezone;
+    let today = state.clock.now().with_timezone(&tz).date_naive();
+    let open = [AssignmentStatus::Assigned.as_str(), AssignmentStatus::InProgress.as_str()];
+    let mut q = meeting_decision::Entity::find().filter(C::Status.is_in(open));
+    if !recipients.is_empty() {
+        q = q.filter(C::RecipientId.is_in(recipients.iter().copied()));
+    }
+    let rows = q.order_by_asc(C::DueDate).order_by_asc(C::Id).limit(MEMO_ASSIGNMENTS).all(&state.db).await?;
+    let meetings: HashMap<i64, meeting::Model> = meeting::Entity::find()
+        .filter(meeting::Column::Id.is_in(rows.iter().map(|d| d.meeting_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let names = Names::load(&state.db).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|d| {
+            let (r, due) = (d.recipient_id?, d.due_date?);
+            let m = meetings.get(&d.meeting_id)?;
+            Some(AssignmentLine {
+                text: d.text,
+                recipient: names.recipient(Some(r)),
+                due,
+                days_late: (today - due).num_days().max(0),
+                meeting: m.title.clone(),
+                meeting_on: m.held_at.unwrap_or(m.starts_at).with_timezone(&tz).date_naive(),
+            })
+        })
+        .collect())
 }
 
 /// The open overdue appeals `who` may see, earliest deadline first, at most 50
