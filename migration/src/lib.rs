@@ -23,6 +23,8 @@ mod m20261216_000001_practices;
 mod m20261216_000002_cur_requests;
 pub mod m20261220_000001_appeal_answers;
 mod m20261220_000002_incident_reaction;
+mod m20261221_000001_system_reports;
+mod m20261221_000002_meetings;
 mod m20261222_000001_reference_lifecycle;
 mod m20261223_000001_search_simple;
 
@@ -54,6 +56,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_000002_cur_requests::Migration),
             Box::new(m20261220_000001_appeal_answers::Migration),
             Box::new(m20261220_000002_incident_reaction::Migration),
+            Box::new(m20261221_000001_system_reports::Migration),
+            Box::new(m20261221_000002_meetings::Migration),
             Box::new(m20261222_000001_reference_lifecycle::Migration),
             Box::new(m20261223_000001_search_simple::Migration),
         ]

@@ -36,6 +36,8 @@ string_enum!(
         Roadmap => "ROADMAP",
         /// A written answer.
         Text => "TEXT",
+        /// A stored system report (ПОС, «Инцидент менеджмент»; its DOCX as generated).
+        Report => "REPORT",
     }
 );
 

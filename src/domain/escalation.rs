@@ -59,6 +59,12 @@ string_enum!(
         AppealEscalated => "APPEAL_ESCALATED",
         /// The weekly memo was generated (told to every Head).
         MemoReady => "MEMO_READY",
+        /// An assignment of a meeting is due within two days (told to the executors of its
+        /// recipient).
+        AssignmentDueSoon => "ASSIGNMENT_DUE_SOON",
+        /// An assignment of a meeting passed its due date (told to the executors of its
+        /// recipient, the curators and the Head).
+        AssignmentOverdue => "ASSIGNMENT_OVERDUE",
     }
 );
 
@@ -70,6 +76,8 @@ impl NotificationKind {
             Topic::AppealOverdue => Some(Self::AppealOverdue),
             Topic::AppealEscalated => Some(Self::AppealEscalated),
             Topic::MemoReady => Some(Self::MemoReady),
+            Topic::AssignmentDueSoon => Some(Self::AssignmentDueSoon),
+            Topic::AssignmentOverdue => Some(Self::AssignmentOverdue),
             _ => None,
         }
     }
@@ -80,7 +88,7 @@ impl NotificationKind {
             Self::AppealDueSoon => Some(Transition::DueSoon),
             Self::AppealOverdue => Some(Transition::Overdue),
             Self::AppealEscalated => Some(Transition::Escalated),
-            Self::MemoReady => None,
+            Self::MemoReady | Self::AssignmentDueSoon | Self::AssignmentOverdue => None,
         }
     }
 
@@ -100,6 +108,8 @@ impl NotificationKind {
             Self::AppealOverdue => format!("просрочено обращение № {number}"),
             Self::AppealEscalated => format!("эскалация: обращение № {number} просрочено"),
             Self::MemoReady => "еженедельная записка готова".to_owned(),
+            Self::AssignmentDueSoon => "истекает срок поручения".to_owned(),
+            Self::AssignmentOverdue => "просрочено поручение".to_owned(),
         }
     }
 }

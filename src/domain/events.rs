@@ -31,6 +31,11 @@ string_enum!(
         UserChanged => "USER_CHANGED",
         /// The weekly memo was generated.
         MemoReady => "MEMO_READY",
+        /// An assignment (поручение) of a meeting comes within its warning window (internal:
+        /// told to the people concerned).
+        AssignmentDueSoon => "ASSIGNMENT_DUE_SOON",
+        /// An assignment of a meeting passed its due date (internal).
+        AssignmentOverdue => "ASSIGNMENT_OVERDUE",
         /// A recipient, category or territory was created or changed (internal: every
         /// process reads its reference data again).
         ReferenceChanged => "REFERENCE_CHANGED",
@@ -41,7 +46,7 @@ impl Topic {
     /// Whether an outside integration may subscribe to it (staff accounts and the reference
     /// data's invalidation are internal).
     pub fn is_public(self) -> bool {
-        !matches!(self, Self::UserChanged | Self::ReferenceChanged)
+        !matches!(self, Self::UserChanged | Self::ReferenceChanged | Self::AssignmentDueSoon | Self::AssignmentOverdue)
     }
 }
 

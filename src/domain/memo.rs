@@ -29,6 +29,8 @@ pub struct Memo<R> {
     pub overdue_oldest: Vec<OverdueLine>,
     /// Unfinished measures of approved or running roadmaps past their due date.
     pub overdue_measures: Vec<MeasureLine>,
+    /// Open assignments (поручения) of meetings with the Head, overdue ones first.
+    pub assignments: Vec<AssignmentLine>,
     pub rating: Vec<RatingRow<R>>,
     pub recommendations: Vec<String>,
     pub markdown: String,
@@ -69,6 +71,18 @@ pub struct MeasureLine {
     pub measure: String,
     pub responsible: String,
     pub due: NaiveDate,
+}
+
+/// An open assignment of a meeting with the Head.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AssignmentLine {
+    pub text: String,
+    pub recipient: String,
+    pub due: NaiveDate,
+    /// Days past the due date; 0 when not overdue.
+    pub days_late: i64,
+    pub meeting: String,
+    pub meeting_on: NaiveDate,
 }
 
 impl<R: Named> Memo<R> {
@@ -263,6 +277,28 @@ pub fn markdown<R: Named>(m: &Memo<R>) -> String {
             let _ = writeln!(md, "| {} | {} | {} | {} |", x.roadmap, x.measure, x.responsible, d(x.due));
         }
     }
+    let _ = writeln!(md, "\n## Поручения совещаний у Главы\n");
+    if m.assignments.is_empty() {
+        let _ = writeln!(md, "Неисполненных поручений нет.");
+    } else {
+        let late = m.assignments.iter().filter(|a| a.days_late > 0).count();
+        let _ = writeln!(md, "Неисполненных поручений: {}, из них просрочено: {late}.\n", m.assignments.len());
+        let _ = writeln!(md, "| Поручение | Исполнитель | Срок | Просрочено, дн. | Совещание |");
+        let _ = writeln!(md, "|---|---|---|---|---|");
+        for a in &m.assignments {
+            let late = if a.days_late > 0 { format!("**{}**", a.days_late) } else { "—".into() };
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} ({}) |",
+                a.text.replace('|', "/").replace('\n', " "),
+                a.recipient,
+                d(a.due),
+                late,
+                a.meeting.replace('|', "/"),
+                d(a.meeting_on)
+            );
+        }
+    }
     let _ = writeln!(md, "\n## Рейтинг ответственных получателей\n");
     let _ = writeln!(md, "| Место | Получатель | Обращений | В срок | По существу | Удовлетворены | Балл |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
@@ -314,6 +350,7 @@ mod tests {
             overdue_by_recipient: Vec::new(),
             overdue_oldest: Vec::new(),
             overdue_measures: Vec::new(),
+            assignments: Vec::new(),
             rating: Vec::new(),
             recommendations: Vec::new(),
             markdown: String::new(),

@@ -11,6 +11,8 @@ pub struct Model {
     pub kind: String,
     pub memo_id: Option<i64>,
     pub roadmap_id: Option<i64>,
+    /// A stored system report (REPORT).
+    pub report_id: Option<i64>,
     #[sea_orm(column_type = "Text", nullable)]
     pub text: Option<String>,
     pub added_by: String,

@@ -99,10 +99,14 @@ impl CurMaterial {
     async fn roadmap_id(&self) -> Option<ID> {
         self.0.roadmap_id.map(|i| ID(i.to_string()))
     }
-    /// The document (MEMO, ROADMAP) under the request's own access rule:
+    /// The stored system report (REPORT).
+    async fn report_id(&self) -> Option<ID> {
+        self.0.report_id.map(|i| ID(i.to_string()))
+    }
+    /// The document (MEMO, ROADMAP, REPORT) under the request's own access rule:
     /// `/exports/cur-materials/{id}.docx`, fetched with the same bearer token.
     async fn docx_url(&self) -> Option<String> {
-        (self.0.memo_id.is_some() || self.0.roadmap_id.is_some())
+        (self.0.memo_id.is_some() || self.0.roadmap_id.is_some() || self.0.report_id.is_some())
             .then(|| format!("/exports/cur-materials/{}.docx", self.0.id))
     }
     async fn added_at(&self) -> DateTime<Utc> {
@@ -138,6 +142,8 @@ pub struct AddCurMaterialInput {
     pub kind: CurMaterialKind,
     pub memo_id: Option<ID>,
     pub roadmap_id: Option<ID>,
+    /// A stored system report (`generateSystemReport`), for REPORT.
+    pub report_id: Option<ID>,
     pub text: Option<String>,
 }
 
@@ -202,6 +208,7 @@ impl CurRequestMutation {
             kind: input.kind,
             memo_id: input.memo_id.as_ref().map(|i| parse_id("input.memoId", i)).transpose()?,
             roadmap_id: input.roadmap_id.as_ref().map(|i| parse_id("input.roadmapId", i)).transpose()?,
+            report_id: input.report_id.as_ref().map(|i| parse_id("input.reportId", i)).transpose()?,
             text: input.text,
         };
         Ok(CurRequest(cur_requests::add_material(state(ctx), caller(ctx), id, input.version, m).await?))

@@ -12,6 +12,7 @@ pub mod intake;
 pub mod limits;
 pub mod loaders;
 pub mod mail;
+pub mod meetings;
 pub mod memos;
 pub mod meta;
 pub mod notifications;
@@ -22,6 +23,7 @@ pub mod reference;
 pub mod roadmaps;
 pub mod scalars;
 pub mod subscriptions;
+pub mod system_reports;
 pub mod webhooks;
 
 use std::borrow::Cow;
@@ -50,6 +52,8 @@ pub struct Query(
     polls::PollQuery,
     practices::PracticeQuery,
     cur_requests::CurRequestQuery,
+    system_reports::SystemReportQuery,
+    meetings::MeetingQuery,
     analytics::AnalyticsQuery,
     meta::MetaQuery,
     memos::MemoQuery,
@@ -70,6 +74,8 @@ pub struct Mutation(
     polls::PollMutation,
     practices::PracticeMutation,
     cur_requests::CurRequestMutation,
+    system_reports::SystemReportMutation,
+    meetings::MeetingMutation,
     meta::MetaMutation,
     webhooks::WebhookMutation,
     notifications::NotificationMutation,

@@ -114,6 +114,20 @@ pub fn rule_for(field: &str) -> Option<Access> {
         }
         "Mutation.createCurRequest" => RolesOrScopes(ROUTERS, &[ApiScope::CurRequests]),
         "Mutation.addCurMaterial" | "Mutation.setCurRequestStatus" => Roles(ROUTERS),
+        // Reports per system (decree 2.4г, 2.5г): city-wide figures without personal data; the
+        // service also refuses people limited to a territory.
+        "Query.systemReports" | "Query.systemReport" | "Mutation.generateSystemReport" => {
+            RolesOrScopes(POLL_READERS, &[ApiScope::AnalyticsRead])
+        }
+        // Meetings with the Head (decree 2.2в): curators and the Head plan, hold and minute
+        // them, coordinators read; no token (meetings name people; the minutes are internal).
+        "Query.meetings" | "Query.meeting" | "Query.proposedAgenda" => Roles(POLL_READERS),
+        "Mutation.createMeeting"
+        | "Mutation.updateMeeting"
+        | "Mutation.setMeetingStatus"
+        | "Mutation.recordDecision" => Roles(&[Role::Curator, Role::Head]),
+        // An executor sees and moves the assignments of its own recipient (the service checks).
+        "Query.assignments" | "Query.assignment" | "Mutation.setAssignmentStatus" => Roles(APPEAL_READERS),
         "Mutation.createPractice" | "Mutation.updatePractice" | "Mutation.linkPractice" | "Mutation.unlinkPractice" => {
             Roles(ROUTERS)
         }

@@ -289,3 +289,85 @@ pub async fn cur_material(State(http): State<Http>, Path(file): Path<String>, he
     }
     response
 }
+
+/// Splits `{id}.{ext}` with a positive id and one of `exts`.
+fn id_and_ext<'a>(file: &'a str, exts: &[&str]) -> Option<(i64, &'a str)> {
+    let (id, ext) = file.rsplit_once('.')?;
+    let id = id.parse::<i64>().ok().filter(|n| *n > 0)?;
+    exts.contains(&ext).then_some((id, ext))
+}
+
+fn attachment(content_type: &'static str, name: &str, bytes: Vec<u8>) -> Response {
+    let mut response = bytes.into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    response
+}
+
+/// `GET /exports/system-reports/{id}.docx` or `.xlsx`: a stored system report rendered from
+/// its stored figures, under the rule of `Query.systemReport` (ANALYTICS_READ tokens too).
+pub async fn system_report(State(http): State<Http>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let principal = match authorize(&http, &headers, "Query.systemReport").await {
+        Ok(p) => p,
+        Err(e) => return app_error(&e),
+    };
+    let Some((id, ext)) = id_and_ext(&file, &["docx", "xlsx"]) else {
+        return app_error(&AppError::NotFound("report".into()));
+    };
+    let caller = Caller { principal, ..Caller::default() };
+    let result = async {
+        let report = crate::service::system_reports::get(&http.app, &caller, id).await?;
+        crate::service::system_reports::file(&http.app, &report, ext == "xlsx").await
+    }
+    .await;
+    match result {
+        Ok(bytes) => {
+            let content_type = if ext == "xlsx" { exports::XLSX_TYPE } else { exports::DOCX_TYPE };
+            attachment(content_type, &format!("system-report-{id}.{ext}"), bytes)
+        }
+        Err(e) => app_error(&e),
+    }
+}
+
+/// `GET /exports/meetings/{id}-agenda.docx` or `{id}-minutes.docx` (a held meeting): under the
+/// rule of `Query.meeting` (people only: the documents name the participants).
+pub async fn meeting(State(http): State<Http>, Path(file): Path<String>, headers: HeaderMap) -> Response {
+    let principal = match authorize(&http, &headers, "Query.meeting").await {
+        Ok(p) => p,
+        Err(e) => return app_error(&e),
+    };
+    let parsed = file.strip_suffix(".docx").and_then(|f| f.rsplit_once('-')).and_then(|(id, which)| {
+        let id = id.parse::<i64>().ok().filter(|n| *n > 0)?;
+        matches!(which, "agenda" | "minutes").then_some((id, which == "minutes"))
+    });
+    let Some((id, minutes)) = parsed else {
+        return app_error(&AppError::NotFound("meeting".into()));
+    };
+    let caller = Caller { principal, ..Caller::default() };
+    let result = async {
+        let doc = crate::service::meetings::document(&http.app, &caller, id).await?;
+        if minutes && doc.status != crate::domain::meeting::MeetingStatus::Held {
+            return Err(AppError::NotFound("minutes (the meeting is not held)".into()));
+        }
+        tokio::task::spawn_blocking(move || {
+            if minutes {
+                crate::service::documents::meeting::minutes_docx(&doc)
+            } else {
+                crate::service::documents::meeting::agenda_docx(&doc)
+            }
+        })
+        .await
+        .map_err(AppError::internal)?
+    }
+    .await;
+    match result {
+        Ok(bytes) => {
+            let which = if minutes { "minutes" } else { "agenda" };
+            attachment(exports::DOCX_TYPE, &format!("meeting-{id}-{which}.docx"), bytes)
+        }
+        Err(e) => app_error(&e),
+    }
+}

@@ -44,6 +44,8 @@ pub fn router(http: Http) -> Router {
         .route("/exports/memo/{file}", get(exports::memo))
         .route("/exports/memos/{file}", get(exports::stored_memo))
         .route("/exports/cur-materials/{file}", get(exports::cur_material))
+        .route("/exports/system-reports/{file}", get(exports::system_report))
+        .route("/exports/meetings/{file}", get(exports::meeting))
         .route("/exports/appeals.xlsx", get(exports::appeals))
         .with_state(http.clone())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, export_timeout));

@@ -5,6 +5,9 @@
 //! entry in the appeal's history, all in one transaction. The dispatcher then tells the people
 //! the escalation rule names ([`crate::service::notify::fan_out`]).
 //!
+//! On the same beat it announces the meetings' assignments (поручения) that entered DUE_SOON
+//! or OVERDUE ([`crate::service::meetings::watch`]).
+//!
 //! The appeals are found by a read (no lock held while scanning); what is to be announced is
 //! claimed in a writing transaction that leads [`Job::DeadlineWatch`] (an advisory lock on
 //! PostgreSQL; another process skips its turn meanwhile), reads those appeals again `FOR
@@ -65,6 +68,14 @@ pub async fn run(state: AppState) {
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e.message(), "the deadline watch failed a pass"),
+        }
+        // The assignments of meetings are watched on the same beat.
+        match crate::service::meetings::watch(&state).await {
+            Ok(o) if o.due_soon + o.overdue > 0 => {
+                tracing::info!(due_soon = o.due_soon, overdue = o.overdue, "assignment alerts");
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e.message(), "the assignment watch failed a pass"),
         }
     }
 }

@@ -39,6 +39,7 @@ pub struct NewMaterial {
     pub kind: CurMaterialKind,
     pub memo_id: Option<i64>,
     pub roadmap_id: Option<i64>,
+    pub report_id: Option<i64>,
     pub text: Option<String>,
 }
 
@@ -257,6 +258,7 @@ pub async fn add_material(
         return Err(AppError::bad("input.requestId", format!("a request holds at most {MAX_MATERIALS} materials")));
     }
     let mut errors = Vec::new();
+    let mut report_id = None;
     let (memo_id, roadmap_id, text) = match m.kind {
         CurMaterialKind::Memo => match m.memo_id {
             None => {
@@ -282,6 +284,21 @@ pub async fn add_material(
                 (None, Some(rid), None)
             }
         },
+        CurMaterialKind::Report => {
+            match m.report_id {
+                None => {
+                    errors
+                        .push(FieldError { path: "input.reportId".into(), message: "is required for a REPORT".into() });
+                }
+                Some(rid) => {
+                    if crate::entity::system_report::Entity::find_by_id(rid).one(&txn).await?.is_none() {
+                        errors.push(FieldError { path: "input.reportId".into(), message: "no such report".into() });
+                    }
+                    report_id = Some(rid);
+                }
+            }
+            (None, None, None)
+        }
         CurMaterialKind::Text => {
             let t = m.text.clone().unwrap_or_default();
             line(&mut errors, "input.text", &t, MAX_TEXT);
@@ -296,6 +313,7 @@ pub async fn add_material(
         kind: Set(m.kind.as_str().to_string()),
         memo_id: Set(memo_id),
         roadmap_id: Set(roadmap_id),
+        report_id: Set(report_id),
         text: Set(text),
         added_by: Set(author(&txn, caller).await?),
         added_at: Set(now),
@@ -342,7 +360,8 @@ pub async fn set_status(
     Ok(updated)
 }
 
-/// The DOCX of a material: the stored memo's document, or the roadmap's as of now.
+/// The DOCX of a material: the stored memo's document, the roadmap's as of now, or the stored
+/// system report's (rendered from its stored figures).
 ///
 /// # Errors
 /// `NOT_FOUND` for an unknown material or a written answer (it has no document).
@@ -354,6 +373,10 @@ pub async fn material_docx(state: &AppState, id: i64) -> AppResult<Vec<u8>> {
     }
     if let Some(roadmap_id) = m.roadmap_id {
         return super::documents::roadmap::export_docx(state, roadmap_id).await;
+    }
+    if let Some(report_id) = m.report_id {
+        let report = super::system_reports::find(&state.db, report_id).await?;
+        return super::system_reports::file(state, &report, false).await;
     }
     Err(AppError::NotFound("document".into()))
 }

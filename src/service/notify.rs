@@ -19,6 +19,7 @@ use crate::state::AppState;
 use crate::store::deliveries::{self, NewMail};
 use crate::store::notifications::{self as store, NewNotification};
 
+use super::meetings::AssignmentAlert;
 use super::scope::AppealScope;
 use super::{Caller, audit};
 
@@ -175,6 +176,24 @@ fn tell(
     }
 }
 
+/// Who is told of an assignment's deadline: the executors of its recipient; when it is
+/// overdue, also the curators and the Head (whom the meeting answers to).
+fn assignment_audience(kind: NotificationKind, p: &Person, recipient_id: i64) -> bool {
+    let executor = p.roles.contains(&Role::Executor) && p.recipient_id == Some(recipient_id);
+    let chair = p.roles.iter().any(|r| matches!(r, Role::Curator | Role::Head));
+    executor || (kind == NotificationKind::AssignmentOverdue && chair)
+}
+
+/// The text of an assignment's notification.
+fn assignment_text(a: &AssignmentAlert, kind: NotificationKind) -> String {
+    let due = a.due_date.format("%d.%m.%Y");
+    if kind == NotificationKind::AssignmentOverdue {
+        format!("Просрочено поручение совещания (срок {due}): {}", a.text)
+    } else {
+        format!("Истекает срок поручения совещания ({due}): {}", a.text)
+    }
+}
+
 /// The links of a stored memo's documents: absolute with `MCU_PUBLIC_URL`, else the paths on
 /// this server.
 pub fn memo_links(public_url: Option<&str>, memo_id: i64) -> (String, String) {
@@ -230,6 +249,25 @@ pub async fn fan_out(conn: &impl ConnectionTrait, state: &AppState, rows: &[outb
             let (docx, xlsx) = memo_links(state.settings.public_url.as_deref(), memo_id);
             let link = format!("{docx} (DOCX), {xlsx} (XLSX)");
             for m in staff.iter().filter(|m| m.person.roles.contains(&Role::Head)) {
+                let t = Told {
+                    member: m,
+                    kind,
+                    row,
+                    appeal_id: None,
+                    text: text.clone(),
+                    headline: kind.headline(""),
+                    link: link.clone(),
+                };
+                tell(t, pref(m.person.id, kind), mail, (&mut out, &mut single, &mut digest));
+            }
+            continue;
+        }
+        if matches!(kind, NotificationKind::AssignmentDueSoon | NotificationKind::AssignmentOverdue) {
+            let Ok(alert) = serde_json::from_str::<AssignmentAlert>(&row.payload) else { continue };
+            let text = assignment_text(&alert, kind);
+            let base = state.settings.public_url.as_deref().unwrap_or("").trim_end_matches('/');
+            let link = format!("{base}/exports/meetings/{}-minutes.docx", alert.meeting_id);
+            for m in staff.iter().filter(|m| assignment_audience(kind, &m.person, alert.recipient_id)) {
                 let t = Told {
                     member: m,
                     kind,

@@ -22,6 +22,8 @@ pub enum Subject {
     Recipient(i64),
     Category(i64),
     Territory(i64),
+    /// An assignment (поручение) of a meeting.
+    Assignment(i64),
 }
 
 impl Subject {
@@ -36,6 +38,7 @@ impl Subject {
             Self::Recipient(id) => ("recipient", id),
             Self::Category(id) => ("category", id),
             Self::Territory(id) => ("territory", id),
+            Self::Assignment(id) => ("assignment", id),
         }
     }
 }

@@ -18,7 +18,7 @@ use super::{Filter, GroupBy, GrowthItem, Period, SummaryParts, VisibleAppeal};
 use crate::domain::access::Principal;
 use crate::domain::deadlines::SlaState;
 use crate::domain::labels::UNASSIGNED;
-use crate::domain::memo::{MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
+use crate::domain::memo::{AssignmentLine, MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
 use crate::entity::appeal;
 use crate::entity::recipient;
 use crate::error::{AppError, AppResult};
@@ -32,6 +32,8 @@ pub type Memo = crate::domain::memo::Memo<recipient::Model>;
 const MEMO_POINTS: usize = 5;
 /// Overdue appeals listed in the memo.
 const MEMO_OVERDUE: u64 = 10;
+/// Open assignments of meetings listed in the memo, at most (overdue ones first).
+const MEMO_ASSIGNMENTS: u64 = 30;
 /// Open overdue appeals listed by [`overdue_appeals`], at most.
 const MEMO_OVERDUE_APPEALS: u64 = 50;
 
@@ -76,6 +78,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         .collect();
     let (overdue_by_recipient, overdue_oldest) = memo_overdue(state, &names, scoped).await?;
     let (topic_roadmaps, overdue_measures) = memo_roadmaps(state, &names, scoped).await?;
+    let assignments = memo_assignments(state, &scoped.filter().recipient_id).await?;
     let memo = Memo {
         week_start,
         week_end: week.to,
@@ -88,6 +91,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         overdue_by_recipient,
         overdue_oldest,
         overdue_measures,
+        assignments,
         rating,
         recommendations: Vec::new(),
         markdown: String::new(),
@@ -215,6 +219,46 @@ async fn memo_roadmaps(
         }
     }
     Ok((topics, measures))
+}
+
+/// Open assignments of meetings with the Head (of `recipients`, all when empty), the soonest
+/// due first (so the overdue ones lead), at most [`MEMO_ASSIGNMENTS`]. Read here, not through
+/// `service::meetings`, which builds on the analytics.
+async fn memo_assignments(state: &AppState, recipients: &[RecipientId]) -> AppResult<Vec<AssignmentLine>> {
+    use crate::domain::meeting::AssignmentStatus;
+    use crate::entity::{meeting, meeting_decision};
+    use meeting_decision::Column as C;
+    let tz = state.settings.timezone;
+    let today = state.clock.now().with_timezone(&tz).date_naive();
+    let open = [AssignmentStatus::Assigned.as_str(), AssignmentStatus::InProgress.as_str()];
+    let mut q = meeting_decision::Entity::find().filter(C::Status.is_in(open));
+    if !recipients.is_empty() {
+        q = q.filter(C::RecipientId.is_in(recipients.iter().map(|r| r.0)));
+    }
+    let rows = q.order_by_asc(C::DueDate).order_by_asc(C::Id).limit(MEMO_ASSIGNMENTS).all(&state.db).await?;
+    let meetings: HashMap<i64, meeting::Model> = meeting::Entity::find()
+        .filter(meeting::Column::Id.is_in(rows.iter().map(|d| d.meeting_id)))
+        .all(&state.db)
+        .await?
+        .into_iter()
+        .map(|m| (m.id, m))
+        .collect();
+    let names = Names::load(&state.db).await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|d| {
+            let (r, due) = (d.recipient_id?, d.due_date?);
+            let m = meetings.get(&d.meeting_id)?;
+            Some(AssignmentLine {
+                text: d.text,
+                recipient: names.recipient(Some(r)),
+                due,
+                days_late: (today - due).num_days().max(0),
+                meeting: m.title.clone(),
+                meeting_on: m.held_at.unwrap_or(m.starts_at).with_timezone(&tz).date_naive(),
+            })
+        })
+        .collect())
 }
 
 /// The open overdue appeals `who` may see, earliest deadline first, at most 50

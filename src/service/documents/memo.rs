@@ -335,7 +335,32 @@ pub fn docx(report: &MemoReport) -> AppResult<Vec<u8>> {
         );
     }
 
-    doc.heading(1, "7. Рекомендации");
+    doc.heading(1, "7. Поручения совещаний у Главы");
+    if m.assignments.is_empty() {
+        doc.text("Неисполненных поручений нет.");
+    } else {
+        let late = m.assignments.iter().filter(|a| a.days_late > 0).count();
+        doc.text(format!(
+            "Неисполненных поручений: {}, из них просрочено: {}.",
+            count(m.assignments.len() as i64),
+            count(late as i64)
+        ));
+        let mut t = Table::new(columns(&[
+            ("Поручение", 3455, Align::Left),
+            ("Исполнитель", 2200, Align::Left),
+            ("Срок", 1300, Align::Center),
+            ("Просрочено, дн.", 1100, Align::Right),
+            ("Совещание", 1300, Align::Center),
+        ]));
+        for a in &m.assignments {
+            let late =
+                if a.days_late > 0 { vec![Span::bold(count(a.days_late)).color(super::docx::RED)] } else { cell(DASH) };
+            t.row(vec![cell(&a.text), cell(&a.recipient), cell(date(a.due)), late, cell(date(a.meeting_on))]);
+        }
+        doc.table(&t);
+    }
+
+    doc.heading(1, "8. Рекомендации");
     for (i, r) in m.recommendations.iter().enumerate() {
         doc.text(format!("{}. {}", i + 1, decimal_commas(r)));
     }
@@ -384,7 +409,7 @@ const COORD: &str = "[$-419]0.00000";
 const LINE: f64 = 15.0;
 
 /// Cell formats of the workbook.
-struct Formats {
+pub(super) struct Formats {
     head: Format,
     text: Format,
     wrap: Format,
@@ -397,7 +422,7 @@ struct Formats {
 }
 
 impl Formats {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let cell =
             || Format::new().set_border(FormatBorder::Thin).set_border_color("A6A6A6").set_align(FormatAlign::Top);
         Self {
@@ -423,7 +448,7 @@ impl Formats {
 
 /// A sheet being written: remembers the widest content of each column to fit the widths, and
 /// the lines of wrapped cells to give their rows the height they need.
-struct Sheet<'a> {
+pub(super) struct Sheet<'a> {
     ws: &'a mut Worksheet,
     f: &'a Formats,
     /// Header lengths, in characters (bold: a little wider).
@@ -436,7 +461,7 @@ struct Sheet<'a> {
 }
 
 impl<'a> Sheet<'a> {
-    fn new(wb: &'a mut Workbook, f: &'a Formats, name: &str, head: &[&str]) -> Result<Self, XlsxError> {
+    pub(super) fn new(wb: &'a mut Workbook, f: &'a Formats, name: &str, head: &[&str]) -> Result<Self, XlsxError> {
         let ws = wb.add_worksheet();
         ws.set_name(name)?;
         ws.set_freeze_panes(1, 0)?;
@@ -456,17 +481,17 @@ impl<'a> Sheet<'a> {
         Ok(sheet)
     }
 
-    fn fit(&mut self, col: u16, chars: f64) {
+    pub(super) fn fit(&mut self, col: u16, chars: f64) {
         if let Some(w) = self.widths.get_mut(usize::from(col)) {
             *w = w.max(chars);
         }
     }
 
-    fn wrap_at(&mut self, col: u16, width: f64) {
+    pub(super) fn wrap_at(&mut self, col: u16, width: f64) {
         self.caps.push((col, width));
     }
 
-    fn text(&mut self, row: u32, col: u16, text: &str) -> Result<(), XlsxError> {
+    pub(super) fn text(&mut self, row: u32, col: u16, text: &str) -> Result<(), XlsxError> {
         let chars = text.chars().count() as f64;
         let format = if self.caps.iter().any(|(c, _)| *c == col) {
             self.wrapped.push((row, col, chars));
@@ -479,18 +504,25 @@ impl<'a> Sheet<'a> {
         Ok(())
     }
 
-    fn number(&mut self, row: u32, col: u16, value: f64, format: &Format, shown: &str) -> Result<(), XlsxError> {
+    pub(super) fn number(
+        &mut self,
+        row: u32,
+        col: u16,
+        value: f64,
+        format: &Format,
+        shown: &str,
+    ) -> Result<(), XlsxError> {
         self.ws.write_number_with_format(row, col, value, format)?;
         self.fit(col, shown.chars().count() as f64);
         Ok(())
     }
 
-    fn int(&mut self, row: u32, col: u16, n: i64) -> Result<(), XlsxError> {
+    pub(super) fn int(&mut self, row: u32, col: u16, n: i64) -> Result<(), XlsxError> {
         let f = self.f;
         self.number(row, col, n as f64, &f.int, &count(n))
     }
 
-    fn rate(&mut self, row: u32, col: u16, r: Option<f64>) -> Result<(), XlsxError> {
+    pub(super) fn rate(&mut self, row: u32, col: u16, r: Option<f64>) -> Result<(), XlsxError> {
         let f = self.f;
         match r.filter(|r| r.is_finite()) {
             Some(r) => self.number(row, col, round(r, 4), &f.rate, "100,0%"),
@@ -498,7 +530,7 @@ impl<'a> Sheet<'a> {
         }
     }
 
-    fn one(&mut self, row: u32, col: u16, x: Option<f64>) -> Result<(), XlsxError> {
+    pub(super) fn one(&mut self, row: u32, col: u16, x: Option<f64>) -> Result<(), XlsxError> {
         let f = self.f;
         match x.filter(|x| x.is_finite()) {
             Some(x) => self.number(row, col, round(x, 1), &f.one, &decimal(x, 1)),
@@ -506,12 +538,12 @@ impl<'a> Sheet<'a> {
         }
     }
 
-    fn dash(&mut self, row: u32, col: u16) -> Result<(), XlsxError> {
+    pub(super) fn dash(&mut self, row: u32, col: u16) -> Result<(), XlsxError> {
         self.ws.write_string_with_format(row, col, DASH, &self.f.dash)?;
         Ok(())
     }
 
-    fn date(&mut self, row: u32, col: u16, d: NaiveDate) -> Result<(), XlsxError> {
+    pub(super) fn date(&mut self, row: u32, col: u16, d: NaiveDate) -> Result<(), XlsxError> {
         use chrono::Datelike;
         let x = rust_xlsxwriter::ExcelDateTime::from_ymd(d.year() as u16, d.month() as u8, d.day() as u8)?;
         self.ws.write_datetime_with_format(row, col, x, &self.f.date)?;
@@ -521,7 +553,7 @@ impl<'a> Sheet<'a> {
 
     /// Sets the fitted widths (content plus padding; wrapped columns at their cap) and the
     /// heights of rows with wrapped text, which spreadsheet programs do not grow on opening.
-    fn finish(self) -> Result<&'a mut Worksheet, XlsxError> {
+    pub(super) fn finish(self) -> Result<&'a mut Worksheet, XlsxError> {
         let mut widths = Vec::with_capacity(self.widths.len());
         for (col, w) in self.widths.iter().enumerate() {
             let cap = self.caps.iter().find(|(c, _)| usize::from(*c) == col).map_or(60.0, |(_, cap)| *cap);
@@ -731,6 +763,24 @@ fn write_xlsx(report: &MemoReport) -> Result<Vec<u8>, XlsxError> {
         sh.text(row, 1, &x.measure)?;
         sh.text(row, 2, &x.responsible)?;
         sh.date(row, 3, x.due)?;
+    }
+    sh.finish()?;
+
+    let mut sh = Sheet::new(
+        &mut wb,
+        &f,
+        "Поручения",
+        &["Поручение", "Исполнитель", "Срок", "Просрочено, дн.", "Совещание", "Дата совещания"],
+    )?;
+    sh.wrap_at(0, 60.0);
+    for (i, a) in m.assignments.iter().enumerate() {
+        let row = i as u32 + 1;
+        sh.text(row, 0, &a.text)?;
+        sh.text(row, 1, &a.recipient)?;
+        sh.date(row, 2, a.due)?;
+        sh.int(row, 3, a.days_late)?;
+        sh.text(row, 4, &a.meeting)?;
+        sh.date(row, 5, a.meeting_on)?;
     }
     sh.finish()?;
 

@@ -5,8 +5,10 @@
 
 pub mod charts;
 pub mod docx;
+pub mod meeting;
 pub mod memo;
 pub mod roadmap;
+pub mod system_report;
 
 use chrono::NaiveDate;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
