@@ -41,6 +41,7 @@ async fn assigned_message(app: &TestApp, token: &str, recipient: &str, received:
 }
 
 #[tokio::test]
+#[allow(clippy::many_single_char_names)] // a and b are the fixture's two appeals, v their versions
 async fn a_late_formal_answer_reopened_and_answered_well_still_counts_as_given() {
     let app = spawn_long().await;
     app.set_now("2026-11-02T11:00:00+07:00");
@@ -166,7 +167,7 @@ async fn a_late_formal_answer_reopened_and_answered_well_still_counts_as_given()
     assert!(close(&s["fullAnswerRate"], 1.0 / 2.0), "{s}");
     assert!(close(&s["satisfiedRate"], 0.0 / 1.0), "{s}");
     assert!(close(&s["reopenedRate"], 1.0 / 2.0), "{s}");
-    let median = (hours(a_received, a_first) + hours(b_received, b_answer)) / 2.0;
+    let median = f64::midpoint(hours(a_received, a_first), hours(b_received, b_answer));
     assert!(close(&s["medianResponseHours"], median), "{s} vs {median}");
 
     // The rating: the same for R1 (its deadlines both fell in November).
