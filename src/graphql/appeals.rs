@@ -330,6 +330,8 @@ impl From<crate::entity::appeal_task::Model> for AppealTask {
 /// One answer an appeal was given (kept when the appeal is reopened).
 #[derive(SimpleObject)]
 pub struct AppealAnswer {
+    /// The stored answer's id (stable: clients may cache answers by it).
+    pub id: ID,
     /// 1 for the first answer, then 2, 3, … after each reopening.
     pub ordinal: i32,
     pub answered_at: DateTime<Utc>,
@@ -350,6 +352,7 @@ pub struct AppealAnswer {
 impl From<crate::entity::appeal_answer::Model> for AppealAnswer {
     fn from(a: crate::entity::appeal_answer::Model) -> Self {
         Self {
+            id: ID(a.id.to_string()),
             ordinal: a.ordinal,
             answered_at: a.answered_at,
             due_at: a.due_at,

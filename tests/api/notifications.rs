@@ -186,6 +186,8 @@ async fn settings_per_kind_are_kept_and_respected() {
             {"kind": "APPEAL_OVERDUE", "inApp": true, "email": "NONE"},
             {"kind": "APPEAL_ESCALATED", "inApp": true, "email": "NONE"},
             {"kind": "MEMO_READY", "inApp": true, "email": "IMMEDIATE"},
+            {"kind": "ASSIGNMENT_DUE_SOON", "inApp": true, "email": "NONE"},
+            {"kind": "ASSIGNMENT_OVERDUE", "inApp": true, "email": "NONE"},
         ])
     );
     let r = app
