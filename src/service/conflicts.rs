@@ -16,6 +16,7 @@ use crate::error::AppResult;
 pub struct Flagged {
     pub appeal_id: i64,
     pub recipient_id: Option<i64>,
+    pub territory_id: Option<i64>,
     pub flags: Vec<ConflictFlag>,
 }
 
@@ -59,7 +60,7 @@ pub async fn flagged(conn: &impl ConnectionTrait, which: Which<'_>) -> AppResult
     };
     let fold = |c: &str| format!("LOWER(REPLACE({c}, ' ', ''))");
     let sql = format!(
-        "SELECT a.id, a.recipient_id, a.channel, a.reopen_count, a.text, a.received_at, a.author_contact, \
+        "SELECT a.id, a.recipient_id, a.territory_id, a.channel, a.reopen_count, a.text, a.received_at, a.author_contact, \
          a.category_id, b.author_contact AS b_contact, b.received_at AS b_received \
          FROM appeals a LEFT JOIN appeals b ON a.author_contact IS NOT NULL AND b.category_id = a.category_id \
          AND b.received_at < a.received_at AND b.author_contact IS NOT NULL AND {} = {} \
@@ -71,6 +72,7 @@ pub async fn flagged(conn: &impl ConnectionTrait, which: Which<'_>) -> AppResult
     // Group the joined rows per appeal, keeping the appeal's facts once.
     struct Row {
         recipient_id: Option<i64>,
+        territory_id: Option<i64>,
         channel: Channel,
         reopen_count: i32,
         text: String,
@@ -90,6 +92,7 @@ pub async fn flagged(conn: &impl ConnectionTrait, which: Which<'_>) -> AppResult
                 id,
                 Row {
                     recipient_id: r.try_get("", "recipient_id")?,
+                    territory_id: r.try_get("", "territory_id")?,
                     channel: channel.parse().map_err(crate::error::AppError::internal)?,
                     reopen_count: r.try_get("", "reopen_count")?,
                     text: r.try_get("", "text")?,
@@ -121,7 +124,11 @@ pub async fn flagged(conn: &impl ConnectionTrait, which: Which<'_>) -> AppResult
                 author: row.author.as_deref(),
                 category_id: row.category_id,
             };
-            Flagged { appeal_id: id, recipient_id: row.recipient_id, flags: flags(&facts, &row.earlier) }
+            Flagged {
+                appeal_id: id,
+                recipient_id: row.recipient_id,
+                territory_id: row.territory_id,
+                flags: flags(&facts, &row.earlier) }
         })
         .collect())
 }
