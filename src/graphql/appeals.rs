@@ -243,8 +243,7 @@ impl Appeal {
     /// social post. Loaded for a whole page in one statement; the author's key is not shown.
     async fn conflict_flags(&self, ctx: &Context<'_>) -> AppResult<Vec<crate::domain::conflicts::ConflictFlag>> {
         let loaders = self.loaders(ctx);
-        let flags =
-            loaders.conflict_flags.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+        let flags = loaders.conflict_flags.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
         Ok(flags.unwrap_or_default())
     }
     /// The full history, oldest first. The author's name and contact in an event's `data`

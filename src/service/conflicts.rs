@@ -128,7 +128,8 @@ pub async fn flagged(conn: &impl ConnectionTrait, which: Which<'_>) -> AppResult
                 appeal_id: id,
                 recipient_id: row.recipient_id,
                 territory_id: row.territory_id,
-                flags: flags(&facts, &row.earlier) }
+                flags: flags(&facts, &row.earlier),
+            }
         })
         .collect())
 }
