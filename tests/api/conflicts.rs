@@ -164,4 +164,38 @@ async fn conflict_flags_on_appeals_and_counts_per_recipient() {
     let ingest = token("APPEALS_INGEST").await;
     assert_eq!(counts(ingest, period.clone()).await.code(), "FORBIDDEN");
     assert_eq!(app.gql(None, COUNTS, json!({"p": period})).await.code(), "UNAUTHENTICATED");
+
+    // The weekly memo recommends meeting the authors: the week of 9 November holds the
+    // escalating post (other recipient), the week of 16 November the repeat author (own).
+    const MEMO: &str = "query($w:Date!){ analytics { weeklyMemo(weekStart:$w) { recommendations markdown } } }";
+    let memo = |t: String, w: &str| {
+        let app = &app;
+        let w = w.to_owned();
+        async move { app.gql(Some(&t), MEMO, json!({"w": w})).await.data()["analytics"]["weeklyMemo"].clone() }
+    };
+    let conflict_lines = |m: &Value| -> Vec<String> {
+        m["recommendations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|r| r.as_str().filter(|r| r.contains("конфликтных обращений")).map(str::to_owned))
+            .collect()
+    };
+    let m = memo(s.curator.clone(), "2026-11-09").await;
+    assert_eq!(
+        conflict_lines(&m),
+        [
+            "«Управление дорог»: конфликтных обращений 1 (угрозы эскалации: 1) — провести личный приём авторов или встречу, проверить ответы по существу"
+        ]
+    );
+    assert!(m["markdown"].as_str().unwrap().contains("«Управление дорог»: конфликтных обращений 1"));
+    let m = memo(s.curator.clone(), "2026-11-16").await;
+    assert_eq!(
+        conflict_lines(&m),
+        [
+            "«Управление ЖКХ»: конфликтных обращений 1 — провести личный приём авторов или встречу, проверить ответы по существу"
+        ]
+    );
+    // The executor of the own recipient does not read of the other one's conflicts.
+    assert_eq!(conflict_lines(&memo(s.executor.clone(), "2026-11-09").await), Vec::<String>::new());
 }

@@ -76,6 +76,11 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         .collect();
     let (overdue_by_recipient, overdue_oldest) = memo_overdue(state, &names, scoped).await?;
     let (topic_roadmaps, overdue_measures) = memo_roadmaps(state, &names, scoped).await?;
+    let conflicts = super::conflicts::conflicts_in(state, scoped, week)
+        .await?
+        .into_iter()
+        .map(|c| (c.recipient.name, c.flagged, c.escalation, c.repeated_reopening))
+        .collect();
     let memo = Memo {
         week_start,
         week_end: week.to,
@@ -89,6 +94,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         overdue_oldest,
         overdue_measures,
         rating,
+        conflicts,
         recommendations: Vec::new(),
         markdown: String::new(),
         timezone: state.settings.timezone,
