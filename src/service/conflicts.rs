@@ -85,23 +85,20 @@ pub async fn flagged(conn: &impl ConnectionTrait, which: Which<'_>) -> AppResult
     let mut by_id: HashMap<i64, Row> = HashMap::new();
     for r in rows {
         let id: i64 = r.try_get("", "id")?;
-        if !by_id.contains_key(&id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = by_id.entry(id) {
             let channel: String = r.try_get("", "channel")?;
             let contact: Option<String> = r.try_get("", "author_contact")?;
-            by_id.insert(
-                id,
-                Row {
-                    recipient_id: r.try_get("", "recipient_id")?,
-                    territory_id: r.try_get("", "territory_id")?,
-                    channel: channel.parse().map_err(crate::error::AppError::internal)?,
-                    reopen_count: r.try_get("", "reopen_count")?,
-                    text: r.try_get("", "text")?,
-                    received_at: r.try_get("", "received_at")?,
-                    author: author_key(contact.as_deref()),
-                    category_id: r.try_get("", "category_id")?,
-                    earlier: Vec::new(),
-                },
-            );
+            slot.insert(Row {
+                recipient_id: r.try_get("", "recipient_id")?,
+                territory_id: r.try_get("", "territory_id")?,
+                channel: channel.parse().map_err(crate::error::AppError::internal)?,
+                reopen_count: r.try_get("", "reopen_count")?,
+                text: r.try_get("", "text")?,
+                received_at: r.try_get("", "received_at")?,
+                author: author_key(contact.as_deref()),
+                category_id: r.try_get("", "category_id")?,
+                earlier: Vec::new(),
+            });
             order.push(id);
         }
         let b_contact: Option<String> = r.try_get("", "b_contact")?;
