@@ -32,6 +32,9 @@ pub struct Memo<R> {
     /// Open assignments (поручения) of meetings with the Head, overdue ones first.
     pub assignments: Vec<AssignmentLine>,
     pub rating: Vec<RatingRow<R>>,
+    /// Communication conflicts of the week per recipient: `(name, flagged appeals, of them
+    /// escalations, repeated reopenings)`, most flagged first.
+    pub conflicts: Vec<(String, i64, i64, i64)>,
     pub recommendations: Vec<String>,
     pub markdown: String,
     /// The municipality's time zone, for the dates in the text.
@@ -99,6 +102,10 @@ fn percent(x: Option<f64>) -> String {
     x.map_or_else(|| "—".into(), |v| format!("{:.0}%", v * 100.0))
 }
 
+/// Flagged appeals of a recipient in the week from which the memo recommends a meeting
+/// with the authors (each conflict is worth one: decree 1.2б, 1.2в).
+pub const MEMO_CONFLICTS_MIN: i64 = 1;
+
 /// Recommendations from the memo's rules, in this order:
 ///
 /// 1. a topic whose rise is significant this week and was the week before, with no roadmap in
@@ -109,7 +116,8 @@ fn percent(x: Option<f64>) -> String {
 /// 5. on-time rate below 80% → review the overdue answers with the recipients;
 /// 6. the lowest-scored ranked recipient (with at least two ranked) → hear its head;
 /// 7. open overdue appeals → get them answered, naming the recipient with most of them;
-/// 8. answers on the merits below 70% → tighten quality control.
+/// 8. a recipient with conflict-flagged appeals in the week → meet the authors (one line each);
+/// 9. answers on the merits below 70% → tighten quality control.
 pub fn recommendations<R: Named>(m: &Memo<R>) -> Vec<String> {
     let mut out = Vec::new();
     let summary = &m.summary;
@@ -168,6 +176,7 @@ pub fn recommendations<R: Named>(m: &Memo<R>) -> Vec<String> {
             m.overdue_by_recipient.iter().take(3).map(|g| format!("{} — {}", g.recipient, g.count)).collect();
         out.push(format!("Обеспечить ответ по {overdue} просроченным обращениям: {}.", top.join(", ")));
     }
+    out.extend(crate::domain::conflicts::recommendations(&m.conflicts, MEMO_CONFLICTS_MIN));
     if let Some(r) = summary.full_answer_rate().filter(|r| *r < 0.7) {
         out.push(format!("Усилить контроль качества ответов: ответов по существу {}.", percent(Some(r))));
     }
@@ -351,6 +360,7 @@ mod tests {
             overdue_oldest: Vec::new(),
             overdue_measures: Vec::new(),
             assignments: Vec::new(),
+            conflicts: Vec::new(),
             rating: Vec::new(),
             recommendations: Vec::new(),
             markdown: String::new(),

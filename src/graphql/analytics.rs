@@ -331,6 +331,32 @@ impl From<svc::RatingRow> for RecipientRatingRow {
     }
 }
 
+/// One recipient's communication conflicts over a period (decree 1.2б, 1.2в).
+#[derive(SimpleObject)]
+pub struct RecipientConflictsRow {
+    pub recipient: Recipient,
+    /// Appeals received in the period with at least one flag.
+    pub flagged: i32,
+    /// Of them reopened at least twice.
+    pub repeated_reopening: i32,
+    /// Of them from an author who wrote on the same category within 30 days before.
+    pub repeat_author: i32,
+    /// Of them social posts with words of escalation.
+    pub escalation: i32,
+}
+
+impl From<svc::ConflictRow> for RecipientConflictsRow {
+    fn from(r: svc::ConflictRow) -> Self {
+        Self {
+            recipient: r.recipient.into(),
+            flagged: int(r.flagged),
+            repeated_reopening: int(r.repeated_reopening),
+            repeat_author: int(r.repeat_author),
+            escalation: int(r.escalation),
+        }
+    }
+}
+
 /// The weekly analytical note to the Head of the city (аналитическая записка).
 #[derive(SimpleObject)]
 pub struct WeeklyMemo {
@@ -554,6 +580,17 @@ impl Analytics {
         let with_median = ctx.look_ahead().field("medianResponseHours").exists();
         let rows = svc::recipient_rating_of(state(ctx), who(ctx), period, channel, with_median).await?;
         Ok(rows.into_iter().map(RecipientRatingRow::from).collect())
+    }
+
+    /// Communication conflicts per recipient: appeals received in the period with each
+    /// conflict flag (see `Appeal.conflictFlags`); recipients without any are left out. The
+    /// rating's access rule: an EXECUTOR gets its own row only; a user limited to a
+    /// territory, its subtree's appeals.
+    #[graphql(complexity = "250 + 10 * child_complexity")]
+    async fn conflicts(&self, ctx: &Context<'_>, period: PeriodInput) -> AppResult<Vec<RecipientConflictsRow>> {
+        let period = period.period()?;
+        let rows = svc::conflicts(state(ctx), who(ctx), period).await?;
+        Ok(rows.into_iter().map(RecipientConflictsRow::from).collect())
     }
 
     /// The weekly memo for the week starting on `weekStart` (must be a Monday).

@@ -247,6 +247,14 @@ impl Appeal {
         let rows = loaders.appeal_answers.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
         Ok(rows.unwrap_or_default().into_iter().map(AppealAnswer::from).collect())
     }
+    /// Signs of a conflict with the author (decree 1.2б, 1.2в): reopened at least twice, the
+    /// same author on the same category within 30 days before, words of escalation in a
+    /// social post. Loaded for a whole page in one statement; the author's key is not shown.
+    async fn conflict_flags(&self, ctx: &Context<'_>) -> AppResult<Vec<crate::domain::conflicts::ConflictFlag>> {
+        let loaders = self.loaders(ctx);
+        let flags = loaders.conflict_flags.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+        Ok(flags.unwrap_or_default())
+    }
     /// The full history, oldest first. The author's name and contact in an event's `data`
     /// are masked as `authorName` and `authorContact` are, unless the viewer handles this
     /// appeal; an unmasked read of them is audited as theirs is.

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 
+use crate::domain::conflicts::ConflictFlag;
 use crate::entity::{appeal, appeal_answer, appeal_event, appeal_task, cur_request_material, practice, user};
 use crate::error::AppError;
 use crate::store::batch;
@@ -113,6 +114,21 @@ impl Loader<i64> for AppealAnswersLoader {
     }
 }
 
+/// Loads the communication-conflict flags of many appeals in one statement.
+pub struct ConflictFlagsLoader(pub DatabaseConnection);
+
+impl Loader<i64> for ConflictFlagsLoader {
+    type Value = Vec<ConflictFlag>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = crate::service::conflicts::flagged(&self.0, crate::service::conflicts::Which::Ids(keys))
+            .await
+            .map_err(Arc::new)?;
+        Ok(rows.into_iter().map(|r| (r.appeal_id, r.flags)).collect())
+    }
+}
+
 /// The loaders of one request. Recipients, categories and territories come from the
 /// reference data in memory (`service::reference::snapshot`), not from loaders.
 pub struct Loaders {
@@ -123,6 +139,7 @@ pub struct Loaders {
     pub roadmap_practices: DataLoader<RoadmapPracticesLoader>,
     pub cur_materials: DataLoader<CurMaterialsLoader>,
     pub appeal_answers: DataLoader<AppealAnswersLoader>,
+    pub conflict_flags: DataLoader<ConflictFlagsLoader>,
 }
 
 impl Loaders {
@@ -136,6 +153,7 @@ impl Loaders {
             roadmap_practices: DataLoader::new(RoadmapPracticesLoader(db.clone()), tokio::spawn),
             cur_materials: DataLoader::new(CurMaterialsLoader(db.clone()), tokio::spawn),
             appeal_answers: DataLoader::new(AppealAnswersLoader(db.clone()), tokio::spawn),
+            conflict_flags: DataLoader::new(ConflictFlagsLoader(db.clone()), tokio::spawn),
         }
     }
 }

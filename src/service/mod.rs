@@ -9,6 +9,7 @@ pub mod audit;
 pub mod auth;
 pub mod calendar;
 pub mod classifier;
+pub mod conflicts;
 pub mod cur_requests;
 pub mod deadlines;
 pub mod documents;

@@ -15,6 +15,7 @@ mod auth;
 mod browser;
 mod cli;
 mod clients;
+mod conflicts;
 mod cur_requests;
 mod documents;
 mod durability;

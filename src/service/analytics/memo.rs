@@ -79,6 +79,11 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
     let (overdue_by_recipient, overdue_oldest) = memo_overdue(state, &names, scoped).await?;
     let (topic_roadmaps, overdue_measures) = memo_roadmaps(state, &names, scoped).await?;
     let assignments = memo_assignments(state, &scoped.filter().recipient_id).await?;
+    let conflicts = super::conflicts::conflicts_in(state, scoped, week)
+        .await?
+        .into_iter()
+        .map(|c| (c.recipient.name, c.flagged, c.escalation, c.repeated_reopening))
+        .collect();
     let memo = Memo {
         week_start,
         week_end: week.to,
@@ -93,6 +98,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         overdue_measures,
         assignments,
         rating,
+        conflicts,
         recommendations: Vec::new(),
         markdown: String::new(),
         timezone: state.settings.timezone,

@@ -12,6 +12,7 @@
 //! territory only its subtree, and appeals named only to people who may see them.
 
 mod access;
+mod conflicts;
 mod growth;
 mod map;
 mod memo;
@@ -31,6 +32,7 @@ use crate::error::{AppError, AppResult};
 pub use crate::domain::analytics::{CountBy, GrowthItem, Summary};
 pub use crate::domain::labels::{channel_label, kind_label, status_label};
 pub use crate::domain::memo::{AssignmentLine, MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
+pub use conflicts::{ConflictRow, conflicts};
 pub use growth::growth;
 pub use map::{
     GeoCell, HeatCell, Heatmap, PROBLEM_POINT_RESOLUTION, ProblemPoint, geo_cells, heatmap, heatmap_of, problem_points,
