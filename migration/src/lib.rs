@@ -23,6 +23,7 @@ mod m20261216_000001_practices;
 mod m20261216_000002_cur_requests;
 mod m20261222_000001_reference_lifecycle;
 mod m20261223_000001_search_simple;
+mod m20261225_000001_audit_filters;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -52,6 +53,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261216_000002_cur_requests::Migration),
             Box::new(m20261222_000001_reference_lifecycle::Migration),
             Box::new(m20261223_000001_search_simple::Migration),
+            Box::new(m20261225_000001_audit_filters::Migration),
         ]
     }
 }

@@ -45,6 +45,7 @@ pub fn router(http: Http) -> Router {
         .route("/exports/memos/{file}", get(exports::stored_memo))
         .route("/exports/cur-materials/{file}", get(exports::cur_material))
         .route("/exports/appeals.xlsx", get(exports::appeals))
+        .route("/exports/audit.xlsx", get(exports::audit_log))
         .with_state(http.clone())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, export_timeout));
     let cors = cors_layer(&http.app.settings.cors_origins);
