@@ -139,8 +139,9 @@ impl AuditFilter {
         if let Some(p) = &self.target_prefix {
             // `substr` rather than LIKE: no wildcards to escape, and case-sensitive on both
             // backends (SQLite's LIKE is not).
-            let len = p.chars().count() as i64;
-            c = c.add(Expr::expr(Func::cust("substr").arg(Expr::col(C::Target)).arg(1).arg(len)).eq(p.clone()));
+            // `int4` arguments: PostgreSQL has no `substr(text, bigint, bigint)`.
+            let len = i32::try_from(p.chars().count()).unwrap_or(i32::MAX);
+            c = c.add(Expr::expr(Func::cust("substr").arg(Expr::col(C::Target)).arg(1_i32).arg(len)).eq(p.clone()));
         }
         if let Some(d) = self.from {
             c = c.add(C::At.gte(super::appeal_query::local_midnight(tz, d)));
