@@ -84,6 +84,9 @@ async fn plant(app: &TestApp) -> Vec<i64> {
     rows.into_iter().map(|r| r.id).collect()
 }
 
+/// Which fixture entries a filter should keep.
+type Keep = Box<dyn Fn(&Entry) -> bool>;
+
 /// The ids of the fixture entries for which `keep` holds, newest (largest id) first.
 fn expected(ids: &[i64], keep: impl Fn(&Entry) -> bool) -> Vec<i64> {
     let mut v: Vec<i64> = fixture().iter().zip(ids).filter(|(e, _)| keep(e)).map(|(_, id)| *id).collect();
@@ -111,7 +114,7 @@ async fn each_filter_and_their_combination_narrow_the_audit_log() {
         f
     };
     let day = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap();
-    let cases: Vec<(Value, Box<dyn Fn(&Entry) -> bool>)> = vec![
+    let cases: Vec<(Value, Keep)> = vec![
         (json!({"actor": format!("user:{USER}")}), Box::new(|e: &Entry| e.actor == Actor::User)),
         (json!({"actor": format!("token:{TOKEN}")}), Box::new(|e: &Entry| e.actor == Actor::Token)),
         (oct(json!({"action": ["read.personalData"]})), Box::new(|e: &Entry| e.action == "read.personalData")),
