@@ -9,7 +9,7 @@ use super::scalars::Date;
 use super::{caller, me, parse_id, state};
 use crate::domain::access::{ApiScope, Channel, Role, parse_list};
 use crate::entity::{api_token, audit_log, user};
-use crate::service::{audit, auth, tokens, users};
+use crate::service::{audit_log as audit_log_service, auth, tokens, users};
 
 /// A staff account.
 #[derive(SimpleObject)]
@@ -160,9 +160,9 @@ pub struct AuditLogFilter {
 }
 
 impl AuditLogFilter {
-    fn into_filter(self) -> crate::error::AppResult<audit::AuditFilter> {
-        Ok(audit::AuditFilter {
-            actor: self.actor.as_deref().map(|a| audit::ActorRef::parse("filter.actor", a)).transpose()?,
+    fn into_filter(self) -> crate::error::AppResult<audit_log_service::AuditFilter> {
+        Ok(audit_log_service::AuditFilter {
+            actor: self.actor.as_deref().map(|a| audit_log_service::ActorRef::parse("filter.actor", a)).transpose()?,
             action: self.action.unwrap_or_default(),
             target: self.target,
             target_prefix: self.target_prefix,
@@ -251,7 +251,7 @@ impl AuthQuery {
         let (offset, limit) = forward_window(first, after.as_deref())?;
         let filter = filter.unwrap_or_default().into_filter()?;
         let app = state(ctx);
-        let (rows, total) = audit::list(&app.db, &filter, app.settings.timezone, offset, limit).await?;
+        let (rows, total) = audit_log_service::list(&app.db, &filter, app.settings.timezone, offset, limit).await?;
         Ok(AuditEntryConnection::from_offset(rows.into_iter().map(AuditEntry::from).collect(), offset, total))
     }
 }

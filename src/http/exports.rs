@@ -20,7 +20,7 @@ use crate::graphql::policy;
 use crate::service::appeal_query::{self, AppealFilter};
 use crate::service::documents::memo;
 use crate::service::scope::AppealScope;
-use crate::service::{Caller, audit, auth, exports};
+use crate::service::{Caller, audit, audit_log, auth, exports};
 
 fn app_error(e: &AppError) -> Response {
     let status = match e {
@@ -210,10 +210,10 @@ pub async fn appeals(
 
 /// The audit filter from the query string: the names of `AuditLogFilter`, actions
 /// comma-separated (`?actor=user:7&action=changeRoles,createUser&from=2026-12-01`).
-fn audit_filter(q: &HashMap<String, String>) -> Result<audit::AuditFilter, AppError> {
+fn audit_filter(q: &HashMap<String, String>) -> Result<audit_log::AuditFilter, AppError> {
     let text = |key: &str| q.get(key).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-    Ok(audit::AuditFilter {
-        actor: text("actor").map(|a| audit::ActorRef::parse("filter.actor", &a)).transpose()?,
+    Ok(audit_log::AuditFilter {
+        actor: text("actor").map(|a| audit_log::ActorRef::parse("filter.actor", &a)).transpose()?,
         action: list(q, "action")?,
         target: text("target"),
         target_prefix: text("targetPrefix"),
@@ -234,7 +234,7 @@ pub async fn audit_log(
     }
     let result = async {
         let filter = audit_filter(&q)?;
-        audit::export_xlsx(&http.app.db, &filter, http.app.settings.timezone, u32::MAX).await
+        audit_log::export_xlsx(&http.app.db, &filter, http.app.settings.timezone, u32::MAX).await
     }
     .await;
     match result {
