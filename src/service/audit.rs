@@ -1,11 +1,6 @@
 //! The audit trail: one entry per mutation, written in the mutation's transaction.
 
-use chrono::NaiveDate;
-use rust_xlsxwriter::{Format, Workbook, XlsxError};
-use sea_orm::sea_query::{Expr, ExprTrait, Func};
-use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use sea_orm::ConnectionTrait;
 
 use super::Caller;
 use crate::domain::access::Principal;
