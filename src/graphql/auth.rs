@@ -5,10 +5,11 @@ use chrono::{DateTime, Utc};
 
 use super::connection::{connection, forward_window};
 use super::reference::{Recipient, Territory};
+use super::scalars::Date;
 use super::{caller, me, parse_id, state};
 use crate::domain::access::{ApiScope, Channel, Role, parse_list};
 use crate::entity::{api_token, audit_log, user};
-use crate::service::{audit, auth, tokens, users};
+use crate::service::{audit_log as audit_log_service, auth, tokens, users};
 
 /// A staff account.
 #[derive(SimpleObject)]
@@ -141,6 +142,36 @@ impl From<audit_log::Model> for AuditEntry {
 connection!(UserConnection, UserEdge, User);
 connection!(AuditEntryConnection, AuditEntryEdge, AuditEntry);
 
+/// Which audit entries to show; every given part narrows the list.
+#[derive(InputObject, Default)]
+pub struct AuditLogFilter {
+    /// Who acted: `user:<id>` or `token:<id>`.
+    pub actor: Option<String>,
+    /// Any of these actions (at most 50), e.g. `["changeRoles", "read.personalData"]`.
+    pub action: Option<Vec<String>>,
+    /// Exactly this target, e.g. `appeal:123`.
+    pub target: Option<String>,
+    /// Targets that start with this, e.g. `appeal:` (not with `target`).
+    pub target_prefix: Option<String>,
+    /// First local date (inclusive), in the municipality's time zone.
+    pub from: Option<Date>,
+    /// Last local date (inclusive).
+    pub to: Option<Date>,
+}
+
+impl AuditLogFilter {
+    fn into_filter(self) -> crate::error::AppResult<audit_log_service::AuditFilter> {
+        Ok(audit_log_service::AuditFilter {
+            actor: self.actor.as_deref().map(|a| audit_log_service::ActorRef::parse("filter.actor", a)).transpose()?,
+            action: self.action.unwrap_or_default(),
+            target: self.target,
+            target_prefix: self.target_prefix,
+            from: self.from.map(|d| d.0),
+            to: self.to.map(|d| d.0),
+        })
+    }
+}
+
 #[derive(InputObject)]
 pub struct CreateUserInput {
     pub email: String,
@@ -207,16 +238,20 @@ impl AuthQuery {
         Ok(tokens::list(state(ctx)).await?.into_iter().map(ApiToken::from).collect())
     }
 
-    /// The audit trail, newest first (ADMIN, CURATOR).
+    /// The audit trail, newest first, narrowed by `filter` (ADMIN, CURATOR); the same list as a
+    /// workbook is `GET /exports/audit.xlsx`.
     #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
     async fn audit_log(
         &self,
         ctx: &Context<'_>,
+        filter: Option<AuditLogFilter>,
         first: Option<i32>,
         after: Option<String>,
     ) -> async_graphql::Result<AuditEntryConnection> {
         let (offset, limit) = forward_window(first, after.as_deref())?;
-        let (rows, total) = audit::list(&state(ctx).db, offset, limit).await?;
+        let filter = filter.unwrap_or_default().into_filter()?;
+        let app = state(ctx);
+        let (rows, total) = audit_log_service::list(&app.db, &filter, app.settings.timezone, offset, limit).await?;
         Ok(AuditEntryConnection::from_offset(rows.into_iter().map(AuditEntry::from).collect(), offset, total))
     }
 }

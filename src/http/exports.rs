@@ -1,6 +1,7 @@
 //! File exports: `GET /exports/memo/{weekStart}.docx|.xlsx` (the weekly memo, under the rule
 //! of `Query.analytics`), `GET /exports/appeals.xlsx` (the appeal list, under the rule of
-//! `Query.appeals`) and `GET /exports/roadmaps/{id}.docx` (under the rule of `Query.roadmap`). Bearer authorization as for GraphQL; errors are JSON with the contract's
+//! `Query.appeals`), `GET /exports/audit.xlsx` (the audit trail, under the rule of
+//! `Query.auditLog`) and `GET /exports/roadmaps/{id}.docx` (under the rule of `Query.roadmap`). Bearer authorization as for GraphQL; errors are JSON with the contract's
 //! codes (401 UNAUTHENTICATED, 403 FORBIDDEN, 400 BAD_USER_INPUT, 404 NOT_FOUND).
 
 use std::collections::HashMap;
@@ -19,7 +20,7 @@ use crate::graphql::policy;
 use crate::service::appeal_query::{self, AppealFilter};
 use crate::service::documents::memo;
 use crate::service::scope::AppealScope;
-use crate::service::{Caller, audit, auth, exports};
+use crate::service::{Caller, audit, audit_log, auth, exports};
 
 fn app_error(e: &AppError) -> Response {
     let status = match e {
@@ -195,6 +196,55 @@ pub async fn appeals(
             let h = response.headers_mut();
             h.insert(header::CONTENT_TYPE, HeaderValue::from_static(exports::XLSX_TYPE));
             h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"appeals.xlsx\""));
+            if let Some(len) = len {
+                h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+            }
+            if let Ok(v) = HeaderValue::from_str(&export.rows.to_string()) {
+                h.insert("x-total-count", v);
+            }
+            response
+        }
+        Err(e) => app_error(&e),
+    }
+}
+
+/// The audit filter from the query string: the names of `AuditLogFilter`, actions
+/// comma-separated (`?actor=user:7&action=changeRoles,createUser&from=2026-12-01`).
+fn audit_filter(q: &HashMap<String, String>) -> Result<audit_log::AuditFilter, AppError> {
+    let text = |key: &str| q.get(key).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Ok(audit_log::AuditFilter {
+        actor: text("actor").map(|a| audit_log::ActorRef::parse("filter.actor", &a)).transpose()?,
+        action: list(q, "action")?,
+        target: text("target"),
+        target_prefix: text("targetPrefix"),
+        from: date(q, "from")?,
+        to: date(q, "to")?,
+    })
+}
+
+/// `GET /exports/audit.xlsx?actor=&action=&target=&targetPrefix=&from=&to=`: the audit trail
+/// with its filters as a workbook, newest first, under the rule of `Query.auditLog`.
+pub async fn audit_log(
+    State(http): State<Http>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(e) = authorize(&http, &headers, "Query.auditLog").await {
+        return app_error(&e);
+    }
+    let result = async {
+        let filter = audit_filter(&q)?;
+        audit_log::export_xlsx(&http.app.db, &filter, http.app.settings.timezone, u32::MAX).await
+    }
+    .await;
+    match result {
+        Ok(export) => {
+            let len = export.file.metadata().map(|m| m.len()).ok();
+            let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(export.file));
+            let mut response = axum::body::Body::from_stream(stream).into_response();
+            let h = response.headers_mut();
+            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(exports::XLSX_TYPE));
+            h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"audit.xlsx\""));
             if let Some(len) = len {
                 h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
             }

@@ -1,10 +1,9 @@
 //! The audit trail: one entry per mutation, written in the mutation's transaction.
 
-use sea_orm::{ConnectionTrait, EntityTrait, PaginatorTrait, QueryOrder, QuerySelect};
+use sea_orm::ConnectionTrait;
 
 use super::Caller;
 use crate::domain::access::Principal;
-use crate::entity::audit_log;
 use crate::error::AppResult;
 use crate::store::audit::Actor;
 
@@ -34,12 +33,4 @@ pub async fn record(
     data: Option<serde_json::Value>,
 ) -> AppResult<()> {
     crate::store::audit::write(conn, &actor(caller), at, action, target, data).await
-}
-
-/// A page of the audit trail, newest first, and the total count.
-pub async fn list(conn: &impl ConnectionTrait, offset: u64, limit: u64) -> AppResult<(Vec<audit_log::Model>, u64)> {
-    let total = audit_log::Entity::find().count(conn).await?;
-    let rows =
-        audit_log::Entity::find().order_by_desc(audit_log::Column::Id).offset(offset).limit(limit).all(conn).await?;
-    Ok((rows, total))
 }

@@ -6,6 +6,7 @@ pub mod appeal_match;
 pub mod appeal_query;
 pub mod appeals;
 pub mod audit;
+pub mod audit_log;
 pub mod auth;
 pub mod calendar;
 pub mod classifier;
