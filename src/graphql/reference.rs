@@ -1,5 +1,6 @@
 //! Reference data as clients see it: recipients, categories, territories.
 
+use crate::domain::appeal::{CategoryId, RecipientId, TerritoryId};
 use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 
 use crate::entity::{category, recipient, territory};
@@ -352,7 +353,7 @@ impl ReferenceMutation {
             active: input.active,
         };
         let (state, caller) = (super::state(ctx), super::caller(ctx));
-        Ok(reference::update_recipient(state, caller, id, input.version, ch).await?.into())
+        Ok(reference::update_recipient(state, caller, RecipientId(id), input.version, ch).await?.into())
     }
 
     /// Renames a category or changes its default recipient.
@@ -364,7 +365,7 @@ impl ReferenceMutation {
             active: input.active,
         };
         let (state, caller) = (super::state(ctx), super::caller(ctx));
-        Ok(reference::update_category(state, caller, id, input.version, ch).await?.into())
+        Ok(reference::update_category(state, caller, CategoryId(id), input.version, ch).await?.into())
     }
 
     /// Renames a territory or changes its code, population or centre.
@@ -383,27 +384,33 @@ impl ReferenceMutation {
             active: input.active,
         };
         let (state, caller) = (super::state(ctx), super::caller(ctx));
-        Ok(reference::update_territory(state, caller, id, input.version, ch).await?.into())
+        Ok(reference::update_territory(state, caller, TerritoryId(id), input.version, ch).await?.into())
     }
 
     /// Merges a recipient into another (a reorganisation): its appeals, users, measures,
     /// children and categories' default move there; it stays, inactive, in history.
     async fn merge_recipients(&self, ctx: &Context<'_>, input: MergeInput) -> async_graphql::Result<Merge<Recipient>> {
         let (from, into) = merge_ids(&input)?;
-        Ok(reference::merge_recipients(super::state(ctx), super::caller(ctx), from, into).await?.into())
+        Ok(reference::merge_recipients(super::state(ctx), super::caller(ctx), RecipientId(from), RecipientId(into))
+            .await?
+            .into())
     }
 
     /// Merges a category into one of its level: appeals (and suggestions), roadmaps, polls,
     /// practices and subcategories move there; it stays, inactive, in history.
     async fn merge_categories(&self, ctx: &Context<'_>, input: MergeInput) -> async_graphql::Result<Merge<Category>> {
         let (from, into) = merge_ids(&input)?;
-        Ok(reference::merge_categories(super::state(ctx), super::caller(ctx), from, into).await?.into())
+        Ok(reference::merge_categories(super::state(ctx), super::caller(ctx), CategoryId(from), CategoryId(into))
+            .await?
+            .into())
     }
 
     /// Merges a territory into another: appeals, users, roadmaps, polls, practices and
     /// child territories move there; it stays, inactive, in history.
     async fn merge_territories(&self, ctx: &Context<'_>, input: MergeInput) -> async_graphql::Result<Merge<Territory>> {
         let (from, into) = merge_ids(&input)?;
-        Ok(reference::merge_territories(super::state(ctx), super::caller(ctx), from, into).await?.into())
+        Ok(reference::merge_territories(super::state(ctx), super::caller(ctx), TerritoryId(from), TerritoryId(into))
+            .await?
+            .into())
     }
 }

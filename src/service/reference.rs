@@ -5,6 +5,7 @@
 //! process's copy stale and reads it again ([`refresh`]); other processes hear of it through
 //! the outbox (on PostgreSQL by `NOTIFY`, see `jobs::dispatcher`).
 
+use crate::domain::appeal::{CategoryId, RecipientId, TerritoryId};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -501,10 +502,11 @@ fn activity(active: Option<bool>) -> Option<serde_json::Value> {
 pub async fn update_recipient(
     state: &AppState,
     caller: &Caller,
-    id: i64,
+    id: RecipientId,
     version: i32,
     ch: RecipientChanges,
 ) -> AppResult<recipient::Model> {
+    let id = id.0;
     may_edit(caller)?;
     let mut errors = Vec::new();
     check_name(&mut errors, ch.name.as_ref());
@@ -546,10 +548,11 @@ fn refuse_reactivating_merged(merged_into: Option<i64>, active: Option<bool>) ->
 pub async fn update_category(
     state: &AppState,
     caller: &Caller,
-    id: i64,
+    id: CategoryId,
     version: i32,
     ch: CategoryChanges,
 ) -> AppResult<category::Model> {
+    let id = id.0;
     may_edit(caller)?;
     let mut errors = Vec::new();
     check_name(&mut errors, ch.name.as_ref());
@@ -594,10 +597,11 @@ pub async fn update_category(
 pub async fn update_territory(
     state: &AppState,
     caller: &Caller,
-    id: i64,
+    id: TerritoryId,
     version: i32,
     ch: TerritoryChanges,
 ) -> AppResult<territory::Model> {
+    let id = id.0;
     may_edit(caller)?;
     let mut errors = Vec::new();
     check_name(&mut errors, ch.name.as_ref());
@@ -781,9 +785,11 @@ async fn same_named_children(txn: &DatabaseTransaction, from: i64, into: i64) ->
 pub async fn merge_recipients(
     state: &AppState,
     caller: &Caller,
-    from: i64,
-    into: i64,
+    from: RecipientId,
+    into: RecipientId,
 ) -> AppResult<Merged<recipient::Model>> {
+    let from = from.0;
+    let into = into.0;
     merge(state, caller, from, into).await
 }
 
@@ -795,9 +801,11 @@ pub async fn merge_recipients(
 pub async fn merge_categories(
     state: &AppState,
     caller: &Caller,
-    from: i64,
-    into: i64,
+    from: CategoryId,
+    into: CategoryId,
 ) -> AppResult<Merged<category::Model>> {
+    let from = from.0;
+    let into = into.0;
     merge(state, caller, from, into).await
 }
 
@@ -808,9 +816,11 @@ pub async fn merge_categories(
 pub async fn merge_territories(
     state: &AppState,
     caller: &Caller,
-    from: i64,
-    into: i64,
+    from: TerritoryId,
+    into: TerritoryId,
 ) -> AppResult<Merged<territory::Model>> {
+    let from = from.0;
+    let into = into.0;
     merge(state, caller, from, into).await
 }
 
