@@ -865,6 +865,7 @@ pub const FIELD_COLUMNS: &[(&str, &[appeal::Column])] = &[
     ("events", &[]),
     ("answers", &[]),
     ("tasks", &[]),
+    ("conflictFlags", &[]),
     ("category", &[appeal::Column::CategoryId]),
     ("number", &[appeal::Column::Number]),
     ("kind", &[appeal::Column::Kind]),

@@ -213,7 +213,14 @@ async fn every_field_read_alone_on_a_page_is_the_same_as_on_the_whole_appeal() {
     step("registerAppeal", "AppealActionInput", json!({"id": awaiting, "version": 1})).await;
     step("assignAppeal", "AssignAppealInput", json!({"id": awaiting, "version": 2, "recipientId": recipient})).await;
     step("answerAppeal", "AnswerAppealInput", json!({"id": awaiting, "version": 3, "text": "Откачали."})).await;
-    let ids = [answered, duplicate, redirected, anonymous, awaiting];
+    // A social post with words of escalation (a conflict flag).
+    let (escalated, ..) = app
+        .appeal(
+            &curator,
+            json!({"kind": "INCIDENT", "channel": "INCIDENT", "text": "Яма во дворе, напишу в прокуратуру"}),
+        )
+        .await;
+    let ids = [answered, duplicate, redirected, anonymous, awaiting, escalated];
 
     let sdl = crate::sdl::Sdl::parse(&mcu::graphql::sdl());
     let fields = &sdl.objects["Appeal"];
