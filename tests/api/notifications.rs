@@ -202,6 +202,8 @@ async fn settings_per_kind_are_kept_and_respected() {
         {"kind": "APPEAL_OVERDUE", "inApp": false, "email": "NONE"},
         {"kind": "APPEAL_ESCALATED", "inApp": true, "email": "DAILY_DIGEST"},
         {"kind": "MEMO_READY", "inApp": true, "email": "IMMEDIATE"},
+        {"kind": "ASSIGNMENT_DUE_SOON", "inApp": true, "email": "NONE"},
+        {"kind": "ASSIGNMENT_OVERDUE", "inApp": true, "email": "NONE"},
     ]);
     assert_eq!(r.data()["updateNotificationSettings"], expected);
     // A later change keeps what it does not name.
