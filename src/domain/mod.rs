@@ -36,6 +36,7 @@ pub mod meeting;
 pub mod memo;
 pub mod notices;
 pub mod password;
+pub mod pii;
 pub mod poll;
 pub mod quality;
 pub mod rating;
