@@ -23,6 +23,26 @@ pub struct FieldError {
     pub message: String,
 }
 
+impl FieldError {
+    /// Checks a required text field: not blank and at most `max` characters; a problem is
+    /// added to `errors` under `path`.
+    pub fn check_text(errors: &mut Vec<Self>, path: &str, text: &str, max: usize) {
+        if text.trim().is_empty() {
+            errors.push(Self { path: path.into(), message: "must not be empty".into() });
+        } else if text.chars().count() > max {
+            errors.push(Self { path: path.into(), message: format!("must be at most {max} characters") });
+        }
+    }
+
+    /// `Ok` when no field is wrong, else one `BAD_USER_INPUT` listing all of them.
+    ///
+    /// # Errors
+    /// `AppError::BadInput` with `errors` when there are any.
+    pub fn finish(errors: Vec<Self>) -> Result<(), AppError> {
+        if errors.is_empty() { Ok(()) } else { Err(AppError::BadInput(errors)) }
+    }
+}
+
 /// Every error a use case can end with.
 ///
 /// It deliberately does not implement `Display`: async-graphql converts any `Display` type

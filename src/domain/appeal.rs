@@ -234,9 +234,5 @@ pub fn check_coords(errors: &mut Vec<FieldError>, lat: Option<f64>, lon: Option<
 
 /// Checks an appeal's or an answer's text: not blank, at most [`MAX_TEXT`] characters.
 pub fn check_text(errors: &mut Vec<FieldError>, path: &str, text: &str) {
-    if text.trim().is_empty() {
-        errors.push(FieldError { path: path.into(), message: "must not be empty".into() });
-    } else if text.chars().count() > MAX_TEXT {
-        errors.push(FieldError { path: path.into(), message: format!("must be at most {MAX_TEXT} characters") });
-    }
+    FieldError::check_text(errors, path, text, MAX_TEXT);
 }

@@ -51,14 +51,6 @@ pub struct RequestFilter {
     pub overdue: Option<bool>,
 }
 
-fn line(errors: &mut Vec<FieldError>, path: &str, text: &str, max: usize) {
-    if text.trim().is_empty() {
-        errors.push(FieldError { path: path.into(), message: "must not be empty".into() });
-    } else if text.chars().count() > max {
-        errors.push(FieldError { path: path.into(), message: format!("must be at most {max} characters") });
-    }
-}
-
 /// The status of a stored request.
 pub fn status_of(r: &cur_request::Model) -> AppResult<CurRequestStatus> {
     r.status.parse().map_err(AppError::internal)
@@ -165,11 +157,11 @@ pub async fn material(conn: &impl ConnectionTrait, id: i64) -> AppResult<cur_req
 pub async fn create(state: &AppState, caller: &Caller, new: NewRequest) -> AppResult<cur_request::Model> {
     let now = state.clock.now();
     let mut errors = Vec::new();
-    line(&mut errors, "input.subject", &new.subject, MAX_LINE);
-    line(&mut errors, "input.body", &new.body, MAX_TEXT);
+    FieldError::check_text(&mut errors, "input.subject", &new.subject, MAX_LINE);
+    FieldError::check_text(&mut errors, "input.body", &new.body, MAX_TEXT);
     let requested_by = match (&new.requested_by, &caller.principal) {
         (Some(r), _) => {
-            line(&mut errors, "input.requestedBy", r, MAX_LINE);
+            FieldError::check_text(&mut errors, "input.requestedBy", r, MAX_LINE);
             r.trim().to_string()
         }
         (None, Principal::Token(t)) => t.name.clone(),
@@ -301,7 +293,7 @@ pub async fn add_material(
         }
         CurMaterialKind::Text => {
             let t = m.text.clone().unwrap_or_default();
-            line(&mut errors, "input.text", &t, MAX_TEXT);
+            FieldError::check_text(&mut errors, "input.text", &t, MAX_TEXT);
             (None, None, Some(t.trim().to_string()))
         }
     };

@@ -69,14 +69,6 @@ fn reader(caller: &Caller) -> AppResult<&UserPrincipal> {
     if u.has_any(READERS) { Ok(u) } else { Err(AppError::Forbidden("you are not allowed to read meetings".into())) }
 }
 
-fn line(errors: &mut Vec<FieldError>, path: &str, text: &str, max: usize) {
-    if text.trim().is_empty() {
-        errors.push(FieldError { path: path.into(), message: "must not be empty".into() });
-    } else if text.chars().count() > max {
-        errors.push(FieldError { path: path.into(), message: format!("must be at most {max} characters") });
-    }
-}
-
 fn optional(errors: &mut Vec<FieldError>, path: &str, text: Option<&String>, max: usize) -> Option<String> {
     let t = text.map(|t| t.trim().to_string()).filter(|t| !t.is_empty())?;
     if t.chars().count() > max {
@@ -136,7 +128,7 @@ struct Checked {
 
 async fn check_meeting(conn: &impl ConnectionTrait, new: &NewMeeting) -> AppResult<Checked> {
     let mut errors = Vec::new();
-    line(&mut errors, "input.title", &new.title, MAX_LINE);
+    FieldError::check_text(&mut errors, "input.title", &new.title, MAX_LINE);
     let place = optional(&mut errors, "input.place", new.place.as_ref(), MAX_LINE);
     if new.participant_ids.len() > MAX_PARTICIPANTS {
         errors.push(FieldError {
@@ -172,7 +164,7 @@ async fn check_meeting(conn: &impl ConnectionTrait, new: &NewMeeting) -> AppResu
         errors.push(FieldError { path: "input.agenda".into(), message: format!("at most {MAX_AGENDA} questions") });
     } else {
         for (i, a) in new.agenda.iter().enumerate() {
-            line(&mut errors, &format!("input.agenda.{i}.title"), &a.title, MAX_LINE);
+            FieldError::check_text(&mut errors, &format!("input.agenda.{i}.title"), &a.title, MAX_LINE);
             let note = optional(&mut errors, &format!("input.agenda.{i}.note"), a.note.as_ref(), MAX_TEXT);
             agenda.push((a.kind, a.title.trim().to_string(), note));
         }
@@ -385,7 +377,7 @@ pub async fn add_decision(
         return Err(AppError::bad("input.meetingId", "decisions are recorded for a held meeting"));
     }
     let mut errors = Vec::new();
-    line(&mut errors, "input.text", &d.text, MAX_TEXT);
+    FieldError::check_text(&mut errors, "input.text", &d.text, MAX_TEXT);
     match (d.recipient_id, d.due_date) {
         (Some(r), Some(due)) => {
             let found = recipient::Entity::find_by_id(r).one(&txn).await?;

@@ -110,10 +110,6 @@ pub fn question_type(q: &poll_question::Model) -> AppResult<QuestionType> {
     q.question_type.parse().map_err(AppError::internal)
 }
 
-fn finish(errors: Vec<FieldError>) -> AppResult<()> {
-    if errors.is_empty() { Ok(()) } else { Err(AppError::BadInput(errors)) }
-}
-
 fn respondent_hash(poll_id: i64, key: &str) -> String {
     sha256_hex(&format!("poll:{poll_id}:{}", key.trim()))
 }
@@ -235,7 +231,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewPoll) -> AppResul
     {
         errors.push(FieldError { path: "input.territoryId".into(), message: "no such territory".into() });
     }
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let created_by = match &caller.principal {
         Principal::User(u) => Some(u.id),
         _ => None,

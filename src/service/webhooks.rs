@@ -96,10 +96,6 @@ fn checked_description(d: Option<&str>, errors: &mut Vec<FieldError>) -> Option<
     Some(d.to_owned())
 }
 
-fn finish(errors: Vec<FieldError>) -> AppResult<()> {
-    if errors.is_empty() { Ok(()) } else { Err(AppError::BadInput(errors)) }
-}
-
 /// What the audit keeps of a URL: its origin (the path or query may hold a token).
 fn origin(url: &str) -> String {
     url::Url::parse(url).map(|u| u.origin().ascii_serialization()).unwrap_or_default()
@@ -117,7 +113,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewWebhook) -> AppRe
     let url = checked_url(state, &new.url, &mut errors).await;
     let events = checked_events(&new.events, &mut errors);
     let description = checked_description(new.description.as_deref(), &mut errors);
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let url = url.unwrap_or_default();
     let (key, secret) = crate::crypto::new_webhook_secret();
     let sealed = state.sealer.seal(&key)?;
@@ -189,7 +185,7 @@ pub async fn update(
     };
     let events = ch.events.as_deref().map(|e| checked_events(e, &mut errors));
     let description = ch.description.as_deref().map(|d| checked_description(Some(d), &mut errors));
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let now = state.clock.now();
     let txn = crate::db::begin_write(&state.writer).await?;
     let hook = load(&txn, id).await?;
