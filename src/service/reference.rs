@@ -118,30 +118,18 @@ pub struct NewTerritory {
 /// import creates).
 pub const MAX_NAME: usize = 500;
 
-fn required(errors: &mut Vec<FieldError>, path: &str, value: &str) {
-    if value.trim().is_empty() {
-        errors.push(FieldError { path: path.into(), message: "must not be empty".into() });
-    } else if value.chars().count() > MAX_NAME {
-        errors.push(FieldError { path: path.into(), message: format!("must be at most {MAX_NAME} characters") });
-    }
-}
-
-fn finish(errors: Vec<FieldError>) -> AppResult<()> {
-    if errors.is_empty() { Ok(()) } else { Err(AppError::BadInput(errors)) }
-}
-
 /// Creates a recipient.
 pub async fn create_recipient(state: &AppState, caller: &Caller, new: NewRecipient) -> AppResult<recipient::Model> {
     may_edit(caller)?;
     let mut errors = Vec::new();
-    required(&mut errors, "input.name", &new.name);
+    FieldError::check_text(&mut errors, "input.name", &new.name, MAX_NAME);
     let txn = crate::db::begin_write(&state.writer).await?;
     if let Some(p) = new.parent_id
         && recipient::Entity::find_by_id(p).one(&txn).await?.is_none()
     {
         errors.push(FieldError { path: "input.parentId".into(), message: "no such recipient".into() });
     }
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let now = state.clock.now();
     let m = recipient::ActiveModel {
         name: Set(new.name.trim().to_string()),
@@ -166,7 +154,7 @@ pub async fn create_recipient(state: &AppState, caller: &Caller, new: NewRecipie
 pub async fn create_category(state: &AppState, caller: &Caller, new: NewCategory) -> AppResult<category::Model> {
     may_edit(caller)?;
     let mut errors = Vec::new();
-    required(&mut errors, "input.name", &new.name);
+    FieldError::check_text(&mut errors, "input.name", &new.name, MAX_NAME);
     let txn = crate::db::begin_write(&state.writer).await?;
     if let Some(p) = new.parent_id {
         match category::Entity::find_by_id(p).one(&txn).await? {
@@ -183,7 +171,7 @@ pub async fn create_category(state: &AppState, caller: &Caller, new: NewCategory
     {
         errors.push(FieldError { path: "input.defaultRecipientId".into(), message: "no such recipient".into() });
     }
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let name = new.name.trim().to_string();
     let sibling = category::Entity::find()
         .filter(category::Column::Name.eq(name.as_str()))
@@ -218,7 +206,7 @@ pub async fn create_category(state: &AppState, caller: &Caller, new: NewCategory
 pub async fn create_territory(state: &AppState, caller: &Caller, new: NewTerritory) -> AppResult<territory::Model> {
     may_edit(caller)?;
     let mut errors = Vec::new();
-    required(&mut errors, "input.name", &new.name);
+    FieldError::check_text(&mut errors, "input.name", &new.name, MAX_NAME);
     if new.population.is_some_and(|p| p < 0) {
         errors.push(FieldError { path: "input.population".into(), message: "must not be negative".into() });
     }
@@ -243,7 +231,7 @@ pub async fn create_territory(state: &AppState, caller: &Caller, new: NewTerrito
     {
         return Err(AppError::Conflict("a territory with this code already exists".into()));
     }
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let now = state.clock.now();
     let m = territory::ActiveModel {
         name: Set(new.name.trim().to_string()),
@@ -316,7 +304,7 @@ pub struct TerritoryChanges {
 
 fn check_name(errors: &mut Vec<FieldError>, name: Option<&String>) {
     if let Some(n) = name {
-        required(errors, "input.name", n);
+        FieldError::check_text(errors, "input.name", n, MAX_NAME);
     }
 }
 
@@ -340,107 +328,50 @@ trait RefRow: Clone + Send + Sync + sea_orm::IntoActiveModel<Self::Active> + 'st
     fn set_merged(am: &mut Self::Active, into: i64);
 }
 
-impl RefRow for recipient::Model {
-    type Entity = recipient::Entity;
-    type Active = recipient::ActiveModel;
-    const KIND: Kind = Kind::Recipient;
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn row(&self) -> reference::Row {
-        reference::Row {
-            id: self.id,
-            parent_id: self.parent_id,
-            active: self.active,
-            merged_into_id: self.merged_into_id,
-            external: self.external,
+/// The three kinds share their columns; only the kind, the subject and whether the row may
+/// come from outside (`external`, recipients only) differ.
+macro_rules! ref_row {
+    ($module:ident, $kind:ident, |$m:ident| $external:expr) => {
+        impl RefRow for $module::Model {
+            type Entity = $module::Entity;
+            type Active = $module::ActiveModel;
+            const KIND: Kind = Kind::$kind;
+            fn id(&self) -> i64 {
+                self.id
+            }
+            fn version(&self) -> i32 {
+                self.version
+            }
+            fn name(&self) -> &str {
+                &self.name
+            }
+            fn row(&self) -> reference::Row {
+                let $m = self;
+                reference::Row {
+                    id: self.id,
+                    parent_id: self.parent_id,
+                    active: self.active,
+                    merged_into_id: self.merged_into_id,
+                    external: $external,
+                }
+            }
+            fn subject(id: i64) -> Subject {
+                Subject::$kind(id)
+            }
+            fn set_version(am: &mut Self::Active, v: i32) {
+                am.version = Set(v);
+            }
+            fn set_merged(am: &mut Self::Active, into: i64) {
+                am.active = Set(false);
+                am.merged_into_id = Set(Some(into));
+            }
         }
-    }
-    fn subject(id: i64) -> Subject {
-        Subject::Recipient(id)
-    }
-    fn set_version(am: &mut Self::Active, v: i32) {
-        am.version = Set(v);
-    }
-    fn set_merged(am: &mut Self::Active, into: i64) {
-        am.active = Set(false);
-        am.merged_into_id = Set(Some(into));
-    }
+    };
 }
 
-impl RefRow for category::Model {
-    type Entity = category::Entity;
-    type Active = category::ActiveModel;
-    const KIND: Kind = Kind::Category;
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn row(&self) -> reference::Row {
-        reference::Row {
-            id: self.id,
-            parent_id: self.parent_id,
-            active: self.active,
-            merged_into_id: self.merged_into_id,
-            external: false,
-        }
-    }
-    fn subject(id: i64) -> Subject {
-        Subject::Category(id)
-    }
-    fn set_version(am: &mut Self::Active, v: i32) {
-        am.version = Set(v);
-    }
-    fn set_merged(am: &mut Self::Active, into: i64) {
-        am.active = Set(false);
-        am.merged_into_id = Set(Some(into));
-    }
-}
-
-impl RefRow for territory::Model {
-    type Entity = territory::Entity;
-    type Active = territory::ActiveModel;
-    const KIND: Kind = Kind::Territory;
-    fn id(&self) -> i64 {
-        self.id
-    }
-    fn version(&self) -> i32 {
-        self.version
-    }
-    fn name(&self) -> &str {
-        &self.name
-    }
-    fn row(&self) -> reference::Row {
-        reference::Row {
-            id: self.id,
-            parent_id: self.parent_id,
-            active: self.active,
-            merged_into_id: self.merged_into_id,
-            external: false,
-        }
-    }
-    fn subject(id: i64) -> Subject {
-        Subject::Territory(id)
-    }
-    fn set_version(am: &mut Self::Active, v: i32) {
-        am.version = Set(v);
-    }
-    fn set_merged(am: &mut Self::Active, into: i64) {
-        am.active = Set(false);
-        am.merged_into_id = Set(Some(into));
-    }
-}
+ref_row!(recipient, Recipient, |m| m.external);
+ref_row!(category, Category, |_m| false);
+ref_row!(territory, Territory, |_m| false);
 
 /// Reads a row for a change, locked until the transaction ends (`FOR UPDATE`; SQLite's
 /// writer lock does the same).
@@ -510,7 +441,7 @@ pub async fn update_recipient(
     may_edit(caller)?;
     let mut errors = Vec::new();
     check_name(&mut errors, ch.name.as_ref());
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let (txn, old) = open::<recipient::Model>(state, id, version).await?;
     refuse_reactivating_merged(old.merged_into_id, ch.active)?;
     let mut m: recipient::ActiveModel = old.clone().into();
@@ -561,7 +492,7 @@ pub async fn update_category(
         check_refs(&txn, &mut errors, Refs { recipient_id: Some(r), ..Default::default() }).await?;
         rename_path(&mut errors, "input.recipientId", "input.defaultRecipientId");
     }
-    finish(errors)?;
+    FieldError::finish(errors)?;
     refuse_reactivating_merged(old.merged_into_id, ch.active)?;
     let mut m: category::ActiveModel = old.clone().into();
     if let Some(n) = ch.name {
@@ -609,7 +540,7 @@ pub async fn update_territory(
         errors.push(FieldError { path: "input.population".into(), message: "must not be negative".into() });
     }
     crate::domain::appeal::check_coords(&mut errors, ch.latitude, ch.longitude);
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let (txn, old) = open::<territory::Model>(state, id, version).await?;
     refuse_reactivating_merged(old.merged_into_id, ch.active)?;
     let mut m: territory::ActiveModel = old.clone().into();
