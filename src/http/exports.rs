@@ -188,24 +188,29 @@ pub async fn appeals(
     }
     .await;
     match result {
-        Ok(export) => {
-            let len = export.file.metadata().map(|m| m.len()).ok();
-            // The workbook is streamed from its temporary file, never held in memory whole.
-            let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(export.file));
-            let mut response = axum::body::Body::from_stream(stream).into_response();
-            let h = response.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(exports::XLSX_TYPE));
-            h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"appeals.xlsx\""));
-            if let Some(len) = len {
-                h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            }
-            if let Ok(v) = HeaderValue::from_str(&export.rows.to_string()) {
-                h.insert("x-total-count", v);
-            }
-            response
-        }
+        Ok(export) => workbook_response(export.file, export.rows, "appeals.xlsx"),
         Err(e) => app_error(&e),
     }
+}
+
+/// A finished workbook streamed from its temporary file (never held in memory whole), with
+/// its row count in `X-Total-Count`.
+fn workbook_response(file: std::fs::File, rows: u64, name: &'static str) -> Response {
+    let len = file.metadata().map(|m| m.len()).ok();
+    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
+    let mut response = axum::body::Body::from_stream(stream).into_response();
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(exports::XLSX_TYPE));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{name}\"")) {
+        h.insert(header::CONTENT_DISPOSITION, v);
+    }
+    if let Some(len) = len {
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
+    }
+    if let Ok(v) = HeaderValue::from_str(&rows.to_string()) {
+        h.insert("x-total-count", v);
+    }
+    response
 }
 
 /// The audit filter from the query string: the names of `AuditLogFilter`, actions
@@ -226,33 +231,32 @@ fn audit_filter(q: &HashMap<String, String>) -> Result<audit_log::AuditFilter, A
 /// with its filters as a workbook, newest first, under the rule of `Query.auditLog`.
 pub async fn audit_log(
     State(http): State<Http>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(e) = authorize(&http, &headers, "Query.auditLog").await {
-        return app_error(&e);
-    }
+    let principal = match authorize(&http, &headers, "Query.auditLog").await {
+        Ok(p) => p,
+        Err(e) => return app_error(&e),
+    };
     let result = async {
         let filter = audit_filter(&q)?;
-        audit_log::export_xlsx(&http.app.db, &filter, http.app.settings.timezone, u32::MAX).await
+        let app = &http.app;
+        let export = audit_log::export_xlsx(&app.db, &filter, app.settings.timezone, u32::MAX).await?;
+        // The trail holds who did what from which address: taking it out is itself recorded.
+        let caller = Caller {
+            principal,
+            ip: Some(super::client_ip(peer.ip(), &headers, &app.settings.trusted_proxies).to_string()),
+            request_id: None,
+            credential_error: None,
+        };
+        let data = serde_json::json!({ "export": "audit.xlsx", "filter": q, "count": export.rows });
+        audit::record(&app.db, &caller, app.clock.now(), "export.auditLog", None, Some(data)).await?;
+        Ok::<_, AppError>(export)
     }
     .await;
     match result {
-        Ok(export) => {
-            let len = export.file.metadata().map(|m| m.len()).ok();
-            let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(export.file));
-            let mut response = axum::body::Body::from_stream(stream).into_response();
-            let h = response.headers_mut();
-            h.insert(header::CONTENT_TYPE, HeaderValue::from_static(exports::XLSX_TYPE));
-            h.insert(header::CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"audit.xlsx\""));
-            if let Some(len) = len {
-                h.insert(header::CONTENT_LENGTH, HeaderValue::from(len));
-            }
-            if let Ok(v) = HeaderValue::from_str(&export.rows.to_string()) {
-                h.insert("x-total-count", v);
-            }
-            response
-        }
+        Ok(export) => workbook_response(export.file, export.rows, "audit.xlsx"),
         Err(e) => app_error(&e),
     }
 }

@@ -2,7 +2,9 @@
 //! and its export as a workbook. Writing it is `service::audit`.
 
 use chrono::NaiveDate;
-use rust_xlsxwriter::{Format, Workbook, XlsxError};
+use rust_xlsxwriter::{Format, XlsxError};
+
+use super::exports::{EXPORT_BATCH, TableWorkbook, excel_time};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
@@ -142,11 +144,6 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// Entries read per statement by the export.
-const EXPORT_BATCH: u64 = 1000;
-/// Rows a sheet holds under its header (Excel's limit).
-const SHEET_ROWS: u32 = 1_048_575;
-
 /// Columns of the audit export.
 const AUDIT_HEAD: [&str; 8] = ["№", "Время", "Кто", "Действие", "Объект", "IP-адрес", "Запрос", "Подробности"];
 
@@ -156,21 +153,8 @@ pub struct AuditExport {
     pub rows: u64,
 }
 
-fn audit_sheet(wb: &mut Workbook, n: usize) -> Result<usize, XlsxError> {
-    let bold = Format::new().set_bold();
-    let ws = wb.add_worksheet_with_constant_memory()?;
-    ws.set_name(if n == 0 { "Журнал".to_string() } else { format!("Журнал {}", n + 1) })?;
-    ws.set_freeze_panes(1, 0)?;
-    ws.set_repeat_rows(0, 0)?;
-    ws.set_landscape().set_paper_size(9).set_print_fit_to_pages(1, 0);
-    for (col, width) in [10.0, 18.0, 32.0, 24.0, 24.0, 16.0, 20.0, 60.0].iter().enumerate() {
-        ws.set_column_width(col as u16, *width)?;
-    }
-    for (col, h) in AUDIT_HEAD.iter().enumerate() {
-        ws.write_string_with_format(0, col as u16, *h, &bold)?;
-    }
-    Ok(n)
-}
+/// Widths of the columns of [`AUDIT_HEAD`].
+const AUDIT_WIDTHS: [f64; 8] = [10.0, 18.0, 32.0, 24.0, 24.0, 16.0, 20.0, 60.0];
 
 /// The entries matching `filter`, newest first, as a workbook: read in keyset batches by id
 /// and written row by row to temporary files, so memory does not grow with the log. Every
@@ -186,15 +170,11 @@ pub async fn export_xlsx(
     tz: chrono_tz::Tz,
     sheet_rows: u32,
 ) -> AppResult<AuditExport> {
-    use chrono::{Datelike, Timelike};
     filter.validate()?;
-    let sheet_rows = sheet_rows.clamp(1, SHEET_ROWS);
     let xl = |e: XlsxError| AppError::internal(e);
-    let mut wb = Workbook::new();
+    let mut book = TableWorkbook::new("Журнал", &AUDIT_HEAD, &AUDIT_WIDTHS, sheet_rows)?;
     let time_format = Format::new().set_num_format("dd.mm.yyyy hh:mm:ss");
-    let last_col = (AUDIT_HEAD.len() - 1) as u16;
-    let mut sheet = audit_sheet(&mut wb, 0).map_err(xl)?;
-    let (mut rows, mut row, mut before) = (0_u64, 0_u32, i64::MAX);
+    let mut before = i64::MAX;
     let condition = filter.condition(tz);
     loop {
         let batch = audit_log::Entity::find()
@@ -207,20 +187,9 @@ pub async fn export_xlsx(
         let Some(last) = batch.last() else { break };
         before = last.id;
         for e in batch {
-            if row == sheet_rows {
-                wb.worksheet_from_index(sheet).map_err(xl)?.autofilter(0, 0, row, last_col).map_err(xl)?;
-                sheet = audit_sheet(&mut wb, sheet + 1).map_err(xl)?;
-                row = 0;
-            }
-            row += 1;
-            rows += 1;
-            let ws = wb.worksheet_from_index(sheet).map_err(xl)?;
+            let (ws, row) = book.next_row()?;
             ws.write_number(row, 0, e.id as f64).map_err(xl)?;
-            let l = e.at.with_timezone(&tz);
-            let at = rust_xlsxwriter::ExcelDateTime::from_ymd(l.year() as u16, l.month() as u8, l.day() as u8)
-                .and_then(|d| d.and_hms(l.hour() as u16, l.minute() as u8, l.second()))
-                .map_err(xl)?;
-            ws.write_datetime_with_format(row, 1, at, &time_format).map_err(xl)?;
+            ws.write_datetime_with_format(row, 1, excel_time(e.at, tz).map_err(xl)?, &time_format).map_err(xl)?;
             let texts = [
                 Some(e.actor.as_str()),
                 Some(e.action.as_str()),
@@ -236,16 +205,8 @@ pub async fn export_xlsx(
             }
         }
     }
-    wb.worksheet_from_index(sheet).map_err(xl)?.autofilter(0, 0, row, last_col).map_err(xl)?;
-    let file = tokio::task::spawn_blocking(move || -> AppResult<std::fs::File> {
-        use std::io::Seek;
-        let mut file = tempfile::tempfile().map_err(AppError::internal)?;
-        wb.save_to_writer(&mut file).map_err(xl)?;
-        file.rewind().map_err(AppError::internal)?;
-        Ok(file)
-    })
-    .await
-    .map_err(AppError::internal)??;
+    let rows = book.rows;
+    let file = book.finish().await?;
     Ok(AuditExport { file, rows })
 }
 

@@ -36,11 +36,112 @@ pub const DOCX_TYPE: &str = "application/vnd.openxmlformats-officedocument.wordp
 /// MIME type of XLSX.
 pub const XLSX_TYPE: &str = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
 
-/// Rows read from the database per batch of the appeal export.
-const EXPORT_BATCH: u64 = 1000;
+/// Rows read from the database per batch of an export.
+pub const EXPORT_BATCH: u64 = 1000;
 /// Data rows per worksheet: Excel's 1,048,576 rows less the header. Longer exports continue
 /// on further sheets.
-const SHEET_ROWS: u32 = 1_048_575;
+pub const SHEET_ROWS: u32 = 1_048_575;
+
+/// One table as a constant-memory workbook (rows go to temporary files as they are written):
+/// a bold header that stays in view and on every printed A4 landscape page, an autofilter, and
+/// a new sheet (`<title> 2`, …) every `sheet_rows` rows.
+pub struct TableWorkbook {
+    wb: Workbook,
+    title: &'static str,
+    head: &'static [&'static str],
+    widths: &'static [f64],
+    sheet_rows: u32,
+    sheet: usize,
+    row: u32,
+    /// Data rows written so far.
+    pub rows: u64,
+}
+
+impl TableWorkbook {
+    /// A workbook with its first sheet; `sheet_rows` is clamped to Excel's limit.
+    ///
+    /// # Errors
+    /// `INTERNAL` when the sheet cannot be started.
+    pub fn new(
+        title: &'static str,
+        head: &'static [&'static str],
+        widths: &'static [f64],
+        sheet_rows: u32,
+    ) -> AppResult<Self> {
+        let mut t = Self {
+            wb: Workbook::new(),
+            title,
+            head,
+            widths,
+            sheet_rows: sheet_rows.clamp(1, SHEET_ROWS),
+            sheet: 0,
+            row: 0,
+            rows: 0,
+        };
+        t.start_sheet(0).map_err(AppError::internal)?;
+        Ok(t)
+    }
+
+    fn start_sheet(&mut self, n: usize) -> Result<(), XlsxError> {
+        let bold = Format::new().set_bold();
+        let ws = self.wb.add_worksheet_with_constant_memory()?;
+        ws.set_name(if n == 0 { self.title.to_string() } else { format!("{} {}", self.title, n + 1) })?;
+        ws.set_freeze_panes(1, 0)?;
+        ws.set_repeat_rows(0, 0)?;
+        ws.set_landscape().set_paper_size(9).set_print_fit_to_pages(1, 0);
+        for (col, width) in self.widths.iter().enumerate() {
+            ws.set_column_width(col as u16, *width)?;
+        }
+        for (col, h) in self.head.iter().enumerate() {
+            ws.write_string_with_format(0, col as u16, *h, &bold)?;
+        }
+        self.sheet = n;
+        self.row = 0;
+        Ok(())
+    }
+
+    fn close_sheet(&mut self) -> Result<(), XlsxError> {
+        let last_col = (self.head.len() - 1) as u16;
+        let row = self.row;
+        self.wb.worksheet_from_index(self.sheet)?.autofilter(0, 0, row, last_col)?;
+        Ok(())
+    }
+
+    /// The sheet and the row index of the next data row (going on in a new sheet when this
+    /// one is full).
+    ///
+    /// # Errors
+    /// `INTERNAL` when a sheet cannot be finished or started.
+    pub fn next_row(&mut self) -> AppResult<(&mut rust_xlsxwriter::Worksheet, u32)> {
+        if self.row == self.sheet_rows {
+            self.close_sheet().map_err(AppError::internal)?;
+            self.start_sheet(self.sheet + 1).map_err(AppError::internal)?;
+        }
+        self.row += 1;
+        self.rows += 1;
+        let row = self.row;
+        Ok((self.wb.worksheet_from_index(self.sheet).map_err(AppError::internal)?, row))
+    }
+
+    /// The finished workbook in an anonymous temporary file, rewound; zipping the sheets is
+    /// CPU and file work, so it runs off the async workers.
+    ///
+    /// # Errors
+    /// `INTERNAL` when the file cannot be written.
+    pub async fn finish(mut self) -> AppResult<std::fs::File> {
+        self.close_sheet().map_err(AppError::internal)?;
+        let mut wb = self.wb;
+        tokio::task::spawn_blocking(move || -> AppResult<std::fs::File> {
+            use std::io::Seek;
+            let mut file = tempfile::tempfile().map_err(AppError::internal)?;
+            wb.save_to_writer(&mut file).map_err(AppError::internal)?;
+            file.rewind().map_err(AppError::internal)?;
+            Ok(file)
+        })
+        .await
+        .map_err(AppError::internal)?
+    }
+}
 
 /// An appeal export: the finished workbook in an anonymous temporary file (removed when it is
 /// dropped), how many appeals it holds, and the ids of the appeals whose personal data it
@@ -77,7 +178,7 @@ impl IdRanges {
 
 /// An instant as an Excel date-time in the municipality's zone (a number with a date format,
 /// so the column sorts and filters as dates).
-fn excel_time(
+pub fn excel_time(
     t: chrono::DateTime<chrono::Utc>,
     tz: chrono_tz::Tz,
 ) -> Result<rust_xlsxwriter::ExcelDateTime, XlsxError> {
@@ -112,27 +213,9 @@ const APPEAL_HEAD: [&str; 15] = [
 /// Columns of [`APPEAL_HEAD`] that hold date-times.
 const TIME_COLUMNS: [usize; 3] = [4, 5, 6];
 
-/// Starts a constant-memory worksheet (rows go to a temporary file as they are written) with
-/// its header; returns its index.
-fn appeal_sheet(wb: &mut Workbook, n: usize) -> Result<usize, XlsxError> {
-    let bold = Format::new().set_bold();
-    let ws = wb.add_worksheet_with_constant_memory()?;
-    ws.set_name(if n == 0 { "Обращения".to_string() } else { format!("Обращения {}", n + 1) })?;
-    // The header stays in view and on every printed page; a page is A4 landscape, as wide as
-    // the columns.
-    ws.set_freeze_panes(1, 0)?;
-    ws.set_repeat_rows(0, 0)?;
-    ws.set_landscape().set_paper_size(9).set_print_fit_to_pages(1, 0);
-    for (col, width) in
-        [12.0, 16.0, 18.0, 20.0, 16.0, 16.0, 16.0, 28.0, 20.0, 28.0, 30.0, 20.0, 20.0, 60.0, 12.0].iter().enumerate()
-    {
-        ws.set_column_width(col as u16, *width)?;
-    }
-    for (col, h) in APPEAL_HEAD.iter().enumerate() {
-        ws.write_string_with_format(0, col as u16, *h, &bold)?;
-    }
-    Ok(n)
-}
+/// Widths of the columns of [`APPEAL_HEAD`].
+const APPEAL_WIDTHS: [f64; 15] =
+    [12.0, 16.0, 18.0, 20.0, 16.0, 16.0, 16.0, 28.0, 20.0, 28.0, 30.0, 20.0, 20.0, 60.0, 12.0];
 
 /// The appeals matching `query` (already limited to the caller's scope) as a workbook, read
 /// in keyset batches by id and written row by row to temporary files, so that memory does not
@@ -164,7 +247,6 @@ pub async fn appeals_xlsx_in_sheets(
     now: chrono::DateTime<chrono::Utc>,
     sheet_rows: u32,
 ) -> AppResult<AppealExport> {
-    let sheet_rows = sheet_rows.clamp(1, SHEET_ROWS);
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
     use crate::domain::masking::{mask_contact, mask_name};
@@ -180,13 +262,9 @@ pub async fn appeals_xlsx_in_sheets(
         id.and_then(|i| m.get(&i)).cloned().unwrap_or_default()
     };
     let xl = |e: XlsxError| AppError::internal(e);
-    let mut wb = Workbook::new();
+    let mut book = TableWorkbook::new("Обращения", &APPEAL_HEAD, &APPEAL_WIDTHS, sheet_rows)?;
     let time_format = rust_xlsxwriter::Format::new().set_num_format("dd.mm.yyyy hh:mm");
-    let last_col = (APPEAL_HEAD.len() - 1) as u16;
-    let mut sheet = appeal_sheet(&mut wb, 0).map_err(xl)?;
     let mut unmasked = IdRanges::default();
-    let mut rows: u64 = 0;
-    let mut row: u32 = 0;
     let mut last_id = 0_i64;
     loop {
         let batch = query
@@ -199,13 +277,6 @@ pub async fn appeals_xlsx_in_sheets(
         let Some(last) = batch.last() else { break };
         last_id = last.id;
         for a in batch {
-            if row == sheet_rows {
-                wb.worksheet_from_index(sheet).map_err(xl)?.autofilter(0, 0, row, last_col).map_err(xl)?;
-                sheet = appeal_sheet(&mut wb, sheet + 1).map_err(xl)?;
-                row = 0;
-            }
-            row += 1;
-            rows += 1;
             let handles = scope.handles(&a);
             let shown = |v: Option<&str>, mask: fn(&str) -> String| {
                 v.map(|v| if handles { v.to_string() } else { mask(v) }).unwrap_or_default()
@@ -234,7 +305,7 @@ pub async fn appeals_xlsx_in_sheets(
                 if a.resolved_at.unwrap_or(now) > a.due_at { "Да" } else { "Нет" }.to_string(),
             ];
             let times = [Some(a.received_at), Some(a.due_at), a.resolved_at];
-            let ws = wb.worksheet_from_index(sheet).map_err(xl)?;
+            let (ws, row) = book.next_row()?;
             for (col, v) in cells.iter().enumerate() {
                 match TIME_COLUMNS.iter().position(|c| *c == col).and_then(|i| times[i]) {
                     Some(t) => {
@@ -249,17 +320,8 @@ pub async fn appeals_xlsx_in_sheets(
             }
         }
     }
-    wb.worksheet_from_index(sheet).map_err(xl)?.autofilter(0, 0, row, last_col).map_err(xl)?;
-    // Zipping the sheets is CPU and file work: off the async workers.
-    let file = tokio::task::spawn_blocking(move || -> AppResult<std::fs::File> {
-        use std::io::Seek;
-        let mut file = tempfile::tempfile().map_err(AppError::internal)?;
-        wb.save_to_writer(&mut file).map_err(xl)?;
-        file.rewind().map_err(AppError::internal)?;
-        Ok(file)
-    })
-    .await
-    .map_err(AppError::internal)??;
+    let rows = book.rows;
+    let file = book.finish().await?;
     Ok(AppealExport { file, rows, unmasked })
 }
 

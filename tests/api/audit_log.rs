@@ -292,4 +292,16 @@ async fn the_filtered_audit_log_exports_to_xlsx_with_formulas_kept_as_text() {
     assert!(rows[1..].iter().any(|r| r[4] == Data::String(FORMULA.into())), "the fixture's formula-like target is in");
     let formulas = wb.worksheet_formula("Журнал").unwrap();
     assert!(formulas.used_cells().all(|(_, _, f)| f.is_empty()), "no cell is a formula");
+    // Taking the trail out is itself in the trail: who, with which filter, how many entries.
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+    let taken = mcu::entity::audit_log::Entity::find()
+        .filter(mcu::entity::audit_log::Column::Action.eq("export.auditLog"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(taken.len(), 1, "{taken:?}");
+    let data: Value = serde_json::from_str(taken[0].data.as_deref().unwrap()).unwrap();
+    assert_eq!(data["count"], want.len());
+    assert_eq!(data["filter"]["action"], "changeRoles,read.personalData");
+    assert!(!taken[0].actor.starts_with(&format!("user:{USER} ")), "the curator, not the fixture's actor");
 }
