@@ -15,7 +15,6 @@ use sea_orm::{
     PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
-use super::scope::territory_subtree;
 use super::{Caller, audit};
 use crate::domain::access::{Principal, Role, UserPrincipal, parse_list};
 use crate::domain::events::Topic;
@@ -24,9 +23,7 @@ use crate::domain::roadmap::{
     Effect, MeasureStatus, RoadmapAction, RoadmapStatus, effect, measure_step_allowed, transition,
 };
 use crate::domain::roadmap::{MeasureId, RoadmapId};
-use crate::entity::{
-    appeal, audit_log, category, recipient, roadmap, roadmap_appeal, roadmap_comment, roadmap_measure, user,
-};
+use crate::entity::{appeal, audit_log, recipient, roadmap, roadmap_appeal, roadmap_comment, roadmap_measure, user};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
 use crate::store::outbox::{self, Change, Subject};
@@ -87,18 +84,6 @@ fn status_of(r: &roadmap::Model) -> AppResult<RoadmapStatus> {
 /// The status of a stored measure.
 pub fn measure_status(m: &roadmap_measure::Model) -> AppResult<MeasureStatus> {
     m.status.parse().map_err(AppError::internal)
-}
-
-fn check_text(errors: &mut Vec<FieldError>, path: &str, text: &str, max: usize) {
-    if text.trim().is_empty() {
-        errors.push(FieldError { path: path.into(), message: "must not be empty".into() });
-    } else if text.chars().count() > max {
-        errors.push(FieldError { path: path.into(), message: format!("must be at most {max} characters") });
-    }
-}
-
-fn finish(errors: Vec<FieldError>) -> AppResult<()> {
-    if errors.is_empty() { Ok(()) } else { Err(AppError::BadInput(errors)) }
 }
 
 fn person(caller: &Caller) -> AppResult<&UserPrincipal> {
@@ -309,8 +294,8 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRoadmap) -> AppRe
     let me = person(caller)?;
     let now = state.clock.now();
     let mut errors = Vec::new();
-    check_text(&mut errors, "input.title", &new.title, MAX_TITLE);
-    check_text(&mut errors, "input.problem", &new.problem, MAX_TEXT);
+    FieldError::check_text(&mut errors, "input.title", &new.title, MAX_TITLE);
+    FieldError::check_text(&mut errors, "input.problem", &new.problem, MAX_TEXT);
     let txn = crate::db::begin_write(&state.writer).await?;
     super::reference::check_refs(
         &txn,
@@ -326,7 +311,7 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewRoadmap) -> AppRe
             linked.push(*id);
         }
     }
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let r = roadmap::ActiveModel {
         title: Set(new.title.trim().to_string()),
         problem: Set(new.problem.trim().to_string()),
@@ -373,10 +358,10 @@ pub async fn update(
     let now = state.clock.now();
     let mut errors = Vec::new();
     if let Some(t) = &ch.title {
-        check_text(&mut errors, "input.title", t, MAX_TITLE);
+        FieldError::check_text(&mut errors, "input.title", t, MAX_TITLE);
     }
     if let Some(p) = &ch.problem {
-        check_text(&mut errors, "input.problem", p, MAX_TEXT);
+        FieldError::check_text(&mut errors, "input.problem", p, MAX_TEXT);
     }
     let txn = crate::db::begin_write(&state.writer).await?;
     let (r, _, _) = load_for(&txn, id, version, RoadmapAction::Edit).await?;
@@ -386,7 +371,7 @@ pub async fn update(
         super::reference::Refs { category_id: ch.category_id, territory_id: ch.territory_id, ..Default::default() },
     )
     .await?;
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let mut am = r.clone().into_active_model();
     if let Some(t) = &ch.title {
         am.title = Set(t.trim().to_string());
@@ -424,7 +409,7 @@ pub async fn add_measure(
     person(caller)?;
     let now = state.clock.now();
     let mut errors = Vec::new();
-    check_text(&mut errors, "input.title", &m.title, MAX_TITLE);
+    FieldError::check_text(&mut errors, "input.title", &m.title, MAX_TITLE);
     let name = m.responsible_name.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     let txn = crate::db::begin_write(&state.writer).await?;
     let (r, _, _) = load_for(&txn, roadmap_id, version, RoadmapAction::Edit).await?;
@@ -439,7 +424,7 @@ pub async fn add_measure(
             message: "name a responsible recipient or official".into(),
         });
     }
-    finish(errors)?;
+    FieldError::finish(errors)?;
     let measure = roadmap_measure::ActiveModel {
         roadmap_id: Set(r.id),
         title: Set(m.title.trim().to_string()),
@@ -519,7 +504,7 @@ pub async fn update_measure(
             });
         }
         if let Some(t) = &ch.title {
-            check_text(&mut errors, "input.title", t, MAX_TITLE);
+            FieldError::check_text(&mut errors, "input.title", t, MAX_TITLE);
             am.title = Set(t.trim().to_string());
             data.insert("title".into(), serde_json::json!(t.trim()));
         }
@@ -548,7 +533,7 @@ pub async fn update_measure(
         data.insert("from".into(), serde_json::json!(from.as_str()));
         data.insert("to".into(), serde_json::json!(to.as_str()));
     }
-    finish(errors)?;
+    FieldError::finish(errors)?;
     am.update(&txn).await?;
     let updated = save(&txn, &r, r.clone().into_active_model(), now).await?;
     let data = Some(serde_json::Value::Object(data));
@@ -677,24 +662,13 @@ pub async fn effect_since(
     since: DateTime<Utc>,
 ) -> AppResult<Effect> {
     let conn = &state.db;
-    let categories = match category_id {
-        None => None,
-        Some(id) => {
-            let mut set: HashSet<i64> = category::Entity::find()
-                .filter(category::Column::ParentId.eq(id))
-                .all(conn)
-                .await?
-                .into_iter()
-                .map(|c| c.id)
-                .collect();
-            set.insert(id);
-            Some(set)
-        }
-    };
-    let territories = match territory_id {
-        None => None,
-        Some(id) => Some(territory_subtree(conn, id).await?),
-    };
+    let refs = crate::service::reference::snapshot_with(state, None, category_id, territory_id).await?;
+    let categories = category_id.map(|id| {
+        let mut set: HashSet<i64> = refs.category_children(id).map(|c| c.id).collect();
+        set.insert(id);
+        set
+    });
+    let territories = territory_id.map(|id| refs.territory_subtree(id));
     let months = state.settings.roadmap_baseline_months;
     let start = since.checked_sub_months(Months::new(months)).unwrap_or(since);
     let now = state.clock.now().max(since);

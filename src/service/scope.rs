@@ -2,15 +2,15 @@
 //! who may act on them. The same rules exist as a SQL condition (lists) and as checks on one
 //! loaded appeal (single reads and mutations), so they cannot disagree.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{Condition, ConnectionTrait, EntityTrait};
+use sea_orm::Condition;
 
 use crate::db::literal_in;
 use crate::domain::access::{ApiScope, Channel, Principal, Role, UserPrincipal};
 use crate::domain::appeal::Placed;
-use crate::entity::{appeal, territory};
+use crate::entity::appeal;
 use crate::error::AppResult;
 use crate::state::AppState;
 
@@ -29,25 +29,6 @@ pub struct AppealScope {
     channels: Vec<Channel>,
     /// EXECUTOR: appeals assigned to this recipient.
     recipient: Option<i64>,
-}
-
-/// All ids of the subtree rooted at `root` (including it).
-pub async fn territory_subtree(conn: &impl ConnectionTrait, root: i64) -> AppResult<HashSet<i64>> {
-    let all = territory::Entity::find().all(conn).await?;
-    let mut children: HashMap<i64, Vec<i64>> = HashMap::new();
-    for t in &all {
-        if let Some(p) = t.parent_id {
-            children.entry(p).or_default().push(t.id);
-        }
-    }
-    let mut out = HashSet::new();
-    let mut stack = vec![root];
-    while let Some(id) = stack.pop() {
-        if out.insert(id) {
-            stack.extend(children.get(&id).into_iter().flatten().copied());
-        }
-    }
-    Ok(out)
 }
 
 impl AppealScope {

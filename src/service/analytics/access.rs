@@ -11,7 +11,8 @@ use crate::domain::access::Principal;
 use crate::domain::analytics::reach;
 use crate::entity::appeal;
 use crate::error::AppResult;
-use crate::service::scope::{AppealScope, territory_subtree};
+use crate::service::scope::AppealScope;
+use crate::state::AppState;
 
 /// One call's filter narrowed to the caller's reach, with the caller's territory subtree
 /// loaded once for all the queries of the call.
@@ -29,11 +30,13 @@ impl Scoped {
     /// # Errors
     /// `UNAUTHENTICATED` or `FORBIDDEN` as [`reach`] decides; `FORBIDDEN` when an executor
     /// asks for another recipient.
-    pub(super) async fn of(conn: &impl ConnectionTrait, who: &Principal, filter: &Filter) -> AppResult<Self> {
+    pub(super) async fn of(state: &AppState, who: &Principal, filter: &Filter) -> AppResult<Self> {
         let reach = reach(who)?;
         let recipient_id = reach.recipients(&filter.recipient_id)?;
         let territories = match reach.territory {
-            Some(root) => Some(territory_subtree(conn, root).await?),
+            Some(root) => Some(
+                crate::service::reference::snapshot_with(state, None, None, Some(root)).await?.territory_subtree(root),
+            ),
             None => None,
         };
         let appeals = match who {

@@ -31,7 +31,7 @@ pub struct ConflictRow {
 /// # Errors
 /// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics (as the rating).
 pub async fn conflicts(state: &AppState, who: &Principal, period: Period) -> AppResult<Vec<ConflictRow>> {
-    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    let scoped = Scoped::of(state, who, &Filter::default()).await?;
     conflicts_in(state, &scoped, period).await
 }
 
@@ -60,11 +60,11 @@ pub(super) async fn conflicts_in(state: &AppState, scoped: &Scoped, period: Peri
             }
         }
     }
-    let names = Names::load(conn).await?;
+    let names = Names::load(state).await?;
     let mut out: Vec<ConflictRow> = counts
         .into_iter()
         .filter_map(|(rid, c)| {
-            names.recipients.get(&rid).map(|r| ConflictRow {
+            names.refs().recipient(rid).map(|r| ConflictRow {
                 recipient: r.clone(),
                 flagged: c[0],
                 repeated_reopening: c[1],

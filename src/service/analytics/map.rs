@@ -99,10 +99,9 @@ pub async fn heatmap_of(
     previous: bool,
 ) -> AppResult<Heatmap> {
     let conn = &state.db;
-    let scoped = Scoped::of(conn, who, filter).await?;
-    let names = Names::load(conn).await?;
-    let base =
-        Resolved::of(conn, &names, &scoped).await?.on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
+    let scoped = Scoped::of(state, who, filter).await?;
+    let names = Names::load(state).await?;
+    let base = Resolved::of(&names, &scoped).on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
     let current = cell_counts(conn, base.clone().add(days_in(period))).await?;
     let previous = if previous { cell_counts(conn, base.add(days_in(period.back(1)))).await? } else { HashMap::new() };
     let keys: HashSet<(Option<i64>, Option<i64>)> = current.keys().chain(previous.keys()).copied().collect();
@@ -110,7 +109,7 @@ pub async fn heatmap_of(
         .into_iter()
         .map(|(c, t)| {
             let count = current.get(&(c, t)).copied().unwrap_or(0);
-            let population = t.and_then(|t| names.territories.get(&t)).and_then(|t| t.population).filter(|p| *p > 0);
+            let population = t.and_then(|t| names.refs().territory(t)).and_then(|t| t.population).filter(|p| *p > 0);
             HeatCell {
                 category_id: c,
                 territory_id: t,
@@ -126,10 +125,10 @@ pub async fn heatmap_of(
     let used_c: HashSet<i64> = cells.iter().filter_map(|c| c.category_id).collect();
     let used_t: HashSet<i64> = cells.iter().filter_map(|c| c.territory_id).collect();
     let mut categories: Vec<category::Model> =
-        names.categories.values().filter(|c| used_c.contains(&c.id)).cloned().collect();
+        names.refs().categories().filter(|c| used_c.contains(&c.id)).cloned().collect();
     categories.sort_by_key(|c| c.id);
     let mut territories: Vec<territory::Model> =
-        names.territories.values().filter(|t| used_t.contains(&t.id)).cloned().collect();
+        names.refs().territories().filter(|t| used_t.contains(&t.id)).cloned().collect();
     territories.sort_by_key(|t| t.id);
     Ok(Heatmap { categories, territories, cells })
 }
@@ -161,16 +160,15 @@ pub async fn geo_cells(
     filter: &Filter,
 ) -> AppResult<Vec<GeoCell>> {
     use appeal::Column as C;
-    let scoped = Scoped::of(&state.db, who, filter).await?;
+    let scoped = Scoped::of(state, who, filter).await?;
     if !(5..=10).contains(&resolution) {
         return Err(AppError::bad("resolution", "must be between 5 and 10"));
     }
     let res = h3_resolution("resolution", resolution)?;
     let conn = &state.db;
-    let names = Names::load(conn).await?;
+    let names = Names::load(state).await?;
     let (start, end) = period.instants(state.settings.timezone);
-    let cond = filter_condition(conn, &names, &scoped)
-        .await?
+    let cond = filter_condition(&names, &scoped)
         .add(not_duplicate())
         .add(received_in(start, end))
         .add(C::Latitude.is_not_null())
@@ -224,8 +222,8 @@ pub async fn problem_points(
     filter: &Filter,
 ) -> AppResult<Vec<ProblemPoint>> {
     let conn = &state.db;
-    let scoped = Scoped::of(conn, who, filter).await?;
-    let names = Names::load(conn).await?;
+    let scoped = Scoped::of(state, who, filter).await?;
+    let names = Names::load(state).await?;
     let points = points(state, &names, &scoped, period, min_count).await?;
     let shown = scoped.shown(conn, points.iter().flat_map(|(_, ids)| ids.iter().copied()).collect()).await?;
     Ok(points
@@ -249,8 +247,7 @@ pub(super) async fn points(
     let conn = &state.db;
     let res = h3_resolution("resolution", PROBLEM_POINT_RESOLUTION)?;
     let (start, end) = period.instants(state.settings.timezone);
-    let cond = filter_condition(conn, names, scoped)
-        .await?
+    let cond = filter_condition(names, scoped)
         .add(not_duplicate())
         .add(received_in(start, end))
         .add(C::Latitude.is_not_null())

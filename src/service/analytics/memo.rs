@@ -43,13 +43,13 @@ const MEMO_OVERDUE_APPEALS: u64 = 50;
 /// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics; then `BAD_USER_INPUT`
 /// on `weekStart` when it is not a Monday.
 pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDate) -> AppResult<Memo> {
-    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    let scoped = Scoped::of(state, who, &Filter::default()).await?;
     let scoped = &scoped;
     if week_start.weekday() != chrono::Weekday::Mon {
         return Err(AppError::bad("weekStart", "must be a Monday"));
     }
     let week = Period { from: week_start, to: week_start + Duration::days(6) };
-    let names = Names::load(&state.db).await?;
+    let names = Names::load(state).await?;
     let summary = summary_with(state, &names, scoped, week, SummaryParts::ALL).await?;
     let previous = summary_with(state, &names, scoped, week.back(1), SummaryParts::ALL).await?;
     let top_growth: Vec<GrowthItem> = growth_with(state, &names, scoped, week, GroupBy::Category, 5)
@@ -118,7 +118,7 @@ async fn memo_overdue(
 ) -> AppResult<(Vec<OverdueGroup>, Vec<OverdueLine>)> {
     use appeal::Column as C;
     let conn = &state.db;
-    let cond = filter_condition(conn, names, scoped).await?.add(sla_condition(SlaState::Overdue, state.clock.now()));
+    let cond = filter_condition(names, scoped).add(sla_condition(SlaState::Overdue, state.clock.now()));
     let groups = appeal::Entity::find()
         .filter(cond.clone())
         .select_only()
@@ -249,7 +249,7 @@ async fn memo_assignments(state: &AppState, recipients: &[RecipientId]) -> AppRe
         .into_iter()
         .map(|m| (m.id, m))
         .collect();
-    let names = Names::load(&state.db).await?;
+    let names = Names::load(state).await?;
     Ok(rows
         .into_iter()
         .filter_map(|d| {
@@ -274,7 +274,7 @@ async fn memo_assignments(state: &AppState, recipients: &[RecipientId]) -> AppRe
 /// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics.
 pub async fn overdue_appeals(state: &AppState, who: &Principal) -> AppResult<Vec<VisibleAppeal>> {
     use appeal::Column as C;
-    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    let scoped = Scoped::of(state, who, &Filter::default()).await?;
     let Some(scope) = scoped.appeals() else { return Ok(Vec::new()) };
     appeal::Entity::find()
         .filter(scope.condition())

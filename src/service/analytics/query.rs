@@ -13,41 +13,42 @@ use sea_orm::{
 use super::access::Scoped;
 use super::{GroupBy, NONE_KEY, Period};
 use crate::domain::labels::{NO_CATEGORY, NO_RECIPIENT, NO_TERRITORY, stored_channel_label};
-use crate::entity::{appeal, appeal_due_stat, appeal_response_stat, appeal_stat, category, recipient, territory};
+use crate::entity::{appeal, appeal_due_stat, appeal_response_stat, appeal_stat};
 use crate::error::AppResult;
 use crate::service::rollup::{Cube, Grain, tile};
-use crate::service::scope::territory_subtree;
+use crate::state::AppState;
 
 /// Reference data for labels: categories, territories and recipients by id.
 pub(super) struct Names {
-    pub(super) categories: HashMap<i64, category::Model>,
-    pub(super) territories: HashMap<i64, territory::Model>,
-    pub(super) recipients: HashMap<i64, recipient::Model>,
+    refs: std::sync::Arc<crate::state::ReferenceData>,
 }
 
 impl Names {
-    pub(super) async fn load(conn: &impl ConnectionTrait) -> AppResult<Self> {
-        let categories = category::Entity::find().all(conn).await?.into_iter().map(|c| (c.id, c)).collect();
-        let territories = territory::Entity::find().all(conn).await?.into_iter().map(|t| (t.id, t)).collect();
-        let recipients = recipient::Entity::find().all(conn).await?.into_iter().map(|r| (r.id, r)).collect();
-        Ok(Self { categories, territories, recipients })
+    /// The reference data in memory (no statement unless it changed since it was read).
+    pub(super) async fn load(state: &AppState) -> AppResult<Self> {
+        Ok(Self { refs: crate::service::reference::snapshot(state).await? })
+    }
+
+    /// The reference data itself: lookups by id, lists and the territory tree.
+    pub(super) fn refs(&self) -> &crate::state::ReferenceData {
+        &self.refs
     }
 
     /// The top-level category of a category.
     pub(super) fn top(&self, id: i64) -> i64 {
-        self.categories.get(&id).and_then(|c| c.parent_id).unwrap_or(id)
+        self.refs.category(id).and_then(|c| c.parent_id).unwrap_or(id)
     }
 
     pub(super) fn category(&self, id: Option<i64>) -> String {
-        id.and_then(|i| self.categories.get(&i)).map_or_else(|| NO_CATEGORY.into(), |c| c.name.clone())
+        id.and_then(|i| self.refs.category(i)).map_or_else(|| NO_CATEGORY.into(), |c| c.name.clone())
     }
 
     pub(super) fn territory(&self, id: Option<i64>) -> String {
-        id.and_then(|i| self.territories.get(&i)).map_or_else(|| NO_TERRITORY.into(), |t| t.name.clone())
+        id.and_then(|i| self.refs.territory(i)).map_or_else(|| NO_TERRITORY.into(), |t| t.name.clone())
     }
 
     pub(super) fn recipient(&self, id: Option<i64>) -> String {
-        id.and_then(|i| self.recipients.get(&i)).map_or_else(|| NO_RECIPIENT.into(), |r| r.name.clone())
+        id.and_then(|i| self.refs.recipient(i)).map_or_else(|| NO_RECIPIENT.into(), |r| r.name.clone())
     }
 }
 
@@ -96,7 +97,7 @@ pub(super) struct Resolved {
 }
 
 impl Resolved {
-    pub(super) async fn of(conn: &impl ConnectionTrait, names: &Names, scoped: &Scoped) -> AppResult<Self> {
+    pub(super) fn of(names: &Names, scoped: &Scoped) -> Self {
         let f = scoped.filter();
         let category = (!f.category_id.is_empty()).then(|| {
             let wanted: HashSet<i64> = f.category_id.iter().map(|c| c.0).collect();
@@ -104,11 +105,7 @@ impl Resolved {
                 .iter()
                 .copied()
                 .chain(
-                    names
-                        .categories
-                        .values()
-                        .filter(|c| c.parent_id.is_some_and(|p| wanted.contains(&p)))
-                        .map(|c| c.id),
+                    names.refs.categories().filter(|c| c.parent_id.is_some_and(|p| wanted.contains(&p))).map(|c| c.id),
                 )
                 .collect()
         });
@@ -116,20 +113,20 @@ impl Resolved {
         if !f.territory_id.is_empty() {
             let mut ids = HashSet::new();
             for root in &f.territory_id {
-                ids.extend(territory_subtree(conn, root.0).await?);
+                ids.extend(names.refs.territory_subtree(root.0));
             }
             territory.push(ids);
         }
         if let Some(own) = scoped.territories() {
             territory.push(own.clone());
         }
-        Ok(Self {
+        Self {
             channel: f.channel.iter().map(|s| s.as_str().to_string()).collect(),
             kind: f.kind.iter().map(|s| s.as_str().to_string()).collect(),
             category,
             territory,
             recipient: f.recipient_id.iter().map(|r| r.0).collect(),
-        })
+        }
     }
 
     /// The condition over columns of one table (appeals or the rollup).
@@ -201,12 +198,8 @@ impl Resolved {
 }
 
 /// The SQL condition of a scoped filter over `appeals` (category and territory trees expanded).
-pub(super) async fn filter_condition(
-    conn: &impl ConnectionTrait,
-    names: &Names,
-    scoped: &Scoped,
-) -> AppResult<Condition> {
-    Ok(Resolved::of(conn, names, scoped).await?.on_appeals())
+pub(super) fn filter_condition(names: &Names, scoped: &Scoped) -> Condition {
+    Resolved::of(names, scoped).on_appeals()
 }
 
 /// A column of appeals or of one of the rollups, so one closure can narrow all three.

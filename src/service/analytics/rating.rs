@@ -73,7 +73,7 @@ pub async fn recipient_rating_of(
     channel: Option<Channel>,
     with_median: bool,
 ) -> AppResult<Vec<RatingRow>> {
-    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    let scoped = Scoped::of(state, who, &Filter::default()).await?;
     rating_in(state, &scoped, period, channel, with_median).await
 }
 
@@ -89,7 +89,7 @@ pub(super) async fn rating_in(
     use appeal_due_stat::Column as D;
     use appeal_stat::Column as S;
     let conn = &state.db;
-    let names = Names::load(conn).await?;
+    let names = Names::load(state).await?;
     let (start, end) = period.instants(state.settings.timezone);
     let now = state.clock.now();
     let territories = scoped.territories();
@@ -200,7 +200,7 @@ pub(super) async fn rating_in(
     let mut rows: Vec<RatingRow> = ids
         .into_iter()
         .filter_map(|id| {
-            let recipient = names.recipients.get(&id)?.clone();
+            let recipient = names.refs().recipient(id)?.clone();
             let t = totals.get(&id);
             let total = t.map_or(0, |t| t.total);
             let (due_n, met) = due.get(&id).copied().unwrap_or((0, 0));

@@ -66,9 +66,8 @@ pub async fn summary_of(
     filter: &Filter,
     parts: SummaryParts,
 ) -> AppResult<Summary> {
-    let conn = &state.db;
-    let scoped = Scoped::of(conn, who, filter).await?;
-    let names = Names::load(conn).await?;
+    let scoped = Scoped::of(state, who, filter).await?;
+    let names = Names::load(state).await?;
     summary_with(state, &names, &scoped, period, parts).await
 }
 
@@ -84,7 +83,7 @@ pub(super) async fn summary_with(
     use appeal_stat::Column as S;
     let conn = &state.db;
     let (start, end) = period.instants(state.settings.timezone);
-    let resolved = Resolved::of(conn, names, scoped).await?;
+    let resolved = Resolved::of(names, scoped);
     let cond = resolved.on_appeals().add(received_in(start, end));
     let now = state.clock.now();
     // The rollup grouped by channel × kind × status gives the totals and the three breakdowns.

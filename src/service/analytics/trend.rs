@@ -110,18 +110,19 @@ pub async fn trend(
     filter: &Filter,
 ) -> AppResult<Vec<TrendSeries>> {
     let conn = &state.db;
-    let scoped = Scoped::of(conn, who, filter).await?;
-    let names = Names::load(conn).await?;
+    let scoped = Scoped::of(state, who, filter).await?;
+    let names = Names::load(state).await?;
     let coarsest = match granularity {
         Granularity::Day => Grain::Day,
         Granularity::Week => Grain::Week,
         Granularity::Month => Grain::Month,
     };
-    let cond = Resolved::of(conn, &names, &scoped)
-        .await?
-        .on_rollup(group_by)
-        .add(rollup_not_duplicate())
-        .add(buckets_of(period, coarsest, C2::S(appeal_stat::Column::Grain), C2::S(appeal_stat::Column::Day)));
+    let cond = Resolved::of(&names, &scoped).on_rollup(group_by).add(rollup_not_duplicate()).add(buckets_of(
+        period,
+        coarsest,
+        C2::S(appeal_stat::Column::Grain),
+        C2::S(appeal_stat::Column::Day),
+    ));
     let starts = buckets(granularity, period);
     let index: HashMap<NaiveDate, usize> = starts.iter().enumerate().map(|(i, d)| (*d, i)).collect();
     let mut series: BTreeMap<String, Vec<i64>> = BTreeMap::new();
