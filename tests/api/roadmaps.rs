@@ -395,7 +395,11 @@ async fn the_roadmaps_and_polls_migration_rolls_back_and_reapplies() {
     use migration::MigratorTrait;
     use sea_orm::{ConnectionTrait, Statement};
     let app = spawn_app().await;
-    let db = &app.state.db;
+    // One connection of its own: the server's pool also serves its background jobs, and a
+    // pooled SQLite connection still holding a read snapshot from before the `down` would
+    // prepare the `up`'s statements against the schema of that snapshot.
+    let own = sea_orm::ConnectOptions::new(app.state.settings.database_url.clone()).max_connections(1).to_owned();
+    let db = &sea_orm::Database::connect(own).await.unwrap();
     let count = || async {
         let sql = "SELECT COUNT(*) AS n FROM roadmaps";
         db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await
