@@ -122,6 +122,12 @@ pub struct SettingsArgs {
     /// ended session or a deactivated person ends its subscriptions).
     #[arg(long, env = "MCU_SUBSCRIPTION_CHECK_SECS", default_value = "30", global = true)]
     pub subscription_check_secs: u64,
+    /// Milliseconds a checked access token's person is kept in memory, so that a request
+    /// reads no account row (0: every request reads it). A change of the account or the end
+    /// of a session made by this process applies at once, one made by another process when
+    /// its announcement arrives, and at the latest after this time.
+    #[arg(long, env = "MCU_SESSION_CACHE_MS", default_value = "5000", global = true)]
+    pub session_cache_ms: u64,
     /// Seconds a WebSocket connection may stay open without `connection_init` (then it is
     /// closed with 4408).
     #[arg(long, env = "MCU_WS_INIT_TIMEOUT_SECS", default_value = "10", global = true)]
@@ -275,6 +281,8 @@ pub struct Settings {
     pub watch_interval: Duration,
     pub escalation: crate::domain::escalation::EscalationPolicy,
     pub subscription_check_interval: Duration,
+    /// How long a checked session's person is kept in memory ([`crate::state::SessionCache`]).
+    pub session_cache: Duration,
     pub ws_init_timeout: Duration,
     pub ws_max_connections: u64,
     pub ws_max_subscriptions: usize,
@@ -549,6 +557,7 @@ impl Settings {
             watch_interval: Duration::from_secs(a.watch_interval_secs),
             escalation,
             subscription_check_interval: Duration::from_secs(a.subscription_check_secs),
+            session_cache: Duration::from_millis(a.session_cache_ms),
             ws_init_timeout: Duration::from_secs(a.ws_init_timeout_secs),
             ws_max_connections: a.ws_max_connections,
             ws_max_subscriptions: usize::try_from(a.ws_max_subscriptions).unwrap_or(usize::MAX),

@@ -183,6 +183,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
         sealer: Arc::new(crypto::SecretSealer::new(&secret)?),
         webhooks: Arc::new(webhooks),
         hash_permits: Arc::new(tokio::sync::Semaphore::new(settings.hash_concurrency)),
+        sessions: Arc::new(state::SessionCache::new(settings.session_cache)),
         settings: Arc::new(settings),
         clock: Clock::default(),
         metrics,

@@ -101,6 +101,9 @@ pub struct AppState {
     pub announcements: Announcements,
     /// Recipients, categories and territories in memory, invalidated on change.
     pub reference: Arc<ReferenceCache>,
+    /// The people of recently checked access tokens, invalidated on any change of accounts
+    /// or sessions.
+    pub sessions: Arc<SessionCache>,
     /// The SMTP sender, when e-mail is configured.
     pub mailer: Option<Arc<crate::mailer::Mailer>>,
     /// Seals the secrets kept in the database (webhook signing keys).
@@ -294,6 +297,82 @@ impl ReferenceData {
         recipient.is_some_and(|id| !self.recipients.contains_key(&id))
             || category.is_some_and(|id| !self.categories.contains_key(&id))
             || territory.is_some_and(|id| !self.territories.contains_key(&id))
+    }
+}
+
+/// What identifies the session of an access token: its person, the person's session epoch
+/// and the refresh-token family it was issued with.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SessionKey {
+    pub user: i64,
+    pub epoch: i32,
+    pub family: Option<String>,
+}
+
+#[derive(Debug)]
+struct CachedSession {
+    principal: crate::domain::access::Principal,
+    at: std::time::Instant,
+    generation: u64,
+}
+
+/// Most sessions held; when full, the cache starts again empty.
+const MAX_SESSIONS: usize = 100_000;
+
+/// The people of access tokens checked in the last moments, so that a request does not read
+/// the account row: an entry is used for at most `ttl`, and every change of an account or a
+/// session (this process's at once, another's when its announcement arrives) drops them all.
+/// A read that began before a change is never kept (the generation it started at is stale).
+#[derive(Debug)]
+pub struct SessionCache {
+    entries: std::sync::Mutex<HashMap<SessionKey, CachedSession>>,
+    generation: AtomicU64,
+    ttl: std::time::Duration,
+}
+
+impl SessionCache {
+    /// A cache whose entries live `ttl` (zero: nothing is kept).
+    pub fn new(ttl: std::time::Duration) -> Self {
+        Self { entries: std::sync::Mutex::default(), generation: AtomicU64::new(1), ttl }
+    }
+
+    /// The person of this session, if checked less than `ttl` ago and nothing changed since.
+    pub fn get(&self, key: &SessionKey) -> Option<crate::domain::access::Principal> {
+        let generation = self.generation.load(Ordering::Acquire);
+        let entries = self.entries.lock().ok()?;
+        let e = entries.get(key)?;
+        (e.generation == generation && e.at.elapsed() < self.ttl).then(|| e.principal.clone())
+    }
+
+    /// The generation a check starting now is tagged with.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Keeps the person of a session checked from the generation `generation`, unless
+    /// something changed since that check began.
+    pub fn put(&self, key: SessionKey, principal: crate::domain::access::Principal, generation: u64) {
+        if self.ttl.is_zero() {
+            return;
+        }
+        if let Ok(mut entries) = self.entries.lock()
+            && generation == self.generation.load(Ordering::Acquire)
+        {
+            if entries.len() >= MAX_SESSIONS {
+                entries.clear();
+            }
+            entries.insert(key, CachedSession { principal, at: std::time::Instant::now(), generation });
+        }
+    }
+
+    /// Drops every entry: an account or a session changed (here or in another process).
+    pub fn invalidate(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+            entries.clear();
+        } else {
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
     }
 }
 

@@ -93,7 +93,7 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
     state.announcements.wake_mail();
     if !postgres {
         for row in rows.iter().cloned() {
-            state.announcements.publish(Arc::new(row));
+            heard(&state, row);
         }
     }
     tracing::debug!(rows = rows.len(), "dispatched outbox rows");
@@ -122,14 +122,15 @@ pub async fn listen(state: AppState) {
             continue;
         }
         // What was announced while this process was not listening is lost: the reference
-        // data may have changed meanwhile.
+        // data, accounts and sessions may have changed meanwhile.
         state.reference.invalidate();
+        state.sessions.invalidate();
         loop {
             match listener.recv().await {
                 Ok(note) => {
                     let ids: Vec<i64> = note.payload().split(',').filter_map(|s| s.parse().ok()).collect();
                     match outbox::by_ids(&state.db, &ids).await {
-                        Ok(rows) => rows.into_iter().for_each(|r| state.announcements.publish(Arc::new(r))),
+                        Ok(rows) => rows.into_iter().for_each(|r| heard(&state, r)),
                         Err(e) => tracing::warn!(error = %e.message(), "cannot read announced outbox rows"),
                     }
                 }
@@ -140,4 +141,14 @@ pub async fn listen(state: AppState) {
             }
         }
     }
+}
+
+/// An announcement this process hears: a change of an account or a session first drops the
+/// people kept for access tokens (so a subscriber's check that follows reads the account),
+/// then the row goes to this process's subscribers.
+fn heard(state: &AppState, row: crate::entity::outbox::Model) {
+    if row.topic == crate::domain::events::Topic::UserChanged.as_str() {
+        state.sessions.invalidate();
+    }
+    state.announcements.publish(Arc::new(row));
 }

@@ -18,10 +18,12 @@ use super::{Caller, audit};
 use crate::crypto::{AUDIENCE, ISSUER};
 pub use crate::crypto::{JwtKeys, hex, random_hex, sha256_hex};
 use crate::domain::access::{ApiScope, Principal, TokenPrincipal, UserPrincipal, parse_list};
+use crate::domain::events::Topic;
 use crate::domain::password;
 use crate::entity::{api_token, login_failure, refresh_token, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::store::outbox::Subject;
 
 /// Prefix of every integration token secret.
 pub const API_TOKEN_PREFIX: &str = "mcu_";
@@ -254,7 +256,9 @@ pub async fn refresh(state: &AppState, caller: &Caller, token: &str) -> AppResul
     if claimed != 1 {
         revoke_family(&txn, &row.family_id, now).await?;
         audit::record(&txn, caller, now, "refresh.reuse", Some(format!("user:{}", row.user_id)), None).await?;
+        announce_session_end(&txn, row.user_id, "refresh.reuse", now).await?;
         txn.commit().await?;
+        sessions_changed(state);
         return Err(refused());
     }
     if row.expires_at <= now {
@@ -285,13 +289,34 @@ pub async fn logout(state: &AppState, caller: &Caller, token: &str) -> AppResult
     let txn = crate::db::begin_write(&state.writer).await?;
     let done = if let Some(row) = row {
         revoke_family(&txn, &row.family_id, now).await?;
+        announce_session_end(&txn, me.id, "logout", now).await?;
         true
     } else {
         false
     };
     audit::record(&txn, caller, now, "logout", Some(format!("user:{}", me.id)), None).await?;
     txn.commit().await?;
+    if done {
+        sessions_changed(state);
+    }
     Ok(done)
+}
+
+/// Tells every process that a session of user `id` ended (its refresh-token family was
+/// revoked): each drops the people it keeps for access tokens ([`crate::state::SessionCache`]),
+/// and the person's subscriptions check their session again.
+async fn announce_session_end(conn: &impl ConnectionTrait, id: i64, action: &str, now: DateTime<Utc>) -> AppResult<()> {
+    let change = crate::store::outbox::Change::new(id, action, None, 0);
+    crate::store::outbox::record(conn, Topic::UserChanged, Subject::User(id), &change, now).await?;
+    Ok(())
+}
+
+/// After a committed change of an account or a session: this process forgets the people of
+/// access tokens at once (other processes when the announcement reaches them), and the
+/// dispatcher is woken to send the announcement.
+pub fn sessions_changed(state: &AppState) {
+    state.sessions.invalidate();
+    state.announcements.wake_dispatcher();
 }
 
 /// Ends every session of a user: refresh tokens revoked, access tokens refused from now on.
@@ -341,7 +366,7 @@ pub async fn change_password(state: &AppState, caller: &Caller, old: &str, new: 
     audit::record(&txn, caller, now, "changePassword", Some(format!("user:{}", u.id)), None).await?;
     crate::store::outbox::announce_user(&txn, &u, "changePassword", now).await?;
     txn.commit().await?;
-    state.announcements.wake_dispatcher();
+    sessions_changed(state);
     Ok(true)
 }
 
@@ -401,6 +426,11 @@ pub async fn authenticate(state: &AppState, bearer: &str) -> AppResult<Principal
         return Err(AppError::Unauthenticated("invalid or expired access token".into()));
     }
     let id: i64 = claims.sub.parse().map_err(|_| AppError::Unauthenticated("invalid access token".into()))?;
+    let key = crate::state::SessionKey { user: id, epoch: claims.ver, family: claims.fam.clone() };
+    if let Some(principal) = state.sessions.get(&key) {
+        return Ok(principal);
+    }
+    let generation = state.sessions.generation();
     // One read: the user, unless the token's session has been ended (its refresh-token family
     // revoked by `logout` or a reused refresh token), an index probe on
     // `ix_refresh_family_revoked` that finds nothing while the session lives.
@@ -420,5 +450,7 @@ pub async fn authenticate(state: &AppState, bearer: &str) -> AppResult<Principal
     if !u.active || u.session_epoch != claims.ver {
         return Err(AppError::Unauthenticated("the session has ended; sign in again".into()));
     }
-    Ok(principal_of(&u))
+    let principal = principal_of(&u);
+    state.sessions.put(key, principal.clone(), generation);
+    Ok(principal)
 }

@@ -69,6 +69,9 @@ pub async fn snapshot_with(
 /// other processes.
 async fn refresh(state: &AppState) {
     state.reference.invalidate();
+    // A merge moves people to the surviving recipient or territory: their access tokens'
+    // people are read again.
+    state.sessions.invalidate();
     state.announcements.wake_dispatcher();
     if let Err(e) = snapshot(state).await {
         tracing::warn!(error = %e.message(), "could not read the reference data again");

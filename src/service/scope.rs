@@ -4,8 +4,8 @@
 
 use std::collections::HashSet;
 
-use sea_orm::sea_query::Expr;
 use sea_orm::Condition;
+use sea_orm::sea_query::Expr;
 
 use crate::db::literal_in;
 use crate::domain::access::{ApiScope, Channel, Principal, Role, UserPrincipal};

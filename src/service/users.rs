@@ -250,7 +250,7 @@ pub async fn update(state: &AppState, caller: &Caller, ch: UserChanges) -> AppRe
     record_role_change(&txn, caller, now, u.id, &roles_before, &parse_list(&updated.roles)).await?;
     outbox::announce_user(&txn, &updated, "updateUser", now).await?;
     txn.commit().await?;
-    state.announcements.wake_dispatcher();
+    auth::sessions_changed(state);
     Ok(updated)
 }
 

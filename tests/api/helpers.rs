@@ -48,6 +48,7 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         watch_interval_secs: 3600,
         escalation: "{}".into(),
         subscription_check_secs: 1,
+        session_cache_ms: 5000,
         ws_init_timeout_secs: 10,
         ws_max_connections: 10_000,
         ws_max_subscriptions: 20,

@@ -45,6 +45,7 @@ mod rollups;
 mod schema;
 mod search;
 mod seed;
+mod session_cache;
 mod subscription_filters;
 mod subscriptions;
 mod system_reports;
