@@ -93,7 +93,7 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
     state.announcements.wake_mail();
     if !postgres {
         for row in rows.iter().cloned() {
-            heard(&state, row);
+            heard(state, row);
         }
     }
     tracing::debug!(rows = rows.len(), "dispatched outbox rows");
