@@ -143,11 +143,16 @@ pub async fn listen(state: AppState) {
     }
 }
 
-/// An announcement this process hears: a change of an account or a session first drops the
-/// people kept for access tokens (so a subscriber's check that follows reads the account),
-/// then the row goes to this process's subscribers.
+/// An announcement this process hears: a change of an account or a session (or a merge that
+/// moves people) first drops the people kept for access tokens (so a subscriber's check that
+/// follows reads the account), then the row goes to this process's subscribers.
 fn heard(state: &AppState, row: crate::entity::outbox::Model) {
-    if row.topic == crate::domain::events::Topic::UserChanged.as_str() {
+    use crate::domain::events::Topic;
+    // A merge of reference data moves people to the surviving recipient or territory.
+    let merge = row.topic == Topic::ReferenceChanged.as_str()
+        && serde_json::from_str::<serde_json::Value>(&row.payload)
+            .is_ok_and(|p| p["action"].as_str().is_some_and(|a| a.starts_with("merge")));
+    if merge || row.topic == Topic::UserChanged.as_str() {
         state.sessions.invalidate();
     }
     state.announcements.publish(Arc::new(row));

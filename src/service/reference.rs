@@ -69,9 +69,6 @@ pub async fn snapshot_with(
 /// other processes.
 async fn refresh(state: &AppState) {
     state.reference.invalidate();
-    // A merge moves people to the surviving recipient or territory: their access tokens'
-    // people are read again.
-    state.sessions.invalidate();
     state.announcements.wake_dispatcher();
     if let Err(e) = snapshot(state).await {
         tracing::warn!(error = %e.message(), "could not read the reference data again");
@@ -685,6 +682,9 @@ where
     crate::store::reference::announce(&txn, R::subject(from_id), action, now).await?;
     crate::store::reference::announce(&txn, R::subject(into_id), action, now).await?;
     txn.commit().await?;
+    // A merge moves people to the surviving recipient or territory: the people kept for
+    // access tokens are read again (other processes drop theirs on hearing the merge).
+    state.sessions.invalidate();
     refresh(state).await;
     Ok(Merged { from: Some(merged), into: Some(into), appeals, others })
 }

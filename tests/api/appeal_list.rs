@@ -137,13 +137,14 @@ async fn a_page_costs_the_same_number_of_statements_whatever_its_size() {
     assert!(metrics.contains(&format!("mcu_sql_statements_total {}", app.sql_statements())), "{metrics}");
     assert!(costs[1] <= 8, "{costs:?}");
 
-    // The benchmark's page: the names come joined with the page, so two statements in all
-    // (the caller's account and the page), and they are the right names.
+    // The benchmark's page: the names come from memory, and so does the caller's person
+    // (its session is known from the requests above), so one statement in all, and they
+    // are the right names.
     let bench = "{ appeals(first:50, filter:{status:[ASSIGNED, IN_PROGRESS]}, orderBy:{field:DUE_AT,direction:ASC}) { edges { node { number status kind dueAt slaState recipient { name } category { name } territory { name } } } } }";
     let before = app.sql_statements();
     let r = app.gql(Some(&curator), bench, json!({})).await;
     let cost = app.sql_statements() - before;
-    assert_eq!(cost, 2, "the caller's account and the page with its names");
+    assert_eq!(cost, 1, "the page; the names and the caller's person are in memory");
     let edges = r.data()["appeals"]["edges"].as_array().unwrap().clone();
     assert_eq!(edges.len(), 30);
     let mut names: Vec<String> =

@@ -91,7 +91,7 @@ async fn memo_fixture() -> (TestApp, String) {
     (app, curator)
 }
 
-async fn download(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
+pub(crate) async fn download(app: &TestApp, token: &str, path: &str) -> Vec<u8> {
     let resp = app.client.get(format!("{}{path}", app.base)).bearer_auth(token).send().await.unwrap();
     assert_eq!(resp.status(), 200, "{path}");
     resp.bytes().await.unwrap().to_vec()
@@ -215,7 +215,7 @@ impl Tbl {
 
 /// A DOCX package read back: its parts, body paragraphs (tables' own paragraphs are in
 /// `tables`), tables and the relationship ids of its pictures.
-struct Docx {
+pub(crate) struct Docx {
     parts: HashMap<String, Vec<u8>>,
     paras: Vec<Para>,
     tables: Vec<Tbl>,
@@ -223,7 +223,7 @@ struct Docx {
 }
 
 impl Docx {
-    fn read(bytes: &[u8]) -> Self {
+    pub(crate) fn read(bytes: &[u8]) -> Self {
         assert!(bytes.starts_with(b"PK"), "a DOCX is a ZIP package");
         let parts = unzip(bytes);
         let xml = parts.get("word/document.xml").expect("word/document.xml");
@@ -320,7 +320,7 @@ impl Docx {
     }
 
     /// All text: body paragraphs and table cells.
-    fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         let mut all: Vec<&str> = self.paras.iter().map(|p| p.text.as_str()).collect();
         for t in &self.tables {
             for r in &t.rows {

@@ -48,7 +48,9 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         watch_interval_secs: 3600,
         escalation: "{}".into(),
         subscription_check_secs: 1,
-        session_cache_ms: 5000,
+        // Long, so that a change that forgot to drop the kept people fails a test instead of
+        // being hidden by the time running out (and statement counts do not depend on speed).
+        session_cache_ms: 600_000,
         ws_init_timeout_secs: 10,
         ws_max_connections: 10_000,
         ws_max_subscriptions: 20,
