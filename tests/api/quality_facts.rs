@@ -344,3 +344,78 @@ async fn an_incidents_first_reaction_is_a_fact_with_its_rate_and_median_in_worki
     let s = &r.data()["analytics"]["summary"];
     assert!(s["reactionOnTimeRate"].is_null() && s["medianReactionHours"].is_null(), "{s}");
 }
+
+/// The first answers, the answers kept and the reaction terms of the appeals, as text in one
+/// order (what the migrations under test must write back).
+async fn facts(db: &sea_orm::DatabaseConnection) -> (Vec<Vec<Option<String>>>, Vec<Vec<Option<String>>>) {
+    use sea_orm::{ConnectionTrait, Statement};
+    let rows = |sql: &'static str, n: usize| async move {
+        db.query_all_raw(Statement::from_string(db.get_database_backend(), sql))
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (0..n).map(|i| r.try_get_by_index::<Option<String>>(i).unwrap()).collect::<Vec<_>>())
+            .collect::<Vec<_>>()
+    };
+    let appeals = rows(
+        "SELECT CAST(id AS TEXT), CAST(first_answered_at AS TEXT), CAST(first_due_at AS TEXT), first_completeness, \
+         CAST(first_satisfied AS TEXT), CAST(reaction_due_at AS TEXT) FROM appeals ORDER BY id",
+        6,
+    )
+    .await;
+    let answers = rows(
+        "SELECT CAST(appeal_id AS TEXT), CAST(ordinal AS TEXT), CAST(answered_at AS TEXT), CAST(due_at AS TEXT), \
+         CAST(on_time AS TEXT), text, completeness, author FROM appeal_answers ORDER BY appeal_id, ordinal",
+        8,
+    )
+    .await;
+    (appeals, answers)
+}
+
+/// The migrations that brought answers as facts and incident reactions fill them in for the
+/// appeals a database already holds: rolled back and applied again over a fixture with an
+/// answer on time and assessed, a late one, an unanswered appeal and an incident, they write
+/// what the server wrote when those appeals were handled.
+#[tokio::test]
+async fn the_answer_and_reaction_migrations_fill_in_existing_appeals_as_the_server_records_them() {
+    use migration::{MigrationName, MigratorTrait};
+    let app = spawn_long().await;
+    app.set_now("2026-11-02T11:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let r1 = app.recipient(&admin, "Управление ЖКХ").await;
+    let (a, v, _) = assigned_message(&app, &curator, &r1, "2026-11-02T10:00:00+07:00").await;
+    let v =
+        step(&app, &curator, "answerAppeal", "AnswerAppealInput", json!({"id": a, "version": v, "text": "Сделано"}))
+            .await;
+    step(&app, &curator, "assessAnswer", "AssessAnswerInput", json!({"id": a, "version": v, "completeness": "FULL"}))
+        .await;
+    let (b, v, b_due) = assigned_message(&app, &curator, &r1, "2026-11-02T10:30:00+07:00").await;
+    assigned_message(&app, &curator, &r1, "2026-11-02T10:45:00+07:00").await;
+    let input = json!({"kind": "INCIDENT", "channel": "INCIDENT", "text": "Прорыв трубы", "receivedAt": "2026-11-02T10:50:00+07:00"});
+    let (i, iv, _) = app.appeal(&curator, input).await;
+    let iv = step(&app, &curator, "registerAppeal", "AppealActionInput", json!({"id": i, "version": iv})).await;
+    let iv =
+        step(&app, &curator, "assignAppeal", "AssignAppealInput", json!({"id": i, "version": iv, "recipientId": r1}))
+            .await;
+    step(&app, &curator, "startWork", "AppealActionInput", json!({"id": i, "version": iv})).await;
+    app.set_now(&(at(&b_due) + chrono::Duration::days(1)).to_rfc3339());
+    step(&app, &curator, "answerAppeal", "AnswerAppealInput", json!({"id": b, "version": v, "text": "Поздно"})).await;
+
+    let own = sea_orm::ConnectOptions::new(app.state.settings.database_url.clone()).max_connections(1).to_owned();
+    let db = sea_orm::Database::connect(own).await.unwrap();
+    let before = facts(&db).await;
+    assert_eq!(before.0.len(), 4);
+    assert_eq!(before.1.len(), 2, "two answers kept");
+    assert_eq!(before.0.iter().filter(|r| r[1].is_some()).count(), 2, "two first answers");
+    assert_eq!(before.0.iter().filter(|r| r[3].as_deref() == Some("FULL")).count(), 1);
+    assert_eq!(before.0.iter().filter(|r| r[5].is_some()).count(), 1, "the incident's reaction term");
+    let on_time: Vec<Option<String>> = before.1.iter().map(|r| r[4].clone()).collect();
+    assert_ne!(on_time[0], on_time[1], "one answer on time, one late");
+
+    let migrations = migration::Migrator::migrations();
+    let first = migrations.iter().position(|m| m.name() == "m20261220_000001_appeal_answers").unwrap();
+    migration::Migrator::down(&db, Some(u32::try_from(migrations.len() - first).unwrap())).await.unwrap();
+    migration::Migrator::up(&db, None).await.unwrap();
+    assert_eq!(facts(&db).await, before);
+}
