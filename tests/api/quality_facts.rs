@@ -378,7 +378,7 @@ async fn facts(db: &sea_orm::DatabaseConnection) -> (Vec<Vec<Option<String>>>, V
 /// what the server wrote when those appeals were handled.
 #[tokio::test]
 async fn the_answer_and_reaction_migrations_fill_in_existing_appeals_as_the_server_records_them() {
-    use migration::{MigrationName, MigratorTrait};
+    use migration::MigratorTrait;
     let app = spawn_long().await;
     app.set_now("2026-11-02T11:00:00+07:00");
     let admin = app.admin().await;
