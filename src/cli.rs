@@ -68,9 +68,10 @@ pub enum Command {
     /// exits 0 when `GET /readyz` answers 200 within two seconds, 1 otherwise. For container
     /// health checks; needs neither the database nor a shell.
     Healthcheck,
-    /// Import a ПОС or «Инцидент менеджмент» export (same code path as `importAppeals`).
+    /// Import a ПОС, «Инцидент менеджмент» or VK comments export (same code path as
+    /// `importAppeals`).
     Import {
-        /// pos-xlsx, incident-xlsx or csv.
+        /// pos-xlsx, incident-xlsx, csv or vk-comments (JSON, XLSX or CSV).
         #[arg(long)]
         format: String,
         /// Create unknown categories and organisations instead of reporting them.
@@ -291,6 +292,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 "pos-xlsx" => FileFormat::PosXlsx,
                 "incident-xlsx" => FileFormat::IncidentXlsx,
                 "csv" => FileFormat::Csv,
+                "vk-comments" => FileFormat::VkComments,
                 other => return Err(StartError::Io(std::io::Error::other(format!("unknown format {other}")))),
             };
             let opened = std::fs::File::open(&file)?;
@@ -298,7 +300,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
             let caller = Caller { principal: Principal::System, request_id: Some("cli".into()), ..Caller::default() };
             let started = std::time::Instant::now();
             let name = file.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
-            let report = crate::service::imports::run(&state, &caller, format, &name, opened, create_missing)
+            let report = Box::pin(crate::service::imports::run(&state, &caller, format, &name, opened, create_missing))
                 .await
                 .map_err(cli_error)?;
             let secs = started.elapsed().as_secs_f64();

@@ -52,6 +52,11 @@ pub enum FileFormat {
     IncidentXlsx,
     /// CSV with ПОС or incident headers.
     Csv,
+    /// Comments under the administration's official pages (Госпаблики): the JSON of VK API
+    /// `wall.getComments` or an export of it (see [`crate::domain::vk_comments`]), or an XLSX
+    /// or CSV with the post link, comment id, author, text and date (the `VK` headers below).
+    /// Which of the three it is, the bytes say (a ZIP is XLSX, `{` or `[` first is JSON).
+    VkComments,
 }
 
 /// One source row, normalised.
@@ -113,6 +118,12 @@ pub struct ImportRow {
     pub reopened: Option<i32>,
     /// «Тип решения».
     pub decision: Option<String>,
+    /// Why the row is not taken in although it is no error (a deleted or empty VK comment,
+    /// a comment of the page itself): reported as skipped with this reason.
+    pub skipped: Option<String>,
+    /// Where the row is in a JSON file (`response.items[3]`), so that a refusal after parsing
+    /// names the JSON path of its field; `None` for XLSX and CSV rows.
+    pub source_path: Option<String>,
 }
 
 impl ImportRow {
@@ -192,6 +203,10 @@ pub enum FileError {
     /// The file exceeds a limit (see [`crate::domain::xlsx_guard`]); the text names it.
     #[error("файл отклонён: {0}")]
     Limit(String),
+    /// Readable, but not the export its format says (a JSON without comments, an error
+    /// answer of the VK API); the text says what it is.
+    #[error("это не выгрузка комментариев VK: {0}")]
+    NotVkExport(String),
 }
 
 impl From<Refusal> for FileError {
@@ -205,6 +220,42 @@ impl From<Refusal> for FileError {
 
 /// Longest CSV record (a line, or several when a quoted cell spans lines), in bytes.
 pub const MAX_CSV_RECORD_BYTES: usize = 1 << 20;
+
+impl ImportRow {
+    /// A row that is read but not taken in, with the reason (see [`ImportRow::skipped`]).
+    pub fn skip(row: usize, external_id: String, channel: &'static str, kind: &'static str, reason: String) -> Self {
+        Self {
+            row,
+            external_id,
+            channel,
+            kind,
+            received_at: NaiveDateTime::default(),
+            received_offset: None,
+            text: String::new(),
+            category: None,
+            subcategory: None,
+            organisation: None,
+            territory: None,
+            author_name: None,
+            author_contact: None,
+            url: None,
+            source: None,
+            status: None,
+            stage: None,
+            planned_at: None,
+            planned_offset: None,
+            answered_at: None,
+            answered_offset: None,
+            answer_text: None,
+            overdue: None,
+            satisfaction: None,
+            reopened: None,
+            decision: None,
+            skipped: Some(reason),
+            source_path: None,
+        }
+    }
+}
 
 /// Parses an export. `Err` for a file-level problem, otherwise one entry per non-empty data row.
 pub fn parse(format: FileFormat, bytes: &[u8], max_rows: usize) -> Result<Vec<Result<ImportRow, RowError>>, FileError> {
@@ -221,30 +272,40 @@ pub fn parse_with(
     limits: &ImportLimits,
 ) -> Result<Vec<Result<ImportRow, RowError>>, FileError> {
     let max_rows = limits.max_rows;
-    match format {
-        FileFormat::PosXlsx | FileFormat::IncidentXlsx => {
-            let layout = scan_xlsx(format, Cursor::new(bytes), limits)?;
-            let mut out = Vec::with_capacity(layout.rows);
-            stream_xlsx(Cursor::new(bytes), &layout, |r| {
-                out.push(r);
-                true
-            })?;
-            Ok(out)
+    let xlsx = match format {
+        FileFormat::PosXlsx | FileFormat::IncidentXlsx => true,
+        FileFormat::VkComments if super::vk_comments::looks_like_json(bytes) => {
+            return super::vk_comments::parse_json(bytes, limits);
         }
-        FileFormat::Csv => {
-            if bytes.len() as u64 > limits.max_unpacked_bytes {
-                return Err(csv_too_large(limits));
-            }
-            let text = decode_text(bytes)?;
-            let layout = scan_csv(&text, max_rows)?;
-            let mut out = Vec::with_capacity(layout.rows);
-            stream_csv(&text, &layout, |r| {
-                out.push(r);
-                true
-            })?;
-            Ok(out)
+        FileFormat::VkComments => starts_as_zip(bytes),
+        FileFormat::Csv => false,
+    };
+    if xlsx {
+        let layout = scan_xlsx(format, Cursor::new(bytes), limits)?;
+        let mut out = Vec::with_capacity(layout.rows);
+        stream_xlsx(Cursor::new(bytes), &layout, |r| {
+            out.push(r);
+            true
+        })?;
+        Ok(out)
+    } else {
+        if bytes.len() as u64 > limits.max_unpacked_bytes {
+            return Err(csv_too_large(limits));
         }
+        let text = decode_text(bytes)?;
+        let layout = scan_csv_as(format, &text, max_rows)?;
+        let mut out = Vec::with_capacity(layout.rows);
+        stream_csv(&text, &layout, |r| {
+            out.push(r);
+            true
+        })?;
+        Ok(out)
     }
+}
+
+/// Whether bytes start as a ZIP archive (an XLSX workbook).
+pub fn starts_as_zip(bytes: &[u8]) -> bool {
+    bytes.starts_with(b"PK\x03\x04") || bytes.starts_with(b"PK\x05\x06")
 }
 
 /// Where a CSV export's data is: found in its first rows, checked over all of them.
@@ -309,6 +370,16 @@ fn check_csv_records(text: &str, delimiter: u8) -> Result<(), FileError> {
 /// # Errors
 /// The file-level problem, as [`parse`] reports it.
 pub fn scan_csv(text: &str, max_rows: usize) -> Result<CsvLayout, FileError> {
+    scan_csv_as(FileFormat::Csv, text, max_rows)
+}
+
+/// [`scan_csv`] for a CSV imported as `format`: a `VkComments` CSV is read with the VK
+/// headers only, any other with the ПОС and incident ones.
+///
+/// # Errors
+/// The file-level problem, as [`parse`] reports it.
+pub fn scan_csv_as(format: FileFormat, text: &str, max_rows: usize) -> Result<CsvLayout, FileError> {
+    let schemas: &[&'static Schema] = if format == FileFormat::VkComments { &[&VK] } else { &[&POS, &INCIDENT] };
     let mut best: Option<(usize, FileError)> = None;
     let mut too_long: Option<FileError> = None;
     for delimiter in [b';', b',', b'\t'] {
@@ -321,7 +392,7 @@ pub fn scan_csv(text: &str, max_rows: usize) -> Result<CsvLayout, FileError> {
             head.push((line, cells));
             head.len() < 10
         })?;
-        match find_header(&head, &[&POS, &INCIDENT]) {
+        match find_header(&head, schemas) {
             Ok(layout) => {
                 let (mut index, mut rows) = (0usize, 0usize);
                 stream_csv_rows(text, delimiter, |_, cells| {
@@ -337,7 +408,7 @@ pub fn scan_csv(text: &str, max_rows: usize) -> Result<CsvLayout, FileError> {
                 return Ok(CsvLayout { delimiter, layout, rows });
             }
             Err(err) => {
-                let score = header_score(&head);
+                let score = header_score(&head, schemas);
                 if best.as_ref().is_none_or(|(s, _)| score > *s) {
                     best = Some((score, err));
                 }
@@ -516,17 +587,26 @@ enum Field {
     Decision,
     Satisfaction,
     Reopened,
+    Deleted,
+}
+
+/// Which export a set of headers is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Family {
+    Pos,
+    Incident,
+    Vk,
 }
 
 struct Schema {
-    incident: bool,
+    family: Family,
     columns: &'static [(Field, &'static [&'static str])],
     /// Each group needs at least one column; the label is what is reported when missing.
     required: &'static [(&'static str, &'static [Field])],
 }
 
 const POS: Schema = Schema {
-    incident: false,
+    family: Family::Pos,
     columns: &[
         (
             Field::Id,
@@ -633,7 +713,7 @@ const POS: Schema = Schema {
 };
 
 const INCIDENT: Schema = Schema {
-    incident: true,
+    family: Family::Incident,
     columns: &[
         (
             Field::Id,
@@ -722,6 +802,48 @@ const INCIDENT: Schema = Schema {
         (Field::Overdue, &["Просрочено", "Просрочен"]),
     ],
     required: &[("ID инцидента", &[Field::Id]), ("Дата", &[Field::Received]), ("Текст", &[Field::Text])],
+};
+
+/// A table of VK comments (Госпаблики), with Russian or English headers (`comment_id` and
+/// «Comment ID» are one header). The author column may hold a name; «ID автора» (`from_id`)
+/// a VK id or a profile link.
+const VK: Schema = Schema {
+    family: Family::Vk,
+    columns: &[
+        (
+            Field::Url,
+            &[
+                "Ссылка на пост",
+                "Ссылка на запись",
+                "Пост",
+                "Запись",
+                "Ссылка",
+                "Post link",
+                "Post URL",
+                "Post",
+                "Link",
+                "URL",
+            ],
+        ),
+        (Field::Id, &["ID комментария", "Номер комментария", "Комментарий ID", "Comment ID", "ID"]),
+        (Field::Author, &["Автор", "Имя автора", "Автор комментария", "Author", "Author name", "From name"]),
+        (
+            Field::Contact,
+            &["ID автора", "Ссылка на автора", "Профиль автора", "Author ID", "Author link", "From ID", "User ID"],
+        ),
+        (Field::Text, &["Текст", "Текст комментария", "Комментарий", "Text", "Comment", "Comment text", "Message"]),
+        (
+            Field::Received,
+            &["Дата", "Дата комментария", "Дата и время", "Дата публикации", "Date", "Created", "Created at"],
+        ),
+        (Field::Deleted, &["Удалён", "Удален", "Deleted"]),
+    ],
+    required: &[
+        ("Ссылка на пост", &[Field::Url]),
+        ("ID комментария", &[Field::Id]),
+        ("Текст", &[Field::Text]),
+        ("Дата", &[Field::Received]),
+    ],
 };
 
 #[derive(Debug, Clone, PartialEq)]
@@ -820,11 +942,11 @@ fn missing(schema: &Schema, columns: &[(Field, usize, String)]) -> Vec<String> {
         .collect()
 }
 
-fn header_score(table: &Table) -> usize {
+fn header_score(table: &Table, schemas: &[&'static Schema]) -> usize {
     table
         .iter()
         .take(10)
-        .flat_map(|(_, cells)| [match_header(&POS, cells).len(), match_header(&INCIDENT, cells).len()])
+        .flat_map(|(_, cells)| schemas.iter().map(|schema| match_header(schema, cells).len()))
         .max()
         .unwrap_or(0)
 }
@@ -1019,6 +1141,7 @@ impl CsvLayout {
 fn xlsx_schema(format: FileFormat) -> (&'static Schema, &'static str) {
     match format {
         FileFormat::IncidentXlsx => (&INCIDENT, "INCIDENT"),
+        FileFormat::VkComments => (&VK, "GOSPABLIKI"),
         _ => (&POS, "POS"),
     }
 }
@@ -1352,7 +1475,11 @@ impl RowReader<'_> {
     }
 
     fn build(&self, fixed_channel: Option<&'static str>) -> Result<ImportRow, RowError> {
-        let incident = self.layout.schema.incident;
+        let incident = match self.layout.schema.family {
+            Family::Vk => return self.build_vk(),
+            Family::Incident => true,
+            Family::Pos => false,
+        };
         let external_id = self.text(Field::Id).ok_or_else(|| self.error(self.header(Field::Id), "не указан номер"))?;
         let (received_at, received_offset) = self
             .date(Field::Received)?
@@ -1412,7 +1539,73 @@ impl RowReader<'_> {
             satisfaction: self.satisfaction()?,
             reopened: self.reopened()?,
             decision: self.text(Field::Decision),
+            skipped: None,
+            source_path: None,
         })
+    }
+
+    /// A row of a VK comments table: the post link and the comment id make the external id
+    /// (as the JSON's `owner_id`, `post_id` and `id` do); a deleted or empty comment, or one
+    /// the page wrote itself, is skipped with the reason.
+    fn build_vk(&self) -> Result<ImportRow, RowError> {
+        use super::vk_comments as vk;
+        let link_header = self.header(Field::Url);
+        let link = self.text(Field::Url).ok_or_else(|| self.error(link_header.clone(), "не указана ссылка на пост"))?;
+        let (owner, post) = vk::post_of_link(&link).ok_or_else(|| {
+            self.error(
+                link_header,
+                format!("не удалось распознать ссылку на пост «{link}» (ожидалась вида https://vk.com/wall-123_45)"),
+            )
+        })?;
+        let id_header = self.header(Field::Id);
+        let raw_id =
+            self.text(Field::Id).ok_or_else(|| self.error(id_header.clone(), "не указан номер комментария"))?;
+        let comment = vk::comment_id_of(&raw_id).ok_or_else(|| {
+            self.error(id_header, format!("ожидался номер комментария (целое число), а не «{raw_id}»"))
+        })?;
+        let external_id = vk::external_id(owner, post, comment);
+        let skip = |reason: &str| {
+            Ok(ImportRow::skip(self.row, external_id.clone(), vk::CHANNEL, vk::KIND, reason.to_string()))
+        };
+        if self.yes_no(Field::Deleted)? == Some(true) {
+            return skip(vk::DELETED);
+        }
+        let author = self.text(Field::Contact);
+        let author_id = author.as_deref().and_then(vk::author_id_of);
+        if author_id == Some(owner) {
+            return skip(vk::OWN);
+        }
+        let Some(text) = self.text(Field::Text) else { return skip(vk::EMPTY) };
+        let (received_at, received_offset) = match self.unix_time(Field::Received) {
+            Some(at) => (at, FixedOffset::east_opt(0)),
+            None => self
+                .date(Field::Received)?
+                .ok_or_else(|| self.error(self.header(Field::Received), "не указана дата комментария"))?,
+        };
+        Ok(ImportRow {
+            text,
+            received_at,
+            received_offset,
+            author_name: self.text(Field::Author),
+            author_contact: author_id.map(vk::profile_link).or(author),
+            url: Some(vk::comment_link(owner, post, comment, None)),
+            skipped: None,
+            ..ImportRow::skip(self.row, external_id, vk::CHANNEL, vk::KIND, String::new())
+        })
+    }
+
+    /// A date written as Unix time (seconds, as the VK API gives it): nine to eleven digits,
+    /// taken as UTC; `None` for anything else (a date as text, an Excel date).
+    fn unix_time(&self, field: Field) -> Option<NaiveDateTime> {
+        let (cell, _) = self.cell(field)?;
+        let seconds = match cell {
+            Cell::Number(n) if n.fract() == 0.0 && *n >= 1e8 && *n < 1e11 => *n as i64,
+            Cell::Text(s) if (9..=11).contains(&s.trim().len()) && s.trim().chars().all(|c| c.is_ascii_digit()) => {
+                s.trim().parse().ok()?
+            }
+            _ => return None,
+        };
+        DateTime::from_timestamp(seconds, 0).map(|t| t.naive_utc())
     }
 }
 
@@ -2226,7 +2419,7 @@ mod tests {
 
     #[test]
     fn aliases_are_unambiguous() {
-        for schema in [&POS, &INCIDENT] {
+        for schema in [&POS, &INCIDENT, &VK] {
             let mut seen: Vec<(String, Field)> = Vec::new();
             for (field, aliases) in schema.columns {
                 for alias in *aliases {
@@ -2458,6 +2651,40 @@ mod tests {
         assert!(matches!(&refused, Err(FileError::Limit(m)) if m.contains("MCU_IMPORT_MAX_UNPACKED_BYTES")));
     }
 
+    #[test]
+    fn vk_comment_tables_in_russian_and_english() {
+        let ru = "Ссылка на пост;ID комментария;Автор;ID автора;Текст комментария;Дата\n\
+                  https://vk.com/wall-100_7;10;Иван Петров;5;Когда починят дорогу?;01.12.2026 09:00\n\
+                  https://vk.com/wall-100_7;11;Администрация;-100;Ремонт в мае;01.12.2026 10:00\n\
+                  https://vk.com/wall-100_7;12;Пётр;https://vk.com/id6;;01.12.2026 11:00\n\
+                  https://vk.com/sorsk;13;Анна;7;Текст;01.12.2026 11:00\n";
+        let rows = parse(FileFormat::VkComments, ru.as_bytes(), 10).unwrap();
+        let first = rows[0].as_ref().unwrap();
+        assert_eq!(first.external_id, "wall-100_7?reply=10");
+        assert_eq!((first.channel, first.kind), ("GOSPABLIKI", "MESSAGE"));
+        assert_eq!(first.author_contact.as_deref(), Some("https://vk.com/id5"));
+        assert_eq!(first.url.as_deref(), Some("https://vk.com/wall-100_7?reply=10"));
+        assert_eq!((first.received_at, first.received_offset), (dt("01.12.2026 09:00"), None));
+        assert_eq!(rows[1].as_ref().unwrap().skipped.as_deref(), Some(crate::domain::vk_comments::OWN));
+        assert_eq!(rows[2].as_ref().unwrap().skipped.as_deref(), Some(crate::domain::vk_comments::EMPTY));
+        assert_eq!(rows[3].as_ref().unwrap_err().field.as_deref(), Some("Ссылка на пост"));
+
+        let en = "Post link,Comment ID,Author,Text,Date,Deleted\n\
+                  https://vk.com/wall-100_7,https://vk.com/wall-100_7?reply=10,Ivan,Road,1764554400,no\n\
+                  https://vk.com/wall-100_7,14,Anna,,1764554400,yes\n";
+        let rows = parse(FileFormat::VkComments, en.as_bytes(), 10).unwrap();
+        let first = rows[0].as_ref().unwrap();
+        assert_eq!(first.external_id, "wall-100_7?reply=10", "the same comment as the Russian table's");
+        assert_eq!(first.received_utc(&Utc), DateTime::from_timestamp(1_764_554_400, 0));
+        assert_eq!(rows[1].as_ref().unwrap().skipped.as_deref(), Some(crate::domain::vk_comments::DELETED));
+        // A ПОС header is not a VK table.
+        let pos = "Номер;Дата поступления;Факт\n1;02.11.2026;Яма\n";
+        assert!(matches!(
+            parse(FileFormat::VkComments, pos.as_bytes(), 10),
+            Err(FileError::NoHeader | FileError::MissingColumns(_))
+        ));
+    }
+
     /// The README's «Accepted columns» tables are what clients read: every header the
     /// importer accepts must be listed there under its format, and nothing else.
     #[test]
@@ -2471,7 +2698,9 @@ mod tests {
                 .map_or_else(|| rest.find("\n## ").unwrap_or(rest.len()), |i| i + title.len());
             rest[..end].to_string()
         };
-        for (title, schema) in [("**`POS_XLSX`**", &POS), ("**`INCIDENT_XLSX`**", &INCIDENT)] {
+        for (title, schema) in
+            [("**`POS_XLSX`**", &POS), ("**`INCIDENT_XLSX`**", &INCIDENT), ("**`VK_COMMENTS`**", &VK)]
+        {
             let table = section(title);
             let mut listed: Vec<String> =
                 table.split('«').skip(1).filter_map(|s| s.split('»').next()).map(header_key).collect();

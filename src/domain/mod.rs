@@ -47,5 +47,6 @@ pub mod similarity;
 pub mod stats;
 pub mod system_report;
 pub mod text;
+pub mod vk_comments;
 pub mod webhooks;
 pub mod xlsx_guard;

@@ -17,6 +17,8 @@ pub struct Model {
     pub unchanged: i32,
     /// JSON list of `{row, field, message}`.
     pub errors: String,
+    /// JSON list of `{row, field, message}`: rows read but not taken in, with the reason.
+    pub skipped: String,
     /// `RUNNING`, `FINISHED`, `FAILED` or `INTERRUPTED` (see `service::imports::ImportStatus`).
     pub status: String,
     /// Renewed by a running import as its batches commit.

@@ -72,6 +72,10 @@ pub enum ImportFormat {
     IncidentXlsx,
     /// CSV in UTF-8 or Windows-1251, `;` or `,` separated, with ПОС or incident headers.
     Csv,
+    /// Comments under the administration's official VK pages (Госпаблики): the JSON of
+    /// `wall.getComments` or an export of it, or an XLSX/CSV with post link, comment id,
+    /// author, text and date. Every comment is a `MESSAGE` of the channel `GOSPABLIKI`.
+    VkComments,
 }
 
 impl ImportFormat {
@@ -80,11 +84,12 @@ impl ImportFormat {
             Self::PosXlsx => FileFormat::PosXlsx,
             Self::IncidentXlsx => FileFormat::IncidentXlsx,
             Self::Csv => FileFormat::Csv,
+            Self::VkComments => FileFormat::VkComments,
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        [Self::PosXlsx, Self::IncidentXlsx, Self::Csv]
+        [Self::PosXlsx, Self::IncidentXlsx, Self::Csv, Self::VkComments]
             .into_iter()
             .find(|f| imports::format_name(f.file_format()) == name)
     }
@@ -132,12 +137,17 @@ pub struct ImportReport {
     pub updated: i32,
     pub unchanged: i32,
     pub errors: Vec<RowError>,
+    /// Rows read but not taken in, no errors: a deleted or empty VK comment, a comment of the
+    /// page itself (`message` is the reason). `rows` = created + updated + unchanged + errors
+    /// + skipped.
+    pub skipped: Vec<RowError>,
 }
 
 impl ImportReport {
     /// The report as of `now` (a running import without a recent heartbeat is interrupted).
     fn at(m: import_report::Model, now: DateTime<Utc>) -> AppResult<Self> {
         let errors: Vec<ServiceRowError> = serde_json::from_str(&m.errors).map_err(AppError::internal)?;
+        let skipped: Vec<ServiceRowError> = serde_json::from_str(&m.skipped).map_err(AppError::internal)?;
         Ok(Self {
             id: ID(m.id.to_string()),
             format: ImportFormat::from_name(&m.format).ok_or_else(|| AppError::internal("unknown import format"))?,
@@ -151,6 +161,7 @@ impl ImportReport {
             updated: m.updated,
             unchanged: m.unchanged,
             errors: errors.into_iter().map(RowError::from).collect(),
+            skipped: skipped.into_iter().map(RowError::from).collect(),
         })
     }
 }
@@ -318,6 +329,7 @@ impl IntakeMutation {
                     reopened: None,
                     source_due: None,
                     source_overdue: None,
+                    status_by_centre: false,
                 },
             ));
         }
@@ -333,7 +345,9 @@ impl IntakeMutation {
 
     /// Multipart upload (GraphQL multipart request spec). Idempotent by (channel, externalId):
     /// importing the same file twice changes nothing. A file that is not what its format says
-    /// is refused and changes nothing; a bad row is reported and skipped. With `createMissing`,
+    /// is refused and changes nothing; a bad row is reported and skipped. `VK_COMMENTS` is for
+    /// those who take in the channel `GOSPABLIKI` (a coordinator of another channel is
+    /// `FORBIDDEN` before the file is read). With `createMissing`,
     /// categories and organisations the rubricator does not know are created instead of
     /// reported.
     async fn import_appeals(

@@ -13,6 +13,7 @@ use super::{Caller, audit};
 use crate::domain::access::Channel;
 use crate::domain::deadlines::AppealKind;
 use crate::domain::import_format::{self, FileFormat, ImportRow};
+use crate::domain::vk_comments;
 use crate::domain::xlsx_guard::ImportLimits;
 use crate::entity::import_report;
 use crate::error::{AppError, AppResult};
@@ -32,6 +33,7 @@ pub fn format_name(f: FileFormat) -> &'static str {
         FileFormat::PosXlsx => "POS_XLSX",
         FileFormat::IncidentXlsx => "INCIDENT_XLSX",
         FileFormat::Csv => "CSV",
+        FileFormat::VkComments => "VK_COMMENTS",
     }
 }
 
@@ -66,13 +68,29 @@ fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
         reopened: r.reopened,
         source_due,
         source_overdue: r.overdue,
+        // A VK comment has no status: the centre's work on its message is not undone by a
+        // re-import.
+        status_by_centre: r.status.is_none() && r.stage.is_none() && r.channel == vk_comments::CHANNEL,
     }
 }
 
-/// Where an import's rows come from: the file (XLSX), or its decoded text (CSV).
+/// Where an import's rows come from: the file (XLSX), its decoded text (CSV), or the rows
+/// parsed already (a JSON export of VK comments, parsed whole within its limits).
 enum Source {
     Xlsx(import_format::XlsxLayout),
     Csv(String, import_format::CsvLayout),
+    Rows(Vec<Result<ImportRow, import_format::RowError>>),
+}
+
+/// Whether an open file starts as a ZIP archive (an XLSX workbook); leaves it at its start
+/// (the handles of one open file share its position).
+fn file_is_zip(mut file: &std::fs::File) -> AppResult<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut magic = Vec::with_capacity(4);
+    file.seek(SeekFrom::Start(0)).map_err(AppError::internal)?;
+    file.take(4).read_to_end(&mut magic).map_err(AppError::internal)?;
+    file.seek(SeekFrom::Start(0)).map_err(AppError::internal)?;
+    Ok(import_format::starts_as_zip(&magic))
 }
 
 /// Reads the uploaded file off the async threads; a file that cannot be read is
@@ -108,6 +126,13 @@ pub async fn run(
             "createMissing: only an administrator or a curator may create categories and recipients".into(),
         ));
     }
+    // Every comment of a VK export is a Госпаблики message: a caller who may not take those
+    // in is refused before the file is read (`channel_refusal` would refuse each row anyway).
+    if format == FileFormat::VkComments
+        && let Some(why) = intake::channel_refusal(&caller.principal, Channel::Gospabliki)
+    {
+        return Err(AppError::Forbidden(why));
+    }
     let max_rows = state.settings.import_max_rows;
     let limits = ImportLimits { max_rows, max_unpacked_bytes: state.settings.import_max_unpacked_bytes };
     // XLSX is read twice as a stream from the file: a first pass checks the whole file and
@@ -115,12 +140,17 @@ pub async fn run(
     // hands the rows over as they are read, so neither the file nor the sheet is held in
     // memory. CSV is decoded to text at once (its encoding is a property of the whole file),
     // then read twice the same way.
-    let source = if matches!(format, FileFormat::PosXlsx | FileFormat::IncidentXlsx) {
+    let xlsx = match format {
+        FileFormat::PosXlsx | FileFormat::IncidentXlsx => true,
+        FileFormat::VkComments => file_is_zip(&file)?,
+        FileFormat::Csv => false,
+    };
+    let source = if xlsx {
         let first = reader(&file)?;
         Source::Xlsx(read_file(move || import_format::scan_xlsx(format, first, &limits)).await?)
     } else {
         let mut input = reader(&file)?;
-        let (text, layout) = read_file(move || {
+        let read = read_file(move || {
             use std::io::Read;
             let mut bytes = Vec::new();
             // At most one byte over the limit is read, whatever the file's size.
@@ -132,22 +162,27 @@ pub async fn run(
             if bytes.len() as u64 > limits.max_unpacked_bytes {
                 return Err(import_format::csv_too_large(&limits));
             }
+            if format == FileFormat::VkComments && vk_comments::looks_like_json(&bytes) {
+                return vk_comments::parse_json(&bytes, &limits).map(Source::Rows);
+            }
             let text = import_format::decode_text(&bytes)?;
             drop(bytes);
-            let layout = import_format::scan_csv(&text, max_rows)?;
-            Ok((text, layout))
-        })
-        .await?;
-        Source::Csv(text, layout)
+            let layout = import_format::scan_csv_as(format, &text, max_rows)?;
+            Ok(Source::Csv(text, layout))
+        });
+        read.await?
     };
     let total = match &source {
         Source::Xlsx(layout) => layout.rows,
         Source::Csv(_, layout) => layout.rows,
+        Source::Rows(rows) => rows.len(),
     };
-    // A row the ingestion refuses names the column as the file heads it, not the API field.
+    // A row the ingestion refuses names the column as the file heads it, not the API field
+    // (a JSON row: its path, see `json_field`).
     let headers = match &source {
         Source::Xlsx(layout) => layout.api_headers(),
         Source::Csv(_, layout) => layout.api_headers(),
+        Source::Rows(_) => import_format::ApiHeaders::new(),
     };
     let now = state.clock.now();
     let report = import_report::ActiveModel {
@@ -161,6 +196,7 @@ pub async fn run(
         updated: Set(0),
         unchanged: Set(0),
         errors: Set("[]".into()),
+        skipped: Set("[]".into()),
         status: Set(ImportStatus::Running.as_str().into()),
         heartbeat_at: Set(Some(now)),
         ..Default::default()
@@ -184,6 +220,7 @@ pub async fn run(
     am.status = Set(status.as_str().into());
     am.unchanged = Set(tally.unchanged as i32);
     am.errors = Set(serde_json::to_string(&tally.errors).map_err(AppError::internal)?);
+    am.skipped = Set(serde_json::to_string(&tally.skipped).map_err(AppError::internal)?);
     let report = am.update(&txn).await?;
     audit::record(
         &txn,
@@ -191,7 +228,7 @@ pub async fn run(
         state.clock.now(),
         "importAppeals",
         Some(format!("import:{}", report.id)),
-        Some(serde_json::json!({ "file": report.file_name, "status": report.status, "created": report.created, "updated": report.updated, "unchanged": tally.unchanged, "errors": tally.errors.len() })),
+        Some(serde_json::json!({ "file": report.file_name, "status": report.status, "created": report.created, "updated": report.updated, "unchanged": tally.unchanged, "errors": tally.errors.len(), "skipped": tally.skipped.len() })),
     )
     .await?;
     txn.commit().await?;
@@ -211,6 +248,23 @@ pub async fn run(
 struct Tally {
     unchanged: u32,
     errors: Vec<RowError>,
+    /// Rows read but not taken in, with the reason (deleted or empty VK comments).
+    skipped: Vec<RowError>,
+}
+
+/// The JSON path of an ingestion field in a VK comment at `path` (`response.items[2]` →
+/// `response.items[2].date` for `receivedAt`).
+fn json_field(path: &str, field: &str) -> String {
+    let key = match field {
+        "externalId" => "id",
+        "receivedAt" => "date",
+        "authorName" | "authorContact" => "from_id",
+        "answeredAt" | "answerText" => "thread",
+        "url" => "post_id",
+        "channel" => return path.to_string(),
+        other => other,
+    };
+    format!("{path}.{key}")
 }
 
 /// Hands the file's rows to the ingestion in chunks; each committed chunk advances the report
@@ -240,11 +294,31 @@ async fn ingest_rows(
         Source::Csv(text, layout) => tokio::task::spawn_blocking(move || {
             import_format::stream_csv(&text, &layout, |row| tx.blocking_send(row).is_ok())
         }),
+        Source::Rows(rows) => tokio::task::spawn_blocking(move || {
+            for row in rows {
+                if tx.blocking_send(row).is_err() {
+                    break;
+                }
+            }
+            Ok(())
+        }),
     };
+    // A JSON row refused by the ingestion names the path of its field.
+    let mut paths: std::collections::HashMap<usize, String> = std::collections::HashMap::new();
     let mut done = false;
     while !done {
         match rx.recv().await {
-            Some(Ok(r)) => items.push((r.row, to_item(state, r))),
+            Some(Ok(r)) if r.skipped.is_some() => tally.skipped.push(RowError {
+                row: r.row,
+                field: r.source_path.clone(),
+                message: r.skipped.unwrap_or_default(),
+            }),
+            Some(Ok(mut r)) => {
+                if let Some(path) = r.source_path.take() {
+                    paths.insert(r.row, path);
+                }
+                items.push((r.row, to_item(state, r)));
+            }
             Some(Err(e)) => tally.errors.push(RowError { row: e.row, field: e.field, message: e.message }),
             None => done = true,
         }
@@ -252,11 +326,14 @@ async fn ingest_rows(
             let out = intake::ingest(state, caller, std::mem::take(&mut items), opts).await?;
             tally.unchanged += out.unchanged;
             tally.errors.extend(out.rejected.into_iter().map(|mut e| {
-                if let Some(h) = e.field.as_deref().and_then(|f| headers.get(f)) {
+                if let Some(path) = paths.get(&e.row) {
+                    e.field = Some(e.field.as_deref().map_or_else(|| path.clone(), |f| json_field(path, f)));
+                } else if let Some(h) = e.field.as_deref().and_then(|f| headers.get(f)) {
                     e.field = Some(h.clone());
                 }
                 e
             }));
+            paths.clear();
             heartbeat(state, report, tally.unchanged).await?;
         }
     }

@@ -62,6 +62,9 @@ pub struct IngestItem {
     /// on it («Просрочено»): taken only where that verdict and ours disagree.
     pub source_due: Option<DateTime<Utc>>,
     pub source_overdue: Option<bool>,
+    /// The source has no status of its own (VK comments): an update from it leaves the status
+    /// the centre set, unless it brings an answer the appeal did not have.
+    pub status_by_centre: bool,
 }
 
 /// A rejected item: its row (1-based position or file row), the field and why.
@@ -651,7 +654,10 @@ fn changes(a: &Appeal, p: &Prepared) -> SourceChanges {
     SourceChanges {
         text: differs(a.text != p.text).map(|()| p.text.clone()),
         received_at: differs(a.received_at != p.received_at).map(|()| p.received_at),
-        status: differs(a.status != p.status).map(|()| p.status),
+        status: differs(
+            a.status != p.status && (!item.status_by_centre || (answered.is_some() && a.answered_at.is_none())),
+        )
+        .map(|()| p.status),
         category_id: p.category_id.filter(|_| a.category_id != p.category_id),
         territory_id: p.territory_id.filter(|_| a.territory_id != p.territory_id),
         recipient_id: p.recipient_id.filter(|_| a.recipient_id != p.recipient_id),

@@ -50,5 +50,6 @@ mod subscription_filters;
 mod subscriptions;
 mod system_reports;
 mod users;
+mod vk_comments;
 mod watch;
 mod webhooks;

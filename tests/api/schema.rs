@@ -185,3 +185,72 @@ fn check_field(problems: &mut Vec<String>, at: &str, c: &crate::sdl::FieldDef, o
         }
     }
 }
+
+/// README's «The decree, clause by clause» names, for each clause of Постановление №219-п the
+/// README cites anywhere, the schema's fields that serve it: every `Type.field` and
+/// `Enum.VALUE` it names must be in the served schema (except those marked «(landing)»), and
+/// every clause cited in the README must have its row.
+#[test]
+fn the_decree_map_names_only_what_the_schema_serves() {
+    let readme = include_str!("../../README.md");
+    let title = "## The decree, clause by clause";
+    let start = readme.find(title).expect("README has the decree map");
+    let rest = &readme[start + title.len()..];
+    let section = &rest[..rest.find("\n## ").unwrap_or(rest.len())];
+    let rows: Vec<&str> = section
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| clause") && !l.starts_with("|---"))
+        .collect();
+    let clause_of = |row: &str| row.split('|').nth(1).unwrap_or_default().trim().to_string();
+    let listed: BTreeSet<String> = rows.iter().map(|r| clause_of(r)).collect();
+
+    // Clauses cited anywhere in the README: «1.2б», «3.2в(3)».
+    let chars: Vec<char> = readme.chars().collect();
+    let mut cited = BTreeSet::new();
+    for i in 0..chars.len().saturating_sub(3) {
+        let starts = i == 0 || !chars[i - 1].is_alphanumeric() && chars[i - 1] != '.';
+        if starts
+            && chars[i].is_ascii_digit()
+            && chars[i + 1] == '.'
+            && chars[i + 2].is_ascii_digit()
+            && ('а'..='я').contains(&chars[i + 3])
+            && chars.get(i + 4).is_none_or(|c| !c.is_alphabetic())
+        {
+            let mut clause: String = chars[i..i + 4].iter().collect();
+            if chars.get(i + 4) == Some(&'(') && chars.get(i + 6) == Some(&')') {
+                clause.extend(&chars[i + 4..i + 7]);
+            }
+            cited.insert(clause);
+        }
+    }
+    for clause in ["1.2б", "1.2в", "1.2г", "2.2в", "2.4г", "2.5г", "3.2в(3)", "3.2г", "3.2д"] {
+        assert!(cited.contains(clause), "the README cites {clause}");
+    }
+    let unlisted: Vec<&String> = cited.difference(&listed).collect();
+    assert!(unlisted.is_empty(), "clauses the README cites without a row in the decree map: {unlisted:?}");
+
+    let ours = Sdl::parse(&mcu::graphql::sdl());
+    let mut checked = 0;
+    let mut problems = Vec::new();
+    for row in &rows {
+        let pieces: Vec<&str> = row.split('`').collect();
+        for (i, name) in pieces.iter().enumerate().skip(1).step_by(2) {
+            if pieces.get(i + 1).is_some_and(|after| after.trim_start().starts_with("(landing)")) {
+                continue;
+            }
+            let Some((owner, member)) = name.split_once('.') else { continue };
+            let identifier = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !owner.starts_with(|c: char| c.is_ascii_uppercase()) || !identifier(owner) || !identifier(member) {
+                continue;
+            }
+            checked += 1;
+            let found = ours.objects.get(owner).is_some_and(|fields| fields.contains_key(member))
+                || ours.enums.get(owner).is_some_and(|values| values.contains(member));
+            if !found {
+                problems.push(format!("{}: `{name}`", clause_of(row)));
+            }
+        }
+    }
+    assert!(checked >= 40, "the map names the schema's fields ({checked} checked)");
+    assert!(problems.is_empty(), "the decree map names what the schema does not serve: {problems:?}");
+}
