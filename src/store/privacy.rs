@@ -107,7 +107,7 @@ pub async fn anonymise(txn: &DatabaseTransaction, ids: &[i64], how: &Anonymisati
     scrub_answers(txn, &ids, &known_of).await?;
     scrub_history(txn, &ids, &known_of).await?;
     scrub_tasks(txn, &ids, &known_of).await?;
-    scrub_mail(txn, &ids, how.at).await?;
+    scrub_mail(txn, &ids, &known_of, how.at).await?;
     delete_attachments(txn, &ids).await?;
     record(txn, &rows, &ids, how).await?;
     Ok(done)
@@ -174,16 +174,17 @@ async fn scrub_tasks(txn: &DatabaseTransaction, ids: &[i64], k: &Known) -> AppRe
     Ok(())
 }
 
-/// E-mails to the author: the address and the body are removed (the subject line names only
-/// the appeal); one still pending is not sent.
-async fn scrub_mail(txn: &DatabaseTransaction, ids: &[i64], at: DateTime<Utc>) -> AppResult<()> {
+/// E-mails to the author: the address and the body are removed, the subject line scrubbed;
+/// one still pending is not sent.
+async fn scrub_mail(txn: &DatabaseTransaction, ids: &[i64], k: &Known, at: DateTime<Utc>) -> AppResult<()> {
     use delivery::Column as D;
     let targets: Vec<String> = ids.iter().map(|id| format!("author:{id}")).collect();
     for d in delivery::Entity::find().filter(D::Target.is_in(targets)).all(txn).await? {
+        let id = d.target.strip_prefix("author:").and_then(|i| i.parse::<i64>().ok()).unwrap_or_default();
         let payload = match serde_json::from_str::<Envelope>(&d.payload) {
             Ok(env) => {
-                serde_json::to_string(&Envelope { to: ERASED.into(), subject: env.subject, body: ERASED.into() })
-                    .unwrap_or_default()
+                let subject = scrub(&env.subject, known(k, id));
+                serde_json::to_string(&Envelope { to: ERASED.into(), subject, body: ERASED.into() }).unwrap_or_default()
             }
             Err(_) => ERASED.to_string(),
         };
