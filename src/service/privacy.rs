@@ -255,18 +255,28 @@ pub async fn erase(state: &AppState, caller: &Caller, q: &SubjectQuery, reason: 
     if reason.is_empty() || reason.chars().count() > MAX_REASON {
         return Err(AppError::bad("input.reason", format!("must be 1 to {MAX_REASON} characters")));
     }
+    // The scan reads every appeal's author columns: done before the write transaction (on
+    // SQLite it would hold the only writer meanwhile); the rows found are read again in it.
+    let found = matching_ids(&state.db, &m, "input.").await?;
     let txn = crate::db::begin_write(&state.writer).await?;
-    let ids = matching_ids(&txn, &m, "input.").await?;
-    let rows = appeal::Entity::find()
+    let rows: Vec<(i64, String, String)> = appeal::Entity::find()
         .select_only()
+        .column(appeal::Column::Id)
         .column(appeal::Column::Number)
         .column(appeal::Column::Status)
-        .filter(appeal::Column::Id.is_in(ids.clone()))
+        .column(appeal::Column::AuthorName)
+        .column(appeal::Column::AuthorContact)
+        .filter(appeal::Column::Id.is_in(found))
         .order_by_asc(appeal::Column::Id)
-        .into_tuple::<(String, String)>()
+        .into_tuple::<(i64, String, String, Option<String>, Option<String>)>()
         .all(&txn)
-        .await?;
-    let open: Vec<&str> = rows.iter().filter(|(_, s)| s != "CLOSED").map(|(n, _)| n.as_str()).collect();
+        .await?
+        .into_iter()
+        .filter(|(_, _, _, name, contact)| m.matches(name.as_deref(), contact.as_deref()))
+        .map(|(id, number, status, _, _)| (id, number, status))
+        .collect();
+    let ids: Vec<i64> = rows.iter().map(|(id, _, _)| *id).collect();
+    let open: Vec<&str> = rows.iter().filter(|(_, _, s)| s != "CLOSED").map(|(_, n, _)| n.as_str()).collect();
     if !open.is_empty() {
         return Err(AppError::Conflict(format!(
             "appeals {} are not closed: their author's contact is still needed; erase after they are closed",
