@@ -85,6 +85,9 @@ pub enum Command {
     /// The topic classifier.
     #[command(subcommand)]
     Classifier(ClassifierCommand),
+    /// Personal data: the retention run.
+    #[command(subcommand)]
+    Privacy(PrivacyCommand),
     /// Fill the database with realistic synthetic data of a small city (demo and benchmarks),
     /// then create the administrator of MCU_ADMIN_EMAIL/MCU_ADMIN_PASSWORD if no active one
     /// exists, as `serve` does.
@@ -130,6 +133,20 @@ pub enum ClassifierCommand {
         /// A JSON array of {"category": "<name as in the rubricator>", "text": "…"}.
         #[arg(long)]
         texts: Option<std::path::PathBuf>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PrivacyCommand {
+    /// Anonymise the closed appeals past MCU_RETENTION_YEARS, as the server's daily run does,
+    /// and print how many and which; with --dry-run only list them and change nothing.
+    Retain {
+        /// List what would change, change nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Run as at this instant (RFC 3339) instead of now: to check what a date will bring.
+        #[arg(long)]
+        now: Option<String>,
     },
 }
 
@@ -347,6 +364,32 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                     }
                     say!("the rollups agree with the appeals");
                 }
+            }
+            Ok(())
+        }
+        Command::Privacy(PrivacyCommand::Retain { dry_run, now }) => {
+            let state = crate::init_state(settings).await?;
+            if let Some(now) = now {
+                let at = chrono::DateTime::parse_from_rfc3339(&now)
+                    .map_err(|_| StartError::Io(std::io::Error::other("--now: is not an RFC 3339 instant")))?;
+                state.clock.freeze_at(at.with_timezone(&chrono::Utc));
+            }
+            let o = crate::jobs::retention::pass(&state, dry_run).await.map_err(cli_error)?;
+            let cutoff = o.cutoff.with_timezone(&state.settings.timezone);
+            if dry_run {
+                say!(
+                    "would anonymise {} closed appeals last changed before {cutoff} (dry run: nothing changed)",
+                    o.numbers.len()
+                );
+            } else {
+                say!(
+                    "anonymised {} closed appeals last changed before {cutoff} in {} batches",
+                    o.numbers.len(),
+                    o.batches
+                );
+            }
+            for n in &o.numbers {
+                say!("{n}");
             }
             Ok(())
         }

@@ -246,6 +246,16 @@ pub struct SettingsArgs {
     /// Appeals a recipient needs in a period to be ranked in the rating.
     #[arg(long, env = "MCU_RATING_MIN_VOLUME", default_value = "5", global = true)]
     pub rating_min_volume: u32,
+    /// Years a closed appeal keeps its personal data (counted in local days from its closing,
+    /// or its last change after it); then the retention run anonymises it.
+    #[arg(long, env = "MCU_RETENTION_YEARS", default_value = "5", global = true)]
+    pub retention_years: u32,
+    /// Seconds between checks whether today's retention run is due (it runs once a local day).
+    #[arg(long, env = "MCU_RETENTION_CHECK_SECS", default_value = "3600", global = true)]
+    pub retention_check_secs: u64,
+    /// Appeals anonymised per transaction by the retention run.
+    #[arg(long, env = "MCU_RETENTION_BATCH", default_value = "200", global = true)]
+    pub retention_batch: u32,
 }
 
 /// Validated settings the application runs with.
@@ -319,6 +329,12 @@ pub struct Settings {
     pub poll_rate_limit: u64,
     pub rating_weights: crate::domain::rating::RatingWeights,
     pub rating_min_volume: u32,
+    /// Years a closed appeal keeps its personal data (`MCU_RETENTION_YEARS`).
+    pub retention_years: u32,
+    /// How often the server checks whether today's retention run is due.
+    pub retention_check_interval: Duration,
+    /// Appeals per transaction of the retention run.
+    pub retention_batch: u32,
 }
 
 impl Settings {
@@ -513,6 +529,12 @@ impl Settings {
         positive("MCU_IMPORT_MAX_UNPACKED_BYTES", a.import_max_unpacked_bytes)?;
         positive("MCU_ROADMAP_BASELINE_MONTHS", u64::from(a.roadmap_baseline_months))?;
         positive("MCU_POLL_RATE_LIMIT", a.poll_rate_limit)?;
+        positive("MCU_RETENTION_YEARS", u64::from(a.retention_years))?;
+        positive("MCU_RETENTION_CHECK_SECS", a.retention_check_secs)?;
+        positive("MCU_RETENTION_BATCH", u64::from(a.retention_batch))?;
+        if a.retention_years > 100 {
+            return Err(bad("MCU_RETENTION_YEARS", "must be at most 100".into()));
+        }
         let rating_weights: crate::domain::rating::RatingWeights = serde_json::from_str(&a.rating_weights)
             .map_err(|e| bad("MCU_RATING_WEIGHTS", format!("is not valid rating weights JSON ({e})")))?;
         if !rating_weights.is_valid() {
@@ -524,6 +546,9 @@ impl Settings {
             import_max_unpacked_bytes: a.import_max_unpacked_bytes,
             rating_weights,
             rating_min_volume: a.rating_min_volume,
+            retention_years: a.retention_years,
+            retention_check_interval: Duration::from_secs(a.retention_check_secs),
+            retention_batch: a.retention_batch.min(5000),
             deadlines,
             feedback_code_days: a.feedback_code_days,
             feedback_rate_limit: a.feedback_rate_limit,

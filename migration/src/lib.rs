@@ -29,6 +29,7 @@ mod m20261222_000001_reference_lifecycle;
 mod m20261223_000001_search_simple;
 mod m20261225_000001_audit_filters;
 mod m20261227_000001_import_skipped;
+mod m20261230_000001_retention;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261223_000001_search_simple::Migration),
             Box::new(m20261225_000001_audit_filters::Migration),
             Box::new(m20261227_000001_import_skipped::Migration),
+            Box::new(m20261230_000001_retention::Migration),
         ]
     }
 }

@@ -94,6 +94,17 @@ pub fn mask_personal_data(value: &mut serde_json::Value) -> bool {
     any
 }
 
+/// Replaces the author's personal data in the data of an appeal's event (the same keys as
+/// [`mask_personal_data`]) by `mark`, for an anonymised appeal; returns whether there was any.
+pub fn erase_personal_data(value: &mut serde_json::Value, mark: &str) -> bool {
+    let mut any = false;
+    visit(value, None, &mut |s, _| {
+        any = true;
+        *s = mark.to_string();
+    });
+    any
+}
+
 /// Whether the data of an appeal's event holds the author's personal data.
 pub fn holds_personal_data(value: &serde_json::Value) -> bool {
     mask_personal_data(&mut value.clone())

@@ -41,6 +41,7 @@ pub mod poll;
 pub mod quality;
 pub mod rating;
 pub mod reference;
+pub mod retention;
 pub mod roadmap;
 pub mod schedule;
 pub mod similarity;

@@ -19,6 +19,7 @@ pub mod notifications;
 pub mod policy;
 pub mod polls;
 pub mod practices;
+pub mod privacy;
 pub mod reference;
 pub mod roadmaps;
 pub mod scalars;
@@ -60,6 +61,7 @@ pub struct Query(
     webhooks::WebhookQuery,
     notifications::NotificationQuery,
     mail::MailQuery,
+    privacy::PrivacyQuery,
 );
 
 /// The root mutation: one part per area.
@@ -80,6 +82,7 @@ pub struct Mutation(
     webhooks::WebhookMutation,
     notifications::NotificationMutation,
     mail::MailMutation,
+    privacy::PrivacyMutation,
 );
 
 /// The root subscription (served over WebSocket at `/graphql/ws`): one part per area.

@@ -26,6 +26,8 @@ pub fn request_cap(field: &str) -> Option<(&'static str, u32)> {
         "Mutation.ingestAppeals" => ("ingest", 1),
         "Mutation.generatePollInvites" => ("invites", 1),
         "Mutation.sendTestEmail" => ("mail", 1),
+        // Each reads the author columns of every appeal.
+        "Query.personalDataSubject" | "Mutation.erasePersonalData" => ("privacy", 1),
         "Query.analytics" => ("analytics", 10),
         "Query.suggestCategory" | "Query.possibleDuplicates" => ("similarity", 10),
         _ => return None,
@@ -50,6 +52,9 @@ pub fn rule_for(field: &str) -> Option<Access> {
         | "Mutation.redeliverWebhookDelivery" => Roles(ADMIN),
         "Query.users" | "Query.apiTokens" => Roles(ADMIN),
         "Query.auditLog" => Roles(ADMIN_CURATOR),
+        // The subject's rights: a curator (the service also refuses one limited to a
+        // territory); ADMIN holds no appeals (59-ФЗ ст. 6), tokens no personal data.
+        "Query.personalDataSubject" | "Mutation.erasePersonalData" => Roles(&[Role::Curator]),
         "Mutation.login" | "Mutation.refreshToken" => Public,
         "Mutation.logout" | "Mutation.changePassword" => AnyUser,
         "Mutation.createUser" | "Mutation.updateUser" | "Mutation.createApiToken" | "Mutation.revokeApiToken" => {

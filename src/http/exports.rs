@@ -261,6 +261,63 @@ pub async fn audit_log(
     }
 }
 
+/// `GET /exports/subject.json?contact=&name=` or `subject.docx`: everything about one person
+/// (152-ФЗ ст. 14), under the rule of `Query.personalDataSubject` (the service checks the
+/// caller again and audits the read).
+pub async fn subject(
+    State(http): State<Http>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(file): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+) -> Response {
+    let json = match file.as_str() {
+        "subject.json" => true,
+        "subject.docx" => false,
+        _ => return app_error(&AppError::NotFound("export".into())),
+    };
+    let principal = match authorize(&http, &headers, "Query.personalDataSubject").await {
+        Ok(p) => p,
+        Err(e) => return app_error(&e),
+    };
+    let app = &http.app;
+    let caller = Caller {
+        principal,
+        ip: Some(super::client_ip(peer.ip(), &headers, &app.settings.trusted_proxies).to_string()),
+        request_id: None,
+        credential_error: None,
+    };
+    let query =
+        crate::service::privacy::SubjectQuery { contact: q.get("contact").cloned(), name: q.get("name").cloned() };
+    let result = async {
+        let via = if json { "subject.json" } else { "subject.docx" };
+        let subject = crate::service::privacy::find(app, &caller, &query, via).await?;
+        let now = app.clock.now();
+        if json {
+            let doc = crate::service::privacy::to_json(&subject, now);
+            return serde_json::to_vec_pretty(&doc).map_err(AppError::internal);
+        }
+        let tz = app.settings.timezone;
+        tokio::task::spawn_blocking(move || crate::service::privacy::to_docx(&subject, now, tz))
+            .await
+            .map_err(AppError::internal)?
+    }
+    .await;
+    match result {
+        Ok(bytes) if json => {
+            let mut response = attachment("application/json", "subject.json", bytes);
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Ok(bytes) => {
+            let mut response = attachment(exports::DOCX_TYPE, "subject.docx", bytes);
+            response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Err(e) => app_error(&e),
+    }
+}
+
 /// `GET /exports/roadmaps/{id}.docx`: the roadmap as a Word document, under the rule of
 /// `Query.roadmap` and for people only: the document names the owner, the approving curator
 /// and the responsible officials, which API tokens are not given.

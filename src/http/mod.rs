@@ -48,6 +48,7 @@ pub fn router(http: Http) -> Router {
         .route("/exports/meetings/{file}", get(exports::meeting))
         .route("/exports/appeals.xlsx", get(exports::appeals))
         .route("/exports/audit.xlsx", get(exports::audit_log))
+        .route("/exports/{file}", get(exports::subject))
         .with_state(http.clone())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, export_timeout));
     let cors = cors_layer(&http.app.settings.cors_origins);

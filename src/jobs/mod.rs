@@ -8,6 +8,7 @@ pub mod dispatcher;
 pub mod mail;
 pub mod memo;
 pub mod reference;
+pub mod retention;
 pub mod watch;
 pub mod webhooks;
 
@@ -27,6 +28,8 @@ pub enum Job {
     WeeklyMemo = 3,
     /// The daily digest of notifications.
     DailyDigest = 4,
+    /// The retention run (anonymising closed appeals past the retention period).
+    Retention = 5,
 }
 
 /// Key space of the advisory locks (`'mcu'` in ASCII), so other applications sharing the
@@ -60,6 +63,7 @@ pub fn spawn(state: &AppState) {
     tokio::spawn(in_background(reference::run(state.clone())));
     tokio::spawn(in_background(watch::run(state.clone())));
     tokio::spawn(in_background(memo::run(state.clone(), state.settings.memo_check_interval)));
+    tokio::spawn(in_background(retention::run(state.clone())));
     if state.mailer.is_some() {
         tokio::spawn(in_background(mail::run(state.clone())));
         tokio::spawn(in_background(mail::run_digest(state.clone())));

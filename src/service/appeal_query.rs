@@ -714,6 +714,7 @@ const APPEAL_COLUMNS: &[appeal::Column] = &[
     appeal::Column::Version,
     appeal::Column::CreatedAt,
     appeal::Column::UpdatedAt,
+    appeal::Column::AnonymisedAt,
 ];
 
 /// An appeal of a page before its columns are read: every field holds a placeholder. Names
@@ -845,6 +846,8 @@ fn read_appeal(row: &QueryResult, cols: &[appeal::Column]) -> AppResult<Appeal> 
             C::Version => a.version = get!(),
             C::CreatedAt => a.created_at = get!(),
             C::UpdatedAt => a.updated_at = get!(),
+            // The retention marker: read by the anonymiser, not shown on a page.
+            C::AnonymisedAt => {}
         }
     }
     Ok(a)
@@ -920,6 +923,7 @@ const NOT_SHOWN: &[appeal::Column] = &[
     appeal::Column::ReactionHours,
     appeal::Column::CreatedAt,
     appeal::Column::UpdatedAt,
+    appeal::Column::AnonymisedAt,
 ];
 
 /// The columns a page must read to show these fields of its appeals (`None`: all of them).
@@ -1141,6 +1145,7 @@ mod tests {
             version: 1,
             created_at: t,
             updated_at: t,
+            anonymised_at: None,
         }
     }
 

@@ -25,6 +25,7 @@ pub mod memos;
 pub mod notify;
 pub mod polls;
 pub mod practices;
+pub mod privacy;
 pub mod reference;
 pub mod roadmaps;
 /// The analytics rollups live with the rest of the persistence in [`crate::store`].

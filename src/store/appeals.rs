@@ -95,6 +95,7 @@ impl TryFrom<appeal::Model> for Appeal {
             version,
             created_at,
             updated_at,
+            anonymised_at: _,
         } = m;
         let first_answer = match (first_answered_at, first_due_at) {
             (Some(answered_at), Some(due_at)) => Some(FirstAnswer {
@@ -208,6 +209,8 @@ impl From<Appeal> for appeal::Model {
             version: a.version,
             created_at: a.created_at,
             updated_at: a.updated_at,
+            // Not part of the typed record: only the anonymiser ([`super::privacy`]) writes it.
+            anonymised_at: None,
         }
     }
 }
@@ -290,6 +293,7 @@ fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveM
         version: col!(version),
         created_at: col!(created_at),
         updated_at: col!(updated_at),
+        anonymised_at: NotSet,
     }
 }
 

@@ -12,6 +12,7 @@ pub mod batch;
 pub mod deliveries;
 pub mod notifications;
 pub mod outbox;
+pub mod privacy;
 pub mod reference;
 pub mod rollup;
 pub mod search;

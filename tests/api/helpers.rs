@@ -86,6 +86,9 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         poll_rate_limit: 30,
         rating_weights: "{}".into(),
         rating_min_volume: 5,
+        retention_years: 5,
+        retention_check_secs: 3600,
+        retention_batch: 200,
     }
 }
 

@@ -36,6 +36,7 @@ mod outbox;
 mod policy;
 mod polls;
 mod practices;
+mod privacy;
 mod quality_facts;
 mod reference;
 mod reference_cache;

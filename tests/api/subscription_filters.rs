@@ -166,6 +166,7 @@ async fn the_in_memory_filter_and_the_sql_filter_agree_on_a_grid_of_filters_scop
             version: 1,
             created_at: received,
             updated_at: received,
+            anonymised_at: None,
         };
         let mut am = m.into_active_model();
         am.id = NotSet;
