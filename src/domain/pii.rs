@@ -126,7 +126,7 @@ pub fn mask_text(text: &str) -> String {
 /// An address with its flat removed (`ул. Ленина, д. 5, кв. 12` → `ул. Ленина, д. 5`) and any
 /// other personal data in it masked: the street and the house stay, for the map and the rollups.
 pub fn mask_address(address: &str) -> String {
-    let cut = FLAT.find(address).map(|m| m.start()).filter(|&at| at > 0);
+    let cut = flats(address).first().map(|f| f.0).filter(|&at| at > 0);
     let kept = match cut {
         Some(at) => address[..at].trim_end_matches(|c: char| c == ',' || c == ';' || c.is_whitespace()),
         None => address,
@@ -144,19 +144,45 @@ pub fn find(text: &str) -> Vec<Span> {
         }
         spans.push(Span { start: m.start(), end: m.end(), kind: Kind::Email });
     }
-    for m in FLAT.find_iter(text) {
-        // `в квартире 17,5 градусов`: a quantity, not a flat.
-        let mut after = text[m.end()..].chars();
-        let quantity =
-            after.next().is_some_and(|c| c == ',' || c == '.') && after.next().is_some_and(|c| c.is_ascii_digit());
-        if !quantity && !overlaps(&spans, m.start(), m.end()) {
-            spans.push(Span { start: m.start(), end: m.end(), kind: Kind::Flat });
+    for (start, end) in flats(text) {
+        if !overlaps(&spans, start, end) {
+            spans.push(Span { start, end, kind: Kind::Flat });
         }
     }
     numbers(text, &mut spans);
     names(text, &mut spans);
     spans.sort();
     spans
+}
+
+/// The flats of `text` (`кв. 12`, `квартира 45б`), as byte ranges.
+fn flats(text: &str) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    for m in FLAT.find_iter(text) {
+        if text[..m.start()].chars().next_back().is_some_and(char::is_alphanumeric) {
+            continue;
+        }
+        let mut end = m.end();
+        let mut after = text[end..].chars();
+        let (a, b) = (after.next(), after.next());
+        // `в квартире 17,5 градусов`: a quantity, not a flat; `кв 12345`: not a flat number.
+        if a.is_some_and(|c| c.is_ascii_digit())
+            || (a.is_some_and(|c| c == ',' || c == '.') && b.is_some_and(|c| c.is_ascii_digit()))
+        {
+            continue;
+        }
+        // A letter of the flat (`12б`), when not the start of a word.
+        if let Some(c) = a
+            && matches!(c, 'а'..='г' | 'А'..='Г' | 'a'..='d')
+            && !b.is_some_and(char::is_alphabetic)
+        {
+            end += c.len_utf8();
+        } else if a.is_some_and(char::is_alphabetic) {
+            continue;
+        }
+        out.push((m.start(), end));
+    }
+    out
 }
 
 fn overlaps(spans: &[Span], start: usize, end: usize) -> bool {
@@ -168,10 +194,11 @@ static EMAIL_RE: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"(?i)[a-z0-9][a-z0-9._%+-]*@[a-z0-9а-яё-]+(?:\.[a-z0-9а-яё-]+)*\.[a-zа-яё]{2,}").unwrap()
 });
 
+/// The flat part of an address. Word boundaries are checked by [`flats`]: a Unicode `\b` would
+/// keep the regex off its fast engines on Cyrillic text.
 static FLAT: LazyLock<Regex> = LazyLock::new(|| {
     #[allow(clippy::unwrap_used)] // a constant pattern, checked by the tests
-    Regex::new(r"(?i)\b(?:кв\.?|квартир(?:а|е|ы|у|ой)|комн\.?|комнат(?:а|е|ы|у))\s*№?\s*\d{1,4}(?:\s?[а-гa-d]\b)?")
-        .unwrap()
+    Regex::new(r"(?i)(?:кв\.?|квартир(?:а|е|ы|у|ой)|комн\.?|комнат(?:а|е|ы|у))\s*№?\s*\d{1,4}").unwrap()
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -207,21 +234,35 @@ const HINTS: [(&str, Hint); 15] = [
     ("счёт", Hint::Card),
 ];
 
-/// How far before a number (in characters) a keyword counts.
-const HINT_WINDOW: usize = 32;
+/// How far before a number (in bytes: 32 Cyrillic letters) a keyword counts.
+const HINT_WINDOW: usize = 64;
 
-fn hint_before(text: &str, at: usize) -> Hint {
-    let start = text[..at].char_indices().rev().nth(HINT_WINDOW - 1).map_or(0, |(i, _)| i);
-    let window = text[start..at].to_lowercase();
-    let mut best = (None, Hint::None);
-    for (word, hint) in HINTS {
-        if let Some(pos) = window.rfind(word)
-            && best.0.is_none_or(|b| pos > b)
-        {
-            best = (Some(pos), hint);
-        }
-    }
-    best.1
+/// Any of the [`HINTS`], whatever the case: one pass over the text finds them all.
+static HINT_RE: LazyLock<Regex> = LazyLock::new(|| {
+    let words: Vec<&str> = HINTS.iter().map(|(w, _)| *w).collect();
+    #[allow(clippy::unwrap_used)] // built from constant words, checked by the tests
+    Regex::new(&format!("(?i){}", words.join("|"))).unwrap()
+});
+
+/// Where each keyword of the text ends, and what it announces.
+fn hints(text: &str) -> Vec<(usize, Hint)> {
+    HINT_RE
+        .find_iter(text)
+        .filter_map(|m| {
+            let word = fold(m.as_str());
+            HINTS.iter().find(|(w, _)| *w == word).map(|(_, h)| (m.end(), *h))
+        })
+        .collect()
+}
+
+/// The keyword nearest before `at`, within the window.
+fn hint_before(hints: &[(usize, Hint)], at: usize) -> Hint {
+    hints
+        .iter()
+        .rev()
+        .find(|(end, _)| *end <= at)
+        .filter(|(end, _)| at - end <= HINT_WINDOW)
+        .map_or(Hint::None, |(_, h)| *h)
 }
 
 /// A run of digit groups: the groups' byte ranges and the separators between them.
@@ -239,6 +280,10 @@ fn is_sep(c: char) -> bool {
 /// longest stretch of groups from each group on.
 fn numbers(text: &str, spans: &mut Vec<Span>) {
     let bytes = text.as_bytes();
+    if !bytes.iter().any(u8::is_ascii_digit) {
+        return;
+    }
+    let hints = hints(text);
     let mut found = Vec::new();
     let mut i = 0;
     while i < bytes.len() {
@@ -297,7 +342,7 @@ fn numbers(text: &str, spans: &mut Vec<Span>) {
         if tail_glued {
             run.groups.pop();
         }
-        classify_run(text, &run, &mut found);
+        classify_run(text, &hints, &run, &mut found);
     }
     for s in found {
         if !overlaps(spans, s.start, s.end) {
@@ -306,7 +351,7 @@ fn numbers(text: &str, spans: &mut Vec<Span>) {
     }
 }
 
-fn classify_run(text: &str, run: &Run, found: &mut Vec<Span>) {
+fn classify_run(text: &str, hints: &[(usize, Hint)], run: &Run, found: &mut Vec<Span>) {
     let g = run.groups.len();
     let mut a = 0;
     while a < g {
@@ -323,7 +368,7 @@ fn classify_run(text: &str, run: &Run, found: &mut Vec<Span>) {
                 s
             };
             let end = run.groups[b].1;
-            let hint = *hint.get_or_insert_with(|| hint_before(text, start));
+            let hint = *hint.get_or_insert_with(|| hint_before(hints, start));
             if let Some(kind) = classify(text, &run.groups[a..=b], start, hint) {
                 found.push(Span { start, end, kind });
                 a = b + 1;
@@ -479,9 +524,18 @@ static NAMES: LazyLock<Names> = LazyLock::new(|| {
     Names { all, ambiguous }
 });
 
-/// Lowercase, ё as е.
+/// Lowercase, ё as е (Cyrillic and ASCII by hand, the rest through Unicode's tables).
 fn fold(word: &str) -> String {
-    word.chars().flat_map(char::to_lowercase).map(|c| if c == 'ё' { 'е' } else { c }).collect()
+    let mut out = String::with_capacity(word.len());
+    for c in word.chars() {
+        match c {
+            'А'..='Я' => out.push(char::from_u32(c as u32 + 32).unwrap_or(c)),
+            'ё' | 'Ё' => out.push('е'),
+            'а'..='я' | 'a'..='z' | '-' => out.push(c),
+            c => out.extend(c.to_lowercase()),
+        }
+    }
+    out
 }
 
 /// The case forms of a first name (lowercase nominative).
