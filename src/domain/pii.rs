@@ -304,23 +304,23 @@ fn numbers(text: &str, spans: &mut Vec<Span>) {
         let mut run = Run { start, groups: Vec::new() };
         let mut j = i;
         loop {
-            let g = j;
+            let group_start = j;
             while j < bytes.len() && bytes[j].is_ascii_digit() {
                 j += 1;
             }
-            run.groups.push((g, j));
+            run.groups.push((group_start, j));
             // A separator: up to four separator characters, or the word «номер» between spaces.
             let mut k = j;
-            let mut n = 0;
+            let mut sep_chars = 0;
             for c in text[j..].chars() {
-                if is_sep(c) && n < 4 {
+                if is_sep(c) && sep_chars < 4 {
                     k += c.len_utf8();
-                    n += 1;
+                    sep_chars += 1;
                 } else {
                     break;
                 }
             }
-            if text[k..].starts_with("номер ") && n > 0 {
+            if text[k..].starts_with("номер ") && sep_chars > 0 {
                 k += "номер ".len();
             }
             if k > j && k < bytes.len() && bytes[k].is_ascii_digit() {
@@ -397,7 +397,7 @@ fn luhn(digits: &[u8]) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 fn snils_valid(d: &[u8]) -> bool {
@@ -863,46 +863,46 @@ fn role(t: &Token) -> Role {
 
 /// The number of tokens from `i` that make a name, if any.
 fn name_at(toks: &[Token], roles: &[Role], i: usize) -> Option<usize> {
-    let n = toks.len();
-    let adj = |k: usize| k < n && toks[k].gap_ws;
-    let r = |k: usize| roles[k];
+    let count = toks.len();
+    let adj = |k: usize| k < count && toks[k].gap_ws;
+    let role_of = |k: usize| roles[k];
     let cap = |k: usize| toks[k].cap;
-    let first = |k: usize| r(k).first || r(k).weak_first;
+    let first = |k: usize| role_of(k).first || role_of(k).weak_first;
     // Three tokens.
-    if i + 2 < n && adj(i + 1) && adj(i + 2) {
-        let (a, b, c) = (r(i), r(i + 1), r(i + 2));
-        if a.surname && first(i + 1) && c.patronymic {
+    if i + 2 < count && adj(i + 1) && adj(i + 2) {
+        let (r0, r1, r2) = (role_of(i), role_of(i + 1), role_of(i + 2));
+        if r0.surname && first(i + 1) && r2.patronymic {
             return Some(3);
         }
-        if first(i) && b.patronymic && (c.surname && (cap(i + 2) || !cap(i))) {
+        if first(i) && r1.patronymic && (r2.surname && (cap(i + 2) || !cap(i))) {
             return Some(3);
         }
-        if a.initial && b.initial && c.capital {
+        if r0.initial && r1.initial && r2.capital {
             return Some(3);
         }
-        if a.capital && b.initial && c.initial {
+        if r0.capital && r1.initial && r2.initial {
             return Some(3);
         }
     }
-    if i + 1 < n && adj(i + 1) {
-        let (a, b) = (r(i), r(i + 1));
-        if first(i) && b.patronymic && (cap(i) == cap(i + 1)) {
+    if i + 1 < count && adj(i + 1) {
+        let (r0, r1) = (role_of(i), role_of(i + 1));
+        if first(i) && r1.patronymic && (cap(i) == cap(i + 1)) {
             return Some(2);
         }
-        if a.surname && (b.first || b.weak_first && cap(i)) && (cap(i) == cap(i + 1)) {
+        if r0.surname && (r1.first || r1.weak_first && cap(i)) && (cap(i) == cap(i + 1)) {
             return Some(2);
         }
-        if (a.first || a.weak_first && cap(i + 1)) && b.surname && (cap(i) == cap(i + 1)) {
+        if (r0.first || r0.weak_first && cap(i + 1)) && r1.surname && (cap(i) == cap(i + 1)) {
             return Some(2);
         }
-        if a.initial && b.capital {
+        if r0.initial && r1.capital {
             return Some(2);
         }
-        if a.capital && b.initial && r(i).surname {
+        if r0.capital && r1.initial && role_of(i).surname {
             return Some(2);
         }
     }
-    if i > 0 && toks[i].gap_ws && r(i).surname && cap(i) && PERSON_WORDS.contains(&toks[i - 1].low.as_str()) {
+    if i > 0 && toks[i].gap_ws && role_of(i).surname && cap(i) && PERSON_WORDS.contains(&toks[i - 1].low.as_str()) {
         return Some(1);
     }
     None

@@ -130,3 +130,32 @@ async fn the_appeal_export_masks_free_texts_for_the_head_and_not_for_the_curator
     assert_eq!(rows[1][13], TEXT, "{rows:?}");
     assert_eq!(app.audit_count("read.personalData").await, before + 1, "the curator's unmasked export is audited");
 }
+
+#[tokio::test]
+async fn the_samples_of_a_problem_point_are_masked_for_the_head() {
+    let app = crate::watch::spawn_long().await;
+    app.set_now("2026-11-20T12:00:00+07:00");
+    let s = app.staff().await;
+    let roads = app.category(&s.curator, "Ямы и ремонт дорог").await;
+    let text = "Яма у дома, звоните 8 912 345-67-89, Сидоров Пётр";
+    for _ in 0..3 {
+        let input = json!({"kind": "MESSAGE", "channel": "POS", "text": text, "address": "ул. Мира, 3, кв. 7",
+            "categoryId": roads, "latitude": 53.7001, "longitude": 91.7001, "receivedAt": "2026-11-18T10:00:00+07:00"});
+        app.appeal(&s.curator, input).await;
+    }
+    let q = "query($p:PeriodInput!){ analytics { problemPoints(period:$p) { count sample { text address } } } }";
+    let week = json!({"p": {"from": "2026-11-16", "to": "2026-11-22"}});
+    let before = app.audit_count("read.personalData").await;
+    let head = app.gql(Some(&s.head), q, week.clone()).await;
+    let sample = head.data()["analytics"]["problemPoints"][0]["sample"].as_array().unwrap().clone();
+    assert_eq!(sample.len(), 3, "{sample:?}");
+    for a in &sample {
+        assert_eq!(a["text"], "Яма у дома, звоните [телефон], [ФИО]", "{a}");
+        assert_eq!(a["address"], "ул. Мира, 3", "{a}");
+    }
+    assert_eq!(app.audit_count("read.personalData").await, before);
+    // The curator handles them: the originals, audited once for the request.
+    let curator = app.gql(Some(&s.curator), q, week).await;
+    assert_eq!(curator.data()["analytics"]["problemPoints"][0]["sample"][0]["text"], text);
+    assert_eq!(app.audit_count("read.personalData").await, before + 1);
+}

@@ -6,6 +6,8 @@
 //! personal data written `⟦kind|text⟧` with the kinds of [`Kind::label`]. A found span counts
 //! as right only when its kind and both its ends are those of a labelled one.
 
+#![allow(clippy::unwrap_used)]
+
 use std::collections::{BTreeMap, HashSet};
 
 use super::{Kind, Span, find};
