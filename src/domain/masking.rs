@@ -32,6 +32,10 @@ pub fn mask_contact(contact: &str) -> String {
 enum Personal {
     Name,
     Contact,
+    /// A free text (`text`, `summary`, `answerText`): masked by [`crate::domain::pii::mask_text`].
+    Text,
+    /// An appeal's address: its flat removed by [`crate::domain::pii::mask_address`].
+    Address,
 }
 
 /// `authorName`, `author_name`, `AuthorName` → a name; `authorContact` (and an author's
@@ -42,6 +46,8 @@ fn personal_key(key: &str) -> Option<Personal> {
     match k.as_str() {
         "author" | "authorname" | "authorfullname" => Some(Personal::Name),
         "authorcontact" | "authoremail" | "authorphone" | "authoraddress" => Some(Personal::Contact),
+        "text" | "summary" | "answertext" => Some(Personal::Text),
+        "address" => Some(Personal::Address),
         _ => None,
     }
 }
@@ -66,7 +72,7 @@ fn visit(value: &mut serde_json::Value, under: Option<Personal>, found: &mut dyn
             for (key, item) in map.iter_mut() {
                 let kind = match (personal_key(key), under) {
                     // Inside an `author` object its `contact`, `email`, `phone` are contacts.
-                    (None, Some(_))
+                    (_, Some(Personal::Name | Personal::Contact))
                         if ["contact", "email", "phone", "address"].contains(&key.to_lowercase().as_str()) =>
                     {
                         Some(Personal::Contact)
@@ -81,15 +87,21 @@ fn visit(value: &mut serde_json::Value, under: Option<Personal>, found: &mut dyn
 }
 
 /// Masks the author's personal data in the data of an appeal's event as on the appeal itself
-/// ([`mask_name`], [`mask_contact`]); returns whether there was any.
+/// ([`mask_name`], [`mask_contact`]; free texts and addresses by the free-text masker);
+/// returns whether there was any.
 pub fn mask_personal_data(value: &mut serde_json::Value) -> bool {
     let mut any = false;
     visit(value, None, &mut |s, kind| {
-        any = true;
-        *s = match kind {
+        let masked = match kind {
             Personal::Name => mask_name(s),
             Personal::Contact => mask_contact(s),
+            Personal::Text => crate::domain::pii::mask_text(s),
+            Personal::Address => crate::domain::pii::mask_address(s),
         };
+        if matches!(kind, Personal::Name | Personal::Contact) || masked != *s {
+            any = true;
+            *s = masked;
+        }
     });
     any
 }
@@ -119,7 +131,8 @@ mod tests {
         let mut data = serde_json::json!({
             "authorName": "Иван Петров",
             "authorContact": "+7 (913) 123-45-67",
-            "text": "Иван Петров пишет",
+            "text": "Иван Петров пишет, тел. 8 912 345-67-89",
+            "address": "ул. Мира, 3, кв. 7",
             "before": {"author_name": "Анна Сидорова", "authorContact": "anna@mail.ru"},
             "changes": [{"AuthorContact": "ул. Ленина, 5, кв. 12"}],
             "author": {"name": "Пётр Иванов", "email": "petr@mail.ru"},
@@ -133,7 +146,8 @@ mod tests {
             serde_json::json!({
                 "authorName": "И*** П***",
                 "authorContact": "***-**-67",
-                "text": "Иван Петров пишет",
+                "text": "[ФИО] пишет, тел. [телефон]",
+                "address": "ул. Мира, 3",
                 "before": {"author_name": "А*** С***", "authorContact": "a***@mail.ru"},
                 "changes": [{"AuthorContact": "ул. ***"}],
                 "author": {"name": "П*** И***", "email": "p***@mail.ru"},
@@ -141,7 +155,8 @@ mod tests {
                 "empty": {"authorName": null}
             })
         );
-        let mut none = serde_json::json!({"url": "https://vk.com/wall-1_1", "authorName": null, "authorContact": " "});
+        let mut none = serde_json::json!({"url": "https://vk.com/wall-1_1", "authorName": null, "authorContact": " ",
+            "changes": {"text": "Яма на ул. Ленина, 5", "address": "ул. Ленина, 5"}});
         assert!(!holds_personal_data(&none));
         assert!(!mask_personal_data(&mut none));
     }

@@ -24,6 +24,7 @@ use super::state;
 use super::subscriptions::{self, Announced, Heard};
 use crate::domain::appeal::Appeal as Record;
 use crate::domain::masking::{mask_contact, mask_name};
+use crate::domain::pii::{mask_address, mask_text};
 use crate::entity::outbox;
 use crate::error::AppResult;
 use crate::service::appeal_match;
@@ -80,11 +81,16 @@ impl Change {
 }
 
 /// The appeal as a viewer who does not handle it sees it (the author's name and contact
-/// masked, no feedback code).
+/// masked, personal data in its free texts and the flat of its address masked, no feedback
+/// code): made once per change, shared by every subscriber.
 fn masked(a: &Record) -> Record {
     let mut m = a.clone();
     m.author_name = a.author_name.as_deref().map(mask_name);
     m.author_contact = a.author_contact.as_deref().map(mask_contact);
+    m.text = mask_text(&a.text);
+    m.summary = a.summary.as_deref().map(mask_text);
+    m.answer_text = a.answer_text.as_deref().map(mask_text);
+    m.address = a.address.as_deref().map(mask_address);
     m.feedback_code = None;
     m.feedback_expires_at = None;
     m

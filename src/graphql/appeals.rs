@@ -19,6 +19,7 @@ use crate::domain::deadlines::{AppealKind, SlaState};
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::masking::{holds_personal_data, mask_contact, mask_name, mask_personal_data};
 use crate::domain::notices::TaskKind;
+use crate::domain::pii::{mask_address, mask_text};
 use crate::domain::quality::{Completeness, NoAnswerReason};
 use crate::entity::{appeal, appeal_event};
 use crate::error::{AppError, AppResult};
@@ -94,6 +95,23 @@ impl Appeal {
         Ok(Self::of(Record::try_from(row)?, false))
     }
 
+    /// A free text as this viewer sees it: the original for those who handle the appeal (the
+    /// read audited when the text holds personal data), masked for the others (masked once
+    /// already in a shared copy). Computed only when the field is selected.
+    fn free_text(&self, ctx: &Context<'_>, text: &str, mask: fn(&str) -> String) -> String {
+        if self.premasked {
+            return text.to_string();
+        }
+        let masked = mask(text);
+        if !self.handles {
+            return masked;
+        }
+        if masked != text {
+            self.note_read(ctx);
+        }
+        text.to_string()
+    }
+
     fn note_read(&self, ctx: &Context<'_>) {
         if let Some(reads) = ctx.data_opt::<std::sync::Arc<PersonalDataReads>>()
             && let Ok(mut v) = reads.0.lock()
@@ -159,11 +177,15 @@ impl Appeal {
     async fn anonymous(&self) -> bool {
         self.model.anonymous
     }
-    async fn text(&self) -> &str {
-        &self.model.text
+    /// The author's text. Personal data in it (phones, e-mails, documents, flats, names) is
+    /// replaced by marks (`[телефон]`, `[ФИО]`) unless the viewer handles this appeal; an
+    /// unmasked read of a text holding any is audited as `authorName` is.
+    async fn text(&self, ctx: &Context<'_>) -> String {
+        self.free_text(ctx, &self.model.text, mask_text)
     }
-    async fn summary(&self) -> Option<&str> {
-        self.model.summary.as_deref()
+    /// Shown as `text` is.
+    async fn summary(&self, ctx: &Context<'_>) -> Option<String> {
+        Some(self.free_text(ctx, self.model.summary.as_deref()?, mask_text))
     }
     async fn category(&self, ctx: &Context<'_>) -> AppResult<Option<Category>> {
         load_category(ctx, self.model.category_id.map(|c| c.0)).await
@@ -171,8 +193,10 @@ impl Appeal {
     async fn territory(&self, ctx: &Context<'_>) -> AppResult<Option<Territory>> {
         load_territory(ctx, self.model.territory_id.map(|t| t.0)).await
     }
-    async fn address(&self) -> Option<&str> {
-        self.model.address.as_deref()
+    /// The street and the house; the flat (and any other personal data) only for those who
+    /// handle the appeal (an unmasked read of a flat is audited).
+    async fn address(&self, ctx: &Context<'_>) -> Option<String> {
+        Some(self.free_text(ctx, self.model.address.as_deref()?, mask_address))
     }
     async fn latitude(&self) -> Option<f64> {
         self.model.latitude
@@ -202,8 +226,9 @@ impl Appeal {
     async fn answered_at(&self) -> Option<DateTime<Utc>> {
         self.model.answered_at
     }
-    async fn answer_text(&self) -> Option<&str> {
-        self.model.answer_text.as_deref()
+    /// Shown as `text` is.
+    async fn answer_text(&self, ctx: &Context<'_>) -> Option<String> {
+        Some(self.free_text(ctx, self.model.answer_text.as_deref()?, mask_text))
     }
     async fn completeness(&self) -> Option<Completeness> {
         self.model.completeness
@@ -245,7 +270,22 @@ impl Appeal {
     async fn answers(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealAnswer>> {
         let loaders = self.loaders(ctx);
         let rows = loaders.appeal_answers.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
-        Ok(rows.unwrap_or_default().into_iter().map(AppealAnswer::from).collect())
+        let mut answers: Vec<AppealAnswer> = rows.unwrap_or_default().into_iter().map(AppealAnswer::from).collect();
+        if ctx.look_ahead().field("text").exists() {
+            let mut unmasked = false;
+            for text in answers.iter_mut().filter_map(|a| a.text.as_mut()) {
+                let masked = mask_text(text);
+                if self.handles {
+                    unmasked |= masked != *text;
+                } else {
+                    *text = masked;
+                }
+            }
+            if unmasked {
+                self.note_read(ctx);
+            }
+        }
+        Ok(answers)
     }
     /// Signs of a conflict with the author (decree 1.2б, 1.2в): reopened at least twice, the
     /// same author on the same category within 30 days before, words of escalation in a

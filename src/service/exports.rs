@@ -250,6 +250,7 @@ pub async fn appeals_xlsx_in_sheets(
     use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
     use crate::domain::masking::{mask_contact, mask_name};
+    use crate::domain::pii::{mask_address, mask_text};
     use crate::entity::{appeal, category, recipient, territory};
 
     let categories: std::collections::HashMap<i64, String> =
@@ -281,9 +282,16 @@ pub async fn appeals_xlsx_in_sheets(
             let shown = |v: Option<&str>, mask: fn(&str) -> String| {
                 v.map(|v| if handles { v.to_string() } else { mask(v) }).unwrap_or_default()
             };
-            if handles && (a.author_name.is_some() || a.author_contact.is_some()) {
+            // Free texts: masked for those who do not handle the appeal; for those who do, the
+            // original, its read audited when it holds personal data.
+            let text = mask_text(&a.text);
+            let address = a.address.as_deref().map(mask_address).unwrap_or_default();
+            let free_pii = text != a.text || a.address.as_deref().is_some_and(|x| x != address);
+            if handles && (a.author_name.is_some() || a.author_contact.is_some() || free_pii) {
                 unmasked.push(a.id);
             }
+            let (text, address) =
+                if handles { (a.text.clone(), a.address.clone().unwrap_or_default()) } else { (text, address) };
             let label =
                 |s: &str, f: fn(&str) -> Option<&'static str>| f(s).map_or_else(|| s.to_string(), str::to_string);
             let cells = [
@@ -298,10 +306,10 @@ pub async fn appeals_xlsx_in_sheets(
                 name(&categories, a.category_id),
                 name(&territories, a.territory_id),
                 name(&recipients, a.recipient_id),
-                a.address.clone().unwrap_or_default(),
+                address,
                 shown(a.author_name.as_deref(), mask_name),
                 shown(a.author_contact.as_deref(), mask_contact),
-                a.text.clone(),
+                text,
                 if a.resolved_at.unwrap_or(now) > a.due_at { "Да" } else { "Нет" }.to_string(),
             ];
             let times = [Some(a.received_at), Some(a.due_at), a.resolved_at];

@@ -620,7 +620,7 @@ async fn the_appeal_list_exports_to_xlsx_within_the_callers_scope() {
 }
 
 /// The cells of one sheet of a workbook as strings.
-fn xlsx_rows(bytes: &[u8], sheet: &str) -> Vec<Vec<String>> {
+pub(crate) fn xlsx_rows(bytes: &[u8], sheet: &str) -> Vec<Vec<String>> {
     use calamine::{Reader, Xlsx};
     let mut wb: Xlsx<_> = Xlsx::new(std::io::Cursor::new(bytes.to_vec())).unwrap();
     let range = wb.worksheet_range(sheet).unwrap();

@@ -33,6 +33,7 @@ mod meetings;
 mod memos;
 mod notifications;
 mod outbox;
+mod pii_masking;
 mod policy;
 mod polls;
 mod practices;

@@ -391,7 +391,7 @@ async fn a_change_is_read_once_per_process_whatever_the_number_of_subscribers() 
     app.set_now("2026-12-07T10:00:00+07:00");
     let s = app.staff().await;
     let full = "subscription { appealChanged { action appeal { id authorName authorContact feedbackCode \
-                category { name } recipient { name } territory { name } events { action data } } } }";
+                text address category { name } recipient { name } territory { name } events { action data } } } }";
     let mut subscribers = Vec::new();
     for token in [&s.curator, &s.curator, &s.coordinator, &s.executor, &s.executor, &s.head] {
         let mut ws = signed_in(&app, token).await;
@@ -401,7 +401,10 @@ async fn a_change_is_read_once_per_process_whatever_the_number_of_subscribers() 
     tokio::time::sleep(Duration::from_millis(300)).await;
     let reads = || app.state.metrics.subscription_appeal_reads.load(std::sync::atomic::Ordering::SeqCst);
     let before = reads();
-    let id = assigned_message(&app, &s, json!({"authorName": "Иван Петров", "authorContact": "ivan@mail.ru"})).await;
+    // Personal data in the free texts is masked in the one shared copy too (issue 19, item 5).
+    let extra = json!({"authorName": "Иван Петров", "authorContact": "ivan@mail.ru",
+        "text": "Не убирают снег, звоните 8 912 345-67-89", "address": "ул. Ленина, д. 5, кв. 12"});
+    let id = assigned_message(&app, &s, extra).await;
     for ws in &mut subscribers {
         let mut last = Value::Null;
         while let Some(m) = next(ws, Duration::from_millis(800)).await {
@@ -415,6 +418,9 @@ async fn a_change_is_read_once_per_process_whatever_the_number_of_subscribers() 
         assert_eq!(a["authorName"], "И*** П***", "{a}");
         assert_eq!(a["authorContact"], "i***@mail.ru", "{a}");
         assert!(a["feedbackCode"].is_null());
+        assert_eq!(a["text"], "Не убирают снег, звоните [телефон]", "{a}");
+        assert_eq!(a["address"], "ул. Ленина, д. 5", "{a}");
+        assert!(!a.to_string().contains("345-67-89") && !a.to_string().contains("кв. 12"), "{a}");
         assert!(a["recipient"]["name"].is_string(), "{a}");
         assert!(!a["events"].as_array().unwrap().is_empty(), "{a}");
         assert!(!a.to_string().contains("Петров") && !a.to_string().contains("ivan@"), "{a}");
