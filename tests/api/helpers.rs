@@ -81,6 +81,9 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         roadmap_self_approval: false,
         roadmap_baseline_months: 6,
         poll_rate_limit: 30,
+        poll_code_contact_limit: 3,
+        poll_code_address_limit: 10,
+        sms_gateway_url: None,
         rating_weights: "{}".into(),
         rating_min_volume: 5,
     }
