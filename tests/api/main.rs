@@ -34,6 +34,7 @@ mod memos;
 mod notifications;
 mod outbox;
 mod policy;
+mod poll_verification;
 mod polls;
 mod practices;
 mod quality_facts;
