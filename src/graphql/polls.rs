@@ -336,7 +336,12 @@ impl PollQuery {
     /// window), newest first; as `publicPoll` shows them (no results while open, no hidden
     /// comments, no text answers).
     #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
-    async fn public_polls(&self, ctx: &Context<'_>, first: Option<i32>, after: Option<String>) -> AppResult<PollConnection> {
+    async fn public_polls(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<PollConnection> {
         let (offset, limit) = forward_window(first, after.as_deref())?;
         let st = state(ctx);
         let (rows, total) = polls::list_public(&st.db, st.clock.now(), offset, limit).await?;

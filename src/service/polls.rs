@@ -29,6 +29,7 @@ use super::{Caller, audit};
 use crate::domain::access::Principal;
 use crate::domain::events::Topic;
 use crate::domain::lifecycle::AppealStatus;
+use crate::domain::notices::{CHANNEL_MAIL, Envelope};
 use crate::domain::poll::{
     AnswerIn, CODE_DIGITS, CODE_MAX_ATTEMPTS, CODE_TTL_MINUTES, Chosen, Contact, MAX_TEXT, PollAccess, PollAction,
     PollKind, PollStatus, PollVerification, QuestionDraft, QuestionSpec, QuestionType, check_ballot, check_questions,
@@ -41,7 +42,6 @@ use crate::entity::{
 };
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
-use crate::domain::notices::{CHANNEL_MAIL, Envelope};
 use crate::store::deliveries::{self, NewMail};
 use crate::store::outbox::{self, Change, Subject};
 
@@ -729,7 +729,11 @@ pub async fn request_code(state: &AppState, caller: &Caller, poll_id: PollId, co
             outbox_id: 0,
             topic: POLL_CODE_TOPIC.to_owned(),
             key: format!("pollcode:{}", row.id),
-            envelope: Envelope { to: to.clone(), subject: format!("Код для участия в опросе «{}»", p.title), body: text },
+            envelope: Envelope {
+                to: to.clone(),
+                subject: format!("Код для участия в опросе «{}»", p.title),
+                body: text,
+            },
         };
         deliveries::queue_mail(&txn, CHANNEL_MAIL, vec![mail], now).await?;
     }

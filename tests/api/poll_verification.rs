@@ -29,7 +29,8 @@ async fn published(app: &TestApp, token: &str, input: Value) -> (String, String,
         .as_array()
         .map(|a| a.iter().map(|o| o["id"].as_str().unwrap().to_string()).collect())
         .unwrap_or_default();
-    let r = app.gql(Some(token), "mutation($id:ID!){ publishPoll(id:$id, version:1) { id } }", json!({ "id": id })).await;
+    let r =
+        app.gql(Some(token), "mutation($id:ID!){ publishPoll(id:$id, version:1) { id } }", json!({ "id": id })).await;
     r.data();
     (id, q, o)
 }
@@ -74,8 +75,7 @@ fn code_in(text: &str) -> String {
                 && (*i == 0 || !chars[i - 1].is_ascii_digit())
                 && chars.get(i + 6).is_none_or(|c| !c.is_ascii_digit())
         })
-        .map(|(_, w)| w.iter().collect())
-        .unwrap_or_else(|| panic!("no code in {text}"))
+        .map_or_else(|| panic!("no code in {text}"), |(_, w)| w.iter().collect())
 }
 
 /// A code that is not `code`.
@@ -225,7 +225,9 @@ async fn an_emailed_code_verifies_one_ballot_per_contact_and_nothing_else_counts
     let db = &app.state.db;
     let codes = mcu::entity::poll_code::Entity::find().all(db).await.unwrap();
     assert_eq!(codes.len(), 6);
-    assert!(codes.iter().all(|c| !c.contact_hash.contains('@') && c.code_hash.len() == 64 && !c.code_hash.contains(&code)));
+    assert!(
+        codes.iter().all(|c| !c.contact_hash.contains('@') && c.code_hash.len() == 64 && !c.code_hash.contains(&code))
+    );
     sink.wait_for(6, WAIT).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
@@ -326,8 +328,8 @@ async fn poll_results_by_territory_in_analytics_and_in_the_memo() {
     // A ballot cast the week before in a poll still open counts in its total, not in the week.
     let mut input = vote_input("Двор", "OPEN", "NONE");
     input["territoryId"] = json!(north);
-    let (yard, q, o) = published(&app, &st.coordinator, input).await;
-    let mut first = ballot(&yard, "k0", &q, &o[0]);
+    let (yard, question, options) = published(&app, &st.coordinator, input).await;
+    let mut first = ballot(&yard, "k0", &question, &options[0]);
     first["territoryId"] = json!(south);
     vote(&app, first).await.data();
 
@@ -336,19 +338,20 @@ async fn poll_results_by_territory_in_analytics_and_in_the_memo() {
     let fixture: [(Option<&str>, usize); 4] =
         [(Some(south.as_str()), 0), (None, 1), (Some(south.as_str()), 0), (Some(north.as_str()), 0)];
     for (i, (t, opt)) in fixture.iter().enumerate() {
-        let mut b = ballot(&yard, &format!("k{}", i + 1), &q, &o[*opt]);
+        let mut b = ballot(&yard, &format!("k{}", i + 1), &question, &options[*opt]);
         if let Some(t) = t {
             b["territoryId"] = json!(t);
         }
         assert_eq!(vote(&app, b).await.data()["castVote"], true);
     }
-    let mut bad = ballot(&yard, "k9", &q, &o[0]);
+    let mut bad = ballot(&yard, "k9", &question, &options[0]);
     bad["territoryId"] = json!("999999");
     assert_eq!(vote(&app, bad).await.field_paths(), vec!["input.territoryId"]);
     // An INVITE poll without a territory: verified ballots.
     let (invite, iq, io) = published(&app, &st.coordinator, vote_input("Совет дома", "INVITE", "NONE")).await;
-    let g = "mutation($p:ID!){ generatePollInvites(pollId:$p, count:2) }";
-    let codes = app.gql(Some(&st.coordinator), g, json!({"p": invite})).await.data()["generatePollInvites"].clone();
+    let invites = "mutation($p:ID!){ generatePollInvites(pollId:$p, count:2) }";
+    let codes =
+        app.gql(Some(&st.coordinator), invites, json!({"p": invite})).await.data()["generatePollInvites"].clone();
     for (i, c) in codes.as_array().unwrap().iter().enumerate() {
         vote(&app, ballot(&invite, c.as_str().unwrap(), &iq, &io[i])).await.data();
     }
@@ -360,8 +363,7 @@ async fn poll_results_by_territory_in_analytics_and_in_the_memo() {
     let north_ballots = yard_ballots - south_ballots;
     let count_of = |territory: &str, opt: usize| {
         let before = i64::from(territory == south && opt == 0);
-        before
-            + fixture.iter().filter(|(t, x)| t.unwrap_or(north.as_str()) == territory && *x == opt).count() as i64
+        before + fixture.iter().filter(|(t, x)| t.unwrap_or(north.as_str()) == territory && *x == opt).count() as i64
     };
     let a_total = count_of(&south, 0) + count_of(&north, 0);
 
@@ -372,8 +374,8 @@ async fn poll_results_by_territory_in_analytics_and_in_the_memo() {
     );
     assert_eq!(results(&app, &st.head, &invite).await, json!({"ballots": 2, "verified": true, "verifiedBallots": 2}));
 
-    let r = analytics_polls(&app, Some(&st.head)).await;
-    let rows = r.data()["analytics"]["polls"].as_array().unwrap().clone();
+    let answer = analytics_polls(&app, Some(&st.head)).await;
+    let rows = answer.data()["analytics"]["polls"].as_array().unwrap().clone();
     let titles: Vec<&str> = rows.iter().map(|r| r["title"].as_str().unwrap()).collect();
     assert_eq!(titles, vec!["Совет дома", "Двор"], "open in the week, newest first; no draft, nothing closed before");
     let y = &rows[1];
@@ -389,13 +391,13 @@ async fn poll_results_by_territory_in_analytics_and_in_the_memo() {
         .iter()
         .map(|t| (t["territoryId"].as_str().unwrap().to_string(), t["ballots"].as_i64().unwrap()))
         .collect();
-    let mut expected = vec![(south.clone(), south_ballots), (north.clone(), north_ballots)];
+    let mut expected = [(south.clone(), south_ballots), (north.clone(), north_ballots)];
     expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
     assert_eq!(by.iter().map(|x| x.1).collect::<Vec<_>>(), expected.iter().map(|x| x.1).collect::<Vec<_>>());
     for t in y["byTerritory"].as_array().unwrap() {
         let id = t["territoryId"].as_str().unwrap();
         for opt in t["options"].as_array().unwrap() {
-            let i = o.iter().position(|x| x == opt["optionId"].as_str().unwrap()).unwrap();
+            let i = options.iter().position(|x| x == opt["optionId"].as_str().unwrap()).unwrap();
             assert_eq!(opt["count"], count_of(id, i), "{t}");
         }
         let listed: i64 = t["options"].as_array().unwrap().iter().map(|x| x["count"].as_i64().unwrap()).sum();
@@ -407,23 +409,35 @@ async fn poll_results_by_territory_in_analytics_and_in_the_memo() {
                 "share": a_total as f64 / yard_ballots as f64}])
     );
     let inv = &rows[0];
-    assert_eq!((inv["verified"].clone(), inv["ballots"].clone(), inv["verifiedShare"].clone()), (json!(true), json!(2), json!(1.0)));
-    assert_eq!(inv["byTerritory"], json!([{"territoryId": "none", "label": inv["byTerritory"][0]["label"], "ballots": 2,
-        "options": [{"questionId": iq, "optionId": io[0], "count": 1}, {"questionId": iq, "optionId": io[1], "count": 1}]}]));
+    assert_eq!(
+        (inv["verified"].clone(), inv["ballots"].clone(), inv["verifiedShare"].clone()),
+        (json!(true), json!(2), json!(1.0))
+    );
+    assert_eq!(
+        inv["byTerritory"],
+        json!([{"territoryId": "none", "label": inv["byTerritory"][0]["label"], "ballots": 2,
+        "options": [{"questionId": iq, "optionId": io[0], "count": 1}, {"questionId": iq, "optionId": io[1], "count": 1}]}])
+    );
 
     // Access: analytics readers and ANALYTICS_READ tokens; not an executor, an admin or the public.
-    let q = "mutation{createApiToken(input:{name:\"bi\",scopes:[ANALYTICS_READ]}){secret}}";
-    let bi = app.gql(Some(&st.admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    let token_q = "mutation{createApiToken(input:{name:\"bi\",scopes:[ANALYTICS_READ]}){secret}}";
+    let bi = app.gql(Some(&st.admin), token_q, json!({})).await.data()["createApiToken"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let as_token = analytics_polls(&app, Some(&bi)).await;
     assert_eq!(as_token.data()["analytics"]["polls"].as_array().unwrap().len(), 2);
-    assert_eq!(analytics_polls(&app, Some(&st.curator)).await.data()["analytics"]["polls"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        analytics_polls(&app, Some(&st.curator)).await.data()["analytics"]["polls"].as_array().unwrap().len(),
+        2
+    );
     assert_eq!(analytics_polls(&app, Some(&st.executor)).await.code(), "FORBIDDEN");
     assert_eq!(analytics_polls(&app, Some(&st.admin)).await.code(), "FORBIDDEN");
     assert_eq!(analytics_polls(&app, None).await.code(), "UNAUTHENTICATED");
 
     // The weekly memo: markdown, DOCX and the XLSX sheet.
-    let q = "{ analytics { weeklyMemo(weekStart:\"2026-11-23\") { markdown } } }";
-    let md = app.gql(Some(&st.head), q, json!({})).await.data()["analytics"]["weeklyMemo"]["markdown"]
+    let memo_q = "{ analytics { weeklyMemo(weekStart:\"2026-11-23\") { markdown } } }";
+    let md = app.gql(Some(&st.head), memo_q, json!({})).await.data()["analytics"]["weeklyMemo"]["markdown"]
         .as_str()
         .unwrap()
         .to_string();
@@ -461,10 +475,12 @@ async fn the_poll_verification_migration_rolls_back_and_reapplies() {
     use migration::MigratorTrait;
     let app = spawn_app().await;
     let st = app.staff().await;
-    let (invite, q, o) = published(&app, &st.coordinator, vote_input("Совет дома", "INVITE", "NONE")).await;
-    let g = "mutation($p:ID!){ generatePollInvites(pollId:$p, count:1) }";
-    let codes = app.gql(Some(&st.coordinator), g, json!({"p": invite})).await.data()["generatePollInvites"].clone();
-    vote(&app, ballot(&invite, codes[0].as_str().unwrap(), &q, &o[0])).await.data();
+    let (invite, question, options) =
+        published(&app, &st.coordinator, vote_input("Совет дома", "INVITE", "NONE")).await;
+    let invites = "mutation($p:ID!){ generatePollInvites(pollId:$p, count:1) }";
+    let codes =
+        app.gql(Some(&st.coordinator), invites, json!({"p": invite})).await.data()["generatePollInvites"].clone();
+    vote(&app, ballot(&invite, codes[0].as_str().unwrap(), &question, &options[0])).await.data();
     close(&app, &st.coordinator, &invite).await;
     let db = &app.state.db;
     let sql = |s: &str| Statement::from_string(db.get_database_backend(), s.to_string());
@@ -478,8 +494,8 @@ async fn the_poll_verification_migration_rolls_back_and_reapplies() {
     assert!(db.query_one_raw(sql("SELECT COUNT(*) AS n FROM poll_ballots")).await.is_ok(), "the ballots stay");
     migration::Migrator::up(db, None).await.unwrap();
     // The backfill: the invitation's ballot was verified, the closed poll has its closing time.
-    let b = mcu::entity::poll_ballot::Entity::find().one(db).await.unwrap().unwrap();
-    assert!(b.verified);
+    let row = mcu::entity::poll_ballot::Entity::find().one(db).await.unwrap().unwrap();
+    assert!(row.verified);
     let p = mcu::entity::poll::Entity::find().filter(mcu::entity::poll::Column::Title.eq("Совет дома")).one(db).await;
     let p = p.unwrap().unwrap();
     assert_eq!(p.closed_at, Some(p.updated_at));
