@@ -308,6 +308,38 @@ async fn phone_codes_go_through_the_sms_gateway_and_are_refused_without_one() {
     assert_eq!(mcu::entity::poll_code::Entity::find().count(&app.state.db).await.unwrap(), 0);
 }
 
+#[tokio::test]
+async fn one_code_counts_once_under_concurrent_ballots() {
+    let sms = gateway(200).await;
+    let url = sms.url.clone();
+    let app = spawn_app_with(move |a| {
+        a.sms_gateway_url = Some(url);
+        a.poll_rate_limit = 1000;
+    })
+    .await;
+    let st = app.staff().await;
+    let (poll, question, options) =
+        published(&app, &st.coordinator, vote_input("Остановка", "OPEN", "CONTACT_CODE")).await;
+    request_code(&app, &poll, "+79135551234").await.data();
+    let code = code_in(sms.got.lock().unwrap()[0]["text"].as_str().unwrap());
+    let attempts = (0..20).map(|i| {
+        let mut b = ballot(&poll, "+79135551234", &question, &options[i % 3]);
+        b["code"] = json!(code);
+        let app = &app;
+        async move { vote(app, b).await }
+    });
+    let outcomes = futures_util::future::join_all(attempts).await;
+    let accepted = outcomes.iter().filter(|r| r.body["data"]["castVote"] == true).count();
+    assert_eq!(accepted, 1, "{:?}", outcomes.iter().map(|r| r.body.to_string()).collect::<Vec<_>>());
+    assert!(outcomes.iter().filter(|r| r.body["data"]["castVote"] != true).all(|r| {
+        let code = r.code();
+        code == "CONFLICT" || (code == "BAD_USER_INPUT" && r.field_paths() == vec!["input.code"])
+    }));
+    assert_eq!(results(&app, &st.head, &poll).await["ballots"], 1);
+    let answers = mcu::entity::poll_answer::Entity::find().count(&app.state.db).await.unwrap();
+    assert_eq!(answers, 1, "the refused ballots left no answers");
+}
+
 async fn analytics_polls(app: &TestApp, token: Option<&str>) -> Gql {
     let q = "{ analytics { polls(period:{from:\"2026-11-23\", to:\"2026-11-29\"}) { pollId title status verified \
         ballots ballotsInPeriod verifiedBallots verifiedShare byTerritory { territoryId label ballots \
@@ -344,9 +376,15 @@ async fn poll_results_by_territory_in_analytics_and_in_the_memo() {
         }
         assert_eq!(vote(&app, b).await.data()["castVote"], true);
     }
-    let mut bad = ballot(&yard, "k9", &question, &options[0]);
-    bad["territoryId"] = json!("999999");
-    assert_eq!(vote(&app, bad).await.field_paths(), vec!["input.territoryId"]);
+    // An unknown territory and a deactivated one are refused.
+    let closed_down = app.territory(&st.admin, "Упразднённый район", None).await;
+    let off = "mutation($id:ID!){ updateTerritory(input:{id:$id, version:1, active:false}) { active } }";
+    app.gql(Some(&st.admin), off, json!({"id": closed_down})).await.data();
+    for t in ["999999", closed_down.as_str()] {
+        let mut bad = ballot(&yard, "k9", &question, &options[0]);
+        bad["territoryId"] = json!(t);
+        assert_eq!(vote(&app, bad).await.field_paths(), vec!["input.territoryId"]);
+    }
     // An INVITE poll without a territory: verified ballots.
     let (invite, iq, io) = published(&app, &st.coordinator, vote_input("Совет дома", "INVITE", "NONE")).await;
     let invites = "mutation($p:ID!){ generatePollInvites(pollId:$p, count:2) }";
@@ -431,6 +469,15 @@ async fn poll_results_by_territory_in_analytics_and_in_the_memo() {
         analytics_polls(&app, Some(&st.curator)).await.data()["analytics"]["polls"].as_array().unwrap().len(),
         2
     );
+    // A curator limited to the south sees no poll: «Двор» is the north's, «Совет дома» the city's.
+    let (_, south_curator) = app.user_with(&st.admin, &["CURATOR"], json!({"territoryId": south})).await;
+    let limited = analytics_polls(&app, Some(&south_curator)).await;
+    assert_eq!(limited.data()["analytics"]["polls"], json!([]));
+    let (_, north_curator) = app.user_with(&st.admin, &["CURATOR"], json!({"territoryId": north})).await;
+    let limited = analytics_polls(&app, Some(&north_curator)).await;
+    let titles: Vec<&str> =
+        limited.data()["analytics"]["polls"].as_array().unwrap().iter().map(|r| r["title"].as_str().unwrap()).collect();
+    assert_eq!(titles, vec!["Двор"]);
     assert_eq!(analytics_polls(&app, Some(&st.executor)).await.code(), "FORBIDDEN");
     assert_eq!(analytics_polls(&app, Some(&st.admin)).await.code(), "FORBIDDEN");
     assert_eq!(analytics_polls(&app, None).await.code(), "UNAUTHENTICATED");
