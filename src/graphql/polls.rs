@@ -146,8 +146,14 @@ impl Poll {
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn comments(&self, ctx: &Context<'_>) -> AppResult<Vec<PollComment>> {
         let staff = self.viewer == Viewer::Staff;
-        let rows = polls::comments(&state(ctx).db, PollId(self.model.id), staff).await?;
-        Ok(rows.into_iter().map(|c| PollComment::new(c, staff)).collect())
+        let rows = ctx
+            .data_unchecked::<super::loaders::Loaders>()
+            .poll_comments
+            .load_one(self.model.id)
+            .await
+            .map_err(std::sync::Arc::unwrap_or_clone)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().filter(|c| staff || !c.hidden).map(|c| PollComment::new(c, staff)).collect())
     }
     async fn version(&self) -> i32 {
         self.model.version

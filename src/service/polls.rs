@@ -266,6 +266,15 @@ pub async fn comments(
     Ok(q.order_by_asc(poll_comment::Column::Id).all(conn).await?)
 }
 
+/// The comments of many polls, hidden ones included, oldest first, in one statement.
+pub async fn comments_of(conn: &impl ConnectionTrait, poll_ids: &[i64]) -> AppResult<Vec<poll_comment::Model>> {
+    Ok(poll_comment::Entity::find()
+        .filter(poll_comment::Column::PollId.is_in(poll_ids.iter().copied()))
+        .order_by_asc(poll_comment::Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// Creates a DRAFT poll with its questions.
 ///
 /// # Errors

@@ -136,6 +136,30 @@ async fn public_polls_lists_only_open_public_polls_and_only_their_public_fields(
     assert!(r.data()["publicPolls"]["edges"][0]["node"]["comments"][0]["moderationReason"].is_null());
 }
 
+#[tokio::test]
+async fn a_page_of_public_polls_costs_the_same_statements_whatever_its_size() {
+    let app = spawn_app().await;
+    let st = app.staff().await;
+    let add = "mutation($p:ID!){ addPollComment(pollId:$p, respondentKey:\"k\", text:\"Согласен\") { id } }";
+    for i in 0..6 {
+        let input =
+            json!({"title": format!("Обсуждение {i}"), "kind": "DISCUSSION", "access": "OPEN", "questions": []});
+        let (id, _, _) = published(&app, &st.coordinator, input).await;
+        app.gql(None, add, json!({"p": id})).await.data();
+        published(&app, &st.coordinator, vote_input(&format!("Голосование {i}"), "OPEN", "NONE")).await;
+    }
+    let list = "query($f:Int){ publicPolls(first:$f) { totalCount edges { node { id title territory { id } \
+        category { id } questions { id options { id } } results { ballots } comments { text } } } } }";
+    let mut cost = Vec::new();
+    for first in [2, 12] {
+        let before = app.sql_statements();
+        let r = app.gql(None, list, json!({"f": first})).await;
+        assert_eq!(r.data()["publicPolls"]["edges"].as_array().unwrap().len(), first);
+        cost.push(app.sql_statements() - before);
+    }
+    assert_eq!(cost[0], cost[1], "statements for 2 and for 12 polls: {cost:?}");
+}
+
 fn mail_settings(sink: &SmtpSink) -> impl FnOnce(&mut mcu::config::SettingsArgs) {
     let url = sink.url();
     move |a| {
