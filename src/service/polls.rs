@@ -664,15 +664,17 @@ pub async fn cast_vote(state: &AppState, caller: &Caller, poll_id: PollId, ballo
 /// Public: sends a one-time code for a ballot in an OPEN poll with `CONTACT_CODE`
 /// verification to `contact`: an e-mail address (queued for the mail sender) or a telephone
 /// number (posted to `MCU_SMS_GATEWAY_URL` at once). Only hashes of the contact and the code
-/// are stored; a new code does not void an earlier one that is still valid.
+/// are stored; a new code does not void an earlier one that is still valid. A contact that
+/// has voted already gets a message saying so instead of a code (its row is stored used), and
+/// the caller the same answer as for any other contact: whether someone voted is told only to
+/// that someone.
 ///
 /// # Errors
 /// `RATE_LIMITED` past the per-address or per-contact limit (within an hour); `NOT_FOUND`
 /// for an unknown or unpublished poll; `BAD_USER_INPUT` on `pollId` outside the voting window
 /// or for a poll without code verification, on `contact` for a text that is neither an
 /// e-mail address nor a telephone number or one that cannot be served (no e-mail configured,
-/// no SMS gateway); `CONFLICT` when the contact has voted already or the SMS gateway did not
-/// take the message.
+/// no SMS gateway); `CONFLICT` when the SMS gateway did not take the message.
 pub async fn request_code(state: &AppState, caller: &Caller, poll_id: PollId, contact: &str) -> AppResult<bool> {
     let poll_id = poll_id.0;
     let hour = Duration::hours(1);
@@ -699,16 +701,21 @@ pub async fn request_code(state: &AppState, caller: &Caller, poll_id: PollId, co
         .filter(poll_ballot::Column::PollId.eq(poll_id))
         .filter(poll_ballot::Column::RespondentHash.eq(respondent.as_str()))
         .count(&state.db)
-        .await?;
-    if voted > 0 {
-        return Err(AppError::Conflict("this contact has already voted".into()));
-    }
+        .await?
+        > 0;
     rate_limit(state, "poll-code-contact", &respondent, limits.1, hour).await?;
     let code = contact_code();
-    let text = format!(
-        "Код для участия в опросе «{}»: {code}. Код действует {CODE_TTL_MINUTES} минут. Если вы не запрашивали код, не отвечайте на это сообщение.",
-        p.title
-    );
+    let text = if voted {
+        format!(
+            "По этому контакту уже принят голос в опросе «{}»; повторно проголосовать нельзя. Если голосовали не вы, сообщите в муниципальный центр управления.",
+            p.title
+        )
+    } else {
+        format!(
+            "Код для участия в опросе «{}»: {code}. Код действует {CODE_TTL_MINUTES} минут. Если вы не запрашивали код, не отвечайте на это сообщение.",
+            p.title
+        )
+    };
     if let Some(url) = &sms {
         let body = serde_json::json!({ "to": contact.as_str(), "text": text }).to_string();
         let outcome = state.webhooks.post(url, &[], body).await;
@@ -724,7 +731,8 @@ pub async fn request_code(state: &AppState, caller: &Caller, poll_id: PollId, co
         contact_hash: Set(respondent),
         attempts: Set(0),
         expires_at: Set(now + Duration::minutes(CODE_TTL_MINUTES)),
-        used_at: Set(None),
+        // Nothing to vote with when the contact has voted: the row is born used.
+        used_at: Set(voted.then_some(now)),
         created_at: Set(now),
         ..Default::default()
     }
@@ -740,7 +748,11 @@ pub async fn request_code(state: &AppState, caller: &Caller, poll_id: PollId, co
             key: format!("pollcode:{}", row.id),
             envelope: Envelope {
                 to: to.clone(),
-                subject: format!("Код для участия в опросе «{}»", p.title),
+                subject: if voted {
+                    format!("Голос в опросе «{}» уже принят", p.title)
+                } else {
+                    format!("Код для участия в опросе «{}»", p.title)
+                },
                 body: text,
             },
         };

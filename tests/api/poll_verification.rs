@@ -211,14 +211,20 @@ async fn an_emailed_code_verifies_one_ballot_per_contact_and_nothing_else_counts
     b["code"] = json!(code);
     assert_eq!(vote(&app, b.clone()).await.data()["castVote"], true);
     assert_eq!(results(&app, &st.head, &poll).await, json!({"ballots": 1, "verified": true, "verifiedBallots": 1}));
-    // The code is used, and the contact has voted: no second ballot, no new code.
+    // The code is used: no second ballot. Asking again tells the contact (not the caller)
+    // that it has voted, and gives no code.
     assert_eq!(vote(&app, b).await.field_paths(), vec!["input.code"]);
-    assert_eq!(request_code(&app, &poll, "ivan@mail.test").await.code(), "CONFLICT");
+    assert_eq!(request_code(&app, &poll, "ivan@mail.test").await.data()["requestPollCode"], true);
+    let got = sink.wait_for(2, WAIT).await;
+    assert_eq!(got[1]["to"], json!(["ivan@mail.test"]));
+    assert_eq!(got[1]["subject"], "Голос в опросе «Двор на Лесной» уже принят");
+    let body = got[1]["body"].as_str().unwrap();
+    assert!(body.contains("уже принят голос") && !body.chars().any(|c| c.is_ascii_digit()), "{body}");
 
     // An expired code is refused.
     request_code(&app, &poll, "petr@mail.test").await.data();
-    let got = sink.wait_for(2, WAIT).await;
-    let petr = code_in(got[1]["body"].as_str().unwrap());
+    let got = sink.wait_for(3, WAIT).await;
+    let petr = code_in(got[2]["body"].as_str().unwrap());
     app.set_now("2026-11-24T10:16:00+07:00");
     let mut b = ballot(&poll, "petr@mail.test", &q, &o[1]);
     b["code"] = json!(petr);
@@ -226,8 +232,8 @@ async fn an_emailed_code_verifies_one_ballot_per_contact_and_nothing_else_counts
 
     // Five wrong tries void a code: the right one is refused after them.
     request_code(&app, &poll, "anna@mail.test").await.data();
-    let got = sink.wait_for(3, WAIT).await;
-    let anna = code_in(got[2]["body"].as_str().unwrap());
+    let got = sink.wait_for(4, WAIT).await;
+    let anna = code_in(got[3]["body"].as_str().unwrap());
     let mut b = ballot(&poll, "anna@mail.test", &q, &o[1]);
     for _ in 0..5 {
         b["code"] = json!(other_than(&anna));
@@ -242,17 +248,17 @@ async fn an_emailed_code_verifies_one_ballot_per_contact_and_nothing_else_counts
         assert_eq!(request_code(&app, &poll, "olga@mail.test").await.data()["requestPollCode"], true);
     }
     assert_eq!(request_code(&app, &poll, "olga@mail.test").await.code(), "RATE_LIMITED");
-    assert_eq!(app.audit_count("requestPollCode").await, 6);
+    assert_eq!(app.audit_count("requestPollCode").await, 7);
 
     // Neither the contact nor the code in clear: the code rows hold hashes, and a sent e-mail
     // is blanked.
     let db = &app.state.db;
     let codes = mcu::entity::poll_code::Entity::find().all(db).await.unwrap();
-    assert_eq!(codes.len(), 6);
+    assert_eq!(codes.len(), 7);
     assert!(
         codes.iter().all(|c| !c.contact_hash.contains('@') && c.code_hash.len() == 64 && !c.code_hash.contains(&code))
     );
-    sink.wait_for(6, WAIT).await;
+    sink.wait_for(7, WAIT).await;
     let deadline = tokio::time::Instant::now() + WAIT;
     loop {
         let rows = mcu::entity::delivery::Entity::find()
@@ -260,7 +266,7 @@ async fn an_emailed_code_verifies_one_ballot_per_contact_and_nothing_else_counts
             .all(db)
             .await
             .unwrap();
-        assert_eq!(rows.len(), 6);
+        assert_eq!(rows.len(), 7);
         if rows.iter().all(|d| !d.payload.contains("mail.test")) {
             break;
         }
