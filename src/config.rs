@@ -239,6 +239,17 @@ pub struct SettingsArgs {
     /// Public poll actions (votes, comments) per client address within 10 minutes.
     #[arg(long, env = "MCU_POLL_RATE_LIMIT", default_value = "30", global = true)]
     pub poll_rate_limit: u64,
+    /// One-time poll codes sent to one contact within an hour.
+    #[arg(long, env = "MCU_POLL_CODE_CONTACT_LIMIT", default_value = "3", global = true)]
+    pub poll_code_contact_limit: u64,
+    /// One-time poll codes asked for from one client address within an hour.
+    #[arg(long, env = "MCU_POLL_CODE_ADDRESS_LIMIT", default_value = "10", global = true)]
+    pub poll_code_address_limit: u64,
+    /// The SMS gateway: an HTTP(S) endpoint that takes `POST {"to": "+7…", "text": "…"}` (JSON)
+    /// and answers 2xx when it took the message. Sent through the webhook client, under its
+    /// rules on private addresses. Without it, poll codes go to e-mail addresses only.
+    #[arg(long, env = "MCU_SMS_GATEWAY_URL", global = true)]
+    pub sms_gateway_url: Option<String>,
     /// Weights of the recipient rating as JSON, e.g. `{"timeliness": 0.5, "completeness": 0.25,
     /// "satisfaction": 0.25}` (defaults 0.4 / 0.3 / 0.3; missing keys keep their default).
     #[arg(long, env = "MCU_RATING_WEIGHTS", default_value = "{}", global = true)]
@@ -327,6 +338,10 @@ pub struct Settings {
     pub roadmap_self_approval: bool,
     pub roadmap_baseline_months: u32,
     pub poll_rate_limit: u64,
+    pub poll_code_contact_limit: u64,
+    pub poll_code_address_limit: u64,
+    /// `MCU_SMS_GATEWAY_URL`, checked to be an HTTP(S) URL.
+    pub sms_gateway_url: Option<String>,
     pub rating_weights: crate::domain::rating::RatingWeights,
     pub rating_min_volume: u32,
     /// Years a closed appeal keeps its personal data (`MCU_RETENTION_YEARS`).
@@ -535,6 +550,15 @@ impl Settings {
         if a.retention_years > 100 {
             return Err(bad("MCU_RETENTION_YEARS", "must be at most 100".into()));
         }
+        positive("MCU_POLL_CODE_CONTACT_LIMIT", a.poll_code_contact_limit)?;
+        positive("MCU_POLL_CODE_ADDRESS_LIMIT", a.poll_code_address_limit)?;
+        let sms_gateway_url = match a.sms_gateway_url.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
+            None => None,
+            Some(u) => match url::Url::parse(u) {
+                Ok(p) if matches!(p.scheme(), "http" | "https") && p.host().is_some() => Some(u.to_string()),
+                _ => return Err(bad("MCU_SMS_GATEWAY_URL", "must be an http:// or https:// URL".into())),
+            },
+        };
         let rating_weights: crate::domain::rating::RatingWeights = serde_json::from_str(&a.rating_weights)
             .map_err(|e| bad("MCU_RATING_WEIGHTS", format!("is not valid rating weights JSON ({e})")))?;
         if !rating_weights.is_valid() {
@@ -608,6 +632,9 @@ impl Settings {
             roadmap_self_approval: a.roadmap_self_approval,
             roadmap_baseline_months: a.roadmap_baseline_months,
             poll_rate_limit: a.poll_rate_limit,
+            poll_code_contact_limit: a.poll_code_contact_limit,
+            poll_code_address_limit: a.poll_code_address_limit,
+            sms_gateway_url,
         })
     }
 

@@ -28,6 +28,7 @@ mod m20261221_000002_meetings;
 mod m20261222_000001_reference_lifecycle;
 mod m20261223_000001_search_simple;
 mod m20261225_000001_audit_filters;
+mod m20261226_000001_poll_verification;
 mod m20261227_000001_import_skipped;
 mod m20261230_000001_retention;
 
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261222_000001_reference_lifecycle::Migration),
             Box::new(m20261223_000001_search_simple::Migration),
             Box::new(m20261225_000001_audit_filters::Migration),
+            Box::new(m20261226_000001_poll_verification::Migration),
             Box::new(m20261227_000001_import_skipped::Migration),
             Box::new(m20261230_000001_retention::Migration),
         ]

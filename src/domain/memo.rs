@@ -35,6 +35,8 @@ pub struct Memo<R> {
     /// Communication conflicts of the week per recipient: `(name, flagged appeals, of them
     /// escalations, repeated reopenings)`, most flagged first.
     pub conflicts: Vec<(String, i64, i64, i64)>,
+    /// Polls open to voting in the week (closed in it or still open), newest first.
+    pub polls: Vec<PollLine>,
     pub recommendations: Vec<String>,
     pub markdown: String,
     /// The municipality's time zone, for the dates in the text.
@@ -86,6 +88,43 @@ pub struct AssignmentLine {
     pub days_late: i64,
     pub meeting: String,
     pub meeting_on: NaiveDate,
+}
+
+/// A poll of the week: participation and the most chosen answers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PollLine {
+    pub title: String,
+    /// Closed (by the end of the week) or still open.
+    pub closed: bool,
+    /// Whether the poll verifies its respondents.
+    pub verified: bool,
+    /// Ballots cast by the end of the week.
+    pub ballots: i64,
+    /// Of them, cast in the week.
+    pub ballots_in_week: i64,
+    pub verified_ballots: i64,
+    /// `(question, option, count, share of ballots)` of each SINGLE or MULTIPLE question.
+    pub top: Vec<(String, String, i64, f64)>,
+}
+
+impl PollLine {
+    /// «идёт» or «завершён», and «без проверки участников» for an unverified poll.
+    pub fn state(&self) -> String {
+        let state = if self.closed { "завершён" } else { "идёт" };
+        if self.verified { state.to_string() } else { format!("{state}, без проверки участников") }
+    }
+
+    /// The top answers as one line: «Вопрос — Вариант (n, p%)»; «—» without any.
+    pub fn top_line(&self) -> String {
+        if self.top.is_empty() {
+            return "—".into();
+        }
+        self.top
+            .iter()
+            .map(|(q, o, n, share)| format!("{q} — {o} ({n}, {:.0}%)", share * 100.0))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
 }
 
 impl<R: Named> Memo<R> {
@@ -308,6 +347,31 @@ pub fn markdown<R: Named>(m: &Memo<R>) -> String {
             );
         }
     }
+    let _ = writeln!(md, "\n## Опросы и голосования жителей\n");
+    if m.polls.is_empty() {
+        let _ = writeln!(md, "Опросов за неделю не проводилось.");
+    } else {
+        let _ = writeln!(md, "| Опрос | Состояние | Участников | За неделю | Проверено | Главные ответы |");
+        let _ = writeln!(md, "|---|---|---|---|---|---|");
+        for p in &m.polls {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} |",
+                p.title.replace('|', "/"),
+                p.state(),
+                p.ballots,
+                p.ballots_in_week,
+                p.verified_ballots,
+                p.top_line().replace('|', "/"),
+            );
+        }
+        if m.polls.iter().any(|p| !p.verified) {
+            let _ = writeln!(
+                md,
+                "\nОпросы без проверки участников считают голоса по любому ключу респондента: это не число подтверждённых жителей."
+            );
+        }
+    }
     let _ = writeln!(md, "\n## Рейтинг ответственных получателей\n");
     let _ = writeln!(md, "| Место | Получатель | Обращений | В срок | По существу | Удовлетворены | Балл |");
     let _ = writeln!(md, "|---|---|---|---|---|---|---|");
@@ -361,6 +425,7 @@ mod tests {
             overdue_measures: Vec::new(),
             assignments: Vec::new(),
             conflicts: Vec::new(),
+            polls: Vec::new(),
             rating: Vec::new(),
             recommendations: Vec::new(),
             markdown: String::new(),

@@ -50,6 +50,16 @@ string_enum!(
 );
 
 string_enum!(
+    /// How the respondents of an OPEN poll are verified.
+    PollVerification {
+        /// Not at all: any respondent key counts once, and the results say they are unverified.
+        None => "NONE",
+        /// A one-time code sent to the respondent's e-mail or telephone; one ballot per contact.
+        ContactCode => "CONTACT_CODE",
+    }
+);
+
+string_enum!(
     /// How a question is answered.
     QuestionType {
         /// Exactly one option.
@@ -67,6 +77,65 @@ string_enum!(
 pub const MAX_TEXT: usize = 2000;
 /// Lowest and highest value of a SCALE question.
 pub const SCALE: std::ops::RangeInclusive<i32> = 1..=5;
+
+/// How long a one-time code sent to a contact is valid, in minutes.
+pub const CODE_TTL_MINUTES: i64 = 15;
+/// Wrong codes tried against one sent code before it is void.
+pub const CODE_MAX_ATTEMPTS: i32 = 5;
+/// Digits of a code sent to a contact.
+pub const CODE_DIGITS: usize = 6;
+
+/// A respondent's contact, normalised: the same person always gives the same value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Contact {
+    /// An e-mail address, lower-cased.
+    Email(String),
+    /// A telephone number as `+` and 10 to 15 digits (a Russian `8…` or bare ten-digit `9…`
+    /// number becomes `+7…`).
+    Phone(String),
+}
+
+impl Contact {
+    /// The normalised text (what is hashed and what the code is sent to).
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Email(s) | Self::Phone(s) => s,
+        }
+    }
+}
+
+/// Reads a contact: an e-mail address, or a telephone number written with spaces, dashes,
+/// dots or parentheses.
+///
+/// # Errors
+/// A message for a text that is neither.
+pub fn normalise_contact(text: &str) -> Result<Contact, &'static str> {
+    let t = text.trim();
+    if t.contains('@') {
+        return crate::domain::notices::email_address(Some(t))
+            .map(|e| Contact::Email(e.to_lowercase()))
+            .ok_or("is not an e-mail address or a telephone number");
+    }
+    let (plus, body) = match t.strip_prefix('+') {
+        Some(rest) => (true, rest),
+        None => (false, t),
+    };
+    if body.is_empty() || !body.chars().all(|c| c.is_ascii_digit() || " -().".contains(c)) {
+        return Err("is not an e-mail address or a telephone number");
+    }
+    let mut digits: String = body.chars().filter(char::is_ascii_digit).collect();
+    if !plus {
+        if digits.len() == 11 && digits.starts_with('8') {
+            digits.replace_range(0..1, "7");
+        } else if digits.len() == 10 && digits.starts_with('9') {
+            digits.insert(0, '7');
+        }
+    }
+    if !(10..=15).contains(&digits.len()) {
+        return Err("is not an e-mail address or a telephone number");
+    }
+    Ok(Contact::Phone(format!("+{digits}")))
+}
 
 /// What can be done to a poll.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -290,6 +359,18 @@ mod tests {
         );
         assert_eq!(check_questions(PollKind::Vote, &[])[0].path, "input.questions");
         assert!(check_questions(PollKind::Discussion, &[]).is_empty());
+    }
+
+    #[test]
+    fn contacts_are_normalised() {
+        assert_eq!(normalise_contact(" Ivan@Mail.TEST "), Ok(Contact::Email("ivan@mail.test".into())));
+        for phone in ["8 (913) 555-12-34", "+7 913 555 12 34", "9135551234", "+79135551234"] {
+            assert_eq!(normalise_contact(phone), Ok(Contact::Phone("+79135551234".into())), "{phone}");
+        }
+        assert_eq!(normalise_contact("+44 20 7946 0958"), Ok(Contact::Phone("+442079460958".into())));
+        for bad in ["", "ivan", "ivan@", "12345", "+7 913 ABC", "ул. Ленина, 1", "+1234567890123456"] {
+            assert!(normalise_contact(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub mod outbox;
 pub mod poll;
 pub mod poll_answer;
 pub mod poll_ballot;
+pub mod poll_code;
 pub mod poll_comment;
 pub mod poll_invite;
 pub mod poll_option;

@@ -16,6 +16,10 @@ pub struct Model {
     pub territory_id: Option<i64>,
     pub category_id: Option<i64>,
     pub public_results: bool,
+    /// `NONE` or `CONTACT_CODE` (a one-time code sent to the respondent's contact).
+    pub verification: String,
+    /// When it was closed.
+    pub closed_at: Option<DateTimeUtc>,
     pub created_by_id: Option<i64>,
     pub version: i32,
     pub created_at: DateTimeUtc,

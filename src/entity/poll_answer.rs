@@ -15,6 +15,14 @@ pub struct Model {
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
-pub enum Relation {}
+pub enum Relation {
+    /// The ballot the answer belongs to (for counts by the ballot's territory).
+    #[sea_orm(
+        belongs_to = "super::poll_ballot::Entity",
+        from = "Column::BallotId",
+        to = "super::poll_ballot::Column::Id"
+    )]
+    Ballot,
+}
 
 impl ActiveModelBehavior for ActiveModel {}

@@ -9,6 +9,10 @@ pub struct Model {
     pub poll_id: i64,
     pub respondent_hash: String,
     pub at: DateTimeUtc,
+    /// Whether the respondent was verified (an invitation code or a code sent to its contact).
+    pub verified: bool,
+    /// The territory the ballot counts for: the one the respondent named, else the poll's.
+    pub territory_id: Option<i64>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

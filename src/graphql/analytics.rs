@@ -357,6 +357,100 @@ impl From<svc::ConflictRow> for RecipientConflictsRow {
     }
 }
 
+/// How often an option was chosen by the respondents of one territory.
+#[derive(SimpleObject)]
+pub struct PollOptionCount {
+    pub question_id: ID,
+    pub option_id: ID,
+    pub count: i32,
+}
+
+/// The ballots and answers of one territory in a poll: the territory the respondent named,
+/// else the poll's own; `territoryId` "none" when neither.
+#[derive(SimpleObject)]
+pub struct PollTerritoryAnswers {
+    pub territory_id: ID,
+    pub label: String,
+    pub ballots: i32,
+    /// Options of SINGLE and MULTIPLE questions chosen at least once.
+    pub options: Vec<PollOptionCount>,
+}
+
+/// The most chosen option of a SINGLE or MULTIPLE question.
+#[derive(SimpleObject)]
+pub struct PollTopAnswer {
+    pub question: String,
+    pub option: String,
+    pub count: i32,
+    /// Share of the poll's ballots.
+    pub share: f64,
+}
+
+/// One poll of a period: participation and answers by territory (decree 1.2б).
+#[derive(SimpleObject)]
+pub struct PollAnalyticsRow {
+    pub poll_id: ID,
+    pub title: String,
+    pub status: crate::domain::poll::PollStatus,
+    pub access: crate::domain::poll::PollAccess,
+    pub verification: crate::domain::poll::PollVerification,
+    /// Whether the poll verifies its respondents; `false`: the ballots are not counted citizens.
+    pub verified: bool,
+    /// Ballots cast before the period's end.
+    pub ballots: i32,
+    /// Of them, cast within the period.
+    pub ballots_in_period: i32,
+    /// Of them, with a verified respondent.
+    pub verified_ballots: i32,
+    /// `verifiedBallots / ballots`; null without ballots.
+    pub verified_share: Option<f64>,
+    /// Most ballots first.
+    pub by_territory: Vec<PollTerritoryAnswers>,
+    /// Per SINGLE or MULTIPLE question, in order.
+    pub top_answers: Vec<PollTopAnswer>,
+}
+
+impl TryFrom<svc::PollRow> for PollAnalyticsRow {
+    type Error = AppError;
+    fn try_from(r: svc::PollRow) -> AppResult<Self> {
+        Ok(Self {
+            poll_id: ID(r.poll.id.to_string()),
+            verified_share: r.verified_share(),
+            status: r.poll.status.parse().map_err(AppError::internal)?,
+            access: r.poll.access.parse().map_err(AppError::internal)?,
+            verification: r.poll.verification.parse().map_err(AppError::internal)?,
+            title: r.poll.title,
+            verified: r.verified,
+            ballots: int(r.ballots),
+            ballots_in_period: int(r.ballots_in_period),
+            verified_ballots: int(r.verified_ballots),
+            by_territory: r
+                .by_territory
+                .into_iter()
+                .map(|t| PollTerritoryAnswers {
+                    territory_id: opt_id(t.territory_id),
+                    label: t.label,
+                    ballots: int(t.ballots),
+                    options: t
+                        .options
+                        .into_iter()
+                        .map(|o| PollOptionCount {
+                            question_id: ID(o.question_id.to_string()),
+                            option_id: ID(o.option_id.to_string()),
+                            count: int(o.count),
+                        })
+                        .collect(),
+                })
+                .collect(),
+            top_answers: r
+                .top_answers
+                .into_iter()
+                .map(|a| PollTopAnswer { question: a.question, option: a.option, count: int(a.count), share: a.share })
+                .collect(),
+        })
+    }
+}
+
 /// The weekly analytical note to the Head of the city (аналитическая записка).
 #[derive(SimpleObject)]
 pub struct WeeklyMemo {
@@ -591,6 +685,17 @@ impl Analytics {
         let period = period.period()?;
         let rows = svc::conflicts(state(ctx), who(ctx), period).await?;
         Ok(rows.into_iter().map(RecipientConflictsRow::from).collect())
+    }
+
+    /// Poll results of the period (decree 1.2б): the polls open to voting in it, newest
+    /// first, with participation (ballots, verified share) and answers by the respondents'
+    /// territory. A user limited to a territory gets the polls of its subtree; an EXECUTOR
+    /// limited to its recipient is refused (polls are not per recipient).
+    #[graphql(complexity = "250 + 10 * child_complexity")]
+    async fn polls(&self, ctx: &Context<'_>, period: PeriodInput) -> AppResult<Vec<PollAnalyticsRow>> {
+        let period = period.period()?;
+        let rows = svc::polls(state(ctx), who(ctx), period).await?;
+        rows.into_iter().map(PollAnalyticsRow::try_from).collect()
     }
 
     /// The weekly memo for the week starting on `weekStart` (must be a Monday).

@@ -8,7 +8,9 @@ use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 
 use crate::domain::conflicts::ConflictFlag;
-use crate::entity::{appeal, appeal_answer, appeal_event, appeal_task, cur_request_material, practice, user};
+use crate::entity::{
+    appeal, appeal_answer, appeal_event, appeal_task, cur_request_material, poll_comment, practice, user,
+};
 use crate::error::AppError;
 use crate::store::batch;
 
@@ -84,6 +86,20 @@ impl Loader<i64> for RoadmapPracticesLoader {
     }
 }
 
+/// Loads the discussion comments of many polls (hidden ones included), oldest first, in one
+/// statement; the resolver leaves hidden ones out for those who may not see them.
+pub struct PollCommentsLoader(pub DatabaseConnection);
+
+impl Loader<i64> for PollCommentsLoader {
+    type Value = Vec<poll_comment::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[i64]) -> Result<HashMap<i64, Self::Value>, Self::Error> {
+        let rows = crate::service::polls::comments_of(&self.0, keys).await.map_err(Arc::new)?;
+        Ok(grouped(rows.into_iter().map(|c| (c.poll_id, c))))
+    }
+}
+
 /// Loads the materials of many ЦУР requests in one statement.
 pub struct CurMaterialsLoader(pub DatabaseConnection);
 
@@ -140,6 +156,7 @@ pub struct Loaders {
     pub cur_materials: DataLoader<CurMaterialsLoader>,
     pub appeal_answers: DataLoader<AppealAnswersLoader>,
     pub conflict_flags: DataLoader<ConflictFlagsLoader>,
+    pub poll_comments: DataLoader<PollCommentsLoader>,
 }
 
 impl Loaders {
@@ -154,6 +171,7 @@ impl Loaders {
             cur_materials: DataLoader::new(CurMaterialsLoader(db.clone()), tokio::spawn),
             appeal_answers: DataLoader::new(AppealAnswersLoader(db.clone()), tokio::spawn),
             conflict_flags: DataLoader::new(ConflictFlagsLoader(db.clone()), tokio::spawn),
+            poll_comments: DataLoader::new(PollCommentsLoader(db.clone()), tokio::spawn),
         }
     }
 }

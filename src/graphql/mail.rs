@@ -17,7 +17,8 @@ use crate::service::mail::{self as svc, MailWithAttempts};
 #[derive(SimpleObject)]
 pub struct QueuedMail {
     pub id: ID,
-    /// Whom it goes to: `user:<id>` (staff) or `author:<appeal id>` (the author of an appeal).
+    /// Whom it goes to: `user:<id>` (staff), `author:<appeal id>` (the author of an appeal) or
+    /// `pollCode:<id>` (a one-time poll code; its address is not kept once sent).
     pub recipient: String,
     /// What it is about: the outbox event (`APPEAL_ANSWERED`, `MEMO_READY`, …) or `DIGEST`.
     pub topic: String,

@@ -28,6 +28,7 @@ pub fn request_cap(field: &str) -> Option<(&'static str, u32)> {
         "Mutation.sendTestEmail" => ("mail", 1),
         // Each reads the author columns of every appeal.
         "Query.personalDataSubject" | "Mutation.erasePersonalData" => ("privacy", 1),
+        "Mutation.requestPollCode" => ("pollCode", 1),
         "Query.analytics" => ("analytics", 10),
         "Query.suggestCategory" | "Query.possibleDuplicates" => ("similarity", 10),
         _ => return None,
@@ -144,7 +145,9 @@ pub fn rule_for(field: &str) -> Option<Access> {
         | "Mutation.closePoll"
         | "Mutation.generatePollInvites"
         | "Mutation.moderatePollComment" => Roles(ROUTERS),
-        "Query.publicPoll" | "Mutation.castVote" | "Mutation.addPollComment" => Public,
+        "Query.publicPoll" | "Query.publicPolls" | "Mutation.castVote" | "Mutation.addPollComment" => Public,
+        // Sends an e-mail or an SMS: rate-limited per address and per contact by the service.
+        "Mutation.requestPollCode" => Public,
         "Query.notifications"
         | "Query.notificationSettings"
         | "Mutation.markNotificationsRead"

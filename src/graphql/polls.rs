@@ -8,10 +8,12 @@ use chrono::{DateTime, Utc};
 use super::connection::{connection, forward_window};
 use super::reference::{Category, Territory, load_category, load_territory};
 use super::{caller, parse_id, state};
-use crate::domain::poll::{AnswerIn, PollAccess, PollAction, PollKind, PollStatus, QuestionDraft, QuestionType};
+use crate::domain::poll::{
+    AnswerIn, PollAccess, PollAction, PollKind, PollStatus, PollVerification, QuestionDraft, QuestionType,
+};
 use crate::entity::{poll, poll_comment};
 use crate::error::{AppError, AppResult};
-use crate::service::polls::{self, NewPoll, PollFilter as Filter};
+use crate::service::polls::{self, BallotIn, NewPoll, PollFilter as Filter};
 
 /// Who looks at a poll, which decides what of it they see.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,6 +70,10 @@ impl Poll {
     async fn access(&self) -> AppResult<PollAccess> {
         self.model.access.parse().map_err(AppError::internal)
     }
+    /// How respondents are verified (OPEN polls; INVITE polls are verified by their codes).
+    async fn verification(&self) -> AppResult<PollVerification> {
+        self.model.verification.parse().map_err(AppError::internal)
+    }
     async fn opens_at(&self) -> Option<DateTime<Utc>> {
         self.model.opens_at
     }
@@ -113,6 +119,8 @@ impl Poll {
         let staff = self.viewer == Viewer::Staff;
         Ok(Some(PollResults {
             ballots: i32::try_from(r.ballots).unwrap_or(i32::MAX),
+            verified: r.verified,
+            verified_ballots: i32::try_from(r.verified_ballots).unwrap_or(i32::MAX),
             questions: r
                 .questions
                 .into_iter()
@@ -138,8 +146,14 @@ impl Poll {
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn comments(&self, ctx: &Context<'_>) -> AppResult<Vec<PollComment>> {
         let staff = self.viewer == Viewer::Staff;
-        let rows = polls::comments(&state(ctx).db, PollId(self.model.id), staff).await?;
-        Ok(rows.into_iter().map(|c| PollComment::new(c, staff)).collect())
+        let rows = ctx
+            .data_unchecked::<super::loaders::Loaders>()
+            .poll_comments
+            .load_one(self.model.id)
+            .await
+            .map_err(std::sync::Arc::unwrap_or_clone)?
+            .unwrap_or_default();
+        Ok(rows.into_iter().filter(|c| staff || !c.hidden).map(|c| PollComment::new(c, staff)).collect())
     }
     async fn version(&self) -> i32 {
         self.model.version
@@ -166,6 +180,12 @@ pub struct QuestionOption {
 #[derive(SimpleObject)]
 pub struct PollResults {
     pub ballots: i32,
+    /// Whether the poll verifies its respondents (INVITE codes, or a code sent to the contact
+    /// with CONTACT_CODE). `false`: any respondent key counted once; the ballots are not
+    /// counted citizens.
+    pub verified: bool,
+    /// Ballots whose respondent was verified.
+    pub verified_ballots: i32,
     pub questions: Vec<QuestionResult>,
 }
 
@@ -256,6 +276,8 @@ pub struct CreatePollInput {
     pub questions: Vec<QuestionInput>,
     /// Whether the public sees the results once closed (default true).
     pub public_results: Option<bool>,
+    /// How respondents of an OPEN poll are verified (default NONE: reported as unverified).
+    pub verification: Option<PollVerification>,
 }
 
 #[derive(InputObject)]
@@ -272,6 +294,10 @@ pub struct CastVoteInput {
     /// OPEN polls: any stable key of the respondent (stored hashed); INVITE polls: the invitation code.
     pub respondent_key: String,
     pub answers: Vec<AnswerInput>,
+    /// CONTACT_CODE polls: the code sent to the contact given as respondentKey (requestPollCode).
+    pub code: Option<String>,
+    /// The territory the respondent lives in; by default the poll's territory, if any.
+    pub territory_id: Option<ID>,
 }
 
 fn id_opt(id: &ID) -> Option<i64> {
@@ -307,6 +333,31 @@ impl PollQuery {
             .map(|model| {
                 let q = Some(questions.remove(&model.id).unwrap_or_default());
                 Poll { model, viewer, questions: q }
+            })
+            .collect();
+        Ok(PollConnection::from_offset(nodes, offset, total))
+    }
+
+    /// Public: the polls open to everyone now (PUBLISHED, OPEN access, within their voting
+    /// window), newest first; as `publicPoll` shows them (no results while open, no hidden
+    /// comments, no text answers).
+    #[graphql(complexity = "crate::graphql::connection::page_cost(first) * child_complexity")]
+    async fn public_polls(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+    ) -> AppResult<PollConnection> {
+        let (offset, limit) = forward_window(first, after.as_deref())?;
+        let st = state(ctx);
+        let (rows, total) = polls::list_public(&st.db, st.clock.now(), offset, limit).await?;
+        let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
+        let mut questions = polls::questions_of(&st.db, &ids).await?;
+        let nodes = rows
+            .into_iter()
+            .map(|model| {
+                let q = Some(questions.remove(&model.id).unwrap_or_default());
+                Poll { model, viewer: Viewer::Public, questions: q }
             })
             .collect();
         Ok(PollConnection::from_offset(nodes, offset, total))
@@ -365,6 +416,7 @@ impl PollMutation {
             territory_id: opt("input.territoryId", input.territory_id.as_ref())?,
             category_id: opt("input.categoryId", input.category_id.as_ref())?,
             public_results: input.public_results.unwrap_or(true),
+            verification: input.verification.unwrap_or(PollVerification::None),
             questions: input
                 .questions
                 .into_iter()
@@ -410,7 +462,22 @@ impl PollMutation {
                 text: a.text,
             })
             .collect();
-        polls::cast_vote(state(ctx), caller(ctx), PollId(poll_id), &input.respondent_key, &answers).await
+        let ballot = BallotIn {
+            respondent_key: input.respondent_key,
+            code: input.code,
+            territory_id: input.territory_id.as_ref().map(id_opt),
+            answers,
+        };
+        polls::cast_vote(state(ctx), caller(ctx), PollId(poll_id), &ballot).await
+    }
+
+    /// Public, for OPEN polls with CONTACT_CODE verification: sends a one-time code (6 digits,
+    /// valid 15 minutes) to an e-mail address or, with an SMS gateway configured, a telephone
+    /// number; the ballot then gives the contact as respondentKey and the code. Neither is
+    /// stored in clear.
+    async fn request_poll_code(&self, ctx: &Context<'_>, poll_id: ID, contact: String) -> AppResult<bool> {
+        let poll_id = id_opt(&poll_id).ok_or_else(|| AppError::NotFound("poll".into()))?;
+        polls::request_code(state(ctx), caller(ctx), PollId(poll_id), &contact).await
     }
 
     /// Public on published DISCUSSION polls.

@@ -116,6 +116,10 @@ async fn send_one(state: &AppState, mailer: &Mailer, d: delivery::Model) {
     let recorded = async {
         let txn = crate::db::begin_write(&state.writer).await?;
         let status = deliveries::finish_attempt(&txn, &d, &attempt, after, state.clock.now()).await?;
+        // A poll code's e-mail holds a citizen's address: blanked once it is sent or dead.
+        if d.topic == crate::service::polls::POLL_CODE_TOPIC && status != Some(DeliveryStatus::Pending) {
+            deliveries::blank_mail(&txn, d.id).await?;
+        }
         txn.commit().await?;
         AppResult::Ok(status)
     }

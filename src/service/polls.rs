@@ -5,6 +5,13 @@
 //! the UNIQUE index on `(poll_id, respondent_hash)` and, for invitations, an
 //! `UPDATE poll_invites SET used_at = … WHERE code_hash = … AND used_at IS NULL` whose
 //! affected row count decides. Keys and codes are stored only as SHA-256 hashes.
+//!
+//! OPEN polls with `CONTACT_CODE` verification take one ballot per contact: the citizen asks
+//! for a code ([`request_code`]: six digits, valid 15 minutes, five wrong tries, sent by e-mail
+//! through the mail queue or by SMS through `MCU_SMS_GATEWAY_URL`), then votes with the
+//! contact as its respondent key and the code; the code row's `used_at` is set in the ballot's
+//! transaction, so a code counts once. Neither the contact nor the code is stored in clear
+//! (the queued e-mail holds the address until it is sent, then it is blanked).
 
 use std::collections::HashMap;
 
@@ -22,20 +29,26 @@ use super::{Caller, audit};
 use crate::domain::access::Principal;
 use crate::domain::events::Topic;
 use crate::domain::lifecycle::AppealStatus;
+use crate::domain::notices::{CHANNEL_MAIL, Envelope};
 use crate::domain::poll::{
-    AnswerIn, Chosen, MAX_TEXT, PollAccess, PollAction, PollKind, PollStatus, QuestionDraft, QuestionSpec,
-    QuestionType, check_ballot, check_questions, transition,
+    AnswerIn, CODE_DIGITS, CODE_MAX_ATTEMPTS, CODE_TTL_MINUTES, Chosen, Contact, MAX_TEXT, PollAccess, PollAction,
+    PollKind, PollStatus, PollVerification, QuestionDraft, QuestionSpec, QuestionType, check_ballot, check_questions,
+    normalise_contact, transition,
 };
 use crate::domain::poll::{PollCommentId, PollId};
 use crate::entity::{
-    appeal, category, poll, poll_answer, poll_ballot, poll_comment, poll_invite, poll_option, poll_question, territory,
+    appeal, category, poll, poll_answer, poll_ballot, poll_code, poll_comment, poll_invite, poll_option, poll_question,
+    territory,
 };
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
+use crate::store::deliveries::{self, NewMail};
 use crate::store::outbox::{self, Change, Subject};
 
 /// Most invitation codes generated at once.
 pub const MAX_INVITES: i32 = 1000;
+/// The topic of a queued e-mail with a poll code (its payload is blanked once sent).
+pub const POLL_CODE_TOPIC: &str = "POLL_CODE";
 const CODE_ALPHABET: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ23456789";
 
 /// A new poll with its questions.
@@ -50,6 +63,8 @@ pub struct NewPoll {
     pub territory_id: Option<i64>,
     pub category_id: Option<i64>,
     pub public_results: bool,
+    /// How respondents of an OPEN poll are verified.
+    pub verification: PollVerification,
     pub questions: Vec<QuestionDraft>,
 }
 
@@ -88,6 +103,11 @@ pub struct QuestionResults {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PollResults {
     pub ballots: u64,
+    /// Whether the poll verifies its respondents (an invitation code or a code sent to the
+    /// contact); `false`: any respondent key counted, the figures are not of counted citizens.
+    pub verified: bool,
+    /// Ballots whose respondent was verified.
+    pub verified_ballots: u64,
     pub questions: Vec<QuestionResults>,
 }
 
@@ -116,6 +136,26 @@ fn respondent_hash(poll_id: i64, key: &str) -> String {
 
 fn code_hash(code: &str) -> String {
     sha256_hex(&format!("invite:{}", code.trim().to_uppercase()))
+}
+
+/// The poll-scoped hash of a normalised contact: the respondent hash of its ballot.
+fn contact_hash(poll_id: i64, contact: &Contact) -> String {
+    sha256_hex(&format!("poll:{poll_id}:contact:{}", contact.as_str()))
+}
+
+fn sent_code_hash(contact_hash: &str, code: &str) -> String {
+    sha256_hex(&format!("pollcode:{contact_hash}:{}", code.trim()))
+}
+
+fn contact_code() -> String {
+    let mut rng = rand::rng();
+    (0..CODE_DIGITS).map(|_| char::from(b'0' + rng.random_range(0..10u8))).collect()
+}
+
+/// Whether a poll verifies its respondents: INVITE polls by their codes, OPEN polls with
+/// `CONTACT_CODE` by a code sent to the contact.
+pub fn verifies(p: &poll::Model) -> bool {
+    p.access == PollAccess::Invite.as_str() || p.verification == PollVerification::ContactCode.as_str()
 }
 
 fn invite_code() -> String {
@@ -150,6 +190,25 @@ pub async fn list(
     if !filter.kind.is_empty() {
         cond = cond.add(poll::Column::Kind.is_in(filter.kind.iter().map(|s| s.as_str())));
     }
+    let query = poll::Entity::find().filter(cond);
+    let total = query.clone().count(conn).await?;
+    let rows = query.order_by_desc(poll::Column::Id).offset(offset).limit(limit).all(conn).await?;
+    Ok((rows, total))
+}
+
+/// A page of the polls open to everyone now (PUBLISHED, OPEN access, within their voting
+/// window), newest first, and their total count.
+pub async fn list_public(
+    conn: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    offset: u64,
+    limit: u64,
+) -> AppResult<(Vec<poll::Model>, u64)> {
+    let cond = Condition::all()
+        .add(poll::Column::Status.eq(PollStatus::Published.as_str()))
+        .add(poll::Column::Access.eq(PollAccess::Open.as_str()))
+        .add(Condition::any().add(poll::Column::OpensAt.is_null()).add(poll::Column::OpensAt.lte(now)))
+        .add(Condition::any().add(poll::Column::ClosesAt.is_null()).add(poll::Column::ClosesAt.gt(now)));
     let query = poll::Entity::find().filter(cond);
     let total = query.clone().count(conn).await?;
     let rows = query.order_by_desc(poll::Column::Id).offset(offset).limit(limit).all(conn).await?;
@@ -203,6 +262,15 @@ pub async fn comments(
     Ok(q.order_by_asc(poll_comment::Column::Id).all(conn).await?)
 }
 
+/// The comments of many polls, hidden ones included, oldest first, in one statement.
+pub async fn comments_of(conn: &impl ConnectionTrait, poll_ids: &[i64]) -> AppResult<Vec<poll_comment::Model>> {
+    Ok(poll_comment::Entity::find()
+        .filter(poll_comment::Column::PollId.is_in(poll_ids.iter().copied()))
+        .order_by_asc(poll_comment::Column::Id)
+        .all(conn)
+        .await?)
+}
+
 /// Creates a DRAFT poll with its questions.
 ///
 /// # Errors
@@ -220,6 +288,12 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewPoll) -> AppResul
         errors.push(FieldError { path: "input.closesAt".into(), message: "must be after opensAt".into() });
     }
     errors.extend(check_questions(new.kind, &new.questions));
+    if new.verification == PollVerification::ContactCode && new.access != PollAccess::Open {
+        errors.push(FieldError {
+            path: "input.verification".into(),
+            message: "INVITE polls are verified by their invitation codes; CONTACT_CODE is for OPEN polls".into(),
+        });
+    }
     let txn = crate::db::begin_write(&state.writer).await?;
     if let Some(id) = new.category_id
         && category::Entity::find_by_id(id).one(&txn).await?.is_none()
@@ -247,6 +321,8 @@ pub async fn create(state: &AppState, caller: &Caller, new: NewPoll) -> AppResul
         territory_id: Set(new.territory_id),
         category_id: Set(new.category_id),
         public_results: Set(new.public_results),
+        verification: Set(new.verification.as_str().to_string()),
+        closed_at: Set(None),
         created_by_id: Set(created_by),
         version: Set(1),
         created_at: Set(now),
@@ -314,6 +390,9 @@ pub async fn act(
     am.status = Set(to.as_str().to_string());
     am.version = Set(p.version + 1);
     am.updated_at = Set(now);
+    if to == PollStatus::Closed {
+        am.closed_at = Set(Some(now));
+    }
     let res = poll::Entity::update_many()
         .set(am)
         .filter(poll::Column::Id.eq(id))
@@ -377,17 +456,17 @@ pub async fn generate_invites(
     Ok(codes)
 }
 
-fn check_window(p: &poll::Model, now: DateTime<Utc>) -> AppResult<()> {
+fn check_window(p: &poll::Model, now: DateTime<Utc>, path: &str) -> AppResult<()> {
     match status_of(p)? {
         PollStatus::Draft => return Err(AppError::NotFound("poll".into())),
-        PollStatus::Closed => return Err(AppError::bad("input.pollId", "the poll is closed")),
+        PollStatus::Closed => return Err(AppError::bad(path, "the poll is closed")),
         PollStatus::Published => {}
     }
     if p.opens_at.is_some_and(|o| now < o) {
-        return Err(AppError::bad("input.pollId", "the poll is not open yet"));
+        return Err(AppError::bad(path, "the poll is not open yet"));
     }
     if p.closes_at.is_some_and(|c| now >= c) {
-        return Err(AppError::bad("input.pollId", "the poll has ended"));
+        return Err(AppError::bad(path, "the poll has ended"));
     }
     Ok(())
 }
@@ -396,28 +475,72 @@ fn client_key(caller: &Caller) -> String {
     caller.ip.clone().unwrap_or_else(|| "unknown".into())
 }
 
-/// Public: casts one ballot. OPEN polls take one ballot per respondent key, INVITE polls one
-/// per invitation code.
+/// A ballot as sent by a citizen.
+#[derive(Debug, Clone, Default)]
+pub struct BallotIn {
+    /// OPEN polls without verification: any stable key; with `CONTACT_CODE`: the contact the
+    /// code was sent to; INVITE polls: the invitation code.
+    pub respondent_key: String,
+    /// The code sent to the contact (`CONTACT_CODE` polls).
+    pub code: Option<String>,
+    /// The territory the respondent names (already parsed; `None` when not an id of ours).
+    pub territory_id: Option<Option<i64>>,
+    pub answers: Vec<AnswerIn>,
+}
+
+/// The sent code that a `CONTACT_CODE` ballot presents, checked: the newest unused, unexpired
+/// code of the contact with tries left must match. A wrong code counts a try (committed).
+async fn check_sent_code(
+    state: &AppState,
+    poll_id: i64,
+    respondent: &str,
+    code: Option<&str>,
+    now: DateTime<Utc>,
+) -> AppResult<i64> {
+    let code = code.map(str::trim).unwrap_or_default();
+    if code.is_empty() {
+        return Err(AppError::bad("input.code", "this poll needs the code sent to the contact (requestPollCode)"));
+    }
+    let sent = poll_code::Entity::find()
+        .filter(poll_code::Column::PollId.eq(poll_id))
+        .filter(poll_code::Column::ContactHash.eq(respondent))
+        .filter(poll_code::Column::UsedAt.is_null())
+        .filter(poll_code::Column::ExpiresAt.gt(now))
+        .filter(poll_code::Column::Attempts.lt(CODE_MAX_ATTEMPTS))
+        .order_by_desc(poll_code::Column::Id)
+        .one(&state.db)
+        .await?
+        .ok_or_else(|| AppError::bad("input.code", "no valid code for this contact: ask for a new one"))?;
+    if sent.code_hash != sent_code_hash(respondent, code) {
+        let txn = crate::db::begin_write(&state.writer).await?;
+        poll_code::Entity::update_many()
+            .col_expr(poll_code::Column::Attempts, Expr::col(poll_code::Column::Attempts).add(1))
+            .filter(poll_code::Column::Id.eq(sent.id))
+            .exec(&txn)
+            .await?;
+        txn.commit().await?;
+        return Err(AppError::bad("input.code", "wrong code"));
+    }
+    Ok(sent.id)
+}
+
+/// Public: casts one ballot. OPEN polls take one ballot per respondent key (per contact with
+/// `CONTACT_CODE`, which also needs the code sent to it), INVITE polls one per invitation code.
 ///
 /// # Errors
 /// `RATE_LIMITED` past the per-client limit; `NOT_FOUND` for an unknown or unpublished poll;
 /// `BAD_USER_INPUT` outside the voting window, for an invalid ballot (with paths like
-/// `input.answers.0.optionIds`) or an unknown or used invitation code; `CONFLICT` when the
-/// respondent has already voted.
-pub async fn cast_vote(
-    state: &AppState,
-    caller: &Caller,
-    poll_id: PollId,
-    respondent_key: &str,
-    answers: &[AnswerIn],
-) -> AppResult<bool> {
+/// `input.answers.0.optionIds`), an unknown or used invitation code, a contact that is not
+/// one, a missing, wrong, expired or used sent code (`input.code`) or an unknown territory;
+/// `CONFLICT` when the respondent has already voted.
+pub async fn cast_vote(state: &AppState, caller: &Caller, poll_id: PollId, ballot: &BallotIn) -> AppResult<bool> {
     let poll_id = poll_id.0;
     let window = Duration::minutes(10);
     rate_limit(state, "poll-vote", &client_key(caller), state.settings.poll_rate_limit, window).await?;
     let now = state.clock.now();
     let p = get_public(&state.db, PollId(poll_id)).await?;
-    check_window(&p, now)?;
-    let key = respondent_key.trim();
+    check_window(&p, now, "input.pollId")?;
+    let key = ballot.respondent_key.trim();
     if key.is_empty() || key.chars().count() > 200 {
         return Err(AppError::bad("input.respondentKey", "must be 1 to 200 characters"));
     }
@@ -428,9 +551,34 @@ pub async fn cast_vote(
             Ok(QuestionSpec { id: q.id, kind: question_type(q)?, option_ids: o.iter().map(|o| o.id).collect() })
         })
         .collect::<AppResult<_>>()?;
-    let chosen = check_ballot(&specs, answers).map_err(AppError::BadInput)?;
+    let chosen = check_ballot(&specs, &ballot.answers).map_err(AppError::BadInput)?;
+    let territory_id = match ballot.territory_id {
+        None => p.territory_id,
+        Some(None) => return Err(AppError::bad("input.territoryId", "no such territory")),
+        Some(Some(id)) => {
+            territory::Entity::find_by_id(id)
+                .filter(territory::Column::Active.eq(true))
+                .one(&state.db)
+                .await?
+                .ok_or_else(|| AppError::bad("input.territoryId", "no such territory"))?;
+            Some(id)
+        }
+    };
     let invite = p.access == PollAccess::Invite.as_str();
-    let respondent = if invite { code_hash(key) } else { respondent_hash(poll_id, key) };
+    let by_code = !invite && p.verification == PollVerification::ContactCode.as_str();
+    let respondent = if invite {
+        code_hash(key)
+    } else if by_code {
+        let contact = normalise_contact(key).map_err(|m| AppError::bad("input.respondentKey", m))?;
+        contact_hash(poll_id, &contact)
+    } else {
+        respondent_hash(poll_id, key)
+    };
+    let sent_code = if by_code {
+        Some(check_sent_code(state, poll_id, &respondent, ballot.code.as_deref(), now).await?)
+    } else {
+        None
+    };
     let txn = crate::db::begin_write(&state.writer).await?;
     if invite {
         let used = poll_invite::Entity::update_many()
@@ -444,10 +592,24 @@ pub async fn cast_vote(
             return Err(AppError::bad("input.respondentKey", "unknown or already used invitation code"));
         }
     }
+    if let Some(id) = sent_code {
+        let used = poll_code::Entity::update_many()
+            .col_expr(poll_code::Column::UsedAt, Expr::value(now))
+            .filter(poll_code::Column::Id.eq(id))
+            .filter(poll_code::Column::UsedAt.is_null())
+            .filter(poll_code::Column::Attempts.lt(CODE_MAX_ATTEMPTS))
+            .exec(&txn)
+            .await?;
+        if used.rows_affected != 1 {
+            return Err(AppError::bad("input.code", "the code was used already: ask for a new one"));
+        }
+    }
     let ballot = poll_ballot::ActiveModel {
         poll_id: Set(poll_id),
         respondent_hash: Set(respondent),
         at: Set(now),
+        verified: Set(invite || by_code),
+        territory_id: Set(territory_id),
         ..Default::default()
     }
     .insert(&txn)
@@ -495,10 +657,123 @@ pub async fn cast_vote(
     Ok(true)
 }
 
+/// Public: sends a one-time code for a ballot in an OPEN poll with `CONTACT_CODE`
+/// verification to `contact`: an e-mail address (queued for the mail sender) or a telephone
+/// number (posted to `MCU_SMS_GATEWAY_URL` at once). Only hashes of the contact and the code
+/// are stored; a new code does not void an earlier one that is still valid. A contact that
+/// has voted already gets a message saying so instead of a code (its row is stored used), and
+/// the caller the same answer as for any other contact: whether someone voted is told only to
+/// that someone.
+///
+/// # Errors
+/// `RATE_LIMITED` past the per-address or per-contact limit (within an hour); `NOT_FOUND`
+/// for an unknown or unpublished poll; `BAD_USER_INPUT` on `pollId` outside the voting window
+/// or for a poll without code verification, on `contact` for a text that is neither an
+/// e-mail address nor a telephone number or one that cannot be served (no e-mail configured,
+/// no SMS gateway); `CONFLICT` when the SMS gateway did not take the message.
+pub async fn request_code(state: &AppState, caller: &Caller, poll_id: PollId, contact: &str) -> AppResult<bool> {
+    let poll_id = poll_id.0;
+    let hour = Duration::hours(1);
+    let limits = (state.settings.poll_code_address_limit, state.settings.poll_code_contact_limit);
+    rate_limit(state, "poll-code-address", &client_key(caller), limits.0, hour).await?;
+    let now = state.clock.now();
+    let p = get_public(&state.db, PollId(poll_id)).await?;
+    check_window(&p, now, "pollId")?;
+    if p.access != PollAccess::Open.as_str() || p.verification != PollVerification::ContactCode.as_str() {
+        return Err(AppError::bad("pollId", "this poll does not verify respondents by a code"));
+    }
+    let contact = normalise_contact(contact).map_err(|m| AppError::bad("contact", m))?;
+    let sms = match &contact {
+        Contact::Email(_) if state.mailer.is_none() => {
+            return Err(AppError::bad("contact", "codes cannot be sent by e-mail: e-mail is not configured"));
+        }
+        Contact::Email(_) => None,
+        Contact::Phone(_) => Some(state.settings.sms_gateway_url.clone().ok_or_else(|| {
+            AppError::bad("contact", "codes are not sent to telephones (no SMS gateway); give an e-mail address")
+        })?),
+    };
+    let respondent = contact_hash(poll_id, &contact);
+    let voted = poll_ballot::Entity::find()
+        .filter(poll_ballot::Column::PollId.eq(poll_id))
+        .filter(poll_ballot::Column::RespondentHash.eq(respondent.as_str()))
+        .count(&state.db)
+        .await?
+        > 0;
+    rate_limit(state, "poll-code-contact", &respondent, limits.1, hour).await?;
+    let code = contact_code();
+    let text = if voted {
+        format!(
+            "По этому контакту уже принят голос в опросе «{}»; повторно проголосовать нельзя. Если голосовали не вы, сообщите в муниципальный центр управления.",
+            p.title
+        )
+    } else {
+        format!(
+            "Код для участия в опросе «{}»: {code}. Код действует {CODE_TTL_MINUTES} минут. Если вы не запрашивали код, не отвечайте на это сообщение.",
+            p.title
+        )
+    };
+    if let Some(url) = &sms {
+        let body = serde_json::json!({ "to": contact.as_str(), "text": text }).to_string();
+        let outcome = state.webhooks.post(url, &[], body).await;
+        if let Some(error) = outcome.error {
+            tracing::warn!(poll = poll_id, error = %error, "the SMS gateway did not take a poll code");
+            return Err(AppError::Conflict("the SMS gateway did not take the message; try again later".into()));
+        }
+    }
+    let txn = crate::db::begin_write(&state.writer).await?;
+    let row = poll_code::ActiveModel {
+        poll_id: Set(poll_id),
+        code_hash: Set(sent_code_hash(&respondent, &code)),
+        contact_hash: Set(respondent),
+        attempts: Set(0),
+        expires_at: Set(now + Duration::minutes(CODE_TTL_MINUTES)),
+        // Nothing to vote with when the contact has voted: the row is born used.
+        used_at: Set(voted.then_some(now)),
+        created_at: Set(now),
+        ..Default::default()
+    }
+    .insert(&txn)
+    .await?;
+    if let Contact::Email(to) = &contact {
+        // Not on behalf of an outbox row (outbox_id 0, which has no foreign key): the code is
+        // for this citizen only and announced to nobody.
+        let mail = NewMail {
+            target: format!("pollCode:{}", row.id),
+            outbox_id: 0,
+            topic: POLL_CODE_TOPIC.to_owned(),
+            key: format!("pollcode:{}", row.id),
+            envelope: Envelope {
+                to: to.clone(),
+                subject: if voted {
+                    format!("Голос в опросе «{}» уже принят", p.title)
+                } else {
+                    format!("Код для участия в опросе «{}»", p.title)
+                },
+                body: text,
+            },
+        };
+        deliveries::queue_mail(&txn, CHANNEL_MAIL, vec![mail], now).await?;
+    }
+    let channel = if sms.is_some() { "SMS" } else { "EMAIL" };
+    let data = serde_json::json!({ "channel": channel });
+    audit::record(&txn, caller, now, "requestPollCode", Some(format!("poll:{poll_id}")), Some(data)).await?;
+    txn.commit().await?;
+    if sms.is_none() {
+        state.announcements.wake_mail();
+    }
+    Ok(true)
+}
+
 /// The results of a poll: ballots, per-option counts and shares, scale averages, text answers.
 pub async fn results(conn: &impl ConnectionTrait, poll_id: PollId) -> AppResult<PollResults> {
     let poll_id = poll_id.0;
+    let p = get(conn, PollId(poll_id)).await?;
     let ballots = poll_ballot::Entity::find().filter(poll_ballot::Column::PollId.eq(poll_id)).count(conn).await?;
+    let verified_ballots = poll_ballot::Entity::find()
+        .filter(poll_ballot::Column::PollId.eq(poll_id))
+        .filter(poll_ballot::Column::Verified.eq(true))
+        .count(conn)
+        .await?;
     let qs = questions(conn, PollId(poll_id)).await?;
     let grouped: Vec<(i64, Option<i64>, Option<i32>, i64)> = poll_answer::Entity::find()
         .select_only()
@@ -556,7 +831,7 @@ pub async fn results(conn: &impl ConnectionTrait, poll_id: PollId) -> AppResult<
             texts: q_texts,
         });
     }
-    Ok(PollResults { ballots, questions: out })
+    Ok(PollResults { ballots, verified: verifies(&p), verified_ballots, questions: out })
 }
 
 fn check_comment(text: &str) -> AppResult<String> {

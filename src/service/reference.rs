@@ -612,6 +612,7 @@ fn followers(kind: Kind) -> &'static [(&'static str, &'static str)] {
             ("users", "territory_id"),
             ("roadmaps", "territory_id"),
             ("polls", "territory_id"),
+            ("poll_ballots", "territory_id"),
             ("practices", "territory_id"),
             ("territories", "parent_id"),
         ],

@@ -359,6 +359,22 @@ pub async fn queue_mail(
     Ok(written)
 }
 
+/// Replaces the message of an e-mail with an empty one (the address and the text gone), for
+/// messages that must not outlive their sending.
+///
+/// # Errors
+/// On a database failure.
+pub async fn blank_mail(conn: &impl ConnectionTrait, id: i64) -> AppResult<()> {
+    let blank = Envelope { to: String::new(), subject: String::new(), body: String::new() };
+    let payload = serde_json::to_string(&blank).map_err(AppError::internal)?;
+    delivery::Entity::update_many()
+        .col_expr(delivery::Column::Payload, Expr::value(payload))
+        .filter(delivery::Column::Id.eq(id))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 /// When the next pending e-mail falls due, if any.
 ///
 /// # Errors

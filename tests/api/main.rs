@@ -35,6 +35,7 @@ mod notifications;
 mod outbox;
 mod pii_masking;
 mod policy;
+mod poll_verification;
 mod polls;
 mod practices;
 mod privacy;

@@ -18,7 +18,7 @@ use super::{Filter, GroupBy, GrowthItem, Period, SummaryParts, VisibleAppeal};
 use crate::domain::access::Principal;
 use crate::domain::deadlines::SlaState;
 use crate::domain::labels::UNASSIGNED;
-use crate::domain::memo::{AssignmentLine, MeasureLine, MemoPoint, OverdueGroup, OverdueLine};
+use crate::domain::memo::{AssignmentLine, MeasureLine, MemoPoint, OverdueGroup, OverdueLine, PollLine};
 use crate::entity::appeal;
 use crate::entity::recipient;
 use crate::error::{AppError, AppResult};
@@ -84,6 +84,19 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         .into_iter()
         .map(|c| (c.recipient.name, c.flagged, c.escalation, c.repeated_reopening))
         .collect();
+    let polls = super::polls::polls_in(state, scoped, week)
+        .await?
+        .into_iter()
+        .map(|r| PollLine {
+            closed: r.closed,
+            title: r.poll.title,
+            verified: r.verified,
+            ballots: r.ballots,
+            ballots_in_week: r.ballots_in_period,
+            verified_ballots: r.verified_ballots,
+            top: r.top_answers.into_iter().map(|a| (a.question, a.option, a.count, a.share)).collect(),
+        })
+        .collect();
     let memo = Memo {
         week_start,
         week_end: week.to,
@@ -99,6 +112,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         assignments,
         rating,
         conflicts,
+        polls,
         recommendations: Vec::new(),
         markdown: String::new(),
         timezone: state.settings.timezone,

@@ -16,6 +16,7 @@ mod conflicts;
 mod growth;
 mod map;
 mod memo;
+mod polls;
 mod query;
 mod rating;
 mod summary;
@@ -38,6 +39,7 @@ pub use map::{
     GeoCell, HeatCell, Heatmap, PROBLEM_POINT_RESOLUTION, ProblemPoint, geo_cells, heatmap, heatmap_of, problem_points,
 };
 pub use memo::{Memo, overdue_appeals, weekly_memo};
+pub use polls::{OptionCount as PollOptionCount, PollRow, TerritoryAnswers, TopAnswer, polls};
 pub use rating::{RatingRow, recipient_rating, recipient_rating_of};
 pub use summary::{summary, summary_of};
 pub use trend::{TrendPoint, TrendSeries, bucket_start, buckets, trend};

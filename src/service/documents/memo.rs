@@ -360,7 +360,37 @@ pub fn docx(report: &MemoReport) -> AppResult<Vec<u8>> {
         doc.table(&t);
     }
 
-    doc.heading(1, "8. Рекомендации");
+    doc.heading(1, "8. Опросы и голосования жителей");
+    if m.polls.is_empty() {
+        doc.text("Опросов за неделю не проводилось.");
+    } else {
+        let mut t = Table::new(columns(&[
+            ("Опрос", 2600, Align::Left),
+            ("Состояние", 1500, Align::Left),
+            ("Участников", 1000, Align::Right),
+            ("За неделю", 900, Align::Right),
+            ("Проверено", 1000, Align::Right),
+            ("Главные ответы", 2355, Align::Left),
+        ]));
+        for p in &m.polls {
+            t.row(vec![
+                cell(&p.title),
+                cell(p.state()),
+                cell(count(p.ballots)),
+                cell(count(p.ballots_in_week)),
+                cell(count(p.verified_ballots)),
+                cell(p.top_line()),
+            ]);
+        }
+        doc.table(&t);
+        if m.polls.iter().any(|p| !p.verified) {
+            doc.text(
+                "Опросы без проверки участников считают голоса по любому ключу респондента: это не число подтверждённых жителей.",
+            );
+        }
+    }
+
+    doc.heading(1, "9. Рекомендации");
     for (i, r) in m.recommendations.iter().enumerate() {
         doc.text(format!("{}. {}", i + 1, decimal_commas(r)));
     }
@@ -781,6 +811,25 @@ fn write_xlsx(report: &MemoReport) -> Result<Vec<u8>, XlsxError> {
         sh.int(row, 3, a.days_late)?;
         sh.text(row, 4, &a.meeting)?;
         sh.date(row, 5, a.meeting_on)?;
+    }
+    sh.finish()?;
+
+    let mut sh = Sheet::new(
+        &mut wb,
+        &f,
+        "Опросы",
+        &["Опрос", "Состояние", "Участников", "За неделю", "Проверено", "Главные ответы"],
+    )?;
+    sh.wrap_at(0, 40.0);
+    sh.wrap_at(5, 80.0);
+    for (i, p) in m.polls.iter().enumerate() {
+        let row = i as u32 + 1;
+        sh.text(row, 0, &p.title)?;
+        sh.text(row, 1, &p.state())?;
+        sh.int(row, 2, p.ballots)?;
+        sh.int(row, 3, p.ballots_in_week)?;
+        sh.int(row, 4, p.verified_ballots)?;
+        sh.text(row, 5, &p.top_line())?;
     }
     sh.finish()?;
 
