@@ -28,6 +28,7 @@ mod m20261221_000002_meetings;
 mod m20261222_000001_reference_lifecycle;
 mod m20261223_000001_search_simple;
 mod m20261225_000001_audit_filters;
+mod m20261228_000001_attachments;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -62,6 +63,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261222_000001_reference_lifecycle::Migration),
             Box::new(m20261223_000001_search_simple::Migration),
             Box::new(m20261225_000001_audit_filters::Migration),
+            Box::new(m20261228_000001_attachments::Migration),
         ]
     }
 }

@@ -1,0 +1,19 @@
+//! The sweep of stored files without an attachment row (a process that died between storing
+//! a file and writing its row leaves one). Every process may sweep: deleting is idempotent,
+//! and only files older than the grace period (`MCU_ATTACHMENT_SWEEP_GRACE_SECS`) are touched.
+
+use crate::state::AppState;
+
+/// Sweeps every `MCU_ATTACHMENT_SWEEP_SECS` (the first time one interval after the start),
+/// until the process stops.
+pub async fn run(state: AppState) {
+    loop {
+        tokio::time::sleep(state.settings.attachment_sweep_interval).await;
+        // The storage stamps files with the real time, not the server's (test) clock.
+        match crate::service::attachments::sweep(&state, chrono::Utc::now()).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "swept stored files that had no attachment row"),
+            Err(e) => tracing::warn!(error = %e.message(), "the sweep of stored files failed; it will try again"),
+        }
+    }
+}
