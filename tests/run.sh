@@ -34,9 +34,11 @@ if ! command -v moto_server >/dev/null; then
 fi
 if [ -z "${MCU_TEST_S3_ENDPOINT:-}" ]; then
   s3_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  moto_server -H 127.0.0.1 -p "$s3_port" >/dev/null 2>&1 &
+  # In a session of its own, so that stopping its process group stops it whatever wrapper
+  # (a pyenv shim, a virtualenv script) started it.
+  setsid moto_server -H 127.0.0.1 -p "$s3_port" >/dev/null 2>&1 &
   moto_pid=$!
-  trap 'kill "$moto_pid" 2>/dev/null || true' EXIT
+  trap 'kill -- "-$moto_pid" 2>/dev/null || true' EXIT
   for _ in $(seq 1 50); do
     (echo >"/dev/tcp/127.0.0.1/$s3_port") 2>/dev/null && break
     sleep 0.2

@@ -355,7 +355,7 @@ mod tests {
     fn the_disposition_has_an_ascii_fallback_and_the_percent_encoded_original() {
         assert_eq!(
             content_disposition("Ответ на обращение.pdf"),
-            "attachment; filename=\"_______ __ _________.pdf\"; filename*=UTF-8''%D0%9E%D1%82%D0%B2%D0%B5%D1%82%20%D0%BD%D0%B0%20%D0%BE%D0%B1%D1%80%D0%B0%D1%89%D0%B5%D0%BD%D0%B8%D0%B5.pdf"
+            "attachment; filename=\"_____ __ _________.pdf\"; filename*=UTF-8''%D0%9E%D1%82%D0%B2%D0%B5%D1%82%20%D0%BD%D0%B0%20%D0%BE%D0%B1%D1%80%D0%B0%D1%89%D0%B5%D0%BD%D0%B8%D0%B5.pdf"
         );
         assert_eq!(
             content_disposition("a\"b%c.pdf"),
