@@ -587,3 +587,37 @@ async fn the_attachments_migration_rolls_back_and_reapplies() {
     assert_eq!(n, 0, "the table comes back empty");
     added(&upload(&app, Some(&s.curator), &format!("appeal:{id}"), None, "b.pdf", &pdf(100)).await);
 }
+
+#[tokio::test]
+async fn a_client_that_reads_too_slowly_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_on(Store::Local, |a| a.download_timeout_ms = 500).await;
+    let s = app.staff().await;
+    let id = assigned_appeal(&app, &s).await;
+    let size = 12 << 20;
+    let r = upload(&app, Some(&s.curator), &format!("appeal:{id}"), None, "big.pdf", &pdf(size)).await;
+    let url = added(&r)["url"].as_str().unwrap().to_string();
+    // A client with a small receive buffer, so that what is in flight (its buffer and the
+    // server's send buffer, a few MB) is far less than the file and the server must wait.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(64 * 1024).unwrap();
+    let addr: std::net::SocketAddr = app.base.trim_start_matches("http://").parse().unwrap();
+    let mut stream = socket.connect(addr).await.unwrap();
+    let request = format!(
+        "GET {url} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\nConnection: close\r\n\r\n",
+        s.executor
+    );
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut got = stream.read(&mut buf).await.unwrap();
+    assert!(String::from_utf8_lossy(&buf[..got]).starts_with("HTTP/1.1 200"));
+    // The reader stalls past the server's limit, then reads on as fast as it can.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    loop {
+        match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    assert!(got < size, "the server closed the download after its time limit: {got} of {size} bytes read");
+}
