@@ -261,6 +261,9 @@ pub struct SettingsArgs {
     /// is younger).
     #[arg(long, env = "MCU_ATTACHMENT_SWEEP_GRACE_SECS", default_value = "86400", global = true)]
     pub attachment_sweep_grace_secs: u64,
+    /// Milliseconds between passes that fetch the files linked from ingested appeals.
+    #[arg(long, env = "MCU_ATTACHMENT_FETCH_MS", default_value = "5000", global = true)]
+    pub attachment_fetch_ms: u64,
     /// Longest download of an attached file (`/files/…`) in milliseconds: a client that reads
     /// slower is cut off.
     #[arg(long, env = "MCU_DOWNLOAD_TIMEOUT_MS", default_value = "900000", global = true)]
@@ -343,6 +346,7 @@ pub struct Settings {
     pub attachment_sweep_interval: Duration,
     pub attachment_sweep_grace: Duration,
     pub download_timeout: Duration,
+    pub attachment_fetch_interval: Duration,
 }
 
 impl Settings {
@@ -547,6 +551,7 @@ impl Settings {
         positive("MCU_ATTACHMENT_MAX_OBJECT_BYTES", a.attachment_max_object_bytes)?;
         positive("MCU_ATTACHMENT_SWEEP_SECS", a.attachment_sweep_secs)?;
         positive("MCU_DOWNLOAD_TIMEOUT_MS", a.download_timeout_ms)?;
+        positive("MCU_ATTACHMENT_FETCH_MS", a.attachment_fetch_ms)?;
         if let Some(u) = &a.storage_url
             && !u.starts_with("file://")
             && !u.starts_with("s3://")
@@ -560,6 +565,7 @@ impl Settings {
             attachment_sweep_interval: Duration::from_secs(a.attachment_sweep_secs),
             attachment_sweep_grace: Duration::from_secs(a.attachment_sweep_grace_secs),
             download_timeout: Duration::from_millis(a.download_timeout_ms),
+            attachment_fetch_interval: Duration::from_millis(a.attachment_fetch_ms),
             suggestion_threshold: a.suggestion_threshold,
             import_max_rows: a.import_max_rows,
             import_max_unpacked_bytes: a.import_max_unpacked_bytes,

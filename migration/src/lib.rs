@@ -29,6 +29,7 @@ mod m20261222_000001_reference_lifecycle;
 mod m20261223_000001_search_simple;
 mod m20261225_000001_audit_filters;
 mod m20261228_000001_attachments;
+mod m20261228_000002_attachment_fetches;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -64,6 +65,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261223_000001_search_simple::Migration),
             Box::new(m20261225_000001_audit_filters::Migration),
             Box::new(m20261228_000001_attachments::Migration),
+            Box::new(m20261228_000002_attachment_fetches::Migration),
         ]
     }
 }

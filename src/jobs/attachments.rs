@@ -17,3 +17,18 @@ pub async fn run(state: AppState) {
         }
     }
 }
+
+/// Fetches links given with ingested appeals every `MCU_ATTACHMENT_FETCH_MS`, until the
+/// process stops (every process may: a link is claimed before it is fetched).
+pub async fn run_fetches(state: AppState) {
+    loop {
+        tokio::time::sleep(state.settings.attachment_fetch_interval).await;
+        match crate::service::attachments::fetch_pending(&state).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(files = n, "fetched files of ingested appeals"),
+            Err(e) => {
+                tracing::warn!(error = %e.message(), "fetching files of ingested appeals failed; it will try again");
+            }
+        }
+    }
+}

@@ -62,6 +62,7 @@ pub fn spawn(state: &AppState) {
     tokio::spawn(in_background(watch::run(state.clone())));
     tokio::spawn(in_background(memo::run(state.clone(), state.settings.memo_check_interval)));
     tokio::spawn(in_background(attachments::run(state.clone())));
+    tokio::spawn(in_background(attachments::run_fetches(state.clone())));
     if state.mailer.is_some() {
         tokio::spawn(in_background(mail::run(state.clone())));
         tokio::spawn(in_background(mail::run_digest(state.clone())));

@@ -19,7 +19,7 @@ use super::{Caller, audit};
 use crate::domain::access::{Denied, Principal};
 use crate::domain::appeal::AppealId;
 use crate::domain::attachments::{self as rules, AttachmentRole, FileType, Sniffed, TargetKind};
-use crate::entity::{attachment, cur_request, meeting, roadmap};
+use crate::entity::{attachment, attachment_fetch, cur_request, meeting, roadmap};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
@@ -218,6 +218,21 @@ pub async fn add(
 ) -> AppResult<attachment::Model> {
     let (kind, target_id) = rules::parse_target(target).map_err(|why| AppError::bad("target", why))?;
     check_write(state, &state.db, caller, kind, target_id, role).await?;
+    store(state, caller, kind, target_id, role, incoming, true).await
+}
+
+/// Stores a file and writes its row; `checked`: the caller's access is checked again in the
+/// row's transaction (the server's own fetches of ingested links are not held to a person's
+/// rule).
+async fn store(
+    state: &AppState,
+    caller: &Caller,
+    kind: TargetKind,
+    target_id: i64,
+    role: AttachmentRole,
+    incoming: Incoming,
+    checked: bool,
+) -> AppResult<attachment::Model> {
     let settings = &state.settings;
     let Incoming { file_name, mut content } = incoming;
     let file_name = rules::clean_name(&file_name);
@@ -262,7 +277,9 @@ pub async fn add(
         let txn = crate::db::begin_write(&state.writer).await?;
         // Checked again in the transaction that writes the row: the object may have changed
         // (or gone) while the file was stored.
-        check_write(state, &txn, caller, kind, target_id, role).await?;
+        if checked {
+            check_write(state, &txn, caller, kind, target_id, role).await?;
+        }
         let used = used_bytes(&txn, kind, target_id).await?;
         if used + stored_size > settings.attachment_max_object_bytes {
             return Err(AppError::bad(
@@ -463,4 +480,88 @@ pub async fn sweep(state: &AppState, now: DateTime<Utc>) -> AppResult<usize> {
 /// whose files the viewer may not read shows none).
 pub fn may_list(principal: &Principal, kind: TargetKind) -> bool {
     kind.read_rule().check(principal).is_ok()
+}
+
+/// Status of a link waiting to be fetched.
+const PENDING: &str = "PENDING";
+
+/// Records links to files given with ingested appeals, in the appeals' transaction.
+///
+/// # Errors
+/// A database error.
+pub async fn record_links(conn: &impl ConnectionTrait, links: &[(i64, &str)], now: DateTime<Utc>) -> AppResult<()> {
+    if links.is_empty() {
+        return Ok(());
+    }
+    let rows = links.iter().map(|(appeal_id, url)| attachment_fetch::ActiveModel {
+        appeal_id: Set(*appeal_id),
+        url: Set((*url).to_string()),
+        status: Set(PENDING.into()),
+        attempts: Set(0),
+        error: Set(None),
+        attachment_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+        ..Default::default()
+    });
+    attachment_fetch::Entity::insert_many(rows).exec(conn).await?;
+    Ok(())
+}
+
+/// Fetches links recorded by [`record_links`] into the appeals' attachments (role AUTHOR):
+/// up to 20 per call, each claimed first so that two processes never fetch one link. A link
+/// that fails (refused address, too large, not an accepted type, unreachable) is marked
+/// FAILED with the reason; one that was being fetched when its process stopped stays
+/// FETCHING. Returns how many were fetched.
+///
+/// # Errors
+/// A database error.
+pub async fn fetch_pending(state: &AppState) -> AppResult<usize> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let rows = attachment_fetch::Entity::find()
+        .filter(attachment_fetch::Column::Status.eq(PENDING))
+        .order_by_asc(attachment_fetch::Column::Id)
+        .limit(20)
+        .all(&state.db)
+        .await?;
+    let system = Caller { principal: Principal::System, ..Caller::default() };
+    let mut done = 0;
+    for r in rows {
+        let claimed = attachment_fetch::Entity::update_many()
+            .col_expr(attachment_fetch::Column::Status, Expr::value("FETCHING"))
+            .col_expr(attachment_fetch::Column::Attempts, Expr::col(attachment_fetch::Column::Attempts).add(1))
+            .col_expr(attachment_fetch::Column::UpdatedAt, Expr::value(state.clock.now()))
+            .filter(attachment_fetch::Column::Id.eq(r.id))
+            .filter(attachment_fetch::Column::Status.eq(PENDING))
+            .exec(&state.writer)
+            .await?;
+        if claimed.rows_affected != 1 {
+            continue;
+        }
+        let outcome = match state.webhooks.fetch(&r.url, state.settings.attachment_max_bytes).await {
+            Ok(fetched) => {
+                let incoming = Incoming { file_name: fetched.name, content: fetched.file };
+                store(state, &system, TargetKind::Appeal, r.appeal_id, AttachmentRole::Author, incoming, false)
+                    .await
+                    .map_err(|e| e.message())
+            }
+            Err(why) => Err(why),
+        };
+        let (status, error, attachment_id) = match outcome {
+            Ok(row) => {
+                done += 1;
+                ("DONE", None, Some(row.id))
+            }
+            Err(why) => ("FAILED", Some(why), None),
+        };
+        attachment_fetch::Entity::update_many()
+            .col_expr(attachment_fetch::Column::Status, Expr::value(status))
+            .col_expr(attachment_fetch::Column::Error, Expr::value(error))
+            .col_expr(attachment_fetch::Column::AttachmentId, Expr::value(attachment_id))
+            .col_expr(attachment_fetch::Column::UpdatedAt, Expr::value(state.clock.now()))
+            .filter(attachment_fetch::Column::Id.eq(r.id))
+            .exec(&state.writer)
+            .await?;
+    }
+    Ok(done)
 }

@@ -66,6 +66,7 @@ fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
         reopened: r.reopened,
         source_due,
         source_overdue: r.overdue,
+        attachment_urls: Vec::new(),
     }
 }
 

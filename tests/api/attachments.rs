@@ -621,3 +621,83 @@ async fn a_client_that_reads_too_slowly_is_cut_off() {
     }
     assert!(got < size, "the server closed the download after its time limit: {got} of {size} bytes read");
 }
+
+const INGEST: &str = "mutation($i:[IngestAppealInput!]!){ingestAppeals(input:$i){created rejected{row field message}}}";
+
+/// A file server on the loopback: `/photo.jpg` (a photo with GPS EXIF), `/big.pdf` (over the
+/// test's limit), `/program.jpg` (a Windows program); returns its base URL.
+async fn file_server() -> String {
+    use axum::routing::get;
+    let photo = photo_with_gps();
+    let router = axum::Router::new()
+        .route("/photo.jpg", get(move || async move { photo }))
+        .route("/big.pdf", get(|| async { pdf(200_000) }))
+        .route("/program.jpg", get(|| async { b"MZ\x90\0\x03\0\0\0\x04\0\0\0\xff\xff\0\0".to_vec() }));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    format!("http://127.0.0.1:{port}")
+}
+
+/// The fetches of links once none is waiting (within 20 s): (status, error) by URL.
+async fn fetched(app: &TestApp) -> std::collections::BTreeMap<String, (String, Option<String>)> {
+    use sea_orm::EntityTrait;
+    for _ in 0..200 {
+        let rows = mcu::entity::attachment_fetch::Entity::find().all(&app.state.db).await.unwrap();
+        if rows.iter().all(|r| r.status != "PENDING" && r.status != "FETCHING") {
+            return rows.into_iter().map(|r| (r.url, (r.status, r.error))).collect();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the links were not fetched in time");
+}
+
+#[tokio::test]
+async fn files_linked_from_ingested_items_are_fetched_in_the_background_within_the_limits() {
+    let app = spawn_on(Store::Local, |a| a.attachment_max_bytes = 100_000).await;
+    let s = app.staff().await;
+    let files = file_server().await;
+    let item = json!({"channel": "POS", "externalId": "pos-1", "kind": "MESSAGE",
+        "receivedAt": "2026-12-01T10:00:00+07:00", "text": "Яма во дворе, фото приложено",
+        "attachmentUrls": [format!("{files}/photo.jpg"), format!("{files}/big.pdf"), format!("{files}/program.jpg")]});
+    let bad = json!({"channel": "POS", "externalId": "pos-2", "kind": "MESSAGE",
+        "receivedAt": "2026-12-01T10:00:00+07:00", "text": "Ещё", "attachmentUrls": ["file:///etc/passwd"]});
+    let r = app.gql(Some(&s.coordinator), INGEST, json!({"i": [item, bad]})).await;
+    assert_eq!(r.data()["ingestAppeals"]["created"], 1);
+    assert_eq!(r.data()["ingestAppeals"]["rejected"][0]["field"], "attachmentUrls");
+    let got = fetched(&app).await;
+    assert_eq!(got[&format!("{files}/photo.jpg")].0, "DONE");
+    let big = &got[&format!("{files}/big.pdf")];
+    assert_eq!(big.0, "FAILED");
+    assert!(big.1.as_deref().unwrap().contains("larger than 100000 bytes"), "{big:?}");
+    let program = &got[&format!("{files}/program.jpg")];
+    assert_eq!(program.0, "FAILED");
+    assert!(program.1.as_deref().unwrap().contains("not an accepted type"), "{program:?}");
+
+    let q = "{ appeals(first: 5) { edges { node { attachments { fileName contentType url } } } } }";
+    let r = app.gql(Some(&s.coordinator), q, json!({})).await;
+    let files = r.data()["appeals"]["edges"][0]["node"]["attachments"].as_array().unwrap().clone();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(files[0]["fileName"], "photo.jpg");
+    assert_eq!(files[0]["contentType"], "image/jpeg");
+    let photo = get(&app, Some(&s.coordinator), files[0]["url"].as_str().unwrap(), None).await.bytes().await.unwrap();
+    assert!(!contains(&photo, b"Exif"), "a fetched photo loses its EXIF too");
+    assert_eq!(stored_files(&app).await, 2, "the photo and its thumbnail; nothing of the refused files");
+}
+
+#[tokio::test]
+async fn a_link_to_a_private_or_loopback_address_is_not_fetched() {
+    let app = spawn_on(Store::Local, |a| a.webhook_allow_private = false).await;
+    let s = app.staff().await;
+    let files = file_server().await;
+    let item = json!({"channel": "POS", "externalId": "pos-1", "kind": "MESSAGE",
+        "receivedAt": "2026-12-01T10:00:00+07:00", "text": "Яма",
+        "attachmentUrls": [format!("{files}/photo.jpg"), "http://localhost:1/photo.jpg"]});
+    let r = app.gql(Some(&s.coordinator), INGEST, json!({"i": [item]})).await;
+    assert_eq!(r.data()["ingestAppeals"]["created"], 1);
+    for (url, (status, error)) in fetched(&app).await {
+        assert_eq!(status, "FAILED", "{url}");
+        assert!(error.as_deref().unwrap().contains("refused"), "{url}: {error:?}");
+    }
+    assert_eq!(stored_files(&app).await, 0);
+}

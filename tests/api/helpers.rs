@@ -90,6 +90,7 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         attachment_sweep_secs: 3600,
         attachment_sweep_grace_secs: 86_400,
         download_timeout_ms: 60_000,
+        attachment_fetch_ms: 200,
     }
 }
 
