@@ -11,7 +11,7 @@ use mcu::config::SettingsArgs;
 const ADD: &str = "mutation($t:ID!,$f:Upload!,$r:AttachmentRole){ a: addAttachment(target:$t, file:$f, role:$r) { id fileName contentType size url thumbnailUrl role createdAt } }";
 
 /// Uploads `bytes` named `name` to `target` as `role` (AUTHOR when `None`).
-async fn upload(
+pub async fn upload(
     app: &TestApp,
     token: Option<&str>,
     target: &str,
@@ -52,7 +52,7 @@ async fn get(app: &TestApp, token: Option<&str>, url: &str, range: Option<&str>)
 }
 
 /// A small PDF (its content, whatever its name).
-fn pdf(len: usize) -> Vec<u8> {
+pub fn pdf(len: usize) -> Vec<u8> {
     let mut v = b"%PDF-1.4\n".to_vec();
     while v.len() < len.saturating_sub(6) {
         v.push(b'a' + (v.len() % 26) as u8);
