@@ -17,7 +17,8 @@ RUN touch src/main.rs src/lib.rs migration/src/lib.rs \
     && cp target/release/mcu /usr/local/bin/mcu
 
 FROM debian:bookworm-slim
-RUN useradd --system --home /var/lib/mcu --create-home mcu
+RUN useradd --system --home /var/lib/mcu --create-home mcu \
+    && mkdir /var/lib/mcu/files && chown mcu /var/lib/mcu/files
 COPY --from=build /usr/local/bin/mcu /usr/local/bin/mcu
 USER mcu
 WORKDIR /var/lib/mcu

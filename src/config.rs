@@ -267,6 +267,34 @@ pub struct SettingsArgs {
     /// Appeals anonymised per transaction by the retention run.
     #[arg(long, env = "MCU_RETENTION_BATCH", default_value = "200", global = true)]
     pub retention_batch: u32,
+    /// Where attached files are kept: `file:///path/to/dir` or `s3://bucket/prefix` (credentials,
+    /// region and endpoint from `AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`…). Unset: the directory `<database file>.files`
+    /// beside an embedded database, `./files` with PostgreSQL. S3 options may also be given in
+    /// the query (`?endpoint=http://127.0.0.1:9000&allow_http=true`, `object_store`'s names).
+    #[arg(long, env = "MCU_STORAGE_URL", hide_env_values = true, global = true)]
+    pub storage_url: Option<String>,
+    /// Largest attached file in bytes.
+    #[arg(long, env = "MCU_ATTACHMENT_MAX_BYTES", default_value = "52428800", global = true)]
+    pub attachment_max_bytes: u64,
+    /// Largest total of the files attached to one object (an appeal, a roadmap…) in bytes.
+    #[arg(long, env = "MCU_ATTACHMENT_MAX_OBJECT_BYTES", default_value = "209715200", global = true)]
+    pub attachment_max_object_bytes: u64,
+    /// Seconds between sweeps of stored files that have no attachment row (left by a crash
+    /// between storing a file and writing its row).
+    #[arg(long, env = "MCU_ATTACHMENT_SWEEP_SECS", default_value = "3600", global = true)]
+    pub attachment_sweep_secs: u64,
+    /// Age in seconds from which a stored file without a row is swept (an upload in progress
+    /// is younger).
+    #[arg(long, env = "MCU_ATTACHMENT_SWEEP_GRACE_SECS", default_value = "86400", global = true)]
+    pub attachment_sweep_grace_secs: u64,
+    /// Milliseconds between passes that fetch the files linked from ingested appeals.
+    #[arg(long, env = "MCU_ATTACHMENT_FETCH_MS", default_value = "5000", global = true)]
+    pub attachment_fetch_ms: u64,
+    /// Longest download of an attached file (`/files/…`) in milliseconds: a client that reads
+    /// slower is cut off.
+    #[arg(long, env = "MCU_DOWNLOAD_TIMEOUT_MS", default_value = "900000", global = true)]
+    pub download_timeout_ms: u64,
 }
 
 /// Validated settings the application runs with.
@@ -350,6 +378,14 @@ pub struct Settings {
     pub retention_check_interval: Duration,
     /// Appeals per transaction of the retention run.
     pub retention_batch: u32,
+    /// `MCU_STORAGE_URL`, if set.
+    pub storage_url: Option<String>,
+    pub attachment_max_bytes: u64,
+    pub attachment_max_object_bytes: u64,
+    pub attachment_sweep_interval: Duration,
+    pub attachment_sweep_grace: Duration,
+    pub download_timeout: Duration,
+    pub attachment_fetch_interval: Duration,
 }
 
 impl Settings {
@@ -369,6 +405,7 @@ impl Settings {
             &mut a.smtp_url,
             &mut a.mail_from,
             &mut a.public_url,
+            &mut a.storage_url,
         ] {
             if optional.as_deref().is_some_and(str::is_empty) {
                 *optional = None;
@@ -564,7 +601,25 @@ impl Settings {
         if !rating_weights.is_valid() {
             return Err(bad("MCU_RATING_WEIGHTS", "weights must be non-negative and not all zero".into()));
         }
+        positive("MCU_ATTACHMENT_MAX_BYTES", a.attachment_max_bytes)?;
+        positive("MCU_ATTACHMENT_MAX_OBJECT_BYTES", a.attachment_max_object_bytes)?;
+        positive("MCU_ATTACHMENT_SWEEP_SECS", a.attachment_sweep_secs)?;
+        positive("MCU_DOWNLOAD_TIMEOUT_MS", a.download_timeout_ms)?;
+        positive("MCU_ATTACHMENT_FETCH_MS", a.attachment_fetch_ms)?;
+        if let Some(u) = &a.storage_url
+            && !u.starts_with("file://")
+            && !u.starts_with("s3://")
+        {
+            return Err(bad("MCU_STORAGE_URL", "must be file:///path/to/dir or s3://bucket/prefix".into()));
+        }
         Ok(Self {
+            storage_url: a.storage_url,
+            attachment_max_bytes: a.attachment_max_bytes,
+            attachment_max_object_bytes: a.attachment_max_object_bytes,
+            attachment_sweep_interval: Duration::from_secs(a.attachment_sweep_secs),
+            attachment_sweep_grace: Duration::from_secs(a.attachment_sweep_grace_secs),
+            download_timeout: Duration::from_millis(a.download_timeout_ms),
+            attachment_fetch_interval: Duration::from_millis(a.attachment_fetch_ms),
             suggestion_threshold: a.suggestion_threshold,
             import_max_rows: a.import_max_rows,
             import_max_unpacked_bytes: a.import_max_unpacked_bytes,

@@ -16,6 +16,7 @@ pub mod jobs;
 pub mod mailer;
 pub mod service;
 pub mod state;
+pub mod storage;
 pub mod store;
 pub mod telemetry;
 pub mod webhook_client;
@@ -176,7 +177,10 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
         .map(Arc::new);
     let webhooks = webhook_client::WebhookClient::from_settings(&settings)
         .map_err(|why| StartError::Config(error::ConfigError { setting: "MCU_WEBHOOK_TIMEOUT_MS", why }))?;
+    let storage = storage::Storage::from_settings(&settings)?;
+    tracing::info!(storage = %storage.describe, "attached files are kept here");
     Ok(AppState {
+        storage: Arc::new(storage),
         db,
         writer,
         jwt: Arc::new(crypto::JwtKeys::new(&secret)?),

@@ -10,7 +10,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = mcu::cli::Cli::parse();
-    match mcu::cli::run(cli).await {
+    // Boxed: the command's future holds the settings and the whole start-up (16 KiB), which
+    // belongs on the heap rather than the main thread's stack.
+    match Box::pin(mcu::cli::run(cli)).await {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("mcu: {e}");

@@ -110,6 +110,8 @@ pub struct AppState {
     pub sealer: Arc<crate::crypto::SecretSealer>,
     /// The HTTP client of outgoing webhooks.
     pub webhooks: Arc<crate::webhook_client::WebhookClient>,
+    /// Where attached files are kept.
+    pub storage: Arc<crate::storage::Storage>,
 }
 
 /// The topic model in memory, with the fingerprint of its training data (kept by

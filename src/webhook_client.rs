@@ -45,6 +45,13 @@ pub struct Outcome {
     pub duration: Duration,
 }
 
+/// A file fetched from a link: spooled to a temporary file, with the last segment of the
+/// link's path as its name.
+pub struct Fetched {
+    pub file: std::fs::File,
+    pub name: String,
+}
+
 /// The resolver that refuses addresses webhooks may not reach.
 struct CheckedResolver {
     allow_private: bool,
@@ -180,6 +187,59 @@ impl WebhookClient {
             error.push_str(&text);
         }
         Outcome { status: Some(status), error: Some(error), duration: started.elapsed() }
+    }
+
+    /// Fetches a file from a link given with an ingested item (`GET`), under the same address
+    /// rules as deliveries (no private or local addresses unless `MCU_WEBHOOK_ALLOW_PRIVATE`,
+    /// no redirects, no proxies, `MCU_WEBHOOK_TIMEOUT_MS`), into a temporary file, reading at
+    /// most `max_bytes`.
+    ///
+    /// # Errors
+    /// Why it could not be fetched, for the fetch's record (never the URL).
+    pub async fn fetch(&self, url: &str, max_bytes: u64) -> Result<Fetched, String> {
+        use tokio::io::AsyncWriteExt;
+        let parsed = url::Url::parse(url).map_err(|_| "the link cannot be read".to_string())?;
+        let literal = match parsed.host() {
+            Some(url::Host::Ipv4(ip)) => Some(std::net::IpAddr::from(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(std::net::IpAddr::from(ip)),
+            _ => None,
+        };
+        if let Some(ip) = literal {
+            self.check_literal(ip).map_err(|e| format!("refused: the URL {e}"))?;
+        }
+        let name = parsed
+            .path_segments()
+            .and_then(|mut s| s.next_back())
+            .map(|s| url::form_urlencoded::parse(s.as_bytes()).map(|(k, _)| k.into_owned()).collect::<String>())
+            .filter(|s| !s.trim().is_empty())
+            .unwrap_or_else(|| "file".into());
+        let mut response = self.client.get(parsed).send().await.map_err(|e| self.describe(&e.without_url()))?;
+        let status = response.status().as_u16();
+        if !crate::domain::webhooks::is_success(status) {
+            return Err(format!("HTTP {status}"));
+        }
+        let too_large = || format!("the file is larger than {max_bytes} bytes");
+        if response.content_length().is_some_and(|l| l > max_bytes) {
+            return Err(too_large());
+        }
+        let file = tempfile::tempfile().map_err(|e| format!("no temporary file: {e}"))?;
+        let mut out = tokio::fs::File::from_std(file);
+        let mut total = 0u64;
+        loop {
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    total += chunk.len() as u64;
+                    if total > max_bytes {
+                        return Err(too_large());
+                    }
+                    out.write_all(&chunk).await.map_err(|e| format!("cannot spool the file: {e}"))?;
+                }
+                Ok(None) => break,
+                Err(e) => return Err(self.describe(&e.without_url())),
+            }
+        }
+        out.flush().await.map_err(|e| format!("cannot spool the file: {e}"))?;
+        Ok(Fetched { file: out.into_std().await, name })
     }
 
     /// A reason for the log from a request error: the refusal of the resolver, a timeout, or

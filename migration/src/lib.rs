@@ -30,6 +30,8 @@ mod m20261223_000001_search_simple;
 mod m20261225_000001_audit_filters;
 mod m20261226_000001_poll_verification;
 mod m20261227_000001_import_skipped;
+mod m20261228_000001_attachments;
+mod m20261228_000002_attachment_fetches;
 mod m20261230_000001_retention;
 
 /// Applies the project's migrations in order.
@@ -67,6 +69,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261225_000001_audit_filters::Migration),
             Box::new(m20261226_000001_poll_verification::Migration),
             Box::new(m20261227_000001_import_skipped::Migration),
+            Box::new(m20261228_000001_attachments::Migration),
+            Box::new(m20261228_000002_attachment_fetches::Migration),
             Box::new(m20261230_000001_retention::Migration),
         ]
     }

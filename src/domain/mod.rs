@@ -20,6 +20,7 @@ macro_rules! typed_id {
 pub mod access;
 pub mod analytics;
 pub mod appeal;
+pub mod attachments;
 pub mod calendar;
 pub mod classifier;
 pub mod conflicts;

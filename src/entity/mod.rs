@@ -10,6 +10,8 @@ pub mod appeal_event;
 pub mod appeal_response_stat;
 pub mod appeal_stat;
 pub mod appeal_task;
+pub mod attachment;
+pub mod attachment_fetch;
 pub mod audit_log;
 pub mod calendar_override;
 pub mod category;

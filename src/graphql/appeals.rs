@@ -287,6 +287,24 @@ impl Appeal {
         }
         Ok(answers)
     }
+    /// Files attached to the appeal (the author's and the answer's), oldest first. Only for
+    /// those who handle the appeal (the files are personal data; an empty list for others).
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
+    async fn attachments(&self, ctx: &Context<'_>) -> AppResult<Vec<super::attachments::Attachment>> {
+        if !self.handles {
+            return Ok(Vec::new());
+        }
+        let files = super::attachments::of_with(
+            self.loaders(ctx),
+            crate::domain::attachments::TargetKind::Appeal,
+            self.model.id.0,
+        )
+        .await?;
+        if !files.is_empty() {
+            self.note_read(ctx);
+        }
+        Ok(files)
+    }
     /// Signs of a conflict with the author (decree 1.2б, 1.2в): reopened at least twice, the
     /// same author on the same category within 30 days before, words of escalation in a
     /// social post. Loaded for a whole page in one statement; the author's key is not shown.

@@ -54,6 +54,11 @@ impl CurRequest {
         let days = days_late(cur_requests::status_of(&self.0)?, self.0.due_date, answered, cur_requests::today(st));
         Ok(days.map(|d| i32::try_from(d).unwrap_or(i32::MAX)))
     }
+    /// Files attached to the request, oldest first.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
+    async fn attachments(&self, ctx: &Context<'_>) -> AppResult<Vec<super::attachments::Attachment>> {
+        super::attachments::of(ctx, crate::domain::attachments::TargetKind::CurRequest, self.0.id).await
+    }
     /// What was sent in answer, in the order it was added.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn materials(&self, ctx: &Context<'_>) -> AppResult<Vec<CurMaterial>> {

@@ -38,6 +38,10 @@ pub struct IngestAppealInput {
     pub status: Option<String>,
     pub answered_at: Option<DateTime<Utc>>,
     pub answer_text: Option<String>,
+    /// Links (http/https, at most 5) to the item's files — photos of the post, a letter —
+    /// fetched in the background into the new appeal's attachments (type and size limits as
+    /// for uploads; no private or local addresses). Ignored for an item already known.
+    pub attachment_urls: Option<Vec<String>>,
 }
 
 /// A rejected item or row: its position (1-based), the field and why.
@@ -330,6 +334,7 @@ impl IntakeMutation {
                     source_due: None,
                     source_overdue: None,
                     status_by_centre: false,
+                    attachment_urls: it.attachment_urls.unwrap_or_default(),
                 },
             ));
         }

@@ -7,9 +7,10 @@ use std::sync::Arc;
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
 
+use crate::domain::attachments::TargetKind;
 use crate::domain::conflicts::ConflictFlag;
 use crate::entity::{
-    appeal, appeal_answer, appeal_event, appeal_task, cur_request_material, poll_comment, practice, user,
+    appeal, appeal_answer, appeal_event, appeal_task, attachment, cur_request_material, poll_comment, practice, user,
 };
 use crate::error::AppError;
 use crate::store::batch;
@@ -145,6 +146,29 @@ impl Loader<i64> for ConflictFlagsLoader {
     }
 }
 
+/// Loads the attachments of many objects in one statement per kind of object.
+pub struct AttachmentsLoader(pub DatabaseConnection);
+
+impl Loader<(TargetKind, i64)> for AttachmentsLoader {
+    type Value = Vec<attachment::Model>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[(TargetKind, i64)]) -> Result<HashMap<(TargetKind, i64), Self::Value>, Self::Error> {
+        let mut by_kind: HashMap<TargetKind, Vec<i64>> = HashMap::new();
+        for (kind, id) in keys {
+            by_kind.entry(*kind).or_default().push(*id);
+        }
+        let mut out: HashMap<(TargetKind, i64), Self::Value> = HashMap::new();
+        for (kind, ids) in by_kind {
+            let rows = crate::service::attachments::of_targets(&self.0, kind, &ids).await.map_err(Arc::new)?;
+            for r in rows {
+                out.entry((kind, r.target_id)).or_default().push(r);
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// The loaders of one request. Recipients, categories and territories come from the
 /// reference data in memory (`service::reference::snapshot`), not from loaders.
 pub struct Loaders {
@@ -157,6 +181,7 @@ pub struct Loaders {
     pub appeal_answers: DataLoader<AppealAnswersLoader>,
     pub conflict_flags: DataLoader<ConflictFlagsLoader>,
     pub poll_comments: DataLoader<PollCommentsLoader>,
+    pub attachments: DataLoader<AttachmentsLoader>,
 }
 
 impl Loaders {
@@ -172,6 +197,7 @@ impl Loaders {
             appeal_answers: DataLoader::new(AppealAnswersLoader(db.clone()), tokio::spawn),
             conflict_flags: DataLoader::new(ConflictFlagsLoader(db.clone()), tokio::spawn),
             poll_comments: DataLoader::new(PollCommentsLoader(db.clone()), tokio::spawn),
+            attachments: DataLoader::new(AttachmentsLoader(db.clone()), tokio::spawn),
         }
     }
 }

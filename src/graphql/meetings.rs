@@ -136,6 +136,11 @@ impl Meeting {
     async fn id(&self) -> ID {
         ID(self.row.id.to_string())
     }
+    /// Files attached to the meeting (materials, the signed minutes), oldest first.
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
+    async fn attachments(&self, ctx: &Context<'_>) -> AppResult<Vec<super::attachments::Attachment>> {
+        super::attachments::of(ctx, crate::domain::attachments::TargetKind::Meeting, self.row.id).await
+    }
     async fn title(&self) -> &str {
         &self.row.title
     }

@@ -3,6 +3,7 @@
 pub mod analytics;
 pub mod appeal_changes;
 pub mod appeals;
+pub mod attachments;
 pub mod auth;
 pub mod calendar;
 pub mod connection;
@@ -83,6 +84,7 @@ pub struct Mutation(
     notifications::NotificationMutation,
     mail::MailMutation,
     privacy::PrivacyMutation,
+    attachments::AttachmentMutation,
 );
 
 /// The root subscription (served over WebSocket at `/graphql/ws`): one part per area.

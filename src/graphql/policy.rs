@@ -9,6 +9,8 @@ const STAFF: &[Role] = Role::ALL;
 const APPEAL_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor, Role::Head];
 const ROUTERS: &[Role] = &[Role::Curator, Role::Coordinator];
 const ANSWERERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor];
+/// Those who may attach files to something: the Head only to meetings (the service checks).
+const ANSWERERS_AND_HEAD: &[Role] = &[Role::Curator, Role::Coordinator, Role::Executor, Role::Head];
 const POLL_READERS: &[Role] = &[Role::Curator, Role::Coordinator, Role::Head];
 const ANY_SCOPE: &[ApiScope] = ApiScope::ALL;
 /// Those who are notified: whom the escalation rule can name, and the Head (the weekly memo).
@@ -153,6 +155,9 @@ pub fn rule_for(field: &str) -> Option<Access> {
         | "Mutation.markNotificationsRead"
         | "Mutation.updateNotificationSettings"
         | "Subscription.notificationAdded" => Roles(NOTIFIED),
+        // The service holds each kind of object to its own rule (who may change it), see
+        // `domain::attachments::TargetKind::write_rule` and `service::attachments`.
+        "Mutation.addAttachment" | "Mutation.deleteAttachment" => Roles(ANSWERERS_AND_HEAD),
         "Subscription.appealChanged" => RolesOrScopes(APPEAL_READERS, &[ApiScope::AppealsRead]),
         _ => return None,
     })

@@ -112,6 +112,11 @@ impl Roadmap {
         let ids = roadmaps::appeal_ids(&state(ctx).db, RoadmapId(self.model.id)).await?;
         Ok(ids.into_iter().map(|i| ID(i.to_string())).collect())
     }
+    /// Files attached to the roadmap, oldest first (for people; empty for tokens).
+    #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
+    async fn attachments(&self, ctx: &Context<'_>) -> AppResult<Vec<super::attachments::Attachment>> {
+        super::attachments::of(ctx, crate::domain::attachments::TargetKind::Roadmap, self.model.id).await
+    }
     /// The best practices it draws on, in the order they were linked.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn practices(&self, ctx: &Context<'_>) -> AppResult<Vec<super::practices::Practice>> {

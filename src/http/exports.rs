@@ -22,7 +22,7 @@ use crate::service::documents::memo;
 use crate::service::scope::AppealScope;
 use crate::service::{Caller, audit, audit_log, auth, exports};
 
-fn app_error(e: &AppError) -> Response {
+pub(super) fn app_error(e: &AppError) -> Response {
     let status = match e {
         AppError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
         AppError::Forbidden(_) => StatusCode::FORBIDDEN,

@@ -1,8 +1,9 @@
 //! The HTTP surface: `POST /graphql` and `GET /graphql` (queries, or GraphiQL for a browser),
 //! subscriptions over WebSocket at `/graphql/ws`, `/healthz`, `/readyz`, `/metrics`, and the
-//! file exports under `/exports/`.
+//! file exports under `/exports/`, and attached files under `/files/`.
 
 mod exports;
+mod files;
 mod graphiql;
 pub mod graphql;
 mod ws;
@@ -51,6 +52,13 @@ pub fn router(http: Http) -> Router {
         .route("/exports/{file}", get(exports::subject))
         .with_state(http.clone())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, export_timeout));
+    // Attached files: the request timeout covers the answer's headers; the streamed body has
+    // its own limit (see `files`).
+    let attached = Router::new()
+        .route("/files/{id}", get(files::download))
+        .route("/files/{id}/thumbnail", get(files::thumbnail))
+        .with_state(http.clone())
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout));
     let cors = cors_layer(&http.app.settings.cors_origins);
     Router::new()
         .route("/graphql", get(graphql::get).post(graphql::post))
@@ -62,6 +70,7 @@ pub fn router(http: Http) -> Router {
         .with_state(http)
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
         .merge(files)
+        .merge(attached)
         .layer(cors)
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");

@@ -4,6 +4,7 @@
 //! brings other processes' announcements to this process's subscribers. Periodic jobs that
 //! must run once across replicas take [`try_lead`] in their transaction.
 
+pub mod attachments;
 pub mod dispatcher;
 pub mod mail;
 pub mod memo;
@@ -64,6 +65,8 @@ pub fn spawn(state: &AppState) {
     tokio::spawn(in_background(watch::run(state.clone())));
     tokio::spawn(in_background(memo::run(state.clone(), state.settings.memo_check_interval)));
     tokio::spawn(in_background(retention::run(state.clone())));
+    tokio::spawn(in_background(attachments::run(state.clone())));
+    tokio::spawn(in_background(attachments::run_fetches(state.clone())));
     if state.mailer.is_some() {
         tokio::spawn(in_background(mail::run(state.clone())));
         tokio::spawn(in_background(mail::run_digest(state.clone())));

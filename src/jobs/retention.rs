@@ -26,6 +26,8 @@ pub struct Outcome {
     pub numbers: Vec<String>,
     /// Transactions committed.
     pub batches: usize,
+    /// Attached files deleted with the appeals.
+    pub files: u64,
     /// Whether another process led a batch and this run stopped early.
     pub skipped: bool,
 }
@@ -85,8 +87,10 @@ pub async fn pass(state: &AppState, dry_run: bool) -> AppResult<Outcome> {
             let ids: Vec<i64> = due.iter().map(|(id, _)| *id).collect();
             let done = privacy::anonymise(&txn, &ids, &how).await?;
             txn.commit().await?;
+            crate::service::attachments::remove_files(state, &done.files).await;
             out.batches += 1;
-            out.numbers.extend(done.into_iter().map(|a| a.number));
+            out.files += done.files.len() as u64;
+            out.numbers.extend(done.appeals.into_iter().map(|a| a.number));
         }
         if !full {
             break;
@@ -98,6 +102,7 @@ pub async fn pass(state: &AppState, dry_run: bool) -> AppResult<Outcome> {
             "years": years,
             "appeals": out.numbers.len(),
             "batches": out.batches,
+            "files": out.files,
             "skipped": out.skipped,
         });
         audit::write(&state.writer, &actor, now, RETAIN_ACTION, None, Some(data)).await?;

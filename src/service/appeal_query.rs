@@ -869,6 +869,7 @@ pub const FIELD_COLUMNS: &[(&str, &[appeal::Column])] = &[
     ("answers", &[]),
     ("tasks", &[]),
     ("conflictFlags", &[]),
+    ("attachments", &[]),
     ("category", &[appeal::Column::CategoryId]),
     ("number", &[appeal::Column::Number]),
     ("kind", &[appeal::Column::Kind]),

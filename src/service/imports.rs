@@ -71,6 +71,7 @@ fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
         // A VK comment has no status: the centre's work on its message is not undone by a
         // re-import.
         status_by_centre: r.status.is_none() && r.stage.is_none() && r.channel == vk_comments::CHANNEL,
+        attachment_urls: Vec::new(),
     }
 }
 

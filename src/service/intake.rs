@@ -65,7 +65,13 @@ pub struct IngestItem {
     /// The source has no status of its own (VK comments): an update from it leaves the status
     /// the centre set, unless it brings an answer the appeal did not have.
     pub status_by_centre: bool,
+    /// Links to files (photos, letters) fetched in the background into the new appeal's
+    /// attachments (`service::attachments::fetch_pending`).
+    pub attachment_urls: Vec<String>,
 }
+
+/// Most links to files one ingested item may give.
+pub const MAX_ATTACHMENT_URLS: usize = 5;
 
 /// A rejected item: its row (1-based position or file row), the field and why.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -427,6 +433,16 @@ async fn prepare(
     if let Some(why) = channel_refusal(&caller.principal, channel) {
         return reject("channel", why);
     }
+    if item.attachment_urls.len() > MAX_ATTACHMENT_URLS {
+        return reject("attachmentUrls", format!("at most {MAX_ATTACHMENT_URLS} links"));
+    }
+    for u in &item.attachment_urls {
+        let ok = u.len() <= 2000
+            && url::Url::parse(u).is_ok_and(|p| matches!(p.scheme(), "http" | "https") && p.host().is_some());
+        if !ok {
+            return reject("attachmentUrls", "each must be an http(s) URL of at most 2000 characters".into());
+        }
+    }
     let external_id = item.external_id.trim().to_string();
     if external_id.is_empty() {
         return reject("externalId", "is required".into());
@@ -784,6 +800,14 @@ async fn insert_batch(
     let audit = audit::actor(caller);
     let stamp = BatchStamp { at: now, actor: &actor, audit: &audit, action: "ingestAppeals", announce: true };
     let ids = store::insert_many(&txn, state.settings.timezone, arrivals, stamp, bulk_max(state)).await?;
+    // Links to files are fetched later, outside the transaction (`attachments::fetch_pending`);
+    // they are recorded with their appeals, so none is lost if the process stops.
+    let links: Vec<(i64, &str)> = batch
+        .iter()
+        .zip(&ids)
+        .flat_map(|(p, id)| p.item.attachment_urls.iter().map(move |u| (id.0, u.as_str())))
+        .collect();
+    super::attachments::record_links(&txn, &links, now).await?;
     count_in_report(&txn, report, ids.len() as i32, 0, state.clock.now()).await?;
     txn.commit().await?;
     // The change is in the outbox: its subscribers hear of it now, not at the next poll.

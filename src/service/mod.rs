@@ -5,6 +5,7 @@ pub mod analytics;
 pub mod appeal_match;
 pub mod appeal_query;
 pub mod appeals;
+pub mod attachments;
 pub mod audit;
 pub mod audit_log;
 pub mod auth;

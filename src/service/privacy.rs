@@ -286,13 +286,16 @@ pub async fn erase(state: &AppState, caller: &Caller, q: &SubjectQuery, reason: 
     let now = state.clock.now();
     let actor = audit::actor(caller);
     let how = Anonymisation { at: now, actor: &actor, reason };
-    let mut numbers = Vec::new();
+    let (mut numbers, mut files) = (Vec::new(), Vec::new());
     for chunk in ids.chunks(200) {
-        numbers.extend(privacy::anonymise(&txn, chunk, &how).await?.into_iter().map(|a| a.number));
+        let batch = privacy::anonymise(&txn, chunk, &how).await?;
+        numbers.extend(batch.appeals.into_iter().map(|a| a.number));
+        files.extend(batch.files);
     }
-    let data = serde_json::json!({ "reason": reason, "count": numbers.len(), "numbers": numbers });
+    let data = serde_json::json!({ "reason": reason, "count": numbers.len(), "numbers": numbers, "files": files.len() });
     audit::record(&txn, caller, now, ERASE_ACTION, Some("subject".into()), Some(data)).await?;
     txn.commit().await?;
+    super::attachments::remove_files(state, &files).await;
     Ok(Erasure { numbers })
 }
 

@@ -24,7 +24,7 @@ use super::search;
 use crate::domain::appeal::search_text;
 use crate::domain::notices::Envelope;
 use crate::domain::retention::{ERASED, scrub, scrub_address, scrub_event_data};
-use crate::entity::{appeal, appeal_answer, appeal_event, appeal_task, audit_log, delivery};
+use crate::entity::{appeal, appeal_answer, appeal_event, appeal_task, attachment, audit_log, delivery};
 use crate::error::AppResult;
 
 /// The history entry's and audit entry's action of an anonymisation.
@@ -48,6 +48,13 @@ pub struct Anonymised {
     pub number: String,
 }
 
+/// One batch anonymised: the appeals, and the rows of their attachments deleted with them,
+/// whose stored files the caller removes once the transaction commits.
+pub struct AnonymisedBatch {
+    pub appeals: Vec<Anonymised>,
+    pub files: Vec<attachment::Model>,
+}
+
 /// The rows of these appeals, locked against concurrent writers on PostgreSQL.
 async fn lock(txn: &DatabaseTransaction, ids: &[i64]) -> AppResult<Vec<appeal::Model>> {
     let mut q = appeal::Entity::find().filter(appeal::Column::Id.is_in(ids.to_vec())).order_by_asc(appeal::Column::Id);
@@ -58,17 +65,18 @@ async fn lock(txn: &DatabaseTransaction, ids: &[i64]) -> AppResult<Vec<appeal::M
 }
 
 /// Anonymises the appeals `ids` (at most a few hundred: one batch) that are not anonymised
-/// since their last change, and returns those it anonymised, by id. Analytics are left as
-/// they were.
+/// since their last change, and returns those it anonymised, by id, with the attachment
+/// rows it deleted (their files are the caller's to remove after the commit). Analytics are
+/// left as they were.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn anonymise(txn: &DatabaseTransaction, ids: &[i64], how: &Anonymisation<'_>) -> AppResult<Vec<Anonymised>> {
+pub async fn anonymise(txn: &DatabaseTransaction, ids: &[i64], how: &Anonymisation<'_>) -> AppResult<AnonymisedBatch> {
     use appeal::Column as C;
     let rows: Vec<appeal::Model> =
         lock(txn, ids).await?.into_iter().filter(|a| a.anonymised_at.is_none_or(|at| at < a.updated_at)).collect();
     if rows.is_empty() {
-        return Ok(Vec::new());
+        return Ok(AnonymisedBatch { appeals: Vec::new(), files: Vec::new() });
     }
     let mut done = Vec::with_capacity(rows.len());
     let mut known_of = std::collections::HashMap::new();
@@ -108,9 +116,9 @@ pub async fn anonymise(txn: &DatabaseTransaction, ids: &[i64], how: &Anonymisati
     scrub_history(txn, &ids, &known_of).await?;
     scrub_tasks(txn, &ids, &known_of).await?;
     scrub_mail(txn, &ids, &known_of, how.at).await?;
-    delete_attachments(txn, &ids).await?;
+    let files = delete_attachments(txn, &ids).await?;
     record(txn, &rows, &ids, how).await?;
-    Ok(done)
+    Ok(AnonymisedBatch { appeals: done, files })
 }
 
 type Known = std::collections::HashMap<i64, Vec<String>>;
@@ -200,11 +208,25 @@ async fn scrub_mail(txn: &DatabaseTransaction, ids: &[i64], k: &Known, at: DateT
     Ok(())
 }
 
-/// Deletes the files attached to these appeals (the author's photos, the signed answer).
-#[allow(clippy::unused_async)]
-async fn delete_attachments(_txn: &DatabaseTransaction, _ids: &[i64]) -> AppResult<()> {
-    // attachments: wired when the attachments table lands
-    Ok(())
+/// Deletes the attachment rows of these appeals (the author's photos, the signed answer)
+/// and returns them, so that their files are removed after the commit.
+async fn delete_attachments(txn: &DatabaseTransaction, ids: &[i64]) -> AppResult<Vec<attachment::Model>> {
+    use attachment::Column as A;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let kind = crate::domain::attachments::TargetKind::Appeal.as_str();
+    let rows = attachment::Entity::find()
+        .filter(A::TargetKind.eq(kind))
+        .filter(A::TargetId.is_in(ids.iter().copied()))
+        .all(txn)
+        .await?;
+    attachment::Entity::delete_many()
+        .filter(A::TargetKind.eq(kind))
+        .filter(A::TargetId.is_in(ids.iter().copied()))
+        .exec(txn)
+        .await?;
+    Ok(rows)
 }
 
 /// One history entry and one audit entry per appeal anonymised, in two statements.

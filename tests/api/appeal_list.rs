@@ -192,6 +192,16 @@ async fn every_field_read_alone_on_a_page_is_the_same_as_on_the_whole_appeal() {
         .await;
     step("answerAppeal", "AnswerAppealInput", json!({"id": answered, "version": 5, "text": "Батареи прогреты."})).await;
     step("assessAnswer", "AssessAnswerInput", json!({"id": answered, "version": 6, "completeness": "PARTIAL"})).await;
+    let file = crate::attachments::upload(
+        &app,
+        Some(&curator),
+        &format!("appeal:{answered}"),
+        None,
+        "фото.pdf",
+        &crate::attachments::pdf(100),
+    )
+    .await;
+    assert!(file.get("errors").is_none(), "{file}");
     let fb = json!({"i": {"id": answered, "score": 4, "satisfied": true}});
     app.gql(Some(&curator), "mutation($i:FeedbackInput!){recordFeedback(input:$i){id}}", fb).await.data();
     let (duplicate, ..) = app.appeal(&curator, json!({"kind": "MESSAGE", "channel": "EMAIL", "text": "Холодно"})).await;

@@ -92,6 +92,14 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         retention_years: 5,
         retention_check_secs: 3600,
         retention_batch: 200,
+        // Set per test by `spawn_app_with` (a directory of its own).
+        storage_url: None,
+        attachment_max_bytes: 50 << 20,
+        attachment_max_object_bytes: 200 << 20,
+        attachment_sweep_secs: 3600,
+        attachment_sweep_grace_secs: 86_400,
+        download_timeout_ms: 60_000,
+        attachment_fetch_ms: 200,
     }
 }
 
@@ -104,6 +112,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub state: AppState,
     cleanup: Cleanup,
+    /// The directory of attached files of this test (removed with it).
+    files: Option<std::path::PathBuf>,
 }
 
 enum Cleanup {
@@ -118,6 +128,9 @@ enum Cleanup {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
+        if let Some(dir) = &self.files {
+            let _ = std::fs::remove_dir_all(dir);
+        }
         match &self.cleanup {
             Cleanup::Shared => {}
             Cleanup::File(path) => {
@@ -169,6 +182,8 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         }
     };
     let mut args = test_args(url);
+    let files = std::env::temp_dir().join(format!("mcu-test-{id}-files"));
+    args.storage_url = Some(format!("file://{}", files.display()));
     change(&mut args);
     let settings = Settings::from_args(args).expect("valid test settings");
     let app = mcu::build(settings).await.expect("server builds");
@@ -176,7 +191,14 @@ pub async fn spawn_app_with(change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
     let metrics_port = app.metrics_port();
     let state = app.state().clone();
     tokio::spawn(app.run_until_stopped());
-    TestApp { base: format!("http://127.0.0.1:{port}"), metrics_port, client: reqwest::Client::new(), state, cleanup }
+    TestApp {
+        base: format!("http://127.0.0.1:{port}"),
+        metrics_port,
+        client: reqwest::Client::new(),
+        state,
+        cleanup,
+        files: Some(files),
+    }
 }
 
 impl TestApp {
@@ -189,6 +211,7 @@ impl TestApp {
     pub async fn second_process_with(&self, change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
         let mut args = test_args(self.state.settings.database_url.clone());
         args.admin_password = None;
+        args.storage_url.clone_from(&self.state.settings.storage_url);
         change(&mut args);
         let settings = Settings::from_args(args).expect("valid test settings");
         let app = mcu::build(settings).await.expect("second server builds");
@@ -201,6 +224,7 @@ impl TestApp {
             client: reqwest::Client::new(),
             state,
             cleanup: Cleanup::Shared,
+            files: None,
         }
     }
 }

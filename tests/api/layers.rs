@@ -17,6 +17,7 @@ const FLOORS: &[(&str, u8)] = &[
     ("config", 2),
     ("db", 3),
     ("mailer", 3),
+    ("storage", 3),
     ("telemetry", 3),
     ("webhook_client", 3),
     ("state", 4),

@@ -11,6 +11,7 @@ mod smtp;
 mod analytics;
 mod appeal_list;
 mod appeals;
+mod attachments;
 mod audit_log;
 mod auth;
 mod browser;

@@ -527,3 +527,51 @@ async fn the_retention_migration_rolls_back_and_reapplies() {
     migration::Migrator::up(db, None).await.unwrap();
     assert!(marker().await.is_ok());
 }
+
+/// Retention deletes what was attached to an appeal with its personal data: the author's
+/// photo and the answer's letter, rows and stored files (issue 19: "attachments deleted").
+#[tokio::test]
+async fn retention_deletes_the_files_attached_to_an_anonymised_appeal() {
+    let app = spawn_years(|_| {}).await;
+    app.set_now("2020-06-01T10:00:00+07:00");
+    let s = app.staff().await;
+    let (id, _, _) = app
+        .appeal(&s.curator, json!({"kind": "APPEAL", "channel": "EMAIL", "text": "Фото ямы во вложении", "authorName": "Иван Петров"}))
+        .await;
+    app.act(&s.curator, "registerAppeal", "AppealActionInput", json!({"id": id, "version": 1})).await.data();
+    let assign = json!({"id": id, "version": 2, "recipientId": s.recipient});
+    app.act(&s.curator, "assignAppeal", "AssignAppealInput", assign).await.data();
+    let target = format!("appeal:{id}");
+    for (role, name) in [(None, "Фото.pdf"), (Some("ANSWER"), "Ответ за подписью.pdf")] {
+        let r = crate::attachments::upload(&app, Some(&s.curator), &target, role, name, &crate::attachments::pdf(500))
+            .await;
+        assert!(r.get("errors").is_none(), "{r}");
+    }
+    assert_eq!(crate::attachments::stored_files(&app).await, 2);
+    let v = app.act(&s.curator, "answerAppeal", "AnswerAppealInput", json!({"id": id, "version": 3, "text": "Отремонтировано"}))
+        .await
+        .data()["r"]["version"]
+        .as_i64()
+        .unwrap();
+    app.set_now("2020-06-10T12:00:00+07:00");
+    app.act(&s.curator, "closeAppeal", "AppealActionInput", json!({"id": id, "version": v})).await.data();
+    let files = |app: &TestApp| {
+        let db = app.state.db.clone();
+        async move { mcu::entity::attachment::Entity::find().all(&db).await.unwrap().len() }
+    };
+    assert_eq!(files(&app).await, 2);
+
+    // Five years later the run keeps them (the last local day of the term)...
+    app.set_now("2025-06-10T23:00:00+07:00");
+    let kept = mcu::jobs::retention::pass(&app.state, false).await.unwrap();
+    assert_eq!((kept.numbers.len(), kept.files), (0, 0));
+    assert_eq!(files(&app).await, 2);
+    // ...and the next day deletes the rows and the stored files with the personal data.
+    app.set_now("2025-06-11T00:30:00+07:00");
+    let done = mcu::jobs::retention::pass(&app.state, false).await.unwrap();
+    assert_eq!((done.numbers.len(), done.files), (1, 2));
+    assert_eq!(files(&app).await, 0);
+    assert_eq!(crate::attachments::stored_files(&app).await, 0, "the files are gone from the storage too");
+    let listed = app.gql(Some(&s.curator), "query($id:ID!){appeal(id:$id){attachments{id}}}", json!({"id": id})).await;
+    assert_eq!(listed.data()["appeal"]["attachments"], json!([]));
+}

@@ -82,7 +82,7 @@ impl PollRow {
 /// `UNAUTHENTICATED` or `FORBIDDEN` when `who` may not read analytics; `FORBIDDEN` for an
 /// executor limited to its recipient (polls are not per recipient).
 pub async fn polls(state: &AppState, who: &Principal, period: Period) -> AppResult<Vec<PollRow>> {
-    let scoped = Scoped::of(&state.db, who, &Filter::default()).await?;
+    let scoped = Scoped::of(state, who, &Filter::default()).await?;
     if scoped.recipient().is_some() {
         return Err(AppError::Forbidden("poll results are not kept per recipient".into()));
     }
@@ -163,7 +163,7 @@ pub(super) async fn polls_in(state: &AppState, scoped: &Scoped, period: Period) 
         .all(conn)
         .await?;
     let mut questions = questions_of(conn, &ids).await?;
-    let names = Names::load(conn).await?;
+    let names = Names::load(state).await?;
     let period_counts: HashMap<i64, i64> = in_period.into_iter().collect();
     let mut out = Vec::with_capacity(polls.len());
     for p in polls {
