@@ -292,7 +292,8 @@ pub async fn erase(state: &AppState, caller: &Caller, q: &SubjectQuery, reason: 
         numbers.extend(batch.appeals.into_iter().map(|a| a.number));
         files.extend(batch.files);
     }
-    let data = serde_json::json!({ "reason": reason, "count": numbers.len(), "numbers": numbers, "files": files.len() });
+    let data =
+        serde_json::json!({ "reason": reason, "count": numbers.len(), "numbers": numbers, "files": files.len() });
     audit::record(&txn, caller, now, ERASE_ACTION, Some("subject".into()), Some(data)).await?;
     txn.commit().await?;
     super::attachments::remove_files(state, &files).await;

@@ -536,7 +536,10 @@ async fn retention_deletes_the_files_attached_to_an_anonymised_appeal() {
     app.set_now("2020-06-01T10:00:00+07:00");
     let s = app.staff().await;
     let (id, _, _) = app
-        .appeal(&s.curator, json!({"kind": "APPEAL", "channel": "EMAIL", "text": "Фото ямы во вложении", "authorName": "Иван Петров"}))
+        .appeal(
+            &s.curator,
+            json!({"kind": "APPEAL", "channel": "EMAIL", "text": "Фото ямы во вложении", "authorName": "Иван Петров"}),
+        )
         .await;
     app.act(&s.curator, "registerAppeal", "AppealActionInput", json!({"id": id, "version": 1})).await.data();
     let assign = json!({"id": id, "version": 2, "recipientId": s.recipient});
@@ -548,7 +551,13 @@ async fn retention_deletes_the_files_attached_to_an_anonymised_appeal() {
         assert!(r.get("errors").is_none(), "{r}");
     }
     assert_eq!(crate::attachments::stored_files(&app).await, 2);
-    let v = app.act(&s.curator, "answerAppeal", "AnswerAppealInput", json!({"id": id, "version": 3, "text": "Отремонтировано"}))
+    let v = app
+        .act(
+            &s.curator,
+            "answerAppeal",
+            "AnswerAppealInput",
+            json!({"id": id, "version": 3, "text": "Отремонтировано"}),
+        )
         .await
         .data()["r"]["version"]
         .as_i64()
