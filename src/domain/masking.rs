@@ -106,13 +106,18 @@ pub fn mask_personal_data(value: &mut serde_json::Value) -> bool {
     any
 }
 
-/// Replaces the author's personal data in the data of an appeal's event (the same keys as
-/// [`mask_personal_data`]) by `mark`, for an anonymised appeal; returns whether there was any.
+/// Replaces the author's name and contact in the data of an appeal's event (under the keys
+/// [`mask_personal_data`] reads them from) by `mark`, for an anonymised appeal; returns
+/// whether there was any. Free texts and addresses there are the caller's to mask.
 pub fn erase_personal_data(value: &mut serde_json::Value, mark: &str) -> bool {
     let mut any = false;
-    visit(value, None, &mut |s, _| {
-        any = true;
-        *s = mark.to_string();
+    visit(value, None, &mut |s, kind| {
+        // Free texts and addresses are masked, not erased (by the caller): what they say
+        // about the matter stays.
+        if matches!(kind, Personal::Name | Personal::Contact) {
+            any = true;
+            *s = mark.to_string();
+        }
     });
     any
 }

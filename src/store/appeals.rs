@@ -293,7 +293,8 @@ fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveM
         version: col!(version),
         created_at: col!(created_at),
         updated_at: col!(updated_at),
-        anonymised_at: NotSet,
+        // A new appeal is not anonymised; a change never clears the mark (only `store::privacy` sets it).
+        anonymised_at: if before.is_none() { Set(None) } else { NotSet },
     }
 }
 
