@@ -182,6 +182,7 @@ impl AppealChangeSubscription {
         let filter = filter.unwrap_or_default().into_filter()?;
         let app = state(ctx).clone();
         let scope = Arc::new(AppealScope::of(&app, principal).await?);
+        crate::service::appeal_query::check_search(&scope, filter.search.as_deref())?;
         let filter = Arc::new(filter);
         let rx = ctx.data_unchecked::<AppealFeed>().subscribe(&app);
         Ok(subscriptions::heard_from(ctx, rx, who, session).filter_map(move |heard| {

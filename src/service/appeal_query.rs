@@ -217,6 +217,7 @@ pub async fn list(
     now: DateTime<Utc>,
     req: ListRequest,
 ) -> AppResult<AppealList> {
+    check_search(scope, f.search.as_deref())?;
     let parts = filtered_parts(conn.get_database_backend(), refs, scope, f, tz, now);
     let p = page_request(f, req);
     let q = parts.page_query(conn.get_database_backend(), &p);
@@ -491,12 +492,29 @@ pub async fn matching(
     found.map(Appeal::try_from).transpose()
 }
 
+/// Refuses a search for personal data (a phone, an e-mail, a name, a document number: what
+/// the free-text masker would hide) from a caller who does not handle every appeal it sees:
+/// such a caller is shown masked texts, and a search on the stored text would tell it which
+/// appeals mention that person (59-ФЗ ст. 6). Searches for anything else work as for all.
+///
+/// # Errors
+/// `BAD_USER_INPUT` on `filter.search`.
+pub fn check_search(scope: &AppealScope, search: Option<&str>) -> AppResult<()> {
+    match search {
+        Some(s) if !scope.handles_all_it_sees() && crate::domain::pii::mask_text(s) != s => Err(AppError::bad(
+            "filter.search",
+            "names, contacts and document numbers are searched for only by those who handle the appeals",
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Builds the filtered query within the scope, for `backend` (a search is written in its
 /// full-text index's terms); the category and territory trees come from the reference data
 /// in memory.
 ///
 /// # Errors
-/// None today; kept fallible for filters that may refuse input.
+/// `BAD_USER_INPUT` as [`check_search`].
 pub fn filtered(
     backend: sea_orm::DatabaseBackend,
     refs: &ReferenceData,
@@ -505,6 +523,7 @@ pub fn filtered(
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> AppResult<Select<appeal::Entity>> {
+    check_search(scope, f.search.as_deref())?;
     Ok(filtered_parts(backend, refs, scope, f, tz, now).query)
 }
 

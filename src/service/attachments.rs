@@ -121,7 +121,7 @@ pub async fn check_read(state: &AppState, caller: &Caller, kind: TargetKind, id:
 
 /// The type of a spooled file, told by its content; `BAD_USER_INPUT` on `file` otherwise.
 fn file_type(file: &mut std::fs::File) -> AppResult<FileType> {
-    let refuse = || AppError::bad("file", "is not an accepted type (JPEG, PNG, WebP, HEIC, PDF, DOCX, XLSX, ODT)");
+    let refuse = || AppError::bad("file", "is not an accepted type (JPEG, PNG, WebP, PDF, DOCX, XLSX, ODT)");
     let mut head = [0u8; rules::SNIFF_BYTES];
     let mut got = 0;
     file.rewind().map_err(AppError::internal)?;
@@ -133,6 +133,13 @@ fn file_type(file: &mut std::fs::File) -> AppResult<FileType> {
         got += n;
     }
     let kind = match rules::sniff(&head[..got]) {
+        // No crate here strips a HEIC photo's metadata, and its location is personal data.
+        Sniffed::Known(FileType::Heic) => {
+            return Err(AppError::bad(
+                "file",
+                "HEIC photos are not accepted: their location and camera data cannot be removed; send it as JPEG",
+            ));
+        }
         Sniffed::Known(t) => t,
         Sniffed::Zip => {
             file.rewind().map_err(AppError::internal)?;

@@ -92,6 +92,13 @@ impl AppealScope {
         (self.curator && self.in_territory(a)) || self.coordinates(a) || self.executes(a)
     }
 
+    /// Whether the caller handles every appeal it may see (and so reads their personal data):
+    /// not a token reading every appeal, not the Head (unless it is also the curator of the
+    /// same territory).
+    pub fn handles_all_it_sees(&self) -> bool {
+        !self.all && (!self.head || self.curator)
+    }
+
     /// Whether the caller may route it: register, assign, redirect, extend, assess, close…
     pub fn routes(&self, a: &impl Placed) -> bool {
         (self.curator && self.in_territory(a)) || self.coordinates(a)

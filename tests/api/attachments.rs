@@ -446,6 +446,8 @@ async fn types(store: Store) {
         ("report.docx", plain_zip()),
         ("note.pdf", b"just text, not a PDF".to_vec()),
         ("empty.pdf", Vec::new()),
+        // An iPhone photo: its metadata (with the place) cannot be removed, so it is refused.
+        ("IMG_0001.HEIC", b"\0\0\0\x18ftypheic\0\0\0\0mif1heic".to_vec()),
     ] {
         let r = upload(&app, Some(&s.curator), &target, None, name, &bytes).await;
         assert_eq!(code(&r), "BAD_USER_INPUT", "{name}: {r}");

@@ -159,3 +159,47 @@ async fn the_samples_of_a_problem_point_are_masked_for_the_head() {
     assert_eq!(curator.data()["analytics"]["problemPoints"][0]["sample"][0]["text"], text);
     assert_eq!(app.audit_count("read.personalData").await, before + 1);
 }
+
+/// A search on the stored text would tell the Head or a read token which appeals mention a
+/// person whose name and phone they are shown masked: such searches are refused to those
+/// who do not handle every appeal they see (the list, the export, a subscription), while
+/// searches for anything else, and any search by those who handle the appeals, work.
+#[tokio::test]
+async fn a_search_for_personal_data_is_refused_to_those_shown_it_masked() {
+    let app = spawn_app().await;
+    let s = app.staff().await;
+    answered(&app, &s).await;
+    let read = token(&app, &s, "APPEALS_READ").await;
+    const FIND: &str = "query($q:String){ appeals(filter:{search:$q}) { edges { node { number } } } }";
+    let found = |token: String, q: &'static str| {
+        let app = &app;
+        async move { app.gql(Some(&token), FIND, json!({"q": q})).await }
+    };
+    for q in ["8 912 345-67-89", "anna.petrova@mail.ru", "Петрова Анна Сергеевна", "112-233-445 95"] {
+        for t in [s.head.clone(), read.clone()] {
+            let r = found(t, q).await;
+            assert_eq!((r.code(), r.field_paths()), ("BAD_USER_INPUT".to_string(), vec!["filter.search".to_string()]), "{q}");
+        }
+        for t in [s.curator.clone(), s.executor.clone()] {
+            assert_eq!(found(t, q).await.data()["appeals"]["edges"].as_array().unwrap().len(), 1, "{q}");
+        }
+    }
+    for t in [s.head.clone(), read.clone()] {
+        assert_eq!(found(t, "двор").await.data()["appeals"]["edges"].as_array().unwrap().len(), 1);
+    }
+
+    // The export refuses it the same way.
+    let get = |t: &str, q: &str| {
+        app.client.get(format!("{}/exports/appeals.xlsx", app.base)).query(&[("search", q)]).bearer_auth(t).send()
+    };
+    let resp = get(&s.head, "8 912 345-67-89").await.unwrap();
+    assert_eq!(resp.status(), 400);
+    assert!(resp.text().await.unwrap().contains("filter.search"));
+    assert_eq!(get(&s.curator, "8 912 345-67-89").await.unwrap().status(), 200);
+
+    // And so does a subscription filtered by it.
+    let mut ws = crate::subscriptions::watching(&app, &s.head, json!({"search": "Петрова Анна"})).await;
+    let m = crate::subscriptions::next(&mut ws, std::time::Duration::from_secs(5)).await.expect("an answer");
+    assert!(m["type"] == "error" || m["payload"]["errors"].is_array(), "refused, not subscribed: {m}");
+    assert!(m.to_string().contains("filter.search"), "{m}");
+}

@@ -12,7 +12,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::watch::{assigned_message, spawn_long};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+pub(crate) type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const ADDED: &str = "subscription { notificationAdded { id kind text appeal { id authorName } } }";
 
@@ -30,7 +30,7 @@ async fn send(ws: &mut Socket, v: Value) {
 
 /// The next protocol message (`{"close": code, "reason": …}` for a close frame), or `None`
 /// when nothing came within `wait`.
-async fn next(ws: &mut Socket, wait: Duration) -> Option<Value> {
+pub(crate) async fn next(ws: &mut Socket, wait: Duration) -> Option<Value> {
     let deadline = tokio::time::Instant::now() + wait;
     loop {
         match tokio::time::timeout_at(deadline, ws.next()).await {
@@ -191,7 +191,7 @@ const CHANGED: &str =
     "subscription($f: AppealFilter) { appealChanged(filter: $f) { action at appeal { id number status authorName } } }";
 
 /// A connection signed in with `token`, subscribed to `appealChanged(filter)` as id "c".
-async fn watching(app: &TestApp, token: &str, filter: Value) -> Socket {
+pub(crate) async fn watching(app: &TestApp, token: &str, filter: Value) -> Socket {
     let mut ws = open(app).await;
     send(&mut ws, json!({"type": "connection_init", "payload": {"authorization": format!("Bearer {token}")}})).await;
     assert_eq!(next(&mut ws, Duration::from_secs(5)).await.unwrap()["type"], "connection_ack");
