@@ -175,10 +175,15 @@ async fn a_search_for_personal_data_is_refused_to_those_shown_it_masked() {
         let app = &app;
         async move { app.gql(Some(&token), FIND, json!({"q": q})).await }
     };
-    for q in ["8 912 345-67-89", "anna.petrova@mail.ru", "Петрова Анна Сергеевна", "112-233-445 95"] {
+    for q in ["8 912 345-67-89", "anna.petrova@mail.ru", "Петрова Анна Сергеевна", "112-233-445 95"]
+    {
         for t in [s.head.clone(), read.clone()] {
             let r = found(t, q).await;
-            assert_eq!((r.code(), r.field_paths()), ("BAD_USER_INPUT".to_string(), vec!["filter.search".to_string()]), "{q}");
+            assert_eq!(
+                (r.code(), r.field_paths()),
+                ("BAD_USER_INPUT".to_string(), vec!["filter.search".to_string()]),
+                "{q}"
+            );
         }
         for t in [s.curator.clone(), s.executor.clone()] {
             assert_eq!(found(t, q).await.data()["appeals"]["edges"].as_array().unwrap().len(), 1, "{q}");
