@@ -43,6 +43,8 @@ use calamine::{Data, Reader, Xlsx, XlsxError};
 use super::xlsx_guard::{self, ImportLimits, MAX_CELL_CHARS, Refusal};
 use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta, TimeZone, Utc};
 
+pub mod vk_comments;
+
 /// Which kind of export the bytes are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FileFormat {
@@ -274,8 +276,8 @@ pub fn parse_with(
     let max_rows = limits.max_rows;
     let xlsx = match format {
         FileFormat::PosXlsx | FileFormat::IncidentXlsx => true,
-        FileFormat::VkComments if super::vk_comments::looks_like_json(bytes) => {
-            return super::vk_comments::parse_json(bytes, limits);
+        FileFormat::VkComments if vk_comments::looks_like_json(bytes) => {
+            return vk_comments::parse_json(bytes, limits);
         }
         FileFormat::VkComments => starts_as_zip(bytes),
         FileFormat::Csv => false,
@@ -1548,7 +1550,7 @@ impl RowReader<'_> {
     /// (as the JSON's `owner_id`, `post_id` and `id` do); a deleted or empty comment, or one
     /// the page wrote itself, is skipped with the reason.
     fn build_vk(&self) -> Result<ImportRow, RowError> {
-        use super::vk_comments as vk;
+        use vk_comments as vk;
         let link_header = self.header(Field::Url);
         let link = self.text(Field::Url).ok_or_else(|| self.error(link_header.clone(), "не указана ссылка на пост"))?;
         let (owner, post) = vk::post_of_link(&link).ok_or_else(|| {
@@ -2665,8 +2667,8 @@ mod tests {
         assert_eq!(first.author_contact.as_deref(), Some("https://vk.com/id5"));
         assert_eq!(first.url.as_deref(), Some("https://vk.com/wall-100_7?reply=10"));
         assert_eq!((first.received_at, first.received_offset), (dt("01.12.2026 09:00"), None));
-        assert_eq!(rows[1].as_ref().unwrap().skipped.as_deref(), Some(crate::domain::vk_comments::OWN));
-        assert_eq!(rows[2].as_ref().unwrap().skipped.as_deref(), Some(crate::domain::vk_comments::EMPTY));
+        assert_eq!(rows[1].as_ref().unwrap().skipped.as_deref(), Some(vk_comments::OWN));
+        assert_eq!(rows[2].as_ref().unwrap().skipped.as_deref(), Some(vk_comments::EMPTY));
         assert_eq!(rows[3].as_ref().unwrap_err().field.as_deref(), Some("Ссылка на пост"));
 
         let en = "Post link,Comment ID,Author,Text,Date,Deleted\n\
@@ -2676,7 +2678,7 @@ mod tests {
         let first = rows[0].as_ref().unwrap();
         assert_eq!(first.external_id, "wall-100_7?reply=10", "the same comment as the Russian table's");
         assert_eq!(first.received_utc(&Utc), DateTime::from_timestamp(1_764_554_400, 0));
-        assert_eq!(rows[1].as_ref().unwrap().skipped.as_deref(), Some(crate::domain::vk_comments::DELETED));
+        assert_eq!(rows[1].as_ref().unwrap().skipped.as_deref(), Some(vk_comments::DELETED));
         // A ПОС header is not a VK table.
         let pos = "Номер;Дата поступления;Факт\n1;02.11.2026;Яма\n";
         assert!(matches!(

@@ -30,6 +30,8 @@ pub mod effects;
 pub mod escalation;
 pub mod events;
 pub mod import_format;
+/// The VK comments format lives with the other import formats it shares rows and errors with.
+pub use import_format::vk_comments;
 pub mod labels;
 pub mod lifecycle;
 pub mod masking;
@@ -49,6 +51,5 @@ pub mod similarity;
 pub mod stats;
 pub mod system_report;
 pub mod text;
-pub mod vk_comments;
 pub mod webhooks;
 pub mod xlsx_guard;

@@ -28,8 +28,8 @@ use std::collections::HashMap;
 use chrono::{DateTime, Datelike, FixedOffset};
 use serde_json::Value;
 
-use super::import_format::{FileError, ImportRow, RowError};
-use super::xlsx_guard::{ImportLimits, size_text};
+use super::{FileError, ImportRow, RowError};
+use crate::domain::xlsx_guard::{ImportLimits, size_text};
 
 /// Largest JSON file (or `MCU_IMPORT_MAX_UNPACKED_BYTES`, when smaller): the parsed document
 /// is held whole, a few times the size of its text.
