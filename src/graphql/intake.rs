@@ -326,6 +326,8 @@ impl IntakeMutation {
                     latitude: it.latitude,
                     longitude: it.longitude,
                     url: it.url,
+                    // An item without a status of its own leaves the centre's work as it is.
+                    status_by_centre: it.status.is_none(),
                     status: it.status,
                     answered_at: it.answered_at,
                     answer_text: it.answer_text,
@@ -333,7 +335,6 @@ impl IntakeMutation {
                     reopened: None,
                     source_due: None,
                     source_overdue: None,
-                    status_by_centre: false,
                     attachment_urls: it.attachment_urls.unwrap_or_default(),
                 },
             ));

@@ -68,9 +68,9 @@ fn to_item(state: &AppState, r: ImportRow) -> IngestItem {
         reopened: r.reopened,
         source_due,
         source_overdue: r.overdue,
-        // A VK comment has no status: the centre's work on its message is not undone by a
-        // re-import.
-        status_by_centre: r.status.is_none() && r.stage.is_none() && r.channel == vk_comments::CHANNEL,
+        // A row without a status of its own (every VK comment; a file without the status
+        // column): the centre's work on its appeal is not undone by a re-import.
+        status_by_centre: r.status.is_none() && r.stage.is_none(),
         attachment_urls: Vec::new(),
     }
 }

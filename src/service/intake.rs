@@ -62,8 +62,9 @@ pub struct IngestItem {
     /// on it («Просрочено»): taken only where that verdict and ours disagree.
     pub source_due: Option<DateTime<Utc>>,
     pub source_overdue: Option<bool>,
-    /// The source has no status of its own (VK comments): an update from it leaves the status
-    /// the centre set, unless it brings an answer the appeal did not have.
+    /// The source has no status of its own (VK comments, an item or a file row without one):
+    /// an update from it leaves the status the centre set, unless it brings an answer the
+    /// appeal did not have.
     pub status_by_centre: bool,
     /// Links to files (photos, letters) fetched in the background into the new appeal's
     /// attachments (`service::attachments::fetch_pending`).

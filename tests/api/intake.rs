@@ -350,3 +350,38 @@ async fn reimports_are_unchanged_and_corrections_move_what_they_should() {
 
     app.assert_rollups_agree().await;
 }
+
+/// A source that gives no status (an item without `status`) does not undo the centre's work
+/// when it sends the item again with a correction; one that brings the answer moves it on.
+#[tokio::test]
+async fn an_item_sent_again_without_a_status_keeps_the_status_the_centre_set() {
+    let app = spawn_app().await;
+    app.set_now("2026-11-25T10:00:00+07:00");
+    let admin = app.admin().await;
+    let ingest = token(&app, &admin, "APPEALS_INGEST").await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": [item("vk-1", "Яма у школы")]})).await;
+    assert_eq!(r.data()["ingestAppeals"]["created"], 1);
+    let q = "{ appeals { edges { node { id version status text } } } }";
+    let node = app.gql(Some(&curator), q, json!({})).await.data()["appeals"]["edges"][0]["node"].clone();
+    assert_eq!(node["status"], "RECEIVED");
+    let v = node["version"].as_i64().unwrap();
+    app.act(&curator, "registerAppeal", "AppealActionInput", json!({"id": node["id"], "version": v})).await.data();
+
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": [item("vk-1", "Яма у школы стала больше")]})).await;
+    assert_eq!(r.data()["ingestAppeals"]["updated"], 1);
+    let node = app.gql(Some(&curator), q, json!({})).await.data()["appeals"]["edges"][0]["node"].clone();
+    assert_eq!(
+        (node["status"].as_str(), node["text"].as_str()),
+        (Some("REGISTERED"), Some("Яма у школы стала больше"))
+    );
+
+    let mut answered = item("vk-1", "Яма у школы стала больше");
+    answered["answeredAt"] = json!("2026-11-25T09:00:00+07:00");
+    answered["answerText"] = json!("Яма засыпана");
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": [answered]})).await;
+    assert_eq!(r.data()["ingestAppeals"]["updated"], 1);
+    let node = app.gql(Some(&curator), q, json!({})).await.data()["appeals"]["edges"][0]["node"].clone();
+    assert_eq!(node["status"], "ANSWERED", "the source's answer moves it on");
+    app.assert_rollups_agree().await;
+}

@@ -18,6 +18,21 @@ fn postgres() -> bool {
     std::env::var("TEST_DATABASE_URL").is_ok_and(|u| !u.is_empty())
 }
 
+/// The statements of a request once the cache has settled: creating people is announced,
+/// and on PostgreSQL a process hears its own announcements through `LISTEN` a moment later
+/// and drops what it kept then; so the request is repeated (for up to five seconds) until it
+/// costs `expected`, and the last cost is returned.
+async fn settled_cost(app: &TestApp, token: &str, query: &str, vars: serde_json::Value, expected: u64) -> u64 {
+    let started = std::time::Instant::now();
+    loop {
+        let c = cost(app, token, query, vars.clone()).await;
+        if c == expected || started.elapsed() > Duration::from_secs(5) {
+            return c;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Statements the server ran for one request.
 async fn cost(app: &TestApp, token: &str, query: &str, vars: serde_json::Value) -> u64 {
     let before = app.sql_statements();
@@ -40,7 +55,7 @@ async fn detail_cost(cache_ms: u64) -> u64 {
         )
         .await;
     cost(&app, &s.curator, DETAIL, json!({ "id": id })).await;
-    cost(&app, &s.curator, DETAIL, json!({ "id": id })).await
+    settled_cost(&app, &s.curator, DETAIL, json!({ "id": id }), if cache_ms > 0 { 1 } else { 2 }).await
 }
 
 #[tokio::test]
@@ -55,7 +70,7 @@ async fn a_change_of_roles_or_a_deactivation_applies_to_the_next_request_despite
     let admin = app.admin().await;
     let (id, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
     assert_eq!(app.gql(Some(&curator), ME, json!({})).await.data()["me"]["roles"], json!(["CURATOR"]));
-    assert_eq!(cost(&app, &curator, ME, json!({})).await, 1, "the person kept; `me` reads its own row");
+    assert_eq!(settled_cost(&app, &curator, ME, json!({}), 1).await, 1, "the person kept; `me` reads its own row");
 
     let r = app.gql(Some(&admin), UPDATE, json!({"id": id, "v": 1, "r": ["HEAD"]})).await;
     assert_eq!(r.data()["updateUser"]["version"], 2);
@@ -83,7 +98,7 @@ async fn another_process_drops_an_ended_session_when_it_hears_of_it_or_after_the
     let bound = if postgres() { 600_000 } else { 700 };
     let second = first.second_process_with(|a| a.session_cache_ms = bound).await;
     assert!(second.gql(Some(&access), ME, json!({})).await.body["errors"].is_null());
-    assert_eq!(cost(&second, &access, ME, json!({})).await, 1, "the second process keeps the session");
+    assert_eq!(settled_cost(&second, &access, ME, json!({}), 1).await, 1, "the second process keeps the session");
 
     let r = first.gql(Some(&access), "mutation($t:String!){logout(refreshToken:$t)}", json!({"t": refresh})).await;
     assert_eq!(r.data()["logout"], true);
