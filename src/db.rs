@@ -47,15 +47,29 @@ pub async fn after_bulk_load(settings: &Settings, db: &DatabaseConnection) -> Re
         db.execute_unprepared("ANALYZE").await?;
         return Ok(());
     }
-    let mut opts = ConnectOptions::new(settings.database_url.clone());
-    opts.max_connections(1)
-        .min_connections(0)
-        .connect_timeout(Duration::from_secs(10))
-        .sqlx_logging(false)
-        .map_sqlx_postgres_opts(|o| o.options([("statement_timeout", "0")]));
-    let maintenance = Database::connect(opts).await?;
-    let done = maintenance.execute_unprepared("VACUUM (ANALYZE)").await.map(|_| ());
-    maintenance.close().await?;
+    maintenance(db, "VACUUM (ANALYZE)").await
+}
+
+/// Runs one maintenance statement (`VACUUM`, which cannot run in a transaction where
+/// `SET LOCAL` would lift the timeout) on PostgreSQL on a connection of its own, made with
+/// the pool's own settings but without the requests' statement timeout. On SQLite it runs
+/// on the pool.
+///
+/// # Errors
+/// When the database fails.
+pub async fn maintenance(db: &DatabaseConnection, sql: &'static str) -> Result<(), sea_orm::DbErr> {
+    use sea_orm::sqlx::Connection as _;
+    if db.get_database_backend() != DbBackend::Postgres {
+        db.execute_unprepared(sql).await?;
+        return Ok(());
+    }
+    let pool = db.get_postgres_connection_pool();
+    // A later `-c` of the same setting wins over the pool's.
+    let opts = (*pool.connect_options()).clone().options([("statement_timeout", "0")]);
+    let failed = |e: sea_orm::sqlx::Error| sea_orm::DbErr::Custom(format!("maintenance connection: {e}"));
+    let mut conn = sea_orm::sqlx::postgres::PgConnection::connect_with(&opts).await.map_err(failed)?;
+    let done = sea_orm::sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ()).map_err(failed);
+    let _ = conn.close().await;
     done
 }
 

@@ -786,11 +786,12 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
 
 /// On PostgreSQL: frees the rows a rebuild or compaction replaced (so the next one writes
 /// into that space, in key order) and refreshes the planner's statistics. The work is done
-/// without it (autovacuum does the same later), so a failure (e.g. the statement timeout on
-/// a huge ledger) is only logged.
+/// without it (autovacuum does the same later), so a failure is only logged. It runs on a
+/// connection of its own without the requests' statement timeout: on a ledger of millions of
+/// rows right after a seed, on a busy machine, it took longer than the 10 s a request may.
 async fn tidy(db: &DatabaseConnection) {
     if db.get_database_backend() == DatabaseBackend::Postgres
-        && let Err(e) = db.execute_unprepared("VACUUM (ANALYZE) appeal_stats, appeal_due_stats").await
+        && let Err(e) = crate::db::maintenance(db, "VACUUM (ANALYZE) appeal_stats, appeal_due_stats").await
     {
         tracing::warn!(error = %e, "could not vacuum the analytics rollups; autovacuum will");
     }

@@ -265,3 +265,22 @@ async fn a_summary_computes_only_the_selected_fields() {
     // (with the snapshot's begin and commit), not a statement per recipient.
     assert!(median - bare <= 4, "{median} - {bare}");
 }
+
+/// The maintenance after a compaction or a bulk load (`VACUUM (ANALYZE)`) runs on a
+/// connection of its own without the requests' statement timeout: on a ledger of millions of
+/// rows it takes longer than a request may, and it failed with the timeout right after a
+/// seed of 1,000,000 appeals.
+#[tokio::test]
+async fn maintenance_runs_without_the_requests_statement_timeout() {
+    let app = crate::helpers::spawn_app_with(|a| a.db_statement_timeout_ms = 300).await;
+    let db = &app.state.db;
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        let slow = "SELECT pg_sleep(1.5)";
+        let cut = db.execute_unprepared(slow).await.expect_err("the pool's statements stop at 300 ms");
+        assert!(cut.to_string().contains("statement timeout"), "{cut}");
+        mcu::db::maintenance(db, slow).await.expect("maintenance runs past the requests' timeout");
+        // The pool keeps its timeout.
+        assert!(db.execute_unprepared(slow).await.is_err());
+    }
+    mcu::db::maintenance(db, "VACUUM").await.expect("VACUUM runs outside any transaction");
+}
