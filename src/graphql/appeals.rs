@@ -853,7 +853,8 @@ impl AppealMutation {
         step(ctx, &input.id, input.version, s).await
     }
 
-    /// Staff record the author's rating; a dissatisfied MESSAGE is reopened with a new term.
+    /// Staff record the author's rating; a dissatisfied MESSAGE is reopened with a new term
+    /// (`CONFLICT` for an anonymised one, which is never reopened: register a new appeal).
     async fn record_feedback(&self, ctx: &Context<'_>, input: FeedbackInput) -> AppResult<Appeal> {
         let id = appeal_id("input.id", &input.id)?;
         let (score, satisfied, comment) = (input.score, input.satisfied, input.comment);
@@ -873,6 +874,9 @@ impl AppealMutation {
         appeals::submit_feedback(state(ctx), caller(ctx), &code, score, comment).await
     }
 
+    /// Back into work with a new term. An anonymised appeal (its author's personal data
+    /// removed) is never reopened: `CONFLICT`, register the author's new request as a new
+    /// appeal.
     async fn reopen_appeal(&self, ctx: &Context<'_>, input: ReopenAppealInput) -> AppResult<Appeal> {
         step(ctx, &input.id, input.version, Step::Reopen { reason: input.reason }).await
     }
