@@ -314,15 +314,26 @@ impl Appeal {
         Ok(flags.unwrap_or_default())
     }
     /// The full history, oldest first. The author's name and contact in an event's `data`
-    /// are masked as `authorName` and `authorContact` are, unless the viewer handles this
-    /// appeal; an unmasked read of them is audited as theirs is.
+    /// are masked as `authorName` and `authorContact` are, its free texts (`comment`, and in
+    /// `data` the texts, the answer a reopening cleared, the address) as `text` is and a link
+    /// to the author's post as a whole, unless the viewer handles this appeal; an unmasked
+    /// read of them is audited as theirs is.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn events(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealEvent>> {
         let loaders = self.loaders(ctx);
         let rows = loaders.appeal_events.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
         let mut events: Vec<AppealEvent> = rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect();
         let shown = ctx.look_ahead().field("data").exists();
+        let comments = ctx.look_ahead().field("comment").exists();
         let mut unmasked = false;
+        for comment in events.iter_mut().filter_map(|e| e.comment.as_mut()).filter(|_| comments) {
+            let masked = mask_text(comment);
+            if self.handles {
+                unmasked |= masked != *comment;
+            } else {
+                *comment = masked;
+            }
+        }
         for data in events.iter_mut().filter_map(|e| e.data.as_mut()) {
             if !self.handles {
                 mask_personal_data(&mut data.0);

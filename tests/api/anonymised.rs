@@ -1,6 +1,7 @@
 //! An anonymised appeal stays anonymised (issue 19 follow-ups): a later ingestion or file
-//! import stores none of the author's personal data and masks the texts it writes, and
-//! nothing reopens it (staff, a dissatisfied rating, a source's status or repeated review).
+//! import stores none of the author's personal data and masks the texts it writes, nothing
+//! reopens it (staff, a dissatisfied rating, a source's status or repeated review), and its
+//! history's comments are masked for those who do not handle it.
 
 use serde_json::{Value, json};
 
@@ -205,4 +206,45 @@ async fn an_anonymised_appeal_is_not_reopened_by_staff_ratings_or_its_source() {
     let reopen = json!({"id": id, "version": v + 4, "reason": "Снова яма"});
     let r = app.act(&s.curator, "reopenAppeal", "ReopenAppealInput", reopen).await;
     assert_eq!(r.data()["r"]["status"], "REOPENED", "{r:?}");
+}
+
+/// The comments of an appeal's history (and the answer a reopening cleared, in its data) are
+/// masked like its texts for those who do not handle the appeal, and shown to those who do,
+/// with the read audited.
+#[tokio::test]
+async fn history_comments_are_masked_for_those_who_do_not_handle_the_appeal() {
+    let app = spawn_years().await;
+    app.set_now("2026-11-20T10:00:00+07:00");
+    let s = app.staff().await;
+    let (id, v, _) = app.appeal(&s.curator, json!({"kind": "APPEAL", "channel": "EMAIL", "text": "Яма"})).await;
+    let register = json!({"id": id, "version": v, "comment": "Звонила Петрова Анна Сергеевна, тел. 8-912-345-67-89"});
+    app.act(&s.curator, "registerAppeal", "AppealActionInput", register).await.data();
+    let assign = json!({"id": id, "version": v + 1, "recipientId": s.recipient});
+    app.act(&s.curator, "assignAppeal", "AssignAppealInput", assign).await.data();
+    let answer = json!({"id": id, "version": v + 2, "text": "Уважаемая Анна Сергеевна! Яму засыпали."});
+    app.act(&s.curator, "answerAppeal", "AnswerAppealInput", answer).await.data();
+    let reopen = json!({"id": id, "version": v + 3, "reason": "Анна Сергеевна звонила снова: 8-912-345-67-89"});
+    app.act(&s.curator, "reopenAppeal", "ReopenAppealInput", reopen).await.data();
+    let get = "query($id:ID!){appeal(id:$id){events{action comment data}}}";
+
+    let shown = app.gql(Some(&s.head), get, json!({"id": id})).await;
+    let events = shown.data()["appeal"]["events"].as_array().unwrap().clone();
+    let comment = |action: &str| events.iter().find(|e| e["action"] == action).unwrap()["comment"].clone();
+    assert_eq!(comment("registerAppeal"), "Звонила [ФИО], тел. [телефон]");
+    assert_eq!(comment("reopenAppeal"), "[ФИО] звонила снова: [телефон]");
+    let all = shown.data().to_string();
+    assert!(!all.contains("345-67-89") && !all.contains("Анна Сергеевна"), "{all}");
+    let before = app.audit_count("read.personalData").await;
+    let token = app
+        .gql(Some(&s.admin), "mutation{createApiToken(input:{name:\"r\",scopes:[APPEALS_READ]}){secret}}", json!({}))
+        .await;
+    let read = token.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    let by_token = app.gql(Some(&read), get, json!({"id": id})).await.data().to_string();
+    assert!(!by_token.contains("345-67-89") && !by_token.contains("Анна Сергеевна"), "{by_token}");
+    assert_eq!(app.audit_count("read.personalData").await, before, "masked reads are not audited");
+
+    // The curator handles it: the originals, audited once per request.
+    let handled = app.gql(Some(&s.curator), "query($id:ID!){appeal(id:$id){events{comment}}}", json!({"id": id})).await;
+    assert!(handled.data().to_string().contains("Петрова Анна Сергеевна, тел. 8-912-345-67-89"));
+    assert_eq!(app.audit_count("read.personalData").await, before + 1);
 }
