@@ -1,13 +1,14 @@
 //! An anonymised appeal stays anonymised (issue 19 follow-ups): a later ingestion or file
 //! import stores none of the author's personal data and masks the texts it writes, nothing
-//! reopens it (staff, a dissatisfied rating, a source's status or repeated review), and its
-//! history's comments are masked for those who do not handle it.
+//! reopens it (staff, a dissatisfied rating, a source's status or repeated review), its
+//! history's comments are masked for those who do not handle it, and the day's retention
+//! run is claimed by one process only.
 
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app_with};
 use crate::imports::upload_with;
-use mcu::entity::{appeal, appeal_event};
+use mcu::entity::{appeal, appeal_event, audit_log};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 
 const INGEST: &str = "mutation($i:[IngestAppealInput!]!){ingestAppeals(input:$i){created updated unchanged \
@@ -247,4 +248,40 @@ async fn history_comments_are_masked_for_those_who_do_not_handle_the_appeal() {
     let handled = app.gql(Some(&s.curator), "query($id:ID!){appeal(id:$id){events{comment}}}", json!({"id": id})).await;
     assert!(handled.data().to_string().contains("Петрова Анна Сергеевна, тел. 8-912-345-67-89"));
     assert_eq!(app.audit_count("read.personalData").await, before + 1);
+}
+
+/// Two processes that check at the same moment whether the day's retention run is due: one
+/// claims the day and runs it, the other skips it; one run entry in the audit log. The next
+/// local day is run again.
+#[tokio::test]
+async fn two_processes_run_the_days_retention_once() {
+    let app = spawn_years().await;
+    app.set_now("2021-03-01T10:00:00+07:00");
+    let s = app.staff().await;
+    for i in 0..3 {
+        let (id, v, _) =
+            app.appeal(&s.curator, json!({"kind": "APPEAL", "channel": "EMAIL", "text": format!("Яма {i}")})).await;
+        app.act(&s.curator, "registerAppeal", "AppealActionInput", json!({"id": id, "version": v})).await.data();
+        let assign = json!({"id": id, "version": v + 1, "recipientId": s.recipient});
+        app.act(&s.curator, "assignAppeal", "AssignAppealInput", assign).await.data();
+        let answer = json!({"id": id, "version": v + 2, "text": "Засыпали"});
+        app.act(&s.curator, "answerAppeal", "AnswerAppealInput", answer).await.data();
+        app.act(&s.curator, "closeAppeal", "AppealActionInput", json!({"id": id, "version": v + 3})).await.data();
+    }
+    let other = app.second_process().await;
+    app.set_now("2027-03-02T10:00:00+07:00");
+    other.set_now("2027-03-02T10:00:00+07:00");
+    let (a, b) = tokio::join!(mcu::jobs::retention::run_due(&app.state), mcu::jobs::retention::run_due(&other.state));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(usize::from(a.is_some()) + usize::from(b.is_some()), 1, "exactly one process runs the day");
+    assert_eq!(a.or(b).unwrap().numbers.len(), 3);
+    let runs = audit_log::Entity::find()
+        .filter(audit_log::Column::Action.eq("privacy.retain"))
+        .all(&app.state.db)
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1, "one run entry for the day");
+    assert!(mcu::jobs::retention::run_due(&other.state).await.unwrap().is_none(), "the day is done");
+    app.set_now("2027-03-03T00:10:00+07:00");
+    assert!(mcu::jobs::retention::run_due(&app.state).await.unwrap().is_some(), "the next local day runs");
 }
