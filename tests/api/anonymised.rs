@@ -193,6 +193,24 @@ async fn an_anonymised_appeal_is_not_reopened_by_staff_ratings_or_its_source() {
     let file = pos_csv("Холодно", "На повторном рассмотрении", "Нет");
     let r = upload_with(&app, IMPORT, Some(&s.curator), "pos.csv", file, "CSV", false).await;
     assert_eq!(r["data"]["importAppeals"]["skipped"][0]["field"], "Статус", "{r}");
+    // `mcu import` prints the skipped row with its reason.
+    let path = std::env::temp_dir().join(format!("mcu-reopen-{}.csv", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, pos_csv("Холодно", "Завершено", "2")).unwrap();
+    let mut cli = std::process::Command::new(env!("CARGO_BIN_EXE_mcu"));
+    cli.env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("DATABASE_URL", &app.state.settings.database_url)
+        .env("MCU_JWT_SECRET", "test-secret-that-is-long-enough-0123456789")
+        .env("RUST_LOG", "warn")
+        .args(["import", "--format", "csv"])
+        .arg(&path);
+    // Beside the runtime: the test server's dispatcher must not hold SQLite's write lock.
+    let out = tokio::task::spawn_blocking(move || cli.output().unwrap()).await.unwrap();
+    std::fs::remove_file(&path).ok();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("0 updated, 0 unchanged, 0 errors, 1 skipped"), "{stdout}");
+    assert!(stdout.contains(&format!("skipped row 2 (Повторное рассмотрение): the appeal {}", pos.number)), "{stdout}");
     assert_eq!(by_external(&app, "vk-1").await, vk, "the refusals changed nothing");
     assert_eq!(by_external(&app, "P-1").await, pos);
 
