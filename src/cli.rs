@@ -36,8 +36,12 @@ macro_rules! say {
 
 use crate::config::{Settings, SettingsArgs};
 use crate::domain::access::{ApiScope, Channel, Principal, Role};
+use crate::service::intake::RowError;
 use crate::service::{Caller, tokens, users};
 use crate::{StartError, graphql};
+
+/// Skipped rows of an import that `mcu import` prints with their reason.
+const SKIPPED_SHOWN: usize = 20;
 
 /// Municipal control centre back end (МЦУ).
 #[derive(Debug, Parser)]
@@ -321,16 +325,27 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                 .await
                 .map_err(cli_error)?;
             let secs = started.elapsed().as_secs_f64();
+            let skipped = serde_json::from_str::<Vec<RowError>>(&report.skipped).unwrap_or_default();
             say!(
-                "import {}: {} rows, {} created, {} updated, {} unchanged, {} errors in {secs:.1} s ({:.0} rows/s)",
+                "import {}: {} rows, {} created, {} updated, {} unchanged, {} errors, {} skipped in {secs:.1} s ({:.0} rows/s)",
                 report.id,
                 report.rows,
                 report.created,
                 report.updated,
                 report.unchanged,
                 serde_json::from_str::<Vec<serde_json::Value>>(&report.errors).map_or(0, |e| e.len()),
+                skipped.len(),
                 f64::from(report.rows) / secs.max(0.001)
             );
+            // The first skipped rows with their reason (one that would reopen an anonymised
+            // appeal asks the operator to register a new appeal); the report holds them all.
+            let more = skipped.len().saturating_sub(SKIPPED_SHOWN);
+            for r in skipped.into_iter().take(SKIPPED_SHOWN) {
+                say!("skipped row {} ({}): {}", r.row, r.field.unwrap_or_default(), r.message);
+            }
+            if more > 0 {
+                say!("… and {more} more skipped rows (importReports)");
+            }
             Ok(())
         }
         Command::Rollup(cmd) => {

@@ -123,6 +123,9 @@ pub struct Appeal<Id: RecordId = AppealId> {
     pub version: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// When its author's personal data were removed (retention or a request to erase); an
+    /// appeal changed after that instant is anonymised again by the next retention run.
+    pub anonymised_at: Option<DateTime<Utc>>,
 }
 
 /// An appeal not stored yet.

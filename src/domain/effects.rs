@@ -652,6 +652,7 @@ mod tests {
             version: 1,
             created_at: received,
             updated_at: received,
+            anonymised_at: None,
         }
     }
 

@@ -36,18 +36,27 @@ enum Personal {
     Text,
     /// An appeal's address: its flat removed by [`crate::domain::pii::mask_address`].
     Address,
+    /// A link to the author's post or comment (`url`): it leads to their name, so it is
+    /// replaced by [`LINK`] as a whole.
+    Link,
 }
+
+/// The mark of a link to the author's post shown to those who do not handle the appeal.
+pub const LINK: &str = "[ссылка]";
 
 /// `authorName`, `author_name`, `AuthorName` → a name; `authorContact` (and an author's
 /// e-mail, phone or address) → a contact; `author` → what its texts are, a name unless a key
-/// inside says otherwise.
+/// inside says otherwise; free texts of the history (`text`, `summary`, `answerText`, the
+/// answer a reopening cleared as `previousAnswer`, a `comment` or `reason`) → a text; `url` →
+/// a link.
 fn personal_key(key: &str) -> Option<Personal> {
     let k: String = key.chars().filter(char::is_ascii_alphanumeric).map(|c| c.to_ascii_lowercase()).collect();
     match k.as_str() {
         "author" | "authorname" | "authorfullname" => Some(Personal::Name),
         "authorcontact" | "authoremail" | "authorphone" | "authoraddress" => Some(Personal::Contact),
-        "text" | "summary" | "answertext" => Some(Personal::Text),
+        "text" | "summary" | "answertext" | "previousanswer" | "comment" | "reason" => Some(Personal::Text),
         "address" => Some(Personal::Address),
+        "url" => Some(Personal::Link),
         _ => None,
     }
 }
@@ -97,8 +106,9 @@ pub fn mask_personal_data(value: &mut serde_json::Value) -> bool {
             Personal::Contact => mask_contact(s),
             Personal::Text => crate::domain::pii::mask_text(s),
             Personal::Address => crate::domain::pii::mask_address(s),
+            Personal::Link => LINK.to_string(),
         };
-        if matches!(kind, Personal::Name | Personal::Contact) || masked != *s {
+        if matches!(kind, Personal::Name | Personal::Contact | Personal::Link) || masked != *s {
             any = true;
             *s = masked;
         }
@@ -112,8 +122,8 @@ pub fn mask_personal_data(value: &mut serde_json::Value) -> bool {
 pub fn erase_personal_data(value: &mut serde_json::Value, mark: &str) -> bool {
     let mut any = false;
     visit(value, None, &mut |s, kind| {
-        // Free texts and addresses are masked, not erased (by the caller): what they say
-        // about the matter stays.
+        // Free texts and addresses are masked, not erased, and links erased, by the caller:
+        // what the texts say about the matter stays.
         if matches!(kind, Personal::Name | Personal::Contact) {
             any = true;
             *s = mark.to_string();
@@ -141,6 +151,8 @@ mod tests {
             "before": {"author_name": "Анна Сидорова", "authorContact": "anna@mail.ru"},
             "changes": [{"AuthorContact": "ул. Ленина, 5, кв. 12"}],
             "author": {"name": "Пётр Иванов", "email": "petr@mail.ru"},
+            "previousAnswer": "Уважаемый Иван Петрович! Звоните, тел. 45-67-89",
+            "url": "https://vk.com/wall-1_1?reply=7",
             "authorNameLength": 11,
             "empty": {"authorName": null}
         });
@@ -156,11 +168,13 @@ mod tests {
                 "before": {"author_name": "А*** С***", "authorContact": "a***@mail.ru"},
                 "changes": [{"AuthorContact": "ул. ***"}],
                 "author": {"name": "П*** И***", "email": "p***@mail.ru"},
+                "previousAnswer": "Уважаемый [ФИО]! Звоните, тел. [телефон]",
+                "url": LINK,
                 "authorNameLength": 11,
                 "empty": {"authorName": null}
             })
         );
-        let mut none = serde_json::json!({"url": "https://vk.com/wall-1_1", "authorName": null, "authorContact": " ",
+        let mut none = serde_json::json!({"url": "", "authorName": null, "authorContact": " ",
             "changes": {"text": "Яма на ул. Ленина, 5", "address": "ул. Ленина, 5"}});
         assert!(!holds_personal_data(&none));
         assert!(!mask_personal_data(&mut none));

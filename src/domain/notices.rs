@@ -296,6 +296,7 @@ mod tests {
             version: 5,
             created_at: t,
             updated_at: t,
+            anonymised_at: None,
         }
     }
 

@@ -5,6 +5,7 @@
 
 use chrono::{DateTime, Months, NaiveDate, TimeZone, Utc};
 
+use super::lifecycle::AppealStatus;
 use super::{masking, pii};
 
 /// The mark that replaces removed personal data in free text and in history data.
@@ -83,6 +84,24 @@ fn phone_key(digits: &str) -> String {
     } else {
         digits.to_string()
     }
+}
+
+/// Whether a change of an appeal's status (`from` → `to`) and of its count of repeated
+/// reviews (`reviews_before` → `reviews_after`) reopens it: an appeal that was answered,
+/// closed, left without an answer, redirected or marked duplicate goes back into work, or its
+/// source counts one more repeated review.
+pub fn reopens(from: AppealStatus, to: AppealStatus, reviews_before: i32, reviews_after: i32) -> bool {
+    (!from.is_open() && to.is_open()) || reviews_after > reviews_before
+}
+
+/// Why an anonymised appeal is not reopened (by staff, by the author's rating, by its
+/// source): its author's name and contact are gone, so nobody could be answered, and the
+/// matter the author raises again is a new appeal with their data as they give them now.
+pub fn reopening_refused(number: &str) -> String {
+    format!(
+        "the appeal {number} is anonymised (its author's personal data were removed after the retention term or on \
+         request) and cannot be reopened; register the author's new request as a new appeal"
+    )
 }
 
 /// The words of a name, normalised (lower case, `ё` as `е`), sorted: «Иванов Иван» and «иван
@@ -200,6 +219,20 @@ mod tests {
         assert!(!mail.found_in("xivan.petrov@mail.ru"));
         assert_eq!(Contact::parse("ул. Ленина, 5"), None);
         assert_eq!(Contact::parse("12-34"), None);
+    }
+
+    #[test]
+    fn going_back_into_work_or_one_more_review_reopens() {
+        use AppealStatus as S;
+        assert!(reopens(S::Closed, S::Reopened, 0, 0));
+        assert!(reopens(S::Closed, S::InProgress, 0, 0));
+        assert!(reopens(S::Answered, S::Received, 1, 1));
+        assert!(reopens(S::Closed, S::Closed, 0, 1), "the source counts a repeated review");
+        assert!(!reopens(S::Closed, S::Answered, 1, 1), "an answer status is not work again");
+        assert!(!reopens(S::Closed, S::Closed, 2, 1));
+        assert!(!reopens(S::InProgress, S::Assigned, 0, 0), "an open appeal is not reopened");
+        assert!(reopening_refused("2021-000001").contains("2021-000001"));
+        assert!(reopening_refused("2021-000001").contains("new appeal"));
     }
 
     #[test]

@@ -43,6 +43,7 @@ pub mod practice;
 pub mod rate_event;
 pub mod recipient;
 pub mod refresh_token;
+pub mod retention_day;
 pub mod roadmap;
 pub mod roadmap_appeal;
 pub mod roadmap_comment;

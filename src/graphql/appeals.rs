@@ -314,15 +314,26 @@ impl Appeal {
         Ok(flags.unwrap_or_default())
     }
     /// The full history, oldest first. The author's name and contact in an event's `data`
-    /// are masked as `authorName` and `authorContact` are, unless the viewer handles this
-    /// appeal; an unmasked read of them is audited as theirs is.
+    /// are masked as `authorName` and `authorContact` are, its free texts (`comment`, and in
+    /// `data` the texts, the answer a reopening cleared, the address) as `text` is and a link
+    /// to the author's post as a whole, unless the viewer handles this appeal; an unmasked
+    /// read of them is audited as theirs is.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn events(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealEvent>> {
         let loaders = self.loaders(ctx);
         let rows = loaders.appeal_events.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
         let mut events: Vec<AppealEvent> = rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect();
         let shown = ctx.look_ahead().field("data").exists();
+        let comments = ctx.look_ahead().field("comment").exists();
         let mut unmasked = false;
+        for comment in events.iter_mut().filter_map(|e| e.comment.as_mut()).filter(|_| comments) {
+            let masked = mask_text(comment);
+            if self.handles {
+                unmasked |= masked != *comment;
+            } else {
+                *comment = masked;
+            }
+        }
         for data in events.iter_mut().filter_map(|e| e.data.as_mut()) {
             if !self.handles {
                 mask_personal_data(&mut data.0);
@@ -853,7 +864,8 @@ impl AppealMutation {
         step(ctx, &input.id, input.version, s).await
     }
 
-    /// Staff record the author's rating; a dissatisfied MESSAGE is reopened with a new term.
+    /// Staff record the author's rating; a dissatisfied MESSAGE is reopened with a new term
+    /// (`CONFLICT` for an anonymised one, which is never reopened: register a new appeal).
     async fn record_feedback(&self, ctx: &Context<'_>, input: FeedbackInput) -> AppResult<Appeal> {
         let id = appeal_id("input.id", &input.id)?;
         let (score, satisfied, comment) = (input.score, input.satisfied, input.comment);
@@ -873,6 +885,9 @@ impl AppealMutation {
         appeals::submit_feedback(state(ctx), caller(ctx), &code, score, comment).await
     }
 
+    /// Back into work with a new term. An anonymised appeal (its author's personal data
+    /// removed) is never reopened: `CONFLICT`, register the author's new request as a new
+    /// appeal.
     async fn reopen_appeal(&self, ctx: &Context<'_>, input: ReopenAppealInput) -> AppResult<Appeal> {
         step(ctx, &input.id, input.version, Step::Reopen { reason: input.reason }).await
     }

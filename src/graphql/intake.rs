@@ -65,6 +65,10 @@ pub struct IngestResult {
     pub updated: i32,
     pub unchanged: i32,
     pub rejected: Vec<RowError>,
+    /// Valid items not taken in, with the reason: an update that would reopen an anonymised
+    /// appeal (its status back into work, or one more repeated review) is skipped, and the
+    /// appeal stays closed; the matter is a new appeal.
+    pub skipped: Vec<RowError>,
 }
 
 /// The format of an imported file.
@@ -142,7 +146,8 @@ pub struct ImportReport {
     pub unchanged: i32,
     pub errors: Vec<RowError>,
     /// Rows read but not taken in, no errors: a deleted or empty VK comment, a comment of the
-    /// page itself (`message` is the reason). `rows` = created + updated + unchanged + errors
+    /// page itself, an update that would reopen an anonymised appeal (`message` is the
+    /// reason). `rows` = created + updated + unchanged + errors
     /// + skipped.
     pub skipped: Vec<RowError>,
 }
@@ -346,6 +351,7 @@ impl IntakeMutation {
             updated: out.updated as i32,
             unchanged: out.unchanged as i32,
             rejected,
+            skipped: out.skipped.into_iter().map(RowError::from).collect(),
         })
     }
 

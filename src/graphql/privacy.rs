@@ -40,7 +40,9 @@ pub struct PersonalDataSubject {
     pub poll_ballots: i32,
     /// Staff accounts whose e-mail is the contact (an administrator handles those).
     pub staff_accounts: i32,
-    /// The same as a JSON file (`GET`, with the caller's bearer token).
+    /// The same as a JSON file (`GET`, with the caller's bearer token). The URL holds the
+    /// contact: rather `POST` to `/exports/subject.json` with `{"contact", "name"}` as JSON
+    /// or a form, which keeps it out of proxy and access logs.
     pub json_url: String,
     /// The same as a Word document.
     pub docx_url: String,

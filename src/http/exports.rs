@@ -263,7 +263,8 @@ pub async fn audit_log(
 
 /// `GET /exports/subject.json?contact=&name=` or `subject.docx`: everything about one person
 /// (152-ФЗ ст. 14), under the rule of `Query.personalDataSubject` (the service checks the
-/// caller again and audits the read).
+/// caller again and audits the read). The query string holds the contact: prefer
+/// [`subject_post`], which keeps it out of URLs and so out of proxy and access logs.
 pub async fn subject(
     State(http): State<Http>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
@@ -271,24 +272,98 @@ pub async fn subject(
     Query(q): Query<HashMap<String, String>>,
     headers: HeaderMap,
 ) -> Response {
-    let json = match file.as_str() {
+    let query =
+        crate::service::privacy::SubjectQuery { contact: q.get("contact").cloned(), name: q.get("name").cloned() };
+    subject_file(&http, peer, &file, &headers, Ok(query)).await
+}
+
+/// Most bytes of the body of a `POST /exports/subject.*` (a contact and a name).
+const SUBJECT_BODY_MAX: usize = 16 * 1024;
+
+/// `POST /exports/subject.json` or `subject.docx` with `{"contact": …, "name": …}` as JSON
+/// (`application/json`) or as a form (`application/x-www-form-urlencoded`): the same as
+/// [`subject`], with the person's contact and name in the body rather than in the URL.
+pub async fn subject_post(
+    State(http): State<Http>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Path(file): Path<String>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    let query = subject_body(&headers, &body);
+    subject_file(&http, peer, &file, &headers, query).await
+}
+
+/// The person asked for in a POST body; `BAD_USER_INPUT` at `body` for another media type, a
+/// body too large or not of its media type, or a value that is not a string.
+fn subject_body(headers: &HeaderMap, body: &[u8]) -> Result<crate::service::privacy::SubjectQuery, AppError> {
+    #[derive(serde::Deserialize)]
+    struct Person {
+        contact: Option<String>,
+        name: Option<String>,
+    }
+    if body.len() > SUBJECT_BODY_MAX {
+        return Err(AppError::bad("body", format!("must be at most {SUBJECT_BODY_MAX} bytes")));
+    }
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+    let person = match media.as_str() {
+        "application/json" => serde_json::from_slice::<Person>(body)
+            .map_err(|_| AppError::bad("body", "must be a JSON object with the strings contact and name"))?,
+        "application/x-www-form-urlencoded" => {
+            let mut p = Person { contact: None, name: None };
+            for (k, v) in url::form_urlencoded::parse(body) {
+                match k.as_ref() {
+                    "contact" => p.contact = Some(v.into_owned()),
+                    "name" => p.name = Some(v.into_owned()),
+                    _ => {}
+                }
+            }
+            p
+        }
+        _ => {
+            return Err(AppError::bad(
+                "body",
+                "send the contact and name as application/json or application/x-www-form-urlencoded",
+            ));
+        }
+    };
+    Ok(crate::service::privacy::SubjectQuery { contact: person.contact, name: person.name })
+}
+
+/// The subject export for `GET` and `POST`: the caller is authorized before the request's
+/// person is looked at, so a refused caller learns nothing of it.
+async fn subject_file(
+    http: &Http,
+    peer: SocketAddr,
+    file: &str,
+    headers: &HeaderMap,
+    query: Result<crate::service::privacy::SubjectQuery, AppError>,
+) -> Response {
+    let json = match file {
         "subject.json" => true,
         "subject.docx" => false,
         _ => return app_error(&AppError::NotFound("export".into())),
     };
-    let principal = match authorize(&http, &headers, "Query.personalDataSubject").await {
+    let principal = match authorize(http, headers, "Query.personalDataSubject").await {
         Ok(p) => p,
+        Err(e) => return app_error(&e),
+    };
+    let query = match query {
+        Ok(q) => q,
         Err(e) => return app_error(&e),
     };
     let app = &http.app;
     let caller = Caller {
         principal,
-        ip: Some(super::client_ip(peer.ip(), &headers, &app.settings.trusted_proxies).to_string()),
+        ip: Some(super::client_ip(peer.ip(), headers, &app.settings.trusted_proxies).to_string()),
         request_id: None,
         credential_error: None,
     };
-    let query =
-        crate::service::privacy::SubjectQuery { contact: q.get("contact").cloned(), name: q.get("name").cloned() };
     let result = async {
         let via = if json { "subject.json" } else { "subject.docx" };
         let subject = crate::service::privacy::find(app, &caller, &query, via).await?;

@@ -49,7 +49,7 @@ pub fn router(http: Http) -> Router {
         .route("/exports/meetings/{file}", get(exports::meeting))
         .route("/exports/appeals.xlsx", get(exports::appeals))
         .route("/exports/audit.xlsx", get(exports::audit_log))
-        .route("/exports/{file}", get(exports::subject))
+        .route("/exports/{file}", get(exports::subject).post(exports::subject_post))
         .with_state(http.clone())
         .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, export_timeout));
     // Attached files: the request timeout covers the answer's headers; the streamed body has

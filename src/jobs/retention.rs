@@ -4,14 +4,17 @@
 //! [`Job::Retention`] (another process's batch waits for its turn; the anonymiser skips
 //! appeals anonymised meanwhile, so two processes never anonymise one appeal twice). One audit
 //! entry per run (`privacy.retain`, by `system`: cutoff, years, appeals, batches) besides each
-//! appeal's own entry. `mcu privacy retain [--dry-run]` runs the same pass.
+//! appeal's own entry. The server runs it once a local day, claimed atomically
+//! ([`run_due`]). `mcu privacy retain [--dry-run]` runs the same pass.
 
 use chrono::{DateTime, Utc};
 
 use super::{Job, try_lead};
 use crate::domain::retention::cutoff;
 use crate::error::AppResult;
-use crate::service::privacy::{RETAIN_ACTION, retention_candidates, retention_ran_since};
+use crate::service::privacy::{
+    RETAIN_ACTION, claim_retention_day, release_retention_day, retention_candidates, retention_ran_since,
+};
 use crate::state::AppState;
 use crate::store::audit::{self, Actor};
 use crate::store::privacy::{self, Anonymisation};
@@ -32,25 +35,44 @@ pub struct Outcome {
     pub skipped: bool,
 }
 
-/// Checks every `MCU_RETENTION_CHECK_SECS` whether today's run (local day) is recorded, and
-/// runs it when not, until the process stops.
+/// Checks every `MCU_RETENTION_CHECK_SECS` whether today's run (local day) is due, and runs
+/// it when this process claims it ([`run_due`]), until the process stops.
 pub async fn run(state: AppState) {
     loop {
         tokio::time::sleep(state.settings.retention_check_interval).await;
-        let tz = state.settings.timezone;
-        let now = state.clock.now();
-        let midnight = cutoff(now, tz, 0);
-        match retention_ran_since(&state.db, midnight).await {
-            Ok(true) => continue,
-            Ok(false) => {}
-            Err(e) => {
-                tracing::warn!(error = %e.message(), "cannot tell whether the retention run is due");
-                continue;
-            }
-        }
-        match pass(&state, false).await {
-            Ok(o) => tracing::info!(appeals = o.numbers.len(), batches = o.batches, "retention run"),
+        match run_due(&state).await {
+            Ok(Some(o)) => tracing::info!(appeals = o.numbers.len(), batches = o.batches, "retention run"),
+            Ok(None) => {}
             Err(e) => tracing::warn!(error = %e.message(), "the retention run failed; it will try again"),
+        }
+    }
+}
+
+/// Today's run (local day of `MCU_TIMEZONE`) if it is due: not recorded yet (a run from the
+/// command line counts) and claimed by this process ([`claim_retention_day`], atomic across
+/// replicas, so a second process that checks in the same moment skips it). A run that fails
+/// gives its claim back and is tried again at the next check; a process that stops in the
+/// middle of a run leaves the day claimed, and the next day's run takes what it left.
+///
+/// # Errors
+/// On a database failure (batches committed before it stay anonymised).
+pub async fn run_due(state: &AppState) -> AppResult<Option<Outcome>> {
+    let tz = state.settings.timezone;
+    let now = state.clock.now();
+    if retention_ran_since(&state.db, cutoff(now, tz, 0)).await? {
+        return Ok(None);
+    }
+    let day = now.with_timezone(&tz).date_naive().format("%Y-%m-%d").to_string();
+    if !claim_retention_day(state, &day, now).await? {
+        return Ok(None);
+    }
+    match pass(state, false).await {
+        Ok(o) => Ok(Some(o)),
+        Err(e) => {
+            if let Err(r) = release_retention_day(state, &day).await {
+                tracing::warn!(error = %r.message(), day, "could not give back the claim of a failed retention run");
+            }
+            Err(e)
         }
     }
 }

@@ -785,6 +785,7 @@ fn unread() -> Appeal {
         version: 0,
         created_at: t,
         updated_at: t,
+        anonymised_at: None,
     }
 }
 
@@ -866,7 +867,7 @@ fn read_appeal(row: &QueryResult, cols: &[appeal::Column]) -> AppResult<Appeal> 
             C::CreatedAt => a.created_at = get!(),
             C::UpdatedAt => a.updated_at = get!(),
             // The retention marker: read by the anonymiser, not shown on a page.
-            C::AnonymisedAt => {}
+            C::AnonymisedAt => a.anonymised_at = get!(),
         }
     }
     Ok(a)

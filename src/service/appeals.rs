@@ -22,6 +22,7 @@ use crate::domain::deadlines::AppealKind;
 pub use crate::domain::effects::{AppealChanges, Step};
 use crate::domain::effects::{Lookups, Original, RecipientStanding, after_rating, effects};
 use crate::domain::lifecycle::AppealStatus;
+use crate::domain::retention::reopening_refused;
 use crate::entity::{rate_event, recipient};
 use crate::error::{AppError, AppResult, FieldError};
 use crate::state::AppState;
@@ -159,6 +160,7 @@ pub async fn create(state: &AppState, caller: &Caller, scope: &AppealScope, new:
         version: 1,
         created_at: now,
         updated_at: now,
+        anonymised_at: None,
     };
     // Before the insert, so the new appeal cannot find itself.
     let everything = AppealScope::for_token_reading_all();
@@ -253,6 +255,9 @@ pub async fn apply(
     if a.version != version {
         return Err(AppError::stale("the appeal"));
     }
+    if matches!(step, Step::Reopen { .. }) && a.anonymised_at.is_some() {
+        return Err(AppError::Conflict(reopening_refused(&a.number)));
+    }
     let found = look_up(&txn, scope, &a, &step).await?;
     let change = effects(&step, &a, &found, &terms, now).map_err(AppError::BadInput)?;
     let actor = caller.principal.label();
@@ -282,6 +287,10 @@ async fn rate(
     let terms = Terms::load(state, txn).await?;
     let change = effects(step, a, &Lookups::default(), &terms, now).map_err(AppError::BadInput)?;
     let satisfied = change.next.satisfied.unwrap_or(true);
+    // A dissatisfied rating that would reopen an anonymised appeal is refused as a whole.
+    if a.anonymised_at.is_some() && after_rating(&change.next, satisfied).is_some() {
+        return Err(AppError::Conflict(reopening_refused(&a.number)));
+    }
     let stamp = Stamp { at: now, actor, audit: Some(audit) };
     let rated = store::save_change(txn, state.settings.timezone, a, change, stamp).await?;
     let Some(follow) = after_rating(&rated, satisfied) else { return Ok(rated) };

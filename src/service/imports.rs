@@ -249,7 +249,8 @@ pub async fn run(
 struct Tally {
     unchanged: u32,
     errors: Vec<RowError>,
-    /// Rows read but not taken in, with the reason (deleted or empty VK comments).
+    /// Rows read but not taken in, with the reason (deleted or empty VK comments; an update
+    /// that would reopen an anonymised appeal).
     skipped: Vec<RowError>,
 }
 
@@ -326,14 +327,18 @@ async fn ingest_rows(
         if items.len() == chunk || (done && !items.is_empty()) {
             let out = intake::ingest(state, caller, std::mem::take(&mut items), opts).await?;
             tally.unchanged += out.unchanged;
-            tally.errors.extend(out.rejected.into_iter().map(|mut e| {
+            // A row refused or skipped by the ingestion names its column as the file heads it,
+            // or in JSON the path of its field.
+            let in_file = |mut e: RowError| {
                 if let Some(path) = paths.get(&e.row) {
                     e.field = Some(e.field.as_deref().map_or_else(|| path.clone(), |f| json_field(path, f)));
                 } else if let Some(h) = e.field.as_deref().and_then(|f| headers.get(f)) {
                     e.field = Some(h.clone());
                 }
                 e
-            }));
+            };
+            tally.errors.extend(out.rejected.into_iter().map(in_file));
+            tally.skipped.extend(out.skipped.into_iter().map(in_file));
             paths.clear();
             heartbeat(state, report, tally.unchanged).await?;
         }

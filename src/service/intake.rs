@@ -23,6 +23,7 @@ use crate::domain::appeal::{CategoryId, TerritoryId, is_anonymous, search_text};
 use crate::domain::deadlines::AppealKind;
 use crate::domain::effects::SourceChanges;
 use crate::domain::lifecycle::AppealStatus;
+use crate::domain::retention::{reopening_refused, reopens, scrub};
 use crate::entity::{category, recipient, territory};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
@@ -89,6 +90,9 @@ pub struct IngestOutcome {
     pub updated: u32,
     pub unchanged: u32,
     pub rejected: Vec<RowError>,
+    /// Items not taken in though valid, with the reason: an update that would reopen an
+    /// anonymised appeal.
+    pub skipped: Vec<RowError>,
 }
 
 /// New appeals in one ingestion call from which its ledger rows are folded at once.
@@ -657,7 +661,31 @@ fn new_appeal(
         version: 1,
         created_at: now,
         updated_at: now,
+        anonymised_at: None,
     }
+}
+
+/// What an update from the source would store of its texts and author: as given, or on an
+/// anonymised appeal no name and no contact, and the text and answer masked as the
+/// anonymiser masks them (the source's name and contact of the author removed wherever they
+/// occur, then the free-text masker), so that a later import does not bring the personal
+/// data back.
+struct AsStored {
+    text: String,
+    answer: Option<String>,
+    author: Option<String>,
+    contact: Option<String>,
+}
+
+fn as_stored(a: &Appeal, p: &Prepared) -> AsStored {
+    let author = clean(p.item.author_name.as_ref());
+    let contact = clean(p.item.author_contact.as_ref());
+    let answer = clean(p.item.answer_text.as_ref());
+    if a.anonymised_at.is_none() {
+        return AsStored { text: p.text.clone(), answer, author, contact };
+    }
+    let known: Vec<String> = [author, contact].into_iter().flatten().collect();
+    AsStored { text: scrub(&p.text, &known), answer: answer.map(|t| scrub(&t, &known)), author: None, contact: None }
 }
 
 /// The fields an update from the source may change, with their new values.
@@ -665,11 +693,9 @@ fn changes(a: &Appeal, p: &Prepared) -> SourceChanges {
     let item = &p.item;
     let differs = |changed: bool| changed.then_some(());
     let answered = stored_answered(p);
-    let author = clean(item.author_name.as_ref());
-    let contact = clean(item.author_contact.as_ref());
-    let answer = clean(item.answer_text.as_ref());
+    let AsStored { text, answer, author, contact } = as_stored(a, p);
     SourceChanges {
-        text: differs(a.text != p.text).map(|()| p.text.clone()),
+        text: differs(a.text != text).map(|()| text),
         received_at: differs(a.received_at != p.received_at).map(|()| p.received_at),
         status: differs(
             a.status != p.status && (!item.status_by_centre || (answered.is_some() && a.answered_at.is_none())),
@@ -687,13 +713,26 @@ fn changes(a: &Appeal, p: &Prepared) -> SourceChanges {
     }
 }
 
+/// Why an update from the source is not applied, if it is not: it would reopen an anonymised
+/// appeal (its status back into work, or one more repeated review). The item is skipped as a
+/// whole and reported with the field at fault; the appeal stays closed and anonymised.
+fn refusal(a: &Appeal, changed: &SourceChanges) -> Option<RowError> {
+    let to = changed.status.unwrap_or(a.status);
+    let reviews = changed.reopen_count.unwrap_or(a.reopen_count);
+    if a.anonymised_at.is_none() || !reopens(a.status, to, a.reopen_count, reviews) {
+        return None;
+    }
+    let field = if a.status.is_open() || !to.is_open() { "reopened" } else { "status" };
+    Some(RowError { row: 0, field: Some(field.into()), message: reopening_refused(&a.number) })
+}
+
 /// The appeal as the source now gives it, with the history entry saying what changed.
 fn source_change(a: &Appeal, p: &Prepared, changed: SourceChanges, terms: &Terms, now: DateTime<Utc>) -> Change {
     let item = &p.item;
     let mut next = a.clone();
-    if changed.text.is_some() {
-        next.text.clone_from(&p.text);
-        next.search_text = search_text(&p.text, a.summary.as_deref(), a.address.as_deref());
+    if let Some(text) = &changed.text {
+        next.text.clone_from(text);
+        next.search_text = search_text(text, a.summary.as_deref(), a.address.as_deref());
     }
     if changed.status.is_some() {
         next.status = p.status;
@@ -733,7 +772,12 @@ fn source_change(a: &Appeal, p: &Prepared, changed: SourceChanges, terms: &Terms
         next.author_contact = contact;
     }
     if changed.answer_text.is_some() {
-        next.answer_text = clean(item.answer_text.as_ref());
+        next.answer_text.clone_from(&changed.answer_text);
+    }
+    // Anonymised since its last change, and this change stores nothing personal: it stays
+    // anonymised (the next retention run has nothing to do here).
+    if a.anonymised_at.is_some_and(|at| at >= a.updated_at) {
+        next.anonymised_at = Some(now);
     }
     if changed.satisfaction.is_some() {
         next.satisfaction_score = item.satisfaction;
@@ -889,6 +933,7 @@ pub async fn ingest(
             Ok(Applied::Created) => out.created += 1,
             Ok(Applied::Updated) => out.updated += 1,
             Ok(Applied::Unchanged) => out.unchanged += 1,
+            Ok(Applied::Skipped(why)) => out.skipped.push(RowError { row: p.row, ..why }),
             // Storage that cannot write fails the whole call: nothing is reported as done
             // (an item is idempotent, so the caller sends the call again).
             Err(e @ AppError::Unavailable(_)) => return Err(e),
@@ -896,6 +941,7 @@ pub async fn ingest(
         }
     }
     out.rejected.sort_by_key(|e| e.row);
+    out.skipped.sort_by_key(|e| e.row);
     if out.created > 0 {
         refresh_statistics(state, out.created).await;
     }
@@ -943,6 +989,8 @@ enum Applied {
     Created,
     Updated,
     Unchanged,
+    /// Not applied, with the reason (its row is the caller's to fill in).
+    Skipped(RowError),
 }
 
 async fn ingest_one(
@@ -962,6 +1010,9 @@ async fn ingest_one(
             let changed = changes(&a, p);
             if changed.is_empty() {
                 return Ok(Applied::Unchanged);
+            }
+            if let Some(why) = refusal(&a, &changed) {
+                return Ok(Applied::Skipped(why));
             }
             let change = source_change(&a, p, changed, terms, now);
             let actor = caller.principal.label();

@@ -9,13 +9,13 @@
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, Set,
 };
 
 use super::{Caller, audit};
 use crate::domain::access::{Principal, Role};
 use crate::domain::retention::{Contact, name_key};
-use crate::entity::{appeal, appeal_answer, appeal_event, audit_log, user};
+use crate::entity::{appeal, appeal_answer, appeal_event, audit_log, retention_day, user};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 use crate::store::privacy::{self, Anonymisation};
@@ -73,6 +73,35 @@ pub async fn retention_ran_since(conn: &impl ConnectionTrait, since: DateTime<Ut
         .count(conn)
         .await?;
     Ok(n > 0)
+}
+
+/// Claims the retention run of the local `day` (`YYYY-MM-DD`) for this process: `true` when
+/// no process claimed it before. One row per day whose key makes the claim atomic, so of two
+/// replicas checking in the same moment exactly one runs the day's retention.
+///
+/// # Errors
+/// When the database fails.
+pub async fn claim_retention_day(state: &AppState, day: &str, at: DateTime<Utc>) -> AppResult<bool> {
+    use sea_orm::sea_query::OnConflict;
+    let txn = crate::db::begin_write(&state.writer).await?;
+    let claim = retention_day::ActiveModel { day: Set(day.to_string()), claimed_at: Set(at) };
+    let inserted = retention_day::Entity::insert(claim)
+        .on_conflict(OnConflict::column(retention_day::Column::Day).do_nothing().to_owned())
+        .exec_without_returning(&txn)
+        .await?;
+    txn.commit().await?;
+    Ok(inserted == 1)
+}
+
+/// Gives back the claim of a day whose run failed, so that the next check runs it again.
+///
+/// # Errors
+/// When the database fails.
+pub async fn release_retention_day(state: &AppState, day: &str) -> AppResult<()> {
+    let txn = crate::db::begin_write(&state.writer).await?;
+    retention_day::Entity::delete_by_id(day.to_string()).exec(&txn).await?;
+    txn.commit().await?;
+    Ok(())
 }
 
 /// Whom a subject request is about: a contact, a name, or both (then an appeal must hold

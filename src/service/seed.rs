@@ -667,6 +667,7 @@ fn generate(
         version: 1,
         created_at: received_at,
         updated_at: resolved_at.unwrap_or(received_at),
+        anonymised_at: None,
     };
     let event = Event {
         action: "seedDemo",

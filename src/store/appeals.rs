@@ -95,7 +95,7 @@ impl TryFrom<appeal::Model> for Appeal {
             version,
             created_at,
             updated_at,
-            anonymised_at: _,
+            anonymised_at,
         } = m;
         let first_answer = match (first_answered_at, first_due_at) {
             (Some(answered_at), Some(due_at)) => Some(FirstAnswer {
@@ -153,6 +153,7 @@ impl TryFrom<appeal::Model> for Appeal {
             version,
             created_at,
             updated_at,
+            anonymised_at,
         })
     }
 }
@@ -209,8 +210,7 @@ impl From<Appeal> for appeal::Model {
             version: a.version,
             created_at: a.created_at,
             updated_at: a.updated_at,
-            // Not part of the typed record: only the anonymiser ([`super::privacy`]) writes it.
-            anonymised_at: None,
+            anonymised_at: a.anonymised_at,
         }
     }
 }
@@ -293,8 +293,9 @@ fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveM
         version: col!(version),
         created_at: col!(created_at),
         updated_at: col!(updated_at),
-        // A new appeal is not anonymised; a change never clears the mark (only `store::privacy` sets it).
-        anonymised_at: if before.is_none() { Set(None) } else { NotSet },
+        // Set by the anonymiser (`store::privacy`), and kept by an update from a source that
+        // stores nothing personal on an anonymised appeal (`service::intake`).
+        anonymised_at: col!(anonymised_at),
     }
 }
 
@@ -821,6 +822,7 @@ mod tests {
             version: 3,
             created_at: t,
             updated_at: t,
+            anonymised_at: Some(t),
         }
     }
 

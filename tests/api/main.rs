@@ -9,6 +9,7 @@ mod sdl;
 mod smtp;
 
 mod analytics;
+mod anonymised;
 mod appeal_list;
 mod appeals;
 mod attachments;

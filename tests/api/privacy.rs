@@ -584,3 +584,70 @@ async fn retention_deletes_the_files_attached_to_an_anonymised_appeal() {
     let listed = app.gql(Some(&s.curator), "query($id:ID!){appeal(id:$id){attachments{id}}}", json!({"id": id})).await;
     assert_eq!(listed.data()["appeal"]["attachments"], json!([]));
 }
+
+/// The subject export takes the person in a POST body (JSON or a form), so the contact stays
+/// out of URLs and proxy logs: the same files, the same rule and audit as `GET`; a body of
+/// another media type or shape is `BAD_USER_INPUT` naming `body`; a refused caller is refused
+/// before the body is read.
+#[tokio::test]
+async fn the_subject_export_takes_the_person_in_a_post_body() {
+    let app = spawn_years(|_| {}).await;
+    let s = app.staff().await;
+    subject_fixture(&app, &s).await;
+    let before = app.audit_count("read.personalData").await;
+    let post = |file: &str, token: Option<&str>, kind: &str, body: String| {
+        let mut req =
+            app.client.post(format!("{}/exports/{file}", app.base)).header("content-type", kind.to_string()).body(body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        req.send()
+    };
+
+    let resp = post(
+        "subject.json",
+        Some(&s.curator),
+        "application/json",
+        json!({"contact": "ivan.petrov@mail.ru"}).to_string(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(resp.headers()["cache-control"], "no-store");
+    let doc: Value = resp.json().await.unwrap();
+    assert_eq!(doc["appeals"].as_array().unwrap().len(), 2, "{doc}");
+    let form = "contact=ivan.petrov%40mail.ru&name=%D0%98%D0%B2%D0%B0%D0%BD+%D0%9F%D0%B5%D1%82%D1%80%D0%BE%D0%B2";
+    let resp = post("subject.docx", Some(&s.curator), "application/x-www-form-urlencoded; charset=utf-8", form.into())
+        .await
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document"
+    );
+    assert_eq!(app.audit_count("read.personalData").await, before + 2, "each export is a read of personal data");
+
+    for (kind, body) in [
+        ("text/plain", "contact=ivan.petrov@mail.ru".to_string()),
+        ("application/json", json!({"contact": 5}).to_string()),
+        ("application/json", "[".to_string()),
+        ("application/json", json!({"contact": "x".repeat(20_000)}).to_string()),
+    ] {
+        let resp = post("subject.json", Some(&s.curator), kind, body).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 400, "{kind}");
+        let err: Value = resp.json().await.unwrap();
+        assert_eq!(err["errors"][0]["extensions"]["code"], "BAD_USER_INPUT");
+        assert!(err["errors"][0]["message"].as_str().unwrap().contains("body"), "{err}");
+    }
+    // Neither contact nor name: the service's own refusal.
+    let resp = post("subject.json", Some(&s.curator), "application/json", "{}".into()).await.unwrap();
+    assert_eq!(resp.status().as_u16(), 400);
+    // Refused callers, whatever the body.
+    let body = json!({"contact": "ivan.petrov@mail.ru"}).to_string();
+    for token in [&s.head, &s.admin, &s.coordinator] {
+        let resp = post("subject.json", Some(token), "text/plain", body.clone()).await.unwrap();
+        assert_eq!(resp.status().as_u16(), 403);
+    }
+    assert_eq!(post("subject.json", None, "application/json", body).await.unwrap().status().as_u16(), 401);
+    assert_eq!(app.audit_count("read.personalData").await, before + 2);
+}
