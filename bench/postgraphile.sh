@@ -21,6 +21,9 @@
 #   SEED=1 APPEALS=1000000 bash bench/postgraphile.sh  # seed it first
 #   DURATION=10s SHAPES=quick bash bench/postgraphile.sh
 #   BIN=/path/to/mcu bash bench/postgraphile.sh        # a server built beforehand
+#   SHAPES=detail bash bench/postgraphile.sh           # only the detail and the floor
+# The last row, `{ __typename }` (no database; mcu still checks the caller's token), is each
+# server's floor: what its HTTP and GraphQL path alone costs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -208,6 +211,7 @@ PY
 }
 
 i=0
+[ "$SHAPES" = detail ] && FILTERS=()
 for f in "${FILTERS[@]}"; do
   IFS='|' read -r name mfilter pcond <<< "$f"
   for o in "${ORDERS[@]}"; do
@@ -218,7 +222,7 @@ for f in "${FILTERS[@]}"; do
     row "$name, $field $dir" "$(mcu_list "$mfilter" "$field" "$dir" 0)" "$(pgl_list "$pcond" "$field" "$dir" 0)" "s$i" $v5q
   done
 done
-for f in "${FILTERS[1]}" "${FILTERS[4]}"; do
+for f in ${FILTERS[1]:+"${FILTERS[1]}"} ${FILTERS[4]:+"${FILTERS[4]}"}; do
   IFS='|' read -r name mfilter pcond <<< "$f"
   i=$((i + 1))
   row "$name, DUE_AT ASC, totalCount" "$(mcu_list "$mfilter" DUE_AT ASC 1)" "$(pgl_list "$pcond" DUE_AT ASC 1)" "s$i"
@@ -227,6 +231,7 @@ row "detail (one appeal by id)" \
   "query { appeal(id: \"$DETAIL_ID\") { $MCU_FIELDS } }" \
   "query { appealById(id: \"$DETAIL_ID\") { $PGL_FIELDS } }" detail \
   "query { appealByRowId(rowId: \"$DETAIL_ID\") { $PGL_FIELDS } }"
+row "floor: { __typename }" "query { __typename }" "query { __typename }" floor
 {
   echo
   echo "RSS after the run: mcu $(ps -o rss= -p "${pids[0]}" | awk '{printf "%.0f MB", $1/1024}')," \
