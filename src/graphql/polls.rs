@@ -42,11 +42,13 @@ pub struct Poll {
     pub viewer: Viewer,
     /// Questions loaded with the page, when the poll came in a list.
     pub questions: Option<Vec<polls::QuestionWithOptions>>,
+    /// Results loaded with the page, when the poll came in a list that asks for them.
+    pub results: Option<polls::PollResults>,
 }
 
 impl Poll {
     fn new(model: poll::Model, viewer: Viewer) -> Self {
-        Self { model, viewer, questions: None }
+        Self { model, viewer, questions: None, results: None }
     }
 }
 
@@ -115,7 +117,10 @@ impl Poll {
         if !visible {
             return Ok(None);
         }
-        let r = polls::results(&state(ctx).db, PollId(self.model.id)).await?;
+        let r = match &self.results {
+            Some(r) => r.clone(),
+            None => polls::results(&state(ctx).db, PollId(self.model.id)).await?,
+        };
         let staff = self.viewer == Viewer::Staff;
         Ok(Some(PollResults {
             ballots: i32::try_from(r.ballots).unwrap_or(i32::MAX),
@@ -328,11 +333,19 @@ impl PollQuery {
         let (rows, total) = polls::list(db, &filter, offset, limit).await?;
         let ids: Vec<i64> = rows.iter().map(|p| p.id).collect();
         let mut questions = polls::questions_of(db, &ids).await?;
+        // The page's results in a few statements, not several per poll.
+        let wants = ctx.look_ahead();
+        let mut results = if wants.field("edges").field("node").field("results").exists() {
+            polls::results_of(db, &rows.iter().collect::<Vec<_>>(), viewer == Viewer::Staff).await?
+        } else {
+            std::collections::HashMap::new()
+        };
         let nodes = rows
             .into_iter()
             .map(|model| {
                 let q = Some(questions.remove(&model.id).unwrap_or_default());
-                Poll { model, viewer, questions: q }
+                let r = results.remove(&model.id);
+                Poll { model, viewer, questions: q, results: r }
             })
             .collect();
         Ok(PollConnection::from_offset(nodes, offset, total))
@@ -357,7 +370,7 @@ impl PollQuery {
             .into_iter()
             .map(|model| {
                 let q = Some(questions.remove(&model.id).unwrap_or_default());
-                Poll { model, viewer: Viewer::Public, questions: q }
+                Poll { model, viewer: Viewer::Public, questions: q, results: None }
             })
             .collect();
         Ok(PollConnection::from_offset(nodes, offset, total))

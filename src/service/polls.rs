@@ -766,72 +766,128 @@ pub async fn request_code(state: &AppState, caller: &Caller, poll_id: PollId, co
 
 /// The results of a poll: ballots, per-option counts and shares, scale averages, text answers.
 pub async fn results(conn: &impl ConnectionTrait, poll_id: PollId) -> AppResult<PollResults> {
-    let poll_id = poll_id.0;
-    let p = get(conn, PollId(poll_id)).await?;
-    let ballots = poll_ballot::Entity::find().filter(poll_ballot::Column::PollId.eq(poll_id)).count(conn).await?;
-    let verified_ballots = poll_ballot::Entity::find()
-        .filter(poll_ballot::Column::PollId.eq(poll_id))
-        .filter(poll_ballot::Column::Verified.eq(true))
-        .count(conn)
-        .await?;
-    let qs = questions(conn, PollId(poll_id)).await?;
-    let grouped: Vec<(i64, Option<i64>, Option<i32>, i64)> = poll_answer::Entity::find()
+    let p = get(conn, poll_id).await?;
+    results_of(conn, &[&p], true).await?.remove(&p.id).ok_or_else(|| AppError::internal("poll results"))
+}
+
+/// Answers of one option or scale value: (poll, question, option, scale value, answers).
+type AnswerGroup = (i64, i64, Option<i64>, Option<i32>, i64);
+
+/// The results of many polls (a page of the staff list) in four statements whatever their
+/// number (three without the text answers): the ballots, the questions and options (two),
+/// the answers grouped by option and scale value, and the text answers when `with_texts`
+/// (only staff see them).
+///
+/// # Errors
+/// When the database fails.
+pub async fn results_of(
+    conn: &impl ConnectionTrait,
+    polls: &[&poll::Model],
+    with_texts: bool,
+) -> AppResult<HashMap<i64, PollResults>> {
+    let ids: Vec<i64> = polls.iter().map(|p| p.id).collect();
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let counts: Vec<(i64, i64, Option<i64>)> = poll_ballot::Entity::find()
         .select_only()
+        .column(poll_ballot::Column::PollId)
+        .column_as(Expr::col(poll_ballot::Column::Id).count(), "n")
+        .column_as(
+            Expr::expr(Expr::case(Expr::col(poll_ballot::Column::Verified).eq(true), 1).finally(0)).sum(),
+            "verified",
+        )
+        .filter(poll_ballot::Column::PollId.is_in(ids.iter().copied()))
+        .group_by(poll_ballot::Column::PollId)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    let mut questions = questions_of(conn, &ids).await?;
+    let grouped: Vec<AnswerGroup> = poll_answer::Entity::find()
+        .select_only()
+        .column(poll_answer::Column::PollId)
         .column(poll_answer::Column::QuestionId)
         .column(poll_answer::Column::OptionId)
         .column(poll_answer::Column::Scale)
         .column_as(Expr::col(poll_answer::Column::Id).count(), "n")
-        .filter(poll_answer::Column::PollId.eq(poll_id))
+        .filter(poll_answer::Column::PollId.is_in(ids.iter().copied()))
         .filter(poll_answer::Column::Text.is_null())
+        .group_by(poll_answer::Column::PollId)
         .group_by(poll_answer::Column::QuestionId)
         .group_by(poll_answer::Column::OptionId)
         .group_by(poll_answer::Column::Scale)
         .into_tuple()
         .all(conn)
         .await?;
-    let texts: Vec<(i64, Option<String>)> = poll_answer::Entity::find()
-        .select_only()
-        .column(poll_answer::Column::QuestionId)
-        .column(poll_answer::Column::Text)
-        .filter(poll_answer::Column::PollId.eq(poll_id))
-        .filter(poll_answer::Column::Text.is_not_null())
-        .order_by_asc(poll_answer::Column::Id)
-        .into_tuple()
-        .all(conn)
-        .await?;
-    let share = |n: u64| if ballots == 0 { 0.0 } else { n as f64 / ballots as f64 };
-    let mut out = Vec::new();
-    for (q, options) in qs {
-        let count_of = |o: i64| {
-            grouped
-                .iter()
-                .filter(|g| g.0 == q.id && g.1 == Some(o))
-                .map(|g| u64::try_from(g.3).unwrap_or(0))
-                .sum::<u64>()
-        };
-        let (mut sum, mut n) = (0i64, 0i64);
-        for g in grouped.iter().filter(|g| g.0 == q.id) {
-            if let Some(v) = g.2 {
-                sum += i64::from(v) * g.3;
-                n += g.3;
-            }
+    // Text answers are counted for everybody and listed for staff only.
+    let mut texts: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut text_counts: HashMap<i64, u64> = HashMap::new();
+    if with_texts {
+        let rows: Vec<(i64, Option<String>)> = poll_answer::Entity::find()
+            .select_only()
+            .column(poll_answer::Column::QuestionId)
+            .column(poll_answer::Column::Text)
+            .filter(poll_answer::Column::PollId.is_in(ids.iter().copied()))
+            .filter(poll_answer::Column::Text.is_not_null())
+            .order_by_asc(poll_answer::Column::Id)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (q, t) in rows {
+            *text_counts.entry(q).or_default() += 1;
+            texts.entry(q).or_default().extend(t);
         }
-        let q_texts: Vec<String> = texts.iter().filter(|t| t.0 == q.id).filter_map(|t| t.1.clone()).collect();
-        out.push(QuestionResults {
-            question_id: q.id,
-            options: options
-                .iter()
-                .map(|o| {
-                    let c = count_of(o.id);
-                    OptionCount { option_id: o.id, count: c, share: share(c) }
-                })
-                .collect(),
-            average: (n > 0).then(|| sum as f64 / n as f64),
-            text_answers: q_texts.len() as u64,
-            texts: q_texts,
-        });
+    } else {
+        let rows: Vec<(i64, i64)> = poll_answer::Entity::find()
+            .select_only()
+            .column(poll_answer::Column::QuestionId)
+            .column_as(Expr::col(poll_answer::Column::Id).count(), "n")
+            .filter(poll_answer::Column::PollId.is_in(ids.iter().copied()))
+            .filter(poll_answer::Column::Text.is_not_null())
+            .group_by(poll_answer::Column::QuestionId)
+            .into_tuple()
+            .all(conn)
+            .await?;
+        for (q, n) in rows {
+            text_counts.insert(q, u64::try_from(n).unwrap_or(0));
+        }
     }
-    Ok(PollResults { ballots, verified: verifies(&p), verified_ballots, questions: out })
+    let mut out = HashMap::with_capacity(polls.len());
+    for p in polls {
+        let (ballots, verified_ballots) = counts
+            .iter()
+            .find(|c| c.0 == p.id)
+            .map_or((0, 0), |c| (u64::try_from(c.1).unwrap_or(0), u64::try_from(c.2.unwrap_or(0)).unwrap_or(0)));
+        let share = |n: u64| if ballots == 0 { 0.0 } else { n as f64 / ballots as f64 };
+        let mut qs_out = Vec::new();
+        for (q, options) in questions.remove(&p.id).unwrap_or_default() {
+            let of_question = || grouped.iter().filter(|g| g.0 == p.id && g.1 == q.id);
+            let count_of =
+                |o: i64| of_question().filter(|g| g.2 == Some(o)).map(|g| u64::try_from(g.4).unwrap_or(0)).sum::<u64>();
+            let (mut sum, mut n) = (0i64, 0i64);
+            for g in of_question() {
+                if let Some(v) = g.3 {
+                    sum += i64::from(v) * g.4;
+                    n += g.4;
+                }
+            }
+            qs_out.push(QuestionResults {
+                question_id: q.id,
+                options: options
+                    .iter()
+                    .map(|o| {
+                        let c = count_of(o.id);
+                        OptionCount { option_id: o.id, count: c, share: share(c) }
+                    })
+                    .collect(),
+                average: (n > 0).then(|| sum as f64 / n as f64),
+                text_answers: text_counts.get(&q.id).copied().unwrap_or(0),
+                texts: texts.remove(&q.id).unwrap_or_default(),
+            });
+        }
+        out.insert(p.id, PollResults { ballots, verified: verifies(p), verified_ballots, questions: qs_out });
+    }
+    Ok(out)
 }
 
 fn check_comment(text: &str) -> AppResult<String> {

@@ -422,3 +422,62 @@ async fn analytics_tokens_read_poll_results_without_citizens_free_text() {
         assert_eq!(staff_view(&app, &t, &id).await.code(), "FORBIDDEN", "{scope}");
     }
 }
+
+/// The staff list of polls with their results: each poll's results in the list are those of
+/// the poll alone (text answers to staff only), and a page costs the same number of
+/// statements whatever the number of polls on it (it cost six more per poll).
+#[tokio::test]
+async fn a_page_of_polls_with_results_costs_the_same_statements_for_two_or_six_polls() {
+    let app = spawn_app().await;
+    let st = app.staff().await;
+    let list = format!("{{ polls(first: 20) {{ totalCount edges {{ node {{ {POLL} }} }} }} }}");
+    let mut polls = Vec::new();
+    async fn add(app: &TestApp, coordinator: &str, n: usize) -> (String, Vec<String>, Vec<Vec<String>>, Vec<Ballot>) {
+        let r = create_poll(app, coordinator, survey("OPEN")).await;
+        let id = r.data()["r"]["id"].as_str().unwrap().to_string();
+        let (q, o) = ids(&r);
+        poll_step(app, coordinator, "publishPoll", &id, 1).await.data();
+        let ballots: Vec<Ballot> = (0..n).map(|i| (i % 3, vec![(i + 1) % 3], (i % 5) as i64 + 1, "Скамейки")).collect();
+        for (i, b) in ballots.iter().enumerate() {
+            assert_eq!(vote(app, &id, &format!("{id}-{i}"), answers(&q, &o, b)).await.data()["castVote"], true);
+        }
+        (id, q, o, ballots)
+    }
+    async fn statements(app: &TestApp, token: &str, list: &str) -> (u64, Gql) {
+        app.settle().await;
+        let before = app.sql_statements();
+        let r = app.gql(Some(token), list, json!({})).await;
+        (app.sql_statements() - before, r)
+    }
+    for n in [2, 3] {
+        polls.push(add(&app, &st.coordinator, n).await);
+    }
+    let (two, _) = statements(&app, &st.coordinator, &list).await;
+    for n in [1, 4, 0, 5] {
+        polls.push(add(&app, &st.coordinator, n).await);
+    }
+    let (six, r) = statements(&app, &st.coordinator, &list).await;
+    assert_eq!(two, six, "a page of two polls cost {two} statements, of six {six}");
+    let edges = r.data()["polls"]["edges"].as_array().unwrap().clone();
+    assert_eq!(edges.len(), 6);
+    for (id, q, o, ballots) in &polls {
+        let node = &edges.iter().find(|e| e["node"]["id"] == id.as_str()).unwrap()["node"];
+        assert_eq!(node["results"], staff_view(&app, &st.coordinator, id).await.data()["r"]["results"]);
+        if ballots.is_empty() {
+            assert_eq!(node["results"]["ballots"], 0);
+        } else {
+            assert_results(&node["results"], q, o, ballots, true);
+        }
+    }
+    // An analytics token reads the same list without the citizens' text answers.
+    let q = "mutation{createApiToken(input:{name:\"bi\",scopes:[ANALYTICS_READ]}){secret}}";
+    let bi =
+        app.gql(Some(&st.admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    let r = app.gql(Some(&bi), &list.replace(" comments { id text hidden }", ""), json!({})).await;
+    for e in r.data()["polls"]["edges"].as_array().unwrap() {
+        let qs = e["node"]["results"]["questions"].as_array().unwrap();
+        assert!(qs[3]["texts"].is_null());
+        let own = polls.iter().find(|p| p.0 == e["node"]["id"].as_str().unwrap()).unwrap();
+        assert_eq!(qs[3]["textAnswers"], own.3.len());
+    }
+}
