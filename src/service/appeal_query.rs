@@ -218,11 +218,12 @@ pub async fn list(
     req: ListRequest,
 ) -> AppResult<AppealList> {
     check_search(scope, f.search.as_deref())?;
-    let parts = filtered_parts(conn.get_database_backend(), refs, scope, f, tz, now);
+    let backend = conn.get_database_backend();
+    let parts = filtered_parts(backend, refs, scope, f, tz, now);
     let p = page_request(f, req);
-    let q = parts.page_query(conn.get_database_backend(), &p);
+    let stmt = list_page_statement(backend, refs, scope, f, tz, now, &parts, &p)?;
     // The names the page shows come from the reference data in memory: one statement.
-    let page = page(conn, q, &p).await?;
+    let page = page(conn, stmt, &p).await?;
     Ok(AppealList { page, query: ListQuery { query: parts.query, rollup: parts.rollup } })
 }
 
@@ -256,9 +257,7 @@ pub fn list_statements(
 ) -> AppResult<(Statement, ListQuery)> {
     let parts = filtered_parts(backend, refs, scope, f, tz, now);
     let p = page_request(f, req);
-    let cols = p.read_columns();
-    let q = parts.page_query(backend, &p).select_only().columns(cols.iter().copied());
-    let stmt = page_statement(backend, &page_query(backend, q, &p)?, &p)?;
+    let stmt = list_page_statement(backend, refs, scope, f, tz, now, &parts, &p)?;
     Ok((stmt, ListQuery { query: parts.query, rollup: parts.rollup }))
 }
 
@@ -408,12 +407,15 @@ fn keyset(order: OrderField, cursor: &CursorKey, ascending: bool) -> AppResult<C
             .with_timezone(&Utc)
             .into(),
     };
-    let (gt, id_gt): (SimpleExpr, SimpleExpr) = if ascending {
-        (col.gt(value.clone()), appeal::Column::Id.gt(cursor.id))
+    let (from, gt, id_gt): (SimpleExpr, SimpleExpr, SimpleExpr) = if ascending {
+        (col.gte(value.clone()), col.gt(value.clone()), appeal::Column::Id.gt(cursor.id))
     } else {
-        (col.lt(value.clone()), appeal::Column::Id.lt(cursor.id))
+        (col.lte(value.clone()), col.lt(value.clone()), appeal::Column::Id.lt(cursor.id))
     };
-    Ok(Condition::any().add(gt).add(Condition::all().add(col.eq(value)).add(id_gt)))
+    // The first bound is implied by the other two; said alone, it starts the index walk at
+    // the cursor (PostgreSQL does not use the `OR` as an index condition).
+    let after = Condition::any().add(gt).add(Condition::all().add(col.eq(value)).add(id_gt));
+    Ok(Condition::all().add(from).add(after))
 }
 
 /// Start of a local date as an instant.
@@ -527,6 +529,77 @@ pub fn filtered(
     Ok(filtered_parts(backend, refs, scope, f, tz, now).query)
 }
 
+/// The values of a filter on one column of `appeals`, as the list writes them (sorted,
+/// without repeats; a category or territory expanded to its tree).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Values {
+    Codes(Vec<&'static str>),
+    Ids(Vec<i64>),
+}
+
+impl Values {
+    fn codes(v: impl IntoIterator<Item = &'static str>) -> Self {
+        let mut v: Vec<_> = v.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        Self::Codes(v)
+    }
+
+    fn ids(v: impl IntoIterator<Item = i64>) -> Self {
+        let mut v: Vec<_> = v.into_iter().collect();
+        v.sort_unstable();
+        v.dedup();
+        Self::Ids(v)
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Self::Codes(v) => v.len(),
+            Self::Ids(v) => v.len(),
+        }
+    }
+
+    /// `col IN (…)` of these values, or of the `only`-th alone.
+    fn condition(&self, col: appeal::Column, only: Option<usize>) -> SimpleExpr {
+        let pick = |i: usize| only.is_none_or(|o| o == i);
+        match self {
+            Self::Codes(v) => literal_in(col, v.iter().enumerate().filter(|(i, _)| pick(*i)).map(|(_, c)| *c)),
+            Self::Ids(v) => literal_in(col, v.iter().enumerate().filter(|(i, _)| pick(*i)).map(|(_, c)| *c)),
+        }
+    }
+}
+
+/// The filter's lists of values on the key columns (status, kind, channel, category,
+/// territory, recipient), in the order the list writes them; an empty filter is left out.
+fn value_lists(refs: &ReferenceData, f: &AppealFilter) -> Vec<(appeal::Column, Values)> {
+    use appeal::Column as C;
+    let mut lists = Vec::new();
+    if !f.status.is_empty() {
+        lists.push((C::Status, Values::codes(f.status.iter().map(|s| s.as_str()))));
+    }
+    if !f.kind.is_empty() {
+        lists.push((C::Kind, Values::codes(f.kind.iter().map(|s| s.as_str()))));
+    }
+    if !f.channel.is_empty() {
+        lists.push((C::Channel, Values::codes(f.channel.iter().map(|s| s.as_str()))));
+    }
+    if !f.category_id.is_empty() {
+        let children = f.category_id.iter().flat_map(|p| refs.category_children(p.0).map(|c| c.id));
+        lists.push((C::CategoryId, Values::ids(f.category_id.iter().map(|c| c.0).chain(children))));
+    }
+    if !f.territory_id.is_empty() {
+        let mut ids = HashSet::new();
+        for root in &f.territory_id {
+            ids.extend(refs.territory_subtree(root.0));
+        }
+        lists.push((C::TerritoryId, Values::ids(ids)));
+    }
+    if !f.recipient_id.is_empty() {
+        lists.push((C::RecipientId, Values::ids(f.recipient_id.iter().map(|r| r.0))));
+    }
+    lists
+}
+
 /// [`filtered`], with the same filter over the rollups when it can be counted there.
 fn filtered_parts(
     backend: sea_orm::DatabaseBackend,
@@ -536,37 +609,31 @@ fn filtered_parts(
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
 ) -> Parts {
+    filtered_split(backend, refs, scope, f, tz, now, None)
+}
+
+/// [`filtered_parts`] with the filter on column `split.0` narrowed to its `split.1`-th value
+/// (one run of a merged page, see [`merge_split`]).
+fn filtered_split(
+    backend: sea_orm::DatabaseBackend,
+    refs: &ReferenceData,
+    scope: &AppealScope,
+    f: &AppealFilter,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    split: Option<(appeal::Column, usize)>,
+) -> Parts {
     use appeal::Column as C;
     // The conditions on columns the rollup keys hold, as the list writes them.
     let mut keyed = Condition::all().add(scope.condition());
-    if !f.status.is_empty() {
-        keyed = keyed.add(literal_in(C::Status, f.status.iter().map(|s| s.as_str())));
-        if f.status.iter().all(|s| s.is_open()) {
+    for (col, values) in value_lists(refs, f) {
+        let only = split.filter(|(c, _)| *c as usize == col as usize).map(|(_, i)| i);
+        keyed = keyed.add(values.condition(col, only));
+        if col as usize == C::Status as usize && f.status.iter().all(|s| s.is_open()) {
             // Redundant, but lets the planner use the partial index of open appeals
             // (PostgreSQL does by itself; SQLite is told to, see `open_queue_hint`).
             keyed = keyed.add(Expr::cust(OPEN_STATUSES_PREDICATE));
         }
-    }
-    if !f.kind.is_empty() {
-        keyed = keyed.add(literal_in(C::Kind, f.kind.iter().map(|s| s.as_str())));
-    }
-    if !f.channel.is_empty() {
-        keyed = keyed.add(literal_in(C::Channel, f.channel.iter().map(|s| s.as_str())));
-    }
-    if !f.category_id.is_empty() {
-        let children = f.category_id.iter().flat_map(|p| refs.category_children(p.0).map(|c| c.id));
-        let ids: HashSet<i64> = f.category_id.iter().map(|c| c.0).chain(children).collect();
-        keyed = keyed.add(literal_in(C::CategoryId, ids));
-    }
-    if !f.territory_id.is_empty() {
-        let mut ids = HashSet::new();
-        for root in &f.territory_id {
-            ids.extend(refs.territory_subtree(root.0));
-        }
-        keyed = keyed.add(literal_in(C::TerritoryId, ids));
-    }
-    if !f.recipient_id.is_empty() {
-        keyed = keyed.add(literal_in(C::RecipientId, f.recipient_id.iter().map(|r| r.0)));
     }
     let mut q = appeal::Entity::find().filter(keyed.clone());
     let search = f.search.as_deref().and_then(Search::parse);
@@ -596,6 +663,109 @@ fn filtered_parts(
     Parts { query: q, rollup, unsearched }
 }
 
+/// Indexes that lead with a filter's column and then give an order with its tie-breaker,
+/// the id: under that order the appeals of one value of the filter are one ordered run of
+/// the index. PostgreSQL 15 does not merge the runs of several values (`status IN (a, b)`
+/// with a recipient by deadline reads every match and sorts), so a page of such a filter
+/// is written as one ordered, limited read per value merged by [`merged_statement`]. Each
+/// pair names its index (migration `m20261213_000001_list_grid`). The older
+/// `(column, received_at)` indexes are not listed: without the id, a run whose first rows
+/// share one instant (100,000 appeals of one import) sorts all of them (0.5 → 157 ms for the
+/// open statuses by receipt, ascending, on the 1M database).
+const MERGE_INDEXES: &[(appeal::Column, OrderField, &str)] = &[
+    (appeal::Column::RecipientId, OrderField::DueAt, "ix_appeals_recipient_due"),
+    (appeal::Column::Status, OrderField::DueAt, "ix_appeals_status_due"),
+    (appeal::Column::Status, OrderField::UpdatedAt, "ix_appeals_status_updated"),
+    (appeal::Column::Channel, OrderField::DueAt, "ix_appeals_channel_due"),
+];
+
+/// Most values of one filter a page merges (one read of `limit + 1` rows each).
+const MERGE_MAX_VALUES: usize = 8;
+
+/// The column whose values a page reads as one run each, and how many values it has: on
+/// PostgreSQL, the first of [`MERGE_INDEXES`] for the page's order whose column the filter
+/// gives 2 to [`MERGE_MAX_VALUES`] values; `None` (today's single statement) otherwise.
+/// SQLite keeps the single statement.
+fn merge_split(
+    backend: sea_orm::DatabaseBackend,
+    lists: &[(appeal::Column, Values)],
+    p: &PageRequest,
+) -> Option<(appeal::Column, usize)> {
+    if backend != sea_orm::DatabaseBackend::Postgres || p.order == OrderField::Relevance {
+        return None;
+    }
+    MERGE_INDEXES.iter().filter(|(_, order, _)| *order == p.order).find_map(|(col, _, _)| {
+        lists
+            .iter()
+            .find(|(c, v)| *c as usize == *col as usize && (2..=MERGE_MAX_VALUES).contains(&v.len()))
+            .map(|(c, v)| (*c, v.len()))
+    })
+}
+
+/// The statement of a page of the list: one per value of the column [`merge_split`] picks,
+/// merged, or the list's single statement.
+#[allow(clippy::too_many_arguments)]
+fn list_page_statement(
+    backend: sea_orm::DatabaseBackend,
+    refs: &ReferenceData,
+    scope: &AppealScope,
+    f: &AppealFilter,
+    tz: chrono_tz::Tz,
+    now: DateTime<Utc>,
+    parts: &Parts,
+    p: &PageRequest,
+) -> AppResult<Statement> {
+    if let Some((col, n)) = merge_split(backend, &value_lists(refs, f), p) {
+        let runs =
+            (0..n).map(|i| filtered_split(backend, refs, scope, f, tz, now, Some((col, i))).page_query(backend, p));
+        return merged_statement(backend, runs, p);
+    }
+    let q = parts.page_query(backend, p).select_only().columns(p.read_columns());
+    page_statement(backend, &page_query(backend, q, p)?, p)
+}
+
+/// `SELECT … FROM (run UNION ALL run …) ORDER BY … LIMIT n + 1` of the runs, each the page's
+/// own statement (its keyset, order and `LIMIT n + 1`) for one value: PostgreSQL reads each
+/// run from its index and merges them (Merge Append), about `n + 1` rows a value, where the
+/// single statement read every match and sorted. The same rows in the same order, with the
+/// same cursors. The runs differ only in the value written into them, so they share the
+/// bound cursor (`$1`… in every run).
+fn merged_statement(
+    backend: sea_orm::DatabaseBackend,
+    runs: impl IntoIterator<Item = Select<appeal::Entity>>,
+    p: &PageRequest,
+) -> AppResult<Statement> {
+    use sea_orm::IdenStatic;
+    let cols = p.read_columns();
+    let mut union = String::new();
+    let mut values: Option<Vec<sea_orm::Value>> = None;
+    for (i, q) in runs.into_iter().enumerate() {
+        let q = q.select_only().columns(cols.iter().copied());
+        let run = page_statement(backend, &page_query(backend, q, p)?, p)?;
+        let v = run.values.map(|v| v.0).unwrap_or_default();
+        match &values {
+            None => values = Some(v),
+            Some(first) if *first != v => {
+                return Err(AppError::internal("the runs of a merged page bind different values"));
+            }
+            Some(_) => {}
+        }
+        if i > 0 {
+            union.push_str(" UNION ALL ");
+        }
+        let _ = write!(union, "SELECT * FROM ({}) AS \"run{i}\"", run.sql);
+    }
+    let dir = if p.descending == p.backward { "ASC" } else { "DESC" };
+    let list: Vec<String> = cols.iter().map(|c| format!("\"appeals\".\"{}\"", c.as_str())).collect();
+    let sql = format!(
+        "SELECT {} FROM ({union}) AS \"appeals\" ORDER BY \"appeals\".\"{}\" {dir}, \"appeals\".\"id\" {dir} LIMIT {}",
+        list.join(", "),
+        order_column(p.order).as_str(),
+        p.limit + 1
+    );
+    Ok(Statement::from_sql_and_values(backend, sql, values.unwrap_or_default()))
+}
+
 /// Whether the total of a filter can be summed from the rollups: SLA states, deadlines and
 /// searches are on what their keys do not hold.
 fn counted_from_rollups(f: &AppealFilter) -> bool {
@@ -622,11 +792,8 @@ impl Parts {
 }
 
 /// One page of the list, ordered and keyset-paginated.
-async fn page(conn: &impl ConnectionTrait, q: Select<appeal::Entity>, p: &PageRequest) -> AppResult<AppealPage> {
+async fn page(conn: &impl ConnectionTrait, stmt: Statement, p: &PageRequest) -> AppResult<AppealPage> {
     let cols = p.read_columns();
-    let q = q.select_only().columns(cols.iter().copied());
-    let backend = conn.get_database_backend();
-    let stmt = page_statement(backend, &page_query(backend, q, p)?, p)?;
     let rows = conn.query_all_raw(stmt).await?;
     let appeals = rows.iter().map(|r| read_appeal(r, &cols)).collect::<AppResult<Vec<_>>>()?;
     into_page(appeals, p)
@@ -1085,12 +1252,90 @@ mod tests {
         let next =
             PageRequest { after: Some(encode_cursor(OrderField::DueAt, &Appeal::try_from(sample()).unwrap())), ..p };
         let stmt = page_statement(Postgres, &page_query(Postgres, q, &next).unwrap(), &next).unwrap();
-        assert_eq!(stmt.values.map(|v| v.0.len()), Some(3));
+        assert_eq!(stmt.values.map(|v| v.0.len()), Some(4));
         assert_eq!(stmt.sql.matches("LIMIT").count(), 1);
         // Whatever reaches it, the builder writes a literal, never SQL.
         let hostile =
             appeal::Entity::find().filter(literal_in(appeal::Column::Status, ["x') OR ('1' = '1"])).build(Postgres);
         assert_eq!(hostile.sql.split_once(" IN ").map(|x| x.1), Some(r"(E'x\') OR (\'1\' = \'1')"), "{}", hostile.sql);
+    }
+
+    #[test]
+    fn several_values_of_a_filter_under_an_order_their_index_gives_are_read_as_merged_runs() {
+        use sea_orm::DatabaseBackend::{Postgres, Sqlite};
+        let refs = ReferenceData::default();
+        let scope = AppealScope::for_token_reading_all();
+        let tz = chrono_tz::Asia::Krasnoyarsk;
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+        let f = AppealFilter {
+            status: vec![AppealStatus::InProgress, AppealStatus::Assigned],
+            recipient_id: vec![RecipientId(5)],
+            ..AppealFilter::default()
+        };
+        let req = |order, after: Option<String>| ListRequest {
+            order,
+            descending: true,
+            limit: 50,
+            after,
+            fields: vec!["number".into()],
+            ..ListRequest::default()
+        };
+        let sql = |backend, f: &AppealFilter, r: ListRequest| {
+            list_statements(backend, &refs, &scope, f, tz, now, r).map(|(s, _)| s).unwrap()
+        };
+        let merged = sql(Postgres, &f, req(OrderField::DueAt, None));
+        assert!(merged.values.as_ref().is_none_or(|v| v.0.is_empty()), "{:?}", merged.values);
+        let s = &merged.sql;
+        assert_eq!(s.matches(" UNION ALL ").count(), 1, "{s}");
+        assert!(s.contains(r#""appeals"."status" IN ('ASSIGNED') AND "#), "{s}");
+        assert!(s.contains(r#""appeals"."status" IN ('IN_PROGRESS') AND "#), "{s}");
+        assert_eq!(s.matches(r#""appeals"."recipient_id" IN (5)"#).count(), 2, "{s}");
+        assert_eq!(s.matches(r#"ORDER BY "appeals"."due_at" DESC, "appeals"."id" DESC LIMIT 51"#).count(), 3, "{s}");
+        assert!(s.starts_with(r#"SELECT "appeals"."id", "appeals"."number", "#), "{s}");
+        assert!(
+            s.ends_with(r#") AS "run1") AS "appeals" ORDER BY "appeals"."due_at" DESC, "appeals"."id" DESC LIMIT 51"#),
+            "{s}"
+        );
+        // A later page: every run binds the same cursor, once for the whole statement.
+        let cursor = encode_cursor(OrderField::DueAt, &Appeal::try_from(sample()).unwrap());
+        let next = sql(Postgres, &f, req(OrderField::DueAt, Some(cursor)));
+        assert_eq!(next.values.map(|v| v.0.len()), Some(4));
+        assert_eq!(next.sql.matches("$1 ").count(), 2, "{}", next.sql);
+        assert_eq!(next.sql.matches("$4)").count(), 2, "{}", next.sql);
+        assert!(!next.sql.contains("$5"), "{}", next.sql);
+        // The same statement as before: no index gives the order per value (NUMBER); one
+        // value; more values than merged; SQLite.
+        let single = |backend, f: &AppealFilter, order| {
+            let s = sql(backend, f, req(order, None)).sql;
+            assert!(!s.contains("UNION"), "{s}");
+            assert!(s.starts_with(r#"SELECT "appeals"."id", "appeals"."number", "#), "{s}");
+            assert!(s.ends_with(" LIMIT 51"), "{s}");
+        };
+        single(Postgres, &f, OrderField::Number);
+        single(Postgres, &f, OrderField::ReceivedAt);
+        single(Sqlite, &f, OrderField::DueAt);
+        single(Postgres, &AppealFilter { status: vec![AppealStatus::Assigned], ..f.clone() }, OrderField::DueAt);
+        let nine = AppealFilter { status: AppealStatus::ALL.to_vec(), ..f.clone() };
+        assert!(AppealStatus::ALL.len() > MERGE_MAX_VALUES);
+        single(Postgres, &nine, OrderField::DueAt);
+        // The column first in the list of indexes is split: two recipients by deadline.
+        let two = AppealFilter { recipient_id: vec![RecipientId(5), RecipientId(6)], ..f };
+        let s = sql(Postgres, &two, req(OrderField::DueAt, None)).sql;
+        assert!(
+            s.contains(r#""appeals"."recipient_id" IN (6)"#)
+                && s.contains(r#""appeals"."status" IN ('ASSIGNED', 'IN_PROGRESS')"#),
+            "{s}"
+        );
+    }
+
+    #[test]
+    fn the_merged_orders_name_indexes_that_exist_with_the_id_last() {
+        use sea_orm::IdenStatic;
+        let list = migration::m20261213_000001_list_grid::LIST_INDEXES;
+        for (col, order, index) in MERGE_INDEXES {
+            let key = format!("{}, {}, id", col.as_str(), order_column(*order).as_str());
+            assert!(list.contains(&(*index, key.as_str())), "{index} ({key}) is not a list index");
+        }
     }
 
     #[test]

@@ -269,3 +269,111 @@ async fn every_field_read_alone_on_a_page_is_the_same_as_on_the_whole_appeal() {
     let empty: Vec<&String> = fields.keys().filter(|f| !shown.contains(*f)).collect();
     assert!(empty.is_empty(), "fields never shown by these appeals: {empty:?}");
 }
+
+/// A filter with several values of one column, under an order an index gives per value, is
+/// read on PostgreSQL as one run per value merged (`appeal_query::merged_statement`): walked
+/// with cursors to the end, forward and backward, every such shape lists exactly the
+/// matching appeals sorted by the order's key and then the id, as the single statement did
+/// (many appeals share a deadline and a last change, so the id decides between them).
+#[tokio::test]
+async fn several_values_of_one_filter_page_through_every_match_in_order() {
+    use mcu::entity::appeal;
+    use sea_orm::EntityTrait;
+    let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
+    let instants = ["2026-11-20T09:00:00+07:00", "2026-11-20T10:00:00+07:00", "2026-11-20T11:00:00+07:00"];
+    app.set_now(instants[0]);
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let mut recipients = Vec::new();
+    for i in 0..3 {
+        recipients.push(app.recipient(&admin, &format!("Отдел {i}")).await);
+    }
+    let received = ["2026-11-18T09:00:00+07:00", "2026-11-19T09:00:00+07:00", "2026-11-19T15:00:00+07:00"];
+    let channels = ["POS", "EMAIL", "PHONE"];
+    for i in 0..36_usize {
+        app.set_now(instants[i % 3]);
+        let input = json!({"kind": "MESSAGE", "channel": channels[i % 3], "text": format!("Обращение {i}"), "receivedAt": received[(i / 3) % 3]});
+        let (id, _, _) = app.appeal(&curator, input).await;
+        if i % 4 == 0 {
+            continue;
+        }
+        app.set_now(instants[(i / 4) % 3]);
+        app.act(&curator, "registerAppeal", "AppealActionInput", json!({"id": id, "version": 1})).await.data();
+        if i % 4 == 1 {
+            continue;
+        }
+        let recipient = &recipients[i % 3];
+        let assign = json!({"id": id, "version": 2, "recipientId": recipient});
+        app.act(&curator, "assignAppeal", "AssignAppealInput", assign).await.data();
+    }
+    let all = appeal::Entity::find().all(&app.state.db).await.unwrap();
+    assert_eq!(all.len(), 36);
+    let r0: i64 = recipients[0].parse().unwrap();
+    let r1: i64 = recipients[1].parse().unwrap();
+    let shapes = [
+        (json!({"status": ["RECEIVED", "REGISTERED", "ASSIGNED"]}), vec!["DUE_AT", "UPDATED_AT"]),
+        (json!({"channel": ["POS", "EMAIL"]}), vec!["DUE_AT"]),
+        (
+            json!({"status": ["REGISTERED", "ASSIGNED"], "recipientId": [recipients[0], recipients[1]]}),
+            vec!["DUE_AT", "UPDATED_AT"],
+        ),
+    ];
+    const LIST: &str = "query($f:AppealFilter,$o:AppealOrder,$first:Int,$after:String,$last:Int,$before:String){ appeals(filter:$f, orderBy:$o, first:$first, after:$after, last:$last, before:$before) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    let ids = |page: &serde_json::Value| -> Vec<i64> {
+        page["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().parse().unwrap()).collect()
+    };
+    for (filter, orders) in &shapes {
+        let matches = |a: &appeal::Model| {
+            let codes = |key: &str, v: &str| {
+                filter.get(key).is_none_or(|l| l.as_array().unwrap().iter().any(|x| x.as_str() == Some(v)))
+            };
+            let recipient_ok = filter.get("recipientId").is_none() || [Some(r0), Some(r1)].contains(&a.recipient_id);
+            codes("status", &a.status) && codes("channel", &a.channel) && recipient_ok
+        };
+        for field in orders {
+            for direction in ["ASC", "DESC"] {
+                let mut expected: Vec<&appeal::Model> = all.iter().filter(|a| matches(a)).collect();
+                expected.sort_by_key(|a| (if *field == "DUE_AT" { a.due_at } else { a.updated_at }, a.id));
+                if direction == "DESC" {
+                    expected.reverse();
+                }
+                let expected: Vec<i64> = expected.iter().map(|a| a.id).collect();
+                assert!(expected.len() >= 10, "{filter} matches {}", expected.len());
+                let order = json!({"field": field, "direction": direction});
+                let what = format!("{filter} by {field} {direction}");
+                // Forward, five at a time, to the end.
+                let (mut walked, mut after) = (Vec::new(), serde_json::Value::Null);
+                loop {
+                    let r = app
+                        .gql(Some(&curator), LIST, json!({"f": filter, "o": order, "first": 5, "after": after}))
+                        .await;
+                    let page = &r.data()["appeals"];
+                    walked.extend(ids(page));
+                    assert!(walked.len() <= expected.len(), "{what}: {walked:?}");
+                    if page["pageInfo"]["hasNextPage"] == false {
+                        break;
+                    }
+                    after = page["pageInfo"]["endCursor"].clone();
+                }
+                assert_eq!(walked, expected, "{what}, forward");
+                // Backward from the end, five at a time, to the start.
+                let (mut walked, mut before) = (Vec::new(), serde_json::Value::Null);
+                loop {
+                    let r = app
+                        .gql(Some(&curator), LIST, json!({"f": filter, "o": order, "last": 5, "before": before}))
+                        .await;
+                    let page = &r.data()["appeals"];
+                    let mut rows = ids(page);
+                    rows.extend(walked);
+                    walked = rows;
+                    assert!(walked.len() <= expected.len(), "{what}: {walked:?}");
+                    if page["pageInfo"]["hasPreviousPage"] == false {
+                        break;
+                    }
+                    before = page["pageInfo"]["startCursor"].clone();
+                }
+                assert_eq!(walked, expected, "{what}, backward");
+            }
+        }
+    }
+}
