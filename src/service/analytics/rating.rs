@@ -113,7 +113,7 @@ pub(super) async fn rating_in(
                 C2::S(S::TerritoryId),
                 C2::S(S::RecipientId),
             )
-            .add(S::Cube.eq(Cube::Full.code())),
+            .add(S::Cube.eq(Cube::Topic.code())),
         )
         .select_only()
         .column(S::RecipientId)

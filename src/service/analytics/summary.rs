@@ -88,7 +88,7 @@ pub(super) async fn summary_with(
     let now = state.clock.now();
     // The rollup grouped by channel × kind × status gives the totals and the three breakdowns.
     let mut q = appeal_stat::Entity::find()
-        .filter(resolved.on_rollup(None).add(days_in(period)))
+        .filter(resolved.on_rollup(None, true).add(days_in(period)))
         .select_only()
         .columns([S::Channel, S::Kind, S::Status])
         .group_by(S::Channel)
