@@ -34,6 +34,7 @@ mod m20261228_000001_attachments;
 mod m20261228_000002_attachment_fetches;
 mod m20261230_000001_retention;
 mod m20270101_000001_topic_cube;
+mod m20270101_000002_unanswered_due_index;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -74,6 +75,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261228_000002_attachment_fetches::Migration),
             Box::new(m20261230_000001_retention::Migration),
             Box::new(m20270101_000001_topic_cube::Migration),
+            Box::new(m20270101_000002_unanswered_due_index::Migration),
         ]
     }
 }

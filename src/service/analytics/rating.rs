@@ -156,6 +156,7 @@ pub(super) async fn rating_in(
         )
         .select_only()
         .column(C::RecipientId)
+        // Index-only over `ix_appeals_unanswered_due`, which holds exactly these appeals.
         .expr_as(count_all(), "n")
         .group_by(C::RecipientId)
         .into_tuple::<(i64, i64)>()
