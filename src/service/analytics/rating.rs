@@ -158,10 +158,12 @@ pub(super) async fn rating_in(
     // them, after the totals, which then give the number of answers.
     let histograms = (with_median && territories.is_none()).then(|| {
         use appeal_response_stat::Column as R;
-        let mut cond = Condition::all().add(R::Cube.eq(Cube::Full.code())).add(R::RecipientId.is_not_null());
-        if let Some(ch) = channel {
-            cond = cond.add(R::Channel.eq(ch.as_str()));
-        }
+        // All channels: the recipient cube; one channel: the full cube, which keeps it.
+        let mut cond = Condition::all().add(R::RecipientId.is_not_null());
+        cond = match channel {
+            None => cond.add(R::Cube.eq(Cube::Recipient.code())),
+            Some(ch) => cond.add(R::Cube.eq(Cube::Full.code())).add(R::Channel.eq(ch.as_str())),
+        };
         HistogramsOf { cond, period, per_recipient: true }
     });
     let early_medians = async {
