@@ -52,7 +52,8 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
     let names = Names::load(state).await?;
     let names = &names;
     // The parts read independently: run together, each statement on a connection of its own,
-    // so the memo waits for its slowest part rather than for the sum of them.
+    // so the memo waits for its slowest part rather than for the sum of them (each boxed, so
+    // the memo's own future stays small).
     let (
         summary,
         previous,
@@ -66,17 +67,17 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         conflicts,
         polls,
     ) = tokio::try_join!(
-        summary_with(state, names, scoped, week, SummaryParts::ALL),
-        summary_with(state, names, scoped, week.back(1), SummaryParts::ALL),
-        growth_with(state, names, scoped, week, GroupBy::Category, 5),
-        growth_with(state, names, scoped, week.back(1), GroupBy::Category, usize::MAX),
-        rating_in(state, scoped, week, None, true),
-        points(state, names, scoped, week, 3),
-        memo_overdue(state, names, scoped),
-        memo_roadmaps(state, names, scoped),
-        memo_assignments(state, &scoped.filter().recipient_id),
-        super::conflicts::conflicts_in(state, scoped, week),
-        super::polls::polls_in(state, scoped, week),
+        Box::pin(summary_with(state, names, scoped, week, SummaryParts::ALL)),
+        Box::pin(summary_with(state, names, scoped, week.back(1), SummaryParts::ALL)),
+        Box::pin(growth_with(state, names, scoped, week, GroupBy::Category, 5)),
+        Box::pin(growth_with(state, names, scoped, week.back(1), GroupBy::Category, usize::MAX)),
+        Box::pin(rating_in(state, scoped, week, None, true)),
+        Box::pin(points(state, names, scoped, week, 3)),
+        Box::pin(memo_overdue(state, names, scoped)),
+        Box::pin(memo_roadmaps(state, names, scoped)),
+        Box::pin(memo_assignments(state, &scoped.filter().recipient_id)),
+        Box::pin(super::conflicts::conflicts_in(state, scoped, week)),
+        Box::pin(super::polls::polls_in(state, scoped, week)),
     )?;
     let top_growth: Vec<GrowthItem> = top_growth.into_iter().filter(|g| g.count > 0 && g.growth > 1.0).collect();
     let rising_before: HashSet<String> = rising_before.into_iter().filter(|g| g.significant).map(|g| g.key).collect();

@@ -123,17 +123,18 @@ pub(super) async fn rating_in(
     }
     // Deadlines in the period: resolved ones from the rollup, unresolved overdue ones (which
     // change with "now") from the few unresolved appeals.
-    let resolved = appeal_due_stat::Entity::find()
-        .filter(
-            narrow(Condition::all(), C2::D(D::Channel), C2::D(D::TerritoryId), C2::D(D::RecipientId))
-                .add(buckets_of(period, Grain::Month, C2::D(D::Grain), C2::D(D::Day))),
-        )
-        .select_only()
-        .column(D::RecipientId)
-        .expr_as(sum_of("resolved"), "n")
-        .expr_as(sum_of("met"), "met")
-        .group_by(D::RecipientId)
-        .into_tuple::<(i64, i64, i64)>();
+    let resolved =
+        appeal_due_stat::Entity::find()
+            .filter(
+                narrow(Condition::all(), C2::D(D::Channel), C2::D(D::TerritoryId), C2::D(D::RecipientId))
+                    .add(buckets_of(period, Grain::Month, C2::D(D::Grain), C2::D(D::Day))),
+            )
+            .select_only()
+            .column(D::RecipientId)
+            .expr_as(sum_of("resolved"), "n")
+            .expr_as(sum_of("met"), "met")
+            .group_by(D::RecipientId)
+            .into_tuple::<(i64, i64, i64)>();
     let overdue = appeal::Entity::find()
         .filter(
             base.clone()
