@@ -818,10 +818,13 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
 /// On PostgreSQL: frees the rows a rebuild or compaction replaced (so the next one writes
 /// into that space, in key order) and refreshes the planner's statistics. The work is done
 /// without it (autovacuum does the same later), so a failure (e.g. the statement timeout on
-/// a huge ledger) is only logged.
+/// a huge ledger) is only logged. All three ledgers: with the response histograms left out,
+/// a rebuild that added a cube left the planner believing it empty (an index scan of every
+/// row of that cube for the rating's medians: 86 ms instead of a few).
 async fn tidy(db: &DatabaseConnection) {
     if db.get_database_backend() == DatabaseBackend::Postgres
-        && let Err(e) = db.execute_unprepared("VACUUM (ANALYZE) appeal_stats, appeal_due_stats").await
+        && let Err(e) =
+            db.execute_unprepared("VACUUM (ANALYZE) appeal_stats, appeal_due_stats, appeal_response_stats").await
     {
         tracing::warn!(error = %e, "could not vacuum the analytics rollups; autovacuum will");
     }
