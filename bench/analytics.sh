@@ -93,7 +93,9 @@ TOKEN=$("$MCU_BIN" token create --name bench --scope ANALYTICS_READ | sed -n 's/
 "$MCU_BIN" serve &
 SERVER=$!
 trap 'kill "$SERVER" 2>/dev/null || true' EXIT
-for _ in $(seq 1 50); do curl -sf "http://$MCU_BIND/readyz" >/dev/null && break; sleep 0.2; done
+# A first start after an upgrade that changed the rollups rebuilds them before it serves
+# (a minute or two at 1M): wait up to ten minutes.
+for _ in $(seq 1 3000); do curl -sf "http://$MCU_BIND/readyz" >/dev/null && break; sleep 0.2; done
 
 PERIOD='{"from":"2026-01-01","to":"2026-12-31"}'
 time_query() {
@@ -121,7 +123,7 @@ if [ "$SEED" = demo ] || [ "${SKIP_SEED:-0}" = 1 ]; then
 else
   WEEK=2026-11-30
 fi
-echo "== a year of $N appeals ($PERIOD), the memo of the week of $WEEK"
+echo "== a year of $N appeals ($PERIOD), the memo of the week of $WEEK; load: $(uptime | sed 's/.*load/load/')"
 time_query summary 'query($p:PeriodInput!){analytics{summary(period:$p){total byChannel{key count} byStatus{key count} answered onTimeRate overdueNow medianResponseHours satisfiedRate fullAnswerRate}}}'
 time_query heatmap 'query($p:PeriodInput!){analytics{heatmap(period:$p){cells{categoryId territoryId count previousCount per1000}}}}'
 time_query recipientRating 'query($p:PeriodInput!){analytics{recipientRating(period:$p){recipient{id} rank total onTimeRate score}}}'
@@ -130,6 +132,14 @@ time_query summaryTotal 'query($p:PeriodInput!){analytics{summary(period:$p){tot
 time_query ratingMedian 'query($p:PeriodInput!){analytics{recipientRating(period:$p){recipient{id} rank total medianResponseHours}}}'
 time_query growth 'query($p:PeriodInput!){analytics{growth(period:$p, groupBy:CATEGORY){key count baseline growth significant drivers{key count}}}}'
 time_query weeklyMemo 'query($w:Date!){analytics{weeklyMemo(weekStart:$w){markdown}}}' "{\"w\":\"$WEEK\"}"
+# The summary field by field: what the rollups give, what is counted now, the median.
+time_query summaryRolled 'query($p:PeriodInput!){analytics{summary(period:$p){total byChannel{key count} byStatus{key count} answered onTimeRate satisfiedRate fullAnswerRate}}}'
+time_query summaryNow 'query($p:PeriodInput!){analytics{summary(period:$p){overdueNow dueSoonNow}}}'
+time_query summaryMedian 'query($p:PeriodInput!){analytics{summary(period:$p){medianResponseHours}}}'
+time_query ratingPOS 'query($p:PeriodInput!){analytics{recipientRating(period:$p, channel:POS){recipient{id} rank total onTimeRate score medianResponseHours}}}'
+time_query conflictsWeek 'query($p:PeriodInput!){analytics{conflicts(period:$p){recipient{id} flagged}}}' \
+  "{\"p\":{\"from\":\"$WEEK\",\"to\":\"$(date -d "$WEEK +6 days" +%F)\"}}"
+echo "load after: $(uptime | sed 's/.*load/load/')"
 
 if [ "$SEED" = demo ] || [ "${SKIP_SEED:-0}" = 1 ]; then
   kill "$SERVER" 2>/dev/null || true

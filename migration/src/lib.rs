@@ -34,6 +34,8 @@ mod m20261228_000001_attachments;
 mod m20261228_000002_attachment_fetches;
 mod m20261230_000001_retention;
 mod m20261231_000001_retention_days;
+mod m20270101_000001_topic_cube;
+mod m20270101_000002_unanswered_due_index;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -74,6 +76,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261228_000002_attachment_fetches::Migration),
             Box::new(m20261230_000001_retention::Migration),
             Box::new(m20261231_000001_retention_days::Migration),
+            Box::new(m20270101_000001_topic_cube::Migration),
+            Box::new(m20270101_000002_unanswered_due_index::Migration),
         ]
     }
 }

@@ -4,11 +4,11 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
 use crate::domain::access::Channel;
-use crate::domain::conflicts::{ConflictFlag, Earlier, Facts, author_key, flags};
+use crate::domain::conflicts::{ConflictFlag, Earlier, Facts, REPEAT_WINDOW_DAYS, author_key, flags};
 use crate::error::AppResult;
 
 /// The flags of one appeal and its recipient.
@@ -44,18 +44,24 @@ pub async fn flagged(conn: &impl ConnectionTrait, which: Which<'_>) -> AppResult
             _ => "?".to_owned(),
         }
     };
-    let cond = match which {
+    // The earlier appeals joined: only those up to the window before the period's first
+    // (`flags` checks each appeal's own window), so the join reads the period and a month
+    // before it, not every appeal ever received.
+    let (cond, earlier) = match which {
         Which::Ids(ids) => {
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
             let list: Vec<String> = ids.iter().map(|id| ph(Value::from(*id))).collect();
-            format!("a.id IN ({})", list.join(", "))
+            (format!("a.id IN ({})", list.join(", ")), String::new())
         }
         Which::Received(from, to) => {
+            let earliest = ph(Value::from(from - Duration::days(REPEAT_WINDOW_DAYS)));
+            let before = ph(Value::from(to));
+            let earlier = format!("AND b.received_at >= {earliest} AND b.received_at < {before} ");
             let f = ph(Value::from(from));
             let t = ph(Value::from(to));
-            format!("a.received_at >= {f} AND a.received_at < {t}")
+            (format!("a.received_at >= {f} AND a.received_at < {t}"), earlier)
         }
     };
     let fold = |c: &str| format!("LOWER(REPLACE({c}, ' ', ''))");
@@ -63,7 +69,7 @@ pub async fn flagged(conn: &impl ConnectionTrait, which: Which<'_>) -> AppResult
         "SELECT a.id, a.recipient_id, a.territory_id, a.channel, a.reopen_count, a.text, a.received_at, a.author_contact, \
          a.category_id, b.author_contact AS b_contact, b.received_at AS b_received \
          FROM appeals a LEFT JOIN appeals b ON a.author_contact IS NOT NULL AND b.category_id = a.category_id \
-         AND b.received_at < a.received_at AND b.author_contact IS NOT NULL AND {} = {} \
+         AND b.received_at < a.received_at {earlier}AND b.author_contact IS NOT NULL AND {} = {} \
          WHERE {cond} ORDER BY a.id",
         fold("b.author_contact"),
         fold("a.author_contact"),

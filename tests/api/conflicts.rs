@@ -145,6 +145,13 @@ async fn conflict_flags_on_appeals_and_counts_per_recipient() {
     // 1–4 November holds no flagged appeal.
     let early = counts(s.curator.clone(), json!({"from": "2026-11-01", "to": "2026-11-04"})).await;
     assert_eq!(early.data()["analytics"]["conflicts"], json!([]));
+    // The earlier appeal of a repeat may lie before the period (2 November, 18 days before
+    // the repeat of 20 November): the statement still joins the month before the period.
+    let repeat_day = counts(s.curator.clone(), json!({"from": "2026-11-20", "to": "2026-11-20"})).await;
+    assert_eq!(
+        repeat_day.data()["analytics"]["conflicts"],
+        json!([{"recipient": {"id": s.recipient}, "flagged": 1, "repeatedReopening": 0, "repeatAuthor": 1, "escalation": 0}])
+    );
     // An executor gets its own recipient only.
     assert_eq!(
         counts(s.executor.clone(), period.clone()).await.data()["analytics"]["conflicts"],

@@ -95,7 +95,7 @@ pub(super) async fn growth_with(
 ) -> AppResult<Vec<GrowthItem>> {
     let conn = &state.db;
     // Growth's drivers are categories, territories and channels: the full cube.
-    let base = Resolved::of(names, scoped).on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
+    let base = Resolved::of(names, scoped).on_rollup(Some(GroupBy::Category), false).add(rollup_not_duplicate());
     // Per group: count now, summed baseline count; per group and driver: the same.
     let mut now: HashMap<String, i64> = HashMap::new();
     let mut before: HashMap<String, i64> = HashMap::new();

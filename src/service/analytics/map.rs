@@ -101,7 +101,7 @@ pub async fn heatmap_of(
     let conn = &state.db;
     let scoped = Scoped::of(state, who, filter).await?;
     let names = Names::load(state).await?;
-    let base = Resolved::of(&names, &scoped).on_rollup(Some(GroupBy::Category)).add(rollup_not_duplicate());
+    let base = Resolved::of(&names, &scoped).on_rollup(Some(GroupBy::Category), false).add(rollup_not_duplicate());
     let current = cell_counts(conn, base.clone().add(days_in(period))).await?;
     let previous = if previous { cell_counts(conn, base.add(days_in(period.back(1)))).await? } else { HashMap::new() };
     let keys: HashSet<(Option<i64>, Option<i64>)> = current.keys().chain(previous.keys()).copied().collect();

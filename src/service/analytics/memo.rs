@@ -50,23 +50,38 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
     }
     let week = Period { from: week_start, to: week_start + Duration::days(6) };
     let names = Names::load(state).await?;
-    let summary = summary_with(state, &names, scoped, week, SummaryParts::ALL).await?;
-    let previous = summary_with(state, &names, scoped, week.back(1), SummaryParts::ALL).await?;
-    let top_growth: Vec<GrowthItem> = growth_with(state, &names, scoped, week, GroupBy::Category, 5)
-        .await?
-        .into_iter()
-        .filter(|g| g.count > 0 && g.growth > 1.0)
-        .collect();
-    let rising_before: HashSet<String> =
-        growth_with(state, &names, scoped, week.back(1), GroupBy::Category, usize::MAX)
-            .await?
-            .into_iter()
-            .filter(|g| g.significant)
-            .map(|g| g.key)
-            .collect();
-    let rating = rating_in(state, scoped, week, None, true).await?;
-    let problem_points = points(state, &names, scoped, week, 3)
-        .await?
+    let names = &names;
+    // The parts read independently: run together, each statement on a connection of its own,
+    // so the memo waits for its slowest part rather than for the sum of them (each boxed, so
+    // the memo's own future stays small).
+    let (
+        summary,
+        previous,
+        top_growth,
+        rising_before,
+        rating,
+        problem_points,
+        (overdue_by_recipient, overdue_oldest),
+        (topic_roadmaps, overdue_measures),
+        assignments,
+        conflicts,
+        polls,
+    ) = tokio::try_join!(
+        Box::pin(summary_with(state, names, scoped, week, SummaryParts::ALL)),
+        Box::pin(summary_with(state, names, scoped, week.back(1), SummaryParts::ALL)),
+        Box::pin(growth_with(state, names, scoped, week, GroupBy::Category, 5)),
+        Box::pin(growth_with(state, names, scoped, week.back(1), GroupBy::Category, usize::MAX)),
+        Box::pin(rating_in(state, scoped, week, None, true)),
+        Box::pin(points(state, names, scoped, week, 3)),
+        Box::pin(memo_overdue(state, names, scoped)),
+        Box::pin(memo_roadmaps(state, names, scoped)),
+        Box::pin(memo_assignments(state, &scoped.filter().recipient_id)),
+        Box::pin(super::conflicts::conflicts_in(state, scoped, week)),
+        Box::pin(super::polls::polls_in(state, scoped, week)),
+    )?;
+    let top_growth: Vec<GrowthItem> = top_growth.into_iter().filter(|g| g.count > 0 && g.growth > 1.0).collect();
+    let rising_before: HashSet<String> = rising_before.into_iter().filter(|g| g.significant).map(|g| g.key).collect();
+    let problem_points = problem_points
         .into_iter()
         .take(MEMO_POINTS)
         .map(|(p, _)| MemoPoint {
@@ -76,16 +91,9 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
             count: p.count,
         })
         .collect();
-    let (overdue_by_recipient, overdue_oldest) = memo_overdue(state, &names, scoped).await?;
-    let (topic_roadmaps, overdue_measures) = memo_roadmaps(state, &names, scoped).await?;
-    let assignments = memo_assignments(state, &scoped.filter().recipient_id).await?;
-    let conflicts = super::conflicts::conflicts_in(state, scoped, week)
-        .await?
-        .into_iter()
-        .map(|c| (c.recipient.name, c.flagged, c.escalation, c.repeated_reopening))
-        .collect();
-    let polls = super::polls::polls_in(state, scoped, week)
-        .await?
+    let conflicts =
+        conflicts.into_iter().map(|c| (c.recipient.name, c.flagged, c.escalation, c.repeated_reopening)).collect();
+    let polls = polls
         .into_iter()
         .map(|r| PollLine {
             closed: r.closed,

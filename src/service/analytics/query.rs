@@ -163,14 +163,19 @@ impl Resolved {
     }
 
     /// The condition over `appeal_stats`, on the smallest cube that holds the filter's
-    /// dimensions and `by` (none: totals, channel, kind or status only).
-    pub(super) fn on_rollup(&self, by: Option<GroupBy>) -> Condition {
+    /// dimensions, `by` (none: totals, channel, kind or status only) and, when `status`, the
+    /// status (the topic cube keeps every dimension but that one).
+    pub(super) fn on_rollup(&self, by: Option<GroupBy>, status: bool) -> Condition {
         use appeal_stat::Column as S;
         let needs_all = self.category.is_some()
             || !self.territory.is_empty()
             || !self.recipient.is_empty()
             || matches!(by, Some(GroupBy::Category | GroupBy::Territory | GroupBy::Recipient));
-        let cube = if needs_all { Cube::Full } else { Cube::Overview };
+        let cube = match (needs_all, status) {
+            (false, _) => Cube::Overview,
+            (true, true) => Cube::Full,
+            (true, false) => Cube::Topic,
+        };
         self.condition(S::Channel, S::Kind, S::CategoryId, S::TerritoryId, S::RecipientId).add(S::Cube.eq(cube.code()))
     }
 
@@ -273,8 +278,10 @@ pub(super) fn count_if(cond: Condition) -> Expr {
     Func::sum(Expr::case(cond, Expr::cust("1")).finally(Expr::cust("0"))).into()
 }
 
+/// `COUNT(*)`: counts rows without reading a column, so a partial index that holds the
+/// condition's columns but not the id still answers alone (index-only on PostgreSQL).
 pub(super) fn count_all() -> Expr {
-    Func::count(Expr::col(appeal::Column::Id)).into()
+    Expr::cust("COUNT(*)")
 }
 
 /// Hours from receipt to the first answer (the one the analytics count, kept through

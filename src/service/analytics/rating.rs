@@ -13,7 +13,7 @@ use crate::domain::access::{Channel, Principal};
 use crate::domain::analytics::Named;
 use crate::domain::rating::rate;
 use crate::entity::{appeal, appeal_due_stat, appeal_response_stat, appeal_stat, recipient};
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 use crate::service::rollup::{Cube, Grain};
 use crate::state::AppState;
 
@@ -113,7 +113,7 @@ pub(super) async fn rating_in(
                 C2::S(S::TerritoryId),
                 C2::S(S::RecipientId),
             )
-            .add(S::Cube.eq(Cube::Full.code())),
+            .add(S::Cube.eq(Cube::Topic.code())),
         )
         .select_only()
         .column(S::RecipientId)
@@ -121,10 +121,8 @@ pub(super) async fn rating_in(
     for col in ["total", "answered", "satisfied", "rated", "full", "assessed", "reopened"] {
         q = q.expr_as(sum_of(col), col);
     }
-    let totals = q.into_model::<RecipientTotals>().all(conn).await?;
     // Deadlines in the period: resolved ones from the rollup, unresolved overdue ones (which
     // change with "now") from the few unresolved appeals.
-    let mut due: HashMap<i64, (i64, i64)> = HashMap::new();
     let resolved =
         appeal_due_stat::Entity::find()
             .filter(
@@ -136,14 +134,7 @@ pub(super) async fn rating_in(
             .expr_as(sum_of("resolved"), "n")
             .expr_as(sum_of("met"), "met")
             .group_by(D::RecipientId)
-            .into_tuple::<(i64, i64, i64)>()
-            .all(conn)
-            .await?;
-    for (r, n, met) in resolved {
-        let e = due.entry(r).or_default();
-        e.0 += n;
-        e.1 += met;
-    }
+            .into_tuple::<(i64, i64, i64)>();
     let overdue = appeal::Entity::find()
         .filter(
             base.clone()
@@ -156,41 +147,72 @@ pub(super) async fn rating_in(
         )
         .select_only()
         .column(C::RecipientId)
+        // Index-only over `ix_appeals_unanswered_due`, which holds exactly these appeals.
         .expr_as(count_all(), "n")
         .group_by(C::RecipientId)
-        .into_tuple::<(i64, i64)>()
-        .all(conn)
-        .await?;
+        .into_tuple::<(i64, i64)>();
+    let received = base.clone().add(received_in(start, end)).add(C::FirstAnsweredAt.is_not_null());
+    let answered_by = |id: i64| received.clone().add(C::RecipientId.eq(id));
+    // Every recipient's median in one grouped read of the histograms and one walk statement.
+    // The histograms count each recipient's answers themselves, so the medians are read
+    // alongside the totals; they keep no territory, so a caller limited to one walks without
+    // them, after the totals, which then give the number of answers.
+    let histograms = (with_median && territories.is_none()).then(|| {
+        use appeal_response_stat::Column as R;
+        // All channels: the recipient cube; one channel: the full cube, which keeps it.
+        let mut cond = Condition::all().add(R::RecipientId.is_not_null());
+        cond = match channel {
+            None => cond.add(R::Cube.eq(Cube::Recipient.code())),
+            Some(ch) => cond.add(R::Cube.eq(Cube::Full.code())).add(R::Channel.eq(ch.as_str())),
+        };
+        HistogramsOf { cond, period, per_recipient: true }
+    });
+    let early_medians = async {
+        match histograms {
+            Some(from) => {
+                let of = names
+                    .refs()
+                    .recipients()
+                    .map(|r| MedianOf { key: r.id, answered: answered_by(r.id), n: 0, histogram: None })
+                    .collect();
+                medians(conn, Some(from), of).await.map(Some)
+            }
+            None => Ok(None),
+        }
+    };
+    let (totals, resolved, overdue, reactions, early_medians) = tokio::try_join!(
+        async { q.into_model::<RecipientTotals>().all(conn).await.map_err(AppError::from) },
+        async { resolved.all(conn).await.map_err(AppError::from) },
+        async { overdue.all(conn).await.map_err(AppError::from) },
+        reaction_stats(conn, base.clone().add(received_in(start, end)), true),
+        early_medians,
+    )?;
+    let mut due: HashMap<i64, (i64, i64)> = HashMap::new();
+    for (r, n, met) in resolved {
+        let e = due.entry(r).or_default();
+        e.0 += n;
+        e.1 += met;
+    }
     for (r, n) in overdue {
         due.entry(r).or_default().0 += n;
     }
     due.retain(|_, (n, _)| *n != 0);
-    let reactions = reaction_stats(conn, base.clone().add(received_in(start, end)), true).await?;
-    let received = base.add(received_in(start, end)).add(C::FirstAnsweredAt.is_not_null());
-    // Every recipient's median in one grouped read of the histograms and one walk statement;
-    // the histograms keep no territory, so a caller limited to one walks without them.
-    let medians = if with_median {
-        let from = territories.is_none().then(|| {
-            use appeal_response_stat::Column as R;
-            let mut cond = Condition::all().add(R::Cube.eq(Cube::Full.code())).add(R::RecipientId.is_not_null());
-            if let Some(ch) = channel {
-                cond = cond.add(R::Channel.eq(ch.as_str()));
-            }
-            HistogramsOf { cond, period, per_recipient: true }
-        });
-        let of = totals
-            .iter()
-            .filter(|t| t.answered > 0)
-            .map(|t| MedianOf {
-                key: t.recipient_id,
-                answered: received.clone().add(C::RecipientId.eq(t.recipient_id)),
-                n: t.answered,
-                histogram: None,
-            })
-            .collect();
-        medians(conn, from, of).await?
-    } else {
-        HashMap::new()
+    let medians = match early_medians {
+        Some(m) => m,
+        None if with_median => {
+            let of = totals
+                .iter()
+                .filter(|t| t.answered > 0)
+                .map(|t| MedianOf {
+                    key: t.recipient_id,
+                    answered: answered_by(t.recipient_id),
+                    n: t.answered,
+                    histogram: None,
+                })
+                .collect();
+            medians(conn, None, of).await?
+        }
+        None => HashMap::new(),
     };
     let totals: HashMap<i64, RecipientTotals> =
         totals.into_iter().filter(|t| t.total != 0).map(|t| (t.recipient_id, t)).collect();

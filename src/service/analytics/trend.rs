@@ -117,7 +117,7 @@ pub async fn trend(
         Granularity::Week => Grain::Week,
         Granularity::Month => Grain::Month,
     };
-    let cond = Resolved::of(&names, &scoped).on_rollup(group_by).add(rollup_not_duplicate()).add(buckets_of(
+    let cond = Resolved::of(&names, &scoped).on_rollup(group_by, false).add(rollup_not_duplicate()).add(buckets_of(
         period,
         coarsest,
         C2::S(appeal_stat::Column::Grain),
