@@ -36,6 +36,7 @@ mod m20261230_000001_retention;
 mod m20261231_000001_retention_days;
 mod m20270101_000001_topic_cube;
 mod m20270101_000002_unanswered_due_index;
+pub mod m20270102_000001_receipt_indexes;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -78,6 +79,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261231_000001_retention_days::Migration),
             Box::new(m20270101_000001_topic_cube::Migration),
             Box::new(m20270101_000002_unanswered_due_index::Migration),
+            Box::new(m20270102_000001_receipt_indexes::Migration),
         ]
     }
 }

@@ -668,15 +668,21 @@ fn filtered_split(
 /// the index. PostgreSQL 15 does not merge the runs of several values (`status IN (a, b)`
 /// with a recipient by deadline reads every match and sorts), so a page of such a filter
 /// is written as one ordered, limited read per value merged by [`merged_statement`]. Each
-/// pair names its index (migration `m20261213_000001_list_grid`). The older
-/// `(column, received_at)` indexes are not listed: without the id, a run whose first rows
-/// share one instant (100,000 appeals of one import) sorts all of them (0.5 → 157 ms for the
-/// open statuses by receipt, ascending, on the 1M database).
+/// pair names its index (migrations `m20261213_000001_list_grid` and, by receipt,
+/// `m20270102_000001_receipt_indexes`). The receipt indexes ended without the id before that
+/// migration: a run whose first rows share one instant (100,000 appeals of one import) then
+/// sorted all of them (0.5 → 157 ms for the open statuses by receipt, ascending, on the 1M
+/// database), so receipt was not merged until the id was added.
 const MERGE_INDEXES: &[(appeal::Column, OrderField, &str)] = &[
     (appeal::Column::RecipientId, OrderField::DueAt, "ix_appeals_recipient_due"),
     (appeal::Column::Status, OrderField::DueAt, "ix_appeals_status_due"),
     (appeal::Column::Status, OrderField::UpdatedAt, "ix_appeals_status_updated"),
     (appeal::Column::Channel, OrderField::DueAt, "ix_appeals_channel_due"),
+    (appeal::Column::RecipientId, OrderField::ReceivedAt, "ix_appeals_recipient_received"),
+    (appeal::Column::Status, OrderField::ReceivedAt, "ix_appeals_status_received"),
+    (appeal::Column::Channel, OrderField::ReceivedAt, "ix_appeals_channel_received"),
+    (appeal::Column::CategoryId, OrderField::ReceivedAt, "ix_appeals_category_received"),
+    (appeal::Column::TerritoryId, OrderField::ReceivedAt, "ix_appeals_territory_received"),
 ];
 
 /// Most values of one filter a page merges (one read of `limit + 1` rows each).
@@ -1303,6 +1309,14 @@ mod tests {
         assert_eq!(next.sql.matches("$1 ").count(), 2, "{}", next.sql);
         assert_eq!(next.sql.matches("$4)").count(), 2, "{}", next.sql);
         assert!(!next.sql.contains("$5"), "{}", next.sql);
+        // By receipt too, since its indexes end with the id.
+        let by_receipt = sql(Postgres, &f, req(OrderField::ReceivedAt, None)).sql;
+        assert_eq!(by_receipt.matches(" UNION ALL ").count(), 1, "{by_receipt}");
+        assert_eq!(
+            by_receipt.matches(r#"ORDER BY "appeals"."received_at" DESC, "appeals"."id" DESC LIMIT 51"#).count(),
+            3,
+            "{by_receipt}"
+        );
         // The same statement as before: no index gives the order per value (NUMBER); one
         // value; more values than merged; SQLite.
         let single = |backend, f: &AppealFilter, order| {
@@ -1312,7 +1326,6 @@ mod tests {
             assert!(s.ends_with(" LIMIT 51"), "{s}");
         };
         single(Postgres, &f, OrderField::Number);
-        single(Postgres, &f, OrderField::ReceivedAt);
         single(Sqlite, &f, OrderField::DueAt);
         single(Postgres, &AppealFilter { status: vec![AppealStatus::Assigned], ..f.clone() }, OrderField::DueAt);
         let nine = AppealFilter { status: AppealStatus::ALL.to_vec(), ..f.clone() };
@@ -1331,10 +1344,13 @@ mod tests {
     #[test]
     fn the_merged_orders_name_indexes_that_exist_with_the_id_last() {
         use sea_orm::IdenStatic;
-        let list = migration::m20261213_000001_list_grid::LIST_INDEXES;
+        let lists = [
+            migration::m20261213_000001_list_grid::LIST_INDEXES,
+            migration::m20270102_000001_receipt_indexes::RECEIPT_INDEXES,
+        ];
         for (col, order, index) in MERGE_INDEXES {
             let key = format!("{}, {}, id", col.as_str(), order_column(*order).as_str());
-            assert!(list.contains(&(*index, key.as_str())), "{index} ({key}) is not a list index");
+            assert!(lists.iter().any(|l| l.contains(&(*index, key.as_str()))), "{index} ({key}) is not a list index");
         }
     }
 

@@ -274,7 +274,8 @@ async fn every_field_read_alone_on_a_page_is_the_same_as_on_the_whole_appeal() {
 /// read on PostgreSQL as one run per value merged (`appeal_query::merged_statement`): walked
 /// with cursors to the end, forward and backward, every such shape lists exactly the
 /// matching appeals sorted by the order's key and then the id, as the single statement did
-/// (many appeals share a deadline and a last change, so the id decides between them).
+/// (many appeals share a deadline, a last change and a receipt, so the id decides between
+/// them).
 #[tokio::test]
 async fn several_values_of_one_filter_page_through_every_match_in_order() {
     use mcu::entity::appeal;
@@ -311,12 +312,13 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
     let r0: i64 = recipients[0].parse().unwrap();
     let r1: i64 = recipients[1].parse().unwrap();
     let shapes = [
-        (json!({"status": ["RECEIVED", "REGISTERED", "ASSIGNED"]}), vec!["DUE_AT", "UPDATED_AT"]),
-        (json!({"channel": ["POS", "EMAIL"]}), vec!["DUE_AT"]),
+        (json!({"status": ["RECEIVED", "REGISTERED", "ASSIGNED"]}), vec!["DUE_AT", "UPDATED_AT", "RECEIVED_AT"]),
+        (json!({"channel": ["POS", "EMAIL"]}), vec!["DUE_AT", "RECEIVED_AT"]),
         (
             json!({"status": ["REGISTERED", "ASSIGNED"], "recipientId": [recipients[0], recipients[1]]}),
-            vec!["DUE_AT", "UPDATED_AT"],
+            vec!["DUE_AT", "UPDATED_AT", "RECEIVED_AT"],
         ),
+        (json!({"recipientId": [recipients[0], recipients[1]]}), vec!["RECEIVED_AT"]),
     ];
     const LIST: &str = "query($f:AppealFilter,$o:AppealOrder,$first:Int,$after:String,$last:Int,$before:String){ appeals(filter:$f, orderBy:$o, first:$first, after:$after, last:$last, before:$before) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
     let ids = |page: &serde_json::Value| -> Vec<i64> {
@@ -333,7 +335,14 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
         for field in orders {
             for direction in ["ASC", "DESC"] {
                 let mut expected: Vec<&appeal::Model> = all.iter().filter(|a| matches(a)).collect();
-                expected.sort_by_key(|a| (if *field == "DUE_AT" { a.due_at } else { a.updated_at }, a.id));
+                expected.sort_by_key(|a| {
+                    let key = match *field {
+                        "DUE_AT" => a.due_at,
+                        "RECEIVED_AT" => a.received_at,
+                        _ => a.updated_at,
+                    };
+                    (key, a.id)
+                });
                 if direction == "DESC" {
                     expected.reverse();
                 }

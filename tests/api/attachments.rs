@@ -550,17 +550,30 @@ async fn a_page_of_appeals_reads_their_attachments_in_one_statement() {
     let q = "query($n:Int!){ appeals(first:$n){ edges { node { id } } } }";
     let qa = "query($n:Int!){ appeals(first:$n){ edges { node { id attachments { id fileName } } } } }";
     let mut costs = Vec::new();
+    // The fewest of three tries: a statement of the session cache's refill (after an
+    // announcement heard late, on PostgreSQL) must not count as the page's.
+    let cost = |query: &'static str, n: usize| {
+        let (app, token) = (&app, s.curator.clone());
+        async move {
+            let mut fewest = u64::MAX;
+            let mut last = None;
+            for _ in 0..3 {
+                app.settle().await;
+                let before = app.sql_statements();
+                let r = app.gql(Some(&token), query, json!({"n": n})).await;
+                fewest = fewest.min(app.sql_statements() - before);
+                last = Some(r);
+            }
+            (fewest, last.unwrap())
+        }
+    };
     for n in [2, 4] {
-        let before = app.sql_statements();
-        app.gql(Some(&s.curator), q, json!({"n": n})).await.data();
-        let plain = app.sql_statements() - before;
-        let before = app.sql_statements();
-        let r = app.gql(Some(&s.curator), qa, json!({"n": n})).await;
-        let with = app.sql_statements() - before;
+        let (plain, _) = cost(q, n).await;
+        let (with, r) = cost(qa, n).await;
         let edges = r.data()["appeals"]["edges"].as_array().unwrap().clone();
         assert_eq!(edges.len(), n);
         assert!(edges.iter().all(|e| e["node"]["attachments"].as_array().unwrap().len() == 1));
-        costs.push(with - plain);
+        costs.push(i128::from(with) - i128::from(plain));
     }
     assert_eq!(costs[0], costs[1], "the attachments cost the same for 2 and 4 appeals: {costs:?}");
 }
