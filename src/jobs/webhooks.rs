@@ -64,8 +64,33 @@ pub async fn run(state: AppState) {
             r = announced.recv() => {
                 if matches!(r, Err(tokio::sync::broadcast::error::RecvError::Closed)) {
                     tokio::time::sleep(wait).await;
+                } else {
+                    // Announcements come in bursts: a dispatched batch is up to 500 rows, one
+                    // announcement each, and an ingestion dispatches a batch every few hundred
+                    // milliseconds. One look per burst, at most one per `BURST` (it was one
+                    // read per row, about 4,000 a second during an ingestion); this process's
+                    // own deliveries still wake it at once.
+                    tokio::select! {
+                        () = tokio::time::sleep(BURST) => {}
+                        () = state.announcements.deliveries_woken() => {}
+                    }
+                    drain(&mut announced);
                 }
             }
+        }
+    }
+}
+
+/// How long the job gathers announcements before it looks (see [`run`]).
+const BURST: Duration = Duration::from_millis(100);
+
+/// Drops what `rx` holds: the look that follows covers it.
+fn drain<T: Clone>(rx: &mut tokio::sync::broadcast::Receiver<T>) {
+    use tokio::sync::broadcast::error::TryRecvError;
+    loop {
+        match rx.try_recv() {
+            Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
         }
     }
 }

@@ -631,3 +631,35 @@ async fn webhooks_are_managed_by_administrators_only_and_their_secret_is_never_s
     let r = app.gql(Some(&st.admin), "{ webhookDeliveries { totalCount } }", json!({})).await;
     assert_eq!(r.data()["webhookDeliveries"]["totalCount"], 0);
 }
+
+#[tokio::test]
+async fn a_burst_of_announcements_costs_the_delivery_job_a_few_reads_not_one_per_row() {
+    let app = spawn_app().await;
+    app.settle().await;
+    let background = || app.state.metrics.background_sql_statements.load(Ordering::SeqCst);
+    // A quiet stretch first: what the other jobs read meanwhile is the baseline.
+    let quiet_start = background();
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let quiet = background() - quiet_start;
+    // A dispatched batch: 1,000 rows announced back to back, in three bursts.
+    let before = background();
+    for burst in 0..3 {
+        for i in 0..1000_i64 {
+            app.state.announcements.publish(Arc::new(mcu::entity::outbox::Model {
+                id: 1_000_000 + burst * 1000 + i,
+                topic: Topic::AppealCreated.as_str().to_owned(),
+                subject_type: "appeal".into(),
+                subject_id: Some(i),
+                payload: "{}".into(),
+                created_at: app.state.clock.now(),
+                dispatched_at: Some(app.state.clock.now()),
+            }));
+            if i % 100 == 0 {
+                tokio::task::yield_now().await;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let during = background() - before;
+    assert!(during <= quiet + 12, "{during} background statements for 3,000 announcements in 600 ms (quiet: {quiet})");
+}
