@@ -7,10 +7,10 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::{Expr, ExprTrait, OnConflict};
+use sea_orm::sea_query::{Expr, ExprTrait};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseTransaction, EntityTrait, NotSet, QueryFilter, QuerySelect,
-    Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseBackend, DatabaseTransaction, EntityTrait, NotSet,
+    QueryFilter, QuerySelect, Set, Statement, Value,
 };
 
 use super::audit::{self, Actor};
@@ -27,7 +27,7 @@ use crate::domain::events::Topic;
 use crate::domain::lifecycle::AppealStatus;
 use crate::domain::notices;
 use crate::domain::quality::{Completeness, NoAnswerReason};
-use crate::entity::{appeal, appeal_answer, appeal_counter, appeal_event};
+use crate::entity::{appeal, appeal_answer, appeal_event};
 use crate::error::{AppError, AppResult};
 
 /// Whether a caller may see an appeal (the services' row scope).
@@ -419,20 +419,26 @@ pub async fn by_feedback_code(conn: &impl ConnectionTrait, code: &str) -> AppRes
 /// # Errors
 /// When the database fails.
 pub async fn reserve_numbers(txn: &DatabaseTransaction, year: i32, n: i64) -> AppResult<i64> {
-    appeal_counter::Entity::insert(appeal_counter::ActiveModel { year: Set(year), last: Set(0) })
-        .on_conflict(OnConflict::column(appeal_counter::Column::Year).do_nothing().to_owned())
-        .exec_without_returning(txn)
-        .await?;
-    appeal_counter::Entity::update_many()
-        .col_expr(appeal_counter::Column::Last, Expr::col(appeal_counter::Column::Last).add(n))
-        .filter(appeal_counter::Column::Year.eq(year))
-        .exec(txn)
-        .await?;
-    let row = appeal_counter::Entity::find_by_id(year)
-        .one(txn)
+    // One statement: the year's row is created or moved on by `n`, and locked until the
+    // caller's transaction ends (three statements before).
+    let backend = txn.get_database_backend();
+    let (y, k) = match backend {
+        DatabaseBackend::Postgres => ("$1", "$2"),
+        _ => ("?", "?"),
+    };
+    let row = txn
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            format!(
+                "INSERT INTO appeal_counters (year, last) VALUES ({y}, {k}) ON CONFLICT (year) \
+                 DO UPDATE SET last = appeal_counters.last + excluded.last RETURNING last"
+            ),
+            [Value::from(year), Value::from(n)],
+        ))
         .await?
-        .ok_or_else(|| AppError::internal("the number counter vanished"))?;
-    Ok(row.last - n + 1)
+        .ok_or_else(|| AppError::internal("the number counter returned no row"))?;
+    let last: i64 = row.try_get("", "last")?;
+    Ok(last - n + 1)
 }
 
 /// The registration number `2026-000123`.
