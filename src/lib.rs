@@ -194,6 +194,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
         classifier: Arc::default(),
         announcements: state::Announcements::default(),
         reference: Arc::default(),
+        folds: Arc::default(),
         mailer,
     })
 }

@@ -87,12 +87,7 @@ const BURST: Duration = Duration::from_millis(100);
 /// Drops what `rx` holds: the look that follows covers it.
 fn drain<T: Clone>(rx: &mut tokio::sync::broadcast::Receiver<T>) {
     use tokio::sync::broadcast::error::TryRecvError;
-    loop {
-        match rx.try_recv() {
-            Ok(_) | Err(TryRecvError::Lagged(_)) => {}
-            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-        }
-    }
+    while let Ok(_) | Err(TryRecvError::Lagged(_)) = rx.try_recv() {}
 }
 
 /// Passes until a pass finds less than a full batch.

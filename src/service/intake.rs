@@ -945,12 +945,13 @@ pub async fn ingest(
     if out.created > 0 {
         refresh_statistics(state, out.created).await;
     }
-    // A burst through the API folds the ledger rows it appended right away, in the background
-    // (an import folds once at its end instead).
+    // A burst through the API folds the ledger rows it appended in the background, at most
+    // once a second and once after its last call (an import folds once at its end instead).
     if opts.report.is_none() && out.created >= FOLD_AFTER {
         let writer = state.writer.clone();
+        let folds = state.folds.clone();
         tokio::spawn(crate::state::in_background(async move {
-            if let Err(e) = super::rollup::compact_after_bulk(&writer).await {
+            if let Some(Err(e)) = folds.fold_after(super::rollup::compact_after_bulk(&writer)).await {
                 tracing::warn!(error = %e.message(), "could not fold the analytics rollups after an ingestion");
             }
         }));
