@@ -37,6 +37,7 @@ mod m20261231_000001_retention_days;
 mod m20270101_000001_topic_cube;
 mod m20270101_000002_unanswered_due_index;
 pub mod m20270102_000001_receipt_indexes;
+pub mod m20270103_000001_author_repeat_index;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -80,6 +81,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270101_000001_topic_cube::Migration),
             Box::new(m20270101_000002_unanswered_due_index::Migration),
             Box::new(m20270102_000001_receipt_indexes::Migration),
+            Box::new(m20270103_000001_author_repeat_index::Migration),
         ]
     }
 }

@@ -229,6 +229,17 @@ fn push_lower(out: &mut String, c: char) {
     }
 }
 
+/// `text` lower-cased with `ё` → `е`, as [`tokens`] reads it before splitting. A token's stem
+/// is a prefix of its word (the stemmer only cuts endings), so a stem that is not a substring
+/// of this is no token of `text`.
+pub fn lowered(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        push_lower(&mut out, c);
+    }
+    out
+}
+
 /// `char::is_alphanumeric`, answered without Unicode tables for Russian and ASCII.
 fn is_word_char(c: char) -> bool {
     match c {
@@ -244,11 +255,7 @@ fn is_word_char(c: char) -> bool {
 /// drop tokens shorter than [`MIN_TOKEN_CHARS`] and [`STOP_WORDS`], stem.
 /// Order is preserved so callers can build n-grams.
 pub fn tokens(text: &str) -> Vec<String> {
-    let mut lowered = String::with_capacity(text.len());
-    for c in text.chars() {
-        push_lower(&mut lowered, c);
-    }
-    lowered
+    lowered(text)
         .split(|c: char| !is_word_char(c))
         .filter(|w| w.chars().count() >= MIN_TOKEN_CHARS && !is_stop_word(w))
         .map(stem_word)

@@ -218,3 +218,219 @@ async fn conflict_flags_on_appeals_and_counts_per_recipient() {
     // The executor of the own recipient does not read of the other one's conflicts.
     assert_eq!(conflict_lines(&memo(s.executor.clone(), "2026-11-09").await), Vec::<String>::new());
 }
+
+/// The statement's REPEAT_AUTHOR check (one probe for the nearest earlier appeal of the same
+/// category and folded contact) flags exactly what the domain rule flags given every appeal,
+/// on a generated set with ties in receipt, gaps of exactly 30 days and of 30 days and a
+/// second, contacts written with other case and spaces, appeals without a category or a
+/// contact, and words of escalation in social posts and in other channels; for a list page,
+/// for periods, under a recipient and a territory scope, and in the counts over HTTP.
+#[tokio::test]
+async fn repeat_author_probe_flags_as_the_domain_rule_on_a_generated_set() {
+    use std::collections::{BTreeMap, HashSet};
+
+    use chrono::{DateTime, Duration, TimeZone, Utc};
+    use mcu::domain::conflicts::{ConflictFlag, Earlier, Facts, author_key, flags};
+    use mcu::entity::appeal;
+    use mcu::service::conflicts::{Which, flagged};
+    use sea_orm::{ConnectionTrait, EntityTrait};
+
+    let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
+    app.set_now("2026-12-23T10:00:00+07:00");
+    let s = app.staff().await;
+    let other = app.recipient(&s.admin, "Управление дорог").await;
+    let t1 = app.territory(&s.admin, "Центральный", None).await;
+    let t2 = app.territory(&s.admin, "Октябрьский", None).await;
+    let cats = [app.category(&s.curator, "Отопление").await, app.category(&s.curator, "Ямы и ремонт дорог").await];
+
+    // Receipts: days from 1 October (UTC) at 0 or 5 hours, so that some appeals share an
+    // instant and some lie exactly 30 days (720 hours) or 30 days and a second apart.
+    let base = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
+    let days = [0, 10, 30, 31, 40, 60, 61, 70];
+    let offsets = [Duration::zero(), Duration::zero(), Duration::hours(5), Duration::seconds(1)];
+    let contacts = [
+        Some("anna@example.ru"),
+        Some(" Anna@Example.RU "),
+        Some("ANNA @EXAMPLE.RU"),
+        Some("boris@example.ru"),
+        Some("+7 913 123-45-67"),
+        Some("+79131234567"),
+        None,
+    ];
+    let texts = ["Не вывозят мусор", "Третий месяц ямы, пишу в прокуратуру", "Подам в суд на управляющую компанию"];
+    let mut seed: u64 = 0x5eed;
+    let mut next = |n: usize| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) as usize) % n
+    };
+    // Each edge once for sure: a tie alone, 30 days and a second, exactly 30 days apart.
+    let edges = [
+        ("tie@example.ru", Duration::days(5)),
+        ("tie@example.ru", Duration::days(5)),
+        ("over@example.ru", Duration::days(2)),
+        ("Over@example.ru ", Duration::days(32) + Duration::seconds(1)),
+        ("exact@example.ru", Duration::days(3)),
+        ("EXACT @example.ru", Duration::days(33)),
+    ];
+    for (contact, after) in edges {
+        let at = (base + after).to_rfc3339();
+        create(&app, &s.curator, json!({"receivedAt": at, "authorContact": contact, "categoryId": cats[0]})).await;
+    }
+    for i in 0..114 {
+        let at = base + Duration::days(days[next(days.len())]) + offsets[next(offsets.len())];
+        let mut input = json!({"kind": "MESSAGE", "channel": "POS", "receivedAt": at.to_rfc3339(),
+                               "text": texts[next(texts.len())], "authorName": "Анна"});
+        match next(4) {
+            0 => {
+                input["kind"] = json!("INCIDENT");
+                input["channel"] = json!("INCIDENT");
+                input["externalId"] = json!(format!("vk-{i}"));
+            }
+            1 => {
+                input["kind"] = json!("INCIDENT");
+                input["channel"] = json!("GOSPABLIKI");
+                input["externalId"] = json!(format!("gp-{i}"));
+            }
+            _ => {}
+        }
+        if let Some(c) = contacts[next(contacts.len())] {
+            input["authorContact"] = json!(c);
+        }
+        if let Some(c) = cats.get(next(cats.len() + 1)) {
+            input["categoryId"] = json!(c);
+        }
+        create(&app, &s.curator, input).await;
+    }
+    // The recipient, territory and reopenings the rule and the counts read, set directly:
+    // the workflow that sets them is not what this compares.
+    let (r1, r2): (i64, i64) = (s.recipient.parse().unwrap(), other.parse().unwrap());
+    let (t1, t2): (i64, i64) = (t1.parse().unwrap(), t2.parse().unwrap());
+    let db = &app.state.db;
+    db.execute_unprepared(&format!(
+        "UPDATE appeals SET recipient_id = CASE id % 3 WHEN 0 THEN NULL WHEN 1 THEN {r1} ELSE {r2} END, \
+         territory_id = CASE id % 2 WHEN 0 THEN {t1} ELSE {t2} END, reopen_count = id % 3"
+    ))
+    .await
+    .unwrap();
+
+    // The domain rule given every appeal as the others.
+    let all = appeal::Entity::find().all(db).await.unwrap();
+    assert_eq!(all.len(), 120);
+    let others: Vec<Earlier> = all
+        .iter()
+        .filter_map(|a| {
+            Some(Earlier {
+                author: author_key(a.author_contact.as_deref())?,
+                category_id: a.category_id?,
+                received_at: a.received_at,
+            })
+        })
+        .collect();
+    let keys: Vec<Option<String>> = all.iter().map(|a| author_key(a.author_contact.as_deref())).collect();
+    let expected: BTreeMap<i64, Vec<ConflictFlag>> = all
+        .iter()
+        .zip(&keys)
+        .map(|(a, key)| {
+            let facts = Facts {
+                channel: a.channel.parse().unwrap(),
+                reopen_count: a.reopen_count,
+                text: &a.text,
+                received_at: a.received_at,
+                author: key.as_deref(),
+                category_id: a.category_id,
+            };
+            (a.id, flags(&facts, &others))
+        })
+        .collect();
+    // The set holds each case the check must tell apart.
+    let with = |f: ConflictFlag| expected.values().filter(|v| v.contains(&f)).count();
+    assert!(with(ConflictFlag::RepeatAuthor) >= 10, "{expected:?}");
+    assert!(with(ConflictFlag::Escalation) >= 5 && with(ConflictFlag::RepeatedReopening) >= 10, "{expected:?}");
+    let repeat = |a: &appeal::Model| expected[&a.id].contains(&ConflictFlag::RepeatAuthor);
+    let same_author = |a: &appeal::Model, b: &appeal::Model, k: &Option<String>, l: &Option<String>| {
+        k.is_some() && k == l && a.category_id.is_some() && a.category_id == b.category_id
+    };
+    let pairs: Vec<(&appeal::Model, &appeal::Model)> = all
+        .iter()
+        .zip(&keys)
+        .flat_map(|(a, k)| {
+            all.iter().zip(&keys).filter(move |(b, l)| same_author(a, b, k, l)).map(move |(b, _)| (a, b))
+        })
+        .collect();
+    let spelled_apart = pairs.iter().any(|(a, b)| repeat(a) && a.author_contact != b.author_contact);
+    let tie_only = all.iter().zip(&keys).any(|(a, k)| {
+        !repeat(a)
+            && all
+                .iter()
+                .zip(&keys)
+                .any(|(b, l)| b.id != a.id && b.received_at == a.received_at && same_author(a, b, k, l))
+    });
+    let day = Duration::days(30);
+    let exactly_30 = pairs.iter().any(|(a, b)| a.received_at - b.received_at == day && repeat(a));
+    let just_over_30 =
+        pairs.iter().any(|(a, b)| a.received_at - b.received_at == day + Duration::seconds(1) && !repeat(a));
+    assert!(
+        spelled_apart && tie_only && exactly_30 && just_over_30,
+        "{spelled_apart} {tie_only} {exactly_30} {just_over_30}"
+    );
+
+    let as_map = |rows: Vec<mcu::service::conflicts::Flagged>| -> BTreeMap<i64, Vec<ConflictFlag>> {
+        rows.into_iter().map(|r| (r.appeal_id, r.flags)).collect()
+    };
+    // A list page: every appeal by id.
+    let ids: Vec<i64> = all.iter().map(|a| a.id).collect();
+    assert_eq!(as_map(flagged(db, Which::Ids(&ids)).await.unwrap()), expected);
+
+    // Periods: overlapping weeks over the whole set, and each receipt instant alone.
+    let mut periods: Vec<(DateTime<Utc>, DateTime<Utc>)> = (0..16)
+        .map(|k| (base - Duration::days(3) + Duration::days(5 * k), Duration::days(7)))
+        .map(|(f, d)| (f, f + d))
+        .collect();
+    let instants: HashSet<DateTime<Utc>> = all.iter().map(|a| a.received_at).collect();
+    periods.extend(instants.into_iter().map(|t| (t, t + Duration::seconds(1))));
+    let own: HashSet<i64> = [t1].into();
+    for (from, to) in periods {
+        let within = |a: &&appeal::Model| a.received_at >= from && a.received_at < to && a.recipient_id.is_some();
+        let want: BTreeMap<i64, Vec<ConflictFlag>> =
+            all.iter().filter(within).map(|a| (a.id, expected[&a.id].clone())).collect();
+        let which = Which::Received { from, to, recipient: None, territories: None };
+        assert_eq!(as_map(flagged(db, which).await.unwrap()), want, "{from}..{to}");
+        let want: BTreeMap<i64, Vec<ConflictFlag>> = all
+            .iter()
+            .filter(within)
+            .filter(|a| a.recipient_id == Some(r1) && a.territory_id == Some(t1))
+            .map(|a| (a.id, expected[&a.id].clone()))
+            .collect();
+        let which = Which::Received { from, to, recipient: Some(r1), territories: Some(&own) };
+        assert_eq!(as_map(flagged(db, which).await.unwrap()), want, "{from}..{to} scoped");
+    }
+
+    // The counts per recipient over HTTP, for the whole set.
+    let mut want: BTreeMap<i64, [i64; 4]> = BTreeMap::new();
+    for a in all.iter().filter(|a| !expected[&a.id].is_empty()) {
+        let Some(r) = a.recipient_id else { continue };
+        let c = want.entry(r).or_default();
+        c[0] += 1;
+        for f in &expected[&a.id] {
+            c[match f {
+                ConflictFlag::RepeatedReopening => 1,
+                ConflictFlag::RepeatAuthor => 2,
+                ConflictFlag::Escalation => 3,
+            }] += 1;
+        }
+    }
+    let r = app.gql(Some(&s.curator), COUNTS, json!({"p": {"from": "2026-09-30", "to": "2026-12-31"}})).await;
+    let got: BTreeMap<i64, [i64; 4]> = r.data()["analytics"]["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            let n = |k: &str| c[k].as_i64().unwrap();
+            (
+                c["recipient"]["id"].as_str().unwrap().parse().unwrap(),
+                [n("flagged"), n("repeatedReopening"), n("repeatAuthor"), n("escalation")],
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+}

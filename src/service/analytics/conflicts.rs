@@ -38,18 +38,12 @@ pub async fn conflicts(state: &AppState, who: &Principal, period: Period) -> App
 pub(super) async fn conflicts_in(state: &AppState, scoped: &Scoped, period: Period) -> AppResult<Vec<ConflictRow>> {
     let conn = &state.db;
     let (start, end) = period.instants(state.settings.timezone);
-    let rows = flagged(conn, Which::Received(start, end)).await?;
+    let which =
+        Which::Received { from: start, to: end, recipient: scoped.recipient(), territories: scoped.territories() };
+    let rows = flagged(conn, which).await?;
     let mut counts: BTreeMap<i64, [i64; 4]> = BTreeMap::new();
     for r in rows.into_iter().filter(|r| !r.flags.is_empty()) {
         let Some(rid) = r.recipient_id else { continue };
-        if scoped.recipient().is_some_and(|own| own != rid) {
-            continue;
-        }
-        if let Some(ts) = scoped.territories()
-            && !r.territory_id.is_some_and(|t| ts.contains(&t))
-        {
-            continue;
-        }
         let c = counts.entry(rid).or_default();
         c[0] += 1;
         for f in &r.flags {
