@@ -126,7 +126,8 @@ pub struct FoldGate {
     scheduled: std::sync::atomic::AtomicBool,
     /// When the last fold started.
     last: std::sync::Mutex<Option<std::time::Instant>>,
-    /// Held while a fold runs, so a fold does not start while the one before it still reads.
+    /// Held while a fold runs, so a fold does not start while the one before it still reads
+    /// (nor skips the rows that one had passed already, as a "busy, skip" flag did).
     running: tokio::sync::Mutex<()>,
 }
 

@@ -951,7 +951,7 @@ pub async fn ingest(
         let writer = state.writer.clone();
         let folds = state.folds.clone();
         tokio::spawn(crate::state::in_background(async move {
-            if let Some(Err(e)) = folds.fold_after(super::rollup::compact_after_bulk(&writer)).await {
+            if let Some(Err(e)) = folds.fold_after(super::rollup::compact(&writer, false)).await {
                 tracing::warn!(error = %e.message(), "could not fold the analytics rollups after an ingestion");
             }
         }));

@@ -1017,25 +1017,6 @@ pub async fn compact(db: &DatabaseConnection, force: bool) -> AppResult<Option<i
     Ok((chunks > 0).then(|| i64::try_from(written).unwrap_or(i64::MAX)))
 }
 
-/// Whether this process is folding the ledger now ([`compact_after_bulk`]).
-static FOLDING: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
-
-/// After a bulk load (demo data, an import, an ingestion burst): folds the chunks it left
-/// unfolded, unless this process is folding already (that pass takes them too); returns the
-/// rows the folded chunks hold, as [`compact`].
-///
-/// # Errors
-/// As [`compact`].
-pub async fn compact_after_bulk(db: &DatabaseConnection) -> AppResult<Option<i64>> {
-    use std::sync::atomic::Ordering;
-    if FOLDING.swap(true, Ordering::AcqRel) {
-        return Ok(None);
-    }
-    let out = compact(db, false).await;
-    FOLDING.store(false, Ordering::Release);
-    out
-}
-
 /// Where the stored rollups differ from what `appeals` implies (empty: they agree).
 ///
 /// # Errors

@@ -284,3 +284,41 @@ async fn maintenance_runs_without_the_requests_statement_timeout() {
     }
     mcu::db::maintenance(db, "VACUUM").await.expect("VACUUM runs outside any transaction");
 }
+
+#[tokio::test]
+async fn an_ingestion_burst_leaves_the_ledger_folded_after_its_last_call() {
+    let app = spawn_app().await;
+    app.set_now("2026-11-25T10:00:00+07:00");
+    let admin = app.admin().await;
+    let r = app
+        .gql(
+            Some(&admin),
+            "mutation($s:[ApiScope!]!){createApiToken(input:{name:\"Инцидент менеджмент\",scopes:$s}){secret}}",
+            json!({"s": ["APPEALS_INGEST"]}),
+        )
+        .await;
+    let token = r.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    let ingest = "mutation($i:[IngestAppealInput!]!){ingestAppeals(input:$i){created rejected{row message}}}";
+    // Three calls of 1,000 new items back to back, received over ten days of November.
+    for call in 0..3 {
+        let items: Vec<Value> = (0..1000)
+            .map(|i| {
+                let day = 10 + (call * 1000 + i) % 10;
+                json!({"channel": "INCIDENT", "externalId": format!("burst-{call}-{i}"), "kind": "INCIDENT",
+                       "receivedAt": format!("2026-11-{day}T10:00:00+07:00"), "text": format!("Яма на дороге, сообщение {call}-{i}")})
+            })
+            .collect();
+        let r = app.gql(Some(&token), ingest, json!({"i": items})).await;
+        assert_eq!(r.data()["ingestAppeals"]["created"], 1000, "{:?}", r.data());
+    }
+    // The last fold starts within about a second of the last call.
+    let started = std::time::Instant::now();
+    let mut left = unfolded(&app.state.db).await;
+    while left != (0, 0) && started.elapsed() < std::time::Duration::from_secs(15) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        left = unfolded(&app.state.db).await;
+    }
+    assert_eq!(left, (0, 0), "unfolded ledger rows and split keys left after the burst");
+    let differences = mcu::store::rollup::verify(&app.state.db, app.state.settings.timezone).await.unwrap();
+    assert!(differences.is_empty(), "{differences:?}");
+}
