@@ -323,6 +323,37 @@ where
     Ok(())
 }
 
+/// [`insert_rows`] that returns `columns` of the rows written (`RETURNING`, on PostgreSQL and
+/// SQLite alike), as `M`: no second statement to read back what was just inserted.
+///
+/// # Errors
+/// As [`insert_rows`].
+pub async fn insert_rows_returning<A, M>(
+    conn: &impl ConnectionTrait,
+    rows: Vec<A>,
+    max: usize,
+    columns: &[<A::Entity as sea_orm::EntityTrait>::Column],
+) -> Result<Vec<M>, sea_orm::DbErr>
+where
+    A: sea_orm::ActiveModelTrait + Send,
+    M: sea_orm::FromQueryResult,
+{
+    use sea_orm::sea_query::ReturningClause;
+    use sea_orm::{EntityTrait, QueryTrait};
+    let backend = conn.get_database_backend();
+    let mut out = Vec::with_capacity(rows.len());
+    let mut rows = rows.into_iter();
+    for size in bulk_sizes(rows.len(), max) {
+        let part: Vec<A> = rows.by_ref().take(size).collect();
+        let mut query = A::Entity::insert_many(part).into_query();
+        query.returning(ReturningClause::Columns(
+            columns.iter().map(|c| sea_orm::sea_query::IntoColumnRef::into_column_ref(*c)).collect(),
+        ));
+        out.extend(M::find_by_statement(backend.build(&query)).all(conn).await?);
+    }
+    Ok(out)
+}
+
 /// `table.col IN (…)` with the values written into the statement instead of bound.
 ///
 /// PostgreSQL plans a prepared statement with parameters afresh on every execution when

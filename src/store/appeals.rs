@@ -699,7 +699,7 @@ pub struct BatchStamp<'a> {
 
 /// Stores new appeals in multi-row statements of at most `max` rows (see
 /// [`crate::db::insert_rows`]) and records them: the rollup ledger, one history entry each,
-/// one audit entry for the batch. Returns their ids.
+/// one audit entry for the batch. Returns their ids, in the order of `arrivals`.
 ///
 /// # Errors
 /// When the database fails (`CONFLICT` for a number or external id already taken).
@@ -726,8 +726,13 @@ pub async fn insert_many(
         numbers.push(a.appeal.number.clone());
         events.insert(a.appeal.number, (a.at, a.event));
     }
-    crate::db::insert_rows(txn, rows, max).await?;
-    let inserted = rollup::record_inserted(txn, tz, &numbers).await?;
+    let mut inserted: Vec<rollup::Inserted> =
+        crate::db::insert_rows_returning(txn, rows, max, &rollup::inserted_columns()).await?;
+    // In the arrivals' order (callers pair the ids with their items), whatever order
+    // `RETURNING` gave them in.
+    let position: HashMap<&str, usize> = numbers.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
+    inserted.sort_by_key(|i| position.get(i.number.as_str()).copied().unwrap_or(usize::MAX));
+    rollup::record_inserted(txn, tz, &inserted).await?;
     let ids: Vec<AppealId> = inserted.iter().map(|i| AppealId(i.id)).collect();
     search::index_new(txn, &inserted.iter().map(|i| i.id).collect::<Vec<_>>()).await?;
     let event_rows: Vec<appeal_event::ActiveModel> = inserted

@@ -537,7 +537,7 @@ pub async fn facts_of(conn: &impl ConnectionTrait, ids: impl IntoIterator<Item =
     Ok(out)
 }
 
-/// An appeal just inserted, as [`record_inserted`] reads it back.
+/// An appeal just inserted, as the insert returns it ([`inserted_columns`]).
 pub struct Inserted {
     pub id: i64,
     pub number: String,
@@ -554,34 +554,25 @@ impl FromQueryResult for Inserted {
     }
 }
 
-/// Reads back the appeals a batch insert just wrote (by their numbers) and records them in
-/// the rollups, in the caller's transaction; returns them for their history entries.
+/// The columns a batch insert returns for [`record_inserted`]: id, number and the facts.
+pub fn inserted_columns() -> Vec<appeal::Column> {
+    let mut cols = vec![appeal::Column::Id, appeal::Column::Number];
+    cols.extend(FACT_COLUMNS);
+    cols
+}
+
+/// Records the appeals a batch insert just wrote (as it returned them,
+/// [`inserted_columns`]) in the rollups, in the caller's transaction.
 ///
 /// # Errors
 /// When the database fails.
-pub async fn record_inserted(
-    conn: &impl ConnectionTrait,
-    tz: chrono_tz::Tz,
-    numbers: &[String],
-) -> AppResult<Vec<Inserted>> {
-    let mut out = Vec::with_capacity(numbers.len());
+pub async fn record_inserted(conn: &impl ConnectionTrait, tz: chrono_tz::Tz, rows: &[Inserted]) -> AppResult<()> {
     let mut ledger = Ledger::default();
-    for list in crate::db::in_lists(numbers, INSERT_CHUNK) {
-        let rows = appeal::Entity::find()
-            .select_only()
-            .columns([appeal::Column::Id, appeal::Column::Number])
-            .columns(FACT_COLUMNS)
-            .filter(appeal::Column::Number.is_in(list))
-            .into_model::<Inserted>()
-            .all(conn)
-            .await?;
-        for r in &rows {
-            ledger.add(&r.facts, tz, 1);
-        }
-        out.extend(rows);
+    for r in rows {
+        ledger.add(&r.facts, tz, 1);
     }
     ledger.write(conn).await?;
-    Ok(out)
+    Ok(())
 }
 
 /// The ledger the raw `appeals` table implies, read in keyset batches.
