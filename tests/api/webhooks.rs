@@ -661,5 +661,7 @@ async fn a_burst_of_announcements_costs_the_delivery_job_a_few_reads_not_one_per
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let during = background() - before;
-    assert!(during <= quiet + 12, "{during} background statements for 3,000 announcements in 600 ms (quiet: {quiet})");
+    // One look per burst is 3–6 reads; one per row was 2,251. The margin is for the other
+    // jobs, whose reads vary between the two stretches on a loaded machine.
+    assert!(during <= quiet + 40, "{during} background statements for 3,000 announcements in 600 ms (quiet: {quiet})");
 }
