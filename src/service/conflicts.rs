@@ -9,7 +9,10 @@ use migration::m20270103_000001_author_repeat_index::folded_contact;
 use sea_orm::{ConnectionTrait, DatabaseBackend, DatabaseConnection, Statement, TransactionTrait, Value};
 
 use crate::domain::access::Channel;
-use crate::domain::conflicts::{ConflictFlag, Earlier, Facts, REPEAT_WINDOW_DAYS, author_key, flags, is_social};
+use crate::domain::conflicts::{
+    ConflictFlag, Earlier, Facts, REPEAT_WINDOW_DAYS, REPEATED_REOPENINGS, author_key, escalation_stems, flags,
+    is_social,
+};
 use crate::error::AppResult;
 
 /// The flags of one appeal and its recipient.
@@ -31,12 +34,16 @@ pub enum Which<'a> {
     Received { from: DateTime<Utc>, to: DateTime<Utc>, recipient: Option<i64>, territories: Option<&'a HashSet<i64>> },
 }
 
-/// The flags of the chosen appeals in ONE statement. Each appeal comes with the receipt of
-/// the nearest strictly earlier appeal of the same category whose contact matches after
-/// folding spaces and case in SQL (one backward probe of `ix_appeals_author_repeat`): if
-/// that one is not within the window, no earlier one is, so the domain rule, given it, flags
-/// exactly as given all of them. The text is read for social posts only, the one place the
-/// rule looks at it.
+/// The flags of the chosen appeals in ONE statement, for the appeals that may carry one (an
+/// appeal left out has none). Each appeal comes with the receipt of the nearest strictly
+/// earlier appeal of the same category whose contact matches after folding spaces and case
+/// in SQL (one backward probe of `ix_appeals_author_repeat`): if that one is not within the
+/// window, no earlier one is, so the domain rule, given it, flags exactly as given all of
+/// them. Only candidates leave the database: reopened at least twice, with such an earlier
+/// appeal, or a social post whose stored stems (`search_text`, a superset of the text's own
+/// tokens) hold a word of escalation; the rule then decides on each. The text is read for
+/// those social posts only, the one place the rule looks at it. (A week of a million-row
+/// year is 18,000 appeals, of which a few hundred are candidates.)
 ///
 /// # Errors
 /// On a database failure or an unknown channel name in a row.
@@ -50,6 +57,13 @@ pub async fn flagged(conn: &DatabaseConnection, which: Which<'_>) -> AppResult<V
             _ => "?".to_owned(),
         }
     };
+    // A word of escalation is a token of the text, so a stem of it stands between spaces in
+    // the stored stems. Made first: on SQLite the placeholders are numbered in the order they
+    // are written, and these come first in the select list.
+    let stems: Vec<String> = escalation_stems()
+        .into_iter()
+        .map(|stem| format!("(' ' || a.search_text || ' ') LIKE {}", ph(Value::from(format!("% {stem} %")))))
+        .collect();
     let period = matches!(which, Which::Received { .. });
     // For a period, an earlier appeal before the window of the period's first cannot flag
     // any of its appeals: the probe stops there.
@@ -62,8 +76,7 @@ pub async fn flagged(conn: &DatabaseConnection, which: Which<'_>) -> AppResult<V
             (format!("a.id IN ({})", list.join(", ")), String::new())
         }
         Which::Received { from, to, recipient, territories } => {
-            // Made first: on SQLite the placeholders are numbered in the order they are
-            // written, and the probe (in the select list) comes before the conditions.
+            // Made before the conditions: the probe (in the select list) comes before them.
             let earliest =
                 format!("AND b.received_at >= {} ", ph(Value::from(from - Duration::days(REPEAT_WINDOW_DAYS))));
             let mut cond = vec![
@@ -90,15 +103,18 @@ pub async fn flagged(conn: &DatabaseConnection, which: Which<'_>) -> AppResult<V
     let social: Vec<String> =
         Channel::ALL.iter().filter(|c| is_social(**c)).map(|c| format!("'{}'", c.as_str())).collect();
     let sql = format!(
-        "SELECT a.id, a.recipient_id, a.territory_id, a.channel, a.reopen_count, \
-         CASE WHEN a.channel IN ({social}) THEN a.text END AS text, a.received_at, a.author_contact, a.category_id, \
+        "SELECT * FROM (SELECT a.id, a.recipient_id, a.territory_id, a.channel, a.reopen_count, a.received_at, \
+         a.author_contact, a.category_id, CASE WHEN a.channel IN ({social}) THEN a.text END AS text, \
+         CASE WHEN a.channel IN ({social}) AND ({stems}) THEN 1 ELSE 0 END AS escalation_candidate, \
          (SELECT b.received_at FROM appeals b WHERE a.author_contact IS NOT NULL AND b.author_contact IS NOT NULL \
          AND b.category_id = a.category_id AND {} = {} AND b.received_at < a.received_at {earliest}\
          ORDER BY b.received_at DESC LIMIT 1) AS b_received \
-         FROM appeals a WHERE {cond}",
+         FROM appeals a WHERE {cond}) c \
+         WHERE c.reopen_count >= {REPEATED_REOPENINGS} OR c.b_received IS NOT NULL OR c.escalation_candidate = 1",
         folded_contact("b.author_contact", backend),
         folded_contact("a.author_contact", backend),
         social = social.join(", "),
+        stems = stems.join(" OR "),
     );
     let statement = Statement::from_sql_and_values(backend, sql, values);
     let rows = if backend == DatabaseBackend::Postgres && period {
