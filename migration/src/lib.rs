@@ -38,6 +38,7 @@ mod m20270101_000001_topic_cube;
 mod m20270101_000002_unanswered_due_index;
 pub mod m20270102_000001_receipt_indexes;
 pub mod m20270103_000001_author_repeat_index;
+pub mod m20270104_000001_conflict_facts;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -82,6 +83,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270101_000002_unanswered_due_index::Migration),
             Box::new(m20270102_000001_receipt_indexes::Migration),
             Box::new(m20270103_000001_author_repeat_index::Migration),
+            Box::new(m20270104_000001_conflict_facts::Migration),
         ]
     }
 }

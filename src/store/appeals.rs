@@ -16,7 +16,7 @@ use sea_orm::{
 use super::audit::{self, Actor};
 use super::outbox::{self, Subject};
 use super::rollup::{self, Facts};
-use super::{deliveries, search, tasks};
+use super::{conflict_facts, deliveries, search, tasks};
 use crate::domain::access::Channel;
 pub use crate::domain::appeal::{
     Appeal, AppealId, CategoryId, FirstAnswer, FreshAppeal, Placed, ReactionFact, RecipientId, RecordId, TerritoryId,
@@ -617,6 +617,12 @@ async fn record_answer(txn: &DatabaseTransaction, old: Option<&Appeal>, saved: &
     Ok(())
 }
 
+/// The author's group of an appeal for the repeat flag: its category and contact, when it
+/// has both.
+fn group_of(a: &Appeal) -> Option<(i64, String)> {
+    Some((a.category_id?.0, a.author_contact.clone()?))
+}
+
 /// Stores a change of `old` (as read in this transaction): writes the changed columns if the
 /// row still has `old`'s version (one statement, so concurrent writers cannot both win),
 /// reads the row back, and records the change in the rollup ledger, the history and the
@@ -636,6 +642,13 @@ pub async fn save_change(
     next.id = old.id;
     next.version = old.version + 1;
     next.updated_at = stamp.at;
+    // A move between authors' groups (category, contact, receipt) refreshes the stored
+    // repeat flags around both places; the lock comes before this write's row lock.
+    let regroups = (old.category_id, &old.author_contact, old.received_at)
+        != (next.category_id, &next.author_contact, next.received_at);
+    if regroups {
+        conflict_facts::lock(txn).await?;
+    }
     let res = appeal::Entity::update_many()
         .set(row(&next, Some(old)))
         .filter(appeal::Column::Id.eq(old.id.0))
@@ -647,6 +660,15 @@ pub async fn save_change(
     }
     let saved = load(txn, old.id).await?.ok_or_else(|| AppError::NotFound("appeal".into()))?;
     search::reindex(txn, saved.id.0, &old.search_text, &saved.search_text).await?;
+    if regroups {
+        let groups: Vec<(i64, String)> = [old, &saved].iter().filter_map(|a| group_of(a)).collect();
+        let leaving: Vec<i64> = group_of(&saved).is_none().then_some(saved.id.0).into_iter().collect();
+        conflict_facts::refresh_groups(txn, &groups, &[old.received_at, saved.received_at], &leaving).await?;
+    }
+    let escalation = conflict_facts::escalation_of(saved.channel, &saved.text);
+    if escalation != conflict_facts::escalation_of(old.channel, &old.text) {
+        conflict_facts::set_escalation(txn, &[saved.id.0], escalation).await?;
+    }
     rollup::record(txn, tz, Some(&Facts::from(old)), Some(&Facts::from(&saved))).await?;
     record_answer(txn, Some(old), &saved, stamp.actor).await?;
     let outbox_id = record(txn, &saved, &event, stamp, false).await?;
@@ -667,8 +689,18 @@ pub async fn insert(
 ) -> AppResult<Appeal> {
     let mut fresh = fresh.clone();
     fresh.keep_first_answer();
+    let joins = fresh.category_id.is_some() && fresh.author_contact.is_some();
+    if joins {
+        conflict_facts::lock(txn).await?;
+    }
     let saved = Appeal::try_from(row(&fresh, None).insert(txn).await?)?;
     search::index_new(txn, &[saved.id.0]).await?;
+    if joins {
+        conflict_facts::refresh_inserted(txn, saved.id.0, saved.id.0, &[saved.received_at]).await?;
+    }
+    if conflict_facts::escalation_of(saved.channel, &saved.text) {
+        conflict_facts::set_escalation(txn, &[saved.id.0], true).await?;
+    }
     rollup::record(txn, tz, None, Some(&Facts::from(&saved))).await?;
     record_answer(txn, None, &saved, stamp.actor).await?;
     record(txn, &saved, event, stamp, true).await?;
@@ -717,6 +749,21 @@ pub async fn insert_many(
     let mut numbers = Vec::with_capacity(arrivals.len());
     let mut events = HashMap::with_capacity(arrivals.len());
     let mut answers = HashMap::new();
+    // Receipts of the arrivals that join an author's group, and the numbers of the social
+    // posts with words of escalation.
+    let mut joining = Vec::new();
+    let mut escalating = std::collections::HashSet::new();
+    for a in &arrivals {
+        if a.appeal.category_id.is_some() && a.appeal.author_contact.is_some() {
+            joining.push(a.appeal.received_at);
+        }
+        if conflict_facts::escalation_of(a.appeal.channel, &a.appeal.text) {
+            escalating.insert(a.appeal.number.clone());
+        }
+    }
+    if !joining.is_empty() {
+        conflict_facts::lock(txn).await?;
+    }
     for mut a in arrivals {
         a.appeal.keep_first_answer();
         if a.appeal.answered_at.is_some() {
@@ -735,6 +782,13 @@ pub async fn insert_many(
     rollup::record_inserted(txn, tz, &inserted).await?;
     let ids: Vec<AppealId> = inserted.iter().map(|i| AppealId(i.id)).collect();
     search::index_new(txn, &inserted.iter().map(|i| i.id).collect::<Vec<_>>()).await?;
+    if let (Some(first), Some(last)) = (ids.iter().map(|i| i.0).min(), ids.iter().map(|i| i.0).max())
+        && !joining.is_empty()
+    {
+        conflict_facts::refresh_inserted(txn, first, last, &joining).await?;
+    }
+    let escalated: Vec<i64> = inserted.iter().filter(|i| escalating.contains(&i.number)).map(|i| i.id).collect();
+    conflict_facts::set_escalation(txn, &escalated, true).await?;
     let event_rows: Vec<appeal_event::ActiveModel> = inserted
         .iter()
         .filter_map(|i| events.get(&i.number).map(|(at, e)| event_row(AppealId(i.id), *at, stamp.actor, e)))

@@ -9,6 +9,7 @@ pub mod alerts;
 pub mod appeals;
 pub mod audit;
 pub mod batch;
+pub mod conflict_facts;
 pub mod deliveries;
 pub mod notifications;
 pub mod outbox;

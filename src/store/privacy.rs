@@ -73,6 +73,8 @@ async fn lock(txn: &DatabaseTransaction, ids: &[i64]) -> AppResult<Vec<appeal::M
 /// When the database fails.
 pub async fn anonymise(txn: &DatabaseTransaction, ids: &[i64], how: &Anonymisation<'_>) -> AppResult<AnonymisedBatch> {
     use appeal::Column as C;
+    // The contacts leave the authors' groups: the repeat flags' lock before the rows' locks.
+    super::conflict_facts::lock(txn).await?;
     let rows: Vec<appeal::Model> =
         lock(txn, ids).await?.into_iter().filter(|a| a.anonymised_at.is_none_or(|at| at < a.updated_at)).collect();
     if rows.is_empty() {
@@ -80,9 +82,11 @@ pub async fn anonymise(txn: &DatabaseTransaction, ids: &[i64], how: &Anonymisati
     }
     let mut done = Vec::with_capacity(rows.len());
     let mut known_of = std::collections::HashMap::new();
+    let (mut calm, mut escalating) = (Vec::new(), Vec::new());
     for a in &rows {
         let known: Vec<String> = [&a.author_name, &a.author_contact].into_iter().flatten().cloned().collect();
         let text = scrub(&a.text, &known);
+        let text_after = text.clone();
         let summary = a.summary.as_deref().map(|s| scrub(s, &known));
         let address = a.address.as_deref().map(|s| scrub_address(s, &known));
         let answer = a.answer_text.as_deref().map(|s| scrub(s, &known));
@@ -108,10 +112,24 @@ pub async fn anonymise(txn: &DatabaseTransaction, ids: &[i64], how: &Anonymisati
             continue;
         }
         search::reindex(txn, a.id, &a.search_text, &stems).await?;
+        // The text is masked: whether it still escalates (a masked name is no word of it).
+        let channel: crate::domain::access::Channel = a.channel.parse().map_err(crate::error::AppError::internal)?;
+        if super::conflict_facts::escalation_of(channel, &text_after) {
+            escalating.push(a.id);
+        } else {
+            calm.push(a.id);
+        }
         known_of.insert(a.id, known);
         done.push(Anonymised { id: a.id, number: a.number.clone() });
     }
     let ids: Vec<i64> = done.iter().map(|d| d.id).collect();
+    super::conflict_facts::set_escalation(txn, &calm, false).await?;
+    super::conflict_facts::set_escalation(txn, &escalating, true).await?;
+    let anonymised: Vec<&appeal::Model> = rows.iter().filter(|a| ids.contains(&a.id)).collect();
+    let groups: Vec<(i64, String)> =
+        anonymised.iter().filter_map(|a| Some((a.category_id?, a.author_contact.clone()?))).collect();
+    let instants: Vec<DateTime<Utc>> = anonymised.iter().map(|a| a.received_at).collect();
+    super::conflict_facts::refresh_groups(txn, &groups, &instants, &ids).await?;
     scrub_answers(txn, &ids, &known_of).await?;
     scrub_history(txn, &ids, &known_of).await?;
     scrub_tasks(txn, &ids, &known_of).await?;

@@ -108,6 +108,22 @@ pub async fn move_appeals(
 ) -> AppResult<u64> {
     let MergeStamp { action, actor, audit, at } = stamp;
     let column = what.column();
+    // A category's appeals change authors' groups (category, contact): the repeat flags are
+    // refreshed in both, under their lock taken before the rows' locks.
+    let regrouped: Vec<(String, DateTime<Utc>)> = if what == AppealRef::Category {
+        super::conflict_facts::lock(txn).await?;
+        appeal::Entity::find()
+            .select_only()
+            .column(appeal::Column::AuthorContact)
+            .column(appeal::Column::ReceivedAt)
+            .filter(column.eq(from.id))
+            .filter(appeal::Column::AuthorContact.is_not_null())
+            .into_tuple()
+            .all(txn)
+            .await?
+    } else {
+        Vec::new()
+    };
     let ids: Vec<(i64, String)> = appeal::Entity::find()
         .select_only()
         .column(appeal::Column::Id)
@@ -137,6 +153,12 @@ pub async fn move_appeals(
         .filter(column.eq(from.id))
         .exec(txn)
         .await?;
+    if !regrouped.is_empty() {
+        let groups: Vec<(i64, String)> =
+            regrouped.iter().flat_map(|(c, _)| [(from.id, c.clone()), (into.id, c.clone())]).collect();
+        let instants: Vec<DateTime<Utc>> = regrouped.iter().map(|(_, t)| *t).collect();
+        super::conflict_facts::refresh_groups(txn, &groups, &instants, &[]).await?;
+    }
     ledger.write(txn).await?;
     let data = serde_json::json!({
         "field": what.key(),

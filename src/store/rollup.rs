@@ -787,12 +787,16 @@ async fn lock_ledger(conn: &impl ConnectionTrait) -> AppResult<()> {
     Ok(())
 }
 
-/// Recomputes the rollups from `appeals` in one transaction; returns the rows written.
+/// Recomputes the rollups (and the stored conflict facts, `store::conflict_facts`) from
+/// `appeals` in one transaction; returns the rollup rows written.
 ///
 /// # Errors
 /// When the database fails; nothing changes then.
 pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i64> {
     let txn = crate::db::begin_write(db).await?;
+    // The conflict facts' lock first: a writer holding it may be about to append to the
+    // ledger, which the ledger's lock would make it wait for.
+    super::conflict_facts::lock(&txn).await?;
     lock_ledger(&txn).await?;
     appeal_stat::Entity::delete_many().exec(&txn).await?;
     appeal_due_stat::Entity::delete_many().exec(&txn).await?;
@@ -800,6 +804,9 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     let ledger = from_appeals(&txn, tz).await?;
     let rows = i64::try_from(ledger.stats.len() + ledger.due.len() + ledger.response.len()).unwrap_or(i64::MAX);
     ledger.write_as(&txn, true).await?;
+    // The other facts derived from more than one appeal: the conflict flags.
+    let flagged = super::conflict_facts::refresh_all(&txn).await?;
+    tracing::debug!(flagged, "recomputed the conflict facts");
     save_state(&txn, tz, rows, Utc::now()).await?;
     txn.commit().await?;
     tidy(db).await;

@@ -452,4 +452,146 @@ async fn repeat_author_probe_flags_as_the_domain_rule_on_a_generated_set() {
         })
         .collect();
     assert_eq!(got, want);
+
+    // The stored flags follow every write that moves an appeal between authors' groups or
+    // changes its text: a change of category (in, out, between), of receipt, a text that
+    // escalates and one that no longer does, an anonymisation, a merge of categories; and a
+    // rebuild recomputes them after they were spoiled behind the server's back.
+    let check = |what: &'static str| {
+        let db = app.state.db.clone();
+        async move {
+            let all = appeal::Entity::find().all(&db).await.unwrap();
+            let ids: Vec<i64> = all.iter().map(|a| a.id).collect();
+            let want = rule(&all);
+            assert_eq!(as_map(flagged(&db, Which::Ids(&ids)).await.unwrap()), want, "stored, after {what}");
+            let computed = mcu::store::conflict_facts::computed(&db, Which::Ids(&ids)).await.unwrap();
+            assert_eq!(as_map(computed), want, "computed, after {what}");
+            want
+        }
+    };
+    let update = |id: i64, input: Value| {
+        let (app, token) = (&app, &s.curator);
+        async move {
+            let mut i = input;
+            i["id"] = json!(id.to_string());
+            i["version"] = json!(version(app, token, &id.to_string()).await);
+            let r = app.act(token, "updateAppeal", "UpdateAppealInput", i).await;
+            assert!(r.body["errors"].is_null(), "{}", r.body);
+        }
+    };
+    let with_contact: Vec<&appeal::Model> = all.iter().filter(|a| a.author_contact.is_some()).collect();
+    for (n, a) in with_contact.iter().enumerate().take(12) {
+        let cat = match (a.category_id, n % 3) {
+            (Some(c), 0) if c == cats[0].parse::<i64>().unwrap() => cats[1].clone(),
+            (_, 1) => cats[0].clone(),
+            _ => cats[1].clone(),
+        };
+        update(a.id, json!({"categoryId": cat})).await;
+    }
+    check("changes of category").await;
+    let social: Vec<&appeal::Model> = all.iter().filter(|a| a.channel != "POS").collect();
+    for (n, a) in social.iter().enumerate().take(6) {
+        let text = if n % 2 == 0 {
+            "Пойду в прокуратуру, раз не чините"
+        } else {
+            "Спасибо, всё починили"
+        };
+        update(a.id, json!({"text": text})).await;
+    }
+    let want = check("changes of text").await;
+    assert!(want.values().filter(|f| f.contains(&ConflictFlag::Escalation)).count() >= 3);
+    // A batch through the ingestion (the multi-row write path), received before, among and
+    // after the appeals already stored, by the same authors and by new ones.
+    let items: Vec<(usize, mcu::service::intake::IngestItem)> = (0..16)
+        .map(|i| {
+            let item = mcu::service::intake::IngestItem {
+                channel: Some(mcu::domain::access::Channel::Incident),
+                external_id: format!("batch-{i}"),
+                kind: Some(mcu::domain::deadlines::AppealKind::Incident),
+                received_at: Some(base + Duration::days([-20, 5, 29, 45, 62, 75][i % 6]) + Duration::hours(i as i64)),
+                text: if i % 4 == 0 {
+                    "Пишу губернатору".into()
+                } else {
+                    "Не вывозят мусор".into()
+                },
+                author_contact: Some(["anna@example.ru", "BORIS@example.ru", "new@example.ru"][i % 3].into()),
+                category_name: Some("Отопление".into()),
+                ..mcu::service::intake::IngestItem::default()
+            };
+            (i + 1, item)
+        })
+        .collect();
+    let caller = mcu::service::Caller { principal: mcu::domain::access::Principal::System, ..Default::default() };
+    let out = mcu::service::intake::ingest(&app.state, &caller, items, mcu::service::intake::IngestOptions::default())
+        .await
+        .unwrap();
+    assert_eq!(out.created, 16, "{:?}", out.rejected);
+    check("an ingestion").await;
+    // Anonymised: the contact leaves its group, the masked text may stop escalating.
+    let gone: Vec<i64> = with_contact.iter().skip(12).step_by(3).take(6).map(|a| a.id).collect();
+    let txn = mcu::db::begin_write(&app.state.writer).await.unwrap();
+    let actor = mcu::store::audit::Actor::system();
+    let how = mcu::store::privacy::Anonymisation { at: chrono::Utc::now(), actor: &actor, reason: "test" };
+    let done = mcu::store::privacy::anonymise(&txn, &gone, &how).await.unwrap();
+    txn.commit().await.unwrap();
+    assert_eq!(done.appeals.len(), gone.len());
+    check("anonymisation").await;
+    let before = check("nothing").await;
+    let r = app
+        .gql(
+            Some(&s.curator),
+            "mutation($i:MergeInput!){ mergeCategories(input:$i) { appealsMoved } }",
+            json!({"i": {"fromId": cats[1], "intoId": cats[0]}}),
+        )
+        .await;
+    assert!(r.data()["mergeCategories"]["appealsMoved"].as_i64().unwrap() > 10);
+    let after = check("a merge of categories").await;
+    let repeats =
+        |m: &BTreeMap<i64, Vec<ConflictFlag>>| m.values().filter(|f| f.contains(&ConflictFlag::RepeatAuthor)).count();
+    assert!(
+        repeats(&after) > repeats(&before),
+        "one group now: more repeats ({} → {})",
+        repeats(&before),
+        repeats(&after)
+    );
+    app.state
+        .db
+        .execute_unprepared("UPDATE appeals SET author_repeat = NOT author_repeat, escalation = NOT escalation")
+        .await
+        .unwrap();
+    mcu::service::rollup::rebuild(&app.state.db, app.state.settings.timezone).await.unwrap();
+    check("a rebuild").await;
+}
+
+/// The conflict flags of `all` by the domain rule, given every appeal as the others; the
+/// appeals with at least one.
+fn rule(
+    all: &[mcu::entity::appeal::Model],
+) -> std::collections::BTreeMap<i64, Vec<mcu::domain::conflicts::ConflictFlag>> {
+    use mcu::domain::conflicts::{Earlier, Facts, author_key, flags};
+    let others: Vec<Earlier> = all
+        .iter()
+        .filter_map(|a| {
+            Some(Earlier {
+                author: author_key(a.author_contact.as_deref())?,
+                category_id: a.category_id?,
+                received_at: a.received_at,
+            })
+        })
+        .collect();
+    all.iter()
+        .map(|a| {
+            let key = author_key(a.author_contact.as_deref());
+            let facts = Facts {
+                channel: a.channel.parse().unwrap(),
+                reopen_count: a.reopen_count,
+                text: &a.text,
+                received_at: a.received_at,
+                author: key.as_deref(),
+                category_id: a.category_id,
+            };
+            (a.id, flags(&facts, &others))
+        })
+        .filter(|(_, f)| !f.is_empty())
+        .collect()
 }
