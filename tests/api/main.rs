@@ -16,6 +16,7 @@ mod attachments;
 mod audit_log;
 mod auth;
 mod browser;
+mod bulk_insert;
 mod cli;
 mod clients;
 mod conflicts;
