@@ -158,3 +158,49 @@ async fn a_periodic_job_is_led_by_one_process_at_a_time() {
         assert!(try_lead(&b, Job::DeadlineWatch).await.unwrap());
     }
 }
+
+/// Each dispatched row leaves a dead version behind, which the idle dispatcher's look for
+/// pending rows reads until a vacuum removes it. Autovacuum may be off (it is on the CI
+/// machines here), so after a backlog of `VACUUM_AFTER` rows the server vacuums the outbox
+/// itself on PostgreSQL (SQLite keeps no dead versions).
+#[tokio::test]
+async fn a_dispatched_backlog_is_vacuumed_by_the_server() {
+    use sea_orm::{ConnectionTrait, DbBackend, Statement};
+
+    let app = spawn_app().await;
+    let n = usize::try_from(mcu::jobs::dispatcher::VACUUM_AFTER).unwrap();
+    let now = app.state.clock.now();
+    let rows: Vec<_> = (0..n)
+        .map(|i| outbox::row(Topic::RoadmapChanged, Subject::Roadmap(1), json!({ "n": i }).to_string(), now))
+        .collect();
+    let txn = mcu::db::begin_write(&app.state.writer).await.unwrap();
+    mcu::db::insert_rows(&txn, rows, 1000).await.unwrap();
+    txn.commit().await.unwrap();
+    app.state.announcements.wake_dispatcher();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    while outbox::any_pending(&app.state.db).await.unwrap() {
+        assert!(tokio::time::Instant::now() < deadline, "the backlog was not dispatched");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let db = &app.state.db;
+    if db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let vacuumed = || async {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DbBackend::Postgres,
+                "SELECT last_vacuum IS NOT NULL AS done FROM pg_stat_user_tables WHERE relname = 'outbox'",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get::<bool>("", "done").unwrap()
+    };
+    // The vacuum runs beside the dispatcher; its statistics arrive when its connection closes.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    while !vacuumed().await {
+        assert!(tokio::time::Instant::now() < deadline, "the outbox was not vacuumed after {n} dispatched rows");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
