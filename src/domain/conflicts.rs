@@ -11,7 +11,8 @@ use super::access::string_enum;
 use super::access::Channel;
 use super::text::{lowered, stem_word, tokens};
 
-/// Reopenings from which an appeal counts as reopened again and again.
+/// Reopenings from which an appeal counts as reopened again and again. (Written as `2` in
+/// the predicate of the partial index `ix_appeals_conflicts`: a change needs a migration.)
 pub const REPEATED_REOPENINGS: i32 = 2;
 /// Days within which the same author on the same topic counts as a repeat.
 pub const REPEAT_WINDOW_DAYS: i64 = 30;

@@ -810,6 +810,14 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     save_state(&txn, tz, rows, Utc::now()).await?;
     txn.commit().await?;
     tidy(db).await;
+    // The flags just set are statistics the planner has not seen (autovacuum may be off):
+    // without them it takes the partial index of flagged appeals for large (at 5M appeals,
+    // 67,646 rows expected against 1,290 for a week: a parallel plan, 44 ms instead of 1).
+    if db.get_database_backend() == DatabaseBackend::Postgres
+        && let Err(e) = crate::db::maintenance(db, "ANALYZE appeals").await
+    {
+        tracing::warn!(error = %e, "could not analyze the appeals; autovacuum will");
+    }
     Ok(rows)
 }
 
