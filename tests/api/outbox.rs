@@ -177,7 +177,7 @@ async fn a_dispatched_backlog_is_vacuumed_by_the_server() {
     mcu::db::insert_rows(&txn, rows, 1000).await.unwrap();
     txn.commit().await.unwrap();
     app.state.announcements.wake_dispatcher();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let deadline = tokio::time::Instant::now() + Duration::from_mins(2);
     while outbox::any_pending(&app.state.db).await.unwrap() {
         assert!(tokio::time::Instant::now() < deadline, "the backlog was not dispatched");
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -198,7 +198,7 @@ async fn a_dispatched_backlog_is_vacuumed_by_the_server() {
         row.try_get::<bool>("", "done").unwrap()
     };
     // The vacuum runs beside the dispatcher; its statistics arrive when its connection closes.
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
     while !vacuumed().await {
         assert!(tokio::time::Instant::now() < deadline, "the outbox was not vacuumed after {n} dispatched rows");
         tokio::time::sleep(Duration::from_millis(200)).await;
