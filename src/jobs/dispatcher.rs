@@ -36,9 +36,12 @@ pub const CHANNEL: &str = "mcu_outbox";
 pub const VACUUM_AFTER: u64 = 10_000;
 
 /// Runs passes until the process stops: after each interval, or sooner when this process
-/// committed an outbox row, and at once again while a full batch was found.
+/// committed an outbox row, and at once again while a full batch was found. On PostgreSQL
+/// it vacuums the outbox after its first pass (what earlier processes dispatched: an idle
+/// server on a database with 81,000 dispatched rows spent 6% of a core on its looks) and
+/// after each [`VACUUM_AFTER`] rows it dispatched.
 pub async fn run(state: AppState) {
-    let mut since_vacuum = 0_u64;
+    let mut since_vacuum = VACUUM_AFTER;
     loop {
         tokio::select! {
             () = tokio::time::sleep(state.settings.dispatch_interval) => {}
