@@ -161,14 +161,6 @@ pub async fn computed(conn: &impl ConnectionTrait, which: Which<'_>) -> AppResul
         .into_iter()
         .map(|stem| format!("(' ' || a.search_text || ' ') LIKE {}", p.ph(format!("% {stem} %"))))
         .collect();
-    // For a period, an earlier appeal before the window of the period's first cannot flag
-    // any of its appeals: the probe stops there (made before the conditions, which follow it).
-    let earliest = match which {
-        Which::Received { from, .. } => {
-            format!("AND b.received_at >= {} ", p.ph(from - Duration::days(REPEAT_WINDOW_DAYS)))
-        }
-        _ => String::new(),
-    };
     let Some(cond) = condition(&mut p, &which) else { return Ok(Vec::new()) };
     let social: Vec<String> =
         Channel::ALL.iter().filter(|c| is_social(**c)).map(|c| format!("'{}'", c.as_str())).collect();
@@ -177,7 +169,7 @@ pub async fn computed(conn: &impl ConnectionTrait, which: Which<'_>) -> AppResul
          a.author_contact, a.category_id, CASE WHEN a.channel IN ({social}) THEN a.text END AS text, \
          CASE WHEN a.channel IN ({social}) AND ({stems}) THEN 1 ELSE 0 END AS escalation_candidate, \
          (SELECT b.received_at FROM appeals b WHERE a.author_contact IS NOT NULL AND b.author_contact IS NOT NULL \
-         AND b.category_id = a.category_id AND {} = {} AND b.received_at < a.received_at {earliest}\
+         AND b.category_id = a.category_id AND {} = {} AND b.received_at < a.received_at \
          ORDER BY b.received_at DESC LIMIT 1) AS b_received \
          FROM appeals a WHERE {cond}) c \
          WHERE c.reopen_count >= {REPEATED_REOPENINGS} OR c.b_received IS NOT NULL OR c.escalation_candidate = 1",

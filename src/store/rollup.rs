@@ -816,7 +816,7 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     if db.get_database_backend() == DatabaseBackend::Postgres
         && let Err(e) = crate::db::maintenance(db, "ANALYZE appeals").await
     {
-        tracing::warn!(error = %e, "could not analyze the appeals; autovacuum will");
+        tracing::warn!(error = %e, "could not analyze the appeals; run ANALYZE appeals, or autovacuum will if it is on");
     }
     Ok(rows)
 }
