@@ -56,6 +56,9 @@ pub struct App {
     /// The separate `/metrics` listener (`MCU_METRICS_BIND`), if any.
     metrics: Option<(TcpListener, axum::Router)>,
     state: AppState,
+    /// The background jobs ([`jobs::spawn`] and the rollup compaction), stopped before the
+    /// pool closes.
+    jobs: tokio::task::JoinSet<()>,
 }
 
 impl App {
@@ -74,7 +77,8 @@ impl App {
         &self.state
     }
 
-    /// Serves until SIGINT/SIGTERM, lets in-flight requests finish, then closes the pool.
+    /// Serves until SIGINT/SIGTERM, lets in-flight requests finish, stops the background jobs,
+    /// then closes the pool.
     pub async fn run_until_stopped(self) -> Result<(), StartError> {
         if let Some((listener, router)) = self.metrics {
             tokio::spawn(async move {
@@ -85,7 +89,12 @@ impl App {
         }
         let service = self.router.into_make_service_with_connect_info::<SocketAddr>();
         axum::serve(self.listener, service).with_graceful_shutdown(shutdown_signal()).await?;
-        tracing::info!("stopped accepting requests; closing the database pool");
+        tracing::info!("stopped accepting requests; stopping the background jobs");
+        // Before the pool closes, so no job meets a closed pool (which it would report as a
+        // failure of the database) on its way out.
+        let mut jobs = self.jobs;
+        jobs.shutdown().await;
+        tracing::info!("closing the database pool");
         self.state.db.close().await?;
         Ok(())
     }
@@ -199,6 +208,22 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
     })
 }
 
+/// Folds the analytics rollups' ledger rows now and then. Every process ticks; the
+/// compaction locks the rollup state row, so a second process finds nothing left to fold.
+async fn compact_now_and_then(state: AppState) {
+    let mut tick = tokio::time::interval(state.settings.rollup_compact_interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        match service::rollup::compact(&state.writer, false).await {
+            Ok(Some(rows)) => tracing::debug!(rows, "compacted the analytics rollups"),
+            Ok(None) => {}
+            Err(e) => tracing::warn!(error = %e.message(), "could not compact the analytics rollups"),
+        }
+    }
+}
+
 /// Builds the whole server: state, first administrator, schema, router, listener.
 pub async fn build(settings: Settings) -> Result<App, StartError> {
     let state = init_state(settings).await?;
@@ -218,24 +243,10 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
             tracing::warn!(error = %e.message(), "could not prepare the topic classifier");
         }
     });
-    // Fold the analytics rollups' ledger rows now and then. Every process ticks; the
-    // compaction locks the rollup state row, so a second process finds nothing left to fold.
-    let compacting = state.clone();
-    tokio::spawn(state::in_background(async move {
-        let mut tick = tokio::time::interval(compacting.settings.rollup_compact_interval);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.tick().await;
-        loop {
-            tick.tick().await;
-            match service::rollup::compact(&compacting.writer, false).await {
-                Ok(Some(rows)) => tracing::debug!(rows, "compacted the analytics rollups"),
-                Ok(None) => {}
-                Err(e) => tracing::warn!(error = %e.message(), "could not compact the analytics rollups"),
-            }
-        }
-    }));
-    // The outbox dispatcher and, on PostgreSQL, the listener of other processes' announcements.
-    jobs::spawn(&state);
+    // The outbox dispatcher, the periodic jobs, on PostgreSQL the listener of other
+    // processes' announcements, and the compaction of the rollups.
+    let mut jobs = jobs::spawn(&state);
+    jobs.spawn(state::in_background(compact_now_and_then(state.clone())));
     let schema = graphql::build_schema(state.clone());
     let router = http::router(http::Http { app: state.clone(), schema, documents: Arc::default() });
     let listener = TcpListener::bind(state.settings.bind).await?;
@@ -248,5 +259,5 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
             Some((l, http::metrics_router(state.clone())))
         }
     };
-    Ok(App { listener, router, metrics, state })
+    Ok(App { listener, router, metrics, state, jobs })
 }

@@ -14,6 +14,7 @@ pub mod watch;
 pub mod webhooks;
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+use tokio::task::JoinSet;
 
 use crate::error::AppResult;
 use crate::state::{AppState, in_background};
@@ -58,25 +59,29 @@ pub async fn try_lead(txn: &impl ConnectionTrait, job: Job) -> AppResult<bool> {
     Ok(row.map(|r| r.try_get::<bool>("", "led")).transpose()?.unwrap_or(false))
 }
 
-/// Starts the background work of a serving process.
-pub fn spawn(state: &AppState) {
-    tokio::spawn(in_background(dispatcher::run(state.clone())));
-    tokio::spawn(in_background(reference::run(state.clone())));
-    tokio::spawn(in_background(watch::run(state.clone())));
-    tokio::spawn(in_background(memo::run(state.clone(), state.settings.memo_check_interval)));
-    tokio::spawn(in_background(retention::run(state.clone())));
-    tokio::spawn(in_background(attachments::run(state.clone())));
-    tokio::spawn(in_background(attachments::run_fetches(state.clone())));
+/// Starts the background work of a serving process, in a set the server stops (aborting each
+/// job at its next await, where a transaction in flight rolls back) before it closes the
+/// pool, so no job finds the pool closed under it.
+pub fn spawn(state: &AppState) -> JoinSet<()> {
+    let mut set = JoinSet::new();
+    set.spawn(in_background(dispatcher::run(state.clone())));
+    set.spawn(in_background(reference::run(state.clone())));
+    set.spawn(in_background(watch::run(state.clone())));
+    set.spawn(in_background(memo::run(state.clone(), state.settings.memo_check_interval)));
+    set.spawn(in_background(retention::run(state.clone())));
+    set.spawn(in_background(attachments::run(state.clone())));
+    set.spawn(in_background(attachments::run_fetches(state.clone())));
     if state.mailer.is_some() {
-        tokio::spawn(in_background(mail::run(state.clone())));
-        tokio::spawn(in_background(mail::run_digest(state.clone())));
+        set.spawn(in_background(mail::run(state.clone())));
+        set.spawn(in_background(mail::run_digest(state.clone())));
     } else {
-        tokio::spawn(in_background(mail::warn_unsent(state.clone())));
+        set.spawn(in_background(mail::warn_unsent(state.clone())));
     }
     if state.settings.webhook_delivery {
-        tokio::spawn(in_background(webhooks::run(state.clone())));
+        set.spawn(in_background(webhooks::run(state.clone())));
     }
     if state.db.get_database_backend() == DatabaseBackend::Postgres {
-        tokio::spawn(in_background(dispatcher::listen(state.clone())));
+        set.spawn(in_background(dispatcher::listen(state.clone())));
     }
+    set
 }

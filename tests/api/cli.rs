@@ -238,3 +238,45 @@ fn appeals_in(path: &std::path::Path) -> i64 {
         row.try_get::<i64>("", "n").unwrap()
     })
 }
+
+/// SIGTERM stops the server cleanly: in-flight work ends, the background jobs stop before the
+/// pool closes (none of them meets a closed pool and reports the database as failed), and the
+/// process exits 0 with nothing above INFO in its log from then on.
+#[tokio::test]
+async fn sigterm_stops_the_jobs_before_the_pool_and_logs_no_failure() {
+    let app = crate::helpers::spawn_app().await;
+    let db = app.state.settings.database_url.clone();
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let server = mcu(&db)
+        .env("RUST_LOG", "info")
+        .env("MCU_BIND", format!("127.0.0.1:{port}"))
+        .env("MCU_JWT_SECRET", "sigterm-secret-sigterm-secret-sigterm-0123")
+        .env("MCU_ADMIN_EMAIL", "")
+        .arg("serve")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = false;
+    for _ in 0..100 {
+        if healthcheck(format!("127.0.0.1:{port}")).await.0 == 0 {
+            ready = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Let every job reach its loop (the listener connected, the dispatcher's first pass done).
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let term = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();
+    assert!(term.success());
+    let out = tokio::task::spawn_blocking(move || server.wait_with_output()).await.unwrap().unwrap();
+    let logs = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(ready, "the server became ready: {logs}");
+    assert!(out.status.success(), "exit 0 on SIGTERM: {:?}\n{logs}", out.status);
+    assert!(logs.contains("stopping the background jobs") && logs.contains("closing the database pool"), "{logs}");
+    // What the server says once it stops (at start it may warn of settings, e.g. no SMTP).
+    let stopping = logs.lines().skip_while(|l| !l.contains("stopped accepting requests"));
+    let loud: Vec<&str> =
+        stopping.filter(|l| l.contains("\"level\":\"WARN\"") || l.contains("\"level\":\"ERROR\"")).collect();
+    assert!(loud.is_empty(), "no warning or error on a clean stop: {loud:#?}");
+}
