@@ -39,6 +39,7 @@ mod m20270101_000002_unanswered_due_index;
 pub mod m20270102_000001_receipt_indexes;
 pub mod m20270103_000001_author_repeat_index;
 pub mod m20270104_000001_conflict_facts;
+pub mod m20270105_000001_open_ledger;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -84,6 +85,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270102_000001_receipt_indexes::Migration),
             Box::new(m20270103_000001_author_repeat_index::Migration),
             Box::new(m20270104_000001_conflict_facts::Migration),
+            Box::new(m20270105_000001_open_ledger::Migration),
         ]
     }
 }

@@ -7,6 +7,7 @@ pub mod appeal_answer;
 pub mod appeal_counter;
 pub mod appeal_due_stat;
 pub mod appeal_event;
+pub mod appeal_open_stat;
 pub mod appeal_response_stat;
 pub mod appeal_stat;
 pub mod appeal_task;

@@ -323,6 +323,7 @@ impl<Id: RecordId> From<&Appeal<Id>> for Facts {
             recipient_id: a.recipient_id.map(|r| r.0),
             duplicate_of_id: a.duplicate_of_id.map(|d| d.0),
             due_at: a.due_at,
+            due_soon_at: a.due_soon_at,
             resolved_at: a.resolved_at,
             first_answered_at: a.first_answer.map(|f| f.answered_at),
             first_due_at: a.first_answer.map(|f| f.due_at),

@@ -1,11 +1,14 @@
-//! Rollups of appeals for analytics (tables `appeal_stats`, `appeal_due_stats`).
+//! Rollups of appeals for analytics (tables `appeal_stats`, `appeal_due_stats`,
+//! `appeal_response_stats`, `appeal_open_stats`).
 //!
 //! An appeal contributes to one `appeal_stats` key (local day of receipt, channel, kind,
 //! status, category, territory, recipient, duplicate or not) with its counts (one appeal;
 //! answered; answered by the deadline; rated; rated satisfied; assessed; assessed FULL;
 //! reopened), and, once resolved, to one `appeal_due_stats` key (local day of the deadline,
-//! channel, territory, recipient) with resolved and met-the-deadline counts. These are the
-//! same rules the raw queries apply (`Contribution::of` is their one place).
+//! channel, territory, recipient) with resolved and met-the-deadline counts; while it is
+//! unresolved, to `appeal_open_stats` by the local days of its deadline and of the start of
+//! "due soon" ([`OpenKey`]), from which the counts "now" are summed. These are the same rules
+//! the raw queries apply (`Contribution::of` is their one place).
 //!
 //! The tables are ledgers. Every write to an appeal appends, in its own transaction, rows
 //! that subtract the appeal's old contribution and add its new one ([`Ledger::change`]);
@@ -23,7 +26,7 @@ use sea_orm::{
     IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionOptions, TransactionTrait,
 };
 
-use crate::entity::{appeal, appeal_due_stat, appeal_response_stat, appeal_stat, rollup_state};
+use crate::entity::{appeal, appeal_due_stat, appeal_open_stat, appeal_response_stat, appeal_stat, rollup_state};
 use crate::error::AppResult;
 
 /// The name of the one `rollup_state` row.
@@ -45,6 +48,8 @@ pub struct Facts {
     pub recipient_id: Option<i64>,
     pub duplicate_of_id: Option<i64>,
     pub due_at: DateTime<Utc>,
+    /// When "due soon" starts (before the deadline).
+    pub due_soon_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     /// The first answer (kept through reopenings): the analytics count first answers.
     pub first_answered_at: Option<DateTime<Utc>>,
@@ -56,7 +61,7 @@ pub struct Facts {
 }
 
 /// The columns of [`Facts`], for `select_only().columns(..)`.
-pub const FACT_COLUMNS: [appeal::Column; 15] = [
+pub const FACT_COLUMNS: [appeal::Column; 16] = [
     appeal::Column::ReceivedAt,
     appeal::Column::Channel,
     appeal::Column::Kind,
@@ -66,6 +71,7 @@ pub const FACT_COLUMNS: [appeal::Column; 15] = [
     appeal::Column::RecipientId,
     appeal::Column::DuplicateOfId,
     appeal::Column::DueAt,
+    appeal::Column::DueSoonAt,
     appeal::Column::ResolvedAt,
     appeal::Column::FirstAnsweredAt,
     appeal::Column::FirstDueAt,
@@ -86,6 +92,7 @@ impl From<&appeal::Model> for Facts {
             recipient_id: a.recipient_id,
             duplicate_of_id: a.duplicate_of_id,
             due_at: a.due_at,
+            due_soon_at: a.due_soon_at,
             resolved_at: a.resolved_at,
             first_answered_at: a.first_answered_at,
             first_due_at: a.first_due_at,
@@ -127,6 +134,29 @@ pub struct DueKey {
 
 /// Counts of an `appeal_due_stats` row: resolved, met.
 pub type DueCounts = [i64; 2];
+
+/// Key of an `appeal_open_stats` row: unresolved appeals.
+///
+/// `Cube::Overview` keeps the bucket of receipt (every grain), channel and kind, and the local
+/// days of the deadline and of the start of "due soon": an appeal is overdue now when its
+/// deadline's day is before today, due soon when that day is after today and "due soon"
+/// started before today; the appeals with either day today are read from `appeals` at the
+/// instant. `Cube::Recipient` keeps the bucket of the deadline's day (every grain; `due_day`
+/// and `soon_day` are the bucket's first day), channel, territory, recipient and whether the
+/// appeal was never answered (kind empty): the overdue appeals per recipient.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpenKey {
+    pub cube: Cube,
+    pub grain: Grain,
+    pub day: NaiveDate,
+    pub channel: String,
+    pub kind: String,
+    pub territory_id: Option<i64>,
+    pub recipient_id: Option<i64>,
+    pub unanswered: bool,
+    pub due_day: NaiveDate,
+    pub soon_day: NaiveDate,
+}
 
 /// Key of an `appeal_response_stats` row: answered appeals of one response-time bucket.
 /// `Cube::Full` keeps channel, kind and recipient; `Cube::Overview` leaves the recipient
@@ -201,8 +231,13 @@ impl Grain {
         }
     }
 
+    /// The grain of a `grain` column's value.
+    pub fn of_code(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.code() == code)
+    }
+
     /// The last day of the bucket starting at `start`.
-    fn end(self, start: NaiveDate) -> NaiveDate {
+    pub fn end(self, start: NaiveDate) -> NaiveDate {
         match self {
             Self::Day => start,
             Self::Week => start + Days::new(6),
@@ -263,6 +298,8 @@ impl Cube {
     pub const STATS: [Cube; 3] = [Cube::Full, Cube::Overview, Cube::Topic];
     /// The cubes of `appeal_response_stats`.
     pub const RESPONSES: [Cube; 3] = [Cube::Full, Cube::Overview, Cube::Recipient];
+    /// The cubes of `appeal_open_stats`.
+    pub const OPEN: [Cube; 2] = [Cube::Overview, Cube::Recipient];
 
     /// The value of the `cube` column.
     pub fn code(self) -> &'static str {
@@ -286,6 +323,9 @@ pub struct Contribution {
     pub due: Option<(DueKey, DueCounts)>,
     /// The response-time bucket of an answered appeal.
     pub response: Option<i32>,
+    /// An unresolved appeal's key in `appeal_open_stats` (cube `Overview`, grain `Day`; the
+    /// other keys follow from it).
+    pub open: Option<OpenKey>,
 }
 
 impl Contribution {
@@ -335,7 +375,19 @@ impl Contribution {
             (key, [1, i64::from(r <= due_at)])
         });
         let response = f.first_answered_at.map(|a| response_bucket(f.received_at, a));
-        Self { stat: (key, counts), due, response }
+        let open = f.resolved_at.is_none().then(|| OpenKey {
+            cube: Cube::Overview,
+            grain: Grain::Day,
+            day: key.day,
+            channel: f.channel.clone(),
+            kind: f.kind.clone(),
+            territory_id: f.territory_id,
+            recipient_id: f.recipient_id,
+            unanswered: f.first_answered_at.is_none(),
+            due_day: f.due_at.with_timezone(&tz).date_naive(),
+            soon_day: f.due_soon_at.with_timezone(&tz).date_naive(),
+        });
+        Self { stat: (key, counts), due, response, open }
     }
 }
 
@@ -345,6 +397,7 @@ pub struct Ledger {
     pub stats: HashMap<StatKey, StatCounts>,
     pub due: HashMap<DueKey, DueCounts>,
     pub response: HashMap<RespKey, i64>,
+    pub open: HashMap<OpenKey, i64>,
 }
 
 fn add_into<const N: usize>(into: &mut [i64; N], from: &[i64; N], sign: i64) {
@@ -358,6 +411,28 @@ impl Ledger {
     pub fn add(&mut self, f: &Facts, tz: chrono_tz::Tz, sign: i64) {
         let c = Contribution::of(f, tz);
         for g in Grain::ALL {
+            if let Some(k) = &c.open {
+                let overview = OpenKey {
+                    grain: g,
+                    day: g.start(k.day),
+                    territory_id: None,
+                    recipient_id: None,
+                    unanswered: false,
+                    ..k.clone()
+                };
+                *self.open.entry(overview).or_default() += sign;
+                let due = g.start(k.due_day);
+                let recipient = OpenKey {
+                    cube: Cube::Recipient,
+                    grain: g,
+                    day: due,
+                    kind: NO_STATUS.to_string(),
+                    due_day: due,
+                    soon_day: due,
+                    ..k.clone()
+                };
+                *self.open.entry(recipient).or_default() += sign;
+            }
             let key = StatKey { grain: g, day: g.start(c.stat.0.day), ..c.stat.0.clone() };
             let overview = StatKey {
                 cube: Cube::Overview,
@@ -418,6 +493,7 @@ impl Ledger {
         self.stats.retain(|_, v| v.iter().any(|x| *x != 0));
         self.due.retain(|_, v| v.iter().any(|x| *x != 0));
         self.response.retain(|_, v| *v != 0);
+        self.open.retain(|_, v| *v != 0);
     }
 
     /// Appends the non-zero rows (as a writer: not folded).
@@ -497,6 +573,27 @@ impl Ledger {
             })
             .collect();
         crate::db::insert_rows(conn, response, INSERT_CHUNK).await?;
+        let mut open: Vec<(OpenKey, i64)> = self.open.into_iter().collect();
+        open.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let open: Vec<appeal_open_stat::ActiveModel> = open
+            .into_iter()
+            .map(|(k, v)| appeal_open_stat::ActiveModel {
+                cube: Set(k.cube.code().to_string()),
+                grain: Set(k.grain.code().to_string()),
+                day: Set(k.day),
+                channel: Set(k.channel),
+                kind: Set(k.kind),
+                territory_id: Set(k.territory_id),
+                recipient_id: Set(k.recipient_id),
+                unanswered: Set(k.unanswered),
+                due_day: Set(k.due_day),
+                soon_day: Set(k.soon_day),
+                open: Set(v),
+                folded: Set(folded),
+                ..Default::default()
+            })
+            .collect();
+        crate::db::insert_rows(conn, open, INSERT_CHUNK).await?;
         Ok(())
     }
 }
@@ -635,6 +732,9 @@ const DUE_KEY: &str = "grain, day, channel, territory_id, recipient_id";
 const RESP_KEY: &str = "cube, grain, day, channel, kind, recipient_id, bucket";
 /// The count column of `appeal_response_stats`.
 const RESP_COUNTS: [&str; 1] = ["answered"];
+const OPEN_KEY: &str = "cube, grain, day, channel, kind, territory_id, recipient_id, unanswered, due_day, soon_day";
+/// The count column of `appeal_open_stats`.
+const OPEN_COUNTS: [&str; 1] = ["open"];
 
 /// The ledger as stored, summed per key, read a cube, a grain and a few months of bucket
 /// days at a time (each statement bounded, whatever the size of the ledger).
@@ -726,6 +826,38 @@ async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
             }
         }
     }
+    for cube in Cube::OPEN {
+        for grain in Grain::ALL {
+            let and = format!("cube = '{}' AND", cube.code());
+            for (from, to) in day_windows(conn, "appeal_open_stats", &and, grain).await? {
+                let stmt = sea_orm::Statement::from_string(
+                    conn.get_database_backend(),
+                    format!(
+                        "SELECT CAST(0 AS BIGINT) AS id, {OPEN_KEY}, {}, FALSE AS folded FROM appeal_open_stats \
+                         WHERE cube = '{}' AND grain = '{}' AND day >= '{from}' AND day < '{to}' GROUP BY {OPEN_KEY}",
+                        sums(&OPEN_COUNTS),
+                        cube.code(),
+                        grain.code(),
+                    ),
+                );
+                for r in appeal_open_stat::Model::find_by_statement(stmt).all(conn).await? {
+                    let key = OpenKey {
+                        cube,
+                        grain,
+                        day: r.day,
+                        channel: r.channel,
+                        kind: r.kind,
+                        territory_id: r.territory_id,
+                        recipient_id: r.recipient_id,
+                        unanswered: r.unanswered,
+                        due_day: r.due_day,
+                        soon_day: r.soon_day,
+                    };
+                    ledger.open.insert(key, r.open);
+                }
+            }
+        }
+    }
     ledger.prune();
     Ok(ledger)
 }
@@ -781,8 +913,10 @@ async fn save_state(conn: &impl ConnectionTrait, tz: chrono_tz::Tz, rows: i64, n
 /// write transaction already holds the database's only write lock).
 async fn lock_ledger(conn: &impl ConnectionTrait) -> AppResult<()> {
     if conn.get_database_backend() == DatabaseBackend::Postgres {
-        conn.execute_unprepared("LOCK TABLE appeal_stats, appeal_due_stats, appeal_response_stats IN EXCLUSIVE MODE")
-            .await?;
+        conn.execute_unprepared(
+            "LOCK TABLE appeal_stats, appeal_due_stats, appeal_response_stats, appeal_open_stats IN EXCLUSIVE MODE",
+        )
+        .await?;
     }
     Ok(())
 }
@@ -801,8 +935,10 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     appeal_stat::Entity::delete_many().exec(&txn).await?;
     appeal_due_stat::Entity::delete_many().exec(&txn).await?;
     appeal_response_stat::Entity::delete_many().exec(&txn).await?;
+    appeal_open_stat::Entity::delete_many().exec(&txn).await?;
     let ledger = from_appeals(&txn, tz).await?;
-    let rows = i64::try_from(ledger.stats.len() + ledger.due.len() + ledger.response.len()).unwrap_or(i64::MAX);
+    let rows = i64::try_from(ledger.stats.len() + ledger.due.len() + ledger.response.len() + ledger.open.len())
+        .unwrap_or(i64::MAX);
     ledger.write_as(&txn, true).await?;
     // The other facts derived from more than one appeal: the conflict flags.
     let flagged = super::conflict_facts::refresh_all(&txn).await?;
@@ -831,8 +967,11 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
 /// it took longer than the 10 s a request may.
 async fn tidy(db: &DatabaseConnection) {
     if db.get_database_backend() == DatabaseBackend::Postgres
-        && let Err(e) =
-            crate::db::maintenance(db, "VACUUM (ANALYZE) appeal_stats, appeal_due_stats, appeal_response_stats").await
+        && let Err(e) = crate::db::maintenance(
+            db,
+            "VACUUM (ANALYZE) appeal_stats, appeal_due_stats, appeal_response_stats, appeal_open_stats",
+        )
+        .await
     {
         tracing::warn!(error = %e, "could not vacuum the analytics rollups; autovacuum will");
     }
@@ -862,13 +1001,19 @@ struct Table {
     chunk: &'static [&'static str],
 }
 
-const TABLES: [Table; 3] = [
+const TABLES: [Table; 4] = [
     Table { name: "appeal_stats", key: STAT_KEY, counts: &STAT_COUNTS, chunk: &["cube", "grain", "day", "channel"] },
     Table { name: "appeal_due_stats", key: DUE_KEY, counts: &DUE_COUNTS, chunk: &["grain", "day", "channel"] },
     Table {
         name: "appeal_response_stats",
         key: RESP_KEY,
         counts: &RESP_COUNTS,
+        chunk: &["cube", "grain", "day", "channel"],
+    },
+    Table {
+        name: "appeal_open_stats",
+        key: OPEN_KEY,
+        counts: &OPEN_COUNTS,
         chunk: &["cube", "grain", "day", "channel"],
     },
 ];
@@ -1065,6 +1210,15 @@ pub async fn verify(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<Vec
             out.push(format!("appeal_response_stats {k:?}: appeals say {e}, the rollup says {a}"));
         }
     }
+    let mut keys: Vec<&OpenKey> = expected.open.keys().chain(actual.open.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let (e, a) = (expected.open.get(k).copied().unwrap_or(0), actual.open.get(k).copied().unwrap_or(0));
+        if e != a {
+            out.push(format!("appeal_open_stats {k:?}: appeals say {e}, the rollup says {a}"));
+        }
+    }
     Ok(out)
 }
 
@@ -1085,6 +1239,7 @@ mod tests {
             recipient_id: Some(5),
             duplicate_of_id: None,
             due_at: Utc.with_ymd_and_hms(2026, 3, 10, 16, 59, 59).unwrap(),
+            due_soon_at: Utc.with_ymd_and_hms(2026, 3, 6, 16, 59, 59).unwrap(),
             resolved_at: None,
             first_answered_at: None,
             first_due_at: None,
@@ -1278,6 +1433,62 @@ mod tests {
         let mut same = Ledger::default();
         same.change(Some(&new), Some(&new), tz);
         same.prune();
-        assert!(same.stats.is_empty() && same.due.is_empty() && same.response.is_empty());
+        assert!(same.stats.is_empty() && same.due.is_empty() && same.response.is_empty() && same.open.is_empty());
+    }
+
+    #[test]
+    fn an_unresolved_appeal_counts_by_its_receipt_and_by_its_deadline_until_resolved() {
+        let tz = chrono_tz::Asia::Novosibirsk;
+        let mut l = Ledger::default();
+        l.add(&facts(), tz, 1);
+        // Received 2 March local (a Monday), due 10 March 23:59:59, due soon from 6 March.
+        let mut overview: Vec<(Grain, NaiveDate, NaiveDate, NaiveDate)> = l
+            .open
+            .keys()
+            .filter(|k| k.cube == Cube::Overview)
+            .map(|k| {
+                assert_eq!(
+                    (k.territory_id, k.recipient_id, k.unanswered, k.kind.as_str()),
+                    (None, None, false, "MESSAGE")
+                );
+                (k.grain, k.day, k.due_day, k.soon_day)
+            })
+            .collect();
+        overview.sort();
+        let (due, soon) = (d("2026-03-10"), d("2026-03-06"));
+        assert_eq!(
+            overview,
+            vec![
+                (Grain::Day, d("2026-03-02"), due, soon),
+                (Grain::Week, d("2026-03-02"), due, soon),
+                (Grain::Month, d("2026-03-01"), due, soon)
+            ]
+        );
+        let mut by_deadline: Vec<(Grain, NaiveDate)> = l
+            .open
+            .keys()
+            .filter(|k| k.cube == Cube::Recipient)
+            .map(|k| {
+                assert_eq!(
+                    (k.territory_id, k.recipient_id, k.unanswered, k.kind.as_str()),
+                    (Some(4), Some(5), true, "")
+                );
+                assert_eq!((k.due_day, k.soon_day), (k.day, k.day));
+                (k.grain, k.day)
+            })
+            .collect();
+        by_deadline.sort();
+        assert_eq!(
+            by_deadline,
+            vec![(Grain::Day, due), (Grain::Week, d("2026-03-09")), (Grain::Month, d("2026-03-01"))]
+        );
+        assert!(l.open.values().all(|n| *n == 1));
+        // Resolved: it leaves the ledger of unresolved appeals.
+        let mut resolved = facts();
+        resolved.resolved_at = Some(resolved.due_at);
+        l.change(Some(&facts()), Some(&resolved), tz);
+        l.prune();
+        assert!(l.open.is_empty());
+        assert!(Contribution::of(&resolved, tz).open.is_none());
     }
 }

@@ -8,7 +8,7 @@ use crate::helpers::{TestApp, spawn_app};
 
 /// Every year-long analytic the server answers, as the curator reads them.
 const ANALYTICS: &str = "query($p:PeriodInput!){ analytics {
-  summary(period:$p) { total answered answeredOnTime onTimeRate medianResponseHours satisfiedRate fullAnswerRate reopenedRate byChannel { key count } byKind { key count } byStatus { key count } }
+  summary(period:$p) { total answered answeredOnTime onTimeRate overdueNow dueSoonNow medianResponseHours satisfiedRate fullAnswerRate reopenedRate byChannel { key count } byKind { key count } byStatus { key count } }
   heatmap(period:$p) { cells { categoryId territoryId count previousCount per1000 } }
   recipientRating(period:$p) { recipient { id } rank total onTimeRate fullAnswerRate satisfiedRate medianResponseHours score enoughData }
   byWeek: trend(period:$p, granularity:WEEK) { key points { start count } }
@@ -21,14 +21,18 @@ async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
     row.try_get_by_index::<i64>(0).unwrap()
 }
 
-/// Ledger rows not yet folded, and keys with more than one row, over both tables.
+const OPEN_KEY: &str = "cube, grain, day, channel, kind, territory_id, recipient_id, unanswered, due_day, soon_day";
+
+/// Ledger rows not yet folded, and keys with more than one row, over the tables of counts
+/// (and of unresolved appeals).
 async fn unfolded(db: &DatabaseConnection) -> (i64, i64) {
     let stat_key = "cube, grain, day, channel, kind, status, category_id, territory_id, recipient_id, duplicate";
     let due_key = "grain, day, channel, territory_id, recipient_id";
     let rows = scalar(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM appeal_stats WHERE NOT folded").await
-        + scalar(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM appeal_due_stats WHERE NOT folded").await;
+        + scalar(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM appeal_due_stats WHERE NOT folded").await
+        + scalar(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM appeal_open_stats WHERE NOT folded").await;
     let mut split = 0;
-    for (table, key) in [("appeal_stats", stat_key), ("appeal_due_stats", due_key)] {
+    for (table, key) in [("appeal_stats", stat_key), ("appeal_due_stats", due_key), ("appeal_open_stats", OPEN_KEY)] {
         split += scalar(
             db,
             &format!(
@@ -82,6 +86,7 @@ async fn compaction_in_chunks_gives_the_figures_of_the_ledger() {
                 .as_slice(),
         ),
         ("appeal_due_stats", "grain, day, channel, territory_id, recipient_id", ["resolved", "met"].as_slice()),
+        ("appeal_open_stats", OPEN_KEY, ["\"open\""].as_slice()),
     ] {
         let cols = counts.join(", ");
         let negated = counts.iter().map(|c| format!("-{c}")).collect::<Vec<_>>().join(", ");
@@ -321,4 +326,192 @@ async fn an_ingestion_burst_leaves_the_ledger_folded_after_its_last_call() {
     assert_eq!(left, (0, 0), "unfolded ledger rows and split keys left after the burst");
     let differences = mcu::store::rollup::verify(&app.state.db, app.state.settings.timezone).await.unwrap();
     assert!(differences.is_empty(), "{differences:?}");
+}
+
+/// "Overdue now" and "due soon now" summed from the ledger of unresolved appeals (by the days
+/// of their deadlines, today's read at the instant), the rating's overdue appeals per
+/// recipient and the memo's overdue recipients (count and earliest deadline, from the ledger
+/// by the buckets of the deadlines) are the counts over the appeals at every instant: a deadline's exact instant and a millisecond either side (the test clock's step), the start of "due
+/// soon", local midnights, days later; alone and with a channel or kind filter (the ledger)
+/// or a territory (the walk of the appeals); and after writes that resolve appeals.
+#[tokio::test]
+async fn the_counts_of_now_from_the_ledger_are_the_counts_over_the_appeals() {
+    use chrono::{DateTime, Duration, Utc};
+    use mcu::entity::appeal;
+    use sea_orm::EntityTrait;
+
+    const NOW: &str = "query($p:PeriodInput!,$f:AnalyticsFilter){ analytics { summary(period:$p, filter:$f) { total overdueNow dueSoonNow } } }";
+    let (app, curator) = seeded(1500).await;
+    let tz = app.state.settings.timezone;
+    let db = &app.state.db;
+    let today = app.state.clock.now().with_timezone(&tz).date_naive();
+    let from = today - chrono::Days::new(200);
+    let period = json!({"from": from.to_string(), "to": today.to_string()});
+    let period_days = mcu::service::analytics::Period { from, to: today };
+    let start = from.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).unwrap().with_timezone(&Utc);
+    let end = (today + chrono::Days::new(1))
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_local_timezone(tz)
+        .unwrap()
+        .with_timezone(&Utc);
+    let territory =
+        app.gql(Some(&curator), "{ territories { id } }", json!({})).await.data()["territories"][0]["id"].clone();
+    let check = |at: DateTime<Utc>| {
+        let (app, period, territory) = (&app, period.clone(), territory.clone());
+        async move {
+            app.state.clock.freeze_at(at);
+            // A token of that instant (the clock moves days either way).
+            let (curator, _) = app.login("curator@demo.mcu", mcu::service::seed::DEMO_PASSWORD).await;
+            let rows = appeal::Entity::find().all(&app.state.db).await.unwrap();
+            let filters = [
+                (json!(null), None, None, None),
+                (json!({"channel": ["POS"]}), Some("POS"), None, None),
+                (json!({"kind": ["APPEAL"]}), None, Some(["APPEAL"]), None),
+                (
+                    json!({"territoryId": [territory.clone()]}),
+                    None,
+                    None,
+                    territory.as_str().map(|t| t.parse::<i64>().unwrap()),
+                ),
+            ];
+            for (f, channel, kinds, territory) in filters {
+                let mine = rows.iter().filter(|a| {
+                    a.resolved_at.is_none()
+                        && a.received_at >= start
+                        && a.received_at < end
+                        && channel.is_none_or(|c| a.channel == c)
+                        && kinds.is_none_or(|k| k.contains(&a.kind.as_str()))
+                        && territory.is_none_or(|t| a.territory_id == Some(t))
+                });
+                let overdue = mine.clone().filter(|a| a.due_at < at).count() as i64;
+                let soon = mine.filter(|a| a.due_at >= at && a.due_soon_at <= at).count() as i64;
+                let r = app.gql(Some(&curator), NOW, json!({"p": period, "f": f})).await;
+                let s = &r.data()["analytics"]["summary"];
+                assert_eq!(
+                    (s["overdueNow"].as_i64(), s["dueSoonNow"].as_i64()),
+                    (Some(overdue), Some(soon)),
+                    "at {at} with {f}"
+                );
+            }
+            memo_and_rating_agree(app, &rows, at, (start, end), period_days).await;
+        }
+    };
+    let rows = appeal::Entity::find().all(db).await.unwrap();
+    let open: Vec<&appeal::Model> = rows.iter().filter(|a| a.resolved_at.is_none()).collect();
+    assert!(open.len() > 30, "the demo leaves appeals open: {}", open.len());
+    let real_now = app.state.clock.now();
+    let mut instants = vec![real_now, real_now + Duration::days(3), real_now + Duration::days(20)];
+    for a in open.iter().step_by(open.len() / 6) {
+        for t in [a.due_at, a.due_soon_at] {
+            instants.extend([t - Duration::milliseconds(1), t, t + Duration::milliseconds(1)]);
+            // The local midnight that starts the deadline's day, and the last instant before it.
+            let day = t.with_timezone(&tz).date_naive();
+            let midnight = day.and_hms_opt(0, 0, 0).unwrap().and_local_timezone(tz).unwrap().with_timezone(&Utc);
+            instants.extend([midnight, midnight - Duration::milliseconds(1)]);
+        }
+    }
+    for at in instants.clone() {
+        check(at).await;
+    }
+    // Resolutions move appeals out of the ledger; the counts follow.
+    app.state.clock.freeze_at(real_now);
+    let original = rows.iter().find(|a| a.resolved_at.is_some()).unwrap().id.to_string();
+    let (curator, _) = app.login("curator@demo.mcu", mcu::service::seed::DEMO_PASSWORD).await;
+    let mut resolved = 0;
+    for a in &open {
+        if resolved == 10 {
+            break;
+        }
+        let id = a.id.to_string();
+        let done = match a.status.as_str() {
+            "RECEIVED" | "REGISTERED" => {
+                let dup = json!({"id": id, "version": a.version, "originalId": original});
+                app.act(&curator, "markDuplicate", "MarkDuplicateInput", dup).await
+            }
+            "ASSIGNED" | "IN_PROGRESS" => {
+                let answer = json!({"id": id, "version": a.version, "text": "Работы выполнены."});
+                app.act(&curator, "answerAppeal", "AnswerAppealInput", answer).await
+            }
+            _ => continue,
+        };
+        assert_eq!(done.data()["r"]["slaState"].as_str().map(|s| s == "MET" || s == "MISSED"), Some(true));
+        resolved += 1;
+    }
+    assert!(resolved >= 8, "{resolved} resolved");
+    app.assert_rollups_agree().await;
+    for at in instants.into_iter().step_by(3) {
+        check(at).await;
+    }
+}
+
+/// The memo's overdue recipients and the rating's on-time rates at `at`, against the rules
+/// applied to the appeals themselves.
+async fn memo_and_rating_agree(
+    app: &TestApp,
+    rows: &[mcu::entity::appeal::Model],
+    at: chrono::DateTime<chrono::Utc>,
+    (start, end): (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>),
+    period: mcu::service::analytics::Period,
+) {
+    use std::collections::HashMap;
+
+    use chrono::Datelike;
+    use mcu::domain::access::{Principal, Role, UserPrincipal};
+    use sea_orm::EntityTrait;
+    let who = Principal::User(UserPrincipal {
+        id: 1,
+        email: "head@mcu.test".into(),
+        roles: vec![Role::Head],
+        channels: Vec::new(),
+        recipient_id: None,
+        territory_id: None,
+    });
+    let names: HashMap<i64, String> = mcu::entity::recipient::Entity::find()
+        .all(&app.state.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| (r.id, r.name))
+        .collect();
+    // The memo: open appeals overdue now, per recipient, with the earliest deadline.
+    let local = at.with_timezone(&app.state.settings.timezone).date_naive();
+    let monday = local - chrono::Days::new(u64::from(local.weekday().num_days_from_monday()));
+    let memo = mcu::service::analytics::weekly_memo(&app.state, &who, monday).await.unwrap();
+    let mut expected: HashMap<String, (i64, chrono::DateTime<chrono::Utc>)> = HashMap::new();
+    for a in rows.iter().filter(|a| a.resolved_at.is_none() && a.due_at < at) {
+        let name = a.recipient_id.map_or_else(|| mcu::domain::labels::UNASSIGNED.to_string(), |r| names[&r].clone());
+        let e = expected.entry(name).or_insert((0, a.due_at));
+        e.0 += 1;
+        e.1 = e.1.min(a.due_at);
+    }
+    let got: HashMap<String, (i64, chrono::DateTime<chrono::Utc>)> =
+        memo.overdue_by_recipient.iter().map(|g| (g.recipient.clone(), (g.count, g.oldest_due))).collect();
+    assert_eq!(got, expected, "the memo's overdue recipients at {at}");
+    // The rating: met ÷ (resolved + unanswered overdue) by the deadlines in the period.
+    let rating = mcu::service::analytics::recipient_rating(&app.state, &who, period, None).await.unwrap();
+    for row in rating.iter().filter(|r| r.on_time_rate.is_some()) {
+        let (mut due, mut met) = (0_i64, 0_i64);
+        for a in rows.iter().filter(|a| a.recipient_id == Some(row.recipient.id)) {
+            let outcome = match (a.first_answered_at, a.first_due_at) {
+                (Some(answered), Some(first_due)) => Some((answered, first_due)),
+                _ => a.resolved_at.map(|r| (r, a.due_at)),
+            };
+            match outcome {
+                Some((done, deadline)) if deadline >= start && deadline < end => {
+                    due += 1;
+                    met += i64::from(done <= deadline);
+                }
+                None if a.due_at >= start && a.due_at < end && a.due_at < at => due += 1,
+                _ => {}
+            }
+        }
+        let expected = met as f64 / due as f64;
+        assert!(
+            (row.on_time_rate.unwrap() - expected).abs() < 1e-9,
+            "{}: {:?} against {met}/{due} at {at}",
+            row.recipient.name,
+            row.on_time_rate
+        );
+    }
 }

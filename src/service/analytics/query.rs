@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sea_orm::sea_query::{Expr, ExprTrait, Func};
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DatabaseBackend, EntityTrait, FromQueryResult, Order, QueryFilter,
@@ -13,7 +13,7 @@ use sea_orm::{
 use super::access::Scoped;
 use super::{GroupBy, NONE_KEY, Period};
 use crate::domain::labels::{NO_CATEGORY, NO_RECIPIENT, NO_TERRITORY, stored_channel_label};
-use crate::entity::{appeal, appeal_due_stat, appeal_response_stat, appeal_stat};
+use crate::entity::{appeal, appeal_due_stat, appeal_open_stat, appeal_response_stat, appeal_stat};
 use crate::error::AppResult;
 use crate::service::rollup::{Cube, Grain, tile};
 use crate::state::AppState;
@@ -202,6 +202,45 @@ impl Resolved {
     }
 }
 
+impl Resolved {
+    /// The condition over `appeal_open_stats` (unresolved appeals; its one cube keeps channel
+    /// and kind), when the filter and the caller's reach name no other dimension; `None`
+    /// otherwise.
+    pub(super) fn on_open(&self) -> Option<Condition> {
+        use appeal_open_stat::Column as O;
+        if self.category.is_some() || !self.territory.is_empty() || !self.recipient.is_empty() {
+            return None;
+        }
+        let mut c = Condition::all().add(O::Cube.eq(Cube::Overview.code()));
+        if !self.channel.is_empty() {
+            c = c.add(O::Channel.is_in(self.channel.iter().cloned()));
+        }
+        if !self.kind.is_empty() {
+            c = c.add(O::Kind.is_in(self.kind.iter().cloned()));
+        }
+        Some(c)
+    }
+
+    /// The condition over cube `R` of `appeal_open_stats` (unresolved appeals by the bucket
+    /// of their deadline; it keeps channel, territory and recipient), when the filter names
+    /// no kind or category; `None` otherwise.
+    pub(super) fn on_open_due(&self) -> Option<Condition> {
+        use appeal_open_stat::Column as O;
+        if self.category.is_some() || !self.kind.is_empty() {
+            return None;
+        }
+        Some(
+            self.condition(O::Channel, O::Kind, O::Kind, O::TerritoryId, O::RecipientId)
+                .add(O::Cube.eq(Cube::Recipient.code())),
+        )
+    }
+}
+
+/// The instants `[from, to)` of the bucket of `grain` starting on local day `start`.
+pub(super) fn bucket_instants(grain: Grain, start: NaiveDate, tz: chrono_tz::Tz) -> (DateTime<Utc>, DateTime<Utc>) {
+    Period { from: start, to: grain.end(start) }.instants(tz)
+}
+
 /// The SQL condition of a scoped filter over `appeals` (category and territory trees expanded).
 pub(super) fn filter_condition(names: &Names, scoped: &Scoped) -> Condition {
     Resolved::of(names, scoped).on_appeals()
@@ -214,6 +253,7 @@ pub(super) enum C2 {
     S(appeal_stat::Column),
     D(appeal_due_stat::Column),
     R(appeal_response_stat::Column),
+    O(appeal_open_stat::Column),
 }
 
 impl C2 {
@@ -223,6 +263,7 @@ impl C2 {
             Self::S(c) => Expr::col((appeal_stat::Entity, c)),
             Self::D(c) => Expr::col((appeal_due_stat::Entity, c)),
             Self::R(c) => Expr::col((appeal_response_stat::Entity, c)),
+            Self::O(c) => Expr::col((appeal_open_stat::Entity, c)),
         }
     }
 

@@ -12,7 +12,7 @@ use super::{Filter, Period};
 use crate::domain::access::{Channel, Principal};
 use crate::domain::analytics::Named;
 use crate::domain::rating::rate;
-use crate::entity::{appeal, appeal_due_stat, appeal_response_stat, appeal_stat, recipient};
+use crate::entity::{appeal, appeal_due_stat, appeal_open_stat, appeal_response_stat, appeal_stat, recipient};
 use crate::error::{AppError, AppResult};
 use crate::service::rollup::{Cube, Grain};
 use crate::state::AppState;
@@ -135,19 +135,52 @@ pub(super) async fn rating_in(
             .expr_as(sum_of("met"), "met")
             .group_by(D::RecipientId)
             .into_tuple::<(i64, i64, i64)>();
-    let overdue = appeal::Entity::find()
+    // Never answered, unresolved, due in the period before now: the ledger's days before
+    // today, and today's up to now from `ix_appeals_unanswered_due`, which holds exactly these.
+    let tz = state.settings.timezone;
+    let today = now.with_timezone(&tz).date_naive();
+    let (midnight, _) = Period { from: today, to: today }.instants(tz);
+    let overdue_past = async {
+        use appeal_open_stat::Column as O;
+        let to = period.to.min(today.pred_opt().unwrap_or(today));
+        if to < period.from {
+            return Ok(Vec::new());
+        }
+        appeal_open_stat::Entity::find()
+            .filter(
+                narrow(
+                    Condition::all().add(O::Cube.eq(Cube::Recipient.code())).add(O::Unanswered.eq(true)),
+                    C2::O(O::Channel),
+                    C2::O(O::TerritoryId),
+                    C2::O(O::RecipientId),
+                )
+                .add(buckets_of(
+                    Period { from: period.from, to },
+                    Grain::Month,
+                    C2::O(O::Grain),
+                    C2::O(O::Day),
+                )),
+            )
+            .select_only()
+            .column(O::RecipientId)
+            .expr_as(sum_of("open"), "n")
+            .group_by(O::RecipientId)
+            .into_tuple::<(i64, i64)>()
+            .all(conn)
+            .await
+    };
+    let overdue_today = appeal::Entity::find()
         .filter(
             base.clone()
                 .add(C::ResolvedAt.is_null())
                 // A reopened appeal was judged by its first answer already.
                 .add(C::FirstAnsweredAt.is_null())
-                .add(C::DueAt.gte(start))
+                .add(C::DueAt.gte(start.max(midnight)))
                 .add(C::DueAt.lt(end))
                 .add(C::DueAt.lt(now)),
         )
         .select_only()
         .column(C::RecipientId)
-        // Index-only over `ix_appeals_unanswered_due`, which holds exactly these appeals.
         .expr_as(count_all(), "n")
         .group_by(C::RecipientId)
         .into_tuple::<(i64, i64)>();
@@ -180,10 +213,11 @@ pub(super) async fn rating_in(
             None => Ok(None),
         }
     };
-    let (totals, resolved, overdue, reactions, early_medians) = tokio::try_join!(
+    let (totals, resolved, overdue_past, overdue_today, reactions, early_medians) = tokio::try_join!(
         async { q.into_model::<RecipientTotals>().all(conn).await.map_err(AppError::from) },
         async { resolved.all(conn).await.map_err(AppError::from) },
-        async { overdue.all(conn).await.map_err(AppError::from) },
+        async { overdue_past.await.map_err(AppError::from) },
+        async { overdue_today.all(conn).await.map_err(AppError::from) },
         reaction_stats(conn, base.clone().add(received_in(start, end)), true),
         early_medians,
     )?;
@@ -193,7 +227,7 @@ pub(super) async fn rating_in(
         e.0 += n;
         e.1 += met;
     }
-    for (r, n) in overdue {
+    for (r, n) in overdue_past.into_iter().chain(overdue_today) {
         due.entry(r).or_default().0 += n;
     }
     due.retain(|_, (n, _)| *n != 0);
