@@ -172,6 +172,9 @@ pub struct Announcements {
     wake: Arc<tokio::sync::Notify>,
     deliveries: Arc<tokio::sync::Notify>,
     mail: Arc<tokio::sync::Notify>,
+    /// This server among those announcing on one database (random per start): its own
+    /// announcements, published by its dispatcher, are skipped when its listener hears them.
+    origin: Arc<str>,
 }
 
 impl Default for Announcements {
@@ -181,11 +184,17 @@ impl Default for Announcements {
             wake: Arc::default(),
             deliveries: Arc::default(),
             mail: Arc::default(),
+            origin: format!("@{}", crate::crypto::random_hex(8)).into(),
         }
     }
 }
 
 impl Announcements {
+    /// This server's mark on its announcements (`@` and random hex).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
     /// A receiver of every announcement from now on (a slow receiver misses the oldest).
     pub fn subscribe(&self) -> tokio::sync::broadcast::Receiver<Arc<crate::entity::outbox::Model>> {
         self.sender.subscribe()

@@ -102,7 +102,11 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
     let ids: Vec<i64> = rows.iter().map(|r| r.id).collect();
     let postgres = txn.get_database_backend() == DatabaseBackend::Postgres;
     if postgres {
-        let list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        let mut list = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
+        list.push(',');
+        // The last element marks this server (`1,2,3,@<origin>`; a listener that parses ids
+        // only skips it), so its own listener skips what its dispatcher publishes itself.
+        list.push_str(state.announcements.origin());
         txn.execute_raw(Statement::from_sql_and_values(
             DatabaseBackend::Postgres,
             "SELECT pg_notify($1, $2)",
@@ -116,17 +120,18 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
     }
     // The fan-out may have queued e-mail, and the changes themselves notices to authors.
     state.announcements.wake_mail();
-    if !postgres {
-        for row in rows.iter().cloned() {
-            heard(state, row);
-        }
+    // This process's subscribers hear its own changes at once, on PostgreSQL too: waiting
+    // for its listener lost what was committed before the listener was connected (right
+    // after a start) or while it reconnected.
+    for row in rows.iter().cloned() {
+        heard(state, row);
     }
     tracing::debug!(rows = rows.len(), "dispatched outbox rows");
     Ok(rows.len())
 }
 
-/// PostgreSQL: receives the ids every dispatcher announces (this process's included) and
-/// publishes the rows to this process's subscribers. Reconnects after a lost connection;
+/// PostgreSQL: receives the ids the other processes' dispatchers announce and publishes the
+/// rows to this process's subscribers (its own dispatcher publishes its rows itself). Reconnects after a lost connection;
 /// what was announced meanwhile is not replayed to live subscribers (deliveries that must
 /// arrive, such as e-mail and webhooks, are rows of their own and do not depend on this).
 pub async fn listen(state: AppState) {
@@ -153,6 +158,9 @@ pub async fn listen(state: AppState) {
         loop {
             match listener.recv().await {
                 Ok(note) => {
+                    if note.payload().rsplit(',').next() == Some(state.announcements.origin()) {
+                        continue; // published by this process's dispatcher already
+                    }
                     let ids: Vec<i64> = note.payload().split(',').filter_map(|s| s.parse().ok()).collect();
                     match outbox::by_ids(&state.db, &ids).await {
                         Ok(rows) => rows.into_iter().for_each(|r| heard(&state, r)),
