@@ -190,8 +190,8 @@ async fn memo_overdue(
 ///
 /// Deadlines on days before today are summed per recipient from whole months, weeks and days
 /// of the ledger; those of today up to now are counted from `appeals`. The earliest deadline
-/// of a recipient lies in its earliest bucket that counts any: one statement reads the
-/// minimum over those buckets' deadlines (a few thousand entries of the partial index of
+/// of a recipient lies in its earliest bucket that counts any: one statement per such bucket
+/// reads the minimum of its deadlines (a few thousand entries of the partial index of
 /// unresolved appeals), instead of every overdue appeal (40,000 at a million appeals).
 async fn overdue_by_recipient(
     state: &AppState,
@@ -254,14 +254,12 @@ async fn overdue_by_recipient(
     }
     let mut oldest: HashMap<Option<i64>, DateTime<Utc>> = HashMap::new();
     let buckets: HashSet<(NaiveDate, Grain)> = per.values().filter_map(|(_, b)| *b).collect();
-    if !buckets.is_empty() {
-        let mut within = Condition::any();
-        for (day, grain) in &buckets {
-            let (from, to) = bucket_instants(*grain, *day, tz);
-            within = within.add(Condition::all().add(C::DueAt.gte(from)).add(C::DueAt.lt(to)));
-        }
+    // One range per bucket (usually one or two): a plain range of the partial index is read
+    // index-only, where an OR of ranges made PostgreSQL fetch 1,600 heap pages (8 ms).
+    for (day, grain) in buckets {
+        let (from, to) = bucket_instants(grain, day, tz);
         let rows = appeal::Entity::find()
-            .filter(unresolved.add(within))
+            .filter(unresolved.clone().add(C::DueAt.gte(from)).add(C::DueAt.lt(to)))
             .select_only()
             .column(C::RecipientId)
             .expr_as(Func::min(Expr::col(C::DueAt)), "oldest")
@@ -269,7 +267,11 @@ async fn overdue_by_recipient(
             .into_tuple::<(Option<i64>, DateTime<Utc>)>()
             .all(conn)
             .await?;
-        oldest.extend(rows.into_iter().filter(|(r, _)| per.contains_key(r)));
+        for (r, first) in rows {
+            if per.get(&r).and_then(|(_, b)| *b) == Some((day, grain)) {
+                oldest.insert(r, first);
+            }
+        }
     }
     let mut out: HashMap<Option<i64>, (i64, Option<DateTime<Utc>>)> =
         per.into_iter().map(|(r, (n, _))| (r, (n, oldest.get(&r).copied()))).collect();
