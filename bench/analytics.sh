@@ -96,6 +96,10 @@ trap 'kill "$SERVER" 2>/dev/null || true' EXIT
 # A first start after an upgrade that changed the rollups rebuilds them before it serves
 # (a minute or two at 1M): wait up to ten minutes.
 for _ in $(seq 1 3000); do curl -sf "http://$MCU_BIND/readyz" >/dev/null && break; sleep 0.2; done
+# Ready is not idle: a start trains the topic classifier in the background (at 1M it reads
+# every text: a few seconds of both cores), which made the first timings here (the summary's)
+# two to three times slower. Let it finish first.
+sleep "${SETTLE:-15}"
 
 PERIOD='{"from":"2026-01-01","to":"2026-12-31"}'
 time_query() {
