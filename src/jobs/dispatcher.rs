@@ -131,8 +131,9 @@ pub async fn pass(state: &AppState) -> AppResult<usize> {
 }
 
 /// PostgreSQL: receives the ids the other processes' dispatchers announce and publishes the
-/// rows to this process's subscribers (its own dispatcher publishes its rows itself). Reconnects after a lost connection;
-/// what was announced meanwhile is not replayed to live subscribers (deliveries that must
+/// rows to this process's subscribers (its own dispatcher publishes its rows itself).
+/// Reconnects after a lost connection; what was announced meanwhile is not replayed to live
+/// subscribers (deliveries that must
 /// arrive, such as e-mail and webhooks, are rows of their own and do not depend on this).
 pub async fn listen(state: AppState) {
     use sea_orm::sqlx::postgres::PgListener;

@@ -79,6 +79,17 @@ async fn healthcheck(bind: String) -> (i32, String) {
     .unwrap()
 }
 
+/// Whether the server on 127.0.0.1:`port` answers `mcu healthcheck` within about ten seconds.
+async fn ready_within_ten_seconds(port: u16) -> bool {
+    for _ in 0..100 {
+        if healthcheck(format!("127.0.0.1:{port}")).await.0 == 0 {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
+}
+
 /// A server on 127.0.0.1 that answers every connection with `answer` (nothing when `None`).
 fn fake_server(answer: Option<&'static str>) -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -183,14 +194,7 @@ async fn seed_demo_honours_the_admin_settings_and_serve_says_why_it_creates_no_a
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut ready = false;
-    for _ in 0..100 {
-        if healthcheck(format!("127.0.0.1:{port}")).await.0 == 0 {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let ready = ready_within_ten_seconds(port).await;
     server.kill().unwrap();
     let out = server.wait_with_output().unwrap();
     assert!(ready, "the server became ready");
@@ -257,14 +261,7 @@ async fn sigterm_stops_the_jobs_before_the_pool_and_logs_no_failure() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut ready = false;
-    for _ in 0..100 {
-        if healthcheck(format!("127.0.0.1:{port}")).await.0 == 0 {
-            ready = true;
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let ready = ready_within_ten_seconds(port).await;
     // Let every job reach its loop (the listener connected, the dispatcher's first pass done).
     tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
     let term = Command::new("kill").args(["-TERM", &server.id().to_string()]).status().unwrap();

@@ -200,25 +200,18 @@ impl Resolved {
         }
         Some(c)
     }
-}
 
-impl Resolved {
-    /// The condition over `appeal_open_stats` (unresolved appeals; its one cube keeps channel
-    /// and kind), when the filter and the caller's reach name no other dimension; `None`
+    /// The condition over cube `O` of `appeal_open_stats` (unresolved appeals by the bucket of
+    /// their receipt; it keeps channel and kind), when the filter and the caller's reach name no other dimension; `None`
     /// otherwise.
     pub(super) fn on_open(&self) -> Option<Condition> {
         use appeal_open_stat::Column as O;
         if self.category.is_some() || !self.territory.is_empty() || !self.recipient.is_empty() {
             return None;
         }
-        let mut c = Condition::all().add(O::Cube.eq(Cube::Overview.code()));
-        if !self.channel.is_empty() {
-            c = c.add(O::Channel.is_in(self.channel.iter().cloned()));
-        }
-        if !self.kind.is_empty() {
-            c = c.add(O::Kind.is_in(self.kind.iter().cloned()));
-        }
-        Some(c)
+        // The category, territory and recipient columns are never named (checked above).
+        let c = self.condition(O::Channel, O::Kind, O::Kind, O::TerritoryId, O::RecipientId);
+        Some(c.add(O::Cube.eq(Cube::Overview.code())))
     }
 
     /// The condition over cube `R` of `appeal_open_stats` (unresolved appeals by the bucket
@@ -229,6 +222,7 @@ impl Resolved {
         if self.category.is_some() || !self.kind.is_empty() {
             return None;
         }
+        // The category column is never named (checked above); the cube keeps no category.
         Some(
             self.condition(O::Channel, O::Kind, O::Kind, O::TerritoryId, O::RecipientId)
                 .add(O::Cube.eq(Cube::Recipient.code())),
