@@ -515,3 +515,183 @@ async fn memo_and_rating_agree(
         );
     }
 }
+
+/// Growth by each grouping, as the rule says over the appeals: per group the non-duplicate
+/// appeals received in the period, the mean of the three periods before it as the baseline,
+/// and as drivers the (sub)categories, territories and channels whose count rose most over
+/// their own baseline (rounded, above zero, at most five, ties by key). The memo's two
+/// growth lists (this week's, last week's rises) are the same as asked one by one.
+#[tokio::test]
+async fn growth_by_every_grouping_is_the_rule_over_the_appeals() {
+    use std::collections::BTreeMap;
+
+    use chrono::{DateTime, Datelike, NaiveDate, Utc};
+    use mcu::service::analytics::{Filter, GroupBy, Period};
+
+    let (app, curator) = seeded(1500).await;
+    let tz = app.state.settings.timezone;
+    let db = &app.state.db;
+    let today = app.state.clock.now().with_timezone(&tz).date_naive();
+    let week_start = today - chrono::Days::new(u64::from(today.weekday().num_days_from_monday()) + 7);
+    let week = Period { from: week_start, to: week_start + chrono::Days::new(6) };
+    // A topic of three appeals a week that rose to eight the week before the memo's week: a
+    // significant rise over its own three weeks before (P(X ≥ 8 | 3) ≈ 0.012), and none if
+    // that week were counted in its own baseline (P(X ≥ 8 | 4.7) ≈ 0.11).
+    let admin = app.admin().await;
+    let q = "mutation($i:CategoryInput!){ createCategory(input:$i) { id } }";
+    let topic = app.gql(Some(&admin), q, json!({"i": {"name": "Рост"}})).await.data()["createCategory"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (back, n) in [(1, 8), (2, 3), (3, 3), (4, 3)] {
+        let wednesday = week.back(back).from + chrono::Days::new(2);
+        for i in 0..n {
+            let at = wednesday.and_hms_opt(9 + i, 0, 0).unwrap().and_local_timezone(tz).unwrap().to_rfc3339();
+            let input =
+                json!({"kind": "MESSAGE", "channel": "POS", "text": "Рост", "categoryId": topic, "receivedAt": at});
+            app.appeal(&curator, input).await;
+        }
+    }
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT a.received_at, a.category_id, c.parent_id, a.territory_id, a.channel, a.recipient_id \
+             FROM appeals a LEFT JOIN categories c ON c.id = a.category_id WHERE a.duplicate_of_id IS NULL",
+        ))
+        .await
+        .unwrap();
+    struct Row {
+        day: NaiveDate,
+        category: Option<i64>,
+        top: Option<i64>,
+        territory: Option<i64>,
+        channel: String,
+        recipient: Option<i64>,
+    }
+    let rows: Vec<Row> = rows
+        .iter()
+        .map(|r| {
+            let at: DateTime<Utc> = r.try_get("", "received_at").unwrap();
+            let category: Option<i64> = r.try_get("", "category_id").unwrap();
+            let parent: Option<i64> = r.try_get("", "parent_id").unwrap();
+            Row {
+                day: at.with_timezone(&tz).date_naive(),
+                category,
+                top: parent.or(category),
+                territory: r.try_get("", "territory_id").unwrap(),
+                channel: r.try_get("", "channel").unwrap(),
+                recipient: r.try_get("", "recipient_id").unwrap(),
+            }
+        })
+        .collect();
+    let id = |v: Option<i64>| v.map_or_else(|| "none".to_string(), |i| i.to_string());
+    // Per group: (count, baseline, drivers), by the rule.
+    let expected = |by: &str, period: Period| {
+        let mut groups: BTreeMap<String, (i64, i64, BTreeMap<String, (i64, i64)>)> = BTreeMap::new();
+        for back in 0..=3 {
+            let p = period.back(back);
+            for r in rows.iter().filter(|r| r.day >= p.from && r.day <= p.to) {
+                let key = match by {
+                    "CATEGORY" => id(r.top),
+                    "TERRITORY" => id(r.territory),
+                    "CHANNEL" => r.channel.clone(),
+                    _ => id(r.recipient),
+                };
+                let category = format!("category:{}", id(r.category));
+                let territory = format!("territory:{}", id(r.territory));
+                let channel = format!("channel:{}", r.channel);
+                let drivers = match by {
+                    "TERRITORY" => vec![category, channel],
+                    "CHANNEL" => vec![category, territory],
+                    _ => vec![category, territory, channel],
+                };
+                let g = groups.entry(key).or_default();
+                let i = usize::from(back > 0);
+                if i == 0 {
+                    g.0 += 1
+                } else {
+                    g.1 += 1
+                }
+                for d in drivers {
+                    let e = g.2.entry(d).or_default();
+                    if i == 0 { e.0 += 1 } else { e.1 += 1 }
+                }
+            }
+        }
+        groups
+            .into_iter()
+            .map(|(key, (count, before, drivers))| {
+                let mut top: Vec<(String, i64)> = drivers
+                    .into_iter()
+                    .map(|(k, (now, before))| (k, (now as f64 - before as f64 / 3.0).round() as i64))
+                    .filter(|(_, delta)| *delta > 0)
+                    .collect();
+                top.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                top.truncate(5);
+                (key, (count, before as f64 / 3.0, top))
+            })
+            .collect::<BTreeMap<_, _>>()
+    };
+    const GROWTH: &str = "query($p:PeriodInput!,$by:GroupBy!){ analytics { growth(period:$p, groupBy:$by, limit:100) { key count baseline drivers { key count } } } }";
+    let mut checked = 0;
+    for days in [7, 30] {
+        let period = Period { from: today - chrono::Days::new(days - 1), to: today };
+        for by in ["CATEGORY", "TERRITORY", "CHANNEL", "RECIPIENT"] {
+            let p = json!({"p": {"from": period.from.to_string(), "to": period.to.to_string()}, "by": by});
+            let r = app.gql(Some(&curator), GROWTH, p).await;
+            let got: BTreeMap<String, (i64, f64, Vec<(String, i64)>)> = r.data()["analytics"]["growth"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|g| {
+                    let drivers = g["drivers"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|d| (d["key"].as_str().unwrap().to_string(), d["count"].as_i64().unwrap()))
+                        .collect();
+                    (
+                        g["key"].as_str().unwrap().to_string(),
+                        (g["count"].as_i64().unwrap(), g["baseline"].as_f64().unwrap(), drivers),
+                    )
+                })
+                .collect();
+            let want = expected(by, period);
+            assert_eq!(got.keys().collect::<Vec<_>>(), want.keys().collect::<Vec<_>>(), "{by}, {days} days");
+            for (key, (count, baseline, drivers)) in &want {
+                let g = &got[key];
+                assert_eq!(g.0, *count, "{by} {key}, {days} days");
+                assert!((g.1 - baseline).abs() < 1e-9, "{by} {key}, {days} days: {} against {baseline}", g.1);
+                assert_eq!(&g.2, drivers, "{by} {key}, {days} days");
+                checked += usize::from(!drivers.is_empty());
+            }
+        }
+    }
+    assert!(checked > 10, "drivers were compared ({checked} groups had some)");
+    // The memo's lists: this week's rises (the top five of growth, with a count, above one),
+    // and the keys of last week's significant rises.
+    let who = mcu::domain::access::Principal::User(mcu::domain::access::UserPrincipal {
+        id: 1,
+        email: "head@mcu.test".into(),
+        roles: vec![mcu::domain::access::Role::Head],
+        channels: Vec::new(),
+        recipient_id: None,
+        territory_id: None,
+    });
+    let memo = mcu::service::analytics::weekly_memo(&app.state, &who, week_start).await.unwrap();
+    let growth = |p: Period, limit: usize| {
+        let who = who.clone();
+        let app = &app;
+        async move {
+            mcu::service::analytics::growth(&app.state, &who, p, GroupBy::Category, limit, &Filter::default())
+                .await
+                .unwrap()
+        }
+    };
+    let top: Vec<_> = growth(week, 5).await.into_iter().filter(|g| g.count > 0 && g.growth > 1.0).collect();
+    assert_eq!(memo.top_growth, top);
+    let rising: std::collections::HashSet<String> =
+        growth(week.back(1), usize::MAX).await.into_iter().filter(|g| g.significant).map(|g| g.key).collect();
+    assert!(rising.contains(&topic), "the topic rose the week before: {rising:?}");
+    assert_eq!(memo.rising_before, rising);
+}

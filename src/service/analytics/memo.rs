@@ -10,7 +10,7 @@ use sea_orm::sea_query::{Expr, Func};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::access::Scoped;
-use super::growth::growth_with;
+use super::growth::growth_and_before;
 use super::map::points;
 use super::query::{C2, Names, Resolved, bucket_instants, buckets_of, count_all, sum_of};
 use super::rating::rating_in;
@@ -59,8 +59,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
     let (
         summary,
         previous,
-        top_growth,
-        rising_before,
+        (top_growth, rising_before),
         rating,
         problem_points,
         (overdue_by_recipient, overdue_oldest),
@@ -71,8 +70,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
     ) = tokio::try_join!(
         Box::pin(summary_with(state, names, scoped, week, SummaryParts::ALL)),
         Box::pin(summary_with(state, names, scoped, week.back(1), SummaryParts::ALL)),
-        Box::pin(growth_with(state, names, scoped, week, GroupBy::Category, 5)),
-        Box::pin(growth_with(state, names, scoped, week.back(1), GroupBy::Category, usize::MAX)),
+        Box::pin(growth_and_before(state, names, scoped, week, GroupBy::Category, (5, usize::MAX))),
         Box::pin(rating_in(state, scoped, week, None, true)),
         Box::pin(points(state, names, scoped, week, 3)),
         Box::pin(memo_overdue(state, names, scoped)),

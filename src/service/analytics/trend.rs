@@ -58,7 +58,7 @@ pub fn buckets(g: Granularity, period: Period) -> Vec<NaiveDate> {
     out
 }
 
-/// Rollup sums per local day and per value of `by` (the key of [`Dims::key`]).
+/// Rollup sums per local day and per value of `by` (the group keys of growth: an id, or a channel).
 async fn day_counts(
     conn: &impl ConnectionTrait,
     cond: Condition,
