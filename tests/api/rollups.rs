@@ -538,8 +538,8 @@ async fn growth_by_every_grouping_is_the_rule_over_the_appeals() {
     // significant rise over its own three weeks before (P(X ≥ 8 | 3) ≈ 0.012), and none if
     // that week were counted in its own baseline (P(X ≥ 8 | 4.7) ≈ 0.11).
     let admin = app.admin().await;
-    let q = "mutation($i:CategoryInput!){ createCategory(input:$i) { id } }";
-    let topic = app.gql(Some(&admin), q, json!({"i": {"name": "Рост"}})).await.data()["createCategory"]["id"]
+    let create = "mutation($i:CategoryInput!){ createCategory(input:$i) { id } }";
+    let topic = app.gql(Some(&admin), create, json!({"i": {"name": "Рост"}})).await.data()["createCategory"]["id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -584,13 +584,17 @@ async fn growth_by_every_grouping_is_the_rule_over_the_appeals() {
             }
         })
         .collect();
+    // Per group: count, baseline, drivers.
+    type Growth = BTreeMap<String, (i64, f64, Vec<(String, i64)>)>;
     let id = |v: Option<i64>| v.map_or_else(|| "none".to_string(), |i| i.to_string());
     // Per group: (count, baseline, drivers), by the rule.
     let expected = |by: &str, period: Period| {
-        let mut groups: BTreeMap<String, (i64, i64, BTreeMap<String, (i64, i64)>)> = BTreeMap::new();
+        // Per group: count now, count before, and the same two per driver.
+        type Counts = (i64, i64, BTreeMap<String, (i64, i64)>);
+        let mut groups: BTreeMap<String, Counts> = BTreeMap::new();
         for back in 0..=3 {
-            let p = period.back(back);
-            for r in rows.iter().filter(|r| r.day >= p.from && r.day <= p.to) {
+            let shifted = period.back(back);
+            for r in rows.iter().filter(|r| r.day >= shifted.from && r.day <= shifted.to) {
                 let key = match by {
                     "CATEGORY" => id(r.top),
                     "TERRITORY" => id(r.territory),
@@ -605,16 +609,12 @@ async fn growth_by_every_grouping_is_the_rule_over_the_appeals() {
                     "CHANNEL" => vec![category, territory],
                     _ => vec![category, territory, channel],
                 };
-                let g = groups.entry(key).or_default();
-                let i = usize::from(back > 0);
-                if i == 0 {
-                    g.0 += 1
-                } else {
-                    g.1 += 1
-                }
+                let group = groups.entry(key).or_default();
+                let now = back == 0;
+                *(if now { &mut group.0 } else { &mut group.1 }) += 1;
                 for d in drivers {
-                    let e = g.2.entry(d).or_default();
-                    if i == 0 { e.0 += 1 } else { e.1 += 1 }
+                    let e = group.2.entry(d).or_default();
+                    *(if now { &mut e.0 } else { &mut e.1 }) += 1;
                 }
             }
         }
@@ -630,7 +630,7 @@ async fn growth_by_every_grouping_is_the_rule_over_the_appeals() {
                 top.truncate(5);
                 (key, (count, before as f64 / 3.0, top))
             })
-            .collect::<BTreeMap<_, _>>()
+            .collect::<Growth>()
     };
     const GROWTH: &str = "query($p:PeriodInput!,$by:GroupBy!){ analytics { growth(period:$p, groupBy:$by, limit:100) { key count baseline drivers { key count } } } }";
     let mut checked = 0;
@@ -639,7 +639,7 @@ async fn growth_by_every_grouping_is_the_rule_over_the_appeals() {
         for by in ["CATEGORY", "TERRITORY", "CHANNEL", "RECIPIENT"] {
             let p = json!({"p": {"from": period.from.to_string(), "to": period.to.to_string()}, "by": by});
             let r = app.gql(Some(&curator), GROWTH, p).await;
-            let got: BTreeMap<String, (i64, f64, Vec<(String, i64)>)> = r.data()["analytics"]["growth"]
+            let got: Growth = r.data()["analytics"]["growth"]
                 .as_array()
                 .unwrap()
                 .iter()
