@@ -391,13 +391,6 @@ pub(super) async fn medians(
     let isolation_level =
         (db.get_database_backend() == DatabaseBackend::Postgres).then_some(IsolationLevel::RepeatableRead);
     let txn = db.begin_with_options(TransactionOptions { isolation_level, ..Default::default() }).await?;
-    if isolation_level.is_some() {
-        // The walk statement (one branch per median, 25 for a rating) cost more to plan for
-        // its parameters than to run: 6–19 ms of planning against under 1 ms of index walk
-        // at 1M. A generic plan is the same index range scan whatever the bounds, and the
-        // connection keeps it for the next execution of the same statement.
-        txn.execute_unprepared("SET LOCAL plan_cache_mode = force_generic_plan").await?;
-    }
     if let Some(h) = from {
         let mut all = histograms(&txn, h.cond, h.period, h.per_recipient).await?;
         for m in &mut of {
