@@ -15,6 +15,8 @@
 #   N=50000 MCU_BIN=target/debug/mcu bench/analytics.sh
 #   SEED=sql bench/analytics.sh        # the synthetic INSERT … SELECT, with raw SQL timings
 #   SKIP_SEED=1 BENCH_DB=mcu_bench bench/analytics.sh   # time the database bench/run.sh seeded
+#   ONLY="weeklyMemo growth" RUNS=31 SKIP_SEED=1 BENCH_DB=mcu_bench bench/analytics.sh
+#                                      # only these timings (by name), no compaction or verify
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -104,6 +106,9 @@ sleep "${SETTLE:-15}"
 PERIOD='{"from":"2026-01-01","to":"2026-12-31"}'
 time_query() {
   local name="$1" query="$2" vars="${3:-{\"p\":$PERIOD\}}" times=()
+  if [ -n "${ONLY:-}" ] && [[ " $ONLY " != *" $name "* ]]; then
+    return 0
+  fi
   local body
   body=$(printf '{"query":"%s","variables":%s}' "$query" "$vars")
   local first
@@ -148,6 +153,7 @@ echo "load after: $(uptime | sed 's/.*load/load/')"
 if [ "$SEED" = demo ] || [ "${SKIP_SEED:-0}" = 1 ]; then
   kill "$SERVER" 2>/dev/null || true
   wait "$SERVER" 2>/dev/null || true
+  [ -n "${ONLY:-}" ] && exit 0
   echo "== default settings on the loaded database"
   start=$(date +%s.%N); "$MCU_BIN" rollup compact; echo "rollup compact: $(echo "$(date +%s.%N) - $start" | bc) s"
   start=$(date +%s.%N); "$MCU_BIN" rollup verify; echo "rollup verify: $(echo "$(date +%s.%N) - $start" | bc) s"
