@@ -41,6 +41,7 @@ pub mod m20270103_000001_author_repeat_index;
 pub mod m20270104_000001_conflict_facts;
 pub mod m20270105_000001_open_ledger;
 pub mod m20270105_000002_points_index;
+pub mod m20270106_000001_point_cells;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -88,6 +89,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270104_000001_conflict_facts::Migration),
             Box::new(m20270105_000001_open_ledger::Migration),
             Box::new(m20270105_000002_points_index::Migration),
+            Box::new(m20270106_000001_point_cells::Migration),
         ]
     }
 }

@@ -235,6 +235,18 @@ pub fn check_coords(errors: &mut Vec<FieldError>, lat: Option<f64>, lon: Option<
     }
 }
 
+/// H3 resolution of problem points (cells of about 0.1 km²).
+pub const PROBLEM_POINT_RESOLUTION: h3o::Resolution = h3o::Resolution::Nine;
+
+/// The problem-point cell (H3, [`PROBLEM_POINT_RESOLUTION`]) of an appeal's coordinates, as
+/// stored in `appeals.h3_cell`: `None` without both coordinates or with coordinates that are
+/// not a place (not finite). An H3 index keeps its top bit clear, so it fits an `i64` as is,
+/// and cells of one resolution order the same as numbers and as their hex names.
+pub fn point_cell(lat: Option<f64>, lon: Option<f64>) -> Option<i64> {
+    let p = h3o::LatLng::new(lat?, lon?).ok()?;
+    i64::try_from(u64::from(p.to_cell(PROBLEM_POINT_RESOLUTION))).ok()
+}
+
 /// Checks an appeal's or an answer's text: not blank, at most [`MAX_TEXT`] characters.
 pub fn check_text(errors: &mut Vec<FieldError>, path: &str, text: &str) {
     FieldError::check_text(errors, path, text, MAX_TEXT);

@@ -26,6 +26,9 @@ pub struct Model {
     pub address: Option<String>,
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
+    /// The H3 cell (resolution 9) of the coordinates, for problem points: derived from them
+    /// by the store's row builder, never set on its own.
+    pub h3_cell: Option<i64>,
     pub recipient_id: Option<i64>,
     pub redirected_to: Option<String>,
     pub high_priority: bool,

@@ -878,6 +878,7 @@ const APPEAL_COLUMNS: &[appeal::Column] = &[
     appeal::Column::Address,
     appeal::Column::Latitude,
     appeal::Column::Longitude,
+    appeal::Column::H3Cell,
     appeal::Column::RecipientId,
     appeal::Column::RedirectedTo,
     appeal::Column::HighPriority,
@@ -1010,6 +1011,8 @@ fn read_appeal(row: &QueryResult, cols: &[appeal::Column]) -> AppResult<Appeal> 
             C::Address => a.address = get!(),
             C::Latitude => a.latitude = get!(),
             C::Longitude => a.longitude = get!(),
+            // Derived from the coordinates; the record has no place for it.
+            C::H3Cell => {}
             C::RecipientId => a.recipient_id = get!(Option<i64>).map(RecipientId),
             C::RedirectedTo => a.redirected_to = get!(),
             C::HighPriority => a.high_priority = get!(),
@@ -1399,6 +1402,7 @@ mod tests {
             address: None,
             latitude: None,
             longitude: None,
+            h3_cell: None,
             recipient_id: None,
             redirected_to: None,
             high_priority: false,

@@ -67,6 +67,8 @@ impl TryFrom<appeal::Model> for Appeal {
             address,
             latitude,
             longitude,
+            // Derived from the coordinates (see `row`).
+            h3_cell: _,
             recipient_id,
             redirected_to,
             high_priority,
@@ -182,6 +184,7 @@ impl From<Appeal> for appeal::Model {
             address: a.address,
             latitude: a.latitude,
             longitude: a.longitude,
+            h3_cell: crate::domain::appeal::point_cell(a.latitude, a.longitude),
             recipient_id: a.recipient_id.map(|r| r.0),
             redirected_to: a.redirected_to,
             high_priority: a.high_priority,
@@ -265,6 +268,11 @@ fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveM
         address: col!(address),
         latitude: col!(latitude),
         longitude: col!(longitude),
+        h3_cell: if before.is_some_and(|b| (b.latitude, b.longitude) == (a.latitude, a.longitude)) {
+            NotSet
+        } else {
+            Set(crate::domain::appeal::point_cell(a.latitude, a.longitude))
+        },
         recipient_id: col!(recipient_id, |r: &Option<RecipientId>| r.map(|r| r.0)),
         redirected_to: col!(redirected_to),
         high_priority: col!(high_priority),

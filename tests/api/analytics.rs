@@ -982,3 +982,133 @@ async fn an_executor_and_a_local_curator_get_their_share_of_every_analytic() {
         assert_eq!(rating.contains(&"Управление дорожного хозяйства".to_string()), roads_named, "{who}: {rating:?}");
     }
 }
+
+/// Problem points count each appeal in the H3 cell stored with its coordinates: written with
+/// them, moved with them, filled in for the appeals that were there before the column. The
+/// weekly memo names the first five of the same points, counted by the database.
+#[tokio::test]
+async fn problem_points_follow_the_stored_cells_and_the_memo_names_the_first_five() {
+    use std::collections::BTreeMap;
+
+    use migration::MigratorTrait;
+    let app = spawn_long().await;
+    app.set_now("2026-11-20T12:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let mut categories = Vec::new();
+    for name in ["Ямы и ремонт дорог", "Отопление", "Уборка снега и наледи", "Уличное освещение"]
+    {
+        categories.push(app.category(&curator, name).await);
+    }
+    let (px, py, pz, pw) = ((53.70, 91.70), (53.72, 91.72), (53.74, 91.74), (53.76, 91.76));
+    // (category, place, how many): six points of three or more once one pit has moved.
+    let plan = [(0, px, 4), (1, px, 3), (0, py, 3), (2, pz, 3), (0, pw, 2), (1, py, 3), (2, pw, 3), (3, pz, 3)];
+    let mut appeals: Vec<(String, (f64, f64), usize, u32)> = Vec::new();
+    let mut minute = 0;
+    for (category, place, n) in plan {
+        for _ in 0..n {
+            minute += 7;
+            let at = format!("2026-11-17T{:02}:{:02}:00+07:00", 8 + minute / 60, minute % 60);
+            let input = json!({"categoryId": categories[category], "latitude": place.0, "longitude": place.1, "receivedAt": at});
+            appeals.push((message(&app, &curator, input).await, place, category, minute));
+        }
+    }
+    // Not counted: no category; received the week before.
+    message(&app, &curator, json!({"latitude": px.0, "longitude": px.1, "receivedAt": "2026-11-17T10:00:00+07:00"}))
+        .await;
+    let before = json!({"categoryId": categories[0], "latitude": px.0, "longitude": px.1, "receivedAt": "2026-11-12T10:00:00+07:00"});
+    message(&app, &curator, before).await;
+    // A pit on Y moves to X: its cell moves with it.
+    let moved = appeals.iter().position(|a| a.1 == py && a.2 == 0).unwrap();
+    let input = json!({"id": appeals[moved].0, "version": 1, "latitude": px.0 + 0.0001, "longitude": px.1});
+    app.act(&curator, "updateAppeal", "UpdateAppealInput", input).await.data();
+    appeals[moved].1 = (px.0 + 0.0001, px.1);
+
+    // The rule, applied to the fixture: per cell and category, at least three, most first,
+    // then by cell and category id; the three newest appeals.
+    let cell = |(lat, lon): (f64, f64)| h3o::LatLng::new(lat, lon).unwrap().to_cell(h3o::Resolution::Nine).to_string();
+    let mut groups: BTreeMap<(String, i64), Vec<(u32, String)>> = BTreeMap::new();
+    for (id, place, category, minute) in &appeals {
+        let key = (cell(*place), categories[*category].parse::<i64>().unwrap());
+        groups.entry(key).or_default().push((*minute, id.clone()));
+    }
+    let mut expected: Vec<Value> = groups
+        .into_iter()
+        .filter(|(_, v)| v.len() >= 3)
+        .map(|((cell, category), mut v)| {
+            v.sort_by_key(|a| std::cmp::Reverse(a.0));
+            let sample: Vec<&str> = v.iter().take(3).map(|(_, id)| id.as_str()).collect();
+            json!({"cell": cell, "category": category.to_string(), "count": v.len(), "sample": sample})
+        })
+        .collect();
+    expected.sort_by(|a, b| {
+        let key = |p: &Value| {
+            (p["cell"].as_str().unwrap().to_string(), p["category"].as_str().unwrap().parse::<i64>().unwrap())
+        };
+        b["count"].as_i64().cmp(&a["count"].as_i64()).then_with(|| key(a).cmp(&key(b)))
+    });
+    assert_eq!(expected.len(), 6, "the fixture has six points");
+    assert_eq!(expected[0]["count"], 5, "the moved pit joined X");
+
+    const POINTS: &str = "query($p:PeriodInput!){ analytics { problemPoints(period:$p) { cell latitude longitude category { id } count sample { id } } } }";
+    let week = json!({"from": "2026-11-16", "to": "2026-11-22"});
+    let app = &app;
+    let points = || {
+        let curator = curator.clone();
+        let week = week.clone();
+        async move {
+            let r = app.gql(Some(&curator), POINTS, json!({"p": week})).await;
+            let points = r.data()["analytics"]["problemPoints"].as_array().unwrap().clone();
+            points
+                .iter()
+                .map(|p| {
+                    let sample: Vec<&str> =
+                        p["sample"].as_array().unwrap().iter().map(|a| a["id"].as_str().unwrap()).collect();
+                    json!({"cell": p["cell"], "category": p["category"]["id"], "count": p["count"], "sample": sample})
+                })
+                .collect::<Vec<Value>>()
+        }
+    };
+    assert_eq!(points().await, expected);
+
+    // The memo: the first five of the same points, with their cells' centres (to a
+    // billionth of a degree: JSON may round the last digit).
+    #[allow(clippy::cast_possible_truncation)]
+    let nano = |v: f64| (v * 1e9).round() as i64;
+    let memo_points = || async move {
+        let monday = chrono::NaiveDate::from_ymd_opt(2026, 11, 16).unwrap();
+        let memo = mcu::service::analytics::weekly_memo(&app.state, &mcu::domain::access::Principal::System, monday);
+        memo.await
+            .unwrap()
+            .problem_points
+            .iter()
+            .map(|p| (p.count, nano(p.latitude), nano(p.longitude)))
+            .collect::<Vec<_>>()
+    };
+    let r = app.gql(Some(&curator), POINTS, json!({"p": week})).await;
+    let listed: Vec<(i64, i64, i64)> = r.data()["analytics"]["problemPoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .take(5)
+        .map(|p| {
+            (
+                p["count"].as_i64().unwrap(),
+                nano(p["latitude"].as_f64().unwrap()),
+                nano(p["longitude"].as_f64().unwrap()),
+            )
+        })
+        .collect();
+    assert_eq!(memo_points().await, listed);
+
+    // The appeals stored before the column get their cells from the migration.
+    let db = &app.state.db;
+    let all = migration::Migrator::migrations();
+    let at = all.iter().position(|m| m.name() == "m20270106_000001_point_cells").unwrap();
+    migration::Migrator::down(db, Some(u32::try_from(all.len() - at).unwrap())).await.unwrap();
+    let column = sea_orm::Statement::from_string(db.get_database_backend(), "SELECT h3_cell FROM appeals");
+    assert!(sea_orm::ConnectionTrait::query_one_raw(db, column).await.is_err(), "the column is gone");
+    migration::Migrator::up(db, None).await.unwrap();
+    assert_eq!(points().await, expected, "the same points after the backfill");
+    assert_eq!(memo_points().await, listed);
+}

@@ -138,6 +138,7 @@ async fn the_in_memory_filter_and_the_sql_filter_agree_on_a_grid_of_filters_scop
             address: None,
             latitude: None,
             longitude: None,
+            h3_cell: None,
             recipient_id: recipients[(u / 3) % recipients.len()],
             redirected_to: None,
             high_priority: false,

@@ -15,8 +15,7 @@ use crate::entity::{appeal, appeal_stat, category, territory};
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
 
-/// H3 resolution of problem points (cells of about 0.1 km²).
-pub const PROBLEM_POINT_RESOLUTION: u8 = 9;
+pub use crate::domain::appeal::PROBLEM_POINT_RESOLUTION;
 
 /// One cell of the heat map.
 #[derive(Debug, Clone, PartialEq)]
@@ -223,10 +222,59 @@ pub async fn problem_points(
     min_count: i64,
     filter: &Filter,
 ) -> AppResult<Vec<ProblemPoint>> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Query};
+    use sea_orm::{FromQueryResult, QueryTrait};
+    #[derive(FromQueryResult)]
+    struct Row {
+        id: i64,
+        h3_cell: i64,
+        category_id: i64,
+        n: i64,
+    }
     let conn = &state.db;
     let scoped = Scoped::of(state, who, filter).await?;
     let names = Names::load(state).await?;
-    let points = points(state, &names, &scoped, period, min_count).await?;
+    // Each point's count and its three newest appeals, in one pass of the database over
+    // the period's appeals: only the points' samples come back, not every appeal.
+    let inner = appeal::Entity::find()
+        .filter(points_condition(state, &names, &scoped, period))
+        .select_only()
+        .column(appeal::Column::Id)
+        .column(appeal::Column::H3Cell)
+        .column(appeal::Column::CategoryId)
+        .column_as(
+            Expr::cust("ROW_NUMBER() OVER (PARTITION BY h3_cell, category_id ORDER BY received_at DESC, id DESC)"),
+            "rn",
+        )
+        .column_as(Expr::cust("COUNT(*) OVER (PARTITION BY h3_cell, category_id)"), "n")
+        .into_query();
+    let outer = Query::select()
+        .columns(["id", "h3_cell", "category_id", "n"].map(Alias::new))
+        .from_subquery(inner, Alias::new("t"))
+        .and_where(Expr::col(Alias::new("rn")).lte(3))
+        .and_where(Expr::col(Alias::new("n")).gte(min_count))
+        .order_by(Alias::new("h3_cell"), Order::Asc)
+        .order_by(Alias::new("category_id"), Order::Asc)
+        .order_by(Alias::new("rn"), Order::Asc)
+        .to_owned();
+    let rows = Row::find_by_statement(conn.get_database_backend().build(&outer)).all(conn).await?;
+    // The rows come point by point, each point's newest appeal first.
+    let mut points: Vec<(ProblemPoint, Vec<i64>)> = Vec::new();
+    let mut last = None;
+    for r in rows {
+        let key = Some((r.h3_cell, r.category_id));
+        if key == last {
+            if let Some((_, ids)) = points.last_mut() {
+                ids.push(r.id);
+            }
+            continue;
+        }
+        if let Some(point) = point(r.h3_cell, r.category_id, r.n) {
+            last = key;
+            points.push((point, vec![r.id]));
+        }
+    }
+    points.sort_by(|(a, _), (b, _)| by_count(a, b));
     let shown = scoped.shown(conn, points.iter().flat_map(|(_, ids)| ids.iter().copied()).collect()).await?;
     Ok(points
         .into_iter()
@@ -237,59 +285,65 @@ pub async fn problem_points(
         .collect())
 }
 
-/// The problem points without samples, each with the ids of its three newest appeals.
-pub(super) async fn points(
+/// The appeals problem points count: not duplicates, received in the period, with a cell
+/// and a category, and with coordinates (so that PostgreSQL reads them from the partial
+/// index `ix_appeals_points`, whose condition this implies).
+fn points_condition(state: &AppState, names: &Names, scoped: &Scoped, period: Period) -> Condition {
+    use appeal::Column as C;
+    let (start, end) = period.instants(state.settings.timezone);
+    filter_condition(names, scoped)
+        .add(not_duplicate())
+        .add(received_in(start, end))
+        .add(C::Latitude.is_not_null())
+        .add(C::Longitude.is_not_null())
+        .add(C::H3Cell.is_not_null())
+        .add(C::CategoryId.is_not_null())
+}
+
+/// A point without samples; `None` for a stored value that is no H3 cell.
+fn point(cell: i64, category_id: i64, count: i64) -> Option<ProblemPoint> {
+    let index = h3o::CellIndex::try_from(u64::try_from(cell).ok()?).ok()?;
+    let (latitude, longitude) = centre(index);
+    Some(ProblemPoint { cell: index.to_string(), latitude, longitude, category_id, count, sample: Vec::new() })
+}
+
+/// Most appeals first; then by cell and category.
+fn by_count(a: &ProblemPoint, b: &ProblemPoint) -> std::cmp::Ordering {
+    b.count.cmp(&a.count).then_with(|| (&a.cell, a.category_id).cmp(&(&b.cell, b.category_id)))
+}
+
+/// The first `limit` problem points without samples, as [`problem_points`] orders them: the
+/// database counts the appeals per cell and category and sends only the points.
+pub(super) async fn top_points(
     state: &AppState,
     names: &Names,
     scoped: &Scoped,
     period: Period,
     min_count: i64,
-) -> AppResult<Vec<(ProblemPoint, Vec<i64>)>> {
+    limit: u64,
+) -> AppResult<Vec<ProblemPoint>> {
     use appeal::Column as C;
-    let conn = &state.db;
-    let res = h3_resolution("resolution", PROBLEM_POINT_RESOLUTION)?;
-    let (start, end) = period.instants(state.settings.timezone);
-    let cond = filter_condition(names, scoped)
-        .add(not_duplicate())
-        .add(received_in(start, end))
-        .add(C::Latitude.is_not_null())
-        .add(C::Longitude.is_not_null())
-        .add(C::CategoryId.is_not_null());
-    let mut rows = appeal::Entity::find()
-        .filter(cond)
+    use sea_orm::sea_query::Expr;
+    let count = || Expr::cust("COUNT(*)");
+    let rows: Vec<(i64, i64, i64)> = appeal::Entity::find()
+        .filter(points_condition(state, names, scoped, period))
         .select_only()
-        .column(C::Id)
-        .column(C::Latitude)
-        .column(C::Longitude)
+        .column(C::H3Cell)
         .column(C::CategoryId)
-        .order_by(C::ReceivedAt, Order::Desc)
-        .order_by(C::Id, Order::Desc)
-        .into_tuple::<(i64, f64, f64, i64)>()
-        .stream(conn)
+        .column_as(count(), "n")
+        .group_by(C::H3Cell)
+        .group_by(C::CategoryId)
+        .having(sea_orm::sea_query::ExprTrait::gte(count(), min_count))
+        // Cells of one resolution order as their names do (see `point_cell`).
+        .order_by(count(), Order::Desc)
+        .order_by(C::H3Cell, Order::Asc)
+        .order_by(C::CategoryId, Order::Asc)
+        .limit(limit)
+        .into_tuple()
+        .all(&state.db)
         .await?;
-    // Each row's cell is computed as it arrives, while the database still sends the rest (a
-    // week at 1M is 19,000 rows: the cells took as long as the reading, one after the other).
-    let mut points: HashMap<(h3o::CellIndex, i64), (i64, Vec<i64>)> = HashMap::new();
-    while let Some((id, lat, lon, category)) = rows.try_next().await? {
-        let Some(cell) = cell_of(lat, lon, res) else { continue };
-        let entry = points.entry((cell, category)).or_default();
-        entry.0 += 1;
-        if entry.1.len() < 3 {
-            entry.1.push(id);
-        }
-    }
-    let mut out: Vec<(ProblemPoint, Vec<i64>)> = points
-        .into_iter()
-        .filter(|(_, (n, _))| *n >= min_count)
-        .map(|((cell, category_id), (count, sample_ids))| {
-            let (latitude, longitude) = centre(cell);
-            let point =
-                ProblemPoint { cell: cell.to_string(), latitude, longitude, category_id, count, sample: Vec::new() };
-            (point, sample_ids)
-        })
-        .collect();
-    out.sort_by(|(a, _), (b, _)| {
-        b.count.cmp(&a.count).then_with(|| (&a.cell, a.category_id).cmp(&(&b.cell, b.category_id)))
-    });
+    let mut out: Vec<ProblemPoint> =
+        rows.into_iter().filter_map(|(cell, category, n)| point(cell, category, n)).collect();
+    out.sort_by(by_count);
     Ok(out)
 }

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
 use super::access::Scoped;
 use super::growth::growth_and_before;
-use super::map::points;
+use super::map::top_points;
 use super::query::{C2, Names, Resolved, bucket_instants, buckets_of, count_all, sum_of};
 use super::rating::rating_in;
 use super::summary::summary_with;
@@ -31,7 +31,7 @@ use crate::state::AppState;
 pub type Memo = crate::domain::memo::Memo<recipient::Model>;
 
 /// Problem points named in the memo.
-const MEMO_POINTS: usize = 5;
+const MEMO_POINTS: u64 = 5;
 /// Overdue appeals listed in the memo.
 const MEMO_OVERDUE: u64 = 10;
 /// Open assignments of meetings listed in the memo, at most (overdue ones first).
@@ -72,7 +72,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         Box::pin(summary_with(state, names, scoped, week.back(1), SummaryParts::ALL)),
         Box::pin(growth_and_before(state, names, scoped, week, GroupBy::Category, (5, usize::MAX))),
         Box::pin(rating_in(state, scoped, week, None, true)),
-        Box::pin(points(state, names, scoped, week, 3)),
+        Box::pin(top_points(state, names, scoped, week, 3, MEMO_POINTS)),
         Box::pin(memo_overdue(state, names, scoped)),
         Box::pin(memo_roadmaps(state, names, scoped)),
         Box::pin(memo_assignments(state, &scoped.filter().recipient_id)),
@@ -83,8 +83,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
     let rising_before: HashSet<String> = rising_before.into_iter().filter(|g| g.significant).map(|g| g.key).collect();
     let problem_points = problem_points
         .into_iter()
-        .take(MEMO_POINTS)
-        .map(|(p, _)| MemoPoint {
+        .map(|p| MemoPoint {
             category: names.category(Some(p.category_id)),
             latitude: p.latitude,
             longitude: p.longitude,
