@@ -156,12 +156,24 @@ pub async fn connect_writer(
     Database::connect(opts).await
 }
 
-/// Applies pending migrations.
+/// Migrations that write every row of `appeals` (the backfill of a derived column).
+const REWRITE_APPEALS: &[&str] = &["m20270106_000001_point_cells"];
+
+/// Applies pending migrations. On PostgreSQL a run that applied one of [`REWRITE_APPEALS`]
+/// then vacuums `appeals`: until then every row has an old version on disk and the table's
+/// index-only reads go to the heap again (the visibility map is cleared), whether or not
+/// autovacuum is on yet.
 ///
 /// # Errors
-/// When a migration fails.
+/// When a migration or the vacuum fails.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    Migrator::up(db, None).await
+    let rewrites = db.get_database_backend() == DbBackend::Postgres
+        && Migrator::get_pending_migrations(db).await?.iter().any(|m| REWRITE_APPEALS.contains(&m.name()));
+    Migrator::up(db, None).await?;
+    if rewrites {
+        maintenance(db, "VACUUM (ANALYZE) appeals").await?;
+    }
+    Ok(())
 }
 
 /// How long `/readyz` waits for the database before it answers "not ready".

@@ -642,7 +642,9 @@ impl Analytics {
         }
         let (period, filter) = (period.period()?, parsed(filter)?);
         let st = state(ctx);
-        let points = svc::problem_points(st, who(ctx), period, i64::from(min_count), &filter).await?;
+        // Samples are read only when the query selects them.
+        let samples = ctx.look_ahead().field("sample").exists();
+        let points = svc::problem_points(st, who(ctx), period, i64::from(min_count), &filter, samples).await?;
         let categories = categories_by_id(reference::categories(st).await?);
         Ok(points
             .into_iter()

@@ -847,7 +847,7 @@ pub async fn proposed_agenda(state: &AppState, caller: &Caller, period: Period) 
             });
         }
     }
-    let points = analytics::problem_points(state, who, period, PROPOSED_POINT_MIN, &Filter::default()).await?;
+    let points = analytics::problem_points(state, who, period, PROPOSED_POINT_MIN, &Filter::default(), false).await?;
     for p in points.into_iter().take(PROPOSED_PER_KIND) {
         let topic = refs.category(p.category_id).map(|c| c.name.clone()).unwrap_or_default();
         out.push(Proposed {

@@ -783,7 +783,7 @@ async fn answers(
         ("geoCells", code(a::geo_cells(state, who, p, 8, filter).await.map(drop))),
         ("trend", code(a::trend(state, who, p, a::Granularity::Day, None, filter).await.map(drop))),
         ("growth", code(a::growth(state, who, p, a::GroupBy::Category, 10, filter).await.map(drop))),
-        ("problemPoints", code(a::problem_points(state, who, p, 3, filter).await.map(drop))),
+        ("problemPoints", code(a::problem_points(state, who, p, 3, filter, true).await.map(drop))),
         ("recipientRating", code(a::recipient_rating(state, who, p, None).await.map(drop))),
         ("weeklyMemo", code(a::weekly_memo(state, who, monday).await.map(drop))),
         ("overdueAppeals", code(a::overdue_appeals(state, who).await.map(drop))),
@@ -1070,6 +1070,16 @@ async fn problem_points_follow_the_stored_cells_and_the_memo_names_the_first_fiv
         }
     };
     assert_eq!(points().await, expected);
+    // Without `sample` in the query the database counts the points (`GROUP BY`): the same.
+    let counted = || async {
+        const COUNTS: &str =
+            "query($p:PeriodInput!){ analytics { problemPoints(period:$p) { cell category { id } count } } }";
+        let r = app.gql(Some(&curator), COUNTS, json!({"p": week})).await;
+        let points = r.data()["analytics"]["problemPoints"].as_array().unwrap().clone();
+        points.iter().map(|p| json!([p["cell"], p["category"]["id"], p["count"]])).collect::<Vec<Value>>()
+    };
+    let without_samples: Vec<Value> = expected.iter().map(|p| json!([p["cell"], p["category"], p["count"]])).collect();
+    assert_eq!(counted().await, without_samples);
 
     // The memo: the first five of the same points, with their cells' centres (to a
     // billionth of a degree: JSON may round the last digit).
@@ -1108,7 +1118,21 @@ async fn problem_points_follow_the_stored_cells_and_the_memo_names_the_first_fiv
     migration::Migrator::down(db, Some(u32::try_from(all.len() - at).unwrap())).await.unwrap();
     let column = sea_orm::Statement::from_string(db.get_database_backend(), "SELECT h3_cell FROM appeals");
     assert!(sea_orm::ConnectionTrait::query_one_raw(db, column).await.is_err(), "the column is gone");
-    migration::Migrator::up(db, None).await.unwrap();
+    let vacuums = || async {
+        let sql = "SELECT vacuum_count AS n FROM pg_stat_user_tables WHERE relname = 'appeals'";
+        let row = sea_orm::ConnectionTrait::query_one_raw(
+            db,
+            sea_orm::Statement::from_string(db.get_database_backend(), sql),
+        );
+        row.await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
+    };
+    let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    let before = if postgres { vacuums().await } else { 0 };
+    mcu::db::migrate(db).await.unwrap();
+    if postgres {
+        assert_eq!(vacuums().await, before + 1, "the rewritten table is vacuumed after the migration");
+    }
     assert_eq!(points().await, expected, "the same points after the backfill");
+    assert_eq!(counted().await, without_samples);
     assert_eq!(memo_points().await, listed);
 }

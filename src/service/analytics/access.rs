@@ -66,6 +66,11 @@ impl Scoped {
         self.appeals.as_ref()
     }
 
+    /// Whether the caller may be shown appeals at all (not a token).
+    pub(super) fn shows_appeals(&self) -> bool {
+        self.appeals.is_some()
+    }
+
     /// Those of the appeals `ids` the caller may be shown, by id (none for tokens).
     pub(super) async fn shown(
         &self,

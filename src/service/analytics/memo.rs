@@ -72,7 +72,7 @@ pub async fn weekly_memo(state: &AppState, who: &Principal, week_start: NaiveDat
         Box::pin(summary_with(state, names, scoped, week.back(1), SummaryParts::ALL)),
         Box::pin(growth_and_before(state, names, scoped, week, GroupBy::Category, (5, usize::MAX))),
         Box::pin(rating_in(state, scoped, week, None, true)),
-        Box::pin(top_points(state, names, scoped, week, 3, MEMO_POINTS)),
+        Box::pin(top_points(state, names, scoped, week, 3, Some(MEMO_POINTS))),
         Box::pin(memo_overdue(state, names, scoped)),
         Box::pin(memo_roadmaps(state, names, scoped)),
         Box::pin(memo_assignments(state, &scoped.filter().recipient_id)),
