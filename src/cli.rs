@@ -373,7 +373,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
                     }
                     if !diffs.is_empty() {
                         return Err(StartError::Io(std::io::Error::other(format!(
-                            "{} rollup keys differ from the appeals; run `mcu rollup rebuild`",
+                            "{} rollup keys or appeals' conflict facts differ from the appeals; run `mcu rollup rebuild`",
                             diffs.len()
                         ))));
                     }

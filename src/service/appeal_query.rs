@@ -1108,6 +1108,8 @@ pub fn columns_of_field(name: &str) -> Option<&'static [appeal::Column]> {
 #[cfg(test)]
 const NOT_SHOWN: &[appeal::Column] = &[
     appeal::Column::SearchText,
+    // Derived from the coordinates, for problem points; no field shows it.
+    appeal::Column::H3Cell,
     appeal::Column::SuggestedCategoryId,
     appeal::Column::HighPriority,
     appeal::Column::SlaStartedAt,

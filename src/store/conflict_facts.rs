@@ -412,6 +412,50 @@ pub async fn refresh_groups(
 /// Appeals per statement of [`refresh_all`].
 const REBUILD_CHUNK: i64 = 50_000;
 
+/// Where the stored facts differ from the rule ([`computed`]), every appeal in chunks of
+/// ids as [`refresh_all`] reads them: one line per appeal, in id order (empty: they agree).
+///
+/// # Errors
+/// On a database failure.
+pub async fn differences(conn: &impl ConnectionTrait) -> AppResult<Vec<String>> {
+    let max: Option<i64> = conn
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT MAX(id) AS m FROM appeals"))
+        .await?
+        .map(|r| r.try_get::<Option<i64>>("", "m"))
+        .transpose()?
+        .flatten();
+    // Only the two stored facts: a repeated reopening is read from `reopen_count` by both.
+    let of = |rows: Vec<Flagged>| -> BTreeMap<i64, Vec<ConflictFlag>> {
+        rows.into_iter()
+            .map(|r| {
+                let mut f: Vec<ConflictFlag> =
+                    r.flags.into_iter().filter(|f| *f != ConflictFlag::RepeatedReopening).collect();
+                f.sort_by_key(|f| f.as_str());
+                (r.appeal_id, f)
+            })
+            .filter(|(_, f)| !f.is_empty())
+            .collect()
+    };
+    let mut out = Vec::new();
+    let mut from = 0;
+    while from <= max.unwrap_or(0) {
+        let to = from + REBUILD_CHUNK - 1;
+        let expected = of(computed(conn, Which::IdRange(from, to)).await?);
+        let actual = of(stored(conn, Which::IdRange(from, to)).await?);
+        let mut ids: Vec<&i64> = expected.keys().chain(actual.keys()).collect();
+        ids.sort();
+        ids.dedup();
+        for id in ids {
+            let (e, a) = (expected.get(id).cloned().unwrap_or_default(), actual.get(id).cloned().unwrap_or_default());
+            if e != a {
+                out.push(format!("conflict facts of appeal {id}: the rule says {e:?}, the appeal has {a:?}"));
+            }
+        }
+        from = to + 1;
+    }
+    Ok(out)
+}
+
 /// Recomputes both facts of every appeal from the rule ([`computed`]), in chunks of ids so
 /// that no statement runs long; returns the appeals flagged.
 ///

@@ -1168,7 +1168,8 @@ pub async fn compact(db: &DatabaseConnection, force: bool) -> AppResult<Option<i
     Ok((chunks > 0).then(|| i64::try_from(written).unwrap_or(i64::MAX)))
 }
 
-/// Where the stored rollups differ from what `appeals` implies (empty: they agree).
+/// Where the stored rollups, and the appeals' stored conflict facts, differ from what
+/// `appeals` implies (empty: they agree).
 ///
 /// # Errors
 /// When the database fails.
@@ -1180,8 +1181,10 @@ pub async fn verify(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<Vec
     let txn = db.begin_with_options(TransactionOptions { isolation_level, ..Default::default() }).await?;
     let expected = from_appeals(&txn, tz).await?;
     let actual = stored(&txn).await?;
+    // The stored conflict facts are derived data of the same rebuild.
+    let conflicts = super::conflict_facts::differences(&txn).await?;
     txn.rollback().await?;
-    let mut out = Vec::new();
+    let mut out = conflicts;
     let mut keys: Vec<&StatKey> = expected.stats.keys().chain(actual.stats.keys()).collect();
     keys.sort();
     keys.dedup();

@@ -559,8 +559,21 @@ async fn repeat_author_probe_flags_as_the_domain_rule_on_a_generated_set() {
         .execute_unprepared("UPDATE appeals SET author_repeat = NOT author_repeat, escalation = NOT escalation")
         .await
         .unwrap();
-    mcu::service::rollup::rebuild(&app.state.db, app.state.settings.timezone).await.unwrap();
+    // `mcu rollup verify` names every appeal whose stored facts are wrong, and nothing else.
+    let tz = app.state.settings.timezone;
+    // (The rollups differ too: the recipients and reopenings above were set behind their back.)
+    let diffs = mcu::store::rollup::verify(&app.state.db, tz).await.unwrap();
+    let diffs: Vec<String> = diffs.into_iter().filter(|d| !d.starts_with("appeal_")).collect();
+    let n: i64 = {
+        let sql = "SELECT COUNT(*) AS n FROM appeals";
+        let row = app.state.db.query_one_raw(sea_orm::Statement::from_string(app.state.db.get_database_backend(), sql));
+        row.await.unwrap().unwrap().try_get("", "n").unwrap()
+    };
+    assert_eq!(diffs.len() as i64, n, "every appeal has one fact flipped: {diffs:?}");
+    assert!(diffs.iter().all(|d| d.starts_with("conflict facts of appeal ")), "{diffs:?}");
+    mcu::service::rollup::rebuild(&app.state.db, tz).await.unwrap();
     check("a rebuild").await;
+    assert_eq!(mcu::store::rollup::verify(&app.state.db, tz).await.unwrap(), Vec::<String>::new());
 }
 
 /// The conflict flags of `all` by the domain rule, given every appeal as the others; the
