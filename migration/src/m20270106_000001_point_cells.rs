@@ -35,6 +35,7 @@ impl MigrationTrait for Migration {
         let backend = db.get_database_backend();
         let pg = backend == DatabaseBackend::Postgres;
         let mut after = 0_i64;
+        let (mut filled, mut reported) = (0_usize, 0_usize);
         loop {
             let select = if pg {
                 "SELECT id, latitude, longitude FROM appeals WHERE id > $1 \
@@ -68,6 +69,14 @@ impl MigrationTrait for Migration {
                 tuples.join(", ")
             );
             db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+            filled += tuples.len();
+            if filled - reported >= 100_000 {
+                reported = filled;
+                tracing::info!(appeals = filled, "filling the problem-point cells of the appeals");
+            }
+        }
+        if filled > 0 {
+            tracing::info!(appeals = filled, "filled the problem-point cells of the appeals");
         }
         if pg {
             db.execute_unprepared("DROP INDEX IF EXISTS ix_appeals_points").await?;
