@@ -323,8 +323,13 @@ fn member(r: &sea_orm::QueryResult) -> AppResult<Member> {
 /// The window of appeals a change at `instants` can flag or unflag: from the first instant
 /// (the appeals to decide) and from 30 days before it (what decides them) to 30 days after
 /// the last.
+///
+/// The instants are taken at the database's precision (microseconds; PostgreSQL drops the
+/// rest of a receipt given in nanoseconds): an appeal read back must not fall before the
+/// instant it was written at, or the first appeal to decide is left undecided.
 fn window(instants: &[DateTime<Utc>]) -> Option<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)> {
-    let first = *instants.iter().min()?;
+    use chrono::SubsecRound;
+    let first = instants.iter().min()?.trunc_subsecs(6);
     let last = *instants.iter().max()?;
     let days = Duration::days(REPEAT_WINDOW_DAYS);
     Some((first, first - days, last + days))

@@ -608,3 +608,34 @@ fn rule(
         .filter(|(_, f)| !f.is_empty())
         .collect()
 }
+
+/// A receipt finer than the database keeps (PostgreSQL keeps microseconds) decides the repeat
+/// as the stored receipt does: an ingested appeal, the earliest of its batch, is flagged when
+/// it arrives, not only after a rebuild (the first appeal of a seeding batch was missed this
+/// way, 4 of 1,000,000).
+#[tokio::test]
+async fn a_receipt_with_nanoseconds_is_flagged_as_a_repeat_on_arrival() {
+    const INGEST: &str = "mutation($i:[IngestAppealInput!]!){ingestAppeals(input:$i){created rejected{message}}}";
+    let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
+    app.set_now("2026-12-23T10:00:00+07:00");
+    let s = app.staff().await;
+    let q = "mutation{createApiToken(input:{name:\"Инцидент\",scopes:[APPEALS_INGEST]}){secret}}";
+    let token =
+        app.gql(Some(&s.admin), q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string();
+    let item = |id: &str, at: &str| {
+        json!({"channel": "INCIDENT", "externalId": id, "kind": "INCIDENT", "receivedAt": at, "text": "Не вывозят мусор",
+               "authorContact": "anna@example.ru", "categoryName": "Отопление"})
+    };
+    for (id, at) in [("vk-1", "2026-11-02T10:00:00+07:00"), ("vk-2", "2026-11-03T10:00:00.000000400+07:00")] {
+        let r = app.gql(Some(&token), INGEST, json!({"i": [item(id, at)]})).await;
+        assert_eq!(r.data()["ingestAppeals"]["created"], 1, "{r:?}");
+    }
+    let later: i64 = {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let m = mcu::entity::appeal::Entity::find().filter(mcu::entity::appeal::Column::ExternalId.eq("vk-2"));
+        m.one(&app.state.db).await.unwrap().unwrap().id
+    };
+    let r = app.gql(Some(&s.coordinator), FLAGS, json!({"id": later.to_string()})).await;
+    assert_eq!(r.data()["appeal"]["conflictFlags"], json!(["REPEAT_AUTHOR"]));
+    app.assert_rollups_agree().await;
+}
