@@ -29,13 +29,15 @@ impl Default for Clock {
 }
 
 impl Clock {
-    /// The current instant.
+    /// The current instant, in microseconds (see [`crate::domain::stored_instant`]).
     pub fn now(&self) -> DateTime<Utc> {
         let frozen = self.frozen_ms.load(Ordering::Relaxed);
         if frozen != i64::MIN {
             return DateTime::from_timestamp_millis(frozen).unwrap_or_default();
         }
-        Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed))
+        crate::domain::stored_instant(
+            Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed)),
+        )
     }
 
     /// Moves this clock (and every clone of it); for tests of time-based rules.

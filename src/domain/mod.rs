@@ -53,3 +53,12 @@ pub mod system_report;
 pub mod text;
 pub mod webhooks;
 pub mod xlsx_guard;
+
+/// An instant at the precision the databases keep (microseconds; PostgreSQL drops the rest):
+/// instants the server stamps or takes from a client are held at this precision, so that a
+/// value read back equals the one written (an unchanged item stays unchanged, a row is never
+/// read back "before" the instant it was written at).
+pub fn stored_instant(t: chrono::DateTime<chrono::Utc>) -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    t.trunc_subsecs(6)
+}

@@ -69,7 +69,7 @@ pub async fn create(state: &AppState, caller: &Caller, scope: &AppealScope, new:
     let channel = new.channel.unwrap_or(Channel::Other);
     check_text(&mut errors, "input.text", &new.text);
     check_coords(&mut errors, new.latitude, new.longitude);
-    let received_at = new.received_at.unwrap_or(now);
+    let received_at = new.received_at.map_or(now, crate::domain::stored_instant);
     if received_at > now + Duration::minutes(5) {
         errors.push(FieldError { path: "input.receivedAt".into(), message: "must not be in the future".into() });
     }

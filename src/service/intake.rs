@@ -429,10 +429,13 @@ async fn prepare(
     caller: &Caller,
     refs: &mut Reference,
     row: usize,
-    item: IngestItem,
+    mut item: IngestItem,
     opts: IngestOptions,
     now: DateTime<Utc>,
 ) -> AppResult<Result<Prepared, RowError>> {
+    // At the stored precision, so that the same item sent again compares unchanged.
+    item.received_at = item.received_at.map(crate::domain::stored_instant);
+    item.answered_at = item.answered_at.map(crate::domain::stored_instant);
     let reject = |field: &str, message: String| Ok(Err(RowError { row, field: Some(field.to_string()), message }));
     let channel = item.channel.unwrap_or(Channel::Other);
     if let Some(why) = channel_refusal(&caller.principal, channel) {

@@ -328,8 +328,7 @@ fn member(r: &sea_orm::QueryResult) -> AppResult<Member> {
 /// rest of a receipt given in nanoseconds): an appeal read back must not fall before the
 /// instant it was written at, or the first appeal to decide is left undecided.
 fn window(instants: &[DateTime<Utc>]) -> Option<(DateTime<Utc>, DateTime<Utc>, DateTime<Utc>)> {
-    use chrono::SubsecRound;
-    let first = instants.iter().min()?.trunc_subsecs(6);
+    let first = crate::domain::stored_instant(*instants.iter().min()?);
     let last = *instants.iter().max()?;
     let days = Duration::days(REPEAT_WINDOW_DAYS);
     Some((first, first - days, last + days))

@@ -638,4 +638,8 @@ async fn a_receipt_with_nanoseconds_is_flagged_as_a_repeat_on_arrival() {
     let r = app.gql(Some(&s.coordinator), FLAGS, json!({"id": later.to_string()})).await;
     assert_eq!(r.data()["appeal"]["conflictFlags"], json!(["REPEAT_AUTHOR"]));
     app.assert_rollups_agree().await;
+    // The same item again is unchanged, though the stored receipt lost its last digits.
+    const AGAIN: &str = "mutation($i:[IngestAppealInput!]!){ingestAppeals(input:$i){created updated unchanged}}";
+    let r = app.gql(Some(&token), AGAIN, json!({"i": [item("vk-2", "2026-11-03T10:00:00.000000400+07:00")]})).await;
+    assert_eq!(r.data()["ingestAppeals"], json!({"created": 0, "updated": 0, "unchanged": 1}));
 }
