@@ -33,6 +33,8 @@ use crate::error::AppResult;
 const STATE: &str = "appeals";
 /// Appeals read per statement by a rebuild.
 const REBUILD_BATCH: u64 = 10_000;
+/// Appeals between two progress lines of a rebuild or a verify.
+const PROGRESS_EVERY: usize = 200_000;
 /// Ledger rows per INSERT (18 parameters a row stays under SQLite's limit).
 const INSERT_CHUNK: usize = 1_000;
 
@@ -685,6 +687,7 @@ async fn from_appeals(conn: &impl ConnectionTrait, tz: chrono_tz::Tz) -> AppResu
     }
     let mut ledger = Ledger::default();
     let mut last = 0_i64;
+    let mut read = 0_usize;
     loop {
         let rows = appeal::Entity::find()
             .select_only()
@@ -701,6 +704,12 @@ async fn from_appeals(conn: &impl ConnectionTrait, tz: chrono_tz::Tz) -> AppResu
             ledger.add(&r.facts, tz, 1);
         }
         last = end;
+        read += rows.len();
+        // Minutes on millions of appeals (a rebuild at the first start of a new version, a
+        // verify): say how far it is.
+        if read % PROGRESS_EVERY < rows.len() {
+            tracing::info!(appeals = read, "read the appeals for the rollups");
+        }
     }
     ledger.prune();
     Ok(ledger)
@@ -939,10 +948,12 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     let ledger = from_appeals(&txn, tz).await?;
     let rows = i64::try_from(ledger.stats.len() + ledger.due.len() + ledger.response.len() + ledger.open.len())
         .unwrap_or(i64::MAX);
+    tracing::info!(rows, "writing the rollups");
     ledger.write_as(&txn, true).await?;
     // The other facts derived from more than one appeal: the conflict flags.
+    tracing::info!("recomputing the conflict facts");
     let flagged = super::conflict_facts::refresh_all(&txn).await?;
-    tracing::debug!(flagged, "recomputed the conflict facts");
+    tracing::info!(flagged, "recomputed the conflict facts");
     save_state(&txn, tz, rows, Utc::now()).await?;
     txn.commit().await?;
     tidy(db).await;
