@@ -8,8 +8,9 @@
 //! week of the million-row demo is 19,000 rows, and placing them was a fifth of the memo's
 //! server time).
 //!
-//! Backfill: the cell of every appeal with coordinates, in batches by id. Rewriting the rows
-//! leaves their old versions behind on PostgreSQL until the next `VACUUM`.
+//! Backfill: the cell of every appeal with coordinates, in batches by id, in the migration's
+//! one transaction on both backends. Rewriting the rows leaves their old versions behind on
+//! PostgreSQL until the next `VACUUM`.
 
 use sea_orm_migration::sea_orm::{DatabaseBackend, Statement, Value};
 use sea_orm_migration::{prelude::*, schema::*};
@@ -29,6 +30,13 @@ fn cell(lat: f64, lon: f64) -> Option<i64> {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// In one transaction on SQLite too (sea-orm's default there is none): a process killed
+    /// during the backfill must leave neither the column nor half the cells, or the next
+    /// start would fail adding the column again.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         m.alter_table(Table::alter().table("appeals").add_column(big_integer_null("h3_cell")).take()).await?;
         let db = m.get_connection();

@@ -416,18 +416,23 @@ pub async fn refresh_groups(
 /// Appeals per statement of [`refresh_all`].
 const REBUILD_CHUNK: i64 = 50_000;
 
+/// The greatest appeal id, the end of the chunks of [`differences`] and [`refresh_all`].
+async fn max_id(conn: &impl ConnectionTrait) -> AppResult<Option<i64>> {
+    Ok(conn
+        .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT MAX(id) AS m FROM appeals"))
+        .await?
+        .map(|r| r.try_get::<Option<i64>>("", "m"))
+        .transpose()?
+        .flatten())
+}
+
 /// Where the stored facts differ from the rule ([`computed`]), every appeal in chunks of
 /// ids as [`refresh_all`] reads them: one line per appeal, in id order (empty: they agree).
 ///
 /// # Errors
 /// On a database failure.
 pub async fn differences(conn: &impl ConnectionTrait) -> AppResult<Vec<String>> {
-    let max: Option<i64> = conn
-        .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT MAX(id) AS m FROM appeals"))
-        .await?
-        .map(|r| r.try_get::<Option<i64>>("", "m"))
-        .transpose()?
-        .flatten();
+    let max = max_id(conn).await?;
     // Only the two stored facts: a repeated reopening is read from `reopen_count` by both.
     let of = |rows: Vec<Flagged>| -> BTreeMap<i64, Vec<ConflictFlag>> {
         rows.into_iter()
@@ -468,12 +473,7 @@ pub async fn differences(conn: &impl ConnectionTrait) -> AppResult<Vec<String>> 
 pub async fn refresh_all(conn: &impl ConnectionTrait) -> AppResult<u64> {
     conn.execute_unprepared("UPDATE appeals SET author_repeat = FALSE WHERE author_repeat").await?;
     conn.execute_unprepared("UPDATE appeals SET escalation = FALSE WHERE escalation").await?;
-    let max: Option<i64> = conn
-        .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT MAX(id) AS m FROM appeals"))
-        .await?
-        .map(|r| r.try_get::<Option<i64>>("", "m"))
-        .transpose()?
-        .flatten();
+    let max = max_id(conn).await?;
     let mut flagged = 0;
     let mut from = 0;
     while from <= max.unwrap_or(0) {

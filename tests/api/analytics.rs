@@ -1127,6 +1127,30 @@ async fn problem_points_follow_the_stored_cells_and_the_memo_names_the_first_fiv
         row.await.unwrap().unwrap().try_get::<i64>("", "n").unwrap()
     };
     let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    // A backfill that fails half-way (here a trigger refuses the last appeal's update, as a
+    // killed process or a full disk would stop it) leaves nothing: no column, so the next
+    // run adds it again and succeeds.
+    let run = |sql: String| async move { sea_orm::ConnectionTrait::execute_unprepared(db, &sql).await.unwrap() };
+    let last = appeals.last().unwrap().0.clone();
+    if postgres {
+        run(format!(
+            "CREATE FUNCTION refuse_cell() RETURNS trigger AS $$ BEGIN IF NEW.id = {last} THEN \
+             RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$ LANGUAGE plpgsql"
+        ))
+        .await;
+        run("CREATE TRIGGER refuse_cell BEFORE UPDATE ON appeals FOR EACH ROW EXECUTE FUNCTION refuse_cell()".into())
+            .await;
+    } else {
+        run(format!(
+            "CREATE TRIGGER refuse_cell BEFORE UPDATE ON appeals WHEN NEW.id = {last} \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END"
+        ))
+        .await;
+    }
+    assert!(mcu::db::migrate(db).await.is_err(), "the refused update fails the migration");
+    let column = sea_orm::Statement::from_string(db.get_database_backend(), "SELECT h3_cell FROM appeals");
+    assert!(sea_orm::ConnectionTrait::query_one_raw(db, column).await.is_err(), "the column was not left behind");
+    run(if postgres { "DROP TRIGGER refuse_cell ON appeals" } else { "DROP TRIGGER refuse_cell" }.into()).await;
     let before = if postgres { vacuums().await } else { 0 };
     mcu::db::migrate(db).await.unwrap();
     if postgres {
