@@ -160,6 +160,30 @@ impl TryFrom<appeal::Model> for Appeal {
     }
 }
 
+/// The rollup facts of a record as the database will hold them once it is written (instants
+/// at the stored precision): what an insert would otherwise return and decode again.
+fn facts_of<Id: RecordId>(a: &Appeal<Id>) -> Facts {
+    let at = crate::domain::stored_instant;
+    Facts {
+        received_at: at(a.received_at),
+        channel: a.channel.as_str().to_string(),
+        kind: a.kind.as_str().to_string(),
+        status: a.status.as_str().to_string(),
+        category_id: a.category_id.map(|c| c.0),
+        territory_id: a.territory_id.map(|t| t.0),
+        recipient_id: a.recipient_id.map(|r| r.0),
+        duplicate_of_id: a.duplicate_of_id.map(|d| d.0),
+        due_at: at(a.due_at),
+        due_soon_at: at(a.due_soon_at),
+        resolved_at: a.resolved_at.map(at),
+        first_answered_at: a.first_answer.map(|f| at(f.answered_at)),
+        first_due_at: a.first_answer.map(|f| at(f.due_at)),
+        first_completeness: a.first_answer.and_then(|f| f.completeness).map(|c| c.as_str().to_string()),
+        first_satisfied: a.first_answer.and_then(|f| f.satisfied),
+        reopen_count: a.reopen_count,
+    }
+}
+
 impl From<Appeal> for appeal::Model {
     /// The row of a typed record (for views that show rows, such as the GraphQL `Appeal`).
     fn from(a: Appeal) -> Self {
@@ -738,6 +762,13 @@ pub struct BatchStamp<'a> {
     pub announce: bool,
 }
 
+/// An appeal's id and number, as a bulk insert returns them.
+#[derive(sea_orm::FromQueryResult)]
+struct NumberedId {
+    id: i64,
+    number: String,
+}
+
 /// Stores new appeals in multi-row statements of at most `max` rows (see
 /// [`crate::db::insert_rows`]) and records them: the rollup ledger, one history entry each,
 /// one audit entry for the batch. Returns their ids, in the order of `arrivals`.
@@ -773,21 +804,33 @@ pub async fn insert_many(
     if !joining.is_empty() {
         conflict_facts::lock(txn).await?;
     }
+    let mut facts = Vec::with_capacity(arrivals.len());
     for mut a in arrivals {
         a.appeal.keep_first_answer();
         if a.appeal.answered_at.is_some() {
             answers.insert(a.appeal.number.clone(), a.appeal.clone());
         }
         rows.push(row(&a.appeal, None));
+        facts.push(facts_of(&a.appeal));
         numbers.push(a.appeal.number.clone());
         events.insert(a.appeal.number, (a.at, a.event));
     }
-    let mut inserted: Vec<rollup::Inserted> =
-        crate::db::insert_rows_returning(txn, rows, max, &rollup::inserted_columns()).await?;
+    // The insert returns the ids only; the facts are those just written.
+    let returned: Vec<NumberedId> =
+        crate::db::insert_rows_returning(txn, rows, max, &[appeal::Column::Id, appeal::Column::Number]).await?;
+    let mut ids_of: HashMap<String, i64> = returned.into_iter().map(|r| (r.number, r.id)).collect();
     // In the arrivals' order (callers pair the ids with their items), whatever order
     // `RETURNING` gave them in.
-    let position: HashMap<&str, usize> = numbers.iter().enumerate().map(|(i, n)| (n.as_str(), i)).collect();
-    inserted.sort_by_key(|i| position.get(i.number.as_str()).copied().unwrap_or(usize::MAX));
+    let inserted: Vec<rollup::Inserted> = numbers
+        .into_iter()
+        .zip(facts)
+        .map(|(number, facts)| {
+            let id = ids_of
+                .remove(&number)
+                .ok_or_else(|| AppError::internal("the insert did not return every new appeal"))?;
+            Ok(rollup::Inserted { id, number, facts })
+        })
+        .collect::<AppResult<_>>()?;
     rollup::record_inserted(txn, tz, &inserted).await?;
     let ids: Vec<AppealId> = inserted.iter().map(|i| AppealId(i.id)).collect();
     search::index_new(txn, &inserted.iter().map(|i| i.id).collect::<Vec<_>>()).await?;
@@ -898,6 +941,18 @@ mod tests {
             updated_at: t,
             anonymised_at: Some(t),
         }
+    }
+
+    #[test]
+    fn the_facts_of_a_new_record_are_those_its_row_is_read_back_with() {
+        use chrono::Timelike;
+        let a = sample();
+        assert_eq!(facts_of(&a), Facts::from(&appeal::Model::from(a.clone())));
+        let unanswered = Appeal { first_answer: None, resolved_at: None, duplicate_of_id: None, ..a.clone() };
+        assert_eq!(facts_of(&unanswered), Facts::from(&appeal::Model::from(unanswered.clone())));
+        // Instants as the database keeps them: whole microseconds.
+        let fine = Appeal { received_at: a.received_at.with_nanosecond(123_456_789).unwrap(), ..a };
+        assert_eq!(facts_of(&fine).received_at.nanosecond(), 123_456_000);
     }
 
     #[test]
