@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Ingestion throughput: sends BATCHES batches of 1,000 new items through ingestAppeals
-and reports items per second (standard library only).
+and reports items per second (standard library only). SENDERS (default 1) calls are in
+flight at once, as from that many feeds.
 
     python3 bench/ingest.py http://127.0.0.1:18090 mcu_... [BATCHES] [RUN_ID]
+    SENDERS=2 python3 bench/ingest.py http://127.0.0.1:18090 mcu_...
 """
+import concurrent.futures
 import datetime
 import json
+import os
 import sys
 import time
 import urllib.request
@@ -42,9 +46,9 @@ def main() -> None:
             for i in range(1000)
         ]
         bodies.append(json.dumps({"query": MUTATION, "variables": {"i": items}}).encode())
-    created = 0
-    started = time.perf_counter()
-    for body in bodies:
+    senders = int(os.environ.get("SENDERS", "1"))
+
+    def send(body: bytes) -> int:
         req = urllib.request.Request(
             base_url + "/graphql",
             data=body,
@@ -55,9 +59,13 @@ def main() -> None:
         result = data["data"]["ingestAppeals"]
         if result["rejected"]:
             raise SystemExit(f"rejected items: {result['rejected'][:3]}")
-        created += result["created"]
+        return result["created"]
+
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(senders) as pool:
+        created = sum(pool.map(send, bodies))
     elapsed = time.perf_counter() - started
-    print(f"ingested {created} items in {elapsed:.1f} s: {created / elapsed:.0f} items/s")
+    print(f"ingested {created} items in {elapsed:.1f} s: {created / elapsed:.0f} items/s ({senders} sender(s))")
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@
 #
 #   bash bench/ingest.sh            # 100 batches
 #   BATCHES=20 MCU_BIN=target/release/mcu bash bench/ingest.sh
+#   SENDERS=2 bash bench/ingest.sh   # two calls in flight at once, as from two feeds
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

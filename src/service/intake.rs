@@ -831,19 +831,23 @@ async fn insert_batch(
     for p in batch {
         suggestions.push(suggestion(state, p).await);
     }
-    let txn = crate::db::begin_write(&state.writer).await?;
-    let first = store::reserve_numbers(&txn, year, batch.len() as i64).await?;
-    let arrivals: Vec<Arrival> = batch
+    // The records are made before the transaction: it holds the year's number counter from
+    // its first statement to its commit, and another call waits for it that long.
+    let mut arrivals: Vec<Arrival> = batch
         .iter()
         .zip(suggestions)
-        .enumerate()
-        .map(|(i, (p, s))| {
-            let appeal = new_appeal(p, terms, store::format_number(year, first + i as i64), now, s);
+        .map(|(p, s)| {
+            let appeal = new_appeal(p, terms, String::new(), now, s);
             let payload = p.item.url.clone().map_or(Payload::None, |url| Payload::Ingested { url });
             let event = Event { action: "ingestAppeal", from: None, to: Some(appeal.status), comment: None, payload };
             Arrival { appeal, at: now, event }
         })
         .collect();
+    let txn = crate::db::begin_write(&state.writer).await?;
+    let first = store::reserve_numbers(&txn, year, batch.len() as i64).await?;
+    for (i, a) in arrivals.iter_mut().enumerate() {
+        a.appeal.number = store::format_number(year, first + i as i64);
+    }
     let actor = caller.principal.label();
     let audit = audit::actor(caller);
     let stamp = BatchStamp { at: now, actor: &actor, audit: &audit, action: "ingestAppeals", announce: true };
