@@ -9,6 +9,7 @@
 #   BATCHES=20 MCU_BIN=target/release/mcu bash bench/ingest.sh
 #   SENDERS=2 bash bench/ingest.sh   # two calls in flight at once, as from two feeds
 #   BACKEND=sqlite bash bench/ingest.sh   # into a fresh SQLite file instead
+#   SSLMODE=require bash bench/ingest.sh  # the server talks to PostgreSQL over TLS
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,7 +21,7 @@ if [ "${BACKEND:-postgres}" = sqlite ]; then
   SQLITE_DIR=$(mktemp -d)
   export DATABASE_URL="sqlite://$SQLITE_DIR/mcu.db?mode=rwc"
 else
-  export DATABASE_URL="${PG_ADMIN%/*}/$DB?sslmode=disable"
+  export DATABASE_URL="${PG_ADMIN%/*}/$DB?sslmode=${SSLMODE:-disable}"
 fi
 export MCU_JWT_SECRET="${MCU_JWT_SECRET:-bench-secret-that-is-long-enough-0123456789}"
 export MCU_BIND="127.0.0.1:$PORT" MCU_LOG_FORMAT=json RUST_LOG="${RUST_LOG:-warn}"
