@@ -160,30 +160,6 @@ impl TryFrom<appeal::Model> for Appeal {
     }
 }
 
-/// The rollup facts of a record as the database will hold them once it is written (instants
-/// at the stored precision): what an insert would otherwise return and decode again.
-fn facts_of<Id: RecordId>(a: &Appeal<Id>) -> Facts {
-    let at = crate::domain::stored_instant;
-    Facts {
-        received_at: at(a.received_at),
-        channel: a.channel.as_str().to_string(),
-        kind: a.kind.as_str().to_string(),
-        status: a.status.as_str().to_string(),
-        category_id: a.category_id.map(|c| c.0),
-        territory_id: a.territory_id.map(|t| t.0),
-        recipient_id: a.recipient_id.map(|r| r.0),
-        duplicate_of_id: a.duplicate_of_id.map(|d| d.0),
-        due_at: at(a.due_at),
-        due_soon_at: at(a.due_soon_at),
-        resolved_at: a.resolved_at.map(at),
-        first_answered_at: a.first_answer.map(|f| at(f.answered_at)),
-        first_due_at: a.first_answer.map(|f| at(f.due_at)),
-        first_completeness: a.first_answer.and_then(|f| f.completeness).map(|c| c.as_str().to_string()),
-        first_satisfied: a.first_answer.and_then(|f| f.satisfied),
-        reopen_count: a.reopen_count,
-    }
-}
-
 impl From<Appeal> for appeal::Model {
     /// The row of a typed record (for views that show rows, such as the GraphQL `Appeal`).
     fn from(a: Appeal) -> Self {
@@ -343,10 +319,13 @@ impl Placed for appeal::Model {
     }
 }
 
+/// The rollup facts of a record as the database holds them once it is written (instants at
+/// the stored precision), so a batch insert need not return and decode them again.
 impl<Id: RecordId> From<&Appeal<Id>> for Facts {
     fn from(a: &Appeal<Id>) -> Self {
+        let at = crate::domain::stored_instant;
         Self {
-            received_at: a.received_at,
+            received_at: at(a.received_at),
             channel: a.channel.as_str().to_string(),
             kind: a.kind.as_str().to_string(),
             status: a.status.as_str().to_string(),
@@ -354,11 +333,11 @@ impl<Id: RecordId> From<&Appeal<Id>> for Facts {
             territory_id: a.territory_id.map(|t| t.0),
             recipient_id: a.recipient_id.map(|r| r.0),
             duplicate_of_id: a.duplicate_of_id.map(|d| d.0),
-            due_at: a.due_at,
-            due_soon_at: a.due_soon_at,
-            resolved_at: a.resolved_at,
-            first_answered_at: a.first_answer.map(|f| f.answered_at),
-            first_due_at: a.first_answer.map(|f| f.due_at),
+            due_at: at(a.due_at),
+            due_soon_at: at(a.due_soon_at),
+            resolved_at: a.resolved_at.map(at),
+            first_answered_at: a.first_answer.map(|f| at(f.answered_at)),
+            first_due_at: a.first_answer.map(|f| at(f.due_at)),
             first_completeness: a.first_answer.and_then(|f| f.completeness).map(|c| c.as_str().to_string()),
             first_satisfied: a.first_answer.and_then(|f| f.satisfied),
             reopen_count: a.reopen_count,
@@ -811,7 +790,7 @@ pub async fn insert_many(
             answers.insert(a.appeal.number.clone(), a.appeal.clone());
         }
         rows.push(row(&a.appeal, None));
-        facts.push(facts_of(&a.appeal));
+        facts.push(Facts::from(&a.appeal));
         numbers.push(a.appeal.number.clone());
         events.insert(a.appeal.number, (a.at, a.event));
     }
@@ -947,12 +926,12 @@ mod tests {
     fn the_facts_of_a_new_record_are_those_its_row_is_read_back_with() {
         use chrono::Timelike;
         let a = sample();
-        assert_eq!(facts_of(&a), Facts::from(&appeal::Model::from(a.clone())));
+        assert_eq!(Facts::from(&a), Facts::from(&appeal::Model::from(a.clone())));
         let unanswered = Appeal { first_answer: None, resolved_at: None, duplicate_of_id: None, ..a.clone() };
-        assert_eq!(facts_of(&unanswered), Facts::from(&appeal::Model::from(unanswered.clone())));
+        assert_eq!(Facts::from(&unanswered), Facts::from(&appeal::Model::from(unanswered.clone())));
         // Instants as the database keeps them: whole microseconds.
         let fine = Appeal { received_at: a.received_at.with_nanosecond(123_456_789).unwrap(), ..a };
-        assert_eq!(facts_of(&fine).received_at.nanosecond(), 123_456_000);
+        assert_eq!(Facts::from(&fine).received_at.nanosecond(), 123_456_000);
     }
 
     #[test]
