@@ -913,9 +913,12 @@ pub async fn ingest(
     // transaction writes each page it touched once (to SQLite's WAL), and appeals received
     // over a year touch pages all over the indexes, so 300-row transactions wrote most pages
     // three times over (a ПОС import into SQLite: 3,278 → 5,178 rows/s).
-    // On SQLite the whole call is one transaction (an import hands over 10,000 rows at a
-    // time, see `imports::chunk`); on PostgreSQL at most `MAX_ITEMS` rows each.
-    let per_transaction = if state.settings.is_sqlite() { fresh.len().max(1) } else { MAX_ITEMS };
+    // The whole call is one transaction (an API call brings at most `MAX_ITEMS`, an import
+    // hands over `imports::CHUNK` rows at a time); only a call from elsewhere is cut at
+    // `MAX_ITEMS` on PostgreSQL, where a transaction holds the year's number counter, and
+    // with it every other writer of new appeals, until it commits.
+    let per_transaction =
+        if state.settings.is_sqlite() || opts.report.is_some() { fresh.len().max(1) } else { MAX_ITEMS };
     for part in fresh.chunks(per_transaction) {
         match insert_batch(state, caller, part, &terms, now, opts.report).await {
             Ok(n) => out.created += n,
