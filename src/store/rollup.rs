@@ -1058,14 +1058,15 @@ fn placeholders(backend: DatabaseBackend, from: usize, n: usize) -> Vec<String> 
     (from..from + n).map(|i| if backend == DatabaseBackend::Postgres { format!("${i}") } else { "?".into() }).collect()
 }
 
-/// Chunks a probe of the partial index returns at once: two batches of day buckets, so a
-/// fold of a year's days costs a dozen probes rather than a round trip per chunk (an import
-/// of 100,000 appeals left about 3,000 chunks).
+/// Chunks one probe finds: two batches of day buckets, so a fold of a year's days costs a
+/// dozen round trips rather than one a chunk (an import of 100,000 appeals left about 3,000).
 const PROBE: u64 = 64;
 
 /// The next chunks after `after` (in index order) that hold an unfolded row, at most
-/// [`PROBE`]: one walk of the partial index, which reads only unfolded rows, the rows the
-/// fold moves anyway.
+/// [`PROBE`], in one statement. On PostgreSQL a recursive walk that takes one step of the
+/// partial index per chunk (as the probe of one chunk did), so the statement's work does not
+/// grow with the rows a chunk holds; on SQLite, whose ledgers are a small city's, the
+/// distinct keys of the index, which reads the unfolded rows of those chunks.
 async fn next_chunks(conn: &impl ConnectionTrait, t: &Table, after: Option<&Chunk>) -> AppResult<Vec<Chunk>> {
     let backend = conn.get_database_backend();
     let cols = t.chunk.join(", ");
@@ -1073,7 +1074,20 @@ async fn next_chunks(conn: &impl ConnectionTrait, t: &Table, after: Option<&Chun
         Some(c) => (format!("AND ({cols}) > ({})", placeholders(backend, 1, t.chunk.len()).join(", ")), c.values()),
         None => (String::new(), Vec::new()),
     };
-    let sql = format!("SELECT DISTINCT {cols} FROM {} WHERE NOT folded {cond} ORDER BY {cols} LIMIT {PROBE}", t.name);
+    let table = t.name;
+    let sql = if backend == DatabaseBackend::Postgres {
+        let previous = t.chunk.iter().map(|c| format!("p.{c}")).collect::<Vec<_>>().join(", ");
+        format!(
+            "WITH RECURSIVE probe AS (\
+             (SELECT 1 AS n, {cols} FROM {table} WHERE NOT folded {cond} ORDER BY {cols} LIMIT 1) \
+             UNION ALL \
+             (SELECT p.n + 1, x.* FROM probe p CROSS JOIN LATERAL (SELECT {cols} FROM {table} \
+             WHERE NOT folded AND ({cols}) > ({previous}) ORDER BY {cols} LIMIT 1) x WHERE p.n < {PROBE})) \
+             SELECT {cols} FROM probe ORDER BY n"
+        )
+    } else {
+        format!("SELECT DISTINCT {cols} FROM {table} WHERE NOT folded {cond} ORDER BY {cols} LIMIT {PROBE}")
+    };
     let rows = conn.query_all_raw(sea_orm::Statement::from_sql_and_values(backend, sql, values)).await?;
     rows.into_iter()
         .map(|r| {
