@@ -91,6 +91,17 @@ async fn a_pos_export_imported_twice_creates_once_and_reports_bad_rows() {
         .map(|e| (e["row"].as_i64().unwrap(), e["field"].as_str().unwrap_or("")))
         .collect();
     assert_eq!(errors, [(4, "Дата поступления"), (6, "Подкатегория")], "{report}");
+    {
+        // The import ended with PostgreSQL's statistics of the table it grew (`reltuples` is
+        // -1 until a table is first analyzed).
+        use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
+        let db = &app.state.db;
+        if db.get_database_backend() == DatabaseBackend::Postgres {
+            let sql = "SELECT CAST(reltuples AS BIGINT) AS n FROM pg_class WHERE oid = 'appeals'::regclass";
+            let row = db.query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql)).await.unwrap().unwrap();
+            assert_eq!(row.try_get::<i64>("", "n").unwrap(), 2);
+        }
+    }
 
     let again = upload(&app, Some(&coordinator), "pos.xlsx", sample(), "POS_XLSX", false).await;
     assert_eq!(again["data"]["importAppeals"]["unchanged"], 2, "{again}");
