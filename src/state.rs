@@ -18,22 +18,23 @@ use crate::entity::{category, recipient, territory};
 pub struct Clock {
     /// Offset from the system clock in milliseconds (0 in production).
     offset_ms: Arc<AtomicI64>,
-    /// A frozen instant in milliseconds since the epoch, or `i64::MIN` when running.
-    frozen_ms: Arc<AtomicI64>,
+    /// A frozen instant in microseconds since the epoch (the stored precision, so a test may
+    /// stop the clock at an instant read from the database), or `i64::MIN` when running.
+    frozen_us: Arc<AtomicI64>,
 }
 
 impl Default for Clock {
     fn default() -> Self {
-        Self { offset_ms: Arc::default(), frozen_ms: Arc::new(AtomicI64::new(i64::MIN)) }
+        Self { offset_ms: Arc::default(), frozen_us: Arc::new(AtomicI64::new(i64::MIN)) }
     }
 }
 
 impl Clock {
     /// The current instant, in microseconds (see [`crate::domain::stored_instant`]).
     pub fn now(&self) -> DateTime<Utc> {
-        let frozen = self.frozen_ms.load(Ordering::Relaxed);
+        let frozen = self.frozen_us.load(Ordering::Relaxed);
         if frozen != i64::MIN {
-            return DateTime::from_timestamp_millis(frozen).unwrap_or_default();
+            return DateTime::from_timestamp_micros(frozen).unwrap_or_default();
         }
         crate::domain::stored_instant(
             Utc::now() + chrono::Duration::milliseconds(self.offset_ms.load(Ordering::Relaxed)),
@@ -44,12 +45,14 @@ impl Clock {
     pub fn advance(&self, by: chrono::Duration) {
         let ms = by.num_milliseconds();
         self.offset_ms.fetch_add(ms, Ordering::Relaxed);
-        let _ = self.frozen_ms.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |f| (f != i64::MIN).then(|| f + ms));
+        let _ = self
+            .frozen_us
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |f| (f != i64::MIN).then(|| f + ms * 1000));
     }
 
     /// Stops this clock at `at` (for tests that compare exact instants).
     pub fn freeze_at(&self, at: DateTime<Utc>) {
-        self.frozen_ms.store(at.timestamp_millis(), Ordering::Relaxed);
+        self.frozen_us.store(crate::domain::stored_instant(at).timestamp_micros(), Ordering::Relaxed);
     }
 }
 
@@ -488,6 +491,22 @@ impl ReferenceCache {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// A frozen clock reads back the instant it was stopped at, to the stored microsecond (an
+    /// instant read from the database is "now" exactly, not the millisecond before it), and
+    /// moves by what it is advanced.
+    #[test]
+    fn a_frozen_clock_keeps_the_microseconds_of_its_instant() {
+        let clock = Clock::default();
+        let at = DateTime::parse_from_rfc3339("2026-06-26T08:17:40.615321+00:00").unwrap().with_timezone(&Utc);
+        clock.freeze_at(at);
+        assert_eq!(clock.now(), at);
+        clock.advance(chrono::Duration::milliseconds(1));
+        assert_eq!(clock.now(), at + chrono::Duration::milliseconds(1));
+        // Nanoseconds the database cannot hold are dropped, as in the running clock.
+        clock.freeze_at(at + chrono::Duration::nanoseconds(999));
+        assert_eq!(clock.now(), at);
+    }
 
     /// A burst of ten calls 100 ms apart: a fold at its start, at most one a second during
     /// it, and the last fold reads after the last call committed.
