@@ -28,26 +28,46 @@ const SQLITE_YIELD: Duration = Duration::from_millis(150);
 /// The PostgreSQL channel of dispatched outbox ids.
 pub const CHANNEL: &str = "mcu_outbox";
 
-/// Rows this process dispatches on PostgreSQL before it vacuums the outbox (once the backlog
-/// is drained). Each dispatched row leaves a dead version behind, and the idle dispatcher's
+/// Rows this process dispatched (or pruned) on PostgreSQL before it vacuums the outbox once
+/// it is idle. Each dispatched row leaves a dead version behind, and the idle dispatcher's
 /// look for pending rows (every interval, on every replica) reads them all until a vacuum
 /// removes them: on a database whose autovacuum is off (as on the CI machines here), 81,000
 /// dispatched rows made that look cost 16 ms each time instead of a few microseconds.
 pub const VACUUM_AFTER: u64 = 10_000;
+/// Rows dispatched after which the outbox is vacuumed even though the dispatcher was never
+/// idle (a steady stream of changes): the dead versions stay bounded.
+pub const VACUUM_BUSY_AFTER: u64 = 10 * VACUUM_AFTER;
+/// How long a dispatched row is kept. Nothing reads it after its announcement (another
+/// process's listener reads it by id at once; webhook deliveries and notifications are rows
+/// of their own, with copies of what they send), so older ones are deleted: without that
+/// the outbox grew by every change ever made.
+pub const KEEP_DISPATCHED: chrono::Duration = chrono::Duration::days(1);
+/// Time between two prunes of a process.
+const PRUNE_EVERY: Duration = Duration::from_hours(1);
+/// Rows deleted per statement by a prune.
+const PRUNE_CHUNK: u64 = 10_000;
 
 /// Runs passes until the process stops: after each interval, or sooner when this process
-/// committed an outbox row, and at once again while a full batch was found. On PostgreSQL
-/// it vacuums the outbox after its first pass (what earlier processes dispatched: an idle
-/// server on a database with 81,000 dispatched rows spent 6% of a core on its looks) and
-/// after each [`VACUUM_AFTER`] rows it dispatched.
+/// committed an outbox row, and at once again while a full batch was found.
+///
+/// Housekeeping waits until the dispatcher is idle (woken by its interval, nothing pending),
+/// so a bulk load (an ingestion burst, an import beside the server) is not slowed by it:
+/// then, at most once every [`PRUNE_EVERY`], the rows dispatched more than
+/// [`KEEP_DISPATCHED`] ago are deleted ([`prune`]); and on PostgreSQL the outbox is vacuumed
+/// after the first idle pass (what earlier processes dispatched: an idle server on a database
+/// with 81,000 dispatched rows spent 6% of a core on its looks) and once [`VACUUM_AFTER`]
+/// rows were dispatched or pruned since the last vacuum; or, never idle, after
+/// [`VACUUM_BUSY_AFTER`].
 pub async fn run(state: AppState) {
     let mut since_vacuum = VACUUM_AFTER;
+    let mut next_prune = tokio::time::Instant::now();
     loop {
-        tokio::select! {
-            () = tokio::time::sleep(state.settings.dispatch_interval) => {}
-            () = state.announcements.woken() => {}
-        }
+        let timer = tokio::select! {
+            () = tokio::time::sleep(state.settings.dispatch_interval) => true,
+            () = state.announcements.woken() => false,
+        };
         let sqlite = state.writer.get_database_backend() == DatabaseBackend::Sqlite;
+        let mut idle = false;
         loop {
             match pass(&state).await {
                 Ok(n) if n as u64 == BATCH => {
@@ -58,6 +78,7 @@ pub async fn run(state: AppState) {
                 }
                 Ok(n) => {
                     since_vacuum += n as u64;
+                    idle = timer && n == 0;
                     break;
                 }
                 Err(e) => {
@@ -66,7 +87,19 @@ pub async fn run(state: AppState) {
                 }
             }
         }
-        if !sqlite && since_vacuum >= VACUUM_AFTER {
+        if idle && tokio::time::Instant::now() >= next_prune {
+            next_prune = tokio::time::Instant::now() + PRUNE_EVERY;
+            match prune(&state).await {
+                Ok(n) => {
+                    since_vacuum += n;
+                    if n > 0 {
+                        tracing::info!(rows = n, "pruned dispatched outbox rows");
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e.message(), "could not prune the outbox"),
+            }
+        }
+        if !sqlite && ((idle && since_vacuum >= VACUUM_AFTER) || since_vacuum >= VACUUM_BUSY_AFTER) {
             since_vacuum = 0;
             // Beside the dispatching, on a connection of its own without the statement timeout.
             let db = state.db.clone();
@@ -75,6 +108,24 @@ pub async fn run(state: AppState) {
                     tracing::warn!(error = %e, "could not vacuum the outbox");
                 }
             });
+        }
+    }
+}
+
+/// Deletes the outbox rows dispatched more than [`KEEP_DISPATCHED`] before the clock's now,
+/// [`PRUNE_CHUNK`] per statement (each its own transaction, so the writer is never held
+/// long). Pending rows and recently dispatched ones stay. Returns how many were deleted.
+///
+/// # Errors
+/// On a database failure (chunks deleted before it stay deleted).
+pub async fn prune(state: &AppState) -> AppResult<u64> {
+    let before = state.clock.now() - KEEP_DISPATCHED;
+    let mut total = 0;
+    loop {
+        let n = outbox::prune_dispatched(&state.writer, before, PRUNE_CHUNK).await?;
+        total += n;
+        if n < PRUNE_CHUNK {
+            return Ok(total);
         }
     }
 }

@@ -122,6 +122,24 @@ pub async fn claim_pending(
     Ok(rows)
 }
 
+/// Deletes up to `limit` rows dispatched before `before` (the walk of `ix_outbox_pending`
+/// over the dispatched instants). On PostgreSQL rows another process is deleting are skipped,
+/// not waited for. Returns how many were deleted.
+///
+/// # Errors
+/// On a database failure.
+pub async fn prune_dispatched(conn: &impl ConnectionTrait, before: DateTime<Utc>, limit: u64) -> AppResult<u64> {
+    let backend = conn.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE dispatched_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)"
+        }
+        _ => "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE dispatched_at < ? LIMIT ?)",
+    };
+    let stmt = Statement::from_sql_and_values(backend, sql, [before.into(), (limit as i64).into()]);
+    Ok(conn.execute_raw(stmt).await?.rows_affected())
+}
+
 /// Whether any row waits to be dispatched: a read, so an idle dispatcher does not take
 /// SQLite's write lock (an `UPDATE` takes it even when it matches nothing).
 ///

@@ -157,9 +157,9 @@ async fn a_periodic_job_is_led_by_one_process_at_a_time() {
 
 /// Each dispatched row leaves a dead version behind, which the idle dispatcher's look for
 /// pending rows reads until a vacuum removes it. Autovacuum may be off (it is on the CI
-/// machines here), so on PostgreSQL the server vacuums the outbox itself: once after it
-/// starts (what earlier processes dispatched), and after each backlog of `VACUUM_AFTER` rows
-/// it dispatched (SQLite keeps no dead versions).
+/// machines here), so on PostgreSQL the server vacuums the outbox itself once its dispatcher
+/// is idle: after it starts (what earlier processes dispatched), and after each backlog of
+/// `VACUUM_AFTER` rows it dispatched (SQLite keeps no dead versions).
 #[tokio::test]
 async fn a_dispatched_backlog_is_vacuumed_by_the_server() {
     use sea_orm::{ConnectionTrait, DbBackend, Statement};
@@ -209,4 +209,51 @@ async fn a_dispatched_backlog_is_vacuumed_by_the_server() {
     if postgres {
         wait_for(after_start, "after the dispatched backlog").await;
     }
+}
+
+/// A process deletes the outbox rows dispatched more than `KEEP_DISPATCHED` ago once its
+/// dispatcher is idle (the outbox grew by every change ever made); pending rows and those
+/// dispatched since stay, and a pending row is still dispatched.
+#[tokio::test]
+async fn an_idle_process_prunes_the_rows_dispatched_before_the_kept_day() {
+    use mcu::entity::outbox as row;
+    use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter};
+
+    let first = spawn_app().await;
+    let db = &first.state.db;
+    let now = first.state.clock.now();
+    let keep = mcu::jobs::dispatcher::KEEP_DISPATCHED;
+    let at = |dispatched: Option<chrono::DateTime<chrono::Utc>>, n: i64| {
+        let mut r =
+            outbox::row(Topic::RoadmapChanged, Subject::Roadmap(n), json!({ "n": n }).to_string(), now - keep * 2);
+        r.dispatched_at = Set(dispatched);
+        r
+    };
+    // More than a chunk of old rows, so the prune goes on after a full chunk.
+    let old: Vec<_> = (0..10_050).map(|n| at(Some(now - keep - chrono::Duration::minutes(1)), n)).collect();
+    let txn = mcu::db::begin_write(&first.state.writer).await.unwrap();
+    mcu::db::insert_rows(&txn, old, 1000).await.unwrap();
+    let recent = row::Entity::insert(at(Some(now - keep + chrono::Duration::minutes(1)), 1)).exec(&txn).await.unwrap();
+    let pending = row::Entity::insert(at(None, 2)).exec(&txn).await.unwrap();
+    txn.commit().await.unwrap();
+    let old_left =
+        || async { row::Entity::find().filter(row::Column::DispatchedAt.lt(now - keep)).all(db).await.unwrap().len() };
+    assert_eq!(old_left().await, 10_050);
+
+    // A process prunes at its first idle pass: the running one if it was not idle yet, else
+    // one that starts now (the running one waits its hour).
+    let second = first.second_process().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_mins(1);
+    while old_left().await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the old dispatched rows were not pruned");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let kept = |id: i64| async move { row::Entity::find_by_id(id).one(db).await.unwrap() };
+    assert!(kept(recent.last_insert_id).await.is_some(), "a row dispatched within the kept day was pruned");
+    let pending = kept(pending.last_insert_id).await.expect("a pending row was pruned");
+    // It was pending, so it is dispatched now (by either process), not before.
+    assert!(pending.dispatched_at.is_some_and(|d| d >= now), "{pending:?}");
+
+    // Called again, nothing is left to prune.
+    assert_eq!(mcu::jobs::dispatcher::prune(&second.state).await.unwrap(), 0);
 }
