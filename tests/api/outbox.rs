@@ -231,11 +231,14 @@ async fn an_idle_process_prunes_the_rows_dispatched_before_the_kept_day() {
     };
     // More than a chunk of old rows, so the prune goes on after a full chunk.
     let old: Vec<_> = (0..10_050).map(|n| at(Some(now - keep - chrono::Duration::minutes(1)), n)).collect();
+    // The old rows last: they hold the highest ids, which must not be given out again (an
+    // outbox id keys e-mail deliveries and notifications).
     let txn = mcu::db::begin_write(&first.state.writer).await.unwrap();
-    mcu::db::insert_rows(&txn, old, 1000).await.unwrap();
     let recent = row::Entity::insert(at(Some(now - keep + chrono::Duration::minutes(1)), 1)).exec(&txn).await.unwrap();
     let pending = row::Entity::insert(at(None, 2)).exec(&txn).await.unwrap();
+    mcu::db::insert_rows(&txn, old, 1000).await.unwrap();
     txn.commit().await.unwrap();
+    let highest = row::Entity::find().all(db).await.unwrap().iter().map(|r| r.id).max().unwrap();
     let old_left =
         || async { row::Entity::find().filter(row::Column::DispatchedAt.lt(now - keep)).all(db).await.unwrap().len() };
     assert_eq!(old_left().await, 10_050);
@@ -256,4 +259,7 @@ async fn an_idle_process_prunes_the_rows_dispatched_before_the_kept_day() {
 
     // Called again, nothing is left to prune.
     assert_eq!(mcu::jobs::dispatcher::prune(&second.state).await.unwrap(), 0);
+    // A new row gets an id never given before, though the highest ones were deleted.
+    let id = outbox::record(db, Topic::RoadmapChanged, Subject::Roadmap(3), &json!({}), now).await.unwrap();
+    assert!(id > highest, "outbox id {id} given again (highest before the prune {highest})");
 }
