@@ -726,16 +726,53 @@ fn list_page_statement(
             (0..n).map(|i| filtered_split(backend, refs, scope, f, tz, now, Some((col, i))).page_query(backend, p));
         return merged_statement(backend, runs, p);
     }
+    if let Some(runs) = receipt_bounded_runs(backend, f, tz, parts, p) {
+        return merged_statement(backend, runs, p);
+    }
     let q = parts.page_query(backend, p).select_only().columns(p.read_columns());
     page_statement(backend, &page_query(backend, q, p)?, p)
+}
+
+/// A page of a receipt period (`receivedFrom`) ordered by deadline or last change, read
+/// upwards, as two runs: the appeals whose key is at or after the period's first instant
+/// (the walk of `ix_appeals_due` / `ix_appeals_updated` starts there instead of at the
+/// earliest key of all, which belongs to appeals before the period: a month of a million
+/// appeals read most of the table for one page), and those whose key lies before it. An
+/// appeal received in the period with its key before the period's start has the key before
+/// its receipt, so the second run also says so, and the almost empty partial indexes of
+/// migration `m20270107_000001_before_receipt_indexes` answer it. Together exactly the rows
+/// of the one statement, in the same order. `None` for other pages.
+fn receipt_bounded_runs(
+    backend: sea_orm::DatabaseBackend,
+    f: &AppealFilter,
+    tz: chrono_tz::Tz,
+    parts: &Parts,
+    p: &PageRequest,
+) -> Option<[Select<appeal::Entity>; 2]> {
+    use appeal::Column as C;
+    let key = match p.order {
+        OrderField::DueAt => C::DueAt,
+        OrderField::UpdatedAt => C::UpdatedAt,
+        _ => return None,
+    };
+    // Read downwards, the walk starts at the latest key, and the bound does not help.
+    if p.descending != p.backward {
+        return None;
+    }
+    let from = local_midnight(tz, f.received_from?);
+    let q = parts.page_query(backend, p);
+    let before_receipt = Expr::col((appeal::Entity, key)).lt(Expr::col((appeal::Entity, C::ReceivedAt)));
+    Some([q.clone().filter(key.gte(from)), q.filter(before_receipt).filter(key.lt(from))])
 }
 
 /// `SELECT … FROM (run UNION ALL run …) ORDER BY … LIMIT n + 1` of the runs, each the page's
 /// own statement (its keyset, order and `LIMIT n + 1`) for one value: PostgreSQL reads each
 /// run from its index and merges them (Merge Append), about `n + 1` rows a value, where the
 /// single statement read every match and sorted. The same rows in the same order, with the
-/// same cursors. The runs differ only in the value written into them, so they share the
-/// bound cursor (`$1`… in every run).
+/// same cursors. On PostgreSQL the runs bind the same values in the same order (those of one
+/// filter differ only in the value written into them; those of [`receipt_bounded_runs`]
+/// bind the period's first instant at the same place), so they share `$1`…; on SQLite, whose
+/// placeholders are positional, each run binds its own.
 fn merged_statement(
     backend: sea_orm::DatabaseBackend,
     runs: impl IntoIterator<Item = Select<appeal::Entity>>,
@@ -749,8 +786,10 @@ fn merged_statement(
         let q = q.select_only().columns(cols.iter().copied());
         let run = page_statement(backend, &page_query(backend, q, p)?, p)?;
         let v = run.values.map(|v| v.0).unwrap_or_default();
-        match &values {
+        match &mut values {
             None => values = Some(v),
+            // SQLite's placeholders are positional: each run binds its own.
+            Some(all) if backend == sea_orm::DatabaseBackend::Sqlite => all.extend(v),
             Some(first) if *first != v => {
                 return Err(AppError::internal("the runs of a merged page bind different values"));
             }

@@ -386,3 +386,117 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
         }
     }
 }
+
+/// A page of a receipt period ordered by deadline or by last change is read from the
+/// period's first instant on, plus the appeals whose key lies before their receipt (a
+/// corrected receipt keeps a term the centre set; rows written outside the application):
+/// paged with cursors to the end, forward and backward, both directions, with and without
+/// another filter, every such shape lists exactly the appeals received in the period,
+/// sorted by the key and then the id, including those whose deadline or last change lies
+/// before the period's start (fails when the second run is left out).
+#[tokio::test]
+async fn a_receipt_period_by_deadline_or_last_change_pages_through_every_match_in_order() {
+    use mcu::entity::appeal;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
+    let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
+    app.set_now("2026-11-21T09:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let days = ["2026-11-10", "2026-11-16", "2026-11-17", "2026-11-18", "2026-11-19", "2026-11-20"];
+    let channels = ["POS", "EMAIL", "PHONE"];
+    for i in 0..36_usize {
+        // Created at several instants, so the last changes differ from the receipts.
+        app.set_now(&format!("2026-11-{}T{:02}:00:00+07:00", 20 + i % 2, 9 + i % 5));
+        let received = format!("{}T{:02}:30:00+07:00", days[i % days.len()], 8 + i % 7);
+        let input = json!({"kind": "MESSAGE", "channel": channels[i % 3], "text": format!("Обращение {i}"), "receivedAt": received});
+        app.appeal(&curator, input).await;
+    }
+    // Deadlines and last changes before the receipt, written outside the application: some
+    // received in the period with the key before its start, one before the period.
+    let all = appeal::Entity::find().all(&app.state.db).await.unwrap();
+    let early = |days_back: i64| chrono::Duration::days(days_back);
+    for (n, a) in all.iter().enumerate().filter(|(n, _)| n % 5 == 0) {
+        let mut m = a.clone().into_active_model();
+        if n % 2 == 0 {
+            m.due_at = Set(a.received_at - early(3 + n as i64 % 4));
+        } else {
+            m.updated_at = Set(a.received_at - early(2 + n as i64 % 3));
+        }
+        m.update(&app.state.db).await.unwrap();
+    }
+    let all = appeal::Entity::find().all(&app.state.db).await.unwrap();
+    let tz = app.state.settings.timezone;
+    let local_day = |a: &appeal::Model| a.received_at.with_timezone(&tz).date_naive().to_string();
+    let from = "2026-11-17";
+    let period_start = chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d")
+        .unwrap()
+        .and_hms_opt(0, 0, 0)
+        .unwrap()
+        .and_local_timezone(tz);
+    let period_start = period_start.unwrap().with_timezone(&chrono::Utc);
+    let in_period = all.iter().filter(|a| local_day(a).as_str() >= from);
+    assert!(in_period.clone().any(|a| a.due_at < period_start), "a deadline before the period's start");
+    assert!(in_period.clone().any(|a| a.updated_at < period_start), "a last change before the period's start");
+    let shapes = [
+        json!({"receivedFrom": from}),
+        json!({"receivedFrom": from, "receivedTo": "2026-11-19"}),
+        json!({"receivedFrom": from, "channel": ["POS", "PHONE"]}),
+    ];
+    const LIST: &str = "query($f:AppealFilter,$o:AppealOrder,$first:Int,$after:String,$last:Int,$before:String){ appeals(filter:$f, orderBy:$o, first:$first, after:$after, last:$last, before:$before) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    let ids = |page: &serde_json::Value| -> Vec<i64> {
+        page["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().parse().unwrap()).collect()
+    };
+    for filter in &shapes {
+        let matches = |a: &appeal::Model| {
+            let day = local_day(a);
+            let to_ok = filter.get("receivedTo").is_none_or(|t| day.as_str() <= t.as_str().unwrap());
+            let channel_ok = filter
+                .get("channel")
+                .is_none_or(|l| l.as_array().unwrap().iter().any(|x| x.as_str() == Some(&a.channel)));
+            day.as_str() >= from && to_ok && channel_ok
+        };
+        for field in ["DUE_AT", "UPDATED_AT"] {
+            for direction in ["ASC", "DESC"] {
+                let mut expected: Vec<&appeal::Model> = all.iter().filter(|a| matches(a)).collect();
+                expected.sort_by_key(|a| (if field == "DUE_AT" { a.due_at } else { a.updated_at }, a.id));
+                if direction == "DESC" {
+                    expected.reverse();
+                }
+                let expected: Vec<i64> = expected.iter().map(|a| a.id).collect();
+                assert!(expected.len() >= 10, "{filter} matches {}", expected.len());
+                let order = json!({"field": field, "direction": direction});
+                let what = format!("{filter} by {field} {direction}");
+                let (mut walked, mut after) = (Vec::new(), serde_json::Value::Null);
+                loop {
+                    let r = app
+                        .gql(Some(&curator), LIST, json!({"f": filter, "o": order, "first": 4, "after": after}))
+                        .await;
+                    let page = &r.data()["appeals"];
+                    walked.extend(ids(page));
+                    assert!(walked.len() <= expected.len(), "{what}: {walked:?}");
+                    if page["pageInfo"]["hasNextPage"] == false {
+                        break;
+                    }
+                    after = page["pageInfo"]["endCursor"].clone();
+                }
+                assert_eq!(walked, expected, "{what}, forward");
+                let (mut walked, mut before) = (Vec::new(), serde_json::Value::Null);
+                loop {
+                    let r = app
+                        .gql(Some(&curator), LIST, json!({"f": filter, "o": order, "last": 4, "before": before}))
+                        .await;
+                    let page = &r.data()["appeals"];
+                    let mut rows = ids(page);
+                    rows.extend(walked);
+                    walked = rows;
+                    assert!(walked.len() <= expected.len(), "{what}: {walked:?}");
+                    if page["pageInfo"]["hasPreviousPage"] == false {
+                        break;
+                    }
+                    before = page["pageInfo"]["startCursor"].clone();
+                }
+                assert_eq!(walked, expected, "{what}, backward");
+            }
+        }
+    }
+}
