@@ -3,7 +3,51 @@
 
 use serde_json::json;
 
-use crate::helpers::spawn_app_with;
+use crate::helpers::{TestApp, spawn_app_with};
+
+/// The ids of every page of the list with `filter` and `order`, `size` at a time: walked
+/// forward from the start with `after` cursors, and backward from the end with `before`
+/// cursors (put back in order). Fails when a walk reads more than `most` rows (a page
+/// repeated: the cursors do not advance).
+async fn walk_pages(
+    app: &TestApp,
+    token: &str,
+    filter: &serde_json::Value,
+    order: &serde_json::Value,
+    size: usize,
+    most: usize,
+) -> (Vec<i64>, Vec<i64>) {
+    const LIST: &str = "query($f:AppealFilter,$o:AppealOrder,$first:Int,$after:String,$last:Int,$before:String){ appeals(filter:$f, orderBy:$o, first:$first, after:$after, last:$last, before:$before) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
+    let ids = |page: &serde_json::Value| -> Vec<i64> {
+        page["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().parse().unwrap()).collect()
+    };
+    let what = format!("{filter} by {order}");
+    let (mut forward, mut after) = (Vec::new(), serde_json::Value::Null);
+    loop {
+        let r = app.gql(Some(token), LIST, json!({"f": filter, "o": order, "first": size, "after": after})).await;
+        let page = &r.data()["appeals"];
+        forward.extend(ids(page));
+        assert!(forward.len() <= most, "{what}, forward: {forward:?}");
+        if page["pageInfo"]["hasNextPage"] == false {
+            break;
+        }
+        after = page["pageInfo"]["endCursor"].clone();
+    }
+    let (mut backward, mut before) = (Vec::new(), serde_json::Value::Null);
+    loop {
+        let r = app.gql(Some(token), LIST, json!({"f": filter, "o": order, "last": size, "before": before})).await;
+        let page = &r.data()["appeals"];
+        let mut rows = ids(page);
+        rows.extend(backward);
+        backward = rows;
+        assert!(backward.len() <= most, "{what}, backward: {backward:?}");
+        if page["pageInfo"]["hasPreviousPage"] == false {
+            break;
+        }
+        before = page["pageInfo"]["startCursor"].clone();
+    }
+    (forward, backward)
+}
 
 #[tokio::test]
 async fn filters_order_and_pages() {
@@ -320,10 +364,6 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
         ),
         (json!({"recipientId": [recipients[0], recipients[1]]}), vec!["RECEIVED_AT"]),
     ];
-    const LIST: &str = "query($f:AppealFilter,$o:AppealOrder,$first:Int,$after:String,$last:Int,$before:String){ appeals(filter:$f, orderBy:$o, first:$first, after:$after, last:$last, before:$before) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
-    let ids = |page: &serde_json::Value| -> Vec<i64> {
-        page["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().parse().unwrap()).collect()
-    };
     for (filter, orders) in &shapes {
         let matches = |a: &appeal::Model| {
             let codes = |key: &str, v: &str| {
@@ -350,38 +390,10 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
                 assert!(expected.len() >= 10, "{filter} matches {}", expected.len());
                 let order = json!({"field": field, "direction": direction});
                 let what = format!("{filter} by {field} {direction}");
-                // Forward, five at a time, to the end.
-                let (mut walked, mut after) = (Vec::new(), serde_json::Value::Null);
-                loop {
-                    let r = app
-                        .gql(Some(&curator), LIST, json!({"f": filter, "o": order, "first": 5, "after": after}))
-                        .await;
-                    let page = &r.data()["appeals"];
-                    walked.extend(ids(page));
-                    assert!(walked.len() <= expected.len(), "{what}: {walked:?}");
-                    if page["pageInfo"]["hasNextPage"] == false {
-                        break;
-                    }
-                    after = page["pageInfo"]["endCursor"].clone();
-                }
-                assert_eq!(walked, expected, "{what}, forward");
-                // Backward from the end, five at a time, to the start.
-                let (mut walked, mut before) = (Vec::new(), serde_json::Value::Null);
-                loop {
-                    let r = app
-                        .gql(Some(&curator), LIST, json!({"f": filter, "o": order, "last": 5, "before": before}))
-                        .await;
-                    let page = &r.data()["appeals"];
-                    let mut rows = ids(page);
-                    rows.extend(walked);
-                    walked = rows;
-                    assert!(walked.len() <= expected.len(), "{what}: {walked:?}");
-                    if page["pageInfo"]["hasPreviousPage"] == false {
-                        break;
-                    }
-                    before = page["pageInfo"]["startCursor"].clone();
-                }
-                assert_eq!(walked, expected, "{what}, backward");
+                // Forward and backward, five at a time, end to end.
+                let (forward, backward) = walk_pages(&app, &curator, filter, &order, 5, expected.len()).await;
+                assert_eq!(forward, expected, "{what}, forward");
+                assert_eq!(backward, expected, "{what}, backward");
             }
         }
     }
@@ -442,10 +454,6 @@ async fn a_receipt_period_by_deadline_or_last_change_pages_through_every_match_i
         json!({"receivedFrom": from, "receivedTo": "2026-11-19"}),
         json!({"receivedFrom": from, "channel": ["POS", "PHONE"]}),
     ];
-    const LIST: &str = "query($f:AppealFilter,$o:AppealOrder,$first:Int,$after:String,$last:Int,$before:String){ appeals(filter:$f, orderBy:$o, first:$first, after:$after, last:$last, before:$before) { edges { node { id } } pageInfo { hasNextPage hasPreviousPage startCursor endCursor } } }";
-    let ids = |page: &serde_json::Value| -> Vec<i64> {
-        page["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().parse().unwrap()).collect()
-    };
     for filter in &shapes {
         let matches = |a: &appeal::Model| {
             let day = local_day(a);
@@ -466,36 +474,9 @@ async fn a_receipt_period_by_deadline_or_last_change_pages_through_every_match_i
                 assert!(expected.len() >= 10, "{filter} matches {}", expected.len());
                 let order = json!({"field": field, "direction": direction});
                 let what = format!("{filter} by {field} {direction}");
-                let (mut walked, mut after) = (Vec::new(), serde_json::Value::Null);
-                loop {
-                    let r = app
-                        .gql(Some(&curator), LIST, json!({"f": filter, "o": order, "first": 4, "after": after}))
-                        .await;
-                    let page = &r.data()["appeals"];
-                    walked.extend(ids(page));
-                    assert!(walked.len() <= expected.len(), "{what}: {walked:?}");
-                    if page["pageInfo"]["hasNextPage"] == false {
-                        break;
-                    }
-                    after = page["pageInfo"]["endCursor"].clone();
-                }
-                assert_eq!(walked, expected, "{what}, forward");
-                let (mut walked, mut before) = (Vec::new(), serde_json::Value::Null);
-                loop {
-                    let r = app
-                        .gql(Some(&curator), LIST, json!({"f": filter, "o": order, "last": 4, "before": before}))
-                        .await;
-                    let page = &r.data()["appeals"];
-                    let mut rows = ids(page);
-                    rows.extend(walked);
-                    walked = rows;
-                    assert!(walked.len() <= expected.len(), "{what}: {walked:?}");
-                    if page["pageInfo"]["hasPreviousPage"] == false {
-                        break;
-                    }
-                    before = page["pageInfo"]["startCursor"].clone();
-                }
-                assert_eq!(walked, expected, "{what}, backward");
+                let (forward, backward) = walk_pages(&app, &curator, filter, &order, 4, expected.len()).await;
+                assert_eq!(forward, expected, "{what}, forward");
+                assert_eq!(backward, expected, "{what}, backward");
             }
         }
     }
