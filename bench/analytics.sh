@@ -146,6 +146,10 @@ time_query summaryRolled 'query($p:PeriodInput!){analytics{summary(period:$p){to
 time_query summaryNow 'query($p:PeriodInput!){analytics{summary(period:$p){overdueNow dueSoonNow}}}'
 time_query summaryMedian 'query($p:PeriodInput!){analytics{summary(period:$p){medianResponseHours}}}'
 time_query ratingPOS 'query($p:PeriodInput!){analytics{recipientRating(period:$p, channel:POS){recipient{id} rank total onTimeRate score medianResponseHours}}}'
+# Problem points without samples (what the memo and a token read): the memo's week, the year.
+time_query pointsWeek 'query($p:PeriodInput!){analytics{problemPoints(period:$p){cell category{id} count}}}' \
+  "{\"p\":{\"from\":\"$WEEK\",\"to\":\"$(date -d "$WEEK +6 days" +%F)\"}}"
+time_query pointsYear 'query($p:PeriodInput!){analytics{problemPoints(period:$p, minCount:20){cell category{id} count}}}'
 time_query conflictsWeek 'query($p:PeriodInput!){analytics{conflicts(period:$p){recipient{id} flagged}}}' \
   "{\"p\":{\"from\":\"$WEEK\",\"to\":\"$(date -d "$WEEK +6 days" +%F)\"}}"
 echo "load after: $(uptime | sed 's/.*load/load/')"

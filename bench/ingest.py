@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Ingestion throughput: sends BATCHES batches of 1,000 new items through ingestAppeals
 and reports items per second (standard library only). SENDERS (default 1) calls are in
-flight at once, as from that many feeds.
+flight at once, as from that many feeds. COORDS=1 gives every item coordinates (spread over
+a town of about 5 x 5 km, so the categorised fifth of the items are problem points).
 
     python3 bench/ingest.py http://127.0.0.1:18090 mcu_... [BATCHES] [RUN_ID]
     SENDERS=2 python3 bench/ingest.py http://127.0.0.1:18090 mcu_...
@@ -45,6 +46,11 @@ def main() -> None:
             }
             for i in range(1000)
         ]
+        if os.environ.get("COORDS") == "1":
+            for i, item in enumerate(items):
+                # A deterministic spread: about 2,500 cells of resolution 9.
+                item["latitude"] = 53.70 + ((b * 7919 + i * 104729) % 500) * 0.0001
+                item["longitude"] = 91.40 + ((b * 104723 + i * 7907) % 700) * 0.0001
         bodies.append(json.dumps({"query": MUTATION, "variables": {"i": items}}).encode())
     senders = int(os.environ.get("SENDERS", "1"))
 
