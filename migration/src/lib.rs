@@ -43,6 +43,7 @@ pub mod m20270105_000001_open_ledger;
 pub mod m20270105_000002_points_index;
 pub mod m20270106_000001_point_cells;
 pub mod m20270107_000001_before_receipt_indexes;
+pub mod m20270108_000001_point_ledger;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -92,6 +93,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270105_000002_points_index::Migration),
             Box::new(m20270106_000001_point_cells::Migration),
             Box::new(m20270107_000001_before_receipt_indexes::Migration),
+            Box::new(m20270108_000001_point_ledger::Migration),
         ]
     }
 }

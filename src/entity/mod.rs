@@ -8,6 +8,7 @@ pub mod appeal_counter;
 pub mod appeal_due_stat;
 pub mod appeal_event;
 pub mod appeal_open_stat;
+pub mod appeal_point_stat;
 pub mod appeal_response_stat;
 pub mod appeal_stat;
 pub mod appeal_task;

@@ -341,6 +341,9 @@ impl<Id: RecordId> From<&Appeal<Id>> for Facts {
             first_completeness: a.first_answer.and_then(|f| f.completeness).map(|c| c.as_str().to_string()),
             first_satisfied: a.first_answer.and_then(|f| f.satisfied),
             reopen_count: a.reopen_count,
+            h3_cell: crate::domain::appeal::point_cell(a.latitude, a.longitude),
+            latitude: a.latitude,
+            longitude: a.longitude,
         }
     }
 }

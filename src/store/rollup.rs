@@ -1,5 +1,5 @@
 //! Rollups of appeals for analytics (tables `appeal_stats`, `appeal_due_stats`,
-//! `appeal_response_stats`, `appeal_open_stats`).
+//! `appeal_response_stats`, `appeal_open_stats`, `appeal_point_stats`).
 //!
 //! An appeal contributes to one `appeal_stats` key (local day of receipt, channel, kind,
 //! status, category, territory, recipient, duplicate or not) with its counts (one appeal;
@@ -7,7 +7,9 @@
 //! reopened), and, once resolved, to one `appeal_due_stats` key (local day of the deadline,
 //! channel, territory, recipient) with resolved and met-the-deadline counts; while it is
 //! unresolved, to `appeal_open_stats` by the local days of its deadline and of the start of
-//! "due soon" ([`OpenKey`]), from which the counts "now" are summed. These are the same rules
+//! "due soon" ([`OpenKey`]), from which the counts "now" are summed; as a problem point (not a
+//! duplicate, with coordinates, a cell and a category), to `appeal_point_stats` by the day
+//! of receipt, cell, category and territory ([`PointKey`]). These are the same rules
 //! the raw queries apply (`Contribution::of` is their one place).
 //!
 //! The tables are ledgers. Every write to an appeal appends, in its own transaction, rows
@@ -26,7 +28,9 @@ use sea_orm::{
     IsolationLevel, QueryFilter, QueryOrder, QuerySelect, TransactionOptions, TransactionTrait,
 };
 
-use crate::entity::{appeal, appeal_due_stat, appeal_open_stat, appeal_response_stat, appeal_stat, rollup_state};
+use crate::entity::{
+    appeal, appeal_due_stat, appeal_open_stat, appeal_point_stat, appeal_response_stat, appeal_stat, rollup_state,
+};
 use crate::error::AppResult;
 
 /// The name of the one `rollup_state` row.
@@ -60,10 +64,14 @@ pub struct Facts {
     pub first_completeness: Option<String>,
     pub first_satisfied: Option<bool>,
     pub reopen_count: i32,
+    /// The problem-point cell as stored (`crate::domain::appeal::point_cell`).
+    pub h3_cell: Option<i64>,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
 }
 
 /// The columns of [`Facts`], for `select_only().columns(..)`.
-pub const FACT_COLUMNS: [appeal::Column; 16] = [
+pub const FACT_COLUMNS: [appeal::Column; 19] = [
     appeal::Column::ReceivedAt,
     appeal::Column::Channel,
     appeal::Column::Kind,
@@ -80,6 +88,9 @@ pub const FACT_COLUMNS: [appeal::Column; 16] = [
     appeal::Column::FirstCompleteness,
     appeal::Column::FirstSatisfied,
     appeal::Column::ReopenCount,
+    appeal::Column::H3Cell,
+    appeal::Column::Latitude,
+    appeal::Column::Longitude,
 ];
 
 impl From<&appeal::Model> for Facts {
@@ -101,6 +112,9 @@ impl From<&appeal::Model> for Facts {
             first_completeness: a.first_completeness.clone(),
             first_satisfied: a.first_satisfied,
             reopen_count: a.reopen_count,
+            h3_cell: a.h3_cell,
+            latitude: a.latitude,
+            longitude: a.longitude,
         }
     }
 }
@@ -173,6 +187,17 @@ pub struct RespKey {
     pub kind: String,
     pub recipient_id: Option<i64>,
     pub bucket: i32,
+}
+
+/// Key of an `appeal_point_stats` row: the appeals that count as problem points, per bucket
+/// of receipt, H3 cell, category and territory.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PointKey {
+    pub grain: Grain,
+    pub day: NaiveDate,
+    pub h3_cell: i64,
+    pub category_id: i64,
+    pub territory_id: Option<i64>,
 }
 
 /// The response-time bucket of an answer: bucket `b ≥ 0` holds the times in
@@ -328,6 +353,8 @@ pub struct Contribution {
     /// An unresolved appeal's key in `appeal_open_stats` (cube `Overview`, grain `Day`; the
     /// other keys follow from it).
     pub open: Option<OpenKey>,
+    /// A problem point's key in `appeal_point_stats` (grain `Day`).
+    pub point: Option<PointKey>,
 }
 
 impl Contribution {
@@ -389,7 +416,15 @@ impl Contribution {
             due_day: f.due_at.with_timezone(&tz).date_naive(),
             soon_day: f.due_soon_at.with_timezone(&tz).date_naive(),
         });
-        Self { stat: (key, counts), due, response, open }
+        // What `problemPoints` counts over the appeals (`ix_appeals_points`): not a duplicate,
+        // with both coordinates, a cell and a category.
+        let point = match (f.duplicate_of_id, f.latitude, f.longitude, f.h3_cell, f.category_id) {
+            (None, Some(_), Some(_), Some(h3_cell), Some(category_id)) => {
+                Some(PointKey { grain: Grain::Day, day: key.day, h3_cell, category_id, territory_id: f.territory_id })
+            }
+            _ => None,
+        };
+        Self { stat: (key, counts), due, response, open, point }
     }
 }
 
@@ -400,6 +435,7 @@ pub struct Ledger {
     pub due: HashMap<DueKey, DueCounts>,
     pub response: HashMap<RespKey, i64>,
     pub open: HashMap<OpenKey, i64>,
+    pub points: HashMap<PointKey, i64>,
 }
 
 fn add_into<const N: usize>(into: &mut [i64; N], from: &[i64; N], sign: i64) {
@@ -431,6 +467,9 @@ impl Ledger {
     /// Adds a contribution `times` times (negative: takes it away).
     fn add_contribution(&mut self, c: &Contribution, times: i64) {
         for g in Grain::ALL {
+            if let Some(k) = &c.point {
+                *self.points.entry(PointKey { grain: g, day: g.start(k.day), ..k.clone() }).or_default() += times;
+            }
             if let Some(k) = &c.open {
                 let overview = OpenKey {
                     grain: g,
@@ -514,6 +553,7 @@ impl Ledger {
         self.due.retain(|_, v| v.iter().any(|x| *x != 0));
         self.response.retain(|_, v| *v != 0);
         self.open.retain(|_, v| *v != 0);
+        self.points.retain(|_, v| *v != 0);
     }
 
     /// Appends the non-zero rows (as a writer: not folded).
@@ -614,6 +654,22 @@ impl Ledger {
             })
             .collect();
         crate::db::insert_rows(conn, open, INSERT_CHUNK).await?;
+        let mut points: Vec<(PointKey, i64)> = self.points.into_iter().collect();
+        points.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        let points: Vec<appeal_point_stat::ActiveModel> = points
+            .into_iter()
+            .map(|(k, v)| appeal_point_stat::ActiveModel {
+                grain: Set(k.grain.code().to_string()),
+                day: Set(k.day),
+                h3_cell: Set(k.h3_cell),
+                category_id: Set(k.category_id),
+                territory_id: Set(k.territory_id),
+                points: Set(v),
+                folded: Set(folded),
+                ..Default::default()
+            })
+            .collect();
+        crate::db::insert_rows(conn, points, INSERT_CHUNK).await?;
         Ok(())
     }
 }
@@ -742,6 +798,9 @@ const RESP_COUNTS: [&str; 1] = ["answered"];
 const OPEN_KEY: &str = "cube, grain, day, channel, kind, territory_id, recipient_id, unanswered, due_day, soon_day";
 /// The count column of `appeal_open_stats`.
 const OPEN_COUNTS: [&str; 1] = ["open"];
+const POINT_KEY: &str = "grain, day, h3_cell, category_id, territory_id";
+/// The count column of `appeal_point_stats`.
+pub const POINT_COUNTS: [&str; 1] = ["points"];
 
 /// The ledger as stored, summed per key, read a cube, a grain and a few months of bucket
 /// days at a time (each statement bounded, whatever the size of the ledger).
@@ -865,6 +924,29 @@ async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
             }
         }
     }
+    for grain in Grain::ALL {
+        for (from, to) in day_windows(conn, "appeal_point_stats", "", grain).await? {
+            let stmt = sea_orm::Statement::from_string(
+                conn.get_database_backend(),
+                format!(
+                    "SELECT CAST(0 AS BIGINT) AS id, {POINT_KEY}, {}, FALSE AS folded FROM appeal_point_stats \
+                     WHERE grain = '{}' AND day >= '{from}' AND day < '{to}' GROUP BY {POINT_KEY}",
+                    sums(&POINT_COUNTS),
+                    grain.code(),
+                ),
+            );
+            for r in appeal_point_stat::Model::find_by_statement(stmt).all(conn).await? {
+                let key = PointKey {
+                    grain,
+                    day: r.day,
+                    h3_cell: r.h3_cell,
+                    category_id: r.category_id,
+                    territory_id: r.territory_id,
+                };
+                ledger.points.insert(key, r.points);
+            }
+        }
+    }
     ledger.prune();
     Ok(ledger)
 }
@@ -921,7 +1003,8 @@ async fn save_state(conn: &impl ConnectionTrait, tz: chrono_tz::Tz, rows: i64, n
 async fn lock_ledger(conn: &impl ConnectionTrait) -> AppResult<()> {
     if conn.get_database_backend() == DatabaseBackend::Postgres {
         conn.execute_unprepared(
-            "LOCK TABLE appeal_stats, appeal_due_stats, appeal_response_stats, appeal_open_stats IN EXCLUSIVE MODE",
+            "LOCK TABLE appeal_stats, appeal_due_stats, appeal_response_stats, appeal_open_stats, appeal_point_stats \
+             IN EXCLUSIVE MODE",
         )
         .await?;
     }
@@ -943,9 +1026,12 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     appeal_due_stat::Entity::delete_many().exec(&txn).await?;
     appeal_response_stat::Entity::delete_many().exec(&txn).await?;
     appeal_open_stat::Entity::delete_many().exec(&txn).await?;
+    appeal_point_stat::Entity::delete_many().exec(&txn).await?;
     let ledger = from_appeals(&txn, tz).await?;
-    let rows = i64::try_from(ledger.stats.len() + ledger.due.len() + ledger.response.len() + ledger.open.len())
-        .unwrap_or(i64::MAX);
+    let rows = i64::try_from(
+        ledger.stats.len() + ledger.due.len() + ledger.response.len() + ledger.open.len() + ledger.points.len(),
+    )
+    .unwrap_or(i64::MAX);
     tracing::info!(rows, "writing the rollups");
     ledger.write_as(&txn, true).await?;
     // The other facts derived from more than one appeal: the conflict flags.
@@ -978,7 +1064,8 @@ async fn tidy(db: &DatabaseConnection) {
     if db.get_database_backend() == DatabaseBackend::Postgres
         && let Err(e) = crate::db::maintenance(
             db,
-            "VACUUM (ANALYZE) appeal_stats, appeal_due_stats, appeal_response_stats, appeal_open_stats",
+            "VACUUM (ANALYZE) appeal_stats, appeal_due_stats, appeal_response_stats, appeal_open_stats, \
+             appeal_point_stats",
         )
         .await
     {
@@ -1010,7 +1097,7 @@ struct Table {
     chunk: &'static [&'static str],
 }
 
-const TABLES: [Table; 4] = [
+const TABLES: [Table; 5] = [
     Table { name: "appeal_stats", key: STAT_KEY, counts: &STAT_COUNTS, chunk: &["cube", "grain", "day", "channel"] },
     Table { name: "appeal_due_stats", key: DUE_KEY, counts: &DUE_COUNTS, chunk: &["grain", "day", "channel"] },
     Table {
@@ -1025,6 +1112,7 @@ const TABLES: [Table; 4] = [
         counts: &OPEN_COUNTS,
         chunk: &["cube", "grain", "day", "channel"],
     },
+    Table { name: "appeal_point_stats", key: POINT_KEY, counts: &POINT_COUNTS, chunk: &["grain", "day"] },
 ];
 
 /// Each chunk's own statement timeout (PostgreSQL), whatever the server's default: a chunk
@@ -1037,7 +1125,7 @@ struct Chunk {
     cube: Option<String>,
     grain: String,
     day: NaiveDate,
-    channel: String,
+    channel: Option<String>,
 }
 
 impl Chunk {
@@ -1048,7 +1136,9 @@ impl Chunk {
         }
         v.push(self.grain.clone().into());
         v.push(self.day.into());
-        v.push(self.channel.clone().into());
+        if let Some(c) = &self.channel {
+            v.push(c.clone().into());
+        }
         v
     }
 }
@@ -1095,7 +1185,7 @@ async fn next_chunks(conn: &impl ConnectionTrait, t: &Table, after: Option<&Chun
                 cube: if t.chunk[0] == "cube" { Some(r.try_get("", "cube")?) } else { None },
                 grain: r.try_get("", "grain")?,
                 day: r.try_get("", "day")?,
-                channel: r.try_get("", "channel")?,
+                channel: if t.chunk.contains(&"channel") { Some(r.try_get("", "channel")?) } else { None },
             })
         })
         .collect()
@@ -1165,8 +1255,9 @@ async fn fold_chunks(db: &DatabaseConnection, t: &Table, chunks: &[Chunk]) -> Ap
 }
 
 /// Folds the ledger's unfolded rows to one row per key, a few chunks (a cube, grain, bucket
-/// day and channel each) per transaction, so no statement grows with the ledger and a writer
-/// waits for one short transaction at most; returns the rows the folded chunks hold now, or
+/// day and channel each; of the points, a grain and bucket day) per transaction, so no
+/// statement grows with the ledger and a writer waits for one short transaction at most;
+/// returns the rows the folded chunks hold now, or
 /// `None` when nothing was unfolded. `force` refreshes the planner's statistics even then.
 ///
 /// # Errors
@@ -1257,6 +1348,15 @@ pub async fn verify(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<Vec
             out.push(format!("appeal_open_stats {k:?}: appeals say {e}, the rollup says {a}"));
         }
     }
+    let mut keys: Vec<&PointKey> = expected.points.keys().chain(actual.points.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for k in keys {
+        let (e, a) = (expected.points.get(k).copied().unwrap_or(0), actual.points.get(k).copied().unwrap_or(0));
+        if e != a {
+            out.push(format!("appeal_point_stats {k:?}: appeals say {e}, the rollup says {a}"));
+        }
+    }
     Ok(out)
 }
 
@@ -1284,6 +1384,9 @@ mod tests {
             first_completeness: None,
             first_satisfied: None,
             reopen_count: 0,
+            h3_cell: Some(0x0089_1f1d_4887_ffff),
+            latitude: Some(54.0),
+            longitude: Some(90.25),
         }
     }
 

@@ -14,6 +14,7 @@ const ANALYTICS: &str = "query($p:PeriodInput!){ analytics {
   byWeek: trend(period:$p, granularity:WEEK) { key points { start count } }
   byChannel: trend(period:$p, granularity:MONTH, groupBy:CHANNEL) { key points { start count } }
   growth(period:$p, groupBy:CATEGORY) { key count baseline }
+  problemPoints(period:$p, minCount:2) { cell category { id } count }
 } }";
 
 async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
@@ -22,6 +23,7 @@ async fn scalar(db: &DatabaseConnection, sql: &str) -> i64 {
 }
 
 const OPEN_KEY: &str = "cube, grain, day, channel, kind, territory_id, recipient_id, unanswered, due_day, soon_day";
+const POINT_KEY: &str = "grain, day, h3_cell, category_id, territory_id";
 
 /// Ledger rows not yet folded, and keys with more than one row, over the tables of counts
 /// (and of unresolved appeals).
@@ -30,9 +32,15 @@ async fn unfolded(db: &DatabaseConnection) -> (i64, i64) {
     let due_key = "grain, day, channel, territory_id, recipient_id";
     let rows = scalar(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM appeal_stats WHERE NOT folded").await
         + scalar(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM appeal_due_stats WHERE NOT folded").await
-        + scalar(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM appeal_open_stats WHERE NOT folded").await;
+        + scalar(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM appeal_open_stats WHERE NOT folded").await
+        + scalar(db, "SELECT CAST(COUNT(*) AS BIGINT) FROM appeal_point_stats WHERE NOT folded").await;
     let mut split = 0;
-    for (table, key) in [("appeal_stats", stat_key), ("appeal_due_stats", due_key), ("appeal_open_stats", OPEN_KEY)] {
+    for (table, key) in [
+        ("appeal_stats", stat_key),
+        ("appeal_due_stats", due_key),
+        ("appeal_open_stats", OPEN_KEY),
+        ("appeal_point_stats", POINT_KEY),
+    ] {
         split += scalar(
             db,
             &format!(
@@ -51,6 +59,21 @@ async fn year_of_analytics(app: &TestApp, token: &str) -> Value {
     app.gql(Some(token), ANALYTICS, p).await.data()["analytics"].clone()
 }
 
+/// The year's problem points as the ledger sums them (no filter) and as the appeals count
+/// them (a filter naming every channel, which the ledger does not keep): the same, and some.
+async fn assert_points_agree(app: &TestApp, token: &str) {
+    let today = app.state.clock.now().with_timezone(&app.state.settings.timezone).date_naive();
+    let p = json!({"from": (today - chrono::Days::new(366)).to_string(), "to": today.to_string()});
+    let every =
+        json!({"channel": ["POS", "INCIDENT", "GOSPABLIKI", "EMAIL", "POST", "PERSONAL", "PHONE", "WEBSITE", "OTHER"]});
+    let q = "query($p:PeriodInput!,$f:AnalyticsFilter){ analytics { problemPoints(period:$p, minCount:2, filter:$f) { cell category { id } count } } }";
+    let ledger = app.gql(Some(token), q, json!({"p": p})).await.data()["analytics"]["problemPoints"].clone();
+    let counted =
+        app.gql(Some(token), q, json!({"p": p, "f": every})).await.data()["analytics"]["problemPoints"].clone();
+    assert!(ledger.as_array().is_some_and(|a| a.len() > 3), "{ledger}");
+    assert_eq!(ledger, counted);
+}
+
 async fn seeded(n: u64) -> (TestApp, String) {
     let app = spawn_app().await;
     mcu::service::seed::seed_demo(&app.state, n, 11).await.unwrap();
@@ -66,6 +89,7 @@ async fn a_demo_load_leaves_the_ledger_folded_with_one_row_per_key_and_verified(
     app.assert_rollups_agree().await;
     let figures = year_of_analytics(&app, &curator).await;
     assert_eq!(figures["summary"]["total"], 900);
+    assert_points_agree(&app, &curator).await;
     // A rebuild from the appeals gives the same figures.
     mcu::service::rollup::rebuild(db, app.state.settings.timezone).await.unwrap();
     assert_eq!(year_of_analytics(&app, &curator).await, figures);
@@ -87,6 +111,7 @@ async fn compaction_in_chunks_gives_the_figures_of_the_ledger() {
         ),
         ("appeal_due_stats", "grain, day, channel, territory_id, recipient_id", ["resolved", "met"].as_slice()),
         ("appeal_open_stats", OPEN_KEY, ["\"open\""].as_slice()),
+        ("appeal_point_stats", POINT_KEY, ["points"].as_slice()),
     ] {
         let cols = counts.join(", ");
         let negated = counts.iter().map(|c| format!("-{c}")).collect::<Vec<_>>().join(", ");
@@ -110,6 +135,7 @@ async fn compaction_in_chunks_gives_the_figures_of_the_ledger() {
     assert_eq!(unfolded(db).await, (0, 0), "every chunk was folded to one row per key");
     app.assert_rollups_agree().await;
     assert_eq!(year_of_analytics(&app, &curator).await, figures);
+    assert_points_agree(&app, &curator).await;
 
     // A write after the compaction appends unfolded rows; the next pass folds just those.
     mcu::service::seed::seed_demo(&app.state, 30, 12).await.unwrap();

@@ -13,7 +13,7 @@ use sea_orm::{
 use super::access::Scoped;
 use super::{GroupBy, NONE_KEY, Period};
 use crate::domain::labels::{NO_CATEGORY, NO_RECIPIENT, NO_TERRITORY, stored_channel_label};
-use crate::entity::{appeal, appeal_due_stat, appeal_open_stat, appeal_response_stat, appeal_stat};
+use crate::entity::{appeal, appeal_due_stat, appeal_open_stat, appeal_point_stat, appeal_response_stat, appeal_stat};
 use crate::error::AppResult;
 use crate::service::rollup::{Cube, Grain, tile};
 use crate::state::AppState;
@@ -203,6 +203,24 @@ impl Resolved {
         Some(c.add(O::Cube.eq(Cube::Overview.code())))
     }
 
+    /// The condition over `appeal_point_stats` (problem points by the bucket of receipt; it
+    /// keeps category and territory), when the filter and the caller's reach name no channel,
+    /// kind or recipient; `None` otherwise.
+    pub(super) fn on_points(&self) -> Option<Condition> {
+        use appeal_point_stat::Column as P;
+        if !self.channel.is_empty() || !self.kind.is_empty() || !self.recipient.is_empty() {
+            return None;
+        }
+        let mut c = Condition::all();
+        if let Some(ids) = &self.category {
+            c = c.add(P::CategoryId.is_in(ids.iter().copied()));
+        }
+        for ids in &self.territory {
+            c = c.add(P::TerritoryId.is_in(ids.iter().copied()));
+        }
+        Some(c)
+    }
+
     /// The condition over cube `R` of `appeal_open_stats` (unresolved appeals by the bucket
     /// of their deadline; it keeps channel, territory and recipient), when the filter names
     /// no kind or category; `None` otherwise.
@@ -237,6 +255,7 @@ pub(super) enum C2 {
     D(appeal_due_stat::Column),
     R(appeal_response_stat::Column),
     O(appeal_open_stat::Column),
+    P(appeal_point_stat::Column),
 }
 
 impl C2 {
@@ -247,6 +266,7 @@ impl C2 {
             Self::D(c) => Expr::col((appeal_due_stat::Entity, c)),
             Self::R(c) => Expr::col((appeal_response_stat::Entity, c)),
             Self::O(c) => Expr::col((appeal_open_stat::Entity, c)),
+            Self::P(c) => Expr::col((appeal_point_stat::Entity, c)),
         }
     }
 
