@@ -28,6 +28,10 @@ pub struct Model {
     pub full: i64,
     pub assessed: i64,
     pub reopened: i64,
+    /// Resolved appeals (`resolved_at` set).
+    pub resolved: i64,
+    /// Resolved by the running deadline (`resolved_at <= due_at`): the list's `slaState: MET`.
+    pub resolved_met: i64,
     /// The one row of its key written by a compaction or a rebuild (writers append `false`).
     pub folded: bool,
 }

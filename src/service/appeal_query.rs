@@ -158,6 +158,47 @@ pub struct RollupCount {
     condition: Condition,
     from: Option<NaiveDate>,
     to: Option<NaiveDate>,
+    measure: Measure,
+}
+
+/// What a total sums over the ledger: every appeal, or the resolved ones of the filter's SLA
+/// states (`MET`: resolved by the running deadline, `MISSED`: after it; the ledger's
+/// `resolved` and `resolved_met`, the same rule as [`sla_condition`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Measure {
+    All,
+    Met,
+    Missed,
+    Resolved,
+}
+
+impl Measure {
+    /// The measure of a filter's SLA states, when the ledger holds it (none: all appeals;
+    /// only resolved states); `None` for the states of unresolved appeals, which change with
+    /// the clock.
+    fn of(states: &[SlaState]) -> Option<Self> {
+        let met = states.contains(&SlaState::Met);
+        let missed = states.contains(&SlaState::Missed);
+        if states.iter().any(|s| !matches!(s, SlaState::Met | SlaState::Missed)) {
+            return None;
+        }
+        Some(match (met, missed) {
+            (false, false) => Self::All,
+            (true, false) => Self::Met,
+            (false, true) => Self::Missed,
+            (true, true) => Self::Resolved,
+        })
+    }
+
+    /// The sum over the ledger read as `appeals`.
+    fn sum(self) -> &'static str {
+        match self {
+            Self::All => "SUM(\"appeals\".\"total\")",
+            Self::Met => "SUM(\"appeals\".\"resolved_met\")",
+            Self::Missed => "SUM(\"appeals\".\"resolved\" - \"appeals\".\"resolved_met\")",
+            Self::Resolved => "SUM(\"appeals\".\"resolved\")",
+        }
+    }
 }
 
 impl RollupCount {
@@ -180,7 +221,7 @@ impl RollupCount {
             buckets = buckets.add(Expr::cust("1 = 0"));
         }
         let mut q = Query::select();
-        q.expr(Expr::cust("CAST(COALESCE(SUM(\"appeals\".\"total\"), 0) AS BIGINT)"))
+        q.expr(Expr::cust(format!("CAST(COALESCE({}, 0) AS BIGINT)", self.measure.sum())))
             .from_as(appeal_stat::Entity, Alias::new("appeals"))
             .cond_where(self.condition.clone());
         // The overview cube leaves category, territory and recipient out of its keys.
@@ -637,8 +678,12 @@ fn filtered_split(
     }
     let mut q = appeal::Entity::find().filter(keyed.clone());
     let search = f.search.as_deref().and_then(Search::parse);
-    let rollup =
-        counted_from_rollups(f).then_some(RollupCount { condition: keyed, from: f.received_from, to: f.received_to });
+    let rollup = counted_from_rollups(f).then(|| RollupCount {
+        condition: keyed,
+        from: f.received_from,
+        to: f.received_to,
+        measure: Measure::of(&f.sla_state).unwrap_or(Measure::All),
+    });
     if !f.sla_state.is_empty() {
         let mut any = Condition::any();
         for s in &f.sla_state {
@@ -811,10 +856,13 @@ fn merged_statement(
     Ok(Statement::from_sql_and_values(backend, sql, values.unwrap_or_default()))
 }
 
-/// Whether the total of a filter can be summed from the rollups: SLA states, deadlines and
-/// searches are on what their keys do not hold.
+/// Whether the total of a filter can be summed from the rollups: the SLA states of
+/// unresolved appeals (they change with the clock), deadlines and searches are on what their
+/// keys do not hold.
 fn counted_from_rollups(f: &AppealFilter) -> bool {
-    f.sla_state.is_empty() && f.due_before.is_none() && f.search.as_deref().and_then(Search::parse).is_none()
+    Measure::of(&f.sla_state).is_some()
+        && f.due_before.is_none()
+        && f.search.as_deref().and_then(Search::parse).is_none()
 }
 
 /// The list's query, how to count it from the rollups, and the query without its search
@@ -1516,8 +1564,12 @@ mod tests {
         };
         assert!(counted_from_rollups(&keyed));
         assert!(counted_from_rollups(&AppealFilter { search: Some("и на".into()), ..keyed.clone() }), "no words");
+        for resolved in [vec![SlaState::Met], vec![SlaState::Missed], vec![SlaState::Missed, SlaState::Met]] {
+            assert!(counted_from_rollups(&AppealFilter { sla_state: resolved, ..keyed.clone() }));
+        }
         for other in [
             AppealFilter { sla_state: vec![SlaState::Overdue], ..keyed.clone() },
+            AppealFilter { sla_state: vec![SlaState::Met, SlaState::OnTime], ..keyed.clone() },
             AppealFilter { due_before: Some(Utc::now()), ..keyed.clone() },
             AppealFilter { search: Some("дорога".into()), ..keyed.clone() },
         ] {
@@ -1526,7 +1578,12 @@ mod tests {
         // The list's own conditions over the ledger read as `appeals`; whole months, then
         // weeks and days; the overview cube unless a category, territory or recipient is named.
         let status = Condition::all().add(literal_in(appeal::Column::Status, ["CLOSED"]));
-        let r = RollupCount { condition: status.clone(), from: Some(d("2026-01-15")), to: Some(d("2026-03-31")) };
+        let r = RollupCount {
+            condition: status.clone(),
+            from: Some(d("2026-01-15")),
+            to: Some(d("2026-03-31")),
+            measure: Measure::All,
+        };
         for backend in [Postgres, Sqlite] {
             let stmt = r.statement(backend);
             assert!(stmt.values.as_ref().is_none_or(|v| v.0.is_empty()), "written into the statement");
@@ -1555,8 +1612,10 @@ mod tests {
             condition: status.add(literal_in(appeal::Column::RecipientId, [7_i64])),
             from: None,
             to: None,
+            measure: Measure::Missed,
         };
         assert!(placed.statement(Postgres).sql.contains(r#""appeals"."cube" = 'F'"#));
+        assert!(placed.statement(Sqlite).sql.contains(r#"SUM("appeals"."resolved" - "appeals"."resolved_met")"#));
     }
 
     #[test]

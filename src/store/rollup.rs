@@ -39,7 +39,8 @@ const STATE: &str = "appeals";
 const REBUILD_BATCH: u64 = 10_000;
 /// Appeals between two progress lines of a rebuild or a verify.
 const PROGRESS_EVERY: usize = 200_000;
-/// Ledger rows per INSERT (18 parameters a row stays under SQLite's limit).
+/// Ledger rows per INSERT (at most 21 parameters a row: under SQLite's limit of 32,766 a
+/// statement).
 const INSERT_CHUNK: usize = 1_000;
 
 /// The columns of an appeal the rollups depend on.
@@ -135,8 +136,8 @@ pub struct StatKey {
 }
 
 /// Counts of an `appeal_stats` row: total, answered, answered on time, satisfied, rated,
-/// FULL, assessed, reopened.
-pub type StatCounts = [i64; 8];
+/// FULL, assessed, reopened, resolved, resolved by the running deadline.
+pub type StatCounts = [i64; 10];
 
 /// Key of an `appeal_due_stats` row.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -373,6 +374,9 @@ impl Contribution {
             i64::from(f.first_completeness.as_deref() == Some("FULL")),
             i64::from(f.first_completeness.is_some()),
             i64::from(f.reopen_count > 0),
+            // The list's SLA states of resolved appeals: by the running deadline.
+            i64::from(f.resolved_at.is_some()),
+            i64::from(f.resolved_at.is_some_and(|r| r <= f.due_at)),
         ];
         let key = StatKey {
             cube: Cube::Full,
@@ -595,6 +599,8 @@ impl Ledger {
                 full: Set(v[5]),
                 assessed: Set(v[6]),
                 reopened: Set(v[7]),
+                resolved: Set(v[8]),
+                resolved_met: Set(v[9]),
                 folded: Set(folded),
                 ..Default::default()
             })
@@ -770,8 +776,18 @@ async fn from_appeals(conn: &impl ConnectionTrait, tz: chrono_tz::Tz) -> AppResu
 }
 
 /// The count columns of `appeal_stats`, in the order of [`StatCounts`].
-pub const STAT_COUNTS: [&str; 8] =
-    ["total", "answered", "answered_on_time", "satisfied", "rated", "full", "assessed", "reopened"];
+pub const STAT_COUNTS: [&str; 10] = [
+    "total",
+    "answered",
+    "answered_on_time",
+    "satisfied",
+    "rated",
+    "full",
+    "assessed",
+    "reopened",
+    "resolved",
+    "resolved_met",
+];
 /// The count columns of `appeal_due_stats`, in the order of [`DueCounts`].
 const DUE_COUNTS: [&str; 2] = ["resolved", "met"];
 
@@ -833,8 +849,18 @@ async fn stored(conn: &impl ConnectionTrait) -> AppResult<Ledger> {
                         recipient_id: r.recipient_id,
                         duplicate: r.duplicate,
                     };
-                    let v =
-                        [r.total, r.answered, r.answered_on_time, r.satisfied, r.rated, r.full, r.assessed, r.reopened];
+                    let v = [
+                        r.total,
+                        r.answered,
+                        r.answered_on_time,
+                        r.satisfied,
+                        r.rated,
+                        r.full,
+                        r.assessed,
+                        r.reopened,
+                        r.resolved,
+                        r.resolved_met,
+                    ];
                     ledger.stats.insert(key, v);
                 }
             }
@@ -1514,7 +1540,7 @@ mod tests {
             keys,
             vec![(Grain::Day, d("2026-03-01")), (Grain::Week, d("2026-02-23")), (Grain::Month, d("2026-03-01"))]
         );
-        assert_eq!(c.stat.1, [1, 0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(c.stat.1, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
         assert!(c.due.is_none(), "an unresolved appeal has no deadline outcome yet");
     }
 
@@ -1528,14 +1554,14 @@ mod tests {
         f.first_satisfied = Some(false);
         f.reopen_count = 1;
         let c = Contribution::of(&f, chrono_tz::UTC);
-        assert_eq!(c.stat.1, [1, 1, 1, 0, 1, 1, 1, 1]);
+        assert_eq!(c.stat.1, [1, 1, 1, 0, 1, 1, 1, 1, 1, 1], "resolved at the deadline: MET");
         assert_eq!(c.due.as_ref().map(|d| d.1), Some([1, 1]), "answered exactly at the deadline meets it");
         f.first_answered_at = Some(f.due_at + chrono::Duration::seconds(1));
         f.resolved_at = f.first_answered_at;
         f.first_completeness = Some("FORMAL".into());
         f.first_satisfied = Some(true);
         let c = Contribution::of(&f, chrono_tz::UTC);
-        assert_eq!(c.stat.1, [1, 1, 0, 1, 1, 0, 1, 1]);
+        assert_eq!(c.stat.1, [1, 1, 0, 1, 1, 0, 1, 1, 1, 0], "a second late: MISSED");
         assert_eq!(c.due.map(|d| d.1), Some([1, 0]));
     }
 
@@ -1552,7 +1578,7 @@ mod tests {
         f.status = "REOPENED".into();
         f.due_at = first_due + chrono::Duration::days(20);
         let c = Contribution::of(&f, chrono_tz::UTC);
-        assert_eq!(c.stat.1, [1, 1, 0, 0, 0, 0, 1, 1], "answered, late, assessed not FULL, reopened");
+        assert_eq!(c.stat.1, [1, 1, 0, 0, 0, 0, 1, 1, 0, 0], "answered, late, assessed not FULL, reopened, unresolved");
         let (key, counts) = c.due.unwrap();
         assert_eq!((key.day, counts), (d("2026-03-10"), [1, 0]), "late against the first deadline");
         assert_eq!(c.response, Some(response_bucket(f.received_at, first_due + chrono::Duration::days(1))));
@@ -1560,7 +1586,9 @@ mod tests {
         f.resolved_at = Some(f.due_at - chrono::Duration::days(1));
         f.status = "ANSWERED".into();
         let again = Contribution::of(&f, chrono_tz::UTC);
-        assert_eq!((again.stat.1, again.due, again.response), (c.stat.1, Some((key, counts)), c.response));
+        assert_eq!((&again.stat.1[..8], again.due, again.response), (&c.stat.1[..8], Some((key, counts)), c.response));
+        // The list's SLA state follows the resolution and the running deadline: MET now.
+        assert_eq!(again.stat.1[8..], [1, 1]);
     }
 
     #[test]

@@ -721,3 +721,41 @@ async fn growth_by_every_grouping_is_the_rule_over_the_appeals() {
     assert!(rising.contains(&topic), "the topic rose the week before: {rising:?}");
     assert_eq!(memo.rising_before, rising);
 }
+
+/// The list's totals of resolved SLA states (`MET`, `MISSED`, both) are sums of the ledger
+/// (`resolved`, `resolved_met`), alone and with other filters: the same as the appeals
+/// counted (a `dueBefore` far ahead keeps the same appeals but is counted over them).
+#[tokio::test]
+async fn totals_of_resolved_sla_states_from_the_ledger_are_the_counts_over_the_appeals() {
+    let (app, curator) = seeded(600).await;
+    app.assert_rollups_agree().await;
+    let total = |f: Value| {
+        let (app, curator) = (&app, curator.clone());
+        async move {
+            let q = "query($f:AppealFilter){ appeals(filter:$f, first:0) { totalCount } }";
+            app.gql(Some(&curator), q, json!({ "f": f })).await.data()["appeals"]["totalCount"].as_i64().unwrap()
+        }
+    };
+    let today = app.state.clock.now().with_timezone(&app.state.settings.timezone).date_naive();
+    let months_ago = (today - chrono::Days::new(120)).to_string();
+    let bases = [
+        json!({}),
+        json!({"status": ["CLOSED", "ANSWERED"]}),
+        json!({"channel": ["POS", "EMAIL"]}),
+        json!({"kind": ["APPEAL"]}),
+        json!({"receivedFrom": months_ago, "receivedTo": (today - chrono::Days::new(30)).to_string()}),
+    ];
+    for base in bases {
+        let mut sums = Vec::new();
+        for states in [json!(["MET"]), json!(["MISSED"]), json!(["MISSED", "MET"])] {
+            let mut f = base.clone();
+            f["slaState"] = states;
+            let ledger = total(f.clone()).await;
+            f["dueBefore"] = json!("2199-01-01T00:00:00Z");
+            assert_eq!(ledger, total(f.clone()).await, "{f}");
+            sums.push(ledger);
+        }
+        assert!(sums[0] > 0 && sums[1] > 0, "{base}: {sums:?}");
+        assert_eq!(sums[0] + sums[1], sums[2], "{base}");
+    }
+}
