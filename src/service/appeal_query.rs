@@ -224,11 +224,19 @@ impl RollupCount {
         q.expr(Expr::cust(format!("CAST(COALESCE({}, 0) AS BIGINT)", self.measure.sum())))
             .from_as(appeal_stat::Entity, Alias::new("appeals"))
             .cond_where(self.condition.clone());
-        // The overview cube leaves category, territory and recipient out of its keys.
+        // The overview cube leaves category, territory and recipient out of its keys; the
+        // topic cube keeps them but not the status (a tenth of the full cube's rows: a
+        // district's subtree summed 23 ms from the full cube on the 1M demo).
         let probe = appeal::Entity::find().filter(self.condition.clone()).build(backend).sql;
         let probe = probe.split_once(" WHERE ").map_or("", |w| w.1);
-        let full = ["category_id", "territory_id", "recipient_id"].iter().any(|c| probe.contains(&format!("\"{c}\"")));
-        let cube = if full { rollup::Cube::Full } else { rollup::Cube::Overview };
+        let names = |c: &str| probe.contains(&format!("\"{c}\""));
+        let cube = if !["category_id", "territory_id", "recipient_id"].into_iter().any(names) {
+            rollup::Cube::Overview
+        } else if names("status") {
+            rollup::Cube::Full
+        } else {
+            rollup::Cube::Topic
+        };
         q.and_where(Expr::cust(format!("\"appeals\".\"cube\" = '{}'", cube.code())));
         q.cond_where(buckets);
         let (sql, values) = match backend {
@@ -1615,6 +1623,13 @@ mod tests {
             measure: Measure::Missed,
         };
         assert!(placed.statement(Postgres).sql.contains(r#""appeals"."cube" = 'F'"#));
+        let anyhow = RollupCount {
+            condition: Condition::all().add(literal_in(appeal::Column::TerritoryId, [7_i64, 8])),
+            from: None,
+            to: None,
+            measure: Measure::All,
+        };
+        assert!(anyhow.statement(Postgres).sql.contains(r#""appeals"."cube" = 'T'"#), "no status: the topic cube");
         assert!(placed.statement(Sqlite).sql.contains(r#"SUM("appeals"."resolved" - "appeals"."resolved_met")"#));
     }
 
