@@ -255,8 +255,16 @@ async fn an_idle_process_prunes_the_rows_dispatched_before_the_kept_day() {
     }
     let kept = |id: i64| async move { row::Entity::find_by_id(id).one(db).await.unwrap() };
     assert!(kept(recent.last_insert_id).await.is_some(), "a row dispatched within the kept day was pruned");
-    let pending = kept(pending.last_insert_id).await.expect("a pending row was pruned");
-    // It was pending, so it is dispatched now (by either process), not before.
+    // It was pending, so it is dispatched now (by either process), not before. One process
+    // may still be dispatching it while the other, which skipped the locked row, found
+    // nothing pending and pruned: wait for it.
+    let pending = loop {
+        let row = kept(pending.last_insert_id).await.expect("a pending row was pruned");
+        if row.dispatched_at.is_some() || tokio::time::Instant::now() >= deadline {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(pending.dispatched_at.is_some_and(|d| d >= now), "{pending:?}");
 
     // Called again, nothing is left to prune.
