@@ -49,6 +49,37 @@ async fn walk_pages(
     (forward, backward)
 }
 
+/// Walks the list with `filter` by `field` (`DUE_AT`, `RECEIVED_AT` or `UPDATED_AT`) in
+/// `direction`, `size` at a time both ways ([`walk_pages`]), and fails unless both walks give
+/// exactly `matching` (at least ten of them) sorted by that field and then the id.
+async fn assert_walks(
+    app: &TestApp,
+    token: &str,
+    filter: &serde_json::Value,
+    (field, direction): (&str, &str),
+    size: usize,
+    mut matching: Vec<&mcu::entity::appeal::Model>,
+) {
+    matching.sort_by_key(|a| {
+        let key = match field {
+            "DUE_AT" => a.due_at,
+            "RECEIVED_AT" => a.received_at,
+            _ => a.updated_at,
+        };
+        (key, a.id)
+    });
+    if direction == "DESC" {
+        matching.reverse();
+    }
+    let expected: Vec<i64> = matching.iter().map(|a| a.id).collect();
+    assert!(expected.len() >= 10, "{filter} matches {}", expected.len());
+    let order = json!({"field": field, "direction": direction});
+    let what = format!("{filter} by {field} {direction}");
+    let (forward, backward) = walk_pages(app, token, filter, &order, size, expected.len()).await;
+    assert_eq!(forward, expected, "{what}, forward");
+    assert_eq!(backward, expected, "{what}, backward");
+}
+
 #[tokio::test]
 async fn filters_order_and_pages() {
     let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
@@ -374,26 +405,9 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
         };
         for field in orders {
             for direction in ["ASC", "DESC"] {
-                let mut expected: Vec<&appeal::Model> = all.iter().filter(|a| matches(a)).collect();
-                expected.sort_by_key(|a| {
-                    let key = match *field {
-                        "DUE_AT" => a.due_at,
-                        "RECEIVED_AT" => a.received_at,
-                        _ => a.updated_at,
-                    };
-                    (key, a.id)
-                });
-                if direction == "DESC" {
-                    expected.reverse();
-                }
-                let expected: Vec<i64> = expected.iter().map(|a| a.id).collect();
-                assert!(expected.len() >= 10, "{filter} matches {}", expected.len());
-                let order = json!({"field": field, "direction": direction});
-                let what = format!("{filter} by {field} {direction}");
                 // Forward and backward, five at a time, end to end.
-                let (forward, backward) = walk_pages(&app, &curator, filter, &order, 5, expected.len()).await;
-                assert_eq!(forward, expected, "{what}, forward");
-                assert_eq!(backward, expected, "{what}, backward");
+                let matching = all.iter().filter(|a| matches(a)).collect();
+                assert_walks(&app, &curator, filter, (field, direction), 5, matching).await;
             }
         }
     }
@@ -465,18 +479,8 @@ async fn a_receipt_period_by_deadline_or_last_change_pages_through_every_match_i
         };
         for field in ["DUE_AT", "UPDATED_AT"] {
             for direction in ["ASC", "DESC"] {
-                let mut expected: Vec<&appeal::Model> = all.iter().filter(|a| matches(a)).collect();
-                expected.sort_by_key(|a| (if field == "DUE_AT" { a.due_at } else { a.updated_at }, a.id));
-                if direction == "DESC" {
-                    expected.reverse();
-                }
-                let expected: Vec<i64> = expected.iter().map(|a| a.id).collect();
-                assert!(expected.len() >= 10, "{filter} matches {}", expected.len());
-                let order = json!({"field": field, "direction": direction});
-                let what = format!("{filter} by {field} {direction}");
-                let (forward, backward) = walk_pages(&app, &curator, filter, &order, 4, expected.len()).await;
-                assert_eq!(forward, expected, "{what}, forward");
-                assert_eq!(backward, expected, "{what}, backward");
+                let matching = all.iter().filter(|a| matches(a)).collect();
+                assert_walks(&app, &curator, filter, (field, direction), 4, matching).await;
             }
         }
     }

@@ -302,7 +302,10 @@ fn by_count(a: &ProblemPoint, b: &ProblemPoint) -> std::cmp::Ordering {
 
 /// The problem points without samples (the first `limit` of them), as [`problem_points`]
 /// orders them: the database counts the appeals per cell and category and sends only the
-/// points.
+/// points, summed from the ledger `appeal_point_stats` when the filter and the caller's reach
+/// allow ([`Resolved::on_points`]: the period's whole months, weeks and days, a few thousand
+/// rows a week for a town whatever the number of its appeals), else counted over the period's
+/// appeals (`ix_appeals_points`). The same points and counts either way.
 pub(super) async fn top_points(
     state: &AppState,
     names: &Names,
@@ -312,66 +315,47 @@ pub(super) async fn top_points(
     limit: Option<u64>,
 ) -> AppResult<Vec<ProblemPoint>> {
     use appeal::Column as C;
+    use appeal_point_stat::Column as P;
     use sea_orm::sea_query::Expr;
-    if let Some(points) = Resolved::of(names, scoped).on_points() {
-        return ledger_points(state, points, period, min_count, limit).await;
-    }
-    let count = || Expr::cust("COUNT(*)");
-    let rows: Vec<(i64, i64, i64)> = appeal::Entity::find()
-        .filter(points_condition(state, names, scoped, period))
-        .select_only()
-        .column(C::H3Cell)
-        .column(C::CategoryId)
-        .column_as(count(), "n")
-        .group_by(C::H3Cell)
-        .group_by(C::CategoryId)
-        .having(sea_orm::sea_query::ExprTrait::gte(count(), min_count))
-        // Cells of one resolution order as their names do (see `point_cell`).
-        .order_by(count(), Order::Desc)
-        .order_by(C::H3Cell, Order::Asc)
-        .order_by(C::CategoryId, Order::Asc)
-        .limit(limit)
-        .into_tuple()
-        .all(&state.db)
-        .await?;
+    let rows = if let Some(points) = Resolved::of(names, scoped).on_points() {
+        let buckets = buckets_of(period, crate::service::rollup::Grain::Month, C2::P(P::Grain), C2::P(P::Day));
+        let q = appeal_point_stat::Entity::find().filter(points.add(buckets));
+        grouped(state, q, P::H3Cell, P::CategoryId, || sum_of("points"), min_count, limit).await?
+    } else {
+        let q = appeal::Entity::find().filter(points_condition(state, names, scoped, period));
+        grouped(state, q, C::H3Cell, C::CategoryId, || Expr::cust("COUNT(*)"), min_count, limit).await?
+    };
     let mut out: Vec<ProblemPoint> =
         rows.into_iter().filter_map(|(cell, category, n)| point(cell, category, n)).collect();
     out.sort_by(by_count);
     Ok(out)
 }
 
-/// [`top_points`] summed from the ledger `appeal_point_stats` (`points`: its condition for
-/// the filter and the caller's reach, [`Resolved::on_points`]): the period's whole months,
-/// weeks and days, a few thousand rows a week for a town whatever the number of its appeals,
-/// where the appeals' index reads every appeal of the period. The same points and counts.
-async fn ledger_points(
+/// (cell, category, count) of the rows of `q` grouped by `cell` and `category`, the groups
+/// counting at least `min_count` (and one: a ledger key whose appeals all moved away sums to
+/// zero), most first, then by cell and category (cells of one resolution order as their
+/// names do, see `point_cell`), the first `limit`.
+async fn grouped<E: EntityTrait>(
     state: &AppState,
-    points: Condition,
-    period: Period,
+    q: sea_orm::Select<E>,
+    cell: E::Column,
+    category: E::Column,
+    count: impl Fn() -> sea_orm::sea_query::Expr,
     min_count: i64,
     limit: Option<u64>,
-) -> AppResult<Vec<ProblemPoint>> {
-    use appeal_point_stat::Column as P;
-    let sum = || sum_of("points");
-    let rows: Vec<(i64, i64, i64)> = appeal_point_stat::Entity::find()
-        .filter(points.add(buckets_of(period, crate::service::rollup::Grain::Month, C2::P(P::Grain), C2::P(P::Day))))
-        .select_only()
-        .column(P::H3Cell)
-        .column(P::CategoryId)
-        .column_as(sum(), "n")
-        .group_by(P::H3Cell)
-        .group_by(P::CategoryId)
-        // At least one appeal: a key whose appeals all moved away sums to zero.
-        .having(sea_orm::sea_query::ExprTrait::gte(sum(), min_count.max(1)))
-        .order_by(sum(), Order::Desc)
-        .order_by(P::H3Cell, Order::Asc)
-        .order_by(P::CategoryId, Order::Asc)
+) -> AppResult<Vec<(i64, i64, i64)>> {
+    Ok(q.select_only()
+        .column(cell)
+        .column(category)
+        .column_as(count(), "n")
+        .group_by(cell)
+        .group_by(category)
+        .having(sea_orm::sea_query::ExprTrait::gte(count(), min_count.max(1)))
+        .order_by(count(), Order::Desc)
+        .order_by(cell, Order::Asc)
+        .order_by(category, Order::Asc)
         .limit(limit)
         .into_tuple()
         .all(&state.db)
-        .await?;
-    let mut out: Vec<ProblemPoint> =
-        rows.into_iter().filter_map(|(cell, category, n)| point(cell, category, n)).collect();
-    out.sort_by(by_count);
-    Ok(out)
+        .await?)
 }
