@@ -102,6 +102,18 @@ EOF
   > "$OUT/pgl-v5.log" 2>&1 &
 pids+=($!)
 wait_up "http://127.0.0.1:$MCU_PORT/readyz"
+# mcu's start-up work (the background jobs' first pass) is over before the first load: its
+# CPU time stands still for a second.
+settle() { # pid
+  local prev now
+  prev=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+  for _ in $(seq 1 60); do
+    sleep 1; now=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+    [ $((now - prev)) -lt 3 ] && return 0
+    prev=$now
+  done
+}
+settle "${pids[0]}"
 wait_up "http://127.0.0.1:$V4_PORT/graphql"
 wait_up "http://127.0.0.1:$V5_PORT/graphql"
 
