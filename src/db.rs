@@ -10,6 +10,9 @@ use sea_orm::{
 
 use crate::config::Settings;
 
+/// How long a pooled connection may sit idle before it is pinged again on checkout.
+const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
 /// Opens the pool. On SQLite: WAL, foreign keys, a busy timeout; on PostgreSQL: the
 /// statement timeout is set for every connection of the pool.
 ///
@@ -22,6 +25,11 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
         .min_connections(settings.db_min_connections)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
+        // A connection is pinged before use only when it sat idle for a while (the
+        // database, a proxy or a firewall may have ended it meanwhile), not on every
+        // checkout: SQLx's default ping is one more round trip per statement (a one-appeal
+        // detail served on one core: 20–30% more requests/s without it; README).
+        .test_before_acquire_if_idle_for(PING_AFTER_IDLE)
         .sqlx_logging(false);
     if settings.is_sqlite() {
         let max_pages = settings.sqlite_max_page_count;

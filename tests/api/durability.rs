@@ -265,3 +265,36 @@ async fn a_connection_left_by_a_failed_transaction_is_not_reused() {
     assert_eq!(stored, acknowledged, "acknowledged appeals that are not in the database");
     own.close().await.unwrap();
 }
+
+/// PostgreSQL may end the pool's connections while they sit idle (a restart, a proxy's or a
+/// firewall's idle timeout). A connection idle for longer than a second is pinged before it
+/// serves again, so the next statements get fresh connections instead of an error; busy
+/// connections are not pinged on every checkout (a round trip per statement). The server's
+/// own pool ([`mcu::db::connect`]) is tested alone: the server's background jobs would meet
+/// the ended connections first and clear them from their pool. SQLite has no server that
+/// could end a connection.
+#[tokio::test]
+async fn connections_the_database_ended_while_idle_are_replaced() {
+    let app = spawn_app_with(|_| {}).await;
+    let pool = mcu::db::connect(&app.state.settings).await.unwrap();
+    if pool.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let own = Database::connect(&app.state.settings.database_url).await.unwrap();
+    let statement = || Statement::from_string(DbBackend::Postgres, "SELECT pg_sleep(0.05)");
+    // Several at once, so that the pool holds several connections.
+    let warm = futures_util::future::join_all((0..4).map(|_| pool.execute_raw(statement()))).await;
+    assert!(warm.iter().all(Result::is_ok), "{warm:?}");
+    let ended = scalar(
+        &own,
+        "SELECT count(pg_terminate_backend(pid))::BIGINT FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await;
+    assert!(ended >= 4, "the pool held {ended} connections");
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let after = futures_util::future::join_all((0..4).map(|_| pool.execute_raw(statement()))).await;
+    assert!(after.iter().all(Result::is_ok), "statements after the connections were ended: {after:?}");
+    pool.close().await.unwrap();
+    own.close().await.unwrap();
+}
