@@ -371,8 +371,8 @@ impl Appeal {
     }
 }
 
-/// The fields of `Appeal` selected under a list's `edges.node` (fragments included), for
-/// the service to decide what to read.
+/// The fields of `Appeal` selected under `node` (a list's `edges.node`, or the detail's own
+/// field; fragments included), for the service to decide what to read.
 fn selected_fields(node: &async_graphql::Lookahead<'_>) -> Vec<String> {
     node.selection_fields().iter().flat_map(|n| n.selection_set().map(|f| f.name().to_string())).collect()
 }
@@ -761,7 +761,8 @@ impl AppealQuery {
     /// One appeal; `NOT_FOUND` when it does not exist or the caller may not see it.
     async fn appeal(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Appeal>> {
         let id = appeal_id("id", &id)?;
-        let m = appeals::load_visible(&state(ctx).db, scope(ctx).await?, id).await?;
+        let fields = selected_fields(&ctx.look_ahead());
+        let m = appeal_query::one(&state(ctx).db, scope(ctx).await?, id, &fields).await?;
         Ok(Some(Appeal::new(ctx, m).await?))
     }
 

@@ -233,9 +233,10 @@ async fn a_page_costs_the_same_number_of_statements_whatever_its_size() {
 }
 
 #[tokio::test]
-async fn every_field_read_alone_on_a_page_is_the_same_as_on_the_whole_appeal() {
-    // A page reads only the columns its fields need; each field of `Appeal` asked for alone
-    // must show what the appeal read whole shows, on appeals where that field is not empty.
+async fn every_field_read_alone_on_a_page_or_in_the_detail_is_the_same_as_on_the_whole_appeal() {
+    // A page and the detail read only the columns their fields need; each field of `Appeal`
+    // asked for alone must show what the appeal read whole shows, on appeals where that field
+    // is not empty.
     let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
     app.set_now("2026-11-20T12:00:00+07:00");
     let admin = app.admin().await;
@@ -307,6 +308,13 @@ async fn every_field_read_alone_on_a_page_is_the_same_as_on_the_whole_appeal() {
         )
         .await;
     let ids = [answered, duplicate, redirected, anonymous, awaiting, escalated];
+    // `appealByNumber` reads the appeal whole; the detail `appeal(id)`, like a page, reads
+    // only the columns its fields need.
+    let mut numbers = Vec::new();
+    for id in &ids {
+        let r = app.gql(Some(&curator), "query($id:ID!){ appeal(id:$id) { number } }", json!({"id": id})).await;
+        numbers.push(r.data()["appeal"]["number"].as_str().unwrap().to_string());
+    }
 
     let sdl = crate::sdl::Sdl::parse(&mcu::graphql::sdl());
     let fields = &sdl.objects["Appeal"];
@@ -330,12 +338,15 @@ async fn every_field_read_alone_on_a_page_is_the_same_as_on_the_whole_appeal() {
         let nodes: Vec<serde_json::Value> =
             page.data()["appeals"]["edges"].as_array().unwrap().iter().map(|e| e["node"].clone()).collect();
         assert_eq!(nodes.len(), ids.len());
-        let mut whole = Vec::new();
-        for id in &ids {
+        let (mut whole, mut detail) = (Vec::new(), Vec::new());
+        for (id, number) in ids.iter().zip(&numbers) {
+            let q = format!("query($n:String!){{ appealByNumber(number:$n) {{ {selection} }} }}");
+            whole.push(app.gql(Some(&curator), &q, json!({"n": number})).await.data()["appealByNumber"].clone());
             let q = format!("query($id:ID!){{ appeal(id:$id) {{ {selection} }} }}");
-            whole.push(app.gql(Some(&curator), &q, json!({"id": id})).await.data()["appeal"].clone());
+            detail.push(app.gql(Some(&curator), &q, json!({"id": id})).await.data()["appeal"].clone());
         }
-        assert_eq!(nodes, whole, "field {name}");
+        assert_eq!(nodes, whole, "field {name} on a page");
+        assert_eq!(detail, whole, "field {name} in the detail");
         if nodes.iter().any(|n| !n[name.as_str()].is_null() && n[name.as_str()] != json!([])) {
             shown.insert(name.clone());
         }
