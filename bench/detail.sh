@@ -27,14 +27,8 @@ export MCU_LOG_FORMAT=json RUST_LOG=warn MCU_DB_MAX_CONNECTIONS=16 MCU_BIND=127.
 ID=$(psql -X -At "$URL" -c "SELECT id FROM appeals WHERE recipient_id IS NOT NULL AND category_id IS NOT NULL AND territory_id IS NOT NULL ORDER BY id LIMIT 1 OFFSET 4321")
 QUERY="query { appeal(id: \"$ID\") { number status kind dueAt recipient { name } category { name } territory { name } } }"
 
-ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-postgres_ticks() {
-  local t=0 p
-  for p in $(pgrep -x postgres || true); do
-    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
+# cpu_ticks PID, postgres_ticks.
+source bench/cpu.sh
 
 one_run() { # binary
   taskset -c 0 "$1" serve > "$OUT/detail-server.log" 2>&1 &
@@ -42,8 +36,8 @@ one_run() { # binary
   for _ in $(seq 1 120); do curl -s -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.5; done
   # The start-up work is over: the server's CPU time stands still for a second.
   local prev now
-  prev=$(ticks "$pid")
-  for _ in $(seq 1 60); do sleep 1; now=$(ticks "$pid"); [ $((now - prev)) -lt 3 ] && break; prev=$now; done
+  prev=$(cpu_ticks "$pid")
+  for _ in $(seq 1 60); do sleep 1; now=$(cpu_ticks "$pid"); [ $((now - prev)) -lt 3 ] && break; prev=$now; done
   local token
   token=$(curl -s "http://127.0.0.1:$PORT/graphql" -H 'content-type: application/json' \
     -d '{"query":"mutation { login(email: \"curator@demo.mcu\", password: \"orchid-ferry-nimbus-2026\") { accessToken } }"}' |
@@ -57,9 +51,9 @@ print(f'wrk.body = {json.dumps(json.dumps({"query": sys.argv[2]}))}')
 PY
   taskset -c 1 wrk -t1 -c16 -d2s -s "$OUT/detail.lua" "http://127.0.0.1:$PORT/graphql" >/dev/null
   local c0 p0 c1 p1
-  c0=$(ticks "$pid"); p0=$(postgres_ticks)
+  c0=$(cpu_ticks "$pid"); p0=$(postgres_ticks)
   taskset -c 1 wrk -t1 -c16 -d"$DURATION" --latency -s "$OUT/detail.lua" "http://127.0.0.1:$PORT/graphql" > "$OUT/detail-wrk.txt"
-  c1=$(ticks "$pid"); p1=$(postgres_ticks)
+  c1=$(cpu_ticks "$pid"); p1=$(postgres_ticks)
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local n rps p50 us=$((1000000 / $(getconf CLK_TCK)))
   n=$(grep -o '[0-9]* requests in' "$OUT/detail-wrk.txt" | cut -d' ' -f1)

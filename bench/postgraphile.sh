@@ -104,11 +104,12 @@ pids+=($!)
 wait_up "http://127.0.0.1:$MCU_PORT/readyz"
 # mcu's start-up work (the background jobs' first pass) is over before the first load: its
 # CPU time stands still for a second.
+source bench/cpu.sh
 settle() { # pid
   local prev now
-  prev=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+  prev=$(cpu_ticks "$1")
   for _ in $(seq 1 60); do
-    sleep 1; now=$(awk '{ print $14 + $15 }' "/proc/$1/stat")
+    sleep 1; now=$(cpu_ticks "$1")
     [ $((now - prev)) -lt 3 ] && return 0
     prev=$now
   done

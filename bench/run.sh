@@ -59,15 +59,8 @@ LIST_QUERY='query { appeals(first: 50, filter: {status: [ASSIGNED, IN_PROGRESS],
 DETAIL_QUERY='query { appeal(id: "{ID}") { number status kind dueAt slaState recipient { name } category { name } territory { name } } }'
 RAW_SQL="SELECT a.number, a.status, a.kind, a.due_at, a.due_soon_at, a.resolved_at, r.name, c.name, t.name FROM appeals a LEFT JOIN recipients r ON r.id = a.recipient_id LEFT JOIN categories c ON c.id = a.category_id LEFT JOIN territories t ON t.id = a.territory_id WHERE a.status IN ('ASSIGNED','IN_PROGRESS') AND a.channel IN ('POS','INCIDENT') ORDER BY a.due_at, a.id LIMIT 50"
 
-# User + system CPU ticks of a process, and of all PostgreSQL processes together.
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-postgres_ticks() {
-  local t=0 p
-  for p in $(pgrep -x postgres || true); do
-    t=$((t + $(awk '{ print $14 + $15 }' "/proc/$p/stat" 2>/dev/null || echo 0)))
-  done
-  echo "$t"
-}
+# cpu_ticks PID, postgres_ticks.
+source bench/cpu.sh
 
 metric() { curl -s -H "authorization: Bearer $MCU_METRICS_TOKEN" "http://127.0.0.1:$PORT/metrics" | awk -v m="$1" '$1 == m { print $2 }'; }
 
