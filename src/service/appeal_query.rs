@@ -21,6 +21,7 @@ use crate::entity::{appeal, appeal_stat};
 use crate::error::{AppError, AppResult};
 use crate::state::ReferenceData;
 use crate::store::rollup;
+use migration::m20270109_000001_number_order::{number_order, number_order_sql};
 
 /// Filters of the appeal list; every present filter narrows it.
 #[derive(Debug, Clone, Default)]
@@ -471,24 +472,46 @@ fn order_column(order: OrderField) -> appeal::Column {
     }
 }
 
+/// What a page is ordered by: the order's column, or for `NUMBER` the year and sequence of
+/// the number as one integer (migration `m20270109_000001_number_order`: as text,
+/// `2026-1000000` came between `2026-100000` and `2026-100001`).
+fn order_expr(backend: sea_orm::DatabaseBackend, order: OrderField) -> SimpleExpr {
+    Expr::cust(order_sql(backend, order))
+}
+
+/// [`order_expr`] as SQL, over the columns of `"appeals"`.
+fn order_sql(backend: sea_orm::DatabaseBackend, order: OrderField) -> String {
+    use sea_orm::IdenStatic;
+    match order {
+        OrderField::Number => number_order_sql(backend == sea_orm::DatabaseBackend::Postgres, "\"appeals\".\"number\""),
+        _ => format!("\"appeals\".\"{}\"", order_column(order).as_str()),
+    }
+}
+
 /// Rows strictly after (`forward`) or before the cursor in the given direction.
-fn keyset(order: OrderField, cursor: &CursorKey, ascending: bool) -> AppResult<Condition> {
-    let col = order_column(order);
+fn keyset(
+    backend: sea_orm::DatabaseBackend,
+    order: OrderField,
+    cursor: &CursorKey,
+    ascending: bool,
+) -> AppResult<Condition> {
     let value: sea_orm::Value = match order {
-        OrderField::Number => cursor.k.clone().into(),
+        // The cursor holds the number itself, as before the order was numeric.
+        OrderField::Number => number_order(&cursor.k).into(),
         _ => DateTime::parse_from_rfc3339(&cursor.k)
             .map_err(|_| AppError::bad("after", "is not a valid cursor"))?
             .with_timezone(&Utc)
             .into(),
     };
+    let key = || Expr::expr(order_expr(backend, order));
     let (from, gt, id_gt): (SimpleExpr, SimpleExpr, SimpleExpr) = if ascending {
-        (col.gte(value.clone()), col.gt(value.clone()), appeal::Column::Id.gt(cursor.id))
+        (key().gte(value.clone()), key().gt(value.clone()), appeal::Column::Id.gt(cursor.id))
     } else {
-        (col.lte(value.clone()), col.lt(value.clone()), appeal::Column::Id.lt(cursor.id))
+        (key().lte(value.clone()), key().lt(value.clone()), appeal::Column::Id.lt(cursor.id))
     };
     // The first bound is implied by the other two; said alone, it starts the index walk at
     // the cursor (PostgreSQL does not use the `OR` as an index condition).
-    let after = Condition::any().add(gt).add(Condition::all().add(col.eq(value)).add(id_gt));
+    let after = Condition::any().add(gt).add(Condition::all().add(key().eq(value)).add(id_gt));
     Ok(Condition::all().add(from).add(after))
 }
 
@@ -880,10 +903,11 @@ fn merged_statement(
     }
     let dir = if p.descending == p.backward { "ASC" } else { "DESC" };
     let list: Vec<String> = cols.iter().map(|c| format!("\"appeals\".\"{}\"", c.as_str())).collect();
+    // The runs are named `appeals` outside too, so the order's expression reads their columns.
+    let key = order_sql(backend, p.order);
     let sql = format!(
-        "SELECT {} FROM ({union}) AS \"appeals\" ORDER BY \"appeals\".\"{}\" {dir}, \"appeals\".\"id\" {dir} LIMIT {}",
+        "SELECT {} FROM ({union}) AS \"appeals\" ORDER BY {key} {dir}, \"appeals\".\"id\" {dir} LIMIT {}",
         list.join(", "),
-        order_column(p.order).as_str(),
         p.limit + 1
     );
     Ok(Statement::from_sql_and_values(backend, sql, values.unwrap_or_default()))
@@ -1286,14 +1310,14 @@ fn page_query(
         return Ok(search.order(backend, q));
     }
     if let Some(c) = &p.after {
-        q = q.filter(keyset(p.order, &decode_cursor("after", c)?, !p.descending)?);
+        q = q.filter(keyset(backend, p.order, &decode_cursor("after", c)?, !p.descending)?);
     }
     if let Some(c) = &p.before {
-        q = q.filter(keyset(p.order, &decode_cursor("before", c)?, p.descending)?);
+        q = q.filter(keyset(backend, p.order, &decode_cursor("before", c)?, p.descending)?);
     }
     // Walking backward means reading in the opposite direction and reversing the rows.
     let dir = if p.descending == p.backward { Order::Asc } else { Order::Desc };
-    Ok(q.order_by(order_column(p.order), dir.clone()).order_by(appeal::Column::Id, dir))
+    Ok(q.order_by(order_expr(backend, p.order), dir.clone()).order_by(appeal::Column::Id, dir))
 }
 
 /// Drops the extra row read by [`page_query`], puts a backward read back in order, and says
@@ -1680,5 +1704,19 @@ mod tests {
         assert!(open_queue_hint(Postgres, &open).is_none());
         let any = appeal::Entity::find().filter(appeal::Column::Status.is_in(["CLOSED"]));
         assert!(open_queue_hint(Sqlite, &any).is_none());
+    }
+
+    #[test]
+    fn numbers_order_by_year_then_sequence_and_other_text_first() {
+        assert!(number_order("2026-999999") < number_order("2026-1000000"));
+        assert!(number_order("2025-9999999") < number_order("2026-000001"));
+        assert_eq!(number_order("2026-000042"), number_order("2026-42"));
+        assert_eq!(number_order("2026-000042"), 2026 * 10_000_000_000_000 + 42);
+        assert_eq!(number_order("2026-9999999999999"), 2026 * 10_000_000_000_000 + 9_999_999_999_999);
+        for other in
+            ["", "2026", "2026-", "B-17", "2026-12a", "20261-1", "2026-10000000000000", "２０２６-1", "2026-+1"]
+        {
+            assert_eq!(number_order(other), 0, "{other}");
+        }
     }
 }

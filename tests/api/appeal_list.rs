@@ -496,3 +496,72 @@ async fn a_receipt_period_by_deadline_or_last_change_pages_through_every_match_i
         }
     }
 }
+
+#[tokio::test]
+async fn numbers_order_by_year_and_sequence_past_a_millionth_appeal_of_a_year() {
+    use mcu::entity::appeal;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, QueryOrder};
+    let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
+    app.set_now("2026-11-21T09:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    for i in 0..10 {
+        let channel = ["POS", "EMAIL"][i % 2];
+        app.appeal(&curator, json!({"kind": "MESSAGE", "channel": channel, "text": format!("Обращение {i}")})).await;
+    }
+    // The numbers of a year past its millionth appeal, of two years, equal sequences written
+    // with more zeros (the id decides), and a number of another shape (written outside the
+    // application), given in the order of the ids.
+    let numbers = [
+        "2026-1000000",
+        "2026-999999",
+        "2026-100001",
+        "2026-100000",
+        "B-17",
+        "2025-1000001",
+        "2026-000005",
+        "2026-0000000000005",
+        "2025-000003",
+        "2026-10000000",
+    ];
+    let all = appeal::Entity::find().order_by_asc(appeal::Column::Id).all(&app.state.db).await.unwrap();
+    assert_eq!(all.len(), numbers.len());
+    let mut ids = std::collections::HashMap::new();
+    for (a, number) in all.iter().zip(numbers) {
+        let mut m = a.clone().into_active_model();
+        m.number = Set(number.to_string());
+        m.update(&app.state.db).await.unwrap();
+        ids.insert(number, a.id);
+    }
+    let ascending = [
+        "B-17",
+        "2025-000003",
+        "2025-1000001",
+        "2026-000005",
+        "2026-0000000000005",
+        "2026-100000",
+        "2026-100001",
+        "2026-999999",
+        "2026-1000000",
+        "2026-10000000",
+    ];
+    for filter in [json!({}), json!({"channel": ["POS", "EMAIL"]}), json!({"status": ["RECEIVED", "REGISTERED"]})] {
+        for direction in ["ASC", "DESC"] {
+            let mut expected: Vec<i64> = ascending.iter().map(|n| ids[n]).collect();
+            if direction == "DESC" {
+                expected.reverse();
+            }
+            let order = json!({"field": "NUMBER", "direction": direction});
+            let (forward, backward) = walk_pages(&app, &curator, &filter, &order, 3, expected.len()).await;
+            assert_eq!(forward, expected, "{filter} by NUMBER {direction}, forward");
+            assert_eq!(backward, expected, "{filter} by NUMBER {direction}, backward");
+        }
+    }
+    // One appeal found by its number, whatever its shape.
+    for number in ["2026-1000000", "B-17"] {
+        let r = app
+            .gql(Some(&curator), "query($n:String!){ appealByNumber(number:$n) { id number } }", json!({"n": number}))
+            .await;
+        assert_eq!(r.data()["appealByNumber"]["number"], number);
+    }
+}
