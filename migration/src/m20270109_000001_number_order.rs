@@ -18,6 +18,11 @@ pub struct Migration;
 /// The index of the order, the expression and then the id.
 pub const INDEX: &str = "ix_appeals_number_order";
 
+/// The index of one status in the order: the statuses of work in hand are the newest
+/// appeals, at the far end of the order, so a page of them read upwards walked nearly every
+/// number before them (558 ms for the assigned appeals of the 1M demo).
+pub const STATUS_INDEX: &str = "ix_appeals_status_number_order";
+
 /// The sequence part takes at most this many digits; the year is multiplied past them.
 const SEQUENCE_DIGITS: u32 = 13;
 
@@ -28,9 +33,14 @@ const SEQUENCE_DIGITS: u32 = 13;
 pub fn number_order_sql(postgres: bool, col: &str) -> String {
     let scale = 10_i64.pow(SEQUENCE_DIGITS);
     if postgres {
+        // Four digits, a hyphen and 1–13 digits, said without a regular expression (half
+        // the cost per row when a page sorts: 175 against 330 ns): 6–18 characters, the
+        // fifth a hyphen, and nothing but that hyphen once the digits are taken out.
         format!(
-            "(CASE WHEN {col} ~ '^[0-9]{{4}}-[0-9]{{1,{SEQUENCE_DIGITS}}}$' \
-             THEN left({col}, 4)::bigint * {scale} + substr({col}, 6)::bigint ELSE 0 END)"
+            "(CASE WHEN length({col}) BETWEEN 6 AND {} AND substr({col}, 5, 1) = '-' \
+             AND translate({col}, '0123456789', '') = '-' \
+             THEN left({col}, 4)::bigint * {scale} + substr({col}, 6)::bigint ELSE 0 END)",
+            5 + SEQUENCE_DIGITS
         )
     } else {
         format!(
@@ -62,14 +72,17 @@ impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let postgres = m.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
         let key = number_order_sql(postgres, "number");
-        m.get_connection()
-            .execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {INDEX} ON appeals ({key}, id)"))
+        let db = m.get_connection();
+        db.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {INDEX} ON appeals ({key}, id)")).await?;
+        db.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {STATUS_INDEX} ON appeals (status, {key}, id)"))
             .await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.get_connection().execute_unprepared(&format!("DROP INDEX IF EXISTS {INDEX}")).await?;
+        for index in [INDEX, STATUS_INDEX] {
+            m.get_connection().execute_unprepared(&format!("DROP INDEX IF EXISTS {index}")).await?;
+        }
         Ok(())
     }
 }

@@ -726,9 +726,15 @@ fn filtered_split(
     for (col, values) in value_lists(refs, f) {
         let only = split.filter(|(c, _)| *c as usize == col as usize).map(|(_, i)| i);
         keyed = keyed.add(values.condition(col, only));
-        if col as usize == C::Status as usize && f.status.iter().all(|s| s.is_open()) {
-            // Redundant, but lets the planner use the partial index of open appeals
-            // (PostgreSQL does by itself; SQLite is told to, see `open_queue_hint`).
+        if col as usize == C::Status as usize
+            && f.status.iter().all(|s| s.is_open())
+            && backend == sea_orm::DatabaseBackend::Sqlite
+        {
+            // Redundant, but lets SQLite use the partial index of open appeals (it is told
+            // to, see `open_queue_hint`). PostgreSQL proves the index's condition from the
+            // statuses by itself, and counts the redundant condition as a second filter:
+            // it expected 1,711 of 44,723 appeals in progress in a district and sorted
+            // them all for a page by number (212 ms instead of 1 ms on 1M appeals).
             keyed = keyed.add(Expr::cust(OPEN_STATUSES_PREDICATE));
         }
     }
@@ -778,6 +784,7 @@ const MERGE_INDEXES: &[(appeal::Column, OrderField, &str)] = &[
     (appeal::Column::RecipientId, OrderField::DueAt, "ix_appeals_recipient_due"),
     (appeal::Column::Status, OrderField::DueAt, "ix_appeals_status_due"),
     (appeal::Column::Status, OrderField::UpdatedAt, "ix_appeals_status_updated"),
+    (appeal::Column::Status, OrderField::Number, "ix_appeals_status_number_order"),
     (appeal::Column::Channel, OrderField::DueAt, "ix_appeals_channel_due"),
     (appeal::Column::RecipientId, OrderField::ReceivedAt, "ix_appeals_recipient_received"),
     (appeal::Column::Status, OrderField::ReceivedAt, "ix_appeals_status_received"),
@@ -1466,15 +1473,24 @@ mod tests {
             3,
             "{by_receipt}"
         );
-        // The same statement as before: no index gives the order per value (NUMBER); one
-        // value; more values than merged; SQLite.
+        // By number per status, since `ix_appeals_status_number_order`; the runs are ordered
+        // outside by the same expression.
+        let by_number = sql(Postgres, &f, req(OrderField::Number, None)).sql;
+        assert_eq!(by_number.matches(" UNION ALL ").count(), 1, "{by_number}");
+        let outside = format!(
+            r#") AS "run1") AS "appeals" ORDER BY {} DESC, "appeals"."id" DESC LIMIT 51"#,
+            order_sql(Postgres, OrderField::Number)
+        );
+        assert!(by_number.ends_with(&outside), "{by_number}");
+        // The same statement as before: no index gives the order per value (NUMBER of
+        // recipients); one value; more values than merged; SQLite.
         let single = |backend, f: &AppealFilter, order| {
             let s = sql(backend, f, req(order, None)).sql;
             assert!(!s.contains("UNION"), "{s}");
             assert!(s.starts_with(r#"SELECT "appeals"."id", "appeals"."number", "#), "{s}");
             assert!(s.ends_with(" LIMIT 51"), "{s}");
         };
-        single(Postgres, &f, OrderField::Number);
+        single(Postgres, &AppealFilter { status: vec![], ..f.clone() }, OrderField::Number);
         single(Sqlite, &f, OrderField::DueAt);
         single(Postgres, &AppealFilter { status: vec![AppealStatus::Assigned], ..f.clone() }, OrderField::DueAt);
         let nine = AppealFilter { status: AppealStatus::ALL.to_vec(), ..f.clone() };
@@ -1492,12 +1508,18 @@ mod tests {
 
     #[test]
     fn the_merged_orders_name_indexes_that_exist_with_the_id_last() {
+        use migration::m20270109_000001_number_order::STATUS_INDEX;
         use sea_orm::IdenStatic;
         let lists = [
             migration::m20261213_000001_list_grid::LIST_INDEXES,
             migration::m20270102_000001_receipt_indexes::RECEIPT_INDEXES,
         ];
         for (col, order, index) in MERGE_INDEXES {
+            if *order == OrderField::Number {
+                // An index on the order's expression (`order_expr`).
+                assert_eq!((*col as usize, *index), (appeal::Column::Status as usize, STATUS_INDEX));
+                continue;
+            }
             let key = format!("{}, {}, id", col.as_str(), order_column(*order).as_str());
             assert!(lists.iter().any(|l| l.contains(&(*index, key.as_str()))), "{index} ({key}) is not a list index");
         }

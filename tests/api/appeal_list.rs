@@ -49,7 +49,7 @@ async fn walk_pages(
     (forward, backward)
 }
 
-/// Walks the list with `filter` by `field` (`DUE_AT`, `RECEIVED_AT` or `UPDATED_AT`) in
+/// Walks the list with `filter` by `field` (`DUE_AT`, `RECEIVED_AT`, `NUMBER` or `UPDATED_AT`) in
 /// `direction`, `size` at a time both ways ([`walk_pages`]), and fails unless both walks give
 /// exactly `matching` (at least ten of them) sorted by that field and then the id.
 async fn assert_walks(
@@ -60,13 +60,20 @@ async fn assert_walks(
     size: usize,
     mut matching: Vec<&mcu::entity::appeal::Model>,
 ) {
+    // By number: the year, then the sequence as a number (the numbers here are the server's).
+    let number = |a: &mcu::entity::appeal::Model| {
+        let (year, seq) = a.number.split_once('-').unwrap();
+        (year.parse::<i64>().unwrap(), seq.parse::<i64>().unwrap())
+    };
     matching.sort_by_key(|a| {
         let key = match field {
             "DUE_AT" => a.due_at,
             "RECEIVED_AT" => a.received_at,
+            "NUMBER" => chrono::DateTime::UNIX_EPOCH,
             _ => a.updated_at,
         };
-        (key, a.id)
+        let number = if field == "NUMBER" { number(a) } else { (0, 0) };
+        (key, number, a.id)
     });
     if direction == "DESC" {
         matching.reverse();
@@ -398,11 +405,14 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
     let r0: i64 = recipients[0].parse().unwrap();
     let r1: i64 = recipients[1].parse().unwrap();
     let shapes = [
-        (json!({"status": ["RECEIVED", "REGISTERED", "ASSIGNED"]}), vec!["DUE_AT", "UPDATED_AT", "RECEIVED_AT"]),
+        (
+            json!({"status": ["RECEIVED", "REGISTERED", "ASSIGNED"]}),
+            vec!["DUE_AT", "UPDATED_AT", "RECEIVED_AT", "NUMBER"],
+        ),
         (json!({"channel": ["POS", "EMAIL"]}), vec!["DUE_AT", "RECEIVED_AT"]),
         (
             json!({"status": ["REGISTERED", "ASSIGNED"], "recipientId": [recipients[0], recipients[1]]}),
-            vec!["DUE_AT", "UPDATED_AT", "RECEIVED_AT"],
+            vec!["DUE_AT", "UPDATED_AT", "RECEIVED_AT", "NUMBER"],
         ),
         (json!({"recipientId": [recipients[0], recipients[1]]}), vec!["RECEIVED_AT"]),
     ];
@@ -500,7 +510,10 @@ async fn a_receipt_period_by_deadline_or_last_change_pages_through_every_match_i
 #[tokio::test]
 async fn numbers_order_by_year_and_sequence_past_a_millionth_appeal_of_a_year() {
     use mcu::entity::appeal;
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, QueryOrder};
+    use migration::m20270109_000001_number_order::{number_order, number_order_sql};
+    use sea_orm::{
+        ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel, QueryOrder, Statement,
+    };
     let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
     app.set_now("2026-11-21T09:00:00+07:00");
     let admin = app.admin().await;
@@ -556,6 +569,18 @@ async fn numbers_order_by_year_and_sequence_past_a_millionth_appeal_of_a_year() 
             assert_eq!(forward, expected, "{filter} by NUMBER {direction}, forward");
             assert_eq!(backward, expected, "{filter} by NUMBER {direction}, backward");
         }
+    }
+    // The database computes the order as the cursors do (`number_order`), on either backend.
+    let postgres = app.state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    let texts =
+        ["2026-000042", "2026-1000000", "2026-9999999999999", "2026-10000000000000", "2026-", "2026-12a", "B-17"];
+    let texts = texts.into_iter().chain(["20261-1", "2026-+1", "２０２６-1", "2026--1", "-2026-1", "2026-1 ", ""]);
+    for text in texts {
+        let key = number_order_sql(postgres, "\"appeals\".\"number\"");
+        let sql = format!("SELECT {key} AS k FROM (SELECT '{text}' AS number) AS \"appeals\"");
+        let row = app.state.db.query_one_raw(Statement::from_string(app.state.db.get_database_backend(), sql));
+        let k: i64 = row.await.unwrap().unwrap().try_get("", "k").unwrap();
+        assert_eq!(k, number_order(text), "{text:?}");
     }
     // One appeal found by its number, whatever its shape.
     for number in ["2026-1000000", "B-17"] {
