@@ -73,6 +73,13 @@ pub struct SettingsArgs {
     /// Statement timeout in milliseconds (PostgreSQL `statement_timeout`, SQLite busy timeout).
     #[arg(long, env = "MCU_DB_STATEMENT_TIMEOUT_MS", default_value = "10000", global = true)]
     pub db_statement_timeout_ms: u64,
+    /// PostgreSQL's planner cost of reading a page out of order (`random_page_cost`), set for
+    /// every connection of the server: 1.1, as for data on SSD or in memory. The server's
+    /// default, 4, is for spinning disks; with it the planner walks a table-wide index and
+    /// filters instead of the index of the filtered column (one status by receipt: 6,148
+    /// buffers instead of 19 on 1M appeals). Set 4 to keep the server's choice.
+    #[arg(long, env = "MCU_DB_RANDOM_PAGE_COST", default_value = "1.1", global = true)]
+    pub db_random_page_cost: f64,
     /// Request timeout in milliseconds.
     #[arg(long, env = "MCU_REQUEST_TIMEOUT_MS", default_value = "30000", global = true)]
     pub request_timeout_ms: u64,
@@ -316,6 +323,7 @@ pub struct Settings {
     pub sqlite_max_page_count: Option<u64>,
     pub db_min_free_bytes: u64,
     pub db_statement_timeout: Duration,
+    pub db_random_page_cost: f64,
     pub request_timeout: Duration,
     pub export_timeout: Duration,
     pub rollup_compact_interval: Duration,
@@ -467,6 +475,9 @@ impl Settings {
         let escalation: crate::domain::escalation::EscalationPolicy = serde_json::from_str(&a.escalation)
             .map_err(|e| bad("MCU_ESCALATION", format!("is not valid escalation JSON ({e})")))?;
         positive("MCU_DB_STATEMENT_TIMEOUT_MS", a.db_statement_timeout_ms)?;
+        if !(a.db_random_page_cost.is_finite() && a.db_random_page_cost > 0.0 && a.db_random_page_cost <= 1000.0) {
+            return Err(bad("MCU_DB_RANDOM_PAGE_COST", "must be a number above 0 and at most 1000".into()));
+        }
         positive("MCU_WEBHOOK_MAX_ATTEMPTS", u64::from(a.webhook_max_attempts))?;
         positive("MCU_WEBHOOK_RETRY_BASE_MS", a.webhook_retry_base_ms)?;
         positive("MCU_WEBHOOK_TIMEOUT_MS", a.webhook_timeout_ms)?;
@@ -647,6 +658,7 @@ impl Settings {
             sqlite_max_page_count: a.sqlite_max_page_count,
             db_min_free_bytes: a.db_min_free_bytes,
             db_statement_timeout: Duration::from_millis(a.db_statement_timeout_ms),
+            db_random_page_cost: a.db_random_page_cost,
             request_timeout: Duration::from_millis(a.request_timeout_ms),
             export_timeout: Duration::from_millis(a.export_timeout_ms),
             rollup_compact_interval: Duration::from_secs(a.rollup_compact_secs),

@@ -14,7 +14,8 @@ use crate::config::Settings;
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Opens the pool. On SQLite: WAL, foreign keys, a busy timeout; on PostgreSQL: the
-/// statement timeout is set for every connection of the pool.
+/// statement timeout and the planner's cost of a read out of order
+/// (`MCU_DB_RANDOM_PAGE_COST`) are set for every connection of the pool.
 ///
 /// # Errors
 /// When the database cannot be reached.
@@ -36,7 +37,10 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
         opts.map_sqlx_sqlite_opts(move |o| sqlite_options(o, timeout_ms as u64, max_pages));
         opts.map_sqlx_sqlite_pool_opts(|o| o.after_release(release_outside_transaction));
     } else {
-        opts.map_sqlx_postgres_opts(move |o| o.options([("statement_timeout", format!("{timeout_ms}"))]));
+        let page_cost = settings.db_random_page_cost;
+        opts.map_sqlx_postgres_opts(move |o| {
+            o.options([("statement_timeout", format!("{timeout_ms}")), ("random_page_cost", format!("{page_cost}"))])
+        });
     }
     Database::connect(opts).await
 }

@@ -298,3 +298,36 @@ async fn connections_the_database_ended_while_idle_are_replaced() {
     pool.close().await.unwrap();
     own.close().await.unwrap();
 }
+
+/// Every connection of the server's pool on PostgreSQL plans with the configured cost of a
+/// page read out of order (`MCU_DB_RANDOM_PAGE_COST`, 1.1 unless set; the server's default
+/// is 4), and a value that is not a positive number is refused at start.
+#[tokio::test]
+async fn connections_plan_with_the_configured_cost_of_a_read_out_of_order() {
+    for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1001.0] {
+        let refused = mcu::config::Settings::from_args({
+            let mut a = crate::helpers::test_args("sqlite://x.db".into());
+            a.db_random_page_cost = bad;
+            a
+        });
+        assert_eq!(refused.unwrap_err().setting, "MCU_DB_RANDOM_PAGE_COST", "{bad}");
+    }
+    #[derive(clap::Parser)]
+    struct Cli {
+        #[command(flatten)]
+        settings: mcu::config::SettingsArgs,
+    }
+    let cli = <Cli as clap::Parser>::try_parse_from(["mcu"]).map(|c| c.settings.db_random_page_cost);
+    assert_eq!(cli.ok(), Some(1.1), "the default");
+    let app = spawn_app_with(|a| a.db_random_page_cost = 2.5).await;
+    if app.state.db.get_database_backend() != DbBackend::Postgres {
+        return;
+    }
+    let cost = "SELECT (current_setting('random_page_cost')::float8 * 10)::BIGINT";
+    // Several at once, so that several connections of the pool answer.
+    let costs = futures_util::future::join_all((0..4).map(|_| scalar(&app.state.db, cost))).await;
+    assert_eq!(costs, [25, 25, 25, 25]);
+    let pool = mcu::db::connect(&app.state.settings).await.unwrap();
+    assert_eq!(scalar(&pool, cost).await, 25);
+    pool.close().await.unwrap();
+}

@@ -33,6 +33,7 @@ pub fn test_args(database_url: String) -> SettingsArgs {
         sqlite_max_page_count: None,
         db_min_free_bytes: 16 * 1_048_576,
         db_statement_timeout_ms: 10_000,
+        db_random_page_cost: 1.1,
         request_timeout_ms: 30_000,
         export_timeout_ms: 600_000,
         rollup_compact_secs: 300,
