@@ -724,8 +724,9 @@ async fn growth_by_every_grouping_is_the_rule_over_the_appeals() {
 
 /// The list's totals, and those of resolved SLA states (`MET`, `MISSED`, both), are sums of
 /// the ledger (`resolved`, `resolved_met`; the overview, topic or full cube), alone and with
-/// other filters: the same as the appeals counted (a `dueBefore` far ahead keeps the same
-/// appeals but is counted over them).
+/// other filters, and with `dueBefore` an instant not yet past the sums less the appeals due
+/// later: the same as the appeals the list pages through (a `dueBefore` far ahead keeps the
+/// same appeals, and one just past is counted over them).
 #[tokio::test]
 async fn totals_of_resolved_sla_states_from_the_ledger_are_the_counts_over_the_appeals() {
     let (app, curator) = seeded(600).await;
@@ -737,6 +738,27 @@ async fn totals_of_resolved_sla_states_from_the_ledger_are_the_counts_over_the_a
             app.gql(Some(&curator), q, json!({ "f": f })).await.data()["appeals"]["totalCount"].as_i64().unwrap()
         }
     };
+    // The rows of every page, 100 at a time: no total involved.
+    let listed = |f: Value| {
+        let (app, curator) = (&app, curator.clone());
+        async move {
+            let q = "query($f:AppealFilter,$a:String){ appeals(filter:$f, first:100, after:$a) { edges { node { id } } pageInfo { hasNextPage endCursor } } }";
+            let (mut n, mut after) = (0, Value::Null);
+            loop {
+                let r = app.gql(Some(&curator), q, json!({ "f": f, "a": after })).await;
+                let page = &r.data()["appeals"];
+                n += page["edges"].as_array().unwrap().len() as i64;
+                if page["pageInfo"]["hasNextPage"] != true {
+                    return n;
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+        }
+    };
+    let now = app.state.clock.now();
+    let instant = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let due_soon = [instant(now + chrono::Duration::days(3)), instant(now + chrono::Duration::days(20))];
+    let just_past = instant(now - chrono::Duration::seconds(1));
     let today = app.state.clock.now().with_timezone(&app.state.settings.timezone).date_naive();
     let months_ago = (today - chrono::Days::new(120)).to_string();
     // The busiest category, territory and recipient of the demo.
@@ -760,21 +782,34 @@ async fn totals_of_resolved_sla_states_from_the_ledger_are_the_counts_over_the_a
         json!({"recipientId": [recipient]}),
         json!({"recipientId": [recipient], "status": ["CLOSED", "ANSWERED"]}),
     ];
+    let mut due_later = 0;
     for base in bases {
-        // Every appeal of the filter, from the ledger and counted.
+        // Every appeal of the filter, from the ledger and listed.
         let mut far = base.clone();
         far["dueBefore"] = json!("2199-01-01T00:00:00Z");
-        assert_eq!(total(base.clone()).await, total(far).await, "{base}");
+        let all = total(base.clone()).await;
+        assert_eq!(all, listed(base.clone()).await, "{base}");
+        assert_eq!(all, total(far).await, "{base}");
         let mut sums = Vec::new();
-        for states in [json!(["MET"]), json!(["MISSED"]), json!(["MISSED", "MET"])] {
+        for states in [json!(null), json!(["MET"]), json!(["MISSED"]), json!(["MISSED", "MET"])] {
             let mut f = base.clone();
-            f["slaState"] = states;
+            if !states.is_null() {
+                f["slaState"] = states;
+            }
             let ledger = total(f.clone()).await;
-            f["dueBefore"] = json!("2199-01-01T00:00:00Z");
-            assert_eq!(ledger, total(f.clone()).await, "{f}");
+            assert_eq!(ledger, listed(f.clone()).await, "{f}");
             sums.push(ledger);
+            // Due before an instant not yet past: the sum less those due later; just past:
+            // counted.
+            for due in due_soon.iter().chain([&just_past]) {
+                f["dueBefore"] = json!(due);
+                let t = total(f.clone()).await;
+                assert_eq!(t, listed(f.clone()).await, "{f}");
+                due_later += ledger - t;
+            }
         }
-        assert!(sums[0] > 0 && sums[1] > 0, "{base}: {sums:?}");
-        assert_eq!(sums[0] + sums[1], sums[2], "{base}");
+        assert!(sums[1] > 0 && sums[2] > 0, "{base}: {sums:?}");
+        assert_eq!(sums[1] + sums[2], sums[3], "{base}");
     }
+    assert!(due_later > 0, "some appeals are due later than the instants");
 }
