@@ -77,7 +77,8 @@ pub struct SettingsArgs {
     /// every connection of the server: 1.1, as for data on SSD or in memory. The server's
     /// default, 4, is for spinning disks; with it the planner walks a table-wide index and
     /// filters instead of the index of the filtered column (one status by receipt: 6,148
-    /// buffers instead of 19 on 1M appeals). Set 4 to keep the server's choice.
+    /// buffers instead of 19 on 1M appeals). It always overrides the database's own setting;
+    /// 4 is PostgreSQL's default, for data on spinning disks.
     #[arg(long, env = "MCU_DB_RANDOM_PAGE_COST", default_value = "1.1", global = true)]
     pub db_random_page_cost: f64,
     /// Request timeout in milliseconds.
