@@ -44,6 +44,8 @@ pub const VACUUM_BUSY_AFTER: u64 = 10 * VACUUM_AFTER;
 pub const KEEP_DISPATCHED: chrono::Duration = chrono::Duration::days(1);
 /// Time between two prunes of a process.
 const PRUNE_EVERY: Duration = Duration::from_hours(1);
+/// Time before a prune that failed is tried again.
+const PRUNE_RETRY: Duration = Duration::from_secs(5);
 /// Rows deleted per statement by a prune.
 const PRUNE_CHUNK: u64 = 10_000;
 
@@ -96,7 +98,12 @@ pub async fn run(state: AppState) {
                         tracing::info!(rows = n, "pruned dispatched outbox rows");
                     }
                 }
-                Err(e) => tracing::warn!(error = %e.message(), "could not prune the outbox"),
+                Err(e) => {
+                    // A failed prune (a timeout on a busy database) is tried again soon,
+                    // not an hour later.
+                    next_prune = tokio::time::Instant::now() + PRUNE_RETRY;
+                    tracing::warn!(error = %e.message(), "could not prune the outbox");
+                }
             }
         }
         if !sqlite && ((idle && since_vacuum >= VACUUM_AFTER) || since_vacuum >= VACUUM_BUSY_AFTER) {
@@ -124,7 +131,9 @@ pub async fn prune(state: &AppState) -> AppResult<u64> {
     loop {
         let n = outbox::prune_dispatched(&state.writer, before, PRUNE_CHUNK).await?;
         total += n;
-        if n < PRUNE_CHUNK {
+        // Until a statement finds nothing: on PostgreSQL a short chunk may only mean that
+        // another process's prune held the rest locked (`SKIP LOCKED`).
+        if n == 0 {
             return Ok(total);
         }
     }

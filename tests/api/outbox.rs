@@ -273,3 +273,54 @@ async fn an_idle_process_prunes_the_rows_dispatched_before_the_kept_day() {
     let id = outbox::record(db, Topic::RoadmapChanged, Subject::Roadmap(3), &json!({}), now).await.unwrap();
     assert!(id > highest, "outbox id {id} given again (highest before the prune {highest})");
 }
+
+/// A prune that failed (here a trigger refuses the delete; in production, a timeout on a
+/// busy database) is tried again within seconds, not at the next hourly prune.
+#[tokio::test]
+async fn a_failed_prune_is_tried_again_soon() {
+    use mcu::entity::outbox as row;
+    use sea_orm::{ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter};
+
+    let first = spawn_app().await;
+    let db = &first.state.db;
+    let now = first.state.clock.now();
+    let keep = mcu::jobs::dispatcher::KEEP_DISPATCHED;
+    let refuse = match db.get_database_backend() {
+        DbBackend::Postgres => vec![
+            "CREATE TABLE prune_refused (x INT)",
+            "CREATE FUNCTION refuse_prune() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+             IF EXISTS (SELECT 1 FROM prune_refused) THEN RAISE EXCEPTION 'refused'; END IF; RETURN OLD; END $$",
+            "CREATE TRIGGER refuse_prune BEFORE DELETE ON outbox FOR EACH ROW EXECUTE FUNCTION refuse_prune()",
+        ],
+        _ => vec![
+            "CREATE TABLE prune_refused (x INT)",
+            "CREATE TRIGGER refuse_prune BEFORE DELETE ON outbox WHEN EXISTS (SELECT 1 FROM prune_refused) \
+             BEGIN SELECT RAISE(ABORT, 'refused'); END",
+        ],
+    };
+    for sql in refuse.into_iter().chain(["INSERT INTO prune_refused VALUES (1)"]) {
+        db.execute_unprepared(sql).await.unwrap();
+    }
+    let old: Vec<_> = (0..20)
+        .map(|n| {
+            let mut r = outbox::row(Topic::RoadmapChanged, Subject::Roadmap(n), json!({ "n": n }).to_string(), now);
+            r.dispatched_at = Set(Some(now - keep - chrono::Duration::minutes(1)));
+            r
+        })
+        .collect();
+    let txn = mcu::db::begin_write(&first.state.writer).await.unwrap();
+    mcu::db::insert_rows(&txn, old, 1000).await.unwrap();
+    txn.commit().await.unwrap();
+    let old_left =
+        || async { row::Entity::find().filter(row::Column::DispatchedAt.lt(now - keep)).all(db).await.unwrap().len() };
+    // A process that starts now prunes at its first idle pass, and is refused.
+    let _second = first.second_process().await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(old_left().await, 20, "the prune was refused");
+    db.execute_unprepared("DELETE FROM prune_refused").await.unwrap();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while old_left().await > 0 {
+        assert!(tokio::time::Instant::now() < deadline, "the refused prune was not tried again");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
