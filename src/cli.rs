@@ -233,6 +233,7 @@ pub async fn run(cli: Cli) -> Result<(), StartError> {
         Command::Serve => crate::build(settings).await?.run_until_stopped().await,
         Command::Migrate => {
             let state = crate::init_state(settings).await?;
+            state.reads.close();
             state.db.close().await?;
             say!("migrations applied");
             Ok(())

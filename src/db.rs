@@ -1,11 +1,12 @@
 //! Database connection and migrations for SQLite (embedded) and PostgreSQL.
 
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use migration::{Migrator, MigratorTrait};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend,
-    SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbBackend, ExecResult,
+    QueryResult, SqliteTransactionMode, Statement, TransactionOptions, TransactionTrait,
 };
 
 use crate::config::Settings;
@@ -591,5 +592,174 @@ mod tests {
         assert!(seen.len() <= 10, "{seen:?}");
         assert_eq!(in_lists(&["a", "b", "c"], 500), [vec!["a", "b", "c", "c"]]);
         assert!(in_lists::<u8>(&[], 500).is_empty());
+    }
+}
+
+/// What a statement's run is reported to (the server's statement counters).
+pub type MetricCallback = Arc<dyn Fn(&sea_orm::metric::Info<'_>) + Send + Sync>;
+
+/// The reads of requests that take one statement each (the one-appeal detail, a list page and
+/// its total), run on connections handed from one read to the next on PostgreSQL.
+///
+/// SQLx pings a connection each time it goes back to its pool: one more round trip to the
+/// database for every statement, a ninth of the server's CPU on a one-appeal detail and more
+/// of PostgreSQL's (README, performance). A read that finished has left its connection as it
+/// found it, so these reads keep the connection aside and the next read takes it straight
+/// away. A connection goes back to the pool (and is pinged there) instead when:
+/// - its read failed or was given up half-way (a client that went away): it may be in any state;
+/// - it has been aside for longer than [`PING_AFTER_IDLE`] (the database may have ended it
+///   meanwhile; the pool pings such a connection before its next use): a sweep every
+///   [`PING_AFTER_IDLE`] gives those back, so a quiet server holds none aside;
+/// - the pool has opened all the connections it may and none is idle: someone may be waiting
+///   for one, and a connection aside would keep them waiting while reads went ahead;
+/// - the server stops ([`Reads::close`]).
+///
+/// Writes, transactions and SQLite go to the pool as before.
+#[derive(Clone)]
+pub struct Reads {
+    db: DatabaseConnection,
+    aside: Option<Arc<Aside>>,
+}
+
+struct Aside {
+    pool: sea_orm::sqlx::PgPool,
+    kept: Mutex<Vec<(PgPooled, Instant)>>,
+    metric: Option<MetricCallback>,
+}
+
+type PgPooled = sea_orm::sqlx::pool::PoolConnection<sea_orm::sqlx::Postgres>;
+
+impl Reads {
+    /// Reads on `db`'s pool, each statement reported to `metric`. Starts the sweep (needs
+    /// the Tokio runtime).
+    #[must_use]
+    pub fn new(db: &DatabaseConnection, metric: Option<MetricCallback>) -> Self {
+        if db.get_database_backend() != DbBackend::Postgres {
+            return Self { db: db.clone(), aside: None };
+        }
+        let aside = Arc::new(Aside { pool: db.get_postgres_connection_pool().clone(), kept: Mutex::default(), metric });
+        let weak = Arc::downgrade(&aside);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(PING_AFTER_IDLE);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(aside) = weak.upgrade() else { return };
+                drop(aside.take_stale(false));
+            }
+        });
+        Self { db: db.clone(), aside: Some(aside) }
+    }
+
+    /// How many connections are aside now.
+    #[must_use]
+    pub fn kept(&self) -> usize {
+        self.aside.as_ref().map_or(0, |a| a.kept.lock().map_or(0, |k| k.len()))
+    }
+
+    /// Gives every connection aside back to the pool, before the pool closes (which waits
+    /// for all of its connections).
+    pub fn close(&self) {
+        if let Some(a) = &self.aside {
+            drop(a.take_stale(true));
+        }
+    }
+}
+
+impl Aside {
+    /// Takes out the connections aside for longer than [`PING_AFTER_IDLE`] (all of them when
+    /// `all`), to be dropped (given back to the pool) outside the lock.
+    fn take_stale(&self, all: bool) -> Vec<PgPooled> {
+        let Ok(mut kept) = self.kept.lock() else { return Vec::new() };
+        // The last one put aside is at the end: the stale ones are at the start.
+        let fresh_from = if all { kept.len() } else { kept.partition_point(|(_, at)| at.elapsed() >= PING_AFTER_IDLE) };
+        kept.drain(..fresh_from).map(|(c, _)| c).collect()
+    }
+
+    async fn take(&self) -> Result<PgPooled, sea_orm::DbErr> {
+        let fresh = self.kept.lock().ok().and_then(|mut k| k.pop()).filter(|(_, at)| at.elapsed() < PING_AFTER_IDLE);
+        match fresh {
+            Some((c, _)) => Ok(c),
+            None => self.pool.acquire().await.map_err(|e| match e {
+                sea_orm::sqlx::Error::PoolTimedOut => {
+                    sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::Timeout)
+                }
+                sea_orm::sqlx::Error::PoolClosed => {
+                    sea_orm::DbErr::ConnectionAcquire(sea_orm::ConnAcquireErr::ConnectionClosed)
+                }
+                e => sea_orm::DbErr::Conn(sea_orm::RuntimeErr::SqlxError(e.into())),
+            }),
+        }
+    }
+
+    fn put(&self, c: PgPooled) {
+        let pool = &self.pool;
+        let exhausted = pool.size() >= pool.options().get_max_connections() && pool.num_idle() == 0;
+        if pool.is_closed() || exhausted {
+            return; // dropped: back to the pool
+        }
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.push((c, Instant::now()));
+        }
+    }
+
+    async fn run<T>(
+        &self,
+        stmt: &Statement,
+        read: impl AsyncFnOnce(
+            sea_orm::sqlx::query::Query<'_, sea_orm::sqlx::Postgres, sea_query_sqlx::SqlxValues>,
+            &mut sea_orm::sqlx::postgres::PgConnection,
+        ) -> Result<T, sea_orm::sqlx::Error>,
+    ) -> Result<T, sea_orm::DbErr> {
+        let mut conn = self.take().await?;
+        let start = Instant::now();
+        let values = stmt.values.clone().unwrap_or(sea_orm::sea_query::Values(Vec::new()));
+        let query = sea_orm::sqlx::query_with(
+            sea_orm::sqlx::AssertSqlSafe(stmt.sql.as_str()),
+            sea_query_sqlx::SqlxValues(values),
+        );
+        let res = read(query, &mut conn).await;
+        if let Some(metric) = &self.metric {
+            metric(&sea_orm::metric::Info { elapsed: start.elapsed(), statement: stmt, failed: res.is_err() });
+        }
+        match res {
+            Ok(v) => {
+                self.put(conn);
+                Ok(v)
+            }
+            // A failed read's connection goes back to the pool, which pings it.
+            Err(e) => Err(sea_orm::DbErr::Query(sea_orm::RuntimeErr::SqlxError(e.into()))),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ConnectionTrait for Reads {
+    fn get_database_backend(&self) -> DbBackend {
+        self.db.get_database_backend()
+    }
+
+    async fn execute_raw(&self, stmt: Statement) -> Result<ExecResult, sea_orm::DbErr> {
+        self.db.execute_raw(stmt).await
+    }
+
+    async fn execute_unprepared(&self, sql: &str) -> Result<ExecResult, sea_orm::DbErr> {
+        self.db.execute_unprepared(sql).await
+    }
+
+    async fn query_one_raw(&self, stmt: Statement) -> Result<Option<QueryResult>, sea_orm::DbErr> {
+        match &self.aside {
+            None => self.db.query_one_raw(stmt).await,
+            Some(a) => a.run(&stmt, async |q, c| q.fetch_optional(c).await).await.map(|r| r.map(Into::into)),
+        }
+    }
+
+    async fn query_all_raw(&self, stmt: Statement) -> Result<Vec<QueryResult>, sea_orm::DbErr> {
+        match &self.aside {
+            None => self.db.query_all_raw(stmt).await,
+            Some(a) => {
+                a.run(&stmt, async |q, c| q.fetch_all(c).await).await.map(|r| r.into_iter().map(Into::into).collect())
+            }
+        }
     }
 }

@@ -95,6 +95,7 @@ impl App {
         let mut jobs = self.jobs;
         jobs.shutdown().await;
         tracing::info!("closing the database pool");
+        self.state.reads.close();
         self.state.db.close().await?;
         Ok(())
     }
@@ -175,7 +176,12 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
             }
         }
     };
-    db.set_metric_callback(count(Arc::clone(&metrics)));
+    let metric: db::MetricCallback = Arc::new(count(Arc::clone(&metrics)));
+    db.set_metric_callback({
+        let metric = Arc::clone(&metric);
+        move |info| metric(info)
+    });
+    let reads = db::Reads::new(&db, Some(metric));
     let mut writer = db::connect_writer(&settings, &db).await?;
     writer.set_metric_callback(count(Arc::clone(&metrics)));
     db::migrate(&db).await?;
@@ -192,6 +198,7 @@ pub async fn init_state(settings: Settings) -> Result<AppState, StartError> {
         storage: Arc::new(storage),
         db,
         writer,
+        reads,
         jwt: Arc::new(crypto::JwtKeys::new(&secret)?),
         sealer: Arc::new(crypto::SecretSealer::new(&secret)?),
         webhooks: Arc::new(webhooks),

@@ -94,6 +94,9 @@ pub struct AppState {
     /// What write transactions run on ([`crate::db::connect_writer`]): the pool itself on
     /// PostgreSQL, one connection with a larger page cache on SQLite.
     pub writer: DatabaseConnection,
+    /// The one-statement reads of requests on the pool of `db`, without a ping per statement
+    /// on PostgreSQL ([`crate::db::Reads`]).
+    pub reads: crate::db::Reads,
     pub settings: Arc<Settings>,
     pub jwt: Arc<JwtKeys>,
     /// Limits concurrent Argon2id computations (memory- and CPU-hard).

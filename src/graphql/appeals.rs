@@ -492,7 +492,7 @@ pub struct AppealConnection {
 impl AppealConnection {
     /// All appeals matching the filter within the caller's scope.
     async fn total_count(&self, ctx: &Context<'_>) -> AppResult<i32> {
-        let n = self.query.count(&state(ctx).db).await?;
+        let n = self.query.count(&state(ctx).reads).await?;
         Ok(i32::try_from(n).unwrap_or(i32::MAX))
     }
 }
@@ -736,7 +736,7 @@ impl AppealQuery {
         let request = ListRequest { order, descending, limit, after, before, backward, fields };
         let refs = crate::service::reference::snapshot(st).await?;
         let list =
-            appeal_query::list(&st.db, &refs, scope, &filter, st.settings.timezone, st.clock.now(), request).await?;
+            appeal_query::list(&st.reads, &refs, scope, &filter, st.settings.timezone, st.clock.now(), request).await?;
         let (page, query) = (list.page, list.query);
         let edges: Vec<AppealEdge> = page
             .rows
@@ -762,7 +762,7 @@ impl AppealQuery {
     async fn appeal(&self, ctx: &Context<'_>, id: ID) -> AppResult<Option<Appeal>> {
         let id = appeal_id("id", &id)?;
         let fields = selected_fields(&ctx.look_ahead());
-        let m = appeal_query::one(&state(ctx).db, scope(ctx).await?, id, &fields).await?;
+        let m = appeal_query::one(&state(ctx).reads, scope(ctx).await?, id, &fields).await?;
         Ok(Some(Appeal::new(ctx, m).await?))
     }
 

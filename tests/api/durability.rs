@@ -331,3 +331,73 @@ async fn connections_plan_with_the_configured_cost_of_a_read_out_of_order() {
     assert_eq!(scalar(&pool, cost).await, 25);
     pool.close().await.unwrap();
 }
+
+/// The one-statement reads of requests ([`mcu::db::Reads`]) hand a finished read's connection
+/// to the next read instead of giving it back to the pool (where SQLx pings it): the same
+/// connection serves read after read. A connection goes back to the pool when its read
+/// failed or was given up half-way, when it sat aside for longer than a second (so one that
+/// PostgreSQL ended meanwhile is replaced, as in the pool), when the pool has no other
+/// connection left for whoever waits, and at shutdown. SQLite reads go to the pool.
+#[tokio::test]
+async fn one_statement_reads_pass_their_connection_on_without_a_ping() {
+    let app = spawn_app_with(|_| {}).await;
+    let mut settings = (*app.state.settings).clone();
+    settings.db_max_connections = 3;
+    let pool = mcu::db::connect(&settings).await.unwrap();
+    let reads = mcu::db::Reads::new(&pool, None);
+    let postgres = pool.get_database_backend() == DbBackend::Postgres;
+    let sql = |s: &str| Statement::from_string(pool.get_database_backend(), s);
+    if !postgres {
+        reads.query_one_raw(sql("SELECT 1")).await.unwrap().unwrap();
+        assert_eq!(reads.kept(), 0, "SQLite reads keep nothing aside");
+        return;
+    }
+    let pid = async || -> i32 {
+        let row = reads.query_one_raw(sql("SELECT pg_backend_pid()")).await.unwrap().unwrap();
+        row.try_get_by_index(0).unwrap()
+    };
+    let first = pid().await;
+    assert_eq!(reads.kept(), 1);
+    for _ in 0..5 {
+        assert_eq!(pid().await, first, "a read did not get the connection the last read had");
+    }
+    let all = reads.query_all_raw(sql("SELECT pg_backend_pid() FROM generate_series(1, 3)")).await.unwrap();
+    assert_eq!(all.len(), 3);
+    assert_eq!(reads.kept(), 1);
+
+    // A failed read's connection goes back to the pool; so does one whose read was dropped.
+    assert!(reads.query_one_raw(sql("SELECT 1 / (random() * 0)::INT")).await.is_err());
+    assert_eq!(reads.kept(), 0, "a failed read's connection was kept aside");
+    pid().await;
+    assert_eq!(reads.kept(), 1);
+    let cut = tokio::time::timeout(Duration::from_millis(100), reads.query_one_raw(sql("SELECT pg_sleep(0.5)"))).await;
+    assert!(cut.is_err());
+    assert_eq!(reads.kept(), 0, "the connection of a read given up half-way was kept aside");
+
+    // With every connection of the pool taken, a finished read gives its connection back.
+    pid().await;
+    let raw = pool.get_postgres_connection_pool();
+    let held = vec![raw.acquire().await.unwrap(), raw.acquire().await.unwrap()];
+    assert_eq!(reads.kept(), 1);
+    pid().await;
+    assert_eq!(reads.kept(), 0, "the pool's last connection was kept aside");
+    drop(held);
+
+    // A connection aside for longer than a second goes back to the pool: one that PostgreSQL
+    // ended meanwhile does not meet the next read.
+    let own = Database::connect(&settings.database_url).await.unwrap();
+    let aside = pid().await;
+    assert_eq!(reads.kept(), 1);
+    let ended = scalar(&own, &format!("SELECT pg_terminate_backend({aside})::INT::BIGINT")).await;
+    assert_eq!(ended, 1);
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    assert_eq!(reads.kept(), 0, "a connection stayed aside for two seconds");
+    assert_ne!(pid().await, aside);
+
+    // At shutdown every connection aside goes back, and the pool closes.
+    assert_eq!(reads.kept(), 1);
+    reads.close();
+    assert_eq!(reads.kept(), 0);
+    tokio::time::timeout(Duration::from_secs(5), pool.close()).await.unwrap().unwrap();
+    own.close().await.unwrap();
+}
