@@ -768,7 +768,7 @@ impl AppealQuery {
 
     /// One appeal by its registration number.
     async fn appeal_by_number(&self, ctx: &Context<'_>, number: String) -> AppResult<Option<Appeal>> {
-        let m = appeals::by_number(&state(ctx).db, scope(ctx).await?, &number).await?;
+        let m = appeals::by_number(&state(ctx).reads, scope(ctx).await?, &number).await?;
         Ok(Some(Appeal::new(ctx, m).await?))
     }
 }
