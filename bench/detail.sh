@@ -6,6 +6,8 @@
 #
 #   BINS="/tmp/mcu-before /tmp/mcu-after" RUNS=5 bash bench/detail.sh
 #   PG_DB=mcu_bench DURATION=8s BINS=target/release/mcu bash bench/detail.sh
+#   QUERY='query { appeals(first: 50) { edges { node { number } } } }' BINS=... bash bench/detail.sh
+# (QUERY: another query loaded the same way, e.g. a list page.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,7 +27,7 @@ export MCU_JWT_SECRET=bench-secret-bench-secret-bench-secret-0123
 export MCU_ADMIN_PASSWORD=bench-quartz-harbour-51
 export MCU_LOG_FORMAT=json RUST_LOG=warn MCU_DB_MAX_CONNECTIONS=16 MCU_BIND=127.0.0.1:$PORT
 ID=$(psql -X -At "$URL" -c "SELECT id FROM appeals WHERE recipient_id IS NOT NULL AND category_id IS NOT NULL AND territory_id IS NOT NULL ORDER BY id LIMIT 1 OFFSET 4321")
-QUERY="query { appeal(id: \"$ID\") { number status kind dueAt recipient { name } category { name } territory { name } } }"
+QUERY=${QUERY:-"query { appeal(id: \"$ID\") { number status kind dueAt recipient { name } category { name } territory { name } } }"}
 
 # cpu_ticks PID, postgres_ticks.
 source bench/cpu.sh

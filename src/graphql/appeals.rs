@@ -252,66 +252,88 @@ impl Appeal {
     }
     /// The appeal this one repeats (the root of its duplicate cluster), if the viewer may see it.
     async fn duplicate_of(&self, ctx: &Context<'_>) -> AppResult<Option<Appeal>> {
-        let Some(id) = self.model.duplicate_of_id else { return Ok(None) };
-        let loaders = self.loaders(ctx);
-        let Some(m) = loaders.appeals.load_one(id.0).await.map_err(std::sync::Arc::unwrap_or_clone)? else {
-            return Ok(None);
-        };
-        let m = Record::try_from(m)?;
-        if !scope(ctx).await?.sees(&m) {
-            return Ok(None);
-        }
-        Ok(Some(Appeal::new(ctx, m).await?))
+        // Boxed: the future of every field of `Appeal` is as large as the largest one's,
+        // and a page moves one per field of each appeal.
+        Box::pin(async move {
+            let Some(id) = self.model.duplicate_of_id else { return Ok(None) };
+            let loaders = self.loaders(ctx);
+            let Some(m) = loaders.appeals.load_one(id.0).await.map_err(std::sync::Arc::unwrap_or_clone)? else {
+                return Ok(None);
+            };
+            let m = Record::try_from(m)?;
+            if !scope(ctx).await?.sees(&m) {
+                return Ok(None);
+            }
+            Ok(Some(Appeal::new(ctx, m).await?))
+        })
+        .await
     }
     /// Every answer the appeal was given, first one first: a reopening clears `answeredAt`,
     /// `answerText` and `completeness` of the appeal but keeps the answer here (the analytics
     /// count the first one). Shown as `answerText` is.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn answers(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealAnswer>> {
-        let loaders = self.loaders(ctx);
-        let rows = loaders.appeal_answers.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
-        let mut answers: Vec<AppealAnswer> = rows.unwrap_or_default().into_iter().map(AppealAnswer::from).collect();
-        if ctx.look_ahead().field("text").exists() {
-            let mut unmasked = false;
-            for text in answers.iter_mut().filter_map(|a| a.text.as_mut()) {
-                let masked = mask_text(text);
-                if self.handles {
-                    unmasked |= masked != *text;
-                } else {
-                    *text = masked;
+        // Boxed: the future of every field of `Appeal` is as large as the largest one's,
+        // and a page moves one per field of each appeal.
+        Box::pin(async move {
+            let loaders = self.loaders(ctx);
+            let rows =
+                loaders.appeal_answers.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+            let mut answers: Vec<AppealAnswer> = rows.unwrap_or_default().into_iter().map(AppealAnswer::from).collect();
+            if ctx.look_ahead().field("text").exists() {
+                let mut unmasked = false;
+                for text in answers.iter_mut().filter_map(|a| a.text.as_mut()) {
+                    let masked = mask_text(text);
+                    if self.handles {
+                        unmasked |= masked != *text;
+                    } else {
+                        *text = masked;
+                    }
+                }
+                if unmasked {
+                    self.note_read(ctx);
                 }
             }
-            if unmasked {
-                self.note_read(ctx);
-            }
-        }
-        Ok(answers)
+            Ok(answers)
+        })
+        .await
     }
     /// Files attached to the appeal (the author's and the answer's), oldest first. Only for
     /// those who handle the appeal (the files are personal data; an empty list for others).
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn attachments(&self, ctx: &Context<'_>) -> AppResult<Vec<super::attachments::Attachment>> {
-        if !self.handles {
-            return Ok(Vec::new());
-        }
-        let files = super::attachments::of_with(
-            self.loaders(ctx),
-            crate::domain::attachments::TargetKind::Appeal,
-            self.model.id.0,
-        )
-        .await?;
-        if !files.is_empty() {
-            self.note_read(ctx);
-        }
-        Ok(files)
+        // Boxed: the future of every field of `Appeal` is as large as the largest one's,
+        // and a page moves one per field of each appeal.
+        Box::pin(async move {
+            if !self.handles {
+                return Ok(Vec::new());
+            }
+            let files = super::attachments::of_with(
+                self.loaders(ctx),
+                crate::domain::attachments::TargetKind::Appeal,
+                self.model.id.0,
+            )
+            .await?;
+            if !files.is_empty() {
+                self.note_read(ctx);
+            }
+            Ok(files)
+        })
+        .await
     }
     /// Signs of a conflict with the author (decree 1.2б, 1.2в): reopened at least twice, the
     /// same author on the same category within 30 days before, words of escalation in a
     /// social post. Loaded for a whole page in one statement; the author's key is not shown.
     async fn conflict_flags(&self, ctx: &Context<'_>) -> AppResult<Vec<crate::domain::conflicts::ConflictFlag>> {
-        let loaders = self.loaders(ctx);
-        let flags = loaders.conflict_flags.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
-        Ok(flags.unwrap_or_default())
+        // Boxed: the future of every field of `Appeal` is as large as the largest one's,
+        // and a page moves one per field of each appeal.
+        Box::pin(async move {
+            let loaders = self.loaders(ctx);
+            let flags =
+                loaders.conflict_flags.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+            Ok(flags.unwrap_or_default())
+        })
+        .await
     }
     /// The full history, oldest first. The author's name and contact in an event's `data`
     /// are masked as `authorName` and `authorContact` are, its free texts (`comment`, and in
@@ -320,51 +342,62 @@ impl Appeal {
     /// read of them is audited as theirs is.
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn events(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealEvent>> {
-        let loaders = self.loaders(ctx);
-        let rows = loaders.appeal_events.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
-        let mut events: Vec<AppealEvent> = rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect();
-        let shown = ctx.look_ahead().field("data").exists();
-        let comments = ctx.look_ahead().field("comment").exists();
-        let mut unmasked = false;
-        for comment in events.iter_mut().filter_map(|e| e.comment.as_mut()).filter(|_| comments) {
-            let masked = mask_text(comment);
-            if self.handles {
-                unmasked |= masked != *comment;
-            } else {
-                *comment = masked;
+        // Boxed: the future of every field of `Appeal` is as large as the largest one's,
+        // and a page moves one per field of each appeal.
+        Box::pin(async move {
+            let loaders = self.loaders(ctx);
+            let rows =
+                loaders.appeal_events.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+            let mut events: Vec<AppealEvent> = rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect();
+            let shown = ctx.look_ahead().field("data").exists();
+            let comments = ctx.look_ahead().field("comment").exists();
+            let mut unmasked = false;
+            for comment in events.iter_mut().filter_map(|e| e.comment.as_mut()).filter(|_| comments) {
+                let masked = mask_text(comment);
+                if self.handles {
+                    unmasked |= masked != *comment;
+                } else {
+                    *comment = masked;
+                }
             }
-        }
-        for data in events.iter_mut().filter_map(|e| e.data.as_mut()) {
-            if !self.handles {
-                mask_personal_data(&mut data.0);
-            } else if shown && !unmasked {
-                unmasked = holds_personal_data(&data.0);
+            for data in events.iter_mut().filter_map(|e| e.data.as_mut()) {
+                if !self.handles {
+                    mask_personal_data(&mut data.0);
+                } else if shown && !unmasked {
+                    unmasked = holds_personal_data(&data.0);
+                }
             }
-        }
-        if unmasked {
-            self.note_read(ctx);
-        }
-        Ok(events)
+            if unmasked {
+                self.note_read(ctx);
+            }
+            Ok(events)
+        })
+        .await
     }
     /// What staff must still do by hand, oldest first: a notice to post to an author who gave
     /// no e-mail address («направить уведомление почтой»). Only for those who handle the
     /// appeal (the notice holds the author's personal data; an empty list for others).
     #[graphql(complexity = "crate::graphql::connection::LIST_COST * child_complexity")]
     async fn tasks(&self, ctx: &Context<'_>) -> AppResult<Vec<AppealTask>> {
-        if !self.handles {
-            return Ok(Vec::new());
-        }
-        let loaders = self.loaders(ctx);
-        let rows = loaders
-            .appeal_tasks
-            .load_one(self.model.id.0)
-            .await
-            .map_err(std::sync::Arc::unwrap_or_clone)?
-            .unwrap_or_default();
-        if !rows.is_empty() {
-            self.note_read(ctx);
-        }
-        Ok(rows.into_iter().map(AppealTask::from).collect())
+        // Boxed: the future of every field of `Appeal` is as large as the largest one's,
+        // and a page moves one per field of each appeal.
+        Box::pin(async move {
+            if !self.handles {
+                return Ok(Vec::new());
+            }
+            let loaders = self.loaders(ctx);
+            let rows = loaders
+                .appeal_tasks
+                .load_one(self.model.id.0)
+                .await
+                .map_err(std::sync::Arc::unwrap_or_clone)?
+                .unwrap_or_default();
+            if !rows.is_empty() {
+                self.note_read(ctx);
+            }
+            Ok(rows.into_iter().map(AppealTask::from).collect())
+        })
+        .await
     }
     async fn version(&self) -> i32 {
         self.model.version

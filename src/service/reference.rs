@@ -55,6 +55,24 @@ pub async fn snapshot_with(
     category: Option<i64>,
     territory: Option<i64>,
 ) -> AppResult<Arc<ReferenceData>> {
+    // The copy in memory without awaiting anything; reading the data again is boxed, so that
+    // the future of a field that shows a name stays small (a page of 50 appeals moves one
+    // such future for each name of each appeal).
+    if let Some(data) = state.reference.fresh()
+        && !(data.read_at.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1))
+            && data.lacks(recipient, category, territory))
+    {
+        return Ok(data);
+    }
+    Box::pin(snapshot_again(state, recipient, category, territory)).await
+}
+
+async fn snapshot_again(
+    state: &AppState,
+    recipient: Option<i64>,
+    category: Option<i64>,
+    territory: Option<i64>,
+) -> AppResult<Arc<ReferenceData>> {
     let data = snapshot(state).await?;
     let old = data.read_at.is_none_or(|at| at.elapsed() >= std::time::Duration::from_secs(1));
     if old && data.lacks(recipient, category, territory) {
