@@ -507,94 +507,6 @@ where
     Expr::col((col.entity_name(), col)).is_in(values.into_iter().map(|v| Expr::Constant(v.into())))
 }
 
-#[cfg(test)]
-#[allow(clippy::unwrap_used)]
-mod tests {
-    use super::{bulk_sizes, bulk_statements, in_lists};
-    use crate::entity::outbox;
-
-    fn outbox_row(n: i64) -> outbox::ActiveModel {
-        use sea_orm::{NotSet, Set};
-        outbox::ActiveModel {
-            id: NotSet,
-            topic: Set(format!("t{n}")),
-            subject_type: Set("appeal".into()),
-            subject_id: Set(Some(n)),
-            payload: Set("{}".into()),
-            created_at: Set(chrono::DateTime::UNIX_EPOCH),
-            dispatched_at: Set(None),
-        }
-    }
-
-    #[test]
-    fn a_bulk_insert_binds_each_row_in_column_order() {
-        use sea_orm::{DbBackend, Value};
-        let rows: Vec<outbox::ActiveModel> = (1..=3).map(outbox_row).collect();
-        let statements = bulk_statements(DbBackend::Postgres, rows, 2, &["id"]);
-        assert_eq!(statements.len(), 2, "2 rows, then 1");
-        assert_eq!(
-            statements[0].sql,
-            "INSERT INTO \"outbox\" (\"topic\", \"subject_type\", \"subject_id\", \"payload\", \"created_at\", \
-             \"dispatched_at\") VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12) RETURNING \"id\""
-        );
-        let values = &statements[0].values.as_ref().unwrap().0;
-        assert_eq!(values.len(), 12);
-        assert_eq!(values[0], Value::from("t1"));
-        assert_eq!(values[6], Value::from("t2"));
-        assert_eq!(values[8], Value::from(Some(2_i64)));
-        assert_eq!(statements[1].values.as_ref().unwrap().0[0], Value::from("t3"));
-        let sqlite = bulk_statements(DbBackend::Sqlite, vec![outbox_row(1)], 10, &[]);
-        assert_eq!(
-            sqlite[0].sql,
-            "INSERT INTO \"outbox\" (\"topic\", \"subject_type\", \"subject_id\", \"payload\", \"created_at\", \
-             \"dispatched_at\") VALUES (?, ?, ?, ?, ?, ?)"
-        );
-        // Rows that set other columns than the first go through the query builder, which
-        // fills the gaps: the same rows in the same statements.
-        let mut other = outbox_row(2);
-        other.dispatched_at = sea_orm::NotSet;
-        let mixed = bulk_statements(DbBackend::Postgres, vec![outbox_row(1), other], 10, &[]);
-        assert_eq!(mixed.len(), 1);
-        assert!(mixed[0].sql.starts_with("INSERT INTO \"outbox\""), "{}", mixed[0].sql);
-    }
-
-    #[test]
-    fn bulk_writes_use_a_fixed_set_of_row_counts() {
-        let mut seen = std::collections::BTreeSet::new();
-        for n in 0..=2_500 {
-            let sizes: Vec<usize> = bulk_sizes(n, 1000).collect();
-            assert_eq!(sizes.iter().sum::<usize>(), n, "{n} rows");
-            assert!(sizes.iter().all(|&s| s <= 1000));
-            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "largest first: {sizes:?}");
-            assert!(sizes.len() <= n / 1000 + 10, "{n} rows in {} statements", sizes.len());
-            seen.extend(sizes);
-        }
-        assert_eq!(seen.len(), 11, "1,000 and the ten powers of two below it: {seen:?}");
-        assert_eq!(bulk_sizes(999, 1000).collect::<Vec<_>>(), [512, 256, 128, 64, 32, 4, 2, 1]);
-        assert_eq!(bulk_sizes(2_001, 1000).collect::<Vec<_>>(), [1000, 1000, 1]);
-        assert_eq!(bulk_sizes(5, 0).collect::<Vec<_>>(), [1, 1, 1, 1, 1]);
-    }
-
-    #[test]
-    fn in_lists_are_padded_with_a_value_they_hold() {
-        let mut seen = std::collections::BTreeSet::new();
-        for n in 0..=1_200_u32 {
-            let values: Vec<u32> = (0..n).collect();
-            let lists = in_lists(&values, 500);
-            let mut back: Vec<u32> = lists.iter().flatten().copied().collect();
-            back.dedup();
-            assert_eq!(back, values, "every value once, in order, padding only repeats");
-            for l in &lists {
-                assert!(l.len() <= 500);
-                seen.insert(l.len());
-            }
-        }
-        assert!(seen.len() <= 10, "{seen:?}");
-        assert_eq!(in_lists(&["a", "b", "c"], 500), [vec!["a", "b", "c", "c"]]);
-        assert!(in_lists::<u8>(&[], 500).is_empty());
-    }
-}
-
 /// What a statement's run is reported to (the server's statement counters).
 pub type MetricCallback = Arc<dyn Fn(&sea_orm::metric::Info<'_>) + Send + Sync>;
 
@@ -602,8 +514,8 @@ pub type MetricCallback = Arc<dyn Fn(&sea_orm::metric::Info<'_>) + Send + Sync>;
 /// its total), run on connections handed from one read to the next on PostgreSQL.
 ///
 /// SQLx pings a connection each time it goes back to its pool: one more round trip to the
-/// database for every statement, a ninth of the server's CPU on a one-appeal detail and more
-/// of PostgreSQL's (README, performance). A read that finished has left its connection as it
+/// database for every statement, 9% of the server's CPU on a one-appeal detail, and more of
+/// PostgreSQL's (README, performance). A read that finished has left its connection as it
 /// found it, so these reads keep the connection aside and the next read takes it straight
 /// away. A connection goes back to the pool (and is pinged there) instead when:
 /// - its read failed or was given up half-way (a client that went away): it may be in any state;
@@ -761,5 +673,93 @@ impl ConnectionTrait for Reads {
                 a.run(&stmt, async |q, c| q.fetch_all(c).await).await.map(|r| r.into_iter().map(Into::into).collect())
             }
         }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::{bulk_sizes, bulk_statements, in_lists};
+    use crate::entity::outbox;
+
+    fn outbox_row(n: i64) -> outbox::ActiveModel {
+        use sea_orm::{NotSet, Set};
+        outbox::ActiveModel {
+            id: NotSet,
+            topic: Set(format!("t{n}")),
+            subject_type: Set("appeal".into()),
+            subject_id: Set(Some(n)),
+            payload: Set("{}".into()),
+            created_at: Set(chrono::DateTime::UNIX_EPOCH),
+            dispatched_at: Set(None),
+        }
+    }
+
+    #[test]
+    fn a_bulk_insert_binds_each_row_in_column_order() {
+        use sea_orm::{DbBackend, Value};
+        let rows: Vec<outbox::ActiveModel> = (1..=3).map(outbox_row).collect();
+        let statements = bulk_statements(DbBackend::Postgres, rows, 2, &["id"]);
+        assert_eq!(statements.len(), 2, "2 rows, then 1");
+        assert_eq!(
+            statements[0].sql,
+            "INSERT INTO \"outbox\" (\"topic\", \"subject_type\", \"subject_id\", \"payload\", \"created_at\", \
+             \"dispatched_at\") VALUES ($1, $2, $3, $4, $5, $6), ($7, $8, $9, $10, $11, $12) RETURNING \"id\""
+        );
+        let values = &statements[0].values.as_ref().unwrap().0;
+        assert_eq!(values.len(), 12);
+        assert_eq!(values[0], Value::from("t1"));
+        assert_eq!(values[6], Value::from("t2"));
+        assert_eq!(values[8], Value::from(Some(2_i64)));
+        assert_eq!(statements[1].values.as_ref().unwrap().0[0], Value::from("t3"));
+        let sqlite = bulk_statements(DbBackend::Sqlite, vec![outbox_row(1)], 10, &[]);
+        assert_eq!(
+            sqlite[0].sql,
+            "INSERT INTO \"outbox\" (\"topic\", \"subject_type\", \"subject_id\", \"payload\", \"created_at\", \
+             \"dispatched_at\") VALUES (?, ?, ?, ?, ?, ?)"
+        );
+        // Rows that set other columns than the first go through the query builder, which
+        // fills the gaps: the same rows in the same statements.
+        let mut other = outbox_row(2);
+        other.dispatched_at = sea_orm::NotSet;
+        let mixed = bulk_statements(DbBackend::Postgres, vec![outbox_row(1), other], 10, &[]);
+        assert_eq!(mixed.len(), 1);
+        assert!(mixed[0].sql.starts_with("INSERT INTO \"outbox\""), "{}", mixed[0].sql);
+    }
+
+    #[test]
+    fn bulk_writes_use_a_fixed_set_of_row_counts() {
+        let mut seen = std::collections::BTreeSet::new();
+        for n in 0..=2_500 {
+            let sizes: Vec<usize> = bulk_sizes(n, 1000).collect();
+            assert_eq!(sizes.iter().sum::<usize>(), n, "{n} rows");
+            assert!(sizes.iter().all(|&s| s <= 1000));
+            assert!(sizes.windows(2).all(|w| w[0] >= w[1]), "largest first: {sizes:?}");
+            assert!(sizes.len() <= n / 1000 + 10, "{n} rows in {} statements", sizes.len());
+            seen.extend(sizes);
+        }
+        assert_eq!(seen.len(), 11, "1,000 and the ten powers of two below it: {seen:?}");
+        assert_eq!(bulk_sizes(999, 1000).collect::<Vec<_>>(), [512, 256, 128, 64, 32, 4, 2, 1]);
+        assert_eq!(bulk_sizes(2_001, 1000).collect::<Vec<_>>(), [1000, 1000, 1]);
+        assert_eq!(bulk_sizes(5, 0).collect::<Vec<_>>(), [1, 1, 1, 1, 1]);
+    }
+
+    #[test]
+    fn in_lists_are_padded_with_a_value_they_hold() {
+        let mut seen = std::collections::BTreeSet::new();
+        for n in 0..=1_200_u32 {
+            let values: Vec<u32> = (0..n).collect();
+            let lists = in_lists(&values, 500);
+            let mut back: Vec<u32> = lists.iter().flatten().copied().collect();
+            back.dedup();
+            assert_eq!(back, values, "every value once, in order, padding only repeats");
+            for l in &lists {
+                assert!(l.len() <= 500);
+                seen.insert(l.len());
+            }
+        }
+        assert!(seen.len() <= 10, "{seen:?}");
+        assert_eq!(in_lists(&["a", "b", "c"], 500), [vec!["a", "b", "c", "c"]]);
+        assert!(in_lists::<u8>(&[], 500).is_empty());
     }
 }
