@@ -46,6 +46,7 @@ pub mod m20270107_000001_before_receipt_indexes;
 pub mod m20270108_000001_point_ledger;
 pub mod m20270108_000002_resolution_counts;
 pub mod m20270109_000001_number_order;
+pub mod m20270110_000001_unresolved_order_indexes;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -98,6 +99,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270108_000001_point_ledger::Migration),
             Box::new(m20270108_000002_resolution_counts::Migration),
             Box::new(m20270109_000001_number_order::Migration),
+            Box::new(m20270110_000001_unresolved_order_indexes::Migration),
         ]
     }
 }
