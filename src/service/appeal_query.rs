@@ -68,6 +68,30 @@ pub struct PageRequest {
     pub columns: Option<Vec<appeal::Column>>,
     /// The search ranking the rows, when the order is [`OrderField::Relevance`].
     pub relevance: Option<Search>,
+    /// What the filter tells SQLite's choice of index ([`order_walk_hint`]).
+    pub hints: WalkHints,
+}
+
+/// What a filter says about the share of the appeals a page is drawn from, for SQLite, which
+/// cannot see it (see [`order_walk_hint`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WalkHints {
+    /// Statuses of work in hand only (open ones, a small share of the appeals).
+    pub work_in_hand: bool,
+    /// The overdue appeals only (unresolved ones, a small share too).
+    pub overdue: bool,
+    /// `receivedFrom` or `receivedTo`.
+    pub receipt_period: bool,
+}
+
+impl WalkHints {
+    fn of(f: &AppealFilter) -> Self {
+        Self {
+            work_in_hand: !f.status.is_empty() && f.status.iter().all(|s| s.is_open()),
+            overdue: f.sla_state == [SlaState::Overdue],
+            receipt_period: f.received_from.is_some() || f.received_to.is_some(),
+        }
+    }
 }
 
 /// Columns every page reads whatever is shown: the id (cursor, history, audit) and what the
@@ -332,7 +356,7 @@ fn page_request(f: &AppealFilter, req: ListRequest) -> PageRequest {
         (o, _) => (o, descending),
     };
     let relevance = relevance.filter(|_| order == OrderField::Relevance);
-    PageRequest { order, descending, limit, after, before, backward, columns, relevance }
+    PageRequest { order, descending, limit, after, before, backward, columns, relevance, hints: WalkHints::of(f) }
 }
 
 /// The statements of a list page and its total, as [`list`] builds them (for `mcu explain-list`: the benchmark explains the SQL the server sends).
@@ -609,31 +633,34 @@ const KEYED_IDS: [appeal::Column; 3] =
 ///   `ix_appeals_number_order`). Not with a receipt period: the channel's index by receipt
 ///   then reads the period's appeals of that channel, fewer than the order's walk would pass
 ///   (a month of one channel by number: 4.4 ms, 8.6 ms told to walk);
-/// - statuses of work in hand only (the statement carries [`OPEN_STATUSES_PREDICATE`]): the
-///   status's index in the order (every order has one), past the appeals of other
-///   channels, categories, territories and recipients. These statuses are a small share of
-///   the appeals, so the walk stays short, where SQLite took a recipient's index (a tenth of
-///   the appeals) and walked its closed appeals first: 34 ms against 0.7 ms for an
-///   executor's queue by deadline.
-fn order_walk_hint(backend: sea_orm::DatabaseBackend, order: OrderField, sql: &mut String) {
+/// - statuses of work in hand only: the status's index in the order (every order has one),
+///   past the appeals of other channels, categories, territories and recipients. These
+///   statuses are a small share of the appeals, so the walk stays short, where SQLite took a
+///   recipient's index (a tenth of the appeals) and walked its closed appeals first: 34 ms
+///   against 0.7 ms for an executor's queue by deadline;
+/// - the overdue appeals by another order than the deadline: the unresolved appeals' index
+///   in that order (`ix_appeals_unresolved`, `…_updated`, `…_number`), past the appeals
+///   still on time, instead of reading every overdue appeal by deadline and sorting them.
+fn order_walk_hint(backend: sea_orm::DatabaseBackend, p: &PageRequest, sql: &mut String) {
     use sea_orm::IdenStatic;
-    if backend != sea_orm::DatabaseBackend::Sqlite || order == OrderField::Relevance {
+    if backend != sea_orm::DatabaseBackend::Sqlite || p.order == OrderField::Relevance {
         return;
     }
-    let work_in_hand = sql.contains(OPEN_STATUSES_PREDICATE);
-    // `receivedFrom` / `receivedTo` (a keyset on the receipt comes only with its own order,
-    // where the channel has its index).
-    let receipt_period = sql.contains(r#""appeals"."received_at" >="#) || sql.contains(r#""appeals"."received_at" <"#);
-    for col in WALKED_CODES.into_iter().chain(KEYED_IDS) {
-        let walked_code = WALKED_CODES.iter().any(|c| *c as usize == col as usize) && !receipt_period;
-        let own_index = MERGE_INDEXES.iter().any(|(c, o, _)| *c as usize == col as usize && *o == order);
-        if !(work_in_hand || walked_code && !own_index) {
-            continue;
-        }
-        let condition = format!("\"appeals\".\"{}\" IN (", col.as_str());
+    let mut hint = |condition: String| {
         if sql.contains(&condition) && !sql.contains(&format!("+{condition}")) {
             *sql = sql.replace(&condition, &format!("+{condition}"));
         }
+    };
+    let overdue = p.hints.overdue && p.order != OrderField::DueAt;
+    for col in WALKED_CODES.into_iter().chain(KEYED_IDS) {
+        let walked_code = WALKED_CODES.iter().any(|c| *c as usize == col as usize) && !p.hints.receipt_period;
+        let own_index = MERGE_INDEXES.iter().any(|(c, o, _)| *c as usize == col as usize && *o == p.order);
+        if p.hints.work_in_hand || overdue || walked_code && !own_index {
+            hint(format!("\"appeals\".\"{}\" IN (", col.as_str()));
+        }
+    }
+    if overdue {
+        hint(r#""appeals"."due_at" < "#.to_owned());
     }
 }
 
@@ -1372,7 +1399,7 @@ fn page_statement(
     // deadline one status's index gives the page without the other open statuses, while
     // several statuses are merged, one run each (see `merge_split`).
     let mut stmt = q.build(backend);
-    order_walk_hint(backend, p.order, &mut stmt.sql);
+    order_walk_hint(backend, p, &mut stmt.sql);
     if p.order == OrderField::Relevance {
         let (start, read) = p.window()?;
         let _ = write!(stmt.sql, " LIMIT {read} OFFSET {start}");
@@ -1448,6 +1475,7 @@ mod tests {
             backward: false,
             columns: None,
             relevance: None,
+            hints: WalkHints::default(),
         }
     }
 
@@ -1616,14 +1644,8 @@ mod tests {
     fn a_page_reads_the_columns_asked_for_with_its_key_and_order_columns() {
         use appeal::Column as C;
         let mut p = PageRequest {
-            order: OrderField::UpdatedAt,
-            descending: true,
-            limit: 50,
-            after: None,
-            before: None,
-            backward: false,
             columns: Some(vec![C::DueAt, C::Number, C::DueSoonAt, C::ResolvedAt, C::Number, C::Id]),
-            relevance: None,
+            ..first_page(OrderField::UpdatedAt, true)
         };
         use sea_orm::IdenStatic;
         let names = |p: &PageRequest| p.read_columns().iter().map(IdenStatic::as_str).collect::<Vec<_>>().join(" ");
@@ -1834,51 +1856,60 @@ mod tests {
     }
 
     #[test]
-    fn sqlite_walks_the_order_index_past_a_channel_without_one_of_its_own() {
+    fn sqlite_is_told_which_index_to_walk_where_a_filter_says_how_large_its_share_is() {
         use sea_orm::DatabaseBackend::{Postgres, Sqlite};
-        let q = appeal::Entity::find()
-            .filter(literal_in(appeal::Column::Channel, ["POS"]))
-            .filter(literal_in(appeal::Column::Kind, ["APPEAL", "MESSAGE"]))
-            .filter(literal_in(appeal::Column::Status, ["CLOSED"]));
-        let hinted = |backend, order| {
-            let mut sql = q.clone().build(backend).sql;
-            order_walk_hint(backend, order, &mut sql);
-            sql
+        let refs = ReferenceData::default();
+        let scope = AppealScope::for_token_reading_all();
+        let tz = chrono_tz::Asia::Krasnoyarsk;
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+        let sql = |backend, f: &AppealFilter, order| {
+            let r = ListRequest { order, descending: true, limit: 50, ..ListRequest::default() };
+            list_statements(backend, &refs, &scope, f, tz, now, r).map(|(s, _)| s.sql).unwrap()
         };
-        let by_number = hinted(Sqlite, OrderField::Number);
+        let closed = AppealFilter {
+            channel: vec![Channel::Pos],
+            kind: vec![AppealKind::Appeal],
+            status: vec![AppealStatus::Closed],
+            recipient_id: vec![RecipientId(5)],
+            ..AppealFilter::default()
+        };
+        // A channel where no index of the channel gives the order: walk the order's index.
+        let by_number = sql(Sqlite, &closed, OrderField::Number);
         assert!(by_number.contains(r#"+"appeals"."channel" IN ('POS')"#), "{by_number}");
         assert!(!by_number.contains(r#"+"appeals"."kind""#), "the kind has no index to keep SQLite from: {by_number}");
-        assert!(!by_number.contains(r#"+"appeals"."status""#), "statuses have an index in every order: {by_number}");
-        // `(channel, due_at, id)` gives the order itself.
-        let by_due = hinted(Sqlite, OrderField::DueAt);
-        assert!(!by_due.contains(r#"+"appeals"."channel""#), "{by_due}");
-        assert!(!hinted(Sqlite, OrderField::Relevance).contains('+'));
-        assert!(!hinted(Postgres, OrderField::Number).contains('+'));
+        assert!(!by_number.contains(r#"+"appeals"."status""#), "{by_number}");
+        assert!(!by_number.contains(r#"+"appeals"."recipient_id""#), "a recipient may be tiny: {by_number}");
+        // `(channel, due_at, id)` gives the order itself; PostgreSQL is never told.
+        assert!(!sql(Sqlite, &closed, OrderField::DueAt).contains(r#"+"appeals""#));
+        assert!(!sql(Postgres, &closed, OrderField::Number).contains(r#"+"appeals""#));
         // Nor within a receipt period, which the channel's index by receipt reads directly.
-        let mut month = q.clone().filter(appeal::Column::ReceivedAt.gte(Utc::now())).build(Sqlite).sql;
-        order_walk_hint(Sqlite, OrderField::Number, &mut month);
-        assert!(!month.contains('+'), "{month}");
-        // Ids are not, unless the statuses are those of work in hand: then every other key
-        // column is, in every order.
-        let ids = |q: Select<appeal::Entity>, order| {
-            let mut sql = q.filter(literal_in(appeal::Column::RecipientId, [5_i64])).build(Sqlite).sql;
-            order_walk_hint(Sqlite, order, &mut sql);
-            sql
-        };
-        assert!(!ids(q.clone(), OrderField::Number).contains(r#"+"appeals"."recipient_id""#));
-        let queue = appeal::Entity::find()
-            .filter(literal_in(appeal::Column::Status, ["ASSIGNED"]))
-            .filter(literal_in(appeal::Column::Channel, ["POS"]))
-            .filter(Expr::cust(OPEN_STATUSES_PREDICATE));
+        let month = AppealFilter { received_from: NaiveDate::from_ymd_opt(2026, 10, 1), ..closed.clone() };
+        assert!(!sql(Sqlite, &month, OrderField::Number).contains(r#"+"appeals""#));
+        // Statuses of work in hand: every other key column, in every order.
+        let queue = AppealFilter { status: vec![AppealStatus::Assigned], ..closed.clone() };
         for order in [OrderField::DueAt, OrderField::ReceivedAt, OrderField::Number, OrderField::UpdatedAt] {
-            let sql = ids(queue.clone(), order);
-            assert!(sql.contains(r#"+"appeals"."recipient_id" IN (5)"#), "{order:?}: {sql}");
-            assert!(sql.contains(r#"+"appeals"."channel" IN ('POS')"#), "{order:?}: {sql}");
-            assert!(!sql.contains(r#"+"appeals"."status""#), "{order:?}: {sql}");
+            let s = sql(Sqlite, &queue, order);
+            assert!(s.contains(r#"+"appeals"."recipient_id" IN (5)"#), "{order:?}: {s}");
+            assert!(s.contains(r#"+"appeals"."channel" IN ('POS')"#), "{order:?}: {s}");
+            assert!(!s.contains(r#"+"appeals"."status""#), "{order:?}: {s}");
         }
-        // Said twice, the hint is not doubled.
+        // The overdue appeals by another order than the deadline: the deadline's condition
+        // and the key columns, so the unresolved appeals' index of the order is walked.
+        let overdue = AppealFilter {
+            sla_state: vec![SlaState::Overdue],
+            recipient_id: vec![RecipientId(5)],
+            ..Default::default()
+        };
+        let s = sql(Sqlite, &overdue, OrderField::UpdatedAt);
+        assert!(s.contains(r#"+"appeals"."due_at" < ?"#), "{s}");
+        assert!(s.contains(r#"+"appeals"."recipient_id" IN (5)"#), "{s}");
+        assert!(!sql(Sqlite, &overdue, OrderField::DueAt).contains(r#"+"appeals""#));
+        let either = AppealFilter { sla_state: vec![SlaState::Overdue, SlaState::Met], ..overdue.clone() };
+        assert!(!sql(Sqlite, &either, OrderField::UpdatedAt).contains(r#"+"appeals""#));
+        // Said twice, a hint is not doubled.
+        let p = PageRequest { hints: WalkHints::of(&closed), ..first_page(OrderField::Number, true) };
         let mut twice = by_number.clone();
-        order_walk_hint(Sqlite, OrderField::Number, &mut twice);
+        order_walk_hint(Sqlite, &p, &mut twice);
         assert_eq!(twice, by_number);
     }
 
