@@ -1464,6 +1464,15 @@ fn count_statement(backend: sea_orm::DatabaseBackend, q: &Select<appeal::Entity>
 mod tests {
     use super::*;
 
+    /// The page statement [`list`] sends for `f` and `r`, for a caller that reads every appeal,
+    /// on 20 November 2026 in Krasnoyarsk.
+    fn page_sql(backend: sea_orm::DatabaseBackend, f: &AppealFilter, r: ListRequest) -> Statement {
+        let refs = ReferenceData::default();
+        let scope = AppealScope::for_token_reading_all();
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+        list_statements(backend, &refs, &scope, f, chrono_tz::Asia::Krasnoyarsk, now, r).map(|(s, _)| s).unwrap()
+    }
+
     /// The first page of 50 in `order`, every column read.
     fn first_page(order: OrderField, descending: bool) -> PageRequest {
         PageRequest {
@@ -1534,10 +1543,6 @@ mod tests {
     #[test]
     fn several_values_of_a_filter_under_an_order_their_index_gives_are_read_as_merged_runs() {
         use sea_orm::DatabaseBackend::{Postgres, Sqlite};
-        let refs = ReferenceData::default();
-        let scope = AppealScope::for_token_reading_all();
-        let tz = chrono_tz::Asia::Krasnoyarsk;
-        let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
         let f = AppealFilter {
             status: vec![AppealStatus::InProgress, AppealStatus::Assigned],
             recipient_id: vec![RecipientId(5)],
@@ -1551,9 +1556,7 @@ mod tests {
             fields: vec!["number".into()],
             ..ListRequest::default()
         };
-        let sql = |backend, f: &AppealFilter, r: ListRequest| {
-            list_statements(backend, &refs, &scope, f, tz, now, r).map(|(s, _)| s).unwrap()
-        };
+        let sql = page_sql;
         let merged = sql(Postgres, &f, req(OrderField::DueAt, None));
         assert!(merged.values.as_ref().is_none_or(|v| v.0.is_empty()), "{:?}", merged.values);
         let s = &merged.sql;
@@ -1858,13 +1861,8 @@ mod tests {
     #[test]
     fn sqlite_is_told_which_index_to_walk_where_a_filter_says_how_large_its_share_is() {
         use sea_orm::DatabaseBackend::{Postgres, Sqlite};
-        let refs = ReferenceData::default();
-        let scope = AppealScope::for_token_reading_all();
-        let tz = chrono_tz::Asia::Krasnoyarsk;
-        let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
         let sql = |backend, f: &AppealFilter, order| {
-            let r = ListRequest { order, descending: true, limit: 50, ..ListRequest::default() };
-            list_statements(backend, &refs, &scope, f, tz, now, r).map(|(s, _)| s.sql).unwrap()
+            page_sql(backend, f, ListRequest { order, descending: true, limit: 50, ..ListRequest::default() }).sql
         };
         let closed = AppealFilter {
             channel: vec![Channel::Pos],
