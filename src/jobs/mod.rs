@@ -1,7 +1,8 @@
 //! Background work: the outbox dispatcher (every process; rows are claimed so each is fanned
 //! out once), the weekly memo, the webhook delivery job (every process that sends;
 //! deliveries are leased so each attempt is made by one) and, on PostgreSQL, the listener that
-//! brings other processes' announcements to this process's subscribers. Periodic jobs that
+//! brings other processes' announcements to this process's subscribers (on SQLite, the
+//! refresh of the planner's statistics instead). Periodic jobs that
 //! must run once across replicas take [`try_lead`] in their transaction.
 
 pub mod attachments;
@@ -10,6 +11,7 @@ pub mod mail;
 pub mod memo;
 pub mod reference;
 pub mod retention;
+pub mod statistics;
 pub mod watch;
 pub mod webhooks;
 
@@ -82,6 +84,8 @@ pub fn spawn(state: &AppState) -> JoinSet<()> {
     }
     if state.db.get_database_backend() == DatabaseBackend::Postgres {
         set.spawn(in_background(dispatcher::listen(state.clone())));
+    } else {
+        set.spawn(in_background(statistics::run(state.clone())));
     }
     set
 }
