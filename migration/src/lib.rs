@@ -47,6 +47,7 @@ pub mod m20270108_000001_point_ledger;
 pub mod m20270108_000002_resolution_counts;
 pub mod m20270109_000001_number_order;
 pub mod m20270110_000001_unresolved_order_indexes;
+pub mod m20270111_000001_recipient_order_indexes;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -100,6 +101,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270108_000002_resolution_counts::Migration),
             Box::new(m20270109_000001_number_order::Migration),
             Box::new(m20270110_000001_unresolved_order_indexes::Migration),
+            Box::new(m20270111_000001_recipient_order_indexes::Migration),
         ]
     }
 }
