@@ -84,8 +84,11 @@ pub struct WalkHints {
     pub receipt_period: bool,
     /// The appeals on time only (unresolved ones before their due-soon instant).
     pub on_time: bool,
-    /// A search whose words many appeals hold (SQLite; see [`search_is_common`]).
+    /// A search whose words many appeals hold (SQLite; see [`walk_hints`]).
     pub common_search: bool,
+    /// Categories (with their subcategories) that many appeals are of (SQLite; see
+    /// [`walk_hints`]).
+    pub common_category: bool,
 }
 
 impl WalkHints {
@@ -96,6 +99,7 @@ impl WalkHints {
             receipt_period: f.received_from.is_some() || f.received_to.is_some(),
             on_time: f.sla_state == [SlaState::OnTime],
             common_search: false,
+            common_category: false,
         }
     }
 }
@@ -344,7 +348,7 @@ pub async fn list(
     let backend = conn.get_database_backend();
     let parts = filtered_parts(backend, refs, scope, f, tz, now);
     let mut p = page_request(f, req);
-    p.hints.common_search = search_is_common_for(conn, &p, f).await?;
+    p.hints = counted_hints(conn, refs, &p, f).await?;
     let stmt = list_page_statement(backend, refs, scope, f, tz, now, &parts, &p)?;
     // The names the page shows come from the reference data in memory: one statement.
     let page = page(conn, stmt, &p).await?;
@@ -366,8 +370,8 @@ fn page_request(f: &AppealFilter, req: ListRequest) -> PageRequest {
     PageRequest { order, descending, limit, after, before, backward, columns, relevance, hints: WalkHints::of(f) }
 }
 
-/// The statements of a list page and its total, as [`list`] builds them (for `mcu explain-list`: the benchmark explains the SQL the server sends), with `common_search` as
-/// [`search_is_common`] said it.
+/// The statements of a list page and its total, as [`list`] builds them (for `mcu explain-list`: the benchmark explains the SQL the server sends), with the hints
+/// [`walk_hints`] gave.
 ///
 /// # Errors
 /// As [`list`].
@@ -380,55 +384,95 @@ pub fn list_statements(
     tz: chrono_tz::Tz,
     now: DateTime<Utc>,
     req: ListRequest,
-    common_search: bool,
+    hints: WalkHints,
 ) -> AppResult<(Statement, ListQuery)> {
     let parts = filtered_parts(backend, refs, scope, f, tz, now);
     let mut p = page_request(f, req);
-    p.hints.common_search = common_search;
+    p.hints = hints;
     let stmt = list_page_statement(backend, refs, scope, f, tz, now, &parts, &p)?;
     Ok((stmt, ListQuery { query: parts.query, rollup: parts.rollup }))
 }
 
-/// Whether a page of `f` in `req`'s order, on SQLite, should walk the index of its order and
-/// test each appeal against the search's matches (read once into a set) rather than read
-/// every match and sort them: when the matches are at least `√(appeals × (limit + 1))`, the
-/// walk passes fewer appeals than there are matches (for matches spread over the table).
-/// One word of the 200,000 appeals of the list grid held by 12,018 of them: 59 ms read and
-/// sorted, 2 ms walked; a word held by ten would make the walk pass the whole table. The
-/// matches are counted up to that bound only (an FTS5 index read, a fraction of a
-/// millisecond). Always `false` on PostgreSQL and for a ranked page.
+/// What a page of `f` in `req`'s order tells the database's choice of index: what the
+/// filter says ([`WalkHints::of`]) and, on SQLite, what two counts say, each bounded by
+/// `√(appeals × (limit + 1))` ([`common_search_bound`]). From that many matches on, walking the
+/// index of the order passes fewer appeals than there are matches (for matches spread over
+/// the table), so the page walks it and tests each appeal, rather than reading every match
+/// and sorting them:
+/// - a search of one word (the matches counted in the FTS5 index, then read once into a set):
+///   one held by 12,018 of the 200,000 appeals of the list grid took 25–46 ms read and
+///   sorted, 2.3–4.6 ms walked (once 7.1), the count included. Not a search of several words: counting
+///   their matches intersects the words' lists, which cost as much as the page (1.2 ms more
+///   for two words that 799 appeals hold, read and sorted in 1.7–3.1 ms), and appeals
+///   holding every word are seldom many;
+/// - categories, by another order than receipt (which `(category_id, received_at, id)`
+///   gives) and without a receipt period (that index then reads the period's appeals of the
+///   category): one with 3.7% of the appeals took 15–31 ms read and sorted, 1.6–5.3 ms
+///   walked.
+///
+/// A rare word or a small category keeps the old plan: the walk would cross the table.
+/// Nothing is counted on PostgreSQL, whose per-value statistics see these shares, nor for a
+/// ranked page.
 ///
 /// # Errors
 /// On a database failure.
-pub async fn search_is_common(conn: &impl ConnectionTrait, req: &ListRequest, f: &AppealFilter) -> AppResult<bool> {
+pub async fn walk_hints(
+    conn: &impl ConnectionTrait,
+    refs: &ReferenceData,
+    req: &ListRequest,
+    f: &AppealFilter,
+) -> AppResult<WalkHints> {
     let p = page_request(f, ListRequest { fields: Vec::new(), after: None, before: None, ..req.clone() });
-    search_is_common_for(conn, &p, f).await
+    counted_hints(conn, refs, &p, f).await
 }
 
-async fn search_is_common_for(conn: &impl ConnectionTrait, p: &PageRequest, f: &AppealFilter) -> AppResult<bool> {
+async fn counted_hints(
+    conn: &impl ConnectionTrait,
+    refs: &ReferenceData,
+    p: &PageRequest,
+    f: &AppealFilter,
+) -> AppResult<WalkHints> {
+    use sea_orm::sea_query::{Query, SqliteQueryBuilder};
     let backend = conn.get_database_backend();
-    let search = f.search.as_deref().and_then(Search::parse);
-    let Some(search) =
-        search.filter(|_| backend == sea_orm::DatabaseBackend::Sqlite && p.order != OrderField::Relevance)
-    else {
-        return Ok(false);
-    };
-    let one = |sql: String| async {
-        let row = conn.query_one_raw(Statement::from_string(backend, sql)).await?;
+    let mut hints = p.hints;
+    if backend != sea_orm::DatabaseBackend::Sqlite || p.order == OrderField::Relevance {
+        return Ok(hints);
+    }
+    let search = f.search.as_deref().and_then(Search::parse).filter(Search::one_word);
+    let categories =
+        (p.order != OrderField::ReceivedAt && !hints.receipt_period && !walked_past(p, appeal::Column::CategoryId))
+            .then(|| value_lists(refs, f).into_iter().find(|(c, _)| *c as usize == appeal::Column::CategoryId as usize))
+            .flatten();
+    if search.is_none() && categories.is_none() {
+        return Ok(hints);
+    }
+    let count = |stmt: Statement| async {
+        let row = conn.query_one_raw(stmt).await?;
         AppResult::Ok(row.map(|r| r.try_get_by_index::<Option<i64>>(0)).transpose()?.flatten().unwrap_or(0))
     };
-    let appeals = one("SELECT max(\"id\") FROM \"appeals\"".to_owned()).await?;
+    let appeals = count(Statement::from_string(backend, "SELECT max(\"id\") FROM \"appeals\"")).await?;
     let bound = common_search_bound(appeals, p.limit);
-    let matches = one(format!(
-        "SELECT count(*) FROM (SELECT rowid FROM appeals_fts WHERE appeals_fts MATCH '{}' LIMIT {bound})",
-        search.fts
-    ))
-    .await?;
-    Ok(matches >= bound)
+    if let Some(search) = search {
+        let sql = format!(
+            "SELECT count(*) FROM (SELECT rowid FROM appeals_fts WHERE appeals_fts MATCH '{}' LIMIT {bound})",
+            search.fts
+        );
+        hints.common_search = count(Statement::from_string(backend, sql)).await? >= bound;
+    }
+    if let Some((col, values)) = categories {
+        let mut matched = Query::select();
+        matched.expr(Expr::val(1)).from(appeal::Entity).and_where(values.condition(col, None));
+        let sql = format!(
+            "SELECT count(*) FROM ({}) AS \"matched\"",
+            matched.limit(u64::try_from(bound).unwrap_or(0)).to_string(SqliteQueryBuilder)
+        );
+        hints.common_category = count(Statement::from_string(backend, sql)).await? >= bound;
+    }
+    Ok(hints)
 }
 
-/// The number of matches from which a page walks the index of its order
-/// ([`search_is_common`]): `√(appeals × (limit + 1))`, at least `limit + 1`.
+/// The number of matches from which a page walks the index of its order ([`walk_hints`]):
+/// `√(appeals × (limit + 1))`, at least `limit + 1`.
 fn common_search_bound(appeals: i64, limit: u64) -> i64 {
     let read = i64::try_from(limit).unwrap_or(i64::MAX).saturating_add(1);
     #[allow(clippy::cast_possible_truncation, clippy::cast_precision_loss)]
@@ -465,6 +509,11 @@ impl Search {
         }
         let words: Vec<&str> = stems.iter().map(|s| s.trim_matches('"')).collect();
         Some(Self { words: words.join(" "), fts: stems.join(" ") })
+    }
+
+    /// Whether the search has one word (its forms count once).
+    fn one_word(&self) -> bool {
+        self.words.split(' ').collect::<HashSet<_>>().len() == 1
     }
 
     fn tsquery(&self) -> String {
@@ -699,9 +748,9 @@ const KEYED_IDS: [appeal::Column; 3] =
 /// - the overdue appeals by another order than the deadline: the unresolved appeals' index
 ///   in that order (`ix_appeals_unresolved`, `…_updated`, `…_number`), past the appeals
 ///   still on time, instead of reading every overdue appeal by deadline and sorting them;
-/// - a search that many appeals match ([`search_is_common`]): the index of the order (or
-///   another filter's), each appeal tested against the matches read once into a set,
-///   instead of every match read by its id and sorted.
+/// - a search that many appeals match, and categories many appeals are of ([`walk_hints`]):
+///   the index of the order (or another filter's), each appeal tested against the search's
+///   matches read once into a set, instead of every match read by its id and sorted.
 ///
 /// PostgreSQL is told one walk, the same way with what its planner cannot see through: the
 /// on-time appeals by another order than the deadline, read newest first. It estimates them
@@ -743,6 +792,27 @@ fn order_walk_hint(backend: sea_orm::DatabaseBackend, p: &PageRequest, sql: &mut
     if p.hints.common_search {
         hint(r#""appeals"."id" IN (SELECT rowid FROM appeals_fts "#.to_owned());
     }
+    before_receipt_hint(sql);
+}
+
+/// The run of a receipt period's page whose key lies before the receipt
+/// ([`receipt_bounded_runs`]) told, on SQLite, to read the almost empty partial index of
+/// that condition: its statement carries the index's predicate, so SQLite can always follow.
+/// Once `ANALYZE` had recorded those indexes as empty (as the bundled SQLite does: `0 0 0`),
+/// SQLite stopped choosing them and read, for a month of one channel by deadline, every
+/// appeal of the channel due before the month (95–123 ms on the list grid's 200,000
+/// appeals; 5.9–9.0 ms told).
+fn before_receipt_hint(sql: &mut String) {
+    use migration::m20270107_000001_before_receipt_indexes::INDEXES;
+    let from = r#"FROM "appeals" "#;
+    for (index, key, _) in INDEXES {
+        let column = key.split(',').next().unwrap_or_default();
+        let term = format!(r#""appeals"."{column}" < "appeals"."received_at""#);
+        if sql.contains(&term) && !sql.contains(&format!("+{term}")) && sql.matches(from).count() == 1 {
+            *sql = sql.replacen(from, &format!(r#"FROM "appeals" INDEXED BY "{index}" "#), 1);
+            return;
+        }
+    }
 }
 
 /// Whether SQLite is told to walk past the values of `col` ([`order_walk_hint`]) rather than
@@ -758,7 +828,8 @@ fn walked_past(p: &PageRequest, col: appeal::Column) -> bool {
     let overdue = p.hints.overdue && p.order != OrderField::DueAt;
     let walked_code = WALKED_CODES.iter().any(|c| *c as usize == col as usize) && !p.hints.receipt_period;
     let own_index = MERGE_INDEXES.iter().any(|(c, o, _)| *c as usize == col as usize && *o == p.order);
-    p.hints.work_in_hand || overdue || walked_code && !own_index
+    let common = p.hints.common_category && col as usize == appeal::Column::CategoryId as usize;
+    p.hints.work_in_hand || overdue || walked_code && !own_index || common
 }
 
 /// The appeal `id` when it is within the scope and matches the filter (a subscription
@@ -1577,7 +1648,8 @@ mod tests {
         let refs = ReferenceData::default();
         let scope = AppealScope::for_token_reading_all();
         let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
-        list_statements(backend, &refs, &scope, f, chrono_tz::Asia::Krasnoyarsk, now, r, false).map(|(s, _)| s).unwrap()
+        let hints = WalkHints::of(f);
+        list_statements(backend, &refs, &scope, f, chrono_tz::Asia::Krasnoyarsk, now, r, hints).map(|(s, _)| s).unwrap()
     }
 
     /// The first page of 50 in `order`, every column read.
@@ -1846,27 +1918,37 @@ mod tests {
         let scope = AppealScope::for_token_reading_all();
         let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
         let tz = chrono_tz::Asia::Krasnoyarsk;
-        let sql =
-            |backend, common| list_statements(backend, &refs, &scope, &f, tz, now, req.clone(), common).unwrap().0.sql;
+        let sql = |backend, common_search| {
+            let hints = WalkHints { common_search, ..WalkHints::of(&f) };
+            list_statements(backend, &refs, &scope, &f, tz, now, req.clone(), hints).unwrap().0.sql
+        };
         let told = r#"+"appeals"."id" IN (SELECT rowid FROM appeals_fts WHERE appeals_fts MATCH"#;
         assert!(sql(sea_orm::DatabaseBackend::Sqlite, true).contains(told));
         assert!(!sql(sea_orm::DatabaseBackend::Sqlite, false).contains(r#"+"appeals"."id""#));
         assert!(!sql(sea_orm::DatabaseBackend::Postgres, true).contains('+'));
     }
 
-    /// A page of a search that many appeals match, on a real SQLite database: the walk is
-    /// chosen from the count of matches and gives the rows in the order, page after page.
+    /// A page of a search that many appeals match, or of a category many appeals are of, on a
+    /// real SQLite database: the walk is chosen from the count and gives the rows in the
+    /// order, page after page.
     #[tokio::test]
-    async fn a_common_search_is_walked_in_order_on_sqlite() {
+    async fn a_common_search_or_category_is_walked_in_order_on_sqlite() {
         use migration::MigratorTrait;
         use sea_orm::{ActiveModelTrait, IntoActiveModel};
         let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
         migration::Migrator::up(&db, None).await.unwrap();
         let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
+        db.execute_unprepared(
+            "INSERT INTO categories (id, name, active, version, created_at) VALUES (9001, 'Проба', true, 1, '2026-01-01T00:00:00Z')",
+        )
+        .await
+        .unwrap();
         for id in 1..=50_i64 {
             // Receipt in an order unlike the ids', so the order read is the one asked for.
             let received = t + chrono::Duration::minutes((id * 37) % 50);
-            let model = appeal::Model { id, number: format!("2026-{id:06}"), received_at: received, ..sample() };
+            let category_id = (id % 2 == 0).then_some(9001);
+            let model =
+                appeal::Model { id, number: format!("2026-{id:06}"), received_at: received, category_id, ..sample() };
             model.into_active_model().reset_all().insert(&db).await.unwrap();
             let text = if id % 5 == 0 { "фонар двор" } else { "двор" };
             db.execute_unprepared(&format!("INSERT INTO appeals_fts (rowid, search_text) VALUES ({id}, '{text}')"))
@@ -1874,14 +1956,32 @@ mod tests {
                 .unwrap();
         }
         let f = AppealFilter { search: Some("фонари".into()), ..Default::default() };
+        async fn hints(db: &sea_orm::DatabaseConnection, req: ListRequest, f: &AppealFilter) -> WalkHints {
+            walk_hints(db, &ReferenceData::default(), &req, f).await.unwrap()
+        }
         let req = |limit, after| ListRequest { order: OrderField::ReceivedAt, limit, after, ..ListRequest::default() };
         // 10 matches of 50 appeals: walked for a page of 1 (√(50 × 2) = 10), not of 2.
-        assert!(search_is_common(&db, &req(1, None), &f).await.unwrap());
-        assert!(!search_is_common(&db, &req(2, None), &f).await.unwrap());
+        assert!(hints(&db, req(1, None), &f).await.common_search);
+        assert!(!hints(&db, req(2, None), &f).await.common_search);
         let ranked = ListRequest { order: OrderField::Relevance, ..req(1, None) };
-        assert!(!search_is_common(&db, &ranked, &f).await.unwrap());
+        assert!(!hints(&db, ranked, &f).await.common_search);
         let everywhere = AppealFilter { search: Some("двор".into()), ..Default::default() };
-        assert!(search_is_common(&db, &req(2, None), &everywhere).await.unwrap());
+        assert!(hints(&db, req(2, None), &everywhere).await.common_search);
+        // Several words are not counted; forms of one word are one word.
+        let two = AppealFilter { search: Some("фонари во дворе".into()), ..Default::default() };
+        assert!(!hints(&db, req(1, None), &two).await.common_search);
+        let forms = AppealFilter { search: Some("фонари фонарь".into()), ..Default::default() };
+        assert!(hints(&db, req(1, None), &forms).await.common_search);
+        // A category of 25 of the 50: walked by deadline for a page of 10 (√(50 × 11) = 24),
+        // not of 20 (√(50 × 21) = 33), not by receipt (its own index), nor within a period.
+        let roads = AppealFilter { category_id: vec![CategoryId(9001)], ..Default::default() };
+        let by_due = |limit| ListRequest { order: OrderField::DueAt, ..req(limit, None) };
+        assert!(hints(&db, by_due(10), &roads).await.common_category);
+        assert!(!hints(&db, by_due(20), &roads).await.common_category);
+        assert!(!hints(&db, req(10, None), &roads).await.common_category);
+        let month = AppealFilter { received_from: NaiveDate::from_ymd_opt(2026, 3, 1), ..roads.clone() };
+        assert!(!hints(&db, by_due(10), &month).await.common_category);
+        assert!(!hints(&db, by_due(10), &f).await.common_category, "no category, nothing counted");
 
         let mut expected: Vec<(DateTime<Utc>, i64)> = (1..=50_i64)
             .filter(|id| id % 5 == 0)
@@ -1902,6 +2002,39 @@ mod tests {
             after = list.page.rows.last().map(|(c, _)| c.clone());
         }
         assert_eq!(read, expected.iter().map(|(_, id)| *id).collect::<Vec<_>>());
+        // The category walked by deadline gives its appeals in that order too (all share one
+        // deadline in the sample: by id, from the newest).
+        let (mut read, mut after) = (Vec::new(), None);
+        loop {
+            let r = ListRequest { descending: true, after: after.clone(), ..by_due(10) };
+            let list = list(&db, &refs, &scope, &roads, chrono_tz::Asia::Krasnoyarsk, now, r).await.unwrap();
+            read.extend(list.page.rows.iter().map(|(_, a)| a.id.0));
+            if !list.page.has_next {
+                break;
+            }
+            after = list.page.rows.last().map(|(c, _)| c.clone());
+        }
+        assert_eq!(read, (1..=25_i64).rev().map(|i| i * 2).collect::<Vec<_>>());
+        // A receipt period by deadline or last change, read upwards: the run before the
+        // receipt is told its partial index, which SQLite can follow.
+        let march = AppealFilter { received_from: NaiveDate::from_ymd_opt(2026, 3, 1), ..roads.clone() };
+        for order in [OrderField::DueAt, OrderField::UpdatedAt] {
+            let r = ListRequest { order, limit: 50, ..ListRequest::default() };
+            let (stmt, _) = list_statements(
+                sea_orm::DatabaseBackend::Sqlite,
+                &refs,
+                &scope,
+                &march,
+                chrono_tz::Asia::Krasnoyarsk,
+                now,
+                r.clone(),
+                WalkHints::of(&march),
+            )
+            .unwrap();
+            assert_eq!(stmt.sql.matches(" INDEXED BY ").count(), 1, "{}", stmt.sql);
+            let page = list(&db, &refs, &scope, &march, chrono_tz::Asia::Krasnoyarsk, now, r).await.unwrap();
+            assert_eq!(page.page.rows.len(), 25, "{order:?}");
+        }
     }
 
     #[test]
