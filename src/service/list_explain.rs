@@ -59,13 +59,8 @@ pub async fn explain(
     let backend = conn.get_database_backend();
     let refs = super::reference::snapshot(state).await?;
     let (tz, now) = (state.settings.timezone, state.clock.now());
-    // The page's time includes the counts that decide its plan.
-    let started = Instant::now();
-    let hints = appeal_query::walk_hints(conn, &refs, &req, f).await?;
-    let decided_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let (page_stmt, list) = appeal_query::list_statements(backend, &refs, &scope, f, tz, now, req, hints)?;
-    let mut page = measure(conn, &page_stmt, runs).await?;
-    page.ms += decided_ms;
+    let (page_stmt, list) = appeal_query::list_statements(backend, &refs, &scope, f, tz, now, req)?;
+    let page = measure(conn, &page_stmt, runs).await?;
     let (count_stmt, rollup) = list.count_statement(backend);
     let (count, direct_count) = if with_count {
         let count = measure(conn, &count_stmt, runs).await?;
