@@ -67,22 +67,43 @@ pub fn number_order(number: &str) -> i64 {
     year * 10_i64.pow(SEQUENCE_DIGITS) + seq
 }
 
+/// Creates indexes on `appeals`: `(name, key, predicate)`, where the key may name the
+/// number's order as `{number}` (written for the backend, [`number_order_sql`]) and an empty
+/// predicate means the whole table. [`drop_indexes`] undoes them.
+///
+/// # Errors
+/// When the database fails.
+pub async fn create_appeal_indexes(m: &SchemaManager<'_>, indexes: &[(&str, &str, &str)]) -> Result<(), DbErr> {
+    let postgres = m.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    let number = number_order_sql(postgres, "number");
+    for (name, key, predicate) in indexes {
+        let key = key.replace("{number}", &number);
+        let only = if predicate.is_empty() { String::new() } else { format!(" WHERE {predicate}") };
+        m.get_connection()
+            .execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {name} ON appeals ({key}){only}"))
+            .await?;
+    }
+    Ok(())
+}
+
+/// Drops the named indexes, where they exist.
+///
+/// # Errors
+/// When the database fails.
+pub async fn drop_indexes(m: &SchemaManager<'_>, names: &[&str]) -> Result<(), DbErr> {
+    for name in names {
+        m.get_connection().execute_unprepared(&format!("DROP INDEX IF EXISTS {name}")).await?;
+    }
+    Ok(())
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let postgres = m.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
-        let key = number_order_sql(postgres, "number");
-        let db = m.get_connection();
-        db.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {INDEX} ON appeals ({key}, id)")).await?;
-        db.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {STATUS_INDEX} ON appeals (status, {key}, id)"))
-            .await?;
-        Ok(())
+        create_appeal_indexes(m, &[(INDEX, "{number}, id", ""), (STATUS_INDEX, "status, {number}, id", "")]).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for index in [INDEX, STATUS_INDEX] {
-            m.get_connection().execute_unprepared(&format!("DROP INDEX IF EXISTS {index}")).await?;
-        }
-        Ok(())
+        drop_indexes(m, &[INDEX, STATUS_INDEX]).await
     }
 }

@@ -10,7 +10,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::m20270109_000001_number_order::number_order_sql;
+use crate::m20270109_000001_number_order::{create_appeal_indexes, drop_indexes};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -23,24 +23,11 @@ pub const NUMBER: &str = "ix_appeals_unresolved_number";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let postgres = m.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
-        let key = number_order_sql(postgres, "number");
-        let db = m.get_connection();
-        db.execute_unprepared(&format!(
-            "CREATE INDEX IF NOT EXISTS {UPDATED} ON appeals (updated_at, id) WHERE resolved_at IS NULL"
-        ))
-        .await?;
-        db.execute_unprepared(&format!(
-            "CREATE INDEX IF NOT EXISTS {NUMBER} ON appeals ({key}, id) WHERE resolved_at IS NULL"
-        ))
-        .await?;
-        Ok(())
+        let unresolved = "resolved_at IS NULL";
+        create_appeal_indexes(m, &[(UPDATED, "updated_at, id", unresolved), (NUMBER, "{number}, id", unresolved)]).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for index in [UPDATED, NUMBER] {
-            m.get_connection().execute_unprepared(&format!("DROP INDEX IF EXISTS {index}")).await?;
-        }
-        Ok(())
+        drop_indexes(m, &[UPDATED, NUMBER]).await
     }
 }

@@ -12,7 +12,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::m20270109_000001_number_order::number_order_sql;
+use crate::m20270109_000001_number_order::{create_appeal_indexes, drop_indexes};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -27,19 +27,10 @@ pub const NUMBER: &str = "ix_appeals_recipient_number_order";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let postgres = m.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
-        let key = number_order_sql(postgres, "number");
-        let db = m.get_connection();
-        db.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {UPDATED} ON appeals ({UPDATED_KEY})")).await?;
-        db.execute_unprepared(&format!("CREATE INDEX IF NOT EXISTS {NUMBER} ON appeals (recipient_id, {key}, id)"))
-            .await?;
-        Ok(())
+        create_appeal_indexes(m, &[(UPDATED, UPDATED_KEY, ""), (NUMBER, "recipient_id, {number}, id", "")]).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for index in [UPDATED, NUMBER] {
-            m.get_connection().execute_unprepared(&format!("DROP INDEX IF EXISTS {index}")).await?;
-        }
-        Ok(())
+        drop_indexes(m, &[UPDATED, NUMBER]).await
     }
 }
