@@ -108,12 +108,33 @@ pub async fn next_due(conn: &impl ConnectionTrait) -> AppResult<Option<DateTime<
         .map(|d| d.next_attempt_at))
 }
 
+/// The columns of a claimed delivery, as the entity reads them.
+const DELIVERY_COLUMNS: [&str; 16] = [
+    "id",
+    "channel",
+    "target",
+    "webhook_id",
+    "outbox_id",
+    "topic",
+    "idempotency_key",
+    "payload",
+    "status",
+    "attempts",
+    "next_attempt_at",
+    "last_status",
+    "last_error",
+    "created_at",
+    "updated_at",
+    "delivered_at",
+];
+
 /// Claims up to `limit` webhook deliveries due at `now` (pending, of active webhooks), in one
 /// statement: counts the attempt and moves `next_attempt_at` to `lease_until`, so no other
 /// process takes them while this one sends; if this one dies, they fall due again when the
 /// lease ends (delivered at least once). On PostgreSQL rows another sender holds are skipped
-/// (`FOR UPDATE SKIP LOCKED`); on SQLite the statement takes the write lock. The returned
-/// rows carry the attempt number to pass back to [`finish_attempt`].
+/// (`FOR UPDATE SKIP LOCKED`, see [`super::claim_sql`]); on SQLite the statement takes the
+/// write lock. The returned rows carry the attempt number to pass back to
+/// [`finish_attempt`].
 ///
 /// # Errors
 /// On a database failure.
@@ -124,25 +145,22 @@ pub async fn claim_due_webhooks(
     lease_until: DateTime<Utc>,
 ) -> AppResult<Vec<delivery::Model>> {
     let backend = conn.get_database_backend();
-    let (lock, p) = match backend {
-        DatabaseBackend::Postgres => (" FOR UPDATE SKIP LOCKED", ["$1", "$2", "$3", "$4", "$5", "$6", "$7"]),
-        _ => ("", ["?"; 7]),
+    let p = match backend {
+        DatabaseBackend::Postgres => ["$1", "$2", "$3", "$4", "$5", "$6", "$7"],
+        _ => ["?"; 7],
     };
-    let sql = format!(
-        "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = {lease}, updated_at = {now} \
-         WHERE id IN (SELECT d.id FROM deliveries d WHERE d.status = {pending} AND d.channel = {channel} \
+    let set = format!("attempts = attempts + 1, next_attempt_at = {}, updated_at = {}", p[0], p[1]);
+    let select = format!(
+        "SELECT d.id FROM deliveries d WHERE d.status = {pending} AND d.channel = {channel} \
          AND d.next_attempt_at <= {due} AND EXISTS (SELECT 1 FROM webhooks w WHERE w.id = d.webhook_id \
-         AND w.active = {active}) ORDER BY d.next_attempt_at, d.id LIMIT {limit}{lock}) \
-         RETURNING id, channel, target, webhook_id, outbox_id, topic, idempotency_key, payload, status, attempts, \
-         next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at",
-        lease = p[0],
-        now = p[1],
+         AND w.active = {active}) ORDER BY d.next_attempt_at, d.id LIMIT {limit}",
         pending = p[2],
         channel = p[3],
         due = p[4],
         active = p[5],
         limit = p[6],
     );
+    let sql = super::claim_sql(backend, "deliveries", &set, &select, &DELIVERY_COLUMNS);
     let stmt = Statement::from_sql_and_values(
         backend,
         sql,
@@ -402,23 +420,20 @@ pub async fn claim_due_mail(
     lease_until: DateTime<Utc>,
 ) -> AppResult<Vec<delivery::Model>> {
     let backend = conn.get_database_backend();
-    let (lock, p) = match backend {
-        DatabaseBackend::Postgres => (" FOR UPDATE SKIP LOCKED", ["$1", "$2", "$3", "$4", "$5", "$6"]),
-        _ => ("", ["?"; 6]),
+    let p = match backend {
+        DatabaseBackend::Postgres => ["$1", "$2", "$3", "$4", "$5", "$6"],
+        _ => ["?"; 6],
     };
-    let sql = format!(
-        "UPDATE deliveries SET attempts = attempts + 1, next_attempt_at = {lease}, updated_at = {now} \
-         WHERE id IN (SELECT d.id FROM deliveries d WHERE d.channel = {channel} AND d.status = {pending} \
-         AND d.next_attempt_at <= {due} ORDER BY d.next_attempt_at, d.id LIMIT {limit}{lock}) \
-         RETURNING id, channel, target, webhook_id, outbox_id, topic, idempotency_key, payload, status, attempts, \
-         next_attempt_at, last_status, last_error, created_at, updated_at, delivered_at",
-        lease = p[0],
-        now = p[1],
+    let set = format!("attempts = attempts + 1, next_attempt_at = {}, updated_at = {}", p[0], p[1]);
+    let select = format!(
+        "SELECT d.id FROM deliveries d WHERE d.channel = {channel} AND d.status = {pending} \
+         AND d.next_attempt_at <= {due} ORDER BY d.next_attempt_at, d.id LIMIT {limit}",
         channel = p[2],
         pending = p[3],
         due = p[4],
         limit = p[5],
     );
+    let sql = super::claim_sql(backend, "deliveries", &set, &select, &DELIVERY_COLUMNS);
     let stmt = Statement::from_sql_and_values(
         backend,
         sql,

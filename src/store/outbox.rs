@@ -96,8 +96,9 @@ pub fn row(topic: Topic, subject: Subject, payload: String, now: DateTime<Utc>) 
 /// Claims up to `limit` pending rows, oldest first: marks them dispatched at `now` and
 /// returns them, in one statement, so that two dispatchers never take the same row. On
 /// PostgreSQL rows another dispatcher holds are skipped (`FOR UPDATE SKIP LOCKED`) rather
-/// than waited for; on SQLite the statement takes the database's write lock. Call it in the
-/// transaction that fans the rows out: if that rolls back, the rows are pending again.
+/// than waited for ([`super::claim_sql`]); on SQLite the statement takes the database's write
+/// lock. Call it in the transaction that fans the rows out: if that rolls back, the rows are
+/// pending again.
 ///
 /// # Errors
 /// On a database failure.
@@ -107,15 +108,14 @@ pub async fn claim_pending(
     now: DateTime<Utc>,
 ) -> AppResult<Vec<outbox::Model>> {
     let backend = conn.get_database_backend();
-    let (lock, placeholders) = match backend {
-        DatabaseBackend::Postgres => (" FOR UPDATE SKIP LOCKED", ("$1", "$2")),
-        _ => ("", ("?", "?")),
+    let (set, select) = match backend {
+        DatabaseBackend::Postgres => {
+            ("dispatched_at = $1", "SELECT id FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT $2")
+        }
+        _ => ("dispatched_at = ?", "SELECT id FROM outbox WHERE dispatched_at IS NULL ORDER BY id LIMIT ?"),
     };
-    let sql = format!(
-        "UPDATE outbox SET dispatched_at = {} WHERE id IN (SELECT id FROM outbox WHERE dispatched_at IS NULL \
-         ORDER BY id LIMIT {}{lock}) RETURNING id, topic, subject_type, subject_id, payload, created_at, dispatched_at",
-        placeholders.0, placeholders.1
-    );
+    let returning = ["id", "topic", "subject_type", "subject_id", "payload", "created_at", "dispatched_at"];
+    let sql = super::claim_sql(backend, "outbox", set, select, &returning);
     let stmt = Statement::from_sql_and_values(backend, sql, [now.into(), (limit as i64).into()]);
     let mut rows = outbox::Entity::find().from_raw_sql(stmt).all(conn).await?;
     rows.sort_by_key(|r| r.id);
@@ -124,7 +124,8 @@ pub async fn claim_pending(
 
 /// Deletes up to `limit` rows dispatched before `before` (the walk of `ix_outbox_pending`
 /// over the dispatched instants). On PostgreSQL rows another process is deleting are skipped,
-/// not waited for. Returns how many were deleted.
+/// not waited for (locked in a `MATERIALIZED` CTE, as in [`super::claim_sql`]). Returns how
+/// many were deleted.
 ///
 /// # Errors
 /// On a database failure.
@@ -132,7 +133,8 @@ pub async fn prune_dispatched(conn: &impl ConnectionTrait, before: DateTime<Utc>
     let backend = conn.get_database_backend();
     let sql = match backend {
         DatabaseBackend::Postgres => {
-            "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE dispatched_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED)"
+            "WITH pruned AS MATERIALIZED (SELECT id FROM outbox WHERE dispatched_at < $1 LIMIT $2 FOR UPDATE SKIP LOCKED) \
+             DELETE FROM outbox USING pruned WHERE outbox.id = pruned.id"
         }
         _ => "DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE dispatched_at < ? LIMIT ?)",
     };
