@@ -2001,25 +2001,7 @@ mod tests {
     /// the page holds the period's appeals in the order.
     #[tokio::test]
     async fn the_run_before_the_receipt_reads_its_partial_index_on_sqlite() {
-        use migration::MigratorTrait;
-        use sea_orm::{ActiveModelTrait, IntoActiveModel};
-        let db = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
-        migration::Migrator::up(&db, None).await.unwrap();
-        let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
-        db.execute_unprepared(
-            "INSERT INTO categories (id, name, active, version, created_at) VALUES (9001, 'Проба', true, 1, '2026-01-01T00:00:00Z')",
-        )
-        .await
-        .unwrap();
-        for id in 1..=50_i64 {
-            // Received after the sample's deadline and last change (`t`), most of them: the
-            // partial indexes of keys before the receipt hold those.
-            let received = t + chrono::Duration::minutes((id * 37) % 50);
-            let category_id = (id % 2 == 0).then_some(9001);
-            let model =
-                appeal::Model { id, number: format!("2026-{id:06}"), received_at: received, category_id, ..sample() };
-            model.into_active_model().reset_all().insert(&db).await.unwrap();
-        }
+        let db = fifty_appeals().await;
         let refs = ReferenceData::default();
         let scope = AppealScope::for_token_reading_all();
         let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
@@ -2096,8 +2078,9 @@ mod tests {
     }
 
     /// Fifty appeals on an SQLite database in memory, migrated: received a few minutes
-    /// apart in an order unlike their ids', the even ones of category 9001, every fifth
-    /// holding the word «фонарь», all «двор».
+    /// apart in an order unlike their ids' (after the sample's deadline and last change, most
+    /// of them: the partial indexes of keys before the receipt hold those), the even ones of
+    /// category 9001, every fifth holding the word «фонарь», all «двор».
     async fn fifty_appeals() -> sea_orm::DatabaseConnection {
         use migration::MigratorTrait;
         use sea_orm::{ActiveModelTrait, IntoActiveModel};
