@@ -48,6 +48,7 @@ pub mod m20270108_000002_resolution_counts;
 pub mod m20270109_000001_number_order;
 pub mod m20270110_000001_unresolved_order_indexes;
 pub mod m20270111_000001_recipient_order_indexes;
+pub mod m20270112_000001_number_days;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -102,6 +103,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270109_000001_number_order::Migration),
             Box::new(m20270110_000001_unresolved_order_indexes::Migration),
             Box::new(m20270111_000001_recipient_order_indexes::Migration),
+            Box::new(m20270112_000001_number_days::Migration),
         ]
     }
 }

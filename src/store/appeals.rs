@@ -16,7 +16,7 @@ use sea_orm::{
 use super::audit::{self, Actor};
 use super::outbox::{self, Subject};
 use super::rollup::{self, Facts};
-use super::{conflict_facts, deliveries, search, tasks};
+use super::{conflict_facts, deliveries, number_days, search, tasks};
 use crate::domain::access::Channel;
 pub use crate::domain::appeal::{
     Appeal, AppealId, CategoryId, FirstAnswer, FreshAppeal, Placed, ReactionFact, RecipientId, RecordId, TerritoryId,
@@ -674,6 +674,9 @@ pub async fn save_change(
         return Err(AppError::stale("the appeal"));
     }
     let saved = load(txn, old.id).await?.ok_or_else(|| AppError::NotFound("appeal".into()))?;
+    if (old.received_at, &old.number) != (saved.received_at, &saved.number) {
+        number_days::widen(txn, saved.received_at, &saved.number).await?;
+    }
     search::reindex(txn, saved.id.0, &old.search_text, &saved.search_text).await?;
     if regroups {
         let groups: Vec<(i64, String)> = [old, &saved].iter().filter_map(|a| group_of(a)).collect();
@@ -709,6 +712,7 @@ pub async fn insert(
         conflict_facts::lock(txn).await?;
     }
     let saved = Appeal::try_from(row(&fresh, None).insert(txn).await?)?;
+    number_days::widen(txn, saved.received_at, &saved.number).await?;
     search::index_new(txn, &[saved.id.0]).await?;
     if joins {
         conflict_facts::refresh_inserted(txn, saved.id.0, saved.id.0, &[saved.received_at]).await?;
@@ -787,8 +791,10 @@ pub async fn insert_many(
         conflict_facts::lock(txn).await?;
     }
     let mut facts = Vec::with_capacity(arrivals.len());
+    let mut spans = number_days::Spans::default();
     for mut a in arrivals {
         a.appeal.keep_first_answer();
+        spans.add(a.appeal.received_at, &a.appeal.number);
         if a.appeal.answered_at.is_some() {
             answers.insert(a.appeal.number.clone(), a.appeal.clone());
         }
@@ -814,6 +820,7 @@ pub async fn insert_many(
         })
         .collect::<AppResult<_>>()?;
     rollup::record_inserted(txn, tz, &inserted).await?;
+    spans.write(txn).await?;
     let ids: Vec<AppealId> = inserted.iter().map(|i| AppealId(i.id)).collect();
     search::index_new(txn, &inserted.iter().map(|i| i.id).collect::<Vec<_>>()).await?;
     if let (Some(first), Some(last)) = (ids.iter().map(|i| i.0).min(), ids.iter().map(|i| i.0).max())
@@ -861,7 +868,7 @@ pub async fn insert_many(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
-mod tests {
+pub(crate) mod tests {
     use chrono::TimeZone;
     use sea_orm::{ActiveValue, Iterable};
 
@@ -869,7 +876,7 @@ mod tests {
 
     /// An appeal with every optional column filled, so that a column the conversions forget
     /// shows up as a difference.
-    fn sample() -> Appeal {
+    pub(crate) fn sample() -> Appeal {
         let t = Utc.with_ymd_and_hms(2026, 3, 2, 9, 0, 0).unwrap();
         Appeal {
             id: AppealId(42),

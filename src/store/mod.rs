@@ -12,6 +12,7 @@ pub mod batch;
 pub mod conflict_facts;
 pub mod deliveries;
 pub mod notifications;
+pub mod number_days;
 pub mod outbox;
 pub mod privacy;
 pub mod reference;

@@ -1064,6 +1064,8 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     tracing::info!("recomputing the conflict facts");
     let flagged = super::conflict_facts::refresh_all(&txn).await?;
     tracing::info!(flagged, "recomputed the conflict facts");
+    // And the spans of numbers a page of a receipt period by number walks.
+    super::number_days::rebuild(&txn).await?;
     save_state(&txn, tz, rows, Utc::now()).await?;
     txn.commit().await?;
     tidy(db).await;
@@ -1335,8 +1337,12 @@ pub async fn verify(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<Vec
     let actual = stored(&txn).await?;
     // The stored conflict facts are derived data of the same rebuild.
     let conflicts = super::conflict_facts::differences(&txn).await?;
+    let outside = super::number_days::outside(&txn).await?;
     txn.rollback().await?;
     let mut out = conflicts;
+    if outside > 0 {
+        out.push(format!("appeal_number_days: {outside} appeals lie outside their day's span of numbers"));
+    }
     let mut keys: Vec<&StatKey> = expected.stats.keys().chain(actual.stats.keys()).collect();
     keys.sort();
     keys.dedup();

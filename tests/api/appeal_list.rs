@@ -436,13 +436,16 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
 
 /// A page of a receipt period ordered by deadline or by last change is read from the
 /// period's first instant on, plus the appeals whose key lies before their receipt (a
-/// corrected receipt keeps a term the centre set; rows written outside the application):
+/// corrected receipt keeps a term the centre set; rows written outside the application);
+/// by number, within the span of numbers of the period's days (`appeal_number_days`):
 /// paged with cursors to the end, forward and backward, both directions, with and without
 /// another filter, every such shape lists exactly the appeals received in the period,
 /// sorted by the key and then the id, including those whose deadline or last change lies
-/// before the period's start (fails when the second run is left out).
+/// before the period's start (fails when the second run is left out), and those a batch
+/// wrote or whose receipt was corrected into the period (fails unless every write widens
+/// the span of its day).
 #[tokio::test]
-async fn a_receipt_period_by_deadline_or_last_change_pages_through_every_match_in_order() {
+async fn a_receipt_period_by_deadline_last_change_or_number_pages_through_every_match_in_order() {
     use mcu::entity::appeal;
     use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
     let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
@@ -458,6 +461,23 @@ async fn a_receipt_period_by_deadline_or_last_change_pages_through_every_match_i
         let input = json!({"kind": "MESSAGE", "channel": channels[i % 3], "text": format!("Обращение {i}"), "receivedAt": received});
         app.appeal(&curator, input).await;
     }
+    // Two appeals arrive in a batch (ingestion), with the last numbers: one received in the
+    // period, one before it, whose receipt is then corrected into the period (its number
+    // then lies outside the spans of its new day's other appeals).
+    let ingest = app
+        .gql(Some(&admin), "mutation{createApiToken(input:{name:\"ЦУР\",scopes:[APPEALS_INGEST]}){secret}}", json!({}))
+        .await
+        .data()["createApiToken"]["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    const INGEST: &str = "mutation($i:[IngestAppealInput!]!){ingestAppeals(input:$i){created updated}}";
+    let item = |id: &str, at: &str| json!({"channel": "INCIDENT", "externalId": id, "kind": "INCIDENT", "receivedAt": at, "text": format!("Сообщение {id}")});
+    let batch = [item("vk-1", "2026-11-19T10:00:00+07:00"), item("vk-2", "2026-11-10T10:00:00+07:00")];
+    let r = app.gql(Some(&ingest), INGEST, json!({ "i": batch })).await;
+    assert_eq!(r.data()["ingestAppeals"]["created"], 2);
+    let r = app.gql(Some(&ingest), INGEST, json!({"i": [item("vk-2", "2026-11-18T10:00:00+07:00")]})).await;
+    assert_eq!(r.data()["ingestAppeals"]["updated"], 1);
     // Deadlines and last changes before the receipt, written outside the application: some
     // received in the period with the key before its start, one before the period.
     let all = appeal::Entity::find().all(&app.state.db).await.unwrap();
@@ -484,21 +504,24 @@ async fn a_receipt_period_by_deadline_or_last_change_pages_through_every_match_i
     let in_period = all.iter().filter(|a| local_day(a).as_str() >= from);
     assert!(in_period.clone().any(|a| a.due_at < period_start), "a deadline before the period's start");
     assert!(in_period.clone().any(|a| a.updated_at < period_start), "a last change before the period's start");
+    assert!(all.iter().any(|a| a.external_id.as_deref() == Some("vk-2") && local_day(a) == "2026-11-18"));
     let shapes = [
         json!({"receivedFrom": from}),
         json!({"receivedFrom": from, "receivedTo": "2026-11-19"}),
+        json!({"receivedTo": "2026-11-18"}),
         json!({"receivedFrom": from, "channel": ["POS", "PHONE"]}),
     ];
     for filter in &shapes {
         let matches = |a: &appeal::Model| {
             let day = local_day(a);
+            let from_ok = filter.get("receivedFrom").is_none_or(|t| day.as_str() >= t.as_str().unwrap());
             let to_ok = filter.get("receivedTo").is_none_or(|t| day.as_str() <= t.as_str().unwrap());
             let channel_ok = filter
                 .get("channel")
                 .is_none_or(|l| l.as_array().unwrap().iter().any(|x| x.as_str() == Some(&a.channel)));
-            day.as_str() >= from && to_ok && channel_ok
+            from_ok && to_ok && channel_ok
         };
-        for field in ["DUE_AT", "UPDATED_AT"] {
+        for field in ["DUE_AT", "UPDATED_AT", "NUMBER"] {
             for direction in ["ASC", "DESC"] {
                 let matching = all.iter().filter(|a| matches(a)).collect();
                 assert_walks(&app, &curator, filter, (field, direction), 4, matching).await;
