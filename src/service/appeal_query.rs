@@ -702,6 +702,25 @@ fn order_walk_hint(backend: sea_orm::DatabaseBackend, p: &PageRequest, sql: &mut
         hint(r#""appeals"."id" IN (SELECT rowid FROM appeals_fts "#.to_owned());
     }
     before_receipt_hint(sql);
+    if p.hints.on_time && matches!(p.order, OrderField::Number | OrderField::UpdatedAt) && p.descending == p.backward {
+        unresolved_soon_hint(sql);
+    }
+}
+
+/// The on-time appeals read oldest first by number or last change, told on SQLite to read
+/// the partial index of unresolved appeals by their due-soon instant and sort them: SQLite
+/// walked the unresolved appeals' index of the order from the oldest, past every overdue
+/// appeal (15–19 ms on the list grid's 200,000 appeals), where by receipt it chooses that
+/// index by itself (2–5 ms). Newest first the walk is short and stays. Only where the
+/// statement carries the index's condition and no other index is told, so SQLite can always
+/// follow it.
+fn unresolved_soon_hint(sql: &mut String) {
+    let from = r#"FROM "appeals" "#;
+    let predicate = r#""appeals"."resolved_at" IS NULL"#;
+    let key = r#""appeals"."due_soon_at" > "#;
+    if sql.contains(predicate) && sql.contains(key) && !sql.contains("INDEXED BY") && sql.matches(from).count() == 1 {
+        *sql = sql.replacen(from, r#"FROM "appeals" INDEXED BY "ix_appeals_unresolved_soon" "#, 1);
+    }
 }
 
 /// The run of a receipt period's page whose key lies before the receipt
@@ -1361,7 +1380,8 @@ fn number_span(
             q.and_where(Expr::col(Alias::new("day")).gte(day(t)));
         }
         if let Some(t) = to {
-            q.and_where(Expr::col(Alias::new("day")).lte(day(t - chrono::Duration::nanoseconds(1))));
+            let last = t.checked_sub_signed(chrono::Duration::nanoseconds(1)).unwrap_or(t);
+            q.and_where(Expr::col(Alias::new("day")).lte(day(last)));
         }
         SimpleExpr::SubQuery(None, Box::new(q.into()))
     };
@@ -2407,6 +2427,46 @@ mod tests {
             let sql = by(&to, OrderField::Number, true).sql;
             assert_eq!((sql.matches("first_order").count(), sql.matches("last_order").count()), (0, 1), "{sql}");
         }
+    }
+
+    /// SQLite: the on-time appeals oldest first by number or last change read the partial
+    /// index of unresolved appeals by due-soon instant, told so only there (newest first, by
+    /// receipt or deadline, with another state and on PostgreSQL it is not), and the told
+    /// statement runs on a real database with the rows of the untold one.
+    #[tokio::test]
+    async fn the_on_time_appeals_oldest_first_are_read_from_their_due_soon_index_on_sqlite() {
+        use sea_orm::DatabaseBackend::{Postgres, Sqlite};
+        let on_time = AppealFilter { sla_state: vec![SlaState::OnTime], ..Default::default() };
+        let told = r#"FROM "appeals" INDEXED BY "ix_appeals_unresolved_soon" "#;
+        let sql = |backend, f: &AppealFilter, order, descending| {
+            page_sql(backend, f, ListRequest { order, descending, limit: 2, ..ListRequest::default() })
+        };
+        for order in [OrderField::Number, OrderField::UpdatedAt] {
+            assert!(sql(Sqlite, &on_time, order, false).sql.contains(told), "{order:?}");
+            assert!(!sql(Sqlite, &on_time, order, true).sql.contains(told), "{order:?} newest first");
+            assert!(!sql(Postgres, &on_time, order, false).sql.contains("INDEXED BY"), "{order:?}");
+        }
+        for order in [OrderField::ReceivedAt, OrderField::DueAt] {
+            assert!(!sql(Sqlite, &on_time, order, false).sql.contains(told), "{order:?}");
+        }
+        let soon = AppealFilter { sla_state: vec![SlaState::OnTime, SlaState::DueSoon], ..Default::default() };
+        assert!(!sql(Sqlite, &soon, OrderField::Number, false).sql.contains(told));
+        // On a real database: the fifty appeals unresolved, a third of them not yet due soon.
+        let db = fifty_appeals().await;
+        db.execute_unprepared(
+            "UPDATE appeals SET resolved_at = NULL, due_soon_at = CASE WHEN id % 3 = 0 \
+             THEN '2026-12-01T00:00:00+00:00' ELSE '2026-11-01T00:00:00+00:00' END, due_at = '2026-12-05T00:00:00+00:00'",
+        )
+        .await
+        .unwrap();
+        let ids = |rows: Vec<QueryResult>| -> Vec<i64> {
+            rows.iter().map(|r| r.try_get_by_index::<i64>(0).unwrap()).collect()
+        };
+        let stmt = sql(Sqlite, &on_time, OrderField::Number, false);
+        let mut untold = stmt.clone();
+        untold.sql = untold.sql.replace(told, r#"FROM "appeals" "#);
+        assert_eq!(ids(db.query_all_raw(stmt).await.unwrap()), [3, 6, 9]);
+        assert_eq!(ids(db.query_all_raw(untold).await.unwrap()), [3, 6, 9]);
     }
 
     #[test]
