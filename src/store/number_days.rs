@@ -9,9 +9,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 use migration::m20270109_000001_number_order::number_order;
 use migration::m20270112_000001_number_days::{TABLE, fill_sql};
-use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
 
-use crate::error::AppResult;
+use crate::error::{AppError, AppResult};
 
 /// The spans of some appeals, by UTC day of receipt: the least and greatest number order.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -39,25 +39,24 @@ impl Spans {
         if self.0.is_empty() {
             return Ok(());
         }
+        use sea_orm::sea_query::{Alias, Expr, OnConflict, Query, SimpleExpr};
         let backend = conn.get_database_backend();
-        let postgres = backend == DatabaseBackend::Postgres;
-        let mut rows = Vec::with_capacity(self.0.len());
-        let mut values: Vec<Value> = Vec::with_capacity(self.0.len() * 3);
-        for (day, (first, last)) in &self.0 {
-            let n = values.len();
-            rows.push(if postgres { format!("(${}, ${}, ${})", n + 1, n + 2, n + 3) } else { "(?, ?, ?)".into() });
-            values.push(day.format("%Y-%m-%d").to_string().into());
-            values.push((*first).into());
-            values.push((*last).into());
+        let (least, greatest) =
+            if backend == DatabaseBackend::Postgres { ("LEAST", "GREATEST") } else { ("min", "max") };
+        let (first, last) = (Alias::new("first_order"), Alias::new("last_order"));
+        let mut insert = Query::insert();
+        insert.into_table(Alias::new(TABLE)).columns([Alias::new("day"), first.clone(), last.clone()]);
+        for (day, (low, high)) in &self.0 {
+            let row: [SimpleExpr; 3] = [day.format("%Y-%m-%d").to_string().into(), (*low).into(), (*high).into()];
+            insert.values(row).map_err(AppError::internal)?;
         }
-        let (least, greatest) = if postgres { ("LEAST", "GREATEST") } else { ("min", "max") };
-        let sql = format!(
-            "INSERT INTO {TABLE} (day, first_order, last_order) VALUES {} ON CONFLICT (day) DO UPDATE SET \
-             first_order = {least}({TABLE}.first_order, excluded.first_order), \
-             last_order = {greatest}({TABLE}.last_order, excluded.last_order)",
-            rows.join(", ")
+        insert.on_conflict(
+            OnConflict::column(Alias::new("day"))
+                .value(first, Expr::cust(format!("{least}({TABLE}.first_order, excluded.first_order)")))
+                .value(last, Expr::cust(format!("{greatest}({TABLE}.last_order, excluded.last_order)")))
+                .to_owned(),
         );
-        conn.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+        conn.execute(&insert).await?;
         Ok(())
     }
 }

@@ -464,13 +464,7 @@ async fn a_receipt_period_by_deadline_last_change_or_number_pages_through_every_
     // Two appeals arrive in a batch (ingestion), with the last numbers: one received in the
     // period, one before it, whose receipt is then corrected into the period (its number
     // then lies outside the spans of its new day's other appeals).
-    let ingest = app
-        .gql(Some(&admin), "mutation{createApiToken(input:{name:\"ЦУР\",scopes:[APPEALS_INGEST]}){secret}}", json!({}))
-        .await
-        .data()["createApiToken"]["secret"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ingest = app.api_token(&admin, "APPEALS_INGEST").await;
     const INGEST: &str = "mutation($i:[IngestAppealInput!]!){ingestAppeals(input:$i){created updated}}";
     let item = |id: &str, at: &str| json!({"channel": "INCIDENT", "externalId": id, "kind": "INCIDENT", "receivedAt": at, "text": format!("Сообщение {id}")});
     let batch = [item("vk-1", "2026-11-19T10:00:00+07:00"), item("vk-2", "2026-11-10T10:00:00+07:00")];

@@ -421,6 +421,13 @@ impl TestApp {
         (id, token)
     }
 
+    /// The secret of a new API token named after its one `scope` (an `ApiScope` name),
+    /// created by `admin`.
+    pub async fn api_token(&self, admin: &str, scope: &str) -> String {
+        let q = format!("mutation{{createApiToken(input:{{name:\"{scope}\",scopes:[{scope}]}}){{secret}}}}");
+        self.gql(Some(admin), &q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string()
+    }
+
     /// Counts audit entries with this action (read directly from the database).
     pub async fn audit_count(&self, action: &str) -> u64 {
         use sea_orm::{ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter};

@@ -26,11 +26,6 @@ async fn search(app: &TestApp, token: &str, filter: Value) -> Vec<String> {
     edges.iter().map(|e| e["node"]["title"].as_str().unwrap().to_string()).collect()
 }
 
-async fn api_token(app: &TestApp, admin: &str, scope: &str) -> String {
-    let q = format!("mutation{{createApiToken(input:{{name:\"{scope}\",scopes:[{scope}]}}){{secret}}}}");
-    app.gql(Some(admin), &q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn the_library_of_practices_by_role_with_search_versions_and_links() {
     let app = spawn_app().await;
@@ -41,7 +36,7 @@ async fn the_library_of_practices_by_role_with_search_versions_and_links() {
         "categoryId": roads});
 
     // Who writes: curators and coordinators; not executors, the Head or tokens.
-    let bi = api_token(&app, &st.admin, "ANALYTICS_READ").await;
+    let bi = app.api_token(&st.admin, "ANALYTICS_READ").await;
     for t in [&st.executor, &st.head, &bi] {
         assert_eq!(create(&app, t, pits.clone()).await.code(), "FORBIDDEN");
     }
@@ -83,7 +78,7 @@ async fn the_library_of_practices_by_role_with_search_versions_and_links() {
     }
     assert_eq!(search(&app, &bi, json!({"categoryId": [roads]})).await, vec!["Ямочный ремонт по заявкам жителей"]);
     assert_eq!(search(&app, &st.head, json!({})).await.len(), 2);
-    let other = api_token(&app, &st.admin, "APPEALS_INGEST").await;
+    let other = app.api_token(&st.admin, "APPEALS_INGEST").await;
     assert_eq!(app.gql(Some(&other), "{ practices { totalCount } }", json!({})).await.code(), "FORBIDDEN");
 
     // Edits check the version; a stale one changes nothing.

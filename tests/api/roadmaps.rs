@@ -444,11 +444,6 @@ async fn the_docx_url_of_a_roadmap_downloads_it_with_the_callers_token() {
 }
 
 /// A token of `scope` made by `admin`.
-async fn api_token(app: &TestApp, admin: &str, scope: &str) -> String {
-    let q = format!("mutation{{createApiToken(input:{{name:\"{scope}\",scopes:[{scope}]}}){{secret}}}}");
-    app.gql(Some(admin), &q, json!({})).await.data()["createApiToken"]["secret"].as_str().unwrap().to_string()
-}
-
 #[tokio::test]
 async fn analytics_tokens_read_roadmaps_progress_and_effect_without_personal_data() {
     let app = spawn_app().await;
@@ -463,7 +458,7 @@ async fn analytics_tokens_read_roadmaps_progress_and_effect_without_personal_dat
     let r = step(&app, &st.coordinator, "submitRoadmap", &id, v(&r), "").await;
     step(&app, &st.curator, "approveRoadmap", &id, v(&r), ", comment: \"Согласовано Петровым\"").await.data();
 
-    let bi = api_token(&app, &st.admin, "ANALYTICS_READ").await;
+    let bi = app.api_token(&st.admin, "ANALYTICS_READ").await;
     let figures = "id title status progress approvedAt appealIds owner { id } approvedBy { id } \
         measures { title status overdue responsibleName } effect { baselinePerMonth currentPerMonth change }";
     let list = app
@@ -497,7 +492,7 @@ async fn analytics_tokens_read_roadmaps_progress_and_effect_without_personal_dat
     assert_eq!(staff.data()["r"]["measures"][0]["responsibleName"], "Иванов И. И.");
     assert!(staff.data()["r"]["owner"]["id"].is_string());
     for scope in ["APPEALS_READ", "APPEALS_INGEST"] {
-        let t = api_token(&app, &st.admin, scope).await;
+        let t = app.api_token(&st.admin, scope).await;
         assert_eq!(app.gql(Some(&t), "{ roadmaps { totalCount } }", json!({})).await.code(), "FORBIDDEN", "{scope}");
     }
     assert_eq!(step(&app, &bi, "startRoadmap", &id, 4, "").await.code(), "FORBIDDEN");
