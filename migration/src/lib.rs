@@ -49,6 +49,7 @@ pub mod m20270109_000001_number_order;
 pub mod m20270110_000001_unresolved_order_indexes;
 pub mod m20270111_000001_recipient_order_indexes;
 pub mod m20270112_000001_number_days;
+pub mod m20270113_000001_kind_due_index;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -104,6 +105,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270110_000001_unresolved_order_indexes::Migration),
             Box::new(m20270111_000001_recipient_order_indexes::Migration),
             Box::new(m20270112_000001_number_days::Migration),
+            Box::new(m20270113_000001_kind_due_index::Migration),
         ]
     }
 }

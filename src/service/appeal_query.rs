@@ -629,9 +629,9 @@ fn open_queue_hint(backend: sea_orm::DatabaseBackend, q: &Select<appeal::Entity>
 }
 
 /// Code columns with an index of their own whose every value is a large share of the appeals
-/// (a channel a twentieth to a half), so a page of them is found soonest by walking the index
-/// of the page's order and skipping the other values. (The kind has no index of its own.)
-const WALKED_CODES: [appeal::Column; 1] = [appeal::Column::Channel];
+/// (a channel a twentieth to a half, a kind about a third), so a page of them is found
+/// soonest by walking the index of the page's order and skipping the other values.
+const WALKED_CODES: [appeal::Column; 2] = [appeal::Column::Channel, appeal::Column::Kind];
 
 /// The other key columns, not walked when the statuses of work in hand are.
 const KEYED_IDS: [appeal::Column; 3] =
@@ -641,13 +641,14 @@ const KEYED_IDS: [appeal::Column; 3] =
 /// an index for a condition and changes nothing else (both sides are of the column's type).
 /// SQLite keeps one average of rows per value of an index's first column, not the share of
 /// each value, and PostgreSQL's per-value statistics choose these walks by themselves:
-/// - a channel without an index of its own in the page's order (see
+/// - a channel or a kind without an index of its own in the page's order (see
 ///   [`MERGE_INDEXES`]): the order's index, skipping the other values, instead of reading
 ///   every appeal of that value and sorting them. SQLite 3.51 read the 90,000 appeals of one
 ///   channel out of 200,000 for a page by number (144 ms; 1 ms walking
-///   `ix_appeals_number_order`). Not with a receipt period: the channel's index by receipt
-///   then reads the period's appeals of that channel, fewer than the order's walk would pass
-///   (a month of one channel by number: 4.4 ms, 8.6 ms told to walk);
+///   `ix_appeals_number_order`). A channel not with a receipt period: the channel's index by
+///   receipt then reads the period's appeals of that channel, fewer than the order's walk
+///   would pass (a month of one channel by number: 4.4 ms, 8.6 ms told to walk). The kind
+///   has no index by receipt, so it is walked past within a period too;
 /// - statuses of work in hand only: the status's index in the order (every order has one),
 ///   past the appeals of other channels, categories, territories and recipients. These
 ///   statuses are a small share of the appeals, so the walk stays short, where SQLite took a
@@ -755,7 +756,10 @@ fn walked_past(p: &PageRequest, col: appeal::Column) -> bool {
         return false;
     }
     let overdue = p.hints.overdue && p.order != OrderField::DueAt;
-    let walked_code = WALKED_CODES.iter().any(|c| *c as usize == col as usize) && !p.hints.receipt_period;
+    // A channel's index by receipt reads a period's appeals of the channel; the kind's only
+    // index is by deadline, so a kind is walked past within a period too.
+    let walked_code = WALKED_CODES.iter().any(|c| *c as usize == col as usize)
+        && (!p.hints.receipt_period || col as usize == appeal::Column::Kind as usize);
     let own_index = MERGE_INDEXES.iter().any(|(c, o, _)| *c as usize == col as usize && *o == p.order);
     let common = p.hints.common_category && col as usize == appeal::Column::CategoryId as usize;
     p.hints.work_in_hand || overdue || walked_code && !own_index || common
@@ -972,7 +976,8 @@ fn filtered_split(
 /// is written as one ordered, limited read per value merged by [`merged_statement`]. Each
 /// pair names its index (migrations `m20261213_000001_list_grid`, by receipt
 /// `m20270102_000001_receipt_indexes`, by number `m20270109_000001_number_order`, and a
-/// recipient's by last change and number `m20270111_000001_recipient_order_indexes`). The receipt indexes ended without the id before that
+/// recipient's by last change and number `m20270111_000001_recipient_order_indexes`, a
+/// kind's by deadline `m20270113_000001_kind_due_index`). The receipt indexes ended without the id before that
 /// migration: a run whose first rows share one instant (100,000 appeals of one import) then
 /// sorted all of them (0.5 → 157 ms for the open statuses by receipt, ascending, on the 1M
 /// database), so receipt was not merged until the id was added.
@@ -984,6 +989,7 @@ const MERGE_INDEXES: &[(appeal::Column, OrderField, &str)] = &[
     (appeal::Column::RecipientId, OrderField::Number, "ix_appeals_recipient_number_order"),
     (appeal::Column::Status, OrderField::Number, "ix_appeals_status_number_order"),
     (appeal::Column::Channel, OrderField::DueAt, "ix_appeals_channel_due"),
+    (appeal::Column::Kind, OrderField::DueAt, "ix_appeals_kind_due"),
     (appeal::Column::RecipientId, OrderField::ReceivedAt, "ix_appeals_recipient_received"),
     (appeal::Column::Status, OrderField::ReceivedAt, "ix_appeals_status_received"),
     (appeal::Column::Channel, OrderField::ReceivedAt, "ix_appeals_channel_received"),
@@ -1964,6 +1970,14 @@ mod tests {
         let nine = AppealFilter { status: AppealStatus::ALL.to_vec(), ..f.clone() };
         assert!(AppealStatus::ALL.len() > MERGE_MAX_VALUES);
         single(Postgres, &nine, OrderField::DueAt);
+        // Two kinds by deadline: one run a kind, on both backends.
+        let kinds = AppealFilter { kind: vec![AppealKind::Message, AppealKind::Incident], ..AppealFilter::default() };
+        for backend in [Postgres, Sqlite] {
+            let s = sql(backend, &kinds, req(OrderField::DueAt, None)).sql;
+            assert_eq!(s.matches(" UNION ALL ").count(), 1, "{s}");
+            assert!(s.contains(r#""appeals"."kind" IN ('INCIDENT')"#), "{s}");
+            assert!(s.contains(r#""appeals"."kind" IN ('MESSAGE')"#), "{s}");
+        }
         // The column first in the list of indexes is split: two recipients by deadline.
         let two = AppealFilter { recipient_id: vec![RecipientId(5), RecipientId(6)], ..f };
         let s = sql(Postgres, &two, req(OrderField::DueAt, None)).sql;
@@ -1983,7 +1997,9 @@ mod tests {
             migration::m20270102_000001_receipt_indexes::RECEIPT_INDEXES,
         ];
         use migration::m20270111_000001_recipient_order_indexes as by_recipient;
-        let recipient = [(by_recipient::UPDATED, by_recipient::UPDATED_KEY)];
+        use migration::m20270113_000001_kind_due_index as by_kind;
+        let recipient =
+            [(by_recipient::UPDATED, by_recipient::UPDATED_KEY), (by_kind::KIND_DUE, by_kind::KIND_DUE_KEY)];
         for (col, order, index) in MERGE_INDEXES {
             if *order == OrderField::Number {
                 // An index on the order's expression (`order_expr`).
@@ -2111,6 +2127,63 @@ mod tests {
                 list_statements(sea_orm::DatabaseBackend::Sqlite, &refs, &scope, &march, tz, now, r).unwrap();
             assert!(!stmt.sql.contains("INDEXED BY"), "{}", stmt.sql);
         }
+    }
+
+    /// One kind by deadline on a real SQLite database: the page reads the kind's own index
+    /// by deadline (`m20270113_000001_kind_due_index`), two kinds are two runs of it merged,
+    /// and by another order the kind is walked past (the order's index), so that index is
+    /// not taken for the kind alone.
+    #[tokio::test]
+    async fn one_kind_by_deadline_reads_the_kinds_index_and_several_kinds_are_merged() {
+        let db = fifty_appeals().await;
+        // Odd ids are messages due before every appeal, the earlier the larger the id; even
+        // ids stay appeals, due later the larger the id.
+        db.execute_unprepared(
+            "UPDATE appeals SET kind = 'MESSAGE', due_at = datetime('2026-03-01', '-' || id || ' minutes') WHERE id % 2 = 1",
+        )
+        .await
+        .unwrap();
+        db.execute_unprepared(
+            "UPDATE appeals SET due_at = datetime('2026-04-01', '+' || id || ' minutes') WHERE id % 2 = 0",
+        )
+        .await
+        .unwrap();
+        let refs = ReferenceData::default();
+        let scope = AppealScope::for_token_reading_all();
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+        let tz = chrono_tz::Asia::Krasnoyarsk;
+        let sqlite = sea_orm::DatabaseBackend::Sqlite;
+        let plan = |stmt: Statement| {
+            let db = &db;
+            async move {
+                let explain = Statement { sql: format!("EXPLAIN QUERY PLAN {}", stmt.sql), ..stmt };
+                let rows = db.query_all_raw(explain).await.unwrap();
+                rows.iter().map(|r| r.try_get_by_index::<String>(3).unwrap()).collect::<Vec<_>>().join("; ")
+            }
+        };
+        let appeals = AppealFilter { kind: vec![AppealKind::Appeal], ..Default::default() };
+        let r = ListRequest { order: OrderField::DueAt, limit: 5, ..ListRequest::default() };
+        let (stmt, _) = list_statements(sqlite, &refs, &scope, &appeals, tz, now, r.clone()).unwrap();
+        let read = plan(stmt).await;
+        assert!(read.contains("ix_appeals_kind_due") && !read.contains("TEMP B-TREE"), "{read}");
+        let page = list(&db, &refs, &scope, &appeals, tz, now, r).await.unwrap();
+        assert_eq!(page.page.rows.iter().map(|(_, a)| a.id.0).collect::<Vec<_>>(), [2, 4, 6, 8, 10]);
+        // Both kinds, latest deadline first: one run a kind, merged in the order.
+        let both = AppealFilter { kind: vec![AppealKind::Message, AppealKind::Appeal], ..Default::default() };
+        let r = ListRequest { order: OrderField::DueAt, descending: true, limit: 30, ..ListRequest::default() };
+        let (stmt, _) = list_statements(sqlite, &refs, &scope, &both, tz, now, r.clone()).unwrap();
+        assert_eq!(stmt.sql.matches(" UNION ALL ").count(), 1, "{}", stmt.sql);
+        assert!(plan(stmt).await.contains("ix_appeals_kind_due"));
+        let page = list(&db, &refs, &scope, &both, tz, now, r).await.unwrap();
+        let expected = (1..=25).rev().map(|i| i * 2).chain([1, 3, 5, 7, 9]).collect::<Vec<_>>();
+        assert_eq!(page.page.rows.iter().map(|(_, a)| a.id.0).collect::<Vec<_>>(), expected);
+        // By number the kind is walked past: the number's index, not the kind's.
+        let r = ListRequest { order: OrderField::Number, limit: 5, ..ListRequest::default() };
+        let (stmt, _) = list_statements(sqlite, &refs, &scope, &appeals, tz, now, r.clone()).unwrap();
+        let read = plan(stmt).await;
+        assert!(!read.contains("ix_appeals_kind_due"), "{read}");
+        let page = list(&db, &refs, &scope, &appeals, tz, now, r).await.unwrap();
+        assert_eq!(page.page.rows.iter().map(|(_, a)| a.id.0).collect::<Vec<_>>(), [2, 4, 6, 8, 10]);
     }
 
     #[test]
@@ -2628,15 +2701,20 @@ mod tests {
         // A channel where no index of the channel gives the order: walk the order's index.
         let by_number = sql(Sqlite, &closed, OrderField::Number);
         assert!(by_number.contains(r#"+"appeals"."channel" IN ('POS')"#), "{by_number}");
-        assert!(!by_number.contains(r#"+"appeals"."kind""#), "the kind has no index to keep SQLite from: {by_number}");
+        assert!(by_number.contains(r#"+"appeals"."kind" IN ('APPEAL')"#), "{by_number}");
         assert!(!by_number.contains(r#"+"appeals"."status""#), "{by_number}");
         assert!(!by_number.contains(r#"+"appeals"."recipient_id""#), "a recipient may be tiny: {by_number}");
-        // `(channel, due_at, id)` gives the order itself; PostgreSQL is never told.
+        // `(channel, due_at, id)` and `(kind, due_at, id)` give the order themselves;
+        // PostgreSQL is never told.
         assert!(!sql(Sqlite, &closed, OrderField::DueAt).contains(r#"+"appeals""#));
         assert!(!sql(Postgres, &closed, OrderField::Number).contains(r#"+"appeals""#));
-        // Nor within a receipt period, which the channel's index by receipt reads directly.
+        // Nor the channel within a receipt period, which the channel's index by receipt
+        // reads directly; the kind has no such index and is walked past there too.
         let month = AppealFilter { received_from: NaiveDate::from_ymd_opt(2026, 10, 1), ..closed.clone() };
-        assert!(!sql(Sqlite, &month, OrderField::Number).contains(r#"+"appeals""#));
+        let month_by_number = sql(Sqlite, &month, OrderField::Number);
+        assert!(!month_by_number.contains(r#"+"appeals"."channel""#), "{month_by_number}");
+        assert!(month_by_number.contains(r#"+"appeals"."kind" IN ('APPEAL')"#), "{month_by_number}");
+        assert!(!sql(Sqlite, &month, OrderField::DueAt).contains(r#"+"appeals""#));
         // Statuses of work in hand: every other key column, in every order.
         let queue = AppealFilter { status: vec![AppealStatus::Assigned], ..closed.clone() };
         for order in [OrderField::DueAt, OrderField::ReceivedAt, OrderField::Number, OrderField::UpdatedAt] {

@@ -384,9 +384,10 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
     }
     let received = ["2026-11-18T09:00:00+07:00", "2026-11-19T09:00:00+07:00", "2026-11-19T15:00:00+07:00"];
     let channels = ["POS", "EMAIL", "PHONE"];
+    let kinds = ["MESSAGE", "APPEAL", "INCIDENT"];
     for i in 0..36_usize {
         app.set_now(instants[i % 3]);
-        let input = json!({"kind": "MESSAGE", "channel": channels[i % 3], "text": format!("Обращение {i}"), "receivedAt": received[(i / 3) % 3]});
+        let input = json!({"kind": kinds[(i / 2) % 3], "channel": channels[i % 3], "text": format!("Обращение {i}"), "receivedAt": received[(i / 3) % 3]});
         let (id, _, _) = app.appeal(&curator, input).await;
         if i % 4 == 0 {
             continue;
@@ -410,6 +411,7 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
             vec!["DUE_AT", "UPDATED_AT", "RECEIVED_AT", "NUMBER"],
         ),
         (json!({"channel": ["POS", "EMAIL"]}), vec!["DUE_AT", "RECEIVED_AT"]),
+        (json!({"kind": ["MESSAGE", "INCIDENT"]}), vec!["DUE_AT", "NUMBER"]),
         (
             json!({"status": ["REGISTERED", "ASSIGNED"], "recipientId": [recipients[0], recipients[1]]}),
             vec!["DUE_AT", "UPDATED_AT", "RECEIVED_AT", "NUMBER"],
@@ -422,7 +424,7 @@ async fn several_values_of_one_filter_page_through_every_match_in_order() {
                 filter.get(key).is_none_or(|l| l.as_array().unwrap().iter().any(|x| x.as_str() == Some(v)))
             };
             let recipient_ok = filter.get("recipientId").is_none() || [Some(r0), Some(r1)].contains(&a.recipient_id);
-            codes("status", &a.status) && codes("channel", &a.channel) && recipient_ok
+            codes("status", &a.status) && codes("channel", &a.channel) && codes("kind", &a.kind) && recipient_ok
         };
         for field in orders {
             for direction in ["ASC", "DESC"] {
