@@ -50,6 +50,7 @@ pub mod m20270110_000001_unresolved_order_indexes;
 pub mod m20270111_000001_recipient_order_indexes;
 pub mod m20270112_000001_number_days;
 pub mod m20270113_000001_kind_due_index;
+pub mod m20270113_000002_stats_territory_status_index;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -106,6 +107,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270111_000001_recipient_order_indexes::Migration),
             Box::new(m20270112_000001_number_days::Migration),
             Box::new(m20270113_000001_kind_due_index::Migration),
+            Box::new(m20270113_000002_stats_territory_status_index::Migration),
         ]
     }
 }

@@ -2186,6 +2186,42 @@ mod tests {
         assert_eq!(page.page.rows.iter().map(|(_, a)| a.id.0).collect::<Vec<_>>(), [2, 4, 6, 8, 10]);
     }
 
+    /// A total by status and territory on a real SQLite database: summed from the full cube
+    /// through its index by territory and status (`m20270113_000002_stats_territory_status_index`,
+    /// partial to that cube, so the statement must name the cube as the index does), and
+    /// equal to the appeals counted.
+    #[tokio::test]
+    async fn a_total_by_status_and_territory_reads_the_full_cube_by_both() {
+        use migration::m20270113_000002_stats_territory_status_index::INDEX;
+        let db = fifty_appeals().await;
+        db.execute_unprepared(
+            "INSERT INTO territories (id, name, version, created_at) VALUES (7, 'Район', 1, '2026-01-01T00:00:00Z')",
+        )
+        .await
+        .unwrap();
+        db.execute_unprepared("UPDATE appeals SET territory_id = 7 WHERE id % 3 = 0").await.unwrap();
+        db.execute_unprepared("UPDATE appeals SET status = 'IN_PROGRESS' WHERE id % 4 = 0").await.unwrap();
+        let tz = chrono_tz::Asia::Krasnoyarsk;
+        crate::store::rollup::rebuild(&db, tz).await.unwrap();
+        let refs = ReferenceData::default();
+        let scope = AppealScope::for_token_reading_all();
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+        let sqlite = sea_orm::DatabaseBackend::Sqlite;
+        for (status, expected) in [(AppealStatus::InProgress, 4), (AppealStatus::Assigned, 12)] {
+            let f = AppealFilter { status: vec![status], territory_id: vec![TerritoryId(7)], ..Default::default() };
+            let r = ListRequest { order: OrderField::ReceivedAt, limit: 5, ..ListRequest::default() };
+            let (_, query) = list_statements(sqlite, &refs, &scope, &f, tz, now, r).unwrap();
+            let (stmt, from_rollups) = query.count_statement(sqlite);
+            assert!(from_rollups, "{}", stmt.sql);
+            let explain = Statement { sql: format!("EXPLAIN QUERY PLAN {}", stmt.sql), ..stmt };
+            let plan = db.query_all_raw(explain).await.unwrap();
+            let plan = plan.iter().map(|r| r.try_get_by_index::<String>(3).unwrap()).collect::<Vec<_>>().join("; ");
+            assert!(plan.contains(INDEX), "{plan}");
+            assert_eq!(query.count(&db).await.unwrap(), expected, "{status:?}");
+            assert_eq!(count(&db, query.query.clone()).await.unwrap(), expected, "{status:?}");
+        }
+    }
+
     #[test]
     fn a_common_search_or_category_is_counted_in_the_page_statement_on_sqlite_only() {
         let refs = ReferenceData::default();
