@@ -51,6 +51,7 @@ pub mod m20270111_000001_recipient_order_indexes;
 pub mod m20270112_000001_number_days;
 pub mod m20270113_000001_kind_due_index;
 pub mod m20270113_000002_stats_territory_status_index;
+pub mod m20270113_000003_recipient_unresolved_due;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -108,6 +109,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270112_000001_number_days::Migration),
             Box::new(m20270113_000001_kind_due_index::Migration),
             Box::new(m20270113_000002_stats_territory_status_index::Migration),
+            Box::new(m20270113_000003_recipient_unresolved_due::Migration),
         ]
     }
 }

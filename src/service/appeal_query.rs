@@ -2139,12 +2139,12 @@ mod tests {
         // Odd ids are messages due before every appeal, the earlier the larger the id; even
         // ids stay appeals, due later the larger the id.
         db.execute_unprepared(
-            "UPDATE appeals SET kind = 'MESSAGE', due_at = datetime('2026-03-01', '-' || id || ' minutes') WHERE id % 2 = 1",
+            "UPDATE appeals SET kind = 'MESSAGE', due_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', '2026-03-01', '-' || id || ' minutes') WHERE id % 2 = 1",
         )
         .await
         .unwrap();
         db.execute_unprepared(
-            "UPDATE appeals SET due_at = datetime('2026-04-01', '+' || id || ' minutes') WHERE id % 2 = 0",
+            "UPDATE appeals SET due_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', '2026-04-01', '+' || id || ' minutes') WHERE id % 2 = 0",
         )
         .await
         .unwrap();
@@ -2220,6 +2220,63 @@ mod tests {
             assert_eq!(query.count(&db).await.unwrap(), expected, "{status:?}");
             assert_eq!(count(&db, query.query.clone()).await.unwrap(), expected, "{status:?}");
         }
+    }
+
+    /// One recipient's overdue appeals on a real SQLite database: the total is a range of
+    /// the recipient's unresolved appeals by deadline
+    /// (`m20270113_000003_recipient_unresolved_due`), and so is a page by deadline, with
+    /// the appeals counted and listed exactly (resolved and other recipients' left out).
+    #[tokio::test]
+    async fn one_recipients_overdue_appeals_are_counted_and_listed_from_its_unresolved_ones() {
+        use migration::m20270113_000003_recipient_unresolved_due::INDEX;
+        let db = fifty_appeals().await;
+        for id in [5, 6] {
+            db.execute_unprepared(&format!(
+                "INSERT INTO recipients (id, name, version, created_at) VALUES ({id}, 'Отдел {id}', 1, '2026-01-01T00:00:00Z')"
+            ))
+            .await
+            .unwrap();
+        }
+        // Recipient 5 has the even ids, 6 the odd ones; every fifth is resolved; the deadline
+        // is the id's minute of 2 March, so at 09:40 ids below 40 are past it.
+        db.execute_unprepared(
+            "UPDATE appeals SET recipient_id = 5 + id % 2, due_at = strftime('%Y-%m-%dT%H:%M:%S+00:00', '2026-03-02 09:00', '+' || id || ' minutes')",
+        )
+        .await
+        .unwrap();
+        db.execute_unprepared("UPDATE appeals SET resolved_at = '2026-03-02T08:00:00Z' WHERE id % 5 = 0")
+            .await
+            .unwrap();
+        let refs = ReferenceData::default();
+        let scope = AppealScope::for_token_reading_all();
+        let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 40, 0).unwrap();
+        let tz = chrono_tz::Asia::Krasnoyarsk;
+        let sqlite = sea_orm::DatabaseBackend::Sqlite;
+        let plan = |stmt: Statement| {
+            let db = &db;
+            async move {
+                let explain = Statement { sql: format!("EXPLAIN QUERY PLAN {}", stmt.sql), ..stmt };
+                let rows = db.query_all_raw(explain).await.unwrap();
+                rows.iter().map(|r| r.try_get_by_index::<String>(3).unwrap()).collect::<Vec<_>>().join("; ")
+            }
+        };
+        let overdue = AppealFilter {
+            recipient_id: vec![RecipientId(5)],
+            sla_state: vec![SlaState::Overdue],
+            ..Default::default()
+        };
+        let expected: Vec<i64> = (1..40).filter(|i| i % 2 == 0 && i % 5 != 0).collect();
+        let r = ListRequest { order: OrderField::DueAt, limit: 50, ..ListRequest::default() };
+        let (stmt, query) = list_statements(sqlite, &refs, &scope, &overdue, tz, now, r.clone()).unwrap();
+        let (total, from_rollups) = query.count_statement(sqlite);
+        assert!(!from_rollups);
+        let counted = plan(total).await;
+        assert!(counted.contains(INDEX), "{counted}");
+        assert_eq!(query.count(&db).await.unwrap(), expected.len() as u64);
+        let read = plan(stmt).await;
+        assert!(read.contains(INDEX) && !read.contains("TEMP B-TREE"), "{read}");
+        let page = list(&db, &refs, &scope, &overdue, tz, now, r).await.unwrap();
+        assert_eq!(page.page.rows.iter().map(|(_, a)| a.id.0).collect::<Vec<_>>(), expected);
     }
 
     #[test]
