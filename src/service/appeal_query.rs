@@ -2129,6 +2129,13 @@ mod tests {
         }
     }
 
+    /// SQLite's plan of `stmt` on `db`: the detail of each step of `EXPLAIN QUERY PLAN`.
+    async fn query_plan(db: &sea_orm::DatabaseConnection, stmt: Statement) -> String {
+        let explain = Statement { sql: format!("EXPLAIN QUERY PLAN {}", stmt.sql), ..stmt };
+        let rows = db.query_all_raw(explain).await.unwrap();
+        rows.iter().map(|r| r.try_get_by_index::<String>(3).unwrap()).collect::<Vec<_>>().join("; ")
+    }
+
     /// One kind by deadline on a real SQLite database: the page reads the kind's own index
     /// by deadline (`m20270113_000001_kind_due_index`), two kinds are two runs of it merged,
     /// and by another order the kind is walked past (the order's index), so that index is
@@ -2153,18 +2160,10 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
         let tz = chrono_tz::Asia::Krasnoyarsk;
         let sqlite = sea_orm::DatabaseBackend::Sqlite;
-        let plan = |stmt: Statement| {
-            let db = &db;
-            async move {
-                let explain = Statement { sql: format!("EXPLAIN QUERY PLAN {}", stmt.sql), ..stmt };
-                let rows = db.query_all_raw(explain).await.unwrap();
-                rows.iter().map(|r| r.try_get_by_index::<String>(3).unwrap()).collect::<Vec<_>>().join("; ")
-            }
-        };
         let appeals = AppealFilter { kind: vec![AppealKind::Appeal], ..Default::default() };
         let r = ListRequest { order: OrderField::DueAt, limit: 5, ..ListRequest::default() };
         let (stmt, _) = list_statements(sqlite, &refs, &scope, &appeals, tz, now, r.clone()).unwrap();
-        let read = plan(stmt).await;
+        let read = query_plan(&db, stmt).await;
         assert!(read.contains("ix_appeals_kind_due") && !read.contains("TEMP B-TREE"), "{read}");
         let page = list(&db, &refs, &scope, &appeals, tz, now, r).await.unwrap();
         assert_eq!(page.page.rows.iter().map(|(_, a)| a.id.0).collect::<Vec<_>>(), [2, 4, 6, 8, 10]);
@@ -2173,14 +2172,14 @@ mod tests {
         let r = ListRequest { order: OrderField::DueAt, descending: true, limit: 30, ..ListRequest::default() };
         let (stmt, _) = list_statements(sqlite, &refs, &scope, &both, tz, now, r.clone()).unwrap();
         assert_eq!(stmt.sql.matches(" UNION ALL ").count(), 1, "{}", stmt.sql);
-        assert!(plan(stmt).await.contains("ix_appeals_kind_due"));
+        assert!(query_plan(&db, stmt).await.contains("ix_appeals_kind_due"));
         let page = list(&db, &refs, &scope, &both, tz, now, r).await.unwrap();
         let expected = (1..=25).rev().map(|i| i * 2).chain([1, 3, 5, 7, 9]).collect::<Vec<_>>();
         assert_eq!(page.page.rows.iter().map(|(_, a)| a.id.0).collect::<Vec<_>>(), expected);
         // By number the kind is walked past: the number's index, not the kind's.
         let r = ListRequest { order: OrderField::Number, limit: 5, ..ListRequest::default() };
         let (stmt, _) = list_statements(sqlite, &refs, &scope, &appeals, tz, now, r.clone()).unwrap();
-        let read = plan(stmt).await;
+        let read = query_plan(&db, stmt).await;
         assert!(!read.contains("ix_appeals_kind_due"), "{read}");
         let page = list(&db, &refs, &scope, &appeals, tz, now, r).await.unwrap();
         assert_eq!(page.page.rows.iter().map(|(_, a)| a.id.0).collect::<Vec<_>>(), [2, 4, 6, 8, 10]);
@@ -2213,9 +2212,7 @@ mod tests {
             let (_, query) = list_statements(sqlite, &refs, &scope, &f, tz, now, r).unwrap();
             let (stmt, from_rollups) = query.count_statement(sqlite);
             assert!(from_rollups, "{}", stmt.sql);
-            let explain = Statement { sql: format!("EXPLAIN QUERY PLAN {}", stmt.sql), ..stmt };
-            let plan = db.query_all_raw(explain).await.unwrap();
-            let plan = plan.iter().map(|r| r.try_get_by_index::<String>(3).unwrap()).collect::<Vec<_>>().join("; ");
+            let plan = query_plan(&db, stmt).await;
             assert!(plan.contains(INDEX), "{plan}");
             assert_eq!(query.count(&db).await.unwrap(), expected, "{status:?}");
             assert_eq!(count(&db, query.query.clone()).await.unwrap(), expected, "{status:?}");
@@ -2252,14 +2249,6 @@ mod tests {
         let now = Utc.with_ymd_and_hms(2026, 3, 2, 9, 40, 0).unwrap();
         let tz = chrono_tz::Asia::Krasnoyarsk;
         let sqlite = sea_orm::DatabaseBackend::Sqlite;
-        let plan = |stmt: Statement| {
-            let db = &db;
-            async move {
-                let explain = Statement { sql: format!("EXPLAIN QUERY PLAN {}", stmt.sql), ..stmt };
-                let rows = db.query_all_raw(explain).await.unwrap();
-                rows.iter().map(|r| r.try_get_by_index::<String>(3).unwrap()).collect::<Vec<_>>().join("; ")
-            }
-        };
         let overdue = AppealFilter {
             recipient_id: vec![RecipientId(5)],
             sla_state: vec![SlaState::Overdue],
@@ -2270,10 +2259,10 @@ mod tests {
         let (stmt, query) = list_statements(sqlite, &refs, &scope, &overdue, tz, now, r.clone()).unwrap();
         let (total, from_rollups) = query.count_statement(sqlite);
         assert!(!from_rollups);
-        let counted = plan(total).await;
+        let counted = query_plan(&db, total).await;
         assert!(counted.contains(INDEX), "{counted}");
         assert_eq!(query.count(&db).await.unwrap(), expected.len() as u64);
-        let read = plan(stmt).await;
+        let read = query_plan(&db, stmt).await;
         assert!(read.contains(INDEX) && !read.contains("TEMP B-TREE"), "{read}");
         let page = list(&db, &refs, &scope, &overdue, tz, now, r).await.unwrap();
         assert_eq!(page.page.rows.iter().map(|(_, a)| a.id.0).collect::<Vec<_>>(), expected);
