@@ -13,6 +13,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::m20270109_000001_number_order::drop_indexes;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -31,7 +33,6 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        m.get_connection().execute_unprepared(&format!("DROP INDEX IF EXISTS {INDEX}")).await?;
-        Ok(())
+        drop_indexes(m, &[INDEX]).await
     }
 }

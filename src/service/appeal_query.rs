@@ -1998,8 +1998,7 @@ mod tests {
         ];
         use migration::m20270111_000001_recipient_order_indexes as by_recipient;
         use migration::m20270113_000001_kind_due_index as by_kind;
-        let recipient =
-            [(by_recipient::UPDATED, by_recipient::UPDATED_KEY), (by_kind::KIND_DUE, by_kind::KIND_DUE_KEY)];
+        let later = [(by_recipient::UPDATED, by_recipient::UPDATED_KEY), (by_kind::KIND_DUE, by_kind::KIND_DUE_KEY)];
         for (col, order, index) in MERGE_INDEXES {
             if *order == OrderField::Number {
                 // An index on the order's expression (`order_expr`).
@@ -2013,7 +2012,7 @@ mod tests {
             }
             let key = format!("{}, {}, id", col.as_str(), order_column(*order).as_str());
             assert!(
-                lists.iter().chain([&recipient.as_slice()]).any(|l| l.contains(&(*index, key.as_str()))),
+                lists.iter().chain([&later.as_slice()]).any(|l| l.contains(&(*index, key.as_str()))),
                 "{index} ({key}) is not a list index"
             );
         }
