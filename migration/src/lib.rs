@@ -52,6 +52,7 @@ pub mod m20270112_000001_number_days;
 pub mod m20270113_000001_kind_due_index;
 pub mod m20270113_000002_stats_territory_status_index;
 pub mod m20270113_000003_recipient_unresolved_due;
+pub mod m20270114_000001_unresolved_deadline_order;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -110,6 +111,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270113_000001_kind_due_index::Migration),
             Box::new(m20270113_000002_stats_territory_status_index::Migration),
             Box::new(m20270113_000003_recipient_unresolved_due::Migration),
+            Box::new(m20270114_000001_unresolved_deadline_order::Migration),
         ]
     }
 }

@@ -670,7 +670,11 @@ const KEYED_IDS: [appeal::Column; 3] =
 /// appeals' index of the order from the newest, where more than a quarter are on time
 /// (0.05–0.2 ms). Written `+ INTERVAL '0 s'`, those two conditions are judged by a default
 /// share and keep no index. Read oldest first, the walk would pass every overdue appeal
-/// first (100–165 ms), so those pages are left to the planner.
+/// first (100–165 ms), so those pages are left to the planner. By deadline, in either
+/// direction, only the due-soon condition is so written: the unresolved appeals' deadline
+/// index (`ix_appeals_unresolved_due`, `(due_at, id)`) is then walked from now, past the
+/// appeals due soon, or back from the latest deadline, where every appeal is on time
+/// (25–27 ms → 3.1 and 0.4 ms on the list grid's 1M).
 fn order_walk_hint(backend: sea_orm::DatabaseBackend, p: &PageRequest, sql: &mut String) {
     use sea_orm::IdenStatic;
     if p.order == OrderField::Relevance {
@@ -678,11 +682,15 @@ fn order_walk_hint(backend: sea_orm::DatabaseBackend, p: &PageRequest, sql: &mut
     }
     if backend == sea_orm::DatabaseBackend::Postgres {
         let newest_first = p.descending != p.backward;
-        if p.hints.on_time && p.order != OrderField::DueAt && newest_first {
-            for column in ["due_soon_at", "due_at"] {
-                let condition = format!("\"appeals\".\"{column}\" > ");
-                *sql = sql.replace(&condition, &format!("\"appeals\".\"{column}\" + INTERVAL '0 s' > "));
-            }
+        let judged_by_default = match p.order {
+            _ if !p.hints.on_time => &[][..],
+            OrderField::DueAt => &["due_soon_at"][..],
+            _ if newest_first => &["due_soon_at", "due_at"][..],
+            _ => &[][..],
+        };
+        for column in judged_by_default {
+            let condition = format!("\"appeals\".\"{column}\" > ");
+            *sql = sql.replace(&condition, &format!("\"appeals\".\"{column}\" + INTERVAL '0 s' > "));
         }
         return;
     }
@@ -2861,7 +2869,17 @@ mod tests {
             let oldest = page_sql(Postgres, &on_time, ListRequest { order, limit: 50, ..ListRequest::default() });
             assert!(!oldest.sql.contains("INTERVAL"), "{order:?}: {}", oldest.sql);
         }
-        assert!(!sql(Postgres, &on_time, OrderField::DueAt).contains("INTERVAL"));
+        // By deadline, both directions: the due-soon condition only.
+        for descending in [true, false] {
+            let r = ListRequest { order: OrderField::DueAt, descending, limit: 50, ..ListRequest::default() };
+            let s = page_sql(Postgres, &on_time, r).sql;
+            assert!(s.contains(told), "{descending}: {s}");
+            assert!(s.contains(r#""appeals"."due_at" > "#) && !s.contains(r#""appeals"."due_at" + "#), "{s}");
+        }
+        let overdue = AppealFilter { sla_state: vec![SlaState::Overdue], ..Default::default() };
+        assert!(!sql(Postgres, &overdue, OrderField::DueAt).contains("INTERVAL"));
+        let due_soon = AppealFilter { sla_state: vec![SlaState::DueSoon], ..Default::default() };
+        assert!(!sql(Postgres, &due_soon, OrderField::DueAt).contains("INTERVAL"));
         assert!(!sql(Sqlite, &on_time, OrderField::UpdatedAt).contains('+'));
         let soon = AppealFilter { sla_state: vec![SlaState::OnTime, SlaState::DueSoon], ..Default::default() };
         assert!(!sql(Postgres, &soon, OrderField::UpdatedAt).contains("INTERVAL"));

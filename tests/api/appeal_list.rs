@@ -526,6 +526,73 @@ async fn a_receipt_period_by_deadline_last_change_or_number_pages_through_every_
     }
 }
 
+/// The on-time appeals by deadline, where many share one instant (a deadline falls at the
+/// end of a day): both directions page through exactly them in order, past the appeals due
+/// soon and overdue. On PostgreSQL the unresolved appeals' deadline index is `(due_at, id)`,
+/// so such a page is a walk of the index, and the due-soon index carries the deadline, so
+/// the on-time total is counted from the index alone (migration
+/// `m20270114_000001_unresolved_deadline_order`).
+#[tokio::test]
+async fn the_on_time_appeals_by_deadline_page_through_one_shared_instant_in_order() {
+    use mcu::entity::appeal;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
+    let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
+    app.set_now("2026-11-20T09:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    for i in 0..24 {
+        let input = json!({"kind": "MESSAGE", "channel": "POS", "text": format!("Обращение {i}"), "receivedAt": "2026-11-19T10:00:00+07:00"});
+        app.appeal(&curator, input).await;
+    }
+    // Written outside the application: fourteen on time at one instant, four on time at two
+    // later ones, three due soon, three overdue (one of them resolved: met, not listed).
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
+    let shared = at("2026-12-18T23:59:59+07:00");
+    let all = appeal::Entity::find().all(&app.state.db).await.unwrap();
+    for (n, a) in all.iter().enumerate() {
+        let (due, soon) = match n {
+            0..14 => (shared, at("2026-12-15T00:00:00+07:00")),
+            14..16 => (at("2026-12-01T23:59:59+07:00"), at("2026-11-27T00:00:00+07:00")),
+            16..18 => (at("2027-01-11T23:59:59+07:00"), at("2027-01-06T00:00:00+07:00")),
+            18..21 => (at("2026-11-21T23:59:59+07:00"), at("2026-11-19T00:00:00+07:00")),
+            _ => (at("2026-11-19T23:59:59+07:00"), at("2026-11-18T00:00:00+07:00")),
+        };
+        let mut m = a.clone().into_active_model();
+        m.due_at = Set(due);
+        m.due_soon_at = Set(soon);
+        if n == 23 {
+            m.resolved_at = Set(Some(at("2026-11-19T12:00:00+07:00")));
+        }
+        m.update(&app.state.db).await.unwrap();
+    }
+    let all = appeal::Entity::find().all(&app.state.db).await.unwrap();
+    let now = at("2026-11-20T09:00:00+07:00");
+    let on_time: Vec<&appeal::Model> =
+        all.iter().filter(|a| a.resolved_at.is_none() && a.due_soon_at > now && a.due_at > now).collect();
+    assert_eq!(on_time.len(), 18);
+    let filter = json!({"slaState": ["ON_TIME"]});
+    for direction in ["ASC", "DESC"] {
+        assert_walks(&app, &curator, &filter, ("DUE_AT", direction), 4, on_time.clone()).await;
+    }
+    let r = app
+        .gql(Some(&curator), "query($f:AppealFilter){ appeals(filter:$f) { totalCount } }", json!({"f": filter}))
+        .await;
+    assert_eq!(r.data()["appeals"]["totalCount"], 18);
+    if app.state.db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        use migration::m20270114_000001_unresolved_deadline_order as m;
+        for (name, definition) in
+            [(m::UNRESOLVED_DUE, m::UNRESOLVED_DUE_DEF), (m::UNRESOLVED_SOON, m::UNRESOLVED_SOON_DEF)]
+        {
+            let sql = format!("SELECT indexdef FROM pg_indexes WHERE tablename = 'appeals' AND indexname = '{name}'");
+            let row =
+                app.state.db.query_one_raw(sea_orm::Statement::from_string(sea_orm::DatabaseBackend::Postgres, sql));
+            let def: String = row.await.unwrap().unwrap().try_get("", "indexdef").unwrap();
+            let keys = definition.split(" WHERE ").next().unwrap();
+            assert!(def.contains(&format!("USING btree {keys} WHERE (resolved_at IS NULL)")), "{def}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn numbers_order_by_year_and_sequence_past_a_millionth_appeal_of_a_year() {
     use mcu::entity::appeal;
