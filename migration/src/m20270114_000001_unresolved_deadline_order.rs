@@ -13,8 +13,9 @@
 //!   19 ms on the 1M). With the deadline included it is counted from the index alone
 //!   (60 pages, 2 ms).
 //!
-//! SQLite keeps its own shapes of both (its index entries end with the rowid, the id,
-//! already), so this migration changes nothing there.
+//! SQLite keeps its own shapes, `(due_at, recipient_id)` and `(due_soon_at)` (covering
+//! without `INCLUDE`, each entry ending with the rowid, the id); this migration changes
+//! nothing there.
 
 use sea_orm_migration::prelude::*;
 
