@@ -47,12 +47,14 @@ async fn the_memo_of_the_past_week_is_stored_once_on_monday_and_reads_the_same_o
         a.access_ttl_secs = 30 * 86_400;
     })
     .await;
-    // Listening from the start: the first check runs a second after it.
+    // Monday 7 December 2026 before 08:00 in Krasnoyarsk: last week's memo is not due yet
+    // (the week before it is, and is stored then). Set before anything else, so that the
+    // first check, a second after the start, never reads the real clock: on a real Monday
+    // after 08:00 it would store last week's memo (empty) before the appeals below.
+    app.set_now("2026-12-07T07:50:00+07:00");
+    // Listening from the start.
     let mut announced = app.state.announcements.subscribe();
     let s = app.staff().await;
-    // Monday 7 December 2026 before 08:00 in Krasnoyarsk: last week's memo is not due yet
-    // (the week before it is, and is stored then).
-    app.set_now("2026-12-07T07:50:00+07:00");
     for at in ["2026-12-01T10:00:00+07:00", "2026-12-02T11:00:00+07:00"] {
         app.appeal(&s.curator, appeal_received(at)).await;
     }
