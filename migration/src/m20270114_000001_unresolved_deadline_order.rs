@@ -19,6 +19,8 @@
 
 use sea_orm_migration::prelude::*;
 
+use crate::m20270109_000001_number_order::drop_indexes;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -38,7 +40,7 @@ async fn replace(m: &SchemaManager<'_>, indexes: [(&str, &str); 2]) -> Result<()
         return Ok(());
     }
     for (name, definition) in indexes {
-        db.execute_unprepared(&format!("DROP INDEX IF EXISTS {name}")).await?;
+        drop_indexes(m, &[name]).await?;
         db.execute_unprepared(&format!("CREATE INDEX {name} ON appeals {definition}")).await?;
     }
     Ok(())
