@@ -27,6 +27,7 @@ mod examples;
 mod files;
 mod hostile;
 mod imports;
+mod indexes;
 mod intake;
 mod layers;
 mod limits;
