@@ -504,11 +504,21 @@ impl From<appeal_event::Model> for AppealEvent {
     }
 }
 
-/// An edge of the appeal list.
-#[derive(SimpleObject)]
+/// An edge of the appeal list; its cursor is written only when asked for.
 pub struct AppealEdge {
-    pub cursor: String,
-    pub node: Appeal,
+    cursor: appeal_query::PageCursor,
+    node: Appeal,
+}
+
+/// An edge of the appeal list.
+#[Object]
+impl AppealEdge {
+    async fn cursor(&self) -> String {
+        self.cursor.encode(&self.node.model)
+    }
+    async fn node(&self) -> &Appeal {
+        &self.node
+    }
 }
 
 /// A page of appeals. `totalCount` is computed only when asked for.
@@ -785,8 +795,8 @@ impl AppealQuery {
         let page_info = PageInfo {
             has_next_page: page.has_next,
             has_previous_page: page.has_previous,
-            start_cursor: edges.first().map(|e| e.cursor.clone()),
-            end_cursor: edges.last().map(|e| e.cursor.clone()),
+            start_cursor: edges.first().map(|e| e.cursor.encode(&e.node.model)),
+            end_cursor: edges.last().map(|e| e.cursor.encode(&e.node.model)),
         };
         Ok(AppealConnection { edges, page_info, query })
     }
