@@ -9,7 +9,9 @@
 //! change of an index shows in review as a changed line, and a shape that a migration meant
 //! but did not get fails here. After a deliberate change, rewrite the list with
 //! `MCU_UPDATE_INDEX_LISTS=1 cargo test --test api indexes::` (and again with
-//! `TEST_DATABASE_URL` set for PostgreSQL), then read the diff.
+//! `TEST_DATABASE_URL` set for PostgreSQL), then read the diff. The PostgreSQL list is
+//! PostgreSQL 15's wording of each definition (`pg_get_indexdef`); another major version may
+//! word a cast differently, and then the list is rewritten on it and the diff read the same way.
 
 use crate::helpers::spawn_app;
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement};
@@ -48,6 +50,10 @@ async fn a_fresh_database_has_exactly_the_committed_indexes() {
     let app = spawn_app().await;
     let backend = app.state.db.get_database_backend();
     let name = if backend == DatabaseBackend::Postgres { "postgres" } else { "sqlite" };
+    let version_sql =
+        if backend == DatabaseBackend::Postgres { "SHOW server_version" } else { "SELECT sqlite_version()" };
+    let version = app.state.db.query_one_raw(Statement::from_string(backend, version_sql)).await.unwrap().unwrap();
+    let version: String = version.try_get_by_index(0).unwrap();
     let path = format!("{}/migration/indexes.{name}.txt", env!("CARGO_MANIFEST_DIR"));
     let live = live_indexes(&app.state.db).await;
     assert!(live.len() > 20, "too few indexes read: {live:?}");
@@ -61,7 +67,7 @@ async fn a_fresh_database_has_exactly_the_committed_indexes() {
     let unexpected: Vec<&str> = live.iter().map(String::as_str).filter(|l| !committed.contains(l)).collect();
     assert!(
         missing.is_empty() && unexpected.is_empty(),
-        "the migrated {name} indexes differ from {path}\n\
+        "the migrated {name} indexes ({name} {version}) differ from {path}\n\
          in the list, not in the database:\n  {}\n\
          in the database, not in the list:\n  {}\n\
          after a deliberate change: MCU_UPDATE_INDEX_LISTS=1 cargo test --test api indexes::",
