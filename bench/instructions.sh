@@ -53,7 +53,9 @@ MCU_BIND=127.0.0.1:$PORT valgrind --tool=callgrind --toggle-collect='*handle_con
   --callgrind-out-file="$OUT/callgrind.server.%p" "$BIN" serve > "$OUT/instructions-server.log" 2>&1 &
 VG=$!
 trap 'kill $VG 2>/dev/null || true' EXIT
-for _ in $(seq 1 240); do curl -s -o /dev/null "http://127.0.0.1:$PORT/readyz" && break; sleep 0.5; done
+up=0
+for _ in $(seq 1 240); do curl -s -o /dev/null "http://127.0.0.1:$PORT/readyz" && { up=1; break; }; sleep 0.5; done
+[ "$up" = 1 ] || { echo "no server at port $PORT; see $OUT/instructions-server.log" >&2; exit 1; }
 # The background jobs' first pass (the classifier trains on every appeal) is over before the
 # first count: the server's CPU time stands still for two seconds.
 source bench/cpu.sh
@@ -74,11 +76,13 @@ TERRITORY=$(psql -X -At "$URL" -c "SELECT territory_id FROM appeals WHERE territ
 DETAIL_ID=$(psql -X -At "$URL" -c "SELECT id FROM appeals WHERE recipient_id IS NOT NULL AND category_id IS NOT NULL AND territory_id IS NOT NULL ORDER BY id LIMIT 1 OFFSET 4321")
 FIELDS='number status kind dueAt recipient { name } category { name } territory { name }'
 
-# The requests of one shape as a file of JSON bodies; python sends them on one connection.
+# One shape: python sends its requests one at a time on one connection (each answer must be
+# data, not an error) and has callgrind zero the counters before the counted ones and dump
+# them after.
 measure() { # shape query
-  python3 - "$PORT" "$TOKEN" "$2" "$WARM" "$N" "$VG" "$OUT" "$1" <<'PY'
+  python3 - "$PORT" "$TOKEN" "$2" "$WARM" "$N" "$VG" "$1" <<'PY'
 import http.client, json, subprocess, sys
-port, token, query, warm, n, pid, out, shape = sys.argv[1:]
+port, token, query, warm, n, pid, shape = sys.argv[1:]
 body = json.dumps({"query": query})
 headers = {"content-type": "application/json", "authorization": f"Bearer {token}"}
 c = http.client.HTTPConnection("127.0.0.1", int(port))
