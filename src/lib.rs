@@ -255,7 +255,7 @@ pub async fn build(settings: Settings) -> Result<App, StartError> {
     let mut jobs = jobs::spawn(&state);
     jobs.spawn(state::in_background(compact_now_and_then(state.clone())));
     let schema = graphql::build_schema(state.clone());
-    let router = http::router(http::Http { app: state.clone(), schema, documents: Arc::default() });
+    let router = http::router(http::Http { app: Arc::new(state.clone()), schema, documents: Arc::default() });
     let listener = TcpListener::bind(state.settings.bind).await?;
     tracing::info!(addr = %listener.local_addr()?, "listening");
     let metrics = match state.settings.metrics_bind {

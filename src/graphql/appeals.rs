@@ -257,7 +257,7 @@ impl Appeal {
         Box::pin(async move {
             let Some(id) = self.model.duplicate_of_id else { return Ok(None) };
             let loaders = self.loaders(ctx);
-            let Some(m) = loaders.appeals.load_one(id.0).await.map_err(std::sync::Arc::unwrap_or_clone)? else {
+            let Some(m) = loaders.appeals().load_one(id.0).await.map_err(std::sync::Arc::unwrap_or_clone)? else {
                 return Ok(None);
             };
             let m = Record::try_from(m)?;
@@ -278,7 +278,7 @@ impl Appeal {
         Box::pin(async move {
             let loaders = self.loaders(ctx);
             let rows =
-                loaders.appeal_answers.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+                loaders.appeal_answers().load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
             let mut answers: Vec<AppealAnswer> = rows.unwrap_or_default().into_iter().map(AppealAnswer::from).collect();
             if ctx.look_ahead().field("text").exists() {
                 let mut unmasked = false;
@@ -330,7 +330,7 @@ impl Appeal {
         Box::pin(async move {
             let loaders = self.loaders(ctx);
             let flags =
-                loaders.conflict_flags.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+                loaders.conflict_flags().load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
             Ok(flags.unwrap_or_default())
         })
         .await
@@ -347,7 +347,7 @@ impl Appeal {
         Box::pin(async move {
             let loaders = self.loaders(ctx);
             let rows =
-                loaders.appeal_events.load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+                loaders.appeal_events().load_one(self.model.id.0).await.map_err(std::sync::Arc::unwrap_or_clone)?;
             let mut events: Vec<AppealEvent> = rows.unwrap_or_default().into_iter().map(AppealEvent::from).collect();
             let shown = ctx.look_ahead().field("data").exists();
             let comments = ctx.look_ahead().field("comment").exists();
@@ -387,7 +387,7 @@ impl Appeal {
             }
             let loaders = self.loaders(ctx);
             let rows = loaders
-                .appeal_tasks
+                .appeal_tasks()
                 .load_one(self.model.id.0)
                 .await
                 .map_err(std::sync::Arc::unwrap_or_clone)?

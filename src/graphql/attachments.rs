@@ -60,7 +60,7 @@ pub async fn of(ctx: &Context<'_>, kind: TargetKind, id: i64) -> AppResult<Vec<A
 /// The attachments of one object through these loaders.
 pub async fn of_with(loaders: &super::loaders::Loaders, kind: TargetKind, id: i64) -> AppResult<Vec<Attachment>> {
     let rows =
-        loaders.attachments.load_one((kind, id)).await.map_err(std::sync::Arc::unwrap_or_clone)?.unwrap_or_default();
+        loaders.attachments().load_one((kind, id)).await.map_err(std::sync::Arc::unwrap_or_clone)?.unwrap_or_default();
     Ok(rows.into_iter().map(Attachment).collect())
 }
 

@@ -64,7 +64,7 @@ impl CurRequest {
     async fn materials(&self, ctx: &Context<'_>) -> AppResult<Vec<CurMaterial>> {
         let rows = ctx
             .data_unchecked::<super::loaders::Loaders>()
-            .cur_materials
+            .cur_materials()
             .load_one(self.0.id)
             .await
             .map_err(std::sync::Arc::unwrap_or_clone)?

@@ -2,7 +2,7 @@
 //! created per request, so a page costs a constant number of statements whatever its size.
 
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use async_graphql::dataloader::{DataLoader, Loader};
 use sea_orm::DatabaseConnection;
@@ -169,35 +169,44 @@ impl Loader<(TargetKind, i64)> for AttachmentsLoader {
     }
 }
 
-/// The loaders of one request. Recipients, categories and territories come from the
-/// reference data in memory (`service::reference::snapshot`), not from loaders.
-pub struct Loaders {
-    pub users: DataLoader<UserLoader>,
-    pub appeals: DataLoader<AppealLoader>,
-    pub appeal_events: DataLoader<AppealEventsLoader>,
-    pub appeal_tasks: DataLoader<AppealTasksLoader>,
-    pub roadmap_practices: DataLoader<RoadmapPracticesLoader>,
-    pub cur_materials: DataLoader<CurMaterialsLoader>,
-    pub appeal_answers: DataLoader<AppealAnswersLoader>,
-    pub conflict_flags: DataLoader<ConflictFlagsLoader>,
-    pub poll_comments: DataLoader<PollCommentsLoader>,
-    pub attachments: DataLoader<AttachmentsLoader>,
+macro_rules! loaders {
+    ($($field:ident: $loader:ident),* $(,)?) => {
+        /// The loaders of one request. Recipients, categories and territories come from the
+        /// reference data in memory (`service::reference::snapshot`), not from loaders.
+        ///
+        /// Each loader is made when a field first asks for it: most requests use none or one,
+        /// and making all ten for every request cost twenty allocations and as many reference
+        /// counts.
+        pub struct Loaders {
+            db: DatabaseConnection,
+            $($field: OnceLock<DataLoader<$loader>>,)*
+        }
+
+        impl Loaders {
+            /// Fresh loaders (no cache shared between requests or callers).
+            pub fn new(db: &DatabaseConnection) -> Self {
+                Self { db: db.clone(), $($field: OnceLock::new(),)* }
+            }
+
+            $(
+                #[doc = concat!("The request's `", stringify!($loader), "`.")]
+                pub fn $field(&self) -> &DataLoader<$loader> {
+                    self.$field.get_or_init(|| DataLoader::new($loader(self.db.clone()), tokio::spawn))
+                }
+            )*
+        }
+    };
 }
 
-impl Loaders {
-    /// Fresh loaders (no cache shared between requests or callers).
-    pub fn new(db: &DatabaseConnection) -> Self {
-        Self {
-            users: DataLoader::new(UserLoader(db.clone()), tokio::spawn),
-            appeals: DataLoader::new(AppealLoader(db.clone()), tokio::spawn),
-            appeal_events: DataLoader::new(AppealEventsLoader(db.clone()), tokio::spawn),
-            appeal_tasks: DataLoader::new(AppealTasksLoader(db.clone()), tokio::spawn),
-            roadmap_practices: DataLoader::new(RoadmapPracticesLoader(db.clone()), tokio::spawn),
-            cur_materials: DataLoader::new(CurMaterialsLoader(db.clone()), tokio::spawn),
-            appeal_answers: DataLoader::new(AppealAnswersLoader(db.clone()), tokio::spawn),
-            conflict_flags: DataLoader::new(ConflictFlagsLoader(db.clone()), tokio::spawn),
-            poll_comments: DataLoader::new(PollCommentsLoader(db.clone()), tokio::spawn),
-            attachments: DataLoader::new(AttachmentsLoader(db.clone()), tokio::spawn),
-        }
-    }
-}
+loaders!(
+    users: UserLoader,
+    appeals: AppealLoader,
+    appeal_events: AppealEventsLoader,
+    appeal_tasks: AppealTasksLoader,
+    roadmap_practices: RoadmapPracticesLoader,
+    cur_materials: CurMaterialsLoader,
+    appeal_answers: AppealAnswersLoader,
+    conflict_flags: ConflictFlagsLoader,
+    poll_comments: PollCommentsLoader,
+    attachments: AttachmentsLoader,
+);

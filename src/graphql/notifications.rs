@@ -51,7 +51,7 @@ impl Notification {
         if ctx.data_opt::<OverWebSocket>().is_none()
             && let (Some(loaders), Some(_)) = (ctx.data_opt::<Loaders>(), ctx.data_opt::<ScopeCache>())
         {
-            let model = loaders.appeals.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?;
+            let model = loaders.appeals().load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?;
             let scope = scope(ctx).await?;
             let Some(model) = model.filter(|a| scope.sees(a)) else { return Ok(None) };
             let model = crate::domain::appeal::Appeal::try_from(model)?;

@@ -153,7 +153,7 @@ impl Poll {
         let staff = self.viewer == Viewer::Staff;
         let rows = ctx
             .data_unchecked::<super::loaders::Loaders>()
-            .poll_comments
+            .poll_comments()
             .load_one(self.model.id)
             .await
             .map_err(std::sync::Arc::unwrap_or_clone)?

@@ -25,18 +25,20 @@ pub struct Recipient {
     pub parent_id: Option<i64>,
 }
 
-impl From<&recipient::Model> for Recipient {
-    fn from(m: &recipient::Model) -> Self {
-        Self::from(m.clone())
+impl From<recipient::Model> for Recipient {
+    fn from(m: recipient::Model) -> Self {
+        Self::from(&m)
     }
 }
 
-impl From<recipient::Model> for Recipient {
-    fn from(m: recipient::Model) -> Self {
+// From the reference data in memory, for every name a page shows: only the fields the type
+// has are copied (not the whole row first).
+impl From<&recipient::Model> for Recipient {
+    fn from(m: &recipient::Model) -> Self {
         Self {
             id: ID(m.id.to_string()),
-            name: m.name,
-            short_name: m.short_name,
+            name: m.name.clone(),
+            short_name: m.short_name.clone(),
             external: m.external,
             active: m.active,
             merged_into_id: m.merged_into_id.map(|i| ID(i.to_string())),
@@ -72,18 +74,18 @@ pub struct Territory {
     pub parent_id: Option<i64>,
 }
 
-impl From<&territory::Model> for Territory {
-    fn from(m: &territory::Model) -> Self {
-        Self::from(m.clone())
+impl From<territory::Model> for Territory {
+    fn from(m: territory::Model) -> Self {
+        Self::from(&m)
     }
 }
 
-impl From<territory::Model> for Territory {
-    fn from(m: territory::Model) -> Self {
+impl From<&territory::Model> for Territory {
+    fn from(m: &territory::Model) -> Self {
         Self {
             id: ID(m.id.to_string()),
-            name: m.name,
-            code: m.code,
+            name: m.name.clone(),
+            code: m.code.clone(),
             population: m.population,
             latitude: m.latitude,
             longitude: m.longitude,
@@ -119,17 +121,17 @@ pub struct Category {
     pub default_recipient_id: Option<i64>,
 }
 
-impl From<&category::Model> for Category {
-    fn from(m: &category::Model) -> Self {
-        Self::from(m.clone())
+impl From<category::Model> for Category {
+    fn from(m: category::Model) -> Self {
+        Self::from(&m)
     }
 }
 
-impl From<category::Model> for Category {
-    fn from(m: category::Model) -> Self {
+impl From<&category::Model> for Category {
+    fn from(m: &category::Model) -> Self {
         Self {
             id: ID(m.id.to_string()),
-            name: m.name,
+            name: m.name.clone(),
             active: m.active,
             merged_into_id: m.merged_into_id.map(|i| ID(i.to_string())),
             version: m.version,

@@ -122,7 +122,7 @@ impl Roadmap {
     async fn practices(&self, ctx: &Context<'_>) -> AppResult<Vec<super::practices::Practice>> {
         let rows = ctx
             .data_unchecked::<super::loaders::Loaders>()
-            .roadmap_practices
+            .roadmap_practices()
             .load_one(self.model.id)
             .await
             .map_err(std::sync::Arc::unwrap_or_clone)?
@@ -174,7 +174,7 @@ async fn load_user(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<User>
         return Ok(None);
     }
     let loaders = ctx.data_unchecked::<Loaders>();
-    Ok(loaders.users.load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(User::from))
+    Ok(loaders.users().load_one(id).await.map_err(std::sync::Arc::unwrap_or_clone)?.map(User::from))
 }
 
 fn today(ctx: &Context<'_>) -> chrono::NaiveDate {

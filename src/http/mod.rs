@@ -28,9 +28,12 @@ use crate::graphql::AppSchema;
 use crate::state::AppState;
 
 /// State of the HTTP layer.
+///
+/// Cloned for every request by the router's layers, so the application state is behind one
+/// `Arc`: a clone of `AppState` itself counts up some twenty reference counts.
 #[derive(Clone)]
 pub struct Http {
-    pub app: AppState,
+    pub app: Arc<AppState>,
     pub schema: AppSchema,
     pub documents: Arc<Documents>,
 }

@@ -88,7 +88,7 @@ pub async fn subscribe(
         max_depth: http.app.settings.max_depth,
         db: http.app.db.clone(),
     };
-    let app = http.app.clone();
+    let app = AppState::clone(&http.app);
     // Taken before the upgrade, so that concurrent upgrades cannot all pass the cap.
     let slot = Slot::take(&app);
     upgrade.protocols([PROTOCOL]).on_upgrade(move |socket| serve(socket, executor, app, ip, slot)).into_response()
