@@ -6,6 +6,7 @@ use async_graphql::{ComplexObject, Context, ID, SimpleObject};
 use crate::entity::{category, recipient, territory};
 use crate::error::AppResult;
 use crate::service::reference;
+use crate::state::ReferenceData;
 
 /// A department, municipal organisation or external body that answers appeals.
 #[derive(SimpleObject, Clone)]
@@ -161,25 +162,52 @@ impl Category {
     }
 }
 
+/// The three kinds of reference data.
+#[derive(Clone, Copy)]
+enum Reference {
+    Recipient,
+    Category,
+    Territory,
+}
+
+/// An object of the reference data in memory: found in the current copy with one lookup (a
+/// page asks for three names an appeal), otherwise through [`reference::snapshot_with`],
+/// which reads the data again when it is stale or lacks the id.
+async fn from_reference<T>(
+    ctx: &Context<'_>,
+    id: Option<i64>,
+    kind: Reference,
+    pick: fn(&ReferenceData, i64) -> Option<T>,
+) -> AppResult<Option<T>> {
+    let Some(id) = id else { return Ok(None) };
+    let state = super::state(ctx);
+    if let Some(refs) = state.reference.fresh()
+        && let Some(found) = pick(&refs, id)
+    {
+        return Ok(Some(found));
+    }
+    let (recipient, category, territory) = match kind {
+        Reference::Recipient => (Some(id), None, None),
+        Reference::Category => (None, Some(id), None),
+        Reference::Territory => (None, None, Some(id)),
+    };
+    let refs = reference::snapshot_with(state, recipient, category, territory).await?;
+    Ok(pick(&refs, id))
+}
+
 /// A recipient from the reference data in memory.
 pub async fn load_recipient(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Recipient>> {
-    let Some(id) = id else { return Ok(None) };
-    let refs = reference::snapshot_with(super::state(ctx), Some(id), None, None).await?;
-    Ok(refs.recipient(id).map(Recipient::from))
+    from_reference(ctx, id, Reference::Recipient, |refs, id| refs.recipient(id).map(Recipient::from)).await
 }
 
 /// A territory from the reference data in memory.
 pub async fn load_territory(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Territory>> {
-    let Some(id) = id else { return Ok(None) };
-    let refs = reference::snapshot_with(super::state(ctx), None, None, Some(id)).await?;
-    Ok(refs.territory(id).map(Territory::from))
+    from_reference(ctx, id, Reference::Territory, |refs, id| refs.territory(id).map(Territory::from)).await
 }
 
 /// A category from the reference data in memory.
 pub async fn load_category(ctx: &Context<'_>, id: Option<i64>) -> AppResult<Option<Category>> {
-    let Some(id) = id else { return Ok(None) };
-    let refs = reference::snapshot_with(super::state(ctx), None, Some(id), None).await?;
-    Ok(refs.category(id).map(Category::from))
+    from_reference(ctx, id, Reference::Category, |refs, id| refs.category(id).map(Category::from)).await
 }
 
 #[derive(async_graphql::InputObject)]
