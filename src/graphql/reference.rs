@@ -8,9 +8,11 @@ use crate::error::AppResult;
 use crate::service::reference;
 use crate::state::ReferenceData;
 
+// The reference objects resolve their fields one after another (`serial`), as `Appeal` does:
+// a page shows three of them an appeal.
 /// A department, municipal organisation or external body that answers appeals.
 #[derive(SimpleObject, Clone)]
-#[graphql(complex)]
+#[graphql(complex, serial)]
 pub struct Recipient {
     pub id: ID,
     pub name: String,
@@ -58,7 +60,7 @@ impl Recipient {
 
 /// A territory: municipality → settlement → district, with population and centre.
 #[derive(SimpleObject, Clone)]
-#[graphql(complex)]
+#[graphql(complex, serial)]
 pub struct Territory {
     pub id: ID,
     pub name: String,
@@ -107,7 +109,7 @@ impl Territory {
 
 /// A topic of the two-level rubricator.
 #[derive(SimpleObject, Clone)]
-#[graphql(complex)]
+#[graphql(complex, serial)]
 pub struct Category {
     pub id: ID,
     pub name: String,
