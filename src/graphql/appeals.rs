@@ -122,11 +122,10 @@ impl Appeal {
     }
 }
 
-// Fields are resolved one after another (`serial`): async-graphql would otherwise put each
-// appeal's fields in a `FuturesUnordered` of their own (an allocation per field, a waker
-// registration per poll), a tenth of a page's CPU. The appeals of a page are still resolved
-// together, so a loader's field (answers, events, …) is one batch for the page either way.
-#[Object(serial)]
+// Not `serial` (as `AppealEdge` and the reference objects are): each loader's field (answers,
+// events, tasks, …) waits the loader's 1 ms batching delay, and an appeal's card selects
+// several of them, which must wait together, not one after another.
+#[Object]
 impl Appeal {
     async fn id(&self) -> ID {
         ID(self.model.id.0.to_string())
@@ -515,6 +514,9 @@ pub struct AppealEdge {
 }
 
 /// An edge of the appeal list.
+// Its fields are resolved one after another (`serial`): async-graphql would otherwise put them
+// in a `FuturesUnordered` of their own (allocations, a waker registration per poll), for
+// each of a page's 50 edges.
 #[Object(serial)]
 impl AppealEdge {
     async fn cursor(&self) -> String {
