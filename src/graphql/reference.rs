@@ -8,8 +8,9 @@ use crate::error::AppResult;
 use crate::service::reference;
 use crate::state::ReferenceData;
 
-// The reference objects resolve their fields one after another (`serial`), as `Appeal` does:
-// a page shows three of them an appeal.
+// The reference objects resolve their fields one after another (`serial`), as `AppealEdge`
+// does: a page shows three of them an appeal, and async-graphql would otherwise give each
+// one a `FuturesUnordered` of its fields.
 /// A department, municipal organisation or external body that answers appeals.
 #[derive(SimpleObject, Clone)]
 #[graphql(complex, serial)]
