@@ -115,6 +115,80 @@ async fn search_finds_word_forms_ranks_them_and_keeps_scope_masking_and_totals()
     assert_eq!(texts(&list(&app, &curator, json!({"f": {"search": "фонари"}})).await), ["Не работает фонарь во дворе"]);
 }
 
+/// A ranked search of one word lists the appeals that say it most first, and those that
+/// say it equally often by id, page after page and within a filter. On PostgreSQL the page
+/// is read as two runs (the appeals that say the word more than once, from the index of
+/// repeated words, then those that say it once, by id); the places must be those of the
+/// one ranked order.
+#[tokio::test]
+async fn a_ranked_word_lists_the_appeals_that_say_it_most_first_page_after_page() {
+    let app = spawn_app_with(|_| {}).await;
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    // Every text has the same number of words, so SQLite's BM25 also ranks by how often the
+    // word comes (and equally for equal counts).
+    let fillers = ["асфальт", "тротуар", "разметка", "бордюр", "покрытие"];
+    let times = [1, 2, 0, 1, 3, 1, 2, 1, 0, 4, 1, 1, 2, 1, 3, 1, 1, 1, 5, 1];
+    let mut made = Vec::new();
+    for (i, n) in times.into_iter().enumerate() {
+        let words: Vec<&str> = (0..5).map(|w| if w < n { "дорога" } else { fillers[w] }).collect();
+        let channel = if i % 3 == 0 { "EMAIL" } else { "POS" };
+        let text = format!("{} номер {}", words.join(" "), i + 10);
+        let (id, _, _) = app.appeal(&curator, json!({"kind": "MESSAGE", "channel": channel, "text": text})).await;
+        made.push((id, n, channel));
+    }
+    // Most mentions first; equal mentions in the order the appeals were made (by id).
+    let expected = |channel: Option<&str>| {
+        let mut rows: Vec<(usize, usize, String)> = made
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, n, c))| *n > 0 && channel.is_none_or(|want| want == *c))
+            .map(|(i, (id, n, _))| (*n, i, id.clone()))
+            .collect();
+        rows.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        rows.into_iter().map(|(_, _, id)| id).collect::<Vec<_>>()
+    };
+    const IDS: &str = "query($f:AppealFilter,$first:Int,$after:String){ appeals(filter:$f, first:$first, after:$after) { totalCount edges { node { id } } pageInfo { hasNextPage endCursor } } }";
+    let walk = |filter: Value, first: i64| {
+        let (app, curator) = (&app, &curator);
+        async move {
+            let (mut ids, mut after, mut pages) = (Vec::new(), Value::Null, 0);
+            loop {
+                let r = app.gql(Some(curator), IDS, json!({"f": filter, "first": first, "after": after})).await;
+                let page = r.data()["appeals"].clone();
+                ids.extend(
+                    page["edges"].as_array().unwrap().iter().map(|e| e["node"]["id"].as_str().unwrap().to_string()),
+                );
+                pages += 1;
+                assert!(pages < 30, "the pages end");
+                if page["pageInfo"]["hasNextPage"] != json!(true) {
+                    return (ids, page["totalCount"].clone());
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+        }
+    };
+    let all = expected(None);
+    assert_eq!(all.len(), 18);
+    for first in [1, 4, 7, 50] {
+        let (ids, total) = walk(json!({"search": "дорога"}), first).await;
+        assert_eq!(ids, all, "pages of {first}");
+        assert_eq!(total, json!(18));
+    }
+    // Two forms of the word search for it once, and rank as it.
+    assert_eq!(walk(json!({"search": "дороги дорогу"}), 5).await.0, all);
+    // Within a filter, both runs keep to it.
+    let pos = expected(Some("POS"));
+    assert_eq!(walk(json!({"search": "дорога", "channel": ["POS"]}), 3).await.0, pos);
+    // A second word ranks the common appeals (the one statement, not the runs).
+    let both = walk(json!({"search": "дорога тротуар"}), 4).await.0;
+    let mut with_both: Vec<String> = made.iter().filter(|(_, n, _)| *n == 1).map(|(id, _, _)| id.clone()).collect();
+    with_both.sort();
+    let mut found = both.clone();
+    found.sort();
+    assert_eq!(found, with_both, "«тротуар» is the second word of the texts that say «дорога» once");
+}
+
 /// Totals summed from the rollups (filters on status, kind, channel, category, territory,
 /// recipient and dates, within any scope) and totals counted (SLA states, deadlines,
 /// search) agree with the rows the list pages through.
