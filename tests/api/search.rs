@@ -2,6 +2,8 @@
 //! configuration; SQLite FTS5 over the project's stems) and totals of the list, summed from
 //! the rollups where the filter allows, agreeing with the rows.
 
+use migration::MigratorTrait;
+use sea_orm::{ConnectionTrait, Statement};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, spawn_app_with};
@@ -138,7 +140,7 @@ async fn a_ranked_word_lists_the_appeals_that_say_it_most_first_page_after_page(
         made.push((id, n, channel));
     }
     // Most mentions first; equal mentions in the order the appeals were made (by id).
-    let expected = |channel: Option<&str>| {
+    let expected = |made: &[(String, usize, &str)], channel: Option<&str>| {
         let mut rows: Vec<(usize, usize, String)> = made
             .iter()
             .enumerate()
@@ -168,7 +170,7 @@ async fn a_ranked_word_lists_the_appeals_that_say_it_most_first_page_after_page(
             }
         }
     };
-    let all = expected(None);
+    let all = expected(&made, None);
     assert_eq!(all.len(), 18);
     for first in [1, 4, 7, 50] {
         let (ids, total) = walk(json!({"search": "дорога"}), first).await;
@@ -178,7 +180,7 @@ async fn a_ranked_word_lists_the_appeals_that_say_it_most_first_page_after_page(
     // Two forms of the word search for it once, and rank as it.
     assert_eq!(walk(json!({"search": "дороги дорогу"}), 5).await.0, all);
     // Within a filter, both runs keep to it.
-    let pos = expected(Some("POS"));
+    let pos = expected(&made, Some("POS"));
     assert_eq!(walk(json!({"search": "дорога", "channel": ["POS"]}), 3).await.0, pos);
     // A second word ranks the common appeals (the one statement, not the runs).
     let both = walk(json!({"search": "дорога тротуар"}), 4).await.0;
@@ -187,6 +189,65 @@ async fn a_ranked_word_lists_the_appeals_that_say_it_most_first_page_after_page(
     let mut found = both.clone();
     found.sort();
     assert_eq!(found, with_both, "«тротуар» is the second word of the texts that say «дорога» once");
+
+    // A changed text is ranked as it is now: the last appeal says the word five times (the
+    // first page of one row must find it beyond the other run's first rows), the one that
+    // said it five times says it once.
+    let edit = |id: &str, version: i64, text: &str| {
+        let vars = json!({"i": {"id": id, "version": version, "text": text}});
+        let (app, curator) = (&app, &curator);
+        async move {
+            let r =
+                app.gql(Some(curator), "mutation($i:UpdateAppealInput!){updateAppeal(input:$i){version}}", vars).await;
+            r.data();
+        }
+    };
+    edit(&made[19].0, 1, "дорога дорога дорога дорога дорога номер 29").await;
+    edit(&made[18].0, 1, "дорога тротуар разметка бордюр покрытие номер 28").await;
+    made[19].1 = 5;
+    made[18].1 = 1;
+    let now = expected(&made, None);
+    assert_eq!(now[0], made[19].0);
+    assert_eq!(walk(json!({"search": "дорога"}), 1).await.0, now);
+
+    // The appeals stored before the column get their repeated words from the migration.
+    let db = &app.state.db;
+    let all = migration::Migrator::migrations();
+    let at = all.iter().position(|m| m.name() == "m20270115_000001_repeated_lexemes").unwrap();
+    migration::Migrator::down(db, Some(u32::try_from(all.len() - at).unwrap())).await.unwrap();
+    migration::Migrator::up(db, None).await.unwrap();
+    let rows = db
+        .query_all_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT search_text, search_repeated FROM appeals ORDER BY id",
+        ))
+        .await
+        .unwrap();
+    let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<std::collections::BTreeSet<_>>();
+    let mut repeating = 0;
+    for r in &rows {
+        let (text, repeated): (String, String) =
+            (r.try_get("", "search_text").unwrap(), r.try_get("", "search_repeated").unwrap());
+        assert_eq!(
+            words(&repeated),
+            words(&migration::m20270115_000001_repeated_lexemes::repeated_words(&text)),
+            "{text}"
+        );
+        repeating += usize::from(!repeated.is_empty());
+    }
+    assert_eq!(repeating, times.iter().filter(|n| **n > 1).count());
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        // The words the store wrote are PostgreSQL's own: the lexemes of `search_tsv` with
+        // more than one position.
+        let sql = "SELECT a.search_repeated AS ours, coalesce((SELECT string_agg(u.lexeme, ' ') \
+                   FROM unnest(a.search_tsv) AS u WHERE cardinality(u.positions) > 1), '') AS theirs FROM appeals AS a";
+        let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+        for r in &rows {
+            let (ours, theirs): (String, String) = (r.try_get("", "ours").unwrap(), r.try_get("", "theirs").unwrap());
+            assert_eq!(words(&ours), words(&theirs));
+        }
+    }
+    assert_eq!(walk(json!({"search": "дорога"}), 1).await.0, now);
 }
 
 /// Totals summed from the rollups (filters on status, kind, channel, category, territory,
