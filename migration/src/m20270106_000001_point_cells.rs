@@ -28,6 +28,38 @@ fn cell(lat: f64, lon: f64) -> Option<i64> {
     <i64 as TryFrom<u64>>::try_from(u64::from(p.to_cell(h3o::Resolution::Nine))).ok()
 }
 
+/// Sets `column` of the appeals named in `values` (the id and the column's value of each
+/// appeal, one after the other) in one statement; `pg_type` is the column's type, for
+/// PostgreSQL's casts of the parameters. Returns the number of appeals named. The backfills
+/// of derived columns write their batches with it.
+///
+/// # Errors
+/// When the database fails.
+pub async fn set_by_id(
+    db: &SchemaManagerConnection<'_>,
+    column: &str,
+    pg_type: &str,
+    values: Vec<Value>,
+) -> Result<usize, DbErr> {
+    let backend = db.get_database_backend();
+    let n = values.len() / 2;
+    if n == 0 {
+        return Ok(0);
+    }
+    let tuples: Vec<String> = (0..n)
+        .map(|i| match backend {
+            DatabaseBackend::Postgres => format!("(${}::bigint, ${}::{pg_type})", 2 * i + 1, 2 * i + 2),
+            _ => "(?, ?)".into(),
+        })
+        .collect();
+    let sql = format!(
+        "WITH v (id, x) AS (VALUES {}) UPDATE appeals SET {column} = v.x FROM v WHERE appeals.id = v.id",
+        tuples.join(", ")
+    );
+    db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
+    Ok(n)
+}
+
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     /// In one transaction on SQLite too (sea-orm's default there is none): a process killed
@@ -66,18 +98,7 @@ impl MigrationTrait for Migration {
                     values.push(c.into());
                 }
             }
-            if values.is_empty() {
-                continue;
-            }
-            let tuples: Vec<String> = (0..values.len() / 2)
-                .map(|i| if pg { format!("(${}::bigint, ${}::bigint)", 2 * i + 1, 2 * i + 2) } else { "(?, ?)".into() })
-                .collect();
-            let sql = format!(
-                "WITH v (id, c) AS (VALUES {}) UPDATE appeals SET h3_cell = v.c FROM v WHERE appeals.id = v.id",
-                tuples.join(", ")
-            );
-            db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-            filled += tuples.len();
+            filled += set_by_id(db, "h3_cell", "bigint", values).await?;
             if filled - reported >= 100_000 {
                 reported = filled;
                 tracing::info!(appeals = filled, "filling the problem-point cells of the appeals");

@@ -20,12 +20,15 @@
 //! lost 10% to it (9,457–9,886 items/s against 10,703–10,990); `to_tsvector` of the short
 //! column costs 0.6 µs. SQLite ranks with FTS5's BM25 and has the column unindexed.
 //!
-//! Existing rows are filled here from `search_text`, in batches (the demo's million appeals
+//! Existing rows are filled here from `search_text`, in batches within the migration's one
+//! transaction on both backends (the demo's million appeals
 //! on PostgreSQL: 559,399 of them say some word more than once; `mcu migrate` took 1 min
 //! 28 s with the index, 5.3 MB, and the `VACUUM` of `appeals` that follows a rewrite).
 
 use sea_orm_migration::prelude::*;
 use sea_orm_migration::sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
+
+use crate::m20270106_000001_point_cells::set_by_id;
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -81,18 +84,7 @@ async fn fill(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
                 values.push(words.into());
             }
         }
-        if values.is_empty() {
-            continue;
-        }
-        let tuples: Vec<String> = (0..values.len() / 2)
-            .map(|i| if pg { format!("(${}::bigint, ${}::text)", 2 * i + 1, 2 * i + 2) } else { "(?, ?)".into() })
-            .collect();
-        let sql = format!(
-            "WITH v (id, w) AS (VALUES {}) UPDATE appeals SET {COLUMN} = v.w FROM v WHERE appeals.id = v.id",
-            tuples.join(", ")
-        );
-        db.execute_raw(Statement::from_sql_and_values(backend, sql, values)).await?;
-        filled += tuples.len();
+        filled += set_by_id(db, COLUMN, "text", values).await?;
     }
     if filled > 0 {
         tracing::info!(appeals = filled, "filled the repeated words of the appeals");
@@ -102,6 +94,13 @@ async fn fill(db: &SchemaManagerConnection<'_>) -> Result<(), DbErr> {
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
+    /// In one transaction on SQLite too (sea-orm's default there is none): a process killed
+    /// during the fill must leave neither the column nor half the rows, or the next start
+    /// would fail adding the column again.
+    fn use_transaction(&self) -> Option<bool> {
+        Some(true)
+    }
+
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
         let db = m.get_connection();
         db.execute_unprepared(&format!("ALTER TABLE appeals ADD COLUMN {COLUMN} TEXT NOT NULL DEFAULT ''")).await?;

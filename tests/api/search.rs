@@ -214,7 +214,34 @@ async fn a_ranked_word_lists_the_appeals_that_say_it_most_first_page_after_page(
     let db = &app.state.db;
     let all = migration::Migrator::migrations();
     let at = all.iter().position(|m| m.name() == "m20270115_000001_repeated_lexemes").unwrap();
-    migration::Migrator::down(db, Some(u32::try_from(all.len() - at).unwrap())).await.unwrap();
+    let back = u32::try_from(all.len() - at).unwrap();
+    migration::Migrator::down(db, Some(back)).await.unwrap();
+    // A fill that fails after the column was added (here a trigger refuses its update; a
+    // process killed then the same) leaves neither the column nor the migration applied, on
+    // both backends, so the next start runs it again from the beginning.
+    let backend = db.get_database_backend();
+    let sql = |q: &str| Statement::from_string(backend, q.to_owned());
+    let trigger: &[&str] = if backend == sea_orm::DatabaseBackend::Postgres {
+        &[
+            "CREATE FUNCTION refuse_fill() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
+            "CREATE TRIGGER refuse_fill BEFORE UPDATE ON appeals FOR EACH ROW EXECUTE FUNCTION refuse_fill()",
+        ]
+    } else {
+        &["CREATE TRIGGER refuse_fill BEFORE UPDATE ON appeals BEGIN SELECT RAISE(ABORT, 'refused'); END"]
+    };
+    for t in trigger {
+        db.execute_raw(sql(t)).await.unwrap();
+    }
+    assert!(migration::Migrator::up(db, None).await.is_err(), "the trigger refuses the fill");
+    assert!(db.query_one_raw(sql("SELECT search_repeated FROM appeals")).await.is_err(), "no column left");
+    assert_eq!(migration::Migrator::get_pending_migrations(db).await.unwrap().len(), back as usize);
+    let drop = if backend == sea_orm::DatabaseBackend::Postgres {
+        "DROP TRIGGER refuse_fill ON appeals"
+    } else {
+        "DROP TRIGGER refuse_fill"
+    };
+    db.execute_raw(sql(drop)).await.unwrap();
     migration::Migrator::up(db, None).await.unwrap();
     let rows = db
         .query_all_raw(Statement::from_string(
