@@ -170,7 +170,7 @@ pub async fn connect_writer(
 }
 
 /// Migrations that write many rows of `appeals` (the backfill of a derived column).
-const REWRITE_APPEALS: &[&str] = &["m20270106_000001_point_cells", "m20270115_000001_repeated_lexemes"];
+const REWRITE_APPEALS: &[&str] = &["m20270106_000001_point_cells"];
 
 /// Applies pending migrations. On PostgreSQL a run that applied one of [`REWRITE_APPEALS`]
 /// then vacuums `appeals`: until then every row has an old version on disk and the table's

@@ -69,10 +69,6 @@ pub struct Model {
     /// When the author's data was removed and the free text masked (retention or an erasure
     /// on request); `None` while the appeal holds them.
     pub anonymised_at: Option<DateTimeUtc>,
-    /// The stems of `search_text` said more than once, each once (written by the store with
-    /// `search_text`; PostgreSQL's ranking of one word reads them, see migration
-    /// `m20270115_000001_repeated_lexemes`).
-    pub search_repeated: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

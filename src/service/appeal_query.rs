@@ -424,7 +424,17 @@ impl Search {
 
     /// Whether the search has one word (its forms count once).
     fn one_word(&self) -> bool {
-        self.words.split(' ').collect::<HashSet<_>>().len() == 1
+        !self.words.contains(' ')
+    }
+
+    /// The word of a search of one word (its forms count once) that PostgreSQL's parser
+    /// reads as one lexeme, itself: Russian or Latin letters and digits (lower case, as the
+    /// stems are). Such a search is ranked from the index of repeated words
+    /// ([`ranked_by_repeats`]); another (a stem with other letters, which the parser might
+    /// split) by the one statement.
+    fn ranked_word(&self) -> Option<&str> {
+        let plain = |w: &str| w.chars().all(|c| matches!(c, 'а'..='я' | 'a'..='z' | '0'..='9'));
+        Some(self.words.as_str()).filter(|w| self.one_word() && plain(w))
     }
 
     fn tsquery(&self) -> String {
@@ -1178,54 +1188,62 @@ fn read_page_statement(
     if let Some(runs) = receipt_bounded_runs(backend, f, tz, parts, p) {
         return merged_statement(backend, runs, p);
     }
-    if let Some(search) = p.relevance.as_ref().filter(|s| backend == sea_orm::DatabaseBackend::Postgres && s.one_word())
+    if let Some((search, word)) = p
+        .relevance
+        .as_ref()
+        .filter(|_| backend == sea_orm::DatabaseBackend::Postgres)
+        .and_then(|s| Some((s, s.ranked_word()?)))
     {
-        return ranked_by_repeats(backend, parts, p, search);
+        return ranked_by_repeats(backend, parts, p, word, search);
     }
     let q = parts.page_query(backend, p).select_only().columns(p.read_columns());
     page_statement(backend, &page_query(backend, q, p)?, p)
 }
 
 /// A ranked page of a search of one word on PostgreSQL, as two runs: the appeals that say
-/// the word more than once, by rank (found by the GIN index of their repeated words,
-/// `appeals.search_repeated`, migration `m20270115_000001_repeated_lexemes`), and the
-/// others that say it, by id. Every position of `search_tsv` has the default weight and the
-/// rank is not normalised, so the rank of one word grows with the number of its positions and
-/// is the same for every appeal that says it once, and the lowest there is: the first
+/// the word more than once, in the order of how many times (walked from the index of their
+/// repeated words, `appeal_repeats`, migration `m20270116_000001_repeated_words`, a row of
+/// `appeals` per entry), and the others that say it, by id. Every position of `search_tsv`
+/// has the default weight and the rank is not normalised, so the rank of one word grows
+/// strictly with the number of its positions, which `appeal_repeats.times` holds, and is the
+/// same for every appeal that says it once, and the lowest there is: the first
 /// `start + read` rows of each run hold the page of the one statement ordered by rank and
 /// id, and the page is taken from them in that order (`tests/api/search.rs` compares them).
-/// The runs are complementary (the second is the first's condition negated), so every match
-/// is in exactly one; a row whose `search_repeated` was written outside the server and is
-/// wrong would only be placed as if it said the word once. A word in 61,952 of the demo's
-/// million appeals had all of them scored and sorted for a page of 50 (190 ms); the first run
-/// now scores the 2,366 that say it twice, and the second reads the primary key from the
-/// start (5.5 ms in all).
+/// The runs are complementary (the second keeps the appeals without an entry for the word),
+/// so every match is in exactly one. A word in 61,952 of the demo's million appeals had all
+/// of them scored and sorted for a page of 50 (190 ms); with a GIN index of the repeated
+/// words, the 2,366 that say it twice were read and scored (5.5 ms); now the first run reads
+/// as many entries as the page needs.
 fn ranked_by_repeats(
     backend: sea_orm::DatabaseBackend,
     parts: &Parts,
     p: &PageRequest,
+    word: &str,
     search: &Search,
 ) -> AppResult<Statement> {
-    use migration::m20270115_000001_repeated_lexemes::REPEATED_TSV_PG;
     use sea_orm::IdenStatic;
+    use sea_orm::sea_query::Alias;
     let (start, read) = p.window()?;
     let cols = p.read_columns();
-    let tsquery = search.tsquery();
-    let rank = format!(r#"ts_rank("appeals"."search_tsv", {tsquery})"#);
+    let rank = format!(r#"ts_rank("appeals"."search_tsv", {})"#, search.tsquery());
     let read_from = |q: Select<appeal::Entity>| {
         q.select_only().columns(cols.iter().copied()).expr_as(Expr::cust(rank.clone()), "fts_rank")
     };
-    let says_twice =
-        format!("{} @@ {tsquery}", REPEATED_TSV_PG.replace("search_repeated", r#""appeals"."search_repeated""#));
-    // Without the search's own condition, which the repeated words imply: PostgreSQL
-    // intersected both indexes and read all of a common word's matches from the larger one
-    // (8 of 15 ms for «дорога» on the demo's million appeals).
-    let repeated = read_from(parts.unsearched.clone())
-        .filter(Expr::cust(says_twice.clone()))
-        .order_by(Expr::cust(rank.clone()), Order::Desc)
+    // `word` is letters and digits only (see `Search::ranked_word`).
+    let entry = format!(r#""appeal_repeats"."appeal_id" = "appeals"."id" AND "appeal_repeats"."word" = '{word}'"#);
+    // Without the search's own condition, which an entry implies: PostgreSQL would intersect
+    // the indexes and read all of a common word's matches.
+    let mut repeated = read_from(parts.unsearched.clone());
+    QuerySelect::query(&mut repeated).join(
+        sea_orm::JoinType::InnerJoin,
+        Alias::new("appeal_repeats"),
+        Expr::cust(entry.clone()),
+    );
+    let repeated = repeated
+        .order_by(Expr::cust(r#""appeal_repeats"."times""#), Order::Desc)
         .order_by(appeal::Column::Id, Order::Asc);
     let once = read_from(parts.page_query(backend, p))
-        .filter(Expr::cust(format!("NOT ({says_twice})")))
+        .filter(Expr::cust(format!(r#"NOT EXISTS (SELECT 1 FROM "appeal_repeats" WHERE {entry})"#)))
         .order_by(appeal::Column::Id, Order::Asc);
     let (repeated, once) = (repeated.build(backend), once.build(backend));
     if repeated.values != once.values {
@@ -1604,7 +1622,6 @@ const APPEAL_COLUMNS: &[appeal::Column] = &[
     appeal::Column::CreatedAt,
     appeal::Column::UpdatedAt,
     appeal::Column::AnonymisedAt,
-    appeal::Column::SearchRepeated,
 ];
 
 /// An appeal of a page before its columns are read: every field holds a placeholder. Names
@@ -1741,7 +1758,6 @@ fn read_appeal(row: &QueryResult, cols: &[appeal::Column]) -> AppResult<Appeal> 
             C::UpdatedAt => a.updated_at = get!(),
             // The retention marker: read by the anonymiser, not shown on a page.
             C::AnonymisedAt => a.anonymised_at = get!(),
-            C::SearchRepeated => {}
         }
     }
     Ok(a)
@@ -1821,8 +1837,6 @@ const NOT_SHOWN: &[appeal::Column] = &[
     appeal::Column::CreatedAt,
     appeal::Column::UpdatedAt,
     appeal::Column::AnonymisedAt,
-    // The repeated words of `search_text`, for PostgreSQL's ranking.
-    appeal::Column::SearchRepeated,
 ];
 
 /// The columns a page must read to show these fields of its appeals (`None`: all of them).
@@ -2182,7 +2196,6 @@ mod tests {
             created_at: t,
             updated_at: t,
             anonymised_at: None,
-            search_repeated: String::new(),
         }
     }
 
@@ -2717,14 +2730,6 @@ mod tests {
         untold.sql = untold.sql.replace(told, r#"FROM "appeals" "#);
         assert_eq!(ids(db.query_all_raw(stmt).await.unwrap()), [3, 6, 9]);
         assert_eq!(ids(db.query_all_raw(untold).await.unwrap()), [3, 6, 9]);
-    }
-
-    #[test]
-    fn repeated_words_are_the_stems_said_more_than_once_each_once() {
-        use migration::m20270115_000001_repeated_lexemes::repeated_words;
-        assert_eq!(repeated_words("дорог ям дорог двор ям дорог"), "дорог ям");
-        assert_eq!(repeated_words("  дорог\tям  "), "");
-        assert_eq!(repeated_words(""), "");
     }
 
     #[test]

@@ -98,8 +98,6 @@ impl TryFrom<appeal::Model> for Appeal {
             created_at,
             updated_at,
             anonymised_at,
-            // Derived from `search_text` (see `row`).
-            search_repeated: _,
         } = m;
         let first_answer = match (first_answered_at, first_due_at) {
             (Some(answered_at), Some(due_at)) => Some(FirstAnswer {
@@ -216,8 +214,6 @@ impl From<Appeal> for appeal::Model {
             created_at: a.created_at,
             updated_at: a.updated_at,
             anonymised_at: a.anonymised_at,
-            // Read by PostgreSQL's ranking only; a view of the row never shows it.
-            search_repeated: String::new(),
         }
     }
 }
@@ -308,11 +304,6 @@ fn row<Id: RecordId>(a: &Appeal<Id>, before: Option<&Appeal>) -> appeal::ActiveM
         // Set by the anonymiser (`store::privacy`), and kept by an update from a source that
         // stores nothing personal on an anonymised appeal (`service::intake`).
         anonymised_at: col!(anonymised_at),
-        search_repeated: if before.is_some_and(|b| b.search_text == a.search_text) {
-            NotSet
-        } else {
-            Set(migration::m20270115_000001_repeated_lexemes::repeated_words(&a.search_text))
-        },
     }
 }
 

@@ -101,10 +101,6 @@ pub async fn anonymise(txn: &DatabaseTransaction, ids: &[i64], how: &Anonymisati
             .col_expr(C::Address, Expr::value(address))
             .col_expr(C::AnswerText, Expr::value(answer))
             .col_expr(C::SearchText, Expr::value(stems.clone()))
-            .col_expr(
-                C::SearchRepeated,
-                Expr::value(migration::m20270115_000001_repeated_lexemes::repeated_words(&stems)),
-            )
             .col_expr(C::Version, Expr::value(a.version + 1))
             .col_expr(C::UpdatedAt, Expr::value(how.at))
             .col_expr(C::AnonymisedAt, Expr::value(Some(how.at)))

@@ -1,11 +1,16 @@
-//! The search index of appeals on SQLite: the FTS5 table `appeals_fts` over
-//! `appeals.search_text` (the project's own stems), kept in step by the appeals' write path
-//! ([`super::appeals`]) in the writer's transaction. On PostgreSQL the index is a generated
-//! `tsvector` column the database keeps itself, so these are no-ops there.
+//! The search index of appeals, kept in step by the appeals' write path ([`super::appeals`],
+//! and the anonymiser) in the writer's transaction, after the row is written.
 //!
-//! The FTS5 table takes its content from `appeals` (external content): it stores only the
-//! index, and an entry is removed by giving FTS5 the text it was indexed with, which the
-//! write path has (the row as read in the transaction).
+//! On SQLite, the FTS5 table `appeals_fts` over `appeals.search_text` (the project's own
+//! stems). It takes its content from `appeals` (external content): it stores only the index,
+//! and an entry is removed by giving FTS5 the text it was indexed with, which the write path
+//! has (the row as read in the transaction).
+//!
+//! On PostgreSQL the index of the words is a generated `tsvector` column the database keeps
+//! itself; written here are the words each appeal says more than once, with how many times
+//! (`appeal_repeats`, read by the ranking of one word; migration
+//! `m20270116_000001_repeated_words`), taken from that column, so they are the database's
+//! own lexemes and counts.
 
 use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
@@ -18,13 +23,28 @@ fn sqlite(conn: &impl ConnectionTrait) -> bool {
     conn.get_database_backend() == DatabaseBackend::Sqlite
 }
 
+/// Writes the repeated words of the appeals `ids` (PostgreSQL; their rows hold none).
+async fn insert_repeats(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<()> {
+    use migration::m20270116_000001_repeated_words::INSERT_REPEATS;
+    for list in crate::db::in_lists(ids, PER_STATEMENT) {
+        let marks: Vec<String> = (1..=list.len()).map(|i| format!("${i}")).collect();
+        let sql = format!("{INSERT_REPEATS}a.id IN ({})", marks.join(", "));
+        let values: Vec<Value> = list.into_iter().map(Value::from).collect();
+        conn.execute_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)).await?;
+    }
+    Ok(())
+}
+
 /// Indexes the stems of appeals just inserted.
 ///
 /// # Errors
 /// When the database fails.
 pub async fn index_new(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<()> {
-    if !sqlite(conn) || ids.is_empty() {
+    if ids.is_empty() {
         return Ok(());
+    }
+    if !sqlite(conn) {
+        return insert_repeats(conn, ids).await;
     }
     for list in crate::db::in_lists(ids, PER_STATEMENT) {
         let marks = vec!["?"; list.len()].join(", ");
@@ -42,8 +62,17 @@ pub async fn index_new(conn: &impl ConnectionTrait, ids: &[i64]) -> AppResult<()
 /// # Errors
 /// When the database fails.
 pub async fn reindex(conn: &impl ConnectionTrait, id: i64, old: &str, new: &str) -> AppResult<()> {
-    if !sqlite(conn) || old == new {
+    if old == new {
         return Ok(());
+    }
+    if !sqlite(conn) {
+        conn.execute_raw(Statement::from_sql_and_values(
+            DatabaseBackend::Postgres,
+            "DELETE FROM appeal_repeats WHERE appeal_id = $1",
+            [Value::from(id)],
+        ))
+        .await?;
+        return insert_repeats(conn, &[id]).await;
     }
     conn.execute_raw(Statement::from_sql_and_values(
         DatabaseBackend::Sqlite,

@@ -210,69 +210,68 @@ async fn a_ranked_word_lists_the_appeals_that_say_it_most_first_page_after_page(
     assert_eq!(now[0], made[19].0);
     assert_eq!(walk(json!({"search": "дорога"}), 1).await.0, now);
 
-    // The appeals stored before the column get their repeated words from the migration.
+    // On PostgreSQL the store keeps the repeated words of every appeal as the database
+    // counts them in `search_tsv`, through inserts and edits.
     let db = &app.state.db;
+    let backend = db.get_database_backend();
+    let pg = backend == sea_orm::DatabaseBackend::Postgres;
+    let sql = |q: &str| Statement::from_string(backend, q.to_owned());
+    let repeats = || async {
+        let ours = "SELECT appeal_id, word, times FROM appeal_repeats ORDER BY appeal_id, word";
+        let theirs = "SELECT a.id AS appeal_id, u.lexeme AS word, cardinality(u.positions) AS times \
+                      FROM appeals AS a, unnest(a.search_tsv) AS u WHERE cardinality(u.positions) > 1 ORDER BY 1, 2";
+        let rows = |q: &'static str| async move {
+            let rows = db.query_all_raw(sql(q)).await.unwrap();
+            rows.iter()
+                .map(|r| {
+                    let id: i64 = r.try_get("", "appeal_id").unwrap();
+                    let word: String = r.try_get("", "word").unwrap();
+                    let times: i32 = r.try_get("", "times").unwrap();
+                    (id, word, times)
+                })
+                .collect::<Vec<_>>()
+        };
+        let (ours, theirs) = (rows(ours).await, rows(theirs).await);
+        assert_eq!(ours, theirs, "the store's repeated words are search_tsv's");
+        ours
+    };
+    if pg {
+        let mut got: Vec<i32> = repeats().await.into_iter().filter(|r| r.1 == "дорог").map(|r| r.2).collect();
+        let mut want: Vec<i32> = made.iter().filter(|m| m.1 > 1).map(|m| i32::try_from(m.1).unwrap()).collect();
+        got.sort_unstable();
+        want.sort_unstable();
+        assert_eq!(got, want, "one entry per appeal that says «дорога» twice or more, with the count");
+    }
+
+    // A database that ran the first version of the ranking (a column of repeated words,
+    // GIN-indexed on PostgreSQL) loses the column, and on PostgreSQL gets the table, filled
+    // from the appeals there are.
     let all = migration::Migrator::migrations();
-    let at = all.iter().position(|m| m.name() == "m20270115_000001_repeated_lexemes").unwrap();
+    let at = all.iter().position(|m| m.name() == "m20270116_000001_repeated_words").unwrap();
     let back = u32::try_from(all.len() - at).unwrap();
     migration::Migrator::down(db, Some(back)).await.unwrap();
-    // A fill that fails after the column was added (here a trigger refuses its update; a
-    // process killed then the same) leaves neither the column nor the migration applied, on
-    // both backends, so the next start runs it again from the beginning.
-    let backend = db.get_database_backend();
-    let sql = |q: &str| Statement::from_string(backend, q.to_owned());
-    let trigger: &[&str] = if backend == sea_orm::DatabaseBackend::Postgres {
-        &[
-            "CREATE FUNCTION refuse_fill() RETURNS trigger LANGUAGE plpgsql AS \
-             $$ BEGIN RAISE EXCEPTION 'refused'; END $$",
-            "CREATE TRIGGER refuse_fill BEFORE UPDATE ON appeals FOR EACH ROW EXECUTE FUNCTION refuse_fill()",
-        ]
-    } else {
-        &["CREATE TRIGGER refuse_fill BEFORE UPDATE ON appeals BEGIN SELECT RAISE(ABORT, 'refused'); END"]
-    };
-    for t in trigger {
-        db.execute_raw(sql(t)).await.unwrap();
+    assert!(db.query_one_raw(sql("SELECT 1 FROM appeal_repeats")).await.is_err(), "no table left");
+    db.execute_raw(sql("ALTER TABLE appeals ADD COLUMN search_repeated TEXT NOT NULL DEFAULT ''")).await.unwrap();
+    if pg {
+        db.execute_raw(sql("CREATE INDEX ix_appeals_search_repeated ON appeals \
+                            USING gin (to_tsvector('simple'::regconfig, search_repeated))"))
+            .await
+            .unwrap();
     }
-    assert!(migration::Migrator::up(db, None).await.is_err(), "the trigger refuses the fill");
-    assert!(db.query_one_raw(sql("SELECT search_repeated FROM appeals")).await.is_err(), "no column left");
-    assert_eq!(migration::Migrator::get_pending_migrations(db).await.unwrap().len(), back as usize);
-    let drop = if backend == sea_orm::DatabaseBackend::Postgres {
-        "DROP TRIGGER refuse_fill ON appeals"
-    } else {
-        "DROP TRIGGER refuse_fill"
-    };
-    db.execute_raw(sql(drop)).await.unwrap();
     migration::Migrator::up(db, None).await.unwrap();
-    let rows = db
-        .query_all_raw(Statement::from_string(
-            db.get_database_backend(),
-            "SELECT search_text, search_repeated FROM appeals ORDER BY id",
-        ))
-        .await
-        .unwrap();
-    let words = |s: &str| s.split_whitespace().map(str::to_owned).collect::<std::collections::BTreeSet<_>>();
-    let mut repeating = 0;
-    for r in &rows {
-        let (text, repeated): (String, String) =
-            (r.try_get("", "search_text").unwrap(), r.try_get("", "search_repeated").unwrap());
-        assert_eq!(
-            words(&repeated),
-            words(&migration::m20270115_000001_repeated_lexemes::repeated_words(&text)),
-            "{text}"
-        );
-        repeating += usize::from(!repeated.is_empty());
-    }
-    assert_eq!(repeating, times.iter().filter(|n| **n > 1).count());
-    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
-        // The words the store wrote are PostgreSQL's own: the lexemes of `search_tsv` with
-        // more than one position.
-        let sql = "SELECT a.search_repeated AS ours, coalesce((SELECT string_agg(u.lexeme, ' ') \
-                   FROM unnest(a.search_tsv) AS u WHERE cardinality(u.positions) > 1), '') AS theirs FROM appeals AS a";
-        let rows = db.query_all_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
-        for r in &rows {
-            let (ours, theirs): (String, String) = (r.try_get("", "ours").unwrap(), r.try_get("", "theirs").unwrap());
-            assert_eq!(words(&ours), words(&theirs));
-        }
+    assert!(db.query_one_raw(sql("SELECT search_repeated FROM appeals")).await.is_err(), "the old column is gone");
+    if pg {
+        let left = db
+            .query_one_raw(sql("SELECT count(*) AS n FROM pg_indexes WHERE indexname = 'ix_appeals_search_repeated'"))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(left.try_get::<i64>("", "n").unwrap(), 0, "the old index is gone");
+        let filled = repeats().await;
+        assert_eq!(filled.iter().filter(|r| r.1 == "дорог").count(), made.iter().filter(|m| m.1 > 1).count());
+    } else {
+        // SQLite ranks with FTS5 and has no table of repeated words.
+        assert!(db.query_one_raw(sql("SELECT 1 FROM appeal_repeats")).await.is_err());
     }
     assert_eq!(walk(json!({"search": "дорога"}), 1).await.0, now);
 }

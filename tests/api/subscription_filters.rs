@@ -168,9 +168,6 @@ async fn the_in_memory_filter_and_the_sql_filter_agree_on_a_grid_of_filters_scop
             created_at: received,
             updated_at: received,
             anonymised_at: None,
-            search_repeated: migration::m20270115_000001_repeated_lexemes::repeated_words(
-                &mcu::domain::text::normalize_for_search(texts[u % texts.len()]),
-            ),
         };
         let mut am = m.into_active_model();
         am.id = NotSet;
