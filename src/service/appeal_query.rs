@@ -2852,6 +2852,17 @@ mod tests {
     }
 
     #[test]
+    fn a_ranked_word_is_one_stem_of_russian_or_latin_letters_and_digits() {
+        let word = |t: &str| Search::parse(t).unwrap().ranked_word().map(str::to_owned);
+        assert_eq!(word("Дороги").as_deref(), Some("дорог"));
+        assert_eq!(word("дороги, дорогу!").as_deref(), Some("дорог"), "two forms are one word");
+        assert_eq!(word("ЖКХ2").as_deref(), Some("жкх2"));
+        assert_eq!(word("дорога школа"), None, "two words: the one statement");
+        assert_eq!(word("straße"), None, "a letter PostgreSQL's parser may read otherwise");
+        assert_eq!(word("x²"), None);
+    }
+
+    #[test]
     fn sqlite_is_told_to_read_the_open_queue_index_only_where_it_can() {
         use sea_orm::DatabaseBackend::{Postgres, Sqlite};
         let open = appeal::Entity::find()
