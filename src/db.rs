@@ -169,22 +169,30 @@ pub async fn connect_writer(
     Database::connect(opts).await
 }
 
-/// Migrations that write many rows of `appeals` (the backfill of a derived column).
-const REWRITE_APPEALS: &[&str] = &["m20270106_000001_point_cells"];
+/// Migrations that write many rows of a table (the backfill of a derived column of
+/// `appeals`, a new table filled from the appeals there are), with the vacuum of the table.
+const BULK_FILLS: &[(&str, &str)] = &[
+    ("m20270106_000001_point_cells", "VACUUM (ANALYZE) appeals"),
+    ("m20270116_000001_repeated_words", "VACUUM (ANALYZE) appeal_repeats"),
+];
 
-/// Applies pending migrations. On PostgreSQL a run that applied one of [`REWRITE_APPEALS`]
-/// then vacuums `appeals`: until then every row has an old version on disk and the table's
-/// index-only reads go to the heap again (the visibility map is cleared), whether or not
+/// Applies pending migrations. On PostgreSQL a run that applied one of [`BULK_FILLS`] then
+/// vacuums and analyzes the table it filled: until then every row has an old version on
+/// disk (or, in a new table, no visibility information), the table's index-only reads go
+/// to the heap, and a new table has no statistics for the planner, whether or not
 /// autovacuum is on yet.
 ///
 /// # Errors
 /// When a migration or the vacuum fails.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
-    let rewrites = db.get_database_backend() == DbBackend::Postgres
-        && Migrator::get_pending_migrations(db).await?.iter().any(|m| REWRITE_APPEALS.contains(&m.name()));
+    let mut filled: Vec<&str> = Vec::new();
+    if db.get_database_backend() == DbBackend::Postgres {
+        let pending = Migrator::get_pending_migrations(db).await?;
+        filled = BULK_FILLS.iter().filter(|(m, _)| pending.iter().any(|p| p.name() == *m)).map(|(_, t)| *t).collect();
+    }
     Migrator::up(db, None).await?;
-    if rewrites {
-        maintenance(db, "VACUUM (ANALYZE) appeals").await?;
+    for vacuum in filled {
+        maintenance(db, vacuum).await?;
     }
     refresh_planner_statistics(db).await
 }
