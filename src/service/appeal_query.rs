@@ -428,13 +428,15 @@ impl Search {
     }
 
     /// The word of a search of one word (its forms count once) that PostgreSQL's parser
-    /// reads as one lexeme, itself: Russian or Latin letters and digits (lower case, as the
-    /// stems are). Such a search is ranked from the index of repeated words
-    /// ([`ranked_by_repeats`]); another (a stem with other letters, which the parser might
-    /// split) by the one statement.
+    /// reads as one lexeme, itself: Russian or Latin letters only (lower case, as the stems
+    /// are), or digits only. Such a search is ranked from the index of repeated words
+    /// ([`ranked_by_repeats`]); another by the one statement: a stem with other letters, or
+    /// mixing letters and digits, which the parser may split («12e3x» is `'12e3' & 'x'` to
+    /// it, a number in exponent notation and a word).
     fn ranked_word(&self) -> Option<&str> {
-        let plain = |w: &str| w.chars().all(|c| matches!(c, 'а'..='я' | 'a'..='z' | '0'..='9'));
-        Some(self.words.as_str()).filter(|w| self.one_word() && plain(w))
+        let letters = |w: &str| w.chars().all(|c| matches!(c, 'а'..='я' | 'a'..='z'));
+        let digits = |w: &str| w.chars().all(|c| c.is_ascii_digit());
+        Some(self.words.as_str()).filter(|w| self.one_word() && (letters(w) || digits(w)))
     }
 
     fn tsquery(&self) -> String {
@@ -2852,11 +2854,15 @@ mod tests {
     }
 
     #[test]
-    fn a_ranked_word_is_one_stem_of_russian_or_latin_letters_and_digits() {
+    fn a_ranked_word_is_one_stem_of_russian_or_latin_letters_or_of_digits() {
         let word = |t: &str| Search::parse(t).unwrap().ranked_word().map(str::to_owned);
         assert_eq!(word("Дороги").as_deref(), Some("дорог"));
         assert_eq!(word("дороги, дорогу!").as_deref(), Some("дорог"), "two forms are one word");
-        assert_eq!(word("ЖКХ2").as_deref(), Some("жкх2"));
+        assert_eq!(word("ЖКХ").as_deref(), Some("жкх"));
+        assert_eq!(word("route").as_deref(), Some("route"));
+        assert_eq!(word("007").as_deref(), Some("007"));
+        assert_eq!(word("12e3x"), None, "letters and digits: PostgreSQL may read two lexemes");
+        assert_eq!(word("ЖКХ2"), None);
         assert_eq!(word("дорога школа"), None, "two words: the one statement");
         assert_eq!(word("straße"), None, "a letter PostgreSQL's parser may read otherwise");
         assert_eq!(word("x²"), None);

@@ -281,6 +281,18 @@ async fn a_ranked_word_lists_the_appeals_that_say_it_most_first_page_after_page(
         assert!(db.query_one_raw(sql("SELECT 1 FROM appeal_repeats")).await.is_err());
     }
     assert_eq!(walk(json!({"search": "дорога"}), 1).await.0, now);
+
+    // A stem of letters and digits that PostgreSQL reads as two lexemes («12e3x»: a number
+    // in exponent notation and a word) is ranked as the words it is: the appeal that says it
+    // three times first, though made last (beyond the first rows of a walk by id); the
+    // others say as many words, so SQLite's BM25 ranks them alike too.
+    let mut mixed = Vec::new();
+    for text in ["Код 12e3x щиток", "Код 12e3x подъезд", "Код 12e3x лифт", "Код 12e3x снова 12e3x опять 12e3x"]
+    {
+        mixed.push(app.appeal(&curator, json!({"kind": "MESSAGE", "channel": "POS", "text": text})).await.0);
+    }
+    mixed.rotate_right(1);
+    assert_eq!(walk(json!({"search": "12e3x"}), 1).await.0, mixed);
 }
 
 /// Totals summed from the rollups (filters on status, kind, channel, category, territory,
