@@ -271,6 +271,31 @@ impl Measure {
 
 impl RollupCount {
     fn statement(&self, backend: sea_orm::DatabaseBackend) -> Statement {
+        let (sql, values) = match backend {
+            sea_orm::DatabaseBackend::Postgres => self.select(backend).build(sea_orm::sea_query::PostgresQueryBuilder),
+            _ => self.select(backend).build(sea_orm::sea_query::SqliteQueryBuilder),
+        };
+        Statement::from_sql_and_values(backend, sql, values)
+    }
+
+    /// The PostgreSQL statement with its values written in, to be part of a statement that
+    /// binds its own.
+    fn postgres_sql(&self) -> String {
+        self.select(sea_orm::DatabaseBackend::Postgres).to_string(sea_orm::sea_query::PostgresQueryBuilder)
+    }
+
+    /// Whether it sums every appeal: no condition (nor a scope), period or SLA state.
+    fn counts_all(&self, backend: sea_orm::DatabaseBackend) -> bool {
+        let probe = appeal::Entity::find().filter(self.condition.clone()).build(backend).sql;
+        // A scope that sees everything is `TRUE`.
+        probe.split_once(" WHERE ").is_none_or(|(_, w)| w.trim() == "TRUE")
+            && self.from.is_none()
+            && self.to.is_none()
+            && self.measure == Measure::All
+            && self.due_later.is_none()
+    }
+
+    fn select(&self, backend: sea_orm::DatabaseBackend) -> sea_orm::sea_query::SelectStatement {
         use sea_orm::sea_query::{Alias, Query};
         let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
         let latest = NaiveDate::from_ymd_opt(2199, 12, 31).unwrap_or_default();
@@ -317,11 +342,7 @@ impl RollupCount {
             // BIGINT less BIGINT (`COUNT`) is BIGINT on PostgreSQL.
             q.expr(difference);
         }
-        let (sql, values) = match backend {
-            sea_orm::DatabaseBackend::Postgres => q.build(sea_orm::sea_query::PostgresQueryBuilder),
-            _ => q.build(sea_orm::sea_query::SqliteQueryBuilder),
-        };
-        Statement::from_sql_and_values(backend, sql, values)
+        q
     }
 
     async fn count(&self, conn: &impl ConnectionTrait) -> AppResult<u64> {
@@ -981,7 +1002,7 @@ fn filtered_split(
     }
     let mut q = appeal::Entity::find().filter(keyed.clone());
     let search = f.search.as_deref().and_then(Search::parse);
-    let rollup_counts = counted_from_rollups(f, now);
+    let keyed_counts = counted_without_search(f, now);
     if !f.sla_state.is_empty() {
         let mut any = Condition::any();
         for s in &f.sla_state {
@@ -996,13 +1017,14 @@ fn filtered_split(
         let next = d.succ_opt().unwrap_or(d);
         q = q.filter(C::ReceivedAt.lt(local_midnight(tz, next)));
     }
-    let rollup = rollup_counts.then(|| RollupCount {
+    let unsearched_rollup = keyed_counts.then(|| RollupCount {
         condition: keyed,
         from: f.received_from,
         to: f.received_to,
         measure: Measure::of(&f.sla_state).unwrap_or(Measure::All),
         due_later: f.due_before.map(|t| q.clone().filter(C::DueAt.gte(t))),
     });
+    let rollup = unsearched_rollup.clone().filter(|_| counted_from_rollups(f, now));
     if let Some(t) = f.due_before {
         q = q.filter(C::DueAt.lt(t));
     }
@@ -1012,7 +1034,7 @@ fn filtered_split(
     }
     let from = f.received_from.map(|d| local_midnight(tz, d));
     let to = f.received_to.map(|d| local_midnight(tz, d.succ_opt().unwrap_or(d)));
-    Parts { query: q, rollup, unsearched, number_span: number_span(backend, from, to) }
+    Parts { query: q, rollup, unsearched, unsearched_rollup, number_span: number_span(backend, from, to) }
 }
 
 /// Indexes that lead with a filter's column and then give an order with its tie-breaker,
@@ -1212,10 +1234,18 @@ fn read_page_statement(
 /// `start + read` rows of each run hold the page of the one statement ordered by rank and
 /// id, and the page is taken from them in that order (`tests/api/search.rs` compares them).
 /// The runs are complementary (the second keeps the appeals without an entry for the word),
-/// so every match is in exactly one. A word in 61,952 of the demo's million appeals had all
-/// of them scored and sorted for a page of 50 (190 ms); with a GIN index of the repeated
-/// words, the 2,366 that say it twice were read and scored (5.5 ms); now the first run reads
-/// as many entries as the page needs.
+/// so every match is in exactly one, and the second is read only when the first has fewer
+/// rows than the page needs. A word in 61,952 of the demo's million appeals had all of them
+/// scored and sorted for a page of 50 (190 ms); with a GIN index of the repeated words, the
+/// 2,366 that say it twice were read and scored (5.5 ms); now the first run reads as many
+/// entries as the page needs.
+///
+/// The first run tests an appeal per entry, so a filter that keeps few appeals makes it
+/// walk all of a common word's entries: 19–23 ms for the 0.6% of the demo's appeals
+/// assigned, where the one statement, which intersects the filter with the word's matches
+/// before it reads them, took 12 ms. When the rollups can sum the filter, the statement
+/// holds both ways and takes the runs only for a filter that keeps at least
+/// [`RANKED_WALK_SHARE`] of the appeals for each row the runs read ([`ranked_walks`]).
 fn ranked_by_repeats(
     backend: sea_orm::DatabaseBackend,
     parts: &Parts,
@@ -1251,16 +1281,62 @@ fn ranked_by_repeats(
     if repeated.values != once.values {
         return Err(AppError::internal("the runs of a ranked page bind different values"));
     }
-    let list: Vec<String> = cols.iter().map(|c| format!("\"appeals\".\"{}\"", c.as_str())).collect();
     let runs = start + read;
+    let choice = parts.unsearched_rollup.as_ref().filter(|r| !r.counts_all(backend)).map(|r| ranked_walks(r, runs));
+    // Each way is a common table, read under a `LIMIT` that is 0 when it is not to be read:
+    // PostgreSQL then does not start it (`EXPLAIN ANALYZE` says "never executed").
+    let mut with = Vec::new();
+    let walks = if let Some(test) = &choice {
+        with.push(format!(r#""ranked_choice" AS MATERIALIZED (SELECT {test} AS "walks")"#));
+        r#"(SELECT "walks" FROM "ranked_choice")"#
+    } else {
+        "TRUE"
+    };
+    with.push(format!(r#""run0" AS MATERIALIZED ({} LIMIT {runs})"#, repeated.sql));
+    with.push(format!(r#""run1" AS MATERIALIZED ({} LIMIT {runs})"#, once.sql));
+    let mut branches = vec![
+        format!(r#"(SELECT * FROM "run0" LIMIT CASE WHEN {walks} THEN {runs} ELSE 0 END)"#),
+        format!(
+            r#"(SELECT * FROM "run1" LIMIT CASE WHEN {walks} AND (SELECT count(*) FROM "run0") < {runs} THEN {runs} ELSE 0 END)"#
+        ),
+    ];
+    if choice.is_some() {
+        let whole = read_from(parts.page_query(backend, p));
+        let whole = page_query(backend, whole, p)?.build(backend);
+        if whole.values != repeated.values {
+            return Err(AppError::internal("the ways of a ranked page bind different values"));
+        }
+        with.push(format!(r#""whole" AS MATERIALIZED ({} LIMIT {runs})"#, whole.sql));
+        branches.push(format!(r#"(SELECT * FROM "whole" LIMIT CASE WHEN {walks} THEN 0 ELSE {runs} END)"#));
+    }
+    let list: Vec<String> = cols.iter().map(|c| format!("\"appeals\".\"{}\"", c.as_str())).collect();
     let sql = format!(
-        "SELECT {} FROM (SELECT * FROM ({} LIMIT {runs}) AS \"run0\" UNION ALL SELECT * FROM ({} LIMIT {runs}) AS \"run1\") \
-         AS \"appeals\" ORDER BY \"appeals\".\"fts_rank\" DESC, \"appeals\".\"id\" ASC LIMIT {read} OFFSET {start}",
+        "WITH {} SELECT {} FROM ({}) AS \"appeals\" ORDER BY \"appeals\".\"fts_rank\" DESC, \"appeals\".\"id\" ASC \
+         LIMIT {read} OFFSET {start}",
+        with.join(", "),
         list.join(", "),
-        repeated.sql,
-        once.sql,
+        branches.join(" UNION ALL "),
     );
     Ok(Statement::from_sql_and_values(backend, sql, repeated.values.map(|v| v.0).unwrap_or_default()))
+}
+
+/// Rows of a ranked page's filter (of all appeals, by the rollups) that make it take the
+/// runs of [`ranked_by_repeats`], for each row the runs read (`start + read`), per 10,000
+/// appeals: a filter that keeps a share `s` has the first run walk about `runs / s` entries
+/// of the word (a row of `appeals` each), and the one statement read the filter's share of
+/// the word's matches. Measured on the 1M demo with the common words of its texts (see the
+/// README's performance section).
+const RANKED_WALK_SHARE: u64 = 8;
+
+/// The test, in SQL, of whether a ranked page's filter (summed from the rollups by `r`)
+/// keeps [`RANKED_WALK_SHARE`] of the appeals for each of the `runs` rows: the largest id
+/// stands for the number of appeals.
+fn ranked_walks(r: &RollupCount, runs: u64) -> String {
+    format!(
+        r#"({}) * 10000 >= (SELECT coalesce(max("id"), 0) FROM "appeals") * {}"#,
+        r.postgres_sql(),
+        RANKED_WALK_SHARE * runs
+    )
 }
 
 /// A page of a receipt period (`receivedFrom`) ordered by deadline or last change, read
@@ -1439,9 +1515,13 @@ fn union_statement(backend: sea_orm::DatabaseBackend, runs: Vec<Statement>, p: &
 /// can be due in the future), and are counted (see [`RollupCount::due_later`]); a past instant
 /// is counted over `appeals`.
 fn counted_from_rollups(f: &AppealFilter, now: DateTime<Utc>) -> bool {
-    Measure::of(&f.sla_state).is_some()
-        && f.due_before.is_none_or(|t| t >= now)
-        && f.search.as_deref().and_then(Search::parse).is_none()
+    counted_without_search(f, now) && f.search.as_deref().and_then(Search::parse).is_none()
+}
+
+/// Whether the total of a filter without its search can be summed from the rollups (see
+/// [`counted_from_rollups`]).
+fn counted_without_search(f: &AppealFilter, now: DateTime<Utc>) -> bool {
+    Measure::of(&f.sla_state).is_some() && f.due_before.is_none_or(|t| t >= now)
 }
 
 /// The list's query, how to count it from the rollups, and the query without its search
@@ -1450,6 +1530,9 @@ struct Parts {
     query: Select<appeal::Entity>,
     rollup: Option<RollupCount>,
     unsearched: Select<appeal::Entity>,
+    /// The total of `unsearched` over the rollups, when they can sum it: how many appeals a
+    /// ranked page's filter keeps ([`ranked_by_repeats`]).
+    unsearched_rollup: Option<RollupCount>,
     /// For a receipt period: the span of number orders its appeals lie in ([`number_span`]).
     number_span: Option<Condition>,
 }

@@ -135,11 +135,21 @@ async fn measure(conn: &impl ConnectionTrait, stmt: &Statement, runs: usize) -> 
 /// depth first.
 fn describe(node: &serde_json::Value, out: &mut Vec<String>) {
     let Some(kind) = node["Node Type"].as_str() else { return };
-    let on = node["Index Name"].as_str().or_else(|| node["Relation Name"].as_str());
-    out.push(match on {
+    let on =
+        node["Index Name"].as_str().or_else(|| node["Relation Name"].as_str()).or_else(|| node["CTE Name"].as_str());
+    let mut said = match on {
         Some(on) => format!("{kind} {on}"),
         None => kind.to_string(),
-    });
+    };
+    // The top node of a common table or subquery says which (`CTE run0`).
+    if let Some(name) = node["Subplan Name"].as_str() {
+        said = format!("[{name}] {said}");
+    }
+    // A node of a branch the statement did not need (a `LIMIT 0` above it).
+    if node["Actual Loops"].as_i64() == Some(0) {
+        said.push_str(" (never executed)");
+    }
+    out.push(said);
     if let Some(children) = node["Plans"].as_array() {
         for c in children {
             describe(c, out);

@@ -389,3 +389,124 @@ async fn totals_agree_with_the_rows_for_every_filter_and_scope() {
         app.assert_rollups_agree().await;
     }
 }
+
+/// A ranked word within a filter: the runs of repeated words for a filter that keeps many
+/// appeals, the one statement for a filter that keeps few (summed from the rollups before the
+/// page is read, in the same statement), and the same pages either way, page after page.
+#[tokio::test]
+async fn a_ranked_word_within_a_rare_filter_reads_the_one_statement_and_within_a_common_one_the_runs() {
+    use mcu::domain::lifecycle::AppealStatus;
+    use mcu::service::appeal_query::{AppealFilter, ListRequest, OrderField};
+    let app = spawn_app_with(|_| {}).await;
+    mcu::service::seed::seed_demo(&app.state, 1500, 3).await.unwrap();
+    let (curator, _) = app.login("curator@demo.mcu", mcu::service::seed::DEMO_PASSWORD).await;
+    const TOTAL: &str = "query($f:AppealFilter){ appeals(filter:$f, first:1) { totalCount } }";
+    let total = |f: Value| {
+        let (app, curator) = (&app, &curator);
+        async move { app.gql(Some(curator), TOTAL, json!({"f": f})).await.data()["appeals"]["totalCount"].as_u64().unwrap() }
+    };
+    // The demo's most common word of a few that its texts use.
+    let mut word = ("", 0);
+    for w in ["двор", "дорога", "подъезд", "дом", "вода", "улица", "мусор", "яма"]
+    {
+        let n = total(json!({"search": w})).await;
+        if n > word.1 {
+            word = (w, n);
+        }
+    }
+    let (word, matches) = word;
+    assert!(matches >= 100, "the demo says «{word}» in {matches} appeals");
+    // A status with under 4% of the appeals and a few of the word's, and the most common.
+    let mut shares = Vec::new();
+    for s in AppealStatus::ALL {
+        let n = total(json!({"status": [s.as_str()]})).await;
+        let with_word = total(json!({"status": [s.as_str()], "search": word})).await;
+        shares.push((*s, n, with_word));
+    }
+    let (rare, rare_n, rare_matches) = *shares
+        .iter()
+        .filter(|(_, n, m)| *n * 10_000 < 8 * 51 * 1500 && *m >= 3)
+        .max_by_key(|(_, _, m)| *m)
+        .unwrap_or_else(|| panic!("a rare status with the word: {shares:?}"));
+    let (common, common_n, _) = *shares.iter().max_by_key(|(_, n, _)| *n).unwrap();
+    assert!(common_n * 10_000 >= 8 * 200 * 1500, "{common:?} keeps {common_n} of 1,500");
+
+    const IDS: &str = "query($f:AppealFilter,$o:AppealOrder,$first:Int,$after:String){ appeals(filter:$f, orderBy:$o, first:$first, after:$after) { edges { node { id } } pageInfo { hasNextPage endCursor } } }";
+    let walk = |filter: Value, order: Value, first: i64| {
+        let (app, curator) = (&app, &curator);
+        async move {
+            let (mut ids, mut after, mut pages) = (Vec::new(), Value::Null, 0);
+            loop {
+                let vars = json!({"f": filter, "o": order, "first": first, "after": after});
+                let page = app.gql(Some(curator), IDS, vars).await.data()["appeals"].clone();
+                ids.extend(
+                    page["edges"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|e| e["node"]["id"].as_str().unwrap().parse::<i64>().unwrap()),
+                );
+                pages += 1;
+                assert!(pages < 200, "the pages end");
+                if page["pageInfo"]["hasNextPage"] != json!(true) {
+                    return ids;
+                }
+                after = page["pageInfo"]["endCursor"].clone();
+            }
+        }
+    };
+    let db = &app.state.db;
+    let backend = db.get_database_backend();
+    let pg = backend == sea_orm::DatabaseBackend::Postgres;
+    // PostgreSQL's ranking of all the word's appeals: the order each filtered walk keeps.
+    let ranked: Vec<i64> = if pg {
+        let q = format!(
+            "SELECT id FROM appeals WHERE search_tsv @@ plainto_tsquery('simple', '{0}') \
+             ORDER BY ts_rank(search_tsv, plainto_tsquery('simple', '{0}')) DESC, id",
+            mcu::domain::text::normalize_for_search(word)
+        );
+        let rows = db.query_all_raw(Statement::from_string(backend, q)).await.unwrap();
+        rows.iter().map(|r| r.try_get_by_index::<i64>(0).unwrap()).collect()
+    } else {
+        Vec::new()
+    };
+    for (status, n) in [(rare, rare_matches), (common, 0)] {
+        let filter = json!({"status": [status.as_str()], "search": word});
+        let mut members = walk(filter.clone(), json!({"field": "NUMBER", "direction": "ASC"}), 50).await;
+        members.sort_unstable();
+        if n > 0 {
+            assert_eq!(members.len() as u64, n);
+        }
+        for first in [50, 7] {
+            let ids = walk(filter.clone(), Value::Null, first).await;
+            let mut sorted = ids.clone();
+            sorted.sort_unstable();
+            assert_eq!(sorted, members, "{status:?}, pages of {first}: each match once");
+            if pg {
+                let want: Vec<i64> = ranked.iter().copied().filter(|id| members.binary_search(id).is_ok()).collect();
+                assert_eq!(ids, want, "{status:?}, pages of {first}: by rank, then id");
+            }
+        }
+    }
+
+    // Which way the first page took, as PostgreSQL ran it.
+    if pg {
+        let app = &app;
+        let plan = move |status: AppealStatus| async move {
+            let f = AppealFilter { status: vec![status], search: Some(word.to_string()), ..AppealFilter::default() };
+            let req = ListRequest { order: OrderField::Relevance, limit: 50, ..ListRequest::default() };
+            mcu::service::list_explain::explain(&app.state, &f, req, 1, false).await.unwrap().page.plan
+        };
+        let rare_plan = plan(rare).await;
+        assert!(rare_plan.contains("[CTE run0] Limit (never executed)"), "{rare:?} ({rare_n}): {rare_plan}");
+        assert!(rare_plan.contains("[CTE whole] Limit >"), "{rare_plan}");
+        let common_plan = plan(common).await;
+        assert!(common_plan.contains("[CTE whole] Limit (never executed)"), "{common:?}: {common_plan}");
+        assert!(common_plan.contains("[CTE run0] Limit >"), "{common_plan}");
+        // A word without a filter has nothing to choose.
+        let f = AppealFilter { search: Some(word.to_string()), ..AppealFilter::default() };
+        let req = ListRequest { order: OrderField::Relevance, limit: 50, ..ListRequest::default() };
+        let alone = mcu::service::list_explain::explain(&app.state, &f, req, 1, false).await.unwrap().page.plan;
+        assert!(!alone.contains("whole") && alone.contains("[CTE run0] Limit >"), "{alone}");
+    }
+}
