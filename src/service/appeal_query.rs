@@ -284,17 +284,6 @@ impl RollupCount {
         self.select(sea_orm::DatabaseBackend::Postgres).to_string(sea_orm::sea_query::PostgresQueryBuilder)
     }
 
-    /// Whether it sums every appeal: no condition (nor a scope), period or SLA state.
-    fn counts_all(&self, backend: sea_orm::DatabaseBackend) -> bool {
-        let probe = appeal::Entity::find().filter(self.condition.clone()).build(backend).sql;
-        // A scope that sees everything is `TRUE`.
-        probe.split_once(" WHERE ").is_none_or(|(_, w)| w.trim() == "TRUE")
-            && self.from.is_none()
-            && self.to.is_none()
-            && self.measure == Measure::All
-            && self.due_later.is_none()
-    }
-
     fn select(&self, backend: sea_orm::DatabaseBackend) -> sea_orm::sea_query::SelectStatement {
         use sea_orm::sea_query::{Alias, Query};
         let earliest = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap_or_default();
@@ -1224,7 +1213,7 @@ fn read_page_statement(
     page_statement(backend, &page_query(backend, q, p)?, p)
 }
 
-/// A ranked page of a search of one word on PostgreSQL, as two runs: the appeals that say
+/// A ranked page of a search of one word on PostgreSQL. Unfiltered, as two runs: the appeals that say
 /// the word more than once, in the order of how many times (walked from the index of their
 /// repeated words, `appeal_repeats`, migration `m20270116_000001_repeated_words`, a row of
 /// `appeals` per entry), and the others that say it, by id. Every position of `search_tsv`
@@ -1240,12 +1229,18 @@ fn read_page_statement(
 /// 2,366 that say it twice were read and scored (5.5 ms); now the first run reads as many
 /// entries as the page needs.
 ///
-/// The first run tests an appeal per entry, so a filter that keeps few appeals makes it
-/// walk all of a common word's entries: 19–23 ms for the 0.6% of the demo's appeals
-/// assigned, where the one statement, which intersects the filter with the word's matches
-/// before it reads them, took 12 ms. When the rollups can sum the filter, the statement
-/// holds both ways and takes the runs only for a filter that keeps at least
-/// [`RANKED_WALK_SHARE`] of the appeals for each row the runs read ([`ranked_walks`]).
+/// A filtered page tests an appeal per entry in the first run, and the second walks the
+/// primary key until it has found the page: a filter that keeps few appeals, or few of the
+/// word's (a category of another topic), made the first walk all the word's entries and the
+/// second cross the table (category 8 with «дорога» on the 1M demo: 855 ms; the one
+/// statement, which intersects the filter with the word's matches before it reads them,
+/// 17 ms). A filtered page therefore walks at most [`RANKED_WALK_ENTRIES`] entries per row it
+/// reads; when they hold the page it is taken from them, else from the one statement, whose
+/// matches are then few (under one in [`RANKED_WALK_ENTRIES`] of the word's). A filter the
+/// rollups sum to too few appeals for the word's entries to hold the page does not walk at
+/// all ([`ranked_walks`]). The ways are
+/// common tables of the one statement, under `LIMIT`s that are 0 for a way not taken:
+/// PostgreSQL does not start those (`EXPLAIN ANALYZE`: "never executed").
 fn ranked_by_repeats(
     backend: sea_orm::DatabaseBackend,
     parts: &Parts,
@@ -1256,11 +1251,13 @@ fn ranked_by_repeats(
     use sea_orm::IdenStatic;
     use sea_orm::sea_query::Alias;
     let (start, read) = p.window()?;
+    let runs = start + read;
     let cols = p.read_columns();
     let rank = format!(r#"ts_rank("appeals"."search_tsv", {})"#, search.tsquery());
     let read_from = |q: Select<appeal::Entity>| {
         q.select_only().columns(cols.iter().copied()).expr_as(Expr::cust(rank.clone()), "fts_rank")
     };
+    let filtered = !matches_all(backend, &parts.unsearched);
     // `word` is letters and digits only (see `Search::ranked_word`).
     let entry = format!(r#""appeal_repeats"."appeal_id" = "appeals"."id" AND "appeal_repeats"."word" = '{word}'"#);
     // Without the search's own condition, which an entry implies: PostgreSQL would intersect
@@ -1271,43 +1268,60 @@ fn ranked_by_repeats(
         Alias::new("appeal_repeats"),
         Expr::cust(entry.clone()),
     );
-    let repeated = repeated
+    let mut repeated = repeated
         .order_by(Expr::cust(r#""appeal_repeats"."times""#), Order::Desc)
-        .order_by(appeal::Column::Id, Order::Asc);
-    let once = read_from(parts.page_query(backend, p))
-        .filter(Expr::cust(format!(r#"NOT EXISTS (SELECT 1 FROM "appeal_repeats" WHERE {entry})"#)))
-        .order_by(appeal::Column::Id, Order::Asc);
-    let (repeated, once) = (repeated.build(backend), once.build(backend));
-    if repeated.values != once.values {
-        return Err(AppError::internal("the runs of a ranked page bind different values"));
+        .order_by(appeal::Column::Id, Order::Asc)
+        .build(backend);
+    if filtered {
+        // Only the word's first entries in the order of the rank, as many as the walk may
+        // test (written into the statement: a bound `LIMIT` would take a placeholder the
+        // other ways do not have).
+        let join = r#"INNER JOIN "appeal_repeats" ON"#;
+        if repeated.sql.matches(join).count() != 1 {
+            return Err(AppError::internal("a ranked page's walk joins its entries more than once"));
+        }
+        let entries = format!(
+            r#"INNER JOIN (SELECT * FROM "appeal_repeats" WHERE "word" = '{word}' ORDER BY "times" DESC, "appeal_id" ASC LIMIT {}) AS "appeal_repeats" ON"#,
+            RANKED_WALK_ENTRIES * runs
+        );
+        repeated.sql = repeated.sql.replacen(join, &entries, 1);
     }
-    let runs = start + read;
-    let choice = parts.unsearched_rollup.as_ref().filter(|r| !r.counts_all(backend)).map(|r| ranked_walks(r, runs));
-    // Each way is a common table, read under a `LIMIT` that is 0 when it is not to be read:
-    // PostgreSQL then does not start it (`EXPLAIN ANALYZE` says "never executed").
     let mut with = Vec::new();
-    let walks = if let Some(test) = &choice {
-        with.push(format!(r#""ranked_choice" AS MATERIALIZED (SELECT {test} AS "walks")"#));
-        r#"(SELECT "walks" FROM "ranked_choice")"#
-    } else {
-        "TRUE"
-    };
-    with.push(format!(r#""run0" AS MATERIALIZED ({} LIMIT {runs})"#, repeated.sql));
-    with.push(format!(r#""run1" AS MATERIALIZED ({} LIMIT {runs})"#, once.sql));
-    let mut branches = vec![
-        format!(r#"(SELECT * FROM "run0" LIMIT CASE WHEN {walks} THEN {runs} ELSE 0 END)"#),
-        format!(
-            r#"(SELECT * FROM "run1" LIMIT CASE WHEN {walks} AND (SELECT count(*) FROM "run0") < {runs} THEN {runs} ELSE 0 END)"#
-        ),
-    ];
-    if choice.is_some() {
-        let whole = read_from(parts.page_query(backend, p));
-        let whole = page_query(backend, whole, p)?.build(backend);
+    let mut branches = Vec::new();
+    if filtered {
+        let whole = page_query(backend, read_from(parts.page_query(backend, p)), p)?.build(backend);
         if whole.values != repeated.values {
             return Err(AppError::internal("the ways of a ranked page bind different values"));
         }
+        let walks = match &parts.unsearched_rollup {
+            Some(r) => {
+                with.push(format!(
+                    r#""ranked_choice" AS MATERIALIZED (SELECT {} AS "walks")"#,
+                    ranked_walks(r, word, runs)
+                ));
+                r#"(SELECT "walks" FROM "ranked_choice")"#
+            }
+            None => "TRUE",
+        };
+        with.push(format!(r#""run0" AS MATERIALIZED ({} LIMIT {runs})"#, repeated.sql));
         with.push(format!(r#""whole" AS MATERIALIZED ({} LIMIT {runs})"#, whole.sql));
-        branches.push(format!(r#"(SELECT * FROM "whole" LIMIT CASE WHEN {walks} THEN 0 ELSE {runs} END)"#));
+        let walked = format!(r#"{walks} AND (SELECT count(*) FROM "run0") >= {runs}"#);
+        branches.push(format!(r#"(SELECT * FROM "run0" LIMIT CASE WHEN {walked} THEN {runs} ELSE 0 END)"#));
+        branches.push(format!(r#"(SELECT * FROM "whole" LIMIT CASE WHEN {walked} THEN 0 ELSE {runs} END)"#));
+    } else {
+        let once = read_from(parts.page_query(backend, p))
+            .filter(Expr::cust(format!(r#"NOT EXISTS (SELECT 1 FROM "appeal_repeats" WHERE {entry})"#)))
+            .order_by(appeal::Column::Id, Order::Asc)
+            .build(backend);
+        if repeated.values != once.values {
+            return Err(AppError::internal("the runs of a ranked page bind different values"));
+        }
+        with.push(format!(r#""run0" AS MATERIALIZED ({} LIMIT {runs})"#, repeated.sql));
+        with.push(format!(r#""run1" AS MATERIALIZED ({} LIMIT {runs})"#, once.sql));
+        branches.push(r#"(SELECT * FROM "run0")"#.to_string());
+        branches.push(format!(
+            r#"(SELECT * FROM "run1" LIMIT CASE WHEN (SELECT count(*) FROM "run0") < {runs} THEN {runs} ELSE 0 END)"#
+        ));
     }
     let list: Vec<String> = cols.iter().map(|c| format!("\"appeals\".\"{}\"", c.as_str())).collect();
     let sql = format!(
@@ -1320,23 +1334,34 @@ fn ranked_by_repeats(
     Ok(Statement::from_sql_and_values(backend, sql, repeated.values.map(|v| v.0).unwrap_or_default()))
 }
 
-/// Rows of a ranked page's filter (of all appeals, by the rollups) that make it take the
-/// runs of [`ranked_by_repeats`], for each row the runs read (`start + read`), per 10,000
-/// appeals: a filter that keeps a share `s` has the first run walk about `runs / s` entries
-/// of the word (a row of `appeals` each), and the one statement read the filter's share of
-/// the word's matches. Measured on the 1M demo with the common words of its texts (see the
-/// README's performance section).
-const RANKED_WALK_SHARE: u64 = 8;
+/// Entries of the word a filtered ranked page ([`ranked_by_repeats`]) tests for each row it
+/// reads before it takes the one statement: 1,632 for a first page of 50, about 9 ms on the
+/// 1M demo (5.6 µs an entry), where a filter that keeps one in 32 of the word's appeals
+/// found the page (the four open statuses with «дорога»: 4.1–8.0 ms; their one statement
+/// 20–48 ms). Measured by `bench/ranked-ways.py` (see the README).
+const RANKED_WALK_ENTRIES: u64 = 32;
 
-/// The test, in SQL, of whether a ranked page's filter (summed from the rollups by `r`)
-/// keeps [`RANKED_WALK_SHARE`] of the appeals for each of the `runs` rows: the largest id
-/// stands for the number of appeals.
-fn ranked_walks(r: &RollupCount, runs: u64) -> String {
-    format!(
-        r#"({}) * 10000 >= (SELECT coalesce(max("id"), 0) FROM "appeals") * {}"#,
-        r.postgres_sql(),
-        RANKED_WALK_SHARE * runs
-    )
+/// The test, in SQL, of whether a ranked page of `word` walks its entries
+/// ([`ranked_by_repeats`]): when the entries it may test (the word's, at most
+/// [`RANKED_WALK_ENTRIES`] per row) are expected to hold at least half the `runs` rows it
+/// reads, at the share of the appeals the filter keeps (summed from the rollups by `r`; the
+/// largest id stands for the number of appeals). Otherwise the walk seldom finds the page and
+/// the one statement is read at once: the three statuses under 0.6% of the demo's appeals
+/// with «дорога» (2,366 entries) took 10–12 ms by it and 12–18 ms after the walk; categories
+/// of other topics with «свет» (664 entries, walked whole in 7 ms) 5–7 ms by it and 11–12 ms
+/// after the walk.
+fn ranked_walks(r: &RollupCount, word: &str, runs: u64) -> String {
+    let budget = RANKED_WALK_ENTRIES * runs;
+    let entries = format!(
+        r#"(SELECT count(*) FROM (SELECT 1 FROM "appeal_repeats" WHERE "word" = '{word}' LIMIT {budget}) AS "entries")"#
+    );
+    format!(r#"2 * ({}) * {entries} >= (SELECT coalesce(max("id"), 0) FROM "appeals") * {runs}"#, r.postgres_sql())
+}
+
+/// Whether `q` has no condition (a scope that sees everything is `TRUE`).
+fn matches_all(backend: sea_orm::DatabaseBackend, q: &Select<appeal::Entity>) -> bool {
+    let sql = q.clone().build(backend).sql;
+    sql.split_once(" WHERE ").is_none_or(|(_, w)| w.trim() == "TRUE")
 }
 
 /// A page of a receipt period (`receivedFrom`) ordered by deadline or last change, read
