@@ -1235,8 +1235,10 @@ fn read_page_statement(
 /// second cross the table (category 8 with «дорога» on the 1M demo: 855 ms; the one
 /// statement, which intersects the filter with the word's matches before it reads them,
 /// 17 ms). A filtered page therefore walks at most [`RANKED_WALK_ENTRIES`] entries per row it
-/// reads; when they hold the page it is taken from them, else from the one statement, whose
-/// matches are then few (under one in [`RANKED_WALK_ENTRIES`] of the word's). A filter the
+/// reads, in two parts (the first [`RANKED_WALK_PROBE`] per row, then the rest only when the
+/// first found a quarter of the page); when they hold the page it is taken from them, else
+/// from the one statement, whose matches are then few (under one in [`RANKED_WALK_PROBE`]
+/// or [`RANKED_WALK_ENTRIES`] of the word's). A filter the
 /// rollups sum to too few appeals for the word's entries to hold the page does not walk at
 /// all ([`ranked_walks`]). The ways are
 /// common tables of the one statement, under `LIMIT`s that are 0 for a way not taken:
@@ -1268,24 +1270,24 @@ fn ranked_by_repeats(
         Alias::new("appeal_repeats"),
         Expr::cust(entry.clone()),
     );
-    let mut repeated = repeated
+    let repeated = repeated
         .order_by(Expr::cust(r#""appeal_repeats"."times""#), Order::Desc)
         .order_by(appeal::Column::Id, Order::Asc)
         .build(backend);
-    if filtered {
-        // Only the word's first entries in the order of the rank, as many as the walk may
-        // test (written into the statement: a bound `LIMIT` would take a placeholder the
-        // other ways do not have).
-        let join = r#"INNER JOIN "appeal_repeats" ON"#;
+    // A filtered page walks the word's entries in two parts: the first
+    // `RANKED_WALK_PROBE` per row, then the rest up to `RANKED_WALK_ENTRIES` per row (each
+    // a `LIMIT … OFFSET …` of the entries, written into the statement: a bound `LIMIT`
+    // would take a placeholder the other ways do not have).
+    let join = r#"INNER JOIN "appeal_repeats" ON"#;
+    let walk_part = |offset: u64, limit: u64| -> AppResult<String> {
         if repeated.sql.matches(join).count() != 1 {
             return Err(AppError::internal("a ranked page's walk joins its entries more than once"));
         }
         let entries = format!(
-            r#"INNER JOIN (SELECT * FROM "appeal_repeats" WHERE "word" = '{word}' ORDER BY "times" DESC, "appeal_id" ASC LIMIT {}) AS "appeal_repeats" ON"#,
-            RANKED_WALK_ENTRIES * runs
+            r#"INNER JOIN (SELECT * FROM "appeal_repeats" WHERE "word" = '{word}' ORDER BY "times" DESC, "appeal_id" ASC LIMIT {limit} OFFSET {offset}) AS "appeal_repeats" ON"#
         );
-        repeated.sql = repeated.sql.replacen(join, &entries, 1);
-    }
+        Ok(repeated.sql.replacen(join, &entries, 1))
+    };
     let mut with = Vec::new();
     let mut branches = Vec::new();
     if filtered {
@@ -1303,10 +1305,26 @@ fn ranked_by_repeats(
             }
             None => "TRUE",
         };
-        with.push(format!(r#""run0" AS MATERIALIZED ({} LIMIT {runs})"#, repeated.sql));
+        let probe = RANKED_WALK_PROBE * runs;
+        with.push(format!(r#""probe" AS MATERIALIZED ({} LIMIT {runs})"#, walk_part(0, probe)?));
+        let rest = walk_part(probe, (RANKED_WALK_ENTRIES - RANKED_WALK_PROBE) * runs)?;
+        // The rest stops at the rows the probe did not find.
+        with.push(format!(
+            r#""run0" AS MATERIALIZED (SELECT * FROM ({rest} LIMIT {runs}) AS "rest" LIMIT ({runs} - (SELECT count(*) FROM "probe")))"#
+        ));
         with.push(format!(r#""whole" AS MATERIALIZED ({} LIMIT {runs})"#, whole.sql));
-        let walked = format!(r#"{walks} AND (SELECT count(*) FROM "run0") >= {runs}"#);
-        branches.push(format!(r#"(SELECT * FROM "run0" LIMIT CASE WHEN {walked} THEN {runs} ELSE 0 END)"#));
+        // The rest is walked only when the probe found at least a quarter of the rows
+        // (expected to find the others); the page is walked when the probe, or both parts,
+        // found all its rows. `OR` and `AND` stop at their first decisive term, so a part
+        // not needed is never started.
+        let found = r#"(SELECT count(*) FROM "probe")"#;
+        let walked = format!(
+            r#"{walks} AND ({found} >= {runs} OR ({found} * 4 >= {runs} AND {found} + (SELECT count(*) FROM "run0") >= {runs}))"#
+        );
+        branches.push(format!(r#"(SELECT * FROM "probe" LIMIT CASE WHEN {walked} THEN {runs} ELSE 0 END)"#));
+        branches.push(format!(
+            r#"(SELECT * FROM "run0" LIMIT CASE WHEN {walked} AND {found} < {runs} THEN {runs} ELSE 0 END)"#
+        ));
         branches.push(format!(r#"(SELECT * FROM "whole" LIMIT CASE WHEN {walked} THEN 0 ELSE {runs} END)"#));
     } else {
         let once = read_from(parts.page_query(backend, p))
@@ -1340,6 +1358,12 @@ fn ranked_by_repeats(
 /// found the page (the four open statuses with «дорога»: 4.1–8.0 ms; their one statement
 /// 20–48 ms). Measured by `bench/ranked-ways.py` (see the README).
 const RANKED_WALK_ENTRIES: u64 = 32;
+
+/// Entries of the word per row a filtered ranked page walks first ([`ranked_by_repeats`]):
+/// when they hold less than a quarter of the page, the rest of the walk is not expected to
+/// find the page, and the one statement is read after 408 entries for a page of 50 instead
+/// of 1,632.
+const RANKED_WALK_PROBE: u64 = 8;
 
 /// The test, in SQL, of whether a ranked page of `word` walks its entries
 /// ([`ranked_by_repeats`]): when the entries it may test (the word's, at most

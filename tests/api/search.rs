@@ -461,46 +461,58 @@ async fn a_ranked_word_within_a_rare_filter_reads_the_one_statement_and_within_a
     let db = &app.state.db;
     let backend = db.get_database_backend();
     let pg = backend == sea_orm::DatabaseBackend::Postgres;
-    // PostgreSQL's ranking of all the word's appeals: the order each filtered walk keeps.
-    let ranked: Vec<i64> = if pg {
-        let q = format!(
-            "SELECT id FROM appeals WHERE search_tsv @@ plainto_tsquery('simple', '{0}') \
-             ORDER BY ts_rank(search_tsv, plainto_tsquery('simple', '{0}')) DESC, id",
-            mcu::domain::text::normalize_for_search(word)
-        );
-        let rows = db.query_all_raw(Statement::from_string(backend, q)).await.unwrap();
-        rows.iter().map(|r| r.try_get_by_index::<i64>(0).unwrap()).collect()
+    // The word the demo repeats most (PostgreSQL), and a status with 3–12% of the appeals:
+    // a first page of 3 finds a row or more in the first 32 entries, under 4, and the rest in
+    // the next 96 (the second part of the walk).
+    let repeated: String = if pg {
+        let top =
+            "SELECT word FROM appeal_repeats WHERE word ~ '^[а-я]+$' GROUP BY word ORDER BY count(*) DESC LIMIT 1";
+        let rows = db.query_all_raw(Statement::from_string(backend, top.to_owned())).await.unwrap();
+        rows[0].try_get_by_index(0).unwrap()
     } else {
-        Vec::new()
+        word.to_string()
     };
-    for (status, n) in [(rare, rare_matches), (common, 0)] {
+    let (mid, _, _) = *shares
+        .iter()
+        .filter(|(_, n, _)| *n * 100 >= 3 * 1500 && *n * 100 <= 12 * 1500)
+        .max_by_key(|(_, n, _)| *n)
+        .unwrap_or_else(|| panic!("a status with 3–12% of the appeals: {shares:?}"));
+    for (word, status, n) in [(word, rare, rare_matches), (word, common, 0), (repeated.as_str(), mid, 0)] {
+        // PostgreSQL's ranking of all the word's appeals: the order each filtered walk keeps.
+        let ranked: Vec<i64> = if pg {
+            let q = format!(
+                "SELECT id FROM appeals WHERE search_tsv @@ plainto_tsquery('simple', '{0}') \
+                 ORDER BY ts_rank(search_tsv, plainto_tsquery('simple', '{0}')) DESC, id",
+                mcu::domain::text::normalize_for_search(word)
+            );
+            let rows = db.query_all_raw(Statement::from_string(backend, q)).await.unwrap();
+            rows.iter().map(|r| r.try_get_by_index::<i64>(0).unwrap()).collect()
+        } else {
+            Vec::new()
+        };
         let filter = json!({"status": [status.as_str()], "search": word});
         let mut members = walk(filter.clone(), json!({"field": "NUMBER", "direction": "ASC"}), 50).await;
         members.sort_unstable();
         if n > 0 {
             assert_eq!(members.len() as u64, n);
         }
-        for first in [50, 7] {
+        for first in [50, 7, 3] {
             let ids = walk(filter.clone(), Value::Null, first).await;
             let mut sorted = ids.clone();
             sorted.sort_unstable();
-            assert_eq!(sorted, members, "{status:?}, pages of {first}: each match once");
+            assert_eq!(sorted, members, "{word} {status:?}, pages of {first}: each match once");
             if pg {
                 let want: Vec<i64> = ranked.iter().copied().filter(|id| members.binary_search(id).is_ok()).collect();
-                assert_eq!(ids, want, "{status:?}, pages of {first}: by rank, then id");
+                assert_eq!(ids, want, "{word} {status:?}, pages of {first}: by rank, then id");
             }
         }
     }
 
     // Which way the first page took, as PostgreSQL ran it: a rare status does not walk the
-    // word's entries; a common one finds its page of 3 among the first 128 entries of the
-    // word most often repeated (the rows of the one statement are not read); a word alone
-    // reads the runs.
+    // word's entries; a common one finds its page of 3 among the first 32 entries of the
+    // word most often repeated (neither the rest of the walk nor the one statement is read),
+    // the status of 3–12% in the rest of the walk; a word alone reads the runs.
     if pg {
-        let top =
-            "SELECT word FROM appeal_repeats WHERE word ~ '^[а-я]+$' GROUP BY word ORDER BY count(*) DESC LIMIT 1";
-        let rows = db.query_all_raw(Statement::from_string(backend, top.to_owned())).await.unwrap();
-        let repeated: String = rows[0].try_get_by_index(0).unwrap();
         let app = &app;
         let plan = move |status: Option<AppealStatus>, word: String, limit: u64| async move {
             let f =
@@ -509,11 +521,16 @@ async fn a_ranked_word_within_a_rare_filter_reads_the_one_statement_and_within_a
             mcu::service::list_explain::explain(&app.state, &f, req, 1, false).await.unwrap().page.plan
         };
         let rare_plan = plan(Some(rare), word.to_string(), 50).await;
-        assert!(rare_plan.contains("[CTE run0] Limit (never executed)"), "{rare:?} ({rare_n}): {rare_plan}");
+        assert!(rare_plan.contains("[CTE probe] Limit (never executed)"), "{rare:?} ({rare_n}): {rare_plan}");
+        assert!(rare_plan.contains("[CTE run0] Limit (never executed)"), "{rare_plan}");
         assert!(rare_plan.contains("[CTE whole] Limit >"), "{rare_plan}");
         let common_plan = plan(Some(common), repeated.clone(), 3).await;
         assert!(common_plan.contains("[CTE whole] Limit (never executed)"), "{common:?}: {common_plan}");
-        assert!(common_plan.contains("[CTE run0] Limit >"), "{common_plan}");
+        assert!(common_plan.contains("[CTE probe] Limit >"), "{common_plan}");
+        assert!(common_plan.contains("[CTE run0] Limit (never executed)"), "the probe found the page: {common_plan}");
+        let mid_plan = plan(Some(mid), repeated.clone(), 3).await;
+        assert!(mid_plan.contains("[CTE run0] Limit >"), "{mid:?}: {mid_plan}");
+        assert!(mid_plan.contains("[CTE whole] Limit (never executed)"), "{mid:?}: {mid_plan}");
         let alone = plan(None, repeated, 3).await;
         assert!(!alone.contains("whole") && alone.contains("[CTE run1] Limit (never executed)"), "{alone}");
     }
