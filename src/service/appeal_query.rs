@@ -1238,11 +1238,11 @@ fn read_page_statement(
 /// reads, in two parts (the first [`RANKED_WALK_PROBE`] per row, then the rest only when the
 /// first found a quarter of the page); when they hold the page it is taken from them, else
 /// from the one statement, whose matches are then few (under one in [`RANKED_WALK_PROBE`]
-/// or [`RANKED_WALK_ENTRIES`] of the word's). A filter the
-/// rollups sum to too few appeals for the word's entries to hold the page does not walk at
-/// all ([`ranked_walks`]). The ways are
-/// common tables of the one statement, under `LIMIT`s that are 0 for a way not taken:
-/// PostgreSQL does not start those (`EXPLAIN ANALYZE`: "never executed").
+/// or [`RANKED_WALK_ENTRIES`] of the word's). A filter the rollups sum to too few appeals
+/// for the word's entries to hold the page does not walk at all ([`ranked_walks`]). The ways
+/// are common tables of the one statement (`probe` and `rest`, the two parts of the walk;
+/// `whole`, the one statement; `run0` and `run1`, the runs), under `LIMIT`s that are 0 for a
+/// way not taken: PostgreSQL does not start those (`EXPLAIN ANALYZE`: "never executed").
 fn ranked_by_repeats(
     backend: sea_orm::DatabaseBackend,
     parts: &Parts,
@@ -1310,7 +1310,7 @@ fn ranked_by_repeats(
         let rest = walk_part(probe, (RANKED_WALK_ENTRIES - RANKED_WALK_PROBE) * runs)?;
         // The rest stops at the rows the probe did not find.
         with.push(format!(
-            r#""run0" AS MATERIALIZED (SELECT * FROM ({rest} LIMIT {runs}) AS "rest" LIMIT ({runs} - (SELECT count(*) FROM "probe")))"#
+            r#""rest" AS MATERIALIZED (SELECT * FROM ({rest} LIMIT {runs}) AS "part" LIMIT ({runs} - (SELECT count(*) FROM "probe")))"#
         ));
         with.push(format!(r#""whole" AS MATERIALIZED ({} LIMIT {runs})"#, whole.sql));
         // The rest is walked only when the probe found at least a quarter of the rows
@@ -1319,11 +1319,11 @@ fn ranked_by_repeats(
         // not needed is never started.
         let found = r#"(SELECT count(*) FROM "probe")"#;
         let walked = format!(
-            r#"{walks} AND ({found} >= {runs} OR ({found} * 4 >= {runs} AND {found} + (SELECT count(*) FROM "run0") >= {runs}))"#
+            r#"{walks} AND ({found} >= {runs} OR ({found} * 4 >= {runs} AND {found} + (SELECT count(*) FROM "rest") >= {runs}))"#
         );
         branches.push(format!(r#"(SELECT * FROM "probe" LIMIT CASE WHEN {walked} THEN {runs} ELSE 0 END)"#));
         branches.push(format!(
-            r#"(SELECT * FROM "run0" LIMIT CASE WHEN {walked} AND {found} < {runs} THEN {runs} ELSE 0 END)"#
+            r#"(SELECT * FROM "rest" LIMIT CASE WHEN {walked} AND {found} < {runs} THEN {runs} ELSE 0 END)"#
         ));
         branches.push(format!(r#"(SELECT * FROM "whole" LIMIT CASE WHEN {walked} THEN 0 ELSE {runs} END)"#));
     } else {

@@ -522,14 +522,14 @@ async fn a_ranked_word_within_a_rare_filter_reads_the_one_statement_and_within_a
         };
         let rare_plan = plan(Some(rare), word.to_string(), 50).await;
         assert!(rare_plan.contains("[CTE probe] Limit (never executed)"), "{rare:?} ({rare_n}): {rare_plan}");
-        assert!(rare_plan.contains("[CTE run0] Limit (never executed)"), "{rare_plan}");
+        assert!(rare_plan.contains("[CTE rest] Limit (never executed)"), "{rare_plan}");
         assert!(rare_plan.contains("[CTE whole] Limit >"), "{rare_plan}");
         let common_plan = plan(Some(common), repeated.clone(), 3).await;
         assert!(common_plan.contains("[CTE whole] Limit (never executed)"), "{common:?}: {common_plan}");
         assert!(common_plan.contains("[CTE probe] Limit >"), "{common_plan}");
-        assert!(common_plan.contains("[CTE run0] Limit (never executed)"), "the probe found the page: {common_plan}");
+        assert!(common_plan.contains("[CTE rest] Limit (never executed)"), "the probe found the page: {common_plan}");
         let mid_plan = plan(Some(mid), repeated.clone(), 3).await;
-        assert!(mid_plan.contains("[CTE run0] Limit >"), "{mid:?}: {mid_plan}");
+        assert!(mid_plan.contains("[CTE rest] Limit >"), "{mid:?}: {mid_plan}");
         assert!(mid_plan.contains("[CTE whole] Limit (never executed)"), "{mid:?}: {mid_plan}");
         let alone = plan(None, repeated, 3).await;
         assert!(!alone.contains("whole") && alone.contains("[CTE run1] Limit (never executed)"), "{alone}");
