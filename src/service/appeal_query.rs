@@ -525,6 +525,10 @@ fn key_of(order: OrderField, a: &Appeal) -> String {
 /// The key of a cursor that is a place in a ranking (its `id` is the place, from 0).
 const RANKED: &str = "@rank";
 
+/// The last place a ranking's cursor may hold (2^40, over a trillion rows): a forged cursor
+/// beyond it is refused, where `start + read` times [`RANKED_WALK_ENTRIES`] overflowed.
+const MAX_RANKED_PLACE: u64 = 1 << 40;
+
 /// The cursor of a row of a page, written only when a client asks for it (a page of 50 whose
 /// cursors nobody reads spent 4% of its server time writing them).
 #[derive(Debug, Clone, Copy)]
@@ -1683,7 +1687,12 @@ impl PageRequest {
             if key.k != RANKED {
                 return Err(AppError::bad(path, "is not a cursor of this order"));
             }
-            u64::try_from(key.id).map_err(|_| AppError::bad(path, "is not a valid cursor"))
+            // A place past any ranking there can be: the page's bounds (and the walk's, a
+            // multiple of them) must stay within PostgreSQL's `bigint`.
+            u64::try_from(key.id)
+                .ok()
+                .filter(|place| *place <= MAX_RANKED_PLACE)
+                .ok_or_else(|| AppError::bad(path, "is not a valid cursor"))
         };
         if self.backward {
             let Some(before) = &self.before else {

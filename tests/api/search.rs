@@ -88,6 +88,20 @@ async fn search_finds_word_forms_ranks_them_and_keeps_scope_masking_and_totals()
     let other = list(&app, &curator, json!({"first": 1})).await["pageInfo"]["endCursor"].clone();
     let r = app.gql(Some(&curator), LIST, json!({"f": {"search": "дорога"}, "after": other})).await;
     assert_eq!((r.code(), r.field_paths()), ("BAD_USER_INPUT".to_string(), vec!["after".to_string()]));
+    // A forged place past any ranking is refused at its field, filtered or not (its bounds
+    // would not fit the statement); the last place allowed is read, and is past the end.
+    let place =
+        |n: i64| json!({"k": "@rank", "id": n}).to_string().bytes().map(|b| format!("{b:02x}")).collect::<String>();
+    for f in [json!({"search": "дорога"}), json!({"search": "дорога", "channel": ["POS"]})] {
+        for (n, path) in [(i64::MAX, "after"), (i64::MAX / 32, "after"), ((1 << 40) + 1, "before")] {
+            let vars = json!({"f": f, "first": if path == "after" { json!(5) } else { Value::Null },
+                              "last": if path == "before" { json!(5) } else { Value::Null }, path: place(n)});
+            let r = app.gql(Some(&curator), LIST, vars).await;
+            assert_eq!((r.code(), r.field_paths()), ("BAD_USER_INPUT".to_string(), vec![path.to_string()]), "{n}");
+        }
+        let far = list(&app, &curator, json!({"f": f, "first": 5, "after": place(1 << 40)})).await;
+        assert_eq!(far["edges"], json!([]));
+    }
 
     // Scope: a coordinator of POS finds only POS appeals, and its total says so.
     let pos = list(&app, &coordinator, json!({"f": {"search": "дорога"}})).await;
