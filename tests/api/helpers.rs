@@ -14,6 +14,18 @@ pub const PASSWORD: &str = "correct horse battery";
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
+/// Sends the servers' logs to the test's captured output (shown when a test fails), so an
+/// internal error's cause appears beside its request id. `RUST_LOG` filters; the servers'
+/// errors only by default (a hostile request's warnings are expected).
+fn capture_logs() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("error"));
+        let _ = tracing_subscriber::fmt().with_env_filter(filter).with_test_writer().with_ansi(false).try_init();
+    });
+}
+
 /// Settings for a test server: fast, explicit, independent of the environment.
 pub fn test_args(database_url: String) -> SettingsArgs {
     SettingsArgs {
@@ -165,6 +177,7 @@ pub async fn spawn_app() -> TestApp {
 
 /// Like [`spawn_app`], with changed settings.
 pub async fn spawn_app_with(change: impl FnOnce(&mut SettingsArgs)) -> TestApp {
+    capture_logs();
     let id = format!("{}_{}", uuid::Uuid::new_v4().simple(), COUNTER.fetch_add(1, Ordering::Relaxed));
     let (url, cleanup) = match std::env::var("TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
