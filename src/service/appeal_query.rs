@@ -180,6 +180,9 @@ pub struct ListQuery {
     query: Select<appeal::Entity>,
     /// The same filter over the rollups, when it names only what their keys hold.
     rollup: Option<RollupCount>,
+    /// On SQLite, a search with no other condition: its FTS5 query, counted in the index
+    /// alone ([`ListQuery::index_count_statement`]).
+    index_only: Option<String>,
 }
 
 impl ListQuery {
@@ -189,18 +192,49 @@ impl ListQuery {
     /// # Errors
     /// When the database fails.
     pub async fn count(&self, conn: &impl ConnectionTrait) -> AppResult<u64> {
-        match &self.rollup {
-            Some(r) => r.count(conn).await,
-            None => count(conn, self.query.clone()).await,
+        match (&self.rollup, &self.index_only) {
+            (Some(r), _) => r.count(conn).await,
+            (None, Some(fts)) => {
+                let stmt = Self::index_count_statement(fts);
+                let n = conn.query_one_raw(stmt).await?.map(|r| r.try_get_by_index::<i64>(0)).transpose()?;
+                Ok(u64::try_from(n.unwrap_or(0)).unwrap_or(0))
+            }
+            (None, None) => count(conn, self.query.clone()).await,
         }
     }
 
-    /// The statement [`Self::count`] runs (for `mcu explain-list`), and whether it reads the rollups.
-    pub fn count_statement(&self, backend: sea_orm::DatabaseBackend) -> (Statement, bool) {
-        match &self.rollup {
-            Some(r) => (r.statement(backend), true),
-            None => (count_statement(backend, &self.query), false),
+    /// The statement [`Self::count`] runs (for `mcu explain-list`), and what it reads:
+    /// `rollup`, `search index` or `appeals`.
+    pub fn count_statement(&self, backend: sea_orm::DatabaseBackend) -> (Statement, &'static str) {
+        match (&self.rollup, &self.index_only) {
+            (Some(r), _) => (r.statement(backend), "rollup"),
+            (None, Some(fts)) => (Self::index_count_statement(fts), "search index"),
+            (None, None) => (count_statement(backend, &self.query), "appeals"),
         }
+    }
+
+    /// The list's total of a search and nothing else on SQLite, counted in the FTS5 index
+    /// without reading `appeals`: the store writes every appeal into the index with its row,
+    /// and replaces its entry when its stems change ([`crate::store::search`]); FTS5 keeps
+    /// one entry per rowid (a newer one supersedes), and the server deletes no appeal. So the
+    /// index's matches are the appeals that match, as the page's `IN (SELECT rowid …)` reads
+    /// them. Read through `appeals`, each match was a lookup of its row (25–42 ms for a
+    /// common word on 200,000 appeals).
+    fn index_count_statement(fts: &str) -> Statement {
+        Statement::from_string(
+            sea_orm::DatabaseBackend::Sqlite,
+            format!("SELECT COUNT(*) AS n FROM appeals_fts WHERE appeals_fts MATCH '{fts}'"),
+        )
+    }
+
+    fn of(backend: sea_orm::DatabaseBackend, f: &AppealFilter, parts: Parts) -> Self {
+        let index_only = f
+            .search
+            .as_deref()
+            .and_then(Search::parse)
+            .filter(|_| backend == sea_orm::DatabaseBackend::Sqlite && matches_all(backend, &parts.unsearched))
+            .map(|s| s.fts);
+        Self { query: parts.query, rollup: parts.rollup, index_only }
     }
 
     /// The plain count over `appeals` (for `mcu explain-list`, to compare with the rollups').
@@ -361,7 +395,7 @@ pub async fn list(
     let stmt = list_page_statement(backend, refs, scope, f, tz, now, &parts, &p)?;
     // The names the page shows come from the reference data in memory: one statement.
     let page = page(conn, stmt, &p).await?;
-    Ok(AppealList { page, query: ListQuery { query: parts.query, rollup: parts.rollup } })
+    Ok(AppealList { page, query: ListQuery::of(backend, f, parts) })
 }
 
 /// The page a client asked for, read for the columns its fields show; a search without an
@@ -395,7 +429,7 @@ pub fn list_statements(
     let parts = filtered_parts(backend, refs, scope, f, tz, now);
     let p = page_request(f, req);
     let stmt = list_page_statement(backend, refs, scope, f, tz, now, &parts, &p)?;
-    Ok((stmt, ListQuery { query: parts.query, rollup: parts.rollup }))
+    Ok((stmt, ListQuery::of(backend, f, parts)))
 }
 
 /// A search as both backends run it. The words are reduced to letters and digits (so they
@@ -2462,7 +2496,7 @@ mod tests {
             let r = ListRequest { order: OrderField::ReceivedAt, limit: 5, ..ListRequest::default() };
             let (_, query) = list_statements(sqlite, &refs, &scope, &f, tz, now, r).unwrap();
             let (stmt, from_rollups) = query.count_statement(sqlite);
-            assert!(from_rollups, "{}", stmt.sql);
+            assert_eq!(from_rollups, "rollup", "{}", stmt.sql);
             let plan = query_plan(&db, stmt).await;
             assert!(plan.contains(INDEX), "{plan}");
             assert_eq!(query.count(&db).await.unwrap(), expected, "{status:?}");
@@ -2509,7 +2543,7 @@ mod tests {
         let r = ListRequest { order: OrderField::DueAt, limit: 50, ..ListRequest::default() };
         let (stmt, query) = list_statements(sqlite, &refs, &scope, &overdue, tz, now, r.clone()).unwrap();
         let (total, from_rollups) = query.count_statement(sqlite);
-        assert!(!from_rollups);
+        assert_eq!(from_rollups, "appeals");
         let counted = query_plan(&db, total).await;
         assert!(counted.contains(INDEX), "{counted}");
         assert_eq!(query.count(&db).await.unwrap(), expected.len() as u64);
@@ -2517,6 +2551,48 @@ mod tests {
         assert!(read.contains(INDEX) && !read.contains("TEMP B-TREE"), "{read}");
         let page = list(&db, &refs, &scope, &overdue, tz, now, r).await.unwrap();
         assert_eq!(page.page.rows.iter().map(|(_, a)| a.id.0).collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn a_search_and_nothing_else_is_counted_in_the_search_index_on_sqlite_only() {
+        let refs = ReferenceData::default();
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+        let tz = chrono_tz::Asia::Krasnoyarsk;
+        let source = |backend, scope: &AppealScope, f: &AppealFilter| {
+            let r = ListRequest { order: OrderField::ReceivedAt, limit: 50, ..ListRequest::default() };
+            let (_, list) = list_statements(backend, &refs, scope, f, tz, now, r).unwrap();
+            let (stmt, source) = list.count_statement(backend);
+            (source, stmt.sql)
+        };
+        let (sqlite, postgres) = (sea_orm::DatabaseBackend::Sqlite, sea_orm::DatabaseBackend::Postgres);
+        let all = AppealScope::for_token_reading_all();
+        let word = AppealFilter { search: Some("фонари во дворе".into()), ..Default::default() };
+        let (from, sql) = source(sqlite, &all, &word);
+        assert_eq!(from, "search index");
+        assert_eq!(sql, r#"SELECT COUNT(*) AS n FROM appeals_fts WHERE appeals_fts MATCH '"фонар" "двор"'"#);
+        assert_eq!(source(postgres, &all, &word).0, "appeals");
+        // Any other condition, or a scope that narrows, is counted through `appeals`.
+        let user = crate::domain::access::UserPrincipal {
+            id: 1,
+            email: "c@x".into(),
+            roles: vec![crate::domain::access::Role::Curator],
+            channels: Vec::new(),
+            recipient_id: None,
+            territory_id: Some(7),
+        };
+        let district = AppealScope::for_user(&user, Some(HashSet::from([7])));
+        let filtered = [
+            AppealFilter { status: vec![AppealStatus::Closed], ..word.clone() },
+            AppealFilter { received_from: NaiveDate::from_ymd_opt(2026, 11, 1), ..word.clone() },
+            AppealFilter { sla_state: vec![SlaState::Overdue], ..word.clone() },
+        ];
+        for f in &filtered {
+            assert_eq!(source(sqlite, &all, f).0, "appeals", "{f:?}");
+        }
+        assert_eq!(source(sqlite, &district, &word).0, "appeals");
+        // A search without a word (stop words only) is no search: summed from the rollups.
+        let stop = AppealFilter { search: Some("и на".into()), ..Default::default() };
+        assert_eq!(source(sqlite, &all, &stop).0, "rollup");
     }
 
     #[test]

@@ -61,16 +61,19 @@ pub async fn explain(
     let (tz, now) = (state.settings.timezone, state.clock.now());
     let (page_stmt, list) = appeal_query::list_statements(backend, &refs, &scope, f, tz, now, req)?;
     let page = measure(conn, &page_stmt, runs).await?;
-    let (count_stmt, rollup) = list.count_statement(backend);
+    let (count_stmt, source) = list.count_statement(backend);
     let (count, direct_count) = if with_count {
         let count = measure(conn, &count_stmt, runs).await?;
-        let direct =
-            if rollup { Some(measure(conn, &list.direct_count_statement(backend), runs).await?) } else { None };
+        let direct = if source == "appeals" {
+            None
+        } else {
+            Some(measure(conn, &list.direct_count_statement(backend), runs).await?)
+        };
         (Some(count), direct)
     } else {
         (None, None)
     };
-    Ok(Explained { page, count_source: if rollup { "rollup" } else { "appeals" }, count, direct_count })
+    Ok(Explained { page, count_source: source, count, direct_count })
 }
 
 async fn measure(conn: &impl ConnectionTrait, stmt: &Statement, runs: usize) -> AppResult<Measured> {
