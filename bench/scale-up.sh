@@ -5,8 +5,9 @@
 # instant, status, category, territory and recipient of its original, and gets its own
 # number, external id and author contact (the contact suffixed, so that an author's repeats
 # stay within the copy and the conflicts scale with the appeals). Only the appeals are copied
-# (not their history or answers); the rollups are rebuilt from them (`mcu rollup rebuild`),
-# as for any rows written behind the server's back, and the statistics refreshed.
+# (not their history or answers); the rollups and the search index's repeated words are
+# rebuilt from them (`mcu rollup rebuild`), as for any rows written behind the server's
+# back, and the statistics refreshed.
 #
 #   FROM=mcu_bench TO=mcu_bench5 COPIES=4 MCU_BIN=target/release/mcu bash bench/scale-up.sh
 #

@@ -1066,6 +1066,9 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     tracing::info!(flagged, "recomputed the conflict facts");
     // And the spans of numbers a page of a receipt period by number walks.
     super::number_days::rebuild(&txn).await?;
+    // And the search index (SQLite) or its repeated words (PostgreSQL).
+    tracing::info!("rebuilding the search index");
+    super::search::rebuild(&txn).await?;
     save_state(&txn, tz, rows, Utc::now()).await?;
     txn.commit().await?;
     tidy(db).await;
@@ -1338,11 +1341,23 @@ pub async fn verify(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<Vec
     // The stored conflict facts are derived data of the same rebuild.
     let conflicts = super::conflict_facts::differences(&txn).await?;
     let outside = super::number_days::outside(&txn).await?;
+    let search = if txn.get_database_backend() == DatabaseBackend::Postgres {
+        super::search::differences(&txn).await?
+    } else {
+        None
+    };
     txn.rollback().await?;
     let mut out = conflicts;
     if outside > 0 {
         out.push(format!("appeal_number_days: {outside} appeals lie outside their day's span of numbers"));
     }
+    // SQLite's check writes (an `INSERT` command of FTS5), so it runs after the read
+    // transaction, under the write lock: no writer changes the index while it reads it.
+    let search = match search {
+        None if db.get_database_backend() == DatabaseBackend::Sqlite => super::search::differences(db).await?,
+        other => other,
+    };
+    out.extend(search);
     let mut keys: Vec<&StatKey> = expected.stats.keys().chain(actual.stats.keys()).collect();
     keys.sort();
     keys.dedup();

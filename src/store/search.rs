@@ -16,6 +16,9 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
 use crate::error::AppResult;
 
+/// Ids of appeals rebuilt or verified per statement (the statement timeout holds each).
+const RANGE: i64 = 50_000;
+
 /// Ids per indexing statement (padded lists, see [`crate::db::in_lists`]).
 const PER_STATEMENT: usize = 512;
 
@@ -87,4 +90,74 @@ pub async fn reindex(conn: &impl ConnectionTrait, id: i64, old: &str, new: &str)
     ))
     .await?;
     Ok(())
+}
+
+/// The largest appeal id seen by the search index's derived rows or by `appeals`.
+async fn last_id(conn: &impl ConnectionTrait) -> AppResult<i64> {
+    let sql = "SELECT greatest((SELECT coalesce(max(id), 0) FROM appeals), \
+               (SELECT coalesce(max(appeal_id), 0) FROM appeal_repeats)) AS m";
+    let row = conn.query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql)).await?;
+    Ok(row.map(|r| r.try_get::<i64>("", "m")).transpose()?.unwrap_or(0))
+}
+
+/// Rewrites the search index from `appeals`, for rows written around the store (`mcu
+/// rollup rebuild`, in its transaction): on SQLite the FTS5 index (`rebuild`), on
+/// PostgreSQL the repeated words, in ranges of ids.
+///
+/// # Errors
+/// When the database fails.
+pub async fn rebuild(conn: &impl ConnectionTrait) -> AppResult<()> {
+    use migration::m20270116_000001_repeated_words::INSERT_REPEATS;
+    if sqlite(conn) {
+        conn.execute_unprepared("INSERT INTO appeals_fts (appeals_fts) VALUES ('rebuild')").await?;
+        return Ok(());
+    }
+    let last = last_id(conn).await?;
+    let mut after = 0_i64;
+    while after < last {
+        let to = after.saturating_add(RANGE);
+        let range = [Value::from(after), Value::from(to)];
+        let delete = "DELETE FROM appeal_repeats WHERE appeal_id > $1 AND appeal_id <= $2";
+        conn.execute_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, delete, range.clone())).await?;
+        let insert = format!("{INSERT_REPEATS}a.id > $1 AND a.id <= $2");
+        conn.execute_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, insert, range)).await?;
+        after = to;
+    }
+    Ok(())
+}
+
+/// Where the search index differs from `appeals` (`mcu rollup verify`; `None`: it agrees).
+/// On PostgreSQL, the repeated-word entries missing, left over or with another count than
+/// the appeals' `search_tsv` holds; on SQLite, FTS5's own check of the index against the
+/// appeals' `search_text` (`integrity-check` with rank 1).
+///
+/// # Errors
+/// When the database fails (on SQLite, otherwise than by the check).
+pub async fn differences(conn: &impl ConnectionTrait) -> AppResult<Option<String>> {
+    if sqlite(conn) {
+        let check = "INSERT INTO appeals_fts (appeals_fts, rank) VALUES ('integrity-check', 1)";
+        return Ok(match conn.execute_unprepared(check).await {
+            Ok(_) => None,
+            Err(e) if e.to_string().contains("malformed") || e.to_string().contains("corrupt") => {
+                Some("appeals_fts: the search index differs from the appeals' words".to_owned())
+            }
+            Err(e) => return Err(e.into()),
+        });
+    }
+    let last = last_id(conn).await?;
+    let (mut after, mut differ) = (0_i64, 0_i64);
+    while after < last {
+        let to = after.saturating_add(RANGE);
+        let sql = "SELECT count(*) AS n FROM \
+             (SELECT a.id AS appeal_id, u.lexeme AS word, cardinality(u.positions) AS times \
+              FROM appeals AS a, unnest(a.search_tsv) AS u \
+              WHERE cardinality(u.positions) > 1 AND a.id > $1 AND a.id <= $2) AS e \
+             FULL JOIN (SELECT appeal_id, word, times FROM appeal_repeats WHERE appeal_id > $1 AND appeal_id <= $2) AS s \
+             USING (appeal_id, word) WHERE e.times IS DISTINCT FROM s.times";
+        let values = [Value::from(after), Value::from(to)];
+        let row = conn.query_one_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)).await?;
+        differ += row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0);
+        after = to;
+    }
+    Ok((differ > 0).then(|| format!("appeal_repeats: {differ} entries differ from the appeals' words")))
 }

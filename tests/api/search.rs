@@ -565,3 +565,61 @@ async fn a_ranked_word_within_a_rare_filter_reads_the_one_statement_and_within_a
         assert!(!alone.contains("whole") && alone.contains("[CTE run1] Limit (never executed)"), "{alone}");
     }
 }
+
+/// The search index is derived from the appeals' words: `mcu rollup verify` names it when
+/// it lost an appeal's words (rows written around the server, a damaged file), and `mcu
+/// rollup rebuild` writes it again from `appeals`: on SQLite the FTS5 index, on PostgreSQL
+/// the words each appeal says more than once (which rank a search of one word).
+#[tokio::test]
+async fn verify_names_a_search_index_that_lost_words_and_rebuild_restores_it() {
+    let app = spawn_app_with(|_| {}).await;
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let mut ids = Vec::new();
+    for text in ["Разбита дорога у школы", "Дорога, дорога и ещё раз дорога: ямы", "Фонарь не горит"]
+    {
+        let (id, _, _) = app.appeal(&curator, json!({"kind": "MESSAGE", "channel": "POS", "text": text})).await;
+        ids.push(id.parse::<i64>().unwrap());
+    }
+    let (db, tz) = (&app.state.db, app.state.settings.timezone);
+    async fn ranked(app: &TestApp, curator: &str) -> Vec<String> {
+        texts(&list(app, curator, json!({"f": {"search": "дорога"}})).await)
+    }
+    let before = ranked(&app, &curator).await;
+    assert_eq!(before, ["Дорога, дорога и ещё раз дорога: ямы", "Разбита дорога у школы"]);
+    app.assert_rollups_agree().await;
+
+    // The index loses the words of the appeal that says «дорога» three times.
+    let lost = if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        format!("DELETE FROM appeal_repeats WHERE appeal_id = {}", ids[1])
+    } else {
+        format!(
+            "INSERT INTO appeals_fts (appeals_fts, rowid, search_text) SELECT 'delete', id, search_text FROM appeals WHERE id = {}",
+            ids[1]
+        )
+    };
+    db.execute_unprepared(&lost).await.unwrap();
+    let diffs = mcu::service::rollup::verify(db, tz).await.unwrap();
+    assert_eq!(diffs.len(), 1, "{diffs:?}");
+    assert!(diffs[0].starts_with("appeal_repeats: 1 entries") || diffs[0].starts_with("appeals_fts:"), "{diffs:?}");
+    let postgres = db.get_database_backend() == sea_orm::DatabaseBackend::Postgres;
+    let entries = || async {
+        let sql = format!("SELECT count(*) AS n FROM appeal_repeats WHERE appeal_id = {}", ids[1]);
+        let row = db.query_one_raw(Statement::from_string(db.get_database_backend(), sql)).await.unwrap();
+        row.unwrap().try_get::<i64>("", "n").unwrap()
+    };
+    if postgres {
+        assert_eq!(entries().await, 0);
+    } else {
+        // On SQLite the appeal is no longer found.
+        assert_eq!(ranked(&app, &curator).await, ["Разбита дорога у школы"]);
+    }
+
+    mcu::service::rollup::rebuild(db, tz).await.unwrap();
+    app.assert_rollups_agree().await;
+    assert_eq!(ranked(&app, &curator).await, before);
+    assert_eq!(list(&app, &curator, json!({"f": {"search": "дорога"}})).await["totalCount"], 2);
+    if postgres {
+        assert_eq!(entries().await, 1, "«дорога» three times: one entry");
+    }
+}
