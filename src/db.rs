@@ -15,8 +15,14 @@ use crate::config::Settings;
 const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
 
 /// Opens the pool. On SQLite: WAL, foreign keys, a busy timeout; on PostgreSQL: the
-/// statement timeout and the planner's cost of a read out of order
-/// (`MCU_DB_RANDOM_PAGE_COST`) are set for every connection of the pool.
+/// statement timeout, the planner's cost of a read out of order
+/// (`MCU_DB_RANDOM_PAGE_COST`) and `jit = off` are set for every connection of the pool.
+///
+/// JIT compiles a statement whose estimated cost passes `jit_above_cost` (100,000 by
+/// default) before running it. The server's statements read a page, a total or a few
+/// rollup rows, but some carry branches the planner prices high and never runs (the ways of
+/// a ranked page not taken, see `service::appeal_query`): on 5,000,000 appeals a ranked
+/// word within a channel read 474 buffers in 2.4 ms and spent 100 ms more being compiled.
 ///
 /// # Errors
 /// When the database cannot be reached.
@@ -40,7 +46,11 @@ pub async fn connect(settings: &Settings) -> Result<DatabaseConnection, sea_orm:
     } else {
         let page_cost = settings.db_random_page_cost;
         opts.map_sqlx_postgres_opts(move |o| {
-            o.options([("statement_timeout", format!("{timeout_ms}")), ("random_page_cost", format!("{page_cost}"))])
+            o.options([
+                ("statement_timeout", format!("{timeout_ms}")),
+                ("random_page_cost", format!("{page_cost}")),
+                ("jit", "off".to_owned()),
+            ])
         });
     }
     Database::connect(opts).await

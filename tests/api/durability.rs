@@ -303,9 +303,10 @@ async fn connections_the_database_ended_while_idle_are_replaced() {
 
 /// Every connection of the server's pool on PostgreSQL plans with the configured cost of a
 /// page read out of order (`MCU_DB_RANDOM_PAGE_COST`, 1.1 unless set; the server's default
-/// is 4), and a value that is not a positive number is refused at start.
+/// is 4), and a value that is not a positive number is refused at start; and without JIT
+/// (see `mcu::db::connect`).
 #[tokio::test]
-async fn connections_plan_with_the_configured_cost_of_a_read_out_of_order() {
+async fn connections_plan_with_the_configured_cost_of_a_read_out_of_order_and_without_jit() {
     for bad in [0.0, -1.0, f64::NAN, f64::INFINITY, 1001.0] {
         let refused = mcu::config::Settings::from_args({
             let mut a = crate::helpers::test_args("sqlite://x.db".into());
@@ -332,6 +333,12 @@ async fn connections_plan_with_the_configured_cost_of_a_read_out_of_order() {
     let pool = mcu::db::connect(&app.state.settings).await.unwrap();
     assert_eq!(scalar(&pool, cost).await, 25);
     pool.close().await.unwrap();
+    // No statement is compiled by JIT (the server's default database here has it on).
+    let jit = "SELECT (current_setting('jit') = 'off')::int::BIGINT";
+    let off = futures_util::future::join_all((0..4).map(|_| scalar(&app.state.db, jit))).await;
+    assert_eq!(off, [1, 1, 1, 1]);
+    let default = scalar(&app.state.db, "SELECT (boot_val = 'on')::int::BIGINT FROM pg_settings WHERE name = 'jit'");
+    assert_eq!(default.await, 1, "PostgreSQL's own default is on");
 }
 
 /// The one-statement reads of requests ([`mcu::db::Reads`]) hand a finished read's connection
