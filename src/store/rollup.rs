@@ -1080,6 +1080,12 @@ pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i6
     {
         tracing::warn!(error = %e, "could not analyze the appeals; run ANALYZE appeals, or autovacuum will if it is on");
     }
+    // The repeated words were all written again: free the old rows, count the new ones.
+    if db.get_database_backend() == DatabaseBackend::Postgres
+        && let Err(e) = crate::db::maintenance(db, "VACUUM (ANALYZE) appeal_repeats").await
+    {
+        tracing::warn!(error = %e, "could not vacuum the repeated words; autovacuum will if it is on");
+    }
     Ok(rows)
 }
 
