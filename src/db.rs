@@ -355,6 +355,25 @@ pub fn bulk_sizes(n: usize, max: usize) -> impl Iterator<Item = usize> {
     std::iter::repeat_n(max, full).chain(powers)
 }
 
+/// The end of the next range of appeal ids after `after` holding at most `n` appeals (the
+/// `n`-th id after it, or the last), `None` when no appeal follows: a whole-table check or
+/// rewrite walks ranges of existing ids, so each statement stays under the statement
+/// timeout and a gap in the ids (a sequence moved on, rows of another database merged in)
+/// costs nothing, where fixed steps up to the largest id would run one empty statement per
+/// step across it. A walk of the primary key, index-only where the visibility map allows.
+///
+/// # Errors
+/// When the database fails.
+pub async fn appeal_range_end(conn: &impl ConnectionTrait, after: i64, n: u64) -> Result<Option<i64>, sea_orm::DbErr> {
+    let backend = conn.get_database_backend();
+    let mark = if backend == DbBackend::Postgres { "$1" } else { "?" };
+    let sql = format!(
+        "SELECT CAST(max(id) AS BIGINT) AS m FROM (SELECT id FROM appeals WHERE id > {mark} ORDER BY id LIMIT {n}) AS r"
+    );
+    let row = conn.query_one_raw(Statement::from_sql_and_values(backend, sql, [after.into()])).await?;
+    Ok(row.map(|r| r.try_get::<Option<i64>>("", "m")).transpose()?.flatten())
+}
+
 /// Splits `values` into `IN` lists of at most `max` values, each padded (by repeating its
 /// last value, which changes no `IN`) to a power of two or to `max`, so that a lookup has a
 /// few statement texts whatever the number of values (see [`bulk_sizes`]).

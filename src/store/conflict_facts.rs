@@ -413,17 +413,13 @@ pub async fn refresh_groups(
     decide(conn, members, from).await
 }
 
-/// Appeals per statement of [`refresh_all`].
-const REBUILD_CHUNK: i64 = 50_000;
+/// Appeals per statement of [`refresh_all`] and [`differences`], in ranges of the ids there
+/// are ([`crate::db::appeal_range_end`]: a gap in the ids costs no statement).
+const REBUILD_CHUNK: u64 = 50_000;
 
-/// The greatest appeal id, the end of the chunks of [`differences`] and [`refresh_all`].
-async fn max_id(conn: &impl ConnectionTrait) -> AppResult<Option<i64>> {
-    Ok(conn
-        .query_one_raw(Statement::from_string(conn.get_database_backend(), "SELECT MAX(id) AS m FROM appeals"))
-        .await?
-        .map(|r| r.try_get::<Option<i64>>("", "m"))
-        .transpose()?
-        .flatten())
+/// The next chunk `[from, to]` of appeal ids after `after`, `None` past the last appeal.
+async fn next_chunk(conn: &impl ConnectionTrait, after: i64) -> AppResult<Option<(i64, i64)>> {
+    Ok(crate::db::appeal_range_end(conn, after, REBUILD_CHUNK).await?.map(|to| (after.saturating_add(1), to)))
 }
 
 /// Where the stored facts differ from the rule ([`computed`]), every appeal in chunks of
@@ -432,7 +428,6 @@ async fn max_id(conn: &impl ConnectionTrait) -> AppResult<Option<i64>> {
 /// # Errors
 /// On a database failure.
 pub async fn differences(conn: &impl ConnectionTrait) -> AppResult<Vec<String>> {
-    let max = max_id(conn).await?;
     // Only the two stored facts: a repeated reopening is read from `reopen_count` by both.
     let of = |rows: Vec<Flagged>| -> BTreeMap<i64, Vec<ConflictFlag>> {
         rows.into_iter()
@@ -446,9 +441,8 @@ pub async fn differences(conn: &impl ConnectionTrait) -> AppResult<Vec<String>> 
             .collect()
     };
     let mut out = Vec::new();
-    let mut from = 0;
-    while from <= max.unwrap_or(0) {
-        let to = from + REBUILD_CHUNK - 1;
+    let mut after = i64::MIN;
+    while let Some((from, to)) = next_chunk(conn, after).await? {
         let expected = of(computed(conn, Which::IdRange(from, to)).await?);
         let actual = of(stored(conn, Which::IdRange(from, to)).await?);
         let mut ids: Vec<&i64> = expected.keys().chain(actual.keys()).collect();
@@ -460,7 +454,7 @@ pub async fn differences(conn: &impl ConnectionTrait) -> AppResult<Vec<String>> 
                 out.push(format!("conflict facts of appeal {id}: the rule says {e:?}, the appeal has {a:?}"));
             }
         }
-        from = to + 1;
+        after = to;
     }
     Ok(out)
 }
@@ -473,11 +467,9 @@ pub async fn differences(conn: &impl ConnectionTrait) -> AppResult<Vec<String>> 
 pub async fn refresh_all(conn: &impl ConnectionTrait) -> AppResult<u64> {
     conn.execute_unprepared("UPDATE appeals SET author_repeat = FALSE WHERE author_repeat").await?;
     conn.execute_unprepared("UPDATE appeals SET escalation = FALSE WHERE escalation").await?;
-    let max = max_id(conn).await?;
     let mut flagged = 0;
-    let mut from = 0;
-    while from <= max.unwrap_or(0) {
-        let to = from + REBUILD_CHUNK - 1;
+    let mut after = i64::MIN;
+    while let Some((from, to)) = next_chunk(conn, after).await? {
         let rows = computed(conn, Which::IdRange(from, to)).await?;
         let with = |f: ConflictFlag| -> Vec<i64> {
             rows.iter().filter(|r| r.flags.contains(&f)).map(|r| r.appeal_id).collect()
@@ -485,7 +477,7 @@ pub async fn refresh_all(conn: &impl ConnectionTrait) -> AppResult<u64> {
         set(conn, "author_repeat", &with(ConflictFlag::RepeatAuthor), true).await?;
         set(conn, "escalation", &with(ConflictFlag::Escalation), true).await?;
         flagged += rows.iter().filter(|r| !r.flags.is_empty()).count() as u64;
-        from = to + 1;
+        after = to;
     }
     Ok(flagged)
 }

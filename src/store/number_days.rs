@@ -84,11 +84,12 @@ pub async fn rebuild(conn: &impl ConnectionTrait) -> AppResult<()> {
 }
 
 /// Ids of appeals checked per statement by [`outside`].
-const CHECKED_PER_STATEMENT: i64 = 200_000;
+const CHECKED_PER_STATEMENT: u64 = 200_000;
 
 /// How many appeals lie outside their day's span (none, unless something wrote an appeal
-/// around the store). In ranges of ids, each under the statement timeout: one statement
-/// over 5,000,000 appeals ran past the default 10 s, and `mcu rollup verify` failed.
+/// around the store). In ranges of ids ([`crate::db::appeal_range_end`]), each under the
+/// statement timeout: one statement over 5,000,000 appeals ran past the default 10 s, and
+/// `mcu rollup verify` failed.
 ///
 /// # Errors
 /// When the database fails.
@@ -99,21 +100,18 @@ pub async fn outside(conn: &impl ConnectionTrait) -> AppResult<i64> {
     let postgres = backend == DatabaseBackend::Postgres;
     let order = number_order_sql(postgres, "a.number");
     let day = receipt_day_sql(postgres).replace("received_at", "a.received_at");
-    let scalar = |sql: String| async move {
-        let row = conn.query_one_raw(Statement::from_string(backend, sql)).await?;
-        AppResult::Ok(row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0))
-    };
-    let last = scalar("SELECT CAST(coalesce(max(id), 0) AS BIGINT) AS n FROM appeals".to_owned()).await?;
-    let (mut after, mut outside) = (0_i64, 0_i64);
-    while after < last {
-        let to = after.saturating_add(CHECKED_PER_STATEMENT);
-        outside += scalar(format!(
-            "SELECT CAST(count(*) AS BIGINT) AS n FROM appeals a LEFT JOIN {TABLE} d ON d.day = {day} \
-             WHERE a.id > {after} AND a.id <= {to} \
-             AND (d.day IS NULL OR {order} < d.first_order OR {order} > d.last_order)"
-        ))
-        .await?;
-        after = to;
+    let (from, to) = if postgres { ("$1", "$2") } else { ("?", "?") };
+    let sql = format!(
+        "SELECT CAST(count(*) AS BIGINT) AS n FROM appeals a LEFT JOIN {TABLE} d ON d.day = {day} \
+         WHERE a.id > {from} AND a.id <= {to} \
+         AND (d.day IS NULL OR {order} < d.first_order OR {order} > d.last_order)"
+    );
+    let (mut after, mut outside) = (i64::MIN, 0_i64);
+    while let Some(last) = crate::db::appeal_range_end(conn, after, CHECKED_PER_STATEMENT).await? {
+        let range = Statement::from_sql_and_values(backend, sql.clone(), [after.into(), last.into()]);
+        let row = conn.query_one_raw(range).await?;
+        outside += row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0);
+        after = last;
     }
     Ok(outside)
 }

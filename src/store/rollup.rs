@@ -1347,11 +1347,8 @@ pub async fn verify(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<Vec
     // The stored conflict facts are derived data of the same rebuild.
     let conflicts = super::conflict_facts::differences(&txn).await?;
     let outside = super::number_days::outside(&txn).await?;
-    let search = if txn.get_database_backend() == DatabaseBackend::Postgres {
-        super::search::differences(&txn).await?
-    } else {
-        None
-    };
+    let postgres = db.get_database_backend() == DatabaseBackend::Postgres;
+    let mut search = if postgres { super::search::differences(&txn).await? } else { None };
     txn.rollback().await?;
     let mut out = conflicts;
     if outside > 0 {
@@ -1359,10 +1356,9 @@ pub async fn verify(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<Vec
     }
     // SQLite's check writes (an `INSERT` command of FTS5), so it runs after the read
     // transaction, under the write lock: no writer changes the index while it reads it.
-    let search = match search {
-        None if db.get_database_backend() == DatabaseBackend::Sqlite => super::search::differences(db).await?,
-        other => other,
-    };
+    if !postgres {
+        search = super::search::differences(db).await?;
+    }
     out.extend(search);
     let mut keys: Vec<&StatKey> = expected.stats.keys().chain(actual.stats.keys()).collect();
     keys.sort();

@@ -16,8 +16,18 @@ use sea_orm::{ConnectionTrait, DatabaseBackend, Statement, Value};
 
 use crate::error::AppResult;
 
-/// Ids of appeals rebuilt or verified per statement (the statement timeout holds each).
-const RANGE: i64 = 50_000;
+/// Appeals rebuilt or verified per statement (the statement timeout holds each).
+const RANGE: u64 = 50_000;
+
+/// The ranges of ids `(after, to]` [`rebuild`] and [`differences`] take one by one: ranges of
+/// [`RANGE`] appeals ([`crate::db::appeal_range_end`]), then the rest of the ids, where only
+/// entries left over from appeals no longer there can be.
+async fn next_range(conn: &impl ConnectionTrait, after: i64) -> AppResult<(i64, bool)> {
+    Ok(match crate::db::appeal_range_end(conn, after, RANGE).await? {
+        Some(to) => (to, false),
+        None => (i64::MAX, true),
+    })
+}
 
 /// Ids per indexing statement (padded lists, see [`crate::db::in_lists`]).
 const PER_STATEMENT: usize = 512;
@@ -92,17 +102,9 @@ pub async fn reindex(conn: &impl ConnectionTrait, id: i64, old: &str, new: &str)
     Ok(())
 }
 
-/// The largest appeal id seen by the search index's derived rows or by `appeals`.
-async fn last_id(conn: &impl ConnectionTrait) -> AppResult<i64> {
-    let sql = "SELECT greatest((SELECT coalesce(max(id), 0) FROM appeals), \
-               (SELECT coalesce(max(appeal_id), 0) FROM appeal_repeats)) AS m";
-    let row = conn.query_one_raw(Statement::from_string(DatabaseBackend::Postgres, sql)).await?;
-    Ok(row.map(|r| r.try_get::<i64>("", "m")).transpose()?.unwrap_or(0))
-}
-
 /// Rewrites the search index from `appeals`, for rows written around the store (`mcu
 /// rollup rebuild`, in its transaction): on SQLite the FTS5 index (`rebuild`), on
-/// PostgreSQL the repeated words, in ranges of ids.
+/// PostgreSQL the repeated words, in ranges of ids ([`next_range`]).
 ///
 /// # Errors
 /// When the database fails.
@@ -112,18 +114,19 @@ pub async fn rebuild(conn: &impl ConnectionTrait) -> AppResult<()> {
         conn.execute_unprepared("INSERT INTO appeals_fts (appeals_fts) VALUES ('rebuild')").await?;
         return Ok(());
     }
-    let last = last_id(conn).await?;
-    let mut after = 0_i64;
-    while after < last {
-        let to = after.saturating_add(RANGE);
+    let mut after = i64::MIN;
+    loop {
+        let (to, last) = next_range(conn, after).await?;
         let range = [Value::from(after), Value::from(to)];
         let delete = "DELETE FROM appeal_repeats WHERE appeal_id > $1 AND appeal_id <= $2";
         conn.execute_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, delete, range.clone())).await?;
         let insert = format!("{INSERT_REPEATS}a.id > $1 AND a.id <= $2");
         conn.execute_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, insert, range)).await?;
+        if last {
+            return Ok(());
+        }
         after = to;
     }
-    Ok(())
 }
 
 /// Where the search index differs from `appeals` (`mcu rollup verify`; `None`: it agrees).
@@ -144,10 +147,9 @@ pub async fn differences(conn: &impl ConnectionTrait) -> AppResult<Option<String
             Err(e) => return Err(e.into()),
         });
     }
-    let last = last_id(conn).await?;
-    let (mut after, mut differ) = (0_i64, 0_i64);
-    while after < last {
-        let to = after.saturating_add(RANGE);
+    let (mut after, mut differ) = (i64::MIN, 0_i64);
+    loop {
+        let (to, last) = next_range(conn, after).await?;
         let sql = "SELECT count(*) AS n FROM \
              (SELECT a.id AS appeal_id, u.lexeme AS word, cardinality(u.positions) AS times \
               FROM appeals AS a, unnest(a.search_tsv) AS u \
@@ -157,6 +159,9 @@ pub async fn differences(conn: &impl ConnectionTrait) -> AppResult<Option<String
         let values = [Value::from(after), Value::from(to)];
         let row = conn.query_one_raw(Statement::from_sql_and_values(DatabaseBackend::Postgres, sql, values)).await?;
         differ += row.map(|r| r.try_get::<i64>("", "n")).transpose()?.unwrap_or(0);
+        if last {
+            break;
+        }
         after = to;
     }
     Ok((differ > 0).then(|| format!("appeal_repeats: {differ} entries differ from the appeals' words")))

@@ -575,13 +575,19 @@ async fn verify_names_a_search_index_that_lost_words_and_rebuild_restores_it() {
     let app = spawn_app_with(|_| {}).await;
     let admin = app.admin().await;
     let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    let (db, tz) = (&app.state.db, app.state.settings.timezone);
     let mut ids = Vec::new();
     for text in ["Разбита дорога у школы", "Дорога, дорога и ещё раз дорога: ямы", "Фонарь не горит"]
     {
+        if ids.len() == 2 && db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+            // A gap of 10^15 ids (a sequence moved on): verify and rebuild walk the ids
+            // there are, not every range up to the largest.
+            let far = "SELECT setval(pg_get_serial_sequence('appeals', 'id'), 1000000000000000)";
+            db.execute_unprepared(far).await.unwrap();
+        }
         let (id, _, _) = app.appeal(&curator, json!({"kind": "MESSAGE", "channel": "POS", "text": text})).await;
         ids.push(id.parse::<i64>().unwrap());
     }
-    let (db, tz) = (&app.state.db, app.state.settings.timezone);
     async fn ranked(app: &TestApp, curator: &str) -> Vec<String> {
         texts(&list(app, curator, json!({"f": {"search": "дорога"}})).await)
     }
