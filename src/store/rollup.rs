@@ -1037,6 +1037,14 @@ async fn lock_ledger(conn: &impl ConnectionTrait) -> AppResult<()> {
     Ok(())
 }
 
+/// Each statement's own timeout in a rebuild (PostgreSQL), whatever the requests' default.
+/// A rebuild is one transaction over every appeal (8 minutes at 5,000,000); its reads and
+/// rewrites go in ranges of ids, but the deletes of the old ledger rows and the writes of
+/// the new ones grow with the ledger, and at 5M appeals the requests' 10 s did not hold
+/// them. The server rebuilds at start when `MCU_TIMEZONE` changes, so a default timeout would
+/// keep a large database's server from starting.
+pub const REBUILD_STATEMENT_TIMEOUT_MS: u64 = 600_000;
+
 /// Recomputes the rollups (and the stored conflict facts, `store::conflict_facts`) from
 /// `appeals` in one transaction; returns the rollup rows written.
 ///
@@ -1044,6 +1052,9 @@ async fn lock_ledger(conn: &impl ConnectionTrait) -> AppResult<()> {
 /// When the database fails; nothing changes then.
 pub async fn rebuild(db: &DatabaseConnection, tz: chrono_tz::Tz) -> AppResult<i64> {
     let txn = crate::db::begin_write(db).await?;
+    if db.get_database_backend() == DatabaseBackend::Postgres {
+        txn.execute_unprepared(&format!("SET LOCAL statement_timeout = {REBUILD_STATEMENT_TIMEOUT_MS}")).await?;
+    }
     // The conflict facts' lock first: a writer holding it may be about to append to the
     // ledger, which the ledger's lock would make it wait for.
     super::conflict_facts::lock(&txn).await?;

@@ -316,6 +316,35 @@ async fn maintenance_runs_without_the_requests_statement_timeout() {
     mcu::db::maintenance(db, "VACUUM").await.expect("VACUUM runs outside any transaction");
 }
 
+/// A rebuild is one transaction over every appeal; on PostgreSQL each of its statements runs
+/// under the rebuild's own timeout, not the requests'. The server rebuilds at start when
+/// `MCU_TIMEZONE` changes, and at 5,000,000 appeals the requests' 10 s did not hold the
+/// rewrite of the ledger: here a pool whose statements stop after 1 ms stands for that.
+#[tokio::test]
+async fn a_rebuild_runs_under_its_own_statement_timeout_not_the_requests() {
+    let (app, curator) = seeded(1500).await;
+    let tz = app.state.settings.timezone;
+    let figures = year_of_analytics(&app, &curator).await;
+    let db = &app.state.db;
+    if db.get_database_backend() == sea_orm::DatabaseBackend::Postgres {
+        let mut tight_settings = (*app.state.settings).clone();
+        tight_settings.db_statement_timeout = std::time::Duration::from_millis(1);
+        let tight = mcu::db::connect(&tight_settings).await.unwrap();
+        let cut =
+            tight.execute_unprepared("SELECT pg_sleep(0.05)").await.expect_err("the pool's statements stop at 1 ms");
+        assert!(cut.to_string().contains("statement timeout"), "{cut}");
+        mcu::service::rollup::rebuild(&tight, tz).await.expect("a rebuild runs past the requests' timeout");
+        // The timeout was the transaction's own: the pool keeps the requests'.
+        assert!(tight.execute_unprepared("SELECT pg_sleep(0.05)").await.is_err());
+        tight.close().await.unwrap();
+    } else {
+        // SQLite has no statement timeout: the rebuild in ranges gives the same figures.
+        mcu::service::rollup::rebuild(db, tz).await.unwrap();
+    }
+    app.assert_rollups_agree().await;
+    assert_eq!(year_of_analytics(&app, &curator).await, figures);
+}
+
 #[tokio::test]
 async fn an_ingestion_burst_leaves_the_ledger_folded_after_its_last_call() {
     let app = spawn_app().await;
