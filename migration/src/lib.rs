@@ -55,6 +55,7 @@ pub mod m20270113_000003_recipient_unresolved_due;
 pub mod m20270114_000001_unresolved_deadline_order;
 pub mod m20270115_000001_repeated_lexemes;
 pub mod m20270116_000001_repeated_words;
+pub mod m20270117_000001_unresolved_soon_lead;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -116,6 +117,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270114_000001_unresolved_deadline_order::Migration),
             Box::new(m20270115_000001_repeated_lexemes::Migration),
             Box::new(m20270116_000001_repeated_words::Migration),
+            Box::new(m20270117_000001_unresolved_soon_lead::Migration),
         ]
     }
 }

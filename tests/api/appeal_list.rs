@@ -531,11 +531,13 @@ async fn a_receipt_period_by_deadline_last_change_or_number_pages_through_every_
 /// soon and overdue. On PostgreSQL the unresolved appeals' deadline index is `(due_at, id)`,
 /// so such a page is a walk of the index, and the due-soon index carries the deadline, so
 /// the on-time total is counted from the index alone (migration
-/// `m20270114_000001_unresolved_deadline_order`).
+/// `m20270114_000001_unresolved_deadline_order`). By receipt and number too: oldest first,
+/// PostgreSQL starts where an appeal on time can start (migration
+/// `m20270117_000001_unresolved_soon_lead`), here at two appeals received in September.
 #[tokio::test]
 async fn the_on_time_appeals_by_deadline_page_through_one_shared_instant_in_order() {
     use mcu::entity::appeal;
-    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel};
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, ConnectionTrait, EntityTrait, IntoActiveModel, QueryOrder};
     let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
     app.set_now("2026-11-20T09:00:00+07:00");
     let admin = app.admin().await;
@@ -548,7 +550,7 @@ async fn the_on_time_appeals_by_deadline_page_through_one_shared_instant_in_orde
     // later ones, three due soon, three overdue (one of them resolved: met, not listed).
     let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
     let shared = at("2026-12-18T23:59:59+07:00");
-    let all = appeal::Entity::find().all(&app.state.db).await.unwrap();
+    let all = appeal::Entity::find().order_by_asc(appeal::Column::Id).all(&app.state.db).await.unwrap();
     for (n, a) in all.iter().enumerate() {
         let (due, soon) = match n {
             0..14 => (shared, at("2026-12-15T00:00:00+07:00")),
@@ -560,11 +562,23 @@ async fn the_on_time_appeals_by_deadline_page_through_one_shared_instant_in_orde
         let mut m = a.clone().into_active_model();
         m.due_at = Set(due);
         m.due_soon_at = Set(soon);
+        // Received one hour apart, but the first two (the least numbers) in September: the
+        // longest lead of the unresolved appeals, from which a page of the on-time appeals
+        // oldest first by receipt or number starts on PostgreSQL.
+        let received = match n {
+            0..2 => at("2026-09-01T10:00:00+07:00") + chrono::Duration::hours(n as i64),
+            _ => at("2026-11-18T10:00:00+07:00") + chrono::Duration::hours(n as i64),
+        };
+        m.received_at = Set(received);
         if n == 23 {
             m.resolved_at = Set(Some(at("2026-11-19T12:00:00+07:00")));
         }
         m.update(&app.state.db).await.unwrap();
     }
+    // Written around the store: the spans of numbers per day of receipt again, as `mcu
+    // rollup verify` would ask.
+    mcu::service::rollup::rebuild(&app.state.db, app.state.settings.timezone).await.unwrap();
+    app.assert_rollups_agree().await;
     let all = appeal::Entity::find().all(&app.state.db).await.unwrap();
     let now = at("2026-11-20T09:00:00+07:00");
     let on_time: Vec<&appeal::Model> =
@@ -573,6 +587,8 @@ async fn the_on_time_appeals_by_deadline_page_through_one_shared_instant_in_orde
     let filter = json!({"slaState": ["ON_TIME"]});
     for direction in ["ASC", "DESC"] {
         assert_walks(&app, &curator, &filter, ("DUE_AT", direction), 4, on_time.clone()).await;
+        assert_walks(&app, &curator, &filter, ("RECEIVED_AT", direction), 4, on_time.clone()).await;
+        assert_walks(&app, &curator, &filter, ("NUMBER", direction), 4, on_time.clone()).await;
     }
     let r = app
         .gql(Some(&curator), "query($f:AppealFilter){ appeals(filter:$f) { totalCount } }", json!({"f": filter}))
