@@ -192,19 +192,48 @@ const BULK_FILLS: &[(&str, &str)] = &[
 /// to the heap, and a new table has no statistics for the planner, whether or not
 /// autovacuum is on yet.
 ///
+/// On PostgreSQL the migrations run on a connection of their own without the requests'
+/// statement timeout ([`without_statement_timeout`]): a new index on 5,000,000 appeals
+/// takes longer than the default 10 s, and `mcu migrate` (and so the server's start after
+/// an upgrade) failed there with the default settings.
+///
 /// # Errors
 /// When a migration or the vacuum fails.
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), sea_orm::DbErr> {
+    let own = without_statement_timeout(db).await?;
+    let conn = own.as_ref().unwrap_or(db);
     let mut filled: Vec<&str> = Vec::new();
     if db.get_database_backend() == DbBackend::Postgres {
-        let pending = Migrator::get_pending_migrations(db).await?;
+        let pending = Migrator::get_pending_migrations(conn).await?;
         filled = BULK_FILLS.iter().filter(|(m, _)| pending.iter().any(|p| p.name() == *m)).map(|(_, t)| *t).collect();
     }
-    Migrator::up(db, None).await?;
+    let applied = Migrator::up(conn, None).await;
+    if let Some(own) = own {
+        let _ = own.close().await;
+    }
+    applied?;
     for vacuum in filled {
         maintenance(db, vacuum).await?;
     }
     refresh_planner_statistics(db).await
+}
+
+/// On PostgreSQL, a pool of one connection made with `db`'s settings but without the
+/// requests' statement timeout, for work whose statements grow with the tables (the
+/// migrations); `None` on SQLite, whose busy timeout only bounds the wait for the lock.
+async fn without_statement_timeout(db: &DatabaseConnection) -> Result<Option<DatabaseConnection>, sea_orm::DbErr> {
+    if db.get_database_backend() != DbBackend::Postgres {
+        return Ok(None);
+    }
+    let pool = db.get_postgres_connection_pool();
+    // A later `-c` of the same setting wins over the pool's.
+    let opts = (*pool.connect_options()).clone().options([("statement_timeout", "0")]);
+    let own = sea_orm::sqlx::postgres::PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(opts)
+        .await
+        .map_err(|e| sea_orm::DbErr::Custom(format!("migration connection: {e}")))?;
+    Ok(Some(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(own)))
 }
 
 /// How often a serving process refreshes SQLite's planner statistics

@@ -345,6 +345,42 @@ async fn a_rebuild_runs_under_its_own_statement_timeout_not_the_requests() {
     assert_eq!(year_of_analytics(&app, &curator).await, figures);
 }
 
+/// The migrations run on a connection of their own without the requests' statement timeout
+/// (PostgreSQL): a new index on 5,000,000 appeals took longer than the default 10 s, and
+/// `mcu migrate` (and the server's start after an upgrade) failed. Here every migration of a
+/// fresh database, through a pool whose statements stop after 1 ms. SQLite has no statement
+/// timeout.
+#[tokio::test]
+async fn migrations_run_without_the_requests_statement_timeout() {
+    let admin_url = match std::env::var("TEST_DATABASE_URL") {
+        Ok(url) if !url.is_empty() => url,
+        _ => return,
+    };
+    let name = format!("test_migrate_{}", uuid::Uuid::new_v4().simple());
+    let admin = sea_orm::Database::connect(&admin_url).await.unwrap();
+    admin.execute_unprepared(&format!("CREATE DATABASE \"{name}\"")).await.unwrap();
+    let base = admin_url.rsplit_once('/').map_or(admin_url.as_str(), |(b, _)| b);
+    let mut args = crate::helpers::test_args(format!("{base}/{name}"));
+    args.db_statement_timeout_ms = 1;
+    let settings = mcu::config::Settings::from_args(args).unwrap();
+    let db = mcu::db::connect(&settings).await.unwrap();
+    let cut = db.execute_unprepared("SELECT pg_sleep(0.05)").await.expect_err("the pool's statements stop at 1 ms");
+    let migrated = mcu::db::migrate(&db).await;
+    let tables = db
+        .query_one_raw(Statement::from_string(
+            sea_orm::DatabaseBackend::Postgres,
+            "SELECT CAST(count(*) AS BIGINT) FROM seaql_migrations",
+        ))
+        .await;
+    db.close().await.unwrap();
+    admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)")).await.unwrap();
+    assert!(cut.to_string().contains("statement timeout"), "{cut}");
+    migrated.expect("the migrations run past the requests' timeout");
+    let applied: i64 = tables.unwrap().unwrap().try_get_by_index(0).unwrap();
+    use migration::MigratorTrait;
+    assert_eq!(applied, i64::try_from(migration::Migrator::migrations().len()).unwrap(), "every migration applied");
+}
+
 #[tokio::test]
 async fn an_ingestion_burst_leaves_the_ledger_folded_after_its_last_call() {
     let app = spawn_app().await;
