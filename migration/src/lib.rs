@@ -56,6 +56,7 @@ pub mod m20270114_000001_unresolved_deadline_order;
 pub mod m20270115_000001_repeated_lexemes;
 pub mod m20270116_000001_repeated_words;
 pub mod m20270117_000001_unresolved_soon_lead;
+pub mod m20270117_000002_category_number_index;
 
 /// Applies the project's migrations in order.
 pub struct Migrator;
@@ -118,6 +119,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20270115_000001_repeated_lexemes::Migration),
             Box::new(m20270116_000001_repeated_words::Migration),
             Box::new(m20270117_000001_unresolved_soon_lead::Migration),
+            Box::new(m20270117_000002_category_number_index::Migration),
         ]
     }
 }
