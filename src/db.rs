@@ -86,14 +86,18 @@ pub async fn maintenance(db: &DatabaseConnection, sql: &'static str) -> Result<(
         db.execute_unprepared(sql).await?;
         return Ok(());
     }
-    let pool = db.get_postgres_connection_pool();
-    // A later `-c` of the same setting wins over the pool's.
-    let opts = (*pool.connect_options()).clone().options([("statement_timeout", "0")]);
     let failed = |e: sea_orm::sqlx::Error| sea_orm::DbErr::Custom(format!("maintenance connection: {e}"));
-    let mut conn = sea_orm::sqlx::postgres::PgConnection::connect_with(&opts).await.map_err(failed)?;
+    let mut conn = sea_orm::sqlx::postgres::PgConnection::connect_with(&untimed(db)).await.map_err(failed)?;
     let done = sea_orm::sqlx::raw_sql(sql).execute(&mut conn).await.map(|_| ()).map_err(failed);
     let _ = conn.close().await;
     done
+}
+
+/// The PostgreSQL pool's connection settings without the requests' statement timeout (a
+/// later `-c` of the same setting wins over the pool's), for [`maintenance`] and
+/// [`migrate`].
+fn untimed(db: &DatabaseConnection) -> sea_orm::sqlx::postgres::PgConnectOptions {
+    (*db.get_postgres_connection_pool().connect_options()).clone().options([("statement_timeout", "0")])
 }
 
 fn sqlite_options(
@@ -225,12 +229,9 @@ async fn without_statement_timeout(db: &DatabaseConnection) -> Result<Option<Dat
     if db.get_database_backend() != DbBackend::Postgres {
         return Ok(None);
     }
-    let pool = db.get_postgres_connection_pool();
-    // A later `-c` of the same setting wins over the pool's.
-    let opts = (*pool.connect_options()).clone().options([("statement_timeout", "0")]);
     let own = sea_orm::sqlx::postgres::PgPoolOptions::new()
         .max_connections(1)
-        .connect_with(opts)
+        .connect_with(untimed(db))
         .await
         .map_err(|e| sea_orm::DbErr::Custom(format!("migration connection: {e}")))?;
     Ok(Some(sea_orm::SqlxPostgresConnector::from_sqlx_postgres_pool(own)))

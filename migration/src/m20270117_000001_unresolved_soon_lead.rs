@@ -15,7 +15,7 @@
 
 use sea_orm_migration::prelude::*;
 
-use crate::m20270109_000001_number_order::drop_indexes;
+use crate::m20270109_000001_number_order::{create_appeal_indexes, drop_indexes};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -26,15 +26,10 @@ pub const INDEX: &str = "ix_appeals_unresolved_soon_lead";
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        let db = m.get_connection();
-        if db.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
+        if m.get_database_backend() != sea_orm::DatabaseBackend::Postgres {
             return Ok(());
         }
-        db.execute_unprepared(&format!(
-            "CREATE INDEX IF NOT EXISTS {INDEX} ON appeals ((due_soon_at - received_at)) WHERE resolved_at IS NULL"
-        ))
-        .await?;
-        Ok(())
+        create_appeal_indexes(m, &[(INDEX, "(due_soon_at - received_at)", "resolved_at IS NULL")]).await
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {

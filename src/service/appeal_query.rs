@@ -761,11 +761,11 @@ const KEYED_IDS: [appeal::Column; 3] =
 /// share and keep no index. Read oldest first, the walk would pass every overdue appeal
 /// first (100–165 ms), so those pages are left to the planner, but by receipt and by
 /// number: those start their walk where the on-time appeals can start ([`on_time_since`]),
-/// past about a thousand overdue appeals of the 1M (9,788 → about 1,000 pages). By deadline, in either
-/// direction, only the due-soon condition is so written: the unresolved appeals' deadline
-/// index (`ix_appeals_unresolved_due`, `(due_at, id)`) is then walked from now, past the
-/// appeals due soon, or back from the latest deadline, where every appeal is on time
-/// (17–27 ms → 1.9 and 0.1 ms on the list grid's 1M).
+/// past about a thousand overdue appeals of the 1M (9,788 → about 1,000 pages). By
+/// deadline, in either direction, only the due-soon condition is so written: the
+/// unresolved appeals' deadline index (`ix_appeals_unresolved_due`, `(due_at, id)`) is then
+/// walked from now, past the appeals due soon, or back from the latest deadline, where
+/// every appeal is on time (17–27 ms → 1.9 and 0.1 ms on the list grid's 1M).
 fn order_walk_hint(backend: sea_orm::DatabaseBackend, p: &PageRequest, sql: &mut String) {
     use sea_orm::IdenStatic;
     if p.order == OrderField::Relevance {
@@ -1141,8 +1141,8 @@ fn on_time_since(order: OrderField, now: DateTime<Utc>) -> Option<SimpleExpr> {
 /// `m20270102_000001_receipt_indexes`, by number `m20270109_000001_number_order`, and a
 /// recipient's by last change and number `m20270111_000001_recipient_order_indexes`, a
 /// kind's by deadline `m20270113_000001_kind_due_index`, a category's by number
-/// `m20270117_000002_category_number_index`). The receipt indexes ended without the id before that
-/// migration: a run whose first rows share one instant (100,000 appeals of one import) then
+/// `m20270117_000002_category_number_index`). The receipt indexes ended without the id
+/// before that migration: a run whose first rows share one instant (100,000 appeals of one import) then
 /// sorted all of them (0.5 → 157 ms for the open statuses by receipt, ascending, on the 1M
 /// database), so receipt was not merged until the id was added.
 const MERGE_INDEXES: &[(appeal::Column, OrderField, &str)] = &[
