@@ -570,6 +570,14 @@ async fn the_on_time_appeals_by_deadline_page_through_one_shared_instant_in_orde
             _ => at("2026-11-18T10:00:00+07:00") + chrono::Duration::hours(n as i64),
         };
         m.received_at = Set(received);
+        // Changed an hour after receipt, but two on-time appeals before it: one before where
+        // the others can start (the page by last change oldest first reads it in a run of
+        // its own on PostgreSQL), one after.
+        m.updated_at = Set(match n {
+            2 => at("2026-08-01T10:00:00+07:00"),
+            3 => at("2026-10-01T10:00:00+07:00"),
+            _ => received + chrono::Duration::hours(1),
+        });
         if n == 23 {
             m.resolved_at = Set(Some(at("2026-11-19T12:00:00+07:00")));
         }
@@ -589,6 +597,7 @@ async fn the_on_time_appeals_by_deadline_page_through_one_shared_instant_in_orde
         assert_walks(&app, &curator, &filter, ("DUE_AT", direction), 4, on_time.clone()).await;
         assert_walks(&app, &curator, &filter, ("RECEIVED_AT", direction), 4, on_time.clone()).await;
         assert_walks(&app, &curator, &filter, ("NUMBER", direction), 4, on_time.clone()).await;
+        assert_walks(&app, &curator, &filter, ("UPDATED_AT", direction), 4, on_time.clone()).await;
     }
     let r = app
         .gql(Some(&curator), "query($f:AppealFilter){ appeals(filter:$f) { totalCount } }", json!({"f": filter}))
