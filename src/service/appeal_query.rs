@@ -86,9 +86,6 @@ pub struct WalkHints {
     pub on_time: bool,
     /// Categories or recipients, whose values have an index of their own by number.
     pub numbered_by_value: bool,
-    /// Categories or territories with no status, kind, channel or recipient: values with no
-    /// index of their own by deadline or last change.
-    pub unordered_by_value: bool,
     /// A search of one word that many appeals hold (SQLite; set in the walking branch of a
     /// [`counted_walk`] only).
     pub common_search: bool,
@@ -104,11 +101,6 @@ impl WalkHints {
             receipt_period: f.received_from.is_some() || f.received_to.is_some(),
             on_time: f.sla_state == [SlaState::OnTime],
             numbered_by_value: !f.category_id.is_empty() || !f.recipient_id.is_empty(),
-            unordered_by_value: (!f.category_id.is_empty() || !f.territory_id.is_empty())
-                && f.status.is_empty()
-                && f.kind.is_empty()
-                && f.channel.is_empty()
-                && f.recipient_id.is_empty(),
             common_search: false,
             common_category: false,
         }
@@ -798,9 +790,6 @@ fn order_walk_hint(backend: sea_orm::DatabaseBackend, p: &PageRequest, sql: &mut
         if p.order == OrderField::Number && p.hints.receipt_period && p.hints.numbered_by_value {
             receipt_judged_by_default(sql);
         }
-        if p.hints.receipt_period && p.hints.unordered_by_value && !newest_first {
-            key_bound_judged_by_default(p.order, sql);
-        }
         before_receipt_run_hint(sql);
         return;
     }
@@ -857,24 +846,6 @@ fn unresolved_soon_hint(sql: &mut String) {
     if sql.contains(predicate) && sql.contains(key) && !sql.contains("INDEXED BY") && sql.matches(from).count() == 1 {
         *sql = sql.replacen(from, r#"FROM "appeals" INDEXED BY "ix_appeals_unresolved_soon" "#, 1);
     }
-}
-
-/// A receipt period of categories or territories alone by deadline or last change, read
-/// upwards, on PostgreSQL: the first run's bound on the key ([`receipt_bounded_runs`])
-/// written `+ INTERVAL '0 s'`. Those values have no index by deadline or last change, and
-/// the planner took the bound for a share of the table worth reading: it intersected the
-/// category's month from its receipt index (2,913 rows) with every appeal due after the
-/// month's start from the deadline index (144,761) before reading and sorting the month
-/// (14–17 ms on the list grid's 1M appeals). Judged by a default share, the bound is
-/// checked on the month's rows alone (about 5 ms).
-fn key_bound_judged_by_default(order: OrderField, sql: &mut String) {
-    let column = match order {
-        OrderField::DueAt => "due_at",
-        OrderField::UpdatedAt => "updated_at",
-        _ => return,
-    };
-    let condition = format!("\"appeals\".\"{column}\" >= ");
-    *sql = sql.replace(&condition, &format!("\"appeals\".\"{column}\" + INTERVAL '0 s' >= "));
 }
 
 /// The run of a page whose key lies before the receipt ([`receipt_bounded_runs`]) on
@@ -2453,50 +2424,12 @@ mod tests {
             }
             assert!(!page_sql(Sqlite, &f, by(OrderField::Number)).sql.contains("INTERVAL"));
             assert!(!page_sql(Postgres, &f, by(OrderField::ReceivedAt)).sql.contains("INTERVAL"));
+            assert!(!page_sql(Postgres, &f, by(OrderField::DueAt)).sql.contains("INTERVAL"));
         }
         let channel = month(AppealFilter { channel: vec![Channel::Pos], ..Default::default() });
         assert!(!page_sql(Postgres, &channel, by(OrderField::Number)).sql.contains("INTERVAL"));
         let category = AppealFilter { category_id: vec![CategoryId(7)], ..Default::default() };
         assert!(!page_sql(Postgres, &category, by(OrderField::Number)).sql.contains("INTERVAL"));
-    }
-
-    /// A period of categories or territories alone by deadline or last change, upwards, on
-    /// PostgreSQL: the first run's bound on the key is judged by a default share; not
-    /// downwards, not with a value that has an index by that order, not on SQLite, not by
-    /// receipt or number, not without a period's start.
-    #[test]
-    fn a_period_of_a_category_by_deadline_reads_its_month_on_postgres() {
-        use sea_orm::DatabaseBackend::{Postgres, Sqlite};
-        let month = |f: AppealFilter| AppealFilter {
-            received_from: NaiveDate::from_ymd_opt(2026, 10, 1),
-            received_to: NaiveDate::from_ymd_opt(2026, 10, 31),
-            ..f
-        };
-        let by = |order| ListRequest { order, limit: 50, ..ListRequest::default() };
-        let category = month(AppealFilter { category_id: vec![CategoryId(7)], ..Default::default() });
-        let territory = month(AppealFilter { territory_id: vec![TerritoryId(2)], ..Default::default() });
-        for f in [&category, &territory] {
-            for (order, column) in [(OrderField::DueAt, "due_at"), (OrderField::UpdatedAt, "updated_at")] {
-                let s = page_sql(Postgres, f, by(order)).sql;
-                let told = format!(r#""appeals"."{column}" + INTERVAL '0 s' >= "#);
-                assert_eq!(s.matches(&told).count(), 1, "{s}");
-                assert!(s.contains(&format!(r#""appeals"."{column}" < "appeals"."received_at""#)), "{s}");
-                let lite = page_sql(Sqlite, f, by(order)).sql;
-                assert!(!lite.contains("INTERVAL"), "{lite}");
-                let down = page_sql(Postgres, f, ListRequest { descending: true, ..by(order) }).sql;
-                assert!(!down.contains("INTERVAL"), "{down}");
-            }
-            assert!(!page_sql(Postgres, f, by(OrderField::ReceivedAt)).sql.contains("INTERVAL"));
-        }
-        for f in [
-            AppealFilter { status: vec![AppealStatus::Closed], ..category.clone() },
-            AppealFilter { channel: vec![Channel::Pos], ..category.clone() },
-            month(AppealFilter { recipient_id: vec![RecipientId(3)], ..Default::default() }),
-            AppealFilter { received_from: None, ..category.clone() },
-        ] {
-            let s = page_sql(Postgres, &f, by(OrderField::DueAt)).sql;
-            assert!(!s.contains("INTERVAL"), "{s}");
-        }
     }
 
     #[test]
