@@ -858,11 +858,11 @@ fn unresolved_soon_hint(sql: &mut String) {
 fn before_receipt_run_hint(sql: &mut String) {
     use migration::m20270107_000001_before_receipt_indexes::INDEXES;
     let unresolved = r#""appeals"."resolved_at" IS NULL"#;
-    let before_receipt = |(_, key, _): &&(&str, &str, &str)| {
+    let before_receipt = INDEXES.iter().any(|(_, key, _)| {
         let column = key.split(',').next().unwrap_or_default();
         sql.contains(&format!(r#""appeals"."{column}" < "appeals"."received_at""#))
-    };
-    if INDEXES.iter().any(|i| before_receipt(&i)) {
+    });
+    if before_receipt {
         *sql = sql.replace(unresolved, r#"("appeals"."resolved_at" + INTERVAL '0 s') IS NULL"#);
     }
 }
@@ -1137,14 +1137,13 @@ fn filtered_split(
 /// With no unresolved appeal the bound is NULL and keeps nothing, as nothing is on time.
 fn on_time_since(order: OrderField, now: DateTime<Utc>) -> Option<SimpleExpr> {
     use migration::m20270112_000001_number_days::TABLE;
-    let lead = ON_TIME_LEAD;
     match order {
         OrderField::ReceivedAt => {
-            Some(Expr::cust_with_values(format!(r#""appeals"."received_at" > $1 - {lead}"#), [now]))
+            Some(Expr::cust_with_values(format!(r#""appeals"."received_at" > $1 - {ON_TIME_LEAD}"#), [now]))
         }
         OrderField::Number => Some(Expr::cust_with_values(
             format!(
-                r#"{} >= (SELECT min("first_order") FROM "{TABLE}" WHERE "day" >= to_char(($1 - {lead}) AT TIME ZONE 'UTC', 'YYYY-MM-DD'))"#,
+                r#"{} >= (SELECT min("first_order") FROM "{TABLE}" WHERE "day" >= to_char(($1 - {ON_TIME_LEAD}) AT TIME ZONE 'UTC', 'YYYY-MM-DD'))"#,
                 order_sql(sea_orm::DatabaseBackend::Postgres, OrderField::Number)
             ),
             [now],
