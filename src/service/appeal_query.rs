@@ -1231,7 +1231,7 @@ fn list_page_statement(
 ) -> AppResult<Statement> {
     let read = read_page_statement(backend, refs, scope, f, tz, now, parts, p)?;
     let Some((matched, hints)) = counted_walk(backend, refs, p, f) else {
-        return budgeted_walk(backend, f, parts, p, read, WALK_BUDGET_PER_ROW * (p.limit + 1));
+        return budgeted_walk(backend, refs, f, tz, parts, p, read, WALK_BUDGET_PER_ROW * (p.limit + 1));
     };
     let walking = PageRequest { hints, ..p.clone() };
     let walked = read_page_statement(backend, refs, scope, f, tz, now, parts, &walking)?;
@@ -1250,27 +1250,47 @@ const WALK_BUDGET_PER_ROW: u64 = 80;
 /// changes come after receipt), so a period near the end the page starts from is found
 /// within a few thousand appeals: last month newest first, on the list grid's 200,000
 /// appeals, lies past 3,091 appeals of this month, where reading and sorting the month's
-/// 16,448 took 10–25 ms (2.4–6 ms walked). A walk that falls short costs its budget on top
-/// of the page read and sorted (7–10 ms measured), so it is tried only where it seldom
-/// does: newest first (a period of interest is mostly a recent one; oldest first the walk
-/// passes every earlier appeal), and when the rest of the filter keeps a large share of the
+/// 16,448 took 10–25 ms (2.4–6 ms walked).
+///
+/// Oldest first the walk starts at the period's first instant (not at the earliest key of
+/// all), past the appeals received before the period whose key lies in it; the period's
+/// appeals whose key lies before that instant lie before their receipt and are the second
+/// run of [`receipt_bounded_runs`], read beside the walk (whose keys are all at or after
+/// the instant, so the two never hold one appeal twice) and before it in the order. Last
+/// month by deadline or last change, oldest first: 9.8–11.9 → 1.9–2.6 ms on the list grid
+/// (175 and 520 appeals walked: the month's incidents are due within hours). With one value
+/// of a column that has an index by the order (a channel by deadline, a status by last
+/// change), the walk keeps to that value's entries of its index (one channel's month by
+/// deadline, newest first, 3.1 → 1.6 ms; oldest first it passes 3,422 of the channel's
+/// appeals received before the month, due in it, and costs what reading the month does).
+///
+/// A walk that falls short costs its budget on top of the page read and sorted (7–10 ms
+/// measured), so it is tried only when the rest of the filter keeps a large share of the
 /// appeals: no category, territory or recipient, not the statuses of work in hand, not an
 /// SLA state of the unresolved (a category's month walked newest first fell short: 1–1.5
 /// → 3.6–6 ms). The branch of `read` is skipped when the walk suffices, as in
 /// [`counted_choice`]. Other pages: `read` itself; by number too, since a period's page
 /// by number walks the span of its numbers ([`number_span`]) without a budget (last month
 /// newest first on SQLite: 5.7–6.4 ms walked within the budget, 0.9–1.1 ms within the span).
+#[allow(clippy::too_many_arguments)]
 fn budgeted_walk(
     backend: sea_orm::DatabaseBackend,
+    refs: &ReferenceData,
     f: &AppealFilter,
+    tz: chrono_tz::Tz,
     parts: &Parts,
     p: &PageRequest,
     read: Statement,
     budget: u64,
 ) -> AppResult<Statement> {
+    use appeal::Column as C;
     // Not by number: a period's page keeps to the span of its numbers ([`number_span`]),
     // which `read` walks.
-    let keyed = matches!(p.order, OrderField::DueAt | OrderField::UpdatedAt);
+    let key = match p.order {
+        OrderField::DueAt => C::DueAt,
+        OrderField::UpdatedAt => C::UpdatedAt,
+        _ => return Ok(read),
+    };
     let newest_first = p.descending != p.backward;
     let narrow = !f.category_id.is_empty()
         || !f.territory_id.is_empty()
@@ -1278,9 +1298,23 @@ fn budgeted_walk(
         || p.hints.work_in_hand
         || p.hints.overdue
         || p.hints.on_time;
-    if backend != sea_orm::DatabaseBackend::Sqlite || !keyed || !p.hints.receipt_period || !newest_first || narrow {
+    if backend != sea_orm::DatabaseBackend::Sqlite || !p.hints.receipt_period || narrow {
         return Ok(read);
     }
+    // Oldest first the walk starts at the period's first instant, and the appeals of the
+    // period whose key lies before it are the second of `read`'s runs.
+    let start = match (newest_first, f.received_from) {
+        (true, _) => None,
+        (false, Some(d)) => Some(local_midnight(tz, d)),
+        (false, None) => return Ok(read),
+    };
+    let before_start = match start {
+        Some(_) => match receipt_bounded_runs(backend, f, tz, parts, p) {
+            Some([_, before]) => Some(before),
+            None => return Ok(read),
+        },
+        None => None,
+    };
     let cols = p.read_columns();
     let page = parts.page_query(backend, p).select_only().columns(cols.iter().copied());
     let page = page_statement(backend, &page_query(backend, page, p)?, p)?;
@@ -1289,8 +1323,24 @@ fn budgeted_walk(
         return Ok(read);
     }
     // The walk: every appeal from the page's start in the order, `budget` of them at most.
-    let all = appeal::Entity::find().select_only().expr(Expr::cust(r#""appeals".*"#));
+    let mut all = appeal::Entity::find().select_only().expr(Expr::cust(r#""appeals".*"#));
+    if let Some(start) = start {
+        all = all.filter(key.gte(start));
+    }
+    // One value of a column with an index by the order (a channel by deadline): the walk
+    // keeps to that value's entries of its index, which hold every row of the page.
+    let lists = value_lists(refs, f);
+    let own = MERGE_INDEXES.iter().filter(|(_, order, _)| *order == p.order).find_map(|(col, _, index)| {
+        let (_, values) = lists.iter().find(|(c, v)| *c as usize == *col as usize && v.len() == 1)?;
+        Some((values.condition(*col, None), *index))
+    });
+    if let Some((condition, _)) = &own {
+        all = all.filter(condition.clone());
+    }
     let mut walk = page_query(backend, all, p)?.build(backend);
+    if let Some((_, index)) = own {
+        walk.sql = walk.sql.replacen(from, &format!(r#"FROM "appeals" INDEXED BY "{index}" "#), 1);
+    }
     let _ = write!(walk.sql, " LIMIT {budget}");
     let walked = page.sql.replacen(from, &format!(r#"FROM ({}) AS "appeals" "#, walk.sql), 1);
     let mut values = walk.values.map(|v| v.0).unwrap_or_default();
@@ -1300,13 +1350,22 @@ fn budgeted_walk(
         backend,
         format!(r#"SELECT * FROM "walked" WHERE (SELECT count(*) FROM "walked") > {n}"#),
     );
-    let sql = format!(
-        r#"SELECT * FROM ({}) AS "branch" LIMIT (SELECT CASE WHEN count(*) > {n} THEN 0 ELSE {} END FROM "walked")"#,
-        read.sql,
-        n + 1
-    );
-    let rest = Statement::from_sql_and_values(backend, sql, read.values.map(|v| v.0).unwrap_or_default());
-    let union = union_statement(backend, vec![found, rest], p);
+    // A branch read only when the walk found the page (`when_found`) or only when it did not.
+    let branch = |stmt: Statement, when_found: bool| {
+        let (found, short) = if when_found { (n + 1, 0) } else { (0, n + 1) };
+        let sql = format!(
+            r#"SELECT * FROM ({}) AS "branch" LIMIT (SELECT CASE WHEN count(*) > {n} THEN {found} ELSE {short} END FROM "walked")"#,
+            stmt.sql
+        );
+        Statement::from_sql_and_values(backend, sql, stmt.values.map(|v| v.0).unwrap_or_default())
+    };
+    let mut branches = vec![found];
+    if let Some(before) = before_start {
+        let before = before.select_only().columns(cols.iter().copied());
+        branches.push(branch(page_statement(backend, &page_query(backend, before, p)?, p)?, true));
+    }
+    branches.push(branch(read, false));
+    let union = union_statement(backend, branches, p);
     values.extend(union.values.map(|v| v.0).unwrap_or_default());
     let sql = format!(r#"WITH "walked" AS MATERIALIZED ({walked}) {}"#, union.sql);
     Ok(Statement::from_sql_and_values(backend, sql, values))
@@ -2979,15 +3038,15 @@ mod tests {
                 assert_eq!(ids(db.query_all_raw(read.clone()).await.unwrap()), want);
                 // 6 appeals walked hold 1 or 2 of the filter's: short; 20 hold 4: enough.
                 for budget in [6, 20, 1000] {
-                    let stmt = budgeted_walk(backend, &f, &parts, p, read.clone(), budget).unwrap();
+                    let stmt = budgeted_walk(backend, &refs, &f, tz, &parts, p, read.clone(), budget).unwrap();
                     assert!(stmt.sql.starts_with(r#"WITH "walked" AS MATERIALIZED"#), "{}", stmt.sql);
                     assert_eq!(ids(db.query_all_raw(stmt).await.unwrap()), want, "{order:?} budget {budget}");
                 }
                 let mut poisoned = read.clone();
                 poisoned.sql = poisoned.sql.replacen(" WHERE ", " WHERE json('not json') IS NOT NULL AND ", 1);
-                let short = budgeted_walk(backend, &f, &parts, p, poisoned.clone(), 6).unwrap();
+                let short = budgeted_walk(backend, &refs, &f, tz, &parts, p, poisoned.clone(), 6).unwrap();
                 assert!(db.query_all_raw(short).await.is_err(), "short of the page, it is read and sorted");
-                let enough = budgeted_walk(backend, &f, &parts, p, poisoned, 20).unwrap();
+                let enough = budgeted_walk(backend, &refs, &f, tz, &parts, p, poisoned, 20).unwrap();
                 assert_eq!(ids(db.query_all_raw(enough).await.unwrap()), want, "found, nothing else is read");
             }
         }
@@ -3005,27 +3064,151 @@ mod tests {
             let read = read_page_statement(backend, &refs, &scope, &f, tz, now, &parts, &p).unwrap();
             assert!(read.sql.contains("appeal_number_days"), "{}", read.sql);
             assert_eq!(ids(db.query_all_raw(read.clone()).await.unwrap()), want);
-            assert_eq!(budgeted_walk(backend, &f, &parts, &p, read.clone(), 20).unwrap().sql, read.sql);
+            assert_eq!(budgeted_walk(backend, &refs, &f, tz, &parts, &p, read.clone(), 20).unwrap().sql, read.sql);
         }
-        // Not by receipt nor number, not oldest first, not without a period, not for a
-        // narrow filter, not on PostgreSQL.
+        // Not by receipt nor number, not without a period (oldest first, not without its
+        // first day), not for a narrow filter, not on PostgreSQL.
         let plain = |f: &AppealFilter, order, descending, backend| {
             let p = page_request(f, ListRequest { order, descending, limit: 5, ..ListRequest::default() });
             let parts = filtered_parts(backend, &refs, &scope, f, tz, now);
             let read = read_page_statement(backend, &refs, &scope, f, tz, now, &parts, &p).unwrap();
-            budgeted_walk(backend, f, &parts, &p, read.clone(), 100).unwrap().sql == read.sql
+            budgeted_walk(backend, &refs, f, tz, &parts, &p, read.clone(), 100).unwrap().sql == read.sql
         };
         assert!(!plain(&f, OrderField::DueAt, true, backend));
         assert!(plain(&f, OrderField::Number, true, backend));
         assert!(plain(&f, OrderField::ReceivedAt, true, backend));
-        assert!(plain(&f, OrderField::DueAt, false, backend));
-        assert!(plain(&f, OrderField::UpdatedAt, false, backend));
+        assert!(!plain(&f, OrderField::DueAt, false, backend));
+        assert!(!plain(&f, OrderField::UpdatedAt, false, backend));
         assert!(plain(&AppealFilter { received_from: None, ..f.clone() }, OrderField::DueAt, true, backend));
+        let until = AppealFilter { received_from: None, received_to: NaiveDate::from_ymd_opt(2026, 4, 1), ..f.clone() };
+        assert!(!plain(&until, OrderField::DueAt, true, backend));
+        assert!(plain(&until, OrderField::DueAt, false, backend));
         let roads = AppealFilter { category_id: vec![CategoryId(9001)], ..f.clone() };
         assert!(plain(&roads, OrderField::DueAt, true, backend));
         let open = AppealFilter { status: vec![AppealStatus::InProgress], ..f.clone() };
         assert!(plain(&open, OrderField::DueAt, true, backend));
         assert!(plain(&f, OrderField::DueAt, true, sea_orm::DatabaseBackend::Postgres));
+    }
+
+    /// A receipt period's page oldest first by deadline or last change on a real SQLite
+    /// database: the walk starts at the period's first instant, past appeals received before
+    /// the period whose keys lie after it, and the period's appeals keyed before that instant
+    /// (before their receipt) come first from the second run; every page, within the budget
+    /// and past it, is the page read and sorted.
+    #[tokio::test]
+    async fn an_oldest_first_walk_starts_at_the_period_and_keeps_the_appeals_keyed_before_it() {
+        use sea_orm::{ActiveModelTrait, IntoActiveModel};
+        let db = fifty_appeals().await;
+        let refs = ReferenceData::default();
+        let scope = AppealScope::for_token_reading_all();
+        let now = Utc.with_ymd_and_hms(2026, 11, 20, 0, 0, 0).unwrap();
+        let tz = chrono_tz::Asia::Krasnoyarsk;
+        let backend = sea_orm::DatabaseBackend::Sqlite;
+        let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, d / 100, d % 100, h, 0, 0).unwrap();
+        let mut keys = std::collections::BTreeMap::new();
+        for id in 1..=50_i64 {
+            let a = appeal::Entity::find_by_id(id).one(&db).await.unwrap().unwrap();
+            let (due, updated) = match id {
+                // Before its receipt and before the period (2026-03-01 in Krasnoyarsk,
+                // 2026-02-28 17:00 UTC): only the second run finds it.
+                5 => (at(201, 0), at(201, 0)),
+                // Before its receipt, after the period's start: walked.
+                10 => (at(301, 12), at(301, 12)),
+                _ => (
+                    a.received_at + chrono::Duration::hours((id * 7) % 50),
+                    a.received_at + chrono::Duration::minutes((id * 11) % 50),
+                ),
+            };
+            keys.insert(id, (due, updated));
+            let mut m = a.into_active_model();
+            m.due_at = sea_orm::Set(due);
+            m.updated_at = sea_orm::Set(updated);
+            m.update(&db).await.unwrap();
+        }
+        // Received before the period, keyed after its start and before all of its appeals:
+        // a walk from the start passes them.
+        for id in 51..=60_i64 {
+            let model = appeal::Model {
+                id,
+                number: format!("2026-{id:06}"),
+                received_at: at(220, 9),
+                due_at: at(301, 0),
+                updated_at: at(301, 0),
+                ..sample()
+            };
+            model.into_active_model().reset_all().insert(&db).await.unwrap();
+            db.execute_unprepared(&format!("INSERT INTO appeals_fts (rowid, search_text) VALUES ({id}, 'фонар двор')"))
+                .await
+                .unwrap();
+        }
+        // Received and keyed in January, before the period: a walk from the first key of
+        // all would pass them before any appeal of the period (30 would hold none).
+        for id in 61..=85_i64 {
+            let model = appeal::Model {
+                id,
+                number: format!("2026-{id:06}"),
+                received_at: at(110, 9),
+                due_at: at(120, 0),
+                updated_at: at(120, 0),
+                ..sample()
+            };
+            model.into_active_model().reset_all().insert(&db).await.unwrap();
+            db.execute_unprepared(&format!("INSERT INTO appeals_fts (rowid, search_text) VALUES ({id}, 'фонар двор')"))
+                .await
+                .unwrap();
+        }
+        let period = AppealFilter {
+            search: Some("фонари во дворе".into()),
+            received_from: NaiveDate::from_ymd_opt(2026, 3, 1),
+            ..Default::default()
+        };
+        let ids = |rows: Vec<QueryResult>| -> Vec<i64> {
+            rows.iter().map(|r| r.try_get_by_index::<i64>(0).unwrap()).collect()
+        };
+        // The period alone, and one channel (by deadline, its own index is walked).
+        let cases = [(period.clone(), OrderField::DueAt), (period.clone(), OrderField::UpdatedAt)];
+        let pos = AppealFilter { channel: vec![Channel::Pos], ..period.clone() };
+        let cases = cases.into_iter().chain([(pos.clone(), OrderField::DueAt), (pos, OrderField::UpdatedAt)]);
+        for (f, order) in cases {
+            let parts = filtered_parts(backend, &refs, &scope, &f, tz, now);
+            let own_index = !f.channel.is_empty() && order == OrderField::DueAt;
+            let key = |id: &i64| if order == OrderField::DueAt { keys[id].0 } else { keys[id].1 };
+            let mut expected: Vec<i64> = (1..=50).filter(|id| id % 5 == 0).collect();
+            expected.sort_by_key(|id| (key(id), *id));
+            assert_eq!(&expected[..2], [5, 10], "{order:?}");
+            let req = ListRequest { order, limit: 2, ..ListRequest::default() };
+            let (mut seen, mut after) = (Vec::new(), None);
+            loop {
+                let p = page_request(&f, ListRequest { after: after.clone(), ..req.clone() });
+                let read = read_page_statement(backend, &refs, &scope, &f, tz, now, &parts, &p).unwrap();
+                let want = ids(db.query_all_raw(read.clone()).await.unwrap());
+                // 4 appeals walked from the start are the ten received before the period
+                // (short of the page); 30 hold it.
+                for budget in [4, 30, 1000] {
+                    let stmt = budgeted_walk(backend, &refs, &f, tz, &parts, &p, read.clone(), budget).unwrap();
+                    assert!(stmt.sql.starts_with(r#"WITH "walked" AS MATERIALIZED"#), "{}", stmt.sql);
+                    assert_eq!(stmt.sql.contains(r#"INDEXED BY "ix_appeals_channel_due""#), own_index, "{}", stmt.sql);
+                    assert_eq!(ids(db.query_all_raw(stmt).await.unwrap()), want, "{order:?} budget {budget}");
+                }
+                if want.len() == 3 {
+                    let mut poisoned = read.clone();
+                    poisoned.sql = poisoned.sql.replace(" WHERE ", " WHERE json('not json') IS NOT NULL AND ");
+                    let short = budgeted_walk(backend, &refs, &f, tz, &parts, &p, poisoned.clone(), 4).unwrap();
+                    assert!(db.query_all_raw(short).await.is_err(), "short of the page, it is read and sorted");
+                    let enough = budgeted_walk(backend, &refs, &f, tz, &parts, &p, poisoned, 30).unwrap();
+                    assert_eq!(ids(db.query_all_raw(enough).await.unwrap()), want, "found, nothing else is read");
+                }
+                let list = list(&db, &refs, &scope, &f, tz, now, ListRequest { after, ..req.clone() }).await.unwrap();
+                let got: Vec<i64> = list.page.rows.iter().map(|(_, a)| a.id.0).collect();
+                assert_eq!(got[..], want[..Ord::min(want.len(), 2)], "{order:?}");
+                seen.extend(got);
+                if !list.page.has_next {
+                    break;
+                }
+                after = list.page.rows.last().map(|(c, a)| c.encode(a));
+            }
+            assert_eq!(seen, expected, "{order:?}");
+        }
     }
 
     /// A page of a receipt period by number, and only by number, keeps to the span of the

@@ -506,16 +506,20 @@ async fn a_receipt_period_by_deadline_last_change_or_number_pages_through_every_
         json!({"receivedFrom": from, "receivedTo": "2026-11-19"}),
         json!({"receivedTo": "2026-11-18"}),
         json!({"receivedFrom": from, "channel": ["POS", "PHONE"]}),
+        // One kind: on SQLite its own index by deadline is walked.
+        json!({"receivedFrom": from, "kind": ["MESSAGE"]}),
     ];
     for filter in &shapes {
         let matches = |a: &appeal::Model| {
             let day = local_day(a);
             let from_ok = filter.get("receivedFrom").is_none_or(|t| day.as_str() >= t.as_str().unwrap());
             let to_ok = filter.get("receivedTo").is_none_or(|t| day.as_str() <= t.as_str().unwrap());
+            let kind_ok =
+                filter.get("kind").is_none_or(|l| l.as_array().unwrap().iter().any(|x| x.as_str() == Some(&a.kind)));
             let channel_ok = filter
                 .get("channel")
                 .is_none_or(|l| l.as_array().unwrap().iter().any(|x| x.as_str() == Some(&a.channel)));
-            from_ok && to_ok && channel_ok
+            from_ok && to_ok && kind_ok && channel_ok
         };
         for field in ["DUE_AT", "UPDATED_AT", "NUMBER"] {
             for direction in ["ASC", "DESC"] {
