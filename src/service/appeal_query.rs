@@ -91,6 +91,9 @@ pub struct WalkHints {
     pub common_search: bool,
     /// Categories (with their subcategories) that many appeals are of (SQLite; likewise).
     pub common_category: bool,
+    /// A category, territory, recipient or search: a share of the appeals, maybe a small
+    /// one, that no index of the unresolved appeals holds.
+    pub narrowed: bool,
 }
 
 impl WalkHints {
@@ -103,6 +106,10 @@ impl WalkHints {
             numbered_by_value: !f.category_id.is_empty() || !f.recipient_id.is_empty(),
             common_search: false,
             common_category: false,
+            narrowed: !f.category_id.is_empty()
+                || !f.territory_id.is_empty()
+                || !f.recipient_id.is_empty()
+                || f.search.as_deref().and_then(Search::parse).is_some(),
         }
     }
 }
@@ -812,6 +819,27 @@ fn order_walk_hint(backend: sea_orm::DatabaseBackend, p: &PageRequest, sql: &mut
     before_receipt_hint(sql);
     if p.hints.on_time && matches!(p.order, OrderField::Number | OrderField::UpdatedAt) && p.descending == p.backward {
         unresolved_soon_hint(sql);
+    }
+    if p.hints.on_time && p.order == OrderField::ReceivedAt && !p.hints.narrowed {
+        unresolved_receipt_hint(sql);
+    }
+}
+
+/// The on-time appeals by receipt, told on SQLite to walk the unresolved appeals' index by
+/// receipt (`ix_appeals_unresolved`, `(received_at, due_at, due_soon_at) WHERE resolved_at
+/// IS NULL`), which holds the due-soon instant the state is judged by, so an appeal not on
+/// time is passed within the index. SQLite read every on-time appeal from the due-soon index
+/// and sorted them instead (2,929 of the list grid's 200,000 appeals: 3.3 ms newest first,
+/// 4.7 ms oldest first, by hand; walked 0.33 and 1.3 ms, past the overdue ones oldest first;
+/// 0.64 ms to walk all 11,239 unresolved when none is on time). Not with a category,
+/// territory, recipient or search, which the index does not hold: each appeal passed would be
+/// read from the table. Only where the statement carries the index's condition and no other
+/// index is told.
+fn unresolved_receipt_hint(sql: &mut String) {
+    let from = r#"FROM "appeals" "#;
+    let predicate = r#""appeals"."resolved_at" IS NULL"#;
+    if sql.contains(predicate) && !sql.contains("INDEXED BY") && sql.matches(from).count() == 1 {
+        *sql = sql.replacen(from, r#"FROM "appeals" INDEXED BY "ix_appeals_unresolved" "#, 1);
     }
 }
 
@@ -3272,6 +3300,28 @@ mod tests {
         for order in [OrderField::ReceivedAt, OrderField::DueAt] {
             assert!(!sql(Sqlite, &on_time, order, false).sql.contains(told), "{order:?}");
         }
+        // By receipt, either way: the unresolved appeals' index by receipt, which holds the
+        // due-soon instant; not for a category, territory, recipient or search, nor on
+        // PostgreSQL.
+        let by_receipt = r#"FROM "appeals" INDEXED BY "ix_appeals_unresolved" "#;
+        for descending in [false, true] {
+            assert!(sql(Sqlite, &on_time, OrderField::ReceivedAt, descending).sql.contains(by_receipt));
+            assert!(!sql(Postgres, &on_time, OrderField::ReceivedAt, descending).sql.contains("INDEXED BY"));
+            for narrowed in [
+                AppealFilter { category_id: vec![CategoryId(9001)], ..on_time.clone() },
+                AppealFilter { territory_id: vec![TerritoryId(7)], ..on_time.clone() },
+                AppealFilter { recipient_id: vec![RecipientId(5)], ..on_time.clone() },
+                AppealFilter { search: Some("фонари".into()), ..on_time.clone() },
+            ] {
+                let s = sql(Sqlite, &narrowed, OrderField::ReceivedAt, descending).sql;
+                assert!(!s.contains(r#"INDEXED BY "ix_appeals_unresolved" "#), "{s}");
+            }
+            for order in [OrderField::DueAt, OrderField::Number, OrderField::UpdatedAt] {
+                assert!(!sql(Sqlite, &on_time, order, descending).sql.contains(by_receipt), "{order:?}");
+            }
+        }
+        let overdue = AppealFilter { sla_state: vec![SlaState::Overdue], ..Default::default() };
+        assert!(!sql(Sqlite, &overdue, OrderField::ReceivedAt, true).sql.contains(by_receipt));
         let soon = AppealFilter { sla_state: vec![SlaState::OnTime, SlaState::DueSoon], ..Default::default() };
         assert!(!sql(Sqlite, &soon, OrderField::Number, false).sql.contains(told));
         // On a real database: the fifty appeals unresolved, a third of them not yet due soon.
@@ -3290,6 +3340,15 @@ mod tests {
         untold.sql = untold.sql.replace(told, r#"FROM "appeals" "#);
         assert_eq!(ids(db.query_all_raw(stmt).await.unwrap()), [3, 6, 9]);
         assert_eq!(ids(db.query_all_raw(untold).await.unwrap()), [3, 6, 9]);
+        // By receipt: each appeal received at minute (id × 37) mod 50 past 09:00.
+        for (descending, want) in [(false, [42, 15, 30]), (true, [27, 12, 39])] {
+            let stmt = sql(Sqlite, &on_time, OrderField::ReceivedAt, descending);
+            let mut untold = stmt.clone();
+            untold.sql = untold.sql.replace(by_receipt, r#"FROM "appeals" "#);
+            assert_ne!(stmt.sql, untold.sql);
+            assert_eq!(ids(db.query_all_raw(untold).await.unwrap()), want, "descending {descending}");
+            assert_eq!(ids(db.query_all_raw(stmt).await.unwrap()), want, "descending {descending}");
+        }
     }
 
     #[test]
