@@ -530,6 +530,48 @@ async fn a_receipt_period_by_deadline_last_change_or_number_pages_through_every_
     }
 }
 
+/// The overdue appeals by deadline, where several share one instant (a deadline falls at the
+/// end of a day): both directions page through exactly them in order, past the appeals
+/// resolved and those not yet due. On SQLite the page walks the unresolved appeals' index by
+/// deadline, `(due_at, recipient_id)`, and sorts each shared instant by id.
+#[tokio::test]
+async fn the_overdue_appeals_by_deadline_page_through_shared_instants_in_order() {
+    use mcu::entity::appeal;
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel, QueryOrder};
+    let app = spawn_app_with(|a| a.access_ttl_secs = 400 * 86_400).await;
+    app.set_now("2026-11-20T09:00:00+07:00");
+    let admin = app.admin().await;
+    let (_, curator) = app.user_with(&admin, &["CURATOR"], json!({})).await;
+    for i in 0..18 {
+        let input = json!({"kind": "MESSAGE", "channel": "POS", "text": format!("Обращение {i}"), "receivedAt": "2026-11-02T10:00:00+07:00"});
+        app.appeal(&curator, input).await;
+    }
+    // Written outside the application: twelve due at three past instants (taken in turn,
+    // so each instant's ids are apart), two of those resolved, four not yet due.
+    let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&chrono::Utc);
+    let past = [at("2026-11-16T23:59:59+07:00"), at("2026-11-12T23:59:59+07:00"), at("2026-11-18T23:59:59+07:00")];
+    let all = appeal::Entity::find().order_by_asc(appeal::Column::Id).all(&app.state.db).await.unwrap();
+    for (n, a) in all.iter().enumerate() {
+        let mut m = a.clone().into_active_model();
+        let due = if n < 14 { past[n % 3] } else { at("2026-12-01T23:59:59+07:00") };
+        m.due_at = Set(due);
+        m.due_soon_at = Set(due - chrono::Duration::days(2));
+        if n == 4 || n == 9 {
+            m.resolved_at = Set(Some(at("2026-11-10T12:00:00+07:00")));
+        }
+        m.update(&app.state.db).await.unwrap();
+    }
+    let all = appeal::Entity::find().all(&app.state.db).await.unwrap();
+    let now = at("2026-11-20T09:00:00+07:00");
+    let overdue: Vec<&appeal::Model> = all.iter().filter(|a| a.resolved_at.is_none() && a.due_at < now).collect();
+    assert_eq!(overdue.len(), 12);
+    let filter = json!({"slaState": ["OVERDUE"]});
+    for direction in ["ASC", "DESC"] {
+        assert_walks(&app, &curator, &filter, ("DUE_AT", direction), 4, overdue.clone()).await;
+        assert_walks(&app, &curator, &filter, ("RECEIVED_AT", direction), 5, overdue.clone()).await;
+    }
+}
+
 /// The on-time appeals by deadline, where many share one instant (a deadline falls at the
 /// end of a day): both directions page through exactly them in order, past the appeals due
 /// soon and overdue. On PostgreSQL the unresolved appeals' deadline index is `(due_at, id)`,
