@@ -3164,37 +3164,19 @@ mod tests {
             m.updated_at = sea_orm::Set(updated);
             m.update(&db).await.unwrap();
         }
-        // Received before the period, keyed after its start and before all of its appeals:
-        // a walk from the start passes them.
-        for id in 51..=60_i64 {
-            let model = appeal::Model {
-                id,
-                number: format!("2026-{id:06}"),
-                received_at: at(220, 9),
-                due_at: at(301, 0),
-                updated_at: at(301, 0),
-                ..sample()
-            };
-            model.into_active_model().reset_all().insert(&db).await.unwrap();
-            db.execute_unprepared(&format!("INSERT INTO appeals_fts (rowid, search_text) VALUES ({id}, 'фонар двор')"))
-                .await
-                .unwrap();
-        }
-        // Received and keyed in January, before the period: a walk from the first key of
-        // all would pass them before any appeal of the period (30 would hold none).
-        for id in 61..=85_i64 {
-            let model = appeal::Model {
-                id,
-                number: format!("2026-{id:06}"),
-                received_at: at(110, 9),
-                due_at: at(120, 0),
-                updated_at: at(120, 0),
-                ..sample()
-            };
-            model.into_active_model().reset_all().insert(&db).await.unwrap();
-            db.execute_unprepared(&format!("INSERT INTO appeals_fts (rowid, search_text) VALUES ({id}, 'фонар двор')"))
-                .await
-                .unwrap();
+        // Received before the period, keyed after its start and before all of its appeals
+        // (51 to 60: a walk from the start passes them); received and keyed in January (61
+        // to 85: a walk from the first key of all would pass them before any appeal of the
+        // period, and 30 would hold none).
+        for (ids, received, key) in [(51..=60_i64, at(220, 9), at(301, 0)), (61..=85, at(110, 9), at(120, 0))] {
+            for id in ids {
+                let number = format!("2026-{id:06}");
+                let model =
+                    appeal::Model { id, number, received_at: received, due_at: key, updated_at: key, ..sample() };
+                model.into_active_model().reset_all().insert(&db).await.unwrap();
+                let fts = format!("INSERT INTO appeals_fts (rowid, search_text) VALUES ({id}, 'фонар двор')");
+                db.execute_unprepared(&fts).await.unwrap();
+            }
         }
         let period = AppealFilter {
             search: Some("фонари во дворе".into()),
